@@ -1,0 +1,231 @@
+/**
+ * Incremental frame decoder: push bytes in any chunking, get whole messages.
+ *
+ * libdmsg's receive order of checks (dmsg_ioq_read): magic, then the header
+ * and aux sizes — before anything is buffered — then the header CRC, then
+ * the aux CRC. Unlike libdmsg it never asserts: every failure is a
+ * ProtocolError, after which the decoder stays failed (a stream that lost
+ * framing cannot be resynchronised).
+ *
+ * Memory: at most one header plus one aux are held (a message straddling
+ * chunks is assembled in one buffer of exactly its size). A message that
+ * sits inside one chunk is returned as views into that chunk (zero-copy).
+ */
+import { DMSG_AUX_MAX, DMSG_HDR_MAGIC, DMSG_HDR_MAGIC_REV, DMSG_HDR_MAX, DMSG_IOQ_ERROR, DMSGF } from './constants.ts';
+import { crc32c, headerCrc } from './crc32c.ts';
+import { InvalidArgumentError, ProtocolError, hex } from './errors.ts';
+import { swapExtToLE } from './ext-swap.ts';
+import { decodeHeaderBE, decodeHeaderLE, readU16LE, readU32BE, readU32LE } from './header.ts';
+import { EMPTY, type Message } from './message.ts';
+
+export interface FrameDecoderOptions {
+  /** Largest extended header accepted, in bytes (multiple of 64). @default 2048 */
+  maxHeaderBytes?: number;
+  /** Largest aux data accepted, in bytes. @default 1048576 */
+  maxAuxBytes?: number;
+}
+
+export const FRAME_DECODER_DEFAULTS: Readonly<Required<FrameDecoderOptions>> = Object.freeze({
+  maxHeaderBytes: DMSG_HDR_MAX,
+  maxAuxBytes: DMSG_AUX_MAX,
+});
+
+export function resolveFrameDecoderOptions(o: FrameDecoderOptions = {}): Readonly<Required<FrameDecoderOptions>> {
+  const r = { ...FRAME_DECODER_DEFAULTS, ...o };
+  if (!Number.isInteger(r.maxHeaderBytes) || r.maxHeaderBytes < 64 || r.maxHeaderBytes > 255 * 64 || r.maxHeaderBytes % 64 !== 0)
+    throw new InvalidArgumentError(`maxHeaderBytes must be a multiple of 64 in [64, 16320], got ${r.maxHeaderBytes}`);
+  if (!Number.isInteger(r.maxAuxBytes) || r.maxAuxBytes < 0 || r.maxAuxBytes > 0x7fffffc0)
+    throw new InvalidArgumentError(`maxAuxBytes must be an integer in [0, 2147483584], got ${r.maxAuxBytes}`);
+  return Object.freeze(r);
+}
+
+/** Decoder states, as in libdmsg's dmsg_ioq_read. */
+export const DecoderState = { HEADER1: 0, HEADER2: 1, AUX: 2, ERROR: 3 } as const;
+export type DecoderState = (typeof DecoderState)[keyof typeof DecoderState];
+
+export class FrameDecoder {
+  readonly #maxHeader: number;
+  readonly #maxAux: number;
+  /** First bytes of a base header split across chunks. */
+  readonly #head = new Uint8Array(64);
+  #headFill = 0;
+  /** A whole message being assembled across chunks (hb + aligned aux bytes). */
+  #buf: Uint8Array | null = null;
+  #fill = 0;
+  #hb = 0;
+  #ab = 0;
+  #swapped = false;
+  #hdrChecked = false;
+  #error: ProtocolError | null = null;
+  #bytesIn = 0;
+  #messagesOut = 0;
+
+  constructor(options?: FrameDecoderOptions) {
+    const o = resolveFrameDecoderOptions(options);
+    this.#maxHeader = o.maxHeaderBytes;
+    this.#maxAux = o.maxAuxBytes;
+  }
+
+  /** Where the decoder is: waiting for a base header, the rest of the header, aux data, or failed. */
+  get state(): DecoderState {
+    if (this.#error) return DecoderState.ERROR;
+    if (this.#buf === null) return DecoderState.HEADER1;
+    return this.#fill < this.#hb ? DecoderState.HEADER2 : DecoderState.AUX;
+  }
+
+  /** Bytes held for an incomplete message. */
+  get bufferedBytes(): number {
+    return this.#buf === null ? this.#headFill : this.#buf.length;
+  }
+
+  get stats(): { bytesIn: number; messagesOut: number } {
+    return { bytesIn: this.#bytesIn, messagesOut: this.#messagesOut };
+  }
+
+  /** Decode a chunk; returns the messages it completed. Throws ProtocolError. */
+  push(chunk: Uint8Array): Message[] {
+    const out: Message[] = [];
+    this.pushInto(chunk, out);
+    return out;
+  }
+
+  /**
+   * Decode a chunk, appending completed messages to `out`. On bad bytes the
+   * messages completed before them are in `out` when the ProtocolError is thrown.
+   */
+  pushInto(chunk: Uint8Array, out: Message[]): void {
+    if (this.#error) throw this.#error;
+    this.#bytesIn += chunk.length;
+    try {
+      this.#consume(chunk, out);
+    } catch (err) {
+      this.#buf = null;
+      this.#error =
+        err instanceof ProtocolError
+          ? err
+          : new ProtocolError('DECODER_FAILED', `decoder failed unexpectedly: ${String(err)}`, DMSG_IOQ_ERROR.FIELD, { cause: err });
+      throw this.#error;
+    }
+  }
+
+  /** The stream ended: throws ProtocolError TRUNCATED if a message is incomplete. */
+  end(): void {
+    if (this.#error) throw this.#error;
+    if (this.#buf !== null || this.#headFill > 0) {
+      const have = this.#buf === null ? this.#headFill : this.#fill;
+      const want = this.#buf === null ? 64 : this.#buf.length;
+      this.#buf = null;
+      this.#error = new ProtocolError('TRUNCATED', `stream ended inside a message: expected ${want} bytes, got ${have}`, DMSG_IOQ_ERROR.EOF);
+      throw this.#error;
+    }
+  }
+
+  #consume(chunk: Uint8Array, out: Message[]): void {
+    const len = chunk.length;
+    let off = 0;
+    while (off < len) {
+      if (this.#buf === null) {
+        if (this.#headFill === 0 && len - off >= 64) {
+          // At a message boundary with a whole base header in this chunk.
+          this.#sizes(chunk, off);
+          const total = this.#hb + this.#ab;
+          if (len - off >= total) {
+            out.push(this.#finish(chunk, off, false));
+            this.#messagesOut++;
+            off += total;
+            continue;
+          }
+          this.#start(chunk.subarray(off, len));
+          return;
+        }
+        const take = Math.min(64 - this.#headFill, len - off);
+        this.#head.set(chunk.subarray(off, off + take), this.#headFill);
+        this.#headFill += take;
+        off += take;
+        if (this.#headFill < 64) return;
+        this.#headFill = 0;
+        this.#sizes(this.#head, 0);
+        this.#start(this.#head);
+      } else {
+        const buf = this.#buf;
+        const take = Math.min(buf.length - this.#fill, len - off);
+        buf.set(chunk.subarray(off, off + take), this.#fill);
+        this.#fill += take;
+        off += take;
+      }
+      // Assembling: check the header CRC as soon as the header is complete,
+      // before the aux data arrives.
+      const buf = this.#buf!;
+      if (!this.#hdrChecked && this.#fill >= this.#hb) {
+        this.#checkHeaderCrc(buf, 0);
+        this.#hdrChecked = true;
+      }
+      if (this.#fill === buf.length) {
+        this.#buf = null;
+        out.push(this.#finish(buf, 0, true));
+        this.#messagesOut++;
+      }
+    }
+  }
+
+  /** Begin assembling a message that does not fit in the current chunk. */
+  #start(first: Uint8Array): void {
+    const buf = new Uint8Array(this.#hb + this.#ab);
+    buf.set(first, 0);
+    this.#buf = buf;
+    this.#fill = first.length;
+    this.#hdrChecked = false;
+    if (this.#fill >= this.#hb) {
+      this.#checkHeaderCrc(buf, 0);
+      this.#hdrChecked = true;
+    }
+  }
+
+  /** Check the magic and the sizes of the message whose base header is at b[o]. */
+  #sizes(b: Uint8Array, o: number): void {
+    const magic = readU16LE(b, o);
+    let cmd: number;
+    let auxBytes: number;
+    if (magic === DMSG_HDR_MAGIC) {
+      this.#swapped = false;
+      cmd = readU32LE(b, o + 0x20);
+      auxBytes = readU32LE(b, o + 0x28);
+    } else if (magic === DMSG_HDR_MAGIC_REV) {
+      this.#swapped = true;
+      cmd = readU32BE(b, o + 0x20);
+      auxBytes = readU32BE(b, o + 0x28);
+    } else {
+      throw new ProtocolError('BAD_MAGIC', `bad magic: expected 0x4832 (or 0x3248 from a big-endian sender), got ${hex(magic, 4)}`, DMSG_IOQ_ERROR.SYNC);
+    }
+    const hb = (cmd & DMSGF.SIZE) << 6;
+    if (hb < 64) throw new ProtocolError('HDR_TOO_SMALL', `header size 0 in cmd ${hex(cmd)}: expected at least 1 unit of 64 bytes`, DMSG_IOQ_ERROR.FIELD);
+    if (hb > this.#maxHeader) throw new ProtocolError('HDR_TOO_LARGE', `header of ${hb} bytes in cmd ${hex(cmd)}: expected at most ${this.#maxHeader}`, DMSG_IOQ_ERROR.FIELD);
+    if (auxBytes > this.#maxAux) throw new ProtocolError('AUX_TOO_LARGE', `aux of ${auxBytes} bytes: expected at most ${this.#maxAux}`, DMSG_IOQ_ERROR.FIELD);
+    this.#hb = hb;
+    this.#ab = (auxBytes + 63) & ~63;
+  }
+
+  #checkHeaderCrc(b: Uint8Array, o: number): void {
+    const stored = this.#swapped ? readU32BE(b, o + 0x3c) : readU32LE(b, o + 0x3c);
+    const actual = headerCrc(b, o, this.#hb);
+    if (stored !== actual)
+      throw new ProtocolError('BAD_HDR_CRC', `header CRC mismatch: header says ${hex(stored)}, the ${this.#hb} header bytes give ${hex(actual)}`, DMSG_IOQ_ERROR.XCRC);
+  }
+
+  /** Build the message at b[o] (sizes known); `assembled` means b is our own buffer. */
+  #finish(b: Uint8Array, o: number, assembled: boolean): Message {
+    const hb = this.#hb;
+    if (!assembled) this.#checkHeaderCrc(b, o);
+    const header = this.#swapped ? decodeHeaderBE(b, o) : decodeHeaderLE(b, o);
+    let aux: Uint8Array = EMPTY;
+    if (header.auxBytes !== 0) {
+      const actual = crc32c(b, o + hb, o + hb + this.#ab);
+      if (actual !== header.auxCrc)
+        throw new ProtocolError('BAD_AUX_CRC', `aux CRC mismatch: header says ${hex(header.auxCrc)}, the ${this.#ab} aux bytes give ${hex(actual)}`, DMSG_IOQ_ERROR.ACRC);
+      aux = b.subarray(o + hb, o + hb + header.auxBytes);
+    }
+    let ext = hb === 64 ? EMPTY : b.subarray(o + 64, o + hb);
+    if (this.#swapped) ext = swapExtToLE(header.cmd, ext);
+    return { header, ext, aux, swapped: this.#swapped };
+  }
+}
