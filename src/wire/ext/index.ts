@@ -1,0 +1,9 @@
+/** Typed codecs of the command-specific extended headers (bytes after the 64-byte head). */
+
+export * from './lnk-conn.ts';
+export * from './lnk-span.ts';
+export * from './lnk-auth.ts';
+export * from './blk.ts';
+export { wireExtBytes } from './ext-util.ts';
+export { NIL_UUID, UUID_SIZE, isUuid, uuidFromBytes, uuidToBytes } from '../uuid.ts';
+export { LABEL_MAX_BYTES, labelFromBytes, labelToBytes, validateLabel } from '../label.ts';

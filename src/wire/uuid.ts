@@ -1,0 +1,99 @@
+/**
+ * UUIDs as DragonFly puts them on the wire: the in-memory `struct uuid`
+ * copied raw. time_low (u32), time_mid (u16) and time_hi_and_version (u16)
+ * are in the sender's byte order (little-endian for us and for x86 DragonFly);
+ * clock_seq and node (8 bytes) travel as they are. So the text form
+ * 01234567-89ab-cdef-0123-456789abcdef is sent as 67452301 ab89 efcd 0123…,
+ * not the RFC 4122 byte order that `uuid.parse()` gives.
+ *
+ * Any 8-4-4-4-12 hex string is accepted (DragonFly does not check the
+ * version or variant bits); output is always lower case.
+ */
+
+import { InvalidArgumentError } from './errors.ts';
+
+export const UUID_SIZE = 16;
+export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
+/** For each wire byte, the position in the text form of its two hex digits. */
+const TEXT_POS_LE = [6, 4, 2, 0, 11, 9, 16, 14, 19, 21, 24, 26, 28, 30, 32, 34] as const;
+const TEXT_POS_BE = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34] as const;
+/** Wire byte index of each text byte (0..15), in text order; dashes go before 4, 6, 8, 10. */
+const WIRE_IDX_LE = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15] as const;
+const WIRE_IDX_BE = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] as const;
+
+const HEX2: string[] = [];
+for (let i = 0; i < 256; i++) HEX2.push(i.toString(16).padStart(2, '0'));
+
+/** char code → nibble value, or -1. */
+const NIBBLE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) NIBBLE[0x30 + i] = i;
+for (let i = 0; i < 6; i++) {
+  NIBBLE[0x41 + i] = 10 + i;
+  NIBBLE[0x61 + i] = 10 + i;
+}
+
+function nibble(text: string, pos: number): number {
+  const c = text.charCodeAt(pos);
+  return c < 128 ? NIBBLE[c]! : -1;
+}
+
+/** True when `text` is an 8-4-4-4-12 hex uuid (either case). */
+export function isUuid(text: unknown): text is string {
+  if (typeof text !== 'string' || text.length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (text.charCodeAt(i) !== 0x2d) return false;
+    } else if (nibble(text, i) < 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : typeof value;
+}
+
+/**
+ * Write `text` as a 16-byte wire uuid at `out[offset]`.
+ * @throws InvalidArgumentError if `text` is not a uuid or `out` is too short.
+ */
+export function uuidToBytes(text: string, out: Uint8Array, offset: number, bigEndian = false): void {
+  if (!isUuid(text)) {
+    throw new InvalidArgumentError(
+      `expected a uuid in text form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, got ${describe(text)}`,
+    );
+  }
+  if (!Number.isInteger(offset) || offset < 0 || offset + UUID_SIZE > out.length) {
+    throw new InvalidArgumentError(
+      `uuid needs 16 bytes at offset ${offset}, buffer has ${out.length} bytes`,
+    );
+  }
+  const pos = bigEndian ? TEXT_POS_BE : TEXT_POS_LE;
+  for (let i = 0; i < UUID_SIZE; i++) {
+    const p = pos[i]!;
+    out[offset + i] = (nibble(text, p) << 4) | nibble(text, p + 1);
+  }
+}
+
+/**
+ * Read a 16-byte wire uuid at `buf[offset]` and return its lower-case text form.
+ * @throws InvalidArgumentError if fewer than 16 bytes remain at `offset`.
+ */
+export function uuidFromBytes(buf: Uint8Array, offset: number, bigEndian = false): string {
+  if (!Number.isInteger(offset) || offset < 0 || offset + UUID_SIZE > buf.length) {
+    throw new InvalidArgumentError(
+      `uuid needs 16 bytes at offset ${offset}, buffer has ${buf.length} bytes`,
+    );
+  }
+  const idx = bigEndian ? WIRE_IDX_BE : WIRE_IDX_LE;
+  const h = (i: number): string => HEX2[buf[offset + idx[i]!]!]!;
+  return (
+    h(0) + h(1) + h(2) + h(3) + '-' +
+    h(4) + h(5) + '-' +
+    h(6) + h(7) + '-' +
+    h(8) + h(9) + '-' +
+    h(10) + h(11) + h(12) + h(13) + h(14) + h(15)
+  );
+}
