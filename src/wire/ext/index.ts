@@ -1,4 +1,10 @@
-/** Typed codecs of the command-specific extended headers (bytes after the 64-byte head). */
+/**
+ * Typed codecs of the command-specific extended headers (bytes after the
+ * 64-byte head). Encoders return exactly the ext bytes as sent (little-endian,
+ * zero-padded); decoders take `bigEndian` for an ext still in a big-endian
+ * sender's order. `Message.ext` from the frame decoder is already swapped to
+ * little-endian for these commands, so decode it with `bigEndian` false.
+ */
 
 export * from './lnk-conn.ts';
 export * from './lnk-span.ts';

@@ -86,7 +86,11 @@ export function encodeLnkConnSeed(fields: Partial<LnkConnSeed> = {}): Uint8Array
   return ext;
 }
 
-/** Decode a seed-layout ext; `bigEndian` for a sender whose magic came reversed. */
+/**
+ * Decode a seed-layout ext. `bigEndian`: the ext is still in a big-endian
+ * sender's order (a `Message.ext` from the frame decoder is already
+ * little-endian: pass false for it).
+ */
 export function decodeLnkConnSeed(ext: Uint8Array, bigEndian = false): LnkConnSeed {
   requireExt(ext, LNK_CONN_SEED_EXT_MIN, 'LNK_CONN (0x00001108)');
   const dv = viewOf(ext);

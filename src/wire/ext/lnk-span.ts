@@ -5,7 +5,7 @@
  * Offsets in comments are struct offsets; ext offset = struct offset - 0x40.
  */
 
-import { DMSG, DMSGF, DMSG_IOQ_ERROR, DMSG_LABEL_SIZE } from '../constants.ts';
+import { DMSG, DMSGF, DMSG_IOQ_ERROR, DMSG_LABEL_SIZE, DMSG_PEER } from '../constants.ts';
 import { InvalidArgumentError, ProtocolError } from '../errors.ts';
 import { labelFromBytes, labelToBytes } from '../label.ts';
 import { uuidFromBytes, uuidToBytes } from '../uuid.ts';
@@ -79,7 +79,11 @@ export function encodeLnkSpan(fields: Partial<LnkSpan> = {}): Uint8Array {
   return ext;
 }
 
-/** Decode; `bigEndian` for a sender whose magic came reversed. */
+/**
+ * Decode. `bigEndian`: the ext is still in a big-endian sender's order. A
+ * `Message.ext` from the frame decoder is already little-endian
+ * (`swapExtToLE`), so pass false for it.
+ */
 export function decodeLnkSpan(ext: Uint8Array, bigEndian = false): LnkSpan {
   requireExt(ext, LNK_SPAN_EXT_MIN, 'LNK_SPAN');
   const dv = viewOf(ext);
@@ -146,6 +150,9 @@ const SWAP_FIELDS: readonly (readonly [number, number])[] = [
   [O.peerId, 4], [O.peerId + 4, 2], [O.peerId + 6, 2],
   [O.pfsId, 4], [O.pfsId + 4, 2], [O.pfsId + 6, 2],
   [O.protoVersion, 2], [O.status, 4], [O.dist, 4], [O.rnss, 4],
+];
+/** The media union is only known for peer_type BLOCK (as in ../ext-swap.ts). */
+const SWAP_BLOCK_MEDIA: readonly (readonly [number, number])[] = [
   [O.mediaBlockBytes, 8], [O.mediaBlockSize, 4],
 ];
 
@@ -153,13 +160,18 @@ const SWAP_FIELDS: readonly (readonly [number, number])[] = [
  * The SPAN ext a relay sends on: a fresh little-endian copy of a received
  * ext with `dist + 1` and, if given, a new `rnss`. Bytes this codec does not
  * interpret (reserved fields, the rest of the media union) are carried over.
- * A big-endian ext has its known multi-byte fields swapped to little-endian.
+ * A big-endian ext has its known multi-byte fields swapped to little-endian
+ * (the media union only for peer_type BLOCK, whose layout we know). Messages
+ * from the frame decoder are already little-endian: pass `bigEndian` false.
  */
 export function relaySpanExt(ext: Uint8Array, bigEndian = false, rnss?: number): Uint8Array {
   requireExt(ext, LNK_SPAN_EXT_MIN, 'LNK_SPAN');
   const out = new Uint8Array(LNK_SPAN_EXT_BYTES);
   out.set(ext.length > LNK_SPAN_EXT_BYTES ? ext.subarray(0, LNK_SPAN_EXT_BYTES) : ext);
-  if (bigEndian) for (const [off, size] of SWAP_FIELDS) swap(out, off, size);
+  if (bigEndian) {
+    for (const [off, size] of SWAP_FIELDS) swap(out, off, size);
+    if (out[O.peerType] === DMSG_PEER.BLOCK) for (const [off, size] of SWAP_BLOCK_MEDIA) swap(out, off, size);
+  }
   const dv = viewOf(out);
   const dist = dv.getUint32(O.dist, true);
   if (dist === 0xffffffff) {
