@@ -1,0 +1,88 @@
+/**
+ * Span-layer limits: one interface, frozen defaults, one validating resolver.
+ * These bound what a peer can make us hold (spans per link, in total, path
+ * length) and how much we relay (paths per node and link, dist cap).
+ */
+import { InvalidArgumentError } from '../wire/errors.ts';
+
+export interface SpanOptions {
+  /**
+   * How many of a node's best links are relayed on each outgoing link.
+   * DragonFly meant 2 and relayed 1 (`maxcount` off by one).
+   * @default 1
+   */
+  maxRelayedPaths?: number;
+  /**
+   * A link whose dist is larger than this is not relayed. With path vectors
+   * this is a sanity limit, not the loop guard (DragonFly: 16).
+   * @default 32
+   */
+  maxDist?: number;
+  /**
+   * Received spans accepted per link (conn); more are refused.
+   * Local advertisements are not counted.
+   * @default 4096
+   */
+  maxSpansPerLink?: number;
+  /**
+   * Received spans accepted in total over all links.
+   * @default 65536
+   */
+  maxSpansTotal?: number;
+  /**
+   * Longest accepted path vector (node ids). A received span with a longer
+   * path is refused; a relay whose path would exceed it is not made.
+   * @default 64
+   */
+  maxPathLength?: number;
+}
+
+export type ResolvedSpanOptions = Readonly<Required<SpanOptions>>;
+
+export const SPAN_DEFAULTS: ResolvedSpanOptions = Object.freeze({
+  maxRelayedPaths: 1,
+  maxDist: 32,
+  maxSpansPerLink: 4096,
+  maxSpansTotal: 65536,
+  maxPathLength: 64,
+});
+
+/** [min, max] of every option (inclusive). */
+const RANGES: { readonly [K in keyof Required<SpanOptions>]: readonly [number, number] } = {
+  maxRelayedPaths: [1, 64],
+  maxDist: [0, 0x7fffffff],
+  maxSpansPerLink: [1, 1 << 24],
+  maxSpansTotal: [1, 1 << 26],
+  // The path record's count is a u16.
+  maxPathLength: [1, 0xffff],
+};
+
+/** Returns a new, frozen, validated options object; throws InvalidArgumentError. */
+export function resolveSpanOptions(partial: SpanOptions = {}): ResolvedSpanOptions {
+  if (typeof partial !== 'object' || partial === null) {
+    throw new InvalidArgumentError(`span options must be an object, got ${String(partial)}`);
+  }
+  for (const key of Object.keys(partial)) {
+    if (!Object.hasOwn(RANGES, key)) {
+      throw new InvalidArgumentError(
+        `unknown span option ${JSON.stringify(key)}; known: ${Object.keys(RANGES).join(', ')}`,
+      );
+    }
+  }
+  const out: Record<keyof Required<SpanOptions>, number> = { ...SPAN_DEFAULTS };
+  for (const key of Object.keys(RANGES) as (keyof Required<SpanOptions>)[]) {
+    const value = partial[key];
+    if (value === undefined) continue;
+    const [min, max] = RANGES[key];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new InvalidArgumentError(`${key} must be an integer in [${min}, ${max}], got ${String(value)}`);
+    }
+    out[key] = value;
+  }
+  if (out.maxSpansPerLink > out.maxSpansTotal) {
+    throw new InvalidArgumentError(
+      `maxSpansPerLink (${out.maxSpansPerLink}) must not exceed maxSpansTotal (${out.maxSpansTotal})`,
+    );
+  }
+  return Object.freeze(out);
+}

@@ -1,0 +1,132 @@
+/**
+ * The path vector a span carries in its aux data: the router node ids it has
+ * crossed, originator first. The LNK_SPAN extended header stays as DragonFly
+ * defines it; DragonFly peers ignore aux on spans, so the record is invisible
+ * to them.
+ *
+ * Record format (little-endian like the rest of DMSG), version 1:
+ *
+ * | off | size     | field                                          |
+ * |-----|----------|------------------------------------------------|
+ * | 0   | 4        | magic, ASCII "DMPV" (0x44 0x4D 0x50 0x56)      |
+ * | 4   | 2        | version (u16) = 1                              |
+ * | 6   | 2        | count (u16): number of node ids                |
+ * | 8   | 16*count | node ids, 16-byte uuids in RFC 4122 byte order |
+ *
+ * Total 8 + 16*count bytes. Trailing zero bytes up to the next DMSG_ALIGN (64)
+ * boundary (aux padding) are tolerated; anything else after the ids is an error. A path
+ * that names one node twice is malformed (it went round a loop).
+ */
+import { DMSG_IOQ_ERROR, doAlign } from '../wire/constants.ts';
+import { InvalidArgumentError, ProtocolError } from '../wire/errors.ts';
+
+/** A router (or span node) id: a canonical lowercase uuid string. */
+export type NodeId = string;
+
+export const PATH_RECORD_MAGIC = Uint8Array.of(0x44, 0x4d, 0x50, 0x56); // "DMPV"
+export const PATH_RECORD_VERSION = 1;
+export const PATH_RECORD_HEADER_BYTES = 8;
+export const NODE_ID_BYTES = 16;
+/** Default longest path decoded; see SpanOptions.maxPathLength. */
+export const PATH_RECORD_DEFAULT_MAX_COUNT = 64;
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** True for a canonical (lowercase, hyphenated) uuid string. */
+export function isNodeId(value: unknown): value is NodeId {
+  return typeof value === 'string' && UUID_RE.test(value);
+}
+
+/** Canonical form of a uuid string (lowercase); throws InvalidArgumentError. */
+export function toNodeId(value: string): NodeId {
+  const lower = typeof value === 'string' ? value.toLowerCase() : '';
+  if (!UUID_RE.test(lower)) throw new InvalidArgumentError(`expected a uuid string, got ${JSON.stringify(value)}`);
+  return lower;
+}
+
+export function nodeIdToBytes(id: NodeId, out = new Uint8Array(NODE_ID_BYTES), offset = 0): Uint8Array {
+  if (!isNodeId(id)) throw new InvalidArgumentError(`expected a canonical uuid string, got ${JSON.stringify(id)}`);
+  const hex = id.replaceAll('-', '');
+  for (let i = 0; i < NODE_ID_BYTES; i++) out[offset + i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+/** Any 16 bytes make a node id: no version/variant check (peers choose them). */
+export function bytesToNodeId(bytes: Uint8Array, offset = 0): NodeId {
+  let s = '';
+  for (let i = 0; i < NODE_ID_BYTES; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) s += '-';
+    s += HEX[bytes[offset + i]!]!;
+  }
+  return s;
+}
+
+export function encodePathRecord(path: readonly NodeId[]): Uint8Array {
+  if (!Array.isArray(path)) throw new InvalidArgumentError('path must be an array of node ids');
+  if (path.length > 0xffff) throw new InvalidArgumentError(`path has ${path.length} ids, the record holds at most 65535`);
+  const out = new Uint8Array(PATH_RECORD_HEADER_BYTES + NODE_ID_BYTES * path.length);
+  out.set(PATH_RECORD_MAGIC, 0);
+  const view = new DataView(out.buffer);
+  view.setUint16(4, PATH_RECORD_VERSION, true);
+  view.setUint16(6, path.length, true);
+  path.forEach((id, i) => nodeIdToBytes(id, out, PATH_RECORD_HEADER_BYTES + NODE_ID_BYTES * i));
+  return out;
+}
+
+function bad(message: string): ProtocolError {
+  return new ProtocolError('BAD_EXT', `path record: ${message}`, DMSG_IOQ_ERROR.FIELD);
+}
+
+/**
+ * Decodes a path record. Malformed bytes give ProtocolError 'BAD_EXT'; a
+ * well-formed path longer than maxCount gives ProtocolError 'LIMIT' (the
+ * peer is not broken, we just will not hold it). Nothing else is thrown.
+ */
+export function decodePathRecord(bytes: Uint8Array, maxCount = PATH_RECORD_DEFAULT_MAX_COUNT): NodeId[] {
+  if (!(bytes instanceof Uint8Array)) throw bad('expected bytes');
+  if (bytes.length < PATH_RECORD_HEADER_BYTES) {
+    throw bad(`expected at least ${PATH_RECORD_HEADER_BYTES} bytes, got ${bytes.length}`);
+  }
+  for (let i = 0; i < 4; i++) {
+    if (bytes[i] !== PATH_RECORD_MAGIC[i]) throw bad(`expected magic "DMPV", got ${bytesToHex(bytes.subarray(0, 4))}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint16(4, true);
+  if (version !== PATH_RECORD_VERSION) throw bad(`expected version ${PATH_RECORD_VERSION}, got ${version}`);
+  const count = view.getUint16(6, true);
+  const need = PATH_RECORD_HEADER_BYTES + NODE_ID_BYTES * count;
+  if (bytes.length < need) throw bad(`count ${count} needs ${need} bytes, got ${bytes.length}`);
+  if (bytes.length > doAlign(need)) {
+    throw bad(`expected ${need} bytes (+ zero padding to ${doAlign(need)}), got ${bytes.length}`);
+  }
+  for (let i = need; i < bytes.length; i++) {
+    if (bytes[i] !== 0) throw bad(`non-zero byte 0x${HEX[bytes[i]!]} in padding at offset ${i}`);
+  }
+  if (count > maxCount) {
+    throw new ProtocolError('LIMIT', `path record: ${count} ids, limit is ${maxCount}`, DMSG_IOQ_ERROR.FIELD);
+  }
+  const path: NodeId[] = [];
+  const seen = new Set<NodeId>();
+  for (let i = 0; i < count; i++) {
+    const id = bytesToNodeId(bytes, PATH_RECORD_HEADER_BYTES + NODE_ID_BYTES * i);
+    if (seen.has(id)) throw bad(`node ${id} appears twice (the span went round a loop)`);
+    seen.add(id);
+    path.push(id);
+  }
+  return path;
+}
+
+function bytesToHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => HEX[b]).join('');
+}
+
+/**
+ * The path of a received span. A span with no path record (a DragonFly peer)
+ * is treated as coming from the peer itself: [peerNodeId] when the peer's
+ * node id is known, else [].
+ */
+export function effectivePath(recorded: readonly NodeId[] | null, peerNodeId: NodeId | null): readonly NodeId[] {
+  if (recorded !== null) return recorded;
+  return peerNodeId === null ? [] : [peerNodeId];
+}

@@ -1,0 +1,196 @@
+/**
+ * Relay planning (libdmsg dmsg_relay_scan → dmsg_relay_scan_specific), pure.
+ *
+ * For every (node, conn) the desired relays are the first `maxRelayedPaths`
+ * links of the node, best first, that pass relayFilter() on that conn — a
+ * refused link falls back to the next one (DragonFly `break`s). An existing
+ * relay is kept when it carries exactly what the desired one would carry;
+ * otherwise the desired one is created and every leftover relay of that
+ * (node, conn) is deleted.
+ *
+ * Make before break: the Router must carry out every `create` before any
+ * `delete`, so a peer switching to a better path never sees a gap.
+ *
+ * Relayed content: a received link goes out as a copy with dist + 1, rnss +
+ * localRnss (mod 2^32) and path + [ownNodeId]. A local advertisement (connId
+ * null) goes out unchanged (the originator sends dist 0) with path
+ * [ownNodeId].
+ *
+ * Idempotent: applying a plan to the existing relays and planning again
+ * yields no create and no delete.
+ */
+import { relayFilter } from './filters.ts';
+import type { RelayConn } from './filters.ts';
+import type { NodeId } from './path-record.ts';
+import type { ResolvedSpanOptions } from './options.ts';
+import type { NodeKey, SpanFields, SpanLink, SpanNode } from './span-table.ts';
+
+export type RelayId = string;
+
+/** A SPAN to open on a conn: its fields and the path record to put in aux. */
+export interface RelaySpec {
+  readonly connId: string;
+  readonly nodeKey: NodeKey;
+  readonly sourceLinkId: string;
+  /** As sent: dist and rnss already adjusted. */
+  readonly fields: SpanFields;
+  /** As sent, originator first, ending with this router. */
+  readonly path: readonly NodeId[];
+}
+
+/** A relay this router has open: the spec it was created from, and its id. */
+export interface ExistingRelay extends RelaySpec {
+  readonly relayId: RelayId;
+}
+
+export interface RelayPlan {
+  /** Open these first… */
+  readonly create: RelaySpec[];
+  /** …then close these. */
+  readonly delete: RelayId[];
+  /** Existing relays that stay as they are. */
+  readonly keep: RelayId[];
+}
+
+/** What the planner needs of a span table. */
+export interface SpanTableView {
+  readonly ownNodeId: NodeId;
+  readonly options: ResolvedSpanOptions;
+  nodes(): readonly SpanNode[];
+  node(key: NodeKey): SpanNode | undefined;
+}
+
+export interface PlanOptions {
+  /** This router's rnss addend (u32; DragonFly's DMsgRNSS, random per process). */
+  readonly localRnss: number;
+}
+
+/** What this router sends when it relays `link`. */
+export function relayedContent(
+  link: SpanLink,
+  ownNodeId: NodeId,
+  localRnss: number,
+): { fields: SpanFields; path: readonly NodeId[] } {
+  if (link.connId === null) return { fields: link.fields, path: [ownNodeId] };
+  return {
+    fields: { ...link.fields, dist: link.fields.dist + 1, rnss: (link.fields.rnss + localRnss) >>> 0 },
+    path: [...link.path, ownNodeId],
+  };
+}
+
+/** Plans every node on every conn. */
+export function planRelays(
+  table: SpanTableView,
+  conns: readonly RelayConn[],
+  existing: readonly ExistingRelay[],
+  options: PlanOptions,
+): RelayPlan {
+  return plan(table, table.nodes(), conns, existing, options);
+}
+
+/**
+ * Plans one node only (after a span of that node changed); existing relays of
+ * other nodes are neither kept nor deleted, they are simply not looked at.
+ * A node no longer in the table gets all its relays deleted.
+ */
+export function planRelaysForNode(
+  table: SpanTableView,
+  nodeKey: NodeKey,
+  conns: readonly RelayConn[],
+  existing: readonly ExistingRelay[],
+  options: PlanOptions,
+): RelayPlan {
+  const node = table.node(nodeKey);
+  return plan(
+    table,
+    node ? [node] : [],
+    conns,
+    existing.filter((r) => r.nodeKey === nodeKey),
+    options,
+  );
+}
+
+function plan(
+  table: SpanTableView,
+  nodes: readonly SpanNode[],
+  conns: readonly RelayConn[],
+  existing: readonly ExistingRelay[],
+  options: PlanOptions,
+): RelayPlan {
+  const { maxRelayedPaths } = table.options;
+  const ordered = [...conns].sort((a, b) => (a.connId < b.connId ? -1 : a.connId > b.connId ? 1 : 0));
+  // (connId, nodeKey) → existing relays, in input order.
+  const byPair = new Map<string, ExistingRelay[]>();
+  for (const r of existing) {
+    const k = pairKey(r.connId, r.nodeKey);
+    const list = byPair.get(k);
+    if (list) list.push(r);
+    else byPair.set(k, [r]);
+  }
+  const create: RelaySpec[] = [];
+  const keep: RelayId[] = [];
+  const handled = new Set<string>();
+  for (const node of nodes) {
+    for (const conn of ordered) {
+      const k = pairKey(conn.connId, node.key);
+      handled.add(k);
+      const current = byPair.get(k) ?? [];
+      let chosen = 0;
+      for (const link of node.links) {
+        if (chosen >= maxRelayedPaths) break;
+        if (relayFilter(link, conn, table.options) !== null) continue;
+        chosen++;
+        const content = relayedContent(link, table.ownNodeId, options.localRnss);
+        const spec: RelaySpec = {
+          connId: conn.connId,
+          nodeKey: node.key,
+          sourceLinkId: link.linkId,
+          fields: content.fields,
+          path: content.path,
+        };
+        const i = current.findIndex((r) => sameRelay(r, spec));
+        if (i >= 0) {
+          keep.push(current[i]!.relayId);
+          current.splice(i, 1);
+        } else {
+          create.push(spec);
+        }
+      }
+      byPair.set(k, current);
+    }
+  }
+  // Leftovers: outdated relays of planned pairs, and relays whose conn or
+  // node is gone (pairs never handled above).
+  const del: RelayId[] = [];
+  const kept = new Set(keep);
+  for (const r of existing) {
+    if (kept.has(r.relayId)) continue;
+    const k = pairKey(r.connId, r.nodeKey);
+    if (!handled.has(k) || byPair.get(k)!.includes(r)) del.push(r.relayId);
+  }
+  return { create, delete: del, keep };
+}
+
+function pairKey(connId: string, nodeKey: NodeKey): string {
+  return `${connId}\u0000${nodeKey}`;
+}
+
+function sameRelay(r: RelaySpec, spec: RelaySpec): boolean {
+  if (r.sourceLinkId !== spec.sourceLinkId || r.path.length !== spec.path.length) return false;
+  for (let i = 0; i < r.path.length; i++) if (r.path[i] !== spec.path[i]) return false;
+  return sameFields(r.fields, spec.fields);
+}
+
+function sameFields(a: SpanFields, b: SpanFields): boolean {
+  return (
+    a.dist === b.dist &&
+    a.rnss === b.rnss &&
+    a.peerType === b.peerType &&
+    a.pfsType === b.pfsType &&
+    a.clusterId === b.clusterId &&
+    a.nodeId === b.nodeId &&
+    a.clusterLabel === b.clusterLabel &&
+    a.nodeLabel === b.nodeLabel &&
+    a.extras === b.extras
+  );
+}
