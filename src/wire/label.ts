@@ -63,7 +63,6 @@ export function validateLabel(text: string, name = 'label'): void {
  *   surrogate, or `out` has fewer than 128 bytes at `offset`.
  */
 export function labelToBytes(text: string, out: Uint8Array, offset: number, name = 'label'): void {
-  validateLabel(text, name);
   if (!Number.isInteger(offset) || offset < 0 || offset + DMSG_LABEL_SIZE > out.length) {
     throw new InvalidArgumentError(
       `${name} needs ${DMSG_LABEL_SIZE} bytes at offset ${offset}, buffer has ${out.length} bytes`,
@@ -71,7 +70,16 @@ export function labelToBytes(text: string, out: Uint8Array, offset: number, name
   }
   const end = offset + DMSG_LABEL_SIZE;
   let written = 0;
-  if (text.length !== 0) {
+  // ASCII fast path (host names, device names): copy char codes directly.
+  if (typeof text === 'string' && text.length <= LABEL_MAX_BYTES) {
+    for (; written < text.length; written++) {
+      const c = text.charCodeAt(written);
+      if (c === 0 || c >= 0x80) break;
+      out[offset + written] = c;
+    }
+  }
+  if (typeof text !== 'string' || written !== text.length) {
+    validateLabel(text, name);
     written = encoder.encodeInto(text, out.subarray(offset, end - 1)).written;
   }
   out.fill(0, offset + written, end);
@@ -88,16 +96,5 @@ export function labelFromBytes(buf: Uint8Array, offset: number): string {
   let end = start;
   while (end < limit && buf[end] !== 0) end++;
   if (end === start) return '';
-  // ASCII fast path: most labels are host names and device names.
-  let ascii = true;
-  for (let i = start; i < end; i++) {
-    if (buf[i]! >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii) {
-    return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
-  }
   return decoder.decode(buf.subarray(start, end));
 }
