@@ -16,8 +16,8 @@ export const UUID_SIZE = 16;
 export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
 /** For each wire byte, the position in the text form of its two hex digits. */
-const TEXT_POS_LE = [6, 4, 2, 0, 11, 9, 16, 14, 19, 21, 24, 26, 28, 30, 32, 34] as const;
-const TEXT_POS_BE = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34] as const;
+const TEXT_POS_LE = Uint8Array.of(6, 4, 2, 0, 11, 9, 16, 14, 19, 21, 24, 26, 28, 30, 32, 34);
+const TEXT_POS_BE = Uint8Array.of(0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34);
 
 const HEX_DIGITS = new Uint8Array(16);
 for (let i = 0; i < 16; i++) HEX_DIGITS[i] = '0123456789abcdef'.charCodeAt(i);
@@ -57,19 +57,21 @@ function describe(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : typeof value;
 }
 
+function notUuid(text: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`expected a uuid in text form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, got ${describe(text)}`);
+}
+
 /**
  * Write `text` as a 16-byte wire uuid at `out[offset]`.
  * @throws InvalidArgumentError if `text` is not a uuid or `out` is too short.
  */
 export function uuidToBytes(text: string, out: Uint8Array, offset: number, bigEndian = false): void {
-  const bad = (): InvalidArgumentError =>
-    new InvalidArgumentError(`expected a uuid in text form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, got ${describe(text)}`);
   if (
     typeof text !== 'string' || text.length !== 36 ||
     text.charCodeAt(8) !== 0x2d || text.charCodeAt(13) !== 0x2d ||
     text.charCodeAt(18) !== 0x2d || text.charCodeAt(23) !== 0x2d
   ) {
-    throw bad();
+    throw notUuid(text);
   }
   if (!Number.isInteger(offset) || offset < 0 || offset + UUID_SIZE > out.length) {
     throw new InvalidArgumentError(
@@ -86,7 +88,7 @@ export function uuidToBytes(text: string, out: Uint8Array, offset: number, bigEn
     invalid |= hi | lo;
     TMP[i] = (hi << 4) | lo;
   }
-  if (invalid < 0) throw bad();
+  if (invalid < 0) throw notUuid(text);
   out.set(TMP, offset);
 }
 
