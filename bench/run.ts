@@ -1,0 +1,57 @@
+/**
+ * Benchmark runner: `npm run bench -- [--json] [--seconds N] [NAME...]`.
+ * Runs every registered benchmark, or only the named ones.
+ */
+import { parseArgs } from 'node:util';
+import { Reporter, type BenchModule } from './harness.ts';
+
+/** name → module exporting `run(ctx)`. Add a benchmark with one line. */
+export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchModule>>> = {
+  wire: () => import('./wire.ts'),
+};
+
+const USAGE = `usage: npm run bench -- [--json] [--seconds N] [NAME...]
+  --json        one JSON object per line: {"bench","metric","value","unit"}
+  --seconds N   measured seconds per metric (default 1)
+benchmarks: ${Object.keys(BENCHMARKS).join(', ')}
+`;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { json: { type: 'boolean' }, seconds: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const seconds = values.seconds === undefined ? 1 : Number(values.seconds);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    process.stderr.write(`bench: --seconds must be a positive number, got ${values.seconds}\n`);
+    return 2;
+  }
+  const unknown = positionals.filter((n) => !Object.hasOwn(BENCHMARKS, n));
+  if (unknown.length > 0) {
+    process.stderr.write(`bench: unknown benchmark ${unknown.join(', ')}\n${USAGE}`);
+    return 2;
+  }
+  const names = positionals.length > 0 ? positionals : Object.keys(BENCHMARKS);
+  const reporter = new Reporter({ json: values.json ?? false, out: process.stdout, err: process.stderr });
+  if (!reporter.json) reporter.note(`node ${process.version}, ${process.platform}/${process.arch}`);
+  for (const name of names) {
+    const mod = await BENCHMARKS[name]!();
+    await mod.run({ reporter, seconds });
+    reporter.endBench();
+  }
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));
