@@ -1,0 +1,4 @@
+import { transportCompliance } from './compliance.ts';
+import { memoryFactory } from './pairs.ts';
+
+transportCompliance('memory', memoryFactory);
