@@ -1,0 +1,593 @@
+/**
+ * One link: a Duplex stream turned into DMSG transactions (libdmsg's
+ * `dmsg_iocom`). Reads with the FrameDecoder, checks the peer's sequence
+ * numbers, matches messages to transactions with the state rules, batches
+ * writes, keeps the link alive with LNK_PING, authenticates with LNK_AUTH,
+ * and on any failure ends every open transaction, children first.
+ */
+import type { Duplex } from 'node:stream';
+import { Observable, Subject, ReplaySubject } from 'rxjs';
+import { DMSG, DMSGF, DMSG_ERR, DMSG_IOQ_ERROR } from '../wire/constants.ts';
+import { describeCmd } from '../wire/cmd.ts';
+import { ProtocolError, InvalidArgumentError, hex } from '../wire/errors.ts';
+import { FrameDecoder } from '../wire/frame-decoder.ts';
+import { headerBytesForSend } from '../wire/frame-encoder.ts';
+import { describeHeader, emptyHeader } from '../wire/header.ts';
+import { EMPTY, type Message } from '../wire/message.ts';
+import { AuthHandshake } from './auth.ts';
+import { LinkError, TransactionError, type LinkCloseReason } from './errors.ts';
+import { resolveIocomOptions, type IocomOptions, type ResolvedIocomOptions } from './options.ts';
+import { classifyRx } from './state-rules.ts';
+import { Transaction, type SendOptions, type TransactionHost } from './transaction.ts';
+import { WriteQueue, type OutgoingMessage } from './write-queue.ts';
+
+export interface OpenOptions extends Omit<SendOptions, 'abort'> {
+  /** The transaction to stack this one on (its msgid becomes our circuit). */
+  parent?: Transaction;
+}
+
+export interface OneWayOptions {
+  ext?: Uint8Array;
+  aux?: Uint8Array;
+  error?: number;
+  /** Send with the REPLY flag (an answer to a one-way message). */
+  reply?: boolean;
+  /** Send on a transaction's circuit (msgid 0 and circuit = its msgid are not used: see spec §9.3). */
+}
+
+/** Extra header fields a relay passes through unchanged. */
+export interface PassThrough {
+  auxCrc?: number;
+  reserved02?: number;
+  reserved18?: bigint;
+}
+
+export interface IocomStats {
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Messages dropped by the state rules (EALREADY). */
+  dropped: number;
+  /** Open transactions we opened / the peer opened. */
+  weOpened: number;
+  peerOpened: number;
+  queuedBytes: number;
+  timers: number;
+}
+
+type LinkState = 'open' | 'closing' | 'closed';
+
+export class Iocom implements TransactionHost {
+  readonly options: ResolvedIocomOptions;
+  /** Transactions the peer opens. Subscribe to their `rx$` synchronously in the handler. */
+  readonly transactions$: Observable<Transaction>;
+  /** One-way messages (no transaction), except PING and AUTH, which the iocom handles. */
+  readonly messages$: Observable<Message>;
+  /** Emits once with the reason the link ended, then completes. */
+  readonly closed$: Observable<LinkCloseReason>;
+  /** Resolves when authentication is done (at once when none is configured); rejects if the link ends first. */
+  readonly ready: Promise<void>;
+
+  readonly #stream: Duplex;
+  readonly #decoder: FrameDecoder;
+  readonly #writer: WriteQueue;
+  readonly #auth: AuthHandshake;
+  readonly #transactions = new Subject<Transaction>();
+  readonly #messages = new Subject<Message>();
+  readonly #closed = new ReplaySubject<LinkCloseReason>(1);
+  readonly #weOpened = new Map<bigint, Transaction>();
+  readonly #peerOpened = new Map<bigint, Transaction>();
+  /** Top-level transactions (children of state0), for the failure simulation. */
+  readonly #roots = new Set<Transaction>();
+  readonly #rxBatch: Message[] = [];
+  readonly #inbound: Message[] = [];
+  readonly #pingWaiters: Array<{ sent: number; resolve: (ms: number) => void }> = [];
+  readonly #writableWaiters = new Set<() => void>();
+  #resolveReady!: () => void;
+  #rejectReady!: (e: Error) => void;
+  #state: LinkState = 'open';
+  #nextMsgid = 1;
+  #rxSeq = 0;
+  #dropped = 0;
+  #messagesIn = 0;
+  #readingPaused = false;
+  #streamPaused = false;
+  #rxSeen = false;
+  #lastRx = Date.now();
+  #keepalive: ReturnType<typeof setInterval> | undefined;
+  #authTimer: ReturnType<typeof setTimeout> | undefined;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #closePromise: Promise<void> | undefined;
+
+  constructor(stream: Duplex, options?: IocomOptions) {
+    this.options = resolveIocomOptions(options);
+    this.#stream = stream;
+    this.#decoder = new FrameDecoder({ maxHeaderBytes: this.options.maxHeaderBytes, maxAuxBytes: this.options.maxAuxBytes });
+    this.#writer = new WriteQueue(stream, () => this.#checkWritable());
+    this.#auth = new AuthHandshake(this.options.keyPair, this.options.allowedPeerKeys);
+    this.transactions$ = this.#transactions.asObservable();
+    this.messages$ = this.#messages.asObservable();
+    this.closed$ = this.#closed.asObservable();
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
+    });
+    this.ready.catch(() => {}); // a link that dies before auth must not leave an unhandled rejection
+
+    stream.on('data', (chunk: Uint8Array) => this.#onData(chunk));
+    stream.on('end', () => this.#onEnd());
+    stream.on('error', (err: Error) => this.destroy(new LinkError('STREAM_ERROR', `${this.options.name}: stream error: ${err.message}`, { cause: err })));
+    stream.on('close', () => this.#onStreamClose());
+
+    if (this.#auth.active) {
+      this.#writer.setGate(false);
+      for (const m of this.#auth.start()) this.#sendAuth(m.ext, m.aux);
+      this.#authTimer = setTimeout(() => this.#authTimeout(), this.options.authTimeoutMs);
+      this.#authTimer.unref?.();
+      this.#checkAuth();
+    } else {
+      this.#resolveReady();
+    }
+    if (this.options.pingIntervalMs > 0) {
+      this.#keepalive = setInterval(() => this.#keepaliveTick(), this.options.pingIntervalMs);
+      this.#keepalive.unref?.();
+    }
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  /** True until the link starts closing. */
+  get isOpen(): boolean {
+    return this.#state === 'open';
+  }
+
+  /** False while queued bytes are above the write high-water mark. */
+  get writable(): boolean {
+    return this.#writer.queuedBytes < this.options.writeHighWaterMark;
+  }
+
+  /** The verified peer's raw Ed25519 public key, if it authenticated. */
+  get peerKey(): Uint8Array | undefined {
+    return this.#auth.peerKey;
+  }
+
+  stats(): IocomStats {
+    const w = this.#writer.stats;
+    const d = this.#decoder.stats;
+    return {
+      messagesIn: this.#messagesIn,
+      messagesOut: w.messagesOut,
+      bytesIn: d.bytesIn,
+      bytesOut: w.bytesOut,
+      dropped: this.#dropped,
+      weOpened: this.#weOpened.size,
+      peerOpened: this.#peerOpened.size,
+      queuedBytes: this.#writer.queuedBytes,
+      timers: (this.#keepalive ? 1 : 0) + (this.#authTimer ? 1 : 0) + (this.#closeTimer ? 1 : 0),
+    };
+  }
+
+  /** Resolves when queued bytes are below the write high-water mark. */
+  whenWritable(signal?: AbortSignal): Promise<void> {
+    if (this.writable || this.#state === 'closed') return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        this.#writableWaiters.delete(done);
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        this.#writableWaiters.delete(done);
+        reject(new TransactionError('CANCELLED', 'whenWritable() was aborted', 0, { cause: signal?.reason }));
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#writableWaiters.add(done);
+    });
+  }
+
+  /**
+   * Open a transaction: sends `cmd|CREATE` (with DELETE too if `delete` is
+   * set), stacked on `parent` if given.
+   */
+  open(cmd: number, opts: OpenOptions = {}): Transaction {
+    this.#assertOpen();
+    const parent = opts.parent ?? null;
+    if (parent !== null) {
+      if (!this.#owns(parent)) throw new TransactionError('BAD_PARENT', `parent ${parent} does not belong to ${this.name}`);
+      if (parent.freed || parent.dying) throw new TransactionError('BAD_PARENT', `parent ${parent} has ended`, DMSG_ERR.LOSTLINK);
+      if (parent.depth >= this.options.maxDepth) throw new TransactionError('LIMIT', `stacking depth ${parent.depth + 1} exceeds maxDepth ${this.options.maxDepth}`);
+    }
+    if (this.#weOpened.size + this.#peerOpened.size >= this.options.maxTransactions)
+      throw new TransactionError('LIMIT', `${this.name} already has ${this.options.maxTransactions} open transactions (maxTransactions)`);
+    let msgid = BigInt(this.#nextMsgid);
+    while (this.#weOpened.has(msgid)) {
+      this.#nextMsgid = this.#nextMsgid >= Number.MAX_SAFE_INTEGER ? 1 : this.#nextMsgid + 1;
+      msgid = BigInt(this.#nextMsgid);
+    }
+    this.#nextMsgid = this.#nextMsgid >= Number.MAX_SAFE_INTEGER ? 1 : this.#nextMsgid + 1;
+    const tx = new Transaction(this, msgid, false, parent, cmd);
+    this.#weOpened.set(msgid, tx);
+    if (parent) parent.children.add(tx);
+    else this.#roots.add(tx);
+    this.sendInTransaction(tx, cmd, { ext: opts.ext, aux: opts.aux, error: opts.error, delete: opts.delete }, undefined, true);
+    return tx;
+  }
+
+  /** Send a one-way message (no transaction: msgid 0, circuit 0). */
+  sendOneWay(cmd: number, opts: OneWayOptions = {}): boolean {
+    this.#assertOpen();
+    const flags = opts.reply ? DMSGF.REPLY : 0;
+    this.#enqueue((cmd & DMSGF.BASECMDMASK) | flags, 0n, 0n, opts, undefined, false);
+    return this.writable;
+  }
+
+  /** Send LNK_PING and resolve with the round-trip time in ms when the peer's PING|REPLY arrives. */
+  ping(signal?: AbortSignal): Promise<number> {
+    this.#assertOpen();
+    return new Promise<number>((resolve, reject) => {
+      const waiter = { sent: performance.now(), resolve: (ms: number) => { signal?.removeEventListener('abort', onAbort); resolve(ms); } };
+      const onAbort = (): void => {
+        const i = this.#pingWaiters.indexOf(waiter);
+        if (i >= 0) this.#pingWaiters.splice(i, 1);
+        reject(new TransactionError('CANCELLED', 'ping() was aborted', 0, { cause: signal?.reason }));
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#pingWaiters.push(waiter);
+      this.sendOneWay(DMSG.LNK_PING);
+    });
+  }
+
+  /** Stop delivering received messages (they are held; past readHighWaterMark the stream is paused). */
+  pauseReading(): void {
+    this.#readingPaused = true;
+  }
+
+  /** Deliver held messages and resume the stream. */
+  resumeReading(): void {
+    if (!this.#readingPaused) return;
+    this.#readingPaused = false;
+    while (this.#inbound.length > 0 && !this.#readingPaused && this.#state !== 'closed') this.#receive(this.#inbound.shift()!);
+    if (!this.#readingPaused && this.#streamPaused && this.#state !== 'closed') {
+      this.#streamPaused = false;
+      this.#stream.resume();
+    }
+  }
+
+  /**
+   * Graceful close: send what is queued, end our side of the stream, and
+   * wait for the peer to end its side (at most linkTimeoutMs). Open
+   * transactions then end with LOSTLINK. Idempotent; later calls await the first.
+   */
+  close(): Promise<void> {
+    if (this.#closePromise) return this.#closePromise;
+    if (this.#state === 'closed') return (this.#closePromise = Promise.resolve());
+    this.#state = 'closing';
+    this.#closePromise = new Promise<void>((resolve) => {
+      this.#closed.subscribe({ complete: () => resolve() });
+    });
+    this.#writer.setGate(true);
+    this.#writer.flush();
+    this.#stream.end();
+    this.#closeTimer = setTimeout(() => this.destroy(), this.options.linkTimeoutMs || 10000);
+    this.#closeTimer.unref?.();
+    return this.#closePromise;
+  }
+
+  /** Immediate close: drop what is queued, destroy the stream, end every transaction. Idempotent. */
+  destroy(err?: Error): void {
+    if (this.#state === 'closed') return;
+    this.#teardown(err ? { kind: 'error', error: err } : { kind: 'closed' });
+    this.#stream.destroy();
+  }
+
+  // ---- TransactionHost --------------------------------------------------
+
+  /** @internal */
+  sendInTransaction(tx: Transaction, cmd: number, opts: SendOptions | undefined, pass?: PassThrough, opening = false): boolean {
+    if (!opening) this.#assertOpen();
+    const flags = tx._txFlags(opts);
+    const circuit = tx.parent === null ? 0n : tx.parent.msgid;
+    this.#enqueue(((cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx.msgid, circuit, opts, pass, false);
+    tx._afterSend();
+    return this.writable;
+  }
+
+  /** Send in a transaction with relay pass-through fields (aux CRC, reserved fields). @internal */
+  relaySend(tx: Transaction, cmd: number, opts: SendOptions, pass: PassThrough): boolean {
+    return this.sendInTransaction(tx, cmd, opts, pass);
+  }
+
+  /** @internal */
+  release(tx: Transaction): void {
+    this.#forget(tx);
+    // A parent that ends takes its open children with it (spec §9.10 fixed).
+    if (tx.children.size > 0) this.#failTree([...tx.children], new TransactionError('LOST_LINK', `parent transaction 0x${tx.msgid.toString(16)} ended`, DMSG_ERR.LOSTLINK));
+  }
+
+  // ---- internals ----------------------------------------------------------
+
+  #owns(tx: Transaction): boolean {
+    return (tx.openedByPeer ? this.#peerOpened : this.#weOpened).get(tx.msgid) === tx;
+  }
+
+  #assertOpen(): void {
+    if (this.#state !== 'open') throw new TransactionError('LOST_LINK', `${this.name} is ${this.#state}`, DMSG_ERR.LOSTLINK);
+  }
+
+  #enqueue(cmd: number, msgid: bigint, circuit: bigint, opts: SendOptions | OneWayOptions | undefined, pass: PassThrough | undefined, bypassGate: boolean): void {
+    const ext = opts?.ext ?? EMPTY;
+    const aux = opts?.aux ?? EMPTY;
+    headerBytesForSend(cmd, ext.length);
+    if (aux.length > this.options.maxAuxBytes && aux.length > 1 << 20) throw new InvalidArgumentError(`aux of ${aux.length} bytes exceeds the 1 MiB DMSG limit`);
+    if (this.#writer.queuedBytes + aux.length > this.options.maxQueuedBytes)
+      throw new TransactionError('LIMIT', `${this.name}: ${this.#writer.queuedBytes} bytes already queued; maxQueuedBytes is ${this.options.maxQueuedBytes} (wait for whenWritable())`);
+    const m: OutgoingMessage = {
+      cmd,
+      msgid,
+      circuit,
+      error: opts?.error ?? 0,
+      ext,
+      aux,
+      auxCrc: pass?.auxCrc ?? -1,
+      reserved02: pass?.reserved02 ?? 0,
+      reserved18: pass?.reserved18 ?? 0n,
+      bypassGate,
+    };
+    this.#writer.enqueue(m);
+  }
+
+  #sendAuth(ext: Uint8Array, aux: Uint8Array): void {
+    this.#enqueue(DMSG.LNK_AUTH, 0n, 0n, { ext, aux }, undefined, true);
+  }
+
+  #checkAuth(): void {
+    if (this.#auth.gateOpen) {
+      this.#writer.setGate(true);
+      if (this.#auth.acceptsMessages && this.#authTimer) {
+        clearTimeout(this.#authTimer);
+        this.#authTimer = undefined;
+        this.#resolveReady();
+      }
+    }
+  }
+
+  #authTimeout(): void {
+    this.#authTimer = undefined;
+    if (this.#auth.required) this.destroy(new ProtocolError('AUTH_FAILED', `${this.name}: the peer did not authenticate within ${this.options.authTimeoutMs} ms`, DMSG_IOQ_ERROR.KEYXCHGFAIL));
+    else {
+      // The peer does not take part; our messages need no proof.
+      this.#auth.peerSentPlainMessage();
+      this.#checkAuth();
+      this.#resolveReady();
+    }
+  }
+
+  #checkWritable(): void {
+    if (this.#writableWaiters.size === 0 || !this.writable) return;
+    for (const w of [...this.#writableWaiters]) w();
+  }
+
+  #onData(chunk: Uint8Array): void {
+    if (this.#state === 'closed') return;
+    const batch = this.#rxBatch;
+    try {
+      this.#decoder.pushInto(chunk, batch);
+    } catch (err) {
+      // Deliver what was complete before the bad bytes, then fail the link.
+      this.#deliverBatch(batch);
+      this.destroy(err as Error);
+      return;
+    }
+    this.#deliverBatch(batch);
+  }
+
+  #deliverBatch(batch: Message[]): void {
+    for (let i = 0; i < batch.length; i++) {
+      if (this.#state === 'closed') break;
+      const msg = batch[i]!;
+      if (this.#readingPaused) {
+        this.#inbound.push(msg);
+        if (this.#inbound.length >= this.options.readHighWaterMark && !this.#streamPaused) {
+          this.#streamPaused = true;
+          this.#stream.pause();
+        }
+      } else {
+        this.#receive(msg);
+      }
+    }
+    batch.length = 0;
+  }
+
+  #receive(msg: Message): void {
+    const h = msg.header;
+    this.#messagesIn++;
+    this.#rxSeen = true;
+    if ((h.salt & 0xff) !== this.#rxSeq) {
+      this.destroy(new ProtocolError('BAD_SEQ', `${this.name}: message sequence number ${h.salt & 0xff} (salt ${hex(h.salt)}), expected ${this.#rxSeq}: ${describeHeader(h)}`, DMSG_IOQ_ERROR.MSGSEQ));
+      return;
+    }
+    this.#rxSeq = (this.#rxSeq + 1) & 0xff;
+    const cmd = h.cmd;
+    const base = cmd & DMSGF.BASECMDMASK;
+    if (base === DMSG.LNK_AUTH) return this.#onAuth(msg);
+    if (!this.#auth.acceptsMessages) {
+      if (base === DMSG.LNK_PAD) return;
+      this.destroy(new ProtocolError('AUTH_REQUIRED', `${this.name}: peer sent ${describeCmd(cmd)} before authenticating`, DMSG_IOQ_ERROR.NOPEER));
+      return;
+    }
+    if (this.#auth.active && this.#authTimer) {
+      this.#auth.peerSentPlainMessage();
+      this.#checkAuth();
+    }
+
+    // Fast path: a one-way message on state0.
+    if ((cmd & (DMSGF.CREATE | DMSGF.DELETE | DMSGF.ABORT)) === 0 && h.msgid === 0n && h.circuit === 0n) return this.#oneWay(msg);
+
+    let parentMissing = false;
+    let parent: Transaction | undefined;
+    if (h.circuit !== 0n) {
+      parent = (cmd & DMSGF.REVCIRC ? this.#weOpened : this.#peerOpened).get(h.circuit);
+      parentMissing = parent === undefined;
+    }
+    const state = h.msgid === 0n ? undefined : (cmd & DMSGF.REVTRANS ? this.#weOpened : this.#peerOpened).get(h.msgid);
+    const verdict = classifyRx(cmd, state, parentMissing);
+    switch (verdict.action) {
+      case 'deliver':
+        state!._receive(msg);
+        return;
+      case 'new':
+        return this.#peerOpens(msg, parent ?? null);
+      case 'oneway':
+        return this.#oneWay(msg);
+      case 'drop':
+        this.#dropped++;
+        return;
+      case 'error':
+        this.destroy(new ProtocolError(verdict.code, `${this.name}: ${verdict.reason}: ${describeHeader(h)}`, DMSG_IOQ_ERROR.TRANS));
+        return;
+    }
+  }
+
+  #peerOpens(msg: Message, parent: Transaction | null): void {
+    const h = msg.header;
+    if (h.msgid === 0n) {
+      this.destroy(new ProtocolError('BAD_STATE', `${this.name}: CREATE with msgid 0: ${describeHeader(h)}`, DMSG_IOQ_ERROR.TRANS));
+      return;
+    }
+    if (parent && (parent.dying || parent.rxDeleted)) {
+      // The parent is ending: the new child cannot live. Refuse it like a lost circuit.
+      this.#dropped++;
+      return;
+    }
+    if (this.#weOpened.size + this.#peerOpened.size >= this.options.maxTransactions) {
+      this.destroy(new ProtocolError('LIMIT', `${this.name}: peer opened more than maxTransactions (${this.options.maxTransactions}) transactions`, DMSG_IOQ_ERROR.TRANS));
+      return;
+    }
+    if (parent && parent.depth >= this.options.maxDepth) {
+      this.destroy(new ProtocolError('LIMIT', `${this.name}: peer stacked transactions ${parent.depth + 1} deep; maxDepth is ${this.options.maxDepth}`, DMSG_IOQ_ERROR.TRANS));
+      return;
+    }
+    const tx = new Transaction(this, h.msgid, true, parent, h.cmd);
+    tx.first = msg;
+    this.#peerOpened.set(h.msgid, tx);
+    if (parent) parent.children.add(tx);
+    else this.#roots.add(tx);
+    if (!this.#transactions.observed) {
+      // Nobody serves transactions on this link: refuse, as hammer2's service does.
+      tx._receive(msg);
+      if (!tx.freed && !tx.txDeleted && this.#state === 'open') tx.reply(DMSG_ERR.NOSUPP);
+      return;
+    }
+    this.#transactions.next(tx);
+    if (this.#state === 'closed' || tx.freed) return;
+    tx._receive(msg);
+  }
+
+  #oneWay(msg: Message): void {
+    const h = msg.header;
+    const base = h.cmd & DMSGF.BASECMDMASK;
+    if (base === DMSG.LNK_PING) {
+      if (h.cmd & DMSGF.REPLY) {
+        const w = this.#pingWaiters.shift();
+        if (w) w.resolve(performance.now() - w.sent);
+      } else if (this.#state === 'open') {
+        this.#enqueue(DMSG.LNK_PING | DMSGF.REPLY, h.msgid, h.circuit, undefined, undefined, false);
+      }
+      return;
+    }
+    if (base === DMSG.LNK_PAD) return;
+    this.#messages.next(msg);
+  }
+
+  #onAuth(msg: Message): void {
+    const step = this.#auth.receive(msg.ext, msg.aux);
+    for (const m of step.send) this.#sendAuth(m.ext, m.aux);
+    if (step.error) {
+      this.destroy(new ProtocolError(step.error.code, `${this.name}: ${step.error.message}`, step.error.dmsgError));
+      return;
+    }
+    this.#checkAuth();
+  }
+
+  #keepaliveTick(): void {
+    const now = Date.now();
+    if (this.#rxSeen) {
+      this.#rxSeen = false;
+      this.#lastRx = now;
+    }
+    const idle = now - this.#lastRx;
+    if (this.options.linkTimeoutMs > 0 && idle >= this.options.linkTimeoutMs) {
+      this.destroy(new LinkError('KEEPALIVE_TIMEOUT', `${this.name}: nothing received for ${idle} ms (linkTimeoutMs ${this.options.linkTimeoutMs})`));
+      return;
+    }
+    if (idle >= this.options.pingIntervalMs && this.#state === 'open') this.#enqueue(DMSG.LNK_PING, 0n, 0n, undefined, undefined, true);
+  }
+
+  #onEnd(): void {
+    try {
+      this.#decoder.end();
+    } catch (err) {
+      this.destroy(err as Error);
+      return;
+    }
+    if (this.#state === 'open') {
+      // The peer ended its side: finish ours, then end.
+      this.#writer.flush();
+      this.#stream.end();
+    }
+    this.#teardown({ kind: 'peer-closed' });
+  }
+
+  #onStreamClose(): void {
+    if (this.#state === 'closed') return;
+    this.#teardown(this.#state === 'closing' ? { kind: 'closed' } : { kind: 'peer-closed' });
+  }
+
+  #forget(tx: Transaction): void {
+    tx._markFreed();
+    (tx.openedByPeer ? this.#peerOpened : this.#weOpened).delete(tx.msgid);
+    if (tx.parent) tx.parent.children.delete(tx);
+    else this.#roots.delete(tx);
+  }
+
+  /** The failure simulation: children first, each sees a peer DELETE with LOSTLINK. */
+  #failTree(list: Transaction[], cause: Error | undefined): void {
+    for (const tx of list) {
+      if (tx.freed) continue;
+      tx._markDying();
+      if (tx.children.size > 0) this.#failTree([...tx.children], cause);
+      const h = emptyHeader();
+      h.msgid = tx.msgid;
+      h.circuit = tx.parent?.msgid ?? 0n;
+      h.cmd = (DMSG.LNK_ERROR | DMSGF.DELETE | (tx.rxCreated ? 0 : DMSGF.CREATE) | (tx.openedByPeer ? 0 : DMSGF.REPLY | DMSGF.REVTRANS) | (tx.parent && !tx.parent.openedByPeer ? DMSGF.REVCIRC : 0)) >>> 0;
+      h.error = DMSG_ERR.LOSTLINK;
+      this.#forget(tx);
+      tx._fail({ header: h, ext: EMPTY, aux: EMPTY, swapped: false }, cause);
+    }
+  }
+
+  #teardown(reason: LinkCloseReason): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    if (this.#keepalive) clearInterval(this.#keepalive);
+    if (this.#authTimer) clearTimeout(this.#authTimer);
+    if (this.#closeTimer) clearTimeout(this.#closeTimer);
+    this.#keepalive = this.#authTimer = this.#closeTimer = undefined;
+    this.#writer.close();
+    this.#inbound.length = 0;
+    const cause = reason.kind === 'error' ? reason.error : new LinkError('LINK_CLOSED', `${this.name}: link closed${reason.kind === 'peer-closed' ? ' by the peer' : ''}`);
+    this.#failTree([...this.#roots], cause);
+    this.#rejectReady(cause);
+    for (const w of this.#pingWaiters.splice(0)) w.resolve(Number.NaN);
+    for (const w of [...this.#writableWaiters]) w();
+    this.#closed.next(reason);
+    this.#closed.complete();
+    this.#transactions.complete();
+    this.#messages.complete();
+  }
+}

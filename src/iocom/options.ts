@@ -1,0 +1,87 @@
+/** Options of one iocom (one link), with their defaults and validation. */
+import type { KeyObject } from 'node:crypto';
+import { DMSG_AUX_MAX, DMSG_HDR_MAX } from '../wire/constants.ts';
+import { InvalidArgumentError } from '../wire/errors.ts';
+
+export interface IocomOptions {
+  /** A name for logs and errors (e.g. the peer address). @default 'iocom' */
+  name?: string;
+  /** Largest extended header accepted from the peer, bytes. @default 2048 */
+  maxHeaderBytes?: number;
+  /** Largest aux data accepted from the peer, bytes. @default 1048576 */
+  maxAuxBytes?: number;
+  /** Open transactions allowed on this link (both directions together). @default 65536 */
+  maxTransactions?: number;
+  /** Deepest stacking of sub-transactions (1 = top level only). @default 32 */
+  maxDepth?: number;
+  /**
+   * Bytes queued for sending (not yet accepted by the socket, plus the
+   * socket's own buffer) above which `writable` turns false. @default 1 MiB
+   */
+  writeHighWaterMark?: number;
+  /** Hard cap on queued bytes: a send past it throws TransactionError LIMIT. @default 64 MiB */
+  maxQueuedBytes?: number;
+  /** Decoded messages held while reading is paused, before the stream is paused. @default 1024 */
+  readHighWaterMark?: number;
+  /** Send LNK_PING after this many ms without receiving anything; 0 disables keepalive. @default 1000 */
+  pingIntervalMs?: number;
+  /** Declare the link lost after this many ms without receiving anything. @default 10000 */
+  linkTimeoutMs?: number;
+  /** This node's Ed25519 key pair, to authenticate with LNK_AUTH. */
+  keyPair?: { privateKey: KeyObject; publicKey: KeyObject };
+  /** Peers' Ed25519 public keys; when given, the peer must prove one of them. */
+  allowedPeerKeys?: KeyObject[];
+  /** How long the authentication may take, ms. @default 10000 */
+  authTimeoutMs?: number;
+}
+
+export type ResolvedIocomOptions = Readonly<Required<Omit<IocomOptions, 'keyPair' | 'allowedPeerKeys'>>> & {
+  readonly keyPair: IocomOptions['keyPair'];
+  readonly allowedPeerKeys: readonly KeyObject[] | undefined;
+};
+
+export const IOCOM_DEFAULTS = Object.freeze({
+  name: 'iocom',
+  maxHeaderBytes: DMSG_HDR_MAX,
+  maxAuxBytes: DMSG_AUX_MAX,
+  maxTransactions: 65536,
+  maxDepth: 32,
+  writeHighWaterMark: 1 << 20,
+  maxQueuedBytes: 64 << 20,
+  readHighWaterMark: 1024,
+  pingIntervalMs: 1000,
+  linkTimeoutMs: 10000,
+  authTimeoutMs: 10000,
+});
+
+const KNOWN = new Set([...Object.keys(IOCOM_DEFAULTS), 'keyPair', 'allowedPeerKeys']);
+
+function int(name: string, v: number, min: number, max: number): void {
+  if (!Number.isInteger(v) || v < min || v > max) throw new InvalidArgumentError(`${name} must be an integer in [${min}, ${max}], got ${String(v)}`);
+}
+
+export function resolveIocomOptions(o: IocomOptions = {}): ResolvedIocomOptions {
+  for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw new InvalidArgumentError(`unknown iocom option '${k}'; known options: ${[...KNOWN].join(', ')}`);
+  const r = { ...IOCOM_DEFAULTS, ...o };
+  if (typeof r.name !== 'string') throw new InvalidArgumentError(`name must be a string, got ${typeof r.name}`);
+  if (r.maxHeaderBytes % 64 !== 0) throw new InvalidArgumentError(`maxHeaderBytes must be a multiple of 64, got ${r.maxHeaderBytes}`);
+  int('maxHeaderBytes', r.maxHeaderBytes, 64, 16320);
+  int('maxAuxBytes', r.maxAuxBytes, 0, 0x7fffffc0);
+  int('maxTransactions', r.maxTransactions, 1, 1 << 24);
+  int('maxDepth', r.maxDepth, 1, 1024);
+  int('writeHighWaterMark', r.writeHighWaterMark, 1, 2 ** 31);
+  int('maxQueuedBytes', r.maxQueuedBytes, r.writeHighWaterMark, 2 ** 40);
+  int('readHighWaterMark', r.readHighWaterMark, 1, 1 << 24);
+  int('pingIntervalMs', r.pingIntervalMs, 0, 2 ** 31 - 1);
+  int('linkTimeoutMs', r.linkTimeoutMs, 0, 2 ** 31 - 1);
+  int('authTimeoutMs', r.authTimeoutMs, 1, 2 ** 31 - 1);
+  if (r.pingIntervalMs > 0 && r.linkTimeoutMs > 0 && r.linkTimeoutMs <= r.pingIntervalMs)
+    throw new InvalidArgumentError(`linkTimeoutMs (${r.linkTimeoutMs}) must be larger than pingIntervalMs (${r.pingIntervalMs})`);
+  if (o.keyPair !== undefined && (o.keyPair.privateKey?.asymmetricKeyType !== 'ed25519' || o.keyPair.publicKey?.asymmetricKeyType !== 'ed25519'))
+    throw new InvalidArgumentError('keyPair must be an Ed25519 key pair (crypto.generateKeyPairSync("ed25519"))');
+  if (o.allowedPeerKeys !== undefined) {
+    if (!Array.isArray(o.allowedPeerKeys) || o.allowedPeerKeys.length === 0) throw new InvalidArgumentError('allowedPeerKeys must be a non-empty array of Ed25519 public keys');
+    for (const k of o.allowedPeerKeys) if (k?.asymmetricKeyType !== 'ed25519' || k.type !== 'public') throw new InvalidArgumentError('allowedPeerKeys must hold Ed25519 public KeyObjects');
+  }
+  return Object.freeze({ ...r, keyPair: o.keyPair, allowedPeerKeys: o.allowedPeerKeys ? [...o.allowedPeerKeys] : undefined });
+}

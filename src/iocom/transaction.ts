@@ -1,0 +1,197 @@
+/**
+ * One open transaction (libdmsg's `dmsg_state`): its msgid, the parent it is
+ * stacked on (the circuit), its children, and the half-close state of each
+ * direction. Freed only when DELETE has gone both ways.
+ */
+import { Observable, Subject } from 'rxjs';
+import { DMSG, DMSGF, DMSG_ERR } from '../wire/constants.ts';
+import { describeCmd } from '../wire/cmd.ts';
+import type { Message } from '../wire/message.ts';
+import { TransactionError } from './errors.ts';
+
+/** Options of a message sent within a transaction. */
+export interface SendOptions {
+  /** Bytes of the extended header after the first 64 (must fit the cmd's size). */
+  ext?: Uint8Array;
+  /** Aux data (at most 1 MiB). The buffer is sent as is: do not change it afterwards. */
+  aux?: Uint8Array;
+  /** `head.error`. @default 0 */
+  error?: number;
+  /** Send DELETE with this message: our side of the transaction ends. */
+  delete?: boolean;
+  /** Set the ABORT modifier. */
+  abort?: boolean;
+}
+
+/** What a Transaction needs from the iocom that owns it. */
+export interface TransactionHost {
+  readonly name: string;
+  /** Queue a message of this transaction; returns false when the link is above its write high-water mark. */
+  sendInTransaction(tx: Transaction, cmd: number, opts: SendOptions | undefined): boolean;
+  /** Both directions are closed: drop the transaction from the tables. */
+  release(tx: Transaction): void;
+}
+
+export class Transaction {
+  /** The msgid chosen by whoever opened the transaction. */
+  readonly msgid: bigint;
+  /** True when the peer opened it (libdmsg's OPPOSITE flag). */
+  readonly openedByPeer: boolean;
+  /** The transaction this one is stacked on (its circuit), or null at the top level. */
+  readonly parent: Transaction | null;
+  /** The base command (no flags) of the CREATE that opened it. */
+  readonly icmd: number;
+  /** Stacking depth: 1 for a top-level transaction. */
+  readonly depth: number;
+  /** Open sub-transactions stacked on this one. */
+  readonly children = new Set<Transaction>();
+  /** Messages the peer sends in this transaction; completes on its DELETE, errors on ABORT or a lost link. */
+  readonly rx$: Observable<Message>;
+  /** The message that opened it (for peer-opened transactions), else null. */
+  first: Message | null = null;
+  /** Anything the application wants to keep with the transaction (e.g. the relay pairing). */
+  context: unknown = undefined;
+
+  readonly #host: TransactionHost;
+  readonly #rx = new Subject<Message>();
+  #txCreated: boolean;
+  #txDeleted = false;
+  #rxCreated: boolean;
+  #rxDeleted = false;
+  #abortSent = false;
+  #dying = false;
+  #freed = false;
+
+  constructor(host: TransactionHost, msgid: bigint, openedByPeer: boolean, parent: Transaction | null, icmd: number) {
+    this.#host = host;
+    this.msgid = msgid;
+    this.openedByPeer = openedByPeer;
+    this.parent = parent;
+    this.icmd = icmd & DMSGF.BASECMDMASK;
+    this.depth = parent === null ? 1 : parent.depth + 1;
+    this.#txCreated = false; // the first message we send carries CREATE
+    this.#rxCreated = openedByPeer;
+    this.rx$ = this.#rx.asObservable();
+  }
+
+  /** Our CREATE has been sent. */
+  get txCreated(): boolean { return this.#txCreated; }
+  /** Our DELETE has been sent: nothing more may be sent but an ABORT. */
+  get txDeleted(): boolean { return this.#txDeleted; }
+  get rxCreated(): boolean { return this.#rxCreated; }
+  /** The peer's DELETE has arrived (or was simulated). */
+  get rxDeleted(): boolean { return this.#rxDeleted; }
+  /** The link is lost or a parent ended: nothing more is sent. */
+  get dying(): boolean { return this.#dying; }
+  /** DELETE went both ways (or the transaction failed): it is gone from the tables. */
+  get freed(): boolean { return this.#freed; }
+  /** True while messages can still be sent on it. */
+  get canSend(): boolean { return !this.#txDeleted && !this.#dying; }
+
+  /**
+   * Send a message in this transaction. The flags come from the state:
+   * CREATE on our first message, REPLY if the peer opened it, REVTRANS and
+   * REVCIRC as the receiver needs them. Returns false when the link is
+   * above its write high-water mark (see `Iocom.whenWritable()`).
+   * Throws TransactionError CLOSED after our DELETE, LOST_LINK when dying.
+   */
+  send(cmd: number, opts?: SendOptions): boolean {
+    if (this.#dying) throw new TransactionError('LOST_LINK', `cannot send ${describeCmd(cmd)} on transaction 0x${this.msgid.toString(16)} of ${this.#host.name}: the link or a parent transaction is gone`, DMSG_ERR.LOSTLINK);
+    if (this.#txDeleted) {
+      // ABORT|DELETE may follow a DELETE once (abort-after-DELETE).
+      if (opts?.abort && opts.delete && !this.#abortSent && !this.#freed) {
+        this.#abortSent = true;
+        return this.#host.sendInTransaction(this, cmd, opts);
+      }
+      throw new TransactionError('CLOSED', `cannot send ${describeCmd(cmd)} on transaction 0x${this.msgid.toString(16)} of ${this.#host.name}: our side already sent DELETE`);
+    }
+    if (opts?.abort && opts.delete) this.#abortSent = true;
+    return this.#host.sendInTransaction(this, cmd, opts);
+  }
+
+  /** A status result that leaves the transaction open (LNK_ERROR, `dmsg_state_result`). */
+  result(error = 0, opts?: Omit<SendOptions, 'error' | 'delete'>): boolean {
+    return this.send(DMSG.LNK_ERROR, { ...opts, error });
+  }
+
+  /** A final status that ends our side (LNK_ERROR|DELETE, `dmsg_state_reply`). */
+  reply(error = 0, opts?: Omit<SendOptions, 'error' | 'delete'>): boolean {
+    return this.send(DMSG.LNK_ERROR, { ...opts, error, delete: true });
+  }
+
+  /** End our side with DELETE, after everything already queued. Idempotent. */
+  close(error = 0): void {
+    if (this.#txDeleted || this.#dying) return;
+    this.send(DMSG.LNK_ERROR, { error, delete: true });
+  }
+
+  /** Abort: ABORT|DELETE, allowed once even after our DELETE. Idempotent. */
+  abort(error = 0): void {
+    if (this.#dying || this.#freed || this.#abortSent) return;
+    this.send(DMSG.LNK_ERROR, { error, delete: true, abort: true });
+  }
+
+  /** The flag bits the state adds to an outgoing cmd (and records what it sends). @internal */
+  _txFlags(opts: SendOptions | undefined): number {
+    let flags = 0;
+    if (!this.#txCreated) {
+      flags |= DMSGF.CREATE;
+      this.#txCreated = true;
+    }
+    if (this.openedByPeer) flags |= DMSGF.REPLY | DMSGF.REVTRANS;
+    if (this.parent?.openedByPeer) flags |= DMSGF.REVCIRC;
+    if (opts?.abort) flags |= DMSGF.ABORT;
+    if (opts?.delete) {
+      flags |= DMSGF.DELETE;
+      this.#txDeleted = true;
+    }
+    return flags;
+  }
+
+  /** Our DELETE is queued: free the transaction if the peer's came already. @internal */
+  _afterSend(): void {
+    if (this.#txDeleted && this.#rxDeleted && !this.#freed) this.#host.release(this);
+  }
+
+  /** Deliver a message the peer sent in this transaction. @internal */
+  _receive(msg: Message): void {
+    const cmd = msg.header.cmd;
+    if (cmd & DMSGF.CREATE) this.#rxCreated = true;
+    this.#rx.next(msg);
+    if (cmd & DMSGF.DELETE) {
+      this.#rxDeleted = true;
+      if (cmd & DMSGF.ABORT)
+        this.#rx.error(new TransactionError('ABORTED', `peer aborted transaction 0x${this.msgid.toString(16)} (${describeCmd(this.icmd)}) with error 0x${msg.header.error.toString(16)}`, msg.header.error));
+      else this.#rx.complete();
+      if (this.#txDeleted && !this.#freed) this.#host.release(this);
+    }
+  }
+
+  /**
+   * The failure simulation for this transaction alone (children are the
+   * caller's job, first): mark it dying and deliver the peer DELETE the
+   * link can no longer bring, with DMSG_ERR_LOSTLINK. @internal
+   */
+  _fail(synthetic: Message, cause: Error | undefined): void {
+    this.#dying = true;
+    if (!this.#rxDeleted) {
+      this.#rxDeleted = true;
+      this.#rx.next(synthetic);
+      this.#rx.error(new TransactionError('LOST_LINK', `transaction 0x${this.msgid.toString(16)} (${describeCmd(this.icmd)}) ended: ${cause ? cause.message : 'link lost'}`, DMSG_ERR.LOSTLINK, cause ? { cause } : undefined));
+    }
+  }
+
+  /** @internal */
+  _markFreed(): void {
+    this.#freed = true;
+  }
+
+  /** Mark dying without a message (the link is being destroyed and this one already saw DELETE). @internal */
+  _markDying(): void {
+    this.#dying = true;
+  }
+
+  toString(): string {
+    return `Transaction(0x${this.msgid.toString(16)} ${describeCmd(this.icmd)}${this.openedByPeer ? ' peer' : ''} depth=${this.depth})`;
+  }
+}
