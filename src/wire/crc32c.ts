@@ -1,0 +1,259 @@
+/**
+ * CRC-32C (Castagnoli), as DragonFly's `dmsg_icrc32`: reflected polynomial
+ * 0x82F63B78, init and xorout 0xFFFFFFFF. `crc32c(b, crc32c(a)) === crc32c(a ‖ b)`.
+ *
+ * Dispatch, from `npx tsx bench/crc32c.ts` (Node 20, x86-64 AMD EPYC, ns/op;
+ * see the bench for the full table):
+ *
+ *   size       crc-32/crc32c  JS sb16 words  @node-rs/crc32
+ *   64 B            ~280           ~36            ~130
+ *   256 B           ~510          ~135            ~155
+ *   2 KiB          ~2500          ~1000            ~470
+ *   1 MiB          ~1.2 ms        ~0.5 ms        ~0.15 ms
+ *
+ * - Below NATIVE_MIN_BYTES: slicing-by-16 in JS, reading aligned 32-bit words
+ *   through an Int32Array view of the buffer (a quarter of the loads of byte
+ *   reads). The native call costs ~110 ns of N-API overhead, which the JS loop
+ *   beats up to the threshold. WebAssembly (slicing-by-16 over i64 loads) was
+ *   measured too: the copy into wasm memory makes it 3x slower at 64 B and
+ *   only ~10% faster than this loop from 2 KiB, where native is 2x faster, so
+ *   it is not used.
+ * - From NATIVE_MIN_BYTES: `@node-rs/crc32` (SSE4.2), when it loads; it is an
+ *   optional speed-up and everything works without it.
+ * - headerCrc of a plain 64-byte header: a straight-line word path with the
+ *   hdr_crc field folded in as zero (no copy, no mutation).
+ */
+import { createRequire } from 'node:module';
+import { InvalidArgumentError } from './errors.ts';
+
+const POLY = 0x82f63b78;
+
+/** Slicing-by-16 tables: T[k * 256 + b] is byte b followed by k zero bytes. */
+const T = new Int32Array(256 * 16);
+for (let n = 0; n < 256; n++) {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
+  T[n] = c;
+}
+for (let n = 0; n < 256; n++) {
+  let c = T[n]!;
+  for (let k = 1; k < 16; k++) {
+    c = T[c & 0xff]! ^ (c >>> 8);
+    T[k * 256 + n] = c;
+  }
+}
+
+/** Word reads through an Int32Array are little-endian only on little-endian hosts. */
+const LITTLE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * Smallest length handed to the native CRC. Measured crossover of JS sb16
+ * words vs @node-rs/crc32 (including the subarray): 256 B 133 vs 155 ns,
+ * 384 B ~190 vs ~180 ns, 512 B ~260 vs ~200 ns. See bench/crc32c.ts --crossover.
+ */
+export const NATIVE_MIN_BYTES = 384;
+
+type NativeCrc = (input: Uint8Array, initialState?: number) => number;
+function loadNative(): NativeCrc | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    const fn = (require('@node-rs/crc32') as { crc32c?: unknown }).crc32c;
+    if (typeof fn !== 'function') return undefined;
+    const native = fn as NativeCrc;
+    // Trust it only if it agrees with us on a check value and on continuation.
+    const probe = new Uint8Array(NATIVE_MIN_BYTES + 37);
+    for (let i = 0; i < probe.length; i++) probe[i] = (i * 167 + 13) & 0xff;
+    const want = crc32cJs(probe, 5, probe.length, 0x12345678);
+    if (native(probe.subarray(5), 0x12345678) !== want) return undefined;
+    return native;
+  } catch {
+    // Not installed, or no binary for this platform: the JS path does it all.
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------- word view cache
+
+/*
+ * `u8.buffer` costs ~20 ns (a getter call), as much as half a header CRC, so
+ * the Int32Array view is cached per Uint8Array object: a decoder passes the
+ * same chunk for every header in it. A view is built only when the same array
+ * comes twice in a row, so fresh arrays (one per message) take the byte path
+ * and never pay for a view. Holds the last two arrays alive until replaced.
+ */
+let viewArr: Uint8Array | undefined;
+let viewWords: Int32Array = new Int32Array(0);
+let viewBase = 0; // viewArr.byteOffset
+let seenArr: Uint8Array | undefined;
+
+/** Word view for `d` if one is cached or now worth making; undefined: use bytes. */
+function wordsFor(d: Uint8Array): Int32Array | undefined {
+  if (d === viewArr) return viewWords;
+  if (d !== seenArr) {
+    seenArr = d;
+    return undefined;
+  }
+  const buf = d.buffer;
+  viewArr = d;
+  viewBase = d.byteOffset;
+  // Resizable buffers: a fixed-length view may lag behind; callers check bounds.
+  viewWords = new Int32Array(buf, 0, buf.byteLength >>> 2);
+  return viewWords;
+}
+
+// ---------------------------------------------------------------- JS paths
+
+/** Slicing-by-16 over byte loads, then bytewise. Internal form: not inverted. */
+function updateBytes(crc: number, d: Uint8Array, i: number, end: number): number {
+  const end16 = end - ((end - i) & 15);
+  while (i < end16) {
+    const a = crc ^ (d[i]! | (d[i + 1]! << 8) | (d[i + 2]! << 16) | (d[i + 3]! << 24));
+    crc =
+      T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
+      T[2816 + d[i + 4]!]! ^ T[2560 + d[i + 5]!]! ^ T[2304 + d[i + 6]!]! ^ T[2048 + d[i + 7]!]! ^
+      T[1792 + d[i + 8]!]! ^ T[1536 + d[i + 9]!]! ^ T[1280 + d[i + 10]!]! ^ T[1024 + d[i + 11]!]! ^
+      T[768 + d[i + 12]!]! ^ T[512 + d[i + 13]!]! ^ T[256 + d[i + 14]!]! ^ T[d[i + 15]!]!;
+    i += 16;
+  }
+  while (i < end) crc = T[(crc ^ d[i++]!) & 0xff]! ^ (crc >>> 8);
+  return crc;
+}
+
+/** Slicing-by-16 over W[w, wEnd) (wEnd - w a multiple of 4). Internal form. */
+function updateWords(crc: number, W: Int32Array, w: number, wEnd: number): number {
+  while (w < wEnd) {
+    const a = crc ^ W[w]!;
+    const b = W[w + 1]!;
+    const c = W[w + 2]!;
+    const e = W[w + 3]!;
+    crc =
+      T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
+      T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^
+      T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]! ^
+      T[768 + (e & 0xff)]! ^ T[512 + ((e >>> 8) & 0xff)]! ^ T[256 + ((e >>> 16) & 0xff)]! ^ T[e >>> 24]!;
+    w += 4;
+  }
+  return crc;
+}
+
+/** JS CRC update of d[start, end) (validated). Internal form: not inverted. */
+function update(crc: number, d: Uint8Array, start: number, end: number): number {
+  let i = start;
+  if (LITTLE && end - i >= 32) {
+    const W = wordsFor(d);
+    if (W !== undefined) {
+      // Bytes up to 4-byte alignment of the absolute address, then words.
+      while (((viewBase + i) & 3) !== 0) crc = T[(crc ^ d[i++]!) & 0xff]! ^ (crc >>> 8);
+      const w = (viewBase + i) >>> 2;
+      const wEnd = w + (((end - i) >>> 4) << 2);
+      if (wEnd <= W.length) {
+        crc = updateWords(crc, W, w, wEnd);
+        i += (wEnd - w) << 2;
+      }
+    }
+  }
+  return updateBytes(crc, d, i, end);
+}
+
+function checkRange(data: Uint8Array, start: number, end: number): void {
+  if (!(start >= 0 && start <= end && end <= data.length && Math.floor(start) === start && Math.floor(end) === end)) {
+    throw new InvalidArgumentError(
+      `CRC range [${start}, ${end}) is not a range of integers inside the ${data.length}-byte array`,
+    );
+  }
+}
+
+/** CRC-32C in JS only (no native call): the small-size path, and the whole job without @node-rs/crc32. */
+export function crc32cJs(data: Uint8Array, start = 0, end = data.length, prev = 0): number {
+  checkRange(data, start, end);
+  return ~update(~prev, data, start, end) >>> 0;
+}
+
+/** CRC-32C with byte loads only: the big-endian host path; exported so tests reach it anywhere. */
+export function crc32cBytes(data: Uint8Array, start = 0, end = data.length, prev = 0): number {
+  checkRange(data, start, end);
+  return ~updateBytes(~prev, data, start, end) >>> 0;
+}
+
+const native = loadNative();
+
+/** Whether crc32c hands inputs of NATIVE_MIN_BYTES or more to @node-rs/crc32. */
+export const NATIVE_CRC32C: boolean = native !== undefined;
+
+/** CRC-32C of `data[start, end)`, continuing from `prev` (a finished CRC, default 0). Unsigned. */
+export function crc32c(data: Uint8Array, start = 0, end = data.length, prev = 0): number {
+  checkRange(data, start, end);
+  if (end - start >= NATIVE_MIN_BYTES && native !== undefined) {
+    return native(start === 0 && end === data.length ? data : data.subarray(start, end), prev >>> 0);
+  }
+  return ~update(~prev, data, start, end) >>> 0;
+}
+
+// ---------------------------------------------------------------- header CRC
+
+/** 64-byte header at word W[w]: 15 words, then the zero hdr_crc word (all-zero table rows). */
+function header64Words(W: Int32Array, w: number): number {
+  let crc = updateWords(-1, W, w, w + 12);
+  const a = crc ^ W[w + 12]!;
+  const b = W[w + 13]!;
+  const c = W[w + 14]!;
+  crc =
+    T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
+    T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^
+    T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]!;
+  return ~crc >>> 0;
+}
+
+/** Same with byte loads: 48 bytes, then 12 bytes and the zero field. */
+function header64Bytes(d: Uint8Array, o: number): number {
+  let crc = updateBytes(-1, d, o, o + 48);
+  const i = o + 48;
+  const a = crc ^ (d[i]! | (d[i + 1]! << 8) | (d[i + 2]! << 16) | (d[i + 3]! << 24));
+  crc =
+    T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
+    T[2816 + d[i + 4]!]! ^ T[2560 + d[i + 5]!]! ^ T[2304 + d[i + 6]!]! ^ T[2048 + d[i + 7]!]! ^
+    T[1792 + d[i + 8]!]! ^ T[1536 + d[i + 9]!]! ^ T[1280 + d[i + 10]!]! ^ T[1024 + d[i + 11]!]!;
+  return ~crc >>> 0;
+}
+
+/**
+ * The header CRC: CRC-32C over `hbytes` bytes at `offset`, with the 4-byte
+ * hdr_crc field (offset 0x3C) taken as zero. The buffer is never modified
+ * (it may be a view shared with other readers).
+ */
+export function headerCrc(data: Uint8Array, offset: number, hbytes: number): number {
+  if (!(hbytes >= 64)) throw new InvalidArgumentError(`header of ${hbytes} bytes: expected at least 64`);
+  checkRange(data, offset, offset + hbytes);
+  let crc = -1;
+  const W = LITTLE ? wordsFor(data) : undefined;
+  const abs = viewBase + offset;
+  if (W !== undefined && (abs & 3) === 0 && (abs >>> 2) + 16 <= W.length) {
+    crc = header64Words(W, abs >>> 2);
+  } else {
+    crc = header64Bytes(data, offset);
+  }
+  return hbytes === 64 ? crc : crc32c(data, offset + 64, offset + hbytes, crc);
+}
+
+// ---------------------------------------------------------------- warm-up
+
+/*
+ * Run every branch once at load so V8 has type feedback for all of them
+ * before it optimises. Without this, a loop first optimised on large inputs
+ * (on-stack replacement) and later given short tails deopted over and over,
+ * and V8 left it unoptimised: slicing-by-16 ran 5x slower at 64 B (bench).
+ */
+{
+  const buf = new Uint8Array(256);
+  for (let i = 0; i < buf.length; i++) buf[i] = i;
+  for (let r = 0; r < 3; r++) {
+    for (const [s, e] of [[0, 0], [1, 2], [3, 70], [0, 64], [4, 200], [1, 255]] as const) {
+      crc32cJs(buf, s, e, r);
+      crc32cBytes(buf, s, e, r);
+    }
+    headerCrc(buf, 0, 64);
+    headerCrc(buf, 3, 128);
+  }
+  viewArr = seenArr = undefined;
+  viewWords = new Int32Array(0);
+}
