@@ -49,15 +49,16 @@ function error(code: ProtocolErrorCode, reason: string): RxVerdict {
 export function classifyRx(cmd: number, state: RxStateView | undefined, parentMissing: boolean): RxVerdict {
   const abort = (cmd & DMSGF.ABORT) !== 0;
   if (parentMissing) return drop('circuit names no open transaction (closed or aborted)');
-  switch (cmd & DMSGF.BASEFLAGS) {
-    case DMSGF.CREATE:
-    case DMSGF.CREATE | DMSGF.DELETE:
+  // Compare as unsigned: `|` of the high flag bits gives negative int32s.
+  switch ((cmd & DMSGF.BASEFLAGS) >>> 0) {
+    case (DMSGF.CREATE) >>> 0:
+    case (DMSGF.CREATE | DMSGF.DELETE) >>> 0:
       if (state !== undefined) return abort ? drop('duplicate CREATE with ABORT') : error('DUPLICATE_TRANS', 'CREATE for a transaction that is already open');
       if (cmd & DMSGF.REVTRANS) return abort ? drop('CREATE with REVTRANS and ABORT') : error('BAD_STATE', 'CREATE without REPLY must not carry REVTRANS');
       return NEW;
 
-    case DMSGF.DELETE:
-    case DMSGF.REPLY | DMSGF.DELETE:
+    case (DMSGF.DELETE) >>> 0:
+    case (DMSGF.REPLY | DMSGF.DELETE) >>> 0:
       if (state === undefined) return abort ? drop('ABORT|DELETE for a transaction already gone') : error('UNKNOWN_TRANS', 'DELETE for a transaction that is not open');
       if (!state.rxCreated) return abort ? drop('ABORT|DELETE before CREATE') : error('BAD_STATE', 'DELETE before the CREATE of that direction');
       if (state.rxDeleted) return drop('repeated DELETE (abort-after-DELETE)');
@@ -69,13 +70,13 @@ export function classifyRx(cmd: number, state: RxStateView | undefined, parentMi
       if (abort && !state.rxCreated) return drop('mid-stream ABORT before CREATE');
       return DELIVER;
 
-    case DMSGF.REPLY | DMSGF.CREATE:
-    case DMSGF.REPLY | DMSGF.CREATE | DMSGF.DELETE:
+    case (DMSGF.REPLY | DMSGF.CREATE) >>> 0:
+    case (DMSGF.REPLY | DMSGF.CREATE | DMSGF.DELETE) >>> 0:
       if (state === undefined) return abort ? drop('ABORT reply for a transaction already gone') : error('UNKNOWN_TRANS', 'REPLY|CREATE for a transaction we did not open');
       if (state.rxCreated) return abort ? drop('repeated REPLY|CREATE with ABORT') : error('DUPLICATE_TRANS', 'second REPLY|CREATE in one transaction');
       return DELIVER;
 
-    case DMSGF.REPLY:
+    case (DMSGF.REPLY) >>> 0:
       if (state === undefined) return abort ? drop('ABORT on a one-way reply') : ONEWAY;
       if (state.rxDeleted) return abort ? drop('ABORT after DELETE') : error('BAD_STATE', 'reply after the DELETE of that direction');
       if (abort && !state.rxCreated) return drop('mid-stream ABORT before CREATE');
