@@ -8,6 +8,7 @@ import { Reporter, type BenchModule } from './harness.ts';
 /** name → module exporting `run(ctx)`. Add a benchmark with one line. */
 export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchModule>>> = {
   wire: () => import('./wire.ts'),
+  iocom: () => import('./iocom.ts'),
 };
 
 const USAGE = `usage: npm run bench -- [--json] [--seconds N] [NAME...]
