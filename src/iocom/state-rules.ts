@@ -48,13 +48,16 @@ function error(code: ProtocolErrorCode, reason: string): RxVerdict {
  */
 export function classifyRx(cmd: number, state: RxStateView | undefined, parentMissing: boolean): RxVerdict {
   const abort = (cmd & DMSGF.ABORT) !== 0;
+  // ABORT|CREATE alone is the "non-blocking" modifier (§4.4), not an abort:
+  // only ABORT|DELETE excuses a CREATE for a gone or reused transaction.
+  const abortDelete = abort && (cmd & DMSGF.DELETE) !== 0;
   if (parentMissing) return drop('circuit names no open transaction (closed or aborted)');
   // Compare as unsigned: `|` of the high flag bits gives negative int32s.
   switch ((cmd & DMSGF.BASEFLAGS) >>> 0) {
     case (DMSGF.CREATE) >>> 0:
     case (DMSGF.CREATE | DMSGF.DELETE) >>> 0:
-      if (state !== undefined) return abort ? drop('duplicate CREATE with ABORT') : error('DUPLICATE_TRANS', 'CREATE for a transaction that is already open');
-      if (cmd & DMSGF.REVTRANS) return abort ? drop('CREATE with REVTRANS and ABORT') : error('BAD_STATE', 'CREATE without REPLY must not carry REVTRANS');
+      if (state !== undefined) return abortDelete ? drop('duplicate CREATE with ABORT|DELETE') : error('DUPLICATE_TRANS', 'CREATE for a transaction that is already open');
+      if (cmd & DMSGF.REVTRANS) return abortDelete ? drop('CREATE with REVTRANS and ABORT|DELETE') : error('BAD_STATE', 'CREATE without REPLY must not carry REVTRANS');
       return NEW;
 
     case (DMSGF.DELETE) >>> 0:
@@ -72,8 +75,8 @@ export function classifyRx(cmd: number, state: RxStateView | undefined, parentMi
 
     case (DMSGF.REPLY | DMSGF.CREATE) >>> 0:
     case (DMSGF.REPLY | DMSGF.CREATE | DMSGF.DELETE) >>> 0:
-      if (state === undefined) return abort ? drop('ABORT reply for a transaction already gone') : error('UNKNOWN_TRANS', 'REPLY|CREATE for a transaction we did not open');
-      if (state.rxCreated) return abort ? drop('repeated REPLY|CREATE with ABORT') : error('DUPLICATE_TRANS', 'second REPLY|CREATE in one transaction');
+      if (state === undefined) return abortDelete ? drop('ABORT|DELETE reply for a transaction already gone') : error('UNKNOWN_TRANS', 'REPLY|CREATE for a transaction we did not open');
+      if (state.rxCreated) return abortDelete ? drop('repeated REPLY|CREATE with ABORT|DELETE') : error('DUPLICATE_TRANS', 'second REPLY|CREATE in one transaction');
       return DELIVER;
 
     case (DMSGF.REPLY) >>> 0:
