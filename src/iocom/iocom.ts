@@ -555,12 +555,26 @@ export class Iocom implements TransactionHost {
     else this.#roots.delete(tx);
   }
 
-  /** The failure simulation: children first, each sees a peer DELETE with LOSTLINK. */
+  /**
+   * The failure simulation: the whole tree is marked dying first (so no
+   * handler can send on a transaction about to fail), then children before
+   * parents, each sees a peer DELETE with LOSTLINK.
+   */
   #failTree(list: Transaction[], cause: Error | undefined): void {
+    const markDying = (txs: Iterable<Transaction>): void => {
+      for (const tx of txs) {
+        tx._markDying();
+        if (tx.children.size > 0) markDying(tx.children);
+      }
+    };
+    markDying(list);
+    this.#deliverFailures(list, cause);
+  }
+
+  #deliverFailures(list: Transaction[], cause: Error | undefined): void {
     for (const tx of list) {
       if (tx.freed) continue;
-      tx._markDying();
-      if (tx.children.size > 0) this.#failTree([...tx.children], cause);
+      if (tx.children.size > 0) this.#deliverFailures([...tx.children], cause);
       const h = emptyHeader();
       h.msgid = tx.msgid;
       h.circuit = tx.parent?.msgid ?? 0n;

@@ -26,6 +26,8 @@ export interface SendOptions {
 /** What a Transaction needs from the iocom that owns it. */
 export interface TransactionHost {
   readonly name: string;
+  /** False once the link is closing or closed. */
+  readonly isOpen: boolean;
   /** Queue a message of this transaction; returns false when the link is above its write high-water mark. */
   sendInTransaction(tx: Transaction, cmd: number, opts: SendOptions | undefined): boolean;
   /** Both directions are closed: drop the transaction from the tables. */
@@ -86,7 +88,7 @@ export class Transaction {
   /** DELETE went both ways (or the transaction failed): it is gone from the tables. */
   get freed(): boolean { return this.#freed; }
   /** True while messages can still be sent on it. */
-  get canSend(): boolean { return !this.#txDeleted && !this.#dying; }
+  get canSend(): boolean { return !this.#txDeleted && !this.#dying && this.#host.isOpen; }
 
   /**
    * Send a message in this transaction. The flags come from the state:

@@ -1,0 +1,88 @@
+/**
+ * Relaying transactions between two links (libdmsg `dmsg_state_relay`).
+ * A transaction opened on one of our outgoing spans (or stacked on an
+ * already relayed transaction) is re-opened on the link toward the span's
+ * originator; from then on every message is passed through both ways: cmd
+ * flags DELETE/ABORT, error, extended header and aux (and its CRC, which
+ * needs no recomputation) unchanged; msgid, circuit, salt and the header
+ * CRC are the target link's own.
+ *
+ * When either side ends with LOSTLINK (its link died, or a span it rode on
+ * was withdrawn), the other side gets a DELETE carrying DMSG_ERR_LOSTLINK.
+ * Flow control crosses the relay: when the target link is above its write
+ * high-water mark, reading from the source link pauses until it drains.
+ */
+import { DMSGF } from '../wire/constants.ts';
+import type { Message } from '../wire/message.ts';
+import type { Iocom } from '../iocom/iocom.ts';
+import type { Transaction } from '../iocom/transaction.ts';
+
+/** What a relayed transaction keeps in `Transaction.context`. */
+export interface RelayedContext {
+  readonly kind: 'relayed';
+  /** The paired transaction on the other link. */
+  readonly peer: Transaction;
+  readonly peerIocom: Iocom;
+}
+
+export function isRelayed(ctx: unknown): ctx is RelayedContext {
+  return typeof ctx === 'object' && ctx !== null && (ctx as { kind?: unknown }).kind === 'relayed';
+}
+
+/** Forward one message onto `to` (on iocom `toIocom`), pausing `fromIocom` if `toIocom` backs up. */
+function forward(msg: Message, to: Transaction, toIocom: Iocom, fromIocom: Iocom): void {
+  if (!to.canSend) {
+    // Our side is already closed (or dying): an abort-after-DELETE can still pass.
+    if (!(msg.header.cmd & DMSGF.ABORT) || to.dying || to.freed) return;
+  }
+  const cmd = msg.header.cmd;
+  try {
+    toIocom.relaySend(
+      to,
+      cmd,
+      { ext: msg.ext, aux: msg.aux, error: msg.header.error, delete: (cmd & DMSGF.DELETE) !== 0, abort: (cmd & DMSGF.ABORT) !== 0 },
+      { auxCrc: msg.header.auxBytes > 0 ? msg.header.auxCrc : 0, reserved02: msg.header.reserved02, reserved18: msg.header.reserved18 },
+    );
+  } catch {
+    // The target ended between the check and the send: its own end is relayed the other way.
+    return;
+  }
+  if (!toIocom.writable && toIocom.isOpen) {
+    fromIocom.pauseReading();
+    void toIocom.whenWritable().then(() => fromIocom.resumeReading());
+  }
+}
+
+/**
+ * Pair `incoming` (opened by a peer on `fromIocom`, its CREATE in
+ * `incoming.first`) with a new transaction on `toIocom` stacked on `toParent`,
+ * and pass messages through both ways until both are done.
+ */
+export function relayTransaction(incoming: Transaction, fromIocom: Iocom, toParent: Transaction, toIocom: Iocom): Transaction | null {
+  const first = incoming.first!;
+  const h = first.header;
+  let outgoing: Transaction;
+  try {
+    outgoing = toIocom.open(h.cmd, { parent: toParent, ext: first.ext, aux: first.aux, error: h.error, delete: (h.cmd & DMSGF.DELETE) !== 0 });
+  } catch {
+    return null;
+  }
+  incoming.context = { kind: 'relayed', peer: outgoing, peerIocom: toIocom } satisfies RelayedContext;
+  outgoing.context = { kind: 'relayed', peer: incoming, peerIocom: fromIocom } satisfies RelayedContext;
+  let skipFirst = true;
+  incoming.rx$.subscribe({
+    next: (msg) => {
+      if (skipFirst) {
+        skipFirst = false;
+        if (msg === first) return;
+      }
+      forward(msg, outgoing, toIocom, fromIocom);
+    },
+    error: () => {},
+  });
+  outgoing.rx$.subscribe({
+    next: (msg) => forward(msg, incoming, fromIocom, toIocom),
+    error: () => {},
+  });
+  return outgoing;
+}

@@ -1,0 +1,597 @@
+/**
+ * A mesh node (DragonFly's span database plus its relay scan, per process).
+ * It runs LNK_CONN on every attached link, advertises local services as
+ * LNK_SPAN transactions, keeps every received span in a SpanTable, relays
+ * spans to its other links as the pure planner decides, and relays the
+ * transactions opened on those spans toward their originators.
+ */
+import { randomUUID, randomInt } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Duplex } from 'node:stream';
+import { Observable, Subject } from 'rxjs';
+import { v5 as uuidv5 } from 'uuid';
+import { DMSG, DMSGF, DMSG_ERR, DMSG_PEER } from '../wire/constants.ts';
+import { encodeLnkConn, decodeLnkConn, type LnkConnLayout } from '../wire/ext/lnk-conn.ts';
+import { decodeLnkSpan, encodeLnkSpan } from '../wire/ext/lnk-span.ts';
+import type { Message } from '../wire/message.ts';
+import { Iocom, type OpenOptions } from '../iocom/iocom.ts';
+import type { IocomOptions } from '../iocom/options.ts';
+import type { Transaction } from '../iocom/transaction.ts';
+import type { RelayConn } from './filters.ts';
+import { decodePathRecord, encodePathRecord, type NodeId } from './path-record.ts';
+import { planRelaysForNode, type ExistingRelay, type RelaySpec } from './relay-plan.ts';
+import { isRelayed, relayTransaction } from './relay.ts';
+import { resolveSpanOptions, type SpanOptions } from './options.ts';
+import { serviceClusterId, validateLabel } from './service-id.ts';
+import { SpanTable, type NodeKey, type SpanFields, type SpanLink, type SpanNode } from './span-table.ts';
+import { SpanError } from './errors.ts';
+import { answerShell } from './shell.ts';
+
+/** peer_type of spans advertised with `advertise()` (DragonFly uses 1..3; 63 is CLIENT). */
+export const SERVICE_PEER_TYPE = 4;
+const NIL = '00000000-0000-0000-0000-000000000000';
+
+export interface RouterOptions extends SpanOptions {
+  /** This node's id (a uuid): sent in LNK_CONN media_id and used in span paths. @default random */
+  nodeId?: string;
+  /** This node's name: sent as LNK_CONN peer_label. @default the host name */
+  name?: string;
+  /** peer_type we announce in LNK_CONN. @default DMSG_PEER.ROUTER (1) */
+  peerType?: number;
+  /** peer_mask we announce: which span types we want to receive. @default all */
+  peerMask?: bigint;
+  /** LNK_CONN layout we send: the seed's (0x1108) or DragonFly's later one (0x1106). @default 'seed' */
+  connLayout?: LnkConnLayout;
+  /** rnss added to relayed spans (DragonFly's per-process DMsgRNSS). @default random */
+  localRnss?: number;
+  /** Options for the iocoms `attach()` creates from streams. */
+  iocom?: IocomOptions;
+  /** One line per link and span event. @default none */
+  log?: (line: string) => void;
+}
+
+/** One span as discovery shows it: the best path to one advertised instance. */
+export interface SpanInfo {
+  /** Service name (LNK_SPAN peer_label / cl_label). */
+  readonly service: string;
+  /** Instance name (pfs_label / fs_label). */
+  readonly instance: string;
+  /** The cluster uuid (peer_id). */
+  readonly clusterId: string;
+  /** The instance uuid (pfs_id). */
+  readonly instanceId: string;
+  readonly peerType: number;
+  /** Node id of the router that advertises it (first id of its path), or null if unknown. */
+  readonly node: string | null;
+  /** Relay hops to it (0: a direct neighbour advertises it; -1: advertised here). */
+  readonly dist: number;
+  /** The link it arrives on (null: advertised by this router). */
+  readonly via: string | null;
+  /** Name the peer on that link gave in its LNK_CONN. */
+  readonly viaName: string | null;
+  /** @internal */
+  readonly key: string;
+}
+
+export interface SpanEvent {
+  readonly type: 'up' | 'down' | 'changed';
+  readonly span: SpanInfo;
+}
+
+export interface AdvertiseOptions {
+  service: string;
+  /** @default the router's name */
+  instance?: string;
+  /** @default SERVICE_PEER_TYPE (4) */
+  peerType?: number;
+  /** Instance uuid. @default derived from (node id, service, instance) */
+  instanceId?: string;
+}
+
+export interface Advertisement {
+  readonly span: SpanInfo;
+  /** Transactions opened on this span by anyone in the mesh (and their sub-transactions). */
+  readonly transactions$: Observable<Transaction>;
+  /** Withdraw the span everywhere. */
+  close(): void;
+}
+
+/** One attached link. */
+export interface RouterLink {
+  readonly connId: string;
+  readonly iocom: Iocom;
+  /** The peer's LNK_CONN peer_label, once received. */
+  readonly peerName: string | null;
+  readonly peerNodeId: string | null;
+}
+
+interface ConnState {
+  connId: string;
+  iocom: Iocom;
+  peerConn: RelayConn['peerConn'] | null;
+  peerNodeId: NodeId | null;
+  peerName: string | null;
+  ourConn: Transaction | null;
+  theirConn: Transaction | null;
+}
+
+interface LocalAd {
+  linkId: string;
+  fields: SpanFields;
+  subject: Subject<Transaction>;
+}
+
+interface RelayState extends ExistingRelay {
+  tx: Transaction;
+}
+
+/** What the router keeps in Transaction.context of its own span transactions. */
+interface RelaySpanContext {
+  readonly kind: 'relay-span';
+  readonly relayId: string;
+}
+interface ReceivedSpanContext {
+  readonly kind: 'received-span';
+  readonly linkId: string;
+}
+
+export class Router {
+  readonly nodeId: string;
+  readonly name: string;
+  /** Span up/down/changed events, one per node (advertised instance) as its best path changes. */
+  readonly spans$: Observable<SpanEvent>;
+
+  readonly #opts: Required<Omit<RouterOptions, keyof SpanOptions | 'iocom' | 'log' | 'nodeId' | 'name'>>;
+  readonly #iocomOpts: IocomOptions;
+  readonly #log: ((line: string) => void) | undefined;
+  readonly #table: SpanTable;
+  readonly #spans = new Subject<SpanEvent>();
+  readonly #conns = new Map<string, ConnState>();
+  readonly #relays = new Map<string, RelayState>();
+  readonly #relaysByNode = new Map<NodeKey, Set<string>>();
+  /** Received span transactions by link id. */
+  readonly #received = new Map<string, Transaction>();
+  readonly #locals = new Map<string, LocalAd>();
+  /** Last SpanInfo published per node, to tell up/down/changed apart. */
+  readonly #published = new Map<NodeKey, SpanInfo>();
+  #nextConn = 1;
+  #nextLink = 1;
+  #nextRelay = 1;
+  #closed = false;
+
+  constructor(options: RouterOptions = {}) {
+    const { nodeId, name, peerType, peerMask, connLayout, localRnss, iocom, log, ...spanOptions } = options;
+    this.nodeId = nodeId ?? randomUUID();
+    this.name = name ?? hostname();
+    validateLabel('router name', this.name);
+    this.#opts = {
+      peerType: peerType ?? DMSG_PEER.ROUTER,
+      peerMask: peerMask ?? 0xffffffffffffffffn,
+      connLayout: connLayout ?? 'seed',
+      localRnss: localRnss ?? randomInt(1, 0x7fffffff),
+    };
+    this.#iocomOpts = iocom ?? {};
+    this.#log = log;
+    this.#table = new SpanTable({ ownNodeId: this.nodeId, options: resolveSpanOptions(spanOptions) });
+    this.spans$ = this.#spans.asObservable();
+  }
+
+  /** The links attached now. */
+  get links(): RouterLink[] {
+    return [...this.#conns.values()].map((c) => ({ connId: c.connId, iocom: c.iocom, peerName: c.peerName, peerNodeId: c.peerNodeId }));
+  }
+
+  /**
+   * Add a link: a Duplex (an Iocom is made for it with the router's iocom
+   * options) or an Iocom. Sends our LNK_CONN and starts relaying once the
+   * peer's LNK_CONN arrives.
+   */
+  attach(link: Duplex | Iocom, iocomOptions?: IocomOptions): RouterLink {
+    if (this.#closed) throw new SpanError('CLOSED', `router ${this.name} is closed`);
+    const connId = `c${this.#nextConn++}`;
+    const iocom = link instanceof Iocom ? link : new Iocom(link, { name: `${this.name}/${connId}`, ...this.#iocomOpts, ...iocomOptions });
+    const conn: ConnState = { connId, iocom, peerConn: null, peerNodeId: null, peerName: null, ourConn: null, theirConn: null };
+    this.#conns.set(connId, conn);
+    iocom.transactions$.subscribe((tx) => this.#onTransaction(conn, tx));
+    iocom.messages$.subscribe((msg) => this.#onOneWay(conn, msg));
+    iocom.closed$.subscribe((reason) => this.#onLinkClosed(conn, reason.kind === 'error' ? reason.error.message : reason.kind));
+    this.#logLine(`link ${connId} up`);
+    if (iocom.isOpen) {
+      const ext = encodeLnkConn(
+        { mediaId: this.nodeId, peerMask: this.#opts.peerMask, peerType: this.#opts.peerType, protoVersion: 1, peerLabel: this.name },
+        this.#opts.connLayout,
+      );
+      const cmd = this.#opts.connLayout === 'seed' ? DMSG.LNK_CONN : DMSG.LNK_CONN_V2;
+      conn.ourConn = iocom.open(cmd, { ext });
+      conn.ourConn.rx$.subscribe({
+        next: (msg) => {
+          // The peer closing our CONN: close our side too.
+          if (msg.header.cmd & DMSGF.DELETE && conn.ourConn?.canSend) conn.ourConn.close();
+        },
+        error: () => {},
+      });
+    }
+    return { connId, iocom, peerName: null, peerNodeId: null };
+  }
+
+  /** Advertise a service: a LNK_SPAN sent to every link (and relayed on by the mesh). */
+  advertise(opts: AdvertiseOptions): Advertisement {
+    if (this.#closed) throw new SpanError('CLOSED', `router ${this.name} is closed`);
+    const instance = opts.instance ?? this.name;
+    validateLabel('instance name', instance);
+    const clusterId = serviceClusterId(opts.service);
+    const fields: SpanFields = {
+      peerType: opts.peerType ?? SERVICE_PEER_TYPE,
+      pfsType: 0,
+      clusterId,
+      nodeId: opts.instanceId ?? uuidv5(`${opts.service}\0${instance}`, this.nodeId),
+      clusterLabel: opts.service,
+      nodeLabel: instance,
+      dist: 0,
+      rnss: 0,
+    };
+    const linkId = `local${this.#nextLink++}`;
+    const subject = new Subject<Transaction>();
+    const added = this.#table.add({ linkId, connId: null, peerNodeId: null, fields, path: null });
+    if (!added.ok) throw new SpanError('INVALID_ARGUMENT', `cannot advertise ${opts.service}/${instance}: ${added.message}`);
+    this.#locals.set(linkId, { linkId, fields, subject });
+    this.#logLine(`advertise ${opts.service}/${instance}`);
+    this.#nodeChanged(added.link.nodeKey);
+    const info = this.#infoOf(this.#table.node(added.link.nodeKey)!);
+    return {
+      span: info,
+      transactions$: subject.asObservable(),
+      close: () => {
+        if (!this.#locals.delete(linkId)) return;
+        const link = this.#table.remove(linkId);
+        subject.complete();
+        this.#logLine(`withdraw ${opts.service}/${instance}`);
+        if (link) this.#nodeChanged(link.nodeKey);
+      },
+    };
+  }
+
+  /** The spans this router sees now (best path per instance), optionally of one service. */
+  spans(service?: string): SpanInfo[] {
+    const nodes = service === undefined ? this.#table.nodes() : this.#table.findService(service);
+    return nodes.map((n) => this.#infoOf(n));
+  }
+
+  /** Resolves with the first span of `service` (at once if known). */
+  waitForSpan(service: string, signal?: AbortSignal): Promise<SpanInfo> {
+    const now = this.spans(service).filter((s) => s.via !== null);
+    if (now.length > 0) return Promise.resolve(now[0]!);
+    return new Promise((resolve, reject) => {
+      const sub = this.#spans.subscribe((e) => {
+        if (e.type !== 'down' && e.span.service === service && e.span.via !== null) {
+          sub.unsubscribe();
+          resolve(e.span);
+        }
+      });
+      signal?.addEventListener('abort', () => { sub.unsubscribe(); reject(new SpanError('NO_SPAN', `waiting for ${service} was aborted`, { cause: signal.reason })); }, { once: true });
+    });
+  }
+
+  /**
+   * Open a transaction to a span's originator, through any number of relays.
+   * `span` is a SpanInfo (its current best path is used) or a service name.
+   */
+  open(span: SpanInfo | string, cmd: number, opts: Omit<OpenOptions, 'parent'> = {}): Transaction {
+    if (this.#closed) throw new SpanError('CLOSED', `router ${this.name} is closed`);
+    const key = typeof span === 'string' ? this.spans(span).find((s) => s.via !== null)?.key : span.key;
+    const node = key === undefined ? undefined : this.#table.node(key as NodeKey);
+    const link = node?.links.find((l) => l.connId !== null);
+    if (!node || !link) throw new SpanError('NO_SPAN', `no remote span of ${typeof span === 'string' ? span : `${span.service}/${span.instance}`} is known to ${this.name}`);
+    const rx = this.#received.get(link.linkId)!;
+    const conn = this.#conns.get(link.connId!)!;
+    return conn.iocom.open(cmd, { ...opts, parent: rx });
+  }
+
+  /** Withdraw our spans, close every link gracefully. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const [linkId] of this.#locals) {
+      const link = this.#table.remove(linkId);
+      if (link) this.#nodeChanged(link.nodeKey);
+    }
+    this.#locals.clear();
+    await Promise.all([...this.#conns.values()].map((c) => c.iocom.close()));
+    this.#spans.complete();
+  }
+
+  /** Describe the span table as text (the DBG_SHELL `tree` command). */
+  describeTree(): string {
+    const lines: string[] = [];
+    for (const c of this.#table.clusters()) {
+      lines.push(`cluster ${c.clusterLabel} ${c.clusterId} type=${c.peerType}`);
+      for (const n of c.nodes) {
+        lines.push(`  node ${n.nodeLabel} ${n.nodeId}`);
+        for (const l of n.links) {
+          const via = l.connId === null ? 'local' : `${l.connId}(${this.#conns.get(l.connId)?.peerName ?? '?'})`;
+          lines.push(`    dist=${l.fields.dist} rnss=0x${l.fields.rnss.toString(16)} via=${via} path=${l.path.length}`);
+        }
+      }
+    }
+    return lines.join('\n') + (lines.length ? '\n' : '');
+  }
+
+  /** Counts for tests and monitoring. */
+  stats(): { links: number; spans: number; relays: number; received: number } {
+    return { links: this.#conns.size, spans: this.#table.nodes().length, relays: this.#relays.size, received: this.#received.size };
+  }
+
+  // ---- incoming ---------------------------------------------------------------
+
+  #onTransaction(conn: ConnState, tx: Transaction): void {
+    const base = tx.icmd;
+    if (tx.parent === null) {
+      if (base === DMSG.LNK_CONN || base === DMSG.LNK_CONN_V2) return this.#onConn(conn, tx);
+      if (base === DMSG.LNK_SPAN) return this.#onSpan(conn, tx);
+      // Unknown top-level transaction: not ours to serve.
+      tx.rx$.subscribe({ error: () => {} });
+      queueMicrotask(() => { if (tx.canSend) tx.reply(DMSG_ERR.NOSUPP); });
+      return;
+    }
+    // Stacked on something: one of our relayed spans, or a relayed transaction.
+    const parent = tx.parent;
+    const ctx = parent.context as RelaySpanContext | undefined;
+    if (isRelayed(parent.context)) {
+      if (!relayTransaction(tx, conn.iocom, parent.context.peer, parent.context.peerIocom)) this.#refuse(tx, DMSG_ERR.LOSTLINK);
+      return;
+    }
+    if (ctx?.kind === 'relay-span') {
+      const relay = this.#relays.get(ctx.relayId);
+      const source = relay ? this.#table.link(relay.sourceLinkId) : undefined;
+      if (!relay || !source) return this.#refuse(tx, DMSG_ERR.LOSTLINK);
+      if (source.connId === null) {
+        const local = this.#locals.get(source.linkId);
+        if (!local || !local.subject.observed) return this.#refuse(tx, DMSG_ERR.NOSUPP);
+        tx.context = { kind: 'local-service', service: local.fields.clusterLabel };
+        local.subject.next(tx);
+        return;
+      }
+      const upstream = this.#received.get(source.linkId);
+      const upConn = this.#conns.get(source.connId);
+      if (!upstream || !upConn || !relayTransaction(tx, conn.iocom, upstream, upConn.iocom)) this.#refuse(tx, DMSG_ERR.LOSTLINK);
+      return;
+    }
+    // A sub-transaction of a local service's transaction: hand it to the same service.
+    let top: Transaction = parent;
+    while (top.parent !== null && !(top.context as { kind?: string } | undefined)?.kind) top = top.parent;
+    const svc = top.context as { kind?: string; service?: string } | undefined;
+    if (svc?.kind === 'local-service') {
+      for (const local of this.#locals.values()) {
+        if (local.fields.clusterLabel === svc.service && local.subject.observed) {
+          tx.context = svc;
+          local.subject.next(tx);
+          return;
+        }
+      }
+    }
+    this.#refuse(tx, DMSG_ERR.NOSUPP);
+  }
+
+  #refuse(tx: Transaction, error: number): void {
+    tx.rx$.subscribe({ error: () => {} });
+    queueMicrotask(() => { if (tx.canSend) tx.reply(error); });
+  }
+
+  #onConn(conn: ConnState, tx: Transaction): void {
+    if (conn.theirConn !== null) {
+      // A second LNK_CONN on one link (DragonFly asserts): refuse it.
+      this.#logLine(`link ${conn.connId}: peer sent a second LNK_CONN; refused`);
+      return this.#refuse(tx, DMSG_ERR.PARAM);
+    }
+    let info;
+    try {
+      info = decodeLnkConn(tx.first!.header.cmd, tx.first!.ext);
+    } catch (err) {
+      this.#logLine(`link ${conn.connId}: bad LNK_CONN: ${(err as Error).message}`);
+      return this.#refuse(tx, DMSG_ERR.PARAM);
+    }
+    conn.theirConn = tx;
+    conn.peerNodeId = info.mediaId === NIL ? null : info.mediaId;
+    conn.peerName = info.peerLabel;
+    conn.peerConn = { peerMask: info.peerMask, peerType: info.peerType, peerId: info.peerId === NIL ? null : info.peerId };
+    this.#logLine(`link ${conn.connId}: peer ${info.peerLabel || '(unnamed)'} ${conn.peerNodeId ?? ''} connected`.trimEnd());
+    tx.rx$.subscribe({
+      complete: () => this.#connGone(conn, tx),
+      error: () => this.#connGone(conn, tx),
+    });
+    queueMicrotask(() => {
+      if (tx.canSend) tx.result(0);
+      this.#replanAll();
+    });
+  }
+
+  #connGone(conn: ConnState, tx: Transaction): void {
+    if (conn.theirConn !== tx) return;
+    conn.theirConn = null;
+    conn.peerConn = null;
+    // Closing a CONN closes every span we relayed on that link.
+    for (const relay of [...this.#relays.values()]) if (relay.connId === conn.connId) this.#deleteRelay(relay.relayId);
+    if (tx.canSend) tx.close();
+  }
+
+  #onSpan(conn: ConnState, tx: Transaction): void {
+    const msg = tx.first!;
+    const linkId = `${conn.connId}/s${this.#nextLink++}`;
+    let fields: SpanFields;
+    let path: NodeId[] | null = null;
+    try {
+      const s = decodeLnkSpan(msg.ext);
+      fields = { peerType: s.peerType, pfsType: s.pfsType, clusterId: s.peerId, nodeId: s.pfsId, clusterLabel: s.peerLabel, nodeLabel: s.pfsLabel, dist: s.dist, rnss: s.rnss, extras: s };
+      if (msg.aux.length > 0) path = decodePathRecord(msg.aux, this.#table.options.maxPathLength);
+    } catch (err) {
+      this.#logLine(`link ${conn.connId}: refused a span: ${(err as Error).message}`);
+      return this.#refuse(tx, DMSG_ERR.PARAM);
+    }
+    const added = this.#table.add({ linkId, connId: conn.connId, peerNodeId: conn.peerNodeId, fields, path });
+    if (!added.ok) {
+      if (added.reason !== 'LOOP') this.#logLine(`link ${conn.connId}: refused span ${fields.clusterLabel}/${fields.nodeLabel}: ${added.message}`);
+      return this.#refuse(tx, added.reason === 'LOOP' ? DMSG_ERR.CANTCIRC : DMSG_ERR.PARAM);
+    }
+    tx.context = { kind: 'received-span', linkId } satisfies ReceivedSpanContext;
+    this.#received.set(linkId, tx);
+    const gone = (): void => {
+      if (!this.#received.delete(linkId)) return;
+      const link = this.#table.remove(linkId);
+      if (tx.canSend) tx.close();
+      if (link) this.#nodeChanged(link.nodeKey);
+    };
+    tx.rx$.subscribe({ complete: gone, error: gone });
+    queueMicrotask(() => {
+      if (tx.canSend) tx.result(0);
+    });
+    this.#nodeChanged(added.link.nodeKey);
+  }
+
+  #onOneWay(conn: ConnState, msg: Message): void {
+    const base = msg.header.cmd & DMSGF.BASECMDMASK;
+    if (base === DMSG.DBG_SHELL && !(msg.header.cmd & DMSGF.REPLY)) {
+      const text = answerShell(this, new TextDecoder().decode(msg.aux).replace(/\0.*$/s, ''));
+      if (conn.iocom.isOpen) conn.iocom.sendOneWay(DMSG.DBG_SHELL, { reply: true, aux: new TextEncoder().encode(text + '\0') });
+    }
+  }
+
+  #onLinkClosed(conn: ConnState, why: string): void {
+    if (!this.#conns.delete(conn.connId)) return;
+    this.#logLine(`link ${conn.connId} down${conn.peerName ? ` (${conn.peerName})` : ''}: ${why}`);
+    // The iocom already ended every transaction on it (received spans were
+    // removed through their rx$); drop relays we had made on it.
+    for (const relay of [...this.#relays.values()]) if (relay.connId === conn.connId) this.#forgetRelay(relay);
+    for (const link of this.#table.removeConn(conn.connId)) {
+      this.#received.delete(link.linkId);
+      this.#nodeChanged(link.nodeKey);
+    }
+  }
+
+  // ---- relaying spans -------------------------------------------------------------
+
+  #relayConns(): RelayConn[] {
+    const out: RelayConn[] = [];
+    for (const c of this.#conns.values()) if (c.peerConn !== null && c.iocom.isOpen) out.push({ connId: c.connId, peerNodeId: c.peerNodeId, peerConn: c.peerConn });
+    return out;
+  }
+
+  #replanAll(): void {
+    for (const node of this.#table.nodes()) this.#replan(node.key);
+  }
+
+  #nodeChanged(key: NodeKey): void {
+    this.#replan(key);
+    this.#publish(key);
+  }
+
+  #replan(key: NodeKey): void {
+    const ids = this.#relaysByNode.get(key);
+    const existing = ids ? [...ids].map((id) => this.#relays.get(id)!) : [];
+    const plan = planRelaysForNode(this.#table, key, this.#relayConns(), existing, { localRnss: this.#opts.localRnss });
+    // Make before break.
+    for (const spec of plan.create) this.#createRelay(spec);
+    for (const id of plan.delete) this.#deleteRelay(id);
+  }
+
+  #createRelay(spec: RelaySpec): void {
+    const conn = this.#conns.get(spec.connId);
+    if (!conn || !conn.iocom.isOpen) return;
+    const relayId = `r${this.#nextRelay++}`;
+    const source = this.#table.link(spec.sourceLinkId);
+    const extras = source?.fields.extras as Record<string, unknown> | undefined;
+    const f = spec.fields;
+    const ext = encodeLnkSpan({
+      ...(extras ?? {}),
+      peerId: f.clusterId, pfsId: f.nodeId, pfsType: f.pfsType, peerType: f.peerType, protoVersion: 1,
+      dist: f.dist, rnss: f.rnss, peerLabel: f.clusterLabel, pfsLabel: f.nodeLabel,
+    });
+    let tx: Transaction;
+    try {
+      tx = conn.iocom.open(DMSG.LNK_SPAN, { ext, aux: encodePathRecord(spec.path) });
+    } catch (err) {
+      this.#logLine(`link ${conn.connId}: cannot relay span: ${(err as Error).message}`);
+      return;
+    }
+    tx.context = { kind: 'relay-span', relayId } satisfies RelaySpanContext;
+    const relay: RelayState = { ...spec, relayId, tx };
+    this.#relays.set(relayId, relay);
+    let set = this.#relaysByNode.get(spec.nodeKey);
+    if (!set) this.#relaysByNode.set(spec.nodeKey, (set = new Set()));
+    set.add(relayId);
+    tx.rx$.subscribe({
+      next: (msg) => {
+        // The peer refused or closed our relayed span.
+        if (msg.header.cmd & DMSGF.DELETE) {
+          this.#forgetRelay(relay);
+          if (tx.canSend) tx.close();
+        }
+      },
+      error: () => this.#forgetRelay(relay),
+    });
+  }
+
+  #deleteRelay(relayId: string): void {
+    const relay = this.#relays.get(relayId);
+    if (!relay) return;
+    this.#forgetRelay(relay);
+    if (relay.tx.canSend) relay.tx.close();
+  }
+
+  #forgetRelay(relay: RelayState): void {
+    if (this.#relays.get(relay.relayId) !== relay) return;
+    this.#relays.delete(relay.relayId);
+    const set = this.#relaysByNode.get(relay.nodeKey);
+    set?.delete(relay.relayId);
+    if (set?.size === 0) this.#relaysByNode.delete(relay.nodeKey);
+  }
+
+  // ---- discovery ----------------------------------------------------------------
+
+  #infoOf(node: SpanNode): SpanInfo {
+    const best = node.links[0]!;
+    return this.#linkInfo(node, best);
+  }
+
+  #linkInfo(node: SpanNode, link: SpanLink): SpanInfo {
+    const conn = link.connId === null ? undefined : this.#conns.get(link.connId);
+    return {
+      service: node.clusterLabel,
+      instance: node.nodeLabel,
+      clusterId: node.clusterId,
+      instanceId: node.nodeId,
+      peerType: node.peerType,
+      node: link.connId === null ? this.nodeId : link.path[0] ?? null,
+      dist: link.connId === null ? -1 : link.fields.dist,
+      via: link.connId,
+      viaName: conn?.peerName ?? null,
+      key: node.key,
+    };
+  }
+
+  #publish(key: NodeKey): void {
+    const node = this.#table.node(key);
+    const before = this.#published.get(key);
+    if (!node) {
+      if (before) {
+        this.#published.delete(key);
+        this.#logLine(`span down ${before.service}/${before.instance}`);
+        this.#spans.next({ type: 'down', span: before });
+      }
+      return;
+    }
+    const now = this.#infoOf(node);
+    if (!before) {
+      this.#published.set(key, now);
+      if (now.via !== null) this.#logLine(`span up ${now.service}/${now.instance} dist=${now.dist} via=${now.via}`);
+      this.#spans.next({ type: 'up', span: now });
+    } else if (before.dist !== now.dist || before.via !== now.via) {
+      this.#published.set(key, now);
+      this.#logLine(`span changed ${now.service}/${now.instance} dist=${now.dist} via=${now.via}`);
+      this.#spans.next({ type: 'changed', span: now });
+    }
+  }
+
+  #logLine(line: string): void {
+    this.#log?.(`[${this.name}] ${line}`);
+  }
+}
