@@ -27,7 +27,7 @@ describe('Router over in-memory links', () => {
     const got: string[] = [];
     const done = lastValueFrom(tx.rx$.pipe(toArray<Message>()));
     tx.rx$.subscribe((m: any) => { if (m.aux.length) { got.push(dec.decode(m.aux)); tx.close(); } });
-    const all = await done;
+    const all = (await done) as Message[];
     expect(got).toEqual(['hello']);
     expect(all.at(-1)!.header.cmd & DMSGF.DELETE).toBeTruthy();
     await until(() => mesh.routers.every((r) => r.links.every((l) => l.iocom.stats().weOpened + l.iocom.stats().peerOpened <= 4)), 'relays hold no transaction state');
