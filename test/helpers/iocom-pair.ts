@@ -18,19 +18,18 @@ export interface IocomPair {
 
 const QUIET: IocomOptions = { pingIntervalMs: 0, linkTimeoutMs: 0 };
 
+/** Two connected stream ends (memory or loopback TCP) and a function that stops the TCP server. */
+export async function streamPair(kind: PairKind): Promise<{ streams: [Duplex, Duplex]; stopServer: () => Promise<void> }> {
+  if (kind === 'memory') return { streams: memoryPair(), stopServer: async () => {} };
+  let accepted!: (s: Duplex) => void;
+  const acceptedP = new Promise<Duplex>((r) => (accepted = r));
+  const server = await listenTcp({ host: '127.0.0.1', port: 0 }, (s) => accepted(s));
+  const client = await connectTcp({ host: '127.0.0.1', port: server.address().port });
+  return { streams: [client, await acceptedP], stopServer: () => server.close() };
+}
+
 export async function iocomPair(kind: PairKind, aOpts: IocomOptions = {}, bOpts: IocomOptions = {}): Promise<IocomPair> {
-  let streams: [Duplex, Duplex];
-  let stopServer = async (): Promise<void> => {};
-  if (kind === 'memory') {
-    streams = memoryPair();
-  } else {
-    let accepted!: (s: Duplex) => void;
-    const acceptedP = new Promise<Duplex>((r) => (accepted = r));
-    const server = await listenTcp({ host: '127.0.0.1', port: 0 }, (s) => accepted(s));
-    const client = await connectTcp({ host: '127.0.0.1', port: server.address().port });
-    streams = [client, await acceptedP];
-    stopServer = () => server.close();
-  }
+  const { streams, stopServer } = await streamPair(kind);
   const a = new Iocom(streams[0], { name: 'a', ...QUIET, ...aOpts });
   const b = new Iocom(streams[1], { name: 'b', ...QUIET, ...bOpts });
   return {
