@@ -13,8 +13,9 @@
  * CRC checks). The `*_ratio` metrics are iocom / raw.
  *
  * Environment (for profiling): IOCOM_BENCH_CASES=oneway,oneway4k,rpc1,rpc100
- * picks cases; IOCOM_BENCH_WORKER_ARGS="--cpu-prof --cpu-prof-dir=DIR" adds
- * node flags to the worker.
+ * picks cases; IOCOM_BENCH_SIDES=iocom (or raw) measures one side only;
+ * IOCOM_BENCH_WORKER_ARGS="--cpu-prof --cpu-prof-dir=DIR" adds node flags
+ * to the worker.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
@@ -234,17 +235,19 @@ function iocomClient(inflight: number): (sock: net.Socket) => Running {
     let n = 0;
     let stopping = false;
     let err: Error | undefined;
+    const opts = { delete: true };
+    // One observer for every transaction: no closures per round trip in the bench's own code.
+    const observer = {
+      complete: (): void => {
+        n++;
+        if (!stopping) start();
+      },
+      error: (e: Error): void => {
+        if (!stopping) err ??= e;
+      },
+    };
     const start = (): void => {
-      const tx = io.open(CMD, { delete: true });
-      tx.rx$.subscribe({
-        complete: () => {
-          n++;
-          if (!stopping) start();
-        },
-        error: (e: Error) => {
-          if (!stopping) err ??= e;
-        },
-      });
+      io.open(CMD, opts).rx$.subscribe(observer);
     };
     for (let i = 0; i < inflight; i++) start();
     return {
@@ -301,33 +304,40 @@ function selectedCases(): Set<CaseName> {
 export async function run(ctx: BenchContext): Promise<void> {
   const { reporter, seconds } = ctx;
   const cases = selectedCases();
+  const sides = process.env.IOCOM_BENCH_SIDES ?? 'both';
+  if (!['both', 'iocom', 'raw'].includes(sides)) throw new Error(`IOCOM_BENCH_SIDES must be both, iocom or raw; got '${sides}'`);
+  const doRaw = sides !== 'iocom';
+  const doIocom = sides !== 'raw';
   reporter.note(`TCP 127.0.0.1, two processes (worker: bench/iocom-worker.ts), TCP_NODELAY, keepalive off; ${seconds} s per metric, median of ${ROUNDS} rounds`);
   reporter.note('raw = net.Socket + pre-encoded frames (CRCs done), receiver parses + checks CRCs with FrameDecoder; MB/s counts aux bytes, 1 MB = 1e6 bytes');
   const worker = await Worker.start();
   try {
     if (cases.has('oneway')) {
       reporter.progress(`${BENCH}: one-way 64-byte messages ...`);
-      const raw = await runCase(worker, 'raw-send', 0, seconds, rawReceive(0));
-      reporter.result({ bench: BENCH, metric: 'oneway_raw_msgs_per_s', value: raw, unit: 'msgs/s' });
-      const io = await runCase(worker, 'iocom-send', 0, seconds, iocomReceive(0));
-      reporter.result({ bench: BENCH, metric: 'oneway_msgs_per_s', value: io, unit: 'msgs/s', baseline: 'oneway_raw_msgs_per_s', ratioMetric: 'oneway_ratio' });
+      if (doRaw) reporter.result({ bench: BENCH, metric: 'oneway_raw_msgs_per_s', value: await runCase(worker, 'raw-send', 0, seconds, rawReceive(0)), unit: 'msgs/s' });
+      if (doIocom) {
+        const io = await runCase(worker, 'iocom-send', 0, seconds, iocomReceive(0));
+        reporter.result({ bench: BENCH, metric: 'oneway_msgs_per_s', value: io, unit: 'msgs/s', baseline: 'oneway_raw_msgs_per_s', ratioMetric: 'oneway_ratio' });
+      }
     }
     if (cases.has('oneway4k')) {
       reporter.progress(`${BENCH}: one-way 4 KiB aux ...`);
-      const raw = await runCase(worker, 'raw-send', AUX_4K, seconds, rawReceive(AUX_4K));
-      reporter.result({ bench: BENCH, metric: 'oneway4k_raw_msgs_per_s', value: raw, unit: 'msgs/s' });
-      const io = await runCase(worker, 'iocom-send', AUX_4K, seconds, iocomReceive(AUX_4K));
-      reporter.result({ bench: BENCH, metric: 'oneway4k_msgs_per_s', value: io, unit: 'msgs/s', baseline: 'oneway4k_raw_msgs_per_s', ratioMetric: 'oneway4k_ratio' });
-      reporter.result({ bench: BENCH, metric: 'oneway4k_mb_per_s', value: (io * AUX_4K) / 1e6, unit: 'MB/s' });
+      if (doRaw) reporter.result({ bench: BENCH, metric: 'oneway4k_raw_msgs_per_s', value: await runCase(worker, 'raw-send', AUX_4K, seconds, rawReceive(AUX_4K)), unit: 'msgs/s' });
+      if (doIocom) {
+        const io = await runCase(worker, 'iocom-send', AUX_4K, seconds, iocomReceive(AUX_4K));
+        reporter.result({ bench: BENCH, metric: 'oneway4k_msgs_per_s', value: io, unit: 'msgs/s', baseline: 'oneway4k_raw_msgs_per_s', ratioMetric: 'oneway4k_ratio' });
+        reporter.result({ bench: BENCH, metric: 'oneway4k_mb_per_s', value: (io * AUX_4K) / 1e6, unit: 'MB/s' });
+      }
     }
     for (const inflight of [1, 100]) {
       const name = `rpc${inflight}` as CaseName;
       if (!cases.has(name)) continue;
       reporter.progress(`${BENCH}: round trips, ${inflight} in flight ...`);
-      const raw = await runCase(worker, 'raw-serve', 0, seconds, rawClient(inflight));
-      reporter.result({ bench: BENCH, metric: `${name}_raw_per_s`, value: raw, unit: 'round trips/s' });
-      const io = await runCase(worker, 'iocom-serve', 0, seconds, iocomClient(inflight));
-      reporter.result({ bench: BENCH, metric: `${name}_per_s`, value: io, unit: 'round trips/s', baseline: `${name}_raw_per_s`, ratioMetric: `${name}_ratio` });
+      if (doRaw) reporter.result({ bench: BENCH, metric: `${name}_raw_per_s`, value: await runCase(worker, 'raw-serve', 0, seconds, rawClient(inflight)), unit: 'round trips/s' });
+      if (doIocom) {
+        const io = await runCase(worker, 'iocom-serve', 0, seconds, iocomClient(inflight));
+        reporter.result({ bench: BENCH, metric: `${name}_per_s`, value: io, unit: 'round trips/s', baseline: `${name}_raw_per_s`, ratioMetric: `${name}_ratio` });
+      }
     }
   } finally {
     await worker.stop();
