@@ -2,21 +2,22 @@
  * CRC-32C (Castagnoli), as DragonFly's `dmsg_icrc32`: reflected polynomial
  * 0x82F63B78, init and xorout 0xFFFFFFFF. `crc32c(b, crc32c(a)) === crc32c(a ‖ b)`.
  *
- * Dispatch, from `npx tsx bench/crc32c.ts` (Node 20, x86-64 AMD EPYC, ns/op;
- * see the bench for the full table):
+ * Dispatch, from `npx tsx bench/crc32c.ts` (Node 20, 2-core x86-64 AMD EPYC
+ * shared with other jobs; ns/op, min over 0.25 ms windows; full table there):
  *
- *   size       crc-32/crc32c  JS sb16 words  @node-rs/crc32
- *   64 B            ~280           ~36            ~130
- *   256 B           ~510          ~135            ~155
- *   2 KiB          ~2500          ~1000            ~470
- *   1 MiB          ~1.2 ms        ~0.5 ms        ~0.15 ms
+ *   size     crc-32/crc32c  first sb8  JS sb16 words  @node-rs/crc32  wasm sb16
+ *   64 B          59           46           36             128           106
+ *   256 B        166          193          129             151           133
+ *   2 KiB       1194         1533          985             434           881
+ *   64 KiB      36.9k        48.3k        31.8k            8.6k         27.5k
+ *   1 MiB       595k         777k         502k             143k          445k
  *
  * - Below NATIVE_MIN_BYTES: slicing-by-16 in JS, reading aligned 32-bit words
  *   through an Int32Array view of the buffer (a quarter of the loads of byte
  *   reads). The native call costs ~110 ns of N-API overhead, which the JS loop
  *   beats up to the threshold. WebAssembly (slicing-by-16 over i64 loads) was
  *   measured too: the copy into wasm memory makes it 3x slower at 64 B and
- *   only ~10% faster than this loop from 2 KiB, where native is 2x faster, so
+ *   only ~10% faster than this loop from 2 KiB, where native is 2-3x faster, so
  *   it is not used.
  * - From NATIVE_MIN_BYTES: `@node-rs/crc32` (SSE4.2), when it loads; it is an
  *   optional speed-up and everything works without it.
@@ -47,11 +48,11 @@ for (let n = 0; n < 256; n++) {
 const LITTLE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
- * Smallest length handed to the native CRC. Measured crossover of JS sb16
- * words vs @node-rs/crc32 (including the subarray): 256 B 133 vs 155 ns,
- * 384 B ~190 vs ~180 ns, 512 B ~260 vs ~200 ns. See bench/crc32c.ts --crossover.
+ * Smallest length handed to the native CRC. Measured (bench/crc32c.ts
+ * --crossover, min of 3 runs, ns): JS vs @node-rs/crc32 with its subarray:
+ * 256 B 135 vs 147, 320 B 160 vs 156, 384 B 197 vs 172, 512 B 257 vs 192.
  */
-export const NATIVE_MIN_BYTES = 384;
+export const NATIVE_MIN_BYTES = 320;
 
 type NativeCrc = (input: Uint8Array, initialState?: number) => number;
 function loadNative(): NativeCrc | undefined {
