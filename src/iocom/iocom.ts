@@ -271,8 +271,7 @@ export class Iocom implements TransactionHost {
       this.#closed.subscribe({ complete: () => resolve() });
     });
     this.#writer.setGate(true);
-    this.#writer.flush();
-    this.#stream.end();
+    this.#writer.end(); // after everything queued, even what waits for 'drain'
     this.#closeTimer = setTimeout(() => this.destroy(), this.options.linkTimeoutMs || 10000);
     this.#closeTimer.unref?.();
     return this.#closePromise;
@@ -540,7 +539,8 @@ export class Iocom implements TransactionHost {
       this.#writer.flush();
       this.#stream.end();
     }
-    this.#teardown({ kind: 'peer-closed' });
+    // Our own close() ended first: the peer's end completes it.
+    this.#teardown(this.#state === 'closing' ? { kind: 'closed' } : { kind: 'peer-closed' });
   }
 
   #onStreamClose(): void {

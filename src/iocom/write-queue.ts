@@ -57,6 +57,7 @@ export class WriteQueue {
   #waitingDrain = false;
   #gateOpen = true;
   #closed = false;
+  #ending = false;
   #seq = 0;
   #messagesOut = 0;
   #bytesOut = 0;
@@ -100,6 +101,23 @@ export class WriteQueue {
     this.#pendingBytes += size;
     if (this.#pendingBytes >= FLUSH_BYTES) this.flush();
     else this.#schedule();
+  }
+
+  /**
+   * Graceful end: write everything queued (waiting for 'drain' as needed),
+   * then end the stream. Ending the stream at once would lose what still
+   * waits here for a 'drain'.
+   */
+  end(): void {
+    if (this.#closed) return;
+    this.#ending = true;
+    this.flush();
+    this.#maybeEnd();
+  }
+
+  #maybeEnd(): void {
+    const stream = this.#stream;
+    if (this.#ending && !this.#waitingDrain && this.#pending.length === 0 && !stream.writableEnded && !stream.destroyed) stream.end();
   }
 
   /** Drop everything queued; nothing more will be written. */
@@ -194,6 +212,7 @@ export class WriteQueue {
       stream.once('drain', () => {
         this.#waitingDrain = false;
         if (this.#pending.length > 0) this.flush();
+        this.#maybeEnd();
         this.#onDrain();
       });
     } else {
