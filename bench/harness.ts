@@ -41,10 +41,34 @@ function resolveMeasureOptions(o: MeasureOptions): { seconds: number; rounds: nu
   return { seconds, rounds, warmupSeconds };
 }
 
-const now = (): number => Number(process.hrtime.bigint()) / 1e9;
+/**
+ * Which clock times a round. `cpu`: this process's CPU time (user + system),
+ * so other processes competing for the cores do not count against the code
+ * measured (GC threads of this process do). `wall`: elapsed time.
+ */
+export const CLOCKS = {
+  cpu: (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  },
+  wall: (): number => Number(process.hrtime.bigint()) / 1e9,
+} as const;
+export type ClockName = keyof typeof CLOCKS;
+
+/** Clock of `measure`, set once per run (`--clock`). */
+let clock: () => number = CLOCKS.cpu;
+let clockName: ClockName = 'cpu';
+export function setClock(name: ClockName): void {
+  clock = CLOCKS[name];
+  clockName = name;
+}
+export function currentClock(): ClockName {
+  return clockName;
+}
 
 /** Call `batch` until `seconds` have passed; returns [ops, elapsed seconds]. */
 function runFor(batch: () => number, seconds: number): [number, number] {
+  const now = clock;
   const t0 = now();
   let ops = 0;
   let t = t0;
@@ -73,6 +97,30 @@ export function measure(batch: () => number, options: MeasureOptions = {}): Meas
     rounds.push(ops / dt);
   }
   return { opsPerSec: median(rounds), rounds };
+}
+
+/**
+ * Measure several batches with their rounds interleaved (a round of each in
+ * turn), so a change in machine load affects all of them alike and ratios
+ * between them stay meaningful. `seconds` is per batch.
+ */
+export function measureInterleaved<K extends string>(batches: Readonly<Record<K, () => number>>, options: MeasureOptions = {}): Record<K, Measurement> {
+  const o = resolveMeasureOptions(options);
+  const names = Object.keys(batches) as K[];
+  if (o.warmupSeconds > 0) for (const k of names) runFor(batches[k], o.warmupSeconds);
+  const rounds = new Map<K, number[]>(names.map((k) => [k, []]));
+  for (let r = 0; r < o.rounds; r++) {
+    for (const k of names) {
+      const [ops, dt] = runFor(batches[k], o.seconds / o.rounds);
+      rounds.get(k)!.push(ops / dt);
+    }
+  }
+  const out = {} as Record<K, Measurement>;
+  for (const k of names) {
+    const rs = rounds.get(k)!;
+    out[k] = { opsPerSec: median(rs), rounds: rs };
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- reporting

@@ -3,7 +3,7 @@
  * Runs every registered benchmark, or only the named ones.
  */
 import { parseArgs } from 'node:util';
-import { Reporter, type BenchModule } from './harness.ts';
+import { CLOCKS, Reporter, setClock, type BenchModule, type ClockName } from './harness.ts';
 
 /** name → module exporting `run(ctx)`. Add a benchmark with one line. */
 export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchModule>>> = {
@@ -11,9 +11,11 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchModule>>> = 
   iocom: () => import('./iocom.ts'),
 };
 
-const USAGE = `usage: npm run bench -- [--json] [--seconds N] [NAME...]
+const USAGE = `usage: npm run bench -- [--json] [--seconds N] [--clock cpu|wall] [NAME...]
   --json        one JSON object per line: {"bench","metric","value","unit"}
   --seconds N   measured seconds per metric (default 1)
+  --clock C     cpu: this process's CPU time, steady on a busy machine (default);
+                wall: elapsed time
 benchmarks: ${Object.keys(BENCHMARKS).join(', ')}
 `;
 
@@ -23,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { json: { type: 'boolean' }, seconds: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { json: { type: 'boolean' }, seconds: { type: 'string' }, clock: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (err) {
     process.stderr.write(`bench: ${(err as Error).message}\n${USAGE}`);
@@ -39,6 +41,12 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`bench: --seconds must be a positive number, got ${values.seconds}\n`);
     return 2;
   }
+  const clock = values.clock ?? 'cpu';
+  if (!Object.hasOwn(CLOCKS, clock)) {
+    process.stderr.write(`bench: --clock must be cpu or wall, got ${clock}\n`);
+    return 2;
+  }
+  setClock(clock as ClockName);
   const unknown = positionals.filter((n) => !Object.hasOwn(BENCHMARKS, n));
   if (unknown.length > 0) {
     process.stderr.write(`bench: unknown benchmark ${unknown.join(', ')}\n${USAGE}`);
@@ -46,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const names = positionals.length > 0 ? positionals : Object.keys(BENCHMARKS);
   const reporter = new Reporter({ json: values.json ?? false, out: process.stdout, err: process.stderr });
-  if (!reporter.json) reporter.note(`node ${process.version}, ${process.platform}/${process.arch}`);
+  if (!reporter.json) reporter.note(`node ${process.version}, ${process.platform}/${process.arch}, clock: ${clock}`);
   for (const name of names) {
     const mod = await BENCHMARKS[name]!();
     await mod.run({ reporter, seconds });
