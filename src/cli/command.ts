@@ -15,6 +15,11 @@ export interface CliIo {
   stdout: TextSink;
   stderr: TextSink;
   stdin: AsyncIterable<Uint8Array>;
+  /**
+   * Fires when a long-running command (`dmsg relay`) should stop. Absent in
+   * a real process: the command then listens for SIGINT/SIGTERM itself.
+   */
+  shutdown?: AbortSignal;
 }
 
 export interface OptionSpec {
@@ -24,10 +29,12 @@ export interface OptionSpec {
   description: string;
   /** Placeholder in help for a string option, e.g. `N`. */
   valueName?: string;
+  /** The option may be given more than once; its value is then a string[]. */
+  multiple?: boolean;
 }
 
-/** Parsed option values: booleans for flags, strings for valued options. */
-export type OptionValues = Readonly<Record<string, string | boolean | undefined>>;
+/** Parsed option values: booleans for flags, strings for valued options, string[] for repeatable ones. */
+export type OptionValues = Readonly<Record<string, string | boolean | string[] | undefined>>;
 
 export interface CommandContext {
   values: OptionValues;
@@ -80,13 +87,35 @@ export function numberOption(values: OptionValues, name: string, fallback: numbe
   return n;
 }
 
+/** A string option's value, or undefined; a repeated non-repeatable option is a usage error. */
+export function stringOption(values: OptionValues, name: string, command: string): string | undefined {
+  const raw = values[name];
+  if (raw === undefined || typeof raw === 'string') return raw;
+  if (Array.isArray(raw)) return raw.at(-1);
+  throw new UsageError(`--${name} needs a value`, command);
+}
+
+/** A repeatable option's values ([] when absent). */
+export function listOption(values: OptionValues, name: string): string[] {
+  const raw = values[name];
+  if (raw === undefined || typeof raw === 'boolean') return [];
+  return typeof raw === 'string' ? [raw] : [...raw];
+}
+
+/** A positive integer option (counts, milliseconds). */
+export function intOption(values: OptionValues, name: string, fallback: number, min: number, max: number, command: string): number {
+  const n = numberOption(values, name, fallback, min, max, command);
+  if (!Number.isInteger(n)) throw new UsageError(`--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(values[name])}`, command);
+  return n;
+}
+
 /** Usage and options of one command, as `dmsg help <command>` prints them. */
 export function formatCommandHelp(cmd: Command): string {
   const lines = [`usage: ${cmd.usage}${Object.keys(cmd.options).length > 0 ? ' [options]' : ''}`, '', cmd.summary];
   if (cmd.details) lines.push('', cmd.details.trimEnd());
   const opts = Object.entries(cmd.options).map(([name, o]) => {
     const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` ${o.valueName ?? 'VALUE'}` : ''}`;
-    return [flag, o.description] as const;
+    return [flag, o.multiple ? `${o.description} (repeatable)` : o.description] as const;
   });
   opts.push(['-h, --help', 'show this help']);
   const w = Math.max(...opts.map(([f]) => f.length));

@@ -13,14 +13,14 @@ import { formatOverview } from './commands/help.ts';
 
 export type { CliIo } from './command.ts';
 
-function parseCommandArgs(cmd: Command, args: readonly string[]): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
-  const options: Record<string, { type: 'boolean' | 'string'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+function parseCommandArgs(cmd: Command, args: readonly string[]): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] } {
+  const options: Record<string, { type: 'boolean' | 'string'; short?: string; multiple?: boolean }> = { help: { type: 'boolean', short: 'h' } };
   for (const [name, spec] of Object.entries<OptionSpec>(cmd.options)) {
-    options[name] = spec.short ? { type: spec.type, short: spec.short } : { type: spec.type };
+    options[name] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) };
   }
   try {
     const { values, positionals } = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
-    return { values: values as Record<string, string | boolean | undefined>, positionals };
+    return { values: values as Record<string, string | boolean | string[] | undefined>, positionals };
   } catch (err) {
     // parseArgs' messages name the flag; drop its advice about '--' which does not apply here.
     const msg = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');

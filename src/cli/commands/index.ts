@@ -4,12 +4,24 @@
  */
 import type { Command } from '../command.ts';
 import { benchCommand } from './bench.ts';
+import { callCommand } from './call.ts';
 import { decodeCommand } from './decode.ts';
 import { demoCommand } from './demo.ts';
 import { helpCommand } from './help.ts';
+import { keygenCommand } from './keygen.ts';
+import { pingCommand } from './ping.ts';
+import { relayCommand } from './relay.ts';
+import { shellCommand } from './shell.ts';
+import { spansCommand } from './spans.ts';
 
 export const COMMANDS: readonly Command[] = [
   demoCommand,
+  relayCommand,
+  spansCommand,
+  callCommand,
+  pingCommand,
+  shellCommand,
+  keygenCommand,
   decodeCommand,
   benchCommand,
   helpCommand,

@@ -1,0 +1,122 @@
+/**
+ * `dmsg relay`: run a mesh node until SIGINT/SIGTERM. It prints one
+ * `listening ADDRESS` line per listener on stdout (the bound address, real
+ * port included, usable as another relay's --connect), and logs one
+ * timestamped line per link, dial and span event on stderr.
+ */
+import { resolveBackoffOptions } from '../../transport/index.ts';
+import { listOption, stringOption, UsageError, type Command, type CommandContext, type OptionValues } from '../command.ts';
+import { mergeSettings, readConfigFile, toRelayConfig, validateSettings, type PartialSettings } from '../relay-config.ts';
+import { startRelay } from '../relay-daemon.ts';
+
+function intFlag(values: OptionValues, name: string): number | undefined {
+  const v = stringOption(values, name, 'relay');
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 2 ** 31 - 1) throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(v)}`, 'relay');
+  return Number(v);
+}
+
+/** The command line's settings (absent flags stay undefined / empty). */
+export function flagSettings(values: OptionValues): PartialSettings {
+  const s: PartialSettings = {
+    listen: listOption(values, 'listen'),
+    connect: listOption(values, 'connect'),
+    advertise: listOption(values, 'advertise'),
+    'allow-key': listOption(values, 'allow-key'),
+  };
+  for (const k of ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca'] as const) {
+    const v = stringOption(values, k, 'relay');
+    if (v !== undefined) s[k] = v;
+  }
+  for (const k of ['backoff-min-ms', 'backoff-max-ms'] as const) {
+    const v = intFlag(values, k);
+    if (v !== undefined) s[k] = v;
+  }
+  return s;
+}
+
+/** SIGINT/SIGTERM as an AbortSignal; a second signal exits at once. */
+function processShutdown(): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  const on = (sig: NodeJS.Signals): void => {
+    if (ac.signal.aborted) process.exit(130);
+    ac.abort(sig);
+  };
+  process.on('SIGINT', on);
+  process.on('SIGTERM', on);
+  return { signal: ac.signal, dispose: () => { process.off('SIGINT', on); process.off('SIGTERM', on); } };
+}
+
+export const relayCommand: Command = {
+  name: 'relay',
+  summary: 'run a relay node: listen, link to peers, relay spans and transactions',
+  usage: 'dmsg relay',
+  details: [
+    'Addresses: HOST:PORT (port 0 picks a free port), [IPV6]:PORT, tls:HOST:PORT, tcp:HOST:PORT, unix:/PATH.',
+    'With --tls-cert/--tls-key every bare HOST:PORT listen and dial uses TLS (tcp:HOST:PORT stays plain);',
+    '--tls-ca verifies peers against that CA and makes listeners ask for client certificates.',
+    '',
+    'Each --connect peer is redialled with exponential backoff and full jitter when its link drops.',
+    'Each --advertise SERVICE[/INSTANCE] is an echo service: a transaction opened on its span gets',
+    'every message that carries aux data sent back (same command, same aux), and its DELETE answered',
+    "with a DELETE. Try it with 'dmsg call HOST:PORT SERVICE TEXT'.",
+    '',
+    'Without --key and --allow-key, links run open (unauthenticated); make keys with dmsg keygen.',
+    'stdout: one "listening ADDRESS" line per listener. stderr: timestamped event log.',
+    'SIGINT/SIGTERM: withdraw spans, close links and listeners, exit 0.',
+    '',
+    'Config file (--config): JSON with the flag names as keys, e.g.',
+    '  {"name": "a", "listen": ["127.0.0.1:5700"], "connect": [], "advertise": ["echo"],',
+    '   "key": "a.key", "allow-key": ["b.key.pub"], "backoff-min-ms": 100}',
+    'Flags given on the command line replace the file\'s values (repeatable ones: the whole list).',
+  ].join('\n'),
+  options: {
+    listen: { type: 'string', multiple: true, valueName: 'ADDR', description: 'listen here, e.g. 127.0.0.1:5700, [::1]:0, unix:/tmp/dmsg.sock' },
+    connect: { type: 'string', multiple: true, valueName: 'ADDR', description: 'keep a link to this peer (redialled with backoff)' },
+    name: { type: 'string', valueName: 'NAME', description: 'node name sent to peers (default: host name)' },
+    advertise: { type: 'string', multiple: true, valueName: 'SERVICE[/INSTANCE]', description: 'advertise an echo service' },
+    key: { type: 'string', valueName: 'FILE', description: "this node's Ed25519 private key (PEM), from dmsg keygen" },
+    'allow-key': { type: 'string', multiple: true, valueName: 'FILE', description: "a peer's Ed25519 public key (PEM); peers must prove one" },
+    'tls-cert': { type: 'string', valueName: 'FILE', description: 'TLS certificate chain (PEM)' },
+    'tls-key': { type: 'string', valueName: 'FILE', description: 'TLS private key (PEM)' },
+    'tls-ca': { type: 'string', valueName: 'FILE', description: 'CA bundle to verify peers (PEM); listeners then require client certificates' },
+    config: { type: 'string', valueName: 'FILE', description: 'JSON config file with the same options' },
+    'backoff-min-ms': { type: 'string', valueName: 'MS', description: 'first redial delay cap (default 100)' },
+    'backoff-max-ms': { type: 'string', valueName: 'MS', description: 'largest redial delay (default 30000)' },
+    'print-config': { type: 'boolean', description: 'print the merged settings as JSON and exit' },
+  },
+  async run({ values, io }: CommandContext): Promise<number> {
+    const configPath = stringOption(values, 'config', 'relay');
+    const file = configPath === undefined ? {} : readConfigFile(configPath);
+    const settings = mergeSettings(file, flagSettings(values));
+    validateSettings(settings);
+    if (values['print-config'] === true) {
+      io.stdout.write(JSON.stringify(settings, null, 2) + '\n');
+      return 0;
+    }
+    const config = toRelayConfig(settings);
+    if (config.backoff) {
+      try {
+        resolveBackoffOptions(config.backoff);
+      } catch (err) {
+        throw new UsageError(`backoff: ${(err as Error).message}`, 'relay');
+      }
+    }
+    config.log = (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`);
+
+    // Listen for signals before binding, so a signal right after "listening" is not lost.
+    const own = io.shutdown ? undefined : processShutdown();
+    const shutdown = io.shutdown ?? own!.signal;
+    try {
+      const relay = await startRelay(config);
+      for (const a of relay.addresses) io.stdout.write(`listening ${a}\n`);
+      if (!shutdown.aborted) await new Promise<void>((resolve) => shutdown.addEventListener('abort', () => resolve(), { once: true }));
+      const why = typeof shutdown.reason === 'string' ? shutdown.reason : 'shutdown requested';
+      config.log(`${why}: withdrawing spans, closing links`);
+      await relay.stop();
+      return 0;
+    } finally {
+      own?.dispose();
+    }
+  },
+};

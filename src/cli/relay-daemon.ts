@@ -1,0 +1,230 @@
+/**
+ * A relay node as a library: a Router with listeners (TCP, TLS, Unix) whose
+ * accepted streams it attaches, reconnecting dialers for its peers, and
+ * echo services for what it advertises. `dmsg relay` is this plus a command
+ * line; tests, the demo and your own daemon can run it in-process.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import type { Subscription } from 'rxjs';
+import { Router, type Advertisement, type RouterOptions } from '../span/router.ts';
+import type { IocomOptions } from '../iocom/options.ts';
+import type { BackoffOptions, ReconnectingDialer, TransportServer } from '../transport/index.ts';
+import { connectTcp, connectTls, connectUnix, listenTcp, listenTls, listenUnix, reconnectingDialer } from '../transport/index.ts';
+import { InvalidArgumentError } from '../wire/errors.ts';
+import { formatEndpoint, parseEndpoint, type Endpoint } from './address.ts';
+import { serveEcho } from './echo-service.ts';
+import { fingerprint, type NodeKeyPair } from './keys.ts';
+import { keyFingerprint } from '../iocom/auth.ts';
+
+export interface TlsFiles {
+  /** PEM certificate chain of this node. */
+  cert: string | Buffer;
+  /** PEM private key of the certificate. */
+  key: string | Buffer;
+  /** PEM CA bundle to verify peers with; on a listener it also asks clients for a certificate (mutual TLS). */
+  ca?: string | Buffer;
+}
+
+export interface ServiceSpec {
+  service: string;
+  /** @default the relay's name */
+  instance?: string;
+}
+
+export interface RelayConfig {
+  /** Node name (LNK_CONN peer_label). @default the host name */
+  name?: string;
+  /** Node id (uuid). @default random */
+  nodeId?: string;
+  /** Where to listen: `HOST:PORT` (port 0 picks one), `[V6]:PORT`, `tls:HOST:PORT`, `unix:/path`. */
+  listen?: readonly (string | Endpoint)[];
+  /** Peers to keep a link to, redialled with backoff and jitter when the link drops. */
+  connect?: readonly (string | Endpoint)[];
+  /** Services to advertise; each answers transactions with an echo (see echo-service.ts). */
+  advertise?: readonly (string | ServiceSpec)[];
+  /** This node's Ed25519 key pair: it proves itself to peers with LNK_AUTH. */
+  keyPair?: NodeKeyPair;
+  /** Peers' Ed25519 public keys: when given, a peer must prove one of them. */
+  allowedPeerKeys?: readonly KeyObject[];
+  /** TLS material: bare HOST:PORT listens and dials use TLS when set (`tcp:HOST:PORT` stays plain). */
+  tls?: TlsFiles;
+  /** Redial delay policy. @default transport's (100 ms doubling to 30 s, full jitter) */
+  backoff?: BackoffOptions;
+  /** More iocom options for every link (timeouts, limits). */
+  iocom?: Omit<IocomOptions, 'keyPair' | 'allowedPeerKeys' | 'name'>;
+  /** More router options (span limits, peer type). */
+  router?: Omit<RouterOptions, 'name' | 'nodeId' | 'iocom' | 'log'>;
+  /** One line per event (links, dials, spans), without timestamp. @default none */
+  log?: (line: string) => void;
+}
+
+export interface RelayPeer {
+  /** The `--connect` target as text. */
+  readonly target: string;
+  readonly dialer: ReconnectingDialer;
+}
+
+export interface RelayHandle {
+  readonly router: Router;
+  /** Bound listen addresses, in `listen` order, as text usable by `--connect` (real ports). */
+  readonly addresses: readonly string[];
+  readonly peers: readonly RelayPeer[];
+  readonly advertisements: readonly Advertisement[];
+  /** Stop redialling `target` and drop its link (a permanent cut). False if no such peer. */
+  disconnect(target: string): boolean;
+  /** Withdraw spans, close links gracefully, close listeners. Idempotent. */
+  stop(): Promise<void>;
+}
+
+function toEndpoint(e: string | Endpoint, role: 'listen' | 'connect'): Endpoint {
+  if (typeof e !== 'string') return e;
+  try {
+    return parseEndpoint(e, role, role === 'listen' ? 'listen address' : 'connect address');
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** `SERVICE[/INSTANCE]` → spec. */
+export function parseServiceSpec(text: string): ServiceSpec {
+  const i = text.indexOf('/');
+  const service = i < 0 ? text : text.slice(0, i);
+  const instance = i < 0 ? undefined : text.slice(i + 1);
+  if (service === '') throw new InvalidArgumentError(`service ${JSON.stringify(text)}: empty service name; expected SERVICE[/INSTANCE]`);
+  if (instance === '') throw new InvalidArgumentError(`service ${JSON.stringify(text)}: empty instance name; expected SERVICE[/INSTANCE]`);
+  return instance === undefined ? { service } : { service, instance };
+}
+
+/** Start a relay: binds every listener (rejects if one fails, closing the others), then dials peers. */
+export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
+  const log = config.log ?? (() => {});
+  const listen = (config.listen ?? []).map((e) => toEndpoint(e, 'listen'));
+  const connect = (config.connect ?? []).map((e) => toEndpoint(e, 'connect'));
+  const services = (config.advertise ?? []).map((s) => (typeof s === 'string' ? parseServiceSpec(s) : s));
+  const tls = config.tls;
+  const useTls = (e: Endpoint): boolean => e.kind === 'tls' || (e.kind === 'tcp' && !e.explicit && tls !== undefined);
+  for (const e of [...listen, ...connect]) {
+    if (e.kind === 'tls' && !tls) throw new InvalidArgumentError(`${formatEndpoint(e)} needs TLS material (tls.cert and tls.key)`);
+  }
+
+  const iocom: IocomOptions = { ...config.iocom };
+  if (config.keyPair) iocom.keyPair = config.keyPair;
+  if (config.allowedPeerKeys && config.allowedPeerKeys.length > 0) iocom.allowedPeerKeys = [...config.allowedPeerKeys];
+  const routerOptions: RouterOptions = { ...config.router, iocom, log };
+  if (config.name !== undefined) routerOptions.name = config.name;
+  if (config.nodeId !== undefined) routerOptions.nodeId = config.nodeId;
+  const router = new Router(routerOptions);
+
+  if (!config.keyPair && !iocom.allowedPeerKeys) log('links run open (unauthenticated): no --key or --allow-key given');
+  else {
+    if (config.keyPair) log(`node key ${fingerprint(config.keyPair.publicKey)}`);
+    if (iocom.allowedPeerKeys) log(`peers must prove one of ${iocom.allowedPeerKeys.length} allowed key(s)`);
+    else log('peers are not verified (no --allow-key): any peer may link');
+  }
+
+  let stopping = false;
+  const attach = (stream: Duplex, what: string): void => {
+    if (stopping) {
+      stream.destroy();
+      return;
+    }
+    const link = router.attach(stream);
+    log(`${what}: link ${link.connId}`);
+    link.iocom.ready.then(
+      () => {
+        const key = link.iocom.peerKey;
+        if (key) log(`link ${link.connId}: peer key ${keyFingerprint(key)} verified`);
+      },
+      () => {},
+    );
+  };
+
+  const servers: TransportServer<unknown>[] = [];
+  const addresses: string[] = [];
+  try {
+    for (const e of listen) {
+      const onError = (err: Error): void => log(`listener ${formatEndpoint(e)}: ${err.message}`);
+      let server: TransportServer<unknown>;
+      let bound: Endpoint;
+      if (e.kind === 'unix') {
+        server = await listenUnix({ path: e.path, onError }, (s) => attach(s, `accepted on unix:${e.path}`));
+        bound = e;
+      } else if (useTls(e)) {
+        const t = tls!;
+        const s = await listenTls({ host: e.host, port: e.port, cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca, requestCert: true } : {}), onError }, (c) => attach(c, `accepted tls from ${c.remoteAddress}:${c.remotePort}`));
+        server = s;
+        bound = { kind: 'tls', host: s.address().host, port: s.address().port, explicit: true };
+      } else {
+        const s = await listenTcp({ host: e.host, port: e.port, onError }, (c) => attach(c, `accepted from ${c.remoteAddress}:${c.remotePort}`));
+        server = s;
+        bound = { kind: 'tcp', host: s.address().host, port: s.address().port, explicit: false };
+      }
+      servers.push(server);
+      addresses.push(formatEndpoint(bound));
+      log(`listening ${formatEndpoint(bound)}`);
+    }
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.close()));
+    await router.close();
+    throw err;
+  }
+
+  const advertisements: Advertisement[] = [];
+  const echoes: Subscription[] = [];
+  for (const s of services) {
+    const ad = router.advertise(s.instance === undefined ? { service: s.service } : { service: s.service, instance: s.instance });
+    advertisements.push(ad);
+    echoes.push(serveEcho(ad));
+  }
+
+  const peers: RelayPeer[] = connect.map((e) => {
+    const target = formatEndpoint(e);
+    const dial = (signal: AbortSignal): Promise<Duplex> => {
+      if (e.kind === 'unix') return connectUnix({ path: e.path, signal });
+      if (useTls(e)) {
+        const t = tls!;
+        return connectTls({ host: e.host, port: e.port, cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca } : {}), signal });
+      }
+      return connectTcp({ host: e.host, port: e.port, signal });
+    };
+    log(`dialing ${target}`);
+    const dialer = reconnectingDialer<Duplex>({
+      dial,
+      ...(config.backoff ? { backoff: config.backoff } : {}),
+      onConnection: (stream, info) => {
+        attach(stream, `connected to ${target}${info.connection > 1 ? ` (connection ${info.connection})` : ''}`);
+        stream.once('close', () => { if (!stopping) log(`link to ${target} closed; redialling with backoff`); });
+      },
+      onDialError: (err, info) => log(`dial ${target} failed (${info.failures} in a row): ${(err as Error).message}; retry in ${info.delayMs} ms`),
+    });
+    return { target, dialer };
+  });
+
+  let stopped: Promise<void> | undefined;
+  return {
+    router,
+    addresses,
+    peers,
+    advertisements,
+    disconnect(target: string): boolean {
+      const peer = peers.find((p) => p.target === target);
+      if (!peer) return false;
+      log(`disconnect ${target}: no more redials`);
+      peer.dialer.stop({ destroyConnection: true });
+      return true;
+    },
+    stop(): Promise<void> {
+      stopped ??= (async () => {
+        stopping = true;
+        for (const p of peers) p.dialer.stop();
+        for (const e of echoes) e.unsubscribe();
+        // Router.close() withdraws our spans first, then closes every link gracefully.
+        await router.close();
+        await Promise.all(servers.map((s) => s.close()));
+        log('stopped');
+      })();
+      return stopped;
+    },
+  };
+}
