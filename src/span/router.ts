@@ -69,6 +69,12 @@ export interface SpanInfo {
   readonly via: string | null;
   /** Name the peer on that link gave in its LNK_CONN. */
   readonly viaName: string | null;
+  /**
+   * Router node ids of the best path, originator first, ending with the
+   * neighbour it arrived from (empty for a local advertisement, or a peer
+   * that sent no path record and no node id, as DragonFly's).
+   */
+  readonly path: readonly string[];
   /** @internal */
   readonly key: string;
 }
@@ -140,12 +146,23 @@ export class Router {
   readonly name: string;
   /** Span up/down/changed events, one per node (advertised instance) as its best path changes. */
   readonly spans$: Observable<SpanEvent>;
+  /**
+   * Transactions a peer stacks on a transaction this router opened with
+   * `open()` (at any depth below it): the far end talking back. Without a
+   * subscriber they are refused with NOSUPP.
+   */
+  readonly subTransactions$: Observable<Transaction>;
 
   readonly #opts: Required<Omit<RouterOptions, keyof SpanOptions | 'iocom' | 'log' | 'nodeId' | 'name'>>;
   readonly #iocomOpts: IocomOptions;
   readonly #log: ((line: string) => void) | undefined;
   readonly #table: SpanTable;
   readonly #spans = new Subject<SpanEvent>();
+  readonly #subTransactions = new Subject<Transaction>();
+  /** Transactions opened with open(), to route what peers stack on them. */
+  readonly #opened = new WeakSet<Transaction>();
+  #spanMessagesSent = 0;
+  #spansRefused = 0;
   readonly #conns = new Map<string, ConnState>();
   readonly #relays = new Map<string, RelayState>();
   readonly #relaysByNode = new Map<NodeKey, Set<string>>();
@@ -174,6 +191,7 @@ export class Router {
     this.#log = log;
     this.#table = new SpanTable({ ownNodeId: this.nodeId, options: resolveSpanOptions(spanOptions) });
     this.spans$ = this.#spans.asObservable();
+    this.subTransactions$ = this.#subTransactions.asObservable();
   }
 
   /** The links attached now. */
@@ -284,7 +302,9 @@ export class Router {
     if (!node || !link) throw new SpanError('NO_SPAN', `no remote span of ${typeof span === 'string' ? span : `${span.service}/${span.instance}`} is known to ${this.name}`);
     const rx = this.#received.get(link.linkId)!;
     const conn = this.#conns.get(link.connId!)!;
-    return conn.iocom.open(cmd, { ...opts, parent: rx });
+    const tx = conn.iocom.open(cmd, { ...opts, parent: rx });
+    this.#opened.add(tx);
+    return tx;
   }
 
   /** Withdraw our spans, close every link gracefully. */
@@ -298,6 +318,7 @@ export class Router {
     this.#locals.clear();
     await Promise.all([...this.#conns.values()].map((c) => c.iocom.close()));
     this.#spans.complete();
+    this.#subTransactions.complete();
   }
 
   /** Describe the span table as text (the DBG_SHELL `tree` command). */
@@ -316,9 +337,20 @@ export class Router {
     return lines.join('\n') + (lines.length ? '\n' : '');
   }
 
-  /** Counts for tests and monitoring. */
-  stats(): { links: number; spans: number; relays: number; received: number } {
-    return { links: this.#conns.size, spans: this.#table.nodes().length, relays: this.#relays.size, received: this.#received.size };
+  /**
+   * Counts for tests and monitoring. spanMessagesSent: LNK_SPAN CREATEs and
+   * DELETEs this router sent for its own (relayed or advertised) spans, acks
+   * not counted; spansRefused: received spans refused (limits, bad fields, loops).
+   */
+  stats(): { links: number; spans: number; relays: number; received: number; spanMessagesSent: number; spansRefused: number } {
+    return {
+      links: this.#conns.size,
+      spans: this.#table.nodes().length,
+      relays: this.#relays.size,
+      received: this.#received.size,
+      spanMessagesSent: this.#spanMessagesSent,
+      spansRefused: this.#spansRefused,
+    };
   }
 
   // ---- incoming ---------------------------------------------------------------
@@ -355,6 +387,14 @@ export class Router {
       const upConn = this.#conns.get(source.connId);
       if (!upstream || !upConn || !relayTransaction(tx, conn.iocom, upstream, upConn.iocom)) this.#refuse(tx, DMSG_ERR.LOSTLINK);
       return;
+    }
+    // The far end of a transaction we opened talks back.
+    for (let t: Transaction | null = parent; t !== null; t = t.parent) {
+      if (this.#opened.has(t)) {
+        if (!this.#subTransactions.observed) return this.#refuse(tx, DMSG_ERR.NOSUPP);
+        this.#subTransactions.next(tx);
+        return;
+      }
     }
     // A sub-transaction of a local service's transaction: hand it to the same service.
     let top: Transaction = parent;
@@ -425,11 +465,13 @@ export class Router {
       if (msg.aux.length > 0) path = decodePathRecord(msg.aux, this.#table.options.maxPathLength);
     } catch (err) {
       this.#logLine(`link ${conn.connId}: refused a span: ${(err as Error).message}`);
+      this.#spansRefused++;
       return this.#refuse(tx, DMSG_ERR.PARAM);
     }
     const added = this.#table.add({ linkId, connId: conn.connId, peerNodeId: conn.peerNodeId, fields, path });
     if (!added.ok) {
       if (added.reason !== 'LOOP') this.#logLine(`link ${conn.connId}: refused span ${fields.clusterLabel}/${fields.nodeLabel}: ${added.message}`);
+      this.#spansRefused++;
       return this.#refuse(tx, added.reason === 'LOOP' ? DMSG_ERR.CANTCIRC : DMSG_ERR.PARAM);
     }
     tx.context = { kind: 'received-span', linkId } satisfies ReceivedSpanContext;
@@ -508,6 +550,7 @@ export class Router {
     let tx: Transaction;
     try {
       tx = conn.iocom.open(DMSG.LNK_SPAN, { ext, aux: encodePathRecord(spec.path) });
+      this.#spanMessagesSent++;
     } catch (err) {
       this.#logLine(`link ${conn.connId}: cannot relay span: ${(err as Error).message}`);
       return;
@@ -534,7 +577,10 @@ export class Router {
     const relay = this.#relays.get(relayId);
     if (!relay) return;
     this.#forgetRelay(relay);
-    if (relay.tx.canSend) relay.tx.close();
+    if (relay.tx.canSend) {
+      relay.tx.close();
+      this.#spanMessagesSent++;
+    }
   }
 
   #forgetRelay(relay: RelayState): void {
@@ -564,6 +610,7 @@ export class Router {
       dist: link.connId === null ? -1 : link.fields.dist,
       via: link.connId,
       viaName: conn?.peerName ?? null,
+      path: link.path,
       key: node.key,
     };
   }
