@@ -63,6 +63,61 @@ export interface SpanTableView {
 export interface PlanOptions {
   /** This router's rnss addend (u32; DragonFly's DMsgRNSS, random per process). */
   readonly localRnss: number;
+  /**
+   * Skip links that the node's other links prove stale (see staleLinks()).
+   * Cuts path exploration after a link loss a lot; never changes the
+   * converged result.
+   * @default true
+   */
+  readonly consistencyCheck?: boolean;
+}
+
+/**
+ * Links of a node that cannot be current (a consistency assertion, after Pei
+ * et al., "Improving BGP convergence through consistency assertions").
+ *
+ * A link with path [p0 … pk] (pk the sender) and dist d says that hop pi had
+ * a path of dist d - (k - i) avoiding us (every path-vector hop adds 1 to dist
+ * and appends itself). If pi is our direct peer, it relays us its best path
+ * avoiding us, with fallback, so it must have sent us something with dist ≤
+ * d - (k - i). If it has not, the link or that peer's span is out of date:
+ * the link is not relayed until they agree. At quiescence they agree, so only
+ * transient choices change, and path exploration after a link loss shrinks
+ * (about 10x in test/span/sim-mesh.prop.test.ts).
+ *
+ * Only hops i ≥ 1 are checked: they appended themselves, so they are
+ * path-vector routers; p0 may be a DragonFly peer (no path record, no
+ * fallback). Assumes a router sends the same LNK_CONN filters on all its
+ * links. Staleness depends on the set of conns, so plan every node again
+ * (planRelays) when a conn comes or goes.
+ */
+export function staleLinks(node: SpanNode, peerConns: ReadonlyMap<string, NodeId>): Set<SpanLink> {
+  // Best dist each direct peer has sent us for this node.
+  const fromPeer = new Map<NodeId, number>();
+  const peers = new Set(peerConns.values());
+  for (const link of node.links) {
+    if (link.connId === null) continue;
+    const peer = peerConns.get(link.connId);
+    if (peer === undefined) continue;
+    const d = fromPeer.get(peer);
+    if (d === undefined || link.fields.dist < d) fromPeer.set(peer, link.fields.dist);
+  }
+  const stale = new Set<SpanLink>();
+  for (const link of node.links) {
+    if (link.connId === null) continue;
+    const path = link.path;
+    const k = path.length - 1;
+    for (let i = 1; i < k; i++) {
+      const y = path[i]!;
+      if (!peers.has(y)) continue;
+      const d = fromPeer.get(y);
+      if (d === undefined || d > link.fields.dist - (k - i)) {
+        stale.add(link);
+        break;
+      }
+    }
+  }
+  return stale;
 }
 
 /** What this router sends when it relays `link`. */
@@ -78,7 +133,10 @@ export function relayedContent(
   };
 }
 
-/** Plans every node on every conn. */
+/**
+ * Plans every node on every conn. Run this (not only planRelaysForNode) when
+ * a conn comes or goes: staleLinks() depends on the set of conns.
+ */
 export function planRelays(
   table: SpanTableView,
   conns: readonly RelayConn[],
@@ -130,7 +188,10 @@ function plan(
   const create: RelaySpec[] = [];
   const keep: RelayId[] = [];
   const handled = new Set<string>();
+  const peerConns = new Map<string, NodeId>();
+  for (const c of conns) if (c.peerNodeId !== null) peerConns.set(c.connId, c.peerNodeId);
   for (const node of nodes) {
+    const stale = options.consistencyCheck === false ? null : staleLinks(node, peerConns);
     for (const conn of ordered) {
       const k = pairKey(conn.connId, node.key);
       handled.add(k);
@@ -139,6 +200,7 @@ function plan(
       for (const link of node.links) {
         if (chosen >= maxRelayedPaths) break;
         if (relayFilter(link, conn, table.options) !== null) continue;
+        if (stale?.has(link)) continue;
         chosen++;
         const content = relayedContent(link, table.ownNodeId, options.localRnss);
         const spec: RelaySpec = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DMSG_PEER } from '../../src/wire/constants.ts';
 import type { RelayConn } from '../../src/span/filters.ts';
-import { planRelays, planRelaysForNode } from '../../src/span/relay-plan.ts';
+import { planRelays, planRelaysForNode, staleLinks } from '../../src/span/relay-plan.ts';
 import type { ExistingRelay, RelayPlan } from '../../src/span/relay-plan.ts';
 import { SpanTable } from '../../src/span/span-table.ts';
 import type { SpanOptions } from '../../src/span/options.ts';
@@ -159,5 +159,24 @@ describe('planRelays', () => {
     expect(planB.delete).toEqual([]);
     expect(planB.keep).toEqual([]);
     expect(planB.create.map((c) => c.sourceLinkId)).toEqual(['b', 'b']);
+  });
+
+  it('consistency assertion: a path through a direct peer that has not sent us as good a span is stale', () => {
+    const { table, conns } = setup();
+    // From peer 1: a path that crosses peer 2 at hop 1 (so 2 had dist 1 avoiding us).
+    table.add({ linkId: 'via2', connId: 'c1', peerNodeId: id(1), fields: fields({ dist: 2 }), path: [id(9), id(2), id(1)] });
+    const node = () => table.node(table.link('via2')!.nodeKey)!;
+    const peerConns = new Map(conns.map((c) => [c.connId, c.peerNodeId!]));
+    expect([...staleLinks(node(), peerConns)].map((l) => l.linkId)).toEqual(['via2']);
+    expect(planRelays(table, conns, [], CTX).create).toEqual([]);
+    expect(planRelays(table, conns, [], { ...CTX, consistencyCheck: false }).create.map((c) => c.connId)).toEqual(['c3']);
+    // Peer 2 sends a worse span (dist 2 > 1): still stale.
+    table.add({ linkId: 'from2', connId: 'c2', peerNodeId: id(2), fields: fields({ dist: 2 }), path: [id(9), id(8), id(2)] });
+    expect(staleLinks(node(), peerConns).has(table.link('via2')!)).toBe(true);
+    // Peer 2 sends dist 1: consistent.
+    table.add({ linkId: 'from2b', connId: 'c2', peerNodeId: id(2), fields: fields({ dist: 1 }), path: [id(7), id(2)] });
+    expect(staleLinks(node(), peerConns).size).toBe(0);
+    // Hop 0 (the originator, maybe a DragonFly peer) and peers we have no conn to are never checked.
+    expect(staleLinks(node(), new Map([['c1', id(1)]])).size).toBe(0);
   });
 });

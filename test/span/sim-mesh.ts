@@ -74,13 +74,15 @@ export class SimRouter {
   readonly id: NodeId;
   readonly table: SpanTable;
   readonly localRnss: number;
+  readonly consistencyCheck: boolean;
   readonly conns = new Map<string, SimConn>();
   readonly relays = new Map<string, ExistingRelay>();
   #mesh: SimMesh;
   #nextRelay = 0;
 
-  constructor(mesh: SimMesh, index: number, localRnss: number, options: SpanOptions) {
+  constructor(mesh: SimMesh, index: number, localRnss: number, options: SpanOptions, consistencyCheck: boolean) {
     this.#mesh = mesh;
+    this.consistencyCheck = consistencyCheck;
     this.index = index;
     this.id = routerId(index);
     this.localRnss = localRnss;
@@ -120,6 +122,8 @@ export interface SimInit {
   readonly edges: readonly (readonly [number, number])[];
   readonly seed: number;
   readonly options?: SpanOptions;
+  /** PlanOptions.consistencyCheck of every router. @default true */
+  readonly consistencyCheck?: boolean;
 }
 
 export class SimMesh {
@@ -138,7 +142,7 @@ export class SimMesh {
   constructor(init: SimInit) {
     this.#random = prng(init.seed);
     for (let i = 0; i < init.nodes; i++) {
-      this.routers.push(new SimRouter(this, i, Math.floor(this.#random() * 0x100000000), init.options ?? {}));
+      this.routers.push(new SimRouter(this, i, Math.floor(this.#random() * 0x100000000), init.options ?? {}, init.consistencyCheck ?? true));
     }
     this.edges = init.edges.map(([a, b]) => ({ a, b, up: false, epoch: 0, queues: [[], []] }));
     for (let e = 0; e < this.edges.length; e++) this.restore(e);
@@ -182,8 +186,9 @@ export class SimMesh {
       const connId = this.#connId(e, end);
       r.conns.delete(connId);
       for (const [id, relay] of r.relays) if (relay.connId === connId) r.relays.delete(id);
-      const touched = new Set(r.table.removeConn(connId).map((l) => l.nodeKey));
-      for (const key of [...touched].sort()) r.replanNode(key);
+      r.table.removeConn(connId);
+      // A conn change can change which links are stale (staleLinks): plan all.
+      r.replanAll();
     }
   }
 
@@ -305,15 +310,19 @@ export class SimMesh {
     const byIndex = new Map(this.routers.map((r) => [r.id, r.index]));
     const upPairs = new Set(this.edges.filter((e) => e.up).flatMap((e) => [`${e.a}-${e.b}`, `${e.b}-${e.a}`]));
     const expected = new Set(this.advertised.map((a) => a.nodeKey));
+    const hopsFrom = new Map(this.advertised.map((a) => [a.router, this.bfs(a.router)]));
     for (const r of this.routers) {
       for (const node of r.table.nodes()) {
         if (!expected.has(node.key)) problems.push(`router ${r.index} holds unknown node ${node.key}`);
       }
       for (const adv of this.advertised) {
-        const hops = this.bfs(adv.router)[r.index]!;
+        const hops = hopsFrom.get(adv.router)![r.index]!;
         const node = r.table.node(adv.nodeKey);
-        if (hops === -1) {
-          if (node) problems.push(`router ${r.index} holds ${adv.nodeKey} of unreachable router ${adv.router} (stale)`);
+        // Received dist d ⇔ d + 1 hops; a link of dist > maxDist is not relayed
+        // and a path longer than maxPathLength is not made.
+        const { maxDist, maxPathLength } = r.table.options;
+        if (hops === -1 || hops > Math.min(maxDist + 2, maxPathLength)) {
+          if (node) problems.push(`router ${r.index} holds ${adv.nodeKey} of router ${adv.router}, unreachable or beyond the caps (stale)`);
           continue;
         }
         if (!node) {
