@@ -1,87 +1,173 @@
 /**
- * `dmsg demo` (what `npm start` runs): encode an LNK_CONN, an LNK_SPAN and a
- * DBG_SHELL with aux, decode them back from small reads, print them, then
- * measure this machine's header throughput for about `--seconds`.
+ * `dmsg demo` (what `npm start` runs): a short codec round trip, then a
+ * mesh on loopback TCP: relays in a ring, two services on two nodes, a
+ * client that discovers them and talks to them through relays, a link cut
+ * on the client's path, and the traffic moving to the other way round the
+ * ring. Narrated step by step; exits by itself.
  */
+import { filter, firstValueFrom, lastValueFrom, toArray, type Observable } from 'rxjs';
 import { measureHeaders } from '../../../bench/wire.ts';
 import { formatNumber } from '../../../bench/harness.ts';
+import { Router, type SpanEvent, type SpanInfo } from '../../span/router.ts';
+import { connectTcp } from '../../transport/index.ts';
 import { cmdName } from '../../wire/cmd.ts';
-import { DMSG, DMSGF, DMSG_PEER, DMSG_PFSTYPE } from '../../wire/constants.ts';
-import { encodeLnkConn, encodeLnkSpan } from '../../wire/ext/index.ts';
+import { DMSG, DMSGF, DMSG_PEER } from '../../wire/constants.ts';
+import { decodeLnkSpan, encodeLnkSpan } from '../../wire/ext/index.ts';
 import { FrameDecoder } from '../../wire/frame-decoder.ts';
-import { byteLength, concatBytes, encodeMessage, type MessageInput } from '../../wire/frame-encoder.ts';
-import { describeHeader } from '../../wire/header.ts';
+import { byteLength, concatBytes, encodeMessage } from '../../wire/frame-encoder.ts';
 import type { Message } from '../../wire/message.ts';
-import { CommandError, numberOption, type Command, type CommandContext } from '../command.ts';
-import { auxPreview } from './decode.ts';
+import { CommandError, intOption, numberOption, type Command, type CommandContext, type TextSink } from '../command.ts';
+import { serveEcho } from '../echo-service.ts';
+import { startRelay, type RelayHandle } from '../relay-daemon.ts';
 
-/** Read size used to feed the decoder: small, so messages visibly straddle reads. */
-const READ_SIZE = 100;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
 
-const CLUSTER = '5b1c7a2e-3f4d-4e8a-9c6b-0d2e4f6a8b1c';
-const NODE = 'c0ffee00-1234-4abc-8def-0123456789ab';
+/** Encode one LNK_SPAN and decode it back from 100-byte reads. */
+function codecSection(out: TextSink): void {
+  out.write('1. The wire format\n');
+  const ext = encodeLnkSpan({ peerId: '5b1c7a2e-3f4d-4e8a-9c6b-0d2e4f6a8b1c', pfsId: 'c0ffee00-1234-4abc-8def-0123456789ab', peerType: 4, pfsType: 0, dist: 0, peerLabel: 'echo', pfsLabel: 'n2' });
+  const chunks = encodeMessage({ header: { cmd: (DMSG.LNK_SPAN | DMSGF.CREATE) >>> 0, msgid: 1n }, ext });
+  const bytes = concatBytes(chunks);
+  const decoder = new FrameDecoder();
+  const got: Message[] = [];
+  for (let o = 0; o < bytes.length; o += 100) decoder.pushInto(bytes.subarray(o, o + 100), got);
+  decoder.end();
+  const span = decodeLnkSpan(got[0]!.ext);
+  out.write(`   A span advertisement (${cmdName(got[0]!.header.cmd)}) is ${byteLength(chunks)} bytes: a 64-byte header with a CRC32C, plus its extended header.\n`);
+  out.write(`   Fed to the decoder in 100-byte reads it comes back whole: service '${span.peerLabel}', instance '${span.pfsLabel}', dist ${span.dist}.\n\n`);
+}
 
-function demoMessages(): MessageInput[] {
-  return [
-    {
-      header: { cmd: (DMSG.LNK_CONN | DMSGF.CREATE) >>> 0, msgid: 0x1n, salt: 0x1000 },
-      ext: encodeLnkConn({ peerId: CLUSTER, pfsId: NODE, peerType: DMSG_PEER.CLUSTER, peerMask: 1n << BigInt(DMSG_PEER.BLOCK), peerLabel: 'demo-a' }),
-    },
-    {
-      header: { cmd: (DMSG.LNK_SPAN | DMSGF.CREATE) >>> 0, msgid: 0x2n, salt: 0x1001 },
-      ext: encodeLnkSpan({ peerId: CLUSTER, pfsId: NODE, peerType: DMSG_PEER.BLOCK, pfsType: DMSG_PFSTYPE.SERVER, dist: 0, peerLabel: 'demo-a/vn0', pfsLabel: 'SERIAL-0001' }),
-    },
-    {
-      header: { cmd: (DMSG.DBG_SHELL | DMSGF.CREATE) >>> 0, msgid: 0x3n, salt: 0x1002 },
-      aux: new TextEncoder().encode('uname -a\n'),
-    },
-  ];
+function waitFor<T>(source: Observable<T>, pred: (v: T) => boolean, signal: AbortSignal, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => { sub.unsubscribe(); reject(new CommandError('DEMO_TIMEOUT', `demo timed out waiting for ${what}`)); };
+    const sub = source.pipe(filter(pred)).subscribe({ next: (v) => { signal.removeEventListener('abort', onAbort); sub.unsubscribe(); resolve(v); } });
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** One request/response: open a transaction with `text`, collect the replies until the service's DELETE. */
+async function ask(client: Router, span: SpanInfo, text: string): Promise<{ reply: string; ms: number }> {
+  const t0 = performance.now();
+  const tx = client.open(span, DMSG.DBG_SHELL, { aux: enc.encode(text), delete: true });
+  const msgs = await lastValueFrom(tx.rx$.pipe(toArray<Message>()));
+  return { reply: msgs.filter((m) => m.aux.length > 0).map((m) => dec.decode(m.aux)).join(''), ms: performance.now() - t0 };
+}
+
+/** A span's dist is the number of relays a transaction crosses before the service's node. */
+function hops(dist: number): string {
+  return `${dist} relay${dist === 1 ? '' : 's'}`;
+}
+
+/** The span of `service` once the client sees it at `dist` (at once if it already does). */
+async function spanWhen(client: Router, service: string, dist: number, signal: AbortSignal): Promise<SpanInfo> {
+  const pending = waitFor(client.spans$, (e) => e.type !== 'down' && e.span.service === service && e.span.dist === dist, signal, `'${service}' at dist ${dist}`);
+  const now = client.spans(service).find((s) => s.via !== null && s.dist === dist);
+  if (now) {
+    pending.catch(() => {});
+    return now;
+  }
+  return (await pending).span;
 }
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'encode and decode a few DMSG messages, then measure header throughput',
+  summary: 'a mesh of relays on loopback TCP: discovery, transactions through relays, failover',
   usage: 'dmsg demo',
+  details: 'Starts relays in a ring on 127.0.0.1, advertises two services, discovers them from a client,\ncuts a link on the client\'s path and shows the traffic moving to the other side of the ring.',
   options: {
-    seconds: { type: 'string', valueName: 'N', description: 'about how long to measure header throughput (default 1; 0 skips it)' },
+    quick: { type: 'boolean', description: 'mesh part only: no codec intro, no throughput measurement' },
+    relays: { type: 'string', valueName: 'N', description: 'relays in the ring (4..12, default 5)' },
+    seconds: { type: 'string', valueName: 'N', description: 'seconds to measure header throughput at the end (default 0.5; 0 skips it)' },
+    'timeout-ms': { type: 'string', valueName: 'MS', description: 'give up if the mesh part takes longer (default 8000)' },
+    verbose: { type: 'boolean', short: 'v', description: "also print the relays' event log" },
   },
   async run({ values, io }: CommandContext): Promise<number> {
-    const seconds = numberOption(values, 'seconds', 1, 0, 60, 'demo');
+    const quick = values['quick'] === true;
+    const n = intOption(values, 'relays', 5, 4, 12, 'demo');
+    const seconds = quick ? 0 : numberOption(values, 'seconds', 0.5, 0, 60, 'demo');
+    const timeoutMs = intOption(values, 'timeout-ms', 8000, 100, 600_000, 'demo');
     const out = io.stdout;
-    const inputs = demoMessages();
+    const t0 = performance.now();
+    if (!quick) codecSection(out);
 
-    out.write('Encoding:\n');
-    const encoded = inputs.map((m) => encodeMessage(m));
-    encoded.forEach((chunks, i) => {
-      const ext = chunks[0]!.length - 64;
-      const aux = inputs[i]!.aux?.length ?? 0;
-      const pad = byteLength(chunks) - chunks[0]!.length - aux;
-      const parts = ['64 header', ext ? `${ext} ext` : '', aux ? `${aux} aux` : '', pad ? `${pad} pad` : ''].filter(Boolean).join(' + ');
-      out.write(`  ${cmdName(inputs[i]!.header.cmd ?? 0).padEnd(10)} ${String(byteLength(chunks)).padStart(4)} bytes: ${parts}\n`);
-    });
+    const signal = AbortSignal.timeout(timeoutMs);
+    const relays: RelayHandle[] = [];
+    let client: Router | undefined;
+    const step = quick ? 1 : 2;
+    try {
+      // Ring: relay i dials relay i-1; the last one also dials relay 0.
+      out.write(`${step}. Starting ${n} relays on loopback TCP, linked in a ring: ${Array.from({ length: n }, (_, i) => `n${i}`).join(' - ')} - n0\n`);
+      for (let i = 0; i < n; i++) {
+        const connect = i === 0 ? [] : i === n - 1 ? [relays[i - 1]!.addresses[0]!, relays[0]!.addresses[0]!] : [relays[i - 1]!.addresses[0]!];
+        const log = values['verbose'] === true ? (line: string) => io.stderr.write(`   | ${line}\n`) : undefined;
+        relays.push(await startRelay({ name: `n${i}`, listen: ['127.0.0.1:0'], connect, backoff: { minMs: 50, maxMs: 1000 }, ...(log ? { log } : {}) }));
+        out.write(`   n${i} listens on ${relays[i]!.addresses[0]}${connect.length ? ` and links to ${connect.map((c) => `n${relays.findIndex((r) => r.addresses[0] === c)}`).join(' and ')}` : ''}\n`);
+      }
+      const echoAt = 2;
+      const upperAt = 3;
+      serveEcho(relays[echoAt]!.router.advertise({ service: 'echo', instance: `n${echoAt}` }));
+      const upperAd = relays[upperAt]!.router.advertise({ service: 'upper', instance: `n${upperAt}` });
+      upperAd.transactions$.subscribe((tx) =>
+        tx.rx$.subscribe({
+          next: (m) => { if (m.aux.length > 0 && tx.canSend) tx.send(DMSG.DBG_SHELL, { aux: enc.encode(dec.decode(m.aux).toUpperCase()), delete: (m.header.cmd & DMSGF.DELETE) !== 0 }); },
+          complete: () => tx.close(),
+          error: () => {},
+        }),
+      );
+      out.write(`\n${step + 1}. n${echoAt} advertises the service 'echo' (sends back what it gets); n${upperAt} advertises 'upper' (answers in capitals).\n`);
+      out.write('   Each relay passes the advertisements (LNK_SPAN) on to its other links, one hop further each time.\n');
 
-    const stream = concatBytes(encoded.flat());
-    out.write(`\nDecoding the ${stream.length}-byte stream from ${READ_SIZE}-byte reads:\n`);
-    const decoder = new FrameDecoder();
-    const decoded: Message[] = [];
-    for (let o = 0; o < stream.length; o += READ_SIZE) decoder.pushInto(stream.subarray(o, o + READ_SIZE), decoded);
-    decoder.end();
-    for (const m of decoded) {
-      out.write(`  ${describeHeader(m.header)}\n`);
-      if (m.aux.length > 0) out.write(`      aux "${auxPreview(m.aux)}"\n`);
+      out.write(`\n${step + 2}. A client links to n0 and waits for both services to show up:\n`);
+      client = new Router({ name: 'client', peerType: DMSG_PEER.CLIENT });
+      const c = client;
+      const events: SpanEvent[] = [];
+      c.spans$.subscribe((e) => events.push(e));
+      c.attach(await connectTcp({ host: '127.0.0.1', port: Number(relays[0]!.addresses[0]!.split(':')[1]), signal }));
+      // Shortest ways round the ring from n0.
+      let echo = await spanWhen(c, 'echo', echoAt, signal);
+      const upper = await spanWhen(c, 'upper', n - upperAt, signal);
+      for (const s of [echo, upper]) out.write(`   found '${s.service}' on ${s.instance}: dist ${s.dist}, so a transaction crosses ${hops(s.dist)} (n0 first)\n`);
+
+      out.write(`\n${step + 3}. The client opens a transaction on each span; the relays carry it to the service and the reply back:\n`);
+      for (const [s, text] of [[echo, 'hello, mesh'], [upper, 'hello, mesh']] as const) {
+        const r = await ask(c, s, text);
+        out.write(`   ${s.service}('${text}') -> '${r.reply}'  via ${hops(s.dist)}, ${r.ms.toFixed(1)} ms\n`);
+      }
+
+      const cutFrom = relays[echoAt]!;
+      const cutTarget = relays[echoAt - 1]!.addresses[0]!;
+      out.write(`\n${step + 4}. Cutting the link n${echoAt - 1} - n${echoAt}, which is on the client's path to 'echo'.\n`);
+      const before = echo.dist;
+      const moved = spanWhen(c, 'echo', n - echoAt, signal);
+      const seen = events.length;
+      cutFrom.disconnect(cutTarget);
+      const changed = await moved;
+      for (const e of events.slice(seen).filter((e) => e.span.service === 'echo')) {
+        out.write(`   span event '${e.type}': echo/${e.span.instance} now ${e.type === 'down' ? 'unreachable' : `at dist ${e.span.dist}`}\n`);
+      }
+      echo = changed;
+      out.write(`   The client's traffic now goes the other way round the ring: ${hops(before)} before, ${hops(echo.dist)} now.\n`);
+      const r = await ask(c, echo, 'still there?');
+      out.write(`   echo('still there?') -> '${r.reply}'  via ${hops(echo.dist)}, ${r.ms.toFixed(1)} ms\n`);
+      if (r.reply !== 'still there?') throw new CommandError('DEMO_MISMATCH', `echo answered '${r.reply}'`);
+
+      out.write(`\n${step + 5}. Shutting down: each relay withdraws its spans, then closes its links and listeners.\n`);
+    } finally {
+      await client?.close();
+      await Promise.all(relays.map((r) => r.stop()));
     }
-    const same = decoded.length === inputs.length && decoded.every((m, i) => m.header.cmd === inputs[i]!.header.cmd && m.header.msgid === inputs[i]!.header.msgid);
-    if (!same) throw new CommandError('DEMO_MISMATCH', `decoded messages differ from the encoded ones`);
-    out.write(`  round trip ok: ${decoded.length} messages, header and aux CRCs verified\n`);
+    out.write(`   Mesh part done in ${((performance.now() - t0) / 1000).toFixed(2)} s.\n`);
 
     if (seconds > 0) {
       out.write(`\nHeader throughput on this machine (one core, ~${seconds} s):\n`);
-      // Two metrics share the budget.
-      const r = measureHeaders({ seconds: seconds / 2, baselines: false });
-      out.write(`  encode + CRC:     ${formatNumber(r.encodeCrcHeadersPerSec).padStart(12)} headers/s\n`);
-      out.write(`  decode + verify:  ${formatNumber(r.decodeVerifyHeadersPerSec).padStart(12)} headers/s\n`);
-      out.write(`  (more: npm run bench, or dmsg bench headers)\n`);
+      const m = measureHeaders({ seconds: seconds / 2, baselines: false });
+      out.write(`   encode + CRC:     ${formatNumber(m.encodeCrcHeadersPerSec).padStart(12)} headers/s\n`);
+      out.write(`   decode + verify:  ${formatNumber(m.decodeVerifyHeadersPerSec).padStart(12)} headers/s\n`);
+      out.write('   (more: npm run bench, or dmsg bench headers)\n');
     }
+    out.write('\nNext: run relays yourself (dmsg help relay), list spans (dmsg spans), or see examples/.\n');
     return 0;
   },
 };
