@@ -32,7 +32,11 @@ interface End {
 /** Follows a transaction: keeps what arrives, records how it ended, closes our side then. */
 class Watch {
   readonly got: Message[] = [];
-  constructor(readonly name: string, readonly tx: Transaction, ends: End[]) {
+  readonly name: string;
+  readonly tx: Transaction;
+  constructor(name: string, tx: Transaction, ends: End[]) {
+    this.name = name;
+    this.tx = tx;
     tx.rx$.subscribe({
       next: (m) => this.got.push(m),
       complete: () => {
