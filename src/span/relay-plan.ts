@@ -65,9 +65,11 @@ export interface PlanOptions {
   readonly localRnss: number;
   /**
    * Skip links that the node's other links prove stale (see staleLinks()).
-   * Cuts path exploration after a link loss a lot; never changes the
-   * converged result.
-   * @default true
+   * Cuts path exploration after a link loss about 10x; never changes the
+   * converged result, PROVIDED the caller runs a full planRelays() whenever
+   * a conn comes or goes (staleness depends on the set of conns, so a
+   * node-scoped replan of only the nodes that lost links is not enough).
+   * @default false
    */
   readonly consistencyCheck?: boolean;
 }
@@ -191,7 +193,7 @@ function plan(
   const peerConns = new Map<string, NodeId>();
   for (const c of conns) if (c.peerNodeId !== null) peerConns.set(c.connId, c.peerNodeId);
   for (const node of nodes) {
-    const stale = options.consistencyCheck === false ? null : staleLinks(node, peerConns);
+    const stale = options.consistencyCheck === true ? staleLinks(node, peerConns) : null;
     for (const conn of ordered) {
       const k = pairKey(conn.connId, node.key);
       handled.add(k);

@@ -168,8 +168,8 @@ describe('planRelays', () => {
     const node = () => table.node(table.link('via2')!.nodeKey)!;
     const peerConns = new Map(conns.map((c) => [c.connId, c.peerNodeId!]));
     expect([...staleLinks(node(), peerConns)].map((l) => l.linkId)).toEqual(['via2']);
-    expect(planRelays(table, conns, [], CTX).create).toEqual([]);
-    expect(planRelays(table, conns, [], { ...CTX, consistencyCheck: false }).create.map((c) => c.connId)).toEqual(['c3']);
+    expect(planRelays(table, conns, [], { ...CTX, consistencyCheck: true }).create).toEqual([]);
+    expect(planRelays(table, conns, [], CTX).create.map((c) => c.connId)).toEqual(['c3']); // off by default
     // Peer 2 sends a worse span (dist 2 > 1): still stale.
     table.add({ linkId: 'from2', connId: 'c2', peerNodeId: id(2), fields: fields({ dist: 2 }), path: [id(9), id(8), id(2)] });
     expect(staleLinks(node(), peerConns).has(table.link('via2')!)).toBe(true);

@@ -109,11 +109,15 @@ export class SimRouter {
   }
 
   replanNode(nodeKey: NodeKey): void {
-    this.apply(planRelaysForNode(this.table, nodeKey, this.relayConns(), [...this.relays.values()], this));
+    this.apply(planRelaysForNode(this.table, nodeKey, this.relayConns(), [...this.relays.values()], this.planOptions()));
   }
 
   replanAll(): void {
-    this.apply(planRelays(this.table, this.relayConns(), [...this.relays.values()], this));
+    this.apply(planRelays(this.table, this.relayConns(), [...this.relays.values()], this.planOptions()));
+  }
+
+  planOptions(): { localRnss: number; consistencyCheck: boolean } {
+    return { localRnss: this.localRnss, consistencyCheck: this.consistencyCheck };
   }
 }
 
@@ -363,7 +367,7 @@ export class SimMesh {
           }
         }
       }
-      const again = planRelays(r.table, r.relayConns(), [...r.relays.values()], r);
+      const again = planRelays(r.table, r.relayConns(), [...r.relays.values()], r.planOptions());
       if (again.create.length + again.delete.length > 0) {
         problems.push(`router ${r.index}: planner still wants ${again.create.length} creates, ${again.delete.length} deletes`);
       }
