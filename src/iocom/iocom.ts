@@ -270,7 +270,9 @@ export class Iocom implements TransactionHost {
     this.#closePromise = new Promise<void>((resolve) => {
       this.#closed.subscribe({ complete: () => resolve() });
     });
-    this.#writer.setGate(true);
+    // Held messages go out only to a peer we may talk to: never to one that
+    // still owes the proof of an allowed key (they are dropped instead).
+    if (this.#auth.acceptsMessages) this.#writer.setGate(true);
     this.#writer.end(); // after everything queued, even what waits for 'drain'
     this.#closeTimer = setTimeout(() => this.destroy(), this.options.linkTimeoutMs || 10000);
     this.#closeTimer.unref?.();
