@@ -1,12 +1,13 @@
 /**
- * CRC-32C benchmark: ns/op and GB/s per implementation and size.
- * Run: `npx tsx bench/crc32c.ts [--quick] [--filter=name]`
+ * CRC-32C benchmark: ns/op and GB/s per implementation and size, plus the
+ * 64-byte header CRC. Run: `npx tsx bench/crc32c.ts [--quick] [--filter=name]`,
+ * or `--crossover` for the JS-vs-native threshold of src/wire/crc32c.ts.
  *
- * Each (implementation, size) case gets its own harness compiled with
- * `new Function`, so the call site inside the timing loop is monomorphic and
- * the candidate can be inlined, as it would be at a real call site.
- * Small sizes walk through a 256 KiB buffer at 64-byte steps (like decoding a
- * stream chunk of headers), so inputs differ between calls.
+ * Every implementation runs in its own child process (fresh V8 state), and
+ * each (implementation, size) case gets its own harness compiled with
+ * `new Function`, so the call site in the timing loop is monomorphic and the
+ * candidate can be inlined, as at a real call site. Small sizes walk through
+ * a 256 KiB buffer at 64-byte steps (like decoding a chunk of headers).
  */
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -57,14 +58,8 @@ function sb8Update(crc: number, d: Uint8Array, start: number, end: number): numb
   while (i < end8) {
     const a = crc ^ (d[i]! | (d[i + 1]! << 8) | (d[i + 2]! << 16) | (d[i + 3]! << 24));
     crc =
-      T[1792 + (a & 0xff)]! ^
-      T[1536 + ((a >>> 8) & 0xff)]! ^
-      T[1280 + ((a >>> 16) & 0xff)]! ^
-      T[1024 + (a >>> 24)]! ^
-      T[768 + d[i + 4]!]! ^
-      T[512 + d[i + 5]!]! ^
-      T[256 + d[i + 6]!]! ^
-      T[d[i + 7]!]!;
+      T[1792 + (a & 0xff)]! ^ T[1536 + ((a >>> 8) & 0xff)]! ^ T[1280 + ((a >>> 16) & 0xff)]! ^ T[1024 + (a >>> 24)]! ^
+      T[768 + d[i + 4]!]! ^ T[512 + d[i + 5]!]! ^ T[256 + d[i + 6]!]! ^ T[d[i + 7]!]!;
     i += 8;
   }
   while (i < end) crc = T[(crc ^ d[i++]!) & 0xff]! ^ (crc >>> 8);
@@ -80,22 +75,10 @@ function sb16Update(crc: number, d: Uint8Array, start: number, end: number): num
   while (i < end16) {
     const a = crc ^ (d[i]! | (d[i + 1]! << 8) | (d[i + 2]! << 16) | (d[i + 3]! << 24));
     crc =
-      T[3840 + (a & 0xff)]! ^
-      T[3584 + ((a >>> 8) & 0xff)]! ^
-      T[3328 + ((a >>> 16) & 0xff)]! ^
-      T[3072 + (a >>> 24)]! ^
-      T[2816 + d[i + 4]!]! ^
-      T[2560 + d[i + 5]!]! ^
-      T[2304 + d[i + 6]!]! ^
-      T[2048 + d[i + 7]!]! ^
-      T[1792 + d[i + 8]!]! ^
-      T[1536 + d[i + 9]!]! ^
-      T[1280 + d[i + 10]!]! ^
-      T[1024 + d[i + 11]!]! ^
-      T[768 + d[i + 12]!]! ^
-      T[512 + d[i + 13]!]! ^
-      T[256 + d[i + 14]!]! ^
-      T[d[i + 15]!]!;
+      T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
+      T[2816 + d[i + 4]!]! ^ T[2560 + d[i + 5]!]! ^ T[2304 + d[i + 6]!]! ^ T[2048 + d[i + 7]!]! ^
+      T[1792 + d[i + 8]!]! ^ T[1536 + d[i + 9]!]! ^ T[1280 + d[i + 10]!]! ^ T[1024 + d[i + 11]!]! ^
+      T[768 + d[i + 12]!]! ^ T[512 + d[i + 13]!]! ^ T[256 + d[i + 14]!]! ^ T[d[i + 15]!]!;
     i += 16;
   }
   while (i < end) crc = T[(crc ^ d[i++]!) & 0xff]! ^ (crc >>> 8);
@@ -131,14 +114,8 @@ function sb8wUpdate(crc: number, d: Uint8Array, start: number, end: number): num
       const a = crc ^ W[w]!;
       const b = W[w + 1]!;
       crc =
-        T[1792 + (a & 0xff)]! ^
-        T[1536 + ((a >>> 8) & 0xff)]! ^
-        T[1280 + ((a >>> 16) & 0xff)]! ^
-        T[1024 + (a >>> 24)]! ^
-        T[768 + (b & 0xff)]! ^
-        T[512 + ((b >>> 8) & 0xff)]! ^
-        T[256 + ((b >>> 16) & 0xff)]! ^
-        T[b >>> 24]!;
+        T[1792 + (a & 0xff)]! ^ T[1536 + ((a >>> 8) & 0xff)]! ^ T[1280 + ((a >>> 16) & 0xff)]! ^ T[1024 + (a >>> 24)]! ^
+        T[768 + (b & 0xff)]! ^ T[512 + ((b >>> 8) & 0xff)]! ^ T[256 + ((b >>> 16) & 0xff)]! ^ T[b >>> 24]!;
       w += 2;
     }
     i += n8 * 8;
@@ -165,22 +142,10 @@ function sb16wUpdate(crc: number, d: Uint8Array, start: number, end: number): nu
       const c = W[w + 2]!;
       const e = W[w + 3]!;
       crc =
-        T[3840 + (a & 0xff)]! ^
-        T[3584 + ((a >>> 8) & 0xff)]! ^
-        T[3328 + ((a >>> 16) & 0xff)]! ^
-        T[3072 + (a >>> 24)]! ^
-        T[2816 + (b & 0xff)]! ^
-        T[2560 + ((b >>> 8) & 0xff)]! ^
-        T[2304 + ((b >>> 16) & 0xff)]! ^
-        T[2048 + (b >>> 24)]! ^
-        T[1792 + (c & 0xff)]! ^
-        T[1536 + ((c >>> 8) & 0xff)]! ^
-        T[1280 + ((c >>> 16) & 0xff)]! ^
-        T[1024 + (c >>> 24)]! ^
-        T[768 + (e & 0xff)]! ^
-        T[512 + ((e >>> 8) & 0xff)]! ^
-        T[256 + ((e >>> 16) & 0xff)]! ^
-        T[e >>> 24]!;
+        T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
+        T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^
+        T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]! ^
+        T[768 + (e & 0xff)]! ^ T[512 + ((e >>> 8) & 0xff)]! ^ T[256 + ((e >>> 16) & 0xff)]! ^ T[e >>> 24]!;
       w += 4;
     }
     i += n16 * 16;
@@ -190,7 +155,7 @@ function sb16wUpdate(crc: number, d: Uint8Array, start: number, end: number): nu
 }
 const sb16w: Crc = (d, s, e) => ~sb16wUpdate(-1, d, s, e) >>> 0;
 
-/** Slicing-by-16 with byte loads but 4-byte words assembled via DataView-free shifts on Uint32 reads. */
+/** Slicing-by-16 reading words through a DataView made per call. */
 function dvUpdate(crc: number, d: Uint8Array, start: number, end: number): number {
   const T = T16;
   const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
@@ -202,22 +167,10 @@ function dvUpdate(crc: number, d: Uint8Array, start: number, end: number): numbe
     const c = v.getInt32(i + 8, true);
     const e = v.getInt32(i + 12, true);
     crc =
-      T[3840 + (a & 0xff)]! ^
-      T[3584 + ((a >>> 8) & 0xff)]! ^
-      T[3328 + ((a >>> 16) & 0xff)]! ^
-      T[3072 + (a >>> 24)]! ^
-      T[2816 + (b & 0xff)]! ^
-      T[2560 + ((b >>> 8) & 0xff)]! ^
-      T[2304 + ((b >>> 16) & 0xff)]! ^
-      T[2048 + (b >>> 24)]! ^
-      T[1792 + (c & 0xff)]! ^
-      T[1536 + ((c >>> 8) & 0xff)]! ^
-      T[1280 + ((c >>> 16) & 0xff)]! ^
-      T[1024 + (c >>> 24)]! ^
-      T[768 + (e & 0xff)]! ^
-      T[512 + ((e >>> 8) & 0xff)]! ^
-      T[256 + ((e >>> 16) & 0xff)]! ^
-      T[e >>> 24]!;
+      T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
+      T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^
+      T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]! ^
+      T[768 + (e & 0xff)]! ^ T[512 + ((e >>> 8) & 0xff)]! ^ T[256 + ((e >>> 16) & 0xff)]! ^ T[e >>> 24]!;
     i += 16;
   }
   while (i < end) crc = T[(crc ^ d[i++]!) & 0xff]! ^ (crc >>> 8);
@@ -233,39 +186,18 @@ function hdr64Bytes(d: Uint8Array, o: number): number {
     const i = o + k;
     const a = crc ^ (d[i]! | (d[i + 1]! << 8) | (d[i + 2]! << 16) | (d[i + 3]! << 24));
     crc =
-      T[3840 + (a & 0xff)]! ^
-      T[3584 + ((a >>> 8) & 0xff)]! ^
-      T[3328 + ((a >>> 16) & 0xff)]! ^
-      T[3072 + (a >>> 24)]! ^
-      T[2816 + d[i + 4]!]! ^
-      T[2560 + d[i + 5]!]! ^
-      T[2304 + d[i + 6]!]! ^
-      T[2048 + d[i + 7]!]! ^
-      T[1792 + d[i + 8]!]! ^
-      T[1536 + d[i + 9]!]! ^
-      T[1280 + d[i + 10]!]! ^
-      T[1024 + d[i + 11]!]! ^
-      T[768 + d[i + 12]!]! ^
-      T[512 + d[i + 13]!]! ^
-      T[256 + d[i + 14]!]! ^
-      T[d[i + 15]!]!;
+      T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
+      T[2816 + d[i + 4]!]! ^ T[2560 + d[i + 5]!]! ^ T[2304 + d[i + 6]!]! ^ T[2048 + d[i + 7]!]! ^
+      T[1792 + d[i + 8]!]! ^ T[1536 + d[i + 9]!]! ^ T[1280 + d[i + 10]!]! ^ T[1024 + d[i + 11]!]! ^
+      T[768 + d[i + 12]!]! ^ T[512 + d[i + 13]!]! ^ T[256 + d[i + 14]!]! ^ T[d[i + 15]!]!;
   }
   const i = o + 48;
   const a = crc ^ (d[i]! | (d[i + 1]! << 8) | (d[i + 2]! << 16) | (d[i + 3]! << 24));
   // The last 4 bytes are zero: their table entries T[k*256 + 0] are 0.
   crc =
-    T[3840 + (a & 0xff)]! ^
-    T[3584 + ((a >>> 8) & 0xff)]! ^
-    T[3328 + ((a >>> 16) & 0xff)]! ^
-    T[3072 + (a >>> 24)]! ^
-    T[2816 + d[i + 4]!]! ^
-    T[2560 + d[i + 5]!]! ^
-    T[2304 + d[i + 6]!]! ^
-    T[2048 + d[i + 7]!]! ^
-    T[1792 + d[i + 8]!]! ^
-    T[1536 + d[i + 9]!]! ^
-    T[1280 + d[i + 10]!]! ^
-    T[1024 + d[i + 11]!]!;
+    T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
+    T[2816 + d[i + 4]!]! ^ T[2560 + d[i + 5]!]! ^ T[2304 + d[i + 6]!]! ^ T[2048 + d[i + 7]!]! ^
+    T[1792 + d[i + 8]!]! ^ T[1536 + d[i + 9]!]! ^ T[1280 + d[i + 10]!]! ^ T[1024 + d[i + 11]!]!;
   return ~crc >>> 0;
 }
 
@@ -283,40 +215,19 @@ function hdr64Words(d: Uint8Array, o: number): number {
     const c = W[w + 2]!;
     const e = W[w + 3]!;
     crc =
-      T[3840 + (a & 0xff)]! ^
-      T[3584 + ((a >>> 8) & 0xff)]! ^
-      T[3328 + ((a >>> 16) & 0xff)]! ^
-      T[3072 + (a >>> 24)]! ^
-      T[2816 + (b & 0xff)]! ^
-      T[2560 + ((b >>> 8) & 0xff)]! ^
-      T[2304 + ((b >>> 16) & 0xff)]! ^
-      T[2048 + (b >>> 24)]! ^
-      T[1792 + (c & 0xff)]! ^
-      T[1536 + ((c >>> 8) & 0xff)]! ^
-      T[1280 + ((c >>> 16) & 0xff)]! ^
-      T[1024 + (c >>> 24)]! ^
-      T[768 + (e & 0xff)]! ^
-      T[512 + ((e >>> 8) & 0xff)]! ^
-      T[256 + ((e >>> 16) & 0xff)]! ^
-      T[e >>> 24]!;
+      T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
+      T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^
+      T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]! ^
+      T[768 + (e & 0xff)]! ^ T[512 + ((e >>> 8) & 0xff)]! ^ T[256 + ((e >>> 16) & 0xff)]! ^ T[e >>> 24]!;
     w += 4;
   }
   const a = crc ^ W[w]!;
   const b = W[w + 1]!;
   const c = W[w + 2]!;
   crc =
-    T[3840 + (a & 0xff)]! ^
-    T[3584 + ((a >>> 8) & 0xff)]! ^
-    T[3328 + ((a >>> 16) & 0xff)]! ^
-    T[3072 + (a >>> 24)]! ^
-    T[2816 + (b & 0xff)]! ^
-    T[2560 + ((b >>> 8) & 0xff)]! ^
-    T[2304 + ((b >>> 16) & 0xff)]! ^
-    T[2048 + (b >>> 24)]! ^
-    T[1792 + (c & 0xff)]! ^
-    T[1536 + ((c >>> 8) & 0xff)]! ^
-    T[1280 + ((c >>> 16) & 0xff)]! ^
-    T[1024 + (c >>> 24)]!;
+    T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
+    T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^
+    T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]!;
   return ~crc >>> 0;
 }
 
@@ -345,35 +256,24 @@ function hdr64WordsArr(d: Uint8Array, o: number): number {
   let c = W[w + 2]!;
   let e = W[w + 3]!;
   let crc =
-    T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
-    T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^
-    T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]! ^
-    T[768 + (e & 0xff)]! ^ T[512 + ((e >>> 8) & 0xff)]! ^ T[256 + ((e >>> 16) & 0xff)]! ^ T[e >>> 24]!;
+    T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^ T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^ T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]! ^ T[768 + (e & 0xff)]! ^ T[512 + ((e >>> 8) & 0xff)]! ^ T[256 + ((e >>> 16) & 0xff)]! ^ T[e >>> 24]!;
   a = crc ^ W[w + 4]!;
   b = W[w + 5]!;
   c = W[w + 6]!;
   e = W[w + 7]!;
   crc =
-    T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
-    T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^
-    T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]! ^
-    T[768 + (e & 0xff)]! ^ T[512 + ((e >>> 8) & 0xff)]! ^ T[256 + ((e >>> 16) & 0xff)]! ^ T[e >>> 24]!;
+    T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^ T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^ T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]! ^ T[768 + (e & 0xff)]! ^ T[512 + ((e >>> 8) & 0xff)]! ^ T[256 + ((e >>> 16) & 0xff)]! ^ T[e >>> 24]!;
   a = crc ^ W[w + 8]!;
   b = W[w + 9]!;
   c = W[w + 10]!;
   e = W[w + 11]!;
   crc =
-    T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
-    T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^
-    T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]! ^
-    T[768 + (e & 0xff)]! ^ T[512 + ((e >>> 8) & 0xff)]! ^ T[256 + ((e >>> 16) & 0xff)]! ^ T[e >>> 24]!;
+    T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^ T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^ T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]! ^ T[768 + (e & 0xff)]! ^ T[512 + ((e >>> 8) & 0xff)]! ^ T[256 + ((e >>> 16) & 0xff)]! ^ T[e >>> 24]!;
   a = crc ^ W[w + 12]!;
   b = W[w + 13]!;
   c = W[w + 14]!;
   crc =
-    T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
-    T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^
-    T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]!;
+    T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^ T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^ T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]!;
   return ~crc >>> 0;
 }
 
@@ -393,10 +293,7 @@ function sb16waUpdate(crc: number, d: Uint8Array, start: number, end: number): n
     const c = W[w + 2]!;
     const e = W[w + 3]!;
     crc =
-      T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
-      T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^
-      T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]! ^
-      T[768 + (e & 0xff)]! ^ T[512 + ((e >>> 8) & 0xff)]! ^ T[256 + ((e >>> 16) & 0xff)]! ^ T[e >>> 24]!;
+      T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^ T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^ T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]! ^ T[768 + (e & 0xff)]! ^ T[512 + ((e >>> 8) & 0xff)]! ^ T[256 + ((e >>> 16) & 0xff)]! ^ T[e >>> 24]!;
     w += 4;
   }
   while (i < end) crc = T[(crc ^ d[i++]!) & 0xff]! ^ (crc >>> 8);

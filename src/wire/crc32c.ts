@@ -184,10 +184,13 @@ export const NATIVE_CRC32C: boolean = native !== undefined;
 /** CRC-32C of `data[start, end)`, continuing from `prev` (a finished CRC, default 0). Unsigned. */
 export function crc32c(data: Uint8Array, start = 0, end = data.length, prev = 0): number {
   checkRange(data, start, end);
-  if (end - start >= NATIVE_MIN_BYTES && native !== undefined) {
-    return native(start === 0 && end === data.length ? data : data.subarray(start, end), prev >>> 0);
-  }
+  if (end - start >= NATIVE_MIN_BYTES && native !== undefined) return crcNative(native, data, start, end, prev);
   return ~update(~prev, data, start, end) >>> 0;
+}
+
+/** Out of line, so the small-size path of crc32c stays small enough to inline. */
+function crcNative(fn: NativeCrc, data: Uint8Array, start: number, end: number, prev: number): number {
+  return fn(start === 0 && end === data.length ? data : data.subarray(start, end), prev >>> 0);
 }
 
 // ---------------------------------------------------------------- header CRC
