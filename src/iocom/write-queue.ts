@@ -153,7 +153,9 @@ export class WriteQueue {
       slabSize += (m.cmd & DMSGF.SIZE) << 6;
       if (m.aux.length <= INLINE_AUX) slabSize += (m.aux.length + 63) & ~63;
     }
-    const slab = Buffer.allocUnsafe(slabSize);
+    // One zeroed allocation: reserved fields, ext tails and aux padding stay 0
+    // without a fill per message.
+    const slab = Buffer.alloc(slabSize);
     const chunks: Uint8Array[] = [];
     let off = 0;
     let chunkStart = 0;
@@ -164,13 +166,12 @@ export class WriteQueue {
       const auxLen = m.aux.length;
       const auxAligned = (auxLen + 63) & ~63;
       const auxCrc = auxLen === 0 ? 0 : m.auxCrc >= 0 ? m.auxCrc : auxLen <= INLINE_AUX ? -1 : auxCrcOf(m.aux);
-      slab.fill(0, off, off + hb);
       writeU16LE(slab, off, DMSG_HDR_MAGIC);
       if (m.reserved02 !== 0) writeU16LE(slab, off + 0x02, m.reserved02);
       slab[off + 4] = this.#seq & 0xff;
       this.#seq = (this.#seq + 1) & 0xff;
-      writeU64(slab, off + 0x08, m.msgid);
-      writeU64(slab, off + 0x10, m.circuit);
+      if (m.msgid !== 0n) writeU64(slab, off + 0x08, m.msgid);
+      if (m.circuit !== 0n) writeU64(slab, off + 0x10, m.circuit);
       if (m.reserved18 !== 0n) writeU64(slab, off + 0x18, m.reserved18);
       writeU32LE(slab, off + 0x20, m.cmd);
       writeU32LE(slab, off + 0x28, auxLen);
@@ -180,7 +181,6 @@ export class WriteQueue {
       off += hb;
       if (auxLen > 0 && auxLen <= INLINE_AUX) {
         slab.set(m.aux, off);
-        if (auxAligned > auxLen) slab.fill(0, off + auxLen, off + auxAligned);
         // Small aux: CRC over the padded copy in the slab in one pass.
         writeU32LE(slab, hdrOff + 0x24, auxCrc >= 0 ? auxCrc : crc32c(slab, off, off + auxAligned));
         off += auxAligned;

@@ -15,7 +15,7 @@ import { DMSG_AUX_MAX, DMSG_HDR_MAGIC, DMSG_HDR_MAGIC_REV, DMSG_HDR_MAX, DMSG_IO
 import { crc32c, headerCrc } from './crc32c.ts';
 import { InvalidArgumentError, ProtocolError, hex } from './errors.ts';
 import { swapExtToLE } from './ext-swap.ts';
-import { decodeHeaderBE, decodeHeaderLE, readU16LE, readU32BE, readU32LE } from './header.ts';
+import { decodeHeaderBE, decodeHeaderView } from './header.ts';
 import { EMPTY, type Message } from './message.ts';
 
 export interface FrameDecoderOptions {
@@ -48,6 +48,8 @@ export class FrameDecoder {
   readonly #maxAux: number;
   /** First bytes of a base header split across chunks. */
   readonly #head = new Uint8Array(64);
+  readonly #headView = new DataView(this.#head.buffer);
+  #bufView: DataView | null = null;
   #headFill = 0;
   /** A whole message being assembled across chunks (hb + aligned aux bytes). */
   #buf: Uint8Array | null = null;
@@ -123,14 +125,16 @@ export class FrameDecoder {
   #consume(chunk: Uint8Array, out: Message[]): void {
     const len = chunk.length;
     let off = 0;
+    // One DataView per chunk: its accessors compile to plain loads.
+    const view = new DataView(chunk.buffer, chunk.byteOffset, len);
     while (off < len) {
       if (this.#buf === null) {
         if (this.#headFill === 0 && len - off >= 64) {
           // At a message boundary with a whole base header in this chunk.
-          this.#sizes(chunk, off);
+          this.#sizes(view, off);
           const total = this.#hb + this.#ab;
           if (len - off >= total) {
-            out.push(this.#finish(chunk, off, false));
+            out.push(this.#finish(chunk, view, off, false));
             this.#messagesOut++;
             off += total;
             continue;
@@ -144,7 +148,7 @@ export class FrameDecoder {
         off += take;
         if (this.#headFill < 64) return;
         this.#headFill = 0;
-        this.#sizes(this.#head, 0);
+        this.#sizes(this.#headView, 0);
         this.#start(this.#head);
       } else {
         const buf = this.#buf;
@@ -157,12 +161,12 @@ export class FrameDecoder {
       // before the aux data arrives.
       const buf = this.#buf!;
       if (!this.#hdrChecked && this.#fill >= this.#hb) {
-        this.#checkHeaderCrc(buf, 0);
+        this.#checkHeaderCrc(buf, this.#bufView!, 0);
         this.#hdrChecked = true;
       }
       if (this.#fill === buf.length) {
         this.#buf = null;
-        out.push(this.#finish(buf, 0, true));
+        out.push(this.#finish(buf, this.#bufView!, 0, true));
         this.#messagesOut++;
       }
     }
@@ -173,27 +177,28 @@ export class FrameDecoder {
     const buf = new Uint8Array(this.#hb + this.#ab);
     buf.set(first, 0);
     this.#buf = buf;
+    this.#bufView = new DataView(buf.buffer, 0, buf.length);
     this.#fill = first.length;
     this.#hdrChecked = false;
     if (this.#fill >= this.#hb) {
-      this.#checkHeaderCrc(buf, 0);
+      this.#checkHeaderCrc(buf, this.#bufView, 0);
       this.#hdrChecked = true;
     }
   }
 
   /** Check the magic and the sizes of the message whose base header is at b[o]. */
-  #sizes(b: Uint8Array, o: number): void {
-    const magic = readU16LE(b, o);
+  #sizes(v: DataView, o: number): void {
+    const magic = v.getUint16(o, true);
     let cmd: number;
     let auxBytes: number;
     if (magic === DMSG_HDR_MAGIC) {
       this.#swapped = false;
-      cmd = readU32LE(b, o + 0x20);
-      auxBytes = readU32LE(b, o + 0x28);
+      cmd = v.getUint32(o + 0x20, true);
+      auxBytes = v.getUint32(o + 0x28, true);
     } else if (magic === DMSG_HDR_MAGIC_REV) {
       this.#swapped = true;
-      cmd = readU32BE(b, o + 0x20);
-      auxBytes = readU32BE(b, o + 0x28);
+      cmd = v.getUint32(o + 0x20, false);
+      auxBytes = v.getUint32(o + 0x28, false);
     } else {
       throw new ProtocolError('BAD_MAGIC', `bad magic: expected 0x4832 (or 0x3248 from a big-endian sender), got ${hex(magic, 4)}`, DMSG_IOQ_ERROR.SYNC);
     }
@@ -205,18 +210,18 @@ export class FrameDecoder {
     this.#ab = (auxBytes + 63) & ~63;
   }
 
-  #checkHeaderCrc(b: Uint8Array, o: number): void {
-    const stored = this.#swapped ? readU32BE(b, o + 0x3c) : readU32LE(b, o + 0x3c);
+  #checkHeaderCrc(b: Uint8Array, v: DataView, o: number): void {
+    const stored = v.getUint32(o + 0x3c, !this.#swapped);
     const actual = headerCrc(b, o, this.#hb);
     if (stored !== actual)
       throw new ProtocolError('BAD_HDR_CRC', `header CRC mismatch: header says ${hex(stored)}, the ${this.#hb} header bytes give ${hex(actual)}`, DMSG_IOQ_ERROR.XCRC);
   }
 
   /** Build the message at b[o] (sizes known); `assembled` means b is our own buffer. */
-  #finish(b: Uint8Array, o: number, assembled: boolean): Message {
+  #finish(b: Uint8Array, v: DataView, o: number, assembled: boolean): Message {
     const hb = this.#hb;
-    if (!assembled) this.#checkHeaderCrc(b, o);
-    const header = this.#swapped ? decodeHeaderBE(b, o) : decodeHeaderLE(b, o);
+    if (!assembled) this.#checkHeaderCrc(b, v, o);
+    const header = this.#swapped ? decodeHeaderBE(b, o) : decodeHeaderView(v, o);
     let aux: Uint8Array = EMPTY;
     if (header.auxBytes !== 0) {
       const actual = crc32c(b, o + hb, o + hb + this.#ab);

@@ -51,9 +51,23 @@ export function readU32BE(b: Uint8Array, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
-/** u64 from two u32 halves; 0 and small values avoid BigInt shifts. */
+/**
+ * Small u64 values (msgids from counters, circuits, zero fields) are shared
+ * BigInts: a BigInt is a heap object, and building four per header was most
+ * of the decode cost. Filled lazily.
+ */
+const SMALL_MAX = 1 << 16;
+const SMALL: bigint[] = [];
+
+/** u64 from two u32 halves. */
 function u64(hi: number, lo: number): bigint {
-  if (hi === 0) return lo === 0 ? 0n : BigInt(lo);
+  if (hi === 0) {
+    if (lo < SMALL_MAX) {
+      const v = SMALL[lo];
+      return v !== undefined ? v : (SMALL[lo] = BigInt(lo));
+    }
+    return BigInt(lo);
+  }
   return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
@@ -101,6 +115,29 @@ export function decodeHeaderLE(b: Uint8Array, o: number): Header {
     auxDescr: u64(readU32LE(b, o + 0x34), readU32LE(b, o + 0x30)),
     reserved38: readU32LE(b, o + 0x38),
     hdrCrc: readU32LE(b, o + 0x3c),
+  };
+}
+
+/**
+ * Decode the little-endian header at byte `o` of a DataView. DataView
+ * accessors inline into straight loads in optimised code; the decoder makes
+ * one view per chunk and decodes every header in it through this.
+ */
+export function decodeHeaderView(v: DataView, o: number): Header {
+  return {
+    magic: v.getUint16(o, true),
+    reserved02: v.getUint16(o + 0x02, true),
+    salt: v.getUint32(o + 0x04, true),
+    msgid: u64(v.getUint32(o + 0x0c, true), v.getUint32(o + 0x08, true)),
+    circuit: u64(v.getUint32(o + 0x14, true), v.getUint32(o + 0x10, true)),
+    reserved18: u64(v.getUint32(o + 0x1c, true), v.getUint32(o + 0x18, true)),
+    cmd: v.getUint32(o + 0x20, true),
+    auxCrc: v.getUint32(o + 0x24, true),
+    auxBytes: v.getUint32(o + 0x28, true),
+    error: v.getUint32(o + 0x2c, true),
+    auxDescr: u64(v.getUint32(o + 0x34, true), v.getUint32(o + 0x30, true)),
+    reserved38: v.getUint32(o + 0x38, true),
+    hdrCrc: v.getUint32(o + 0x3c, true),
   };
 }
 
