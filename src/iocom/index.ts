@@ -1,0 +1,12 @@
+/** Public API of the iocom layer: one link, its transactions. */
+export { Iocom } from './iocom.ts';
+export type { OpenOptions, OneWayOptions, PassThrough, IocomStats } from './iocom.ts';
+export { Transaction } from './transaction.ts';
+export type { SendOptions } from './transaction.ts';
+export { IOCOM_DEFAULTS, resolveIocomOptions } from './options.ts';
+export type { IocomOptions, ResolvedIocomOptions } from './options.ts';
+export { TransactionError, LinkError } from './errors.ts';
+export type { TransactionErrorCode, LinkCloseReason } from './errors.ts';
+export { classifyRx } from './state-rules.ts';
+export type { RxVerdict, RxStateView } from './state-rules.ts';
+export { rawPublicKey, keyFingerprint } from './auth.ts';
