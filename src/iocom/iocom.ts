@@ -82,7 +82,7 @@ export class Iocom implements TransactionHost {
   readonly #roots = new Set<Transaction>();
   readonly #rxBatch: Message[] = [];
   readonly #inbound: Message[] = [];
-  readonly #pingWaiters: Array<{ sent: number; resolve: (ms: number) => void }> = [];
+  readonly #pingWaiters: Array<{ sent: number; resolve: (ms: number) => void; reject: (e: Error) => void }> = [];
   readonly #writableWaiters = new Set<() => void>();
   #resolveReady!: () => void;
   #rejectReady!: (e: Error) => void;
@@ -229,7 +229,11 @@ export class Iocom implements TransactionHost {
   ping(signal?: AbortSignal): Promise<number> {
     this.#assertOpen();
     return new Promise<number>((resolve, reject) => {
-      const waiter = { sent: performance.now(), resolve: (ms: number) => { signal?.removeEventListener('abort', onAbort); resolve(ms); } };
+      const waiter = {
+        sent: performance.now(),
+        resolve: (ms: number) => { signal?.removeEventListener('abort', onAbort); resolve(ms); },
+        reject: (e: Error) => { signal?.removeEventListener('abort', onAbort); reject(e); },
+      };
       const onAbort = (): void => {
         const i = this.#pingWaiters.indexOf(waiter);
         if (i >= 0) this.#pingWaiters.splice(i, 1);
@@ -323,9 +327,9 @@ export class Iocom implements TransactionHost {
   #enqueue(cmd: number, msgid: bigint, circuit: bigint, opts: SendOptions | OneWayOptions | undefined, pass: PassThrough | undefined, bypassGate: boolean): void {
     const ext = opts?.ext ?? EMPTY;
     const aux = opts?.aux ?? EMPTY;
-    headerBytesForSend(cmd, ext.length);
-    if (aux.length > this.options.maxAuxBytes && aux.length > 1 << 20) throw new InvalidArgumentError(`aux of ${aux.length} bytes exceeds the 1 MiB DMSG limit`);
-    if (this.#writer.queuedBytes + aux.length > this.options.maxQueuedBytes)
+    const hb = headerBytesForSend(cmd, ext.length);
+    if (aux.length > 1 << 20) throw new InvalidArgumentError(`aux of ${aux.length} bytes exceeds the 1 MiB DMSG limit`);
+    if (this.#writer.queuedBytes + hb + aux.length > this.options.maxQueuedBytes)
       throw new TransactionError('LIMIT', `${this.name}: ${this.#writer.queuedBytes} bytes already queued; maxQueuedBytes is ${this.options.maxQueuedBytes} (wait for whenWritable())`);
     const m: OutgoingMessage = {
       cmd,
@@ -599,7 +603,7 @@ export class Iocom implements TransactionHost {
     const cause = reason.kind === 'error' ? reason.error : new LinkError('LINK_CLOSED', `${this.name}: link closed${reason.kind === 'peer-closed' ? ' by the peer' : ''}`);
     this.#failTree([...this.#roots], cause);
     this.#rejectReady(cause);
-    for (const w of this.#pingWaiters.splice(0)) w.resolve(Number.NaN);
+    for (const w of this.#pingWaiters.splice(0)) w.reject(new TransactionError('LOST_LINK', `ping() on ${this.name}: the link ended before the reply`, DMSG_ERR.LOSTLINK, { cause }));
     for (const w of [...this.#writableWaiters]) w();
     this.#closed.next(reason);
     this.#closed.complete();
