@@ -144,7 +144,8 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
   const addresses: string[] = [];
   try {
     for (const e of listen) {
-      const onError = (err: Error): void => log(`listener ${formatEndpoint(e)}: ${err.message}`);
+      let label = formatEndpoint(e);
+      const onError = (err: Error): void => log(`listener ${label}: ${err.message.trim()}`);
       let server: TransportServer<unknown>;
       let bound: Endpoint;
       if (e.kind === 'unix') {
@@ -161,7 +162,8 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
         bound = { kind: 'tcp', host: s.address().host, port: s.address().port, explicit: false };
       }
       servers.push(server);
-      addresses.push(formatEndpoint(bound));
+      label = formatEndpoint(bound);
+      addresses.push(label);
       log(`listening ${formatEndpoint(bound)}`);
     }
   } catch (err) {

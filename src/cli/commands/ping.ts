@@ -24,6 +24,8 @@ export const pingCommand: Command = {
         const ms = await iocom.ping(AbortSignal.timeout(settings.timeoutMs)).catch((err: unknown) => {
           throw new CommandError('PING_FAILED', `ping ${i + 1}: ${(err as Error).message}`, { cause: err });
         });
+        // A link that closes while a ping is in flight settles it without a time.
+        if (!Number.isFinite(ms)) throw new CommandError('PING_FAILED', `ping ${i + 1}: the link closed before the reply (${iocom.isOpen ? 'open' : 'closed'})`);
         times.push(ms);
         io.stdout.write(`LNK_PING reply from ${positionals[0]}: seq=${i + 1} time=${ms.toFixed(3)} ms\n`);
       }

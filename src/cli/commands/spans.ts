@@ -27,6 +27,7 @@ export const spansCommand: Command = {
     json: { type: 'boolean', description: 'one JSON object per line: {"service","instance","node","dist","via",...}' },
     'wait-ms': { type: 'string', valueName: 'MS', description: 'how long to collect spans (default 500)' },
     service: { type: 'string', valueName: 'NAME', description: 'only spans of this service' },
+    'until-count': { type: 'string', valueName: 'N', description: 'stop waiting as soon as N spans are seen (--wait-ms is then the most it waits)' },
     ...CLIENT_OPTIONS,
   },
   maxPositionals: 1,
@@ -34,9 +35,20 @@ export const spansCommand: Command = {
     const settings = clientSettings(positionals[0], values, 'spans');
     const waitMs = intOption(values, 'wait-ms', 500, 0, 600_000, 'spans');
     const service = stringOption(values, 'service', 'spans');
+    const untilCount = intOption(values, 'until-count', 0, 0, 1_000_000, 'spans');
     const router = await dialRouter(settings, 'dmsg-spans');
     try {
-      await new Promise((r) => setTimeout(r, waitMs));
+      const seen = (): number => router.spans(service).filter((s) => s.via !== null).length;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, waitMs);
+        const sub = untilCount > 0 ? router.spans$.subscribe(() => { if (seen() >= untilCount) done(); }) : undefined;
+        function done(): void {
+          clearTimeout(timer);
+          sub?.unsubscribe();
+          resolve();
+        }
+        if (untilCount > 0 && seen() >= untilCount) done();
+      });
       const spans = router.spans(service).filter((s) => s.via !== null).sort((a, b) => a.service.localeCompare(b.service) || a.instance.localeCompare(b.instance) || a.dist - b.dist);
       if (values['json'] === true) for (const s of spans) io.stdout.write(spanJson(s) + '\n');
       else if (spans.length === 0) io.stderr.write(`no spans seen in ${waitMs} ms\n`);
