@@ -119,6 +119,12 @@ interface ConnState {
   peerName: string | null;
   ourConn: Transaction | null;
   theirConn: Transaction | null;
+  /**
+   * The peer has answered our LNK_CONN. A Router peer sends its initial
+   * spans before that answer, so until then what it has not sent yet may
+   * still be coming (see #replan).
+   */
+  settled: boolean;
 }
 
 interface LocalAd {
@@ -208,7 +214,7 @@ export class Router {
     if (this.#closed) throw new SpanError('CLOSED', `router ${this.name} is closed`);
     const connId = `c${this.#nextConn++}`;
     const iocom = link instanceof Iocom ? link : new Iocom(link, { name: `${this.name}/${connId}`, ...this.#iocomOpts, ...iocomOptions });
-    const conn: ConnState = { connId, iocom, peerConn: null, peerNodeId: null, peerName: null, ourConn: null, theirConn: null };
+    const conn: ConnState = { connId, iocom, peerConn: null, peerNodeId: null, peerName: null, ourConn: null, theirConn: null, settled: false };
     this.#conns.set(connId, conn);
     iocom.transactions$.subscribe((tx) => this.#onTransaction(conn, tx));
     iocom.messages$.subscribe((msg) => this.#onOneWay(conn, msg));
@@ -223,6 +229,7 @@ export class Router {
       conn.ourConn = iocom.open(cmd, { ext });
       conn.ourConn.rx$.subscribe({
         next: (msg) => {
+          conn.settled = true;
           // The peer closing our CONN: close our side too.
           if (msg.header.cmd & DMSGF.DELETE && conn.ourConn?.canSend) conn.ourConn.close();
         },
@@ -440,8 +447,10 @@ export class Router {
       error: () => this.#connGone(conn, tx),
     });
     queueMicrotask(() => {
-      if (tx.canSend) tx.result(0);
+      // Our spans first, then the answer: the peer knows it has our initial
+      // spans once the answer arrives (ConnState.settled on its side).
       this.#replanAll();
+      if (tx.canSend) tx.result(0);
     });
   }
 
@@ -535,7 +544,12 @@ export class Router {
     // consistencyCheck: do not relay a path through a direct peer that has
     // not itself sent us a span as good; it cuts path exploration after a
     // cut ~10x (test/span/sim-mesh*.ts) and never changes the end state.
-    const plan = planRelaysForNode(this.#table, key, this.#relayConns(), existing, { localRnss: this.#opts.localRnss, consistencyCheck: true });
+    // Not while a new peer's initial spans may still be coming: a path
+    // through that peer would look stale until they arrive, and withdrawing
+    // it would break make-before-break (far routers would see down, then up).
+    let settled = true;
+    for (const c of this.#conns.values()) if (c.peerConn !== null && !c.settled && c.iocom.isOpen) settled = false;
+    const plan = planRelaysForNode(this.#table, key, this.#relayConns(), existing, { localRnss: this.#opts.localRnss, consistencyCheck: settled });
     // Make before break.
     for (const spec of plan.create) this.#createRelay(spec);
     for (const id of plan.delete) this.#deleteRelay(id);

@@ -134,13 +134,15 @@ describe('interop with the captured libdmsg session', () => {
     // A second link, whose peer is another DragonFly node (its CONN: the server's, verbatim).
     const other = attachRaw(router);
     other.writeRaw(slice(s2c, S2C.conn));
-    await other.until(() => other.received.length >= 3, 'CONN, ack, relayed SPAN');
+    await other.until(() => other.received.length >= 3, 'CONN, relayed SPAN, ack');
     const out = decodeAll(other);
     expect(out).toHaveLength(3);
+    // Our CONN, the spans we relay, then the answer to the peer's CONN (so a
+    // Router peer knows our initial spans are in once it has the answer).
     expect(out[0]!.header.cmd >>> 0).toBe((DMSG.LNK_CONN | DMSGF.CREATE) >>> 0);
-    expect(out[1]!.header.cmd >>> 0).toBe(ACK);
-    expect(out[1]!.header.msgid).toBe(SERVER_CONN_MSGID);
-    const relayed = out[2]!;
+    expect(out[2]!.header.cmd >>> 0).toBe(ACK);
+    expect(out[2]!.header.msgid).toBe(SERVER_CONN_MSGID);
+    const relayed = out[1]!;
     expect(relayed.header.cmd >>> 0).toBe((DMSG.LNK_SPAN | DMSGF.CREATE) >>> 0); // 0x80001207: seed layout, 448 bytes
     expect(relayed.header.circuit).toBe(0n);
     expect(relayed.header.error).toBe(0);
