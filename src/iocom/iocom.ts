@@ -78,8 +78,6 @@ export class Iocom implements TransactionHost {
   readonly #closed = new ReplaySubject<LinkCloseReason>(1);
   readonly #weOpened = new Map<bigint, Transaction>();
   readonly #peerOpened = new Map<bigint, Transaction>();
-  /** Top-level transactions (children of state0), for the failure simulation. */
-  readonly #roots = new Set<Transaction>();
   readonly #rxBatch: Message[] = [];
   readonly #inbound: Message[] = [];
   readonly #pingWaiters: Array<{ sent: number; resolve: (ms: number) => void; reject: (e: Error) => void }> = [];
@@ -211,8 +209,7 @@ export class Iocom implements TransactionHost {
     this.#nextMsgid = this.#nextMsgid >= Number.MAX_SAFE_INTEGER ? 1 : this.#nextMsgid + 1;
     const tx = new Transaction(this, msgid, false, parent, cmd);
     this.#weOpened.set(msgid, tx);
-    if (parent) parent.children.add(tx);
-    else this.#roots.add(tx);
+    if (parent) parent._addChild(tx);
     this.sendInTransaction(tx, cmd, { ext: opts.ext, aux: opts.aux, error: opts.error, delete: opts.delete }, undefined, true);
     return tx;
   }
@@ -311,7 +308,7 @@ export class Iocom implements TransactionHost {
   release(tx: Transaction): void {
     this.#forget(tx);
     // A parent that ends takes its open children with it (spec §9.10 fixed).
-    if (tx.children.size > 0) this.#failTree([...tx.children], new TransactionError('LOST_LINK', `parent transaction 0x${tx.msgid.toString(16)} ended`, DMSG_ERR.LOSTLINK));
+    if (tx._children !== null && tx._children.size > 0) this.#failTree([...tx._children], new TransactionError('LOST_LINK', `parent transaction 0x${tx.msgid.toString(16)} ended`, DMSG_ERR.LOSTLINK));
   }
 
   // ---- internals ----------------------------------------------------------
@@ -480,8 +477,7 @@ export class Iocom implements TransactionHost {
     const tx = new Transaction(this, h.msgid, true, parent, h.cmd);
     tx.first = msg;
     this.#peerOpened.set(h.msgid, tx);
-    if (parent) parent.children.add(tx);
-    else this.#roots.add(tx);
+    if (parent) parent._addChild(tx);
     if (!this.#transactions.observed) {
       // Nobody serves transactions on this link: refuse, as hammer2's service does.
       tx._receive(msg);
@@ -557,8 +553,7 @@ export class Iocom implements TransactionHost {
   #forget(tx: Transaction): void {
     tx._markFreed();
     (tx.openedByPeer ? this.#peerOpened : this.#weOpened).delete(tx.msgid);
-    if (tx.parent) tx.parent.children.delete(tx);
-    else this.#roots.delete(tx);
+    if (tx.parent) tx.parent._children?.delete(tx);
   }
 
   /**
@@ -570,7 +565,7 @@ export class Iocom implements TransactionHost {
     const markDying = (txs: Iterable<Transaction>): void => {
       for (const tx of txs) {
         tx._markDying();
-        if (tx.children.size > 0) markDying(tx.children);
+        if (tx._children !== null && tx._children.size > 0) markDying(tx._children);
       }
     };
     markDying(list);
@@ -580,7 +575,7 @@ export class Iocom implements TransactionHost {
   #deliverFailures(list: Transaction[], cause: Error | undefined): void {
     for (const tx of list) {
       if (tx.freed) continue;
-      if (tx.children.size > 0) this.#deliverFailures([...tx.children], cause);
+      if (tx._children !== null && tx._children.size > 0) this.#deliverFailures([...tx._children], cause);
       const h = emptyHeader();
       h.msgid = tx.msgid;
       h.circuit = tx.parent?.msgid ?? 0n;
@@ -601,7 +596,11 @@ export class Iocom implements TransactionHost {
     this.#writer.close();
     this.#inbound.length = 0;
     const cause = reason.kind === 'error' ? reason.error : new LinkError('LINK_CLOSED', `${this.name}: link closed${reason.kind === 'peer-closed' ? ' by the peer' : ''}`);
-    this.#failTree([...this.#roots], cause);
+    // The top-level transactions (children of state0); the rest hang below them.
+    const roots: Transaction[] = [];
+    for (const tx of this.#weOpened.values()) if (tx.parent === null) roots.push(tx);
+    for (const tx of this.#peerOpened.values()) if (tx.parent === null) roots.push(tx);
+    this.#failTree(roots, cause);
     this.#rejectReady(cause);
     for (const w of this.#pingWaiters.splice(0)) w.reject(new TransactionError('LOST_LINK', `ping() on ${this.name}: the link ended before the reply`, DMSG_ERR.LOSTLINK, { cause }));
     for (const w of [...this.#writableWaiters]) w();

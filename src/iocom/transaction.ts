@@ -45,17 +45,19 @@ export class Transaction {
   readonly icmd: number;
   /** Stacking depth: 1 for a top-level transaction. */
   readonly depth: number;
-  /** Open sub-transactions stacked on this one. */
-  readonly children = new Set<Transaction>();
-  /** Messages the peer sends in this transaction; completes on its DELETE, errors on ABORT or a lost link. */
-  readonly rx$: Observable<Message>;
+  /** Open sub-transactions stacked on this one (made on first use: most transactions have none). @internal */
+  _children: Set<Transaction> | null = null;
   /** The message that opened it (for peer-opened transactions), else null. */
   first: Message | null = null;
   /** Anything the application wants to keep with the transaction (e.g. the relay pairing). */
   context: unknown = undefined;
 
   readonly #host: TransactionHost;
-  readonly #rx = new Subject<Message>();
+  /** Made when rx$ is first read: a transaction nobody listens to costs no Subject. */
+  #rx: Subject<Message> | null = null;
+  #rxObservable: Observable<Message> | null = null;
+  /** How rx$ ended, for a Subject made after the end (null: not ended; undefined error: completed). */
+  #rxEnd: { error: Error | undefined } | null = null;
   #txCreated: boolean;
   #txDeleted = false;
   #rxCreated: boolean;
@@ -73,7 +75,36 @@ export class Transaction {
     this.depth = parent === null ? 1 : parent.depth + 1;
     this.#txCreated = false; // the first message we send carries CREATE
     this.#rxCreated = openedByPeer;
-    this.rx$ = this.#rx.asObservable();
+  }
+
+  /** Messages the peer sends in this transaction; completes on its DELETE, errors on ABORT or a lost link. */
+  get rx$(): Observable<Message> {
+    if (this.#rxObservable === null) {
+      if (this.#rx === null) {
+        this.#rx = new Subject<Message>();
+        // Ended before anyone looked: a late subscriber still sees the end.
+        if (this.#rxEnd !== null) {
+          if (this.#rxEnd.error) this.#rx.error(this.#rxEnd.error);
+          else this.#rx.complete();
+        }
+      }
+      this.#rxObservable = this.#rx.asObservable();
+    }
+    return this.#rxObservable;
+  }
+
+  /** Open sub-transactions stacked on this one. */
+  get children(): ReadonlySet<Transaction> {
+    return this.#children();
+  }
+
+  #children(): Set<Transaction> {
+    return (this._children ??= new Set<Transaction>());
+  }
+
+  /** @internal */
+  _addChild(tx: Transaction): void {
+    this.#children().add(tx);
   }
 
   /** Our CREATE has been sent. */
@@ -159,12 +190,15 @@ export class Transaction {
   _receive(msg: Message): void {
     const cmd = msg.header.cmd;
     if (cmd & DMSGF.CREATE) this.#rxCreated = true;
-    this.#rx.next(msg);
+    this.#rx?.next(msg);
     if (cmd & DMSGF.DELETE) {
       this.#rxDeleted = true;
-      if (cmd & DMSGF.ABORT)
-        this.#rx.error(new TransactionError('ABORTED', `peer aborted transaction 0x${this.msgid.toString(16)} (${describeCmd(this.icmd)}) with error 0x${msg.header.error.toString(16)}`, msg.header.error));
-      else this.#rx.complete();
+      const error = cmd & DMSGF.ABORT ? new TransactionError('ABORTED', `peer aborted transaction 0x${this.msgid.toString(16)} (${describeCmd(this.icmd)}) with error 0x${msg.header.error.toString(16)}`, msg.header.error) : undefined;
+      this.#rxEnd = { error };
+      if (this.#rx !== null) {
+        if (error) this.#rx.error(error);
+        else this.#rx.complete();
+      }
       if (this.#txDeleted && !this.#freed) this.#host.release(this);
     }
   }
@@ -178,10 +212,13 @@ export class Transaction {
     this.#dying = true;
     if (!this.#rxDeleted) {
       this.#rxDeleted = true;
-      this.#rx.next(synthetic);
-      this.#rx.error(new TransactionError('LOST_LINK', `transaction 0x${this.msgid.toString(16)} (${describeCmd(this.icmd)}) ended: ${cause ? cause.message : 'link lost'}`, DMSG_ERR.LOSTLINK, cause ? { cause } : undefined));
+      this.#rx?.next(synthetic);
+      const error = new TransactionError('LOST_LINK', `transaction 0x${this.msgid.toString(16)} (${describeCmd(this.icmd)}) ended: ${cause ? cause.message : 'link lost'}`, DMSG_ERR.LOSTLINK, cause ? { cause } : undefined);
+      this.#rxEnd = { error };
+      this.#rx?.error(error);
     }
   }
+
 
   /** @internal */
   _markFreed(): void {
