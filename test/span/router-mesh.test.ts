@@ -12,7 +12,9 @@
  * - no router ever refused a span (a received path with a repeated node or
  *   the receiver itself would be refused and counted in stats().spansRefused);
  * - every link holds only the CONN pair and the spans at both ends agree
- *   (leftoverTransactions()).
+ *   (leftoverTransactions());
+ * - after a restore (which only adds paths) no router saw a 'down' event
+ *   (make before break).
  *
  * LNK_SPAN messages per event (stats().spanMessagesSent: span CREATEs and
  * DELETEs, acks not counted) are bounded as in the simulation
@@ -118,13 +120,19 @@ async function run(s: Scenario): Promise<void> {
     const D = 2 * edges.length;
     const N = s.n;
     const bound = 2 * K * D * N;
+    // Make before break: a restore only adds paths, so nobody may see a down.
+    const downs: string[] = [];
+    mesh.routers.forEach((r, i) => r.spans$.subscribe((e) => { if (e.type === 'down') downs.push(`n${i}: ${e.span.instance}`); }));
     for (const [i, ev] of s.events.entries()) {
       const slot = ev % slots.length;
       const link = slots[slot]!;
       const before = spanMessages(mesh);
+      const restore = !link.up;
+      downs.length = 0;
       if (link.up) link.cut();
       else slots[slot] = mesh.connect(link.a, link.b);
       await quiesce(mesh, `event ${i}`);
+      if (restore) expect(downs, `restore n${link.a}-n${link.b}: down events`).toEqual([]);
       const count = spanMessages(mesh) - before;
       observed.events++;
       observed.total += count;
