@@ -9,6 +9,7 @@ import { CLOCKS, Reporter, setClock, type BenchModule, type ClockName } from './
 export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchModule>>> = {
   wire: () => import('./wire.ts'),
   iocom: () => import('./iocom.ts'),
+  relay: () => import('./relay.ts'),
 };
 
 const USAGE = `usage: npm run bench -- [--json] [--seconds N] [--clock cpu|wall] [NAME...]

@@ -1,0 +1,90 @@
+/**
+ * One node of the relay benchmark's chain (client — relay … — server): a
+ * Router that listens on 127.0.0.1 and may connect upstream. The server
+ * node advertises SERVICE; on each transaction opened on it:
+ * - a stream (opened without DELETE): counts every message of it;
+ * - a round trip (CREATE|DELETE): `reply(0)` when the DELETE completes rx$.
+ *
+ * Used in the node processes (bench/relay-worker.ts) and in-process.
+ */
+import type { Duplex } from 'node:stream';
+import { DMSGF } from '../src/wire/constants.ts';
+import { Router } from '../src/span/router.ts';
+import type { Transaction } from '../src/iocom/transaction.ts';
+import type { Message } from '../src/wire/message.ts';
+import { connectTcp, listenTcp, type TcpServer } from '../src/transport/tcp.ts';
+import { IOCOM_OPTIONS, SERVICE, type NodeRole } from './relay-shared.ts';
+
+/**
+ * Answers one round trip. Observers are classes, not closures: tsx wraps
+ * every closure it creates in a naming helper, a cost compiled code would not have.
+ */
+class Replier {
+  readonly #tx: Transaction;
+  constructor(tx: Transaction) {
+    this.#tx = tx;
+  }
+  complete(): void {
+    if (this.#tx.canSend) this.#tx.reply(0);
+  }
+  error(): void {}
+}
+
+/** Counts the messages of stream transactions (every one, the CREATE included). */
+export class StreamCounter {
+  count = 0;
+  next(_m: Message): void {
+    this.count++;
+  }
+  error(): void {}
+}
+
+export interface BenchNode {
+  readonly router: Router;
+  /** The TCP port it listens on (0 when it does not listen). */
+  readonly port: number;
+  /** The server node's stream counter (null on relays). */
+  readonly counter: StreamCounter | null;
+  /** Connect upstream over TCP; resolves when the span is seen (with its dist). */
+  connectTcp(port: number): Promise<number>;
+  /** Attach an already connected stream upstream; resolves when the span is seen. */
+  connectStream(stream: Duplex): Promise<number>;
+  close(): Promise<void>;
+}
+
+let nextNode = 0;
+
+export async function startNode(role: NodeRole, name: string, listen: boolean): Promise<BenchNode> {
+  const id = nextNode++;
+  const router = new Router({ name, localRnss: 1 + id, iocom: IOCOM_OPTIONS });
+  let counter: StreamCounter | null = null;
+  if (role === 'server') {
+    const c = (counter = new StreamCounter());
+    router.advertise({ service: SERVICE, instance: name }).transactions$.subscribe((tx) => {
+      const first = tx.first;
+      if (first !== null && first.header.cmd & DMSGF.DELETE) tx.rx$.subscribe(new Replier(tx));
+      else tx.rx$.subscribe(c);
+    });
+  }
+  let server: TcpServer | null = null;
+  if (listen) server = await listenTcp({ host: '127.0.0.1', port: 0 }, (sock) => router.attach(sock));
+  const spanSeen = async (): Promise<number> => (await router.waitForSpan(SERVICE, AbortSignal.timeout(20_000))).dist;
+  return {
+    router,
+    port: server === null ? 0 : server.address().port,
+    counter,
+    connectTcp: async (port) => {
+      router.attach(await connectTcp({ host: '127.0.0.1', port }));
+      return spanSeen();
+    },
+    connectStream: (stream) => {
+      router.attach(stream);
+      return spanSeen();
+    },
+    close: async () => {
+      for (const l of router.links) l.iocom.destroy();
+      await router.close();
+      await server?.close();
+    },
+  };
+}

@@ -1,0 +1,473 @@
+/**
+ * Relay benchmark (bench name `relay`): transactions through 0, 1 and 3
+ * relays on a chain of Routers, client — relay … — server, on TCP
+ * 127.0.0.1, keepalive off.
+ *
+ * The chain is server ← r1 ← r2 ← r3 (each relay dials the next one toward
+ * the server); a client Router dials the server (0 relays), r1 (1) or r3 (3).
+ * - one-way: the client opens ONE transaction on the server's span and
+ *   streams 64-byte messages in it (`tx.send`, waiting on the first-hop
+ *   iocom's `whenWritable()`); the server counts what arrives on its rx$,
+ *   and the rate is taken from the server's counts (its clock);
+ * - round trips: `open(span, cmd, {delete})` → the server's `reply(0)` on
+ *   the DELETE, with 1 and 100 in flight, counted by the client.
+ *
+ * Two families, each with its own 0-relay baseline measured in the same
+ * run, the relay counts' rounds interleaved so load changes hit all alike:
+ * - separate processes (metrics without suffix): the server and each relay
+ *   is a process (bench/relay-worker.ts), the client is this process;
+ *   wall clock (several processes work at once);
+ * - in-process (`_inproc`): every router in this process, TCP loopback
+ *   between them (RELAY_BENCH_INPROC=memory: memory pairs); the bench's
+ *   clock (--clock, process CPU time by default).
+ *
+ * Environment: RELAY_BENCH_MODES=proc,inproc; RELAY_BENCH_CASES=oneway,rpc1,rpc100;
+ * RELAY_BENCH_INPROC=tcp|memory; RELAY_BENCH_WORKER_ARGS="--cpu-prof --cpu-prof-dir=DIR"
+ * adds node flags to the node processes.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
+import type { Duplex } from 'node:stream';
+import { setImmediate as turn } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Router, type SpanInfo } from '../src/span/router.ts';
+import type { Iocom } from '../src/iocom/iocom.ts';
+import type { Transaction } from '../src/iocom/transaction.ts';
+import { connectTcp } from '../src/transport/tcp.ts';
+import { memoryPair } from '../src/transport/memory.ts';
+import { CLOCKS, currentClock, median, type BenchContext } from './harness.ts';
+import { startNode, type BenchNode } from './relay-node.ts';
+import { CMD, IOCOM_OPTIONS, PER_TURN, SERVICE, wallNow, type ChildMessage, type NodeRole, type ParentMessage } from './relay-shared.ts';
+
+export const BENCH = 'relay';
+const ROUNDS = 5;
+const HOPS = [0, 1, 3] as const;
+type Hops = (typeof HOPS)[number];
+/** No single measurement (or drain) may take longer than this. */
+const STEP_TIMEOUT_MS = 30_000;
+
+const sleep = (s: number): Promise<void> => new Promise((r) => setTimeout(r, s * 1000));
+
+async function withTimeout<T>(p: Promise<T>, what: string, ms = STEP_TIMEOUT_MS): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${BENCH}: ${what} took more than ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// ---------------------------------------------------------------- chains
+
+interface Count {
+  count: number;
+  /** Seconds on the chain's clock. */
+  t: number;
+}
+
+/** A running chain server ← r1 ← r2 ← r3. */
+interface Chain {
+  readonly label: string;
+  /** The clock of round-trip rates (and of the server's counts). */
+  readonly clock: () => number;
+  /** A stream for a client to attach to the node `hops` relays away from the server. */
+  entry(hops: Hops): Promise<Duplex>;
+  /** The server's stream message count. */
+  count(): Promise<Count>;
+  /** An error a node reported, if any. */
+  failure(): Error | undefined;
+  close(): Promise<void>;
+}
+
+/** A node process. */
+class NodeProcess {
+  readonly #child: ChildProcess;
+  readonly #waiters: Array<{ type: ChildMessage['type']; resolve: (m: ChildMessage) => void; reject: (e: Error) => void }> = [];
+  #error: Error | undefined;
+  port = 0;
+
+  constructor(role: NodeRole, name: string) {
+    const extra = (process.env.RELAY_BENCH_WORKER_ARGS ?? '').split(/\s+/).filter((a) => a.length > 0);
+    // Keep tsx's loader (inherited flags) but not a --cpu-prof meant for this process.
+    const inherited = process.execArgv.filter((a) => !a.startsWith('--cpu-prof'));
+    this.#child = fork(fileURLToPath(new URL('./relay-worker.ts', import.meta.url)), [role, name], {
+      execArgv: [...inherited, ...extra],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.#child.on('message', (m: ChildMessage) => {
+      if (m.type === 'error') {
+        this.#fail(new Error(`relay node ${name}: ${m.message}`));
+        return;
+      }
+      const i = this.#waiters.findIndex((w) => w.type === m.type);
+      if (i >= 0) this.#waiters.splice(i, 1)[0]!.resolve(m);
+    });
+    this.#child.on('exit', (code, signal) => {
+      if (code !== 0) this.#fail(new Error(`relay node ${name} exited with ${signal ?? code}`));
+      else this.#fail(new Error(`relay node ${name} exited`));
+    });
+  }
+
+  get error(): Error | undefined {
+    return this.#error;
+  }
+
+  #fail(e: Error): void {
+    this.#error ??= e;
+    for (const w of this.#waiters.splice(0)) w.reject(e);
+  }
+
+  request<T extends ChildMessage['type']>(m: ParentMessage | null, type: T): Promise<Extract<ChildMessage, { type: T }>> {
+    if (this.#error) return Promise.reject(this.#error);
+    const p = new Promise<ChildMessage>((resolve, reject) => this.#waiters.push({ type, resolve, reject }));
+    if (m !== null) this.#child.send(m);
+    return withTimeout(p, `waiting for '${type}' from a node`, 20_000) as Promise<Extract<ChildMessage, { type: T }>>;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    this.#error ??= new Error('stopped');
+    const exited = new Promise<void>((r) => this.#child.once('exit', () => r()));
+    this.#child.send({ type: 'exit' } satisfies ParentMessage);
+    const t = setTimeout(() => this.#child.kill(), 5000);
+    await exited;
+    clearTimeout(t);
+  }
+}
+
+async function processChain(): Promise<Chain> {
+  const nodes = [new NodeProcess('server', 'server'), new NodeProcess('relay', 'r1'), new NodeProcess('relay', 'r2'), new NodeProcess('relay', 'r3')];
+  try {
+    // Start all at once (tsx start-up is the slow part), then link them in order.
+    const ports = await Promise.all(nodes.map((n) => n.request(null, 'listening')));
+    ports.forEach((m, i) => (nodes[i]!.port = m.port));
+    for (let i = 1; i < nodes.length; i++) {
+      const { dist } = await nodes[i]!.request({ type: 'connect', port: nodes[i - 1]!.port }, 'connected');
+      if (dist !== i - 1) throw new Error(`relay r${i} sees the span at dist ${dist}, expected ${i - 1}`);
+    }
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw err;
+  }
+  const server = nodes[0]!;
+  return {
+    label: 'separate processes (server, r1, r2, r3; client = this process), TCP 127.0.0.1, wall clock',
+    clock: CLOCKS.wall,
+    entry: (hops) => connectTcp({ host: '127.0.0.1', port: nodes[hops]!.port }),
+    count: async () => {
+      const m = await server.request({ type: 'count' }, 'count');
+      return { count: m.count, t: m.t };
+    },
+    failure: () => nodes.find((n) => n.error !== undefined)?.error,
+    close: async () => {
+      await Promise.all(nodes.map((n) => n.stop()));
+    },
+  };
+}
+
+async function inProcessChain(transport: 'tcp' | 'memory'): Promise<Chain> {
+  const listen = transport === 'tcp';
+  const nodes: BenchNode[] = [await startNode('server', 'server', listen)];
+  for (let i = 1; i <= 3; i++) {
+    const n = await startNode('relay', `r${i}`, listen);
+    nodes.push(n);
+    let dist: number;
+    if (listen) dist = await n.connectTcp(nodes[i - 1]!.port);
+    else {
+      const [a, b] = memoryPair();
+      nodes[i - 1]!.router.attach(b);
+      dist = await n.connectStream(a);
+    }
+    if (dist !== i - 1) throw new Error(`relay r${i} sees the span at dist ${dist}, expected ${i - 1}`);
+  }
+  const clock = CLOCKS[currentClock()];
+  const counter = nodes[0]!.counter!;
+  return {
+    label: `in-process (every router in this process), ${listen ? 'TCP 127.0.0.1' : 'memory pairs'}, ${currentClock()} clock`,
+    clock,
+    entry: async (hops) => {
+      if (listen) return connectTcp({ host: '127.0.0.1', port: nodes[hops]!.port });
+      const [a, b] = memoryPair();
+      nodes[hops]!.router.attach(b);
+      return a;
+    },
+    count: () => Promise.resolve({ count: counter.count, t: clock() }),
+    failure: () => undefined,
+    close: async () => {
+      await Promise.all(nodes.map((n) => n.close()));
+    },
+  };
+}
+
+// ---------------------------------------------------------------- clients
+
+/** Streams messages in one transaction while running, respecting the first hop's backpressure. */
+class Streamer {
+  readonly #tx: Transaction;
+  readonly #iocom: Iocom;
+  #running = false;
+  #loop: Promise<void> = Promise.resolve();
+  /** Messages sent in the transaction, its CREATE included. */
+  sent = 1;
+
+  constructor(tx: Transaction, iocom: Iocom) {
+    this.#tx = tx;
+    this.#iocom = iocom;
+  }
+
+  start(): void {
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    const tx = this.#tx;
+    const io = this.#iocom;
+    while (this.#running) {
+      if (!io.isOpen) throw new Error('the client link closed while streaming');
+      if (!io.writable) {
+        await io.whenWritable();
+        continue;
+      }
+      for (let i = 0; i < PER_TURN; i++) {
+        this.sent++;
+        if (!tx.send(CMD)) break;
+      }
+      await turn();
+    }
+  }
+}
+
+/** Round trips with `inflight` transactions in flight, each reopened when its reply completes rx$. */
+class RpcLoop {
+  readonly #router: Router;
+  readonly #span: SpanInfo;
+  readonly #opts = { delete: true };
+  #stopping = false;
+  #outstanding = 0;
+  #drained: (() => void) | undefined;
+  done = 0;
+  failure: Error | undefined;
+
+  constructor(router: Router, span: SpanInfo) {
+    this.#router = router;
+    this.#span = span;
+  }
+
+  start(inflight: number): void {
+    this.#stopping = false;
+    for (let i = 0; i < inflight; i++) this.#open();
+  }
+
+  /** Stop reopening; resolves when nothing is in flight. */
+  stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#outstanding === 0) return Promise.resolve();
+    return new Promise((r) => (this.#drained = r));
+  }
+
+  #open(): void {
+    this.#outstanding++;
+    this.#router.open(this.#span, CMD, this.#opts).rx$.subscribe(this);
+  }
+
+  // The observer of every round trip (no closure per round trip).
+  next(): void {}
+  complete(): void {
+    this.done++;
+    this.#end();
+  }
+  error(e: Error): void {
+    this.failure ??= e;
+    this.#end();
+  }
+  #end(): void {
+    this.#outstanding--;
+    if (!this.#stopping && this.failure === undefined) this.#open();
+    else if (this.#outstanding === 0) this.#drained?.();
+  }
+}
+
+class Client {
+  readonly router: Router;
+  readonly iocom: Iocom;
+  readonly span: SpanInfo;
+  readonly hops: Hops;
+  #streamer: Streamer | null = null;
+  readonly rpc: RpcLoop;
+
+  private constructor(router: Router, iocom: Iocom, span: SpanInfo, hops: Hops) {
+    this.router = router;
+    this.iocom = iocom;
+    this.span = span;
+    this.hops = hops;
+    this.rpc = new RpcLoop(router, span);
+  }
+
+  static async create(chain: Chain, hops: Hops): Promise<Client> {
+    const router = new Router({ name: `client${hops}`, localRnss: 100 + hops, iocom: IOCOM_OPTIONS });
+    const link = router.attach(await chain.entry(hops));
+    const span = await router.waitForSpan(SERVICE, AbortSignal.timeout(20_000));
+    if (span.dist !== hops) throw new Error(`client${hops} sees the span at dist ${span.dist}, expected ${hops}`);
+    return new Client(router, link.iocom, span, hops);
+  }
+
+  /** The stream transaction, opened on first use. */
+  streamer(): Streamer {
+    this.#streamer ??= new Streamer(this.router.open(this.span, CMD), this.iocom);
+    return this.#streamer;
+  }
+
+  /** Messages every stream of this client has sent. */
+  get streamed(): number {
+    return this.#streamer?.sent ?? 0;
+  }
+
+  async close(): Promise<void> {
+    this.iocom.destroy();
+    await this.router.close();
+  }
+}
+
+// ---------------------------------------------------------------- measuring
+
+function check(chain: Chain, extra?: Error): void {
+  const e = extra ?? chain.failure();
+  if (e) throw e;
+}
+
+/** Wait until the server has counted every message the clients streamed. */
+async function drain(chain: Chain, clients: Client[]): Promise<void> {
+  const expected = clients.reduce((s, c) => s + c.streamed, 0);
+  await withTimeout(
+    (async () => {
+      while ((await chain.count()).count < expected) {
+        check(chain);
+        await sleep(0.005);
+      }
+    })(),
+    'draining the stream',
+  );
+}
+
+async function onewayRound(chain: Chain, clients: Client[], c: Client, warmup: number, window: number): Promise<number> {
+  const s = c.streamer();
+  s.start();
+  try {
+    await sleep(warmup);
+    const a = await chain.count();
+    await sleep(window);
+    const b = await chain.count();
+    check(chain);
+    if (b.count === a.count) throw new Error(`no message reached the server through ${c.hops} relays`);
+    return (b.count - a.count) / (b.t - a.t);
+  } finally {
+    await withTimeout(s.stop(), 'stopping the stream');
+    await drain(chain, clients);
+  }
+}
+
+async function rpcRound(chain: Chain, c: Client, inflight: number, warmup: number, window: number): Promise<number> {
+  const r = c.rpc;
+  r.start(inflight);
+  try {
+    await sleep(warmup);
+    const n0 = r.done;
+    const t0 = chain.clock();
+    await sleep(window);
+    const n1 = r.done;
+    const t1 = chain.clock();
+    check(chain, r.failure);
+    if (n1 === n0) throw new Error(`no round trip completed through ${c.hops} relays`);
+    return (n1 - n0) / (t1 - t0);
+  } finally {
+    await withTimeout(r.stop(), 'finishing round trips in flight');
+  }
+}
+
+const CASES = ['oneway', 'rpc1', 'rpc100'] as const;
+type CaseName = (typeof CASES)[number];
+
+function listEnv<T extends string>(name: string, known: readonly T[]): T[] {
+  const env = process.env[name];
+  if (env === undefined || env.trim() === '') return [...known];
+  const list = env.split(',').map((s) => s.trim());
+  for (const n of list) if (!(known as readonly string[]).includes(n)) throw new Error(`${name}: unknown '${n}'; known: ${known.join(', ')}`);
+  return list as T[];
+}
+
+/** Every case, the hop counts' rounds interleaved (order rotated each round); median per (case, hops). */
+async function measureChain(ctx: BenchContext, chain: Chain, suffix: string, cases: CaseName[]): Promise<void> {
+  const { reporter, seconds } = ctx;
+  const window = seconds / ROUNDS;
+  const warmup = Math.min(0.2, Math.max(0.05, window / 2));
+  const clients: Client[] = [];
+  try {
+    for (const h of HOPS) clients.push(await Client.create(chain, h));
+    for (const name of cases) {
+      reporter.progress(`${BENCH}: ${name}${suffix} through 0, 1, 3 relays ...`);
+      const rates = new Map<Hops, number[]>(HOPS.map((h) => [h, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+        for (let k = 0; k < clients.length; k++) {
+          const c = clients[(k + round) % clients.length]!;
+          const rate =
+            name === 'oneway'
+              ? await onewayRound(chain, clients, c, warmup, window)
+              : await rpcRound(chain, c, name === 'rpc1' ? 1 : 100, warmup, window);
+          rates.get(c.hops)!.push(rate);
+        }
+      }
+      for (const h of HOPS) {
+        const metric = name === 'oneway' ? `relay${h}_oneway_msgs_per_s${suffix}` : `relay${h}_${name}_per_s${suffix}`;
+        const base = name === 'oneway' ? `relay0_oneway_msgs_per_s${suffix}` : `relay0_${name}_per_s${suffix}`;
+        reporter.result({
+          bench: BENCH,
+          metric,
+          value: median(rates.get(h)!),
+          unit: name === 'oneway' ? 'msgs/s' : 'round trips/s',
+          ...(h === 0 ? {} : { baseline: base, ratioMetric: `relay${h}_${name}_ratio${suffix}` }),
+        });
+      }
+    }
+  } finally {
+    for (const c of clients) await c.close();
+  }
+}
+
+/** Bench entry point (`npm run bench -- relay`); the runner calls `endBench`. */
+export async function run(ctx: BenchContext): Promise<void> {
+  const { reporter, seconds } = ctx;
+  const modes = listEnv('RELAY_BENCH_MODES', ['proc', 'inproc'] as const);
+  const cases = listEnv('RELAY_BENCH_CASES', CASES);
+  const inproc = process.env.RELAY_BENCH_INPROC ?? 'tcp';
+  if (inproc !== 'tcp' && inproc !== 'memory') throw new Error(`RELAY_BENCH_INPROC must be tcp or memory; got '${inproc}'`);
+  reporter.note(`chain server <- r1 <- r2 <- r3, client dials server (0 relays), r1 (1) or r3 (3); 64-byte messages; keepalive off; ${seconds} s per metric, median of ${ROUNDS} interleaved rounds`);
+  reporter.note(`one-way: ONE transaction, rate counted at the server; round trips: CREATE|DELETE -> reply(0). load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on this machine`);
+  if (modes.includes('proc')) {
+    const chain = await processChain();
+    reporter.note(`without suffix: ${chain.label}`);
+    try {
+      await measureChain(ctx, chain, '', cases);
+    } finally {
+      await chain.close();
+    }
+  }
+  if (modes.includes('inproc')) {
+    const chain = await inProcessChain(inproc);
+    reporter.note(`_inproc: ${chain.label}`);
+    try {
+      await measureChain(ctx, chain, '_inproc', cases);
+    } finally {
+      await chain.close();
+    }
+  }
+  reporter.note(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+}
