@@ -5,7 +5,7 @@
  * on the client's path, and the traffic moving to the other way round the
  * ring. Narrated step by step; exits by itself.
  */
-import { filter, firstValueFrom, lastValueFrom, toArray, type Observable } from 'rxjs';
+import { filter, lastValueFrom, toArray, type Observable } from 'rxjs';
 import { measureHeaders } from '../../../bench/wire.ts';
 import { formatNumber } from '../../../bench/harness.ts';
 import { Router, type SpanEvent, type SpanInfo } from '../../span/router.ts';
