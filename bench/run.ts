@@ -10,6 +10,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchModule>>> = 
   wire: () => import('./wire.ts'),
   iocom: () => import('./iocom.ts'),
   relay: () => import('./relay.ts'),
+  convergence: () => import('./convergence.ts'),
 };
 
 const USAGE = `usage: npm run bench -- [--json] [--seconds N] [--clock cpu|wall] [NAME...]

@@ -1,0 +1,317 @@
+/**
+ * Span convergence benchmark (bench name `convergence`): random connected
+ * meshes of in-process Routers over memory pairs (seeded; a random spanning
+ * tree plus random extra edges for an average degree of AVG_DEGREE).
+ *
+ * The mesh is built first and left to settle (LNK_CONN on every link, no
+ * message in flight). Then one service is advertised on one router and,
+ * once the mesh is quiet again, withdrawn. For each phase:
+ * - `_ms`: time until every router sees the span with dist = BFS hops - 1
+ *   (-1 at the advertiser) (up), or no router sees it any more (down),
+ *   taken from the routers' spans$ events as they happen;
+ * - `_quiet_ms`: time until no message is queued or in flight on any link;
+ * - `_span_msgs`: LNK_SPAN CREATEs and DELETEs the routers sent
+ *   (Router.stats().spanMessagesSent deltas, acks not counted), until quiet;
+ * - `_msgs`: every message the iocoms wrote (stats().messagesOut deltas:
+ *   spans, their acks and closes), until quiet.
+ * A directed link needs at least one span message per phase, so the
+ * `_span_msgs_per_link` metrics (span messages / directed links) are 1 at best.
+ *
+ * Times use the bench's clock (--clock, process CPU time by default).
+ * A phase that has not converged after CONVERGENCE_LIMIT_S wall seconds
+ * (default 60) is cut off; `_span_msgs_at_limit` and `_routers_wrong_at_limit`
+ * then say how far it got.
+ *
+ * Environment: CONVERGENCE_SIZES=50,100,1000 (router counts), CONVERGENCE_REPEATS=N
+ * (runs per size with different seeds, median reported; default 1), CONVERGENCE_LIMIT_S.
+ */
+import { loadavg } from 'node:os';
+import { Router } from '../src/span/router.ts';
+import type { Iocom } from '../src/iocom/iocom.ts';
+import type { Advertisement } from '../src/span/router.ts';
+import { memoryPair } from '../src/transport/memory.ts';
+import { CLOCKS, currentClock, median, type BenchContext } from './harness.ts';
+
+export const BENCH = 'convergence';
+const SERVICE = 'converge';
+const AVG_DEGREE = 3.5;
+/** Event-loop turns the mesh must stay quiet for to count as quiet (memory pairs deliver a microtask later). */
+const STABLE_TURNS = 3;
+const MAX_TURNS = 1_000_000;
+const DEFAULT_SIZES = [50, 100, 1000] as const;
+/** Wall seconds a phase may take before the mesh is cut (CONVERGENCE_LIMIT_S). */
+const DEFAULT_LIMIT_S = 60;
+
+/** Deterministic PRNG (mulberry32). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A random connected graph: a random tree, then extra edges up to n·degree/2 edges in total. No loops, no duplicates. */
+export function randomGraph(n: number, degree: number, seed: number): Array<[number, number]> {
+  const rnd = prng(seed);
+  const edges: Array<[number, number]> = [];
+  const seen = new Set<number>();
+  const add = (a: number, b: number): boolean => {
+    if (a === b) return false;
+    const key = Math.min(a, b) * n + Math.max(a, b);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    edges.push([a, b]);
+    return true;
+  };
+  for (let i = 1; i < n; i++) add(i, Math.floor(rnd() * i));
+  const target = Math.min(Math.round((n * degree) / 2), (n * (n - 1)) / 2);
+  for (let tries = 0; edges.length < target && tries < target * 100; tries++) add(Math.floor(rnd() * n), Math.floor(rnd() * n));
+  return edges;
+}
+
+/** Hop counts from `from` (every node is reachable in a connected graph). */
+function bfs(n: number, edges: Array<[number, number]>, from: number): Int32Array {
+  const adj: number[][] = Array.from({ length: n }, () => []);
+  for (const [a, b] of edges) {
+    adj[a]!.push(b);
+    adj[b]!.push(a);
+  }
+  const hops = new Int32Array(n).fill(-1);
+  hops[from] = 0;
+  const queue = [from];
+  for (let q = 0; q < queue.length; q++) {
+    const v = queue[q]!;
+    for (const w of adj[v]!) if (hops[w] === -1) { hops[w] = hops[v]! + 1; queue.push(w); }
+  }
+  return hops;
+}
+
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+interface Mesh {
+  routers: Router[];
+  /** Both ends of every link. */
+  iocoms: Array<[Iocom, Iocom]>;
+}
+
+function buildMesh(n: number, edges: Array<[number, number]>): Mesh {
+  const routers = Array.from(
+    { length: n },
+    (_, i) => new Router({ name: `n${i}`, nodeId: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`, localRnss: 1, iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 } }),
+  );
+  const iocoms: Array<[Iocom, Iocom]> = [];
+  for (const [a, b] of edges) {
+    const [sa, sb] = memoryPair();
+    iocoms.push([routers[a]!.attach(sa).iocom, routers[b]!.attach(sb).iocom]);
+  }
+  return { routers, iocoms };
+}
+
+/** Nothing queued or in flight on any link, for STABLE_TURNS turns in a row. */
+async function quiet(mesh: Mesh, what: string, stop: () => boolean): Promise<void> {
+  let stable = 0;
+  let last = -1;
+  for (let i = 0; i < MAX_TURNS; i++) {
+    if (stop()) throw new PhaseTimeout(what);
+    let busy = false;
+    let sum = 0;
+    for (const [a, b] of mesh.iocoms) {
+      const sa = a.stats();
+      const sb = b.stats();
+      if (sa.queuedBytes > 0 || sb.queuedBytes > 0 || sa.messagesOut !== sb.messagesIn || sb.messagesOut !== sa.messagesIn) {
+        busy = true;
+        break;
+      }
+      sum += sa.messagesOut + sb.messagesOut;
+    }
+    if (!busy && sum === last) {
+      if (++stable >= STABLE_TURNS) return;
+    } else stable = 0;
+    last = busy ? -1 : sum;
+    await turn();
+  }
+  throw new Error(`${BENCH}: not quiet after ${MAX_TURNS} turns: ${what}`);
+}
+
+function spanMessages(mesh: Mesh): number {
+  let s = 0;
+  for (const r of mesh.routers) s += r.stats().spanMessagesSent;
+  return s;
+}
+
+function linkMessages(mesh: Mesh): number {
+  let s = 0;
+  for (const [a, b] of mesh.iocoms) s += a.stats().messagesOut + b.stats().messagesOut;
+  return s;
+}
+
+interface Phase {
+  /** Time until every router was right (NaN if the limit came first). */
+  ms: number;
+  quietMs: number;
+  spanMsgs: number;
+  msgs: number;
+  /** The phase hit the time limit: the counts are those at the limit. */
+  timedOut: boolean;
+  /** Routers not right at the end (0 unless timed out). */
+  wrong: number;
+}
+
+interface RunResult {
+  edges: number;
+  buildMs: number;
+  up: Phase;
+  down: Phase | null;
+}
+
+class PhaseTimeout extends Error {}
+
+/**
+ * Runs one phase: `act()`, then waits until quiet. Every router's view of
+ * SERVICE is followed through spans$ (`seen[i]`: router i's dist, or null
+ * when it sees none) and the time every router is `good` is taken as it
+ * happens. Memory pairs deliver on microtasks, so a busy mesh never yields
+ * to timers: the wall-clock limit is checked in the spans$ handler too, and
+ * on expiry every link is cut (ending the cascade).
+ */
+async function phase(mesh: Mesh, clock: () => number, limitS: number, act: () => void, good: (seen: Array<number | null>, i: number) => boolean, what: string): Promise<Phase> {
+  const n = mesh.routers.length;
+  const seen: Array<number | null> = mesh.routers.map((r) => r.spans(SERVICE)[0]?.dist ?? null);
+  let goodCount = 0;
+  for (let i = 0; i < n; i++) if (good(seen, i)) goodCount++;
+  const s0 = spanMessages(mesh);
+  const m0 = linkMessages(mesh);
+  const deadline = Date.now() + limitS * 1000;
+  let reachedAt = NaN;
+  let events = 0;
+  let limit: { spanMsgs: number; msgs: number; wrong: number; t: number } | null = null;
+  const cut = (): void => {
+    if (limit !== null) return;
+    limit = { spanMsgs: spanMessages(mesh) - s0, msgs: linkMessages(mesh) - m0, wrong: n - goodCount, t: clock() };
+    for (const [a, b] of mesh.iocoms) {
+      a.destroy();
+      b.destroy();
+    }
+  };
+  const t0 = clock();
+  const subs = mesh.routers.map((r, i) =>
+    r.spans$.subscribe((e) => {
+      if (e.span.service !== SERVICE || limit !== null) return;
+      const before = good(seen, i);
+      seen[i] = e.type === 'down' ? null : e.span.dist;
+      const after = good(seen, i);
+      if (before !== after) {
+        goodCount += after ? 1 : -1;
+        if (goodCount === n) reachedAt = clock();
+      }
+      if ((++events & 1023) === 0 && Date.now() > deadline) cut();
+    }),
+  );
+  try {
+    act();
+    if (goodCount === n && Number.isNaN(reachedAt)) reachedAt = clock();
+    try {
+      await quiet(mesh, what, () => limit !== null || Date.now() > deadline);
+    } catch (err) {
+      if (!(err instanceof PhaseTimeout)) throw err;
+      cut();
+    }
+  } finally {
+    subs.forEach((s) => s.unsubscribe());
+  }
+  if (limit !== null) {
+    const l = limit as { spanMsgs: number; msgs: number; wrong: number; t: number };
+    return { ms: NaN, quietMs: NaN, spanMsgs: l.spanMsgs, msgs: l.msgs, timedOut: true, wrong: l.wrong };
+  }
+  const tq = clock();
+  // Every router must be right once quiet: a wrong end state is a failure, not a slow run.
+  if (goodCount !== n) throw new Error(`${BENCH}: ${what}: the mesh went quiet with ${n - goodCount} routers not right`);
+  return { ms: (reachedAt - t0) * 1000, quietMs: (tq - t0) * 1000, spanMsgs: spanMessages(mesh) - s0, msgs: linkMessages(mesh) - m0, timedOut: false, wrong: 0 };
+}
+
+async function runOnce(n: number, seed: number, clock: () => number, limitS: number): Promise<RunResult> {
+  const edges = randomGraph(n, AVG_DEGREE, seed);
+  const advertiser = Math.floor(prng(seed ^ 0x5eed)() * n);
+  const hops = bfs(n, edges, advertiser);
+  const expected = Array.from(hops, (h, i) => (i === advertiser ? -1 : h - 1));
+  const tb = clock();
+  const mesh = buildMesh(n, edges);
+  try {
+    await quiet(mesh, 'after LNK_CONN', () => false);
+    const buildMs = (clock() - tb) * 1000;
+    let ad: Advertisement | undefined;
+    const up = await phase(mesh, clock, limitS, () => (ad = mesh.routers[advertiser]!.advertise({ service: SERVICE, instance: 'svc' })), (seen, i) => seen[i] === expected[i], 'service up');
+    if (up.timedOut) return { edges: edges.length, buildMs, up, down: null };
+    // Every router's table must agree with BFS, checked directly too.
+    for (let i = 0; i < n; i++) {
+      const sp = mesh.routers[i]!.spans(SERVICE);
+      if (sp.length !== 1 || sp[0]!.dist !== expected[i]) throw new Error(`${BENCH}: n${i} sees ${sp.map((x) => x.dist).join(',') || 'nothing'}, expected dist ${expected[i]}`);
+    }
+    const down = await phase(mesh, clock, limitS, () => ad!.close(), (seen, i) => seen[i] === null, 'service withdrawn');
+    if (!down.timedOut) for (let i = 0; i < n; i++) if (mesh.routers[i]!.spans(SERVICE).length !== 0) throw new Error(`${BENCH}: n${i} still sees the withdrawn span`);
+    return { edges: edges.length, buildMs, up, down };
+  } finally {
+    for (const [a, b] of mesh.iocoms) {
+      a.destroy();
+      b.destroy();
+    }
+    await Promise.all(mesh.routers.map((r) => r.close()));
+  }
+}
+
+function numbersFromEnv(name: string, fallback: number[], min: number, max: number): number[] {
+  const env = process.env[name];
+  if (env === undefined || env.trim() === '') return fallback;
+  const list = env.split(',').map((s) => Number(s.trim()));
+  for (const v of list) if (!Number.isFinite(v) || v < min || v > max) throw new Error(`${name}: bad value ${v} (allowed: ${min}..${max})`);
+  return list;
+}
+
+/** Bench entry point (`npm run bench -- convergence`); the runner calls `endBench`. */
+export async function run(ctx: BenchContext): Promise<void> {
+  const { reporter } = ctx;
+  const clock = CLOCKS[currentClock()];
+  const sizes = numbersFromEnv('CONVERGENCE_SIZES', [...DEFAULT_SIZES], 2, 100_000).map(Math.floor);
+  const [limitS] = numbersFromEnv('CONVERGENCE_LIMIT_S', [DEFAULT_LIMIT_S], 1, 3600);
+  reporter.note(`random connected meshes (random tree + extra edges, average degree ${AVG_DEGREE}, seeded), in-process Routers over memory pairs, keepalive off; one service advertised on one router, then withdrawn; times on the ${currentClock()} clock; each phase cut off after ${limitS} s wall`);
+  reporter.note(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  for (const n of sizes) {
+    const [repeats] = numbersFromEnv('CONVERGENCE_REPEATS', [1], 1, 100).map(Math.floor);
+    const results: RunResult[] = [];
+    for (let r = 0; r < repeats!; r++) {
+      reporter.progress(`${BENCH}: ${n} routers, run ${r + 1}/${repeats} ...`);
+      const w0 = Date.now();
+      const res = await runOnce(n, 1000 * n + r, clock, limitS!);
+      const heap = process.memoryUsage().heapUsed / 1e6;
+      const show = (p: Phase | null): string => (p === null ? 'not run' : p.timedOut ? `NOT converged after ${limitS} s (${p.wrong} routers wrong, ${p.spanMsgs} span msgs so far)` : `${p.ms.toFixed(1)} ms (${p.spanMsgs} span msgs)`);
+      reporter.progress(`${BENCH}: ${n} routers: ${res.edges} links, build ${res.buildMs.toFixed(0)} ms, up ${show(res.up)}, down ${show(res.down)}; ${((Date.now() - w0) / 1000).toFixed(1)} s wall, heap ${heap.toFixed(0)} MB`);
+      results.push(res);
+    }
+    const edges = median(results.map((r) => r.edges));
+    reporter.note(`${n} routers: ${edges} links (${2 * edges} directed), mesh build + LNK_CONN settle ${median(results.map((r) => r.buildMs)).toFixed(0)} ms; ${repeats} seeded graph(s), median`);
+    for (const dir of ['up', 'down'] as const) {
+      const phases = results.map((r) => ({ p: dir === 'up' ? r.up : r.down, links: 2 * r.edges })).filter((x) => x.p !== null) as Array<{ p: Phase; links: number }>;
+      if (phases.length === 0) continue;
+      const p = `converge_${dir}_${n}`;
+      const done = phases.filter((x) => !x.p.timedOut);
+      const med = (list: typeof phases, f: (x: { p: Phase; links: number }) => number): number => median(list.map(f));
+      if (done.length > 0) {
+        reporter.result({ bench: BENCH, metric: `${p}_ms`, value: med(done, (x) => x.p.ms), unit: 'ms' });
+        reporter.result({ bench: BENCH, metric: `${p}_quiet_ms`, value: med(done, (x) => x.p.quietMs), unit: 'ms' });
+        reporter.result({ bench: BENCH, metric: `${p}_span_msgs`, value: med(done, (x) => x.p.spanMsgs), unit: 'msgs' });
+        reporter.result({ bench: BENCH, metric: `${p}_span_msgs_per_link`, value: med(done, (x) => x.p.spanMsgs / x.links), unit: 'ratio' });
+        reporter.result({ bench: BENCH, metric: `${p}_msgs`, value: med(done, (x) => x.p.msgs), unit: 'msgs' });
+      }
+      const cut = phases.filter((x) => x.p.timedOut);
+      if (cut.length > 0) {
+        reporter.note(`${p}: ${cut.length} of ${phases.length} run(s) did not converge within ${limitS} s wall; the *_at_limit metrics are counts when cut off`);
+        reporter.result({ bench: BENCH, metric: `${p}_span_msgs_at_limit`, value: med(cut, (x) => x.p.spanMsgs), unit: 'msgs' });
+        reporter.result({ bench: BENCH, metric: `${p}_routers_wrong_at_limit`, value: med(cut, (x) => x.p.wrong), unit: 'routers' });
+      }
+    }
+  }
+}
