@@ -6,7 +6,7 @@
  * and on any failure ends every open transaction, children first.
  */
 import type { Duplex } from 'node:stream';
-import { Observable, Subject, ReplaySubject } from 'rxjs';
+import { type Observable, ReplaySubject } from 'rxjs';
 import { DMSG, DMSGF, DMSG_ERR, DMSG_IOQ_ERROR } from '../wire/constants.ts';
 import { describeCmd } from '../wire/cmd.ts';
 import { ProtocolError, InvalidArgumentError, hex } from '../wire/errors.ts';
@@ -17,6 +17,7 @@ import { EMPTY, type Message } from '../wire/message.ts';
 import { AuthHandshake } from './auth.ts';
 import { LinkError, TransactionError, type LinkCloseReason } from './errors.ts';
 import { resolveIocomOptions, type IocomOptions, type ResolvedIocomOptions } from './options.ts';
+import { Multicast } from './multicast.ts';
 import { classifyRx } from './state-rules.ts';
 import { Transaction, type SendOptions, type TransactionHost } from './transaction.ts';
 import { WriteQueue, type OutgoingMessage } from './write-queue.ts';
@@ -73,8 +74,8 @@ export class Iocom implements TransactionHost {
   readonly #decoder: FrameDecoder;
   readonly #writer: WriteQueue;
   readonly #auth: AuthHandshake;
-  readonly #transactions = new Subject<Transaction>();
-  readonly #messages = new Subject<Message>();
+  readonly #transactions = new Multicast<Transaction>();
+  readonly #messages = new Multicast<Message>();
   readonly #closed = new ReplaySubject<LinkCloseReason>(1);
   readonly #weOpened = new Map<bigint, Transaction>();
   readonly #peerOpened = new Map<bigint, Transaction>();
@@ -104,8 +105,8 @@ export class Iocom implements TransactionHost {
     this.#decoder = new FrameDecoder({ maxHeaderBytes: this.options.maxHeaderBytes, maxAuxBytes: this.options.maxAuxBytes });
     this.#writer = new WriteQueue(stream, () => this.#checkWritable());
     this.#auth = new AuthHandshake(this.options.keyPair, this.options.allowedPeerKeys);
-    this.transactions$ = this.#transactions.asObservable();
-    this.messages$ = this.#messages.asObservable();
+    this.transactions$ = this.#transactions;
+    this.messages$ = this.#messages;
     this.closed$ = this.#closed.asObservable();
     this.ready = new Promise<void>((resolve, reject) => {
       this.#resolveReady = resolve;

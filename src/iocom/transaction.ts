@@ -3,11 +3,12 @@
  * stacked on (the circuit), its children, and the half-close state of each
  * direction. Freed only when DELETE has gone both ways.
  */
-import { Observable, Subject } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { DMSG, DMSGF, DMSG_ERR } from '../wire/constants.ts';
 import { describeCmd } from '../wire/cmd.ts';
 import type { Message } from '../wire/message.ts';
 import { TransactionError } from './errors.ts';
+import { Multicast } from './multicast.ts';
 
 /** Options of a message sent within a transaction. */
 export interface SendOptions {
@@ -53,11 +54,11 @@ export class Transaction {
   context: unknown = undefined;
 
   readonly #host: TransactionHost;
-  /** Made when rx$ is first read: a transaction nobody listens to costs no Subject. */
-  #rx: Subject<Message> | null = null;
-  #rxObservable: Observable<Message> | null = null;
-  /** How rx$ ended, for a Subject made after the end (null: not ended; undefined error: completed). */
-  #rxEnd: { error: Error | undefined } | null = null;
+  /** Made when rx$ is first read: a transaction nobody listens to costs nothing for it. */
+  #rx: Multicast<Message> | null = null;
+  /** rx$ has ended (for a Multicast made after the end); #rxError says how (undefined: completed). */
+  #rxEnded = false;
+  #rxError: Error | undefined = undefined;
   #txCreated: boolean;
   #txDeleted = false;
   #rxCreated: boolean;
@@ -79,18 +80,15 @@ export class Transaction {
 
   /** Messages the peer sends in this transaction; completes on its DELETE, errors on ABORT or a lost link. */
   get rx$(): Observable<Message> {
-    if (this.#rxObservable === null) {
-      if (this.#rx === null) {
-        this.#rx = new Subject<Message>();
-        // Ended before anyone looked: a late subscriber still sees the end.
-        if (this.#rxEnd !== null) {
-          if (this.#rxEnd.error) this.#rx.error(this.#rxEnd.error);
-          else this.#rx.complete();
-        }
+    if (this.#rx === null) {
+      this.#rx = new Multicast<Message>();
+      // Ended before anyone looked: a late subscriber still sees the end.
+      if (this.#rxEnded) {
+        if (this.#rxError) this.#rx.error(this.#rxError);
+        else this.#rx.complete();
       }
-      this.#rxObservable = this.#rx.asObservable();
     }
-    return this.#rxObservable;
+    return this.#rx;
   }
 
   /** Open sub-transactions stacked on this one. */
@@ -194,7 +192,8 @@ export class Transaction {
     if (cmd & DMSGF.DELETE) {
       this.#rxDeleted = true;
       const error = cmd & DMSGF.ABORT ? new TransactionError('ABORTED', `peer aborted transaction 0x${this.msgid.toString(16)} (${describeCmd(this.icmd)}) with error 0x${msg.header.error.toString(16)}`, msg.header.error) : undefined;
-      this.#rxEnd = { error };
+      this.#rxEnded = true;
+      this.#rxError = error;
       if (this.#rx !== null) {
         if (error) this.#rx.error(error);
         else this.#rx.complete();
@@ -214,7 +213,8 @@ export class Transaction {
       this.#rxDeleted = true;
       this.#rx?.next(synthetic);
       const error = new TransactionError('LOST_LINK', `transaction 0x${this.msgid.toString(16)} (${describeCmd(this.icmd)}) ended: ${cause ? cause.message : 'link lost'}`, DMSG_ERR.LOSTLINK, cause ? { cause } : undefined);
-      this.#rxEnd = { error };
+      this.#rxEnded = true;
+      this.#rxError = error;
       this.#rx?.error(error);
     }
   }

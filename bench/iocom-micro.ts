@@ -1,0 +1,207 @@
+/**
+ * In-process micro-benchmark of the iocom hot paths, in CPU time per
+ * operation (process.cpuUsage), so a busy machine does not skew it much.
+ * Not registered in bench/run.ts: run `npx tsx bench/iocom-micro.ts [CASE...]`
+ * (profile with `node --import tsx --cpu-prof bench/iocom-micro.ts CASE`).
+ *
+ * Cases (every stream is an in-memory Duplex, no sockets):
+ * - send:     sendOneWay of 64-byte messages, flushed once per 2048, into a sink;
+ * - recv:     one-way 64-byte messages decoded and delivered to messages$;
+ * - raw-recv: the same bytes through a bare FrameDecoder (the bench's raw receiver);
+ * - rpc1, rpc100: open(cmd, {delete}) → peer reply(0) on rx$ complete, both
+ *   iocoms in this process (CPU of both sides per round trip);
+ * - raw-rpc100: the bench's raw round trip (decode + pre-encoded writes) in process.
+ *
+ * Env: MICRO_OPS (operations per round, default 200000), MICRO_ROUNDS (default 15).
+ * Prints the minimum and the median of the rounds' CPU µs per operation:
+ * on a shared machine the minimum is the steadier figure.
+ */
+import { Duplex } from 'node:stream';
+import { Iocom } from '../src/iocom/iocom.ts';
+import type { Transaction } from '../src/iocom/transaction.ts';
+import { FrameDecoder } from '../src/wire/frame-decoder.ts';
+import type { Message } from '../src/wire/message.ts';
+import { CMD, IOCOM_OPTIONS, oneWayFrames, replyFrames, requestFrames } from './iocom-shared.ts';
+
+const OPS = Number(process.env.MICRO_OPS ?? 200_000);
+const ROUNDS = Number(process.env.MICRO_ROUNDS ?? 15);
+
+const cpu = (): number => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+/** A Duplex whose writes go to `onWrite` (synchronously accepted). */
+class Pipe extends Duplex {
+  onWrite: (chunk: Uint8Array) => void = () => {};
+  override _read(): void {}
+  override _write(chunk: Uint8Array, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    this.onWrite(chunk);
+    cb();
+  }
+  override _writev(chunks: Array<{ chunk: Uint8Array }>, cb: (e?: Error | null) => void): void {
+    for (const c of chunks) this.onWrite(c.chunk);
+    cb();
+  }
+}
+
+/** Two pipes: what one writes the other receives, one microtask later. */
+function pair(): [Pipe, Pipe] {
+  const a = new Pipe();
+  const b = new Pipe();
+  a.onWrite = (c) => queueMicrotask(() => b.emit('data', c));
+  b.onWrite = (c) => queueMicrotask(() => a.emit('data', c));
+  return [a, b];
+}
+
+type Case = () => Promise<number>; // runs one round, returns ops done
+
+const cases: Record<string, () => Case> = {
+  send: () => {
+    const s = new Pipe();
+    const io = new Iocom(s, IOCOM_OPTIONS);
+    const opts = {};
+    return async () => {
+      for (let n = 0; n < OPS; n += 2048) {
+        for (let i = 0; i < 2048; i++) io.sendOneWay(CMD, opts);
+        await null;
+      }
+      return Math.ceil(OPS / 2048) * 2048;
+    };
+  },
+  recv: () => {
+    const s = new Pipe();
+    const io = new Iocom(s, IOCOM_OPTIONS);
+    let n = 0;
+    io.messages$.subscribe(() => n++);
+    const chunk = oneWayFrames(2048, undefined);
+    return async () => {
+      n = 0;
+      while (n < OPS) s.emit('data', chunk);
+      return n;
+    };
+  },
+  'raw-recv': () => {
+    const dec = new FrameDecoder();
+    const out: Message[] = [];
+    const chunk = oneWayFrames(2048, undefined);
+    return async () => {
+      let n = 0;
+      while (n < OPS) {
+        dec.pushInto(chunk, out);
+        for (let i = 0; i < out.length; i++) if (out[i]!.aux.length === 0) n++;
+        out.length = 0;
+      }
+      return n;
+    };
+  },
+  rpc1: () => rpc(1),
+  rpc100: () => rpc(100),
+  'raw-rpc100': () => {
+    const inflight = 100;
+    const [a, b] = pair();
+    const requests = requestFrames(inflight);
+    const replies = replyFrames(256);
+    const decA = new FrameDecoder();
+    const decB = new FrameDecoder();
+    const outA: Message[] = [];
+    const outB: Message[] = [];
+    let n = 0;
+    let target = 0;
+    let done: (() => void) | undefined;
+    b.on('data', (chunk: Uint8Array) => {
+      decB.pushInto(chunk, outB);
+      const k = outB.length;
+      outB.length = 0;
+      if (k > 0) b.write(replies.subarray(0, k * 64));
+    });
+    a.on('data', (chunk: Uint8Array) => {
+      decA.pushInto(chunk, outA);
+      const k = outA.length;
+      outA.length = 0;
+      n += k;
+      if (n >= target && done) {
+        const d = done;
+        done = undefined;
+        d();
+        return;
+      }
+      if (k > 0) a.write(requests.subarray(0, k * 64));
+    });
+    return () =>
+      new Promise<number>((resolve) => {
+        const start = n;
+        target = n + OPS;
+        done = () => resolve(n - start);
+        a.write(requests);
+      });
+  },
+};
+
+class Replier {
+  readonly #tx: Transaction;
+  constructor(tx: Transaction) {
+    this.#tx = tx;
+  }
+  complete(): void {
+    this.#tx.reply(0);
+  }
+  error(): void {}
+}
+
+function rpc(inflight: number): Case {
+  const [a, b] = pair();
+  const client = new Iocom(a, IOCOM_OPTIONS);
+  const server = new Iocom(b, IOCOM_OPTIONS);
+  server.transactions$.subscribe((tx) => {
+    tx.rx$.subscribe(new Replier(tx));
+  });
+  let n = 0;
+  let target = 0;
+  let live = 0;
+  let done: (() => void) | undefined;
+  const opts = { delete: true };
+  const observer = {
+    complete: (): void => {
+      n++;
+      live--;
+      if (n < target) start();
+      else if (live === 0 && done) done();
+    },
+    error: (e: Error): void => {
+      throw e;
+    },
+  };
+  const start = (): void => {
+    live++;
+    client.open(CMD, opts).rx$.subscribe(observer);
+  };
+  return () =>
+    new Promise<number>((resolve) => {
+      const s = n;
+      target = n + OPS;
+      done = () => resolve(n - s);
+      for (let i = 0; i < inflight; i++) start();
+    });
+}
+
+async function main(): Promise<void> {
+  const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(cases);
+  for (const name of names) {
+    const make = cases[name];
+    if (!make) throw new Error(`unknown case ${name}; known: ${Object.keys(cases).join(', ')}`);
+    const round = make();
+    await round(); // warm-up
+    const us: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const c0 = cpu();
+      const ops = await round();
+      us.push((cpu() - c0) / ops);
+    }
+    us.sort((x, y) => x - y);
+    const med = us[us.length >> 1]!;
+    process.stdout.write(`${name.padEnd(11)} ${us[0]!.toFixed(3)} µs/op CPU min (median ${med.toFixed(3)}; ${(1 / us[0]!).toFixed(2)} M ops/CPU-s)\n`);
+  }
+}
+
+await main();
