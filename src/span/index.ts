@@ -1,5 +1,5 @@
 /** Public API of the span layer: the Router (a mesh node) and its pure parts. */
-export { Router, SERVICE_PEER_TYPE } from './router.ts';
+export { Router, SERVICE_PEER_TYPE, DMSG_ERR_WITHDRAWN } from './router.ts';
 export type { RouterOptions, SpanInfo, SpanEvent, AdvertiseOptions, Advertisement, RouterLink } from './router.ts';
 export { SpanError } from './errors.ts';
 export type { SpanErrorCode } from './errors.ts';

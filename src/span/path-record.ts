@@ -13,7 +13,21 @@
  * | 6   | 2        | count (u16): number of node ids                |
  * | 8   | 16*count | node ids, 16-byte uuids in RFC 4122 byte order |
  *
- * Total 8 + 16*count bytes. Trailing zero bytes up to the next DMSG_ALIGN (64)
+ * Version 2 adds the advertisement's epoch (a random u32 the originator
+ * picks for each advertisement and every relay copies): after a withdrawal,
+ * routers refuse that epoch of that instance, so no stale backup path is
+ * explored, while a new advertisement (a new epoch) passes.
+ *
+ * | off | size     | field                                          |
+ * |-----|----------|------------------------------------------------|
+ * | 0   | 4        | magic "DMPV"                                   |
+ * | 4   | 2        | version (u16) = 2                              |
+ * | 6   | 2        | count (u16)                                    |
+ * | 8   | 4        | epoch (u32, non-zero)                          |
+ * | 12  | 4        | reserved, 0                                    |
+ * | 16  | 16*count | node ids                                       |
+ *
+ * Total 8 (v1) or 16 (v2) + 16*count bytes. Trailing zero bytes up to the next DMSG_ALIGN (64)
  * boundary (aux padding) are tolerated; anything else after the ids is an error. A path
  * that names one node twice is malformed (it went round a loop).
  */
@@ -25,7 +39,9 @@ export type NodeId = string;
 
 export const PATH_RECORD_MAGIC = Uint8Array.of(0x44, 0x4d, 0x50, 0x56); // "DMPV"
 export const PATH_RECORD_VERSION = 1;
+export const PATH_RECORD_VERSION_EPOCH = 2;
 export const PATH_RECORD_HEADER_BYTES = 8;
+const HEADER_BYTES_V2 = 16;
 export const NODE_ID_BYTES = 16;
 /** Default longest path decoded; see SpanOptions.maxPathLength. */
 export const PATH_RECORD_DEFAULT_MAX_COUNT = 64;
@@ -62,15 +78,19 @@ export function bytesToNodeId(bytes: Uint8Array, offset = 0): NodeId {
   return s;
 }
 
-export function encodePathRecord(path: readonly NodeId[]): Uint8Array {
+/** Encode a path (and, when non-zero, the advertisement epoch: version 2). */
+export function encodePathRecord(path: readonly NodeId[], epoch = 0): Uint8Array {
   if (!Array.isArray(path)) throw new InvalidArgumentError('path must be an array of node ids');
   if (path.length > 0xffff) throw new InvalidArgumentError(`path has ${path.length} ids, the record holds at most 65535`);
-  const out = new Uint8Array(PATH_RECORD_HEADER_BYTES + NODE_ID_BYTES * path.length);
+  if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff) throw new InvalidArgumentError(`epoch must be a u32, got ${epoch}`);
+  const head = epoch === 0 ? PATH_RECORD_HEADER_BYTES : HEADER_BYTES_V2;
+  const out = new Uint8Array(head + NODE_ID_BYTES * path.length);
   out.set(PATH_RECORD_MAGIC, 0);
   const view = new DataView(out.buffer);
-  view.setUint16(4, PATH_RECORD_VERSION, true);
+  view.setUint16(4, epoch === 0 ? PATH_RECORD_VERSION : PATH_RECORD_VERSION_EPOCH, true);
   view.setUint16(6, path.length, true);
-  path.forEach((id, i) => nodeIdToBytes(id, out, PATH_RECORD_HEADER_BYTES + NODE_ID_BYTES * i));
+  if (epoch !== 0) view.setUint32(8, epoch, true);
+  path.forEach((id, i) => nodeIdToBytes(id, out, head + NODE_ID_BYTES * i));
   return out;
 }
 
@@ -84,6 +104,11 @@ function bad(message: string): ProtocolError {
  * peer is not broken, we just will not hold it). Nothing else is thrown.
  */
 export function decodePathRecord(bytes: Uint8Array, maxCount = PATH_RECORD_DEFAULT_MAX_COUNT): NodeId[] {
+  return decodePathRecordWithEpoch(bytes, maxCount).path;
+}
+
+/** Like decodePathRecord, with the advertisement epoch (0 for a version 1 record). */
+export function decodePathRecordWithEpoch(bytes: Uint8Array, maxCount = PATH_RECORD_DEFAULT_MAX_COUNT): { path: NodeId[]; epoch: number } {
   if (!(bytes instanceof Uint8Array)) throw bad('expected bytes');
   if (bytes.length < PATH_RECORD_HEADER_BYTES) {
     throw bad(`expected at least ${PATH_RECORD_HEADER_BYTES} bytes, got ${bytes.length}`);
@@ -93,9 +118,14 @@ export function decodePathRecord(bytes: Uint8Array, maxCount = PATH_RECORD_DEFAU
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint16(4, true);
-  if (version !== PATH_RECORD_VERSION) throw bad(`expected version ${PATH_RECORD_VERSION}, got ${version}`);
+  if (version !== PATH_RECORD_VERSION && version !== PATH_RECORD_VERSION_EPOCH)
+    throw bad(`expected version ${PATH_RECORD_VERSION} or ${PATH_RECORD_VERSION_EPOCH}, got ${version}`);
+  const head = version === PATH_RECORD_VERSION ? PATH_RECORD_HEADER_BYTES : HEADER_BYTES_V2;
+  if (bytes.length < head) throw bad(`version ${version} needs at least ${head} bytes, got ${bytes.length}`);
+  const epoch = version === PATH_RECORD_VERSION ? 0 : view.getUint32(8, true);
+  if (version === PATH_RECORD_VERSION_EPOCH && (epoch === 0 || view.getUint32(12, true) !== 0)) throw bad('version 2 needs a non-zero epoch and zero reserved bytes');
   const count = view.getUint16(6, true);
-  const need = PATH_RECORD_HEADER_BYTES + NODE_ID_BYTES * count;
+  const need = head + NODE_ID_BYTES * count;
   if (bytes.length < need) throw bad(`count ${count} needs ${need} bytes, got ${bytes.length}`);
   if (bytes.length > doAlign(need)) {
     throw bad(`expected ${need} bytes (+ zero padding to ${doAlign(need)}), got ${bytes.length}`);
@@ -109,12 +139,12 @@ export function decodePathRecord(bytes: Uint8Array, maxCount = PATH_RECORD_DEFAU
   const path: NodeId[] = [];
   const seen = new Set<NodeId>();
   for (let i = 0; i < count; i++) {
-    const id = bytesToNodeId(bytes, PATH_RECORD_HEADER_BYTES + NODE_ID_BYTES * i);
+    const id = bytesToNodeId(bytes, head + NODE_ID_BYTES * i);
     if (seen.has(id)) throw bad(`node ${id} appears twice (the span went round a loop)`);
     seen.add(id);
     path.push(id);
   }
-  return path;
+  return { path, epoch };
 }
 
 function bytesToHex(bytes: Uint8Array): string {

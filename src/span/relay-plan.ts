@@ -255,6 +255,7 @@ function sameFields(a: SpanFields, b: SpanFields): boolean {
     a.nodeId === b.nodeId &&
     a.clusterLabel === b.clusterLabel &&
     a.nodeLabel === b.nodeLabel &&
-    a.extras === b.extras
+    a.extras === b.extras &&
+    (a.epoch ?? 0) === (b.epoch ?? 0)
   );
 }

@@ -18,14 +18,24 @@ import { Iocom, type OpenOptions } from '../iocom/iocom.ts';
 import type { IocomOptions } from '../iocom/options.ts';
 import type { Transaction } from '../iocom/transaction.ts';
 import type { RelayConn } from './filters.ts';
-import { decodePathRecord, encodePathRecord, type NodeId } from './path-record.ts';
+import { decodePathRecordWithEpoch, encodePathRecord, type NodeId } from './path-record.ts';
 import { planRelaysForNode, type ExistingRelay, type RelaySpec } from './relay-plan.ts';
 import { isRelayed, relayTransaction } from './relay.ts';
 import { resolveSpanOptions, type SpanOptions } from './options.ts';
 import { serviceClusterId, validateLabel } from './service-id.ts';
-import { SpanTable, type NodeKey, type SpanFields, type SpanLink, type SpanNode } from './span-table.ts';
+import { SpanTable, nodeKeyOf, type NodeKey, type SpanFields, type SpanLink, type SpanNode } from './span-table.ts';
 import { SpanError } from './errors.ts';
 import { answerShell } from './shell.ts';
+
+/**
+ * `head.error` of a span DELETE that withdraws the advertisement itself (as
+ * opposed to losing one path to it). Routers then refuse that epoch of that
+ * instance, so no backup path is explored. DragonFly uses 0x20..0x24; a
+ * DragonFly peer just sees a span closed with an error.
+ */
+export const DMSG_ERR_WITHDRAWN = 0x28;
+/** Withdrawn (instance, epoch) pairs remembered per router (oldest forgotten first). */
+const MAX_TOMBSTONES = 4096;
 
 /** peer_type of spans advertised with `advertise()` (DragonFly uses 1..3; 63 is CLIENT). */
 export const SERVICE_PEER_TYPE = 4;
@@ -147,6 +157,10 @@ interface ReceivedSpanContext {
   readonly linkId: string;
 }
 
+function tombstoneKey(key: NodeKey, epoch: number): string {
+  return `${key}#${epoch}`;
+}
+
 export class Router {
   readonly nodeId: string;
   readonly name: string;
@@ -175,6 +189,8 @@ export class Router {
   /** Received span transactions by link id. */
   readonly #received = new Map<string, Transaction>();
   readonly #locals = new Map<string, LocalAd>();
+  /** Withdrawn advertisements, as `${nodeKey}#${epoch}`, in insertion order. */
+  readonly #tombstones = new Set<string>();
   /** Last SpanInfo published per node, to tell up/down/changed apart. */
   readonly #published = new Map<NodeKey, SpanInfo>();
   #nextConn = 1;
@@ -254,6 +270,8 @@ export class Router {
       nodeLabel: instance,
       dist: 0,
       rnss: 0,
+      // A fresh epoch per advertisement: its withdrawal refuses this one only.
+      epoch: randomInt(1, 0xffffffff),
     };
     const linkId = `local${this.#nextLink++}`;
     const subject = new Subject<Transaction>();
@@ -268,10 +286,10 @@ export class Router {
       transactions$: subject.asObservable(),
       close: () => {
         if (!this.#locals.delete(linkId)) return;
-        const link = this.#table.remove(linkId);
+        const link = this.#table.link(linkId);
         subject.complete();
         this.#logLine(`withdraw ${opts.service}/${instance}`);
-        if (link) this.#nodeChanged(link.nodeKey);
+        if (link) this.#withdraw(link.nodeKey, fields.epoch!);
       },
     };
   }
@@ -471,11 +489,20 @@ export class Router {
     try {
       const s = decodeLnkSpan(msg.ext);
       fields = { peerType: s.peerType, pfsType: s.pfsType, clusterId: s.peerId, nodeId: s.pfsId, clusterLabel: s.peerLabel, nodeLabel: s.pfsLabel, dist: s.dist, rnss: s.rnss, extras: s };
-      if (msg.aux.length > 0) path = decodePathRecord(msg.aux, this.#table.options.maxPathLength);
+      if (msg.aux.length > 0) {
+        const record = decodePathRecordWithEpoch(msg.aux, this.#table.options.maxPathLength);
+        path = record.path;
+        if (record.epoch !== 0) fields = { ...fields, epoch: record.epoch };
+      }
     } catch (err) {
       this.#logLine(`link ${conn.connId}: refused a span: ${(err as Error).message}`);
       this.#spansRefused++;
       return this.#refuse(tx, DMSG_ERR.PARAM);
+    }
+    if (fields.epoch && this.#tombstones.has(tombstoneKey(nodeKeyOf(fields), fields.epoch))) {
+      // A stale copy of a withdrawn advertisement: refuse it and tell the sender why.
+      this.#spansRefused++;
+      return this.#refuse(tx, DMSG_ERR_WITHDRAWN);
     }
     const added = this.#table.add({ linkId, connId: conn.connId, peerNodeId: conn.peerNodeId, fields, path });
     if (!added.ok) {
@@ -485,13 +512,21 @@ export class Router {
     }
     tx.context = { kind: 'received-span', linkId } satisfies ReceivedSpanContext;
     this.#received.set(linkId, tx);
+    let withdrawn = false;
     const gone = (): void => {
-      if (!this.#received.delete(linkId)) return;
-      const link = this.#table.remove(linkId);
       if (tx.canSend) tx.close();
+      if (!this.#received.delete(linkId)) return;
+      if (withdrawn && fields.epoch) return this.#withdraw(added.link.nodeKey, fields.epoch);
+      const link = this.#table.remove(linkId);
       if (link) this.#nodeChanged(link.nodeKey);
     };
-    tx.rx$.subscribe({ complete: gone, error: gone });
+    tx.rx$.subscribe({
+      next: (m) => {
+        if (m.header.cmd & DMSGF.DELETE && m.header.error === DMSG_ERR_WITHDRAWN) withdrawn = true;
+      },
+      complete: gone,
+      error: gone,
+    });
     queueMicrotask(() => {
       if (tx.canSend) tx.result(0);
     });
@@ -569,7 +604,7 @@ export class Router {
     });
     let tx: Transaction;
     try {
-      tx = conn.iocom.open(DMSG.LNK_SPAN, { ext, aux: encodePathRecord(spec.path) });
+      tx = conn.iocom.open(DMSG.LNK_SPAN, { ext, aux: encodePathRecord(spec.path, f.epoch ?? 0) });
       this.#spanMessagesSent++;
     } catch (err) {
       this.#logLine(`link ${conn.connId}: cannot relay span: ${(err as Error).message}`);
@@ -587,20 +622,48 @@ export class Router {
         if (msg.header.cmd & DMSGF.DELETE) {
           this.#forgetRelay(relay);
           if (tx.canSend) tx.close();
+          // Refused as withdrawn: the peer knows more than we do.
+          if (msg.header.error === DMSG_ERR_WITHDRAWN && f.epoch) this.#withdraw(spec.nodeKey, f.epoch);
         }
       },
       error: () => this.#forgetRelay(relay),
     });
   }
 
-  #deleteRelay(relayId: string): void {
+  #deleteRelay(relayId: string, error = 0): void {
     const relay = this.#relays.get(relayId);
     if (!relay) return;
     this.#forgetRelay(relay);
     if (relay.tx.canSend) {
-      relay.tx.close();
+      relay.tx.close(error);
       this.#spanMessagesSent++;
     }
+  }
+
+  /**
+   * An advertisement (instance `key`, `epoch`) was withdrawn by its
+   * originator: forget every path to it, close our relays of it with
+   * WITHDRAWN (make no backup relay: every backup is a stale copy), and
+   * refuse it from now on. Received copies stay open until their senders
+   * close them, but no longer count.
+   */
+  #withdraw(key: NodeKey, epoch: number): void {
+    const tk = tombstoneKey(key, epoch);
+    if (!this.#tombstones.has(tk)) {
+      this.#tombstones.add(tk);
+      if (this.#tombstones.size > MAX_TOMBSTONES) this.#tombstones.delete(this.#tombstones.values().next().value!);
+    }
+    const node = this.#table.node(key);
+    for (const link of node ? [...node.links] : []) {
+      if (link.fields.epoch !== epoch) continue;
+      this.#table.remove(link.linkId);
+      this.#received.delete(link.linkId);
+    }
+    for (const id of [...(this.#relaysByNode.get(key) ?? [])]) {
+      const relay = this.#relays.get(id);
+      if (relay && relay.fields.epoch === epoch) this.#deleteRelay(id, DMSG_ERR_WITHDRAWN);
+    }
+    this.#nodeChanged(key);
   }
 
   #forgetRelay(relay: RelayState): void {

@@ -38,6 +38,8 @@ export interface SpanFields {
   readonly rnss: number;
   /** Carried verbatim to relays (media union, status …); never inspected here. */
   readonly extras?: unknown;
+  /** The advertisement's epoch (path record v2), copied by relays; 0 or absent when unknown. */
+  readonly epoch?: number;
 }
 
 export interface SpanLinkInput {
