@@ -336,11 +336,13 @@ export class Router {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const [linkId] of this.#locals) {
-      const link = this.#table.remove(linkId);
-      if (link) this.#nodeChanged(link.nodeKey);
+    // Withdraw our spans first (with DMSG_ERR_WITHDRAWN, so nobody explores backups).
+    for (const [linkId, local] of [...this.#locals]) {
+      const link = this.#table.link(linkId);
+      this.#locals.delete(linkId);
+      local.subject.complete();
+      if (link) this.#withdraw(link.nodeKey, local.fields.epoch!);
     }
-    this.#locals.clear();
     await Promise.all([...this.#conns.values()].map((c) => c.iocom.close()));
     this.#spans.complete();
     this.#subTransactions.complete();
