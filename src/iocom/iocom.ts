@@ -20,7 +20,7 @@ import { resolveIocomOptions, type IocomOptions, type ResolvedIocomOptions } fro
 import { Multicast } from './multicast.ts';
 import { classifyRx } from './state-rules.ts';
 import { Transaction, type SendOptions, type TransactionHost } from './transaction.ts';
-import { WriteQueue, type OutgoingMessage } from './write-queue.ts';
+import { WriteQueue } from './write-queue.ts';
 
 export interface OpenOptions extends Omit<SendOptions, 'abort'> {
   /** The transaction to stack this one on (its msgid becomes our circuit). */
@@ -329,19 +329,7 @@ export class Iocom implements TransactionHost {
     if (aux.length > 1 << 20) throw new InvalidArgumentError(`aux of ${aux.length} bytes exceeds the 1 MiB DMSG limit`);
     if (this.#writer.queuedBytes + hb + aux.length > this.options.maxQueuedBytes)
       throw new TransactionError('LIMIT', `${this.name}: ${this.#writer.queuedBytes} bytes already queued; maxQueuedBytes is ${this.options.maxQueuedBytes} (wait for whenWritable())`);
-    const m: OutgoingMessage = {
-      cmd,
-      msgid,
-      circuit,
-      error: opts?.error ?? 0,
-      ext,
-      aux,
-      auxCrc: pass?.auxCrc ?? -1,
-      reserved02: pass?.reserved02 ?? 0,
-      reserved18: pass?.reserved18 ?? 0n,
-      bypassGate,
-    };
-    this.#writer.enqueue(m);
+    this.#writer.enqueue(cmd, msgid, circuit, opts?.error ?? 0, ext, aux, pass, bypassGate);
   }
 
   #sendAuth(ext: Uint8Array, aux: Uint8Array): void {

@@ -1,56 +1,88 @@
 /**
  * The batching writer of one link. Everything queued in one tick goes out in
- * one flush: small messages are packed into a single buffer (a 64-byte
- * header copy is cheaper than an iovec entry), large aux data is passed to
- * the stream as its own buffer, never copied. Sequence numbers (the salt's
- * low byte) and CRCs are assigned at flush time, in the order the bytes go
- * onto the wire, as libdmsg's dmsg_iocom_flush1 does.
+ * one flush. A message is encoded when it is queued, straight into a zeroed
+ * slab (reserved fields, ext tails and aux padding stay 0 without a fill),
+ * so no object is kept per message and a flush only hands the slab's new
+ * bytes to the stream. Small aux data is copied into the slab (a copy is
+ * cheaper than an iovec entry); large aux data goes to the stream as its own
+ * buffer, never copied.
+ *
+ * Sequence numbers (the salt's low byte) and CRCs are assigned in the order
+ * the bytes go onto the wire, as libdmsg's dmsg_iocom_flush1 does: queued
+ * messages are written in queue order, and messages held behind the
+ * authentication gate are encoded only when the gate opens.
+ *
+ * The CRCs are computed at flush, over every message queued since the last,
+ * in one pass: interleaved with the decoder's CRCs over received chunks they
+ * made crc32c's word-view cache flip between two arrays on every call.
  *
  * It obeys `write()` returning false: nothing more is written until 'drain'.
  */
 import type { Writable } from 'node:stream';
 import { crc32c, headerCrc } from '../wire/crc32c.ts';
-import { writeU32LE, writeU16LE } from '../wire/header.ts';
 import { auxCrcOf } from '../wire/frame-encoder.ts';
 import { DMSGF, DMSG_HDR_MAGIC } from '../wire/constants.ts';
 
-/** Aux data up to this size is copied into the batch buffer; larger goes out as its own chunk. */
+/** Aux data up to this size is copied into the slab; larger goes out as its own chunk. */
 const INLINE_AUX = 2048;
+/** Put in the hdr_crc slot until sealing: the aux CRC field is already set (given by a relay, or aux not inline). */
+const AUX_CRC_SET = 1;
 /** Flush at once when this many bytes are pending, instead of waiting for the microtask. */
 const FLUSH_BYTES = 256 * 1024;
+/** Slab sizes: the first slab is small (an idle link holds little), later ones double up to the max. */
+const SLAB_MIN = 4096;
+const SLAB_MAX = 256 * 1024;
 const ZEROS = new Uint8Array(64);
+const EMPTY_CHUNKS: Uint8Array[] = [];
 
-export interface OutgoingMessage {
+/** Header fields a relay passes through unchanged. */
+export interface PassFields {
+  auxCrc?: number;
+  reserved02?: number;
+  reserved18?: bigint;
+}
+
+/** A message held behind the closed gate, encoded when it opens. */
+interface HeldMessage {
   cmd: number;
-  msgid: bigint;
-  circuit: bigint;
+  msgid: number | bigint;
+  circuit: number | bigint;
   error: number;
   ext: Uint8Array;
   aux: Uint8Array;
-  /** Precomputed aux CRC (a relay passes the sender's through), or -1 to compute. */
-  auxCrc: number;
-  reserved02: number;
-  reserved18: bigint;
-  /** Sent even while the gate is closed (authentication messages). */
-  bypassGate: boolean;
+  pass: PassFields | undefined;
 }
 
-function writeU64(b: Uint8Array, o: number, v: bigint): void {
-  if (v <= 0xffffffffn && v >= 0n) {
-    writeU32LE(b, o, Number(v));
-    writeU32LE(b, o + 4, 0);
+/** A msgid or circuit: a number (a safe integer) or a bigint (any u64). */
+function writeId(v: DataView, o: number, id: number | bigint): void {
+  if (typeof id === 'number') {
+    v.setUint32(o, id >>> 0, true);
+    if (id > 0xffffffff) v.setUint32(o + 4, Math.floor(id / 0x100000000), true);
   } else {
-    const x = BigInt.asUintN(64, v);
-    writeU32LE(b, o, Number(x & 0xffffffffn));
-    writeU32LE(b, o + 4, Number(x >> 32n));
+    v.setBigUint64(o, BigInt.asUintN(64, id), true);
   }
+}
+
+/** Bytes a message takes in the queue accounting (header + padded aux). */
+function wireBytes(cmd: number, auxLen: number): number {
+  return ((cmd & DMSGF.SIZE) << 6) + ((auxLen + 63) & ~63);
 }
 
 export class WriteQueue {
   readonly #stream: Writable;
   readonly #onDrain: () => void;
-  #pending: OutgoingMessage[] = [];
-  #held: OutgoingMessage[] = [];
+  #slab: Buffer = Buffer.alloc(0);
+  #slabView: DataView = new DataView(this.#slab.buffer, this.#slab.byteOffset, 0);
+  /** Next free byte of the slab. */
+  #off = 0;
+  /** First slab byte not yet handed to the stream (or to #chunks). */
+  #start = 0;
+  /** First slab byte whose message has no CRCs yet. */
+  #sealed = 0;
+  /** Encoded pieces before #start, in wire order (slab ranges, large aux, padding). */
+  #chunks: Uint8Array[] = EMPTY_CHUNKS;
+  #held: HeldMessage[] = [];
+  #pendingCount = 0;
   #pendingBytes = 0;
   #heldBytes = 0;
   #scheduled = false;
@@ -61,6 +93,16 @@ export class WriteQueue {
   #seq = 0;
   #messagesOut = 0;
   #bytesOut = 0;
+  readonly #flushTask = (): void => {
+    this.#scheduled = false;
+    this.flush();
+  };
+  readonly #drainTask = (): void => {
+    this.#waitingDrain = false;
+    if (this.#pendingCount > 0) this.flush();
+    this.#maybeEnd();
+    this.#onDrain();
+  };
 
   /** @param onDrain called when queued bytes fall after the stream drained */
   constructor(stream: Writable, onDrain: () => void) {
@@ -80,27 +122,127 @@ export class WriteQueue {
   /** While closed, only messages with `bypassGate` are written (authentication first). */
   setGate(open: boolean): void {
     this.#gateOpen = open;
-    if (open && this.#held.length > 0) {
-      for (const m of this.#held) this.#pending.push(m);
-      this.#pendingBytes += this.#heldBytes;
+    if (open && this.#held.length > 0 && !this.#closed) {
+      const held = this.#held;
       this.#held = [];
       this.#heldBytes = 0;
-      this.#schedule();
+      for (const m of held) this.#encode(m.cmd, m.msgid, m.circuit, m.error, m.ext, m.aux, m.pass);
+      this.#afterEnqueue();
     }
   }
 
-  enqueue(m: OutgoingMessage): void {
+  /**
+   * Queue one message (validated by the caller: header size, ext fits, aux
+   * at most 1 MiB). `ext` and `aux` are copied now, except aux data larger
+   * than INLINE_AUX, which is written as given.
+   */
+  enqueue(cmd: number, msgid: number | bigint, circuit: number | bigint, error: number, ext: Uint8Array, aux: Uint8Array, pass: PassFields | undefined, bypassGate: boolean): void {
     if (this.#closed) return;
-    const size = ((m.cmd & DMSGF.SIZE) << 6) + ((m.aux.length + 63) & ~63);
-    if (!this.#gateOpen && !m.bypassGate) {
-      this.#held.push(m);
-      this.#heldBytes += size;
+    if (!this.#gateOpen && !bypassGate) {
+      this.#held.push({ cmd, msgid, circuit, error, ext, aux, pass });
+      this.#heldBytes += wireBytes(cmd, aux.length);
       return;
     }
-    this.#pending.push(m);
-    this.#pendingBytes += size;
+    this.#encode(cmd, msgid, circuit, error, ext, aux, pass);
+    this.#afterEnqueue();
+  }
+
+  #afterEnqueue(): void {
     if (this.#pendingBytes >= FLUSH_BYTES) this.flush();
-    else this.#schedule();
+    else if (!this.#scheduled && !this.#waitingDrain) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flushTask);
+    }
+  }
+
+  /**
+   * Make room for `need` bytes in a new zeroed slab. The bytes queued in the
+   * old one move along when nothing else is queued before them, so a flush
+   * stays one buffer (one write, as a raw sender's) instead of an iovec.
+   */
+  #newSlab(need: number): void {
+    this.#seal();
+    const old = this.#slab;
+    const queued = this.#off - this.#start;
+    const move = queued > 0 && this.#chunks === EMPTY_CHUNKS && queued <= SLAB_MAX / 2;
+    if (queued > 0 && !move) this.#pushChunk(old.subarray(this.#start, this.#off));
+    const keep = move ? queued : 0;
+    const size = Math.max(need + keep, Math.min(SLAB_MAX, Math.max(SLAB_MIN, old.length * 2)));
+    const slab = Buffer.alloc(size);
+    if (move) slab.set(old.subarray(this.#start, this.#off), 0);
+    this.#slab = slab;
+    this.#slabView = new DataView(slab.buffer, slab.byteOffset, size);
+    this.#start = 0;
+    this.#off = this.#sealed = keep;
+  }
+
+  /** Compute the CRCs of the messages in slab[#sealed, #off): aux (inline, unless set) then header. */
+  #seal(): void {
+    const slab = this.#slab;
+    const v = this.#slabView;
+    const end = this.#off;
+    let o = this.#sealed;
+    while (o < end) {
+      const hb = (v.getUint32(o + 0x20, true) & DMSGF.SIZE) << 6;
+      const auxLen = v.getUint32(o + 0x28, true);
+      let next = o + hb;
+      if (auxLen > 0 && auxLen <= INLINE_AUX) {
+        const aligned = (auxLen + 63) & ~63;
+        if (v.getUint32(o + 0x3c, true) !== AUX_CRC_SET) v.setUint32(o + 0x24, crc32c(slab, next, next + aligned), true);
+        next += aligned;
+      }
+      // headerCrc takes the hdr_crc slot as zero, whatever the marker left there.
+      v.setUint32(o + 0x3c, headerCrc(slab, o, hb), true);
+      o = next;
+    }
+    this.#sealed = end;
+  }
+
+  #pushChunk(c: Uint8Array): void {
+    if (this.#chunks === EMPTY_CHUNKS) this.#chunks = [c];
+    else this.#chunks.push(c);
+  }
+
+  #encode(cmd: number, msgid: number | bigint, circuit: number | bigint, error: number, ext: Uint8Array, aux: Uint8Array, pass: PassFields | undefined): void {
+    const hb = (cmd & DMSGF.SIZE) << 6;
+    const auxLen = aux.length;
+    const auxAligned = (auxLen + 63) & ~63;
+    const inline = auxLen <= INLINE_AUX;
+    const need = inline ? hb + auxAligned : hb;
+    if (this.#off + need > this.#slab.length) this.#newSlab(need);
+    const slab = this.#slab;
+    const v = this.#slabView;
+    const o = this.#off;
+    v.setUint16(o, DMSG_HDR_MAGIC, true);
+    slab[o + 4] = this.#seq;
+    this.#seq = (this.#seq + 1) & 0xff;
+    if (msgid !== 0) writeId(v, o + 0x08, msgid);
+    if (circuit !== 0) writeId(v, o + 0x10, circuit);
+    v.setUint32(o + 0x20, cmd, true);
+    v.setUint32(o + 0x28, auxLen, true);
+    if (error !== 0) v.setUint32(o + 0x2c, error, true);
+    if (pass !== undefined) {
+      if (pass.reserved02) v.setUint16(o + 0x02, pass.reserved02, true);
+      if (pass.reserved18) v.setBigUint64(o + 0x18, BigInt.asUintN(64, pass.reserved18), true);
+      if (auxLen > 0 && pass.auxCrc !== undefined && pass.auxCrc >= 0) {
+        v.setUint32(o + 0x24, pass.auxCrc, true);
+        v.setUint32(o + 0x3c, AUX_CRC_SET, true);
+      }
+    }
+    if (ext.length > 0) slab.set(ext, o + 64);
+    this.#off = o + hb;
+    if (inline) {
+      if (auxLen > 0) slab.set(aux, o + hb);
+      this.#off = o + hb + auxAligned;
+    } else {
+      if (v.getUint32(o + 0x3c, true) !== AUX_CRC_SET) v.setUint32(o + 0x24, auxCrcOf(aux), true);
+      this.#pushChunk(slab.subarray(this.#start, this.#off));
+      this.#pushChunk(aux);
+      if (auxAligned > auxLen) this.#pushChunk(ZEROS.subarray(0, auxAligned - auxLen));
+      this.#start = this.#off;
+    }
+    this.#pendingCount++;
+    this.#pendingBytes += hb + auxAligned;
   }
 
   /**
@@ -117,104 +259,53 @@ export class WriteQueue {
 
   #maybeEnd(): void {
     const stream = this.#stream;
-    if (this.#ending && !this.#waitingDrain && this.#pending.length === 0 && !stream.writableEnded && !stream.destroyed) stream.end();
+    if (this.#ending && !this.#waitingDrain && this.#pendingCount === 0 && !stream.writableEnded && !stream.destroyed) stream.end();
   }
 
   /** Drop everything queued; nothing more will be written. */
   close(): void {
     this.#closed = true;
-    this.#pending = [];
+    this.#chunks = EMPTY_CHUNKS;
+    this.#start = this.#sealed = this.#off;
     this.#held = [];
+    this.#pendingCount = 0;
     this.#pendingBytes = 0;
     this.#heldBytes = 0;
   }
 
-  #schedule(): void {
-    if (this.#scheduled || this.#waitingDrain) return;
-    this.#scheduled = true;
-    queueMicrotask(() => {
-      this.#scheduled = false;
-      this.flush();
-    });
-  }
-
   /** Write everything pending now (unless the stream asked us to wait for 'drain'). */
   flush(): void {
-    if (this.#waitingDrain || this.#closed || this.#pending.length === 0) return;
+    if (this.#waitingDrain || this.#closed || this.#pendingCount === 0) return;
     const stream = this.#stream;
     if (stream.destroyed || stream.writableEnded) return;
-    const batch = this.#pending;
-    this.#pending = [];
+    this.#seal();
+    const chunks = this.#chunks;
+    let one: Uint8Array | undefined;
+    if (this.#off > this.#start) {
+      const tail = this.#slab.subarray(this.#start, this.#off);
+      this.#start = this.#off;
+      if (chunks === EMPTY_CHUNKS) one = tail;
+      else chunks.push(tail);
+    } else if (chunks.length === 1) {
+      one = chunks[0];
+    }
+    this.#chunks = EMPTY_CHUNKS;
+    this.#messagesOut += this.#pendingCount;
+    this.#bytesOut += this.#pendingBytes;
+    this.#pendingCount = 0;
     this.#pendingBytes = 0;
 
-    let slabSize = 0;
-    for (let i = 0; i < batch.length; i++) {
-      const m = batch[i]!;
-      slabSize += (m.cmd & DMSGF.SIZE) << 6;
-      if (m.aux.length <= INLINE_AUX) slabSize += (m.aux.length + 63) & ~63;
-    }
-    // One zeroed allocation: reserved fields, ext tails and aux padding stay 0
-    // without a fill per message.
-    const slab = Buffer.alloc(slabSize);
-    const chunks: Uint8Array[] = [];
-    let off = 0;
-    let chunkStart = 0;
-    let bytes = 0;
-    for (let i = 0; i < batch.length; i++) {
-      const m = batch[i]!;
-      const hb = (m.cmd & DMSGF.SIZE) << 6;
-      const auxLen = m.aux.length;
-      const auxAligned = (auxLen + 63) & ~63;
-      const auxCrc = auxLen === 0 ? 0 : m.auxCrc >= 0 ? m.auxCrc : auxLen <= INLINE_AUX ? -1 : auxCrcOf(m.aux);
-      writeU16LE(slab, off, DMSG_HDR_MAGIC);
-      if (m.reserved02 !== 0) writeU16LE(slab, off + 0x02, m.reserved02);
-      slab[off + 4] = this.#seq & 0xff;
-      this.#seq = (this.#seq + 1) & 0xff;
-      if (m.msgid !== 0n) writeU64(slab, off + 0x08, m.msgid);
-      if (m.circuit !== 0n) writeU64(slab, off + 0x10, m.circuit);
-      if (m.reserved18 !== 0n) writeU64(slab, off + 0x18, m.reserved18);
-      writeU32LE(slab, off + 0x20, m.cmd);
-      writeU32LE(slab, off + 0x28, auxLen);
-      writeU32LE(slab, off + 0x2c, m.error);
-      if (m.ext.length > 0) slab.set(m.ext, off + 64);
-      const hdrOff = off;
-      off += hb;
-      if (auxLen > 0 && auxLen <= INLINE_AUX) {
-        slab.set(m.aux, off);
-        // Small aux: CRC over the padded copy in the slab in one pass.
-        writeU32LE(slab, hdrOff + 0x24, auxCrc >= 0 ? auxCrc : crc32c(slab, off, off + auxAligned));
-        off += auxAligned;
-      } else if (auxLen > 0) {
-        writeU32LE(slab, hdrOff + 0x24, auxCrc);
-      }
-      writeU32LE(slab, hdrOff + 0x3c, headerCrc(slab, hdrOff, hb));
-      if (auxLen > INLINE_AUX) {
-        chunks.push(slab.subarray(chunkStart, off), m.aux);
-        if (auxAligned > auxLen) chunks.push(ZEROS.subarray(0, auxAligned - auxLen));
-        chunkStart = off;
-      }
-      bytes += hb + auxAligned;
-    }
-    if (off > chunkStart) chunks.push(slab.subarray(chunkStart, off));
-    this.#messagesOut += batch.length;
-    this.#bytesOut += bytes;
-
     let ok = true;
-    if (chunks.length === 1) {
-      ok = stream.write(chunks[0]);
+    if (one !== undefined) {
+      ok = stream.write(one);
     } else {
       stream.cork();
-      for (const c of chunks) ok = stream.write(c);
+      for (let i = 0; i < chunks.length; i++) ok = stream.write(chunks[i]);
       stream.uncork();
     }
     if (!ok) {
       this.#waitingDrain = true;
-      stream.once('drain', () => {
-        this.#waitingDrain = false;
-        if (this.#pending.length > 0) this.flush();
-        this.#maybeEnd();
-        this.#onDrain();
-      });
+      stream.once('drain', this.#drainTask);
     } else {
       this.#onDrain();
     }
