@@ -157,6 +157,11 @@ interface ReceivedSpanContext {
   readonly linkId: string;
 }
 
+function firstRemote(node: SpanNode): SpanLink | undefined {
+  for (const l of node.links) if (l.connId !== null) return l;
+  return undefined;
+}
+
 function tombstoneKey(key: NodeKey, epoch: number): string {
   return `${key}#${epoch}`;
 }
@@ -321,10 +326,18 @@ export class Router {
    */
   open(span: SpanInfo | string, cmd: number, opts: Omit<OpenOptions, 'parent'> = {}): Transaction {
     if (this.#closed) throw new SpanError('CLOSED', `router ${this.name} is closed`);
-    const key = typeof span === 'string' ? this.spans(span).find((s) => s.via !== null)?.key : span.key;
-    const node = key === undefined ? undefined : this.#table.node(key as NodeKey);
-    const link = node?.links.find((l) => l.connId !== null);
-    if (!node || !link) throw new SpanError('NO_SPAN', `no remote span of ${typeof span === 'string' ? span : `${span.service}/${span.instance}`} is known to ${this.name}`);
+    let link: SpanLink | undefined;
+    if (typeof span === 'string') {
+      // The best remote path of the first instance that has one (no SpanInfo built).
+      for (const node of this.#table.findService(span)) {
+        link = firstRemote(node);
+        if (link) break;
+      }
+    } else {
+      const node = this.#table.node(span.key as NodeKey);
+      link = node && firstRemote(node);
+    }
+    if (!link) throw new SpanError('NO_SPAN', `no remote span of ${typeof span === 'string' ? span : `${span.service}/${span.instance}`} is known to ${this.name}`);
     const rx = this.#received.get(link.linkId)!;
     const conn = this.#conns.get(link.connId!)!;
     const tx = conn.iocom.open(cmd, { ...opts, parent: rx });
