@@ -18,7 +18,8 @@
  */
 import { Duplex } from 'node:stream';
 import { setImmediate as turn } from 'node:timers/promises';
-import { Iocom } from '../src/iocom/iocom.ts';
+import { fileURLToPath } from 'node:url';
+import { Iocom as LocalIocom, type Iocom } from '../src/iocom/iocom.ts';
 import type { Transaction } from '../src/iocom/transaction.ts';
 import { FrameDecoder } from '../src/wire/frame-decoder.ts';
 import type { Message } from '../src/wire/message.ts';
@@ -57,7 +58,14 @@ function pair(): [Pipe, Pipe] {
 
 type Case = () => Promise<number>; // runs one round, returns ops done
 
-const cases: Record<string, () => Case> = {
+/** The Iocom class under test (another build can be passed in, to compare two in one process). */
+export type IocomClass = new (stream: Duplex, options: typeof IOCOM_OPTIONS) => Iocom;
+
+/** The cases, each a factory of its round function, over the given Iocom class. */
+export function makeCases(IocomImpl: IocomClass): Record<string, () => Case> {
+  const Iocom = IocomImpl;
+  const rpc = (inflight: number): Case => rpcCase(Iocom, inflight);
+  return {
   send: () => {
     const s = new Pipe();
     const io = new Iocom(s, IOCOM_OPTIONS);
@@ -137,7 +145,8 @@ const cases: Record<string, () => Case> = {
         a.write(requests);
       });
   },
-};
+  };
+}
 
 class Replier {
   readonly #tx: Transaction;
@@ -150,7 +159,7 @@ class Replier {
   error(): void {}
 }
 
-function rpc(inflight: number): Case {
+function rpcCase(Iocom: IocomClass, inflight: number): Case {
   const [a, b] = pair();
   const client = new Iocom(a, IOCOM_OPTIONS);
   const server = new Iocom(b, IOCOM_OPTIONS);
@@ -187,6 +196,7 @@ function rpc(inflight: number): Case {
 }
 
 async function main(): Promise<void> {
+  const cases = makeCases(LocalIocom);
   const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(cases);
   for (const name of names) {
     const make = cases[name];
@@ -205,4 +215,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await main();

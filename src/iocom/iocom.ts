@@ -59,6 +59,13 @@ export interface IocomStats {
 
 type LinkState = 'open' | 'closing' | 'closed';
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** A received msgid or circuit as a table key (see Transaction._id). */
+function idOf(v: bigint): number | bigint {
+  return v <= MAX_SAFE ? Number(v) : v;
+}
+
 export class Iocom implements TransactionHost {
   readonly options: ResolvedIocomOptions;
   /** Transactions the peer opens. Subscribe to their `rx$` synchronously in the handler. */
@@ -77,8 +84,9 @@ export class Iocom implements TransactionHost {
   readonly #transactions = new Multicast<Transaction>();
   readonly #messages = new Multicast<Message>();
   readonly #closed = new ReplaySubject<LinkCloseReason>(1);
-  readonly #weOpened = new Map<bigint, Transaction>();
-  readonly #peerOpened = new Map<bigint, Transaction>();
+  /** Open transactions by Transaction._id. */
+  readonly #weOpened = new Map<number | bigint, Transaction>();
+  readonly #peerOpened = new Map<number | bigint, Transaction>();
   readonly #rxBatch: Message[] = [];
   readonly #inbound: Message[] = [];
   readonly #pingWaiters: Array<{ sent: number; resolve: (ms: number) => void; reject: (e: Error) => void }> = [];
@@ -202,14 +210,11 @@ export class Iocom implements TransactionHost {
     }
     if (this.#weOpened.size + this.#peerOpened.size >= this.options.maxTransactions)
       throw new TransactionError('LIMIT', `${this.name} already has ${this.options.maxTransactions} open transactions (maxTransactions)`);
-    let msgid = BigInt(this.#nextMsgid);
-    while (this.#weOpened.has(msgid)) {
-      this.#nextMsgid = this.#nextMsgid >= Number.MAX_SAFE_INTEGER ? 1 : this.#nextMsgid + 1;
-      msgid = BigInt(this.#nextMsgid);
-    }
-    this.#nextMsgid = this.#nextMsgid >= Number.MAX_SAFE_INTEGER ? 1 : this.#nextMsgid + 1;
-    const tx = new Transaction(this, msgid, false, parent, cmd);
-    this.#weOpened.set(msgid, tx);
+    let id = this.#nextMsgid;
+    while (this.#weOpened.has(id)) id = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
+    this.#nextMsgid = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
+    const tx = new Transaction(this, id, undefined, false, parent, cmd);
+    this.#weOpened.set(id, tx);
     if (parent) parent._addChild(tx);
     this.sendInTransaction(tx, cmd, { ext: opts.ext, aux: opts.aux, error: opts.error, delete: opts.delete }, undefined, true);
     return tx;
@@ -219,7 +224,7 @@ export class Iocom implements TransactionHost {
   sendOneWay(cmd: number, opts: OneWayOptions = {}): boolean {
     this.#assertOpen();
     const flags = opts.reply ? DMSGF.REPLY : 0;
-    this.#enqueue((cmd & DMSGF.BASECMDMASK) | flags, 0n, 0n, opts, undefined, false);
+    this.#enqueue((cmd & DMSGF.BASECMDMASK) | flags, 0, 0, opts, undefined, false);
     return this.writable;
   }
 
@@ -294,8 +299,8 @@ export class Iocom implements TransactionHost {
   sendInTransaction(tx: Transaction, cmd: number, opts: SendOptions | undefined, pass?: PassThrough, opening = false): boolean {
     if (!opening) this.#assertOpen();
     const flags = tx._txFlags(opts);
-    const circuit = tx.parent === null ? 0n : tx.parent.msgid;
-    this.#enqueue(((cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx.msgid, circuit, opts, pass, false);
+    const circuit = tx.parent === null ? 0 : tx.parent._id;
+    this.#enqueue(((cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, opts, pass, false);
     tx._afterSend();
     return this.writable;
   }
@@ -315,14 +320,14 @@ export class Iocom implements TransactionHost {
   // ---- internals ----------------------------------------------------------
 
   #owns(tx: Transaction): boolean {
-    return (tx.openedByPeer ? this.#peerOpened : this.#weOpened).get(tx.msgid) === tx;
+    return (tx.openedByPeer ? this.#peerOpened : this.#weOpened).get(tx._id) === tx;
   }
 
   #assertOpen(): void {
     if (this.#state !== 'open') throw new TransactionError('LOST_LINK', `${this.name} is ${this.#state}`, DMSG_ERR.LOSTLINK);
   }
 
-  #enqueue(cmd: number, msgid: bigint, circuit: bigint, opts: SendOptions | OneWayOptions | undefined, pass: PassThrough | undefined, bypassGate: boolean): void {
+  #enqueue(cmd: number, msgid: number | bigint, circuit: number | bigint, opts: SendOptions | OneWayOptions | undefined, pass: PassThrough | undefined, bypassGate: boolean): void {
     const ext = opts?.ext ?? EMPTY;
     const aux = opts?.aux ?? EMPTY;
     const hb = headerBytesForSend(cmd, ext.length);
@@ -333,7 +338,7 @@ export class Iocom implements TransactionHost {
   }
 
   #sendAuth(ext: Uint8Array, aux: Uint8Array): void {
-    this.#enqueue(DMSG.LNK_AUTH, 0n, 0n, { ext, aux }, undefined, true);
+    this.#enqueue(DMSG.LNK_AUTH, 0, 0, { ext, aux }, undefined, true);
   }
 
   #checkAuth(): void {
@@ -422,17 +427,18 @@ export class Iocom implements TransactionHost {
     let parentMissing = false;
     let parent: Transaction | undefined;
     if (h.circuit !== 0n) {
-      parent = (cmd & DMSGF.REVCIRC ? this.#weOpened : this.#peerOpened).get(h.circuit);
+      parent = (cmd & DMSGF.REVCIRC ? this.#weOpened : this.#peerOpened).get(idOf(h.circuit));
       parentMissing = parent === undefined;
     }
-    const state = h.msgid === 0n ? undefined : (cmd & DMSGF.REVTRANS ? this.#weOpened : this.#peerOpened).get(h.msgid);
+    const id = h.msgid === 0n ? 0 : idOf(h.msgid);
+    const state = id === 0 ? undefined : (cmd & DMSGF.REVTRANS ? this.#weOpened : this.#peerOpened).get(id);
     const verdict = classifyRx(cmd, state, parentMissing);
     switch (verdict.action) {
       case 'deliver':
         state!._receive(msg);
         return;
       case 'new':
-        return this.#peerOpens(msg, parent ?? null);
+        return this.#peerOpens(msg, id, parent ?? null);
       case 'oneway':
         return this.#oneWay(msg);
       case 'drop':
@@ -444,7 +450,7 @@ export class Iocom implements TransactionHost {
     }
   }
 
-  #peerOpens(msg: Message, parent: Transaction | null): void {
+  #peerOpens(msg: Message, id: number | bigint, parent: Transaction | null): void {
     const h = msg.header;
     if (h.msgid === 0n) {
       this.destroy(new ProtocolError('BAD_STATE', `${this.name}: CREATE with msgid 0: ${describeHeader(h)}`, DMSG_IOQ_ERROR.TRANS));
@@ -463,9 +469,9 @@ export class Iocom implements TransactionHost {
       this.destroy(new ProtocolError('LIMIT', `${this.name}: peer stacked transactions ${parent.depth + 1} deep; maxDepth is ${this.options.maxDepth}`, DMSG_IOQ_ERROR.TRANS));
       return;
     }
-    const tx = new Transaction(this, h.msgid, true, parent, h.cmd);
+    const tx = new Transaction(this, id, h.msgid, true, parent, h.cmd);
     tx.first = msg;
-    this.#peerOpened.set(h.msgid, tx);
+    this.#peerOpened.set(id, tx);
     if (parent) parent._addChild(tx);
     if (!this.#transactions.observed) {
       // Nobody serves transactions on this link: refuse, as hammer2's service does.
@@ -515,7 +521,7 @@ export class Iocom implements TransactionHost {
       this.destroy(new LinkError('KEEPALIVE_TIMEOUT', `${this.name}: nothing received for ${idle} ms (linkTimeoutMs ${this.options.linkTimeoutMs})`));
       return;
     }
-    if (idle >= this.options.pingIntervalMs && this.#state === 'open') this.#enqueue(DMSG.LNK_PING, 0n, 0n, undefined, undefined, true);
+    if (idle >= this.options.pingIntervalMs && this.#state === 'open') this.#enqueue(DMSG.LNK_PING, 0, 0, undefined, undefined, true);
   }
 
   #onEnd(): void {
@@ -541,7 +547,7 @@ export class Iocom implements TransactionHost {
 
   #forget(tx: Transaction): void {
     tx._markFreed();
-    (tx.openedByPeer ? this.#peerOpened : this.#weOpened).delete(tx.msgid);
+    (tx.openedByPeer ? this.#peerOpened : this.#weOpened).delete(tx._id);
     if (tx.parent) tx.parent._children?.delete(tx);
   }
 

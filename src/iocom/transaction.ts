@@ -36,8 +36,12 @@ export interface TransactionHost {
 }
 
 export class Transaction {
-  /** The msgid chosen by whoever opened the transaction. */
-  readonly msgid: bigint;
+  /**
+   * The msgid as the link's table key: a number when it is a safe integer
+   * (every msgid we choose; Map lookups of numbers are cheaper than of
+   * BigInts, and the writer stores numbers without conversion), else the bigint. @internal
+   */
+  readonly _id: number | bigint;
   /** True when the peer opened it (libdmsg's OPPOSITE flag). */
   readonly openedByPeer: boolean;
   /** The transaction this one is stacked on (its circuit), or null at the top level. */
@@ -54,6 +58,8 @@ export class Transaction {
   context: unknown = undefined;
 
   readonly #host: TransactionHost;
+  /** Made on first read when the transaction was opened with a number id. */
+  #msgid: bigint | undefined;
   /** Made when rx$ is first read: a transaction nobody listens to costs nothing for it. */
   #rx: Multicast<Message> | null = null;
   /** rx$ has ended (for a Multicast made after the end); #rxError says how (undefined: completed). */
@@ -67,15 +73,22 @@ export class Transaction {
   #dying = false;
   #freed = false;
 
-  constructor(host: TransactionHost, msgid: bigint, openedByPeer: boolean, parent: Transaction | null, icmd: number) {
+  /** @param msgid the bigint of `id`, if the caller has it (a received header's) */
+  constructor(host: TransactionHost, id: number | bigint, msgid: bigint | undefined, openedByPeer: boolean, parent: Transaction | null, icmd: number) {
     this.#host = host;
-    this.msgid = msgid;
+    this._id = id;
+    this.#msgid = msgid;
     this.openedByPeer = openedByPeer;
     this.parent = parent;
     this.icmd = icmd & DMSGF.BASECMDMASK;
     this.depth = parent === null ? 1 : parent.depth + 1;
     this.#txCreated = false; // the first message we send carries CREATE
     this.#rxCreated = openedByPeer;
+  }
+
+  /** The msgid chosen by whoever opened the transaction. */
+  get msgid(): bigint {
+    return (this.#msgid ??= BigInt(this._id));
   }
 
   /** Messages the peer sends in this transaction; completes on its DELETE, errors on ABORT or a lost link. */
