@@ -17,6 +17,7 @@ import { EMPTY, type Message } from '../wire/message.ts';
 import { AuthHandshake } from './auth.ts';
 import { LinkError, TransactionError, type LinkCloseReason } from './errors.ts';
 import { resolveIocomOptions, type IocomOptions, type ResolvedIocomOptions } from './options.ts';
+import { IdTable } from './id-table.ts';
 import { Multicast } from './multicast.ts';
 import { classifyRx } from './state-rules.ts';
 import { Transaction, type SendOptions, type TransactionHost } from './transaction.ts';
@@ -85,8 +86,8 @@ export class Iocom implements TransactionHost {
   readonly #messages = new Multicast<Message>();
   readonly #closed = new ReplaySubject<LinkCloseReason>(1);
   /** Open transactions by Transaction._id. */
-  readonly #weOpened = new Map<number | bigint, Transaction>();
-  readonly #peerOpened = new Map<number | bigint, Transaction>();
+  readonly #weOpened = new IdTable<Transaction>();
+  readonly #peerOpened = new IdTable<Transaction>();
   readonly #rxBatch: Message[] = [];
   readonly #inbound: Message[] = [];
   readonly #pingWaiters: Array<{ sent: number; resolve: (ms: number) => void; reject: (e: Error) => void }> = [];
@@ -214,7 +215,7 @@ export class Iocom implements TransactionHost {
     while (this.#weOpened.has(id)) id = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
     this.#nextMsgid = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
     const tx = new Transaction(this, id, undefined, false, parent, cmd);
-    this.#weOpened.set(id, tx);
+    this.#weOpened.add(tx);
     if (parent) parent._addChild(tx);
     this.sendInTransaction(tx, cmd, { ext: opts.ext, aux: opts.aux, error: opts.error, delete: opts.delete }, undefined, true);
     return tx;
@@ -471,7 +472,7 @@ export class Iocom implements TransactionHost {
     }
     const tx = new Transaction(this, id, h.msgid, true, parent, h.cmd);
     tx.first = msg;
-    this.#peerOpened.set(id, tx);
+    this.#peerOpened.add(tx);
     if (parent) parent._addChild(tx);
     if (!this.#transactions.observed) {
       // Nobody serves transactions on this link: refuse, as hammer2's service does.
