@@ -20,6 +20,7 @@
  */
 import type { Writable } from 'node:stream';
 import { crc32c, headerCrc } from '../wire/crc32c.ts';
+import { SPARSE_CRC_OK, sparseHeaderCrc } from './sparse-crc.ts';
 import { auxCrcOf } from '../wire/frame-encoder.ts';
 import { DMSGF, DMSG_HDR_MAGIC } from '../wire/constants.ts';
 
@@ -73,6 +74,7 @@ export class WriteQueue {
   readonly #onDrain: () => void;
   #slab: Buffer = Buffer.alloc(0);
   #slabView: DataView = new DataView(this.#slab.buffer, this.#slab.byteOffset, 0);
+  #slabWords: Int32Array = new Int32Array(this.#slab.buffer, this.#slab.byteOffset, 0);
   /** Next free byte of the slab. */
   #off = 0;
   /** First slab byte not yet handed to the stream (or to #chunks). */
@@ -172,6 +174,7 @@ export class WriteQueue {
     if (move) slab.set(old.subarray(this.#start, this.#off), 0);
     this.#slab = slab;
     this.#slabView = new DataView(slab.buffer, slab.byteOffset, size);
+    this.#slabWords = new Int32Array(slab.buffer, slab.byteOffset, size >>> 2);
     this.#start = 0;
     this.#off = this.#sealed = keep;
   }
@@ -191,8 +194,8 @@ export class WriteQueue {
         if (v.getUint32(o + 0x3c, true) !== AUX_CRC_SET) v.setUint32(o + 0x24, crc32c(slab, next, next + aligned), true);
         next += aligned;
       }
-      // headerCrc takes the hdr_crc slot as zero, whatever the marker left there.
-      v.setUint32(o + 0x3c, headerCrc(slab, o, hb), true);
+      // Both take the hdr_crc slot as zero, whatever the marker left there.
+      v.setUint32(o + 0x3c, SPARSE_CRC_OK ? sparseHeaderCrc(slab, this.#slabWords, 0, o, hb) : headerCrc(slab, o, hb), true);
       o = next;
     }
     this.#sealed = end;
