@@ -68,6 +68,8 @@ function u64(hi: number, lo: number): bigint {
     }
     return BigInt(lo);
   }
+  // Below 2^53 one BigInt from a safe integer; above, three BigInt operations.
+  if (hi < 0x200000) return BigInt(hi * 4294967296 + lo);
   return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
