@@ -60,6 +60,9 @@ export interface IocomStats {
 
 type LinkState = 'open' | 'closing' | 'closed';
 
+/** The flags forward() takes from a message, indexed by DELETE | ABORT << 1. */
+const FORWARD_FLAGS: readonly SendOptions[] = [{}, { delete: true }, { abort: true }, { delete: true, abort: true }].map((o) => Object.freeze(o));
+
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** A received msgid or circuit as a table key (see Transaction._id). */
@@ -309,6 +312,27 @@ export class Iocom implements TransactionHost {
   /** Send in a transaction with relay pass-through fields (aux CRC, reserved fields). @internal */
   relaySend(tx: Transaction, cmd: number, opts: SendOptions, pass: PassThrough): boolean {
     return this.sendInTransaction(tx, cmd, opts, pass);
+  }
+
+  /**
+   * Relay a received message into `tx` (libdmsg's dmsg_state_relay): its
+   * command, DELETE and ABORT flags, error, extended header, aux and aux CRC
+   * and reserved fields pass through; msgid, circuit, the other flags, salt
+   * and header CRC are this link's. Allocates nothing per message. @internal
+   */
+  forward(tx: Transaction, msg: Message): boolean {
+    this.#assertOpen();
+    const h = msg.header;
+    const flags = tx._txFlags(FORWARD_FLAGS[((h.cmd & DMSGF.DELETE) !== 0 ? 1 : 0) | ((h.cmd & DMSGF.ABORT) !== 0 ? 2 : 0)]);
+    const circuit = tx.parent === null ? 0 : tx.parent._id;
+    const cmd = ((h.cmd & DMSGF.BASECMDMASK) | flags) >>> 0;
+    const hb = headerBytesForSend(cmd, msg.ext.length);
+    if (this.#writer.queuedBytes + hb + msg.aux.length > this.options.maxQueuedBytes)
+      throw new TransactionError('LIMIT', `${this.name}: ${this.#writer.queuedBytes} bytes already queued; maxQueuedBytes is ${this.options.maxQueuedBytes} (wait for whenWritable())`);
+    // The decoded header has the pass-through fields under the same names.
+    this.#writer.enqueue(cmd, tx._id, circuit, h.error, msg.ext, msg.aux, h, false);
+    tx._afterSend();
+    return this.writable;
   }
 
   /** @internal */

@@ -35,14 +35,8 @@ function forward(msg: Message, to: Transaction, toIocom: Iocom, fromIocom: Iocom
     // Our side is already closed (or dying): an abort-after-DELETE can still pass.
     if (!(msg.header.cmd & DMSGF.ABORT) || to.dying || to.freed) return;
   }
-  const cmd = msg.header.cmd;
   try {
-    toIocom.relaySend(
-      to,
-      cmd,
-      { ext: msg.ext, aux: msg.aux, error: msg.header.error, delete: (cmd & DMSGF.DELETE) !== 0, abort: (cmd & DMSGF.ABORT) !== 0 },
-      { auxCrc: msg.header.auxBytes > 0 ? msg.header.auxCrc : 0, reserved02: msg.header.reserved02, reserved18: msg.header.reserved18 },
-    );
+    toIocom.forward(to, msg);
   } catch {
     // The target ended between the check and the send: its own end is relayed the other way.
     return;
