@@ -34,7 +34,6 @@ export interface OneWayOptions {
   error?: number;
   /** Send with the REPLY flag (an answer to a one-way message). */
   reply?: boolean;
-  /** Send on a transaction's circuit (msgid 0 and circuit = its msgid are not used: see spec §9.3). */
 }
 
 /** Extra header fields a relay passes through unchanged. */
