@@ -45,7 +45,8 @@ for (let n = 0; n < 256; n++) {
 }
 
 /** Word reads through an Int32Array are little-endian only on little-endian hosts. */
-const LITTLE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+export const LITTLE_ENDIAN_HOST: boolean = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const LITTLE = LITTLE_ENDIAN_HOST;
 
 /**
  * Smallest length handed to the native CRC. Measured (bench/crc32c.ts
@@ -218,6 +219,15 @@ function header64Bytes(d: Uint8Array, o: number): number {
     T[2816 + d[i + 4]!]! ^ T[2560 + d[i + 5]!]! ^ T[2304 + d[i + 6]!]! ^ T[2048 + d[i + 7]!]! ^
     T[1792 + d[i + 8]!]! ^ T[1536 + d[i + 9]!]! ^ T[1280 + d[i + 10]!]! ^ T[1024 + d[i + 11]!]!;
   return ~crc >>> 0;
+}
+
+/**
+ * Header CRC of the 64-byte header at word `w` of `W` (an Int32Array view;
+ * little-endian hosts only, bounds checked by the caller). For the decoder,
+ * which keeps one word view per chunk: no per-call view lookup or range check.
+ */
+export function headerCrcWords(W: Int32Array, w: number): number {
+  return header64Words(W, w);
 }
 
 /**

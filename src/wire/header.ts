@@ -143,6 +143,39 @@ export function decodeHeaderView(v: DataView, o: number): Header {
   };
 }
 
+/** 0n: reserved and unused u64 fields are zero in practice; no cache lookup for them. */
+const ZERO = 0n;
+
+/**
+ * Decode the little-endian header at word `w` of an Int32Array view
+ * (little-endian hosts only; the caller checks bounds). The decoder keeps one
+ * word view per chunk for the header CRC and reads the fields from it too:
+ * a word load is cheaper than a DataView access, and both halves of a u64 come
+ * as two words.
+ */
+export function decodeHeaderWords(W: Int32Array, w: number): Header {
+  const w0 = W[w]!;
+  const w6 = W[w + 6]!;
+  const w7 = W[w + 7]!;
+  const w12 = W[w + 12]!;
+  const w13 = W[w + 13]!;
+  return {
+    magic: w0 & 0xffff,
+    reserved02: w0 >>> 16,
+    salt: W[w + 1]! >>> 0,
+    msgid: u64(W[w + 3]! >>> 0, W[w + 2]! >>> 0),
+    circuit: u64(W[w + 5]! >>> 0, W[w + 4]! >>> 0),
+    reserved18: (w6 | w7) === 0 ? ZERO : u64(w7 >>> 0, w6 >>> 0),
+    cmd: W[w + 8]! >>> 0,
+    auxCrc: W[w + 9]! >>> 0,
+    auxBytes: W[w + 10]! >>> 0,
+    error: W[w + 11]! >>> 0,
+    auxDescr: (w12 | w13) === 0 ? ZERO : u64(w13 >>> 0, w12 >>> 0),
+    reserved38: W[w + 14]! >>> 0,
+    hdrCrc: W[w + 15]! >>> 0,
+  };
+}
+
 /** Decode the 64 bytes at `o` from a big-endian sender (every field byte-swapped). */
 export function decodeHeaderBE(b: Uint8Array, o: number): Header {
   return {
