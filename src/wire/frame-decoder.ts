@@ -125,7 +125,7 @@ export class FrameDecoder {
   #consume(chunk: Uint8Array, out: Message[]): void {
     const len = chunk.length;
     let off = 0;
-    if (this.#buf === null && this.#headFill === 0 && len >= 128 && LITTLE_ENDIAN_HOST && (chunk.byteOffset & 3) === 0) {
+    if (this.#buf === null && this.#headFill === 0 && len >= 128 && LITTLE_ENDIAN_HOST && (chunk.byteOffset & 7) === 0) {
       off = this.#wholeLE(chunk, out);
       if (off === len) return;
     }
@@ -179,15 +179,17 @@ export class FrameDecoder {
   /**
    * Fast path for a chunk at a message boundary: whole little-endian messages,
    * read through one Int32Array view of the chunk (word loads for the sizes,
-   * the header CRC and the fields). Returns the offset of the first byte it
+   * the header CRC and the fields; 64-bit loads for u64 fields). Returns the offset of the first byte it
    * did not take: the end of the chunk, a partial message, or anything to
    * report (reversed magic, bad sizes, bad CRCs), which the general path
    * then checks again in the same order and reports. Messages are multiples
-   * of 64 bytes, so every header is 4-aligned in the view.
+   * of 64 bytes, so every header is 8-aligned in the views.
    */
   #wholeLE(chunk: Uint8Array, out: Message[]): number {
     const len = chunk.length;
-    const W = new Int32Array(chunk.buffer, chunk.byteOffset, len >>> 2);
+    const buffer = chunk.buffer;
+    const W = new Int32Array(buffer, chunk.byteOffset, len >>> 2);
+    const B = new BigUint64Array(buffer, chunk.byteOffset, len >>> 3);
     const maxHeader = this.#maxHeader;
     const maxAux = this.#maxAux;
     let off = 0;
@@ -207,7 +209,7 @@ export class FrameDecoder {
         if (crc32c(chunk, off + hb, end) !== W[w + 9]! >>> 0) break;
         aux = chunk.subarray(off + hb, off + hb + auxBytes);
       }
-      out.push({ header: decodeHeaderWords(W, w), ext: hb === 64 ? EMPTY : chunk.subarray(off + 64, off + hb), aux, swapped: false });
+      out.push({ header: decodeHeaderWords(W, B, w), ext: hb === 64 ? EMPTY : chunk.subarray(off + 64, off + hb), aux, swapped: false });
       this.#messagesOut++;
       off = end;
     }

@@ -143,34 +143,42 @@ export function decodeHeaderView(v: DataView, o: number): Header {
   };
 }
 
-/** 0n: reserved and unused u64 fields are zero in practice; no cache lookup for them. */
-const ZERO = 0n;
+/**
+ * u64 at words W[w] (low), W[w + 1] (high); `B` views the same bytes as
+ * 64-bit words, w is even. Zero and small values come from the shared
+ * BigInts; others are one BigUint64Array load, which V8 compiles to an
+ * inline BigInt allocation (~9 ns, against ~25 ns for BigInt(number)).
+ */
+function u64At(W: Int32Array, B: BigUint64Array, w: number): bigint {
+  const lo = W[w]!;
+  if (W[w + 1]! === 0 && lo >>> 0 < SMALL_MAX) {
+    const v = SMALL[lo];
+    return v !== undefined ? v : (SMALL[lo] = BigInt(lo));
+  }
+  return B[w >>> 1]!;
+}
 
 /**
- * Decode the little-endian header at word `w` of an Int32Array view
- * (little-endian hosts only; the caller checks bounds). The decoder keeps one
- * word view per chunk for the header CRC and reads the fields from it too:
- * a word load is cheaper than a DataView access, and both halves of a u64 come
- * as two words.
+ * Decode the little-endian header at word `w` of an Int32Array view and
+ * the BigUint64Array view of the same bytes (little-endian hosts only; `w`
+ * even; the caller checks bounds). The decoder keeps both views per chunk
+ * for the header CRC and reads the fields from them too: word loads are
+ * cheaper than DataView accesses.
  */
-export function decodeHeaderWords(W: Int32Array, w: number): Header {
+export function decodeHeaderWords(W: Int32Array, B: BigUint64Array, w: number): Header {
   const w0 = W[w]!;
-  const w6 = W[w + 6]!;
-  const w7 = W[w + 7]!;
-  const w12 = W[w + 12]!;
-  const w13 = W[w + 13]!;
   return {
     magic: w0 & 0xffff,
     reserved02: w0 >>> 16,
     salt: W[w + 1]! >>> 0,
-    msgid: u64(W[w + 3]! >>> 0, W[w + 2]! >>> 0),
-    circuit: u64(W[w + 5]! >>> 0, W[w + 4]! >>> 0),
-    reserved18: (w6 | w7) === 0 ? ZERO : u64(w7 >>> 0, w6 >>> 0),
+    msgid: u64At(W, B, w + 2),
+    circuit: u64At(W, B, w + 4),
+    reserved18: u64At(W, B, w + 6),
     cmd: W[w + 8]! >>> 0,
     auxCrc: W[w + 9]! >>> 0,
     auxBytes: W[w + 10]! >>> 0,
     error: W[w + 11]! >>> 0,
-    auxDescr: (w12 | w13) === 0 ? ZERO : u64(w13 >>> 0, w12 >>> 0),
+    auxDescr: u64At(W, B, w + 12),
     reserved38: W[w + 14]! >>> 0,
     hdrCrc: W[w + 15]! >>> 0,
   };
