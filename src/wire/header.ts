@@ -143,6 +143,9 @@ export function decodeHeaderView(v: DataView, o: number): Header {
   };
 }
 
+/** Reserved and unused u64 fields are zero in practice: checked inline, no call. */
+const ZERO = 0n;
+
 /**
  * u64 at words W[w] (low), W[w + 1] (high); `B` views the same bytes as
  * 64-bit words, w is even. Zero and small values come from the shared
@@ -172,13 +175,13 @@ export function decodeHeaderWords(W: Int32Array, B: BigUint64Array, w: number): 
     reserved02: w0 >>> 16,
     salt: W[w + 1]! >>> 0,
     msgid: u64At(W, B, w + 2),
-    circuit: u64At(W, B, w + 4),
-    reserved18: u64At(W, B, w + 6),
+    circuit: (W[w + 4]! | W[w + 5]!) === 0 ? ZERO : u64At(W, B, w + 4),
+    reserved18: (W[w + 6]! | W[w + 7]!) === 0 ? ZERO : u64At(W, B, w + 6),
     cmd: W[w + 8]! >>> 0,
     auxCrc: W[w + 9]! >>> 0,
     auxBytes: W[w + 10]! >>> 0,
     error: W[w + 11]! >>> 0,
-    auxDescr: u64At(W, B, w + 12),
+    auxDescr: (W[w + 12]! | W[w + 13]!) === 0 ? ZERO : u64At(W, B, w + 12),
     reserved38: W[w + 14]! >>> 0,
     hdrCrc: W[w + 15]! >>> 0,
   };
