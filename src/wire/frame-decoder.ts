@@ -125,16 +125,22 @@ export class FrameDecoder {
   #consume(chunk: Uint8Array, out: Message[]): void {
     const len = chunk.length;
     let off = 0;
-    if (this.#buf === null && this.#headFill === 0 && len >= 128 && LITTLE_ENDIAN_HOST && (chunk.byteOffset & 7) === 0) {
-      off = this.#wholeLE(chunk, out);
-      if (off === len) return;
-    }
-    // One DataView per chunk: its accessors compile to plain loads.
-    const view = new DataView(chunk.buffer, chunk.byteOffset, len);
+    // The word-view fast path is tried at the chunk's start and after a
+    // message assembled across chunks completes: at most twice per chunk,
+    // so a stream it cannot take (big-endian sender) does not pay per message.
+    let fast = LITTLE_ENDIAN_HOST;
+    // One DataView per chunk, made when needed: its accessors compile to plain loads.
+    let view: DataView | undefined;
     while (off < len) {
       if (this.#buf === null) {
         if (this.#headFill === 0 && len - off >= 64) {
+          if (fast && len - off >= 128 && ((chunk.byteOffset + off) & 7) === 0) {
+            fast = false;
+            off = this.#wholeLE(chunk, off, out);
+            if (len - off < 64) continue;
+          }
           // At a message boundary with a whole base header in this chunk.
+          view ??= new DataView(chunk.buffer, chunk.byteOffset, len);
           this.#sizes(view, off);
           const total = this.#hb + this.#ab;
           if (len - off >= total) {
@@ -172,29 +178,31 @@ export class FrameDecoder {
         this.#buf = null;
         out.push(this.#finish(buf, this.#bufView!, 0, true));
         this.#messagesOut++;
+        fast = LITTLE_ENDIAN_HOST;
       }
     }
   }
 
   /**
-   * Fast path for a chunk at a message boundary: whole little-endian messages,
-   * read through one Int32Array view of the chunk (word loads for the sizes,
-   * the header CRC and the fields; 64-bit loads for u64 fields). Returns the offset of the first byte it
-   * did not take: the end of the chunk, a partial message, or anything to
-   * report (reversed magic, bad sizes, bad CRCs), which the general path
-   * then checks again in the same order and reports. Messages are multiples
-   * of 64 bytes, so every header is 8-aligned in the views.
+   * Fast path from a message boundary at `start` (8-aligned in the buffer):
+   * whole little-endian messages, read through Int32Array and BigUint64Array
+   * views of the rest of the chunk (word loads for the sizes, the header CRC
+   * and the fields; 64-bit loads for u64 fields). Returns the offset of the
+   * first byte it did not take: the end of the chunk, a partial message, or
+   * anything to report (reversed magic, bad sizes, bad CRCs), which the
+   * general path then checks again in the same order and reports. Messages
+   * are multiples of 64 bytes, so every header is 8-aligned in the views.
    */
-  #wholeLE(chunk: Uint8Array, out: Message[]): number {
+  #wholeLE(chunk: Uint8Array, start: number, out: Message[]): number {
     const len = chunk.length;
     const buffer = chunk.buffer;
-    const W = new Int32Array(buffer, chunk.byteOffset, len >>> 2);
-    const B = new BigUint64Array(buffer, chunk.byteOffset, len >>> 3);
+    const W = new Int32Array(buffer, chunk.byteOffset + start, (len - start) >>> 2);
+    const B = new BigUint64Array(buffer, chunk.byteOffset + start, (len - start) >>> 3);
     const maxHeader = this.#maxHeader;
     const maxAux = this.#maxAux;
-    let off = 0;
+    let off = start;
     while (len - off >= 64) {
-      const w = off >>> 2;
+      const w = (off - start) >>> 2;
       if ((W[w]! & 0xffff) !== DMSG_HDR_MAGIC) break;
       const cmd = W[w + 8]!;
       const auxBytes = W[w + 10]! >>> 0;
