@@ -21,8 +21,9 @@
  *   it is not used.
  * - From NATIVE_MIN_BYTES: `@node-rs/crc32` (SSE4.2), when it loads; it is an
  *   optional speed-up and everything works without it.
- * - headerCrc of a plain 64-byte header: a straight-line word path with the
- *   hdr_crc field folded in as zero (no copy, no mutation).
+ * - headerCrc of a 64-byte header: with a word view, by linearity over the
+ *   non-zero words (headerCrcWords); else straight-line byte loads. The
+ *   hdr_crc field is taken as zero (no copy, no mutation).
  */
 import { createRequire } from 'node:module';
 import { InvalidArgumentError } from './errors.ts';
@@ -196,20 +197,7 @@ function crcNative(fn: NativeCrc, data: Uint8Array, start: number, end: number, 
 
 // ---------------------------------------------------------------- header CRC
 
-/** 64-byte header at word W[w]: 15 words, then the zero hdr_crc word (all-zero table rows). */
-function header64Words(W: Int32Array, w: number): number {
-  let crc = updateWords(-1, W, w, w + 12);
-  const a = crc ^ W[w + 12]!;
-  const b = W[w + 13]!;
-  const c = W[w + 14]!;
-  crc =
-    T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
-    T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^
-    T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]!;
-  return ~crc >>> 0;
-}
-
-/** Same with byte loads: 48 bytes, then 12 bytes and the zero field. */
+/** 64-byte header CRC with byte loads: 48 bytes, then 12 bytes and the zero hdr_crc field. */
 function header64Bytes(d: Uint8Array, o: number): number {
   let crc = updateBytes(-1, d, o, o + 48);
   const i = o + 48;
@@ -282,7 +270,7 @@ export function headerCrc(data: Uint8Array, offset: number, hbytes: number): num
   const W = LITTLE ? wordsFor(data) : undefined;
   const abs = viewBase + offset;
   if (W !== undefined && (abs & 3) === 0 && (abs >>> 2) + 16 <= W.length) {
-    crc = header64Words(W, abs >>> 2);
+    crc = headerCrcWords(W, abs >>> 2);
   } else {
     crc = header64Bytes(data, offset);
   }
