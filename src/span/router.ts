@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import { Observable, Subject } from 'rxjs';
 import { v5 as uuidv5 } from 'uuid';
 import { DMSG, DMSGF, DMSG_ERR, DMSG_PEER } from '../wire/constants.ts';
-import { encodeLnkConn, decodeLnkConn, type LnkConnLayout } from '../wire/ext/lnk-conn.ts';
+import { encodeLnkConn, decodeLnkConn } from '../wire/ext/lnk-conn.ts';
 import { decodeLnkSpan, encodeLnkSpan } from '../wire/ext/lnk-span.ts';
 import type { Message } from '../wire/message.ts';
 import { Iocom, type OpenOptions } from '../iocom/iocom.ts';
@@ -19,7 +19,7 @@ import type { IocomOptions } from '../iocom/options.ts';
 import type { Transaction } from '../iocom/transaction.ts';
 import type { RelayConn } from './filters.ts';
 import { decodePathRecordWithEpoch, encodePathRecord, type NodeId } from './path-record.ts';
-import { planRelaysForNode, type ExistingRelay, type RelaySpec } from './relay-plan.ts';
+import { planRelaysForNode, type RelaySpec } from './relay-plan.ts';
 import { isRelayed, relayTransaction } from './relay.ts';
 import { resolveSpanOptions, type SpanOptions } from './options.ts';
 import { serviceClusterId, validateLabel } from './service-id.ts';
@@ -27,144 +27,28 @@ import { SpanTable, nodeKeyOf, type NodeKey, type SpanFields, type SpanLink, typ
 import { SpanError } from './errors.ts';
 import { answerShell } from './shell.ts';
 
-/**
- * `head.error` of a span DELETE that withdraws the advertisement itself (as
- * opposed to losing one path to it). Routers then refuse that epoch of that
- * instance, so no backup path is explored. DragonFly uses 0x20..0x24; a
- * DragonFly peer just sees a span closed with an error.
- */
-export const DMSG_ERR_WITHDRAWN = 0x28;
-/** Withdrawn (instance, epoch) pairs remembered per router (oldest forgotten first). */
-const MAX_TOMBSTONES = 4096;
+import {
+  DMSG_ERR_WITHDRAWN,
+  MAX_TOMBSTONES,
+  NIL,
+  SERVICE_PEER_TYPE,
+  firstRemote,
+  tombstoneKey,
+  type AdvertiseOptions,
+  type Advertisement,
+  type ConnState,
+  type LocalAd,
+  type ReceivedSpanContext,
+  type RelaySpanContext,
+  type RelayState,
+  type RouterLink,
+  type RouterOptions,
+  type SpanEvent,
+  type SpanInfo,
+} from './router-types.ts';
 
-/** peer_type of spans advertised with `advertise()` (DragonFly uses 1..3; 63 is CLIENT). */
-export const SERVICE_PEER_TYPE = 4;
-const NIL = '00000000-0000-0000-0000-000000000000';
-
-export interface RouterOptions extends SpanOptions {
-  /** This node's id (a uuid): sent in LNK_CONN media_id and used in span paths. @default random */
-  nodeId?: string;
-  /** This node's name: sent as LNK_CONN peer_label. @default the host name */
-  name?: string;
-  /** peer_type we announce in LNK_CONN. @default DMSG_PEER.ROUTER (1) */
-  peerType?: number;
-  /** peer_mask we announce: which span types we want to receive. @default all */
-  peerMask?: bigint;
-  /** LNK_CONN layout we send: the seed's (0x1108) or DragonFly's later one (0x1106). @default 'seed' */
-  connLayout?: LnkConnLayout;
-  /** rnss added to relayed spans (DragonFly's per-process DMsgRNSS). @default random */
-  localRnss?: number;
-  /** Options for the iocoms `attach()` creates from streams. */
-  iocom?: IocomOptions;
-  /** One line per link and span event. @default none */
-  log?: (line: string) => void;
-}
-
-/** One span as discovery shows it: the best path to one advertised instance. */
-export interface SpanInfo {
-  /** Service name (LNK_SPAN peer_label / cl_label). */
-  readonly service: string;
-  /** Instance name (pfs_label / fs_label). */
-  readonly instance: string;
-  /** The cluster uuid (peer_id). */
-  readonly clusterId: string;
-  /** The instance uuid (pfs_id). */
-  readonly instanceId: string;
-  readonly peerType: number;
-  /** Node id of the router that advertises it (first id of its path), or null if unknown. */
-  readonly node: string | null;
-  /** Relay hops to it (0: a direct neighbour advertises it; -1: advertised here). */
-  readonly dist: number;
-  /** The link it arrives on (null: advertised by this router). */
-  readonly via: string | null;
-  /** Name the peer on that link gave in its LNK_CONN. */
-  readonly viaName: string | null;
-  /**
-   * Router node ids of the best path, originator first, ending with the
-   * neighbour it arrived from (empty for a local advertisement, or a peer
-   * that sent no path record and no node id, as DragonFly's).
-   */
-  readonly path: readonly string[];
-  /** @internal */
-  readonly key: string;
-}
-
-export interface SpanEvent {
-  readonly type: 'up' | 'down' | 'changed';
-  readonly span: SpanInfo;
-}
-
-export interface AdvertiseOptions {
-  service: string;
-  /** @default the router's name */
-  instance?: string;
-  /** @default SERVICE_PEER_TYPE (4) */
-  peerType?: number;
-  /** Instance uuid. @default derived from (node id, service, instance) */
-  instanceId?: string;
-}
-
-export interface Advertisement {
-  readonly span: SpanInfo;
-  /** Transactions opened on this span by anyone in the mesh (and their sub-transactions). */
-  readonly transactions$: Observable<Transaction>;
-  /** Withdraw the span everywhere. */
-  close(): void;
-}
-
-/** One attached link. */
-export interface RouterLink {
-  readonly connId: string;
-  readonly iocom: Iocom;
-  /** The peer's LNK_CONN peer_label, once received. */
-  readonly peerName: string | null;
-  readonly peerNodeId: string | null;
-}
-
-interface ConnState {
-  connId: string;
-  iocom: Iocom;
-  peerConn: RelayConn['peerConn'] | null;
-  peerNodeId: NodeId | null;
-  peerName: string | null;
-  ourConn: Transaction | null;
-  theirConn: Transaction | null;
-  /**
-   * The peer has answered our LNK_CONN. A Router peer sends its initial
-   * spans before that answer, so until then what it has not sent yet may
-   * still be coming (see #replan).
-   */
-  settled: boolean;
-}
-
-interface LocalAd {
-  linkId: string;
-  fields: SpanFields;
-  subject: Subject<Transaction>;
-}
-
-interface RelayState extends ExistingRelay {
-  tx: Transaction;
-}
-
-/** What the router keeps in Transaction.context of its own span transactions. */
-interface RelaySpanContext {
-  readonly kind: 'relay-span';
-  readonly relayId: string;
-}
-interface ReceivedSpanContext {
-  readonly kind: 'received-span';
-  readonly linkId: string;
-}
-
-function firstRemote(node: SpanNode): SpanLink | undefined {
-  for (const l of node.links) if (l.connId !== null) return l;
-  return undefined;
-}
-
-function tombstoneKey(key: NodeKey, epoch: number): string {
-  return `${key}#${epoch}`;
-}
+export { DMSG_ERR_WITHDRAWN, SERVICE_PEER_TYPE } from './router-types.ts';
+export type { RouterOptions, SpanInfo, SpanEvent, AdvertiseOptions, Advertisement, RouterLink } from './router-types.ts';
 
 export class Router {
   readonly nodeId: string;
