@@ -40,6 +40,8 @@ export type NodeId = string;
 export const PATH_RECORD_MAGIC = Uint8Array.of(0x44, 0x4d, 0x50, 0x56); // "DMPV"
 export const PATH_RECORD_VERSION = 1;
 export const PATH_RECORD_VERSION_EPOCH = 2;
+/** Version 3: version 2 plus, after the ids, one u32 per id: the incarnation of the link that router received the span on (0 at the originator). */
+export const PATH_RECORD_VERSION_HOPS = 3;
 export const PATH_RECORD_HEADER_BYTES = 8;
 const HEADER_BYTES_V2 = 16;
 export const NODE_ID_BYTES = 16;
@@ -78,19 +80,24 @@ export function bytesToNodeId(bytes: Uint8Array, offset = 0): NodeId {
   return s;
 }
 
-/** Encode a path (and, when non-zero, the advertisement epoch: version 2). */
-export function encodePathRecord(path: readonly NodeId[], epoch = 0): Uint8Array {
+/**
+ * Encode a path (and, when non-zero, the advertisement epoch: version 2; and
+ * with `hops`, one link incarnation per id: version 3).
+ */
+export function encodePathRecord(path: readonly NodeId[], epoch = 0, hops?: readonly number[]): Uint8Array {
   if (!Array.isArray(path)) throw new InvalidArgumentError('path must be an array of node ids');
   if (path.length > 0xffff) throw new InvalidArgumentError(`path has ${path.length} ids, the record holds at most 65535`);
   if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff) throw new InvalidArgumentError(`epoch must be a u32, got ${epoch}`);
+  if (hops !== undefined && (epoch === 0 || hops.length !== path.length)) throw new InvalidArgumentError(`hops need an epoch and one entry per id (${path.length}), got ${hops.length}`);
   const head = epoch === 0 ? PATH_RECORD_HEADER_BYTES : HEADER_BYTES_V2;
-  const out = new Uint8Array(head + NODE_ID_BYTES * path.length);
+  const out = new Uint8Array(head + NODE_ID_BYTES * path.length + (hops ? 4 * hops.length : 0));
   out.set(PATH_RECORD_MAGIC, 0);
   const view = new DataView(out.buffer);
-  view.setUint16(4, epoch === 0 ? PATH_RECORD_VERSION : PATH_RECORD_VERSION_EPOCH, true);
+  view.setUint16(4, hops ? PATH_RECORD_VERSION_HOPS : epoch === 0 ? PATH_RECORD_VERSION : PATH_RECORD_VERSION_EPOCH, true);
   view.setUint16(6, path.length, true);
   if (epoch !== 0) view.setUint32(8, epoch, true);
   path.forEach((id, i) => nodeIdToBytes(id, out, head + NODE_ID_BYTES * i));
+  if (hops) hops.forEach((h, i) => view.setUint32(head + NODE_ID_BYTES * path.length + 4 * i, h >>> 0, true));
   return out;
 }
 
@@ -108,7 +115,7 @@ export function decodePathRecord(bytes: Uint8Array, maxCount = PATH_RECORD_DEFAU
 }
 
 /** Like decodePathRecord, with the advertisement epoch (0 for a version 1 record). */
-export function decodePathRecordWithEpoch(bytes: Uint8Array, maxCount = PATH_RECORD_DEFAULT_MAX_COUNT): { path: NodeId[]; epoch: number } {
+export function decodePathRecordWithEpoch(bytes: Uint8Array, maxCount = PATH_RECORD_DEFAULT_MAX_COUNT): { path: NodeId[]; epoch: number; hops: number[] | null } {
   if (!(bytes instanceof Uint8Array)) throw bad('expected bytes');
   if (bytes.length < PATH_RECORD_HEADER_BYTES) {
     throw bad(`expected at least ${PATH_RECORD_HEADER_BYTES} bytes, got ${bytes.length}`);
@@ -118,14 +125,15 @@ export function decodePathRecordWithEpoch(bytes: Uint8Array, maxCount = PATH_REC
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint16(4, true);
-  if (version !== PATH_RECORD_VERSION && version !== PATH_RECORD_VERSION_EPOCH)
-    throw bad(`expected version ${PATH_RECORD_VERSION} or ${PATH_RECORD_VERSION_EPOCH}, got ${version}`);
+  if (version !== PATH_RECORD_VERSION && version !== PATH_RECORD_VERSION_EPOCH && version !== PATH_RECORD_VERSION_HOPS)
+    throw bad(`expected version 1, 2 or 3, got ${version}`);
   const head = version === PATH_RECORD_VERSION ? PATH_RECORD_HEADER_BYTES : HEADER_BYTES_V2;
   if (bytes.length < head) throw bad(`version ${version} needs at least ${head} bytes, got ${bytes.length}`);
   const epoch = version === PATH_RECORD_VERSION ? 0 : view.getUint32(8, true);
-  if (version === PATH_RECORD_VERSION_EPOCH && (epoch === 0 || view.getUint32(12, true) !== 0)) throw bad('version 2 needs a non-zero epoch and zero reserved bytes');
+  if (version !== PATH_RECORD_VERSION && (epoch === 0 || view.getUint32(12, true) !== 0)) throw bad(`version ${version} needs a non-zero epoch and zero reserved bytes`);
   const count = view.getUint16(6, true);
-  const need = head + NODE_ID_BYTES * count;
+  const idsEnd = head + NODE_ID_BYTES * count;
+  const need = idsEnd + (version === PATH_RECORD_VERSION_HOPS ? 4 * count : 0);
   if (bytes.length < need) throw bad(`count ${count} needs ${need} bytes, got ${bytes.length}`);
   if (bytes.length > doAlign(need)) {
     throw bad(`expected ${need} bytes (+ zero padding to ${doAlign(need)}), got ${bytes.length}`);
@@ -144,7 +152,12 @@ export function decodePathRecordWithEpoch(bytes: Uint8Array, maxCount = PATH_REC
     seen.add(id);
     path.push(id);
   }
-  return { path, epoch };
+  let hops: number[] | null = null;
+  if (version === PATH_RECORD_VERSION_HOPS) {
+    hops = [];
+    for (let i = 0; i < count; i++) hops.push(view.getUint32(idsEnd + 4 * i, true));
+  }
+  return { path, epoch, hops };
 }
 
 function bytesToHex(bytes: Uint8Array): string {

@@ -26,6 +26,16 @@ import { serviceClusterId, validateLabel } from './service-id.ts';
 import { SpanTable, nodeKeyOf, type NodeKey, type SpanFields, type SpanLink, type SpanNode } from './span-table.ts';
 import { SpanError } from './errors.ts';
 import { answerShell } from './shell.ts';
+import { decodeRootCause, encodeRootCause, pathUsesLink, type RootCause } from './root-cause.ts';
+
+function deadLinkKey(a: string, b: string, inc: number): string {
+  return `${a}|${b}|${inc}`;
+}
+
+/** The incarnation of a link: the sequence number in its conn id ("c12" → 12). */
+function connSeq(connId: string): number {
+  return Number(connId.slice(1)) >>> 0;
+}
 
 import {
   DMSG_ERR_WITHDRAWN,
@@ -78,6 +88,10 @@ export class Router {
   /** Received span transactions by link id. */
   readonly #received = new Map<string, Transaction>();
   readonly #locals = new Map<string, LocalAd>();
+  /** Lost links, as `a|b|inc`, in insertion order (oldest forgotten first). */
+  readonly #deadLinks = new Set<string>();
+  /** The lost link that the relay deletions now under way report (root-cause notification). */
+  #rootCause: RootCause | null = null;
   /** Withdrawn advertisements, as `${nodeKey}#${epoch}`, in insertion order. */
   readonly #tombstones = new Set<string>();
   /** Last SpanInfo published per node, to tell up/down/changed apart. */
@@ -161,6 +175,7 @@ export class Router {
       rnss: 0,
       // A fresh epoch per advertisement: its withdrawal refuses this one only.
       epoch: randomInt(1, 0xffffffff),
+      hops: [0],
     };
     const linkId = `local${this.#nextLink++}`;
     const subject = new Subject<Transaction>();
@@ -392,11 +407,23 @@ export class Router {
         const record = decodePathRecordWithEpoch(msg.aux, this.#table.options.maxPathLength);
         path = record.path;
         if (record.epoch !== 0) fields = { ...fields, epoch: record.epoch };
+        // As we will relay it: the sender's hops plus this link's incarnation.
+        if (record.hops !== null) fields = { ...fields, hops: [...record.hops, connSeq(conn.connId)] };
       }
     } catch (err) {
       this.#logLine(`link ${conn.connId}: refused a span: ${(err as Error).message}`);
       this.#spansRefused++;
       return this.#refuse(tx, DMSG_ERR.PARAM);
+    }
+    const overDead = this.#deadLinkOn(path ?? [], fields.hops);
+    if (overDead !== null) {
+      // A path over a link we know is lost: refuse it and say which.
+      this.#spansRefused++;
+      queueMicrotask(() => {
+        if (tx.canSend) tx.send(DMSG.LNK_ERROR, { delete: true, aux: encodeRootCause(overDead) });
+      });
+      tx.rx$.subscribe({ error: () => {} });
+      return;
     }
     if (fields.epoch && this.#tombstones.has(tombstoneKey(nodeKeyOf(fields), fields.epoch))) {
       // A stale copy of a withdrawn advertisement: refuse it and tell the sender why.
@@ -412,19 +439,36 @@ export class Router {
     tx.context = { kind: 'received-span', linkId } satisfies ReceivedSpanContext;
     this.#received.set(linkId, tx);
     let withdrawn = false;
+    let cause: RootCause | null = null;
     const gone = (): void => {
       if (tx.canSend) tx.close();
       if (!this.#received.delete(linkId)) return;
       if (withdrawn && fields.epoch) return this.#withdraw(added.link.nodeKey, fields.epoch);
-      const link = this.#table.remove(linkId);
-      if (link) this.#nodeChanged(link.nodeKey);
+      this.#withRootCause(cause, () => {
+        if (cause) this.#pruneLink(cause);
+        const link = this.#table.remove(linkId);
+        if (link) this.#nodeChanged(link.nodeKey);
+      });
     };
     tx.rx$.subscribe({
       next: (m) => {
-        if (m.header.cmd & DMSGF.DELETE && m.header.error === DMSG_ERR_WITHDRAWN) withdrawn = true;
+        if (!(m.header.cmd & DMSGF.DELETE)) return;
+        if (m.header.error === DMSG_ERR_WITHDRAWN) withdrawn = true;
+        else if (m.aux.length > 0) {
+          try {
+            cause = decodeRootCause(m.aux);
+          } catch {
+            cause = null;
+          }
+        }
       },
       complete: gone,
-      error: gone,
+      error: (err: unknown) => {
+        // Our link to the sender is gone: we are the root cause's reporter.
+        if ((err as { code?: string }).code === 'LOST_LINK' && conn.peerNodeId !== null && !conn.iocom.isOpen)
+          cause = { a: conn.peerNodeId, b: this.nodeId, inc: connSeq(conn.connId) };
+        gone();
+      },
     });
     queueMicrotask(() => {
       if (tx.canSend) tx.result(0);
@@ -503,7 +547,8 @@ export class Router {
     });
     let tx: Transaction;
     try {
-      tx = conn.iocom.open(DMSG.LNK_SPAN, { ext, aux: encodePathRecord(spec.path, f.epoch ?? 0) });
+      const hops = f.epoch && f.hops && f.hops.length === spec.path.length ? f.hops : undefined;
+      tx = conn.iocom.open(DMSG.LNK_SPAN, { ext, aux: encodePathRecord(spec.path, f.epoch ?? 0, hops) });
       this.#spanMessagesSent++;
     } catch (err) {
       this.#logLine(`link ${conn.connId}: cannot relay span: ${(err as Error).message}`);
@@ -521,8 +566,20 @@ export class Router {
         if (msg.header.cmd & DMSGF.DELETE) {
           this.#forgetRelay(relay);
           if (tx.canSend) tx.close();
-          // Refused as withdrawn: the peer knows more than we do.
+          // Refused as withdrawn, or over a lost link: the peer knows more than we do.
           if (msg.header.error === DMSG_ERR_WITHDRAWN && f.epoch) this.#withdraw(spec.nodeKey, f.epoch);
+          else if (msg.aux.length > 0) {
+            let rc: RootCause | null = null;
+            try {
+              rc = decodeRootCause(msg.aux);
+            } catch {
+              rc = null;
+            }
+            if (rc) {
+              const cause = rc;
+              this.#withRootCause(cause, () => this.#pruneLink(cause));
+            }
+          }
         }
       },
       error: () => this.#forgetRelay(relay),
@@ -534,7 +591,8 @@ export class Router {
     if (!relay) return;
     this.#forgetRelay(relay);
     if (relay.tx.canSend) {
-      relay.tx.close(error);
+      if (error === 0 && this.#rootCause !== null) relay.tx.send(DMSG.LNK_ERROR, { delete: true, aux: encodeRootCause(this.#rootCause) });
+      else relay.tx.close(error);
       this.#spanMessagesSent++;
     }
   }
@@ -563,6 +621,52 @@ export class Router {
       if (relay && relay.fields.epoch === epoch) this.#deleteRelay(id, DMSG_ERR_WITHDRAWN);
     }
     this.#nodeChanged(key);
+  }
+
+  /** The first lost link the path (with its incarnations) crosses, or null. */
+  #deadLinkOn(path: readonly NodeId[], hops: readonly number[] | undefined): RootCause | null {
+    if (hops === undefined || this.#deadLinks.size === 0) return null;
+    for (let i = 1; i < path.length; i++) {
+      if (this.#deadLinks.has(deadLinkKey(path[i - 1]!, path[i]!, hops[i]!))) return { a: path[i - 1]!, b: path[i]!, inc: hops[i]! };
+    }
+    return null;
+  }
+
+  /** Run `fn` with relay deletions carrying `cause` (null: none). */
+  #withRootCause(cause: RootCause | null, fn: () => void): void {
+    const before = this.#rootCause;
+    this.#rootCause = cause;
+    try {
+      fn();
+    } finally {
+      this.#rootCause = before;
+    }
+  }
+
+  /**
+   * A link somewhere upstream was lost: every path over it is dead. Drop
+   * those links now (their senders will close them) and replan, so the loss
+   * travels with the DELETEs instead of being discovered path by path.
+   */
+  #pruneLink(cause: RootCause): void {
+    // Remember it: a copy of a path over the lost link that is still on its
+    // way here is refused, not explored (a restored link has a new incarnation).
+    const dead = deadLinkKey(cause.a, cause.b, cause.inc);
+    if (!this.#deadLinks.has(dead)) {
+      this.#deadLinks.add(dead);
+      if (this.#deadLinks.size > MAX_TOMBSTONES) this.#deadLinks.delete(this.#deadLinks.values().next().value!);
+    }
+    const changed = new Set<NodeKey>();
+    for (const node of this.#table.nodes()) {
+      for (const link of [...node.links]) {
+        if (link.connId !== null && pathUsesLink(link.path, link.fields.hops, cause)) {
+          this.#table.remove(link.linkId);
+          this.#received.delete(link.linkId);
+          changed.add(node.key);
+        }
+      }
+    }
+    for (const key of changed) this.#nodeChanged(key);
   }
 
   #forgetRelay(relay: RelayState): void {

@@ -40,6 +40,12 @@ export interface SpanFields {
   readonly extras?: unknown;
   /** The advertisement's epoch (path record v2), copied by relays; 0 or absent when unknown. */
   readonly epoch?: number;
+  /**
+   * Link incarnations along the path as this router relays it (path record
+   * v3): one per id of the relayed path, this router's last. Absent when a
+   * hop did not record them (a DragonFly peer).
+   */
+  readonly hops?: readonly number[];
 }
 
 export interface SpanLinkInput {

@@ -35,8 +35,9 @@ const spanMsgs = (routers: { stats(): { spanMessagesSent: number } }[]): number 
 describe('withdrawal', () => {
   it('path record v2 carries the epoch; v1 still decodes with epoch 0', () => {
     const p = [nodeIdOf(1), nodeIdOf(2)];
-    expect(decodePathRecordWithEpoch(encodePathRecord(p, 0xdeadbeef))).toEqual({ path: p, epoch: 0xdeadbeef });
-    expect(decodePathRecordWithEpoch(encodePathRecord(p))).toEqual({ path: p, epoch: 0 });
+    expect(decodePathRecordWithEpoch(encodePathRecord(p, 0xdeadbeef))).toEqual({ path: p, epoch: 0xdeadbeef, hops: null });
+    expect(decodePathRecordWithEpoch(encodePathRecord(p, 7, [0, 3]))).toEqual({ path: p, epoch: 7, hops: [0, 3] });
+    expect(decodePathRecordWithEpoch(encodePathRecord(p))).toEqual({ path: p, epoch: 0, hops: null });
   });
 
   it('costs about one span message per link on random meshes, and re-advertising works (property, seed 7001)', async () => {
