@@ -5,7 +5,8 @@
  *
  * The mesh is built first and left to settle (LNK_CONN on every link, no
  * message in flight). Then one service is advertised on one router and,
- * once the mesh is quiet again, withdrawn. For each phase:
+ * once the mesh is quiet again, withdrawn; then advertised again and its
+ * router killed (all its links cut at once: the death phase). For each phase:
  * - `_ms`: time until every router sees the span with dist = BFS hops - 1
  *   (-1 at the advertiser) (up), or no router sees it any more (down),
  *   taken from the routers' spans$ events as they happen;
@@ -120,6 +121,7 @@ async function quiet(mesh: Mesh, what: string, stop: () => boolean): Promise<voi
     let busy = false;
     let sum = 0;
     for (const [a, b] of mesh.iocoms) {
+      if (!a.isOpen || !b.isOpen) continue; // a cut link: what was in flight is lost
       const sa = a.stats();
       const sb = b.stats();
       if (sa.queuedBytes > 0 || sb.queuedBytes > 0 || sa.messagesOut !== sb.messagesIn || sb.messagesOut !== sa.messagesIn) {
@@ -166,6 +168,8 @@ interface RunResult {
   buildMs: number;
   up: Phase;
   down: Phase | null;
+  /** The advertiser re-advertises, then dies (all its links cut at once). */
+  death: Phase | null;
 }
 
 class PhaseTimeout extends Error {}
@@ -245,7 +249,7 @@ async function runOnce(n: number, seed: number, clock: () => number, limitS: num
     const buildMs = (clock() - tb) * 1000;
     let ad: Advertisement | undefined;
     const up = await phase(mesh, clock, limitS, () => (ad = mesh.routers[advertiser]!.advertise({ service: SERVICE, instance: 'svc' })), (seen, i) => seen[i] === expected[i], 'service up');
-    if (up.timedOut) return { edges: edges.length, buildMs, up, down: null };
+    if (up.timedOut) return { edges: edges.length, buildMs, up, down: null, death: null };
     // Every router's table must agree with BFS, checked directly too.
     for (let i = 0; i < n; i++) {
       const sp = mesh.routers[i]!.spans(SERVICE);
@@ -253,7 +257,24 @@ async function runOnce(n: number, seed: number, clock: () => number, limitS: num
     }
     const down = await phase(mesh, clock, limitS, () => ad!.close(), (seen, i) => seen[i] === null, 'service withdrawn');
     if (!down.timedOut) for (let i = 0; i < n; i++) if (mesh.routers[i]!.spans(SERVICE).length !== 0) throw new Error(`${BENCH}: n${i} still sees the withdrawn span`);
-    return { edges: edges.length, buildMs, up, down };
+    if (down.timedOut) return { edges: edges.length, buildMs, up, down, death: null };
+    // The advertiser comes back, then dies: every link of it is cut at once.
+    mesh.routers[advertiser]!.advertise({ service: SERVICE, instance: 'svc' });
+    await quiet(mesh, 'service up again', () => false);
+    const death = await phase(
+      mesh,
+      clock,
+      limitS,
+      () => mesh.iocoms.forEach(([a, b], k) => {
+        if (edges[k]![0] === advertiser || edges[k]![1] === advertiser) {
+          a.destroy();
+          b.destroy();
+        }
+      }),
+      (seen, i) => i === advertiser || seen[i] === null,
+      'advertiser died',
+    );
+    return { edges: edges.length, buildMs, up, down, death };
   } finally {
     for (const [a, b] of mesh.iocoms) {
       a.destroy();
@@ -277,7 +298,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   const clock = CLOCKS[currentClock()];
   const sizes = numbersFromEnv('CONVERGENCE_SIZES', [...DEFAULT_SIZES], 2, 100_000).map(Math.floor);
   const [limitS] = numbersFromEnv('CONVERGENCE_LIMIT_S', [DEFAULT_LIMIT_S], 1, 3600);
-  reporter.note(`random connected meshes (random tree + extra edges, average degree ${AVG_DEGREE}, seeded), in-process Routers over memory pairs, keepalive off; one service advertised on one router, then withdrawn; times on the ${currentClock()} clock; each phase cut off after ${limitS} s wall`);
+  reporter.note(`random connected meshes (random tree + extra edges, average degree ${AVG_DEGREE}, seeded), in-process Routers over memory pairs, keepalive off; one service advertised on one router, then withdrawn, then advertised again and its router killed (every link cut: the death phase); times on the ${currentClock()} clock; each phase cut off after ${limitS} s wall`);
   reporter.note(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   for (const n of sizes) {
     const [repeats] = numbersFromEnv('CONVERGENCE_REPEATS', [1], 1, 100).map(Math.floor);
@@ -288,13 +309,13 @@ export async function run(ctx: BenchContext): Promise<void> {
       const res = await runOnce(n, 1000 * n + r, clock, limitS!);
       const heap = process.memoryUsage().heapUsed / 1e6;
       const show = (p: Phase | null): string => (p === null ? 'not run' : p.timedOut ? `NOT converged after ${limitS} s (${p.wrong} routers wrong, ${p.spanMsgs} span msgs so far)` : `${p.ms.toFixed(1)} ms (${p.spanMsgs} span msgs)`);
-      reporter.progress(`${BENCH}: ${n} routers: ${res.edges} links, build ${res.buildMs.toFixed(0)} ms, up ${show(res.up)}, down ${show(res.down)}; ${((Date.now() - w0) / 1000).toFixed(1)} s wall, heap ${heap.toFixed(0)} MB`);
+      reporter.progress(`${BENCH}: ${n} routers: ${res.edges} links, build ${res.buildMs.toFixed(0)} ms, up ${show(res.up)}, down ${show(res.down)}, death ${show(res.death)}; ${((Date.now() - w0) / 1000).toFixed(1)} s wall, heap ${heap.toFixed(0)} MB`);
       results.push(res);
     }
     const edges = median(results.map((r) => r.edges));
     reporter.note(`${n} routers: ${edges} links (${2 * edges} directed), mesh build + LNK_CONN settle ${median(results.map((r) => r.buildMs)).toFixed(0)} ms; ${repeats} seeded graph(s), median`);
-    for (const dir of ['up', 'down'] as const) {
-      const phases = results.map((r) => ({ p: dir === 'up' ? r.up : r.down, links: 2 * r.edges })).filter((x) => x.p !== null) as Array<{ p: Phase; links: number }>;
+    for (const dir of ['up', 'down', 'death'] as const) {
+      const phases = results.map((r) => ({ p: dir === 'up' ? r.up : dir === 'down' ? r.down : r.death, links: 2 * r.edges })).filter((x) => x.p !== null) as Array<{ p: Phase; links: number }>;
       if (phases.length === 0) continue;
       const p = `converge_${dir}_${n}`;
       const done = phases.filter((x) => !x.p.timedOut);
