@@ -32,10 +32,6 @@ function deadLinkKey(a: string, b: string, inc: number): string {
   return `${a}|${b}|${inc}`;
 }
 
-/** The incarnation of a link: the sequence number in its conn id ("c12" → 12). */
-function connSeq(connId: string): number {
-  return Number(connId.slice(1)) >>> 0;
-}
 
 import {
   DMSG_ERR_WITHDRAWN,
@@ -88,6 +84,7 @@ export class Router {
   /** Received span transactions by link id. */
   readonly #received = new Map<string, Transaction>();
   readonly #locals = new Map<string, LocalAd>();
+  readonly #incarnationBase = randomInt(1, 0xffffffff);
   /** Lost links, as `a|b|inc`, in insertion order (oldest forgotten first). */
   readonly #deadLinks = new Set<string>();
   /** The lost link that the relay deletions now under way report (root-cause notification). */
@@ -408,7 +405,7 @@ export class Router {
         path = record.path;
         if (record.epoch !== 0) fields = { ...fields, epoch: record.epoch };
         // As we will relay it: the sender's hops plus this link's incarnation.
-        if (record.hops !== null) fields = { ...fields, hops: [...record.hops, connSeq(conn.connId)] };
+        if (record.hops !== null) fields = { ...fields, hops: [...record.hops, this.#linkIncarnation(conn.connId)] };
       }
     } catch (err) {
       this.#logLine(`link ${conn.connId}: refused a span: ${(err as Error).message}`);
@@ -466,7 +463,7 @@ export class Router {
       error: (err: unknown) => {
         // Our link to the sender is gone: we are the root cause's reporter.
         if ((err as { code?: string }).code === 'LOST_LINK' && conn.peerNodeId !== null && !conn.iocom.isOpen)
-          cause = { a: conn.peerNodeId, b: this.nodeId, inc: connSeq(conn.connId) };
+          cause = { a: conn.peerNodeId, b: this.nodeId, inc: this.#linkIncarnation(conn.connId) };
         gone();
       },
     });
@@ -621,6 +618,15 @@ export class Router {
       if (relay && relay.fields.epoch === epoch) this.#deleteRelay(id, DMSG_ERR_WITHDRAWN);
     }
     this.#nodeChanged(key);
+  }
+
+  /**
+   * The incarnation of a link: its conn sequence number plus a random base
+   * per router, so a restarted router with a fixed node id does not reuse
+   * the incarnations of links others remember as lost.
+   */
+  #linkIncarnation(connId: string): number {
+    return (this.#incarnationBase + Number(connId.slice(1))) >>> 0;
   }
 
   /** The first lost link the path (with its incarnations) crosses, or null. */
