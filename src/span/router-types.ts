@@ -13,7 +13,7 @@ import type { RelayConn } from './filters.ts';
 import type { NodeId } from './path-record.ts';
 import type { ExistingRelay } from './relay-plan.ts';
 import type { SpanOptions } from './options.ts';
-import type { NodeKey, SpanFields, SpanLink, SpanNode } from './span-table.ts';
+import type { SpanFields, SpanLink, SpanNode } from './span-table.ts';
 
 /**
  * `head.error` of a span DELETE that withdraws the advertisement itself (as
@@ -22,8 +22,6 @@ import type { NodeKey, SpanFields, SpanLink, SpanNode } from './span-table.ts';
  * DragonFly peer just sees a span closed with an error.
  */
 export const DMSG_ERR_WITHDRAWN = 0x28;
-/** Withdrawn (instance, epoch) pairs remembered per router (oldest forgotten first). */
-export const MAX_TOMBSTONES = 4096;
 
 /** peer_type of spans advertised with `advertise()` (DragonFly uses 1..3; 63 is CLIENT). */
 export const SERVICE_PEER_TYPE = 4;
@@ -156,7 +154,3 @@ export function firstRemote(node: SpanNode): SpanLink | undefined {
   return undefined;
 }
 
-/** @internal */
-export function tombstoneKey(key: NodeKey, epoch: number): string {
-  return `${key}#${epoch}`;
-}

@@ -27,19 +27,15 @@ import { SpanTable, nodeKeyOf, type NodeKey, type SpanFields, type SpanLink, typ
 import { SpanError } from './errors.ts';
 import { answerShell } from './shell.ts';
 import { decodeRootCause, encodeRootCause, pathUsesLink, type RootCause } from './root-cause.ts';
+import { LossMemory } from './loss-memory.ts';
 
-function deadLinkKey(a: string, b: string, inc: number): string {
-  return `${a}|${b}|${inc}`;
-}
 
 
 import {
   DMSG_ERR_WITHDRAWN,
-  MAX_TOMBSTONES,
   NIL,
   SERVICE_PEER_TYPE,
   firstRemote,
-  tombstoneKey,
   type AdvertiseOptions,
   type Advertisement,
   type ConnState,
@@ -85,12 +81,10 @@ export class Router {
   readonly #received = new Map<string, Transaction>();
   readonly #locals = new Map<string, LocalAd>();
   readonly #incarnationBase = randomInt(1, 0xffffffff);
-  /** Lost links, as `a|b|inc`, in insertion order (oldest forgotten first). */
-  readonly #deadLinks = new Set<string>();
+  /** Withdrawn advertisements and lost links, so stale copies are refused. */
+  readonly #lost = new LossMemory();
   /** The lost link that the relay deletions now under way report (root-cause notification). */
   #rootCause: RootCause | null = null;
-  /** Withdrawn advertisements, as `${nodeKey}#${epoch}`, in insertion order. */
-  readonly #tombstones = new Set<string>();
   /** Last SpanInfo published per node, to tell up/down/changed apart. */
   readonly #published = new Map<NodeKey, SpanInfo>();
   #nextConn = 1;
@@ -412,7 +406,7 @@ export class Router {
       this.#spansRefused++;
       return this.#refuse(tx, DMSG_ERR.PARAM);
     }
-    const overDead = this.#deadLinkOn(path ?? [], fields.hops);
+    const overDead = this.#lost.lostLinkOn(path ?? [], fields.hops);
     if (overDead !== null) {
       // A path over a link we know is lost: refuse it and say which.
       this.#spansRefused++;
@@ -422,7 +416,7 @@ export class Router {
       tx.rx$.subscribe({ error: () => {} });
       return;
     }
-    if (fields.epoch && this.#tombstones.has(tombstoneKey(nodeKeyOf(fields), fields.epoch))) {
+    if (fields.epoch && this.#lost.isWithdrawn(nodeKeyOf(fields), fields.epoch)) {
       // A stale copy of a withdrawn advertisement: refuse it and tell the sender why.
       this.#spansRefused++;
       return this.#refuse(tx, DMSG_ERR_WITHDRAWN);
@@ -602,11 +596,7 @@ export class Router {
    * close them, but no longer count.
    */
   #withdraw(key: NodeKey, epoch: number): void {
-    const tk = tombstoneKey(key, epoch);
-    if (!this.#tombstones.has(tk)) {
-      this.#tombstones.add(tk);
-      if (this.#tombstones.size > MAX_TOMBSTONES) this.#tombstones.delete(this.#tombstones.values().next().value!);
-    }
+    this.#lost.withdraw(key, epoch);
     const node = this.#table.node(key);
     for (const link of node ? [...node.links] : []) {
       if (link.fields.epoch !== epoch) continue;
@@ -629,15 +619,6 @@ export class Router {
     return (this.#incarnationBase + Number(connId.slice(1))) >>> 0;
   }
 
-  /** The first lost link the path (with its incarnations) crosses, or null. */
-  #deadLinkOn(path: readonly NodeId[], hops: readonly number[] | undefined): RootCause | null {
-    if (hops === undefined || this.#deadLinks.size === 0) return null;
-    for (let i = 1; i < path.length; i++) {
-      if (this.#deadLinks.has(deadLinkKey(path[i - 1]!, path[i]!, hops[i]!))) return { a: path[i - 1]!, b: path[i]!, inc: hops[i]! };
-    }
-    return null;
-  }
-
   /** Run `fn` with relay deletions carrying `cause` (null: none). */
   #withRootCause(cause: RootCause | null, fn: () => void): void {
     const before = this.#rootCause;
@@ -657,11 +638,7 @@ export class Router {
   #pruneLink(cause: RootCause): void {
     // Remember it: a copy of a path over the lost link that is still on its
     // way here is refused, not explored (a restored link has a new incarnation).
-    const dead = deadLinkKey(cause.a, cause.b, cause.inc);
-    if (!this.#deadLinks.has(dead)) {
-      this.#deadLinks.add(dead);
-      if (this.#deadLinks.size > MAX_TOMBSTONES) this.#deadLinks.delete(this.#deadLinks.values().next().value!);
-    }
+    this.#lost.loseLink(cause);
     const changed = new Set<NodeKey>();
     for (const node of this.#table.nodes()) {
       for (const link of [...node.links]) {
