@@ -37,7 +37,7 @@ import { connectTcp } from '../src/transport/tcp.ts';
 import { memoryPair } from '../src/transport/memory.ts';
 import { CLOCKS, currentClock, median, type BenchContext } from './harness.ts';
 import { startNode, type BenchNode } from './relay-node.ts';
-import { CMD, IOCOM_OPTIONS, PER_TURN, SERVICE, wallNow, type ChildMessage, type NodeRole, type ParentMessage } from './relay-shared.ts';
+import { CMD, IOCOM_OPTIONS, PER_TURN, SERVICE, type ChildMessage, type NodeRole, type ParentMessage } from './relay-shared.ts';
 
 export const BENCH = 'relay';
 const ROUNDS = 5;

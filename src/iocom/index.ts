@@ -1,6 +1,6 @@
 /** Public API of the iocom layer: one link, its transactions. */
 export { Iocom } from './iocom.ts';
-export type { OpenOptions, OneWayOptions, PassThrough, IocomStats } from './iocom.ts';
+export type { OpenOptions, OneWayOptions, IocomStats } from './iocom.ts';
 export { Transaction } from './transaction.ts';
 export type { SendOptions } from './transaction.ts';
 export { IOCOM_DEFAULTS, resolveIocomOptions } from './options.ts';

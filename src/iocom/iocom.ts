@@ -21,7 +21,7 @@ import { IdTable } from './id-table.ts';
 import { Multicast } from './multicast.ts';
 import { classifyRx } from './state-rules.ts';
 import { Transaction, type SendOptions, type TransactionHost } from './transaction.ts';
-import { WriteQueue } from './write-queue.ts';
+import { WriteQueue, type PassFields } from './write-queue.ts';
 
 export interface OpenOptions extends Omit<SendOptions, 'abort'> {
   /** The transaction to stack this one on (its msgid becomes our circuit). */
@@ -34,13 +34,6 @@ export interface OneWayOptions {
   error?: number;
   /** Send with the REPLY flag (an answer to a one-way message). */
   reply?: boolean;
-}
-
-/** Extra header fields a relay passes through unchanged. */
-export interface PassThrough {
-  auxCrc?: number;
-  reserved02?: number;
-  reserved18?: bigint;
 }
 
 export interface IocomStats {
@@ -219,7 +212,7 @@ export class Iocom implements TransactionHost {
     const tx = new Transaction(this, id, undefined, false, parent, cmd);
     this.#weOpened.add(tx);
     if (parent) parent._addChild(tx);
-    this.sendInTransaction(tx, cmd, { ext: opts.ext, aux: opts.aux, error: opts.error, delete: opts.delete }, undefined, true);
+    this.sendInTransaction(tx, cmd, { ext: opts.ext, aux: opts.aux, error: opts.error, delete: opts.delete }, true);
     return tx;
   }
 
@@ -227,7 +220,7 @@ export class Iocom implements TransactionHost {
   sendOneWay(cmd: number, opts: OneWayOptions = {}): boolean {
     this.#assertOpen();
     const flags = opts.reply ? DMSGF.REPLY : 0;
-    this.#enqueue((cmd & DMSGF.BASECMDMASK) | flags, 0, 0, opts, undefined, false);
+    this.#enqueue((cmd & DMSGF.BASECMDMASK) | flags, 0, 0, opts.error ?? 0, opts.ext ?? EMPTY, opts.aux ?? EMPTY, undefined, false);
     return this.writable;
   }
 
@@ -299,18 +292,13 @@ export class Iocom implements TransactionHost {
   // ---- TransactionHost --------------------------------------------------
 
   /** @internal */
-  sendInTransaction(tx: Transaction, cmd: number, opts: SendOptions | undefined, pass?: PassThrough, opening = false): boolean {
+  sendInTransaction(tx: Transaction, cmd: number, opts: SendOptions | undefined, opening = false): boolean {
     if (!opening) this.#assertOpen();
     const flags = tx._txFlags(opts);
     const circuit = tx.parent === null ? 0 : tx.parent._id;
-    this.#enqueue(((cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, opts, pass, false);
+    this.#enqueue(((cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, opts?.error ?? 0, opts?.ext ?? EMPTY, opts?.aux ?? EMPTY, undefined, false);
     tx._afterSend();
     return this.writable;
-  }
-
-  /** Send in a transaction with relay pass-through fields (aux CRC, reserved fields). @internal */
-  relaySend(tx: Transaction, cmd: number, opts: SendOptions, pass: PassThrough): boolean {
-    return this.sendInTransaction(tx, cmd, opts, pass);
   }
 
   /**
@@ -324,12 +312,8 @@ export class Iocom implements TransactionHost {
     const h = msg.header;
     const flags = tx._txFlags(FORWARD_FLAGS[((h.cmd & DMSGF.DELETE) !== 0 ? 1 : 0) | ((h.cmd & DMSGF.ABORT) !== 0 ? 2 : 0)]);
     const circuit = tx.parent === null ? 0 : tx.parent._id;
-    const cmd = ((h.cmd & DMSGF.BASECMDMASK) | flags) >>> 0;
-    const hb = headerBytesForSend(cmd, msg.ext.length);
-    if (this.#writer.queuedBytes + hb + msg.aux.length > this.options.maxQueuedBytes)
-      throw new TransactionError('LIMIT', `${this.name}: ${this.#writer.queuedBytes} bytes already queued; maxQueuedBytes is ${this.options.maxQueuedBytes} (wait for whenWritable())`);
     // The decoded header has the pass-through fields under the same names.
-    this.#writer.enqueue(cmd, tx._id, circuit, h.error, msg.ext, msg.aux, h, false);
+    this.#enqueue(((h.cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, h.error, msg.ext, msg.aux, h, false);
     tx._afterSend();
     return this.writable;
   }
@@ -351,18 +335,17 @@ export class Iocom implements TransactionHost {
     if (this.#state !== 'open') throw new TransactionError('LOST_LINK', `${this.name} is ${this.#state}`, DMSG_ERR.LOSTLINK);
   }
 
-  #enqueue(cmd: number, msgid: number | bigint, circuit: number | bigint, opts: SendOptions | OneWayOptions | undefined, pass: PassThrough | undefined, bypassGate: boolean): void {
-    const ext = opts?.ext ?? EMPTY;
-    const aux = opts?.aux ?? EMPTY;
+  /** The one way onto the wire: validates sizes and the queue limit, then hands the message to the writer. */
+  #enqueue(cmd: number, msgid: number | bigint, circuit: number | bigint, error: number, ext: Uint8Array, aux: Uint8Array, pass: PassFields | undefined, bypassGate: boolean): void {
     const hb = headerBytesForSend(cmd, ext.length);
     if (aux.length > 1 << 20) throw new InvalidArgumentError(`aux of ${aux.length} bytes exceeds the 1 MiB DMSG limit`);
     if (this.#writer.queuedBytes + hb + aux.length > this.options.maxQueuedBytes)
       throw new TransactionError('LIMIT', `${this.name}: ${this.#writer.queuedBytes} bytes already queued; maxQueuedBytes is ${this.options.maxQueuedBytes} (wait for whenWritable())`);
-    this.#writer.enqueue(cmd, msgid, circuit, opts?.error ?? 0, ext, aux, pass, bypassGate);
+    this.#writer.enqueue(cmd, msgid, circuit, error, ext, aux, pass, bypassGate);
   }
 
   #sendAuth(ext: Uint8Array, aux: Uint8Array): void {
-    this.#enqueue(DMSG.LNK_AUTH, 0, 0, { ext, aux }, undefined, true);
+    this.#enqueue(DMSG.LNK_AUTH, 0, 0, 0, ext, aux, undefined, true);
   }
 
   #checkAuth(): void {
@@ -516,7 +499,7 @@ export class Iocom implements TransactionHost {
         const w = this.#pingWaiters.shift();
         if (w) w.resolve(performance.now() - w.sent);
       } else if (this.#state === 'open') {
-        this.#enqueue(DMSG.LNK_PING | DMSGF.REPLY, h.msgid, h.circuit, undefined, undefined, false);
+        this.#enqueue(DMSG.LNK_PING | DMSGF.REPLY, h.msgid, h.circuit, 0, EMPTY, EMPTY, undefined, false);
       }
       return;
     }
@@ -545,7 +528,7 @@ export class Iocom implements TransactionHost {
       this.destroy(new LinkError('KEEPALIVE_TIMEOUT', `${this.name}: nothing received for ${idle} ms (linkTimeoutMs ${this.options.linkTimeoutMs})`));
       return;
     }
-    if (idle >= this.options.pingIntervalMs && this.#state === 'open') this.#enqueue(DMSG.LNK_PING, 0, 0, undefined, undefined, true);
+    if (idle >= this.options.pingIntervalMs && this.#state === 'open') this.#enqueue(DMSG.LNK_PING, 0, 0, 0, EMPTY, EMPTY, undefined, true);
   }
 
   #onEnd(): void {

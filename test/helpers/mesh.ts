@@ -177,3 +177,24 @@ export function bfs(n: number, edges: ReadonlyArray<readonly [number, number]>, 
   }
   return dist;
 }
+
+/** A seeded linear congruential generator in [0, 1). */
+export function lcg(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
+
+/** A random connected graph on n nodes: a random tree plus up to `extra` more edges (seeded). */
+export function randomGraph(n: number, extra: number, rand: () => number): Array<[number, number]> {
+  const edges: Array<[number, number]> = [];
+  const seen = new Set<string>();
+  const add = (a: number, b: number): void => {
+    const k = a < b ? `${a}-${b}` : `${b}-${a}`;
+    if (a === b || seen.has(k)) return;
+    seen.add(k);
+    edges.push([a, b]);
+  };
+  for (let i = 1; i < n; i++) add(i, Math.floor(rand() * i));
+  for (let i = 0; i < extra; i++) add(Math.floor(rand() * n), Math.floor(rand() * n));
+  return edges;
+}

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { firstValueFrom } from 'rxjs';
 import { DMSG, DMSGF } from '../../src/wire/constants.ts';
 import { iocomPair, collect } from '../helpers/iocom-pair.ts';
 

@@ -9,26 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeRootCause, encodeRootCause, pathUsesLink } from '../../src/span/root-cause.ts';
-import { createMesh, nodeIdOf, quiesce } from '../helpers/mesh.ts';
-
-function lcg(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-}
-
-function randomGraph(n: number, extra: number, rand: () => number): Array<[number, number]> {
-  const edges: Array<[number, number]> = [];
-  const seen = new Set<string>();
-  const add = (a: number, b: number): void => {
-    const k = a < b ? `${a}-${b}` : `${b}-${a}`;
-    if (a === b || seen.has(k)) return;
-    seen.add(k);
-    edges.push([a, b]);
-  };
-  for (let i = 1; i < n; i++) add(i, Math.floor(rand() * i));
-  for (let i = 0; i < extra; i++) add(Math.floor(rand() * n), Math.floor(rand() * n));
-  return edges;
-}
+import { createMesh, nodeIdOf, quiesce, lcg, randomGraph } from '../helpers/mesh.ts';
 
 describe('origin death', () => {
   it('root-cause records round-trip and match only the lost incarnation', () => {

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SpanEvent } from '../../src/span/router.ts';
 import { topologies } from './sim-mesh.ts';
-import { bfs, createMesh, quiesce, until } from '../helpers/mesh.ts';
+import { bfs, createMesh, quiesce } from '../helpers/mesh.ts';
 
 function record(events: SpanEvent[]) {
   return (e: SpanEvent) => events.push(e);

@@ -8,27 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { DMSG_ERR_WITHDRAWN } from '../../src/span/router.ts';
 import { DMSG, DMSGF } from '../../src/wire/constants.ts';
 import { decodePathRecordWithEpoch, encodePathRecord } from '../../src/span/path-record.ts';
-import { createMesh, nodeIdOf, quiesce, bfs } from '../helpers/mesh.ts';
-
-/** A random connected graph: a random tree plus extra edges (seeded). */
-function randomGraph(n: number, extra: number, rand: () => number): Array<[number, number]> {
-  const edges: Array<[number, number]> = [];
-  const seen = new Set<string>();
-  const add = (a: number, b: number): void => {
-    const k = a < b ? `${a}-${b}` : `${b}-${a}`;
-    if (a === b || seen.has(k)) return;
-    seen.add(k);
-    edges.push([a, b]);
-  };
-  for (let i = 1; i < n; i++) add(i, Math.floor(rand() * i));
-  for (let i = 0; i < extra; i++) add(Math.floor(rand() * n), Math.floor(rand() * n));
-  return edges;
-}
-
-function lcg(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
+import { createMesh, nodeIdOf, quiesce, bfs, lcg, randomGraph } from '../helpers/mesh.ts';
 
 const spanMsgs = (routers: { stats(): { spanMessagesSent: number } }[]): number => routers.reduce((n, r) => n + r.stats().spanMessagesSent, 0);
 

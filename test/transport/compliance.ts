@@ -97,10 +97,6 @@ function split(data: Buffer, sizes: readonly number[]): Buffer[] {
   return out;
 }
 
-function sha(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
 export function transportCompliance(name: string, factory: PairFactory): void {
   describe(`${name}: transport compliance`, () => {
     let baseline = 0;
