@@ -23,11 +23,12 @@ function imports(file: string): string[] {
 
 /** Which top-level src folders each layer may import from. */
 const ALLOWED: Record<string, string[]> = {
+  util: ['util'],
   wire: ['wire'],
-  transport: ['wire', 'transport'],
-  iocom: ['wire', 'iocom'],
-  span: ['wire', 'iocom', 'span'],
-  cli: ['wire', 'iocom', 'transport', 'span', 'cli'],
+  transport: ['wire', 'transport', 'util'],
+  iocom: ['wire', 'iocom', 'util'],
+  span: ['wire', 'iocom', 'span', 'util'],
+  cli: ['wire', 'iocom', 'transport', 'span', 'cli', 'util'],
 };
 
 describe('layers', () => {

@@ -18,19 +18,9 @@ import type { Duplex } from 'node:stream';
 import { invalidArgument } from './errors.ts';
 import { checkInt, resolveBackoffOptions, resolveReconnectTuning } from './options.ts';
 import type { BackoffOptions, ReconnectTuning } from './options.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
 
-/** The time source and timers the dialer uses; `systemClock` by default. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemClock: Clock = Object.freeze({
-  now: () => Date.now(),
-  setTimeout: (fn: () => void, ms: number): unknown => setTimeout(fn, ms),
-  clearTimeout: (handle: unknown): void => clearTimeout(handle as ReturnType<typeof setTimeout>),
-});
+export { systemClock, type Clock };
 
 /** Upper bound (exclusive) of the delay before retry number `attempt` (0-based). */
 export function backoffCeiling(attempt: number, options?: BackoffOptions): number {
