@@ -6,7 +6,7 @@ export type { SendOptions } from './transaction.ts';
 export { IOCOM_DEFAULTS, resolveIocomOptions } from './options.ts';
 export type { IocomOptions, ResolvedIocomOptions } from './options.ts';
 export { TransactionError, LinkError } from './errors.ts';
-export type { TransactionErrorCode, LinkCloseReason } from './errors.ts';
+export type { TransactionErrorCode, LinkErrorCode, LinkCloseReason } from './errors.ts';
 export { classifyRx } from './state-rules.ts';
 export type { RxVerdict, RxStateView } from './state-rules.ts';
 export { rawPublicKey, keyFingerprint } from './auth.ts';
