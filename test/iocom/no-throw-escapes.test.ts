@@ -6,7 +6,6 @@
  * unhandled rejection, the attacker's link closed with LinkError LIMIT (and a
  * log line), a bystander link in the same process unaffected.
  */
-import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -61,13 +60,27 @@ function block(cmd: number): Buffer {
   return Buffer.concat(parts);
 }
 
+/** Resolves on 'drain', or when the stream closes or fails (the peer reset us: that ends a flood too). */
+function drainOrEnd(sock: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      sock.off('drain', done);
+      sock.off('close', done);
+      sock.off('error', done);
+      resolve();
+    };
+    sock.on('drain', done);
+    sock.on('close', done);
+    sock.on('error', done);
+  });
+}
+
 /** Write `chunk` until `stop()` or `maxBytes`, honouring the socket's backpressure (bounded loop). */
 async function flood(sock: Duplex, chunk: Buffer, stop: () => boolean, maxBytes: number): Promise<number> {
   let sent = 0;
   while (!stop() && sent < maxBytes && !sock.destroyed) {
     sent += chunk.length;
-    // once() rejects on 'error' (the peer reset us): that ends the flood too.
-    if (!sock.write(chunk)) await Promise.race([once(sock, 'drain'), once(sock, 'close')]).catch(() => {});
+    if (!sock.write(chunk)) await drainOrEnd(sock);
   }
   return sent;
 }
