@@ -15,6 +15,8 @@ import { headerBytesForSend } from '../wire/frame-encoder.ts';
 import { describeHeader, emptyHeader } from '../wire/header.ts';
 import { EMPTY, type Message } from '../wire/message.ts';
 import { AuthHandshake } from './auth.ts';
+import { channelBindingOf, isTlsStream } from './channel-binding.ts';
+import { linkRoleOf } from '../util/link-role.ts';
 import { LinkError, TransactionError, type LinkCloseReason } from './errors.ts';
 import { resolveIocomOptions, type IocomOptions, type ResolvedIocomOptions } from './options.ts';
 import { IdTable } from './id-table.ts';
@@ -125,10 +127,17 @@ export class Iocom implements TransactionHost {
     this.#clock = this.options.clock;
     this.#rttNow = this.#clock === systemClock ? () => performance.now() : () => this.#clock.now();
     this.#lastRx = this.#clock.now();
+    const cb = this.options.channelBinding;
+    this.#auth = new AuthHandshake({
+      keyPair: this.options.keyPair,
+      allowedPeerKeys: this.options.allowedPeerKeys,
+      role: this.options.role ?? linkRoleOf(stream),
+      channelBound: cb === undefined ? isTlsStream(stream) : cb !== null,
+      channelBinding: () => channelBindingOf(stream, cb),
+    });
     this.#stream = stream;
     this.#decoder = new FrameDecoder({ maxHeaderBytes: this.options.maxHeaderBytes, maxAuxBytes: this.options.maxAuxBytes });
     this.#writer = new WriteQueue(stream, () => this.#checkWritable());
-    this.#auth = new AuthHandshake(this.options.keyPair, this.options.allowedPeerKeys);
     this.transactions$ = this.#transactions;
     this.messages$ = this.#messages;
     this.closed$ = new GuardedObservable(this.#closed.asObservable(), (err) => this.#log(`${this.name}: a closed$ subscriber threw: ${messageOf(err)}`));

@@ -3,6 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { DMSG_AUX_MAX, DMSG_HDR_MAX } from '../wire/constants.ts';
 import { InvalidArgumentError } from '../wire/errors.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
+import type { LinkRole } from '../util/link-role.ts';
 
 export interface IocomOptions {
   /** A name for logs and errors (e.g. the peer address). @default 'iocom' */
@@ -47,12 +48,26 @@ export interface IocomOptions {
    * limit, a handler that threw. No timestamp. @default none
    */
   log?: (line: string) => void;
+  /**
+   * Which end of the connection this is, for LNK_AUTH: 'initiator' (dialled)
+   * or 'responder' (accepted). @default the role the transport recorded on
+   * the stream (connect/accept/memoryPair); required with keys otherwise.
+   */
+  role?: LinkRole;
+  /**
+   * What LNK_AUTH proofs are bound to. @default on a TLS socket its keying
+   * material exporter ('EXPORTER-dmsg-mesh-auth', 32 bytes), else nothing.
+   * `null` binds to nothing; bytes (1..255) bind to a value both ends share.
+   */
+  channelBinding?: Uint8Array | null;
 }
 
-export type ResolvedIocomOptions = Readonly<Required<Omit<IocomOptions, 'keyPair' | 'allowedPeerKeys' | 'log'>>> & {
+export type ResolvedIocomOptions = Readonly<Required<Omit<IocomOptions, 'keyPair' | 'allowedPeerKeys' | 'log' | 'role' | 'channelBinding'>>> & {
   readonly keyPair: IocomOptions['keyPair'];
   readonly allowedPeerKeys: readonly KeyObject[] | undefined;
   readonly log: ((line: string) => void) | undefined;
+  readonly role: LinkRole | undefined;
+  readonly channelBinding: Uint8Array | null | undefined;
 };
 
 export const IOCOM_DEFAULTS = Object.freeze({
@@ -69,7 +84,7 @@ export const IOCOM_DEFAULTS = Object.freeze({
   authTimeoutMs: 10000,
 });
 
-const KNOWN = new Set([...Object.keys(IOCOM_DEFAULTS), 'keyPair', 'allowedPeerKeys', 'clock', 'log']);
+const KNOWN = new Set([...Object.keys(IOCOM_DEFAULTS), 'keyPair', 'allowedPeerKeys', 'clock', 'log', 'role', 'channelBinding']);
 
 function int(name: string, v: number, min: number, max: number): void {
   if (!Number.isInteger(v) || v < min || v > max) throw new InvalidArgumentError(`${name} must be an integer in [${min}, ${max}], got ${String(v)}`);
@@ -102,5 +117,8 @@ export function resolveIocomOptions(o: IocomOptions = {}): ResolvedIocomOptions 
   if (typeof clock?.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function')
     throw new InvalidArgumentError('clock must be a Clock (now, setTimeout, clearTimeout), e.g. systemClock or a ManualClock');
   if (log !== undefined && typeof log !== 'function') throw new InvalidArgumentError(`log must be a function, got ${typeof log}`);
-  return Object.freeze({ ...r, keyPair: o.keyPair, allowedPeerKeys: o.allowedPeerKeys ? [...o.allowedPeerKeys] : undefined, clock, log });
+  if (o.role !== undefined && o.role !== 'initiator' && o.role !== 'responder') throw new InvalidArgumentError(`role must be 'initiator' or 'responder', got ${String(o.role)}`);
+  if (o.channelBinding !== undefined && o.channelBinding !== null && (!(o.channelBinding instanceof Uint8Array) || o.channelBinding.length < 1 || o.channelBinding.length > 255))
+    throw new InvalidArgumentError('channelBinding must be null or a Uint8Array of 1 to 255 bytes');
+  return Object.freeze({ ...r, keyPair: o.keyPair, allowedPeerKeys: o.allowedPeerKeys ? [...o.allowedPeerKeys] : undefined, clock, log, role: o.role, channelBinding: o.channelBinding ? o.channelBinding.slice() : o.channelBinding });
 }

@@ -32,11 +32,16 @@ async function failure(io: Iocom): Promise<ProtocolError> {
   return e as ProtocolError;
 }
 
-/** The HELLO our iocom writes: its challenge is ext[32..63] (ext = bytes after the base header). */
-function authHello(ext: Uint8Array, flags: number, challenge: Uint8Array): Uint8Array {
-  ext.set([0x44, 0x4d, 0x41, 0x55, 1, 1, flags]);
-  ext.set(challenge, 32);
+/** A v2 HELLO from the raw peer, the responder (the iocom under test dialled): ext[32..63] is the nonce (ext = bytes after the base header). */
+function authHello(ext: Uint8Array, flags: number, nonce: Uint8Array): Uint8Array {
+  ext.set([0x44, 0x4d, 0x41, 0x55, 2, 1, flags, 2]);
+  ext.set(nonce, 32);
   return ext;
+}
+
+/** The bytes a v2 PROOF signs, written out as documented in auth.ts (verifier without a key, no channel binding). */
+function documentedTranscript(signerRole: number, signerKey: Uint8Array, signerNonce: Uint8Array, verifierNonce: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from('dmsg-mesh LNK_AUTH v2 proof\0'), Buffer.from([signerRole]), signerKey, Buffer.from([0]), Buffer.alloc(32), signerNonce, verifierNonce, Buffer.from([0])]);
 }
 
 describe.each(KINDS)('LNK_AUTH over %s', (kind) => {
@@ -94,13 +99,13 @@ describe.each(KINDS)('LNK_AUTH over %s', (kind) => {
     const l = await rawLink(kind, { allowedPeerKeys: [kB.publicKey] });
     const [hello] = await l.peer.waitFor(1);
     expect(hello!.header.cmd).toBe(DMSG.LNK_AUTH);
-    const ioChallenge = hello!.ext.slice(32, 64);
+    const ioChallenge = new Uint8Array(hello!.ext.subarray(32, 64));
     const myChallenge = new Uint8Array(32).fill(9);
     const pub = rawPublicKey(kB.publicKey);
     l.peer.send({ cmd: DMSG.LNK_AUTH }, authHello(new Uint8Array(64), 1, myChallenge), pub);
-    const signed = Buffer.concat([Buffer.from('dmsg-mesh/auth/v1'), ioChallenge, myChallenge, pub]);
+    const signed = documentedTranscript(2, pub, myChallenge, ioChallenge);
     const proof = new Uint8Array(64);
-    proof.set([0x44, 0x4d, 0x41, 0x55, 1, 2, 1]);
+    proof.set([0x44, 0x4d, 0x41, 0x55, 2, 2, 1, 2]);
     l.peer.send({ cmd: DMSG.LNK_AUTH }, proof, new Uint8Array(sign(null, signed, kC.privateKey)));
     const r = await l.closed;
     expect(reasonCode(r)).toBe('AUTH_FAILED');
@@ -112,14 +117,14 @@ describe.each(KINDS)('LNK_AUTH over %s', (kind) => {
     const l = await rawLink(kind, { allowedPeerKeys: [kB.publicKey] });
     serve(l.io);
     const [hello] = await l.peer.waitFor(1);
-    const ioChallenge = hello!.ext.slice(32, 64);
-    expect(hello!.ext[6]).toBe(2); // requires, has no key
+    const ioChallenge = new Uint8Array(hello!.ext.subarray(32, 64));
+    expect([...hello!.ext.subarray(0, 8)]).toEqual([0x44, 0x4d, 0x41, 0x55, 2, 1, 2, 1]); // v2 HELLO: requires, has no key, role initiator
     const myChallenge = new Uint8Array(32).fill(3);
     const pub = rawPublicKey(kB.publicKey);
     l.peer.send({ cmd: DMSG.LNK_AUTH }, authHello(new Uint8Array(64), 1, myChallenge), pub);
     const proof = new Uint8Array(64);
-    proof.set([0x44, 0x4d, 0x41, 0x55, 1, 2, 1]);
-    l.peer.send({ cmd: DMSG.LNK_AUTH }, proof, new Uint8Array(sign(null, Buffer.concat([Buffer.from('dmsg-mesh/auth/v1'), ioChallenge, myChallenge, pub]), kB.privateKey)));
+    proof.set([0x44, 0x4d, 0x41, 0x55, 2, 2, 1, 2]);
+    l.peer.send({ cmd: DMSG.LNK_AUTH }, proof, new Uint8Array(sign(null, documentedTranscript(2, pub, myChallenge, ioChallenge), kB.privateKey)));
     await l.io.ready;
     l.peer.send({ cmd: DMSG.DBG_SHELL | DMSGF.CREATE | DMSGF.DELETE, msgid: 1n });
     await l.peer.until(() => l.peer.received.some((m) => m.header.msgid === 1n), 'reply');
