@@ -89,6 +89,16 @@ export class LocalSide implements TransactionHost {
     return true;
   }
 
+  /** A subscriber of `tx`'s rx$ threw: that costs the transaction (aborted), as over a link. @internal */
+  handlerFailed(tx: Transaction, _err: unknown): void {
+    if (tx.freed || tx.dying || !this.#open) return;
+    try {
+      tx.abort(DMSG_ERR.IO);
+    } catch {
+      // already ending
+    }
+  }
+
   /** @internal */
   release(tx: Transaction): void {
     this.#forget(tx);
