@@ -85,6 +85,20 @@ describe.skipIf(typeof cert === 'string')('LNK_AUTH relayed by a man in the midd
     expect(new Uint8Array(bio.peerKey!)).toEqual(rawPublicKey(kA.publicKey));
   });
 
+  it('over TLS, an end told to bind nothing (channelBinding: null) and one binding the exporter refuse each other by name', async () => {
+    const b = await startB(tls);
+    const a = new Iocom(await connectTls({ host: '127.0.0.1', port: b.port, ca: tls.cert }), { ...A_OPTS, channelBinding: null });
+    cleanup.push(() => a.destroy());
+    const bio = await b.next();
+    const reasons = await Promise.all([firstValueFrom(a.closed$), firstValueFrom(bio.closed$)]);
+    // Whichever end reads the other's HELLO first names the mismatch and closes; the other may only see the close.
+    const named = reasons.filter((r) => r.kind === 'error').map((r) => authFailure(r).message);
+    expect(named.length).toBeGreaterThan(0);
+    for (const m of named) expect(m).toMatch(/peer binds its proof to a TLS channel but this end has none|this end binds proofs to its TLS channel but the peer does not/);
+    await expect(a.ready).rejects.toThrow();
+    await expect(bio.ready).rejects.toThrow();
+  });
+
   it('M relays HELLOs and PROOFs between A–M and M–B: A refuses B\'s proof, never signs, and nothing but AUTH crosses', async () => {
     const b = await startB(tls);
     const m = await startMitm({ tls, targetPort: b.port });
