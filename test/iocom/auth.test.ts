@@ -7,6 +7,7 @@ import { Iocom } from '../../src/iocom/iocom.ts';
 import type { IocomOptions } from '../../src/iocom/options.ts';
 import { DMSG, DMSGF } from '../../src/wire/constants.ts';
 import { InvalidArgumentError, ProtocolError } from '../../src/wire/errors.ts';
+import { createMemoryLink } from '../../src/transport/memory.ts';
 import { iocomPair, type PairKind } from '../helpers/iocom-pair.ts';
 import { rawLink, reasonCode } from '../helpers/raw-peer.ts';
 
@@ -211,6 +212,28 @@ describe('LNK_AUTH timeouts and close (fake timers)', () => {
       await l.peer.waitFor(2);
       expect(l.peer.received.map((m) => m.header.cmd)).toEqual([DMSG.LNK_AUTH, DMSG.DBG_SHELL]);
       await l.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a keepalive PING that crosses a slow handshake does not kill it: PING before authentication is tolerated, not answered', async () => {
+    vi.useFakeTimers();
+    try {
+      const link = createMemoryLink();
+      link.pause('bToA'); // the responder's HELLO and PROOF are held up on the way back
+      const a = new Iocom(link.a, { name: 'a', keyPair: kA, allowedPeerKeys: [kB.publicKey], pingIntervalMs: 100, linkTimeoutMs: 10_000 });
+      const b = new Iocom(link.b, { name: 'b', keyPair: kB, allowedPeerKeys: [kA.publicKey], pingIntervalMs: 100, linkTimeoutMs: 10_000 });
+      serve(b);
+      await vi.advanceTimersByTimeAsync(350); // a hears nothing: its keepalive sends PINGs, which b reads before a proved anything
+      expect(a.isOpen && b.isOpen).toBe(true);
+      link.resume();
+      await vi.advanceTimersByTimeAsync(10);
+      await Promise.all([a.ready, b.ready]);
+      expect(a.peerKey).toBeDefined();
+      expect(b.peerKey).toBeDefined();
+      a.destroy();
+      b.destroy();
     } finally {
       vi.useRealTimers();
     }
