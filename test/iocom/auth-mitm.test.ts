@@ -7,10 +7,11 @@
  * the test records what M can do there (authentication of the endpoints
  * holds; the session is M's to read and to take over), as docs/auth.md says.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { startRelay } from '../../src/cli/relay-daemon.ts';
 import { firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rawPublicKey } from '../../src/iocom/auth.ts';
+import { keyFingerprint, rawPublicKey } from '../../src/iocom/auth.ts';
 import { Iocom } from '../../src/iocom/iocom.ts';
 import type { IocomOptions } from '../../src/iocom/options.ts';
 import { connectTcp, listenTcp } from '../../src/transport/tcp.ts';
@@ -83,6 +84,27 @@ describe.skipIf(typeof cert === 'string')('LNK_AUTH relayed by a man in the midd
     await Promise.all([a.ready, bio.ready]);
     expect(new Uint8Array(a.peerKey!)).toEqual(rawPublicKey(kB.publicKey));
     expect(new Uint8Array(bio.peerKey!)).toEqual(rawPublicKey(kA.publicKey));
+  });
+
+  it('control: two relays (startRelay) over TLS with keys link and verify each other (roles from listener and dialler, exporter bound)', async () => {
+    const ka = generateKeyPairSync('ed25519');
+    const kb = generateKeyPairSync('ed25519');
+    const logA: string[] = [];
+    const logB: string[] = [];
+    const verified = (log: string[], key: KeyObject): boolean => log.some((l) => l.includes(`peer key ${keyFingerprint(rawPublicKey(key))} verified`));
+    let onLine = (): void => {};
+    const bothVerified = new Promise<void>((resolve) => {
+      onLine = () => { if (verified(logA, kb.publicKey) && verified(logB, ka.publicKey)) resolve(); };
+    });
+    const into = (log: string[]) => (line: string): void => { log.push(line); onLine(); };
+    const files = { cert: tls.cert, key: tls.key, ca: tls.cert };
+    const a = await startRelay({ name: 'a', listen: ['127.0.0.1:0'], tls: files, keyPair: ka, allowedPeerKeys: [kb.publicKey], log: into(logA) });
+    cleanup.push(() => a.stop());
+    const b = await startRelay({ name: 'b', connect: [a.addresses[0]!], tls: files, keyPair: kb, allowedPeerKeys: [ka.publicKey], log: into(logB) });
+    cleanup.push(() => b.stop());
+    expect(a.addresses[0]).toMatch(/^tls:/);
+    await bothVerified;
+    expect(logA.concat(logB).filter((l) => /AUTH_FAILED|does not verify|claim the role/.test(l))).toEqual([]);
   });
 
   it('over TLS, an end told to bind nothing (channelBinding: null) and one binding the exporter refuse each other by name', async () => {
