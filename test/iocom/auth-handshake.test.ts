@@ -315,3 +315,40 @@ describe('AuthHandshake v2: a keyless attacker mixing everything it sees (proper
     expect(attack(s, true)).toBe(0);
   });
 });
+
+describe('AuthHandshake v2: arbitrary input', () => {
+  it('receive() never throws; every refusal is a ProtocolError AUTH_FAILED (property, fixed seed)', () => {
+    const ext = fc.oneof(
+      fc.uint8Array({ minLength: 0, maxLength: 80 }),
+      // Mostly well-formed headers with random phase, flags, role and nonce.
+      fc.tuple(fc.constantFrom(1, 2, 3), fc.integer({ min: 0, max: 3 }), fc.nat(7), fc.integer({ min: 0, max: 3 }), fc.uint8Array({ minLength: 56, maxLength: 56 })).map(([v, ph, fl, ro, rest]) => {
+        const e = new Uint8Array(64);
+        e.set([0x44, 0x4d, 0x41, 0x55, v, ph, fl, ro]);
+        e.set(rest, 8);
+        return e;
+      }),
+    );
+    const aux = fc.oneof(fc.uint8Array({ minLength: 0, maxLength: 100 }), fc.constantFrom(rawPublicKey(kA.publicKey), rawPublicKey(kB.publicKey)), fc.uint8Array({ minLength: 64, maxLength: 64 }));
+    const config = fc.record({ role: fc.constantFrom<LinkRole>('initiator', 'responder'), keys: fc.integer({ min: 0, max: 2 }), bound: fc.boolean() });
+    fc.assert(
+      fc.property(config, fc.array(fc.tuple(ext, aux), { minLength: 1, maxLength: 6 }), (c, msgs) => {
+        const h = hs({
+          role: c.role,
+          ...(c.keys !== 1 ? { keyPair: kA } : {}),
+          ...(c.keys !== 0 ? { allowedPeerKeys: [kB.publicKey, kA.publicKey] } : {}),
+          ...(c.bound ? { channelBinding: () => new Uint8Array(32).fill(9) } : {}),
+        });
+        h.start();
+        for (const [e, a] of msgs) {
+          const step = h.receive(e, a);
+          if (step.error) {
+            expect(step.error.code).toBe('AUTH_FAILED');
+            break;
+          }
+        }
+        expect(h.peerVerified).toBe(false); // nobody here holds kB's private key, and kA's holder never signed for this exchange
+      }),
+      { seed: SEED + 2, numRuns: 400 },
+    );
+  });
+});
