@@ -345,6 +345,7 @@ export class AuthHandshake {
     if (this.#channelBinding === undefined) {
       const cb = this.#channelBindingSource();
       if (cb === undefined || cb.length === 0) throw new Error('the channel binding (TLS exporter) is not available');
+      if (cb.length > 255) throw new Error(`the channel binding has ${cb.length} bytes; at most 255 fit the transcript`);
       this.#channelBinding = cb;
     }
     return this.#channelBinding;
@@ -355,20 +356,25 @@ export class AuthHandshake {
     if (!this.#peerHello || !this.#peerRaw || !this.#peerNonce) return { send: [], error: failed('peer sent LNK_AUTH PROOF before HELLO') };
     if (this.#peerVerified) return { send: [], error: failed('peer sent a second LNK_AUTH PROOF') };
     if (aux.length !== SIGNATURE_BYTES) return { send: [], error: failed(`peer's PROOF carries ${aux.length} bytes: expected a 64-byte Ed25519 signature`) };
+    let channelBinding: Uint8Array | undefined;
+    try {
+      channelBinding = this.#binding();
+    } catch (err) {
+      return { send: [], error: failed(`cannot check the peer's LNK_AUTH proof: ${(err as Error).message}`, err) };
+    }
+    const expected = proofTranscript({
+      signerRole: otherRole(this.#role), // what we know, not what the peer claims
+      signerKey: this.#peerRaw,
+      verifierKey: this.#ownRaw,
+      signerNonce: this.#peerNonce,
+      verifierNonce: this.#nonce,
+      channelBinding,
+    });
     let ok = false;
     try {
-      const expected = proofTranscript({
-        signerRole: otherRole(this.#role), // what we know, not what the peer claims
-        signerKey: this.#peerRaw,
-        verifierKey: this.#ownRaw,
-        signerNonce: this.#peerNonce,
-        verifierNonce: this.#nonce,
-        channelBinding: this.#binding(),
-      });
       ok = verify(null, expected, publicKeyFromRaw(this.#peerRaw), aux);
-    } catch (err) {
-      if (/channel binding/.test((err as Error).message)) return { send: [], error: failed(`cannot check the peer's LNK_AUTH proof: ${(err as Error).message}`, err) };
-      ok = false;
+    } catch {
+      ok = false; // a key OpenSSL cannot load verifies nothing
     }
     if (!ok)
       return { send: [], error: failed(`peer's signature does not verify with key ${keyFingerprint(this.#peerRaw)} (as the ${otherRole(this.#role)} of this connection${this.#channelBound ? ', bound to this TLS channel' : ''})`) };

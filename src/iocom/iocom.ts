@@ -545,7 +545,8 @@ export class Iocom implements TransactionHost {
     const base = cmd & DMSGF.BASECMDMASK;
     if (base === DMSG.LNK_AUTH) return this.#onAuth(msg);
     if (!this.#auth.acceptsMessages) {
-      if (base === DMSG.LNK_PAD) return;
+      // PAD, and the keepalive PING a peer sends while its handshake is slow, are harmless: drop them unanswered.
+      if (base === DMSG.LNK_PAD || (base === DMSG.LNK_PING && (cmd & (DMSGF.CREATE | DMSGF.DELETE)) === 0)) return;
       this.destroy(new ProtocolError('AUTH_REQUIRED', `${this.name}: peer sent ${describeCmd(cmd)} before authenticating`, DMSG_IOQ_ERROR.NOPEER));
       return;
     }

@@ -11,9 +11,11 @@ import { expect } from 'vitest';
 import { startRelay, type RelayConfig, type RelayHandle } from '../../src/cli/relay-daemon.ts';
 import type { LinkCloseReason } from '../../src/iocom/errors.ts';
 import type { Iocom } from '../../src/iocom/iocom.ts';
-import { connectTcp } from '../../src/transport/tcp.ts';
+import { connectTcp, listenTcp } from '../../src/transport/tcp.ts';
+import { connectTls, listenTls } from '../../src/transport/tls.ts';
 import { DMSG, DMSGF } from '../../src/wire/constants.ts';
-import type { Message } from '../../src/wire/message.ts';
+import { FrameDecoder } from '../../src/wire/frame-decoder.ts';
+import { copyMessage, type Message } from '../../src/wire/message.ts';
 import { RawPeer } from '../helpers/raw-peer.ts';
 
 /** HELLO/PROOF layout of the auth record (see src/iocom/auth.ts): ext[5] phase, ext[6] flags, ext[7] role, ext[32..63] nonce. */
@@ -122,4 +124,112 @@ export function authFailure(reason: LinkCloseReason): { code: string; message: s
   expect(reason.kind).toBe('error');
   const e = (reason as { error: Error & { code?: string } }).error;
   return { code: String(e.code), message: e.message };
+}
+
+/** One connection through a man in the middle: what it accepted from the dialler (a) and what it dialled (b). */
+export interface MitmFlow {
+  a: Duplex;
+  b: Duplex;
+  /** Messages decoded from each direction (copies), and the raw bytes. */
+  aToB: Message[];
+  bToA: Message[];
+  rawAToB: Uint8Array[];
+  rawBToA: Uint8Array[];
+  /** Forward a's bytes to b (turn off to take over that direction). */
+  forwardAToB: boolean;
+}
+
+export interface Mitm {
+  port: number;
+  flows: MitmFlow[];
+  /** Resolves with the next flow once both of its ends are connected. */
+  nextFlow(): Promise<MitmFlow>;
+  close(): Promise<void>;
+}
+
+export interface MitmOptions {
+  /** TLS material the man in the middle serves with and the CA it dials with (a certificate the victims accept). */
+  tls?: { key: Buffer; cert: Buffer };
+  /** Where it forwards to. */
+  targetPort: number;
+}
+
+/**
+ * A man in the middle on 127.0.0.1: accepts a connection, dials the target,
+ * and forwards bytes both ways (terminating TLS on each side when `tls` is
+ * given), decoding and recording each direction.
+ */
+export async function startMitm(o: MitmOptions): Promise<Mitm> {
+  const flows: MitmFlow[] = [];
+  const waiters: Array<(f: MitmFlow) => void> = [];
+  const ready: MitmFlow[] = [];
+  const record = (into: Message[], raw: Uint8Array[]): ((chunk: Uint8Array) => void) => {
+    const decoder = new FrameDecoder();
+    let broken = false;
+    return (chunk) => {
+      raw.push(new Uint8Array(chunk));
+      if (broken) return;
+      const out: Message[] = [];
+      try {
+        decoder.pushInto(chunk, out);
+      } catch {
+        broken = true;
+      }
+      for (const m of out) into.push(copyMessage(m));
+    };
+  };
+  const onAccepted = (a: Duplex): void => {
+    a.on('error', () => {});
+    a.pause();
+    const dial = o.tls
+      ? connectTls({ host: '127.0.0.1', port: o.targetPort, ca: o.tls.cert })
+      : connectTcp({ host: '127.0.0.1', port: o.targetPort });
+    dial.then(
+      (b) => {
+        b.on('error', () => {});
+        const flow: MitmFlow = { a, b, aToB: [], bToA: [], rawAToB: [], rawBToA: [], forwardAToB: true };
+        flows.push(flow);
+        const recA = record(flow.aToB, flow.rawAToB);
+        const recB = record(flow.bToA, flow.rawBToA);
+        a.on('data', (chunk: Uint8Array) => {
+          recA(chunk);
+          if (flow.forwardAToB && !b.destroyed) b.write(chunk);
+        });
+        b.on('data', (chunk: Uint8Array) => {
+          recB(chunk);
+          if (!a.destroyed) a.write(chunk);
+        });
+        a.once('close', () => b.destroy());
+        b.once('close', () => a.destroy());
+        a.resume();
+        const w = waiters.shift();
+        if (w) w(flow);
+        else ready.push(flow);
+      },
+      () => a.destroy(),
+    );
+  };
+  const server = o.tls
+    ? await listenTls({ host: '127.0.0.1', port: 0, key: o.tls.key, cert: o.tls.cert }, onAccepted)
+    : await listenTcp({ host: '127.0.0.1', port: 0 }, onAccepted);
+  return {
+    port: server.address().port,
+    flows,
+    nextFlow: () => {
+      const f = ready.shift();
+      return f ? Promise.resolve(f) : new Promise<MitmFlow>((r) => waiters.push(r));
+    },
+    async close() {
+      for (const f of flows) {
+        f.a.destroy();
+        f.b.destroy();
+      }
+      await server.close();
+    },
+  };
+}
+
+/** The LNK_AUTH messages among `msgs`, as phases (1 HELLO, 2 PROOF). */
+export function authPhases(msgs: readonly Message[]): number[] {
+  return msgs.filter((m) => (m.header.cmd & DMSGF.BASECMDMASK) === DMSG.LNK_AUTH).map((m) => m.ext[5]!);
 }
