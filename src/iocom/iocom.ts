@@ -241,7 +241,8 @@ export class Iocom implements TransactionHost {
     while (this.#weOpened.has(id)) id = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
     this.#nextMsgid = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
     const tx = new Transaction(this, id, undefined, false, parent, cmd);
-    this.#weOpened.add(tx);
+    // Our ids are sequential: the keyed table never refuses them in practice.
+    if (!this.#weOpened.add(tx)) throw new TransactionError('LIMIT', `${this.name}: the transaction table refused msgid ${id}`);
     if (parent) parent._addChild(tx);
     this.sendInTransaction(tx, cmd, { ext: opts.ext, aux: opts.aux, error: opts.error, delete: opts.delete }, true);
     return tx;
@@ -595,7 +596,11 @@ export class Iocom implements TransactionHost {
     }
     const tx = new Transaction(this, id, h.msgid, true, parent, h.cmd);
     tx.first = msg;
-    this.#peerOpened.add(tx);
+    if (!this.#peerOpened.add(tx)) {
+      // Only msgids chosen to collide in the table get here (see id-table.ts).
+      this.destroy(new ProtocolError('LIMIT', `${this.name}: the peer's msgids keep colliding in the transaction table (hash flooding?): ${describeHeader(h)}`, DMSG_IOQ_ERROR.TRANS));
+      return;
+    }
     if (parent) parent._addChild(tx);
     if (!this.#transactions.observed) {
       // Nobody serves transactions on this link: refuse, as hammer2's service does.
