@@ -283,8 +283,20 @@ export class Transaction {
   }
 
 
+  /**
+   * Made without a stack trace: it is synthesized by the failure simulation
+   * (the stack would show the teardown, not the user's code; the cause says
+   * why), and a shed link with 65,000 open transactions would otherwise
+   * capture 65,000 stacks (hundreds of MB of garbage at once).
+   */
   #makeLostLinkError(cause: Error | undefined): TransactionError {
-    return new TransactionError('LOST_LINK', `transaction 0x${this.msgid.toString(16)} (${describeCmd(this.icmd)}) ended: ${cause ? cause.message : 'link lost'}`, DMSG_ERR.LOSTLINK, cause ? { cause } : undefined);
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new TransactionError('LOST_LINK', `transaction 0x${this.msgid.toString(16)} (${describeCmd(this.icmd)}) ended: ${cause ? cause.message : 'link lost'}`, DMSG_ERR.LOSTLINK, cause ? { cause } : undefined);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   }
 
   #lostLinkError(): Error | undefined {
