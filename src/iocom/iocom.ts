@@ -137,7 +137,7 @@ export class Iocom implements TransactionHost {
     this.#lastRx = this.#clock.now();
     this.#stream = stream;
     this.#decoder = new FrameDecoder({ maxHeaderBytes: this.options.maxHeaderBytes, maxAuxBytes: this.options.maxAuxBytes });
-    this.#writer = new WriteQueue(stream, () => this.#checkWritable());
+    this.#writer = new WriteQueue(stream, () => this.#checkWritable(), (err) => this.#internalFailure(err, 'writing'));
     this.#auth = new AuthHandshake(this.options.keyPair, this.options.allowedPeerKeys);
     const budget = this.options.budget;
     this.#account = budget === undefined ? null : budget.join({ name: this.options.name, authRequired: this.#auth.required, shed: (why) => this.#shed(why) });
