@@ -8,7 +8,9 @@ import type { KeyObject } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Subscription } from 'rxjs';
 import { Router, type Advertisement, type RouterOptions } from '../span/router.ts';
-import type { IocomOptions } from '../iocom/options.ts';
+import { config as rxjsConfig } from 'rxjs';
+import { resolveIocomOptions, type BudgetOptions, type IocomOptions } from '../iocom/options.ts';
+import { Budget, type BudgetStats } from '../iocom/budget.ts';
 import type { BackoffOptions, ReconnectingDialer, TransportServer } from '../transport/index.ts';
 import { connectTcp, connectTls, connectUnix, listenTcp, listenTls, listenUnix, reconnectingDialer } from '../transport/index.ts';
 import { InvalidArgumentError } from '../wire/errors.ts';
@@ -52,9 +54,18 @@ export interface RelayConfig {
   tls?: TlsFiles;
   /** Redial delay policy. @default transport's (100 ms doubling to 30 s, full jitter) */
   backoff?: BackoffOptions;
-  /** More iocom options for every link (timeouts, limits). @default IOCOM_DEFAULTS */
-  iocom?: Omit<IocomOptions, 'keyPair' | 'allowedPeerKeys' | 'name'>;
-  /** More router options (span limits, peer type). @default SPAN_DEFAULTS */
+  /**
+   * More iocom options for every link (timeouts, limits). The daemon's
+   * defaults differ from the iocom's in one place: a peer has
+   * `authTimeoutMs` 5000 (not 10000) to authenticate.
+   */
+  iocom?: Omit<IocomOptions, 'keyPair' | 'allowedPeerKeys' | 'name' | 'budget' | 'log'>;
+  /**
+   * The daemon-wide budgets shared by all links (a Budget, or its options):
+   * see src/iocom/budget.ts and docs/limits.md. @default new Budget() (BUDGET_DEFAULTS)
+   */
+  budget?: Budget | BudgetOptions;
+  /** More router options (span limits, peer type). */
   router?: Omit<RouterOptions, 'name' | 'nodeId' | 'iocom' | 'log'>;
   /** One line per event (links, dials, spans), without timestamp. @default none */
   log?: (line: string) => void;
@@ -72,10 +83,50 @@ export interface RelayHandle {
   readonly addresses: readonly string[];
   readonly peers: readonly RelayPeer[];
   readonly advertisements: readonly Advertisement[];
+  /** The budget every link of this relay takes part in. */
+  readonly budget: Budget;
+  /** What the relay holds now: the budget's totals and sheds, and the router's counts. */
+  stats(): RelayStats;
   /** Stop redialling `target` and drop its link (a permanent cut). False if no such peer. */
   disconnect(target: string): boolean;
   /** Withdraw spans, close links gracefully, close listeners. Idempotent. */
   stop(): Promise<void>;
+}
+
+export interface RelayStats {
+  budget: BudgetStats;
+  router: ReturnType<Router['stats']>;
+}
+
+/** The daemon's handshake deadline (shorter than the iocom's default): a peer that owes its proof holds a slot of maxUnauthenticated. */
+const DAEMON_AUTH_TIMEOUT_MS = 5000;
+
+/**
+ * rxjs reports an exception thrown by a subscriber it wraps (a `pipe()`
+ * chain's final observer, any Subject outside the iocom) by rethrowing it from
+ * a timer, which ends the process. The iocom guards its own observables; a
+ * running relay also logs whatever else rxjs would throw, instead of dying.
+ * Counted, so several relays in one process share one handler.
+ */
+let rxjsGuards = 0;
+let rxjsLog: ((line: string) => void) | undefined;
+function guardRxjs(log: (line: string) => void): () => void {
+  if (rxjsGuards === 0 && rxjsConfig.onUnhandledError === null) {
+    rxjsLog = log;
+    rxjsConfig.onUnhandledError = (err: unknown) => rxjsLog?.(`an rxjs subscriber threw (caught, not rethrown): ${err instanceof Error ? err.message : String(err)}`);
+  } else if (rxjsLog === undefined) {
+    return () => {}; // someone else's handler is installed: leave it
+  }
+  rxjsGuards++;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--rxjsGuards === 0) {
+      rxjsConfig.onUnhandledError = null;
+      rxjsLog = undefined;
+    }
+  };
 }
 
 function toEndpoint(e: string | Endpoint, role: 'listen' | 'connect'): Endpoint {
@@ -109,13 +160,16 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
     if (e.kind === 'tls' && !tls) throw new InvalidArgumentError(`${formatEndpoint(e)} needs TLS material (tls.cert and tls.key)`);
   }
 
-  const iocom: IocomOptions = { ...config.iocom };
+  const budget = config.budget instanceof Budget ? config.budget : new Budget(config.budget);
+  const iocom: IocomOptions = { authTimeoutMs: DAEMON_AUTH_TIMEOUT_MS, ...config.iocom, budget, log };
   if (config.keyPair) iocom.keyPair = config.keyPair;
   if (config.allowedPeerKeys && config.allowedPeerKeys.length > 0) iocom.allowedPeerKeys = [...config.allowedPeerKeys];
+  resolveIocomOptions(iocom); // every link's options, checked once before anything binds
   const routerOptions: RouterOptions = { ...config.router, iocom, log };
   if (config.name !== undefined) routerOptions.name = config.name;
   if (config.nodeId !== undefined) routerOptions.nodeId = config.nodeId;
   const router = new Router(routerOptions);
+  const releaseRxjs = guardRxjs(log);
 
   if (!config.keyPair && !iocom.allowedPeerKeys) log('links run open (unauthenticated): no --key or --allow-key given');
   else {
@@ -170,6 +224,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
   } catch (err) {
     await Promise.all(servers.map((s) => s.close()));
     await router.close();
+    releaseRxjs();
     throw err;
   }
 
@@ -210,6 +265,10 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
     addresses,
     peers,
     advertisements,
+    budget,
+    stats(): RelayStats {
+      return { budget: budget.stats(), router: router.stats() };
+    },
     disconnect(target: string): boolean {
       const peer = peers.find((p) => p.target === target);
       if (!peer) return false;
@@ -225,6 +284,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
         // Router.close() withdraws our spans first, then closes every link gracefully.
         await router.close();
         await Promise.all(servers.map((s) => s.close()));
+        releaseRxjs();
         log('stopped');
       })();
       return stopped;
