@@ -39,8 +39,8 @@ export class Resource {
   firstLkid = 0;
   /** Locks parked until the first lock's lookup settles the master. */
   readonly lookupList: Lock[] = [];
-  /** Process copies owned here on this resource (while not mastered here). */
-  readonly owned = new Set<Lock>();
+  /** Every lock on this resource known here, in any role (its use count). */
+  readonly locks = new Set<Lock>();
   /** Retirement timer handle, or null. */
   toss: unknown = null;
   /** Kept only as a directory record (this node is the dir node, master elsewhere). */
@@ -54,7 +54,7 @@ export class Resource {
 
   /** No lock on any queue, none owned here, none waiting for a lookup. */
   get unused(): boolean {
-    return this.grant.length === 0 && this.convert.length === 0 && this.wait.length === 0 && this.owned.size === 0 && this.lookupList.length === 0 && this.firstLkid === 0;
+    return this.grant.length === 0 && this.convert.length === 0 && this.wait.length === 0 && this.locks.size === 0 && this.lookupList.length === 0 && this.firstLkid === 0;
   }
 
   // --- queues -------------------------------------------------------------
