@@ -189,9 +189,16 @@ describe('conversions (§1.5, §2.2 rule 5-8, §2.4)', () => {
     t.convert(c, CR, LKF.QUECVT);
     expect(t.run()).toEqual([]);
     expect(t.queues()).toBe('G[B:CR D:CR] C[A:NL>EX C:NL>CR] W[]');
-    // Nothing queued: a QUECVT conversion is granted at once.
+    // D's CR blocks A's queued EX: a QUECVT conversion that must queue is a deadlock.
     t.convert(d, PR, LKF.QUECVT);
-    expect(t.queues()).toContain('C[A:NL>EX C:NL>CR D:CR>PR]');
+    expect(t.run()).toEqual(['D ast EDEADLK']);
+    // Nothing queued: a compatible QUECVT conversion is granted at once.
+    const u = singleNode();
+    const [x, y] = [u.holder('X'), u.holder('Y')];
+    u.lock(x, NL);
+    u.lock(y, NL);
+    u.convert(y, PR, LKF.QUECVT);
+    expect(u.run()).toEqual(['X ast 0', 'Y ast 0', 'Y ast 0']);
   });
 
   it('conversion deadlock: the later converter gets EDEADLK and keeps its mode', () => {
