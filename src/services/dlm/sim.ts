@@ -16,8 +16,8 @@ export interface DlmSimOptions {
   /** Node ids. @default [1, 2, 3] */
   nodes?: readonly number[];
   hash?: ResourceHash;
-  /** @default 10000 */
-  tossMs?: number;
+  /** Retirement delay, one for all or per node id. @default 10000 */
+  tossMs?: number | Readonly<Record<number, number>>;
   observer?: (event: DlmMessageEvent) => void;
   /** What user callbacks threw. @default rethrown out of settle() */
   onCallbackError?: (err: unknown) => void;
@@ -53,7 +53,7 @@ export class DlmSim {
       };
       this.nodes.set(
         id,
-        new Dlm({ endpoint, clock: this.clock, scheduler: this.scheduler, hash: options.hash, tossMs: options.tossMs, observer: options.observer, onCallbackError: onError }),
+        new Dlm({ endpoint, clock: this.clock, scheduler: this.scheduler, hash: options.hash, tossMs: typeof options.tossMs === 'object' ? options.tossMs[id] : options.tossMs, observer: options.observer, onCallbackError: onError }),
       );
     }
   }
@@ -80,6 +80,11 @@ export class DlmSim {
   #deliver(from: number, to: number, bytes: Uint8Array): void {
     this.delivered++;
     this.#receivers.get(to)?.(from, bytes);
+  }
+
+  /** Deliver raw bytes to `to` as if `from` sent them (malformed-input tests). */
+  inject(from: number, to: number, bytes: Uint8Array): void {
+    this.scheduler.post(() => this.#deliver(from, to, bytes));
   }
 
   /** Hold every message from `from` to `to` (one direction) until release(). */
