@@ -554,6 +554,14 @@ export class Lockspace implements ResourceSink {
   }
 
   #ownerMessage(from: number, m: DlmMessage): void {
+    // The resource may become unused only once a lookup or first request
+    // settles (not when its last lock went): check after every reply.
+    const r = this.#locks.get(m.type === MSG.LOOKUP_REPLY ? m.lkid : m.remid)?.resource;
+    this.#ownerDispatch(from, m);
+    if (r) this.checkUnused(r);
+  }
+
+  #ownerDispatch(from: number, m: DlmMessage): void {
     switch (m.type) {
       case MSG.REQUEST_REPLY:
         return this.#onRequestReply(from, m);
@@ -572,6 +580,8 @@ export class Lockspace implements ResourceSink {
         this.refuse('UNEXPECTED_TYPE');
     }
   }
+
+
 
   /** The process copy a reply/GRANT/BAST from `from` names, or undefined (counted). */
   #processCopy(from: number, m: DlmMessage, lkid: number, allowLookup: boolean): Lock | undefined {
