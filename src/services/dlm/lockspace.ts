@@ -6,12 +6,13 @@
  * master answers) lives in `master-side.ts`; the queue rules in `resource.ts`.
  */
 import type { Clock } from '../../util/clock.ts';
-import { DLM_ERRNO, LKF, LKM, LKSTS, SBF, type Mode, type ModeOrIV } from './constants.ts';
+import { DLM_ERRNO, LKF, LKM, LKSTS, type Mode, type ModeOrIV } from './constants.ts';
 import { DlmError } from './errors.ts';
 import { skipBast } from './grant-rules.ts';
 import { directoryNode, type ResourceHash } from './hash.ts';
 import { Lock, type AstFn, type BastFn, type Lksb, type WaitType } from './lock.ts';
 import { handleMasterMessage } from './master-side.ts';
+import { handleOwnerMessage } from './owner-side.ts';
 import { DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG, MSG_NAMES, type DlmMessage, type MsgType } from './message.ts';
 import { isDownConversion, lvbOperation } from './modes.ts';
 import { Resource, type ResourceSink } from './resource.ts';
@@ -170,7 +171,7 @@ export class Lockspace implements ResourceSink {
     const r = this.#findRsb(nameBytes, true)!;
     lkb.resource = r;
     r.locks.add(lkb);
-    this.#run(() => this.#requestLock(r, lkb));
+    this.#run(() => this.requestLock(r, lkb));
     return 0;
   }
 
@@ -197,7 +198,7 @@ export class Lockspace implements ResourceSink {
         const r = lkb.resource!;
         r.lookupList.splice(r.lookupList.indexOf(lkb), 1);
         lkb.astarg = astarg;
-        this.#queueCast(lkb, cancel ? DLM_ERRNO.ECANCEL : DLM_ERRNO.EUNLOCK, true);
+        this.queueCast(lkb, cancel ? DLM_ERRNO.ECANCEL : DLM_ERRNO.EUNLOCK, true);
         return 0;
       }
       lkb.exflags |= flags;
@@ -327,7 +328,8 @@ export class Lockspace implements ResourceSink {
   // Owner side: request / convert / unlock / cancel (§2.10, §3.3)
   // ===================================================================
 
-  #requestLock(r: Resource, lkb: Lock): void {
+  /** @internal (owner-side.ts) */
+  requestLock(r: Resource, lkb: Lock): void {
     if (!this.#setMaster(r, lkb)) return;
     if (r.master === this.ourNodeid) {
       const result = r.doRequest(lkb, this);
@@ -370,22 +372,23 @@ export class Lockspace implements ResourceSink {
     return false;
   }
 
-  /** confirm_master(): the first lock's request settled; release or re-drive the parked locks. */
-  #confirmMaster(r: Resource, result: number): void {
+  /** confirm_master(): the first lock's request settled; release or re-drive the parked locks. @internal (owner-side.ts) */
+  confirmMaster(r: Resource, result: number): void {
     if (r.firstLkid === 0) return;
     if (result === 0 || result === DLM_ERRNO.EINPROGRESS) {
       r.firstLkid = 0;
-      this.#processLookupList(r);
+      this.processLookupList(r);
     } else {
       r.firstLkid = 0;
       const next = r.lookupList.shift();
-      if (next) this.#requestLock(r, next);
+      if (next) this.requestLock(r, next);
     }
   }
 
-  #processLookupList(r: Resource): void {
+  /** @internal (owner-side.ts) */
+  processLookupList(r: Resource): void {
     const parked = r.lookupList.splice(0, r.lookupList.length);
-    for (const lkb of parked) this.#requestLock(r, lkb);
+    for (const lkb of parked) this.requestLock(r, lkb);
   }
 
   #convertLock(lkb: Lock): void {
@@ -396,11 +399,11 @@ export class Lockspace implements ResourceSink {
       return;
     }
     const down = isDownConversion(lkb.grmode, lkb.rqmode) && !(lkb.exflags & LKF.QUECVT);
-    this.#sendLockOp(lkb, MSG.CONVERT, down ? 'none' : 'convert');
+    this.sendLockOp(lkb, MSG.CONVERT, down ? 'none' : 'convert');
     if (down) {
       // Down-conversions complete on the owner at once; the master sends no reply (§2.10).
-      this.#grantProcessCopy(lkb, null);
-      this.#queueCast(lkb, 0, false);
+      this.grantProcessCopy(lkb, null);
+      this.queueCast(lkb, 0, false);
     }
   }
 
@@ -412,7 +415,7 @@ export class Lockspace implements ResourceSink {
       this.checkUnused(r);
       return;
     }
-    this.#sendLockOp(lkb, MSG.UNLOCK, 'unlock');
+    this.sendLockOp(lkb, MSG.UNLOCK, 'unlock');
   }
 
   #cancelLock(lkb: Lock): void {
@@ -423,7 +426,7 @@ export class Lockspace implements ResourceSink {
       this.checkUnused(r);
       return;
     }
-    this.#sendLockOp(lkb, MSG.CANCEL, 'cancel');
+    this.sendLockOp(lkb, MSG.CANCEL, 'cancel');
   }
 
   #sendRequest(r: Resource, lkb: Lock, type: typeof MSG.REQUEST | typeof MSG.LOOKUP, to: number): void {
@@ -434,8 +437,8 @@ export class Lockspace implements ResourceSink {
     this.sendMessage(to, m);
   }
 
-  /** CONVERT / UNLOCK / CANCEL to the master; `wait` is what the lock then awaits. */
-  #sendLockOp(lkb: Lock, type: MsgType, wait: WaitType): void {
+  /** CONVERT / UNLOCK / CANCEL to the master; `wait` is what the lock then awaits. @internal (owner-side.ts) */
+  sendLockOp(lkb: Lock, type: MsgType, wait: WaitType): void {
     if (wait !== 'none') {
       if (lkb.waitType === 'none') lkb.waitType = wait;
       else lkb.secondary = wait as 'unlock' | 'cancel';
@@ -461,8 +464,8 @@ export class Lockspace implements ResourceSink {
     return m;
   }
 
-  /** grant_lock_pc(): the owner's copy follows a grant the master made; LVB per the table. */
-  #grantProcessCopy(lkb: Lock, m: DlmMessage | null): void {
+  /** grant_lock_pc(): the owner's copy follows a grant the master made; LVB per the table. @internal (owner-side.ts) */
+  grantProcessCopy(lkb: Lock, m: DlmMessage | null): void {
     if (m && lkb.lvb && lkb.exflags & LKF.VALBLK && lvbOperation(lkb.grmode, lkb.rqmode) === 'read') {
       lkb.lvb.fill(0);
       lkb.lvb.set(m.extra.subarray(0, lkb.lvb.length));
@@ -476,11 +479,6 @@ export class Lockspace implements ResourceSink {
     lkb.highbast = 0;
   }
 
-  #munge(lkb: Lock, m: DlmMessage): void {
-    lkb.sbflags = m.sbflags;
-    if (m.sbflags & SBF.ALTMODE) lkb.rqmode = lkb.exflags & LKF.ALTPR ? LKM.PR : LKM.CW;
-    if (m.sbflags & SBF.DEMOTED) lkb.grmode = LKM.NL;
-  }
 
   // ===================================================================
   // Messages
@@ -545,223 +543,12 @@ export class Lockspace implements ResourceSink {
     this.stats.received++;
     if (this.host.observe) this.#observe('recv', from, this.ourNodeid, m);
     try {
-      if (!handleMasterMessage(this, from, m)) this.#ownerMessage(from, m);
+      if (!handleMasterMessage(this, from, m)) handleOwnerMessage(this, from, m);
     } catch (err) {
       // A bug, not a peer's fault; never let it escape the receive path.
       this.refuse('INTERNAL');
       this.host.callbackError(err);
     }
-  }
-
-  #ownerMessage(from: number, m: DlmMessage): void {
-    // The resource may become unused only once a lookup or first request
-    // settles (not when its last lock went): check after every reply.
-    const r = this.#locks.get(m.type === MSG.LOOKUP_REPLY ? m.lkid : m.remid)?.resource;
-    this.#ownerDispatch(from, m);
-    if (r) this.checkUnused(r);
-  }
-
-  #ownerDispatch(from: number, m: DlmMessage): void {
-    switch (m.type) {
-      case MSG.REQUEST_REPLY:
-        return this.#onRequestReply(from, m);
-      case MSG.CONVERT_REPLY:
-        return this.#onConvertReply(from, m);
-      case MSG.UNLOCK_REPLY:
-      case MSG.CANCEL_REPLY:
-        return this.#onUnlockCancelReply(from, m);
-      case MSG.GRANT:
-        return this.#onGrant(from, m);
-      case MSG.BAST:
-        return this.#onBast(from, m);
-      case MSG.LOOKUP_REPLY:
-        return this.#onLookupReply(from, m);
-      default:
-        this.refuse('UNEXPECTED_TYPE');
-    }
-  }
-
-
-
-  /** The process copy a reply/GRANT/BAST from `from` names, or undefined (counted). */
-  #processCopy(from: number, m: DlmMessage, lkid: number, allowLookup: boolean): Lock | undefined {
-    const lkb = this.#locks.get(lkid);
-    if (!lkb || lkb.endOfLife) {
-      this.stats.ignored++;
-      return undefined;
-    }
-    if (lkb.masterCopy || (lkb.nodeid !== from && !(allowLookup && lkb.waitType === 'lookup'))) {
-      this.refuse('WRONG_LOCK');
-      return undefined;
-    }
-    void m;
-    return lkb;
-  }
-
-  #onRequestReply(from: number, m: DlmMessage): void {
-    const lkb = this.#processCopy(from, m, m.remid, true);
-    if (!lkb) return;
-    if (lkb.waitType !== 'request' && lkb.waitType !== 'lookup') return this.refuse('UNEXPECTED_REPLY');
-    const r = lkb.resource!;
-    const mstype = lkb.waitType;
-    lkb.waitType = 'none';
-    if (mstype === 'lookup') {
-      // The directory node is the master and took our lookup as a request.
-      r.master = from;
-      lkb.nodeid = from;
-    }
-    const result = m.result;
-    switch (result) {
-      case DLM_ERRNO.EAGAIN:
-        this.#queueCast(lkb, DLM_ERRNO.EAGAIN, true);
-        this.#confirmMaster(r, result);
-        break;
-      case 0:
-      case DLM_ERRNO.EINPROGRESS:
-        lkb.remid = m.lkid;
-        this.#munge(lkb, m);
-        if (result !== 0) r.add(lkb, LKSTS.WAITING);
-        else {
-          this.#grantProcessCopy(lkb, m);
-          this.#queueCast(lkb, 0, false);
-        }
-        this.#confirmMaster(r, result);
-        break;
-      case DLM_ERRNO.EBADR:
-      case DLM_ERRNO.ENOTBLK:
-        // Not (or no longer) the master: forget it and look it up again.
-        if (this.dirNodeOf(r) !== this.ourNodeid) r.master = 0;
-        lkb.nodeid = 0;
-        if (lkb.overlapCancel || lkb.overlapUnlock) {
-          const status = lkb.overlapUnlock ? DLM_ERRNO.EUNLOCK : DLM_ERRNO.ECANCEL;
-          lkb.overlapCancel = lkb.overlapUnlock = false;
-          this.#queueCast(lkb, status, true);
-          this.#confirmMaster(r, result);
-        } else {
-          this.#requestLock(r, lkb);
-          if (r.master === this.ourNodeid) this.#confirmMaster(r, 0);
-        }
-        return;
-      default:
-        this.refuse('BAD_RESULT');
-        return;
-    }
-    if ((result === 0 || result === DLM_ERRNO.EINPROGRESS) && lkb.overlapUnlock) {
-      lkb.overlapUnlock = lkb.overlapCancel = false;
-      this.#sendLockOp(lkb, MSG.UNLOCK, 'unlock');
-    } else if (result === DLM_ERRNO.EINPROGRESS && lkb.overlapCancel) {
-      lkb.overlapCancel = false;
-      this.#sendLockOp(lkb, MSG.CANCEL, 'cancel');
-    } else {
-      lkb.overlapUnlock = lkb.overlapCancel = false;
-    }
-  }
-
-  #onLookupReply(from: number, m: DlmMessage): void {
-    const lkb = this.#locks.get(m.lkid);
-    if (!lkb || lkb.endOfLife || lkb.masterCopy) {
-      this.stats.ignored++;
-      return;
-    }
-    const r = lkb.resource!;
-    if (lkb.waitType !== 'lookup' || this.dirNodeOf(r) !== from) return this.refuse('UNEXPECTED_REPLY');
-    lkb.waitType = 'none';
-    const master = m.nodeid;
-    if (master === 0xffffffff || master === 0 || !this.#members.includes(master)) {
-      // The directory disagrees that it is the directory: look up again.
-      r.master = 0;
-      r.firstLkid = 0;
-      this.#requestLock(r, lkb);
-      return;
-    }
-    r.master = master;
-    if (master === this.ourNodeid) r.firstLkid = 0;
-    if (lkb.overlapCancel || lkb.overlapUnlock) {
-      const status = lkb.overlapUnlock ? DLM_ERRNO.EUNLOCK : DLM_ERRNO.ECANCEL;
-      lkb.overlapCancel = lkb.overlapUnlock = false;
-      this.#queueCast(lkb, status, true);
-      r.firstLkid = 0;
-      this.#processLookupList(r);
-      return;
-    }
-    this.#requestLock(r, lkb);
-    if (master === this.ourNodeid) this.#processLookupList(r);
-  }
-
-  #onConvertReply(from: number, m: DlmMessage): void {
-    const lkb = this.#processCopy(from, m, m.remid, false);
-    if (!lkb) return;
-    if (lkb.waitType !== 'convert') return this.refuse('UNEXPECTED_REPLY');
-    lkb.waitType = 'none';
-    const r = lkb.resource!;
-    switch (m.result) {
-      case DLM_ERRNO.EAGAIN:
-        lkb.rqmode = LKM.IV;
-        this.#queueCast(lkb, DLM_ERRNO.EAGAIN, false);
-        break;
-      case DLM_ERRNO.EDEADLK:
-        lkb.sbflags = m.sbflags;
-        lkb.rqmode = LKM.IV;
-        this.#queueCast(lkb, DLM_ERRNO.EDEADLK, false);
-        break;
-      case DLM_ERRNO.EINPROGRESS:
-        lkb.sbflags = m.sbflags;
-        if (m.sbflags & SBF.DEMOTED) lkb.grmode = LKM.NL;
-        r.move(lkb, LKSTS.CONVERT);
-        break;
-      case 0:
-        this.#munge(lkb, m);
-        this.#grantProcessCopy(lkb, m);
-        this.#queueCast(lkb, 0, false);
-        break;
-      default:
-        // A stub reply (the master had no such lock): nothing to complete.
-        this.refuse('BAD_RESULT');
-        lkb.rqmode = LKM.IV;
-    }
-  }
-
-  #onUnlockCancelReply(from: number, m: DlmMessage): void {
-    const lkb = this.#processCopy(from, m, m.remid, false);
-    if (!lkb) return;
-    const want: WaitType = m.type === MSG.UNLOCK_REPLY ? 'unlock' : 'cancel';
-    if (lkb.waitType === want) lkb.waitType = 'none';
-    else if (lkb.secondary === want) lkb.secondary = 'none';
-    else return this.refuse('UNEXPECTED_REPLY');
-    const r = lkb.resource!;
-    if (m.type === MSG.UNLOCK_REPLY) {
-      if (m.result !== DLM_ERRNO.EUNLOCK) return this.refuse('BAD_RESULT');
-      r.del(lkb);
-      lkb.grmode = lkb.rqmode = LKM.IV;
-      this.#queueCast(lkb, DLM_ERRNO.EUNLOCK, true);
-      return;
-    }
-    if (m.result !== DLM_ERRNO.ECANCEL) return; // 0: the grant won the race; nothing to cancel
-    lkb.rqmode = LKM.IV;
-    let terminal = false;
-    if (lkb.status === LKSTS.CONVERT) r.move(lkb, LKSTS.GRANTED);
-    else if (lkb.status === LKSTS.WAITING || lkb.grmode === LKM.IV) {
-      r.del(lkb);
-      lkb.grmode = LKM.IV;
-      terminal = true;
-    }
-    this.#queueCast(lkb, DLM_ERRNO.ECANCEL, terminal);
-  }
-
-  #onGrant(from: number, m: DlmMessage): void {
-    const lkb = this.#processCopy(from, m, m.remid, false);
-    if (!lkb) return;
-    if (lkb.status !== LKSTS.WAITING && lkb.status !== LKSTS.CONVERT) return this.refuse('UNEXPECTED_GRANT');
-    this.#munge(lkb, m);
-    this.#grantProcessCopy(lkb, m);
-    this.#queueCast(lkb, 0, false);
-  }
-
-  #onBast(from: number, m: DlmMessage): void {
-    const lkb = this.#processCopy(from, m, m.remid, false);
-    if (!lkb) return;
-    this.#queueBast(lkb, m.bastmode as Mode);
-    lkb.highbast = m.bastmode;
   }
 
   // ===================================================================
@@ -771,7 +558,7 @@ export class Lockspace implements ResourceSink {
   cast(lock: Lock, status: number): void {
     if (lock.masterCopy) return; // its reply carries the result
     const terminal = status === DLM_ERRNO.EUNLOCK || (lock.grmode === LKM.IV && status !== 0);
-    this.#queueCast(lock, status, terminal);
+    this.queueCast(lock, status, terminal);
   }
 
   grantPending(lock: Lock): void {
@@ -783,7 +570,7 @@ export class Lockspace implements ResourceSink {
       this.sendMessage(lock.nodeid, m);
       return;
     }
-    this.#queueCast(lock, 0, false);
+    this.queueCast(lock, 0, false);
   }
 
   bast(lock: Lock, mode: Mode): void {
@@ -794,10 +581,11 @@ export class Lockspace implements ResourceSink {
       this.sendMessage(lock.nodeid, m);
       return;
     }
-    this.#queueBast(lock, mode);
+    this.queueBast(lock, mode);
   }
 
-  #queueCast(lkb: Lock, status: number, terminal: boolean): void {
+  /** @internal (owner-side.ts) */
+  queueCast(lkb: Lock, status: number, terminal: boolean): void {
     lkb.lastCastMode = lkb.grmode;
     lkb.lastCbMode = lkb.grmode;
     lkb.lastCbWasBast = false;
@@ -814,7 +602,8 @@ export class Lockspace implements ResourceSink {
     });
   }
 
-  #queueBast(lkb: Lock, mode: Mode): void {
+  /** @internal (owner-side.ts) */
+  queueBast(lkb: Lock, mode: Mode): void {
     const bast = lkb.bast;
     if (!bast || skipBast(lkb, mode)) return;
     lkb.lastCbMode = mode;
