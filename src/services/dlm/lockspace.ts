@@ -6,7 +6,7 @@
  * master answers) lives in `master-side.ts`; the queue rules in `resource.ts`.
  */
 import type { Clock } from '../../util/clock.ts';
-import { DLM_ERRNO, LKF, LKM, LKSTS, type Mode, type ModeOrIV } from './constants.ts';
+import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, type Mode, type ModeOrIV } from './constants.ts';
 import { DlmError } from './errors.ts';
 import { skipBast } from './grant-rules.ts';
 import { directoryNode, type ResourceHash } from './hash.ts';
@@ -18,7 +18,15 @@ import { isDownConversion, lvbOperation } from './modes.ts';
 import { Resource, type ResourceSink } from './resource.ts';
 import type { Scheduler } from './scheduler.ts';
 import type { DlmMessageEvent } from './transport.ts';
-import { validateConvert, validateLockArgs, validateUnlock, validateUnlockFlags, type LockState } from './validate.ts';
+import * as validate from './validate.ts';
+import type { LockState } from './validate.ts';
+
+// Local copies: a transpiler may turn imported bindings into getters on hot paths.
+const DLM_ERRNO = DLM_ERRNO_;
+const { validateConvert, validateLockArgs, validateUnlock, validateUnlockFlags } = validate;
+const LKF = LKF_;
+const LKM = LKM_;
+const LKSTS = LKSTS_;
 
 /** What a lockspace needs from its node. */
 export interface LockspaceHost {
@@ -68,7 +76,13 @@ export interface DumpResource {
 
 const NONE_TYPES: ReadonlySet<WaitType> = new Set(['none']);
 const enc = new TextEncoder();
-const latin1 = (b: Uint8Array): string => String.fromCharCode(...b);
+const ASCII = /^[\x00-\x7f]*$/;
+/** A byte string as a map key (one char per byte). */
+function latin1(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
+  return s;
+}
 
 export class Lockspace implements ResourceSink {
   readonly name: string;
@@ -84,6 +98,8 @@ export class Lockspace implements ResourceSink {
   #released = false;
   readonly #savedMessages: { from: number; bytes: Uint8Array }[] = [];
   readonly #deferred: (() => void)[] = [];
+  readonly #tossQueue = new Map<Resource, number>();
+  #tossTimer: unknown = null;
   readonly stats: LockspaceStats = { sent: 0, received: 0, refused: {}, ignored: 0, callbacks: 0, callbackErrors: 0 };
 
   constructor(host: LockspaceHost, name: string, globalId: number, lvblen: number, members: number[]) {
@@ -127,11 +143,13 @@ export class Lockspace implements ResourceSink {
    */
   lock(mode: number, lksb: Lksb, flags: number, name: Uint8Array | string | null, ast: AstFn, astarg?: unknown, bast?: BastFn | null): number {
     if (this.#released) return DLM_ERRNO.EINVAL;
-    const nameBytes = typeof name === 'string' ? enc.encode(name) : (name ?? new Uint8Array(0));
+    // ASCII names (the common case) are their own map key: no encoding per call.
+    const ascii = typeof name === 'string' && ASCII.test(name);
+    const nameBytes = ascii ? null : typeof name === 'string' ? enc.encode(name) : (name ?? new Uint8Array(0));
     const rv = validateLockArgs({
       mode,
       flags,
-      nameLength: nameBytes.length,
+      nameLength: ascii ? (name as string).length : nameBytes!.length,
       hasAst: typeof ast === 'function',
       hasLksb: typeof lksb === 'object' && lksb !== null,
       hasLvb: !!lksb?.lvb,
@@ -168,7 +186,7 @@ export class Lockspace implements ResourceSink {
     lkb.lksb = lksb;
     lkb.lvb = lksb.lvb;
     lksb.lkid = lkb.lkid;
-    const r = this.#findRsb(nameBytes, true)!;
+    const r = this.#rsbFor(ascii ? (name as string) : latin1(nameBytes!), nameBytes);
     lkb.resource = r;
     r.locks.add(lkb);
     this.#run(() => this.requestLock(r, lkb));
@@ -280,6 +298,18 @@ export class Lockspace implements ResourceSink {
     return r;
   }
 
+  #rsbFor(key: string, bytes: Uint8Array | null): Resource {
+    let r = this.rsbs.get(key);
+    if (r) {
+      this.revive(r);
+      return r;
+    }
+    const name = bytes ? bytes.slice() : enc.encode(key);
+    r = new Resource(name, key, this.host.hash(name) >>> 0);
+    this.rsbs.set(key, r);
+    return r;
+  }
+
   findRsbByName(name: Uint8Array): Resource | undefined {
     return this.rsbs.get(latin1(name));
   }
@@ -291,7 +321,7 @@ export class Lockspace implements ResourceSink {
   /** Back in use: stop its retirement; a cached remote master may be stale (§3.5). */
   revive(r: Resource): void {
     if (r.toss !== null) {
-      this.host.clock.clearTimeout(r.toss);
+      this.#tossQueue.delete(r);
       r.toss = null;
       if (r.master !== 0 && r.master !== this.ourNodeid && this.dirNodeOf(r) !== this.ourNodeid) r.uncertain = true;
     }
@@ -308,7 +338,40 @@ export class Lockspace implements ResourceSink {
       r.uncertain = false;
       return;
     }
-    r.toss = this.host.clock.setTimeout(() => this.#retire(r), this.host.tossMs);
+    // One timer per lockspace for all unused resources: they retire in the
+    // order they became unused (a Map keeps insertion order, the delay is
+    // constant), so a lock/unlock cycle costs no timer call.
+    r.toss = this.host.clock.now() + this.host.tossMs;
+    this.#tossQueue.set(r, r.toss);
+    if (this.#tossTimer === null) this.#armToss(this.host.tossMs);
+  }
+
+  #armToss(delay: number): void {
+    this.#tossTimer = this.host.clock.setTimeout(() => {
+      this.#tossTimer = null;
+      const now = this.host.clock.now();
+      for (const [r, due] of this.#tossQueue) {
+        if (due > now) {
+          this.#armToss(due - now);
+          return;
+        }
+        this.#tossQueue.delete(r);
+        this.#retire(r);
+      }
+    }, delay);
+  }
+
+  /** Drop a resource from the table (and from the retirement queue). */
+  forgetRsb(r: Resource): void {
+    this.#tossQueue.delete(r);
+    r.toss = null;
+    if (this.rsbs.get(r.key) === r) this.rsbs.delete(r.key);
+  }
+
+  #clearToss(): void {
+    this.#tossQueue.clear();
+    if (this.#tossTimer !== null) this.host.clock.clearTimeout(this.#tossTimer);
+    this.#tossTimer = null;
   }
 
   #retire(r: Resource): void {
@@ -646,7 +709,7 @@ export class Lockspace implements ResourceSink {
       for (const r of this.rsbs.values()) {
         if (!r.unused) throw new DlmError('EOPNOTSUPP', `start: membership change with resource "${r.key}" in use needs recovery, which is not implemented yet`);
       }
-      for (const r of this.rsbs.values()) if (r.toss !== null) this.host.clock.clearTimeout(r.toss);
+      this.#clearToss();
       this.rsbs.clear();
       this.#members = sorted;
     }
@@ -669,7 +732,7 @@ export class Lockspace implements ResourceSink {
       for (const lkb of this.#locks.values()) if (!lkb.masterCopy && lkb.grmode !== LKM.IV) return DLM_ERRNO.EBUSY;
     }
     this.#released = true;
-    for (const r of this.rsbs.values()) if (r.toss !== null) this.host.clock.clearTimeout(r.toss);
+    this.#clearToss();
     this.rsbs.clear();
     for (const lkb of this.#locks.values()) lkb.endOfLife = true;
     this.#locks.clear();

@@ -6,12 +6,16 @@
  * operation's effects, so a GRANT/reply always precedes the BASTs it causes
  * on each link (§2.7).
  */
-import { DLM_ERRNO, LKF } from './constants.ts';
+import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_ } from './constants.ts';
 import type { Lock } from './lock.ts';
 import type { Lockspace } from './lockspace.ts';
 import { emptyMessage, MSG, type DlmMessage, type MsgType } from './message.ts';
 import { isDownConversion } from './modes.ts';
 import type { Resource } from './resource.ts';
+
+// Local copies: a transpiler may turn imported bindings into getters on hot paths.
+const DLM_ERRNO = DLM_ERRNO_;
+const LKF = LKF_;
 
 /** Handle a master/directory-side message; false when it is for the owner side. */
 export function handleMasterMessage(ls: Lockspace, from: number, m: DlmMessage): boolean {
@@ -144,8 +148,7 @@ function onRemove(ls: Lockspace, from: number, m: DlmMessage): void {
   if (ls.dirNodeOf(r) !== ls.ourNodeid) return ls.refuse('REMOVE_NOT_DIR');
   // In use right now (an expected race) or mastered by someone else: ignore.
   if (!r.unused || r.master !== from) return;
-  if (r.toss !== null) ls.host.clock.clearTimeout(r.toss);
-  ls.rsbs.delete(r.key);
+  ls.forgetRsb(r);
 }
 
 /** The master copy a CONVERT/UNLOCK/CANCEL names, checked against the sender. */

@@ -5,10 +5,17 @@
  * §3.3. Every reply is matched to a process copy whose master is the sender;
  * anything else is counted and dropped.
  */
-import { DLM_ERRNO, LKF, LKM, LKSTS, SBF, type Mode } from './constants.ts';
+import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, SBF as SBF_, type Mode } from './constants.ts';
 import type { Lock, WaitType } from './lock.ts';
 import type { Lockspace } from './lockspace.ts';
 import { MSG, type DlmMessage } from './message.ts';
+
+// Local copies: a transpiler may turn imported bindings into getters on hot paths.
+const DLM_ERRNO = DLM_ERRNO_;
+const LKF = LKF_;
+const LKM = LKM_;
+const LKSTS = LKSTS_;
+const SBF = SBF_;
 
 export function handleOwnerMessage(ls: Lockspace, from: number, m: DlmMessage): void {
   // The resource may become unused only once a lookup or first request

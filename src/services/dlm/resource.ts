@@ -5,10 +5,17 @@
  * construction. What a decision does to the world (ASTs, GRANT and BAST
  * messages) goes through the `ResourceSink` the lockspace provides.
  */
-import { DLM_ERRNO, LKF, LKM, LKSTS, SBF, type LockStatus, type Mode, type ModeOrIV } from './constants.ts';
+import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, SBF as SBF_, type LockStatus, type Mode, type ModeOrIV } from './constants.ts';
 import { canBeGranted, grantable, ruleARequiresBast, ruleBBastMode } from './grant-rules.ts';
 import type { Lock } from './lock.ts';
 import { lvbOperation } from './modes.ts';
+
+// Local copies: a transpiler may turn imported bindings into getters on hot paths.
+const DLM_ERRNO = DLM_ERRNO_;
+const LKF = LKF_;
+const LKM = LKM_;
+const LKSTS = LKSTS_;
+const SBF = SBF_;
 
 export interface ResourceSink {
   /** A completion decided inside an operation (master copies ignore it: their reply carries it). */
@@ -41,8 +48,8 @@ export class Resource {
   readonly lookupList: Lock[] = [];
   /** Every lock on this resource known here, in any role (its use count). */
   readonly locks = new Set<Lock>();
-  /** Retirement timer handle, or null. */
-  toss: unknown = null;
+  /** When an unused resource retires (clock ms), or null while in use. */
+  toss: number | null = null;
   /** Kept only as a directory record (this node is the dir node, master elsewhere). */
   dirRecord = false;
 
