@@ -45,6 +45,7 @@ export class Dlm {
       scheduler: this.options.scheduler ?? new MicrotaskScheduler(onError),
       hash: this.options.hash,
       tossMs: this.options.tossMs,
+      maxSavedMessages: this.options.maxSavedMessages,
       observe: observer ? (e: DlmMessageEvent) => observer(e) : null,
       callbackError: onError,
     };
@@ -64,7 +65,7 @@ export class Dlm {
       return existing;
     }
     const members = resolveMembers(options.members, this.nodeid);
-    if (members.length > 1 && !this.#endpoint) throw new DlmError('EINVAL', `lockspace "${name}" has ${members.length} members but this node has no endpoint`);
+    if (members.length > 1 && !this.#endpoint) throw new DlmError('EINVAL', `lockspace "${name}" has ${members.length} members, so the node must have an endpoint; got none`);
     const id = lockspaceGlobalId(name);
     if (this.#byId.has(id)) throw new DlmError('EEXIST', `lockspace id 0x${id.toString(16)} of "${name}" collides with another lockspace`);
     const endpoint = this.#endpoint;

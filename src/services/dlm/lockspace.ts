@@ -35,6 +35,7 @@ export interface LockspaceHost {
   readonly scheduler: Scheduler;
   readonly hash: ResourceHash;
   readonly tossMs: number;
+  readonly maxSavedMessages: number;
   send(to: number, bytes: Uint8Array): void;
   observe: ((event: DlmMessageEvent) => void) | null;
   callbackError(err: unknown): void;
@@ -587,7 +588,9 @@ export class Lockspace implements ResourceSink {
   receive(from: number, bytes: Uint8Array): void {
     if (this.#released) return;
     if (this.#stopped) {
-      this.#savedMessages.push({ from, bytes: bytes.slice() });
+      // Bounded: past the limit a message is dropped and counted, never buffered.
+      if (this.#savedMessages.length >= this.host.maxSavedMessages) this.refuse('SAVED_OVERFLOW');
+      else this.#savedMessages.push({ from, bytes: bytes.slice() });
       return;
     }
     let m: DlmMessage;

@@ -176,6 +176,8 @@ function onConvert(ls: Lockspace, from: number, m: DlmMessage): void {
   const r = lkb.resource!;
   lkb.exflags = m.exflags;
   lkb.sbflags = 0;
+  // A conversion may bring a new BAST callback (or drop it).
+  lkb.hasBast = (m.asts & 2) !== 0;
   receiveLvb(ls, lkb, m);
   lkb.rqmode = m.rqmode as Lock['rqmode'];
   const noReply = isDownConversion(lkb.grmode, lkb.rqmode) && !(lkb.exflags & LKF.QUECVT);

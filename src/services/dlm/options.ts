@@ -20,6 +20,8 @@ export interface DlmOptions {
   hash?: ResourceHash;
   /** How long an unused resource stays cached before it is retired (`toss_secs`), ms. @default 10000 */
   tossMs?: number;
+  /** Messages kept per lockspace while it is stopped (more are dropped and counted). @default 100000 */
+  maxSavedMessages?: number;
   /** Sees every DLM message sent and received (key fields). @default none */
   observer?: (event: DlmMessageEvent) => void;
   /** Receives what a user AST/BAST threw (it never propagates). @default ignored (counted in stats) */
@@ -32,11 +34,12 @@ export interface ResolvedDlmOptions {
   scheduler: Scheduler | null;
   hash: ResourceHash;
   tossMs: number;
+  maxSavedMessages: number;
   observer: ((event: DlmMessageEvent) => void) | null;
   onCallbackError: ((err: unknown) => void) | null;
 }
 
-export const DLM_DEFAULTS = Object.freeze({ nodeid: 1, tossMs: 10_000 });
+export const DLM_DEFAULTS = Object.freeze({ nodeid: 1, tossMs: 10_000, maxSavedMessages: 100_000 });
 
 function u32(name: string, v: unknown, min: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 0xfffffffe) throw new DlmError('EINVAL', `${name} must be an integer in [${min}, 4294967294], got ${String(v)}`);
@@ -52,6 +55,7 @@ export function resolveDlmOptions(o: DlmOptions = {}): ResolvedDlmOptions {
     scheduler: o.scheduler ?? null,
     hash: o.hash ?? defaultResourceHash,
     tossMs,
+    maxSavedMessages: u32('maxSavedMessages', o.maxSavedMessages ?? DLM_DEFAULTS.maxSavedMessages, 0),
     observer: o.observer ?? null,
     onCallbackError: o.onCallbackError ?? null,
   };

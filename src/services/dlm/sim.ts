@@ -19,6 +19,8 @@ export interface DlmSimOptions {
   /** Retirement delay, one for all or per node id. @default 10000 */
   tossMs?: number | Readonly<Record<number, number>>;
   observer?: (event: DlmMessageEvent) => void;
+  /** Per lockspace, messages kept while stopped. @default 100000 */
+  maxSavedMessages?: number;
   /** What user callbacks threw. @default rethrown out of settle() */
   onCallbackError?: (err: unknown) => void;
 }
@@ -53,7 +55,7 @@ export class DlmSim {
       };
       this.nodes.set(
         id,
-        new Dlm({ endpoint, clock: this.clock, scheduler: this.scheduler, hash: options.hash, tossMs: typeof options.tossMs === 'object' ? options.tossMs[id] : options.tossMs, observer: options.observer, onCallbackError: onError }),
+        new Dlm({ endpoint, clock: this.clock, scheduler: this.scheduler, hash: options.hash, tossMs: typeof options.tossMs === 'object' ? options.tossMs[id] : options.tossMs, observer: options.observer, maxSavedMessages: options.maxSavedMessages, onCallbackError: onError }),
       );
     }
   }
