@@ -130,7 +130,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
   let selfId = '';
   const routerLog = (line: string): void => {
     log(line);
-    if (selfId !== '' && line.endsWith(`${selfId} connected`)) log(`warning: ${line.split(':')[0]} leads back to this relay itself (the peer has our node id): check --connect`);
+    if (selfId !== '' && line.endsWith(`${selfId} connected`)) log(`warning: ${/link [^\s:]+/.exec(line)?.[0] ?? 'a link'} leads back to this relay itself (the peer has our node id): check --connect`);
   };
   const routerOptions: RouterOptions = { ...config.router, iocom, log: routerLog };
   if (config.name !== undefined) routerOptions.name = config.name;
