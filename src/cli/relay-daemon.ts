@@ -65,7 +65,7 @@ export interface RelayConfig {
    * see src/iocom/budget.ts and docs/limits.md. @default new Budget() (BUDGET_DEFAULTS)
    */
   budget?: Budget | BudgetOptions;
-  /** More router options (span limits, peer type). */
+  /** More router options (span limits, peer type). @default SPAN_DEFAULTS */
   router?: Omit<RouterOptions, 'name' | 'nodeId' | 'iocom' | 'log'>;
   /** One line per event (links, dials, spans), without timestamp. @default none */
   log?: (line: string) => void;
@@ -138,6 +138,19 @@ function toEndpoint(e: string | Endpoint, role: 'listen' | 'connect'): Endpoint 
   }
 }
 
+/** Whether a bound listen address (as text) and a connect endpoint name the same socket (loopback and wildcard hosts match). */
+function sameEndpoint(bound: string, e: Endpoint): boolean {
+  let b: Endpoint;
+  try {
+    b = parseEndpoint(bound, 'listen', 'address');
+  } catch {
+    return false;
+  }
+  if (b.kind === 'unix' || e.kind === 'unix') return b.kind === e.kind && b.kind === 'unix' && e.kind === 'unix' && b.path === e.path;
+  const local = (h: string): string => (['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::'].includes(h) ? 'local' : h);
+  return b.port === e.port && local(b.host) === local(e.host);
+}
+
 /** `SERVICE[/INSTANCE]` → spec. */
 export function parseServiceSpec(text: string): ServiceSpec {
   const i = text.indexOf('/');
@@ -145,6 +158,7 @@ export function parseServiceSpec(text: string): ServiceSpec {
   const instance = i < 0 ? undefined : text.slice(i + 1);
   if (service === '') throw new InvalidArgumentError(`service ${JSON.stringify(text)}: empty service name; expected SERVICE[/INSTANCE]`);
   if (instance === '') throw new InvalidArgumentError(`service ${JSON.stringify(text)}: empty instance name; expected SERVICE[/INSTANCE]`);
+  if (instance !== undefined && instance.includes('/')) throw new InvalidArgumentError(`service ${JSON.stringify(text)}: more than one '/'; expected SERVICE[/INSTANCE]`);
   return instance === undefined ? { service } : { service, instance };
 }
 
@@ -164,15 +178,26 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
   const iocom: IocomOptions = { authTimeoutMs: DAEMON_AUTH_TIMEOUT_MS, ...config.iocom, budget, log };
   if (config.keyPair) iocom.keyPair = config.keyPair;
   if (config.allowedPeerKeys && config.allowedPeerKeys.length > 0) iocom.allowedPeerKeys = [...config.allowedPeerKeys];
+  // A link whose peer has our own node id leads back to this relay (a --connect to itself).
+  let selfId = '';
+  const routerLog = (line: string): void => {
+    log(line);
+    if (selfId !== '' && line.endsWith(`${selfId} connected`)) log(`warning: ${/link [^\s:]+/.exec(line)?.[0] ?? 'a link'} leads back to this relay itself (the peer has our node id): check --connect`);
+  };
   resolveIocomOptions(iocom); // every link's options, checked once before anything binds
-  const routerOptions: RouterOptions = { ...config.router, iocom, log };
+  const routerOptions: RouterOptions = { ...config.router, iocom, log: routerLog };
   if (config.name !== undefined) routerOptions.name = config.name;
   if (config.nodeId !== undefined) routerOptions.nodeId = config.nodeId;
   const router = new Router(routerOptions);
+  selfId = router.nodeId;
   const releaseRxjs = guardRxjs(log);
 
-  if (!config.keyPair && !iocom.allowedPeerKeys) log('links run open (unauthenticated): no --key or --allow-key given');
-  else {
+  if (!config.keyPair && !iocom.allowedPeerKeys) {
+    const tlsUsed = tls !== undefined && [...listen, ...connect].some(useTls);
+    if (tlsUsed && tls.ca) log('links are authenticated by mutual TLS (peers need a certificate signed by the --tls-ca); no LNK_AUTH keys');
+    else if (tlsUsed) log('links are encrypted (TLS) but peers are not verified: no --tls-ca, --key or --allow-key given');
+    else log('links run open (unauthenticated): no --key or --allow-key given');
+  } else {
     if (config.keyPair) log(`node key ${fingerprint(config.keyPair.publicKey)}`);
     if (iocom.allowedPeerKeys) log(`peers must prove one of ${iocom.allowedPeerKeys.length} allowed key(s)`);
     else log('peers are not verified (no --allow-key): any peer may link');
@@ -226,6 +251,10 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
     await router.close();
     releaseRxjs();
     throw err;
+  }
+
+  for (const e of connect) {
+    if (addresses.some((a) => sameEndpoint(a, e))) log(`warning: --connect ${formatEndpoint(e)} is this relay's own listen address: it would connect to itself`);
   }
 
   const advertisements: Advertisement[] = [];

@@ -8,6 +8,8 @@ import { resolveBackoffOptions } from '../../transport/index.ts';
 import { listOption, stringOption, UsageError, type Command, type CommandContext, type OptionValues } from '../command.ts';
 import { mergeSettings, NUMBERS, readConfigFile, toRelayConfig, validateSettings, type PartialSettings } from '../relay-config.ts';
 import { startRelay } from '../relay-daemon.ts';
+import { parseEndpoint } from '../address.ts';
+import { clearStaleSocket } from '../stale-socket.ts';
 
 function intFlag(values: OptionValues, name: string): number | undefined {
   const v = stringOption(values, name, 'relay');
@@ -119,6 +121,10 @@ export const relayCommand: Command = {
     const own = io.shutdown ? undefined : processShutdown();
     const shutdown = io.shutdown ?? own!.signal;
     try {
+      for (const l of settings.listen) {
+        const e = parseEndpoint(l, 'listen', '--listen', 'relay');
+        if (e.kind === 'unix' && (await clearStaleSocket(e.path)) === 'removed') config.log(`removed stale socket ${e.path} (left by a relay that did not stop cleanly)`);
+      }
       const relay = await startRelay(config);
       for (const a of relay.addresses) io.stdout.write(`listening ${a}\n`);
       if (!shutdown.aborted) await new Promise<void>((resolve) => shutdown.addEventListener('abort', () => resolve(), { once: true }));
