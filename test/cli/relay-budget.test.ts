@@ -21,7 +21,7 @@ describe('relay budgets', () => {
     expect(() => parseConfigObject({ 'max-connections': 0 }, 'cfg', '/')).toThrow(/"max-connections" must be a positive integer/);
   });
 
-  it('a relay has a Budget (defaults unless configured) shared by all its links, shown in stats(); past maxConnections a newcomer is refused and logged', async () => {
+  it('a relay has a Budget (defaults unless configured) shared by all its links, shown in stats(); past maxConnections its listeners refuse a newcomer, logged', async () => {
     const lines: string[] = [];
     const relay = await startRelay({ name: 'r', listen: ['127.0.0.1:0'], budget: { maxConnections: 2 }, iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 }, log: (l) => lines.push(l) });
     expect(relay.budget).toBeInstanceOf(Budget);
@@ -37,12 +37,12 @@ describe('relay budgets', () => {
         await io.ping();
       }
     }
-    // The third link is shed at once: its client sees the stream end.
+    // The third connection is closed by the listener (before any protocol work): its client sees the stream end.
     await firstValueFrom(clients[2]!.closed$);
     const stats = relay.stats();
-    expect(stats.budget).toMatchObject({ connections: 2, shed: { connections: 1 } });
-    expect(stats.router.links).toBeGreaterThanOrEqual(2);
-    expect(lines.some((l) => /link shed: daemon-wide budget: 2 connections open; maxConnections is 2/.test(l))).toBe(true);
+    expect(stats.budget).toMatchObject({ connections: 2 });
+    expect(stats.router.links).toBe(2);
+    expect(lines.some((l) => /refused a connection from 127\.0\.0\.1:\d+: maxConnections \(2\) are open/.test(l))).toBe(true);
     expect(await clients[0]!.ping()).toBeGreaterThanOrEqual(0);
     for (const c of clients) c.destroy();
     await turn();
