@@ -7,6 +7,7 @@ import { createMemoryLink } from '../../src/transport/memory.ts';
 import { DMSG } from '../../src/wire/constants.ts';
 import type { Message } from '../../src/wire/message.ts';
 import { RawPeer, rawLink } from '../helpers/raw-peer.ts';
+import { Router } from '../../src/span/router.ts';
 
 const AUX = 4000;
 const MSG_BYTES = 64 + 4032; // header + aligned aux
@@ -213,5 +214,37 @@ describe('per-transaction flow control', () => {
     const lost = t2.whenWritable();
     io.destroy();
     await expect(lost).rejects.toMatchObject({ code: 'LOST_LINK' });
+  });
+
+  it('through a router, tx.writable reflects the first hop\'s write queue', async () => {
+    const link = createMemoryLink();
+    const quiet = { pingIntervalMs: 0, linkTimeoutMs: 0, writeHighWaterMark: 32 * 1024, maxQueuedBytes: 1 << 20 };
+    const a = new Router({ name: 'a', iocom: quiet });
+    const b = new Router({ name: 'b', iocom: quiet });
+    const ad = b.advertise({ service: 'svc' });
+    const got: number[] = [];
+    ad.transactions$.subscribe((tx) => tx.rx$.subscribe({ next: (m) => got.push(m.aux.length), error: () => {} }));
+    a.attach(link.a);
+    b.attach(link.b);
+    await a.waitForSpan('svc');
+    const tx = a.open('svc', DMSG.DBG_SHELL);
+    const firstHop = a.links[0]!.iocom;
+    link.pause('aToB');
+    let sent = 0;
+    while (tx.writable && sent < 1000) {
+      tx.send(DMSG.DBG_SHELL, { aux: payload(sent) });
+      sent++;
+    }
+    expect(sent).toBeLessThan(1000);
+    expect(firstHop.writable).toBe(false);
+    expect(tx.writable).toBe(false);
+    const woke = tx.whenWritable();
+    link.resume('aToB');
+    await woke;
+    expect(tx.writable).toBe(true);
+    for (let i = 0; i < 1000 && got.length < sent + 1; i++) await turn();
+    expect(got).toEqual([0, ...Array.from({ length: sent }, () => AUX)]); // the CREATE, then every send
+    await a.close();
+    await b.close();
   });
 });
