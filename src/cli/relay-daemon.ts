@@ -221,6 +221,8 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
   };
 
   const servers: TransportServer<unknown>[] = [];
+  // Sockets past the connection budget are closed by the listener before any TLS or protocol work.
+  const maxConnections = budget.limits.maxConnections;
   const addresses: string[] = [];
   try {
     for (const e of listen) {
@@ -229,15 +231,15 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
       let server: TransportServer<unknown>;
       let bound: Endpoint;
       if (e.kind === 'unix') {
-        server = await listenUnix({ path: e.path, onError }, (s) => attach(s, `accepted on unix:${e.path}`));
+        server = await listenUnix({ path: e.path, onError, maxConnections }, (s) => attach(s, `accepted on unix:${e.path}`));
         bound = e;
       } else if (useTls(e)) {
         const t = tls!;
-        const s = await listenTls({ host: e.host, port: e.port, cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca, requestCert: true } : {}), onError }, (c) => attach(c, `accepted tls from ${c.remoteAddress}:${c.remotePort}`));
+        const s = await listenTls({ host: e.host, port: e.port, cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca, requestCert: true } : {}), onError, maxConnections }, (c) => attach(c, `accepted tls from ${c.remoteAddress}:${c.remotePort}`));
         server = s;
         bound = { kind: 'tls', host: s.address().host, port: s.address().port, explicit: true };
       } else {
-        const s = await listenTcp({ host: e.host, port: e.port, onError }, (c) => attach(c, `accepted from ${c.remoteAddress}:${c.remotePort}`));
+        const s = await listenTcp({ host: e.host, port: e.port, onError, maxConnections }, (c) => attach(c, `accepted from ${c.remoteAddress}:${c.remotePort}`));
         server = s;
         bound = { kind: 'tcp', host: s.address().host, port: s.address().port, explicit: false };
       }
