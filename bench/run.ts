@@ -11,6 +11,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchModule>>> = 
   iocom: () => import('./iocom.ts'),
   relay: () => import('./relay.ts'),
   convergence: () => import('./convergence.ts'),
+  'span-drop': () => import('./span-drop.ts'),
 };
 
 const USAGE = `usage: npm run bench -- [--json] [--seconds N] [--clock cpu|wall] [NAME...]

@@ -18,6 +18,7 @@ import type { IocomOptions } from '../iocom/options.ts';
 import type { Clock } from '../util/clock.ts';
 import type { LnkConnLayout } from '../wire/ext/lnk-conn.ts';
 import { LossMemory } from './loss-memory.ts';
+import type { RootCause } from './root-cause.ts';
 import type { SpanTable, NodeKey } from './span-table.ts';
 import type { ConnState, LocalAd, TransactionOpener } from './router-types.ts';
 
@@ -70,6 +71,13 @@ export class RouterCore {
   nodeChanged: (key: NodeKey) => void = () => {};
   /** Set by the Router: replan every node (a conn came or went). */
   replanAll: () => void = () => {};
+  /**
+   * Set by the Router: replan and publish one node soon (batched, see
+   * replan-queue.ts), its relay DELETEs carrying `cause`. For mass removals.
+   */
+  nodeChangedLater: (key: NodeKey, cause: RootCause | null) => void = () => {};
+  /** Set by the Router: replan every node soon (batched). */
+  replanAllLater: () => void = () => {};
   /** Set by the Router: the peer on `connId` closed its CONN; drop what we relay there. */
   connClosed: (connId: string) => void = () => {};
 

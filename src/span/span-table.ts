@@ -228,6 +228,11 @@ export class SpanTable {
     return this.#nodes.size;
   }
 
+  /** Keys of every node, in no particular order. */
+  nodeKeys(): IterableIterator<NodeKey> {
+    return this.#nodes.keys();
+  }
+
   /** Received links held (what maxSpansTotal limits). */
   get receivedCount(): number {
     return this.#received;
