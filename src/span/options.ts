@@ -46,6 +46,12 @@ export interface SpanOptions {
    * @default 1048576
    */
   maxPathIdsTotal?: number;
+  /**
+   * How long a router remembers a withdrawn advertisement or a lost link
+   * (to refuse stale copies still on their way), in ms of the router's clock.
+   * @default 600000 (10 minutes)
+   */
+  lossMemoryMs?: number;
 }
 
 export type ResolvedSpanOptions = Readonly<Required<SpanOptions>>;
@@ -57,6 +63,7 @@ export const SPAN_DEFAULTS: ResolvedSpanOptions = Object.freeze({
   maxSpansTotal: 65536,
   maxPathLength: 1024,
   maxPathIdsTotal: 1 << 20,
+  lossMemoryMs: 600_000,
 });
 
 /** [min, max] of every option (inclusive). */
@@ -68,6 +75,7 @@ const RANGES: { readonly [K in keyof Required<SpanOptions>]: readonly [number, n
   // The path record's count is a u16.
   maxPathLength: [1, 0xffff],
   maxPathIdsTotal: [1, 1 << 28],
+  lossMemoryMs: [1, 0x7fffffff],
 };
 
 /** Returns a new, frozen, validated options object; throws InvalidArgumentError. */

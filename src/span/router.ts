@@ -26,7 +26,7 @@ import type { IocomOptions } from '../iocom/options.ts';
 import type { Transaction } from '../iocom/transaction.ts';
 import { systemClock } from '../util/clock.ts';
 import { sendConn } from './conn.ts';
-import { Discovery, compareByDistance } from './discovery.ts';
+import { Discovery, compareByDistance, type WaitOptions } from './discovery.ts';
 import { Dispatch } from './dispatch.ts';
 import { SpanError } from './errors.ts';
 import { LocalLink, LocalSide } from './local-link.ts';
@@ -210,9 +210,13 @@ export class Router {
     return this.#discovery.spans(service);
   }
 
-  /** Resolves with the first span of `service` (at once if known). */
-  waitForSpan(service: string, signal?: AbortSignal): Promise<SpanInfo> {
-    return this.#discovery.waitForSpan(service, signal);
+  /**
+   * Resolves with the nearest remote span of `service` (at once if known);
+   * rejects with SpanError NO_SPAN when the signal aborts or `timeoutMs`
+   * passes on the router's clock.
+   */
+  waitForSpan(service: string, opts?: AbortSignal | WaitOptions): Promise<SpanInfo> {
+    return this.#discovery.waitForSpan(service, opts);
   }
 
   /**
