@@ -1,0 +1,900 @@
+/**
+ * One midcomms session with one peer (spec §5): sequencing, cumulative ACK,
+ * duplicate suppression, retransmission of every committed unacknowledged
+ * message after a new channel opens, the FIN close, member counting, version
+ * detection and session incarnations. It runs over abstract channels
+ * (`channel.ts`) and an injected clock, so the whole engine is testable with
+ * in-memory fakes and virtual time.
+ *
+ * Nothing a peer sends throws out of here: malformed frames are counted in
+ * `stats().drops` and dropped, framing errors close that one channel.
+ */
+import { BehaviorSubject, Observable, Subject } from 'rxjs';
+import type { Channel, ChannelOpener, ChannelSink } from './channel.ts';
+import { DLM_CMD, DLM_VERSION, MC_STATE, OFF, SIZE, stateName } from './constants.ts';
+import type { McState } from './constants.ts';
+import { MidcommsError } from './errors.ts';
+import type { MidcommsErrorCode } from './errors.ts';
+import { finRule } from './fin-rules.ts';
+import type { FinEvent } from './fin-rules.ts';
+import { HELLO_REFUSED, HELLO_REPLY, encodeAck, encodeFin, encodeHello, encodeOpts } from './frame-encoder.ts';
+import { frameLengthAt, innerNodeid, parseFrame } from './frame-reader.ts';
+import type { DropReason, ParsedFrame } from './frame-reader.ts';
+import { describeSessionId, judgeHello } from './hello.ts';
+import type { SessionId } from './hello.ts';
+import { InboundBuffer } from './inbound-buffer.ts';
+import type { ResolvedMidcommsOptions } from './options.ts';
+import { SendQueue } from './send-queue.ts';
+import { seqAdd } from './seq.ts';
+import { SessionStats } from './session-stats.ts';
+import type { SessionStatsSnapshot } from './session-stats.ts';
+
+interface ChannelState {
+  readonly id: number;
+  channel: Channel | null;
+  /** We opened it (else the peer did). */
+  readonly opener: boolean;
+  helloSeen: boolean;
+  refused: boolean;
+  dead: boolean;
+  blocked: boolean;
+  /** A valid frame arrived on it (resets the reconnect back-off). */
+  productive: boolean;
+}
+
+interface WindowWaiter {
+  readonly message: Uint8Array;
+  readonly acked: boolean;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+  readonly cleanup: () => void;
+}
+
+export interface SendOptions {
+  /** Abort waiting for room in the window (the message is then not sent). */
+  signal?: AbortSignal;
+}
+
+/** What a session needs from its owner. */
+export interface SessionContext {
+  /** Our mesh address, sent in HELLO so the peer can open channels back. */
+  readonly address: string;
+  /** A new session generation, unique within this node incarnation. */
+  nextGen(): number;
+  /** Called once when the session is fenced (the owner forgets it). */
+  onFenced?(): void;
+}
+
+function err(code: MidcommsErrorCode, message: string): MidcommsError {
+  return new MidcommsError(code, message);
+}
+
+export class Session {
+  /** The peer's mesh address (the key its owner files it under). */
+  readonly peer: string;
+  readonly #o: ResolvedMidcommsOptions;
+  readonly #ctx: SessionContext;
+  #opener: ChannelOpener | null;
+
+  #local: SessionId;
+  #remote: SessionId | null = null;
+  /** Effective version with the peer: 0 until its HELLO, then min(ours, its). */
+  #peerVersion = 0;
+  #peerNodeid = 0;
+
+  #state: McState = MC_STATE.CLOSED;
+  #users = 0;
+  #stopTx = false;
+  #stopRx = false;
+  #closed = false;
+  #finFrames = 0;
+
+  readonly #queue = new SendQueue(0);
+  /** Bare (3.1) messages not yet written. */
+  #bare: Uint8Array[] = [];
+  #bareBytes = 0;
+  #stateless: Uint8Array[] = [];
+  #waiters: WindowWaiter[] = [];
+
+  #seqNext = 0;
+  #ulpDelivered = 0;
+  readonly #inbound = new InboundBuffer();
+  #readers = 0;
+  #paused = false;
+  #draining = false;
+  #resyncChannel: ChannelState | null = null;
+
+  readonly #channels = new Set<ChannelState>();
+  #current: ChannelState | null = null;
+  #nextChannelId = 1;
+  #failures = 0;
+  #ackOwed = false;
+  #pumping = false;
+
+  #ackTimer: unknown = null;
+  #retryTimer: unknown = null;
+  #shutdownTimer: unknown = null;
+  #stateWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+
+  readonly #stats = new SessionStats();
+  readonly #state$ = new BehaviorSubject<McState>(MC_STATE.CLOSED);
+  readonly #messages = new Subject<Uint8Array>();
+
+  /** FIN state changes (§5.8), starting with the current one. */
+  readonly state$: Observable<McState> = this.#state$.asObservable();
+  /**
+   * Messages from the peer: complete inner DLM messages (header included),
+   * owned by the subscriber. Sequenced messages come in order, exactly once;
+   * stateless RCOM and 3.1 messages come as received. Without a subscriber
+   * (or while paused) messages wait, bounded, and are not acknowledged.
+   */
+  readonly messages$: Observable<Uint8Array>;
+
+  constructor(peer: string, opener: ChannelOpener | null, options: ResolvedMidcommsOptions, ctx: SessionContext) {
+    this.peer = peer;
+    this.#o = options;
+    this.#ctx = ctx;
+    this.#opener = opener;
+    this.#local = { inc: options.incarnation, gen: ctx.nextGen() };
+    this.messages$ = new Observable<Uint8Array>((subscriber) => {
+      const sub = this.#messages.subscribe(subscriber);
+      this.#readers++;
+      this.#drain();
+      return () => {
+        sub.unsubscribe();
+        this.#readers--;
+      };
+    });
+  }
+
+  get state(): McState {
+    return this.#state;
+  }
+  get users(): number {
+    return this.#users;
+  }
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Replaces how channels to the peer are opened (the router binding learns the path late). */
+  setOpener(opener: ChannelOpener | null): void {
+    this.#opener = opener;
+    if (opener !== null) this.pathAvailable();
+  }
+
+  stats(): SessionStatsSnapshot {
+    return this.#stats.snapshot({
+      state: stateName(this.#state),
+      version: this.#peerVersion,
+      peerNodeid: this.#peerNodeid,
+      local: describeSessionId(this.#local),
+      remote: describeSessionId(this.#remote),
+      seqSend: this.#queue.seqSend,
+      firstUnacked: this.#queue.firstUnacked,
+      seqNext: this.#seqNext,
+      queueMessages: this.#queue.messages + this.#bare.length,
+      queueBytes: this.#queue.bytes + this.#bareBytes,
+      inboundMessages: this.#inbound.messages,
+      inboundBytes: this.#inbound.bytes,
+      waiting: this.#waiters.length,
+      users: this.#users,
+      stopTx: this.#stopTx,
+      stopRx: this.#stopRx,
+      channels: this.#channels.size,
+    });
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /** Queues `message` (a complete MSG or RCOM inner message); resolves once it is committed. */
+  send(message: Uint8Array, options: SendOptions = {}): Promise<void> {
+    return this.#enqueue(message, false, options.signal);
+  }
+
+  /** Like `send()`, but resolves when the peer acknowledged the message. */
+  sendAcked(message: Uint8Array, options: SendOptions = {}): Promise<void> {
+    if (this.#peerVersion === DLM_VERSION.V3_1 || this.#o.version === DLM_VERSION.V3_1) {
+      return Promise.reject(err('UNSEQUENCED', 'a 3.1 peer acknowledges nothing'));
+    }
+    return this.#enqueue(message, true, options.signal);
+  }
+
+  /**
+   * Sends a stateless RCOM (STATUS, STATUS_REPLY, NAMES, NAMES_REPLY) raw,
+   * outside the sequence (§5.3). Best effort: lost with a broken channel.
+   */
+  sendStateless(message: Uint8Array): void {
+    const bad = this.#checkMessage(message);
+    if (bad !== null) throw bad;
+    if (message[OFF.CMD] !== DLM_CMD.RCOM) throw err('BAD_MESSAGE', `a stateless message is an RCOM, got h_cmd ${message[OFF.CMD]}`);
+    if (this.#stateless.length >= 64) this.#stateless.shift();
+    this.#stateless.push(this.#stamp(message, this.#txVersion()));
+    this.#pump();
+  }
+
+  #txVersion(): number {
+    return this.#sequenced() ? DLM_VERSION.V3_2 : DLM_VERSION.V3_1;
+  }
+
+  #sequenced(): boolean {
+    return this.#o.version === DLM_VERSION.V3_2 && this.#peerVersion !== DLM_VERSION.V3_1;
+  }
+
+  #checkMessage(message: Uint8Array): MidcommsError | null {
+    if (this.#closed) return err('CLOSED', `the session with ${this.peer} is fenced`);
+    if (!(message instanceof Uint8Array) || message.length < SIZE.HEADER) return err('BAD_MESSAGE', 'a message is a Uint8Array of at least 16 bytes');
+    const length = message[OFF.LENGTH]! | (message[OFF.LENGTH + 1]! << 8);
+    if (length !== message.length) return err('BAD_MESSAGE', `h_length ${length} is not the message's ${message.length} bytes`);
+    const cmd = message[OFF.CMD];
+    const min = cmd === DLM_CMD.MSG ? SIZE.MIN_MSG : cmd === DLM_CMD.RCOM ? SIZE.MIN_RCOM : 0;
+    if (min === 0) return err('BAD_MESSAGE', `h_cmd must be MSG (1) or RCOM (2), got ${cmd}`);
+    if (message.length < min) return err('BAD_MESSAGE', `h_cmd ${cmd} needs at least ${min} bytes, got ${message.length}`);
+    if (message.length > SIZE.MAX_MESSAGE - SIZE.OPTS) return err('BAD_MESSAGE', `at most ${SIZE.MAX_MESSAGE - SIZE.OPTS} bytes fit in an OPTS frame, got ${message.length}`);
+    return null;
+  }
+
+  /** A copy with our version and node id in the header. */
+  #stamp(message: Uint8Array, version: number): Uint8Array {
+    const m = message.slice();
+    const dv = new DataView(m.buffer, m.byteOffset, m.byteLength);
+    dv.setUint32(OFF.VERSION, version, true);
+    dv.setUint32(OFF.NODEID, this.#o.nodeid, true);
+    return m;
+  }
+
+  #enqueue(message: Uint8Array, acked: boolean, signal: AbortSignal | undefined): Promise<void> {
+    const bad = this.#checkMessage(message);
+    if (bad !== null) return Promise.reject(bad);
+    if (this.#stopTx) return Promise.reject(err('STOP_TX', `our FIN to ${this.peer} is sent; nothing may follow it`));
+    if (signal?.aborted) return Promise.reject(err('ABORTED', 'aborted before sending'));
+    const stamped = this.#stamp(message, this.#txVersion());
+    if (this.#waiters.length === 0 && this.#hasRoom(stamped.length)) {
+      return new Promise<void>((resolve, reject) => this.#commit(stamped, acked ? { resolve, reject } : null, resolve));
+    }
+    if (this.#waiters.length >= this.#o.maxWaiters) {
+      return Promise.reject(err('TOO_MANY_WAITERS', `${this.#waiters.length} sends already wait for room (maxWaiters ${this.#o.maxWaiters})`));
+    }
+    this.#stats.windowWaits++;
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        reject(err('ABORTED', 'aborted while waiting for room in the window'));
+      };
+      const waiter: WindowWaiter = { message: stamped, acked, resolve, reject, cleanup: () => signal?.removeEventListener('abort', onAbort) };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+
+  #hasRoom(bytes: number): boolean {
+    if (this.#sequenced()) return this.#queue.fits(bytes + SIZE.OPTS, this.#o.windowMessages, this.#o.windowBytes);
+    return this.#bare.length < this.#o.windowMessages && this.#bareBytes + bytes <= this.#o.windowBytes;
+  }
+
+  #commit(message: Uint8Array, ackWaiter: { resolve: () => void; reject: (e: Error) => void } | null, committed: () => void): void {
+    if (this.#sequenced()) {
+      // Transmit threshold (§5.6 step 1): piggy-back an ACK before the message.
+      if (this.#ulpDelivered > this.#o.txAckThreshold) this.#sendAck(true);
+      const version = DLM_VERSION.V3_2;
+      const nodeid = this.#o.nodeid;
+      const entry = this.#queue.push((seq) => encodeOpts(version, nodeid, seq, message), false);
+      if (ackWaiter !== null) entry.waiters = [ackWaiter];
+    } else {
+      if (ackWaiter !== null) ackWaiter.reject(err('UNSEQUENCED', 'a 3.1 peer acknowledges nothing'));
+      this.#bare.push(message);
+      this.#bareBytes += message.length;
+    }
+    this.#stats.sent++;
+    if (ackWaiter === null) committed();
+    this.#pump();
+  }
+
+  #admitWaiters(): void {
+    while (this.#waiters.length > 0 && !this.#closed) {
+      const w = this.#waiters[0]!;
+      if (this.#stopTx) {
+        this.#waiters.shift();
+        w.cleanup();
+        w.reject(err('STOP_TX', `our FIN to ${this.peer} is sent; nothing may follow it`));
+        continue;
+      }
+      if (!this.#hasRoom(w.message.length)) return;
+      this.#waiters.shift();
+      w.cleanup();
+      this.#commit(w.message, w.acked ? { resolve: w.resolve, reject: w.reject } : null, w.resolve);
+    }
+  }
+
+  #sendFin(): void {
+    const version = DLM_VERSION.V3_2;
+    const nodeid = this.#o.nodeid;
+    this.#queue.push((seq) => encodeFin(version, nodeid, seq), true);
+    this.#finFrames++;
+    this.#stopTx = true;
+    this.#admitWaiters();
+    this.#pump();
+  }
+
+  #ackValue(): number {
+    return seqAdd(this.#seqNext, -this.#inbound.sequenced);
+  }
+
+  /** ACK(seq_next). `threshold`: a threshold or timer ACK, which clears the delivered count. */
+  #sendAck(threshold: boolean): void {
+    if (this.#peerVersion !== DLM_VERSION.V3_2 || this.#o.version !== DLM_VERSION.V3_2) return;
+    if (threshold) {
+      this.#ulpDelivered = 0;
+      this.#clearAckTimer();
+    }
+    const cs = this.#current;
+    if (cs === null || cs.dead) {
+      this.#ackOwed = true;
+      this.#ensureChannel();
+      return;
+    }
+    this.#ackOwed = false;
+    this.#stats.acksSent++;
+    this.#write(cs, encodeAck(DLM_VERSION.V3_2, this.#o.nodeid, this.#ackValue()));
+  }
+
+  #clearAckTimer(): void {
+    if (this.#ackTimer !== null) {
+      this.#o.clock.clearTimeout(this.#ackTimer);
+      this.#ackTimer = null;
+    }
+  }
+
+  #armAckTimer(): void {
+    if (this.#ackTimer !== null || this.#o.ackDelayMs === 0 || this.#ulpDelivered === 0 || this.#closed) return;
+    this.#ackTimer = this.#o.clock.setTimeout(() => {
+      this.#ackTimer = null;
+      if (this.#ulpDelivered > 0) {
+        this.#stats.timerAcks++;
+        this.#sendAck(true);
+      }
+    }, this.#o.ackDelayMs);
+  }
+
+  /** Writes what is due on the current channel, in order, until it pushes back. */
+  #pump(): void {
+    if (this.#pumping || this.#closed) return;
+    const cs = this.#current;
+    if (cs === null || cs.dead) {
+      if (this.#needChannel()) this.#ensureChannel();
+      return;
+    }
+    this.#pumping = true;
+    try {
+      if (this.#ackOwed) this.#sendAck(false);
+      while (!cs.blocked && !cs.dead && this.#current === cs) {
+        const raw = this.#stateless.shift();
+        if (raw !== undefined) {
+          this.#write(cs, raw);
+          continue;
+        }
+        if (this.#sequenced()) {
+          const entry = this.#queue.nextToTransmit();
+          if (entry === undefined) break;
+          if (entry.transmissions > 1) this.#stats.retransmits++;
+          this.#write(cs, entry.frame);
+        } else {
+          const m = this.#bare.shift();
+          if (m === undefined) break;
+          this.#bareBytes -= m.length;
+          this.#write(cs, m);
+          this.#admitWaiters();
+        }
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #write(cs: ChannelState, bytes: Uint8Array): void {
+    if (cs.channel === null || cs.dead) return;
+    let ok: boolean;
+    try {
+      ok = cs.channel.write(bytes);
+    } catch (e) {
+      this.#lost(cs, `write failed: ${(e as Error).message}`);
+      return;
+    }
+    this.#stats.framesSent++;
+    if (!ok) cs.blocked = true;
+  }
+
+  // ---------------------------------------------------------------- channels
+
+  /** A channel the peer opened; feed its events to the returned sink. */
+  accept(channel: Channel): ChannelSink {
+    const cs = this.#newChannelState(false);
+    cs.channel = channel;
+    if (this.#closed) {
+      cs.dead = true;
+      channel.close('fenced');
+    } else {
+      this.#channels.add(cs);
+      this.#stats.channelsAccepted++;
+    }
+    return this.#sinkFor(cs);
+  }
+
+  /** A path to the peer may exist now: retry a pending open at once. */
+  pathAvailable(): void {
+    if (this.#retryTimer !== null) {
+      this.#o.clock.clearTimeout(this.#retryTimer);
+      this.#retryTimer = null;
+    }
+    this.#failures = 0;
+    if (this.#needChannel()) this.#ensureChannel();
+  }
+
+  #newChannelState(opener: boolean): ChannelState {
+    return { id: this.#nextChannelId++, channel: null, opener, helloSeen: false, refused: false, dead: false, blocked: false, productive: false };
+  }
+
+  #sinkFor(cs: ChannelState): ChannelSink {
+    return {
+      data: (bytes) => {
+        if (cs.dead) return;
+        try {
+          this.#onData(cs, bytes);
+        } catch (e) {
+          // A bug of ours must not escape into the transport: lose the channel only.
+          this.#stats.internalErrors++;
+          this.#closeChannel(cs, `internal error: ${(e as Error).message}`);
+        }
+      },
+      writable: () => {
+        if (cs.dead) return;
+        cs.blocked = false;
+        this.#pump();
+      },
+      lost: (reason) => this.#lost(cs, reason ?? 'lost'),
+    };
+  }
+
+  #needChannel(): boolean {
+    return !this.#closed && (this.#queue.length > 0 || this.#bare.length > 0 || this.#stateless.length > 0 || this.#ackOwed || this.#ulpDelivered > 0);
+  }
+
+  #ensureChannel(): void {
+    if (this.#closed || this.#opener === null || this.#retryTimer !== null) return;
+    if (this.#current !== null && !this.#current.dead) return;
+    if (this.#failures === 0) {
+      this.#openNow();
+      return;
+    }
+    const delay = Math.min(this.#o.reconnectMaxMs, this.#o.reconnectMinMs * 2 ** Math.min(this.#failures - 1, 20));
+    this.#retryTimer = this.#o.clock.setTimeout(() => {
+      this.#retryTimer = null;
+      if (this.#needChannel() && (this.#current === null || this.#current.dead)) this.#openNow();
+    }, delay);
+  }
+
+  #openNow(): void {
+    const opener = this.#opener;
+    if (opener === null) return;
+    const cs = this.#newChannelState(true);
+    let channel: Channel | null;
+    try {
+      channel = opener.open(this.#sinkFor(cs));
+    } catch {
+      channel = null;
+    }
+    if (channel === null) {
+      this.#failures++;
+      this.#stats.openFailures++;
+      this.#ensureChannel();
+      return;
+    }
+    cs.channel = channel;
+    if (cs.dead) return;
+    this.#channels.add(cs);
+    this.#stats.channelsOpened++;
+    this.#write(cs, encodeHello(this.#o.version, this.#o.nodeid, this.#local, this.#remote, 0, this.#ctx.address));
+    // Pipelined: frames follow the HELLO at once; a refused channel drops them and they go again.
+    this.#makeCurrent(cs);
+  }
+
+  /** The channel we transmit on changes: everything unacknowledged goes again, in order (§5.7). */
+  #makeCurrent(cs: ChannelState): void {
+    this.#current = cs;
+    this.#queue.rewind();
+    this.#pump();
+  }
+
+  #closeChannel(cs: ChannelState, reason: string): void {
+    if (cs.dead) return;
+    try {
+      cs.channel?.close(reason);
+    } catch {
+      // the channel is gone either way
+    }
+    this.#lost(cs, reason);
+  }
+
+  #lost(cs: ChannelState, _reason: string): void {
+    if (cs.dead) return;
+    cs.dead = true;
+    this.#channels.delete(cs);
+    if (this.#resyncChannel === cs) this.#resyncChannel = null;
+    if (cs.opener) {
+      if (cs.productive) this.#failures = 0;
+      else this.#failures++;
+    }
+    this.#stats.channelsLost++;
+    if (this.#current !== cs) return;
+    this.#current = null;
+    for (const other of this.#channels) {
+      if (other.helloSeen && !other.refused && !other.dead) {
+        this.#makeCurrent(other);
+        return;
+      }
+    }
+    if (this.#needChannel()) this.#ensureChannel();
+  }
+
+  #closeAllChannels(except: ChannelState | null, reason: string): void {
+    for (const cs of [...this.#channels]) if (cs !== except) this.#closeChannel(cs, reason);
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  #onData(cs: ChannelState, bytes: Uint8Array): void {
+    let off = 0;
+    while (off < bytes.length && !cs.dead) {
+      const check = frameLengthAt(bytes, off);
+      if (!check.ok) {
+        this.#stats.channelErrors[check.code]++;
+        this.#closeChannel(cs, check.reason);
+        return;
+      }
+      const frame = bytes.subarray(off, off + check.length);
+      off += check.length;
+      this.#onFrame(cs, frame);
+    }
+  }
+
+  #drop(reason: DropReason): void {
+    this.#stats.drops[reason]++;
+  }
+
+  #onFrame(cs: ChannelState, frame: Uint8Array): void {
+    this.#stats.framesReceived++;
+    const p = parseFrame(frame);
+    if (p.kind === 'hello') {
+      if (cs.helloSeen) this.#drop('helloAgain');
+      else this.#onHello(cs, p);
+      return;
+    }
+    if (!cs.helloSeen) {
+      this.#stats.channelErrors.HELLO_EXPECTED++;
+      this.#closeChannel(cs, 'the first frame on a channel must be HELLO');
+      return;
+    }
+    if (cs.refused) return this.#drop('staleChannel');
+    if (p.kind === 'drop') return this.#drop(p.reason);
+    if (p.nodeid !== this.#peerNodeid) return this.#drop('nodeidMismatch');
+    if (p.version !== this.#peerVersion) return this.#drop('versionMismatch');
+    cs.productive = true;
+    if (p.kind === 'ack') this.#onAck(p.ack);
+    else if (p.kind === 'opts') this.#onOpts(p);
+    else if (p.kind === 'raw') this.#onRaw(p.message);
+  }
+
+  #onHello(cs: ChannelState, h: Extract<ParsedFrame, { kind: 'hello' }>): void {
+    cs.helloSeen = true;
+    if (h.sid === null) {
+      this.#stats.channelErrors.HELLO_EXPECTED++;
+      this.#closeChannel(cs, 'HELLO without a session id');
+      return;
+    }
+    const verdict = judgeHello(this.#local, this.#remote, h.sid, h.peer);
+    const version = Math.min(this.#o.version, h.version);
+    if (verdict.remote === 'reset') {
+      this.#stats.peerResets++;
+      this.#reset('peer', err('PEER_RESET', `${this.peer} began a new session (${describeSessionId(this.#remote)} -> ${describeSessionId(h.sid)}); unacknowledged messages are not delivered`), cs);
+    }
+    if (verdict.remote !== 'keep') {
+      this.#remote = h.sid;
+      this.#peerNodeid = h.nodeid;
+      this.#peerVersion = version;
+      if (version === DLM_VERSION.V3_1) this.#becomeUnsequenced();
+      else this.#applyFin('versionDetected');
+    } else if (this.#peerNodeid !== h.nodeid || this.#peerVersion !== version) {
+      this.#drop(this.#peerNodeid !== h.nodeid ? 'nodeidMismatch' : 'versionMismatch');
+      cs.refused = true;
+    }
+    if (verdict.channel === 'refuse') {
+      this.#stats.channelsRefused++;
+      cs.refused = true;
+    }
+    if (!cs.opener || cs.refused) {
+      const flags = (cs.opener ? 0 : HELLO_REPLY) | (cs.refused ? HELLO_REFUSED : 0);
+      this.#write(cs, encodeHello(this.#o.version, this.#o.nodeid, this.#local, this.#remote, flags, this.#ctx.address));
+    }
+    if (cs.refused || (h.flags & HELLO_REFUSED) !== 0) {
+      this.#closeChannel(cs, 'stale session');
+      return;
+    }
+    cs.productive = true;
+    const cur = this.#current;
+    if (cur === null || cur.dead) {
+      this.#makeCurrent(cs);
+    } else if (cur !== cs && !cs.opener && cur.opener && this.#peerNodeid < this.#o.nodeid) {
+      // Both sides opened a channel: the one opened by the lower node id is kept.
+      this.#makeCurrent(cs);
+      this.#closeChannel(cur, 'duplicate channel');
+    }
+  }
+
+  /** The peer speaks 3.1: what was queued as sequenced goes out bare, without FIN (§5.10). */
+  #becomeUnsequenced(): void {
+    for (const e of this.#queue.clear(0)) {
+      for (const w of e.waiters ?? []) w.reject(err('UNSEQUENCED', 'the peer speaks 3.1 and acknowledges nothing'));
+      if (e.fin) continue;
+      const inner = this.#stamp(e.frame.subarray(SIZE.OPTS), DLM_VERSION.V3_1);
+      this.#bare.push(inner);
+      this.#bareBytes += inner.length;
+    }
+    if (this.#stopTx) {
+      // An active close toward a 3.1 peer has nothing to do (§5.8).
+      this.#stopTx = false;
+      this.#setState(MC_STATE.CLOSED);
+    }
+  }
+
+  #onAck(n: number): void {
+    if (this.#peerVersion !== DLM_VERSION.V3_2) return this.#drop('wrongGeneration');
+    if (!this.#queue.isPlausibleAck(n)) return this.#drop('badAck');
+    this.#stats.acksReceived++;
+    const done = this.#queue.ack(n);
+    for (const e of done) {
+      for (const w of e.waiters ?? []) w.resolve();
+      if (e.fin) {
+        this.#finFrames--;
+        this.#applyFin('finAcked');
+      }
+    }
+    if (done.length > 0) this.#admitWaiters();
+  }
+
+  #onOpts(p: Extract<ParsedFrame, { kind: 'opts' }>): void {
+    if (this.#peerVersion !== DLM_VERSION.V3_2 || this.#o.version !== DLM_VERSION.V3_2) return this.#drop('wrongGeneration');
+    if (p.seq !== this.#seqNext) {
+      if (((p.seq - this.#seqNext) | 0) < 0) {
+        // Duplicate (wrap-safe, §5.12 item 7): drop and re-ACK at once.
+        this.#drop('duplicate');
+        this.#sendAck(false);
+      } else {
+        this.#drop('gap');
+      }
+      return;
+    }
+    if (p.innerCmd === DLM_CMD.FIN) {
+      this.#inbound.push({ kind: 'fin' });
+    } else if (innerNodeid(p.inner) !== this.#peerNodeid) {
+      this.#drop('nodeidMismatch');
+      this.#inbound.push({ kind: 'skip' });
+    } else {
+      if (!this.#inbound.hasRoom(p.inner.length, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) {
+        this.#drop('overflow');
+        this.#resyncChannel = this.#current;
+        return;
+      }
+      if (this.#stopRx) this.#stats.rxAfterStopRx++;
+      this.#inbound.push({ kind: 'msg', bytes: p.inner.slice(), sequenced: true });
+    }
+    this.#seqNext = seqAdd(this.#seqNext, 1);
+    this.#drain();
+  }
+
+  #onRaw(message: Uint8Array): void {
+    if (!this.#inbound.hasRoom(message.length, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) return this.#drop('overflow');
+    this.#inbound.push({ kind: 'msg', bytes: message.slice(), sequenced: false });
+    this.#drain();
+  }
+
+  /** Hands what is in order to the reader; FIN and skip markers are processed as they reach the head. */
+  #drain(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      for (;;) {
+        const head = this.#inbound.peek();
+        if (head === undefined || this.#closed) break;
+        if (head.kind === 'msg' && (this.#readers === 0 || this.#paused)) break;
+        this.#inbound.shift();
+        if (head.kind === 'fin') {
+          this.#applyFin('finReceived');
+          continue;
+        }
+        if (head.kind === 'msg') {
+          this.#stats.delivered++;
+          this.#messages.next(head.bytes);
+          if (!head.sequenced) continue;
+        }
+        // Receive threshold (§5.5).
+        if (++this.#ulpDelivered > this.#o.rxAckThreshold) this.#sendAck(true);
+      }
+    } finally {
+      this.#draining = false;
+    }
+    this.#armAckTimer();
+    const resync = this.#resyncChannel;
+    if (resync !== null && this.#inbound.hasRoom(SIZE.MAX_MESSAGE, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) {
+      // We dropped a frame for want of room: make the peer resend from its first unacknowledged message.
+      this.#resyncChannel = null;
+      this.#closeChannel(resync, 'receive buffer overflowed; resend');
+    }
+  }
+
+  /** Stop handing messages to the reader; they wait (bounded) and are not acknowledged. */
+  pauseReading(): void {
+    this.#paused = true;
+  }
+
+  resumeReading(): void {
+    this.#paused = false;
+    this.#drain();
+  }
+
+  // ---------------------------------------------------------------- FIN, members, reset
+
+  #setState(next: McState): void {
+    if (next === this.#state) return;
+    this.#state = next;
+    this.#state$.next(next);
+    if (next === MC_STATE.CLOSED) this.#wakeStateWaiters(null);
+  }
+
+  #wakeStateWaiters(error: Error | null): void {
+    if (this.#shutdownTimer !== null) {
+      this.#o.clock.clearTimeout(this.#shutdownTimer);
+      this.#shutdownTimer = null;
+    }
+    const waiters = this.#stateWaiters;
+    this.#stateWaiters = [];
+    for (const w of waiters) {
+      if (error === null) w.resolve();
+      else w.reject(error);
+    }
+  }
+
+  #applyFin(event: FinEvent): void {
+    const verdict = finRule(this.#state, event, this.#users);
+    if (verdict.warning !== undefined) {
+      this.#stats.finWarnings++;
+      return;
+    }
+    for (const action of verdict.actions) {
+      switch (action) {
+        case 'sendAck':
+          this.#sendAck(false);
+          break;
+        case 'sendFinActive':
+        case 'sendFinPassive':
+          this.#sendFin();
+          break;
+        case 'setStopRx':
+          this.#stopRx = true;
+          break;
+        case 'reset':
+          this.#reset('own', null, null);
+          break;
+        case 'wake':
+          this.#wakeStateWaiters(null);
+          break;
+        case 'fence':
+          this.#fence();
+          return;
+      }
+    }
+    this.#setState(verdict.next);
+  }
+
+  /**
+   * reset(peer) (§5.2). `own`: we end the session (completed close, fence,
+   * shutdown timeout): a new local id, the peer's forgotten, every channel
+   * closed. `peer`: the peer began a new session; `keep` is the channel that
+   * told us, the others belong to the old session.
+   */
+  #reset(kind: 'own' | 'peer', error: MidcommsError | null, keep: ChannelState | null): void {
+    this.#stats.resets++;
+    const lost = error ?? err('PEER_RESET', 'the session was reset');
+    for (const e of this.#queue.clear(0)) for (const w of e.waiters ?? []) w.reject(lost);
+    this.#stats.droppedOnReset += this.#bare.length;
+    this.#bare = [];
+    this.#bareBytes = 0;
+    this.#finFrames = 0;
+    this.#seqNext = 0;
+    this.#ulpDelivered = 0;
+    this.#inbound.forgetSequence();
+    this.#clearAckTimer();
+    this.#ackOwed = false;
+    this.#stopTx = false;
+    this.#stopRx = false;
+    this.#peerVersion = 0;
+    this.#resyncChannel = null;
+    if (kind === 'own') {
+      this.#local = { inc: this.#o.incarnation, gen: this.#ctx.nextGen() };
+      this.#remote = null;
+      this.#peerNodeid = 0;
+    }
+    this.#closeAllChannels(keep, kind === 'own' ? 'session reset' : 'the peer began a new session');
+    this.#setState(MC_STATE.CLOSED);
+    this.#admitWaiters();
+  }
+
+  #fence(): void {
+    if (this.#closed) return;
+    const fenced = err('FENCED', `the session with ${this.peer} was fenced`);
+    this.#reset('own', fenced, null);
+    this.#closed = true;
+    this.#users = 0;
+    for (const w of this.#waiters.splice(0)) {
+      w.cleanup();
+      w.reject(fenced);
+    }
+    for (const t of [this.#retryTimer, this.#ackTimer]) if (t !== null) this.#o.clock.clearTimeout(t);
+    this.#retryTimer = null;
+    this.#ackTimer = null;
+    this.#wakeStateWaiters(null);
+    this.#state$.complete();
+    this.#messages.complete();
+    this.#ctx.onFenced?.();
+  }
+
+  /** users += 1 (§5.9); on 0 → 1 the session is ESTABLISHED. */
+  addMember(): void {
+    if (this.#closed) return;
+    this.#users++;
+    if (this.#users === 1) this.#applyFin('memberAdded');
+  }
+
+  /** users -= 1 (§5.9); on reaching 0 a passive close may send our FIN. */
+  removeMember(): void {
+    if (this.#closed || this.#users === 0) return;
+    this.#users--;
+    if (this.#users === 0) this.#applyFin('memberRemoved');
+  }
+
+  /**
+   * Active close (§5.8): send FIN, wait for CLOSED at most
+   * `shutdownTimeoutMs`; on timeout the session is reset and this rejects
+   * with SHUTDOWN_TIMEOUT. Resolves at once with a 3.1 peer or when CLOSED.
+   */
+  shutdown(): Promise<void> {
+    if (this.#closed || this.#state === MC_STATE.CLOSED) return Promise.resolve();
+    if (this.#peerVersion === DLM_VERSION.V3_1 || this.#o.version === DLM_VERSION.V3_1) {
+      this.#reset('own', null, null);
+      return Promise.resolve();
+    }
+    this.#applyFin('shutdown');
+    if ((this.#state as McState) === MC_STATE.CLOSED) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.#stateWaiters.push({ resolve, reject });
+      if (this.#shutdownTimer === null) {
+        this.#shutdownTimer = this.#o.clock.setTimeout(() => {
+          this.#shutdownTimer = null;
+          if (this.#state === MC_STATE.CLOSED) return;
+          this.#stats.shutdownTimeouts++;
+          const e = err('SHUTDOWN_TIMEOUT', `no CLOSED with ${this.peer} within ${this.#o.shutdownTimeoutMs} ms (state ${stateName(this.#state)})`);
+          const waiters = this.#stateWaiters;
+          this.#stateWaiters = [];
+          this.#reset('own', e, null);
+          for (const w of waiters) w.reject(e);
+        }, this.#o.shutdownTimeoutMs);
+      }
+    });
+  }
+
+  /** Fence the peer (`midcomms_close`): CLOSED at once, everything pending fails with FENCED, the session is forgotten. */
+  close(): void {
+    if (this.#closed) return;
+    this.#applyFin('fence');
+  }
+}
