@@ -83,6 +83,12 @@ export interface MidcommsOptions {
   reconnectMinMs?: number;
   /** Longest retry delay. @default 1000 */
   reconnectMaxMs?: number;
+  /**
+   * First sequence number of every session, both directions (Linux: 0). Both
+   * nodes must use the same value; tests set it near 2^32 to cross the wrap.
+   * @default 0
+   */
+  initialSeq?: number;
   /** Time source for every timer. @default systemClock */
   clock?: Clock;
 }
@@ -102,6 +108,7 @@ export const MIDCOMMS_DEFAULTS = Object.freeze({
   shutdownTimeoutMs: 5000,
   reconnectMinMs: 10,
   reconnectMaxMs: 1000,
+  initialSeq: 0,
 });
 
 const RANGES: Record<string, readonly [number, number]> = {
@@ -118,6 +125,7 @@ const RANGES: Record<string, readonly [number, number]> = {
   shutdownTimeoutMs: [0, 3_600_000],
   reconnectMinMs: [0, 3_600_000],
   reconnectMaxMs: [0, 3_600_000],
+  initialSeq: [0, 0xffffffff],
 };
 
 function randomIncarnation(): number {

@@ -89,7 +89,7 @@ export class Session {
   #closed = false;
   #finFrames = 0;
 
-  readonly #queue = new SendQueue(0);
+  readonly #queue: SendQueue;
   /** Bare (3.1) messages not yet written. */
   #bare: Uint8Array[] = [];
   #bareBytes = 0;
@@ -136,6 +136,8 @@ export class Session {
     this.#ctx = ctx;
     this.#opener = opener;
     this.#local = { inc: options.incarnation, gen: ctx.nextGen() };
+    this.#queue = new SendQueue(options.initialSeq);
+    this.#seqNext = options.initialSeq;
     this.messages$ = new Observable<Uint8Array>((subscriber) => {
       const sub = this.#messages.subscribe(subscriber);
       this.#readers++;
@@ -155,6 +157,10 @@ export class Session {
   }
   get closed(): boolean {
     return this.#closed;
+  }
+  /** `send()` calls waiting for room in the window. */
+  get waiting(): number {
+    return this.#waiters.length;
   }
 
   /** Replaces how channels to the peer are opened (the router binding learns the path late). */
@@ -633,7 +639,7 @@ export class Session {
 
   /** The peer speaks 3.1: what was queued as sequenced goes out bare, without FIN (§5.10). */
   #becomeUnsequenced(): void {
-    for (const e of this.#queue.clear(0)) {
+    for (const e of this.#queue.clear(this.#o.initialSeq)) {
       for (const w of e.waiters ?? []) w.reject(err('UNSEQUENCED', 'the peer speaks 3.1 and acknowledges nothing'));
       if (e.fin) continue;
       const inner = this.#stamp(e.frame.subarray(SIZE.OPTS), DLM_VERSION.V3_1);
@@ -805,12 +811,12 @@ export class Session {
   #reset(kind: 'own' | 'peer', error: MidcommsError | null, keep: ChannelState | null): void {
     this.#stats.resets++;
     const lost = error ?? err('PEER_RESET', 'the session was reset');
-    for (const e of this.#queue.clear(0)) for (const w of e.waiters ?? []) w.reject(lost);
+    for (const e of this.#queue.clear(this.#o.initialSeq)) for (const w of e.waiters ?? []) w.reject(lost);
     this.#stats.droppedOnReset += this.#bare.length;
     this.#bare = [];
     this.#bareBytes = 0;
     this.#finFrames = 0;
-    this.#seqNext = 0;
+    this.#seqNext = this.#o.initialSeq;
     this.#ulpDelivered = 0;
     this.#inbound.forgetSequence();
     this.#clearAckTimer();
