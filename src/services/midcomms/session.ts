@@ -604,12 +604,12 @@ export class Session {
       this.#stats.peerResets++;
       this.#reset('peer', err('PEER_RESET', `${this.peer} began a new session (${describeSessionId(this.#remote)} -> ${describeSessionId(h.sid)}); unacknowledged messages are not delivered`), cs);
     }
+    const refusedByPeer = (h.flags & HELLO_REFUSED) !== 0;
     if (verdict.remote !== 'keep') {
       this.#remote = h.sid;
       this.#peerNodeid = h.nodeid;
       this.#peerVersion = version;
       if (version === DLM_VERSION.V3_1) this.#becomeUnsequenced();
-      else this.#applyFin('versionDetected');
     } else if (this.#peerNodeid !== h.nodeid || this.#peerVersion !== version) {
       this.#drop(this.#peerNodeid !== h.nodeid ? 'nodeidMismatch' : 'versionMismatch');
       cs.refused = true;
@@ -622,11 +622,13 @@ export class Session {
       const flags = (cs.opener ? 0 : HELLO_REPLY) | (cs.refused ? HELLO_REFUSED : 0);
       this.#write(cs, encodeHello(this.#o.version, this.#o.nodeid, this.#local, this.#remote, flags, this.#ctx.address));
     }
-    if (cs.refused || (h.flags & HELLO_REFUSED) !== 0) {
+    if (cs.refused || refusedByPeer) {
       this.#closeChannel(cs, 'stale session');
       return;
     }
     cs.productive = true;
+    // A refused channel carries no session traffic: it names the ids, it does not establish.
+    if (this.#peerVersion === DLM_VERSION.V3_2) this.#applyFin('versionDetected');
     const cur = this.#current;
     if (cur === null || cur.dead) {
       this.#makeCurrent(cs);
