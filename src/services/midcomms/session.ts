@@ -582,9 +582,11 @@ export class Session {
       return;
     }
     if (cs.refused) return this.#drop('staleChannel');
+    // §5.4 order: the version (item 2), the recorded version (item 3), then the command (item 4).
+    if (p.kind === 'drop' && p.reason === 'badVersion') return this.#drop('badVersion');
+    if (p.version !== this.#peerVersion) return this.#drop('versionMismatch');
     if (p.kind === 'drop') return this.#drop(p.reason);
     if (p.nodeid !== this.#peerNodeid) return this.#drop('nodeidMismatch');
-    if (p.version !== this.#peerVersion) return this.#drop('versionMismatch');
     cs.productive = true;
     if (p.kind === 'ack') this.#onAck(p.ack);
     else if (p.kind === 'opts') this.#onOpts(p);
@@ -653,6 +655,7 @@ export class Session {
       this.#stopTx = false;
       this.#setState(MC_STATE.CLOSED);
     }
+    this.#pump();
   }
 
   #onAck(n: number): void {

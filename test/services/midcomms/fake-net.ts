@@ -86,6 +86,8 @@ export class FakeNode {
 
   /** Simulates a restart: every session forgotten, a new incarnation. */
   restart(incarnation: number): void {
+    // The old process is gone: its sessions do nothing more (fenced without a word on the wire).
+    for (const s of [...this.sessions.values()]) s.close();
     this.sessions.clear();
     this.options = { ...this.options, incarnation };
     for (const link of [...this.net.links]) if (link.from === this || link.to === this) this.net.cut(link);
