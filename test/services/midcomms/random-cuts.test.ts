@@ -78,7 +78,7 @@ function expectExactlyOnce(got: number[], n: number, what: string): void {
 }
 
 describe('exactly once, in order, under random cuts', () => {
-  const seeds = SOAK ? [1, 2, 3, 4, 5, 6, 7, 8] : [0x5eed1, 0x5eed2];
+  const seeds = SOAK ? [1, 2, 3, 4] : [0x5eed1, 0x5eed2];
   const perSide = SOAK ? 100_000 : 5000;
   for (const seed of seeds) {
     it(`seed ${seed}: ${perSide} messages each way`, () => {
