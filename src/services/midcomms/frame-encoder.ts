@@ -26,15 +26,38 @@ function view(buf: Uint8Array): DataView {
   return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
-/** Writes the 16-byte DLM header at `off`. */
+function put32(buf: Uint8Array, off: number, v: number): void {
+  buf[off] = v & 0xff;
+  buf[off + 1] = (v >>> 8) & 0xff;
+  buf[off + 2] = (v >>> 16) & 0xff;
+  buf[off + 3] = (v >>> 24) & 0xff;
+}
+
+/** Writes the 16-byte DLM header at `off` (byte stores: no DataView per frame). */
 export function writeHeader(buf: Uint8Array, off: number, version: number, lockspaceOrSeq: number, nodeid: number, length: number, cmd: number): void {
-  const dv = view(buf);
-  dv.setUint32(off + OFF.VERSION, version >>> 0, true);
-  dv.setUint32(off + OFF.SEQ, lockspaceOrSeq >>> 0, true);
-  dv.setUint32(off + OFF.NODEID, nodeid >>> 0, true);
-  dv.setUint16(off + OFF.LENGTH, length, true);
+  put32(buf, off + OFF.VERSION, version);
+  put32(buf, off + OFF.SEQ, lockspaceOrSeq);
+  put32(buf, off + OFF.NODEID, nodeid);
+  buf[off + OFF.LENGTH] = length & 0xff;
+  buf[off + OFF.LENGTH + 1] = (length >>> 8) & 0xff;
   buf[off + OFF.CMD] = cmd;
   buf[off + OFF.CMD + 1] = 0;
+}
+
+/**
+ * An OPTS frame (no options) around a copy of `inner` whose `h_version` and
+ * `h_nodeid` are set to ours: the one copy the send path makes.
+ */
+export function encodeOptsStamped(version: number, nodeid: number, seq: number, inner: Uint8Array): Uint8Array {
+  const length = SIZE.OPTS + inner.length;
+  if (length > SIZE.MAX_MESSAGE) throw new RangeError(`OPTS frame of ${length} bytes exceeds ${SIZE.MAX_MESSAGE}`);
+  const buf = new Uint8Array(length);
+  writeHeader(buf, 0, version, seq, nodeid, length, DLM_CMD.OPTS);
+  buf[OFF.NEXTCMD] = inner[OFF.CMD] ?? 0;
+  buf.set(inner, SIZE.OPTS);
+  put32(buf, SIZE.OPTS + OFF.VERSION, version);
+  put32(buf, SIZE.OPTS + OFF.NODEID, nodeid);
+  return buf;
 }
 
 /** Padded size of a TLV list: each TLV is 8 bytes of header plus its value rounded up to 8. */

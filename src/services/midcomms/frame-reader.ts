@@ -71,12 +71,18 @@ export function frameLengthAt(bytes: Uint8Array, off: number, end = bytes.length
 
 export type ParsedFrame =
   | { readonly kind: 'hello'; readonly version: number; readonly nodeid: number; readonly sid: SessionId | null; readonly peer: SessionId | null; readonly flags: number; readonly address: string }
-  | { readonly kind: 'opts'; readonly version: number; readonly nodeid: number; readonly seq: number; readonly innerCmd: number; readonly inner: Uint8Array }
+  /** `start`/`end`: where the inner message lies in the buffer parsed (no view is made). */
+  | { readonly kind: 'opts'; readonly version: number; readonly nodeid: number; readonly seq: number; readonly innerCmd: number; readonly start: number; readonly end: number }
   | { readonly kind: 'ack'; readonly version: number; readonly nodeid: number; readonly ack: number }
-  | { readonly kind: 'raw'; readonly version: number; readonly nodeid: number; readonly cmd: number; readonly message: Uint8Array }
+  /** `start`/`end`: the message (the whole frame). */
+  | { readonly kind: 'raw'; readonly version: number; readonly nodeid: number; readonly cmd: number; readonly start: number; readonly end: number }
   | { readonly kind: 'drop'; readonly version: number; readonly reason: DropReason };
 
 const UTF8 = new TextDecoder('utf-8', { fatal: false });
+
+function dropped(version: number, reason: DropReason): ParsedFrame {
+  return { kind: 'drop', version, reason };
+}
 
 function u32(b: Uint8Array, off: number): number {
   return (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24)) >>> 0;
@@ -104,68 +110,66 @@ function isStatelessRcom(type: number): boolean {
 }
 
 /**
- * Classifies one frame (exactly `h_length` bytes, as `frameLengthAt` cut it).
- * Returned `inner`/`message` are views into `frame`.
+ * Classifies the frame at `buf[at, at + length)` (`length` as `frameLengthAt`
+ * cut it). Offsets returned are into `buf`; nothing is copied or viewed.
  */
-export function parseFrame(frame: Uint8Array): ParsedFrame {
-  const version = u32(frame, OFF.VERSION);
-  const nodeid = u32(frame, OFF.NODEID);
-  const cmd = frame[OFF.CMD]!;
-  const length = frame.length;
-  const drop = (reason: DropReason): ParsedFrame => ({ kind: 'drop', version, reason });
-  if (version !== DLM_VERSION.V3_1 && version !== DLM_VERSION.V3_2) return drop('badVersion');
+export function parseFrame(buf: Uint8Array, at = 0, length = buf.length - at): ParsedFrame {
+  const version = u32(buf, at + OFF.VERSION);
+  const nodeid = u32(buf, at + OFF.NODEID);
+  const cmd = buf[at + OFF.CMD]!;
+  const end = at + length;
+  if (version !== DLM_VERSION.V3_1 && version !== DLM_VERSION.V3_2) return dropped(version, 'badVersion');
 
   if (cmd === DLM_CMD.HELLO) {
-    if (length < SIZE.HELLO) return drop('tooShort');
+    if (length < SIZE.HELLO) return dropped(version, 'tooShort');
     return {
       kind: 'hello',
       version,
       nodeid,
-      sid: sessionIdOrNull(u32(frame, 16), u32(frame, 20)),
-      peer: sessionIdOrNull(u32(frame, 24), u32(frame, 28)),
-      flags: u32(frame, 32),
-      address: frame.length > SIZE.HELLO ? UTF8.decode(frame.subarray(SIZE.HELLO)) : '',
+      sid: sessionIdOrNull(u32(buf, at + 16), u32(buf, at + 20)),
+      peer: sessionIdOrNull(u32(buf, at + 24), u32(buf, at + 28)),
+      flags: u32(buf, at + 32),
+      address: length > SIZE.HELLO ? UTF8.decode(buf.subarray(at + SIZE.HELLO, end)) : '',
     };
   }
 
   if (version === DLM_VERSION.V3_1) {
     // §5.4 item 5: the 3.1 path knows MSG and RCOM only.
-    if (cmd === DLM_CMD.MSG) return length < SIZE.MIN_MSG ? drop('tooShort') : { kind: 'raw', version, nodeid, cmd, message: frame };
-    if (cmd === DLM_CMD.RCOM) return length < SIZE.MIN_RCOM ? drop('tooShort') : { kind: 'raw', version, nodeid, cmd, message: frame };
-    return drop('badCmd');
+    if (cmd === DLM_CMD.MSG) return length < SIZE.MIN_MSG ? dropped(version, 'tooShort') : { kind: 'raw', version, nodeid, cmd, start: at, end };
+    if (cmd === DLM_CMD.RCOM) return length < SIZE.MIN_RCOM ? dropped(version, 'tooShort') : { kind: 'raw', version, nodeid, cmd, start: at, end };
+    return dropped(version, 'badCmd');
   }
 
   switch (cmd) {
     case DLM_CMD.RCOM: {
-      if (length < SIZE.MIN_RCOM) return drop('tooShort');
-      if (!isStatelessRcom(u32(frame, OFF.RC_TYPE))) return drop('rawRcomType');
-      return { kind: 'raw', version, nodeid, cmd, message: frame };
+      if (length < SIZE.MIN_RCOM) return dropped(version, 'tooShort');
+      if (!isStatelessRcom(u32(buf, at + OFF.RC_TYPE))) return dropped(version, 'rawRcomType');
+      return { kind: 'raw', version, nodeid, cmd, start: at, end };
     }
     case DLM_CMD.ACK:
-      return { kind: 'ack', version, nodeid, ack: u32(frame, OFF.SEQ) };
+      return { kind: 'ack', version, nodeid, ack: u32(buf, at + OFF.SEQ) };
     case DLM_CMD.OPTS: {
-      if (length < SIZE.OPTS) return drop('tooShort');
-      const nextcmd = frame[OFF.NEXTCMD]!;
-      const optlen = u16(frame, OFF.OPTLEN);
+      if (length < SIZE.OPTS) return dropped(version, 'tooShort');
+      const nextcmd = buf[at + OFF.NEXTCMD]!;
+      const optlen = u16(buf, at + OFF.OPTLEN);
       const min = minInnerLength(nextcmd);
-      if (min === 0) return drop('badNextCmd');
-      if (optlen % SIZE.OPTION_ALIGN !== 0) return drop('badOptlen');
-      if (length < SIZE.OPTS + optlen + min) return SIZE.OPTS + optlen > length ? drop('badOptlen') : drop('tooShort');
-      const innerOff = SIZE.OPTS + optlen;
-      const inner = frame.subarray(innerOff);
-      const innerCmd = inner[OFF.CMD]!;
-      if (innerCmd !== nextcmd) return drop('badNextCmd');
-      if (((u32(inner, OFF.VERSION) & DLM_MAJOR_MASK) >>> 0) !== DLM_MAJOR) return drop('badInnerVersion');
-      const innerLength = u16(inner, OFF.LENGTH);
-      if (innerLength < min || innerLength !== inner.length) return drop('badInnerLength');
-      return { kind: 'opts', version, nodeid, seq: u32(frame, OFF.SEQ), innerCmd, inner };
+      if (min === 0) return dropped(version, 'badNextCmd');
+      if (optlen % SIZE.OPTION_ALIGN !== 0) return dropped(version, 'badOptlen');
+      if (length < SIZE.OPTS + optlen + min) return SIZE.OPTS + optlen > length ? dropped(version, 'badOptlen') : dropped(version, 'tooShort');
+      const inner = at + SIZE.OPTS + optlen;
+      const innerCmd = buf[inner + OFF.CMD]!;
+      if (innerCmd !== nextcmd) return dropped(version, 'badNextCmd');
+      if (((u32(buf, inner + OFF.VERSION) & DLM_MAJOR_MASK) >>> 0) !== DLM_MAJOR) return dropped(version, 'badInnerVersion');
+      const innerLength = u16(buf, inner + OFF.LENGTH);
+      if (innerLength < min || innerLength !== end - inner) return dropped(version, 'badInnerLength');
+      return { kind: 'opts', version, nodeid, seq: u32(buf, at + OFF.SEQ), innerCmd, start: inner, end };
     }
     default:
-      return drop('badCmd');
+      return dropped(version, 'badCmd');
   }
 }
 
-/** The inner message's `h_nodeid`. */
-export function innerNodeid(inner: Uint8Array): number {
-  return u32(inner, OFF.NODEID);
+/** `h_nodeid` of the message at `buf[at]`. */
+export function nodeidAt(buf: Uint8Array, at: number): number {
+  return u32(buf, at + OFF.NODEID);
 }

@@ -190,7 +190,7 @@ export class Midcomms {
         if (channel !== null) return channel.receive(m.aux);
         if (m.aux.length === 0) return;
         const check = frameLengthAt(m.aux, 0);
-        const hello = check.ok ? parseFrame(m.aux.subarray(0, check.length)) : null;
+        const hello = check.ok ? parseFrame(m.aux, 0, check.length) : null;
         if (this.#closed || hello === null || hello.kind !== 'hello' || hello.address === '' || hello.address === this.#router.nodeId) return refuse();
         const session = this.#sessions.get(hello.address) ?? this.#make(hello.address);
         if (session === null) return refuse();

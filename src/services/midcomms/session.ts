@@ -17,8 +17,8 @@ import { MidcommsError } from './errors.ts';
 import type { MidcommsErrorCode } from './errors.ts';
 import { finRule } from './fin-rules.ts';
 import type { FinEvent } from './fin-rules.ts';
-import { HELLO_REFUSED, HELLO_REPLY, encodeAck, encodeFin, encodeHello, encodeOpts } from './frame-encoder.ts';
-import { frameLengthAt, innerNodeid, parseFrame } from './frame-reader.ts';
+import { HELLO_REFUSED, HELLO_REPLY, encodeAck, encodeFin, encodeHello, encodeOptsStamped, writeHeader } from './frame-encoder.ts';
+import { frameLengthAt, nodeidAt, parseFrame } from './frame-reader.ts';
 import type { DropReason, ParsedFrame } from './frame-reader.ts';
 import { describeSessionId, judgeHello } from './hello.ts';
 import type { SessionId } from './hello.ts';
@@ -64,6 +64,9 @@ export interface SessionContext {
   /** Called once when the session is fenced (the owner forgets it). */
   onFenced?(): void;
 }
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const noop = (): void => {};
 
 function err(code: MidcommsErrorCode, message: string): MidcommsError {
   return new MidcommsError(code, message);
@@ -243,9 +246,7 @@ export class Session {
   /** A copy with our version and node id in the header. */
   #stamp(message: Uint8Array, version: number): Uint8Array {
     const m = message.slice();
-    const dv = new DataView(m.buffer, m.byteOffset, m.byteLength);
-    dv.setUint32(OFF.VERSION, version, true);
-    dv.setUint32(OFF.NODEID, this.#o.nodeid, true);
+    writeHeader(m, 0, version, m[4]! | (m[5]! << 8) | (m[6]! << 16) | (m[7]! << 24), this.#o.nodeid, m.length, m[OFF.CMD]!);
     return m;
   }
 
@@ -254,10 +255,15 @@ export class Session {
     if (bad !== null) return Promise.reject(bad);
     if (this.#stopTx) return Promise.reject(err('STOP_TX', `our FIN to ${this.peer} is sent; nothing may follow it`));
     if (signal?.aborted) return Promise.reject(err('ABORTED', 'aborted before sending'));
-    const stamped = this.#stamp(message, this.#txVersion());
-    if (this.#waiters.length === 0 && this.#hasRoom(stamped.length)) {
-      return new Promise<void>((resolve, reject) => this.#commit(stamped, acked ? { resolve, reject } : null, resolve));
+    if (this.#waiters.length === 0 && this.#hasRoom(message.length)) {
+      if (!acked) {
+        this.#commit(message, null, noop);
+        return RESOLVED;
+      }
+      return new Promise<void>((resolve, reject) => this.#commit(message, { resolve, reject }, resolve));
     }
+    // The caller may reuse its buffer while we wait: keep a copy.
+    const stamped = message.slice();
     if (this.#waiters.length >= this.#o.maxWaiters) {
       return Promise.reject(err('TOO_MANY_WAITERS', `${this.#waiters.length} sends already wait for room (maxWaiters ${this.#o.maxWaiters})`));
     }
@@ -283,14 +289,15 @@ export class Session {
     if (this.#sequenced()) {
       // Transmit threshold (§5.6 step 1): piggy-back an ACK before the message.
       if (this.#ulpDelivered > this.#o.txAckThreshold) this.#sendAck(true);
-      const version = DLM_VERSION.V3_2;
       const nodeid = this.#o.nodeid;
-      const entry = this.#queue.push((seq) => encodeOpts(version, nodeid, seq, message), false);
+      // The one copy of the send path: the message goes into its OPTS frame, stamped.
+      const entry = this.#queue.push((seq) => encodeOptsStamped(DLM_VERSION.V3_2, nodeid, seq, message), false);
       if (ackWaiter !== null) entry.waiters = [ackWaiter];
     } else {
       if (ackWaiter !== null) ackWaiter.reject(err('UNSEQUENCED', 'a 3.1 peer acknowledges nothing'));
-      this.#bare.push(message);
-      this.#bareBytes += message.length;
+      const bare = this.#stamp(message, DLM_VERSION.V3_1);
+      this.#bare.push(bare);
+      this.#bareBytes += bare.length;
     }
     this.#stats.sent++;
     if (ackWaiter === null) committed();
@@ -558,9 +565,9 @@ export class Session {
         this.#closeChannel(cs, check.reason);
         return;
       }
-      const frame = bytes.subarray(off, off + check.length);
+      const at = off;
       off += check.length;
-      this.#onFrame(cs, frame);
+      this.#onFrame(cs, bytes, at, check.length);
     }
   }
 
@@ -568,9 +575,9 @@ export class Session {
     this.#stats.drops[reason]++;
   }
 
-  #onFrame(cs: ChannelState, frame: Uint8Array): void {
+  #onFrame(cs: ChannelState, buf: Uint8Array, at: number, length: number): void {
     this.#stats.framesReceived++;
-    const p = parseFrame(frame);
+    const p = parseFrame(buf, at, length);
     if (p.kind === 'hello') {
       if (cs.helloSeen) this.#drop('helloAgain');
       else this.#onHello(cs, p);
@@ -589,8 +596,8 @@ export class Session {
     if (p.nodeid !== this.#peerNodeid) return this.#drop('nodeidMismatch');
     cs.productive = true;
     if (p.kind === 'ack') this.#onAck(p.ack);
-    else if (p.kind === 'opts') this.#onOpts(p);
-    else if (p.kind === 'raw') this.#onRaw(p.message);
+    else if (p.kind === 'opts') this.#onOpts(buf, p);
+    else if (p.kind === 'raw') this.#onRaw(buf.slice(p.start, p.end));
   }
 
   #onHello(cs: ChannelState, h: Extract<ParsedFrame, { kind: 'hello' }>): void {
@@ -673,7 +680,7 @@ export class Session {
     if (done.length > 0) this.#admitWaiters();
   }
 
-  #onOpts(p: Extract<ParsedFrame, { kind: 'opts' }>): void {
+  #onOpts(buf: Uint8Array, p: Extract<ParsedFrame, { kind: 'opts' }>): void {
     if (this.#peerVersion !== DLM_VERSION.V3_2 || this.#o.version !== DLM_VERSION.V3_2) return this.#drop('wrongGeneration');
     if (p.seq !== this.#seqNext) {
       if (((p.seq - this.#seqNext) | 0) < 0) {
@@ -687,17 +694,23 @@ export class Session {
     }
     if (p.innerCmd === DLM_CMD.FIN) {
       this.#inbound.push({ kind: 'fin' });
-    } else if (innerNodeid(p.inner) !== this.#peerNodeid) {
+    } else if (nodeidAt(buf, p.start) !== this.#peerNodeid) {
       this.#drop('nodeidMismatch');
       this.#inbound.push({ kind: 'skip' });
     } else {
-      if (!this.#inbound.hasRoom(p.inner.length, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) {
+      if (!this.#inbound.hasRoom(p.end - p.start, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) {
         this.#drop('overflow');
         this.#resyncChannel = this.#current;
         return;
       }
       if (this.#stopRx) this.#stats.rxAfterStopRx++;
-      this.#inbound.push({ kind: 'msg', bytes: p.inner.slice(), sequenced: true });
+      if (this.#inbound.length === 0 && this.#readers > 0 && !this.#paused && !this.#draining) {
+        // Fast path: nothing waits before it and someone reads: hand it over now.
+        this.#seqNext = seqAdd(this.#seqNext, 1);
+        this.#deliverNow(buf.slice(p.start, p.end));
+        return;
+      }
+      this.#inbound.push({ kind: 'msg', bytes: buf.slice(p.start, p.end), sequenced: true });
     }
     this.#seqNext = seqAdd(this.#seqNext, 1);
     this.#drain();
@@ -705,8 +718,23 @@ export class Session {
 
   #onRaw(message: Uint8Array): void {
     if (!this.#inbound.hasRoom(message.length, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) return this.#drop('overflow');
-    this.#inbound.push({ kind: 'msg', bytes: message.slice(), sequenced: false });
+    this.#inbound.push({ kind: 'msg', bytes: message, sequenced: false });
     this.#drain();
+  }
+
+  #deliverNow(bytes: Uint8Array): void {
+    this.#draining = true;
+    try {
+      this.#stats.delivered++;
+      this.#messages.next(bytes);
+      // Receive threshold (§5.5).
+      if (++this.#ulpDelivered > this.#o.rxAckThreshold) this.#sendAck(true);
+    } finally {
+      this.#draining = false;
+    }
+    // The reader may have paused, or more may have queued meanwhile.
+    if (this.#inbound.length > 0) this.#drain();
+    else this.#armAckTimer();
   }
 
   /** Hands what is in order to the reader; FIN and skip markers are processed as they reach the head. */
