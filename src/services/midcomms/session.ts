@@ -22,6 +22,7 @@ import { frameLengthAt, nodeidAt, parseFrame } from './frame-reader.ts';
 import type { DropReason, ParsedFrame } from './frame-reader.ts';
 import { describeSessionId, judgeHello } from './hello.ts';
 import type { SessionId } from './hello.ts';
+import { FrameSlab } from './frame-slab.ts';
 import { InboundBuffer } from './inbound-buffer.ts';
 import type { ResolvedMidcommsOptions } from './options.ts';
 import { SendQueue } from './send-queue.ts';
@@ -93,6 +94,11 @@ export class Session {
   #finFrames = 0;
 
   readonly #queue: SendQueue;
+  readonly #slab = new FrameSlab();
+  readonly #alloc = (n: number): Uint8Array => this.#slab.alloc(n);
+  /** The received batch `#rxCopy` was copied from (messages kept are views into one copy per batch). */
+  #rxSource: Uint8Array | null = null;
+  #rxCopy: Uint8Array | null = null;
   /** Bare (3.1) messages not yet written. */
   #bare: Uint8Array[] = [];
   #bareBytes = 0;
@@ -127,7 +133,8 @@ export class Session {
   readonly state$: Observable<McState> = this.#state$.asObservable();
   /**
    * Messages from the peer: complete inner DLM messages (header included),
-   * owned by the subscriber. Sequenced messages come in order, exactly once;
+   * owned by the subscriber (a view into a private copy of the batch it came
+   * in: `slice()` it to keep only the message). Sequenced messages come in order, exactly once;
    * stateless RCOM and 3.1 messages come as received. Without a subscriber
    * (or while paused) messages wait, bounded, and are not acknowledged.
    */
@@ -291,7 +298,7 @@ export class Session {
       if (this.#ulpDelivered > this.#o.txAckThreshold) this.#sendAck(true);
       const nodeid = this.#o.nodeid;
       // The one copy of the send path: the message goes into its OPTS frame, stamped.
-      const entry = this.#queue.push((seq) => encodeOptsStamped(DLM_VERSION.V3_2, nodeid, seq, message), false);
+      const entry = this.#queue.push((seq) => encodeOptsStamped(DLM_VERSION.V3_2, nodeid, seq, message, this.#alloc), false);
       if (ackWaiter !== null) entry.waiters = [ackWaiter];
     } else {
       if (ackWaiter !== null) ackWaiter.reject(err('UNSEQUENCED', 'a 3.1 peer acknowledges nothing'));
@@ -556,7 +563,26 @@ export class Session {
 
   // ---------------------------------------------------------------- receiving
 
+  /** An owned copy of `buf[start, end)`: a view into one copy of the whole batch. */
+  #retain(buf: Uint8Array, start: number, end: number): Uint8Array {
+    if (this.#rxSource !== buf || this.#rxCopy === null) {
+      this.#rxSource = buf;
+      this.#rxCopy = buf.slice();
+    }
+    return this.#rxCopy.subarray(start, end);
+  }
+
   #onData(cs: ChannelState, bytes: Uint8Array): void {
+    try {
+      this.#onBatch(cs, bytes);
+    } finally {
+      // The caller may reuse `bytes`: never match it against a later batch.
+      this.#rxSource = null;
+      this.#rxCopy = null;
+    }
+  }
+
+  #onBatch(cs: ChannelState, bytes: Uint8Array): void {
     let off = 0;
     while (off < bytes.length && !cs.dead) {
       const check = frameLengthAt(bytes, off);
@@ -707,9 +733,10 @@ export class Session {
       if (this.#inbound.length === 0 && this.#readers > 0 && !this.#paused && !this.#draining) {
         // Fast path: nothing waits before it and someone reads: hand it over now.
         this.#seqNext = seqAdd(this.#seqNext, 1);
-        this.#deliverNow(buf.slice(p.start, p.end));
+        this.#deliverNow(this.#retain(buf, p.start, p.end));
         return;
       }
+      // Buffered messages are exact copies, so what the buffer counts is what it holds.
       this.#inbound.push({ kind: 'msg', bytes: buf.slice(p.start, p.end), sequenced: true });
     }
     this.#seqNext = seqAdd(this.#seqNext, 1);

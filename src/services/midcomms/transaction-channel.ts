@@ -12,6 +12,7 @@
  */
 import type { Observable } from 'rxjs';
 import type { Channel, ChannelSink } from './channel.ts';
+import { contiguous } from './frame-slab.ts';
 
 /** What the channel needs of a transaction (structurally the span layer's Transaction). */
 export interface TransactionPort {
@@ -123,7 +124,7 @@ export class TransactionChannel implements Channel {
       let size = 0;
       let j = i;
       while (j < pending.length && (j === i || size + pending[j]!.length <= this.#o.maxBatchBytes)) size += pending[j++]!.length;
-      const aux = j - i === 1 ? pending[i]! : concat(pending, i, j, size);
+      const aux = j - i === 1 ? pending[i]! : (contiguous(pending, i, j) ?? concat(pending, i, j, size));
       i = j;
       try {
         if (!this.#tx.canSend) throw new Error('the transaction cannot send');
