@@ -11,6 +11,8 @@
  */
 import { BehaviorSubject, Observable, Subject } from 'rxjs';
 import type { Channel, ChannelOpener, ChannelSink } from './channel.ts';
+import { ChannelSet } from './channel-set.ts';
+import type { ChannelState } from './channel-set.ts';
 import { DLM_CMD, DLM_VERSION, MC_STATE, OFF, SIZE, stateName } from './constants.ts';
 import type { McState } from './constants.ts';
 import { MidcommsError } from './errors.ts';
@@ -29,19 +31,6 @@ import { SendQueue } from './send-queue.ts';
 import { seqAdd } from './seq.ts';
 import { SessionStats } from './session-stats.ts';
 import type { SessionStatsSnapshot } from './session-stats.ts';
-
-interface ChannelState {
-  readonly id: number;
-  channel: Channel | null;
-  /** We opened it (else the peer did). */
-  readonly opener: boolean;
-  helloSeen: boolean;
-  refused: boolean;
-  dead: boolean;
-  blocked: boolean;
-  /** A valid frame arrived on it (resets the reconnect back-off). */
-  productive: boolean;
-}
 
 interface WindowWaiter {
   readonly message: Uint8Array;
@@ -78,7 +67,6 @@ export class Session {
   readonly peer: string;
   readonly #o: ResolvedMidcommsOptions;
   readonly #ctx: SessionContext;
-  #opener: ChannelOpener | null;
 
   #local: SessionId;
   #remote: SessionId | null = null;
@@ -113,15 +101,11 @@ export class Session {
   #draining = false;
   #resyncChannel: ChannelState | null = null;
 
-  readonly #channels = new Set<ChannelState>();
-  #current: ChannelState | null = null;
-  #nextChannelId = 1;
-  #failures = 0;
+  readonly #chans: ChannelSet;
   #ackOwed = false;
   #pumping = false;
 
   #ackTimer: unknown = null;
-  #retryTimer: unknown = null;
   #shutdownTimer: unknown = null;
   #stateWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
 
@@ -144,8 +128,25 @@ export class Session {
     this.peer = peer;
     this.#o = options;
     this.#ctx = ctx;
-    this.#opener = opener;
     this.#local = { inc: options.incarnation, gen: ctx.nextGen() };
+    this.#chans = new ChannelSet(
+      {
+        data: (cs, bytes) => this.#onData(cs, bytes),
+        becameCurrent: () => {
+          this.#queue.rewind();
+          this.#pump();
+        },
+        writable: () => this.#pump(),
+        needChannel: () => this.#needChannel(),
+        hello: () => encodeHello(this.#o.version, this.#o.nodeid, this.#local, this.#remote, 0, this.#ctx.address),
+        ended: (cs) => {
+          if (this.#resyncChannel === cs) this.#resyncChannel = null;
+        },
+      },
+      opener,
+      options,
+      this.#stats,
+    );
     this.#queue = new SendQueue(options.initialSeq);
     this.#seqNext = options.initialSeq;
     this.messages$ = new Observable<Uint8Array>((subscriber) => {
@@ -175,7 +176,7 @@ export class Session {
 
   /** Replaces how channels to the peer are opened (the router binding learns the path late). */
   setOpener(opener: ChannelOpener | null): void {
-    this.#opener = opener;
+    this.#chans.setOpener(opener);
     if (opener !== null) this.pathAvailable();
   }
 
@@ -197,7 +198,7 @@ export class Session {
       users: this.#users,
       stopTx: this.#stopTx,
       stopRx: this.#stopRx,
-      channels: this.#channels.size,
+      channels: this.#chans.size,
     });
   }
 
@@ -348,15 +349,15 @@ export class Session {
       this.#ulpDelivered = 0;
       this.#clearAckTimer();
     }
-    const cs = this.#current;
-    if (cs === null || cs.dead) {
+    const cs = this.#chans.current;
+    if (cs === null) {
       this.#ackOwed = true;
-      this.#ensureChannel();
+      this.#chans.ensure();
       return;
     }
     this.#ackOwed = false;
     this.#stats.acksSent++;
-    this.#write(cs, encodeAck(DLM_VERSION.V3_2, this.#o.nodeid, this.#ackValue()));
+    this.#chans.write(cs, encodeAck(DLM_VERSION.V3_2, this.#o.nodeid, this.#ackValue()));
   }
 
   #clearAckTimer(): void {
@@ -380,30 +381,30 @@ export class Session {
   /** Writes what is due on the current channel, in order, until it pushes back. */
   #pump(): void {
     if (this.#pumping || this.#closed) return;
-    const cs = this.#current;
-    if (cs === null || cs.dead) {
-      if (this.#needChannel()) this.#ensureChannel();
+    const cs = this.#chans.current;
+    if (cs === null) {
+      if (this.#needChannel()) this.#chans.ensure();
       return;
     }
     this.#pumping = true;
     try {
       if (this.#ackOwed) this.#sendAck(false);
-      while (!cs.blocked && !cs.dead && this.#current === cs) {
+      while (!cs.blocked && !cs.dead && this.#chans.current === cs) {
         const raw = this.#stateless.shift();
         if (raw !== undefined) {
-          this.#write(cs, raw);
+          this.#chans.write(cs, raw);
           continue;
         }
         if (this.#sequenced()) {
           const entry = this.#queue.nextToTransmit();
           if (entry === undefined) break;
           if (entry.transmissions > 1) this.#stats.retransmits++;
-          this.#write(cs, entry.frame);
+          this.#chans.write(cs, entry.frame);
         } else {
           const m = this.#bare.shift();
           if (m === undefined) break;
           this.#bareBytes -= m.length;
-          this.#write(cs, m);
+          this.#chans.write(cs, m);
           this.#admitWaiters();
         }
       }
@@ -412,153 +413,20 @@ export class Session {
     }
   }
 
-  #write(cs: ChannelState, bytes: Uint8Array): void {
-    if (cs.channel === null || cs.dead) return;
-    let ok: boolean;
-    try {
-      ok = cs.channel.write(bytes);
-    } catch (e) {
-      this.#lost(cs, `write failed: ${(e as Error).message}`);
-      return;
-    }
-    this.#stats.framesSent++;
-    if (!ok) cs.blocked = true;
-  }
-
   // ---------------------------------------------------------------- channels
 
   /** A channel the peer opened; feed its events to the returned sink. */
   accept(channel: Channel): ChannelSink {
-    const cs = this.#newChannelState(false);
-    cs.channel = channel;
-    if (this.#closed) {
-      cs.dead = true;
-      channel.close('fenced');
-    } else {
-      this.#channels.add(cs);
-      this.#stats.channelsAccepted++;
-    }
-    return this.#sinkFor(cs);
+    return this.#chans.accept(channel);
   }
 
   /** A path to the peer may exist now: retry a pending open at once. */
   pathAvailable(): void {
-    if (this.#retryTimer !== null) {
-      this.#o.clock.clearTimeout(this.#retryTimer);
-      this.#retryTimer = null;
-    }
-    this.#failures = 0;
-    if (this.#needChannel()) this.#ensureChannel();
-  }
-
-  #newChannelState(opener: boolean): ChannelState {
-    return { id: this.#nextChannelId++, channel: null, opener, helloSeen: false, refused: false, dead: false, blocked: false, productive: false };
-  }
-
-  #sinkFor(cs: ChannelState): ChannelSink {
-    return {
-      data: (bytes) => {
-        if (cs.dead) return;
-        try {
-          this.#onData(cs, bytes);
-        } catch (e) {
-          // A bug of ours must not escape into the transport: lose the channel only.
-          this.#stats.internalErrors++;
-          this.#closeChannel(cs, `internal error: ${(e as Error).message}`);
-        }
-      },
-      writable: () => {
-        if (cs.dead) return;
-        cs.blocked = false;
-        this.#pump();
-      },
-      lost: (reason) => this.#lost(cs, reason ?? 'lost'),
-    };
+    this.#chans.pathAvailable();
   }
 
   #needChannel(): boolean {
     return !this.#closed && (this.#queue.length > 0 || this.#bare.length > 0 || this.#stateless.length > 0 || this.#ackOwed || this.#ulpDelivered > 0);
-  }
-
-  #ensureChannel(): void {
-    if (this.#closed || this.#opener === null || this.#retryTimer !== null) return;
-    if (this.#current !== null && !this.#current.dead) return;
-    if (this.#failures === 0) {
-      this.#openNow();
-      return;
-    }
-    const delay = Math.min(this.#o.reconnectMaxMs, this.#o.reconnectMinMs * 2 ** Math.min(this.#failures - 1, 20));
-    this.#retryTimer = this.#o.clock.setTimeout(() => {
-      this.#retryTimer = null;
-      if (this.#needChannel() && (this.#current === null || this.#current.dead)) this.#openNow();
-    }, delay);
-  }
-
-  #openNow(): void {
-    const opener = this.#opener;
-    if (opener === null) return;
-    const cs = this.#newChannelState(true);
-    let channel: Channel | null;
-    try {
-      channel = opener.open(this.#sinkFor(cs));
-    } catch {
-      channel = null;
-    }
-    if (channel === null) {
-      this.#failures++;
-      this.#stats.openFailures++;
-      this.#ensureChannel();
-      return;
-    }
-    cs.channel = channel;
-    if (cs.dead) return;
-    this.#channels.add(cs);
-    this.#stats.channelsOpened++;
-    this.#write(cs, encodeHello(this.#o.version, this.#o.nodeid, this.#local, this.#remote, 0, this.#ctx.address));
-    // Pipelined: frames follow the HELLO at once; a refused channel drops them and they go again.
-    this.#makeCurrent(cs);
-  }
-
-  /** The channel we transmit on changes: everything unacknowledged goes again, in order (§5.7). */
-  #makeCurrent(cs: ChannelState): void {
-    this.#current = cs;
-    this.#queue.rewind();
-    this.#pump();
-  }
-
-  #closeChannel(cs: ChannelState, reason: string): void {
-    if (cs.dead) return;
-    try {
-      cs.channel?.close(reason);
-    } catch {
-      // the channel is gone either way
-    }
-    this.#lost(cs, reason);
-  }
-
-  #lost(cs: ChannelState, _reason: string): void {
-    if (cs.dead) return;
-    cs.dead = true;
-    this.#channels.delete(cs);
-    if (this.#resyncChannel === cs) this.#resyncChannel = null;
-    if (cs.opener) {
-      if (cs.productive) this.#failures = 0;
-      else this.#failures++;
-    }
-    this.#stats.channelsLost++;
-    if (this.#current !== cs) return;
-    this.#current = null;
-    for (const other of this.#channels) {
-      if (other.helloSeen && !other.refused && !other.dead) {
-        this.#makeCurrent(other);
-        return;
-      }
-    }
-    if (this.#needChannel()) this.#ensureChannel();
-  }
-
-  #closeAllChannels(except: ChannelState | null, reason: string): void {
-    for (const cs of [...this.#channels]) if (cs !== except) this.#closeChannel(cs, reason);
   }
 
   // ---------------------------------------------------------------- receiving
@@ -588,7 +456,7 @@ export class Session {
       const check = frameLengthAt(bytes, off);
       if (!check.ok) {
         this.#stats.channelErrors[check.code]++;
-        this.#closeChannel(cs, check.reason);
+        this.#chans.close(cs, check.reason);
         return;
       }
       const at = off;
@@ -611,7 +479,7 @@ export class Session {
     }
     if (!cs.helloSeen) {
       this.#stats.channelErrors.HELLO_EXPECTED++;
-      this.#closeChannel(cs, 'the first frame on a channel must be HELLO');
+      this.#chans.close(cs, 'the first frame on a channel must be HELLO');
       return;
     }
     if (cs.refused) return this.#drop('staleChannel');
@@ -630,7 +498,7 @@ export class Session {
     cs.helloSeen = true;
     if (h.sid === null) {
       this.#stats.channelErrors.HELLO_EXPECTED++;
-      this.#closeChannel(cs, 'HELLO without a session id');
+      this.#chans.close(cs, 'HELLO without a session id');
       return;
     }
     const verdict = judgeHello(this.#local, this.#remote, h.sid, h.peer);
@@ -655,22 +523,22 @@ export class Session {
     }
     if (!cs.opener || cs.refused) {
       const flags = (cs.opener ? 0 : HELLO_REPLY) | (cs.refused ? HELLO_REFUSED : 0);
-      this.#write(cs, encodeHello(this.#o.version, this.#o.nodeid, this.#local, this.#remote, flags, this.#ctx.address));
+      this.#chans.write(cs, encodeHello(this.#o.version, this.#o.nodeid, this.#local, this.#remote, flags, this.#ctx.address));
     }
     if (cs.refused || refusedByPeer) {
-      this.#closeChannel(cs, 'stale session');
+      this.#chans.close(cs, 'stale session');
       return;
     }
     cs.productive = true;
     // A refused channel carries no session traffic: it names the ids, it does not establish.
     if (this.#peerVersion === DLM_VERSION.V3_2) this.#applyFin('versionDetected');
-    const cur = this.#current;
-    if (cur === null || cur.dead) {
-      this.#makeCurrent(cs);
+    const cur = this.#chans.current;
+    if (cur === null) {
+      this.#chans.makeCurrent(cs);
     } else if (cur !== cs && !cs.opener && cur.opener && this.#peerNodeid < this.#o.nodeid) {
       // Both sides opened a channel: the one opened by the lower node id is kept.
-      this.#makeCurrent(cs);
-      this.#closeChannel(cur, 'duplicate channel');
+      this.#chans.makeCurrent(cs);
+      this.#chans.close(cur, 'duplicate channel');
     }
   }
 
@@ -726,7 +594,7 @@ export class Session {
     } else {
       if (!this.#inbound.hasRoom(p.end - p.start, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) {
         this.#drop('overflow');
-        this.#resyncChannel = this.#current;
+        this.#resyncChannel = this.#chans.current;
         return;
       }
       if (this.#stopRx) this.#stats.rxAfterStopRx++;
@@ -794,7 +662,7 @@ export class Session {
     if (resync !== null && this.#inbound.hasRoom(SIZE.MAX_MESSAGE, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) {
       // We dropped a frame for want of room: make the peer resend from its first unacknowledged message.
       this.#resyncChannel = null;
-      this.#closeChannel(resync, 'receive buffer overflowed; resend');
+      this.#chans.close(resync, 'receive buffer overflowed; resend');
     }
   }
 
@@ -890,7 +758,7 @@ export class Session {
       this.#remote = null;
       this.#peerNodeid = 0;
     }
-    this.#closeAllChannels(keep, kind === 'own' ? 'session reset' : 'the peer began a new session');
+    this.#chans.closeAll(keep, kind === 'own' ? 'session reset' : 'the peer began a new session');
     this.#setState(MC_STATE.CLOSED);
     this.#admitWaiters();
   }
@@ -905,9 +773,8 @@ export class Session {
       w.cleanup();
       w.reject(fenced);
     }
-    for (const t of [this.#retryTimer, this.#ackTimer]) if (t !== null) this.#o.clock.clearTimeout(t);
-    this.#retryTimer = null;
-    this.#ackTimer = null;
+    this.#chans.dispose();
+    this.#clearAckTimer();
     this.#wakeStateWaiters(null);
     this.#state$.complete();
     this.#messages.complete();
