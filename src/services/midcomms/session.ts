@@ -9,7 +9,7 @@
  * Nothing a peer sends throws out of here: malformed frames are counted in
  * `stats().drops` and dropped, framing errors close that one channel.
  */
-import { BehaviorSubject, Observable, Subject } from 'rxjs';
+import { BehaviorSubject, type Observable } from 'rxjs';
 import type { Channel, ChannelOpener, ChannelSink } from './channel.ts';
 import { ChannelSet } from './channel-set.ts';
 import type { ChannelState } from './channel-set.ts';
@@ -19,26 +19,19 @@ import { MidcommsError } from './errors.ts';
 import type { MidcommsErrorCode } from './errors.ts';
 import { finRule } from './fin-rules.ts';
 import type { FinEvent } from './fin-rules.ts';
-import { HELLO_REFUSED, HELLO_REPLY, encodeAck, encodeFin, encodeHello, encodeOptsStamped, writeHeader } from './frame-encoder.ts';
+import { HELLO_REFUSED, HELLO_REPLY, encodeAck, encodeFin, encodeHello, encodeOptsStamped } from './frame-encoder.ts';
 import { frameLengthAt, nodeidAt, parseFrame } from './frame-reader.ts';
 import type { DropReason, ParsedFrame } from './frame-reader.ts';
 import { describeSessionId, judgeHello } from './hello.ts';
 import type { SessionId } from './hello.ts';
 import { FrameSlab } from './frame-slab.ts';
-import { InboundBuffer } from './inbound-buffer.ts';
+import { checkInnerMessage, stampInner } from './inner-message.ts';
 import type { ResolvedMidcommsOptions } from './options.ts';
+import { Receiver } from './receiver.ts';
 import { SendQueue } from './send-queue.ts';
-import { seqAdd } from './seq.ts';
 import { SessionStats } from './session-stats.ts';
 import type { SessionStatsSnapshot } from './session-stats.ts';
-
-interface WindowWaiter {
-  readonly message: Uint8Array;
-  readonly acked: boolean;
-  readonly resolve: () => void;
-  readonly reject: (err: Error) => void;
-  readonly cleanup: () => void;
-}
+import { WindowWaiters } from './window-waiters.ts';
 
 export interface SendOptions {
   /** Abort waiting for room in the window (the message is then not sent). */
@@ -82,36 +75,25 @@ export class Session {
   #finFrames = 0;
 
   readonly #queue: SendQueue;
+  readonly #rx: Receiver<ChannelState>;
   readonly #slab = new FrameSlab();
   readonly #alloc = (n: number): Uint8Array => this.#slab.alloc(n);
-  /** The received batch `#rxCopy` was copied from (messages kept are views into one copy per batch). */
-  #rxSource: Uint8Array | null = null;
-  #rxCopy: Uint8Array | null = null;
   /** Bare (3.1) messages not yet written. */
   #bare: Uint8Array[] = [];
   #bareBytes = 0;
   #stateless: Uint8Array[] = [];
-  #waiters: WindowWaiter[] = [];
+  readonly #waiters = new WindowWaiters();
 
-  #seqNext = 0;
-  #ulpDelivered = 0;
-  readonly #inbound = new InboundBuffer();
-  #readers = 0;
-  #paused = false;
-  #draining = false;
-  #resyncChannel: ChannelState | null = null;
 
   readonly #chans: ChannelSet;
   #ackOwed = false;
   #pumping = false;
 
-  #ackTimer: unknown = null;
   #shutdownTimer: unknown = null;
   #stateWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
 
   readonly #stats = new SessionStats();
   readonly #state$ = new BehaviorSubject<McState>(MC_STATE.CLOSED);
-  readonly #messages = new Subject<Uint8Array>();
 
   /** FIN state changes (§5.8), starting with the current one. */
   readonly state$: Observable<McState> = this.#state$.asObservable();
@@ -139,25 +121,27 @@ export class Session {
         writable: () => this.#pump(),
         needChannel: () => this.#needChannel(),
         hello: () => encodeHello(this.#o.version, this.#o.nodeid, this.#local, this.#remote, 0, this.#ctx.address),
-        ended: (cs) => {
-          if (this.#resyncChannel === cs) this.#resyncChannel = null;
-        },
+        ended: (cs) => this.#rx.channelEnded(cs),
       },
       opener,
       options,
       this.#stats,
     );
     this.#queue = new SendQueue(options.initialSeq);
-    this.#seqNext = options.initialSeq;
-    this.messages$ = new Observable<Uint8Array>((subscriber) => {
-      const sub = this.#messages.subscribe(subscriber);
-      this.#readers++;
-      this.#drain();
-      return () => {
-        sub.unsubscribe();
-        this.#readers--;
-      };
-    });
+    const isClosed = (): boolean => this.#closed;
+    this.#rx = new Receiver<ChannelState>(
+      {
+        sendAck: (threshold) => this.#sendAck(threshold),
+        finReceived: () => this.#applyFin('finReceived'),
+        resync: (cs) => this.#chans.close(cs, 'receive buffer overflowed; resend'),
+        get closed() {
+          return isClosed();
+        },
+      },
+      options,
+      this.#stats,
+    );
+    this.messages$ = this.#rx.messages$;
   }
 
   get state(): McState {
@@ -189,11 +173,11 @@ export class Session {
       remote: describeSessionId(this.#remote),
       seqSend: this.#queue.seqSend,
       firstUnacked: this.#queue.firstUnacked,
-      seqNext: this.#seqNext,
+      seqNext: this.#rx.seqNext,
       queueMessages: this.#queue.messages + this.#bare.length,
       queueBytes: this.#queue.bytes + this.#bareBytes,
-      inboundMessages: this.#inbound.messages,
-      inboundBytes: this.#inbound.bytes,
+      inboundMessages: this.#rx.inboundMessages,
+      inboundBytes: this.#rx.inboundBytes,
       waiting: this.#waiters.length,
       users: this.#users,
       stopTx: this.#stopTx,
@@ -240,22 +224,11 @@ export class Session {
 
   #checkMessage(message: Uint8Array): MidcommsError | null {
     if (this.#closed) return err('CLOSED', `the session with ${this.peer} is fenced`);
-    if (!(message instanceof Uint8Array) || message.length < SIZE.HEADER) return err('BAD_MESSAGE', 'a message is a Uint8Array of at least 16 bytes');
-    const length = message[OFF.LENGTH]! | (message[OFF.LENGTH + 1]! << 8);
-    if (length !== message.length) return err('BAD_MESSAGE', `h_length ${length} is not the message's ${message.length} bytes`);
-    const cmd = message[OFF.CMD];
-    const min = cmd === DLM_CMD.MSG ? SIZE.MIN_MSG : cmd === DLM_CMD.RCOM ? SIZE.MIN_RCOM : 0;
-    if (min === 0) return err('BAD_MESSAGE', `h_cmd must be MSG (1) or RCOM (2), got ${cmd}`);
-    if (message.length < min) return err('BAD_MESSAGE', `h_cmd ${cmd} needs at least ${min} bytes, got ${message.length}`);
-    if (message.length > SIZE.MAX_MESSAGE - SIZE.OPTS) return err('BAD_MESSAGE', `at most ${SIZE.MAX_MESSAGE - SIZE.OPTS} bytes fit in an OPTS frame, got ${message.length}`);
-    return null;
+    return checkInnerMessage(message);
   }
 
-  /** A copy with our version and node id in the header. */
   #stamp(message: Uint8Array, version: number): Uint8Array {
-    const m = message.slice();
-    writeHeader(m, 0, version, m[4]! | (m[5]! << 8) | (m[6]! << 16) | (m[7]! << 24), this.#o.nodeid, m.length, m[OFF.CMD]!);
-    return m;
+    return stampInner(message, version, this.#o.nodeid);
   }
 
   #enqueue(message: Uint8Array, acked: boolean, signal: AbortSignal | undefined): Promise<void> {
@@ -270,22 +243,12 @@ export class Session {
       }
       return new Promise<void>((resolve, reject) => this.#commit(message, { resolve, reject }, resolve));
     }
-    // The caller may reuse its buffer while we wait: keep a copy.
-    const stamped = message.slice();
     if (this.#waiters.length >= this.#o.maxWaiters) {
       return Promise.reject(err('TOO_MANY_WAITERS', `${this.#waiters.length} sends already wait for room (maxWaiters ${this.#o.maxWaiters})`));
     }
     this.#stats.windowWaits++;
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        const i = this.#waiters.indexOf(waiter);
-        if (i >= 0) this.#waiters.splice(i, 1);
-        reject(err('ABORTED', 'aborted while waiting for room in the window'));
-      };
-      const waiter: WindowWaiter = { message: stamped, acked, resolve, reject, cleanup: () => signal?.removeEventListener('abort', onAbort) };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#waiters.push(waiter);
-    });
+    // The caller may reuse its buffer while we wait: keep a copy.
+    return this.#waiters.add(message.slice(), acked, signal);
   }
 
   #hasRoom(bytes: number): boolean {
@@ -296,7 +259,7 @@ export class Session {
   #commit(message: Uint8Array, ackWaiter: { resolve: () => void; reject: (e: Error) => void } | null, committed: () => void): void {
     if (this.#sequenced()) {
       // Transmit threshold (§5.6 step 1): piggy-back an ACK before the message.
-      if (this.#ulpDelivered > this.#o.txAckThreshold) this.#sendAck(true);
+      if (this.#rx.txThresholdReached) this.#sendAck(true);
       const nodeid = this.#o.nodeid;
       // The one copy of the send path: the message goes into its OPTS frame, stamped.
       const entry = this.#queue.push((seq) => encodeOptsStamped(DLM_VERSION.V3_2, nodeid, seq, message, this.#alloc), false);
@@ -313,17 +276,14 @@ export class Session {
   }
 
   #admitWaiters(): void {
-    while (this.#waiters.length > 0 && !this.#closed) {
-      const w = this.#waiters[0]!;
+    for (let w = this.#waiters.peek(); w !== undefined && !this.#closed; w = this.#waiters.peek()) {
       if (this.#stopTx) {
         this.#waiters.shift();
-        w.cleanup();
         w.reject(err('STOP_TX', `our FIN to ${this.peer} is sent; nothing may follow it`));
         continue;
       }
       if (!this.#hasRoom(w.message.length)) return;
       this.#waiters.shift();
-      w.cleanup();
       this.#commit(w.message, w.acked ? { resolve: w.resolve, reject: w.reject } : null, w.resolve);
     }
   }
@@ -338,17 +298,10 @@ export class Session {
     this.#pump();
   }
 
-  #ackValue(): number {
-    return seqAdd(this.#seqNext, -this.#inbound.sequenced);
-  }
-
   /** ACK(seq_next). `threshold`: a threshold or timer ACK, which clears the delivered count. */
   #sendAck(threshold: boolean): void {
     if (this.#peerVersion !== DLM_VERSION.V3_2 || this.#o.version !== DLM_VERSION.V3_2) return;
-    if (threshold) {
-      this.#ulpDelivered = 0;
-      this.#clearAckTimer();
-    }
+    if (threshold) this.#rx.acked();
     const cs = this.#chans.current;
     if (cs === null) {
       this.#ackOwed = true;
@@ -357,25 +310,7 @@ export class Session {
     }
     this.#ackOwed = false;
     this.#stats.acksSent++;
-    this.#chans.write(cs, encodeAck(DLM_VERSION.V3_2, this.#o.nodeid, this.#ackValue()));
-  }
-
-  #clearAckTimer(): void {
-    if (this.#ackTimer !== null) {
-      this.#o.clock.clearTimeout(this.#ackTimer);
-      this.#ackTimer = null;
-    }
-  }
-
-  #armAckTimer(): void {
-    if (this.#ackTimer !== null || this.#o.ackDelayMs === 0 || this.#ulpDelivered === 0 || this.#closed) return;
-    this.#ackTimer = this.#o.clock.setTimeout(() => {
-      this.#ackTimer = null;
-      if (this.#ulpDelivered > 0) {
-        this.#stats.timerAcks++;
-        this.#sendAck(true);
-      }
-    }, this.#o.ackDelayMs);
+    this.#chans.write(cs, encodeAck(DLM_VERSION.V3_2, this.#o.nodeid, this.#rx.ackValue));
   }
 
   /** Writes what is due on the current channel, in order, until it pushes back. */
@@ -426,27 +361,17 @@ export class Session {
   }
 
   #needChannel(): boolean {
-    return !this.#closed && (this.#queue.length > 0 || this.#bare.length > 0 || this.#stateless.length > 0 || this.#ackOwed || this.#ulpDelivered > 0);
+    return !this.#closed && (this.#queue.length > 0 || this.#bare.length > 0 || this.#stateless.length > 0 || this.#ackOwed || this.#rx.ackDue);
   }
 
   // ---------------------------------------------------------------- receiving
-
-  /** An owned copy of `buf[start, end)`: a view into one copy of the whole batch. */
-  #retain(buf: Uint8Array, start: number, end: number): Uint8Array {
-    if (this.#rxSource !== buf || this.#rxCopy === null) {
-      this.#rxSource = buf;
-      this.#rxCopy = buf.slice();
-    }
-    return this.#rxCopy.subarray(start, end);
-  }
 
   #onData(cs: ChannelState, bytes: Uint8Array): void {
     try {
       this.#onBatch(cs, bytes);
     } finally {
       // The caller may reuse `bytes`: never match it against a later batch.
-      this.#rxSource = null;
-      this.#rxCopy = null;
+      this.#rx.endBatch();
     }
   }
 
@@ -490,7 +415,7 @@ export class Session {
     if (p.nodeid !== this.#peerNodeid) return this.#drop('nodeidMismatch');
     cs.productive = true;
     if (p.kind === 'ack') this.#onAck(p.ack);
-    else if (p.kind === 'opts') this.#onOpts(buf, p);
+    else if (p.kind === 'opts') this.#onOpts(cs, buf, p);
     else if (p.kind === 'raw') this.#onRaw(buf.slice(p.start, p.end));
   }
 
@@ -574,106 +499,29 @@ export class Session {
     if (done.length > 0) this.#admitWaiters();
   }
 
-  #onOpts(buf: Uint8Array, p: Extract<ParsedFrame, { kind: 'opts' }>): void {
+  #onOpts(cs: ChannelState, buf: Uint8Array, p: Extract<ParsedFrame, { kind: 'opts' }>): void {
     if (this.#peerVersion !== DLM_VERSION.V3_2 || this.#o.version !== DLM_VERSION.V3_2) return this.#drop('wrongGeneration');
-    if (p.seq !== this.#seqNext) {
-      if (((p.seq - this.#seqNext) | 0) < 0) {
-        // Duplicate (wrap-safe, §5.12 item 7): drop and re-ACK at once.
-        this.#drop('duplicate');
-        this.#sendAck(false);
-      } else {
-        this.#drop('gap');
-      }
-      return;
-    }
-    if (p.innerCmd === DLM_CMD.FIN) {
-      this.#inbound.push({ kind: 'fin' });
-    } else if (nodeidAt(buf, p.start) !== this.#peerNodeid) {
-      this.#drop('nodeidMismatch');
-      this.#inbound.push({ kind: 'skip' });
-    } else {
-      if (!this.#inbound.hasRoom(p.end - p.start, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) {
-        this.#drop('overflow');
-        this.#resyncChannel = this.#chans.current;
-        return;
-      }
-      if (this.#stopRx) this.#stats.rxAfterStopRx++;
-      if (this.#inbound.length === 0 && this.#readers > 0 && !this.#paused && !this.#draining) {
-        // Fast path: nothing waits before it and someone reads: hand it over now.
-        this.#seqNext = seqAdd(this.#seqNext, 1);
-        this.#deliverNow(this.#retain(buf, p.start, p.end));
-        return;
-      }
-      // Buffered messages are exact copies, so what the buffer counts is what it holds.
-      this.#inbound.push({ kind: 'msg', bytes: buf.slice(p.start, p.end), sequenced: true });
-    }
-    this.#seqNext = seqAdd(this.#seqNext, 1);
-    this.#drain();
+    let kind: 'fin' | 'skip' | 'msg' = 'msg';
+    if (p.innerCmd === DLM_CMD.FIN) kind = 'fin';
+    // The upper layer's check (§5.4 item 6): consumed in sequence, not delivered.
+    else if (nodeidAt(buf, p.start) !== this.#peerNodeid) kind = 'skip';
+    const verdict = this.#rx.sequenced(p.seq, kind, buf, p.start, p.end, cs);
+    if (verdict !== 'taken') return this.#drop(verdict);
+    if (kind === 'skip') this.#drop('nodeidMismatch');
+    else if (kind === 'msg' && this.#stopRx) this.#stats.rxAfterStopRx++;
   }
 
   #onRaw(message: Uint8Array): void {
-    if (!this.#inbound.hasRoom(message.length, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) return this.#drop('overflow');
-    this.#inbound.push({ kind: 'msg', bytes: message, sequenced: false });
-    this.#drain();
-  }
-
-  #deliverNow(bytes: Uint8Array): void {
-    this.#draining = true;
-    try {
-      this.#stats.delivered++;
-      this.#messages.next(bytes);
-      // Receive threshold (§5.5).
-      if (++this.#ulpDelivered > this.#o.rxAckThreshold) this.#sendAck(true);
-    } finally {
-      this.#draining = false;
-    }
-    // The reader may have paused, or more may have queued meanwhile.
-    if (this.#inbound.length > 0) this.#drain();
-    else this.#armAckTimer();
-  }
-
-  /** Hands what is in order to the reader; FIN and skip markers are processed as they reach the head. */
-  #drain(): void {
-    if (this.#draining) return;
-    this.#draining = true;
-    try {
-      for (;;) {
-        const head = this.#inbound.peek();
-        if (head === undefined || this.#closed) break;
-        if (head.kind === 'msg' && (this.#readers === 0 || this.#paused)) break;
-        this.#inbound.shift();
-        if (head.kind === 'fin') {
-          this.#applyFin('finReceived');
-          continue;
-        }
-        if (head.kind === 'msg') {
-          this.#stats.delivered++;
-          this.#messages.next(head.bytes);
-          if (!head.sequenced) continue;
-        }
-        // Receive threshold (§5.5).
-        if (++this.#ulpDelivered > this.#o.rxAckThreshold) this.#sendAck(true);
-      }
-    } finally {
-      this.#draining = false;
-    }
-    this.#armAckTimer();
-    const resync = this.#resyncChannel;
-    if (resync !== null && this.#inbound.hasRoom(SIZE.MAX_MESSAGE, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) {
-      // We dropped a frame for want of room: make the peer resend from its first unacknowledged message.
-      this.#resyncChannel = null;
-      this.#chans.close(resync, 'receive buffer overflowed; resend');
-    }
+    if (!this.#rx.unsequenced(message)) this.#drop('overflow');
   }
 
   /** Stop handing messages to the reader; they wait (bounded) and are not acknowledged. */
   pauseReading(): void {
-    this.#paused = true;
+    this.#rx.pause();
   }
 
   resumeReading(): void {
-    this.#paused = false;
-    this.#drain();
+    this.#rx.resume();
   }
 
   // ---------------------------------------------------------------- FIN, members, reset
@@ -744,15 +592,11 @@ export class Session {
     this.#bare = [];
     this.#bareBytes = 0;
     this.#finFrames = 0;
-    this.#seqNext = this.#o.initialSeq;
-    this.#ulpDelivered = 0;
-    this.#inbound.forgetSequence();
-    this.#clearAckTimer();
+    this.#rx.reset();
     this.#ackOwed = false;
     this.#stopTx = false;
     this.#stopRx = false;
     this.#peerVersion = 0;
-    this.#resyncChannel = null;
     if (kind === 'own') {
       this.#local = { inc: this.#o.incarnation, gen: this.#ctx.nextGen() };
       this.#remote = null;
@@ -769,15 +613,11 @@ export class Session {
     this.#reset('own', fenced, null);
     this.#closed = true;
     this.#users = 0;
-    for (const w of this.#waiters.splice(0)) {
-      w.cleanup();
-      w.reject(fenced);
-    }
+    this.#waiters.rejectAll(fenced);
     this.#chans.dispose();
-    this.#clearAckTimer();
     this.#wakeStateWaiters(null);
     this.#state$.complete();
-    this.#messages.complete();
+    this.#rx.complete();
     this.#ctx.onFenced?.();
   }
 
