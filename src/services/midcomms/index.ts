@@ -22,6 +22,6 @@ export { Session } from './session.ts';
 export type { SendOptions, SessionContext } from './session.ts';
 export type { SessionStatsSnapshot } from './session-stats.ts';
 export { Midcomms, midcomms, nodeidOf, MIDCOMMS_SESSION_CMD, MIDCOMMS_FRAME_CMD } from './midcomms.ts';
-export type { MidcommsServiceOptions, RouterPort } from './midcomms.ts';
+export type { MidcommsServiceOptions } from './midcomms.ts';
 export { TransactionChannel } from './transaction-channel.ts';
-export type { TransactionPort, TransactionChannelOptions } from './transaction-channel.ts';
+export type { TransactionChannelOptions } from './transaction-channel.ts';

@@ -13,7 +13,8 @@
  * await s.sendAcked(bytes);                // resolves when the peer acknowledged it
  * ```
  */
-import type { Observable } from 'rxjs';
+import { SVC_CMD } from '../../span/index.ts';
+import type { Router, Transaction } from '../../span/index.ts';
 import type { ChannelOpener } from './channel.ts';
 import { MidcommsError } from './errors.ts';
 import { frameLengthAt, parseFrame } from './frame-reader.ts';
@@ -21,23 +22,10 @@ import { resolveMidcommsOptions } from './options.ts';
 import type { MidcommsOptions, ResolvedMidcommsOptions } from './options.ts';
 import { Session } from './session.ts';
 import { TransactionChannel } from './transaction-channel.ts';
-import type { TransactionPort } from './transaction-channel.ts';
 
-/**
- * What midcomms needs of a Router (structurally the span layer's Router:
- * `serve`, `open` to a given node's instance, membership events).
- */
-export interface RouterPort {
-  readonly nodeId: string;
-  readonly incarnation?: number;
-  serve(service: string, handler: (tx: TransactionPort, call: unknown) => void): { close(): void };
-  open(service: string, cmd: number, opts: { node?: string }): TransactionPort;
-  members$?(service: string): Observable<{ readonly type: 'join' | 'leave'; readonly member: { readonly node: string } }>;
-}
-
-/** cmd words (the span layer's SVC_CMD.MIDCOMMS_SESSION / MIDCOMMS_FRAME: protocol 0xE, codes 0x001 and 0x002). */
-export const MIDCOMMS_SESSION_CMD = 0x00e00101;
-export const MIDCOMMS_FRAME_CMD = 0x00e00201;
+/** The session transaction and the frame-batch messages (the span layer's service command codes). */
+export const MIDCOMMS_SESSION_CMD = SVC_CMD.MIDCOMMS_SESSION;
+export const MIDCOMMS_FRAME_CMD = SVC_CMD.MIDCOMMS_FRAME;
 
 export interface MidcommsServiceOptions extends MidcommsOptions {
   /** Service name served and opened. @default 'midcomms' */
@@ -63,7 +51,7 @@ export function nodeidOf(nodeId: string): number {
 }
 
 export class Midcomms {
-  readonly #router: RouterPort;
+  readonly #router: Router;
   readonly #o: ResolvedMidcommsOptions;
   readonly #serviceName: string;
   readonly #maxBatchBytes: number;
@@ -75,19 +63,20 @@ export class Midcomms {
   /** Channels refused because the table of sessions was full, or did not start with a HELLO. */
   refusedChannels = 0;
 
-  constructor(router: RouterPort, options: MidcommsServiceOptions = {}) {
+  constructor(router: Router, options: MidcommsServiceOptions = {}) {
     const { service, maxBatchBytes, maxSessions, ...engine } = options;
     this.#serviceName = service ?? 'midcomms';
     this.#maxBatchBytes = checkInt('maxBatchBytes', maxBatchBytes ?? 65536, 4096, 1 << 20);
     this.#maxSessions = checkInt('maxSessions', maxSessions ?? 4096, 1, 1 << 20);
     const inc = router.incarnation;
     this.#o = resolveMidcommsOptions(
-      { ...(inc !== undefined && Number.isInteger(inc) && inc > 0 && inc <= 0xffffffff ? { incarnation: inc } : {}), ...engine },
+      { ...(Number.isInteger(inc) && inc > 0 && inc <= 0xffffffff ? { incarnation: inc } : {}), ...engine },
       nodeidOf(router.nodeId),
     );
     this.#router = router;
     this.#service = router.serve(this.#serviceName, (tx) => this.#onTransaction(tx));
-    router.members$?.(this.#serviceName).subscribe((e) => {
+    // A node (re)joining the service: a session waiting for a path tries at once.
+    router.members$(this.#serviceName).subscribe((e) => {
       if (e.type === 'join') this.#sessions.get(e.member.node)?.pathAvailable();
     });
   }
@@ -156,7 +145,7 @@ export class Midcomms {
     return {
       open: (sink) => {
         if (this.#closed) return null;
-        let tx: TransactionPort;
+        let tx: Transaction;
         try {
           tx = this.#router.open(this.#serviceName, MIDCOMMS_SESSION_CMD, { node });
         } catch {
@@ -175,7 +164,7 @@ export class Midcomms {
   }
 
   /** A channel a peer opened: its first frame (a HELLO) names the peer. */
-  #onTransaction(tx: TransactionPort): void {
+  #onTransaction(tx: Transaction): void {
     let channel: TransactionChannel | null = null;
     const refuse = (): void => {
       this.refusedChannels++;
@@ -210,6 +199,6 @@ function checkInt(name: string, v: number, min: number, max: number): number {
 }
 
 /** The midcomms service on `router` (see `Midcomms`). */
-export function midcomms(router: RouterPort, options: MidcommsServiceOptions = {}): Midcomms {
+export function midcomms(router: Router, options: MidcommsServiceOptions = {}): Midcomms {
   return new Midcomms(router, options);
 }

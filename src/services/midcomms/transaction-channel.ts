@@ -10,19 +10,9 @@
  * relay cannot alter a frame unnoticed; the midcomms checks of §5.4 still run
  * on every frame (a peer may send anything).
  */
-import type { Observable } from 'rxjs';
+import type { Transaction } from '../../span/index.ts';
 import type { Channel, ChannelSink } from './channel.ts';
 import { contiguous } from './frame-slab.ts';
-
-/** What the channel needs of a transaction (structurally the span layer's Transaction). */
-export interface TransactionPort {
-  readonly rx$: Observable<{ readonly aux: Uint8Array }>;
-  readonly canSend: boolean;
-  readonly writable: boolean;
-  whenWritable(signal?: AbortSignal): Promise<void>;
-  send(cmd: number, opts?: { aux?: Uint8Array }): boolean;
-  close(error?: number): void;
-}
 
 export interface TransactionChannelOptions {
   /** cmd word of a frame batch message. */
@@ -36,7 +26,7 @@ export interface TransactionChannelOptions {
  * arrived (the acceptor parsed the HELLO out of it to find the session).
  */
 export class TransactionChannel implements Channel {
-  readonly #tx: TransactionPort;
+  readonly #tx: Transaction;
   readonly #o: TransactionChannelOptions;
   #sink: ChannelSink | null = null;
   #pending: Uint8Array[] = [];
@@ -47,7 +37,7 @@ export class TransactionChannel implements Channel {
   #waitingWritable = false;
   readonly #abort = new AbortController();
 
-  constructor(tx: TransactionPort, options: TransactionChannelOptions) {
+  constructor(tx: Transaction, options: TransactionChannelOptions) {
     this.#tx = tx;
     this.#o = options;
   }
