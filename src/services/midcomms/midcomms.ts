@@ -86,9 +86,13 @@ export class Midcomms {
     return this.#o.nodeid;
   }
 
-  /** The session with `node` (a router node id), made on first use. */
+  /**
+   * The session with `node`, made on first use: a router node id, or the
+   * name of a router that serves midcomms now (sessions are filed by id).
+   */
   session(node: string): Session {
     if (this.#closed) throw new MidcommsError('CLOSED', 'this midcomms is closed');
+    node = this.#resolve(node);
     if (node === this.#router.nodeId) throw new MidcommsError('INVALID_ARGUMENT', 'no session with ourselves (self is never a member, §5.9)');
     const s = this.#sessions.get(node) ?? this.#make(node);
     if (s === null) throw new MidcommsError('INVALID_ARGUMENT', `maxSessions (${this.#maxSessions}) reached`);
@@ -100,6 +104,13 @@ export class Midcomms {
     return this.#sessions;
   }
 
+  #resolve(node: string): string {
+    if (this.#sessions.has(node)) return node;
+    const members = this.#router.members(this.#serviceName);
+    if (members.some((m) => m.node === node)) return node;
+    return members.find((m) => m.name === node)?.node ?? node;
+  }
+
   /** A lockspace gained `node` (§5.9). */
   addMember(node: string): void {
     this.session(node).addMember();
@@ -107,12 +118,12 @@ export class Midcomms {
 
   /** A lockspace lost `node` (§5.9). */
   removeMember(node: string): void {
-    this.#sessions.get(node)?.removeMember();
+    this.#sessions.get(this.#resolve(node))?.removeMember();
   }
 
   /** Fence `node`: its session goes CLOSED at once and is forgotten. */
   close(node: string): void {
-    this.#sessions.get(node)?.close();
+    this.#sessions.get(this.#resolve(node))?.close();
   }
 
   /** Active close of every session (§5.8); settles when each is CLOSED or timed out. */
