@@ -44,6 +44,9 @@ export interface ChannelSetOptions {
   readonly reconnectMaxMs: number;
 }
 
+/** Channels kept per session (normally one or two: ours and the peer's, for a moment). */
+export const MAX_CHANNELS = 8;
+
 export class ChannelSet {
   readonly #host: ChannelSetHost;
   readonly #o: ChannelSetOptions;
@@ -76,7 +79,10 @@ export class ChannelSet {
     this.#opener = opener;
   }
 
-  /** A channel the peer opened; feed its events to the returned sink. */
+  /**
+   * A channel the peer opened; feed its events to the returned sink. At most
+   * MAX_CHANNELS are kept: a peer that opens more loses its oldest idle ones.
+   */
   accept(channel: Channel): ChannelSink {
     const cs = this.#newState(false);
     cs.channel = channel;
@@ -84,6 +90,10 @@ export class ChannelSet {
       cs.dead = true;
       channel.close('fenced');
     } else {
+      for (const old of this.#channels) {
+        if (this.#channels.size < MAX_CHANNELS) break;
+        if (old !== this.#current) this.close(old, 'too many channels');
+      }
       this.#channels.add(cs);
       this.#stats.channelsAccepted++;
     }

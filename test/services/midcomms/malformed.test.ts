@@ -167,3 +167,18 @@ describe('malformed frames against a live session', () => {
     expect(new DataView(ack.buffer, ack.byteOffset).getUint32(4, true)).toBe(3);
   });
 });
+
+describe('a peer that opens channel after channel', () => {
+  it('keeps at most 8 channels per session; the oldest idle ones are closed', () => {
+    const clock = new ManualClock();
+    const s = new Session('p', null, resolveMidcommsOptions({ nodeid: 2, incarnation: 5, clock }), { address: 'me', nextGen: () => 1 });
+    const closed: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const sink = s.accept({ write: () => true, close: () => closed.push(i) });
+      sink.data(encodeHello(V32, 7, { inc: 9, gen: 1 }, null));
+    }
+    expect(s.stats().channels).toBe(8);
+    expect(closed.length).toBe(92);
+    expect(s.stats().drops.helloAgain).toBe(0);
+  });
+});
