@@ -8,8 +8,11 @@ import { MidcommsError } from './errors.ts';
 import { writeHeader } from './frame-encoder.ts';
 
 /** Null when `message` is a MSG (>= 88 bytes) or RCOM (>= 48) whose `h_length` is its length and that fits an OPTS frame. */
+function bad(why: string): MidcommsError {
+  return new MidcommsError('BAD_MESSAGE', why);
+}
+
 export function checkInnerMessage(message: Uint8Array): MidcommsError | null {
-  const bad = (why: string): MidcommsError => new MidcommsError('BAD_MESSAGE', why);
   if (!(message instanceof Uint8Array) || message.length < SIZE.HEADER) return bad('a message is a Uint8Array of at least 16 bytes');
   const length = message[OFF.LENGTH]! | (message[OFF.LENGTH + 1]! << 8);
   if (length !== message.length) return bad(`h_length ${length} is not the message's ${message.length} bytes`);
