@@ -34,8 +34,9 @@ export class InboundBuffer {
     return this.#sequenced;
   }
 
-  hasRoom(bytes: number, maxMessages: number, maxBytes: number): boolean {
-    return this.#messages < maxMessages && this.#bytes + bytes <= maxBytes;
+  /** Room for one more entry of `bytes` (FIN and skip markers count as entries too, so a peer cannot pile them up). */
+  hasRoom(bytes: number, maxEntries: number, maxBytes: number): boolean {
+    return this.length < maxEntries && this.#bytes + bytes <= maxBytes;
   }
 
   push(entry: InboundEntry): void {

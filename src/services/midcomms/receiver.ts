@@ -128,6 +128,10 @@ export class Receiver<C> {
       }
       return 'taken';
     }
+    if (!this.#inbound.hasRoom(0, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) {
+      this.#resyncChannel = channel;
+      return 'overflow';
+    }
     this.#seqNext = seqAdd(this.#seqNext, 1);
     this.#inbound.push(kind === 'fin' ? { kind: 'fin' } : { kind: 'skip' });
     this.#drain();

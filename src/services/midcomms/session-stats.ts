@@ -48,6 +48,9 @@ export interface SessionStateView {
   readonly inboundBytes: number;
   /** `send()` calls waiting for room in the window. */
   readonly waiting: number;
+  /** The send window's bounds (Linux's queue has none). */
+  readonly windowMessages: number;
+  readonly windowBytes: number;
   readonly users: number;
   readonly stopTx: boolean;
   readonly stopRx: boolean;

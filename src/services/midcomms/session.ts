@@ -179,6 +179,8 @@ export class Session {
       inboundMessages: this.#rx.inboundMessages,
       inboundBytes: this.#rx.inboundBytes,
       waiting: this.#waiters.length,
+      windowMessages: this.#o.windowMessages,
+      windowBytes: this.#o.windowBytes,
       users: this.#users,
       stopTx: this.#stopTx,
       stopRx: this.#stopRx,

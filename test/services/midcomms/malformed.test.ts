@@ -182,3 +182,23 @@ describe('a peer that opens channel after channel', () => {
     expect(s.stats().drops.helloAgain).toBe(0);
   });
 });
+
+describe('markers cannot pile up behind a paused reader', () => {
+  it('in-sequence messages with a wrong inner h_nodeid count against the receive buffer', () => {
+    const clock = new ManualClock();
+    const s = new Session('p', null, resolveMidcommsOptions({ nodeid: 2, incarnation: 5, clock, maxInboundMessages: 16 }), { address: 'me', nextGen: () => 1 });
+    s.messages$.subscribe(() => {});
+    const sink = s.accept({ write: () => true, close: () => {} });
+    sink.data(encodeHello(V32, 7, { inc: 9, gen: 1 }, null));
+    sink.data(encodeOpts(V32, 7, 0, inner(7, 1)));
+    s.pauseReading();
+    sink.data(encodeOpts(V32, 7, 1, inner(7, 2))); // waits for the reader
+    for (let seq = 2; seq < 10_000; seq++) sink.data(encodeOpts(V32, 7, seq, inner(99, seq)));
+    // 16 entries held (one message, 15 skip markers); the 17th overflows, what follows is a gap.
+    expect(s.stats().seqNext).toBe(17);
+    expect(s.stats().drops.overflow).toBe(1);
+    expect(s.stats().drops.gap).toBe(10_000 - 18);
+    s.resumeReading();
+    expect(s.stats().inboundMessages).toBe(0);
+  });
+});
