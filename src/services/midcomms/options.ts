@@ -11,6 +11,7 @@ export interface MidcommsOptions {
   /**
    * Our DLM node id (`h_nodeid` of everything we send); a u32, not 0.
    * The router binding derives it from the router's node id when unset.
+   * @default required for the pure engine; the router binding derives it from the router's node id
    */
   nodeid?: number;
   /**
