@@ -16,6 +16,8 @@ import { parseEndpoint } from './address.ts';
 import { loadKeyPair, loadPublicKey } from './keys.ts';
 import { parseServiceSpec, type RelayConfig } from './relay-daemon.ts';
 import { validateLabel } from '../span/service-id.ts';
+import { LOG_FORMATS, LOG_LEVELS } from './ops/event-log.ts';
+import { parseMetricsAddress } from './ops/relay-ops.ts';
 
 const CMD = 'relay';
 
@@ -32,10 +34,16 @@ export interface RelaySettings {
   'tls-ca'?: string;
   'backoff-min-ms'?: number;
   'backoff-max-ms'?: number;
+  /** Ops HTTP server (metrics, health, status page): HOST:PORT. */
+  metrics?: string;
+  /** Log format: text (default) or json. */
+  log?: string;
+  /** Least level logged: debug, info (default), warn, error. */
+  'log-level'?: string;
 }
 
 const LISTS = ['listen', 'connect', 'advertise', 'allow-key'] as const;
-const STRINGS = ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca'] as const;
+const STRINGS = ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca', 'metrics', 'log', 'log-level'] as const;
 const NUMBERS = ['backoff-min-ms', 'backoff-max-ms'] as const;
 /** Options that name files (resolved against the config file's directory). */
 const FILES = new Set(['key', 'allow-key', 'tls-cert', 'tls-key', 'tls-ca']);
@@ -123,6 +131,15 @@ export function validateSettings(s: RelaySettings): void {
   const min = s['backoff-min-ms'];
   const max = s['backoff-max-ms'];
   if (min !== undefined && max !== undefined && max < min) throw new UsageError(`--backoff-max-ms (${max}) must be >= --backoff-min-ms (${min})`, CMD);
+  if (s.metrics !== undefined) {
+    try {
+      parseMetricsAddress(s.metrics);
+    } catch (err) {
+      throw new UsageError((err as Error).message, CMD);
+    }
+  }
+  if (s.log !== undefined && !(LOG_FORMATS as readonly string[]).includes(s.log)) throw new UsageError(`--log must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(s.log)}`, CMD);
+  if (s['log-level'] !== undefined && !(LOG_LEVELS as readonly string[]).includes(s['log-level'])) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(s['log-level'])}`, CMD);
   const tlsListen = s.listen.some((l) => l.startsWith('tls:')) || s.connect.some((c) => c.startsWith('tls:'));
   if (tlsListen && !tlsGiven) throw new UsageError('a tls: address needs --tls-cert and --tls-key', CMD);
 }
@@ -139,6 +156,7 @@ function readFile(file: string, flag: string): Buffer {
 export function toRelayConfig(s: RelaySettings): RelayConfig {
   const config: RelayConfig = { listen: s.listen, connect: s.connect, advertise: s.advertise };
   if (s.name !== undefined) config.name = s.name;
+  if (s.metrics !== undefined) config.metrics = s.metrics;
   if (s.key !== undefined) config.keyPair = loadKeyPair(s.key, CMD);
   if (s['allow-key'].length > 0) config.allowedPeerKeys = s['allow-key'].map((f) => loadPublicKey(f, CMD));
   if (s['tls-cert'] !== undefined && s['tls-key'] !== undefined) {

@@ -16,6 +16,7 @@ import { formatEndpoint, parseEndpoint, type Endpoint } from './address.ts';
 import { serveEcho } from './echo-service.ts';
 import { fingerprint, type NodeKeyPair } from './keys.ts';
 import { keyFingerprint } from '../iocom/auth.ts';
+import { RelayOps } from './ops/relay-ops.ts';
 
 export interface TlsFiles {
   /** PEM certificate chain of this node. */
@@ -58,6 +59,10 @@ export interface RelayConfig {
   router?: Omit<RouterOptions, 'name' | 'nodeId' | 'iocom' | 'log'>;
   /** One line per event (links, dials, spans), without timestamp. @default none */
   log?: (line: string) => void;
+  /** Serve /metrics, /stats.json, /healthz, /readyz and the status page here: `HOST:PORT` (port 0 picks one). @default none (not served) */
+  metrics?: string;
+  /** Interval of the status page's live updates (/events), in ms. @default 1000 */
+  metricsEventIntervalMs?: number;
 }
 
 export interface RelayPeer {
@@ -72,6 +77,8 @@ export interface RelayHandle {
   readonly addresses: readonly string[];
   readonly peers: readonly RelayPeer[];
   readonly advertisements: readonly Advertisement[];
+  /** Metrics, health and the observer of the router (src/cli/ops); `ops.metricsAddress` is the bound --metrics address. */
+  readonly ops: RelayOps;
   /** Stop redialling `target` and drop its link (a permanent cut). False if no such peer. */
   disconnect(target: string): boolean;
   /** Withdraw spans, close links gracefully, close listeners. Idempotent. */
@@ -116,6 +123,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
   if (config.name !== undefined) routerOptions.name = config.name;
   if (config.nodeId !== undefined) routerOptions.nodeId = config.nodeId;
   const router = new Router(routerOptions);
+  const ops = new RelayOps(router, { expectPeers: connect.length > 0, log, ...(config.metricsEventIntervalMs !== undefined ? { eventIntervalMs: config.metricsEventIntervalMs } : {}) });
 
   if (!config.keyPair && !iocom.allowedPeerKeys) log('links run open (unauthenticated): no --key or --allow-key given');
   else {
@@ -131,6 +139,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
       return;
     }
     const link = router.attach(stream);
+    ops.observer.attached(link, stream, what.startsWith('accepted') ? 'in' : 'out');
     log(`${what}: link ${link.connId}`);
     link.iocom.ready.then(
       () => {
@@ -167,7 +176,10 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
       addresses.push(label);
       log(`listening ${formatEndpoint(bound)}`);
     }
+    await ops.start(addresses, config.metrics);
+    if (ops.metricsAddress) log(`metrics on http://${ops.metricsAddress}/`);
   } catch (err) {
+    await ops.close();
     await Promise.all(servers.map((s) => s.close()));
     await router.close();
     throw err;
@@ -210,6 +222,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
     addresses,
     peers,
     advertisements,
+    ops,
     disconnect(target: string): boolean {
       const peer = peers.find((p) => p.target === target);
       if (!peer) return false;
@@ -225,6 +238,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
         // Router.close() withdraws our spans first, then closes every link gracefully.
         await router.close();
         await Promise.all(servers.map((s) => s.close()));
+        await ops.close();
         log('stopped');
       })();
       return stopped;

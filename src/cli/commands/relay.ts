@@ -8,6 +8,8 @@ import { resolveBackoffOptions } from '../../transport/index.ts';
 import { listOption, stringOption, UsageError, type Command, type CommandContext, type OptionValues } from '../command.ts';
 import { mergeSettings, readConfigFile, toRelayConfig, validateSettings, type PartialSettings } from '../relay-config.ts';
 import { startRelay } from '../relay-daemon.ts';
+import { EventLog, type LogFormat, type LogLevel } from '../ops/event-log.ts';
+import { hostname } from 'node:os';
 
 function intFlag(values: OptionValues, name: string): number | undefined {
   const v = stringOption(values, name, 'relay');
@@ -24,7 +26,7 @@ export function flagSettings(values: OptionValues): PartialSettings {
     advertise: listOption(values, 'advertise'),
     'allow-key': listOption(values, 'allow-key'),
   };
-  for (const k of ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca'] as const) {
+  for (const k of ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca', 'metrics', 'log', 'log-level'] as const) {
     const v = stringOption(values, k, 'relay');
     if (v !== undefined) s[k] = v;
   }
@@ -62,7 +64,10 @@ export const relayCommand: Command = {
     "with a DELETE. Try it with 'dmsg call HOST:PORT SERVICE TEXT'.",
     '',
     'Without --key and --allow-key, links run open (unauthenticated); make keys with dmsg keygen.',
-    'stdout: one "listening ADDRESS" line per listener. stderr: timestamped event log.',
+    'stdout: one "listening ADDRESS" line per listener. stderr: event log, one line per event with time,',
+    'level and node name (--log json: one JSON object per line: time, level, node, event, msg, fields).',
+    '--metrics HOST:PORT serves /metrics, /stats.json, /healthz, /readyz, /events and a live status page at /;',
+    "watch it in a terminal with 'dmsg top HOST:PORT'.",
     'SIGINT/SIGTERM: withdraw spans, close links and listeners, exit 0.',
     '',
     'Config file (--config): JSON with the flag names as keys, e.g.',
@@ -83,6 +88,9 @@ export const relayCommand: Command = {
     config: { type: 'string', valueName: 'FILE', description: 'JSON config file with the same options' },
     'backoff-min-ms': { type: 'string', valueName: 'MS', description: 'first redial delay cap (default 100)' },
     'backoff-max-ms': { type: 'string', valueName: 'MS', description: 'largest redial delay (default 30000)' },
+    metrics: { type: 'string', valueName: 'HOST:PORT', description: 'serve /metrics (Prometheus), /stats.json, /healthz, /readyz and the live status page / here' },
+    log: { type: 'string', valueName: 'FORMAT', description: 'log format on stderr: text (default) or json (one object per line)' },
+    'log-level': { type: 'string', valueName: 'LEVEL', description: 'least level logged: debug, info (default), warn, error' },
     'print-config': { type: 'boolean', description: 'print the merged settings as JSON and exit' },
   },
   async run({ values, io }: CommandContext): Promise<number> {
@@ -102,7 +110,8 @@ export const relayCommand: Command = {
         throw new UsageError(`backoff: ${(err as Error).message}`, 'relay');
       }
     }
-    config.log = (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`);
+    const eventLog = new EventLog({ node: settings.name ?? hostname(), format: (settings.log ?? 'text') as LogFormat, level: (settings['log-level'] ?? 'info') as LogLevel, write: (t) => io.stderr.write(t) });
+    config.log = (line) => eventLog.line(line);
 
     // Listen for signals before binding, so a signal right after "listening" is not lost.
     const own = io.shutdown ? undefined : processShutdown();
