@@ -37,8 +37,10 @@ describe('diagnostics_channel events', () => {
 
     b.disconnect(b.peers[0]!.target);
     await waitFor(() => of('DA', CHANNELS.linkDown).length > 0 && of('DA', CHANNELS.spanDown).length > 0, 'DA link and span down');
-    expect(of('DA', CHANNELS.linkDown)[0]).toMatchObject({ connId: 'c1', peerName: 'DB', code: null });
-    expect(['peer-closed', 'closed']).toContain(of('DA', CHANNELS.linkDown)[0]!['reason']);
+    const down = of('DA', CHANNELS.linkDown)[0]!;
+    expect(down).toMatchObject({ connId: 'c1', peerName: 'DB' });
+    // The cut destroys DB's socket: DA sees an end or a reset, depending on the kernel's timing.
+    expect([['peer-closed', null], ['closed', null], ['error', 'STREAM_ERROR']]).toContainEqual([down['reason'], down['code']]);
 
     const [host, port] = a.addresses[0]!.split(':');
     const s = net.connect({ host: host!, port: Number(port) });

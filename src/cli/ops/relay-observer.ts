@@ -18,7 +18,7 @@ import type { Router, RouterLink, SpanEvent } from '../../span/router.ts';
 import { relayedOpenOn } from '../../span/relay.ts';
 import type { LinkCloseReason } from '../../iocom/errors.ts';
 import { ProtocolError } from '../../wire/errors.ts';
-import { DMSG, DMSGF } from '../../wire/constants.ts';
+import { DMSG } from '../../wire/constants.ts';
 import { systemClock, type Clock } from '../../util/clock.ts';
 import type { MetricFamily, Sample } from './exposition.ts';
 import {
@@ -190,7 +190,7 @@ export class RelayObserver {
     publish(linkUpChannel, () => ({ router: this.router.name, nodeId: this.router.nodeId, connId: link.connId, transport: rec.transport, direction }));
     // Note the peer's name once its LNK_CONN is handled (the router forgets it as the link goes down).
     iocom.transactions$.subscribe((tx) => {
-      if ((tx.icmd & DMSGF.BASECMDMASK) !== DMSG.LNK_CONN) return;
+      if (tx.parent !== null || (tx.icmd !== DMSG.LNK_CONN && tx.icmd !== DMSG.LNK_CONN_V2)) return;
       queueMicrotask(() => {
         rec.peerName = this.router.links.find((l) => l.connId === link.connId)?.peerName ?? rec.peerName;
       });
