@@ -12,6 +12,9 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { RelayHandle } from '../../src/cli/relay-daemon.ts';
 import { Relays, waitFor } from './helpers.ts';
 
+/** The page's document, typed for the functions run in the browser (this project compiles without the DOM lib). */
+type InPage = { document: { querySelector(selector: string): unknown } };
+
 const CANDIDATES = [process.env['CHROMIUM_PATH'], '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter((p): p is string => !!p);
 const chromiumPath = CANDIDATES.find((p) => existsSync(p));
 if (!chromiumPath) console.warn(`Chromium not found (looked at ${CANDIDATES.join(', ')}): the status-page browser test is skipped (apt-get install -y chromium)`);
@@ -45,7 +48,7 @@ describe.skipIf(!chromiumPath)('status page in headless Chromium', () => {
     await page.goto(`http://${r[0]!.ops.metricsAddress}/`);
 
     const ids = r.map((x) => x.router.nodeId);
-    await page.waitForFunction((want: string[]) => want.every((id) => document.querySelector(`g.router[data-node-id="${id}"]`)), ids, { timeout: 15_000 });
+    await page.waitForFunction((want: string[]) => want.every((id) => (globalThis as unknown as InPage).document.querySelector(`g.router[data-node-id="${id}"]`)), ids, { timeout: 15_000 });
     expect(await page.locator('g.router').count()).toBe(5);
     const edge = (a: string, b: string): string => (a < b ? `${a}|${b}` : `${b}|${a}`);
     const cut = edge(ids[1]!, ids[2]!);
@@ -57,8 +60,8 @@ describe.skipIf(!chromiumPath)('status page in headless Chromium', () => {
 
     // Cut R1-R2: the edge goes; R2 is now reached round the other side (R3-R2 appears).
     r[2]!.disconnect(r[2]!.peers[0]!.target);
-    await page.waitForFunction((e: string) => !document.querySelector(`line.edge[data-edge="${e}"]`), cut, { timeout: 10_000 });
-    await page.waitForFunction((e: string) => !!document.querySelector(`line.edge[data-edge="${e}"]`), edge(ids[2]!, ids[3]!), { timeout: 10_000 });
+    await page.waitForFunction((e: string) => !(globalThis as unknown as InPage).document.querySelector(`line.edge[data-edge="${e}"]`), cut, { timeout: 10_000 });
+    await page.waitForFunction((e: string) => !!(globalThis as unknown as InPage).document.querySelector(`line.edge[data-edge="${e}"]`), edge(ids[2]!, ids[3]!), { timeout: 10_000 });
     expect(await page.locator('g.router').count()).toBe(5);
     const shot = process.env['DMSG_STATUS_SCREENSHOT'];
     if (shot) await page.screenshot({ path: shot, fullPage: true });
