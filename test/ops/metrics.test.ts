@@ -148,6 +148,39 @@ describe('metrics endpoint', () => {
   });
 });
 
+describe('ops server', () => {
+  it('a taken metrics port fails the start and leaves nothing listening', async () => {
+    const a = await relays.start({ name: 'A', listen: ['127.0.0.1:0'], metrics: '127.0.0.1:0' });
+    await expect(relays.start({ name: 'B', listen: ['127.0.0.1:0'], metrics: metricsOf(a) })).rejects.toThrow(/EADDRINUSE/);
+    await expect(relays.start({ name: 'B', listen: ['127.0.0.1:0'], metrics: 'unix:/tmp/x' })).rejects.toThrow(/HOST:PORT/);
+  });
+
+  it('/events streams snapshots as Server-Sent Events; clients past the limit get 503', async () => {
+    const { startOpsServer } = await import('../../src/cli/ops/ops-server.ts');
+    const a = await relays.start({ name: 'A', listen: ['127.0.0.1:0'] });
+    const server = await startOpsServer({ host: '127.0.0.1', port: 0, registry: a.ops.registry, stats: () => a.ops.observer.stats(), ready: () => true, eventIntervalMs: 20, maxEventClients: 1 });
+    try {
+      const ac = new AbortController();
+      const res = await fetch(`http://${server.address}/events`, { signal: ac.signal });
+      expect(res.headers.get('content-type')).toBe('text/event-stream');
+      const reader = res.body!.getReader();
+      let text = '';
+      while ((text.match(/^event: stats$/gm) ?? []).length < 2) {
+        const chunk = await reader.read();
+        if (chunk.done) throw new Error(`the event stream ended after ${JSON.stringify(text)}`);
+        text += new TextDecoder().decode(chunk.value);
+      }
+      const data = /^data: (.*)$/m.exec(text)![1]!;
+      expect(JSON.parse(data).node.name).toBe('A');
+      expect((await get(server.address, '/events')).status).toBe(503);
+      ac.abort();
+      await reader.cancel().catch(() => {});
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('parseExposition (the test parser) rejects what the format does not allow', () => {
   it.each([
     ['no newline', '# TYPE a gauge\na 1'],
