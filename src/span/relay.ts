@@ -30,12 +30,12 @@ export interface RelayedPeer {
  */
 const pairs = new WeakMap<Transaction, RelayedPeer>();
 
-/** Relayed transactions open per target link (a gauge for monitoring, read on scrape). */
-const openOn = new WeakMap<Iocom, number>();
+/** Relayed transactions open per target link (a gauge for monitoring, read on scrape): one counter object per link, so a relayed transaction costs one lookup. */
+const openOn = new WeakMap<Iocom, { n: number }>();
 
 /** How many relayed transactions are open toward `iocom` (opened on it by a relay, not yet ended). */
 export function relayedOpenOn(iocom: Iocom): number {
-  return openOn.get(iocom) ?? 0;
+  return openOn.get(iocom)?.n ?? 0;
 }
 
 /** The transaction `tx` is paired with by a relay, if any. */
@@ -77,9 +77,11 @@ export function relayTransaction(incoming: Transaction, fromIocom: Iocom, toPare
   }
   pairs.set(incoming, { peer: outgoing, peerIocom: toIocom });
   pairs.set(outgoing, { peer: incoming, peerIocom: fromIocom });
-  openOn.set(toIocom, (openOn.get(toIocom) ?? 0) + 1);
+  let open = openOn.get(toIocom);
+  if (open === undefined) openOn.set(toIocom, (open = { n: 0 }));
+  open.n++;
   const ended = (): void => {
-    openOn.set(toIocom, (openOn.get(toIocom) ?? 1) - 1);
+    open.n--;
   };
   let skipFirst = true;
   incoming.rx$.subscribe({
