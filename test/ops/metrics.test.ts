@@ -4,6 +4,7 @@
  * service and distance, relayed transactions open, messages and bytes,
  * protocol (CRC) errors by code; /healthz and /readyz.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import net from 'node:net';
 import { firstValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -103,6 +104,37 @@ describe('metrics endpoint', () => {
     expect(sum(m, 'dmsg_crc_errors_total')).toBe(1);
     expect(sum(m, 'dmsg_links_closed_total', { reason: 'BAD_HDR_CRC' })).toBe(1);
     expect(sum(m, 'dmsg_links_up')).toBe(0);
+  });
+
+  it('counts a keepalive loss: a peer that connects and never sends', async () => {
+    const a = await relays.start({ name: 'A', listen: ['127.0.0.1:0'], metrics: '127.0.0.1:0', iocom: { pingIntervalMs: 20, linkTimeoutMs: 100 } });
+    const [host, port] = a.addresses[0]!.split(':');
+    const s = net.connect({ host: host!, port: Number(port) });
+    s.resume();
+    const m = await waitFor(async () => {
+      const x = await scrape(metricsOf(a));
+      return sum(x, 'dmsg_keepalive_losses_total') === 1 ? x : undefined;
+    }, 'the keepalive loss');
+    expect(sum(m, 'dmsg_links_closed_total', { reason: 'KEEPALIVE_TIMEOUT' })).toBe(1);
+    expect(sum(m, 'dmsg_protocol_errors_total')).toBe(0);
+    s.destroy();
+  });
+
+  it('labels links by authentication state and by transport (unix)', async () => {
+    const ka = generateKeyPairSync('ed25519');
+    const kb = generateKeyPairSync('ed25519');
+    const a = await relays.start({ name: 'A', listen: ['127.0.0.1:0'], keyPair: ka, allowedPeerKeys: [kb.publicKey], metrics: '127.0.0.1:0' });
+    await relays.start({ name: 'B', connect: [a.addresses[0]!], keyPair: kb, allowedPeerKeys: [ka.publicKey] });
+    const m = await waitFor(async () => {
+      const s = await scrape(metricsOf(a));
+      return sum(s, 'dmsg_links_up', { auth: 'verified' }) === 1 ? s : undefined;
+    }, 'the link to be verified');
+    expect(sum(m, 'dmsg_links_up')).toBe(1);
+
+    const path = `/tmp/dmsg-ops-${process.pid}.sock`;
+    const u = await relays.start({ name: 'U', listen: [`unix:${path}`], metrics: '127.0.0.1:0' });
+    await relays.start({ name: 'V', connect: [`unix:${path}`] });
+    await waitFor(async () => sum(await scrape(metricsOf(u)), 'dmsg_links_up', { transport: 'unix', direction: 'in' }) === 1, 'a unix link');
   });
 
   it('/stats.json has the same figures, /healthz answers, /readyz waits for a peer when one is configured', async () => {
