@@ -180,7 +180,46 @@ describe('metrics endpoint', () => {
   });
 });
 
+describe('RelayObserver on an embedder\'s own routers', () => {
+  it('sees links it is told about (memory transport), their traffic, and the spans', async () => {
+    const { Router } = await import('../../src/span/router.ts');
+    const { memoryPair } = await import('../../src/transport/memory.ts');
+    const { RelayObserver } = await import('../../src/cli/ops/relay-observer.ts');
+    const x = new Router({ name: 'X' });
+    const y = new Router({ name: 'Y' });
+    const observer = new RelayObserver(x, { expectPeers: true });
+    try {
+      const [s1, s2] = memoryPair();
+      observer.attached(x.attach(s1), s1, 'out');
+      y.attach(s2);
+      y.advertise({ service: 'svc' });
+      await waitFor(() => x.spans('svc').length === 1, 'X to see svc');
+      expect(observer.ready).toBe(false); // not listening yet
+      observer.setListening([]);
+      expect(observer.ready).toBe(true);
+      const st = observer.stats();
+      expect(st.links).toHaveLength(1);
+      expect(st.links[0]).toMatchObject({ peerName: 'Y', transport: 'memory', direction: 'out', auth: 'none' });
+      expect(st.links[0]!.messagesIn).toBeGreaterThan(0);
+      expect(st.spans).toEqual([expect.objectContaining({ service: 'svc', instance: 'Y', dist: 0, viaName: 'Y', path: [y.nodeId] })]);
+    } finally {
+      observer.dispose();
+      await Promise.all([x.close(), y.close()]);
+    }
+  });
+});
+
 describe('ops server', () => {
+  it('serves the status page at / with no external resources', async () => {
+    const a = await relays.start({ name: 'A', listen: ['127.0.0.1:0'], metrics: '127.0.0.1:0' });
+    const page = await get(metricsOf(a), '/');
+    expect(page.status).toBe(200);
+    expect(page.type).toMatch(/^text\/html/);
+    expect(page.body).toContain("new EventSource('events')");
+    expect(page.body).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3\.org)/);
+    expect(page.body).not.toMatch(/innerHTML/);
+  });
+
   it('a taken metrics port fails the start and leaves nothing listening', async () => {
     const a = await relays.start({ name: 'A', listen: ['127.0.0.1:0'], metrics: '127.0.0.1:0' });
     await expect(relays.start({ name: 'B', listen: ['127.0.0.1:0'], metrics: metricsOf(a) })).rejects.toThrow(/EADDRINUSE/);
