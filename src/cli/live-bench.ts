@@ -102,6 +102,16 @@ interface Conn {
   sinkAnswer?: Promise<{ messages: number; bytes: number }>;
 }
 
+/** The sink's `{"messages":N,"bytes":B}`, or undefined for anything else (a peer's bytes never throw here). */
+function parseSinkAnswer(aux: Uint8Array): { messages: number; bytes: number } | undefined {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(aux)) as { messages?: unknown; bytes?: unknown };
+    return typeof v.messages === 'number' && typeof v.bytes === 'number' ? { messages: v.messages, bytes: v.bytes } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function positiveInt(name: string, v: number, min: number, max: number): number {
   if (!Number.isInteger(v) || v < min || v > max) throw new CommandError('INVALID_ARGUMENT', `${name} must be an integer in [${min}, ${max}], got ${v}`);
   return v;
@@ -153,7 +163,8 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchResult
       if (mode === 'rr') {
         c.tx.rx$.subscribe({
           next: (m: Message) => {
-            if (m.aux.length === 0) return;
+            // More echoes than messages sent (a misbehaving service) are ignored, not counted.
+            if (m.aux.length === 0 || c.dueHead >= c.due.length) return;
             const now = performance.now();
             const dueAt = c.due[c.dueHead++]!;
             if (c.dueHead > 4096 && c.dueHead * 2 > c.due.length) {
@@ -172,7 +183,7 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveBenchResult
           let answer: { messages: number; bytes: number } | undefined;
           c.tx.rx$.subscribe({
             next: (m: Message) => {
-              if (m.aux.length > 0) answer = JSON.parse(new TextDecoder().decode(m.aux)) as { messages: number; bytes: number };
+              if (m.aux.length > 0) answer = parseSinkAnswer(m.aux);
             },
             complete: () => (answer ? resolve(answer) : reject(new CommandError('NO_SINK', `${c.span.service}/${c.span.instance} closed the transaction without a count: is it a dmsg relay sink (dmsg relay --advertise)?`))),
             error: (err: unknown) => { fail(c, err); reject(failure); },

@@ -5,6 +5,7 @@ import { startRelay, type RelayHandle } from '../../src/cli/relay-daemon.ts';
 import type { LiveBenchResult } from '../../src/cli/live-bench.ts';
 import { runCli } from './io.ts';
 import { runBin } from './bin.ts';
+import { DBG_SINK } from '../../src/cli/echo-service.ts';
 
 let a: RelayHandle;
 let b: RelayHandle;
@@ -28,6 +29,32 @@ async function bench(args: string[]): Promise<{ r: LiveBenchResult; stderr: stri
 }
 
 describe('dmsg bench ADDR SERVICE', () => {
+  it('a misbehaving service (double echoes, a sink answer that is not JSON) fails the run in one line, never crashes it', async () => {
+    const ad = b.router.advertise({ service: 'liar', instance: 'x' });
+    ad.transactions$.subscribe((tx) =>
+      tx.rx$.subscribe({
+        next: (m) => {
+          if (m.aux.length > 0 && tx.canSend) for (let i = 0; i < 2; i++) tx.send(m.header.cmd & 0xfffff, { aux: m.aux });
+        },
+        complete: () => { if (tx.canSend) tx.send(DBG_SINK, { aux: new TextEncoder().encode('not json{'), delete: true }); },
+        error: () => {},
+      }),
+    );
+    try {
+      const rr = await runCli(['bench', b.addresses[0]!, 'liar', '--json', '--duration', '0.2']);
+      expect(rr.code, rr.stderr).toBe(0);
+      const r = JSON.parse(rr.stdout) as LiveBenchResult;
+      // Each message counted once although it came back twice.
+      expect(r.latency!.samples).toBe(r.sent);
+      expect(r.messages).toBeLessThanOrEqual(r.sent);
+      const ow = await runCli(['bench', b.addresses[0]!, 'liar', '--mode', 'oneway', '--duration', '0.2']);
+      expect(ow.code).toBe(1);
+      expect(ow.stderr).toMatch(/^dmsg bench: NO_SINK: liar\/x closed the transaction without a count/);
+    } finally {
+      ad.close();
+    }
+  });
+
   it('rr, open loop, 2 connections x 4 in flight: every message echoed through a relay, latency percentiles in order', async () => {
     const { r } = await bench(['--connections', '2', '--inflight', '4', '--duration', '0.3', '--size', '100']);
     expect(r).toMatchObject({ mode: 'rr', connections: 2, size: 100, rate: 0 });
