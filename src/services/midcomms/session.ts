@@ -84,7 +84,6 @@ export class Session {
   #stateless: Uint8Array[] = [];
   readonly #waiters = new WindowWaiters();
 
-
   readonly #chans: ChannelSet;
   #ackOwed = false;
   #pumping = false;
@@ -100,8 +99,8 @@ export class Session {
   /**
    * Messages from the peer: complete inner DLM messages (header included),
    * owned by the subscriber (a view into a private copy of the batch it came
-   * in: `slice()` it to keep only the message). Sequenced messages come in order, exactly once;
-   * stateless RCOM and 3.1 messages come as received. Without a subscriber
+   * in: `slice()` it to keep only the message). Sequenced messages come in
+   * order, exactly once; stateless RCOM and 3.1 messages come as received. Without a subscriber
    * (or while paused) messages wait, bounded, and are not acknowledged.
    */
   readonly messages$: Observable<Uint8Array>;
