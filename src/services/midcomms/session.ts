@@ -72,7 +72,6 @@ export class Session {
   #stopTx = false;
   #stopRx = false;
   #closed = false;
-  #finFrames = 0;
 
   readonly #queue: SendQueue;
   readonly #rx: Receiver<ChannelState>;
@@ -293,7 +292,6 @@ export class Session {
     const version = DLM_VERSION.V3_2;
     const nodeid = this.#o.nodeid;
     this.#queue.push((seq) => encodeFin(version, nodeid, seq), true);
-    this.#finFrames++;
     this.#stopTx = true;
     this.#admitWaiters();
     this.#pump();
@@ -492,10 +490,7 @@ export class Session {
     const done = this.#queue.ack(n);
     for (const e of done) {
       for (const w of e.waiters ?? []) w.resolve();
-      if (e.fin) {
-        this.#finFrames--;
-        this.#applyFin('finAcked');
-      }
+      if (e.fin) this.#applyFin('finAcked');
     }
     if (done.length > 0) this.#admitWaiters();
   }
@@ -592,7 +587,6 @@ export class Session {
     this.#stats.droppedOnReset += this.#bare.length;
     this.#bare = [];
     this.#bareBytes = 0;
-    this.#finFrames = 0;
     this.#rx.reset();
     this.#ackOwed = false;
     this.#stopTx = false;
