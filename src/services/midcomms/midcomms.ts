@@ -58,6 +58,7 @@ export class Midcomms {
   readonly #maxSessions: number;
   readonly #sessions = new Map<string, Session>();
   readonly #service: { close(): void };
+  readonly #membership: { unsubscribe(): void };
   #gen = 0;
   #closed = false;
   /** Channels refused because the table of sessions was full, or did not start with a HELLO. */
@@ -76,7 +77,7 @@ export class Midcomms {
     this.#router = router;
     this.#service = router.serve(this.#serviceName, (tx) => this.#onTransaction(tx));
     // A node (re)joining the service: a session waiting for a path tries at once.
-    router.members$(this.#serviceName).subscribe((e) => {
+    this.#membership = router.members$(this.#serviceName).subscribe((e) => {
       if (e.type === 'join') this.#sessions.get(e.member.node)?.pathAvailable();
     });
   }
@@ -136,6 +137,7 @@ export class Midcomms {
     if (this.#closed) return;
     this.#closed = true;
     for (const s of [...this.#sessions.values()]) s.close();
+    this.#membership.unsubscribe();
     this.#service.close();
   }
 

@@ -10,8 +10,8 @@ import { MidcommsError } from './errors.ts';
 export interface MidcommsOptions {
   /**
    * Our DLM node id (`h_nodeid` of everything we send); a u32, not 0.
-   * The router binding derives it from the router's node id when unset.
-   * @default required for the pure engine; the router binding derives it from the router's node id
+   * @default on a Router (`midcomms(router)`): FNV-1a of the router's node id;
+   * required for a bare Session
    */
   nodeid?: number;
   /**

@@ -13,25 +13,22 @@ import { BehaviorSubject, type Observable } from 'rxjs';
 import type { Channel, ChannelOpener, ChannelSink } from './channel.ts';
 import { ChannelSet } from './channel-set.ts';
 import type { ChannelState } from './channel-set.ts';
-import { DLM_CMD, DLM_VERSION, MC_STATE, OFF, SIZE, stateName } from './constants.ts';
+import { DLM_CMD, DLM_VERSION, MC_STATE, stateName } from './constants.ts';
 import type { McState } from './constants.ts';
 import { MidcommsError } from './errors.ts';
 import type { MidcommsErrorCode } from './errors.ts';
 import { finRule } from './fin-rules.ts';
 import type { FinEvent } from './fin-rules.ts';
-import { HELLO_REFUSED, HELLO_REPLY, encodeAck, encodeFin, encodeHello, encodeOptsStamped } from './frame-encoder.ts';
+import { HELLO_REFUSED, HELLO_REPLY, encodeAck, encodeHello } from './frame-encoder.ts';
 import { frameLengthAt, nodeidAt, parseFrame } from './frame-reader.ts';
 import type { DropReason, ParsedFrame } from './frame-reader.ts';
 import { describeSessionId, judgeHello } from './hello.ts';
 import type { SessionId } from './hello.ts';
-import { FrameSlab } from './frame-slab.ts';
-import { checkInnerMessage, stampInner } from './inner-message.ts';
 import type { ResolvedMidcommsOptions } from './options.ts';
 import { Receiver } from './receiver.ts';
-import { SendQueue } from './send-queue.ts';
+import { Sender } from './sender.ts';
 import { SessionStats } from './session-stats.ts';
 import type { SessionStatsSnapshot } from './session-stats.ts';
-import { WindowWaiters } from './window-waiters.ts';
 
 export interface SendOptions {
   /** Abort waiting for room in the window (the message is then not sent). */
@@ -48,8 +45,6 @@ export interface SessionContext {
   onFenced?(): void;
 }
 
-const RESOLVED: Promise<void> = Promise.resolve();
-const noop = (): void => {};
 
 function err(code: MidcommsErrorCode, message: string): MidcommsError {
   return new MidcommsError(code, message);
@@ -69,21 +64,11 @@ export class Session {
 
   #state: McState = MC_STATE.CLOSED;
   #users = 0;
-  #stopTx = false;
   #stopRx = false;
   #closed = false;
-  #finFrames = 0;
 
-  readonly #queue: SendQueue;
+  readonly #tx: Sender;
   readonly #rx: Receiver<ChannelState>;
-  readonly #slab = new FrameSlab();
-  readonly #alloc = (n: number): Uint8Array => this.#slab.alloc(n);
-  /** Bare (3.1) messages not yet written. */
-  #bare: Uint8Array[] = [];
-  #bareBytes = 0;
-  #stateless: Uint8Array[] = [];
-  readonly #waiters = new WindowWaiters();
-
 
   readonly #chans: ChannelSet;
   #ackOwed = false;
@@ -100,8 +85,8 @@ export class Session {
   /**
    * Messages from the peer: complete inner DLM messages (header included),
    * owned by the subscriber (a view into a private copy of the batch it came
-   * in: `slice()` it to keep only the message). Sequenced messages come in order, exactly once;
-   * stateless RCOM and 3.1 messages come as received. Without a subscriber
+   * in: `slice()` it to keep only the message). Sequenced messages come in
+   * order, exactly once; stateless RCOM and 3.1 messages come as received. Without a subscriber
    * (or while paused) messages wait, bounded, and are not acknowledged.
    */
   readonly messages$: Observable<Uint8Array>;
@@ -115,7 +100,7 @@ export class Session {
       {
         data: (cs, bytes) => this.#onData(cs, bytes),
         becameCurrent: () => {
-          this.#queue.rewind();
+          this.#tx.rewind();
           this.#pump();
         },
         writable: () => this.#pump(),
@@ -127,15 +112,30 @@ export class Session {
       options,
       this.#stats,
     );
-    this.#queue = new SendQueue(options.initialSeq);
-    const isClosed = (): boolean => this.#closed;
+    const session = this;
+    this.#tx = new Sender(
+      {
+        sequenced: () => this.#sequenced(),
+        beforeSequenced: () => {
+          // Transmit threshold (§5.6 step 1): piggy-back an ACK before the message.
+          if (this.#rx.txThresholdReached) this.#sendAck(true);
+        },
+        pump: () => this.#pump(),
+        get closed() {
+          return session.closed;
+        },
+        peer,
+      },
+      options,
+      this.#stats,
+    );
     this.#rx = new Receiver<ChannelState>(
       {
         sendAck: (threshold) => this.#sendAck(threshold),
         finReceived: () => this.#applyFin('finReceived'),
         resync: (cs) => this.#chans.close(cs, 'receive buffer overflowed; resend'),
         get closed() {
-          return isClosed();
+          return session.closed;
         },
       },
       options,
@@ -155,7 +155,7 @@ export class Session {
   }
   /** `send()` calls waiting for room in the window. */
   get waiting(): number {
-    return this.#waiters.length;
+    return this.#tx.waiting;
   }
 
   /** Replaces how channels to the peer are opened (the router binding learns the path late). */
@@ -171,18 +171,18 @@ export class Session {
       peerNodeid: this.#peerNodeid,
       local: describeSessionId(this.#local),
       remote: describeSessionId(this.#remote),
-      seqSend: this.#queue.seqSend,
-      firstUnacked: this.#queue.firstUnacked,
+      seqSend: this.#tx.seqSend,
+      firstUnacked: this.#tx.firstUnacked,
       seqNext: this.#rx.seqNext,
-      queueMessages: this.#queue.messages + this.#bare.length,
-      queueBytes: this.#queue.bytes + this.#bareBytes,
+      queueMessages: this.#tx.queueMessages,
+      queueBytes: this.#tx.queueBytes,
       inboundMessages: this.#rx.inboundMessages,
       inboundBytes: this.#rx.inboundBytes,
-      waiting: this.#waiters.length,
+      waiting: this.#tx.waiting,
       windowMessages: this.#o.windowMessages,
       windowBytes: this.#o.windowBytes,
       users: this.#users,
-      stopTx: this.#stopTx,
+      stopTx: this.#tx.stopTx,
       stopRx: this.#stopRx,
       channels: this.#chans.size,
     });
@@ -192,7 +192,7 @@ export class Session {
 
   /** Queues `message` (a complete MSG or RCOM inner message); resolves once it is committed. */
   send(message: Uint8Array, options: SendOptions = {}): Promise<void> {
-    return this.#enqueue(message, false, options.signal);
+    return this.#tx.send(message, false, options.signal);
   }
 
   /** Like `send()`, but resolves when the peer acknowledged the message. */
@@ -200,7 +200,7 @@ export class Session {
     if (this.#peerVersion === DLM_VERSION.V3_1 || this.#o.version === DLM_VERSION.V3_1) {
       return Promise.reject(err('UNSEQUENCED', 'a 3.1 peer acknowledges nothing'));
     }
-    return this.#enqueue(message, true, options.signal);
+    return this.#tx.send(message, true, options.signal);
   }
 
   /**
@@ -208,96 +208,11 @@ export class Session {
    * outside the sequence (§5.3). Best effort: lost with a broken channel.
    */
   sendStateless(message: Uint8Array): void {
-    const bad = this.#checkMessage(message);
-    if (bad !== null) throw bad;
-    if (message[OFF.CMD] !== DLM_CMD.RCOM) throw err('BAD_MESSAGE', `a stateless message is an RCOM, got h_cmd ${message[OFF.CMD]}`);
-    if (this.#stateless.length >= 64) this.#stateless.shift();
-    this.#stateless.push(this.#stamp(message, this.#txVersion()));
-    this.#pump();
-  }
-
-  #txVersion(): number {
-    return this.#sequenced() ? DLM_VERSION.V3_2 : DLM_VERSION.V3_1;
+    this.#tx.sendStateless(message);
   }
 
   #sequenced(): boolean {
     return this.#o.version === DLM_VERSION.V3_2 && this.#peerVersion !== DLM_VERSION.V3_1;
-  }
-
-  #checkMessage(message: Uint8Array): MidcommsError | null {
-    if (this.#closed) return err('CLOSED', `the session with ${this.peer} is fenced`);
-    return checkInnerMessage(message);
-  }
-
-  #stamp(message: Uint8Array, version: number): Uint8Array {
-    return stampInner(message, version, this.#o.nodeid);
-  }
-
-  #enqueue(message: Uint8Array, acked: boolean, signal: AbortSignal | undefined): Promise<void> {
-    const bad = this.#checkMessage(message);
-    if (bad !== null) return Promise.reject(bad);
-    if (this.#stopTx) return Promise.reject(err('STOP_TX', `our FIN to ${this.peer} is sent; nothing may follow it`));
-    if (signal?.aborted) return Promise.reject(err('ABORTED', 'aborted before sending'));
-    if (this.#waiters.length === 0 && this.#hasRoom(message.length)) {
-      if (!acked) {
-        this.#commit(message, null, noop);
-        return RESOLVED;
-      }
-      return new Promise<void>((resolve, reject) => this.#commit(message, { resolve, reject }, resolve));
-    }
-    if (this.#waiters.length >= this.#o.maxWaiters) {
-      return Promise.reject(err('TOO_MANY_WAITERS', `${this.#waiters.length} sends already wait for room (maxWaiters ${this.#o.maxWaiters})`));
-    }
-    this.#stats.windowWaits++;
-    // The caller may reuse its buffer while we wait: keep a copy.
-    return this.#waiters.add(message.slice(), acked, signal);
-  }
-
-  #hasRoom(bytes: number): boolean {
-    if (this.#sequenced()) return this.#queue.fits(bytes + SIZE.OPTS, this.#o.windowMessages, this.#o.windowBytes);
-    return this.#bare.length < this.#o.windowMessages && this.#bareBytes + bytes <= this.#o.windowBytes;
-  }
-
-  #commit(message: Uint8Array, ackWaiter: { resolve: () => void; reject: (e: Error) => void } | null, committed: () => void): void {
-    if (this.#sequenced()) {
-      // Transmit threshold (§5.6 step 1): piggy-back an ACK before the message.
-      if (this.#rx.txThresholdReached) this.#sendAck(true);
-      const nodeid = this.#o.nodeid;
-      // The one copy of the send path: the message goes into its OPTS frame, stamped.
-      const entry = this.#queue.push((seq) => encodeOptsStamped(DLM_VERSION.V3_2, nodeid, seq, message, this.#alloc), false);
-      if (ackWaiter !== null) entry.waiters = [ackWaiter];
-    } else {
-      if (ackWaiter !== null) ackWaiter.reject(err('UNSEQUENCED', 'a 3.1 peer acknowledges nothing'));
-      const bare = this.#stamp(message, DLM_VERSION.V3_1);
-      this.#bare.push(bare);
-      this.#bareBytes += bare.length;
-    }
-    this.#stats.sent++;
-    if (ackWaiter === null) committed();
-    this.#pump();
-  }
-
-  #admitWaiters(): void {
-    for (let w = this.#waiters.peek(); w !== undefined && !this.#closed; w = this.#waiters.peek()) {
-      if (this.#stopTx) {
-        this.#waiters.shift();
-        w.reject(err('STOP_TX', `our FIN to ${this.peer} is sent; nothing may follow it`));
-        continue;
-      }
-      if (!this.#hasRoom(w.message.length)) return;
-      this.#waiters.shift();
-      this.#commit(w.message, w.acked ? { resolve: w.resolve, reject: w.reject } : null, w.resolve);
-    }
-  }
-
-  #sendFin(): void {
-    const version = DLM_VERSION.V3_2;
-    const nodeid = this.#o.nodeid;
-    this.#queue.push((seq) => encodeFin(version, nodeid, seq), true);
-    this.#finFrames++;
-    this.#stopTx = true;
-    this.#admitWaiters();
-    this.#pump();
   }
 
   /** ACK(seq_next). `threshold`: a threshold or timer ACK, which clears the delivered count. */
@@ -327,23 +242,9 @@ export class Session {
     try {
       if (this.#ackOwed) this.#sendAck(false);
       while (!cs.blocked && !cs.dead && this.#chans.current === cs) {
-        const raw = this.#stateless.shift();
-        if (raw !== undefined) {
-          this.#chans.write(cs, raw);
-          continue;
-        }
-        if (this.#sequenced()) {
-          const entry = this.#queue.nextToTransmit();
-          if (entry === undefined) break;
-          if (entry.transmissions > 1) this.#stats.retransmits++;
-          this.#chans.write(cs, entry.frame);
-        } else {
-          const m = this.#bare.shift();
-          if (m === undefined) break;
-          this.#bareBytes -= m.length;
-          this.#chans.write(cs, m);
-          this.#admitWaiters();
-        }
+        const frame = this.#tx.next();
+        if (frame === undefined) break;
+        this.#chans.write(cs, frame);
       }
     } finally {
       this.#pumping = false;
@@ -363,7 +264,7 @@ export class Session {
   }
 
   #needChannel(): boolean {
-    return !this.#closed && (this.#queue.length > 0 || this.#bare.length > 0 || this.#stateless.length > 0 || this.#ackOwed || this.#rx.ackDue);
+    return !this.#closed && (this.#tx.pending || this.#ackOwed || this.#rx.ackDue);
   }
 
   // ---------------------------------------------------------------- receiving
@@ -471,34 +372,17 @@ export class Session {
 
   /** The peer speaks 3.1: what was queued as sequenced goes out bare, without FIN (§5.10). */
   #becomeUnsequenced(): void {
-    for (const e of this.#queue.clear(this.#o.initialSeq)) {
-      for (const w of e.waiters ?? []) w.reject(err('UNSEQUENCED', 'the peer speaks 3.1 and acknowledges nothing'));
-      if (e.fin) continue;
-      const inner = this.#stamp(e.frame.subarray(SIZE.OPTS), DLM_VERSION.V3_1);
-      this.#bare.push(inner);
-      this.#bareBytes += inner.length;
-    }
-    if (this.#stopTx) {
-      // An active close toward a 3.1 peer has nothing to do (§5.8).
-      this.#stopTx = false;
-      this.#setState(MC_STATE.CLOSED);
-    }
+    // An active close toward a 3.1 peer has nothing to do (§5.8).
+    if (this.#tx.becomeUnsequenced()) this.#setState(MC_STATE.CLOSED);
     this.#pump();
   }
 
   #onAck(n: number): void {
     if (this.#peerVersion !== DLM_VERSION.V3_2) return this.#drop('wrongGeneration');
-    if (!this.#queue.isPlausibleAck(n)) return this.#drop('badAck');
+    const done = this.#tx.ack(n);
+    if (done === null) return this.#drop('badAck');
     this.#stats.acksReceived++;
-    const done = this.#queue.ack(n);
-    for (const e of done) {
-      for (const w of e.waiters ?? []) w.resolve();
-      if (e.fin) {
-        this.#finFrames--;
-        this.#applyFin('finAcked');
-      }
-    }
-    if (done.length > 0) this.#admitWaiters();
+    for (const e of done) if (e.fin) this.#applyFin('finAcked');
   }
 
   #onOpts(cs: ChannelState, buf: Uint8Array, p: Extract<ParsedFrame, { kind: 'opts' }>): void {
@@ -561,7 +445,7 @@ export class Session {
           break;
         case 'sendFinActive':
         case 'sendFinPassive':
-          this.#sendFin();
+          this.#tx.sendFin();
           break;
         case 'setStopRx':
           this.#stopRx = true;
@@ -588,15 +472,9 @@ export class Session {
    */
   #reset(kind: 'own' | 'peer', error: MidcommsError | null, keep: ChannelState | null): void {
     this.#stats.resets++;
-    const lost = error ?? err('PEER_RESET', 'the session was reset');
-    for (const e of this.#queue.clear(this.#o.initialSeq)) for (const w of e.waiters ?? []) w.reject(lost);
-    this.#stats.droppedOnReset += this.#bare.length;
-    this.#bare = [];
-    this.#bareBytes = 0;
-    this.#finFrames = 0;
+    this.#tx.reset(error ?? err('PEER_RESET', 'the session was reset'));
     this.#rx.reset();
     this.#ackOwed = false;
-    this.#stopTx = false;
     this.#stopRx = false;
     this.#peerVersion = 0;
     if (kind === 'own') {
@@ -606,7 +484,8 @@ export class Session {
     }
     this.#chans.closeAll(keep, kind === 'own' ? 'session reset' : 'the peer began a new session');
     this.#setState(MC_STATE.CLOSED);
-    this.#admitWaiters();
+    // Only now, with the old session's channels closed, may new messages be committed.
+    this.#tx.admit();
   }
 
   #fence(): void {
@@ -615,7 +494,7 @@ export class Session {
     this.#reset('own', fenced, null);
     this.#closed = true;
     this.#users = 0;
-    this.#waiters.rejectAll(fenced);
+    this.#tx.rejectWaiting(fenced);
     this.#chans.dispose();
     this.#wakeStateWaiters(null);
     this.#state$.complete();

@@ -170,6 +170,7 @@ describe('midcomms over routers', () => {
       let sentA = 0;
       let sentB = 0;
       let cuts = 0;
+      let relayKills = 0;
       const live = new Map<string, { cut(): void; readonly up: boolean }>();
       for (const l of mesh.links) live.set(`${l.a}-${l.b}`, l);
       const failures: unknown[] = [];
@@ -186,6 +187,12 @@ describe('midcomms over routers', () => {
             cuts++;
             live.set(key, l);
           }
+        } else if (r < (SOAK ? 0.012 : 0.36)) {
+          // a relay dies: every link of relay 2 or 3 at once (restored below like any link)
+          const relay = rand() < 0.5 ? 2 : 3;
+          for (const [key, l] of live) if (l.up && key.split('-').map(Number).includes(relay)) l.cut();
+          relayKills++;
+          cuts++;
         } else if (r < 0.6) {
           for (const [key, l] of [...live.entries()]) {
             if (!l.up && rand() < 0.5) {
@@ -214,6 +221,7 @@ describe('midcomms over routers', () => {
       expect(a.stats().queueMessages, `seed ${seed}`).toBe(0);
       expect(b.stats().queueMessages, `seed ${seed}`).toBe(0);
       expect(cuts, `seed ${seed}`).toBeGreaterThanOrEqual(200);
+      expect(relayKills, `seed ${seed}`).toBeGreaterThan(0);
       expect(a.stats().retransmits + b.stats().retransmits, `seed ${seed}`).toBeGreaterThan(0);
     }, SOAK ? 900_000 : 60_000);
   }

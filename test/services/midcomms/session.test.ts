@@ -1,19 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MC_STATE } from '../../../src/services/midcomms/constants.ts';
-import { FakeNet, msg, msgNumber } from './fake-net.ts';
-
-function twoNodes(extra: { a?: object; b?: object } = {}) {
-  const net = new FakeNet();
-  const A = net.node('a', { nodeid: 1, incarnation: 0xa1, ...extra.a });
-  const B = net.node('b', { nodeid: 2, incarnation: 0xb1, ...extra.b });
-  const a = A.session('b');
-  const b = B.session('a');
-  const gotA: number[] = [];
-  const gotB: number[] = [];
-  a.messages$.subscribe((m) => gotA.push(msgNumber(m)));
-  b.messages$.subscribe((m) => gotB.push(msgNumber(m)));
-  return { net, A, B, a, b, gotA, gotB };
-}
+import { msg, twoNodes } from './fake-net.ts';
 
 describe('midcomms session over fake channels', () => {
   it('delivers in order both ways and empties both queues', async () => {
