@@ -59,7 +59,13 @@ export type { LnkConn, LnkConnLayout, LnkSpan, BlkOpen, BlkRw, BlkError } from '
 
 // ---------------------------------------------------------------- iocom: one link, transactions
 export { Iocom, Transaction, IOCOM_DEFAULTS, TransactionError, LinkError, rawPublicKey, keyFingerprint } from './iocom/index.ts';
-export type { IocomOptions, OpenOptions, OneWayOptions, IocomStats, SendOptions, TransactionErrorCode, LinkCloseReason } from './iocom/index.ts';
+export type { IocomOptions, OpenOptions, OneWayOptions, IocomStats, SendOptions, TransactionErrorCode, LinkErrorCode, LinkCloseReason } from './iocom/index.ts';
+// Daemon-wide budgets shared by every link of a process (docs/limits.md).
+export { Budget, BUDGET_DEFAULTS } from './iocom/index.ts';
+export type { BudgetOptions, BudgetStats } from './iocom/index.ts';
+// LNK_AUTH: which end of a connection a stream is (docs/auth.md).
+export { markLinkRole, linkRoleOf } from './iocom/index.ts';
+export type { LinkRole } from './iocom/index.ts';
 
 // ---------------------------------------------------------------- transport: streams
 export {
@@ -113,13 +119,25 @@ export { systemClock, ManualClock } from './util/clock.ts';
 export type { Clock } from './util/clock.ts';
 
 // ---------------------------------------------------------------- span: the mesh router
-export { Router, SpanError, SPAN_DEFAULTS, SERVICE_PEER_TYPE, SERVICE_NAMESPACE, DMSG_ERR_WITHDRAWN, serviceClusterId } from './span/index.ts';
-export type { RouterOptions, RouterLink, SpanOptions, SpanInfo, SpanEvent, SpanErrorCode, AdvertiseOptions, Advertisement, NodeId } from './span/index.ts';
+export { Router, SpanError, SPAN_DEFAULTS, SERVICE_PEER_TYPE, SERVICE_NAMESPACE, DMSG_ERR_WITHDRAWN, serviceClusterId, compareByDistance } from './span/index.ts';
+export type { RouterOptions, RouterLink, SpanOptions, SpanInfo, SpanEvent, SpanErrorCode, AdvertiseOptions, Advertisement, NodeId, SpanOrigin, WaitOptions } from './span/index.ts';
+// The service API: serve, open by service/instance/node, membership, command codes.
+export { DMSG_PROTO_SVC, SVC_CMD, svcCmd, isSvcCmd, runShellCommand } from './span/index.ts';
+export type { RouteOptions, Member, MemberEvent, ServeOptions, Service, ServiceCall, ServiceHandler } from './span/index.ts';
 
 // ---------------------------------------------------------------- the relay daemon, embeddable
 export { startRelay, parseServiceSpec } from './cli/relay-daemon.ts';
 export type { RelayConfig, RelayHandle, RelayPeer, ServiceSpec, TlsFiles } from './cli/relay-daemon.ts';
 export { serveEcho, echoTransaction } from './cli/echo-service.ts';
+// Operability of an embedded relay: metrics registry, diagnostics_channel names, JSON logs (docs/operability.md).
+export { MetricsRegistry } from './cli/ops/metrics-registry.ts';
+export type { Collector } from './cli/ops/metrics-registry.ts';
+export type { MetricFamily, Sample, MetricType, Labels } from './cli/ops/exposition.ts';
+export { CHANNELS as DIAGNOSTICS_CHANNELS } from './cli/ops/diagnostics.ts';
+export type { LinkUpMessage, LinkDownMessage, SpanEventMessage, ProtocolErrorMessage } from './cli/ops/diagnostics.ts';
+export { EventLog, LOG_LEVELS, LOG_FORMATS } from './cli/ops/event-log.ts';
+export type { LogLevel, LogFormat, LogRecord, EventLogOptions } from './cli/ops/event-log.ts';
+export { RelayObserver } from './cli/ops/relay-observer.ts';
 
 // ---------------------------------------------------------------- services: midcomms (reliable sessions between nodes)
 export { midcomms, Midcomms, MidcommsError, encodeDlmMessage, DLM_CMD, DLM_VERSION, MC_STATE, MIDCOMMS_DEFAULTS } from './services/midcomms/index.ts';

@@ -26,6 +26,7 @@ export function compareByDistance(a: SpanInfo, b: SpanInfo): number {
 
 /** Options of waitForSpan(). */
 export interface WaitOptions {
+  /** Stop waiting when this signal aborts (the promise rejects). @default none */
   signal?: AbortSignal;
   /** Give up after this many ms of the router's clock. @default none */
   timeoutMs?: number;

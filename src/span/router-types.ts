@@ -127,9 +127,9 @@ export interface AdvertiseOptions {
 
 /** Which instance `open()` goes to, beyond the service name. */
 export interface RouteOptions {
-  /** Only this instance name (also written `open('service/instance')`). */
+  /** Only this instance name (also written `open('service/instance')`). @default any instance, nearest first */
   instance?: string;
-  /** Only the instance of this router: a node id (uuid) or a router name. */
+  /** Only the instance of this router: a node id (uuid) or a router name. @default any router, nearest first */
   node?: string;
 }
 
