@@ -449,6 +449,26 @@ export class Lockspace implements ResourceSink {
     }
   }
 
+  /** A redirected request's delay ran out: look the master up again (or finish an overlap). @internal (owner-side.ts) */
+  retryRedirected(lkb: Lock): void {
+    if (this.#released || lkb.endOfLife || lkb.waitType !== 'lookup') return;
+    this.#run(() => {
+      if (lkb.endOfLife || lkb.waitType !== 'lookup') return;
+      lkb.waitType = 'none';
+      const r = lkb.resource!;
+      if (lkb.overlapCancel || lkb.overlapUnlock) {
+        const status = lkb.overlapUnlock ? DLM_ERRNO.EUNLOCK : DLM_ERRNO.ECANCEL;
+        lkb.overlapCancel = lkb.overlapUnlock = false;
+        this.queueCast(lkb, status, true);
+        this.confirmMaster(r, DLM_ERRNO.EBADR);
+      } else {
+        this.requestLock(r, lkb);
+        if (r.master === this.ourNodeid) this.confirmMaster(r, 0);
+      }
+      this.checkUnused(r);
+    });
+  }
+
   /** @internal (owner-side.ts) */
   processLookupList(r: Resource): void {
     const parked = r.lookupList.splice(0, r.lookupList.length);

@@ -96,6 +96,7 @@ function onRequestReply(ls: Lockspace, from: number, m: DlmMessage): void {
       // Not (or no longer) the master: forget it and look it up again.
       if (ls.dirNodeOf(r) !== ls.ourNodeid) r.master = 0;
       lkb.nodeid = 0;
+      if (!(lkb.overlapCancel || lkb.overlapUnlock) && retryLater(ls, lkb)) return;
       if (lkb.overlapCancel || lkb.overlapUnlock) {
         const status = lkb.overlapUnlock ? DLM_ERRNO.EUNLOCK : DLM_ERRNO.ECANCEL;
         lkb.overlapCancel = lkb.overlapUnlock = false;
@@ -134,6 +135,7 @@ function onLookupReply(ls: Lockspace, from: number, m: DlmMessage): void {
   if (master === 0xffffffff || master === 0 || !ls.members.includes(master)) {
     // The directory disagrees that it is the directory: look up again.
     r.master = 0;
+    if (retryLater(ls, lkb)) return;
     r.firstLkid = 0;
     ls.requestLock(r, lkb);
     return;
@@ -226,6 +228,23 @@ function onBast(ls: Lockspace, from: number, m: DlmMessage): void {
   if (!lkb) return;
   ls.queueBast(lkb, m.bastmode as Mode);
   lkb.highbast = m.bastmode;
+}
+
+/**
+ * A lock sent elsewhere more than once in a row (a master that has not yet
+ * heard that it is master, a directory that disagrees with our member list)
+ * retries after a growing delay (10 ms doubling to 1 s) instead of spinning
+ * on the network; the first redirect retries at once, as the kernel does.
+ * The lock counts as looking up meanwhile, so unlock/cancel overlap it.
+ */
+function retryLater(ls: Lockspace, lkb: Lock): boolean {
+  lkb.redirects++;
+  if (lkb.redirects <= 1) return false;
+  lkb.waitType = 'lookup';
+  lkb.resource!.firstLkid = lkb.lkid;
+  const delay = Math.min(1000, 10 * 2 ** Math.min(7, lkb.redirects - 2));
+  ls.host.clock.setTimeout(() => ls.retryRedirected(lkb), delay);
+  return true;
 }
 
 /** Flags the master reported: ALTMODE picks the alternate mode, DEMOTED means NL. */
