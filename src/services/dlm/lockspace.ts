@@ -133,6 +133,10 @@ export class Lockspace implements ResourceSink {
     return directoryNode(r.hash, this.#members);
   }
 
+  dirNodeOfName(name: Uint8Array): number {
+    return directoryNode(this.host.hash(name) >>> 0, this.#members);
+  }
+
   // ===================================================================
   // Low-level API
   // ===================================================================

@@ -48,7 +48,7 @@ function ownerDispatch(ls: Lockspace, from: number, m: DlmMessage): void {
 
 
 /** The process copy a reply/GRANT/BAST from `from` names, or undefined (counted). */
-function processCopy(ls: Lockspace, from: number, m: DlmMessage, lkid: number, allowLookup: boolean): Lock | undefined {
+function processCopy(ls: Lockspace, from: number, lkid: number, allowLookup: boolean): Lock | undefined {
   const lkb = ls.lockById(lkid);
   if (!lkb || lkb.endOfLife) {
     ls.stats.ignored++;
@@ -58,12 +58,11 @@ function processCopy(ls: Lockspace, from: number, m: DlmMessage, lkid: number, a
     ls.refuse('WRONG_LOCK');
     return undefined;
   }
-  void m;
   return lkb;
 }
 
 function onRequestReply(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m, m.remid, true);
+  const lkb = processCopy(ls, from, m.remid, true);
   if (!lkb) return;
   if (lkb.waitType !== 'request' && lkb.waitType !== 'lookup') return ls.refuse('UNEXPECTED_REPLY');
   const r = lkb.resource!;
@@ -155,7 +154,7 @@ function onLookupReply(ls: Lockspace, from: number, m: DlmMessage): void {
 }
 
 function onConvertReply(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m, m.remid, false);
+  const lkb = processCopy(ls, from, m.remid, false);
   if (!lkb) return;
   if (lkb.waitType !== 'convert') return ls.refuse('UNEXPECTED_REPLY');
   lkb.waitType = 'none';
@@ -188,7 +187,7 @@ function onConvertReply(ls: Lockspace, from: number, m: DlmMessage): void {
 }
 
 function onUnlockCancelReply(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m, m.remid, false);
+  const lkb = processCopy(ls, from, m.remid, false);
   if (!lkb) return;
   const want: WaitType = m.type === MSG.UNLOCK_REPLY ? 'unlock' : 'cancel';
   if (lkb.waitType === want) lkb.waitType = 'none';
@@ -215,7 +214,7 @@ function onUnlockCancelReply(ls: Lockspace, from: number, m: DlmMessage): void {
 }
 
 function onGrant(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m, m.remid, false);
+  const lkb = processCopy(ls, from, m.remid, false);
   if (!lkb) return;
   if (lkb.status !== LKSTS.WAITING && lkb.status !== LKSTS.CONVERT) return ls.refuse('UNEXPECTED_GRANT');
   munge(lkb, m);
@@ -224,7 +223,7 @@ function onGrant(ls: Lockspace, from: number, m: DlmMessage): void {
 }
 
 function onBast(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m, m.remid, false);
+  const lkb = processCopy(ls, from, m.remid, false);
   if (!lkb) return;
   ls.queueBast(lkb, m.bastmode as Mode);
   lkb.highbast = m.bastmode;
