@@ -134,10 +134,31 @@ export function encodeMessage(h: Omit<DlmHeader, 'cmd'>, m: DlmMessage): Uint8Ar
   if (length > DLM_MAX_MSG_LEN) throw new DlmError('EINVAL', `DLM message of ${length} bytes exceeds ${DLM_MAX_MSG_LEN}`);
   const out = new Uint8Array(length);
   const dv = new DataView(out.buffer);
-  writeHeader(dv, { ...h, cmd: DLM_CMD.MSG }, length);
-  const fields = [m.type, m.nodeid, m.pid, m.lkid, m.remid, m.parentLkid, m.parentRemid, m.exflags, m.sbflags, m.flags, m.lvbseq, m.hash, m.status, m.grmode, m.rqmode, m.bastmode, m.asts, m.result];
-  for (let i = 0; i < fields.length; i++) dv.setUint32(DLM_HEADER_LEN + 4 * i, fields[i]! >>> 0, true);
-  out.set(m.extra, DLM_MSG_FIXED_LEN);
+  dv.setUint32(0, h.version >>> 0, true);
+  dv.setUint32(4, h.lockspace >>> 0, true);
+  dv.setUint32(8, h.nodeid >>> 0, true);
+  dv.setUint16(12, length, true);
+  out[14] = DLM_CMD.MSG;
+  // The 18 fields in wire order; signed ones (modes, status, result) as two's complement.
+  dv.setUint32(16, m.type, true);
+  dv.setUint32(20, m.nodeid >>> 0, true);
+  dv.setUint32(24, m.pid >>> 0, true);
+  dv.setUint32(28, m.lkid >>> 0, true);
+  dv.setUint32(32, m.remid >>> 0, true);
+  dv.setUint32(36, m.parentLkid >>> 0, true);
+  dv.setUint32(40, m.parentRemid >>> 0, true);
+  dv.setUint32(44, m.exflags >>> 0, true);
+  dv.setUint32(48, m.sbflags >>> 0, true);
+  dv.setUint32(52, m.flags >>> 0, true);
+  dv.setUint32(56, m.lvbseq >>> 0, true);
+  dv.setUint32(60, m.hash >>> 0, true);
+  dv.setInt32(64, m.status, true);
+  dv.setInt32(68, m.grmode, true);
+  dv.setInt32(72, m.rqmode, true);
+  dv.setInt32(76, m.bastmode, true);
+  dv.setUint32(80, m.asts >>> 0, true);
+  dv.setInt32(84, m.result, true);
+  if (m.extra.length > 0) out.set(m.extra, DLM_MSG_FIXED_LEN);
   return out;
 }
 
