@@ -759,6 +759,17 @@ export class Lockspace implements ResourceSink {
       for (const lkb of this.#locks.values()) if (!lkb.masterCopy && lkb.grmode !== LKM.IV) return DLM_ERRNO.EBUSY;
     }
     this.#released = true;
+    // Resources this node masters but no longer uses: tell their directory
+    // nodes now, as retirement would have, so nobody is sent here later.
+    for (const r of this.rsbs.values()) {
+      const dir = this.dirNodeOf(r);
+      if (r.unused && r.master === this.ourNodeid && dir !== this.ourNodeid) {
+        const m = emptyMessage(MSG.REMOVE);
+        m.hash = r.hash;
+        m.extra = r.name;
+        this.sendMessage(dir, m);
+      }
+    }
     this.#clearToss();
     this.rsbs.clear();
     for (const lkb of this.#locks.values()) lkb.endOfLife = true;
@@ -768,6 +779,13 @@ export class Lockspace implements ResourceSink {
 
   get released(): boolean {
     return this.#released;
+  }
+
+  /** Master copies here of other nodes' locks (what a leave without recovery would lose). */
+  get masterCopyCount(): number {
+    let n = 0;
+    for (const lkb of this.#locks.values()) if (lkb.masterCopy) n++;
+    return n;
   }
 
   /** Resources with their master, directory node and queues (like `dlm_tool lockdump`). */
