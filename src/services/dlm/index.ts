@@ -4,6 +4,7 @@ export { DlmLockspace, DlmLock } from './api.ts';
 export type { LockOptions } from './api.ts';
 export { Lockspace } from './lockspace.ts';
 export type { LockspaceStats, DumpResource, DumpLock } from './lockspace.ts';
+export { formatLockdump } from './lockdump.ts';
 export { newLksb } from './lock.ts';
 export type { Lksb, AstFn, BastFn } from './lock.ts';
 export { LKM, LKF, SBF, DLM_ERRNO, MODE_NAMES, modeName, parseMode, describeFlags } from './constants.ts';
