@@ -371,3 +371,37 @@ describe('the checker itself', () => {
     expect(bad.some((b) => b.includes('client 2: lock never completed'))).toBe(true);
   });
 });
+
+/** Extra robustness seeds: DLM_REORDER_SEEDS=50 npx vitest run test/services/dlm/model-check.test.ts -t robustness */
+const REORDER_EXTRA = Array.from({ length: Number(process.env.DLM_REORDER_SEEDS ?? 0) }, (_, i) => 2000 + i);
+
+describe('robustness: messages reordered between node pairs (outside the transport contract)', () => {
+  for (const seed of [21, 22, 23, 24, ...REORDER_EXTRA]) {
+    it(`seed ${seed}: nothing throws, settle ends, no internal error`, async () => {
+      const rand = lcg(seed);
+      const sys = new System(NODES, CLIENTS, (i) => NODES[i % NODES.length]!);
+      for (let b = 0; b < 100; b++) {
+        const from = NODES[Math.floor(rand() * 5)]!;
+        const to = NODES[Math.floor(rand() * 5)]!;
+        if (from !== to) sys.sim.hold(from, to);
+        const n = 1 + Math.floor(rand() * 6);
+        for (let k = 0; k < n; k++) {
+          const client = Math.floor(rand() * CLIENTS);
+          const op = randomOp(rand, sys, client);
+          sys.issue(client, op.op, op.res, op.mode, op.flags, op.lvb);
+          sys.sim.runPending();
+        }
+        if (from !== to) {
+          const order = Array.from({ length: sys.sim.heldCount(from, to) }, (_, i) => i);
+          for (let i = order.length - 1; i > 0; i--) {
+            const j = Math.floor(rand() * (i + 1));
+            [order[i], order[j]] = [order[j]!, order[i]!];
+          }
+          sys.sim.release(from, to, order);
+        }
+        await sys.sim.settle({ maxRounds: 10_000 });
+      }
+      for (const ls of sys.ls.values()) expect(ls.stats.refused.INTERNAL ?? 0, `seed ${seed}`).toBe(0);
+    });
+  }
+});
