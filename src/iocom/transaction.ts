@@ -33,6 +33,12 @@ export interface TransactionHost {
   sendInTransaction(tx: Transaction, cmd: number, opts: SendOptions | undefined): boolean;
   /** Both directions are closed: drop the transaction from the tables. */
   release(tx: Transaction): void;
+  /** A subscriber of the transaction's rx$ threw (the transaction is aborted; the link lives on). */
+  handlerFailed(tx: Transaction, err: unknown): void;
+  /** False while the link's queued bytes are above its write high-water mark. */
+  readonly writable: boolean;
+  /** Resolves when the link is writable again or closed; rejects with CANCELLED on `signal`. */
+  whenWritable(signal?: AbortSignal): Promise<void>;
 }
 
 export class Transaction {
@@ -65,6 +71,8 @@ export class Transaction {
   /** rx$ has ended (for a Multicast made after the end); #rxError says how (undefined: completed). */
   #rxEnded = false;
   #rxError: Error | undefined = undefined;
+  /** Set when the link failed under a transaction nobody listened to: its LOST_LINK error is made only if rx$ is read. */
+  #lostCause: Error | null | undefined = undefined;
   #txCreated: boolean;
   #txDeleted = false;
   #rxCreated: boolean;
@@ -94,10 +102,11 @@ export class Transaction {
   /** Messages the peer sends in this transaction; completes on its DELETE, errors on ABORT or a lost link. */
   get rx$(): Observable<Message> {
     if (this.#rx === null) {
-      this.#rx = new Multicast<Message>();
+      this.#rx = new Multicast<Message>((err) => this.#host.handlerFailed(this, err));
       // Ended before anyone looked: a late subscriber still sees the end.
       if (this.#rxEnded) {
-        if (this.#rxError) this.#rx.error(this.#rxError);
+        const error = this.#rxError ?? this.#lostLinkError();
+        if (error) this.#rx.error(error);
         else this.#rx.complete();
       }
     }
@@ -133,11 +142,46 @@ export class Transaction {
   get canSend(): boolean { return !this.#txDeleted && !this.#dying && this.#host.isOpen; }
 
   /**
+   * Per-transaction flow control: true while a message sent now would not
+   * take the link's write queue past its high-water mark (the link this
+   * transaction is on: for a transaction opened through a router, the first
+   * hop). False too once the transaction can no longer send (`canSend`).
+   * A producer checks it and waits with `whenWritable()` when it is false,
+   * so its memory stays bounded; it never needs to catch a LIMIT.
+   */
+  get writable(): boolean {
+    return this.canSend && this.#host.writable;
+  }
+
+  /**
+   * Resolves when `writable` turns true. Rejects with TransactionError
+   * LOST_LINK (the link or a parent ended) or CLOSED (our DELETE was sent)
+   * when the transaction can no longer send, at once or while waiting, and
+   * with CANCELLED when `signal` aborts.
+   */
+  async whenWritable(signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      this.#assertCanSend('whenWritable()');
+      if (this.#host.writable) return;
+      await this.#host.whenWritable(signal);
+    }
+  }
+
+  #assertCanSend(what: string): void {
+    if (this.#dying || !this.#host.isOpen) throw new TransactionError('LOST_LINK', `${what} on transaction 0x${this.msgid.toString(16)} of ${this.#host.name}: the link or a parent transaction is gone`, DMSG_ERR.LOSTLINK);
+    if (this.#txDeleted) throw new TransactionError('CLOSED', `${what} on transaction 0x${this.msgid.toString(16)} of ${this.#host.name}: our side already sent DELETE`);
+  }
+
+  /**
    * Send a message in this transaction. The flags come from the state:
    * CREATE on our first message, REPLY if the peer opened it, REVTRANS and
    * REVCIRC as the receiver needs them. Returns false when the link is
-   * above its write high-water mark (see `Iocom.whenWritable()`).
-   * Throws TransactionError CLOSED after our DELETE, LOST_LINK when dying.
+   * above its write high-water mark (see `writable`, `whenWritable()`), and
+   * false when the message was not queued because the link was shed for
+   * its queue limit (maxQueuedBytes: the link then closes with LinkError
+   * LIMIT and the transaction ends with LOST_LINK). It never throws for the
+   * queue. Throws TransactionError CLOSED after our DELETE, LOST_LINK when
+   * dying (check `canSend` first on a receive path).
    */
   send(cmd: number, opts?: SendOptions): boolean {
     if (this.#dying) throw new TransactionError('LOST_LINK', `cannot send ${describeCmd(cmd)} on transaction 0x${this.msgid.toString(16)} of ${this.#host.name}: the link or a parent transaction is gone`, DMSG_ERR.LOSTLINK);
@@ -224,14 +268,43 @@ export class Transaction {
     this.#dying = true;
     if (!this.#rxDeleted) {
       this.#rxDeleted = true;
-      this.#rx?.next(synthetic);
-      const error = new TransactionError('LOST_LINK', `transaction 0x${this.msgid.toString(16)} (${describeCmd(this.icmd)}) ended: ${cause ? cause.message : 'link lost'}`, DMSG_ERR.LOSTLINK, cause ? { cause } : undefined);
       this.#rxEnded = true;
+      if (this.#rx === null) {
+        // Nobody listens (yet): a link with 65,000 such transactions tears down
+        // without building 65,000 errors and their stack traces.
+        this.#lostCause = cause ?? null;
+        return;
+      }
+      this.#rx.next(synthetic);
+      const error = this.#makeLostLinkError(cause);
       this.#rxError = error;
-      this.#rx?.error(error);
+      this.#rx.error(error);
     }
   }
 
+
+  /**
+   * Made without a stack trace: it is synthesized by the failure simulation
+   * (the stack would show the teardown, not the user's code; the cause says
+   * why), and a shed link with 65,000 open transactions would otherwise
+   * capture 65,000 stacks (hundreds of MB of garbage at once).
+   */
+  #makeLostLinkError(cause: Error | undefined): TransactionError {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new TransactionError('LOST_LINK', `transaction 0x${this.msgid.toString(16)} (${describeCmd(this.icmd)}) ended: ${cause ? cause.message : 'link lost'}`, DMSG_ERR.LOSTLINK, cause ? { cause } : undefined);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  }
+
+  #lostLinkError(): Error | undefined {
+    if (this.#lostCause === undefined) return undefined;
+    this.#rxError = this.#makeLostLinkError(this.#lostCause ?? undefined);
+    this.#lostCause = undefined;
+    return this.#rxError;
+  }
 
   /** @internal */
   _markFreed(): void {

@@ -72,6 +72,7 @@ function wireBytes(cmd: number, auxLen: number): number {
 export class WriteQueue {
   readonly #stream: Writable;
   readonly #onDrain: () => void;
+  readonly #onError: (err: unknown) => void;
   #slab: Buffer = Buffer.alloc(0);
   #slabView: DataView = new DataView(this.#slab.buffer, this.#slab.byteOffset, 0);
   #slabWords: Int32Array = new Int32Array(this.#slab.buffer, this.#slab.byteOffset, 0);
@@ -95,21 +96,48 @@ export class WriteQueue {
   #seq = 0;
   #messagesOut = 0;
   #bytesOut = 0;
+  // Both run outside any caller's stack (a microtask, a 'drain' event): what
+  // they throw goes to onError, never to the process.
   readonly #flushTask = (): void => {
     this.#scheduled = false;
-    this.flush();
+    try {
+      this.flush();
+    } catch (err) {
+      this.#onError(err);
+    }
+  };
+  /**
+   * The stream took a flush's last chunk: its buffer (part of queuedBytes)
+   * shrank. 'drain' comes only after a write returned false; a caller whose
+   * own high-water mark is below the stream's learns of the room from this.
+   */
+  readonly #writtenTask = (): void => {
+    if (this.#waitingDrain || this.#closed) return;
+    try {
+      this.#onDrain();
+    } catch (err) {
+      this.#onError(err);
+    }
   };
   readonly #drainTask = (): void => {
     this.#waitingDrain = false;
-    if (this.#pendingCount > 0) this.flush();
-    this.#maybeEnd();
-    this.#onDrain();
+    try {
+      if (this.#pendingCount > 0) this.flush();
+      this.#maybeEnd();
+      this.#onDrain();
+    } catch (err) {
+      this.#onError(err);
+    }
   };
 
-  /** @param onDrain called when queued bytes fall after the stream drained */
-  constructor(stream: Writable, onDrain: () => void) {
+  /**
+   * @param onDrain called when queued bytes fall after the stream drained
+   * @param onError told what a scheduled flush or the drain handler threw (the link should end)
+   */
+  constructor(stream: Writable, onDrain: () => void, onError: (err: unknown) => void = (err) => { throw err; }) {
     this.#stream = stream;
     this.#onDrain = onDrain;
+    this.#onError = onError;
   }
 
   /** Bytes queued here and in the stream's own buffer. */
@@ -300,10 +328,12 @@ export class WriteQueue {
 
     let ok = true;
     if (one !== undefined) {
-      ok = stream.write(one);
+      ok = stream.write(one, this.#writtenTask);
     } else {
       stream.cork();
-      for (let i = 0; i < chunks.length; i++) ok = stream.write(chunks[i]);
+      const last = chunks.length - 1;
+      for (let i = 0; i < last; i++) stream.write(chunks[i]);
+      ok = stream.write(chunks[last], this.#writtenTask);
       stream.uncork();
     }
     if (!ok) {

@@ -17,16 +17,30 @@ import type { Message } from '../wire/message.ts';
 import type { Iocom } from '../iocom/iocom.ts';
 import type { Transaction } from '../iocom/transaction.ts';
 
-/** What a relayed transaction keeps in `Transaction.context`. */
-export interface RelayedContext {
-  readonly kind: 'relayed';
+/** The other half of a relayed transaction. */
+export interface RelayedPeer {
   /** The paired transaction on the other link. */
   readonly peer: Transaction;
   readonly peerIocom: Iocom;
 }
 
-export function isRelayed(ctx: unknown): ctx is RelayedContext {
-  return typeof ctx === 'object' && ctx !== null && (ctx as { kind?: unknown }).kind === 'relayed';
+/**
+ * Relay pairings, kept off `Transaction.context` (which belongs to the
+ * application): a WeakMap, so a freed transaction takes its entry with it.
+ */
+const pairs = new WeakMap<Transaction, RelayedPeer>();
+
+/** Relayed transactions open per target link (a gauge for monitoring, read on scrape): one counter object per link, so a relayed transaction costs one lookup. */
+const openOn = new WeakMap<Iocom, { n: number }>();
+
+/** How many relayed transactions are open toward `iocom` (opened on it by a relay, not yet ended). */
+export function relayedOpenOn(iocom: Iocom): number {
+  return openOn.get(iocom)?.n ?? 0;
+}
+
+/** The transaction `tx` is paired with by a relay, if any. */
+export function relayedPeer(tx: Transaction): RelayedPeer | undefined {
+  return pairs.get(tx);
 }
 
 /** Forward one message onto `to` (on iocom `toIocom`), pausing `fromIocom` if `toIocom` backs up. */
@@ -61,8 +75,14 @@ export function relayTransaction(incoming: Transaction, fromIocom: Iocom, toPare
   } catch {
     return null;
   }
-  incoming.context = { kind: 'relayed', peer: outgoing, peerIocom: toIocom } satisfies RelayedContext;
-  outgoing.context = { kind: 'relayed', peer: incoming, peerIocom: fromIocom } satisfies RelayedContext;
+  pairs.set(incoming, { peer: outgoing, peerIocom: toIocom });
+  pairs.set(outgoing, { peer: incoming, peerIocom: fromIocom });
+  let open = openOn.get(toIocom);
+  if (open === undefined) openOn.set(toIocom, (open = { n: 0 }));
+  open.n++;
+  const ended = (): void => {
+    open.n--;
+  };
   let skipFirst = true;
   incoming.rx$.subscribe({
     next: (msg) => {
@@ -76,7 +96,8 @@ export function relayTransaction(incoming: Transaction, fromIocom: Iocom, toPare
   });
   outgoing.rx$.subscribe({
     next: (msg) => forward(msg, incoming, fromIocom, toIocom),
-    error: () => {},
+    error: ended,
+    complete: ended,
   });
   return outgoing;
 }

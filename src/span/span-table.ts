@@ -13,7 +13,7 @@
  * from peers, and the Router answers them on the wire.
  */
 import { effectivePath, isNodeId } from './path-record.ts';
-import type { NodeId } from './path-record.ts';
+import type { NodeId, SpanOrigin } from './path-record.ts';
 import { resolveSpanOptions } from './options.ts';
 import type { ResolvedSpanOptions, SpanOptions } from './options.ts';
 import { serviceClusterId } from './service-id.ts';
@@ -38,6 +38,8 @@ export interface SpanFields {
   readonly rnss: number;
   /** Carried verbatim to relays (media union, status …); never inspected here. */
   readonly extras?: unknown;
+  /** The originating router's name and incarnation (path record v4), copied by relays. */
+  readonly origin?: SpanOrigin;
   /** The advertisement's epoch (path record v2), copied by relays; 0 or absent when unknown. */
   readonly epoch?: number;
   /**
@@ -104,7 +106,8 @@ export type SpanRefusal =
   | 'LOOP'
   | 'PATH_TOO_LONG'
   | 'LINK_LIMIT'
-  | 'TOTAL_LIMIT';
+  | 'TOTAL_LIMIT'
+  | 'PATH_BUDGET';
 
 export type SpanAddResult =
   | { readonly ok: true; readonly link: SpanLink; readonly previous?: SpanLink }
@@ -202,7 +205,15 @@ export class SpanTable {
   #links = new Map<string, SpanLink>();
   #byConn = new Map<string, Set<string>>();
   #byLabel = new Map<string, Set<ClusterKey>>();
+  /**
+   * Path edges by their downstream id and link incarnation (random per link,
+   * so nearly unique) → links whose path crosses them; linksOverEdge checks
+   * the upstream id. Nested maps: no key string per path element.
+   */
+  #byEdge = new Map<NodeId, Map<number, Set<string>>>();
   #received = 0;
+  /** Sum of the path lengths of received links (maxPathIdsTotal). */
+  #pathIds = 0;
   #seq = 0;
 
   constructor(init: SpanTableInit) {
@@ -217,6 +228,16 @@ export class SpanTable {
   /** Links held (received and local). */
   get size(): number {
     return this.#links.size;
+  }
+
+  /** Nodes (advertised instances) held. */
+  get nodeCount(): number {
+    return this.#nodes.size;
+  }
+
+  /** Keys of every node, in no particular order. */
+  nodeKeys(): IterableIterator<NodeKey> {
+    return this.#nodes.keys();
   }
 
   /** Received links held (what maxSpansTotal limits). */
@@ -294,6 +315,28 @@ export class SpanTable {
     const removed = this.linksOnConn(connId);
     for (const link of removed) this.#delete(link);
     return removed;
+  }
+
+  /**
+   * Links whose path crosses the link from router `a` to router `b` with
+   * incarnation `inc` at `b` (see root-cause.ts pathUsesLink); from an
+   * index, so the cost is the number of links returned.
+   */
+  linksOverEdge(a: NodeId, b: NodeId, inc: number): SpanLink[] {
+    const ids = this.#byEdge.get(b)?.get(inc);
+    if (!ids) return [];
+    const out: SpanLink[] = [];
+    for (const id of ids) {
+      const link = this.#links.get(id)!;
+      const hops = link.fields.hops!;
+      for (let i = 1; i < link.path.length; i++) {
+        if (link.path[i] === b && hops[i] === inc && link.path[i - 1] === a) {
+          out.push(link);
+          break;
+        }
+      }
+    }
+    return out;
   }
 
   /** Clusters in order, each with its nodes in order. */
@@ -376,6 +419,12 @@ export class SpanTable {
         return refuse('TOTAL_LIMIT', `table already has ${this.#received} received spans (maxSpansTotal)`);
       }
     }
+    if (input.connId !== null) {
+      const held = this.#pathIds - (previous?.connId != null ? previous.path.length : 0);
+      if (held + path.length > this.options.maxPathIdsTotal) {
+        return refuse('PATH_BUDGET', `table already holds ${held} path ids; ${path.length} more exceed maxPathIdsTotal ${this.options.maxPathIdsTotal}`);
+      }
+    }
     return { ok: true, path };
   }
 
@@ -416,11 +465,23 @@ export class SpanTable {
     }
     node.links.splice(lowerBound(node.links, link), 0, link);
     this.#links.set(link.linkId, link);
+    const hops = f.hops;
+    if (hops !== undefined) {
+      for (let i = 1; i < link.path.length; i++) {
+        const b = link.path[i]!;
+        let byInc = this.#byEdge.get(b);
+        if (!byInc) this.#byEdge.set(b, (byInc = new Map()));
+        let ids = byInc.get(hops[i]!);
+        if (!ids) byInc.set(hops[i]!, (ids = new Set()));
+        ids.add(link.linkId);
+      }
+    }
     if (link.connId !== null) {
       let ids = this.#byConn.get(link.connId);
       if (!ids) this.#byConn.set(link.connId, (ids = new Set()));
       ids.add(link.linkId);
       this.#received++;
+      this.#pathIds += link.path.length;
     }
   }
 
@@ -428,11 +489,26 @@ export class SpanTable {
     const node = this.#nodes.get(link.nodeKey)!;
     node.links.splice(node.links.indexOf(link), 1);
     this.#links.delete(link.linkId);
+    const hops = link.fields.hops;
+    if (hops !== undefined) {
+      for (let i = 1; i < link.path.length; i++) {
+        const b = link.path[i]!;
+        const byInc = this.#byEdge.get(b);
+        const ids = byInc?.get(hops[i]!);
+        if (!ids) continue;
+        ids.delete(link.linkId);
+        if (ids.size === 0) {
+          byInc!.delete(hops[i]!);
+          if (byInc!.size === 0) this.#byEdge.delete(b);
+        }
+      }
+    }
     if (link.connId !== null) {
       const ids = this.#byConn.get(link.connId)!;
       ids.delete(link.linkId);
       if (ids.size === 0) this.#byConn.delete(link.connId);
       this.#received--;
+      this.#pathIds -= link.path.length;
     }
     if (node.links.length > 0) return;
     this.#nodes.delete(node.key);

@@ -6,8 +6,12 @@
  */
 import { resolveBackoffOptions } from '../../transport/index.ts';
 import { listOption, stringOption, UsageError, type Command, type CommandContext, type OptionValues } from '../command.ts';
-import { mergeSettings, readConfigFile, toRelayConfig, validateSettings, type PartialSettings } from '../relay-config.ts';
+import { mergeSettings, NUMBERS, readConfigFile, toRelayConfig, validateSettings, type PartialSettings } from '../relay-config.ts';
 import { startRelay } from '../relay-daemon.ts';
+import { parseEndpoint } from '../address.ts';
+import { clearStaleSocket } from '../stale-socket.ts';
+import { EventLog, type LogFormat, type LogLevel } from '../ops/event-log.ts';
+import { hostname } from 'node:os';
 
 function intFlag(values: OptionValues, name: string): number | undefined {
   const v = stringOption(values, name, 'relay');
@@ -24,11 +28,11 @@ export function flagSettings(values: OptionValues): PartialSettings {
     advertise: listOption(values, 'advertise'),
     'allow-key': listOption(values, 'allow-key'),
   };
-  for (const k of ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca'] as const) {
+  for (const k of ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca', 'metrics', 'log', 'log-level'] as const) {
     const v = stringOption(values, k, 'relay');
     if (v !== undefined) s[k] = v;
   }
-  for (const k of ['backoff-min-ms', 'backoff-max-ms'] as const) {
+  for (const k of NUMBERS) {
     const v = intFlag(values, k);
     if (v !== undefined) s[k] = v;
   }
@@ -62,13 +66,19 @@ export const relayCommand: Command = {
     "with a DELETE. Try it with 'dmsg call HOST:PORT SERVICE TEXT'.",
     '',
     'Without --key and --allow-key, links run open (unauthenticated); make keys with dmsg keygen.',
-    'stdout: one "listening ADDRESS" line per listener. stderr: timestamped event log.',
+    'stdout: one "listening ADDRESS" line per listener. stderr: event log, one line per event with time,',
+    'level and node name (--log json: one JSON object per line: time, level, node, event, msg, fields).',
+    '--metrics HOST:PORT serves /metrics, /stats.json, /healthz, /readyz, /events and a live status page at /;',
+    "watch it in a terminal with 'dmsg top HOST:PORT'.",
     'SIGINT/SIGTERM: withdraw spans, close links and listeners, exit 0.',
     '',
     'Config file (--config): JSON with the flag names as keys, e.g.',
     '  {"name": "a", "listen": ["127.0.0.1:5700"], "connect": [], "advertise": ["echo"],',
     '   "key": "a.key", "allow-key": ["b.key.pub"], "backoff-min-ms": 100}',
     'Flags given on the command line replace the file\'s values (repeatable ones: the whole list).',
+    '',
+    'Limits (docs/limits.md): --max-* are daemon-wide budgets over all links; past a byte or',
+    'transaction budget the link holding the most is closed, past a connection budget the newcomer.',
   ].join('\n'),
   options: {
     listen: { type: 'string', multiple: true, valueName: 'ADDR', description: 'listen here, e.g. 127.0.0.1:5700, [::1]:0, unix:/tmp/dmsg.sock' },
@@ -83,6 +93,17 @@ export const relayCommand: Command = {
     config: { type: 'string', valueName: 'FILE', description: 'JSON config file with the same options' },
     'backoff-min-ms': { type: 'string', valueName: 'MS', description: 'first redial delay cap (default 100)' },
     'backoff-max-ms': { type: 'string', valueName: 'MS', description: 'largest redial delay (default 30000)' },
+    'max-connections': { type: 'string', valueName: 'N', description: 'links open at once; more are refused (default 1024)' },
+    'max-unauthenticated': { type: 'string', valueName: 'N', description: 'links still authenticating at once; more are refused (default 128)' },
+    'max-buffered-bytes': { type: 'string', valueName: 'BYTES', description: 'partial messages held, all links; the largest holder is shed (default 64 MiB)' },
+    'max-queued-bytes': { type: 'string', valueName: 'BYTES', description: 'bytes queued for writing, all links; the largest queue is shed (default 128 MiB)' },
+    'max-transactions': { type: 'string', valueName: 'N', description: 'open transactions, all links; the link with most is shed (default 131072)' },
+    'link-max-queued-bytes': { type: 'string', valueName: 'BYTES', description: 'one link\'s queued bytes past which it is shed (default 64 MiB)' },
+    'handshake-timeout-ms': { type: 'string', valueName: 'MS', description: 'time a peer has to authenticate (default 5000)' },
+    'pre-auth-buffer-bytes': { type: 'string', valueName: 'BYTES', description: 'bytes of one message held for an unauthenticated peer (default 4096)' },
+    metrics: { type: 'string', valueName: 'HOST:PORT', description: 'serve /metrics (Prometheus), /stats.json, /healthz, /readyz and the live status page / here' },
+    log: { type: 'string', valueName: 'FORMAT', description: 'log format on stderr: text (default) or json (one object per line)' },
+    'log-level': { type: 'string', valueName: 'LEVEL', description: 'least level logged: debug, info (default), warn, error' },
     'print-config': { type: 'boolean', description: 'print the merged settings as JSON and exit' },
   },
   async run({ values, io }: CommandContext): Promise<number> {
@@ -102,12 +123,17 @@ export const relayCommand: Command = {
         throw new UsageError(`backoff: ${(err as Error).message}`, 'relay');
       }
     }
-    config.log = (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`);
+    const eventLog = new EventLog({ node: settings.name ?? hostname(), format: (settings.log ?? 'text') as LogFormat, level: (settings['log-level'] ?? 'info') as LogLevel, write: (t) => io.stderr.write(t) });
+    config.log = (line) => eventLog.line(line);
 
     // Listen for signals before binding, so a signal right after "listening" is not lost.
     const own = io.shutdown ? undefined : processShutdown();
     const shutdown = io.shutdown ?? own!.signal;
     try {
+      for (const l of settings.listen) {
+        const e = parseEndpoint(l, 'listen', '--listen', 'relay');
+        if (e.kind === 'unix' && (await clearStaleSocket(e.path)) === 'removed') config.log(`removed stale socket ${e.path} (left by a relay that did not stop cleanly)`);
+      }
       const relay = await startRelay(config);
       for (const a of relay.addresses) io.stdout.write(`listening ${a}\n`);
       if (!shutdown.aborted) await new Promise<void>((resolve) => shutdown.addEventListener('abort', () => resolve(), { once: true }));
