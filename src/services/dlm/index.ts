@@ -22,3 +22,5 @@ export { DlmSim } from './sim.ts';
 export type { DlmSimOptions } from './sim.ts';
 export * as dlmMessage from './message.ts';
 export { compatible, conversionClass, quecvtAllowed, lvbOperation } from './modes.ts';
+export { MidcommsEndpoint, joinOverSpans, lockspaceService } from './mesh-binding.ts';
+export type { SpanMembership } from './mesh-binding.ts';
