@@ -60,4 +60,36 @@ describe('DLM over midcomms and spans', () => {
     expect(endpoints.every((e) => e.unknownPeer === 0 && e.sendErrors === 0)).toBe(true);
     await b!.unlock();
   });
+
+  it('membership follows spans: a node joining grows the list; a change while a resource is in use is refused and counted', async () => {
+    mesh = createMesh(3, [
+      [0, 1],
+      [1, 2],
+    ]);
+    const clock = new ManualClock();
+    const mcs: Midcomms[] = mesh.routers.map((r) => midcomms(r, { clock }));
+    const endpoints = mesh.routers.map((r, i) => new MidcommsEndpoint(r, mcs[i]!));
+    const dlms = endpoints.map((endpoint) => new Dlm({ endpoint }));
+    cleanup.push(() => {
+      for (const d of dlms) d.close();
+      for (const e of endpoints) e.close();
+      for (const m of mcs) m.destroy();
+    });
+    await until(() => mesh!.routers.every((r) => r.members('midcomms').length === 3), 'midcomms everywhere');
+    const j0 = await joinOverSpans(mesh.routers[0]!, dlms[0]!, 'grow');
+    const j1 = await joinOverSpans(mesh.routers[1]!, dlms[1]!, 'grow');
+    cleanup.push(() => [j0, j1].forEach((j) => j.close()));
+    await until(() => j0.lockspace.raw.members.length === 2 && j1.lockspace.raw.members.length === 2, 'two members');
+    const lk = await j1.lockspace.lock('r', 'EX');
+    await lk.unlock();
+    const j2 = await joinOverSpans(mesh.routers[2]!, dlms[2]!, 'grow');
+    cleanup.push(() => j2.close());
+    await until(() => [j0, j1, j2].every((j) => j.lockspace.raw.members.length === 3), 'three members');
+    expect(j0.refusedChanges + j1.refusedChanges).toBe(0);
+    const held = await j2.lockspace.lock('r2', 'PR');
+    j1.close(); // node 1 leaves the lockspace while node 2 holds a lock: no recovery yet
+    await until(() => j2.refusedChanges + j0.refusedChanges > 0, 'a refused change');
+    expect(j2.lockspace.raw.members.length).toBe(3);
+    await held.unlock();
+  });
 });
