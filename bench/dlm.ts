@@ -21,7 +21,7 @@ import { midcomms, type Midcomms } from '../src/services/midcomms/index.ts';
 import { Router, SVC_CMD } from '../src/span/index.ts';
 import { memoryPair } from '../src/transport/memory.ts';
 import { DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG } from '../src/services/dlm/message.ts';
-import { CLOCKS, currentClock, measureInterleaved, type BenchContext } from './harness.ts';
+import { CLOCKS, currentClock, measureInterleaved, oneLine, type BenchContext } from './harness.ts';
 
 export const BENCH = 'dlm';
 const BATCH = 256;
@@ -309,21 +309,22 @@ export async function run(ctx: BenchContext): Promise<void> {
     try {
       batches[metric] = make();
     } catch (err) {
-      reporter.note(`${BENCH}: ${metric} failed to set up: ${(err as Error).message}`);
+      reporter.failed({ bench: BENCH, metric, reason: `setup: ${oneLine(err)}` });
     }
   }
   reporter.progress(`${BENCH}: measuring ${Object.keys(batches).length} cases ...`);
   let results: Record<string, { opsPerSec: number }> = {};
+  let measureError = '';
   try {
     results = measureInterleaved(batches, { seconds: ctx.seconds });
   } catch (err) {
-    reporter.note(`${BENCH}: measurement failed: ${(err as Error).message}`);
+    measureError = oneLine(err);
   }
   const unit = 'cycles/s';
   const row = (metric: string, baseline?: string): void => {
     const r = results[metric];
     if (r) reporter.result({ bench: BENCH, metric, value: r.opsPerSec, unit: metric === 'rpc1_raw_per_s' ? 'round trips/s' : unit, ...(baseline ? { baseline } : {}) });
-    else reporter.note(`${BENCH}: ${metric}: not measured`);
+    else if (batches[metric]) reporter.failed({ bench: BENCH, metric, reason: measureError || 'not measured' });
   };
   row('map_lock_baseline_cycles_per_s');
   row('dlm_local_cycles_per_s', 'map_lock_baseline_cycles_per_s');
@@ -331,21 +332,26 @@ export async function run(ctx: BenchContext): Promise<void> {
   row('dlm_remote_cycles_per_s', 'rpc1_raw_per_s');
   row('dlm_remote_parallel_cycles_per_s', 'rpc1_raw_per_s');
   row('dlm_contended_cycles_per_s', 'rpc1_raw_per_s');
+  const attempt = async (metric: string, work: () => Promise<number>, u: string, baseline?: string): Promise<void> => {
+    try {
+      reporter.result({ bench: BENCH, metric, value: await work(), unit: u, ...(baseline ? { baseline } : {}) });
+    } catch (err) {
+      reporter.failed({ bench: BENCH, metric, reason: oneLine(err) });
+    }
+  };
   reporter.progress(`${BENCH}: over two routers and midcomms ...`);
   let pair: MeshPair | null = null;
   try {
     pair = await meshPair();
-    reporter.result({ bench: BENCH, metric: 'mesh_rpc1_raw_per_s', value: await meshRawRoundTrips(pair, ctx.seconds), unit: 'round trips/s' });
-    reporter.result({ bench: BENCH, metric: 'dlm_mesh_remote_cycles_per_s', value: await meshCycles(pair, 1, ctx.seconds), unit, baseline: 'mesh_rpc1_raw_per_s' });
-    reporter.result({ bench: BENCH, metric: 'dlm_mesh_remote_parallel_cycles_per_s', value: await meshCycles(pair, 100, ctx.seconds), unit, baseline: 'mesh_rpc1_raw_per_s' });
   } catch (err) {
-    reporter.note(`${BENCH}: mesh metrics failed: ${(err as Error).message}`);
-  } finally {
-    await pair?.close();
+    reporter.failed({ bench: BENCH, metric: 'mesh_setup', reason: oneLine(err) });
   }
-  try {
-    reporter.result({ bench: BENCH, metric: 'dlm_local_ts_api_cycles_per_s', value: await tsApiCyclesPerSec(ctx.seconds), unit, baseline: 'dlm_local_cycles_per_s' });
-  } catch (err) {
-    reporter.note(`${BENCH}: dlm_local_ts_api_cycles_per_s failed: ${(err as Error).message}`);
+  if (pair) {
+    const p = pair;
+    await attempt('mesh_rpc1_raw_per_s', () => meshRawRoundTrips(p, ctx.seconds), 'round trips/s');
+    await attempt('dlm_mesh_remote_cycles_per_s', () => meshCycles(p, 1, ctx.seconds), unit, 'mesh_rpc1_raw_per_s');
+    await attempt('dlm_mesh_remote_parallel_cycles_per_s', () => meshCycles(p, 100, ctx.seconds), unit, 'mesh_rpc1_raw_per_s');
+    await p.close().catch(() => {});
   }
+  await attempt('dlm_local_ts_api_cycles_per_s', () => tsApiCyclesPerSec(ctx.seconds), unit, 'dlm_local_cycles_per_s');
 }
