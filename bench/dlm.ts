@@ -10,12 +10,18 @@
  *   transport (encode, deliver, decode, answer): a cycle needs two round
  *   trips, so 0.5 of the raw rate is the limit;
  * - two nodes contending for one resource (each cycle: both lock EX in turn).
- * The remote numbers are over the in-process simulation, not sockets: the
- * midcomms transport is not bound yet (see docs/dlm.md).
+ * - over the real stack: two in-process Routers on a memory link, midcomms
+ *   sessions, the DLM's MidcommsEndpoint: remote cycles (one at a time and
+ *   100 resources in flight) beside a raw transaction round trip (88-byte
+ *   aux to an echo service) on the same routers.
+ * Not sockets between processes: both nodes share one core here.
  */
-import { Dlm, DlmSim, LKM, ManualScheduler, newLksb } from '../src/services/dlm/index.ts';
+import { Dlm, DlmSim, LKM, ManualScheduler, MidcommsEndpoint, newLksb, type Lockspace } from '../src/services/dlm/index.ts';
+import { midcomms, type Midcomms } from '../src/services/midcomms/index.ts';
+import { Router, SVC_CMD } from '../src/span/index.ts';
+import { memoryPair } from '../src/transport/memory.ts';
 import { DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG } from '../src/services/dlm/message.ts';
-import { CLOCKS, currentClock, measureInterleaved, type BenchContext } from './harness.ts';
+import { CLOCKS, currentClock, measureInterleaved, oneLine, type BenchContext } from './harness.ts';
 
 export const BENCH = 'dlm';
 const BATCH = 256;
@@ -152,6 +158,119 @@ function rawRoundTripBatch(): () => number {
   };
 }
 
+interface MeshPair {
+  routers: [Router, Router];
+  mcs: Midcomms[];
+  dlms: Dlm[];
+  ls: [Lockspace, Lockspace];
+  close(): Promise<void>;
+}
+
+async function turnUntil(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 100_000; i++) {
+    if (check()) return;
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  throw new Error(`not reached: ${what}`);
+}
+
+/** Two routers on a memory link, midcomms, a lockspace mastered (and directed) on router 0. */
+async function meshPair(): Promise<MeshPair> {
+  const routers: [Router, Router] = [0, 1].map((i) => new Router({ name: `b${i}`, iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 } })) as [Router, Router];
+  const [sa, sb] = memoryPair();
+  routers[0].attach(sa);
+  routers[1].attach(sb);
+  const mcs = routers.map((r) => midcomms(r));
+  await turnUntil(() => routers.every((r) => r.members('midcomms').length === 2), 'midcomms on both');
+  const endpoints = routers.map((r, i) => new MidcommsEndpoint(r, mcs[i]!));
+  const ids = endpoints.map((e) => e.nodeid);
+  const first = ids[0]! < ids[1]! ? 0 : 1;
+  // Every name's directory is members[0], the lower node id: make that router 0's side.
+  const dlms = endpoints.map((endpoint) => new Dlm({ endpoint, hash: () => 0 }));
+  const ls = dlms.map((d) => d.newLockspace('bench', { lvblen: 0, members: ids })) as [Lockspace, Lockspace];
+  const master = ls[first]!;
+  const other = ls[1 - first]!;
+  let pinned = 0;
+  for (const n of NAMES) master.lock(LKM.NL, newLksb(0), 0, n, () => pinned++);
+  await turnUntil(() => pinned === NAMES.length, 'masters pinned');
+  return {
+    routers,
+    mcs,
+    dlms,
+    ls: [master, other],
+    async close() {
+      for (const d of dlms) d.close();
+      for (const e of endpoints) e.close();
+      for (const m of mcs) m.destroy();
+      await Promise.all(routers.map((r) => r.close()));
+    },
+  };
+}
+
+/** Lock+unlock cycles/s from the non-master node, `parallel` resources at a time. */
+async function meshCycles(pair: MeshPair, parallel: number, seconds: number): Promise<number> {
+  const ls = pair.ls[1];
+  const now = CLOCKS[currentClock()];
+  const run = async (budget: number): Promise<number> => {
+    const t0 = now();
+    let n = 0;
+    while (now() - t0 < budget) {
+      await Promise.all(NAMES.slice(0, parallel).map((name) => cycleOnce(ls, name)));
+      n += parallel;
+    }
+    return n / (now() - t0);
+  };
+  await run(Math.min(0.2, seconds * 0.2));
+  return run(seconds);
+}
+
+function cycleOnce(ls: Lockspace, name: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const lksb = newLksb(0);
+    let stage = 0;
+    const rv = ls.lock(LKM.EX, lksb, 0, name, () => {
+      if (stage === 0) {
+        stage = 1;
+        if (lksb.status !== 0) return reject(new Error(`lock status ${lksb.status}`));
+        const u = ls.unlock(lksb.lkid, 0, lksb);
+        if (u !== 0) reject(new Error(`unlock ${u}`));
+      } else resolve();
+    });
+    if (rv !== 0) reject(new Error(`lock ${rv}`));
+  });
+}
+
+/** Raw transaction round trips/s between the same two routers (88-byte aux, echo service). */
+async function meshRawRoundTrips(pair: MeshPair, seconds: number): Promise<number> {
+  const [r0, r1] = pair.routers;
+  const svc = r0.serve('dlm-bench-echo', (tx) => {
+    tx.rx$.subscribe({ next: (m) => tx.send(SVC_CMD.EXAMPLE_ECHO, { aux: m.aux }), complete: () => tx.close(), error: () => {} });
+  });
+  await turnUntil(() => r1.members('dlm-bench-echo').length === 1, 'echo service');
+  const tx = r1.open('dlm-bench-echo', SVC_CMD.EXAMPLE_ECHO);
+  let waiting: (() => void) | null = null;
+  tx.rx$.subscribe({ next: () => waiting?.(), error: () => {} });
+  const aux = new Uint8Array(88);
+  const now = CLOCKS[currentClock()];
+  const run = async (budget: number): Promise<number> => {
+    const t0 = now();
+    let n = 0;
+    while (now() - t0 < budget) {
+      await new Promise<void>((resolve) => {
+        waiting = resolve;
+        tx.send(SVC_CMD.EXAMPLE_ECHO, { aux });
+      });
+      n++;
+    }
+    return n / (now() - t0);
+  };
+  await run(Math.min(0.2, seconds * 0.2));
+  const rate = await run(seconds);
+  tx.close();
+  svc.close();
+  return rate;
+}
+
 async function tsApiCyclesPerSec(seconds: number): Promise<number> {
   const dlm = new Dlm({ nodeid: 1 });
   const ls = await dlm.join('bench-ts', { lvblen: 0 });
@@ -190,21 +309,22 @@ export async function run(ctx: BenchContext): Promise<void> {
     try {
       batches[metric] = make();
     } catch (err) {
-      reporter.note(`${BENCH}: ${metric} failed to set up: ${(err as Error).message}`);
+      reporter.failed({ bench: BENCH, metric, reason: `setup: ${oneLine(err)}` });
     }
   }
   reporter.progress(`${BENCH}: measuring ${Object.keys(batches).length} cases ...`);
   let results: Record<string, { opsPerSec: number }> = {};
+  let measureError = '';
   try {
     results = measureInterleaved(batches, { seconds: ctx.seconds });
   } catch (err) {
-    reporter.note(`${BENCH}: measurement failed: ${(err as Error).message}`);
+    measureError = oneLine(err);
   }
   const unit = 'cycles/s';
   const row = (metric: string, baseline?: string): void => {
     const r = results[metric];
     if (r) reporter.result({ bench: BENCH, metric, value: r.opsPerSec, unit: metric === 'rpc1_raw_per_s' ? 'round trips/s' : unit, ...(baseline ? { baseline } : {}) });
-    else reporter.note(`${BENCH}: ${metric}: not measured`);
+    else if (batches[metric]) reporter.failed({ bench: BENCH, metric, reason: measureError || 'not measured' });
   };
   row('map_lock_baseline_cycles_per_s');
   row('dlm_local_cycles_per_s', 'map_lock_baseline_cycles_per_s');
@@ -212,9 +332,26 @@ export async function run(ctx: BenchContext): Promise<void> {
   row('dlm_remote_cycles_per_s', 'rpc1_raw_per_s');
   row('dlm_remote_parallel_cycles_per_s', 'rpc1_raw_per_s');
   row('dlm_contended_cycles_per_s', 'rpc1_raw_per_s');
+  const attempt = async (metric: string, work: () => Promise<number>, u: string, baseline?: string): Promise<void> => {
+    try {
+      reporter.result({ bench: BENCH, metric, value: await work(), unit: u, ...(baseline ? { baseline } : {}) });
+    } catch (err) {
+      reporter.failed({ bench: BENCH, metric, reason: oneLine(err) });
+    }
+  };
+  reporter.progress(`${BENCH}: over two routers and midcomms ...`);
+  let pair: MeshPair | null = null;
   try {
-    reporter.result({ bench: BENCH, metric: 'dlm_local_ts_api_cycles_per_s', value: await tsApiCyclesPerSec(ctx.seconds), unit, baseline: 'dlm_local_cycles_per_s' });
+    pair = await meshPair();
   } catch (err) {
-    reporter.note(`${BENCH}: dlm_local_ts_api_cycles_per_s failed: ${(err as Error).message}`);
+    reporter.failed({ bench: BENCH, metric: 'mesh_setup', reason: oneLine(err) });
   }
+  if (pair) {
+    const p = pair;
+    await attempt('mesh_rpc1_raw_per_s', () => meshRawRoundTrips(p, ctx.seconds), 'round trips/s');
+    await attempt('dlm_mesh_remote_cycles_per_s', () => meshCycles(p, 1, ctx.seconds), unit, 'mesh_rpc1_raw_per_s');
+    await attempt('dlm_mesh_remote_parallel_cycles_per_s', () => meshCycles(p, 100, ctx.seconds), unit, 'mesh_rpc1_raw_per_s');
+    await p.close().catch(() => {});
+  }
+  await attempt('dlm_local_ts_api_cycles_per_s', () => tsApiCyclesPerSec(ctx.seconds), unit, 'dlm_local_cycles_per_s');
 }

@@ -8,7 +8,7 @@ import { DlmLockspace } from './api.ts';
 import { DlmError } from './errors.ts';
 import { jhash } from './hash.ts';
 import { Lockspace, type LockspaceHost } from './lockspace.ts';
-import { decodeHeader } from './message.ts';
+import { DLM_HEADER_LEN } from './message.ts';
 import { resolveDlmOptions, resolveLvblen, resolveMembers, validateLockspaceName, type DlmOptions, type LockspaceOptions, type ResolvedDlmOptions } from './options.ts';
 import { MicrotaskScheduler } from './scheduler.ts';
 import type { DlmEndpoint, DlmMessageEvent } from './transport.ts';
@@ -111,13 +111,12 @@ export class Dlm {
 
   /** Bytes from node `from`; routed by lockspace id. Never throws. */
   receive(from: number, bytes: Uint8Array): void {
-    let id: number;
-    try {
-      id = decodeHeader(bytes).lockspace;
-    } catch {
+    // Only the lockspace id is read here; the lockspace checks the whole message.
+    if (!(bytes instanceof Uint8Array) || bytes.length < DLM_HEADER_LEN) {
       this.unroutable++;
       return;
     }
+    const id = (bytes[4]! | (bytes[5]! << 8) | (bytes[6]! << 16) | (bytes[7]! << 24)) >>> 0;
     const ls = this.#byId.get(id);
     if (!ls) {
       this.unroutable++;

@@ -65,6 +65,8 @@ export class Lock implements RuleLock {
   overlapCancel = false;
   /** The operation recorded as an overlap carried FORCEUNLOCK/CANCEL flags. */
   unlockFlags = 0;
+  /** Consecutive redirects (EBADR/ENOTBLK, a directory that disagrees) of the current request. */
+  redirects = 0;
   /** The terminal completion was queued: the lkid is gone. */
   endOfLife = false;
   // BAST suppression memory (§2.7), owner side.

@@ -133,6 +133,10 @@ export class Lockspace implements ResourceSink {
     return directoryNode(r.hash, this.#members);
   }
 
+  dirNodeOfName(name: Uint8Array): number {
+    return directoryNode(this.host.hash(name) >>> 0, this.#members);
+  }
+
   // ===================================================================
   // Low-level API
   // ===================================================================
@@ -449,6 +453,26 @@ export class Lockspace implements ResourceSink {
     }
   }
 
+  /** A redirected request's delay ran out: look the master up again (or finish an overlap). @internal (owner-side.ts) */
+  retryRedirected(lkb: Lock): void {
+    if (this.#released || lkb.endOfLife || lkb.waitType !== 'lookup') return;
+    this.#run(() => {
+      if (lkb.endOfLife || lkb.waitType !== 'lookup') return;
+      lkb.waitType = 'none';
+      const r = lkb.resource!;
+      if (lkb.overlapCancel || lkb.overlapUnlock) {
+        const status = lkb.overlapUnlock ? DLM_ERRNO.EUNLOCK : DLM_ERRNO.ECANCEL;
+        lkb.overlapCancel = lkb.overlapUnlock = false;
+        this.queueCast(lkb, status, true);
+        this.confirmMaster(r, DLM_ERRNO.EBADR);
+      } else {
+        this.requestLock(r, lkb);
+        if (r.master === this.ourNodeid) this.confirmMaster(r, 0);
+      }
+      this.checkUnused(r);
+    });
+  }
+
   /** @internal (owner-side.ts) */
   processLookupList(r: Resource): void {
     const parked = r.lookupList.splice(0, r.lookupList.length);
@@ -735,6 +759,17 @@ export class Lockspace implements ResourceSink {
       for (const lkb of this.#locks.values()) if (!lkb.masterCopy && lkb.grmode !== LKM.IV) return DLM_ERRNO.EBUSY;
     }
     this.#released = true;
+    // Resources this node masters but no longer uses: tell their directory
+    // nodes now, as retirement would have, so nobody is sent here later.
+    for (const r of this.rsbs.values()) {
+      const dir = this.dirNodeOf(r);
+      if (r.unused && r.master === this.ourNodeid && dir !== this.ourNodeid) {
+        const m = emptyMessage(MSG.REMOVE);
+        m.hash = r.hash;
+        m.extra = r.name;
+        this.sendMessage(dir, m);
+      }
+    }
     this.#clearToss();
     this.rsbs.clear();
     for (const lkb of this.#locks.values()) lkb.endOfLife = true;
@@ -744,6 +779,13 @@ export class Lockspace implements ResourceSink {
 
   get released(): boolean {
     return this.#released;
+  }
+
+  /** Master copies here of other nodes' locks (what a leave without recovery would lose). */
+  get masterCopyCount(): number {
+    let n = 0;
+    for (const lkb of this.#locks.values()) if (lkb.masterCopy) n++;
+    return n;
   }
 
   /** Resources with their master, directory node and queues (like `dlm_tool lockdump`). */

@@ -21,7 +21,7 @@ const LKF = LKF_;
 export function handleMasterMessage(ls: Lockspace, from: number, m: DlmMessage): boolean {
   switch (m.type) {
     case MSG.REQUEST:
-      onRequest(ls, from, m, MSG.REQUEST);
+      onRequest(ls, from, m);
       return true;
     case MSG.LOOKUP:
       onLookup(ls, from, m);
@@ -72,23 +72,20 @@ function reply(ls: Lockspace, to: number, type: MsgType, lkb: Lock | null, remid
  * here) or ENOTBLK (another node masters it).
  */
 function masterFor(ls: Lockspace, from: number, name: Uint8Array): Resource | number {
-  let r = ls.findRsbByName(name);
+  const r = ls.findRsbByName(name);
   if (r && r.master === ls.ourNodeid) return r;
-  const probe = r ?? ls.createRsb(name);
-  const dir = ls.dirNodeOf(probe);
-  if (!r) r = probe;
-  if (r.master === 0 && (dir === ls.ourNodeid || from === dir)) {
-    r.master = ls.ourNodeid;
-    r.uncertain = false;
-    return r;
+  const dir = ls.dirNodeOfName(name);
+  if ((!r || r.master === 0) && (dir === ls.ourNodeid || from === dir)) {
+    const created = r ?? ls.createRsb(name);
+    created.master = ls.ourNodeid;
+    created.uncertain = false;
+    return created;
   }
-  const err = r === probe && r.master === 0 ? DLM_ERRNO.EBADR : DLM_ERRNO.ENOTBLK;
-  ls.checkUnused(r);
-  return err;
+  return r ? DLM_ERRNO.ENOTBLK : DLM_ERRNO.EBADR;
 }
 
-function onRequest(ls: Lockspace, from: number, m: DlmMessage, asType: MsgType): void {
-  void asType;
+/** A REQUEST (or a LOOKUP the directory answers as master: same fields, same reply). */
+function onRequest(ls: Lockspace, from: number, m: DlmMessage): void {
   const found = masterFor(ls, from, m.extra);
   if (typeof found === 'number') {
     reply(ls, from, MSG.REQUEST_REPLY, null, m.lkid, found, null);
@@ -114,25 +111,22 @@ function onRequest(ls: Lockspace, from: number, m: DlmMessage, asType: MsgType):
 }
 
 function onLookup(ls: Lockspace, from: number, m: DlmMessage): void {
-  let r = ls.findRsbByName(m.extra);
-  const dir = ls.dirNodeOf(r ?? ls.createRsb(m.extra));
-  r = ls.findRsbByName(m.extra)!;
-  if (dir !== ls.ourNodeid) {
-    ls.checkUnused(r);
+  if (ls.dirNodeOfName(m.extra) !== ls.ourNodeid) {
+    // Not the directory node by our member list: say so (-1), the asker retries.
     const out = emptyMessage(MSG.LOOKUP_REPLY);
     out.lkid = m.lkid;
     out.nodeid = 0xffffffff;
     ls.sendMessage(from, out);
     return;
   }
-  if (r.master === ls.ourNodeid || r.master === 0) {
-    // Dir is master (or becomes it for a name nobody masters yet? no: the first asker does).
-    if (r.master === ls.ourNodeid) {
-      onRequest(ls, from, m, MSG.LOOKUP);
-      return;
-    }
-    r.master = from;
+  const r = ls.findRsbByName(m.extra) ?? ls.createRsb(m.extra);
+  if (r.master === ls.ourNodeid) {
+    // The directory is the master: it takes the LOOKUP as a REQUEST (§3.3 step 4).
+    onRequest(ls, from, m);
+    return;
   }
+  // Nobody masters it yet: the first node that asks becomes master (§3.2).
+  if (r.master === 0) r.master = from;
   const master = r.master;
   ls.checkUnused(r);
   const out = emptyMessage(MSG.LOOKUP_REPLY);

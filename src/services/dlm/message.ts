@@ -5,8 +5,14 @@
  * `DlmError('EBADMSG')` saying which field and what came; it never reads
  * outside the buffer. Pure: no state, no I/O.
  */
-import { DLM_ERRNO, DLM_RESNAME_MAXLEN, LKF_ALL, SBF_ALL } from './constants.ts';
+import { DLM_ERRNO as DLM_ERRNO_, DLM_RESNAME_MAXLEN as DLM_RESNAME_MAXLEN_, LKF_ALL as LKF_ALL_, SBF_ALL as SBF_ALL_ } from './constants.ts';
 import { DlmError } from './errors.ts';
+
+// Local copies: a transpiler may turn imported bindings into getters on hot paths.
+const DLM_ERRNO = DLM_ERRNO_;
+const DLM_RESNAME_MAXLEN = DLM_RESNAME_MAXLEN_;
+const LKF_ALL = LKF_ALL_;
+const SBF_ALL = SBF_ALL_;
 
 export const DLM_HEADER_LEN = 16;
 /** Header + the 18 u32 fields of a lock message (`sizeof(struct dlm_message)`). */
@@ -134,10 +140,31 @@ export function encodeMessage(h: Omit<DlmHeader, 'cmd'>, m: DlmMessage): Uint8Ar
   if (length > DLM_MAX_MSG_LEN) throw new DlmError('EINVAL', `DLM message of ${length} bytes exceeds ${DLM_MAX_MSG_LEN}`);
   const out = new Uint8Array(length);
   const dv = new DataView(out.buffer);
-  writeHeader(dv, { ...h, cmd: DLM_CMD.MSG }, length);
-  const fields = [m.type, m.nodeid, m.pid, m.lkid, m.remid, m.parentLkid, m.parentRemid, m.exflags, m.sbflags, m.flags, m.lvbseq, m.hash, m.status, m.grmode, m.rqmode, m.bastmode, m.asts, m.result];
-  for (let i = 0; i < fields.length; i++) dv.setUint32(DLM_HEADER_LEN + 4 * i, fields[i]! >>> 0, true);
-  out.set(m.extra, DLM_MSG_FIXED_LEN);
+  dv.setUint32(0, h.version >>> 0, true);
+  dv.setUint32(4, h.lockspace >>> 0, true);
+  dv.setUint32(8, h.nodeid >>> 0, true);
+  dv.setUint16(12, length, true);
+  out[14] = DLM_CMD.MSG;
+  // The 18 fields in wire order; signed ones (modes, status, result) as two's complement.
+  dv.setUint32(16, m.type, true);
+  dv.setUint32(20, m.nodeid >>> 0, true);
+  dv.setUint32(24, m.pid >>> 0, true);
+  dv.setUint32(28, m.lkid >>> 0, true);
+  dv.setUint32(32, m.remid >>> 0, true);
+  dv.setUint32(36, m.parentLkid >>> 0, true);
+  dv.setUint32(40, m.parentRemid >>> 0, true);
+  dv.setUint32(44, m.exflags >>> 0, true);
+  dv.setUint32(48, m.sbflags >>> 0, true);
+  dv.setUint32(52, m.flags >>> 0, true);
+  dv.setUint32(56, m.lvbseq >>> 0, true);
+  dv.setUint32(60, m.hash >>> 0, true);
+  dv.setInt32(64, m.status, true);
+  dv.setInt32(68, m.grmode, true);
+  dv.setInt32(72, m.rqmode, true);
+  dv.setInt32(76, m.bastmode, true);
+  dv.setUint32(80, m.asts >>> 0, true);
+  dv.setInt32(84, m.result, true);
+  if (m.extra.length > 0) out.set(m.extra, DLM_MSG_FIXED_LEN);
   return out;
 }
 
@@ -199,30 +226,28 @@ export function decodeMessage(bytes: Uint8Array, lvblen: number): { header: DlmH
   if (header.cmd !== DLM_CMD.MSG) bad('h_cmd', `MSG (${DLM_CMD.MSG})`, header.cmd);
   if (bytes.length < DLM_MSG_FIXED_LEN) bad('length', `>= ${DLM_MSG_FIXED_LEN} bytes for MSG`, bytes.length);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const u = (i: number): number => dv.getUint32(DLM_HEADER_LEN + 4 * i, true);
-  const s = (i: number): number => dv.getInt32(DLM_HEADER_LEN + 4 * i, true);
-  const type = u(0);
+  const type = dv.getUint32(16, true);
   if (type < MSG.REQUEST || type > MSG.PURGE) bad('m_type', '1..14', type);
   const msg: DlmMessage = {
     type: type as MsgType,
-    nodeid: u(1),
-    pid: u(2),
-    lkid: u(3),
-    remid: u(4),
-    parentLkid: u(5),
-    parentRemid: u(6),
-    exflags: u(7),
-    sbflags: u(8),
+    nodeid: dv.getUint32(20, true),
+    pid: dv.getUint32(24, true),
+    lkid: dv.getUint32(28, true),
+    remid: dv.getUint32(32, true),
+    parentLkid: dv.getUint32(36, true),
+    parentRemid: dv.getUint32(40, true),
+    exflags: dv.getUint32(44, true),
+    sbflags: dv.getUint32(48, true),
     // The receiver keeps only the low 16 bits of the shared flags (USER, ORPHAN).
-    flags: u(9) & 0xffff,
-    lvbseq: u(10),
-    hash: u(11),
-    status: s(12),
-    grmode: s(13),
-    rqmode: s(14),
-    bastmode: s(15),
-    asts: u(16),
-    result: s(17),
+    flags: dv.getUint32(52, true) & 0xffff,
+    lvbseq: dv.getUint32(56, true),
+    hash: dv.getUint32(60, true),
+    status: dv.getInt32(64, true),
+    grmode: dv.getInt32(68, true),
+    rqmode: dv.getInt32(72, true),
+    bastmode: dv.getInt32(76, true),
+    asts: dv.getUint32(80, true),
+    result: dv.getInt32(84, true),
     extra: bytes.subarray(DLM_MSG_FIXED_LEN),
   };
   if ((msg.exflags & ~LKF_ALL) !== 0) bad('m_exflags', 'known DLM_LKF_* bits', `0x${msg.exflags.toString(16)}`);
@@ -233,7 +258,7 @@ export function decodeMessage(bytes: Uint8Array, lvblen: number): { header: DlmH
   mode('m_rqmode', msg.rqmode, true);
   mode('m_bastmode', msg.bastmode, true);
   const allowed = RESULTS[type];
-  if (allowed ? !allowed.includes(msg.result) : msg.result !== 0) bad('m_result', `one of ${(allowed ?? [0]).join(', ')} for ${MSG_NAMES[type]}`, msg.result);
+  if (allowed ? allowed.indexOf(msg.result) < 0 : msg.result !== 0) bad('m_result', `one of ${(allowed ?? [0]).join(', ')} for ${MSG_NAMES[type]}`, msg.result);
   const n = msg.extra.length;
   switch (type) {
     case MSG.REQUEST:

@@ -48,7 +48,7 @@ function ownerDispatch(ls: Lockspace, from: number, m: DlmMessage): void {
 
 
 /** The process copy a reply/GRANT/BAST from `from` names, or undefined (counted). */
-function processCopy(ls: Lockspace, from: number, m: DlmMessage, lkid: number, allowLookup: boolean): Lock | undefined {
+function processCopy(ls: Lockspace, from: number, lkid: number, allowLookup: boolean): Lock | undefined {
   const lkb = ls.lockById(lkid);
   if (!lkb || lkb.endOfLife) {
     ls.stats.ignored++;
@@ -58,12 +58,11 @@ function processCopy(ls: Lockspace, from: number, m: DlmMessage, lkid: number, a
     ls.refuse('WRONG_LOCK');
     return undefined;
   }
-  void m;
   return lkb;
 }
 
 function onRequestReply(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m, m.remid, true);
+  const lkb = processCopy(ls, from, m.remid, true);
   if (!lkb) return;
   if (lkb.waitType !== 'request' && lkb.waitType !== 'lookup') return ls.refuse('UNEXPECTED_REPLY');
   const r = lkb.resource!;
@@ -96,6 +95,7 @@ function onRequestReply(ls: Lockspace, from: number, m: DlmMessage): void {
       // Not (or no longer) the master: forget it and look it up again.
       if (ls.dirNodeOf(r) !== ls.ourNodeid) r.master = 0;
       lkb.nodeid = 0;
+      if (!(lkb.overlapCancel || lkb.overlapUnlock) && retryLater(ls, lkb)) return;
       if (lkb.overlapCancel || lkb.overlapUnlock) {
         const status = lkb.overlapUnlock ? DLM_ERRNO.EUNLOCK : DLM_ERRNO.ECANCEL;
         lkb.overlapCancel = lkb.overlapUnlock = false;
@@ -134,6 +134,7 @@ function onLookupReply(ls: Lockspace, from: number, m: DlmMessage): void {
   if (master === 0xffffffff || master === 0 || !ls.members.includes(master)) {
     // The directory disagrees that it is the directory: look up again.
     r.master = 0;
+    if (retryLater(ls, lkb)) return;
     r.firstLkid = 0;
     ls.requestLock(r, lkb);
     return;
@@ -153,7 +154,7 @@ function onLookupReply(ls: Lockspace, from: number, m: DlmMessage): void {
 }
 
 function onConvertReply(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m, m.remid, false);
+  const lkb = processCopy(ls, from, m.remid, false);
   if (!lkb) return;
   if (lkb.waitType !== 'convert') return ls.refuse('UNEXPECTED_REPLY');
   lkb.waitType = 'none';
@@ -186,7 +187,7 @@ function onConvertReply(ls: Lockspace, from: number, m: DlmMessage): void {
 }
 
 function onUnlockCancelReply(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m, m.remid, false);
+  const lkb = processCopy(ls, from, m.remid, false);
   if (!lkb) return;
   const want: WaitType = m.type === MSG.UNLOCK_REPLY ? 'unlock' : 'cancel';
   if (lkb.waitType === want) lkb.waitType = 'none';
@@ -213,7 +214,7 @@ function onUnlockCancelReply(ls: Lockspace, from: number, m: DlmMessage): void {
 }
 
 function onGrant(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m, m.remid, false);
+  const lkb = processCopy(ls, from, m.remid, false);
   if (!lkb) return;
   if (lkb.status !== LKSTS.WAITING && lkb.status !== LKSTS.CONVERT) return ls.refuse('UNEXPECTED_GRANT');
   munge(lkb, m);
@@ -222,10 +223,27 @@ function onGrant(ls: Lockspace, from: number, m: DlmMessage): void {
 }
 
 function onBast(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m, m.remid, false);
+  const lkb = processCopy(ls, from, m.remid, false);
   if (!lkb) return;
   ls.queueBast(lkb, m.bastmode as Mode);
   lkb.highbast = m.bastmode;
+}
+
+/**
+ * A lock sent elsewhere more than once in a row (a master that has not yet
+ * heard that it is master, a directory that disagrees with our member list)
+ * retries after a growing delay (10 ms doubling to 1 s) instead of spinning
+ * on the network; the first redirect retries at once, as the kernel does.
+ * The lock counts as looking up meanwhile, so unlock/cancel overlap it.
+ */
+function retryLater(ls: Lockspace, lkb: Lock): boolean {
+  lkb.redirects++;
+  if (lkb.redirects <= 1) return false;
+  lkb.waitType = 'lookup';
+  lkb.resource!.firstLkid = lkb.lkid;
+  const delay = Math.min(1000, 10 * 2 ** Math.min(7, lkb.redirects - 2));
+  ls.host.clock.setTimeout(() => ls.retryRedirected(lkb), delay);
+  return true;
 }
 
 /** Flags the master reported: ALTMODE picks the alternate mode, DEMOTED means NL. */

@@ -123,3 +123,33 @@ describe('TypeScript API on three simulated nodes', () => {
     await u;
   });
 });
+
+describe('leave() on a multi-member lockspace', () => {
+  it('refuses (EBUSY) while other nodes hold locks mastered here; otherwise removes the directory records of what it mastered', async () => {
+    const sim = new DlmSim({ nodes: [1, 2, 3], hash: pinHash });
+    const [l1, l2] = await Promise.all([1, 2, 3].map((id) => sim.node(id).join('lv', { members: [1, 2, 3] })));
+    const p = l1!.lock('d1x', 'EX'); // node 1 masters d1x (directory: node 2)
+    await sim.settle({ timers: false });
+    const mine = await p;
+    const q = l2!.lock('d1x', 'NL'); // a lock of node 2 mastered on node 1
+    await sim.settle({ timers: false });
+    const theirs = await q;
+    const refused = l1!.leave().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await sim.settle({ timers: false });
+    expect(await refused).toMatchObject({ code: 'EBUSY' });
+    expect(mine.ended).toBe(true);
+    const u = theirs.unlock();
+    await sim.settle({ timers: false });
+    await u;
+    const leaving = l1!.leave();
+    await sim.settle({ timers: false });
+    await leaving;
+    await sim.settle({ timers: false });
+    expect(sim.node(1).lockspace('lv')).toBeUndefined();
+    // The directory (node 2) forgot node 1 as master: a new request elsewhere is mastered anew.
+    expect(l2!.raw.dump().find((r) => r.name === 'd1x')).toBeUndefined();
+  });
+});

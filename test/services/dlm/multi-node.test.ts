@@ -362,3 +362,28 @@ describe('a 7-node lockspace', () => {
     void PW;
   });
 });
+
+describe('redirect back-off', () => {
+  it('a master that has not heard it is master yet redirects; the requester backs off instead of spinning', async () => {
+    const c = cluster(3);
+    const a = c.holder(1, 'A');
+    const b = c.holder(3, 'B');
+    c.sim.hold(2, 1); // the directory's answer to node 1 is held
+    c.lock(a, PR, 'd1h'); // node 1 asks the directory (node 2): it becomes master, but does not know yet
+    c.run();
+    c.lock(b, PR, 'd1h'); // node 3: lookup -> master 1 -> REQUEST -> EBADR -> lookup -> ... -> back-off
+    c.run();
+    const sent = c.sent();
+    expect(sent.filter((m) => m === '1>3 REQUEST_REPLY(ENOTBLK)')).toHaveLength(2); // it has the resource, but is not (yet) its master
+    expect(c.sim.clock.pending).toBeGreaterThan(0); // a retry timer, not a message loop
+    expect(c.unlock(b, LKF.CANCEL)).toBe(0); // cancel while backing off: recorded as an overlap
+    c.sim.release(2, 1);
+    await c.sim.settle({ timers: true });
+    expect(c.log.sort()).toEqual(['A ast 0', 'B ast ECANCEL']);
+    // And without the cancel, the retried request is granted.
+    const b2 = c.holder(3, 'B2');
+    c.lock(b2, PR, 'd1h');
+    await c.sim.settle({ timers: false });
+    expect(c.log.slice(2)).toEqual(['B2 ast 0']);
+  });
+});
