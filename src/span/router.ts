@@ -28,6 +28,8 @@ import { SpanError } from './errors.ts';
 import { answerShell } from './shell.ts';
 import { decodeRootCause, encodeRootCause, pathUsesLink, type RootCause } from './root-cause.ts';
 import { LossMemory } from './loss-memory.ts';
+import { RepairHolds } from './repair-hold.ts';
+import { systemClock } from '../util/clock.ts';
 
 
 
@@ -51,6 +53,16 @@ import {
 
 export { DMSG_ERR_WITHDRAWN, SERVICE_PEER_TYPE } from './router-types.ts';
 export type { RouterOptions, SpanInfo, SpanEvent, AdvertiseOptions, Advertisement, RouterLink } from './router-types.ts';
+
+/**
+ * Does `node` hold more links from `connId` than a peer relays (a peer
+ * sending a replacement CREATE before the DELETE of what it replaces)?
+ */
+function replacesOnConn(node: SpanNode, connId: string, maxRelayedPaths: number): boolean {
+  let n = 0;
+  for (const l of node.links) if (l.connId === connId && ++n > maxRelayedPaths) return true;
+  return false;
+}
 
 export class Router {
   readonly nodeId: string;
@@ -85,6 +97,11 @@ export class Router {
   readonly #lost = new LossMemory();
   /** The lost link that the relay deletions now under way report (root-cause notification). */
   #rootCause: RootCause | null = null;
+  /** Instances not replanned after a lost link until closer neighbours have sent their replacements (repair-hold.ts). */
+  readonly #holds = new RepairHolds<NodeKey>({
+    clock: systemClock,
+    onExpire: (key, cause) => this.#withRootCause(cause, () => this.#nodeChanged(key)),
+  });
   /** Last SpanInfo published per node, to tell up/down/changed apart. */
   readonly #published = new Map<NodeKey, SpanInfo>();
   #nextConn = 1;
@@ -247,6 +264,7 @@ export class Router {
       if (link) this.#withdraw(link.nodeKey, local.fields.epoch!);
     }
     await Promise.all([...this.#conns.values()].map((c) => c.iocom.close()));
+    this.#holds.clearAll();
     this.#spans.complete();
     this.#subTransactions.complete();
   }
@@ -272,8 +290,9 @@ export class Router {
    * DELETEs this router sent for its own (relayed or advertised) spans, acks
    * not counted; spansRefused: received spans refused (limits, bad fields, loops).
    */
-  stats(): { links: number; spans: number; relays: number; received: number; spanMessagesSent: number; spansRefused: number } {
+  stats(): { links: number; spans: number; relays: number; received: number; spanMessagesSent: number; spansRefused: number; repairHoldsExpired: number } {
     return {
+      repairHoldsExpired: this.#holds.expired,
       links: this.#conns.size,
       spans: this.#table.nodes().length,
       relays: this.#relays.size,
@@ -433,7 +452,12 @@ export class Router {
     let cause: RootCause | null = null;
     const gone = (): void => {
       if (tx.canSend) tx.close();
-      if (!this.#received.delete(linkId)) return;
+      // A dead offer we had pruned: its sender has now sent its replacement (if any).
+      const held = this.#holds.settle(linkId);
+      if (!this.#received.delete(linkId)) {
+        if (held !== undefined) this.#nodeChanged(held);
+        return;
+      }
       if (withdrawn && fields.epoch) return this.#withdraw(added.link.nodeKey, fields.epoch);
       this.#withRootCause(cause, () => {
         if (cause) this.#pruneLink(cause);
@@ -464,7 +488,9 @@ export class Router {
     queueMicrotask(() => {
       if (tx.canSend) tx.result(0);
     });
-    this.#nodeChanged(added.link.nodeKey);
+    // A replacement (make before break): its sender closes the path it
+    // replaces next, maybe naming a lost link; decide once that is known.
+    if (!replacesOnConn(this.#table.node(added.link.nodeKey)!, conn.connId, this.#table.options.maxRelayedPaths)) this.#nodeChanged(added.link.nodeKey);
   }
 
   #onOneWay(conn: ConnState, msg: Message): void {
@@ -499,10 +525,22 @@ export class Router {
   }
 
   #replanAll(): void {
-    for (const node of this.#table.nodes()) this.#replan(node.key);
+    for (const node of this.#table.nodes()) if (!this.#holds.isHeld(node.key)) this.#replan(node.key);
   }
 
   #nodeChanged(key: NodeKey): void {
+    const best = this.#table.node(key)?.links[0];
+    const verdict = this.#holds.evaluate(key, best ? best.fields.dist : null);
+    if (verdict.wait) return;
+    if (verdict.cause !== null) {
+      // A hold just ended: the deletions of our dead relays carry its lost link.
+      const cause = verdict.cause;
+      this.#withRootCause(cause, () => {
+        this.#replan(key);
+        this.#publish(key);
+      });
+      return;
+    }
     this.#replan(key);
     this.#publish(key);
   }
@@ -518,7 +556,7 @@ export class Router {
     // it would break make-before-break (far routers would see down, then up).
     let settled = true;
     for (const c of this.#conns.values()) if (c.peerConn !== null && !c.settled && c.iocom.isOpen) settled = false;
-    const plan = planRelaysForNode(this.#table, key, this.#relayConns(), existing, { localRnss: this.#opts.localRnss, consistencyCheck: settled });
+    const plan = planRelaysForNode(this.#table, key, this.#relayConns(), existing, { localRnss: this.#opts.localRnss, consistencyCheck: settled, preferCurrent: true });
     // Make before break.
     for (const spec of plan.create) this.#createRelay(spec);
     for (const id of plan.delete) this.#deleteRelay(id);
@@ -597,6 +635,7 @@ export class Router {
    */
   #withdraw(key: NodeKey, epoch: number): void {
     this.#lost.withdraw(key, epoch);
+    this.#holds.clear(key);
     const node = this.#table.node(key);
     for (const link of node ? [...node.links] : []) {
       if (link.fields.epoch !== epoch) continue;
@@ -641,8 +680,11 @@ export class Router {
     this.#lost.loseLink(cause);
     const changed = new Set<NodeKey>();
     for (const node of this.#table.nodes()) {
+      const oldBest = node.links[0]!.fields.dist;
       for (const link of [...node.links]) {
         if (link.connId !== null && pathUsesLink(link.path, link.fields.hops, cause)) {
+          // Its sender has not closed it yet: it will send its replacement first.
+          if (this.#received.has(link.linkId)) this.#holds.pruned(node.key, oldBest, { linkId: link.linkId, dist: link.fields.dist }, cause);
           this.#table.remove(link.linkId);
           this.#received.delete(link.linkId);
           changed.add(node.key);
