@@ -288,10 +288,14 @@ export class Router {
   /**
    * Counts for tests and monitoring. spanMessagesSent: LNK_SPAN CREATEs and
    * DELETEs this router sent for its own (relayed or advertised) spans, acks
-   * not counted; spansRefused: received spans refused (limits, bad fields, loops).
+   * not counted; spansRefused: received spans refused (limits, bad fields, loops);
+   * repairHolds: instances waiting now for closer neighbours' replacements after
+   * a lost link, repairHoldsExpired: holds that ended by their time limit
+   * (repair-hold.ts).
    */
-  stats(): { links: number; spans: number; relays: number; received: number; spanMessagesSent: number; spansRefused: number; repairHoldsExpired: number } {
+  stats(): { links: number; spans: number; relays: number; received: number; spanMessagesSent: number; spansRefused: number; repairHolds: number; repairHoldsExpired: number } {
     return {
+      repairHolds: this.#holds.size,
       repairHoldsExpired: this.#holds.expired,
       links: this.#conns.size,
       spans: this.#table.nodes().length,

@@ -13,8 +13,8 @@
  *   a DELETE);
  * - no router that can still reach an instance saw `down` for it;
  * - every router sees exactly the instances it can reach, at the BFS dist;
- * - no repair hold ran out of time (they all ended by their neighbours'
- *   replacements, not by the safety timer).
+ * - no repair hold is left waiting, and none ran out of time (they all
+ *   ended by their neighbours' replacements, not by the safety timer).
  * Restores come in between, so later cuts start from other states; they are
  * checked for the end state and for `down` events, not for the bound.
  *
@@ -107,6 +107,7 @@ function endState(mesh: Mesh, n: number, s: Scenario, up: [number, number][]): s
   mesh.routers.forEach((r, i) => {
     if (r.stats().spansRefused !== 0) out.push(`n${i} refused ${r.stats().spansRefused} spans`);
     if (r.stats().repairHoldsExpired !== 0) out.push(`n${i}: ${r.stats().repairHoldsExpired} repair holds ran out of time`);
+    if (r.stats().repairHolds !== 0) out.push(`n${i}: ${r.stats().repairHolds} repair holds still waiting at quiescence`);
     const seen = new Map(r.spans().map((sp) => [sp.instance, sp]));
     s.advertisers.forEach((adv, k) => {
       const sp = seen.get(`i${k}`);
