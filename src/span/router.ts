@@ -28,7 +28,7 @@ import { SpanError } from './errors.ts';
 import { answerShell } from './shell.ts';
 import { decodeRootCause, encodeRootCause, pathUsesLink, type RootCause } from './root-cause.ts';
 import { LossMemory } from './loss-memory.ts';
-import { RepairHolds } from './repair-hold.ts';
+import { RepairHolds, goesFirst } from './repair-hold.ts';
 import { systemClock } from '../util/clock.ts';
 
 
@@ -688,7 +688,7 @@ export class Router {
       for (const link of [...node.links]) {
         if (link.connId !== null && pathUsesLink(link.path, link.fields.hops, cause)) {
           // Its sender has not closed it yet: it will send its replacement first.
-          if (this.#received.has(link.linkId)) this.#holds.pruned(node.key, oldBest, { linkId: link.linkId, dist: link.fields.dist }, cause);
+          if (this.#received.has(link.linkId)) this.#holds.pruned(node.key, oldBest, { linkId: link.linkId, dist: link.fields.dist }, cause, this.#goesFirst(node.key, link, cause));
           this.#table.remove(link.linkId);
           this.#received.delete(link.linkId);
           changed.add(node.key);
@@ -696,6 +696,16 @@ export class Router {
       }
     }
     for (const key of changed) this.#nodeChanged(key);
+  }
+
+  /** Does the sender of dead offer `link` go first (we wait for its replacement), or wait for ours (repair-hold.ts goesFirst)? */
+  #goesFirst(key: NodeKey, link: SpanLink, cause: RootCause): boolean {
+    let ours: number | null = null;
+    for (const id of this.#relaysByNode.get(key) ?? []) {
+      const r = this.#relays.get(id);
+      if (r && r.connId === link.connId && pathUsesLink(r.path, r.fields.hops, cause)) ours = ours === null ? r.fields.dist : Math.min(ours, r.fields.dist);
+    }
+    return goesFirst(link.fields.dist, ours, link.peerNodeId ?? '', this.nodeId);
   }
 
   #forgetRelay(relay: RelayState): void {

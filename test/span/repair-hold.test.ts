@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/util/clock.ts';
-import { REPAIR_HOLD_MS, RepairHolds, mustWait } from '../../src/span/repair-hold.ts';
+import { REPAIR_HOLD_MS, RepairHolds, goesFirst, mustWait } from '../../src/span/repair-hold.ts';
 import { planRelays } from '../../src/span/relay-plan.ts';
 import type { ExistingRelay, RelayPlan } from '../../src/span/relay-plan.ts';
 import { SpanTable } from '../../src/span/span-table.ts';
@@ -14,49 +14,66 @@ function holds(clock = new ManualClock()) {
   return { h, clock, expired };
 }
 
-describe('mustWait', () => {
-  it('waits only for offers of neighbours that were strictly closer and could still match the candidate', () => {
-    // Our old best was dist 3.
-    expect(mustWait([{ linkId: 'x', dist: 3 }], 3, null)).toBe(true); // closer neighbour, nothing else to use
-    expect(mustWait([{ linkId: 'x', dist: 3 }], 3, 5)).toBe(true); // it may still offer 3..5
-    expect(mustWait([{ linkId: 'x', dist: 3 }], 3, 3)).toBe(true); // a tie is still possible
-    expect(mustWait([{ linkId: 'x', dist: 3 }], 3, 2)).toBe(false); // it cannot beat 2 any more
-    expect(mustWait([{ linkId: 'x', dist: 4 }], 3, null)).toBe(false); // it was not closer: no deadlock with it
-    expect(mustWait([], 3, null)).toBe(false);
+describe('mustWait and goesFirst', () => {
+  it('waits while a neighbour waited for could still offer as good as the candidate', () => {
+    expect(mustWait([{ linkId: 'x', dist: 3 }], null)).toBe(true); // nothing else to use
+    expect(mustWait([{ linkId: 'x', dist: 3 }], 5)).toBe(true); // it may still offer 3..5
+    expect(mustWait([{ linkId: 'x', dist: 3 }], 3)).toBe(true); // a tie is still possible
+    expect(mustWait([{ linkId: 'x', dist: 3 }], 2)).toBe(false); // it cannot beat 2 any more
+    expect(mustWait([], null)).toBe(false);
+  });
+
+  it('the two ends of a link agree on who goes first', () => {
+    const [x, y] = [id(1), id(2)];
+    expect(goesFirst(4, null, y, x)).toBe(true); // our offer to it is alive: it never waits for us
+    // Both offers dead: the smaller one across the link goes first, then the smaller id.
+    for (const [e, f] of [[3, 5], [5, 3], [4, 4]] as const) {
+      const yFirstAtX = goesFirst(e, f, y, x); // X holds Y's offer e, Y holds X's offer f
+      const xFirstAtY = goesFirst(f, e, x, y);
+      expect(yFirstAtX, `${e} vs ${f}`).toBe(!xFirstAtY);
+    }
+    expect(goesFirst(4, 4, x, y)).toBe(true);
   });
 });
 
 describe('RepairHolds', () => {
-  it('holds an instance until every closer neighbour has closed its dead offer', () => {
+  it('holds an instance until every neighbour it waits for has closed its dead offer', () => {
     const { h, expired } = holds();
-    h.pruned('n', 2, { linkId: 'l1', dist: 2 }, CAUSE);
-    h.pruned('n', 9, { linkId: 'l2', dist: 1 }, CAUSE); // oldBest of the first prune is kept
-    h.pruned('n', 2, { linkId: 'far', dist: 3 }, CAUSE); // farther: not recorded
+    h.pruned('n', 2, { linkId: 'l1', dist: 2 }, CAUSE, false); // strictly closer: waited for
+    h.pruned('n', 9, { linkId: 'l2', dist: 1 }, CAUSE, false); // oldBest of the first prune is kept
+    h.pruned('n', 2, { linkId: 'far', dist: 3 }, CAUSE, false); // farther, and it waits for us: not recorded
+    h.pruned('n', 2, { linkId: 'first', dist: 4 }, CAUSE, true); // farther, but it goes first
     expect(h.isHeld('n')).toBe(true);
     expect(h.evaluate('n', null)).toEqual({ wait: true });
     expect(h.settle('far')).toBeUndefined();
     expect(h.settle('l1')).toBe('n');
-    expect(h.evaluate('n', 4)).toEqual({ wait: true });
     expect(h.settle('l2')).toBe('n');
-    expect(h.evaluate('n', 4)).toEqual({ wait: false, cause: CAUSE }); // just ended: carry the cause
+    expect(h.evaluate('n', 4)).toEqual({ wait: true }); // 'first' may still offer 4
+    expect(h.evaluate('n', 3)).toEqual({ wait: false, cause: CAUSE }); // it cannot beat 3: the hold ends, carrying the cause
     expect(h.isHeld('n')).toBe(false);
+    expect(h.settle('first')).toBeUndefined(); // forgotten with the hold
     expect(h.evaluate('n', 4)).toEqual({ wait: false, cause: null });
     expect(h.size).toBe(0);
     expect(expired).toEqual([]);
   });
 
-  it('ends a hold early when the candidate is already better than any pending offer', () => {
+  it('a second lost link keeps only the strictly closer neighbours', () => {
     const { h } = holds();
-    h.pruned('n', 3, { linkId: 'l1', dist: 3 }, CAUSE);
-    expect(h.evaluate('n', 2)).toEqual({ wait: false, cause: CAUSE });
-    expect(h.settle('l1')).toBeUndefined(); // forgotten with the hold
+    h.pruned('n', 2, { linkId: 'first', dist: 5 }, CAUSE, true);
+    h.pruned('n', 2, { linkId: 'closer', dist: 2 }, CAUSE, true);
+    const other = { ...CAUSE, b: id(3) };
+    h.pruned('n', 2, { linkId: 'first2', dist: 6 }, other, true); // not recorded any more
+    expect(h.settle('first')).toBeUndefined(); // dropped
+    expect(h.evaluate('n', null)).toEqual({ wait: true });
+    expect(h.settle('closer')).toBe('n');
+    expect(h.evaluate('n', null)).toEqual({ wait: false, cause: CAUSE });
   });
 
   it('a hold runs out after holdMs on the injected clock, once; clear() and clearAll() stop the timers', () => {
     const { h, clock, expired } = holds();
-    h.pruned('a', 1, { linkId: 'la', dist: 1 }, CAUSE);
-    h.pruned('b', 1, { linkId: 'lb', dist: 1 }, { ...CAUSE, inc: 8 });
-    h.pruned('c', 1, { linkId: 'lc', dist: 1 }, CAUSE);
+    h.pruned('a', 1, { linkId: 'la', dist: 1 }, CAUSE, false);
+    h.pruned('b', 1, { linkId: 'lb', dist: 1 }, { ...CAUSE, inc: 8 }, false);
+    h.pruned('c', 1, { linkId: 'lc', dist: 1 }, CAUSE, false);
     expect(clock.pending).toBe(3);
     h.clear('c');
     expect(clock.pending).toBe(2);
@@ -66,7 +83,7 @@ describe('RepairHolds', () => {
     expect(expired).toEqual(['a:7', 'b:8']);
     expect(h.expired).toBe(2);
     expect(h.size).toBe(0);
-    h.pruned('d', 1, { linkId: 'ld', dist: 1 }, CAUSE);
+    h.pruned('d', 1, { linkId: 'ld', dist: 1 }, CAUSE, false);
     h.clearAll();
     expect(clock.pending).toBe(0);
     clock.runAll();
