@@ -29,7 +29,6 @@ import { answerShell } from './shell.ts';
 import { decodeRootCause, encodeRootCause, pathUsesLink, type RootCause } from './root-cause.ts';
 import { LossMemory } from './loss-memory.ts';
 import { RepairHolds, goesFirst } from './repair-hold.ts';
-import { ReplyAwaits } from './reply-awaits.ts';
 import { systemClock } from '../util/clock.ts';
 
 
@@ -103,8 +102,6 @@ export class Router {
     clock: systemClock,
     onExpire: (key, cause) => this.#withRootCause(cause, () => this.#nodeChanged(key)),
   });
-  /** Instances left with no path that await their neighbours' answers before `down` (reply-awaits.ts). */
-  readonly #awaits = new ReplyAwaits<NodeKey>({ clock: systemClock, onExpire: (key) => this.#nodeChanged(key) });
   /** Last SpanInfo published per node, to tell up/down/changed apart. */
   readonly #published = new Map<NodeKey, SpanInfo>();
   #nextConn = 1;
@@ -268,7 +265,6 @@ export class Router {
     }
     await Promise.all([...this.#conns.values()].map((c) => c.iocom.close()));
     this.#holds.clearAll();
-    this.#awaits.clearAll();
     this.#spans.complete();
     this.#subTransactions.complete();
   }
@@ -299,8 +295,8 @@ export class Router {
    */
   stats(): { links: number; spans: number; relays: number; received: number; spanMessagesSent: number; spansRefused: number; repairHolds: number; repairHoldsExpired: number } {
     return {
-      repairHolds: this.#holds.size + this.#awaits.size,
-      repairHoldsExpired: this.#holds.expired + this.#awaits.expired,
+      repairHolds: this.#holds.size,
+      repairHoldsExpired: this.#holds.expired,
       links: this.#conns.size,
       spans: this.#table.nodes().length,
       relays: this.#relays.size,
@@ -459,34 +455,19 @@ export class Router {
     let withdrawn = false;
     let cause: RootCause | null = null;
     const gone = (): void => {
-      const key = added.link.nodeKey;
-      // A sender before us that closes a path over a lost link gets our close
-      // once our view of the instance is settled (reply-awaits.ts): it may be
-      // waiting to learn whether we find another path for it.
-      // A second lost link for this instance: awaits end (reply-awaits.ts).
-      const dropped = cause !== null && this.#awaits.noteCause(key, cause);
-      const owe = cause !== null && !withdrawn && tx.canSend && this.#senderFirst(key, conn.connId, fields.dist, cause);
-      if (!owe && tx.canSend) tx.close();
+      if (tx.canSend) tx.close();
       // A dead offer we had pruned: its sender has now sent its replacement (if any).
       const held = this.#holds.settle(linkId);
       if (!this.#received.delete(linkId)) {
         if (held !== undefined) this.#nodeChanged(held);
-      } else if (withdrawn && fields.epoch) {
-        this.#withdraw(key, fields.epoch);
-      } else {
-        this.#withRootCause(cause, () => {
-          if (cause) this.#pruneLink(cause);
-          const link = this.#table.remove(linkId);
-          if (link) this.#nodeChanged(link.nodeKey);
-        });
+        return;
       }
-      if (owe) {
-        const close = (): void => {
-          if (tx.canSend) tx.close();
-        };
-        if (!((this.#holds.isHeld(key) || this.#awaits.awaiting(key)) && this.#awaits.owe(key, cause!, close))) close();
-      }
-      if (dropped) this.#nodeChanged(key);
+      if (withdrawn && fields.epoch) return this.#withdraw(added.link.nodeKey, fields.epoch);
+      this.#withRootCause(cause, () => {
+        if (cause) this.#pruneLink(cause);
+        const link = this.#table.remove(linkId);
+        if (link) this.#nodeChanged(link.nodeKey);
+      });
     };
     tx.rx$.subscribe({
       next: (m) => {
@@ -562,11 +543,10 @@ export class Router {
         this.#replan(key);
         this.#publish(key);
       });
-    } else {
-      this.#replan(key);
-      this.#publish(key);
+      return;
     }
-    this.#awaits.flush(key);
+    this.#replan(key);
+    this.#publish(key);
   }
 
   #replan(key: NodeKey): void {
@@ -633,16 +613,9 @@ export class Router {
               this.#withRootCause(cause, () => this.#pruneLink(cause));
             }
           }
-          // The peer's close of a dead relay we deleted: it has settled.
-          const awaited = this.#awaits.replied(relayId);
-          if (awaited !== undefined) this.#nodeChanged(awaited);
         }
       },
-      error: () => {
-        this.#forgetRelay(relay);
-        const awaited = this.#awaits.replied(relayId);
-        if (awaited !== undefined) this.#nodeChanged(awaited);
-      },
+      error: () => this.#forgetRelay(relay),
     });
   }
 
@@ -651,12 +624,8 @@ export class Router {
     if (!relay) return;
     this.#forgetRelay(relay);
     if (relay.tx.canSend) {
-      const rc = this.#rootCause;
-      if (error === 0 && rc !== null) {
-        relay.tx.send(DMSG.LNK_ERROR, { delete: true, aux: encodeRootCause(rc) });
-        // A dead relay to a peer after us: its close tells us it has settled (reply-awaits.ts).
-        if (pathUsesLink(relay.path, relay.fields.hops, rc) && this.#peerGoesAfter(relay)) this.#awaits.await(relay.nodeKey, relayId, rc);
-      } else relay.tx.close(error);
+      if (error === 0 && this.#rootCause !== null) relay.tx.send(DMSG.LNK_ERROR, { delete: true, aux: encodeRootCause(this.#rootCause) });
+      else relay.tx.close(error);
       this.#spanMessagesSent++;
     }
   }
@@ -671,7 +640,6 @@ export class Router {
   #withdraw(key: NodeKey, epoch: number): void {
     this.#lost.withdraw(key, epoch);
     this.#holds.clear(key);
-    this.#awaits.clear(key);
     const node = this.#table.node(key);
     for (const link of node ? [...node.links] : []) {
       if (link.fields.epoch !== epoch) continue;
@@ -719,7 +687,6 @@ export class Router {
       const oldBest = node.links[0]!.fields.dist;
       for (const link of [...node.links]) {
         if (link.connId !== null && pathUsesLink(link.path, link.fields.hops, cause)) {
-          if (this.#awaits.notePruned(node.key, link.connId, link.fields.dist, cause)) changed.add(node.key);
           // Its sender has not closed it yet: it will send its replacement first.
           if (this.#received.has(link.linkId)) this.#holds.pruned(node.key, oldBest, { linkId: link.linkId, dist: link.fields.dist }, cause, this.#goesFirst(node.key, link, cause));
           this.#table.remove(link.linkId);
@@ -729,23 +696,6 @@ export class Router {
       }
     }
     for (const key of changed) this.#nodeChanged(key);
-  }
-
-  /** Does the peer of our dead relay go after us (it owes us its close until settled)? The mirror of #senderFirst at its end. */
-  #peerGoesAfter(relay: RelayState): boolean {
-    const theirs = this.#awaits.prunedDist(relay.nodeKey, relay.connId);
-    if (theirs === undefined) return true;
-    return !goesFirst(theirs, relay.fields.dist, this.#conns.get(relay.connId)?.peerNodeId ?? '', this.nodeId);
-  }
-
-  /** Does the sender (on `connId`) of a dead offer of `dist` go before us? Then we owe it our close until settled. */
-  #senderFirst(key: NodeKey, connId: string, dist: number, cause: RootCause): boolean {
-    let ours: number | null = null;
-    for (const id of this.#relaysByNode.get(key) ?? []) {
-      const r = this.#relays.get(id);
-      if (r && r.connId === connId && pathUsesLink(r.path, r.fields.hops, cause)) ours = ours === null ? r.fields.dist : Math.min(ours, r.fields.dist);
-    }
-    return goesFirst(dist, ours, this.#conns.get(connId)?.peerNodeId ?? '', this.nodeId);
   }
 
   /** Does the sender of dead offer `link` go first (we wait for its replacement), or wait for ours (repair-hold.ts goesFirst)? */
@@ -794,8 +744,6 @@ export class Router {
     const node = this.#table.node(key);
     const before = this.#published.get(key);
     if (!node) {
-      // No path left, but a neighbour we told may still find one (reply-awaits.ts).
-      if (this.#awaits.awaiting(key)) return;
       if (before) {
         this.#published.delete(key);
         this.#logLine(`span down ${before.service}/${before.instance}`);
