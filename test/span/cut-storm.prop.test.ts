@@ -181,7 +181,8 @@ function check(name: string, arb: fc.Arbitrary<Scenario>, numRuns: number, seed:
   it(name, async () => {
     const result = await fc.check(fc.asyncProperty(arb, run), { seed, numRuns, endOnFailure: true });
     if (result.failed) {
-      throw new Error(`property failed; reproduce with seed ${seed}, path ${result.counterexamplePath}\n${fc.defaultReportMessage(result)}`);
+      const cause = result.errorInstance instanceof Error ? result.errorInstance.message : String(result.errorInstance);
+      throw new Error(`property failed; reproduce with seed ${seed}, path ${result.counterexamplePath}\n${cause}\n${fc.defaultReportMessage(result)}`);
     }
   }, timeout);
 }
@@ -195,6 +196,33 @@ describe('a single link cut costs ≤ 2 span messages per directed link per inst
   check('grids up to 7×7', scenario('grid', 2, 7, 4), 12, 8101);
   check('rings up to 24', scenario('ring', 3, 24, 5), 20, 8102);
   check('random meshes up to 40 routers', scenario('random', 4, 40, 5), 20, 8103);
+});
+
+describe('known limitation', () => {
+  // A "valley": n1's only ways round the lost link 0-1 run through its own
+  // neighbours n2 and n3, which offered n1 nothing before the cut (their
+  // best paths avoiding n1 did not exist: n4 relayed them its path through
+  // n1's other neighbour). n1 has nothing left, says so, and n2 and n3 have
+  // nothing either; n4 then switches to the long way 0-7-6-5-4 and all three
+  // come back. No local rule can tell n1 that a neighbour will find a path
+  // later: avoiding the down needs a signal that a neighbour is done
+  // searching (one more message per link) or a grace timer on `down`.
+  it.fails('a cut whose only way round runs through the cut router\'s own neighbours: no down (fails: n1, n2, n3 go down, then up)', async () => {
+    const edges: [number, number][] = [[0, 1], [1, 2], [1, 3], [2, 4], [3, 4], [4, 5], [5, 6], [6, 7], [7, 0]];
+    const mesh = createMesh(8, edges);
+    try {
+      mesh.routers[0]!.advertise({ service: 'svc', instance: 'i0' });
+      await quiesce(mesh, 'initial');
+      const downs: string[] = [];
+      mesh.routers.forEach((r, i) => r.spans$.subscribe((e) => { if (e.type === 'down') downs.push(`n${i}`); }));
+      mesh.links[0]!.cut();
+      await quiesce(mesh, 'cut');
+      expect(mesh.routers.every((r) => r.spans('svc').length === 1)).toBe(true);
+      expect(downs).toEqual([]);
+    } finally {
+      await mesh.close();
+    }
+  });
 });
 
 describe.skipIf(!SOAK)('soak (npm run test:soak)', () => {
