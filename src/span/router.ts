@@ -493,8 +493,13 @@ export class Router {
       if (tx.canSend) tx.result(0);
     });
     // A replacement (make before break): its sender closes the path it
-    // replaces next, maybe naming a lost link; decide once that is known.
-    if (!replacesOnConn(this.#table.node(added.link.nodeKey)!, conn.connId, this.#table.options.maxRelayedPaths)) this.#nodeChanged(added.link.nodeKey);
+    // replaces next (in the same write), maybe naming a lost link; decide
+    // once that is known. The microtask runs after the rest of the read.
+    const key = added.link.nodeKey;
+    if (!replacesOnConn(this.#table.node(key)!, conn.connId, this.#table.options.maxRelayedPaths)) this.#nodeChanged(key);
+    else queueMicrotask(() => {
+      if (!this.#closed && this.#table.link(linkId)) this.#nodeChanged(key);
+    });
   }
 
   #onOneWay(conn: ConnState, msg: Message): void {
