@@ -97,7 +97,7 @@ export class Router {
   readonly #lost = new LossMemory();
   /** The lost link that the relay deletions now under way report (root-cause notification). */
   #rootCause: RootCause | null = null;
-  /** Instances not replanned after a lost link until closer neighbours have sent their replacements (repair-hold.ts). */
+  /** Instances not replanned after a lost link until the neighbours that go first have sent their replacements (repair-hold.ts). */
   readonly #holds = new RepairHolds<NodeKey>({
     clock: systemClock,
     onExpire: (key, cause) => this.#withRootCause(cause, () => this.#nodeChanged(key)),
@@ -289,7 +289,7 @@ export class Router {
    * Counts for tests and monitoring. spanMessagesSent: LNK_SPAN CREATEs and
    * DELETEs this router sent for its own (relayed or advertised) spans, acks
    * not counted; spansRefused: received spans refused (limits, bad fields, loops);
-   * repairHolds: instances waiting now for closer neighbours' replacements after
+   * repairHolds: instances waiting now for neighbours' replacements after
    * a lost link, repairHoldsExpired: holds that ended by their time limit
    * (repair-hold.ts).
    */
