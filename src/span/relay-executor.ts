@@ -76,7 +76,7 @@ export class RelayExecutor {
     // it would break make-before-break (far routers would see down, then up).
     let settled = true;
     for (const c of core.conns.values()) if (c.peerConn !== null && !c.settled && c.iocom.isOpen) settled = false;
-    const plan = planRelaysForNode(core.table, key, this.#relayConns(), this.ofNode(key), { localRnss: core.opts.localRnss, consistencyCheck: settled });
+    const plan = planRelaysForNode(core.table, key, this.#relayConns(), this.ofNode(key), { localRnss: core.opts.localRnss, consistencyCheck: settled, preferCurrent: true });
     // Make before break.
     for (const spec of plan.create) this.#create(spec);
     for (const id of plan.delete) this.delete(id);
