@@ -3,28 +3,44 @@
  * meshes of in-process Routers over memory pairs (seeded; a random spanning
  * tree plus random extra edges for an average degree of AVG_DEGREE).
  *
+ * A 10×10 grid with the service on a corner router runs too
+ * (CONVERGENCE_GRID=10, 0 to skip). Every router adds a seeded random rnss
+ * (DragonFly's per-process DMsgRNSS), so equal-length paths are ranked as
+ * in a real mesh.
+ *
  * The mesh is built first and left to settle (LNK_CONN on every link, no
- * message in flight). Then one service is advertised on one router and,
- * once the mesh is quiet again, withdrawn; then advertised again and its
- * router killed (all its links cut at once: the death phase). For each phase:
+ * message in flight). Then one service is advertised on one router; once
+ * the mesh is quiet, one link next to that router is cut (the `cut` phase:
+ * the link the most routers' best paths cross, among those whose loss
+ * leaves the mesh connected; the advertiser is the next router that has
+ * one) and every router must see
+ * the span at its new BFS distance; then the service is withdrawn; then
+ * advertised again and its router killed (all its links cut at once: the
+ * death phase). For each phase:
  * - `_ms`: time until every router sees the span with dist = BFS hops - 1
- *   (-1 at the advertiser) (up), or no router sees it any more (down),
+ *   (0 at the advertiser: SpanInfo.dist is the wire dist) (up), or no router sees it any more (down),
  *   taken from the routers' spans$ events as they happen;
  * - `_quiet_ms`: time until no message is queued or in flight on any link;
  * - `_span_msgs`: LNK_SPAN CREATEs and DELETEs the routers sent
  *   (Router.stats().spanMessagesSent deltas, acks not counted), until quiet;
  * - `_msgs`: every message the iocoms wrote (stats().messagesOut deltas:
  *   spans, their acks and closes), until quiet.
- * A directed link needs at least one span message per phase, so the
- * `_span_msgs_per_link` metrics (span messages / directed links) are 1 at best.
+ * - `_changed`: `changed` span events of all routers; `_max_router_events`:
+ *   the most span events one router emitted; `_false_downs`: `down` events
+ *   at routers that can still reach the service (make-before-break broken).
+ * A directed link needs at least one span message per phase (up, down,
+ * death), so the `_span_msgs_per_link` metrics (span messages / directed
+ * links) are 1 at best; a cut next to the origin needs at most 2 per
+ * directed link (each relay replaced once, CREATE + DELETE).
  *
  * Times use the bench's clock (--clock, process CPU time by default).
  * A phase that has not converged after CONVERGENCE_LIMIT_S wall seconds
  * (default 60) is cut off; `_span_msgs_at_limit` and `_routers_wrong_at_limit`
  * then say how far it got.
  *
- * Environment: CONVERGENCE_SIZES=50,100,1000 (router counts), CONVERGENCE_REPEATS=N
- * (runs per size with different seeds, median reported; default 1), CONVERGENCE_LIMIT_S.
+ * Environment: CONVERGENCE_SIZES=50,100,1000 (router counts of random meshes),
+ * CONVERGENCE_GRID=10 (grid side; 0: none), CONVERGENCE_REPEATS=N (runs per
+ * size with different seeds, median reported; default 1), CONVERGENCE_LIMIT_S.
  */
 import { loadavg } from 'node:os';
 import { Router } from '../src/span/router.ts';
@@ -40,6 +56,7 @@ const AVG_DEGREE = 3.5;
 const STABLE_TURNS = 3;
 const MAX_TURNS = 1_000_000;
 const DEFAULT_SIZES = [50, 100, 1000] as const;
+const DEFAULT_GRID = 10;
 /** Wall seconds a phase may take before the mesh is cut (CONVERGENCE_LIMIT_S). */
 const DEFAULT_LIMIT_S = 60;
 
@@ -74,7 +91,20 @@ export function randomGraph(n: number, degree: number, seed: number): Array<[num
   return edges;
 }
 
-/** Hop counts from `from` (every node is reachable in a connected graph). */
+/** A side×side grid, router r·side + c at row r, column c. */
+export function gridGraph(side: number): Array<[number, number]> {
+  const edges: Array<[number, number]> = [];
+  for (let r = 0; r < side; r++) {
+    for (let c = 0; c < side; c++) {
+      const i = r * side + c;
+      if (c + 1 < side) edges.push([i, i + 1]);
+      if (r + 1 < side) edges.push([i, i + side]);
+    }
+  }
+  return edges;
+}
+
+/** Hop counts from `from` (-1: unreachable). */
 function bfs(n: number, edges: Array<[number, number]>, from: number): Int32Array {
   const adj: number[][] = Array.from({ length: n }, () => []);
   for (const [a, b] of edges) {
@@ -99,10 +129,11 @@ interface Mesh {
   iocoms: Array<[Iocom, Iocom]>;
 }
 
-function buildMesh(n: number, edges: Array<[number, number]>): Mesh {
+function buildMesh(n: number, edges: Array<[number, number]>, seed: number): Mesh {
+  const rnss = prng(seed ^ 0x7a55);
   const routers = Array.from(
     { length: n },
-    (_, i) => new Router({ name: `n${i}`, nodeId: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`, localRnss: 1, iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 } }),
+    (_, i) => new Router({ name: `n${i}`, nodeId: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`, localRnss: 1 + Math.floor(rnss() * 0x7ffffffe), iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 } }),
   );
   const iocoms: Array<[Iocom, Iocom]> = [];
   for (const [a, b] of edges) {
@@ -161,12 +192,20 @@ interface Phase {
   timedOut: boolean;
   /** Routers not right at the end (0 unless timed out). */
   wrong: number;
+  /** `changed` events of all routers. */
+  changed: number;
+  /** Most span events at one router. */
+  maxRouterEvents: number;
+  /** `down` events at routers that are right to see the span (make-before-break broken). */
+  falseDowns: number;
 }
 
 interface RunResult {
   edges: number;
   buildMs: number;
   up: Phase;
+  /** One link next to the advertiser cut. */
+  cut: Phase | null;
   down: Phase | null;
   /** The advertiser re-advertises, then dies (all its links cut at once). */
   death: Phase | null;
@@ -182,7 +221,16 @@ class PhaseTimeout extends Error {}
  * to timers: the wall-clock limit is checked in the spans$ handler too, and
  * on expiry every link is cut (ending the cascade).
  */
-async function phase(mesh: Mesh, clock: () => number, limitS: number, act: () => void, good: (seen: Array<number | null>, i: number) => boolean, what: string): Promise<Phase> {
+async function phase(
+  mesh: Mesh,
+  clock: () => number,
+  limitS: number,
+  act: () => void,
+  good: (seen: Array<number | null>, i: number) => boolean,
+  what: string,
+  /** Router i can reach the service throughout the phase (a `down` there is false). */
+  wantsSpan: (i: number) => boolean = () => false,
+): Promise<Phase> {
   const n = mesh.routers.length;
   const seen: Array<number | null> = mesh.routers.map((r) => r.spans(SERVICE)[0]?.dist ?? null);
   let goodCount = 0;
@@ -192,6 +240,9 @@ async function phase(mesh: Mesh, clock: () => number, limitS: number, act: () =>
   const deadline = Date.now() + limitS * 1000;
   let reachedAt = NaN;
   let events = 0;
+  let changed = 0;
+  let falseDowns = 0;
+  const perRouter = new Array<number>(n).fill(0);
   let limit: { spanMsgs: number; msgs: number; wrong: number; t: number } | null = null;
   const cut = (): void => {
     if (limit !== null) return;
@@ -205,6 +256,9 @@ async function phase(mesh: Mesh, clock: () => number, limitS: number, act: () =>
   const subs = mesh.routers.map((r, i) =>
     r.spans$.subscribe((e) => {
       if (e.span.service !== SERVICE || limit !== null) return;
+      perRouter[i]!++;
+      if (e.type === 'changed') changed++;
+      if (e.type === 'down' && wantsSpan(i)) falseDowns++;
       const before = good(seen, i);
       seen[i] = e.type === 'down' ? null : e.span.dist;
       const after = good(seen, i);
@@ -227,41 +281,107 @@ async function phase(mesh: Mesh, clock: () => number, limitS: number, act: () =>
   } finally {
     subs.forEach((s) => s.unsubscribe());
   }
+  const maxRouterEvents = Math.max(0, ...perRouter);
   if (limit !== null) {
     const l = limit as { spanMsgs: number; msgs: number; wrong: number; t: number };
-    return { ms: NaN, quietMs: NaN, spanMsgs: l.spanMsgs, msgs: l.msgs, timedOut: true, wrong: l.wrong };
+    return { ms: NaN, quietMs: NaN, spanMsgs: l.spanMsgs, msgs: l.msgs, timedOut: true, wrong: l.wrong, changed, maxRouterEvents, falseDowns };
   }
   const tq = clock();
   // Every router must be right once quiet: a wrong end state is a failure, not a slow run.
   if (goodCount !== n) throw new Error(`${BENCH}: ${what}: the mesh went quiet with ${n - goodCount} routers not right`);
-  return { ms: (reachedAt - t0) * 1000, quietMs: (tq - t0) * 1000, spanMsgs: spanMessages(mesh) - s0, msgs: linkMessages(mesh) - m0, timedOut: false, wrong: 0 };
+  return { ms: (reachedAt - t0) * 1000, quietMs: (tq - t0) * 1000, spanMsgs: spanMessages(mesh) - s0, msgs: linkMessages(mesh) - m0, timedOut: false, wrong: 0, changed, maxRouterEvents, falseDowns };
 }
 
-async function runOnce(n: number, seed: number, clock: () => number, limitS: number): Promise<RunResult> {
-  const edges = randomGraph(n, AVG_DEGREE, seed);
-  const advertiser = Math.floor(prng(seed ^ 0x5eed)() * n);
+/** Links next to `router` whose loss leaves the graph connected. */
+function nonBridgeLinks(n: number, edges: Array<[number, number]>, router: number): number[] {
+  const out: number[] = [];
+  edges.forEach(([a, b], k) => {
+    if (a !== router && b !== router) return;
+    if (!bfs(n, edges.filter((_, j) => j !== k), router).includes(-1)) out.push(k);
+  });
+  return out;
+}
+
+/**
+ * The advertiser: `preferred`, or the next router (in index order) with a
+ * link whose loss leaves the mesh connected, so the cut phase is a failover
+ * and not a death.
+ */
+function pickAdvertiser(n: number, edges: Array<[number, number]>, preferred: number): number {
+  for (let d = 0; d < n; d++) {
+    const i = (preferred + d) % n;
+    if (nonBridgeLinks(n, edges, i).length > 0) return i;
+  }
+  return preferred;
+}
+
+/** The link next to `origin` that the most routers' best paths to SERVICE cross (lowest index on a tie), among those whose loss leaves the mesh connected. */
+function busiestOriginLink(mesh: Mesh, edges: Array<[number, number]>, origin: number): number {
+  const candidates = new Set(nonBridgeLinks(mesh.routers.length, edges, origin));
+  const originId = mesh.routers[origin]!.nodeId;
+  const uses = new Map<string, number>();
+  for (const r of mesh.routers) {
+    const p = r.spans(SERVICE)[0]?.path ?? [];
+    if (p[0] === originId) {
+      const next = p[1] ?? r.nodeId;
+      uses.set(next, (uses.get(next) ?? 0) + 1);
+    }
+  }
+  let best = -1;
+  let bestUses = -1;
+  edges.forEach(([a, b], k) => {
+    if ((a !== origin && b !== origin) || (candidates.size > 0 && !candidates.has(k))) return;
+    const u = uses.get(mesh.routers[a === origin ? b : a]!.nodeId) ?? 0;
+    if (u > bestUses) {
+      best = k;
+      bestUses = u;
+    }
+  });
+  return best;
+}
+
+async function runOnce(n: number, edges: Array<[number, number]>, advertiser: number, seed: number, clock: () => number, limitS: number): Promise<RunResult> {
   const hops = bfs(n, edges, advertiser);
-  const expected = Array.from(hops, (h, i) => (i === advertiser ? -1 : h - 1));
+  const expected = Array.from(hops, (h, i) => (i === advertiser ? 0 : h - 1));
   const tb = clock();
-  const mesh = buildMesh(n, edges);
+  const mesh = buildMesh(n, edges, seed);
+  const result: RunResult = { edges: edges.length, buildMs: NaN, up: null as unknown as Phase, cut: null, down: null, death: null };
   try {
     await quiet(mesh, 'after LNK_CONN', () => false);
-    const buildMs = (clock() - tb) * 1000;
+    result.buildMs = (clock() - tb) * 1000;
     let ad: Advertisement | undefined;
-    const up = await phase(mesh, clock, limitS, () => (ad = mesh.routers[advertiser]!.advertise({ service: SERVICE, instance: 'svc' })), (seen, i) => seen[i] === expected[i], 'service up');
-    if (up.timedOut) return { edges: edges.length, buildMs, up, down: null, death: null };
+    result.up = await phase(mesh, clock, limitS, () => (ad = mesh.routers[advertiser]!.advertise({ service: SERVICE, instance: 'svc' })), (seen, i) => seen[i] === expected[i], 'service up');
+    if (result.up.timedOut) return result;
     // Every router's table must agree with BFS, checked directly too.
     for (let i = 0; i < n; i++) {
       const sp = mesh.routers[i]!.spans(SERVICE);
       if (sp.length !== 1 || sp[0]!.dist !== expected[i]) throw new Error(`${BENCH}: n${i} sees ${sp.map((x) => x.dist).join(',') || 'nothing'}, expected dist ${expected[i]}`);
     }
-    const down = await phase(mesh, clock, limitS, () => ad!.close(), (seen, i) => seen[i] === null, 'service withdrawn');
-    if (!down.timedOut) for (let i = 0; i < n; i++) if (mesh.routers[i]!.spans(SERVICE).length !== 0) throw new Error(`${BENCH}: n${i} still sees the withdrawn span`);
-    if (down.timedOut) return { edges: edges.length, buildMs, up, down, death: null };
+    // One link next to the advertiser is cut: every router still connected must fail over without a gap.
+    const cutLink = busiestOriginLink(mesh, edges, advertiser);
+    const rest = edges.filter((_, k) => k !== cutLink);
+    const after = Array.from(bfs(n, rest, advertiser), (h, i) => (i === advertiser ? 0 : h < 0 ? null : h - 1));
+    result.cut = await phase(
+      mesh,
+      clock,
+      limitS,
+      () => {
+        const [a, b] = mesh.iocoms[cutLink]!;
+        a.destroy();
+        b.destroy();
+      },
+      (seen, i) => seen[i] === after[i],
+      'link next to the advertiser cut',
+      (i) => after[i] !== null,
+    );
+    if (result.cut.timedOut) return result;
+    result.down = await phase(mesh, clock, limitS, () => ad!.close(), (seen, i) => seen[i] === null, 'service withdrawn');
+    if (!result.down.timedOut) for (let i = 0; i < n; i++) if (mesh.routers[i]!.spans(SERVICE).length !== 0) throw new Error(`${BENCH}: n${i} still sees the withdrawn span`);
+    if (result.down.timedOut) return result;
     // The advertiser comes back, then dies: every link of it is cut at once.
     mesh.routers[advertiser]!.advertise({ service: SERVICE, instance: 'svc' });
     await quiet(mesh, 'service up again', () => false);
-    const death = await phase(
+    result.death = await phase(
       mesh,
       clock,
       limitS,
@@ -274,7 +394,7 @@ async function runOnce(n: number, seed: number, clock: () => number, limitS: num
       (seen, i) => i === advertiser || seen[i] === null,
       'advertiser died',
     );
-    return { edges: edges.length, buildMs, up, down, death };
+    return result;
   } finally {
     for (const [a, b] of mesh.iocoms) {
       a.destroy();
@@ -298,26 +418,42 @@ export async function run(ctx: BenchContext): Promise<void> {
   const clock = CLOCKS[currentClock()];
   const sizes = numbersFromEnv('CONVERGENCE_SIZES', [...DEFAULT_SIZES], 2, 100_000).map(Math.floor);
   const [limitS] = numbersFromEnv('CONVERGENCE_LIMIT_S', [DEFAULT_LIMIT_S], 1, 3600);
-  reporter.note(`random connected meshes (random tree + extra edges, average degree ${AVG_DEGREE}, seeded), in-process Routers over memory pairs, keepalive off; one service advertised on one router, then withdrawn, then advertised again and its router killed (every link cut: the death phase); times on the ${currentClock()} clock; each phase cut off after ${limitS} s wall`);
+  reporter.note(`a grid and random connected meshes (random tree + extra edges, average degree ${AVG_DEGREE}, seeded), in-process Routers over memory pairs, seeded random rnss, keepalive off; one service advertised on one router (a corner of the grid), one link next to it cut, then withdrawn, then advertised again and its router killed (every link cut: the death phase); times on the ${currentClock()} clock; each phase cut off after ${limitS} s wall`);
   reporter.note(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const [grid] = numbersFromEnv('CONVERGENCE_GRID', [DEFAULT_GRID], 0, 300).map(Math.floor);
+  const [repeats] = numbersFromEnv('CONVERGENCE_REPEATS', [1], 1, 100).map(Math.floor);
+  const configs: Array<{ label: string; n: number; graph: (r: number) => { edges: Array<[number, number]>; advertiser: number; seed: number } }> = [];
+  if (grid! > 1) configs.push({ label: `grid${grid}x${grid}`, n: grid! * grid!, graph: (r) => ({ edges: gridGraph(grid!), advertiser: 0, seed: 7 + r }) });
   for (const n of sizes) {
-    const [repeats] = numbersFromEnv('CONVERGENCE_REPEATS', [1], 1, 100).map(Math.floor);
+    configs.push({
+      label: `${n}`,
+      n,
+      graph: (r) => {
+        const seed = 1000 * n + r;
+        const edges = randomGraph(n, AVG_DEGREE, seed);
+        return { edges, advertiser: pickAdvertiser(n, edges, Math.floor(prng(seed ^ 0x5eed)() * n)), seed };
+      },
+    });
+  }
+  for (const { label, n, graph } of configs) {
     const results: RunResult[] = [];
     for (let r = 0; r < repeats!; r++) {
-      reporter.progress(`${BENCH}: ${n} routers, run ${r + 1}/${repeats} ...`);
+      reporter.progress(`${BENCH}: ${label} (${n} routers), run ${r + 1}/${repeats} ...`);
       const w0 = Date.now();
-      const res = await runOnce(n, 1000 * n + r, clock, limitS!);
+      const g = graph(r);
+      const res = await runOnce(n, g.edges, g.advertiser, g.seed, clock, limitS!);
       const heap = process.memoryUsage().heapUsed / 1e6;
-      const show = (p: Phase | null): string => (p === null ? 'not run' : p.timedOut ? `NOT converged after ${limitS} s (${p.wrong} routers wrong, ${p.spanMsgs} span msgs so far)` : `${p.ms.toFixed(1)} ms (${p.spanMsgs} span msgs)`);
-      reporter.progress(`${BENCH}: ${n} routers: ${res.edges} links, build ${res.buildMs.toFixed(0)} ms, up ${show(res.up)}, down ${show(res.down)}, death ${show(res.death)}; ${((Date.now() - w0) / 1000).toFixed(1)} s wall, heap ${heap.toFixed(0)} MB`);
+      const show = (p: Phase | null): string =>
+        p === null ? 'not run' : p.timedOut ? `NOT converged after ${limitS} s (${p.wrong} routers wrong, ${p.spanMsgs} span msgs so far)` : `${p.ms.toFixed(1)} ms (${p.spanMsgs} span msgs, ${p.changed} changed, max ${p.maxRouterEvents} events at a router, ${p.falseDowns} false downs)`;
+      reporter.progress(`${BENCH}: ${label}: ${res.edges} links, build ${res.buildMs.toFixed(0)} ms, up ${show(res.up)}, cut ${show(res.cut)}, down ${show(res.down)}, death ${show(res.death)}; ${((Date.now() - w0) / 1000).toFixed(1)} s wall, heap ${heap.toFixed(0)} MB`);
       results.push(res);
     }
     const edges = median(results.map((r) => r.edges));
-    reporter.note(`${n} routers: ${edges} links (${2 * edges} directed), mesh build + LNK_CONN settle ${median(results.map((r) => r.buildMs)).toFixed(0)} ms; ${repeats} seeded graph(s), median`);
-    for (const dir of ['up', 'down', 'death'] as const) {
-      const phases = results.map((r) => ({ p: dir === 'up' ? r.up : dir === 'down' ? r.down : r.death, links: 2 * r.edges })).filter((x) => x.p !== null) as Array<{ p: Phase; links: number }>;
+    reporter.note(`${label}: ${n} routers, ${edges} links (${2 * edges} directed), mesh build + LNK_CONN settle ${median(results.map((r) => r.buildMs)).toFixed(0)} ms; ${repeats} seeded graph(s), median`);
+    for (const dir of ['up', 'cut', 'down', 'death'] as const) {
+      const phases = results.map((r) => ({ p: r[dir], links: 2 * r.edges })).filter((x) => x.p !== null) as Array<{ p: Phase; links: number }>;
       if (phases.length === 0) continue;
-      const p = `converge_${dir}_${n}`;
+      const p = `converge_${dir}_${label}`;
       const done = phases.filter((x) => !x.p.timedOut);
       const med = (list: typeof phases, f: (x: { p: Phase; links: number }) => number): number => median(list.map(f));
       if (done.length > 0) {
@@ -326,6 +462,11 @@ export async function run(ctx: BenchContext): Promise<void> {
         reporter.result({ bench: BENCH, metric: `${p}_span_msgs`, value: med(done, (x) => x.p.spanMsgs), unit: 'msgs' });
         reporter.result({ bench: BENCH, metric: `${p}_span_msgs_per_link`, value: med(done, (x) => x.p.spanMsgs / x.links), unit: 'ratio' });
         reporter.result({ bench: BENCH, metric: `${p}_msgs`, value: med(done, (x) => x.p.msgs), unit: 'msgs' });
+        if (dir === 'cut') {
+          reporter.result({ bench: BENCH, metric: `${p}_changed`, value: med(done, (x) => x.p.changed), unit: 'events' });
+          reporter.result({ bench: BENCH, metric: `${p}_max_router_events`, value: med(done, (x) => x.p.maxRouterEvents), unit: 'events' });
+          reporter.result({ bench: BENCH, metric: `${p}_false_downs`, value: Math.max(...done.map((x) => x.p.falseDowns)), unit: 'events' });
+        }
       }
       const cut = phases.filter((x) => x.p.timedOut);
       if (cut.length > 0) {

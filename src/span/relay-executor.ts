@@ -74,9 +74,12 @@ export class RelayExecutor {
     // Not while a new peer's initial spans may still be coming: a path
     // through that peer would look stale until they arrive, and withdrawing
     // it would break make-before-break (far routers would see down, then up).
+    // preferCurrent (sticky relays): among equally short paths keep the one
+    // relayed, so equal-length replacements after a lost link, arriving in
+    // any order, do not replace each other (relay-plan.ts).
     let settled = true;
     for (const c of core.conns.values()) if (c.peerConn !== null && !c.settled && c.iocom.isOpen) settled = false;
-    const plan = planRelaysForNode(core.table, key, this.#relayConns(), this.ofNode(key), { localRnss: core.opts.localRnss, consistencyCheck: settled });
+    const plan = planRelaysForNode(core.table, key, this.#relayConns(), this.ofNode(key), { localRnss: core.opts.localRnss, consistencyCheck: settled, preferCurrent: true });
     // Make before break.
     for (const spec of plan.create) this.#create(spec);
     for (const id of plan.delete) this.delete(id);

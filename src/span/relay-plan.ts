@@ -18,6 +18,13 @@
  *
  * Idempotent: applying a plan to the existing relays and planning again
  * yields no create and no delete.
+ *
+ * Sticky (PlanOptions.preferCurrent): among links of equal dist, the link a
+ * relay on that conn already carries goes first, so a new path that is only
+ * as short as the current one (it wins a tie-break on rnss or node id) does
+ * not replace it. After a link loss, replacements of equal length reach a
+ * router in any order; without this, each one that wins the tie-break costs
+ * another CREATE + DELETE on every link of the router and of those behind it.
  */
 import { relayFilter } from './filters.ts';
 import type { RelayConn } from './filters.ts';
@@ -72,6 +79,13 @@ export interface PlanOptions {
    * @default false
    */
   readonly consistencyCheck?: boolean;
+  /**
+   * Keep an existing relay while its link is still as short as the best
+   * candidate (see the module comment). Never changes dists, only which of
+   * several equally short paths is relayed.
+   * @default false
+   */
+  readonly preferCurrent?: boolean;
 }
 
 /**
@@ -199,10 +213,7 @@ function plan(
       handled.add(k);
       const current = byPair.get(k) ?? [];
       let chosen = 0;
-      for (const link of node.links) {
-        if (chosen >= maxRelayedPaths) break;
-        if (relayFilter(link, conn, table.options) !== null) continue;
-        if (stale?.has(link)) continue;
+      for (const link of eligible(node.links, conn, table.options, stale, options.preferCurrent === true ? current : null, maxRelayedPaths)) {
         chosen++;
         const content = relayedContent(link, table.ownNodeId, options.localRnss);
         const spec: RelaySpec = {
@@ -233,6 +244,38 @@ function plan(
     if (!handled.has(k) || byPair.get(k)!.includes(r)) del.push(r.relayId);
   }
   return { create, delete: del, keep };
+}
+
+/**
+ * The links of a node to relay on `conn`, best first, at most `max`: those
+ * that pass relayFilter() and are not stale; with `current` (the relays that
+ * conn has now), a link a current relay carries goes before other links of
+ * the same dist.
+ */
+function eligible(
+  links: readonly SpanLink[],
+  conn: RelayConn,
+  filterOptions: ResolvedSpanOptions,
+  stale: Set<SpanLink> | null,
+  current: readonly ExistingRelay[] | null,
+  max: number,
+): SpanLink[] {
+  const out: SpanLink[] = [];
+  const carried = current !== null && current.length > 0 ? new Set(current.map((r) => r.sourceLinkId)) : null;
+  for (const link of links) {
+    if (relayFilter(link, conn, filterOptions) !== null) continue;
+    if (stale?.has(link)) continue;
+    out.push(link);
+    // Without sticky relays the first `max` are the answer; with them, the
+    // rest of the last dist taken may hold a carried link.
+    if (out.length >= max && (carried === null || link.fields.dist !== out[max - 1]!.fields.dist)) break;
+  }
+  if (carried !== null) {
+    // Stable: dist first, then carried links, then table order.
+    const rank = new Map(out.map((l, i) => [l, i]));
+    out.sort((a, b) => a.fields.dist - b.fields.dist || Number(carried.has(b.linkId)) - Number(carried.has(a.linkId)) || rank.get(a)! - rank.get(b)!);
+  }
+  return out.length > max ? out.slice(0, max) : out;
 }
 
 function pairKey(connId: string, nodeKey: NodeKey): string {

@@ -4,8 +4,9 @@
  * then every node, since the set of peers changed) in the same event would
  * block the event loop for seconds (issue 7 item 3). Instead the lost spans
  * leave the table at once (O(log) each) and the nodes they touch are
- * replanned here in batches of REPLAN_BATCH, one batch per event-loop turn,
- * so other links' messages (a PING) are served in between. Keys carry the
+ * replanned here in batches of REPLAN_BATCH, the first right after the
+ * current event, then one batch per event-loop turn, so other links'
+ * messages (a PING) are served in between. Keys carry the
  * root cause their relay DELETEs must report.
  */
 import type { RootCause } from './root-cause.ts';
@@ -42,13 +43,13 @@ export class ReplanQueue {
   /** Replan `key` soon. */
   add(key: NodeKey, cause: RootCause | null): void {
     this.#pending.set(key, cause);
-    this.#schedule();
+    this.#schedule(true);
   }
 
   /** Replan every node soon (the set of peers changed). */
   addAll(): void {
     this.#all = true;
-    this.#schedule();
+    this.#schedule(true);
   }
 
   /** Drop what is pending (the router is closing). */
@@ -58,10 +59,21 @@ export class ReplanQueue {
     this.#all = false;
   }
 
-  #schedule(): void {
+  /**
+   * The first batch runs as soon as the current event is handled (a
+   * microtask), the rest one per event-loop turn. So the relay DELETEs a
+   * lost link causes, which carry it as the root cause, leave before this
+   * router handles anything else: when a router dies, each neighbour
+   * reports its own lost link at once, instead of the mesh exploring paths
+   * through the dead router's other links until every report is out (with
+   * in-process links, a 200-router mesh explored for good and starved every
+   * timer: bench/convergence.ts, death phase after the cut phase).
+   */
+  #schedule(first: boolean): void {
     if (this.#scheduled || this.#closed) return;
     this.#scheduled = true;
-    setImmediate(() => this.#run());
+    if (first) queueMicrotask(() => this.#run());
+    else setImmediate(() => this.#run());
   }
 
   #run(): void {
@@ -82,6 +94,6 @@ export class ReplanQueue {
         // Replanning sends on links; a link that fails fails on its own.
       }
     }
-    if (this.#pending.size > 0 || this.#all) this.#schedule();
+    if (this.#pending.size > 0 || this.#all) this.#schedule(false);
   }
 }

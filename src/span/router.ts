@@ -9,6 +9,7 @@
  * | spans peers send us                       | span-intake.ts    |
  * | carrying out the relay plan               | relay-executor.ts |
  * | withdrawal, lost links (root cause)       | withdrawal.ts     |
+ * | waiting for repairs after a lost link     | repair-hold.ts    |
  * | discovery (spans$, spans, waitForSpan)    | discovery.ts      |
  * | where a peer's transaction goes           | dispatch.ts       |
  * | relaying transactions between links       | relay.ts          |
@@ -122,11 +123,19 @@ export class Router {
     this.#discovery = new Discovery(core);
     this.#dispatch = new Dispatch(core, this.#relays, this.#withdrawal);
     core.nodeChanged = (key) => {
-      this.#relays.replan(key);
-      this.#discovery.publish(key);
+      // Not while a repair hold waits for neighbours' replacements (repair-hold.ts).
+      const hold = this.#withdrawal.evaluate(key);
+      if (hold.wait) return;
+      const apply = (): void => {
+        this.#relays.replan(key);
+        this.#discovery.publish(key);
+      };
+      // A hold just ended: the deletions of our dead relays carry its lost link.
+      if (hold.cause !== null) this.#relays.withRootCause(hold.cause, apply);
+      else apply();
     };
     core.replanAll = () => {
-      for (const node of core.table.nodes()) this.#relays.replan(node.key);
+      for (const node of core.table.nodes()) if (!this.#withdrawal.isHeld(node.key)) this.#relays.replan(node.key);
     };
     core.connClosed = (connId) => this.#relays.deleteOnConn(connId);
     this.#later = new ReplanQueue({
@@ -358,6 +367,7 @@ export class Router {
     }
     this.#later.close();
     await Promise.all([...core.conns.values()].map((c) => c.iocom.close()));
+    this.#withdrawal.close();
     this.#discovery.complete();
     this.#dispatch.subTransactions.complete();
   }
@@ -384,11 +394,18 @@ export class Router {
    * DELETEs this router sent for its own (relayed or advertised) spans, acks
    * not counted; spansRefused: received spans refused (limits, bad fields,
    * loops, before LNK_CONN); refusedBeforeConn: peer transactions refused
-   * because the peer had not sent its LNK_CONN yet.
+   * because the peer had not sent its LNK_CONN yet; repairHolds: instances
+   * waiting now for neighbours' replacements after a lost link,
+   * repairHoldsExpired: holds that ended by their time limit (repair-hold.ts).
    */
-  stats(): { links: number; spans: number; relays: number; received: number; spanMessagesSent: number; spansRefused: number; refusedBeforeConn: number } {
+  stats(): {
+    links: number; spans: number; relays: number; received: number; spanMessagesSent: number; spansRefused: number; refusedBeforeConn: number;
+    repairHolds: number; repairHoldsExpired: number;
+  } {
     const core = this.#core;
     return {
+      repairHolds: this.#withdrawal.holds,
+      repairHoldsExpired: this.#withdrawal.holdsExpired,
       links: core.conns.size,
       spans: core.table.nodeCount,
       relays: this.#relays.size,

@@ -13,7 +13,7 @@ import type { RelayExecutor } from './relay-executor.ts';
 import { decodeRootCause, encodeRootCause, type RootCause } from './root-cause.ts';
 import type { RouterCore } from './router-core.ts';
 import { DMSG_ERR_WITHDRAWN, type ConnState } from './router-types.ts';
-import { nodeKeyOf, type SpanFields } from './span-table.ts';
+import { nodeKeyOf, type SpanFields, type SpanNode } from './span-table.ts';
 import type { Withdrawal } from './withdrawal.ts';
 
 export function onSpan(core: RouterCore, relays: RelayExecutor, withdrawal: Withdrawal, conn: ConnState, tx: Transaction): void {
@@ -64,7 +64,15 @@ export function onSpan(core: RouterCore, relays: RelayExecutor, withdrawal: With
   let cause: RootCause | null = null;
   const gone = (linkLost = false): void => {
     if (tx.canSend) tx.close();
-    if (!core.received.delete(linkId)) return;
+    // A dead offer we had pruned: its sender has now sent its replacement (if any).
+    const held = withdrawal.settle(linkId);
+    if (!core.received.delete(linkId)) {
+      if (held !== undefined) {
+        if (linkLost) core.nodeChangedLater(held, null);
+        else core.nodeChanged(held);
+      }
+      return;
+    }
     if (withdrawn && fields.epoch) return withdrawal.withdraw(added.link.nodeKey, fields.epoch);
     if (linkLost) {
       // Our link to the sender died with every span on it: leave the table
@@ -103,5 +111,24 @@ export function onSpan(core: RouterCore, relays: RelayExecutor, withdrawal: With
   queueMicrotask(() => {
     if (tx.canSend) tx.result(0);
   });
-  core.nodeChanged(added.link.nodeKey);
+  // A replacement (make before break): its sender closes the path it
+  // replaces next (in the same write), maybe naming a lost link; decide
+  // once that is known. The microtask runs after the rest of the read.
+  const key = added.link.nodeKey;
+  if (!replacesOnConn(core.table.node(key)!, conn.connId, core.table.options.maxRelayedPaths)) core.nodeChanged(key);
+  else {
+    queueMicrotask(() => {
+      if (!core.closed && core.table.link(linkId)) core.nodeChanged(key);
+    });
+  }
+}
+
+/**
+ * Does `node` hold more links from `connId` than a peer relays (a peer
+ * sending a replacement CREATE before the DELETE of what it replaces)?
+ */
+function replacesOnConn(node: SpanNode, connId: string, maxRelayedPaths: number): boolean {
+  let n = 0;
+  for (const l of node.links) if (l.connId === connId && ++n > maxRelayedPaths) return true;
+  return false;
 }

@@ -2,24 +2,72 @@
  * Ending paths: an advertisement withdrawn by its originator, and links lost
  * somewhere upstream (root-cause notification, see root-cause.ts). Both are
  * remembered in LossMemory so stale copies still on their way are refused
- * instead of explored.
+ * instead of explored. After a lost link, the instances whose dead offers we
+ * pruned before their senders closed them are held (repair-hold.ts) until
+ * the neighbours that go first have sent their replacements; the holds run
+ * on the router's clock.
  *
  * Cost: removing the paths over one lost link looks them up in the span
  * table's edge index, O(paths removed × log), never a walk of the table.
  */
 import type { RelayExecutor } from './relay-executor.ts';
-import type { RootCause } from './root-cause.ts';
+import { RepairHolds, goesFirst, type HoldVerdict } from './repair-hold.ts';
+import { pathUsesLink, type RootCause } from './root-cause.ts';
 import type { RouterCore } from './router-core.ts';
 import { DMSG_ERR_WITHDRAWN } from './router-types.ts';
-import type { NodeKey } from './span-table.ts';
+import type { NodeKey, SpanLink } from './span-table.ts';
 
 export class Withdrawal {
   readonly #core: RouterCore;
   readonly #relays: RelayExecutor;
+  /** Instances not replanned after a lost link until the neighbours that go first have sent their replacements (repair-hold.ts). */
+  readonly #holds: RepairHolds<NodeKey>;
 
   constructor(core: RouterCore, relays: RelayExecutor) {
     this.#core = core;
     this.#relays = relays;
+    this.#holds = new RepairHolds<NodeKey>({
+      clock: core.clock,
+      onExpire: (key, cause) => relays.withRootCause(cause, () => core.nodeChanged(key)),
+    });
+  }
+
+  /** Instances held now. */
+  get holds(): number {
+    return this.#holds.size;
+  }
+
+  /** Holds that ended by their time limit (0 after a single loss in a quiet mesh). */
+  get holdsExpired(): number {
+    return this.#holds.expired;
+  }
+
+  /** Is instance `key` held (not to be replanned yet)? */
+  isHeld(key: NodeKey): boolean {
+    return this.#holds.isHeld(key);
+  }
+
+  /**
+   * Instance `key` changed: may it be planned and published now? Ends its
+   * hold when no neighbour it waits for could still offer as good a path as
+   * its best one now (`cause`: the hold's lost link, for the relay DELETEs).
+   */
+  evaluate(key: NodeKey): HoldVerdict {
+    const best = this.#core.table.node(key)?.links[0];
+    return this.#holds.evaluate(key, best ? best.fields.dist : null);
+  }
+
+  /**
+   * The sender of received span `linkId` closed it (or its link went down):
+   * the instance that waited for it, if any (the caller replans it).
+   */
+  settle(linkId: string): NodeKey | undefined {
+    return this.#holds.settle(linkId);
+  }
+
+  /** Forget every hold and stop their timers (the router is closing). */
+  close(): void {
+    this.#holds.clearAll();
   }
 
   /**
@@ -32,6 +80,7 @@ export class Withdrawal {
   withdraw(key: NodeKey, epoch: number): void {
     const core = this.#core;
     core.lost.withdraw(key, epoch);
+    this.#holds.clear(key);
     const node = core.table.node(key);
     for (const link of node ? [...node.links] : []) {
       if (link.fields.epoch !== epoch) continue;
@@ -55,13 +104,30 @@ export class Withdrawal {
     // way here is refused, not explored (a restored link has a new incarnation).
     core.lost.loseLink(cause);
     const changed = new Set<NodeKey>();
+    /** Best dist of each changed instance before this prune. */
+    const oldBest = new Map<NodeKey, number>();
     for (const link of core.table.linksOverEdge(cause.a, cause.b, cause.inc)) {
       if (link.connId === null) continue;
+      let best = oldBest.get(link.nodeKey);
+      if (best === undefined) oldBest.set(link.nodeKey, (best = core.table.node(link.nodeKey)!.links[0]!.fields.dist));
+      // Its sender has not closed it yet: it will send its replacement first.
+      if (core.received.has(link.linkId)) {
+        this.#holds.pruned(link.nodeKey, best, { linkId: link.linkId, dist: link.fields.dist }, cause, this.#goesFirst(link, cause));
+      }
       core.table.remove(link.linkId);
       core.received.delete(link.linkId);
       changed.add(link.nodeKey);
     }
     for (const key of changed) core.nodeChanged(key);
+  }
+
+  /** Does the sender of dead offer `link` go first (we wait for its replacement), or wait for ours (repair-hold.ts goesFirst)? */
+  #goesFirst(link: SpanLink, cause: RootCause): boolean {
+    let ours: number | null = null;
+    for (const r of this.#relays.ofNode(link.nodeKey)) {
+      if (r.connId === link.connId && pathUsesLink(r.path, r.fields.hops, cause)) ours = ours === null ? r.fields.dist : Math.min(ours, r.fields.dist);
+    }
+    return goesFirst(link.fields.dist, ours, link.peerNodeId ?? '', this.#core.nodeId);
   }
 
   /** pruneLink with the DELETEs it causes carrying `cause`. */

@@ -75,14 +75,16 @@ export class SimRouter {
   readonly table: SpanTable;
   readonly localRnss: number;
   readonly consistencyCheck: boolean;
+  readonly preferCurrent: boolean;
   readonly conns = new Map<string, SimConn>();
   readonly relays = new Map<string, ExistingRelay>();
   #mesh: SimMesh;
   #nextRelay = 0;
 
-  constructor(mesh: SimMesh, index: number, localRnss: number, options: SpanOptions, consistencyCheck: boolean) {
+  constructor(mesh: SimMesh, index: number, localRnss: number, options: SpanOptions, consistencyCheck: boolean, preferCurrent: boolean) {
     this.#mesh = mesh;
     this.consistencyCheck = consistencyCheck;
+    this.preferCurrent = preferCurrent;
     this.index = index;
     this.id = routerId(index);
     this.localRnss = localRnss;
@@ -116,8 +118,8 @@ export class SimRouter {
     this.apply(planRelays(this.table, this.relayConns(), [...this.relays.values()], this.planOptions()));
   }
 
-  planOptions(): { localRnss: number; consistencyCheck: boolean } {
-    return { localRnss: this.localRnss, consistencyCheck: this.consistencyCheck };
+  planOptions(): { localRnss: number; consistencyCheck: boolean; preferCurrent: boolean } {
+    return { localRnss: this.localRnss, consistencyCheck: this.consistencyCheck, preferCurrent: this.preferCurrent };
   }
 }
 
@@ -128,6 +130,8 @@ export interface SimInit {
   readonly options?: SpanOptions;
   /** PlanOptions.consistencyCheck of every router. @default true */
   readonly consistencyCheck?: boolean;
+  /** PlanOptions.preferCurrent (sticky relays) of every router, as the Router plans. @default true */
+  readonly preferCurrent?: boolean;
 }
 
 export class SimMesh {
@@ -146,7 +150,7 @@ export class SimMesh {
   constructor(init: SimInit) {
     this.#random = prng(init.seed);
     for (let i = 0; i < init.nodes; i++) {
-      this.routers.push(new SimRouter(this, i, Math.floor(this.#random() * 0x100000000), init.options ?? {}, init.consistencyCheck ?? true));
+      this.routers.push(new SimRouter(this, i, Math.floor(this.#random() * 0x100000000), init.options ?? {}, init.consistencyCheck ?? true, init.preferCurrent ?? true));
     }
     this.edges = init.edges.map(([a, b]) => ({ a, b, up: false, epoch: 0, queues: [[], []] }));
     for (let e = 0; e < this.edges.length; e++) this.restore(e);

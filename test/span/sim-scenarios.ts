@@ -14,6 +14,7 @@ export interface Scenario {
   readonly seed: number;
   readonly maxRelayedPaths: 1 | 2;
   readonly consistencyCheck?: boolean;
+  readonly preferCurrent?: boolean;
 }
 
 export const observed = { maxPerEvent: 0, maxRatio: 0, worst: '', maxPerSlot: 0, worstSlot: '', events: 0, totalMessages: 0 };
@@ -37,7 +38,7 @@ export function edgesOf(s: Scenario): [number, number][] {
 }
 
 export function build(s: Scenario): SimMesh {
-  const mesh = new SimMesh({ nodes: s.n, edges: edgesOf(s), seed: s.seed, options: { maxRelayedPaths: s.maxRelayedPaths }, consistencyCheck: s.consistencyCheck ?? true });
+  const mesh = new SimMesh({ nodes: s.n, edges: edgesOf(s), seed: s.seed, options: { maxRelayedPaths: s.maxRelayedPaths }, consistencyCheck: s.consistencyCheck ?? true, preferCurrent: s.preferCurrent ?? true });
   s.services.forEach((routers, svc) => routers.forEach((r, inst) => mesh.advertise(r, `svc-${svc}`, svc, inst)));
   return mesh;
 }
