@@ -132,6 +132,15 @@ export class Router {
     this.#later = new ReplanQueue({
       replan: (key, cause) => this.#relays.withRootCause(cause, () => core.nodeChanged(key)),
       allKeys: () => core.table.nodeKeys(),
+      removeFromConn: (connId, max) => {
+        const keys: NodeKey[] = [];
+        for (const link of core.table.linksOnConn(connId, max)) {
+          core.table.remove(link.linkId);
+          core.received.delete(link.linkId);
+          keys.push(link.nodeKey);
+        }
+        return keys;
+      },
     });
     core.nodeChangedLater = (key, cause) => this.#later.add(key, cause);
     core.replanAllLater = () => this.#later.addAll();
@@ -400,10 +409,8 @@ export class Router {
     // The iocom already ended every transaction on it (received spans were
     // removed through their rx$); drop relays we had made on it.
     this.#relays.forgetOnConn(conn.connId);
-    for (const link of core.table.removeConn(conn.connId)) {
-      core.received.delete(link.linkId);
-      core.nodeChangedLater(link.nodeKey, null);
-    }
+    // Its spans leave the table in batches (thousands may have ended at once).
+    if (core.table.countOnConn(conn.connId) > 0) this.#later.dropConn(conn.connId, conn.lost ?? null);
     // The consistency check judges every node's links against the direct
     // peers we have: losing one can change any node's plan. In batches: a
     // lost link may have carried thousands of spans.

@@ -126,10 +126,16 @@ export class SpanTable {
     return this.#nodes.get(key);
   }
 
-  /** Links that arrived on a conn, in no particular order. */
-  linksOnConn(connId: string): SpanLink[] {
+  /** Links that arrived on a conn (at most `max`), in no particular order. */
+  linksOnConn(connId: string, max = Infinity): SpanLink[] {
     const ids = this.#byConn.get(connId);
-    return ids ? [...ids].map((id) => this.#links.get(id)!) : [];
+    const out: SpanLink[] = [];
+    if (!ids) return out;
+    for (const id of ids) {
+      if (out.length >= max) break;
+      out.push(this.#links.get(id)!);
+    }
+    return out;
   }
 
   /** Adds a link. Refusals are returned, never thrown. */
