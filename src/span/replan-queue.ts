@@ -2,11 +2,11 @@
  * Deferred replanning after a link is lost. A link carrying thousands of
  * spans ends all of them at once; replanning and publishing each node (and
  * then every node, since the set of peers changed) in the same event would
- * block the event loop for seconds (issue 7 item 3). Instead the lost spans
- * leave the table at once (O(log) each) and the nodes they touch are
- * replanned here in batches of REPLAN_BATCH, one batch per event-loop turn,
- * so other links' messages (a PING) are served in between. Keys carry the
- * root cause their relay DELETEs must report.
+ * block the event loop for seconds (issue 7 item 3). Instead the dead
+ * conn's spans leave the table here, and the nodes they touch are replanned,
+ * REPLAN_BATCH per event-loop turn, so other links' messages (a PING) are
+ * served in between; meanwhile no relay is made from a dead link's span
+ * (relay-executor.ts). Keys carry the root cause their relay DELETEs report.
  */
 import type { RootCause } from './root-cause.ts';
 import type { NodeKey } from './span-table.ts';
