@@ -55,6 +55,32 @@ export class Discovery {
     return table.findService(service).map((n) => this.infoOf(n)).sort(compareByDistance);
   }
 
+  /**
+   * The instances `open()` may go to, nearest first: a SpanInfo (that one),
+   * or a service name narrowed by `route` (or written 'service/instance'
+   * when no service has that whole name). `what` names them for errors.
+   */
+  candidates(span: SpanInfo | string, route: { instance?: string | undefined; node?: string | undefined }): { candidates: SpanInfo[]; what: string } {
+    const table = this.#core.table;
+    if (typeof span !== 'string') {
+      const n = table.node(span.key as NodeKey);
+      return { candidates: n ? [this.infoOf(n)] : [], what: `${span.service}/${span.instance}` };
+    }
+    let service = span;
+    let inst = route.instance;
+    const node = route.node;
+    if (inst === undefined && table.findService(span).length === 0) {
+      const slash = span.indexOf('/');
+      if (slash > 0) {
+        service = span.slice(0, slash);
+        inst = span.slice(slash + 1);
+      }
+    }
+    const what = `${service}${inst !== undefined ? `/${inst}` : ''}${node !== undefined ? ` on ${node}` : ''}`;
+    const candidates = this.spans(service).filter((s) => (inst === undefined || s.instance === inst) && (node === undefined || s.node === node || s.nodeName === node));
+    return { candidates, what };
+  }
+
   /** Join/leave events of the routers offering services (all services, or one). */
   members$(service?: string): Observable<MemberEvent> {
     const all = this.#membership.events$;

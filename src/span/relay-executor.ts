@@ -103,6 +103,7 @@ export class RelayExecutor {
     if (!conn || !conn.iocom.isOpen) return;
     const relayId = `r${this.#next++}`;
     const source = core.table.link(spec.sourceLinkId);
+    if (source?.connId != null && !core.conns.get(source.connId)?.iocom.isOpen) return; // its link died; it leaves the table soon
     const extras = source?.fields.extras as Record<string, unknown> | undefined;
     const f = spec.fields;
     let tx: Transaction;

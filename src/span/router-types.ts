@@ -13,6 +13,7 @@ import type { Observable } from 'rxjs';
 import type { Clock } from '../util/clock.ts';
 import type { RelayConn } from './filters.ts';
 import type { NodeId } from './path-record.ts';
+import type { RootCause } from './root-cause.ts';
 import type { ExistingRelay } from './relay-plan.ts';
 import type { SpanOptions } from './options.ts';
 import type { SpanFields, SpanLink, SpanNode } from './span-table.ts';
@@ -225,6 +226,12 @@ export interface ConnState {
    * still be coming (see #replan).
    */
   settled: boolean;
+  /**
+   * The link died: the root cause its span DELETEs report (null: none known),
+   * set by the first span the failure ends. Its spans leave the table in
+   * batches (replan-queue.ts). undefined while the link lives.
+   */
+  lost?: RootCause | null;
 }
 
 /** @internal */
