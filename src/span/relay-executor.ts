@@ -10,11 +10,11 @@ import { encodeLnkSpan } from '../wire/ext/lnk-span.ts';
 import type { Transaction } from '../iocom/transaction.ts';
 import type { RelayConn } from './filters.ts';
 import { encodePathRecord } from './path-record.ts';
-import { planRelaysForNode, type RelaySpec } from './relay-plan.ts';
+import { planRelaysForNode, type RelaySpec, type SpanTableView } from './relay-plan.ts';
 import { decodeRootCause, encodeRootCause, type RootCause } from './root-cause.ts';
 import type { RouterCore } from './router-core.ts';
-import { DMSG_ERR_WITHDRAWN, type RelayState } from './router-types.ts';
-import type { NodeKey } from './span-table.ts';
+import { DMSG_ERR_WITHDRAWN, hasDeadLink, isLiveLink, type RelayState } from './router-types.ts';
+import type { NodeKey, SpanNode } from './span-table.ts';
 
 /** What the executor calls back for a relayed span the peer refused. */
 export interface RelayRefusalHandler {
@@ -76,10 +76,30 @@ export class RelayExecutor {
     // it would break make-before-break (far routers would see down, then up).
     let settled = true;
     for (const c of core.conns.values()) if (c.peerConn !== null && !c.settled && c.iocom.isOpen) settled = false;
-    const plan = planRelaysForNode(core.table, key, this.#relayConns(), this.ofNode(key), { localRnss: core.opts.localRnss, consistencyCheck: settled });
+    const plan = planRelaysForNode(this.#liveView(), key, this.#relayConns(), this.ofNode(key), { localRnss: core.opts.localRnss, consistencyCheck: settled });
     // Make before break.
     for (const spec of plan.create) this.#create(spec);
     for (const id of plan.delete) this.delete(id);
+  }
+
+  /**
+   * The table as the planner must see it: a node's links of dead conns
+   * (still waiting to leave the table, replan-queue.ts) left out, and a
+   * node with no other link gone, so no relay is made or kept from them.
+   */
+  #liveView(): SpanTableView {
+    const { table, conns } = this.#core;
+    const live = (node: SpanNode | undefined): SpanNode | undefined => {
+      if (!node || !hasDeadLink(node, conns)) return node;
+      const links = node.links.filter((l) => isLiveLink(l, conns));
+      return links.length > 0 ? { ...node, links } : undefined;
+    };
+    return {
+      ownNodeId: table.ownNodeId,
+      options: table.options,
+      nodes: () => table.nodes().flatMap((n) => live(n) ?? []),
+      node: (key: NodeKey) => live(table.node(key)),
+    };
   }
 
   /** Close every relay on a conn (its peer closed its CONN). */

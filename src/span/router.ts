@@ -40,6 +40,7 @@ import { SpanTable, type NodeKey, type SpanFields } from './span-table.ts';
 import { Withdrawal } from './withdrawal.ts';
 import {
   SERVICE_PEER_TYPE,
+  bestLive,
   firstRemote,
   type AdvertiseOptions,
   type Advertisement,
@@ -202,7 +203,7 @@ export class Router {
     core.locals.set(linkId, local);
     core.log(`advertise ${opts.service}/${instance}`);
     core.nodeChanged(added.link.nodeKey);
-    const info = this.#discovery.infoOf(core.table.node(added.link.nodeKey)!);
+    const info = this.#discovery.infoOf(core.table.node(added.link.nodeKey)!)!; // a local link is always live
     return {
       span: info,
       transactions$: subject.asObservable(),
@@ -293,12 +294,12 @@ export class Router {
     for (const info of candidates) {
       const n = core.table.node(info.key as NodeKey);
       if (!n) continue;
-      const best = n.links[0]!;
-      if (best.connId === null) {
+      const best = bestLive(n, core.conns);
+      if (best?.connId === null) {
         const local = core.locals.get(best.linkId);
         if (local) return this.#openLocal(local, cmd, openOpts);
       }
-      const link = firstRemote(n);
+      const link = firstRemote(n, core.conns);
       if (!link) continue;
       const rx = core.received.get(link.linkId);
       const conn = core.conns.get(link.connId!);
