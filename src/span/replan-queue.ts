@@ -5,8 +5,9 @@
  * block the event loop for seconds (issue 7 item 3). Instead the dead
  * conn's spans leave the table here, and the nodes they touch are replanned,
  * REPLAN_BATCH per event-loop turn, so other links' messages (a PING) are
- * served in between; meanwhile no relay is made from a dead link's span
- * (relay-executor.ts). Keys carry the root cause their relay DELETEs report.
+ * served in between; meanwhile a dead link's spans are never chosen,
+ * reported or relayed (isLiveLink in router-types.ts). Keys carry the root
+ * cause their relay DELETEs report.
  */
 import type { RootCause } from './root-cause.ts';
 import type { NodeKey } from './span-table.ts';
