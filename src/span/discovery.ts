@@ -6,8 +6,8 @@
 import { Observable, Subject } from 'rxjs';
 import type { RouterCore } from './router-core.ts';
 import { SpanError } from './errors.ts';
-import { Membership } from './membership.ts';
-import type { Member, MemberEvent, SpanEvent, SpanInfo } from './router-types.ts';
+import { Membership, memberKey } from './membership.ts';
+import { bestLive, type Member, type MemberEvent, type SpanEvent, type SpanInfo } from './router-types.ts';
 import type { NodeKey, SpanLink, SpanNode } from './span-table.ts';
 
 function cmpStr(a: string, b: string): number {
@@ -52,8 +52,39 @@ export class Discovery {
    */
   spans(service?: string): SpanInfo[] {
     const table = this.#core.table;
-    if (service === undefined) return table.nodes().map((n) => this.infoOf(n));
-    return table.findService(service).map((n) => this.infoOf(n)).sort(compareByDistance);
+    const out: SpanInfo[] = [];
+    for (const n of service === undefined ? table.nodes() : table.findService(service)) {
+      const info = this.infoOf(n);
+      if (info !== null) out.push(info);
+    }
+    return service === undefined ? out : out.sort(compareByDistance);
+  }
+
+  /**
+   * The instances `open()` may go to, nearest first: a SpanInfo (that one),
+   * or a service name narrowed by `route` (or written 'service/instance'
+   * when no service has that whole name). `what` names them for errors.
+   */
+  candidates(span: SpanInfo | string, route: { instance?: string | undefined; node?: string | undefined }): { candidates: SpanInfo[]; what: string } {
+    const table = this.#core.table;
+    if (typeof span !== 'string') {
+      const n = table.node(span.key as NodeKey);
+      const info = n ? this.infoOf(n) : null;
+      return { candidates: info ? [info] : [], what: `${span.service}/${span.instance}` };
+    }
+    let service = span;
+    let inst = route.instance;
+    const node = route.node;
+    if (inst === undefined && table.findService(span).length === 0) {
+      const slash = span.indexOf('/');
+      if (slash > 0) {
+        service = span.slice(0, slash);
+        inst = span.slice(slash + 1);
+      }
+    }
+    const what = `${service}${inst !== undefined ? `/${inst}` : ''}${node !== undefined ? ` on ${node}` : ''}`;
+    const candidates = this.spans(service).filter((s) => (inst === undefined || s.instance === inst) && (node === undefined || s.node === node || s.nodeName === node));
+    return { candidates, what };
   }
 
   /** Join/leave events of the routers offering services (all services, or one). */
@@ -63,9 +94,30 @@ export class Discovery {
     return new Observable<MemberEvent>((sub) => all.subscribe({ next: (e) => { if (e.service === service) sub.next(e); }, complete: () => sub.complete() }));
   }
 
-  /** The routers offering `service` now. */
+  /**
+   * The routers offering `service` now. Only what live links show: an
+   * instance whose links all died is left out at once, though members$
+   * reports its leave only when its spans leave the table (in batches).
+   */
   members(service: string): Member[] {
-    return this.#membership.members(service);
+    const live = new Map<string, Set<string>>();
+    for (const n of this.#core.table.findService(service)) {
+      const info = this.infoOf(n);
+      if (info === null) continue;
+      const mk = memberKey(info);
+      let names = live.get(mk);
+      if (!names) live.set(mk, (names = new Set()));
+      names.add(info.instance);
+    }
+    const out: Member[] = [];
+    for (const m of this.#membership.members(service)) {
+      const names = live.get(`${m.node}|${m.incarnation ?? ''}`); // memberKey of its spans
+      if (!names) continue;
+      const instances = m.instances.filter((i) => names.has(i));
+      if (instances.length === m.instances.length) out.push(m);
+      else if (instances.length > 0) out.push(Object.freeze({ ...m, instances: Object.freeze(instances) }));
+    }
+    return out;
   }
 
   /**
@@ -113,8 +165,13 @@ export class Discovery {
     });
   }
 
-  infoOf(node: SpanNode): SpanInfo {
-    return this.linkInfo(node, node.links[0]!);
+  /**
+   * The node as seen from outside: its best live link. null while every
+   * link it has is on a dead conn, waiting to leave the table.
+   */
+  infoOf(node: SpanNode): SpanInfo | null {
+    const link = bestLive(node, this.#core.conns);
+    return link ? this.linkInfo(node, link) : null;
   }
 
   linkInfo(node: SpanNode, link: SpanLink): SpanInfo {
@@ -142,7 +199,8 @@ export class Discovery {
     const core = this.#core;
     const node = core.table.node(key);
     const before = this.#published.get(key);
-    if (!node) {
+    const now = node ? this.infoOf(node) : null;
+    if (now === null) {
       this.#membership.update(key, null);
       if (before) {
         this.#published.delete(key);
@@ -151,7 +209,6 @@ export class Discovery {
       }
       return;
     }
-    const now = this.infoOf(node);
     this.#membership.update(key, now);
     if (!before) {
       this.#published.set(key, now);

@@ -21,7 +21,7 @@ interface Entry {
 }
 
 /** Membership of a span: the node id, or the instance id when no node is known. */
-function memberKey(info: SpanInfo): string {
+export function memberKey(info: SpanInfo): string {
   return `${info.node ?? info.instanceId}|${info.incarnation ?? ''}`;
 }
 

@@ -10,11 +10,11 @@ import { encodeLnkSpan } from '../wire/ext/lnk-span.ts';
 import type { Transaction } from '../iocom/transaction.ts';
 import type { RelayConn } from './filters.ts';
 import { encodePathRecord } from './path-record.ts';
-import { planRelaysForNode, type RelaySpec } from './relay-plan.ts';
+import { planRelaysForNode, type RelaySpec, type SpanTableView } from './relay-plan.ts';
 import { decodeRootCause, encodeRootCause, type RootCause } from './root-cause.ts';
 import type { RouterCore } from './router-core.ts';
-import { DMSG_ERR_WITHDRAWN, type RelayState } from './router-types.ts';
-import type { NodeKey } from './span-table.ts';
+import { DMSG_ERR_WITHDRAWN, hasDeadLink, isLiveLink, type RelayState } from './router-types.ts';
+import type { NodeKey, SpanNode } from './span-table.ts';
 
 /** What the executor calls back for a relayed span the peer refused. */
 export interface RelayRefusalHandler {
@@ -79,10 +79,30 @@ export class RelayExecutor {
     // any order, do not replace each other (relay-plan.ts).
     let settled = true;
     for (const c of core.conns.values()) if (c.peerConn !== null && !c.settled && c.iocom.isOpen) settled = false;
-    const plan = planRelaysForNode(core.table, key, this.#relayConns(), this.ofNode(key), { localRnss: core.opts.localRnss, consistencyCheck: settled, preferCurrent: true });
+    const plan = planRelaysForNode(this.#liveView(), key, this.#relayConns(), this.ofNode(key), { localRnss: core.opts.localRnss, consistencyCheck: settled, preferCurrent: true });
     // Make before break.
     for (const spec of plan.create) this.#create(spec);
     for (const id of plan.delete) this.delete(id);
+  }
+
+  /**
+   * The table as the planner must see it: a node's links of dead conns
+   * (still waiting to leave the table, replan-queue.ts) left out, and a
+   * node with no other link gone, so no relay is made or kept from them.
+   */
+  #liveView(): SpanTableView {
+    const { table, conns } = this.#core;
+    const live = (node: SpanNode | undefined): SpanNode | undefined => {
+      if (!node || !hasDeadLink(node, conns)) return node;
+      const links = node.links.filter((l) => isLiveLink(l, conns));
+      return links.length > 0 ? { ...node, links } : undefined;
+    };
+    return {
+      ownNodeId: table.ownNodeId,
+      options: table.options,
+      nodes: () => table.nodes().flatMap((n) => live(n) ?? []),
+      node: (key: NodeKey) => live(table.node(key)),
+    };
   }
 
   /** Close every relay on a conn (its peer closed its CONN). */
@@ -106,6 +126,7 @@ export class RelayExecutor {
     if (!conn || !conn.iocom.isOpen) return;
     const relayId = `r${this.#next++}`;
     const source = core.table.link(spec.sourceLinkId);
+    if (source?.connId != null && !core.conns.get(source.connId)?.iocom.isOpen) return; // its link died; it leaves the table soon
     const extras = source?.fields.extras as Record<string, unknown> | undefined;
     const f = spec.fields;
     let tx: Transaction;

@@ -2,12 +2,13 @@
  * Deferred replanning after a link is lost. A link carrying thousands of
  * spans ends all of them at once; replanning and publishing each node (and
  * then every node, since the set of peers changed) in the same event would
- * block the event loop for seconds (issue 7 item 3). Instead the lost spans
- * leave the table at once (O(log) each) and the nodes they touch are
- * replanned here in batches of REPLAN_BATCH, the first right after the
- * current event, then one batch per event-loop turn, so other links'
- * messages (a PING) are served in between. Keys carry the
- * root cause their relay DELETEs must report.
+ * block the event loop for seconds (issue 7 item 3). Instead the dead
+ * conn's spans leave the table here, and the nodes they touch are replanned
+ * in batches of REPLAN_BATCH, the first right after the current event, then
+ * one batch per event-loop turn, so other links' messages (a PING) are
+ * served in between; meanwhile a dead link's spans are never chosen,
+ * reported or relayed (isLiveLink in router-types.ts). Keys carry the root
+ * cause their relay DELETEs report.
  */
 import type { RootCause } from './root-cause.ts';
 import type { NodeKey } from './span-table.ts';
@@ -20,12 +21,16 @@ export interface ReplanTarget {
   replan(key: NodeKey, cause: RootCause | null): void;
   /** Every node key now in the table. */
   allKeys(): Iterable<NodeKey>;
+  /** Remove up to `max` links of a dead conn from the table; the nodes they were on. */
+  removeFromConn(connId: string, max: number): NodeKey[];
 }
 
 export class ReplanQueue {
   readonly #target: ReplanTarget;
   /** Pending keys, each with the root cause it was queued with (last wins). */
   readonly #pending = new Map<NodeKey, RootCause | null>();
+  /** Dead conns whose links are still to leave the table, with their root cause. */
+  readonly #drops = new Map<string, RootCause | null>();
   #all = false;
   #scheduled = false;
   #closed = false;
@@ -37,7 +42,13 @@ export class ReplanQueue {
   }
 
   get pending(): number {
-    return this.#pending.size + (this.#all ? 1 : 0);
+    return this.#pending.size + this.#drops.size + (this.#all ? 1 : 0);
+  }
+
+  /** A conn died: remove its links from the table soon, then replan their nodes. */
+  dropConn(connId: string, cause: RootCause | null): void {
+    this.#drops.set(connId, cause);
+    this.#schedule(true);
   }
 
   /** Replan `key` soon. */
@@ -56,6 +67,7 @@ export class ReplanQueue {
   close(): void {
     this.#closed = true;
     this.#pending.clear();
+    this.#drops.clear();
     this.#all = false;
   }
 
@@ -85,6 +97,18 @@ export class ReplanQueue {
     }
     this.batches++;
     let n = 0;
+    // First the dead conns' links leave the table (their nodes queue up).
+    for (const [connId, cause] of this.#drops) {
+      const keys = this.#target.removeFromConn(connId, REPLAN_BATCH - n);
+      for (const key of keys) this.#pending.set(key, cause);
+      n += keys.length;
+      if (n >= REPLAN_BATCH) break;
+      this.#drops.delete(connId);
+    }
+    if (n >= REPLAN_BATCH) {
+      this.#schedule(false);
+      return;
+    }
     for (const [key, cause] of this.#pending) {
       if (n++ === REPLAN_BATCH) break;
       this.#pending.delete(key);
@@ -94,6 +118,6 @@ export class ReplanQueue {
         // Replanning sends on links; a link that fails fails on its own.
       }
     }
-    if (this.#pending.size > 0 || this.#all) this.#schedule(false);
+    if (this.#pending.size > 0 || this.#drops.size > 0 || this.#all) this.#schedule(false);
   }
 }

@@ -13,6 +13,7 @@ import type { Observable } from 'rxjs';
 import type { Clock } from '../util/clock.ts';
 import type { RelayConn } from './filters.ts';
 import type { NodeId } from './path-record.ts';
+import type { RootCause } from './root-cause.ts';
 import type { ExistingRelay } from './relay-plan.ts';
 import type { SpanOptions } from './options.ts';
 import type { SpanFields, SpanLink, SpanNode } from './span-table.ts';
@@ -225,6 +226,12 @@ export interface ConnState {
    * still be coming (see #replan).
    */
   settled: boolean;
+  /**
+   * The link died: the root cause its span DELETEs report (null: none known),
+   * set by the first span the failure ends. Its spans leave the table in
+   * batches (replan-queue.ts). undefined while the link lives.
+   */
+  lost?: RootCause | null;
 }
 
 /** @internal */
@@ -246,9 +253,33 @@ export interface RelayState extends ExistingRelay {
   tx: Transaction;
 }
 
-/** @internal */
-export function firstRemote(node: SpanNode): SpanLink | undefined {
-  for (const l of node.links) if (l.connId !== null) return l;
+/**
+ * A link is live while its conn is attached, open and not lost. A dead
+ * conn's links stay in the table until the replan batches remove them
+ * (replan-queue.ts, issue 7 item 3); meanwhile nothing may choose, report
+ * or relay them. @internal
+ */
+export function isLiveLink(link: SpanLink, conns: ReadonlyMap<string, ConnState>): boolean {
+  if (link.connId === null) return true;
+  const conn = conns.get(link.connId);
+  return conn !== undefined && conn.lost === undefined && conn.iocom.isOpen;
+}
+
+/** The node's best live link (local or remote), if any. @internal */
+export function bestLive(node: SpanNode, conns: ReadonlyMap<string, ConnState>): SpanLink | undefined {
+  for (const l of node.links) if (isLiveLink(l, conns)) return l;
   return undefined;
+}
+
+/** The node's best live remote link, if any. @internal */
+export function firstRemote(node: SpanNode, conns: ReadonlyMap<string, ConnState>): SpanLink | undefined {
+  for (const l of node.links) if (l.connId !== null && isLiveLink(l, conns)) return l;
+  return undefined;
+}
+
+/** The node has a link of a dead conn still waiting to leave the table. @internal */
+export function hasDeadLink(node: SpanNode, conns: ReadonlyMap<string, ConnState>): boolean {
+  for (const l of node.links) if (!isLiveLink(l, conns)) return true;
+  return false;
 }
 

@@ -27,7 +27,7 @@ import type { IocomOptions } from '../iocom/options.ts';
 import type { Transaction } from '../iocom/transaction.ts';
 import { systemClock } from '../util/clock.ts';
 import { sendConn } from './conn.ts';
-import { Discovery, compareByDistance, type WaitOptions } from './discovery.ts';
+import { Discovery, type WaitOptions } from './discovery.ts';
 import { Dispatch } from './dispatch.ts';
 import { SpanError } from './errors.ts';
 import { LocalLink, LocalSide } from './local-link.ts';
@@ -36,11 +36,12 @@ import { RelayExecutor } from './relay-executor.ts';
 import { ReplanQueue } from './replan-queue.ts';
 import { RouterCore } from './router-core.ts';
 import { serviceClusterId, validateLabel } from './service-id.ts';
-import { onShellMessage } from './shell.ts';
+import { describeTable, onShellMessage } from './shell.ts';
 import { SpanTable, type NodeKey, type SpanFields } from './span-table.ts';
 import { Withdrawal } from './withdrawal.ts';
 import {
   SERVICE_PEER_TYPE,
+  bestLive,
   firstRemote,
   type AdvertiseOptions,
   type Advertisement,
@@ -141,6 +142,15 @@ export class Router {
     this.#later = new ReplanQueue({
       replan: (key, cause) => this.#relays.withRootCause(cause, () => core.nodeChanged(key)),
       allKeys: () => core.table.nodeKeys(),
+      removeFromConn: (connId, max) => {
+        const keys: NodeKey[] = [];
+        for (const link of core.table.linksOnConn(connId, max)) {
+          core.table.remove(link.linkId);
+          core.received.delete(link.linkId);
+          keys.push(link.nodeKey);
+        }
+        return keys;
+      },
     });
     core.nodeChangedLater = (key, cause) => this.#later.add(key, cause);
     core.replanAllLater = () => this.#later.addAll();
@@ -202,7 +212,7 @@ export class Router {
     core.locals.set(linkId, local);
     core.log(`advertise ${opts.service}/${instance}`);
     core.nodeChanged(added.link.nodeKey);
-    const info = this.#discovery.infoOf(core.table.node(added.link.nodeKey)!);
+    const info = this.#discovery.infoOf(core.table.node(added.link.nodeKey)!)!; // a local link is always live
     return {
       span: info,
       transactions$: subject.asObservable(),
@@ -289,37 +299,16 @@ export class Router {
     const core = this.#core;
     if (core.closed) throw new SpanError('CLOSED', `router ${this.name} is closed`);
     const { instance, node, ...openOpts } = opts;
-    let candidates: SpanInfo[];
-    let what: string;
-    if (typeof span === 'string') {
-      let service = span;
-      let inst = instance;
-      if (inst === undefined && core.table.findService(span).length === 0) {
-        const slash = span.indexOf('/');
-        if (slash > 0) {
-          service = span.slice(0, slash);
-          inst = span.slice(slash + 1);
-        }
-      }
-      what = `${service}${inst !== undefined ? `/${inst}` : ''}${node !== undefined ? ` on ${node}` : ''}`;
-      candidates = this.#discovery
-        .spans(service)
-        .filter((s) => (inst === undefined || s.instance === inst) && (node === undefined || s.node === node || s.nodeName === node));
-    } else {
-      what = `${span.service}/${span.instance}`;
-      const n = core.table.node(span.key as NodeKey);
-      candidates = n ? [this.#discovery.infoOf(n)] : [];
-    }
-    candidates.sort(compareByDistance);
+    const { candidates, what } = this.#discovery.candidates(span, { instance, node });
     for (const info of candidates) {
       const n = core.table.node(info.key as NodeKey);
       if (!n) continue;
-      const best = n.links[0]!;
-      if (best.connId === null) {
+      const best = bestLive(n, core.conns);
+      if (best?.connId === null) {
         const local = core.locals.get(best.linkId);
         if (local) return this.#openLocal(local, cmd, openOpts);
       }
-      const link = firstRemote(n);
+      const link = firstRemote(n, core.conns);
       if (!link) continue;
       const rx = core.received.get(link.linkId);
       const conn = core.conns.get(link.connId!);
@@ -375,18 +364,7 @@ export class Router {
   /** Describe the span table as text (the DBG_SHELL `tree` command). */
   describeTree(): string {
     const core = this.#core;
-    const lines: string[] = [];
-    for (const c of core.table.clusters()) {
-      lines.push(`cluster ${c.clusterLabel} ${c.clusterId} type=${c.peerType}`);
-      for (const n of c.nodes) {
-        lines.push(`  node ${n.nodeLabel} ${n.nodeId}`);
-        for (const l of n.links) {
-          const via = l.connId === null ? 'local' : `${l.connId}(${core.conns.get(l.connId)?.peerName ?? '?'})`;
-          lines.push(`    dist=${l.fields.dist} rnss=0x${l.fields.rnss.toString(16)} via=${via} path=${l.path.length}`);
-        }
-      }
-    }
-    return lines.join('\n') + (lines.length ? '\n' : '');
+    return describeTable(core.table, (connId) => core.conns.get(connId)?.peerName ?? '?');
   }
 
   /**
@@ -449,10 +427,8 @@ export class Router {
     // The iocom already ended every transaction on it (received spans were
     // removed through their rx$); drop relays we had made on it.
     this.#relays.forgetOnConn(conn.connId);
-    for (const link of core.table.removeConn(conn.connId)) {
-      core.received.delete(link.linkId);
-      core.nodeChangedLater(link.nodeKey, null);
-    }
+    // Its spans leave the table in batches (thousands may have ended at once).
+    if (core.table.countOnConn(conn.connId) > 0) this.#later.dropConn(conn.connId, conn.lost ?? null);
     // The consistency check judges every node's links against the direct
     // peers we have: losing one can change any node's plan. In batches: a
     // lost link may have carried thousands of spans.

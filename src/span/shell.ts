@@ -9,6 +9,7 @@
 import { DMSG, DMSGF } from '../wire/constants.ts';
 import type { Message } from '../wire/message.ts';
 import type { Iocom } from '../iocom/iocom.ts';
+import type { SpanTable } from './span-table.ts';
 
 /** Lines answered to one command at most; the rest is replaced by a note. */
 export const SHELL_MAX_LINES = 2048;
@@ -40,6 +41,22 @@ export function answerShell(router: ShellTarget, line: string): string {
 }
 
 const encoder = new TextEncoder();
+
+/** The span table as `tree` prints it: cluster, node and link lines (dist as carried). */
+export function describeTable(table: Pick<SpanTable, 'clusters'>, peerName: (connId: string) => string): string {
+  const lines: string[] = [];
+  for (const c of table.clusters()) {
+    lines.push(`cluster ${c.clusterLabel} ${c.clusterId} type=${c.peerType}`);
+    for (const n of c.nodes) {
+      lines.push(`  node ${n.nodeLabel} ${n.nodeId}`);
+      for (const l of n.links) {
+        const via = l.connId === null ? 'local' : `${l.connId}(${peerName(l.connId)})`;
+        lines.push(`    dist=${l.fields.dist} rnss=0x${l.fields.rnss.toString(16)} via=${via} path=${l.path.length}`);
+      }
+    }
+  }
+  return lines.join('\n') + (lines.length ? '\n' : '');
+}
 
 /** Split an answer into the reply lines sent (each with its \n), cut to the bounds. */
 export function shellReplyLines(text: string, maxLines = SHELL_MAX_LINES, maxLineBytes = SHELL_MAX_LINE_BYTES): string[] {

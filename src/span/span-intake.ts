@@ -75,11 +75,14 @@ export function onSpan(core: RouterCore, relays: RelayExecutor, withdrawal: With
     }
     if (withdrawn && fields.epoch) return withdrawal.withdraw(added.link.nodeKey, fields.epoch);
     if (linkLost) {
-      // Our link to the sender died with every span on it: leave the table
-      // now, replan in batches (issue 7 item 3: never block the event loop).
-      if (cause) withdrawal.pruneLink(cause);
-      const link = core.table.remove(linkId);
-      if (link) core.nodeChangedLater(link.nodeKey, cause);
+      // Our link to the sender died with every span on it. Nothing per span
+      // here (thousands end in this one event): the Router drops the conn's
+      // spans from the table and replans in batches, with this root cause
+      // (issue 7 item 3: never block the event loop).
+      if (conn.lost === undefined) {
+        conn.lost = cause;
+        if (cause) core.lost.loseLink(cause);
+      }
       return;
     }
     relays.withRootCause(cause, () => {

@@ -13,160 +13,33 @@
  * from peers, and the Router answers them on the wire.
  */
 import { effectivePath, isNodeId } from './path-record.ts';
-import type { NodeId, SpanOrigin } from './path-record.ts';
+import type { NodeId } from './path-record.ts';
 import { resolveSpanOptions } from './options.ts';
-import type { ResolvedSpanOptions, SpanOptions } from './options.ts';
+import type { ResolvedSpanOptions } from './options.ts';
 import { serviceClusterId } from './service-id.ts';
+import { PathEdgeIndex } from './path-edge-index.ts';
+import {
+  checkFields,
+  clusterKeyOf,
+  cmpStr,
+  compareLinks,
+  nodeKeyOf,
+  type ClusterKey,
+  type NodeKey,
+  type SpanAddResult,
+  type SpanCluster,
+  type SpanFields,
+  type SpanLink,
+  type SpanLinkInput,
+  type SpanNode,
+  type SpanRefusal,
+  type SpanTableInit,
+} from './span-types.ts';
 
-/** The LNK_SPAN fields the span layer looks at, plus opaque extras. */
-export interface SpanFields {
-  /** peer_type (0..63): ROUTER 1, BLOCK 2, HAMMER2 3, CLIENT 63 … */
-  readonly peerType: number;
-  /** pfs_type (u8). */
-  readonly pfsType: number;
-  /** peer_id: the cluster (service) uuid. */
-  readonly clusterId: NodeId;
-  /** pfs_id: the unique uuid of the advertised node (instance). */
-  readonly nodeId: NodeId;
-  /** peer_label: the service name. */
-  readonly clusterLabel: string;
-  /** pfs_label: the instance name. */
-  readonly nodeLabel: string;
-  /** Relay hops before the sender; the originator sends 0. u32. */
-  readonly dist: number;
-  /** Random sub-sort, summed along the path. u32. */
-  readonly rnss: number;
-  /** Carried verbatim to relays (media union, status …); never inspected here. */
-  readonly extras?: unknown;
-  /** The originating router's name and incarnation (path record v4), copied by relays. */
-  readonly origin?: SpanOrigin;
-  /** The advertisement's epoch (path record v2), copied by relays; 0 or absent when unknown. */
-  readonly epoch?: number;
-  /**
-   * Link incarnations along the path as this router relays it (path record
-   * v3): one per id of the relayed path, this router's last. Absent when a
-   * hop did not record them (a DragonFly peer).
-   */
-  readonly hops?: readonly number[];
-}
-
-export interface SpanLinkInput {
-  /** Unique per table; the Router's name for the received SPAN transaction. */
-  readonly linkId: string;
-  /** The conn (link/iocom) it arrived on; null for a local advertisement. */
-  readonly connId: string | null;
-  /** Node id of that conn's peer, when known from its LNK_CONN. */
-  readonly peerNodeId: NodeId | null;
-  readonly fields: SpanFields;
-  /** Decoded path record; null when the span had none (DragonFly peer, or local). */
-  readonly path: readonly NodeId[] | null;
-}
-
-/** Opaque key of a node: equal keys ⇔ same (peerType, clusterId, clusterLabel, nodeLabel, nodeId). */
-export type NodeKey = string & { readonly __nodeKey: unique symbol };
-export type ClusterKey = string & { readonly __clusterKey: unique symbol };
-
-export interface SpanLink {
-  readonly linkId: string;
-  readonly connId: string | null;
-  readonly peerNodeId: NodeId | null;
-  readonly fields: SpanFields;
-  /** Effective path, originator first (see effectivePath()). */
-  readonly path: readonly NodeId[];
-  /** Tie-break of last resort: order of first add in this table. */
-  readonly seq: number;
-  readonly nodeKey: NodeKey;
-}
-
-export interface SpanNode {
-  readonly key: NodeKey;
-  readonly clusterKey: ClusterKey;
-  readonly peerType: number;
-  readonly clusterId: NodeId;
-  readonly clusterLabel: string;
-  readonly nodeLabel: string;
-  readonly nodeId: NodeId;
-  /** Best first. Never empty. */
-  readonly links: readonly SpanLink[];
-}
-
-export interface SpanCluster {
-  readonly key: ClusterKey;
-  readonly peerType: number;
-  readonly clusterId: NodeId;
-  readonly clusterLabel: string;
-  /** In node order. Never empty. */
-  readonly nodes: readonly SpanNode[];
-}
-
-export type SpanRefusal =
-  | 'DUPLICATE_LINK'
-  | 'UNKNOWN_LINK'
-  | 'BAD_FIELDS'
-  | 'LOOP'
-  | 'PATH_TOO_LONG'
-  | 'LINK_LIMIT'
-  | 'TOTAL_LIMIT'
-  | 'PATH_BUDGET';
-
-export type SpanAddResult =
-  | { readonly ok: true; readonly link: SpanLink; readonly previous?: SpanLink }
-  | { readonly ok: false; readonly reason: SpanRefusal; readonly message: string };
-
-export interface SpanTableInit {
-  /** This router's node id: a span whose path holds it is refused (loop). */
-  readonly ownNodeId: NodeId;
-  readonly options?: SpanOptions | ResolvedSpanOptions;
-}
-
-function cmpStr(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function cmpPath(a: readonly NodeId[], b: readonly NodeId[]): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const c = cmpStr(a[i]!, b[i]!);
-    if (c !== 0) return c;
-  }
-  return a.length - b.length;
-}
-
-/** Best-first link order; a total order over links of one table. */
-export function compareLinks(a: SpanLink, b: SpanLink): number {
-  return (
-    a.fields.dist - b.fields.dist ||
-    a.fields.rnss - b.fields.rnss ||
-    (a.peerNodeId === b.peerNodeId ? 0 : a.peerNodeId === null ? -1 : b.peerNodeId === null ? 1 : cmpStr(a.peerNodeId, b.peerNodeId)) ||
-    cmpPath(a.path, b.path) ||
-    a.seq - b.seq
-  );
-}
-
-function clusterKeyOf(f: SpanFields): ClusterKey {
-  return JSON.stringify([f.peerType, f.clusterId, f.clusterLabel]) as ClusterKey;
-}
-
-export function nodeKeyOf(f: SpanFields): NodeKey {
-  return JSON.stringify([f.peerType, f.clusterId, f.clusterLabel, f.nodeLabel, f.nodeId]) as NodeKey;
-}
-
-function isU32(n: unknown): boolean {
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
-}
-
-/** Why fields are unusable, or null. */
-function checkFields(f: SpanFields): string | null {
-  if (typeof f !== 'object' || f === null) return 'fields missing';
-  if (!Number.isInteger(f.peerType) || f.peerType < 0 || f.peerType > 63) return `peerType must be 0..63, got ${f.peerType}`;
-  if (!Number.isInteger(f.pfsType) || f.pfsType < 0 || f.pfsType > 255) return `pfsType must be 0..255, got ${f.pfsType}`;
-  if (!isNodeId(f.clusterId)) return `clusterId must be a canonical uuid, got ${JSON.stringify(f.clusterId)}`;
-  if (!isNodeId(f.nodeId)) return `nodeId must be a canonical uuid, got ${JSON.stringify(f.nodeId)}`;
-  if (typeof f.clusterLabel !== 'string' || typeof f.nodeLabel !== 'string') return 'labels must be strings';
-  if (!isU32(f.dist)) return `dist must be a u32, got ${f.dist}`;
-  if (!isU32(f.rnss)) return `rnss must be a u32, got ${f.rnss}`;
-  return null;
-}
+export { compareLinks, nodeKeyOf } from './span-types.ts';
+export type {
+  ClusterKey, NodeKey, SpanAddResult, SpanCluster, SpanFields, SpanLink, SpanLinkInput, SpanNode, SpanRefusal, SpanTableInit,
+} from './span-types.ts';
 
 interface MutableNode {
   readonly key: NodeKey;
@@ -205,12 +78,8 @@ export class SpanTable {
   #links = new Map<string, SpanLink>();
   #byConn = new Map<string, Set<string>>();
   #byLabel = new Map<string, Set<ClusterKey>>();
-  /**
-   * Path edges by their downstream id and link incarnation (random per link,
-   * so nearly unique) → links whose path crosses them; linksOverEdge checks
-   * the upstream id. Nested maps: no key string per path element.
-   */
-  #byEdge = new Map<NodeId, Map<number, Set<string>>>();
+  /** Links by the path edges they cross (root-cause lookups). */
+  readonly #byEdge = new PathEdgeIndex();
   #received = 0;
   /** Sum of the path lengths of received links (maxPathIdsTotal). */
   #pathIds = 0;
@@ -257,10 +126,16 @@ export class SpanTable {
     return this.#nodes.get(key);
   }
 
-  /** Links that arrived on a conn, in no particular order. */
-  linksOnConn(connId: string): SpanLink[] {
+  /** Links that arrived on a conn (at most `max`), in no particular order. */
+  linksOnConn(connId: string, max = Infinity): SpanLink[] {
     const ids = this.#byConn.get(connId);
-    return ids ? [...ids].map((id) => this.#links.get(id)!) : [];
+    const out: SpanLink[] = [];
+    if (!ids) return out;
+    for (const id of ids) {
+      if (out.length >= max) break;
+      out.push(this.#links.get(id)!);
+    }
+    return out;
   }
 
   /** Adds a link. Refusals are returned, never thrown. */
@@ -323,20 +198,7 @@ export class SpanTable {
    * index, so the cost is the number of links returned.
    */
   linksOverEdge(a: NodeId, b: NodeId, inc: number): SpanLink[] {
-    const ids = this.#byEdge.get(b)?.get(inc);
-    if (!ids) return [];
-    const out: SpanLink[] = [];
-    for (const id of ids) {
-      const link = this.#links.get(id)!;
-      const hops = link.fields.hops!;
-      for (let i = 1; i < link.path.length; i++) {
-        if (link.path[i] === b && hops[i] === inc && link.path[i - 1] === a) {
-          out.push(link);
-          break;
-        }
-      }
-    }
-    return out;
+    return this.#byEdge.linksOver(a, b, inc).map((id) => this.#links.get(id)!);
   }
 
   /** Clusters in order, each with its nodes in order. */
@@ -465,17 +327,7 @@ export class SpanTable {
     }
     node.links.splice(lowerBound(node.links, link), 0, link);
     this.#links.set(link.linkId, link);
-    const hops = f.hops;
-    if (hops !== undefined) {
-      for (let i = 1; i < link.path.length; i++) {
-        const b = link.path[i]!;
-        let byInc = this.#byEdge.get(b);
-        if (!byInc) this.#byEdge.set(b, (byInc = new Map()));
-        let ids = byInc.get(hops[i]!);
-        if (!ids) byInc.set(hops[i]!, (ids = new Set()));
-        ids.add(link.linkId);
-      }
-    }
+    this.#byEdge.add(link.linkId, link.path, f.hops);
     if (link.connId !== null) {
       let ids = this.#byConn.get(link.connId);
       if (!ids) this.#byConn.set(link.connId, (ids = new Set()));
@@ -489,20 +341,7 @@ export class SpanTable {
     const node = this.#nodes.get(link.nodeKey)!;
     node.links.splice(node.links.indexOf(link), 1);
     this.#links.delete(link.linkId);
-    const hops = link.fields.hops;
-    if (hops !== undefined) {
-      for (let i = 1; i < link.path.length; i++) {
-        const b = link.path[i]!;
-        const byInc = this.#byEdge.get(b);
-        const ids = byInc?.get(hops[i]!);
-        if (!ids) continue;
-        ids.delete(link.linkId);
-        if (ids.size === 0) {
-          byInc!.delete(hops[i]!);
-          if (byInc!.size === 0) this.#byEdge.delete(b);
-        }
-      }
-    }
+    this.#byEdge.remove(link.linkId, link.path, link.fields.hops);
     if (link.connId !== null) {
       const ids = this.#byConn.get(link.connId)!;
       ids.delete(link.linkId);
