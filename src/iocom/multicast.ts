@@ -6,7 +6,10 @@
  * per value; each subscription to a Subject adds a Subscription with a
  * teardown closure that unsubscribing runs. Here subscribers sit in a plain
  * array, closed ones are skipped and dropped at the next subscribe, and
- * there is no teardown to run.
+ * there is no teardown to run. A plain observer (or next function) gets one
+ * object, its Subscription with the guarded callbacks (PlainSubscription),
+ * instead of rxjs's Subscriber + guarded observer + Observable.subscribe
+ * machinery: every transaction's rx$ is subscribed once per round trip.
  *
  * Same semantics as Subject: values go to the subscribers present when
  * `next` starts; after complete or error every new subscriber gets that end
@@ -14,10 +17,93 @@
  * given at construction (see guarded-observer.ts), never to the caller of
  * `next` and never to rxjs's uncaught-error timer.
  */
-import { Observable, type Observer, type Subscriber, type Subscription } from 'rxjs';
-import { guardedSubscriber, isSubscriber, type ObserverErrorHandler } from './guarded-observer.ts';
+import { Observable, Subscription, type Observer, type Subscriber } from 'rxjs';
+import { isSubscriber, type ObserverErrorHandler } from './guarded-observer.ts';
 
-const NONE: readonly Subscriber<never>[] = Object.freeze([]);
+/** What a Multicast delivers to: an operator's rxjs Subscriber, or a PlainSubscription. */
+interface Sink<T> {
+  readonly closed: boolean;
+  next(value: T): void;
+  error(err: unknown): void;
+  complete(): void;
+}
+
+const NONE: readonly Sink<never>[] = Object.freeze([]);
+
+/**
+ * The subscription of a plain observer (or next function): it is the
+ * Subscription returned to the caller and the guarded observer in one
+ * object. Callbacks run with the observer as `this`; what they throw goes to
+ * `onError`, never up the stack. After error or complete nothing more is
+ * delivered and the subscription is unsubscribed (running anything added to
+ * it), as an rxjs Subscriber does.
+ */
+class PlainSubscription<T> extends Subscription implements Sink<T> {
+  /** The observer object, or undefined when a bare next function was given. */
+  readonly #o: Partial<Observer<T>> | undefined;
+  readonly #nextFn: ((value: T) => void) | undefined;
+  readonly #errorFn: ((err: unknown) => void) | undefined;
+  readonly #completeFn: (() => void) | undefined;
+  readonly #onError: ObserverErrorHandler<T>;
+  #stopped = false;
+
+  constructor(
+    observerOrNext: Partial<Observer<T>> | ((value: T) => void) | null | undefined,
+    error: ((error: unknown) => void) | null | undefined,
+    complete: (() => void) | null | undefined,
+    onError: ObserverErrorHandler<T>,
+  ) {
+    super();
+    if (typeof observerOrNext === 'function') {
+      this.#o = undefined;
+      this.#nextFn = observerOrNext;
+      this.#errorFn = error ?? undefined;
+      this.#completeFn = complete ?? undefined;
+    } else {
+      this.#o = observerOrNext ?? undefined;
+    }
+    this.#onError = onError;
+  }
+
+  next(value: T): void {
+    if (this.#stopped) return;
+    const o = this.#o;
+    try {
+      if (o === undefined) this.#nextFn?.(value);
+      else if (o.next !== undefined) o.next(value);
+    } catch (err) {
+      this.#onError(err, value);
+    }
+  }
+
+  error(e: unknown): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const o = this.#o;
+    try {
+      if (o === undefined) this.#errorFn?.(e);
+      else if (o.error !== undefined) o.error(e);
+    } catch (err) {
+      this.#onError(err, undefined);
+    } finally {
+      this.unsubscribe();
+    }
+  }
+
+  complete(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const o = this.#o;
+    try {
+      if (o === undefined) this.#completeFn?.();
+      else if (o.complete !== undefined) o.complete();
+    } catch (err) {
+      this.#onError(err, undefined);
+    } finally {
+      this.unsubscribe();
+    }
+  }
+}
 
 const OPEN = 0;
 const COMPLETED = 1;
@@ -25,7 +111,7 @@ const ERRORED = 2;
 
 export class Multicast<T> extends Observable<T> {
   /** Replaced, never mutated, so a dispatch in progress keeps its snapshot. */
-  #subs: readonly Subscriber<T>[] = NONE;
+  #subs: readonly Sink<T>[] = NONE;
   #state: typeof OPEN | typeof COMPLETED | typeof ERRORED = OPEN;
   #error: unknown = undefined;
   readonly #onObserverError: ObserverErrorHandler<T>;
@@ -41,11 +127,13 @@ export class Multicast<T> extends Observable<T> {
   override subscribe(next?: ((value: T) => void) | null, error?: ((error: unknown) => void) | null, complete?: (() => void) | null): Subscription;
   override subscribe(observerOrNext?: Partial<Observer<T>> | ((value: T) => void) | null, error?: ((error: unknown) => void) | null, complete?: (() => void) | null): Subscription {
     if (isSubscriber(observerOrNext)) return super.subscribe(observerOrNext as Subscriber<T>);
-    return super.subscribe(guardedSubscriber(observerOrNext, error, complete, this.#onObserverError));
+    const sub = new PlainSubscription<T>(observerOrNext, error, complete, this.#onObserverError);
+    this._subscribe(sub);
+    return sub;
   }
 
-  /** Called by Observable.subscribe (rxjs's subscribe-function protocol). @internal */
-  _subscribe(subscriber: Subscriber<T>): void {
+  /** Called by Observable.subscribe (rxjs's subscribe-function protocol) and by subscribe. @internal */
+  _subscribe(subscriber: Sink<T>): void {
     if (this.#state === COMPLETED) {
       subscriber.complete();
       return;
@@ -59,7 +147,7 @@ export class Multicast<T> extends Observable<T> {
       this.#subs = [subscriber];
       return;
     }
-    const next: Subscriber<T>[] = [];
+    const next: Sink<T>[] = [];
     for (let i = 0; i < old.length; i++) if (!old[i]!.closed) next.push(old[i]!);
     next.push(subscriber);
     this.#subs = next;
