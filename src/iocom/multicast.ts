@@ -44,14 +44,14 @@ class PlainSubscription<T> extends Subscription implements Sink<T> {
   readonly #nextFn: ((value: T) => void) | undefined;
   readonly #errorFn: ((err: unknown) => void) | undefined;
   readonly #completeFn: (() => void) | undefined;
-  readonly #onError: ObserverErrorHandler<T>;
+  readonly #owner: Multicast<T>;
   #stopped = false;
 
   constructor(
     observerOrNext: Partial<Observer<T>> | ((value: T) => void) | null | undefined,
     error: ((error: unknown) => void) | null | undefined,
     complete: (() => void) | null | undefined,
-    onError: ObserverErrorHandler<T>,
+    owner: Multicast<T>,
   ) {
     super();
     if (typeof observerOrNext === 'function') {
@@ -62,7 +62,7 @@ class PlainSubscription<T> extends Subscription implements Sink<T> {
     } else {
       this.#o = observerOrNext ?? undefined;
     }
-    this.#onError = onError;
+    this.#owner = owner;
   }
 
   next(value: T): void {
@@ -72,7 +72,7 @@ class PlainSubscription<T> extends Subscription implements Sink<T> {
       if (o === undefined) this.#nextFn?.(value);
       else if (o.next !== undefined) o.next(value);
     } catch (err) {
-      this.#onError(err, value);
+      this.#owner.observerFailed(err, value);
     }
   }
 
@@ -84,7 +84,7 @@ class PlainSubscription<T> extends Subscription implements Sink<T> {
       if (o === undefined) this.#errorFn?.(e);
       else if (o.error !== undefined) o.error(e);
     } catch (err) {
-      this.#onError(err, undefined);
+      this.#owner.observerFailed(err, undefined);
     } finally {
       this.unsubscribe();
     }
@@ -98,7 +98,7 @@ class PlainSubscription<T> extends Subscription implements Sink<T> {
       if (o === undefined) this.#completeFn?.();
       else if (o.complete !== undefined) o.complete();
     } catch (err) {
-      this.#onError(err, undefined);
+      this.#owner.observerFailed(err, undefined);
     } finally {
       this.unsubscribe();
     }
@@ -114,12 +114,21 @@ export class Multicast<T> extends Observable<T> {
   #subs: readonly Sink<T>[] = NONE;
   #state: typeof OPEN | typeof COMPLETED | typeof ERRORED = OPEN;
   #error: unknown = undefined;
-  readonly #onObserverError: ObserverErrorHandler<T>;
+  readonly #onObserverError: ObserverErrorHandler<T> | undefined;
 
-  /** @param onObserverError told when a subscriber's callback throws (the value being delivered, if any) */
-  constructor(onObserverError: ObserverErrorHandler<T>) {
+  /**
+   * @param onObserverError told when a subscriber's callback throws (the
+   * value being delivered, if any); a subclass may override
+   * `observerFailed` instead (no closure per instance)
+   */
+  constructor(onObserverError?: ObserverErrorHandler<T>) {
     super();
     this.#onObserverError = onObserverError;
+  }
+
+  /** A plain subscriber's callback threw: tell the handler given at construction. @internal */
+  observerFailed(err: unknown, value: T | undefined): void {
+    this.#onObserverError?.(err, value);
   }
 
   override subscribe(observerOrNext?: Partial<Observer<T>> | ((value: T) => void)): Subscription;
@@ -127,7 +136,7 @@ export class Multicast<T> extends Observable<T> {
   override subscribe(next?: ((value: T) => void) | null, error?: ((error: unknown) => void) | null, complete?: (() => void) | null): Subscription;
   override subscribe(observerOrNext?: Partial<Observer<T>> | ((value: T) => void) | null, error?: ((error: unknown) => void) | null, complete?: (() => void) | null): Subscription {
     if (isSubscriber(observerOrNext)) return super.subscribe(observerOrNext as Subscriber<T>);
-    const sub = new PlainSubscription<T>(observerOrNext, error, complete, this.#onObserverError);
+    const sub = new PlainSubscription<T>(observerOrNext, error, complete, this);
     this._subscribe(sub);
     return sub;
   }
