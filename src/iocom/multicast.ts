@@ -110,8 +110,13 @@ const COMPLETED = 1;
 const ERRORED = 2;
 
 export class Multicast<T> extends Observable<T> {
-  /** Replaced, never mutated, so a dispatch in progress keeps its snapshot. */
-  #subs: readonly Sink<T>[] = NONE;
+  /**
+   * The subscribers: one in #one (most have one: a transaction's rx$), more
+   * in #many (then #one is null). #many is replaced, never mutated, and
+   * #one is only replaced, so a dispatch in progress keeps its snapshot.
+   */
+  #one: Sink<T> | null = null;
+  #many: readonly Sink<T>[] = NONE;
   #state: typeof OPEN | typeof COMPLETED | typeof ERRORED = OPEN;
   #error: unknown = undefined;
   readonly #onObserverError: ObserverErrorHandler<T> | undefined;
@@ -151,26 +156,39 @@ export class Multicast<T> extends Observable<T> {
       subscriber.error(this.#error);
       return;
     }
-    const old = this.#subs;
-    if (old.length === 0) {
-      this.#subs = [subscriber];
+    const one = this.#one;
+    if (one === null && this.#many.length === 0) {
+      this.#one = subscriber;
       return;
     }
+    if (one !== null) {
+      this.#one = null;
+      this.#many = one.closed ? [subscriber] : [one, subscriber];
+      return;
+    }
+    const old = this.#many;
     const next: Sink<T>[] = [];
     for (let i = 0; i < old.length; i++) if (!old[i]!.closed) next.push(old[i]!);
     next.push(subscriber);
-    this.#subs = next;
+    this.#many = next;
   }
 
   /** True while some subscriber is still subscribed. */
   get observed(): boolean {
-    const subs = this.#subs;
+    const one = this.#one;
+    if (one !== null) return !one.closed;
+    const subs = this.#many;
     for (let i = 0; i < subs.length; i++) if (!subs[i]!.closed) return true;
     return false;
   }
 
   next(value: T): void {
-    const subs = this.#subs;
+    const one = this.#one;
+    if (one !== null) {
+      if (!one.closed) one.next(value);
+      return;
+    }
+    const subs = this.#many;
     for (let i = 0; i < subs.length; i++) {
       const s = subs[i]!;
       if (!s.closed) s.next(value);
@@ -180,8 +198,11 @@ export class Multicast<T> extends Observable<T> {
   complete(): void {
     if (this.#state !== OPEN) return;
     this.#state = COMPLETED;
-    const subs = this.#subs;
-    this.#subs = NONE;
+    const one = this.#one;
+    const subs = this.#many;
+    this.#one = null;
+    this.#many = NONE;
+    if (one !== null && !one.closed) one.complete();
     for (let i = 0; i < subs.length; i++) {
       const s = subs[i]!;
       if (!s.closed) s.complete();
@@ -192,8 +213,11 @@ export class Multicast<T> extends Observable<T> {
     if (this.#state !== OPEN) return;
     this.#state = ERRORED;
     this.#error = err;
-    const subs = this.#subs;
-    this.#subs = NONE;
+    const one = this.#one;
+    const subs = this.#many;
+    this.#one = null;
+    this.#many = NONE;
+    if (one !== null && !one.closed) one.error(err);
     for (let i = 0; i < subs.length; i++) {
       const s = subs[i]!;
       if (!s.closed) s.error(err);
