@@ -10,7 +10,10 @@
  * - raw-recv: the same bytes through a bare FrameDecoder (the bench's raw receiver);
  * - rpc1, rpc100: open(cmd, {delete}) → peer reply(0) on rx$ complete, both
  *   iocoms in this process (CPU of both sides per round trip);
- * - raw-rpc100: the bench's raw round trip (decode + pre-encoded writes) in process.
+ * - raw-rpc100: the bench's raw round trip (decode + pre-encoded writes) in process;
+ * - l4l-rpc100: the bench's like-for-like raw round trip (every request and
+ *   reply encoded and CRCed, a Map of pending msgids, sequence checks);
+ * - send64, recv64: as send and recv with 64 bytes of aux.
  *
  * Env: MICRO_OPS (operations per round, default 200000), MICRO_ROUNDS (default 15).
  * Prints the minimum and the median of the rounds' CPU µs per operation:
@@ -23,7 +26,7 @@ import { Iocom as LocalIocom, type Iocom } from '../src/iocom/iocom.ts';
 import type { Transaction } from '../src/iocom/transaction.ts';
 import { FrameDecoder } from '../src/wire/frame-decoder.ts';
 import type { Message } from '../src/wire/message.ts';
-import { CMD, IOCOM_OPTIONS, oneWayFrames, replyFrames, requestFrames } from './iocom-shared.ts';
+import { CMD, IOCOM_OPTIONS, RAW_REPLY_CMD, RAW_REQUEST_CMD, oneWayFrames, payload, replyFrames, requestFrames, writeRawHeader } from './iocom-shared.ts';
 
 const OPS = Number(process.env.MICRO_OPS ?? 200_000);
 const ROUNDS = Number(process.env.MICRO_ROUNDS ?? 15);
@@ -77,6 +80,99 @@ export function makeCases(IocomImpl: IocomClass): Record<string, () => Case> {
       }
       return Math.ceil(OPS / 2048) * 2048;
     };
+  },
+  send64: () => {
+    const s = new Pipe();
+    const io = new Iocom(s, IOCOM_OPTIONS);
+    const opts = { aux: payload(64) };
+    return async () => {
+      for (let n = 0; n < OPS; n += 1024) {
+        for (let i = 0; i < 1024; i++) io.sendOneWay(CMD, opts);
+        await turn();
+      }
+      return Math.ceil(OPS / 1024) * 1024;
+    };
+  },
+  recv64: () => {
+    const s = new Pipe();
+    const io = new Iocom(s, IOCOM_OPTIONS);
+    let n = 0;
+    io.messages$.subscribe((m) => {
+      if (m.aux.length === 64) n++;
+    });
+    const chunk = oneWayFrames(1024, payload(64));
+    return async () => {
+      n = 0;
+      while (n < OPS) s.emit('data', chunk);
+      return n;
+    };
+  },
+  'l4l-rpc100': () => {
+    const inflight = 100;
+    const [a, b] = pair();
+    const decA = new FrameDecoder();
+    const decB = new FrameDecoder();
+    const outA: Message[] = [];
+    const outB: Message[] = [];
+    const pending = new Map<number, number>();
+    let nextId = 1;
+    let txA = 0;
+    let rxA = 0;
+    let txB = 0;
+    let rxB = 0;
+    let n = 0;
+    let target = 0;
+    let done: (() => void) | undefined;
+    b.on('data', (chunk: Uint8Array) => {
+      decB.pushInto(chunk, outB);
+      const k = outB.length;
+      if (k === 0) return;
+      const buf = Buffer.alloc(k * 64);
+      for (let i = 0; i < k; i++) {
+        const h = outB[i]!.header;
+        if ((h.salt & 0xff) !== rxB || h.cmd !== RAW_REQUEST_CMD) throw new Error('l4l server: bad request');
+        rxB = (rxB + 1) & 0xff;
+        txB = writeRawHeader(buf, i * 64, txB, Number(h.msgid), RAW_REPLY_CMD);
+      }
+      outB.length = 0;
+      b.write(buf);
+    });
+    const send = (k: number): void => {
+      const buf = Buffer.alloc(k * 64);
+      for (let i = 0; i < k; i++) {
+        const id = nextId;
+        nextId = nextId >= 0x7fffffff ? 1 : nextId + 1;
+        pending.set(id, n);
+        txA = writeRawHeader(buf, i * 64, txA, id, RAW_REQUEST_CMD);
+      }
+      a.write(buf);
+    };
+    a.on('data', (chunk: Uint8Array) => {
+      decA.pushInto(chunk, outA);
+      const k = outA.length;
+      for (let i = 0; i < k; i++) {
+        const h = outA[i]!.header;
+        if ((h.salt & 0xff) !== rxA || h.cmd !== RAW_REPLY_CMD || !pending.delete(Number(h.msgid))) throw new Error('l4l client: bad reply');
+        rxA = (rxA + 1) & 0xff;
+      }
+      outA.length = 0;
+      n += k;
+      if (n >= target && done) {
+        const d = done;
+        done = undefined;
+        d();
+        return;
+      }
+      if (k > 0) send(k);
+    });
+    return () =>
+      new Promise<number>((resolve) => {
+        const start = n;
+        target = n + OPS;
+        done = () => resolve(n - start);
+        // The replies of the last round were not answered: as many requests as are missing go out.
+        send(inflight - pending.size);
+      });
   },
   recv: () => {
     const s = new Pipe();

@@ -3,7 +3,8 @@
  * pre-encoded frames of the raw baseline, and the IPC messages between the
  * bench (parent) and its worker (child).
  */
-import { DMSG, DMSGF } from '../src/wire/constants.ts';
+import { DMSG, DMSGF, DMSG_HDR_MAGIC } from '../src/wire/constants.ts';
+import { crc32c } from '../src/wire/crc32c.ts';
 import { concatBytes, encodeMessage, type MessageInput } from '../src/wire/frame-encoder.ts';
 import type { IocomOptions } from '../src/iocom/options.ts';
 
@@ -61,16 +62,41 @@ export function replyFrames(n: number): Buffer {
   }));
 }
 
+/** The like-for-like raw request: CREATE|DELETE of CMD. */
+export const RAW_REQUEST_CMD = (CMD | DMSGF.CREATE | DMSGF.DELETE) >>> 0;
+/** The like-for-like raw reply: LNK_ERROR with CREATE|DELETE|REPLY|REVTRANS. */
+export const RAW_REPLY_CMD = (DMSG.LNK_ERROR | DMSGF.CREATE | DMSGF.DELETE | DMSGF.REPLY | DMSGF.REVTRANS) >>> 0;
+
+/**
+ * What a minimal hand-written client or server does per message it sends:
+ * write a 64-byte header (magic, sequence byte, msgid, cmd) into a zeroed
+ * buffer and CRC it (the CRC field is still zero, so CRC-32C over the 64
+ * bytes is the header CRC). Returns the next sequence number.
+ */
+export function writeRawHeader(b: Buffer, o: number, seq: number, msgid: number, cmd: number): number {
+  b.writeUInt16LE(DMSG_HDR_MAGIC, o);
+  b[o + 4] = seq;
+  b.writeUInt32LE(msgid >>> 0, o + 8);
+  b.writeUInt32LE(Math.floor(msgid / 0x100000000), o + 12);
+  b.writeUInt32LE(cmd, o + 0x20);
+  b.writeUInt32LE(crc32c(b, o, o + 64), o + 0x3c);
+  return (seq + 1) & 0xff;
+}
+
 /**
  * What the worker does on the one connection it accepts:
  * - `iocom-send` / `raw-send`: one-way messages as fast as backpressure allows;
- * - `iocom-serve` / `raw-serve`: answer every request (CREATE|DELETE) with a reply.
+ * - `iocom-serve` / `raw-serve`: answer every request (CREATE|DELETE) with a reply;
+ * - `raw-serve-l4l`: the like-for-like raw server: checks each request's
+ *   sequence number and flags, encodes (and CRCs) a reply carrying its msgid.
  */
-export type WorkerRole = 'iocom-send' | 'raw-send' | 'iocom-serve' | 'raw-serve';
+export type WorkerRole = 'iocom-send' | 'raw-send' | 'iocom-serve' | 'raw-serve' | 'raw-serve-l4l';
 
-export type ParentMessage = { type: 'serve'; role: WorkerRole; auxBytes: number } | { type: 'exit' };
+export type ParentMessage = { type: 'serve'; role: WorkerRole; auxBytes: number } | { type: 'cpu' } | { type: 'exit' };
 
 export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'listening'; port: number }
+  /** The worker's CPU time so far (user + system), µs. */
+  | { type: 'cpu'; us: number }
   | { type: 'error'; message: string };

@@ -19,7 +19,10 @@ import {
   oneWayFrames,
   payload,
   perTick,
+  RAW_REPLY_CMD,
+  RAW_REQUEST_CMD,
   replyFrames,
+  writeRawHeader,
   type ParentMessage,
   type WorkerMessage,
   type WorkerRole,
@@ -128,6 +131,44 @@ function rawServe(sock: net.Socket): void {
   });
 }
 
+/**
+ * Like-for-like raw server: what a minimal hand-written server does per
+ * request: decode (+CRC checks), check the sequence number and the flags,
+ * then encode a reply with the request's msgid, its own sequence number and
+ * CRC; one write per read.
+ */
+function rawServeL4L(sock: net.Socket): void {
+  const dec = new FrameDecoder();
+  const out: Message[] = [];
+  let rxSeq = 0;
+  let txSeq = 0;
+  sock.on('error', () => {});
+  sock.on('data', (chunk: Buffer) => {
+    try {
+      dec.pushInto(chunk, out);
+    } catch (err) {
+      fail(err);
+      sock.destroy();
+      return;
+    }
+    const k = out.length;
+    if (k === 0) return;
+    const b = Buffer.alloc(k * 64);
+    for (let i = 0; i < k; i++) {
+      const h = out[i]!.header;
+      if ((h.salt & 0xff) !== rxSeq || h.cmd !== RAW_REQUEST_CMD) {
+        fail(new Error(`raw-serve-l4l: unexpected request seq ${h.salt & 0xff} (want ${rxSeq}) cmd ${h.cmd.toString(16)}`));
+        sock.destroy();
+        return;
+      }
+      rxSeq = (rxSeq + 1) & 0xff;
+      txSeq = writeRawHeader(b, i * 64, txSeq, Number(h.msgid), RAW_REPLY_CMD);
+    }
+    out.length = 0;
+    sock.write(b);
+  });
+}
+
 function play(role: WorkerRole, sock: net.Socket, auxBytes: number): void {
   switch (role) {
     case 'iocom-send':
@@ -141,6 +182,9 @@ function play(role: WorkerRole, sock: net.Socket, auxBytes: number): void {
       return;
     case 'raw-serve':
       rawServe(sock);
+      return;
+    case 'raw-serve-l4l':
+      rawServeL4L(sock);
       return;
   }
 }
@@ -171,6 +215,10 @@ setTimeout(() => process.exit(3), MAX_LIFETIME_MS).unref();
 process.on('disconnect', () => process.exit(0));
 process.on('message', (m: ParentMessage) => {
   if (m.type === 'exit') process.exit(0);
+  else if (m.type === 'cpu') {
+    const u = process.cpuUsage();
+    send({ type: 'cpu', us: u.user + u.system });
+  }
   else if (m.type === 'serve') serve(m.role, m.auxBytes);
 });
 send({ type: 'ready' });

@@ -2,11 +2,19 @@
  * Wire codec benchmark (bench name `wire`), one core:
  * - 64-byte headers: encode (+CRC) and decode (+CRC check) per second, with
  *   baselines measured in the same run — a naive DataView codec without CRC
- *   and the bare header CRC — so the ratios show where the time goes;
+ *   (allocating a header object with BigInts: the naive way), a floor that
+ *   reads the same fields without CRC and without allocating anything, the
+ *   bare header CRC, and, where a C compiler is present, a C decoder with a
+ *   table-driven CRC32C compiled at bench time (cc -O2) and fed the same
+ *   stream — so the ratios show where the time goes;
  * - 4 KiB and 1 MiB aux: messages/s and GB/s, encode and decode apart.
  *
  * `runHeaderBench` is also what `dmsg bench headers` and `dmsg demo` run.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { headerCrc, NATIVE_CRC32C, NATIVE_MIN_BYTES } from '../wire/crc32c.ts';
 import { DMSG, DMSGF } from '../wire/constants.ts';
 import { FrameDecoder } from '../wire/frame-decoder.ts';
@@ -19,6 +27,22 @@ export const BENCH = 'wire';
 
 /** Headers per batch: enough that the harness's call is noise. */
 const BATCH = 1024;
+/**
+ * Chunks per measured call of the decode, floor and CRC batches: a call
+ * then takes 0.2-1.5 ms, so the clock read after it (process.cpuUsage, a
+ * system call of ~1-4 µs) stays under 2% even for the floor.
+ */
+const CHUNKS_PER_CALL = 16;
+
+/** `batch` called `times` times per call (returns the operations of all). */
+function repeated(batch: () => number, times: number): () => number {
+  return () => {
+    let n = 0;
+    for (let i = 0; i < times; i++) n += batch();
+    return n;
+  };
+}
+
 /** Read size the decoder is fed, like a socket read. */
 const CHUNK = 64 * 1024;
 /** Bytes of pre-encoded stream the decode benchmarks cycle through (beyond L2, like real traffic). */
@@ -143,6 +167,140 @@ function naiveDecodeBatch(chunks: Uint8Array[]): () => number {
   };
 }
 
+/**
+ * Floor: walk the same chunks reading every header field (u64 fields as two
+ * u32 halves) through one word view per chunk; no CRC, no checks, no
+ * allocation. What a decoder costs before it verifies anything or builds a
+ * header object.
+ */
+function floorDecodeBatch(chunks: Uint8Array[]): () => number {
+  const words = chunks.map((c) => new Int32Array(c.buffer, c.byteOffset, c.byteLength >>> 2));
+  let k = 0;
+  return () => {
+    const W = words[k]!;
+    k = k + 1 === words.length ? 0 : k + 1;
+    let x = 0;
+    let n = 0;
+    for (let w = 0; w + 16 <= W.length; w += 16) {
+      // magic|reserved02, salt, msgid lo/hi, circuit lo/hi, reserved18 lo/hi,
+      // cmd, aux_crc, aux_bytes, error, aux_descr lo/hi, reserved38, hdr_crc
+      x ^= (W[w]! & 0xffff) ^ (W[w]! >>> 16) ^ W[w + 1]! ^ W[w + 2]! ^ W[w + 3]! ^ W[w + 4]! ^ W[w + 5]! ^ W[w + 6]! ^ W[w + 7]!;
+      x ^= W[w + 8]! ^ W[w + 9]! ^ W[w + 10]! ^ W[w + 11]! ^ W[w + 12]! ^ W[w + 13]! ^ W[w + 14]! ^ W[w + 15]!;
+      n++;
+    }
+    sink ^= x;
+    return n;
+  };
+}
+
+// ---------------------------------------------------------------- C baseline
+
+/**
+ * The C decoder of the baseline: reads the stream from a file, then decodes
+ * it in a loop for a CPU-time budget (clock()): per header the magic, the
+ * sizes, a table-driven CRC-32C over the 64 bytes with the hdr_crc field
+ * taken as zero (copied into a local header struct, as a C decoder would),
+ * compared with the stored one; every field read into the struct. Two
+ * tables: `byte` is libdmsg's dmsg_icrc32 algorithm (one 256-entry table,
+ * one byte per step), `sb8` slicing-by-8 (8 tables, 8 bytes per step).
+ * Prints "<byte headers/CPU-s> <sb8 headers/CPU-s>": the median of `rounds`
+ * rounds of each, interleaved.
+ */
+const C_DECODER = String.raw`
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+struct hdr { uint16_t magic, reserved02; uint32_t salt; uint64_t msgid, circuit, reserved18;
+  uint32_t cmd, aux_crc, aux_bytes, error; uint64_t aux_descr; uint32_t reserved38, hdr_crc; };
+static uint32_t T[8][256];
+static void init(void) {
+  for (uint32_t n = 0; n < 256; n++) { uint32_t c = n; for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1; T[0][n] = c; }
+  for (uint32_t n = 0; n < 256; n++) for (int k = 1; k < 8; k++) T[k][n] = T[0][T[k-1][n] & 0xff] ^ (T[k-1][n] >> 8);
+}
+static uint32_t crc_byte(const uint8_t *p, size_t n) {
+  uint32_t c = 0xffffffffu; while (n--) c = T[0][(c ^ *p++) & 0xff] ^ (c >> 8); return ~c;
+}
+static uint32_t crc_sb8(const uint8_t *p, size_t n) {
+  uint32_t c = 0xffffffffu;
+  while (n >= 8) { uint32_t a, b; memcpy(&a, p, 4); memcpy(&b, p + 4, 4); a ^= c;
+    c = T[7][a & 0xff] ^ T[6][(a >> 8) & 0xff] ^ T[5][(a >> 16) & 0xff] ^ T[4][a >> 24] ^
+        T[3][b & 0xff] ^ T[2][(b >> 8) & 0xff] ^ T[1][(b >> 16) & 0xff] ^ T[0][b >> 24];
+    p += 8; n -= 8; }
+  while (n--) c = T[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+  return ~c;
+}
+static volatile uint64_t sink;
+static double cpu(void) { return (double)clock() / CLOCKS_PER_SEC; }
+static double run(const uint8_t *s, size_t len, double secs, int sb8) {
+  double t0 = cpu(), t; uint64_t n = 0, x = 0;
+  do {
+    for (size_t o = 0; o + 64 <= len; o += 64) {
+      struct hdr h; memcpy(&h, s + o, 64);
+      if (h.magic != 0x4832) { fprintf(stderr, "bad magic\n"); exit(1); }
+      uint32_t hb = (h.cmd & 0xff) << 6;
+      if (hb != 64 || h.aux_bytes > (1u << 20)) { fprintf(stderr, "bad sizes\n"); exit(1); }
+      uint32_t want = h.hdr_crc; h.hdr_crc = 0;
+      uint32_t got = sb8 ? crc_sb8((const uint8_t *)&h, 64) : crc_byte((const uint8_t *)&h, 64);
+      if (got != want) { fprintf(stderr, "bad crc\n"); exit(1); }
+      x ^= h.msgid ^ h.circuit ^ h.cmd ^ h.salt ^ h.error ^ h.aux_descr ^ h.reserved18 ^ h.reserved38 ^ h.reserved02;
+      n++;
+    }
+    t = cpu();
+  } while (t - t0 < secs);
+  sink ^= x;
+  return n / (t - t0);
+}
+static int cmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
+int main(int argc, char **argv) {
+  if (argc < 4) return 2;
+  FILE *f = fopen(argv[1], "rb"); if (!f) return 2;
+  fseek(f, 0, SEEK_END); long len = ftell(f); fseek(f, 0, SEEK_SET);
+  uint8_t *s = malloc(len); if (fread(s, 1, len, f) != (size_t)len) return 2; fclose(f);
+  double secs = atof(argv[2]); int rounds = atoi(argv[3]); if (rounds < 1 || rounds > 99) return 2;
+  init();
+  run(s, len, secs / 4, 0); run(s, len, secs / 4, 1);
+  double rb[99], rs[99];
+  for (int r = 0; r < rounds; r++) { rb[r] = run(s, len, secs / rounds, 0); rs[r] = run(s, len, secs / rounds, 1); }
+  qsort(rb, rounds, sizeof(double), cmp); qsort(rs, rounds, sizeof(double), cmp);
+  printf("%.0f %.0f\n", rb[rounds / 2], rs[rounds / 2]);
+  return 0;
+}
+`;
+
+/** C decode rates (headers per CPU-second), or why there are none (no compiler, or it failed). */
+export type CDecodeResult = { byteTable: number; sliceBy8: number } | { skipped: string };
+
+/**
+ * Compile C_DECODER with `cc -O2` into a temporary directory and run it on
+ * `stream` for `seconds` of CPU time per variant. Skipped when there is no C
+ * compiler (or it fails): the bench then has no C row.
+ */
+export function measureCDecode(stream: Uint8Array, seconds: number): CDecodeResult {
+  let dir: string | undefined;
+  try {
+    dir = mkdtempSync(join(tmpdir(), 'dmsg-wire-bench-'));
+    const src = join(dir, 'decode.c');
+    const exe = join(dir, 'decode');
+    const data = join(dir, 'stream.bin');
+    writeFileSync(src, C_DECODER);
+    writeFileSync(data, stream);
+    try {
+      execFileSync(process.env.CC ?? 'cc', ['-O2', '-o', exe, src], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+    } catch (err) {
+      return { skipped: `no working C compiler (${process.env.CC ?? 'cc'}): ${(err as Error).message.split('\n')[0]}` };
+    }
+    const out = execFileSync(exe, [data, String(seconds), '5'], { encoding: 'utf8', timeout: 60_000 + seconds * 4000 }).trim().split(/\s+/).map(Number);
+    if (out.length !== 2 || !out.every((v) => Number.isFinite(v) && v > 0)) return { skipped: `the C decoder printed something unexpected` };
+    return { byteTable: out[0]!, sliceBy8: out[1]! };
+  } catch (err) {
+    return { skipped: `the C decoder failed: ${(err as Error).message.split('\n')[0]}` };
+  } finally {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Bare CRC: headerCrc over every 64-byte header of a chunk. */
 function crcBatch(chunks: Uint8Array[]): () => number {
   let k = 0;
@@ -175,6 +333,8 @@ export interface HeaderBenchResult {
   /** Present when baselines were measured. */
   naiveEncodeHeadersPerSec?: number;
   naiveDecodeHeadersPerSec?: number;
+  /** Reading the same fields without CRC and without allocation. */
+  floorDecodeHeadersPerSec?: number;
   headerCrcPerSec?: number;
 }
 
@@ -187,16 +347,17 @@ export function measureHeaders(options: HeaderBenchOptions = {}): HeaderBenchRes
   const headers = sampleHeaders(BATCH);
   const chunks = chunked(headerStream());
   if (!(options.baselines ?? true)) {
-    const r = measureInterleaved({ encode: encodeBatch(headers), decode: decodeBatch(chunks) }, m);
+    const r = measureInterleaved({ encode: encodeBatch(headers), decode: repeated(decodeBatch(chunks), CHUNKS_PER_CALL) }, m);
     return { encodeCrcHeadersPerSec: r.encode.opsPerSec, decodeVerifyHeadersPerSec: r.decode.opsPerSec };
   }
   const r = measureInterleaved(
     {
       encode: encodeBatch(headers),
-      decode: decodeBatch(chunks),
+      decode: repeated(decodeBatch(chunks), CHUNKS_PER_CALL),
       naiveEncode: naiveEncodeBatch(headers),
-      naiveDecode: naiveDecodeBatch(chunks),
-      crc: crcBatch(chunks),
+      naiveDecode: repeated(naiveDecodeBatch(chunks), CHUNKS_PER_CALL),
+      floorDecode: repeated(floorDecodeBatch(chunks), CHUNKS_PER_CALL),
+      crc: repeated(crcBatch(chunks), CHUNKS_PER_CALL),
     },
     m,
   );
@@ -205,6 +366,7 @@ export function measureHeaders(options: HeaderBenchOptions = {}): HeaderBenchRes
     decodeVerifyHeadersPerSec: r.decode.opsPerSec,
     naiveEncodeHeadersPerSec: r.naiveEncode.opsPerSec,
     naiveDecodeHeadersPerSec: r.naiveDecode.opsPerSec,
+    floorDecodeHeadersPerSec: r.floorDecode.opsPerSec,
     headerCrcPerSec: r.crc.opsPerSec,
   };
 }
@@ -241,11 +403,29 @@ export function runHeaderBench(ctx: BenchContext): HeaderBenchResult {
     baseline: 'naive_decode_headers_per_s',
     ratioMetric: 'decode_verify_vs_naive_decode',
   });
+  reporter.result({ bench: BENCH, metric: 'floor_decode_headers_per_s', value: r.floorDecodeHeadersPerSec!, unit: 'headers/s' });
+  reporter.ratio(BENCH, 'decode_verify_vs_floor_decode', 'decode_verify_headers_per_s', 'floor_decode_headers_per_s');
   reporter.result({ bench: BENCH, metric: 'header_crc_per_s', value: r.headerCrcPerSec!, unit: 'crcs/s' });
   // rate(codec) / rate(crc) = time(crc) / time(codec): the CRC's share of each header's cost.
   reporter.ratio(BENCH, 'crc_share_of_encode_time', 'encode_crc_headers_per_s', 'header_crc_per_s');
   reporter.ratio(BENCH, 'crc_share_of_decode_time', 'decode_verify_headers_per_s', 'header_crc_per_s');
   return r;
+}
+
+/** The C-table decode rows (same stream, CPU time), or a note why they are skipped. */
+export function runCBaseline(ctx: BenchContext): void {
+  const { reporter } = ctx;
+  reporter.progress(`${BENCH}: compiling and running the C decoder ...`);
+  const c = measureCDecode(headerStream(), ctx.seconds);
+  if ('skipped' in c) {
+    reporter.note(`C-table decode rows skipped: ${c.skipped}`);
+    return;
+  }
+  reporter.note('C decode (cc -O2, same stream, CPU time via clock(), median of 5 rounds): byte = libdmsg\'s one-table dmsg_icrc32 algorithm, sb8 = slicing-by-8; magic, sizes, header CRC check, fields into a struct');
+  reporter.result({ bench: BENCH, metric: 'c_byte_table_decode_headers_per_s', value: c.byteTable, unit: 'headers/s' });
+  reporter.result({ bench: BENCH, metric: 'c_sb8_decode_headers_per_s', value: c.sliceBy8, unit: 'headers/s' });
+  reporter.ratio(BENCH, 'decode_verify_vs_c_byte_table', 'decode_verify_headers_per_s', 'c_byte_table_decode_headers_per_s');
+  reporter.ratio(BENCH, 'decode_verify_vs_c_sb8', 'decode_verify_headers_per_s', 'c_sb8_decode_headers_per_s');
 }
 
 // ---------------------------------------------------------------- aux bench
@@ -301,6 +481,7 @@ function auxBench(ctx: BenchContext, label: string, auxLen: number): void {
 /** Bench entry point (`npm run bench -- wire`); the runner calls `endBench`. */
 export function run(ctx: BenchContext): void {
   runHeaderBench(ctx);
+  runCBaseline(ctx);
   auxBench(ctx, '4k', 4096);
   auxBench(ctx, '1m', 1 << 20);
   ctx.reporter.note(`GB/s counts wire bytes (64-byte header + aux padded to 64), 1 GB = 1e9 bytes`);

@@ -127,6 +127,8 @@ export class Iocom implements TransactionHost {
   #rejectReady!: (e: Error) => void;
   #state: LinkState = 'open';
   #nextMsgid = 1;
+  /** The msgid counter went past Number.MAX_SAFE_INTEGER back to 1: a new id may be one still open. */
+  #msgidWrapped = false;
   #rxSeq = 0;
   #dropped = 0;
   #messagesIn = 0;
@@ -267,8 +269,14 @@ export class Iocom implements TransactionHost {
     if (this.#weOpened.size + this.#peerOpened.size >= this.options.maxTransactions)
       throw new TransactionError('LIMIT', `${this.name} already has ${this.options.maxTransactions} open transactions (maxTransactions)`);
     let id = this.#nextMsgid;
-    while (this.#weOpened.has(id)) id = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
-    this.#nextMsgid = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
+    // Ids count up from 1: one still open can be met again only after the counter wrapped.
+    if (this.#msgidWrapped) while (this.#weOpened.has(id)) id = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
+    if (id >= Number.MAX_SAFE_INTEGER) {
+      this.#nextMsgid = 1;
+      this.#msgidWrapped = true;
+    } else {
+      this.#nextMsgid = id + 1;
+    }
     const tx = new Transaction(this, id, undefined, false, parent, cmd);
     // Our ids are sequential: the keyed table never refuses them in practice.
     if (!this.#weOpened.add(tx)) throw new TransactionError('LIMIT', `${this.name}: the transaction table refused msgid ${id}`);

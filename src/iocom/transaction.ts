@@ -41,6 +41,23 @@ export interface TransactionHost {
   whenWritable(signal?: AbortSignal): Promise<void>;
 }
 
+/** A transaction's rx$: a throwing subscriber costs the transaction (no closure per transaction). */
+class RxMulticast extends Multicast<Message> {
+  readonly #tx: Transaction;
+  readonly #host: TransactionHost;
+  constructor(tx: Transaction, host: TransactionHost) {
+    super();
+    this.#tx = tx;
+    this.#host = host;
+  }
+  override observerFailed(err: unknown): void {
+    this.#host.handlerFailed(this.#tx, err);
+  }
+}
+
+/** The options of reply(0) and close(0) without ext or aux: one shared object, not one per reply. */
+const REPLY_OK: SendOptions = Object.freeze({ error: 0, delete: true });
+
 export class Transaction {
   /**
    * The msgid as the link's table key: a number when it is a safe integer
@@ -102,7 +119,7 @@ export class Transaction {
   /** Messages the peer sends in this transaction; completes on its DELETE, errors on ABORT or a lost link. */
   get rx$(): Observable<Message> {
     if (this.#rx === null) {
-      this.#rx = new Multicast<Message>((err) => this.#host.handlerFailed(this, err));
+      this.#rx = new RxMulticast(this, this.#host);
       // Ended before anyone looked: a late subscriber still sees the end.
       if (this.#rxEnded) {
         const error = this.#rxError ?? this.#lostLinkError();
@@ -204,13 +221,13 @@ export class Transaction {
 
   /** A final status that ends our side (LNK_ERROR|DELETE, `dmsg_state_reply`). */
   reply(error = 0, opts?: Omit<SendOptions, 'error' | 'delete'>): boolean {
-    return this.send(DMSG.LNK_ERROR, { ...opts, error, delete: true });
+    return this.send(DMSG.LNK_ERROR, opts === undefined ? (error === 0 ? REPLY_OK : { error, delete: true }) : { ...opts, error, delete: true });
   }
 
   /** End our side with DELETE, after everything already queued. Idempotent. */
   close(error = 0): void {
     if (this.#txDeleted || this.#dying) return;
-    this.send(DMSG.LNK_ERROR, { error, delete: true });
+    this.send(DMSG.LNK_ERROR, error === 0 ? REPLY_OK : { error, delete: true });
   }
 
   /** Abort: ABORT|DELETE, allowed once even after our DELETE. Idempotent. */

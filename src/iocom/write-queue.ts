@@ -19,7 +19,7 @@
  * It obeys `write()` returning false: nothing more is written until 'drain'.
  */
 import type { Writable } from 'node:stream';
-import { crc32c, headerCrc } from '../wire/crc32c.ts';
+import { NATIVE_MIN_BYTES, crc32c, crc32cWords, headerCrc } from '../wire/crc32c.ts';
 import { SPARSE_CRC_OK, sparseHeaderCrc } from './sparse-crc.ts';
 import { auxCrcOf } from '../wire/frame-encoder.ts';
 import { DMSGF, DMSG_HDR_MAGIC } from '../wire/constants.ts';
@@ -219,7 +219,8 @@ export class WriteQueue {
       let next = o + hb;
       if (auxLen > 0 && auxLen <= INLINE_AUX) {
         const aligned = (auxLen + 63) & ~63;
-        if (v.getUint32(o + 0x3c, true) !== AUX_CRC_SET) v.setUint32(o + 0x24, crc32c(slab, next, next + aligned), true);
+        if (v.getUint32(o + 0x3c, true) !== AUX_CRC_SET)
+          v.setUint32(o + 0x24, SPARSE_CRC_OK && aligned < NATIVE_MIN_BYTES ? crc32cWords(this.#slabWords, next >>> 2, aligned >>> 2) : crc32c(slab, next, next + aligned), true);
         next += aligned;
       }
       // Both take the hdr_crc slot as zero, whatever the marker left there.

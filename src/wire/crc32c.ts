@@ -190,6 +190,17 @@ export function crc32c(data: Uint8Array, start = 0, end = data.length, prev = 0)
   return ~update(~prev, data, start, end) >>> 0;
 }
 
+/**
+ * CRC-32C of the words W[w, w + n) (n a multiple of 4; little-endian hosts
+ * only; bounds checked by the caller): for callers that already hold a word
+ * view of their buffer (the decoder per chunk, the writer per slab), so the
+ * one-entry view cache of crc32c is neither consulted nor flipped between
+ * their two arrays. Use crc32c from NATIVE_MIN_BYTES, where native is faster.
+ */
+export function crc32cWords(W: Int32Array, w: number, n: number): number {
+  return ~updateWords(-1, W, w, w + n) >>> 0;
+}
+
 /** Out of line, so the small-size path of crc32c stays small enough to inline. */
 function crcNative(fn: NativeCrc, data: Uint8Array, start: number, end: number, prev: number): number {
   return fn(start === 0 && end === data.length ? data : data.subarray(start, end), prev >>> 0);

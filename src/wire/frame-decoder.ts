@@ -12,7 +12,7 @@
  * sits inside one chunk is returned as views into that chunk (zero-copy).
  */
 import { DMSG_AUX_MAX, DMSG_HDR_MAGIC, DMSG_HDR_MAGIC_REV, DMSG_HDR_MAX, DMSG_IOQ_ERROR, DMSGF } from './constants.ts';
-import { LITTLE_ENDIAN_HOST, crc32c, headerCrc, headerCrcWords } from './crc32c.ts';
+import { LITTLE_ENDIAN_HOST, NATIVE_MIN_BYTES, crc32c, crc32cWords, headerCrc, headerCrcWords } from './crc32c.ts';
 import { InvalidArgumentError, ProtocolError, hex } from './errors.ts';
 import { swapExtToLE } from './ext-swap.ts';
 import { decodeHeaderBE, decodeHeaderView, decodeHeaderWords } from './header.ts';
@@ -196,8 +196,9 @@ export class FrameDecoder {
   #wholeLE(chunk: Uint8Array, start: number, out: Message[]): number {
     const len = chunk.length;
     const buffer = chunk.buffer;
-    const W = new Int32Array(buffer, chunk.byteOffset + start, (len - start) >>> 2);
-    const B = new BigUint64Array(buffer, chunk.byteOffset + start, (len - start) >>> 3);
+    const base = chunk.byteOffset;
+    const W = new Int32Array(buffer, base + start, (len - start) >>> 2);
+    const B = new BigUint64Array(buffer, base + start, (len - start) >>> 3);
     const maxHeader = this.#maxHeader;
     const maxAux = this.#maxAux;
     let off = start;
@@ -214,10 +215,13 @@ export class FrameDecoder {
       if (crc !== W[w + 15]! >>> 0) break;
       let aux: Uint8Array = EMPTY;
       if (auxBytes !== 0) {
-        if (crc32c(chunk, off + hb, end) !== W[w + 9]! >>> 0) break;
-        aux = chunk.subarray(off + hb, off + hb + auxBytes);
+        const ab = end - off - hb;
+        const auxCrc = ab < NATIVE_MIN_BYTES ? crc32cWords(W, w + (hb >>> 2), ab >>> 2) : crc32c(chunk, off + hb, end);
+        if (auxCrc !== W[w + 9]! >>> 0) break;
+        // A plain Uint8Array view: Buffer#subarray builds a FastBuffer, several times dearer per message.
+        aux = new Uint8Array(buffer, base + off + hb, auxBytes);
       }
-      out.push({ header: decodeHeaderWords(W, B, w), ext: hb === 64 ? EMPTY : chunk.subarray(off + 64, off + hb), aux, swapped: false });
+      out.push({ header: decodeHeaderWords(W, B, w), ext: hb === 64 ? EMPTY : new Uint8Array(buffer, base + off + 64, hb - 64), aux, swapped: false });
       this.#messagesOut++;
       off = end;
     }

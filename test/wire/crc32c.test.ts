@@ -8,6 +8,7 @@ import {
   crc32c,
   crc32cBytes,
   crc32cJs,
+  crc32cWords,
   headerCrc,
   NATIVE_CRC32C,
   NATIVE_MIN_BYTES,
@@ -359,5 +360,22 @@ describe('argument checks', () => {
     expect(() => headerCrc(d, 0, 128)).toThrow(InvalidArgumentError);
     expect(() => headerCrc(d, -1, 64)).toThrow(InvalidArgumentError);
     expect(headerCrc(d, 36, 64)).toBe(headerCrcRef(d, 36, 64));
+  });
+});
+
+describe('crc32cWords (the word-view path of the decoder and the writer)', () => {
+  it('equals crc-32/crc32c over whole 16-byte blocks at any word offset of a view (property, fixed seed)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 1024 }), fc.nat(), fc.nat(), (bytes, a, b) => {
+        const words = bytes.length >>> 2;
+        const w = a % (words - 3);
+        const n = (b % ((words - w) >>> 2)) * 4 + 4 > words - w ? 4 : (b % ((words - w) >>> 2)) * 4 + 4;
+        const buf = new Uint8Array(words * 4);
+        buf.set(bytes.subarray(0, words * 4));
+        const W = new Int32Array(buf.buffer);
+        expect(crc32cWords(W, w, n)).toBe(refCrc(buf.subarray(w * 4, (w + n) * 4)));
+      }),
+      { seed: 1306, numRuns: 300 },
+    );
   });
 });
