@@ -501,7 +501,7 @@ export function brokenPromises(v: Verdict): string[] {
   if (bystander.failures.length > 0) broken.push(`bystander round trips failed (${bystander.failures.length}): ${bystander.failures.slice(0, 3).join('; ')}`);
   if (bystander.roundTrips === 0) broken.push('bystander made no round trip');
   if (!(bystander.maxMs <= v.maxLatencyMs)) broken.push(`bystander's slowest round trip took ${bystander.maxMs.toFixed(0)} ms (bound ${v.maxLatencyMs} ms)`);
-  if (relay.peakRssMb > v.rssLimitMb) broken.push(`relay RSS peaked at ${relay.peakRssMb.toFixed(0)} MB (limit ${v.rssLimitMb} MB)`);
+  if (relay.peakRssMb > v.rssLimitMb) broken.push(`relay RSS peaked at ${relay.peakRssMb.toFixed(0)} MB (limit ${v.rssLimitMb.toFixed(0)} MB)`);
   for (const c of v.attackerConnIds ?? []) if (relay.downReason(c) === undefined) broken.push(`attacker's link ${c} is still open`);
   return broken;
 }
