@@ -17,6 +17,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { lastValueFrom, toArray } from 'rxjs';
@@ -349,6 +350,8 @@ export interface BystanderOptions {
   rttTimeoutMs?: number;
   /** peer_mask of its LNK_CONN. @default service spans only (attack spans are left out) */
   peerMask?: bigint;
+  /** Its Ed25519 key pair, for a relay that requires LNK_AUTH. */
+  keyPair?: { privateKey: KeyObject; publicKey: KeyObject };
 }
 
 export interface BystanderResult {
@@ -373,11 +376,12 @@ export class Bystander {
   #running = false;
   #loop: Promise<void> = Promise.resolve();
   #stopping = false;
-  readonly #opts: Required<BystanderOptions>;
+  readonly #opts: Required<Omit<BystanderOptions, 'keyPair'>>;
 
   constructor(opts: BystanderOptions = {}) {
-    this.#opts = { service: 'echo', intervalMs: 20, rttTimeoutMs: 10_000, peerMask: 1n << BigInt(SERVICE_PEER_TYPE), ...opts };
-    this.router = new Router({ name: 'bystander', peerType: DMSG_PEER.CLIENT, peerMask: this.#opts.peerMask });
+    const { keyPair, ...rest } = opts;
+    this.#opts = { service: 'echo', intervalMs: 20, rttTimeoutMs: 10_000, peerMask: 1n << BigInt(SERVICE_PEER_TYPE), ...rest };
+    this.router = new Router({ name: 'bystander', peerType: DMSG_PEER.CLIENT, peerMask: this.#opts.peerMask, ...(keyPair ? { iocom: { keyPair } } : {}) });
   }
 
   /** Connect, find the echo span, do one round trip, then keep going in the background. */
