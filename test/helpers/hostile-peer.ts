@@ -54,6 +54,8 @@ export class HostilePeer {
   bytesOut = 0;
   /** Set once the socket has closed. */
   closedInfo: PeerClosed | null = null;
+  /** Called with every decoded message (a borrowed view: copy what you keep). */
+  onMessage: ((m: Message) => void) | null = null;
   /** Set if the relay's bytes failed to decode. */
   decodeError: string | null = null;
   readonly closed: Promise<PeerClosed>;
@@ -276,6 +278,7 @@ export class HostilePeer {
       for (const m of out) {
         this.messagesIn++;
         if (m.header.cmd === (DMSG.LNK_PING | DMSGF.REPLY)) this.pingRepliesIn++;
+        this.onMessage?.(m);
         if (this.received.length < this.#keep) this.received.push(copyMessage(m));
       }
     }
