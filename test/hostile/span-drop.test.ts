@@ -19,6 +19,8 @@ const SPANS_PER_LINK = 4096;
 const LINKS = size(1, 16);
 /** A fresh link's PING must be answered within this after the drop (generous; the issue's target, 1 s at 16 x 4096, is for the bench). */
 const PING_BOUND_MS = MAX_LATENCY_MS;
+/** How long to wait for that answer at most (the measurement's timebox). */
+const PING_WAIT_MS = 60_000;
 
 describe(`hostile: ${LINKS} link(s) x ${SPANS_PER_LINK} spans dropped at once`, () => {
   it("a new link's PING is answered promptly and the bystander keeps going", async () => {
@@ -27,31 +29,32 @@ describe(`hostile: ${LINKS} link(s) x ${SPANS_PER_LINK} spans dropped at once`, 
     const bystander = await startBystander(relay);
 
     const peers: HostilePeer[] = [];
-    for (let l = 0; l < LINKS; l++) {
+    // Announcing is part of the attack: if the relay cannot take it, that is the effect, reported.
+    let setupFailed: string | null = null;
+    for (let l = 0; l < LINKS && setupFailed === null; l++) {
       const peer = await HostilePeer.connect(relay.port, { read: 'decode', keep: 0, label: `spanner${l}` });
-      await relay.connIdOf(peer.localPort);
+      const connId = await relay.connIdOf(peer.localPort).catch(() => '?');
       peer.sendConn({ nodeId: randomUUID(), peerMask: 0n });
       const frames: Uint8Array[] = [];
       for (let i = 0; i < SPANS_PER_LINK; i++) frames.push(peer.spanFrame(BigInt(i + 2), { service: `drop${l}`, instance: `i${i}` }));
       peer.write(concatBytes(frames));
-      expect(await peer.pingRtt(SAFETY_MS), `link ${l}: the relay took its spans (PING barrier)`).not.toBeNull();
       peers.push(peer);
+      if ((await peer.pingRtt(SAFETY_MS)) === null) setupFailed = `while announcing, link ${l} (${connId}) got no PING answer: ${relay.downReason(connId) ?? (relay.alive ? 'timeout' : 'relay exited')}`;
     }
     const spansBefore = relay.rssMb;
 
     const fresh = await HostilePeer.connect(relay.port, { read: 'decode' });
-    await relay.connIdOf(fresh.localPort);
-    expect(await fresh.pingRtt(SAFETY_MS)).not.toBeNull();
+    const freshReady = setupFailed === null && (await fresh.pingRtt(SAFETY_MS)) !== null;
     const t0 = performance.now();
     for (const p of peers) p.destroy();
-    const pingMs = await fresh.pingRtt(SAFETY_MS * 2);
+    const pingMs = freshReady ? await fresh.pingRtt(PING_WAIT_MS) : null;
     const answeredAfterMs = pingMs === null ? null : Math.round(performance.now() - t0);
 
     const broken = await finishAttack({
       attack: `3 ${LINKS} x ${SPANS_PER_LINK} spans dropped`,
       relay,
       bystander,
-      effect: answeredAfterMs === null ? `no PING answer within ${(SAFETY_MS * 2) / 1000} s` : `PING answered ${answeredAfterMs} ms after the drop`,
+      effect: setupFailed ?? (answeredAfterMs === null ? `no PING answer within ${PING_WAIT_MS / 1000} s` : `PING answered ${answeredAfterMs} ms after the drop`),
       timeToEffectMs: answeredAfterMs,
       baselineRssMb,
       maxLatencyMs: MAX_LATENCY_MS,
@@ -59,6 +62,7 @@ describe(`hostile: ${LINKS} link(s) x ${SPANS_PER_LINK} spans dropped at once`, 
       extra: { links: LINKS, spansPerLink: SPANS_PER_LINK, rssWithSpansMb: Math.round(spansBefore) },
     });
     expect(broken, relay.log()).toEqual([]);
+    expect(setupFailed, 'the relay took every link\'s spans').toBeNull();
     expect(answeredAfterMs, 'a fresh link is answered after the drop').not.toBeNull();
     expect(answeredAfterMs!, `PING answered within ${PING_BOUND_MS} ms of the drop`).toBeLessThanOrEqual(PING_BOUND_MS);
   }, SAFETY_MS * 6);
