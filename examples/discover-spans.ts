@@ -3,12 +3,10 @@
  * (which node, how many relays away) and notices when they come and go,
  * without any registry: the relays flood LNK_SPAN advertisements.
  *
- *   npx tsx examples/discover-spans.ts
+ *   npm run example -- examples/discover-spans.ts   (in this repository)
+ *   npx tsx discover-spans.ts                       (copied into a project that installed dmsg-mesh)
  */
-import { Router } from '../src/span/router.ts';
-import { startRelay } from '../src/cli/relay-daemon.ts';
-import { connectTcp } from '../src/transport/index.ts';
-import { DMSG_PEER } from '../src/wire/constants.ts';
+import { Router, startRelay, connectTcp, DMSG_PEER } from 'dmsg-mesh';
 
 // A line of three relays: a - b - c. Services live on a and c.
 const a = await startRelay({ name: 'a', listen: ['127.0.0.1:0'], advertise: ['storage/a1', 'metrics'] });

@@ -3,13 +3,11 @@
  * runs. Here two relays link on loopback TCP, your daemon advertises its own
  * service on one of them, and a plain client dialled to the other uses it.
  *
- *   npx tsx examples/embed-relay.ts
+ *   npm run example -- examples/embed-relay.ts   (in this repository)
+ *   npx tsx embed-relay.ts                       (copied into a project that installed dmsg-mesh)
  */
 import { lastValueFrom, toArray } from 'rxjs';
-import { startRelay } from '../src/cli/relay-daemon.ts';
-import { Router } from '../src/span/router.ts';
-import { connectTcp } from '../src/transport/index.ts';
-import { DMSG, DMSG_PEER } from '../src/wire/constants.ts';
+import { Router, startRelay, connectTcp, DMSG, DMSG_PEER } from 'dmsg-mesh';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

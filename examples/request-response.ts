@@ -4,13 +4,11 @@
  * at once (each its own transaction, through a relay) and matches replies
  * by transaction, not by any id in the payload.
  *
- *   npx tsx examples/request-response.ts
+ *   npm run example -- examples/request-response.ts   (in this repository)
+ *   npx tsx request-response.ts                       (copied into a project that installed dmsg-mesh)
  */
 import { lastValueFrom, toArray } from 'rxjs';
-import { startRelay } from '../src/cli/relay-daemon.ts';
-import { Router } from '../src/span/router.ts';
-import { connectTcp } from '../src/transport/index.ts';
-import { DMSG, DMSG_ERR, DMSG_PEER } from '../src/wire/constants.ts';
+import { Router, startRelay, connectTcp, DMSG, DMSG_ERR, DMSG_PEER } from 'dmsg-mesh';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -1,11 +1,122 @@
 /**
  * dmsg-mesh: DragonFly BSD's DMSG (iocom) protocol for Node.js.
  *
- * Layers, bottom up: wire (bytes), iocom (one link, transactions),
- * transport (streams), span (the mesh router).
+ * The public API, as a named list per layer (wire, iocom, transport, span,
+ * the relay daemon). What is not listed here (byte helpers, the state-rule
+ * table, the span table and relay planner, option resolvers ...) is reachable
+ * from `dmsg-mesh/internal`, without a stability promise.
+ *
+ * Adding a public name: export it from its layer's index.ts, then add it to
+ * that layer's list below (test/index.test.ts checks the list).
  */
-export * from './wire/index.ts';
-export * from './wire/ext/index.ts';
-export * from './iocom/index.ts';
-export * from './transport/index.ts';
-export * from './span/index.ts';
+
+// ---------------------------------------------------------------- wire: constants, errors, codec
+export {
+  DMSG,
+  DMSGF,
+  DMSG_ERR,
+  DMSG_PEER,
+  DMSG_PFSTYPE,
+  DMSG_PROTO,
+  DMSG_HDR_SIZE,
+  DMSG_HDR_MAX,
+  DMSG_AUX_MAX,
+  DMSG_LISTEN_PORT,
+  DmsgError,
+  ProtocolError,
+  InvalidArgumentError,
+  isProtocolError,
+  makeCmd,
+  parseCmd,
+  cmdName,
+  describeCmd,
+  describeHeader,
+  copyMessage,
+  FrameDecoder,
+  FRAME_DECODER_DEFAULTS,
+  encodeMessage,
+  concatBytes,
+  byteLength,
+  crc32c,
+} from './wire/index.ts';
+export type { ProtocolErrorCode, CmdParts, Header, Message, MessageInput, FrameDecoderOptions } from './wire/index.ts';
+
+// Extended headers a service or a tool reads and writes.
+export {
+  encodeLnkConn,
+  decodeLnkConn,
+  encodeLnkSpan,
+  decodeLnkSpan,
+  encodeBlkOpen,
+  decodeBlkOpen,
+  encodeBlkRw,
+  decodeBlkRw,
+  encodeBlkError,
+  decodeBlkError,
+  DMSG_BLKOPEN,
+} from './wire/ext/index.ts';
+export type { LnkConn, LnkConnLayout, LnkSpan, BlkOpen, BlkRw, BlkError } from './wire/ext/index.ts';
+
+// ---------------------------------------------------------------- iocom: one link, transactions
+export { Iocom, Transaction, IOCOM_DEFAULTS, TransactionError, LinkError, rawPublicKey, keyFingerprint } from './iocom/index.ts';
+export type { IocomOptions, OpenOptions, OneWayOptions, IocomStats, SendOptions, TransactionErrorCode, LinkCloseReason } from './iocom/index.ts';
+
+// ---------------------------------------------------------------- transport: streams
+export {
+  TransportError,
+  isTransportError,
+  connectTcp,
+  listenTcp,
+  connectUnix,
+  listenUnix,
+  connectTls,
+  listenTls,
+  memoryPair,
+  reconnectingDialer,
+  BACKOFF_DEFAULTS,
+  CONNECT_DEFAULTS,
+  SOCKET_DEFAULTS,
+  MEMORY_PAIR_DEFAULTS,
+  RECONNECT_DEFAULTS,
+} from './transport/index.ts';
+export type {
+  TransportErrorCode,
+  TransportServer,
+  TcpAddress,
+  TcpConnectOptions,
+  TcpListenOptions,
+  TcpServer,
+  UnixAddress,
+  UnixConnectOptions,
+  UnixListenOptions,
+  UnixServer,
+  TlsConnectOptions,
+  TlsCredentials,
+  TlsListenOptions,
+  TlsServer,
+  ConnectCommonOptions,
+  ListenCommonOptions,
+  SocketOptions,
+  MemoryPairOptions,
+  BackoffOptions,
+  ReconnectOptions,
+  ReconnectTuning,
+  ReconnectState,
+  ReconnectingDialer,
+  ConnectionInfo,
+  DialErrorInfo,
+  StopOptions,
+} from './transport/index.ts';
+
+// ---------------------------------------------------------------- time (every timer takes a Clock)
+export { systemClock, ManualClock } from './util/clock.ts';
+export type { Clock } from './util/clock.ts';
+
+// ---------------------------------------------------------------- span: the mesh router
+export { Router, SpanError, SPAN_DEFAULTS, SERVICE_PEER_TYPE, SERVICE_NAMESPACE, DMSG_ERR_WITHDRAWN, serviceClusterId } from './span/index.ts';
+export type { RouterOptions, RouterLink, SpanOptions, SpanInfo, SpanEvent, SpanErrorCode, AdvertiseOptions, Advertisement, NodeId } from './span/index.ts';
+
+// ---------------------------------------------------------------- the relay daemon, embeddable
+export { startRelay, parseServiceSpec } from './cli/relay-daemon.ts';
+export type { RelayConfig, RelayHandle, RelayPeer, ServiceSpec, TlsFiles } from './cli/relay-daemon.ts';
+export { serveEcho, echoTransaction } from './cli/echo-service.ts';

@@ -37,8 +37,6 @@ describe('layers', () => {
       for (const file of files(join(SRC, layer))) {
         for (const spec of imports(file)) {
           if (!spec.startsWith('.')) continue;
-          // `dmsg bench` runs the benchmarks of bench/ in-process.
-          if (layer === 'cli' && /(^|\/)bench\//.test(spec)) continue;
           const target = relative(SRC, join(file, '..', spec)).split(/[\\/]/)[0]!;
           expect(allowed, `${relative(SRC, file)} imports ${spec}`).toContain(target);
         }

@@ -5,6 +5,11 @@
  * opener ends its side (DELETE), the echo ends its side too. So a client
  * opening `DBG_SHELL` with aux "hello" gets one DBG_SHELL|REPLY "hello"
  * back, then the DELETE.
+ *
+ * It never throws on the receive path: a send to a peer that does not read
+ * what it is sent sheds that peer's link once its queue passes the iocom's
+ * maxQueuedBytes (send returns false, the transaction ends with LOST_LINK),
+ * and the iocom catches whatever a handler might still throw.
  */
 import type { Subscription } from 'rxjs';
 import { DMSGF } from '../wire/constants.ts';
@@ -19,7 +24,9 @@ export function echoTransaction(tx: Transaction): void {
       // The opener's DELETE may ride on the same message: answer and close in one.
       tx.send(msg.header.cmd & DMSGF.BASECMDMASK, { aux: msg.aux, delete: (msg.header.cmd & DMSGF.DELETE) !== 0 });
     },
-    complete: () => tx.close(),
+    complete: () => {
+      if (tx.canSend) tx.close();
+    },
     // LOSTLINK or an abort: the transaction is already gone.
     error: () => {},
   });

@@ -3,7 +3,7 @@
  * returns its exit code (0 ok, 1 failed, 2 bad command line); run as a
  * program (tsx src/cli/main.ts, or bin/dmsg.js) it uses the process's streams.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DmsgError } from '../wire/errors.ts';
@@ -33,6 +33,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo(), com
   let name: string | undefined;
   try {
     const [first, ...rest] = argv;
+    if (first === '--version' || first === '-V') {
+      io.stdout.write(`dmsg ${packageVersion()}\n`);
+      return EXIT.OK;
+    }
     if (first === undefined || first === '--help' || first === '-h') {
       io.stdout.write(formatOverview(commands));
       return EXIT.OK;
@@ -75,20 +79,22 @@ export function processIo(): CliIo {
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
 }
 
-/** True when this process was started to run the CLI: this file directly, or bin/dmsg.js. */
-function startedAsProgram(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  let real: string;
+/** The version in the package's package.json (two levels up from src/cli and from dist/cli alike). */
+export function packageVersion(): string {
   try {
-    real = realpathSync(entry);
+    const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    const v = (pkg as { version?: unknown }).version;
+    return typeof v === 'string' ? v : 'unknown';
   } catch {
-    return false;
+    return 'unknown';
   }
-  return real === fileURLToPath(import.meta.url) || real === fileURLToPath(new URL('../../bin/dmsg.js', import.meta.url));
 }
 
-if (startedAsProgram()) {
+/**
+ * Run the CLI as this process: argv from the command line, exit code into
+ * `process.exitCode`. What bin/dmsg.js and `tsx src/cli/main.ts` call.
+ */
+export async function runAsProgram(): Promise<void> {
   // `dmsg decode big.bin | head` closes stdout early: that is not an error.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
@@ -96,3 +102,16 @@ if (startedAsProgram()) {
   });
   process.exitCode = await main(process.argv.slice(2));
 }
+
+/** True when this file itself is the program (`tsx src/cli/main.ts`); bin/dmsg.js calls runAsProgram itself. */
+function startedAsProgram(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (startedAsProgram()) await runAsProgram();

@@ -22,11 +22,12 @@ export interface TlsFiles {
   cert: string | Buffer;
   /** PEM private key of the certificate. */
   key: string | Buffer;
-  /** PEM CA bundle to verify peers with; on a listener it also asks clients for a certificate (mutual TLS). */
+  /** PEM CA bundle to verify peers with; on a listener it also asks clients for a certificate (mutual TLS). @default none: the system's CAs verify servers, clients are not asked for a certificate */
   ca?: string | Buffer;
 }
 
 export interface ServiceSpec {
+  /** Service name (the span's cluster label); at most 127 bytes of UTF-8. */
   service: string;
   /** @default the relay's name */
   instance?: string;
@@ -37,23 +38,23 @@ export interface RelayConfig {
   name?: string;
   /** Node id (uuid). @default random */
   nodeId?: string;
-  /** Where to listen: `HOST:PORT` (port 0 picks one), `[V6]:PORT`, `tls:HOST:PORT`, `unix:/path`. */
+  /** Where to listen: `HOST:PORT` (port 0 picks one), `[V6]:PORT`, `tls:HOST:PORT`, `unix:/path`. @default [] (no listener) */
   listen?: readonly (string | Endpoint)[];
-  /** Peers to keep a link to, redialled with backoff and jitter when the link drops. */
+  /** Peers to keep a link to, redialled with backoff and jitter when the link drops. @default [] */
   connect?: readonly (string | Endpoint)[];
-  /** Services to advertise; each answers transactions with an echo (see echo-service.ts). */
+  /** Services to advertise; each answers transactions with an echo (see echo-service.ts). @default [] */
   advertise?: readonly (string | ServiceSpec)[];
-  /** This node's Ed25519 key pair: it proves itself to peers with LNK_AUTH. */
+  /** This node's Ed25519 key pair: it proves itself to peers with LNK_AUTH. @default none (the node proves nothing) */
   keyPair?: NodeKeyPair;
-  /** Peers' Ed25519 public keys: when given, a peer must prove one of them. */
+  /** Peers' Ed25519 public keys: when given, a peer must prove one of them. @default none (peers are not verified) */
   allowedPeerKeys?: readonly KeyObject[];
-  /** TLS material: bare HOST:PORT listens and dials use TLS when set (`tcp:HOST:PORT` stays plain). */
+  /** TLS material: bare HOST:PORT listens and dials use TLS when set (`tcp:HOST:PORT` stays plain). @default none (plain TCP) */
   tls?: TlsFiles;
   /** Redial delay policy. @default transport's (100 ms doubling to 30 s, full jitter) */
   backoff?: BackoffOptions;
-  /** More iocom options for every link (timeouts, limits). */
+  /** More iocom options for every link (timeouts, limits). @default IOCOM_DEFAULTS */
   iocom?: Omit<IocomOptions, 'keyPair' | 'allowedPeerKeys' | 'name'>;
-  /** More router options (span limits, peer type). */
+  /** More router options (span limits, peer type). @default SPAN_DEFAULTS */
   router?: Omit<RouterOptions, 'name' | 'nodeId' | 'iocom' | 'log'>;
   /** One line per event (links, dials, spans), without timestamp. @default none */
   log?: (line: string) => void;

@@ -31,8 +31,23 @@ export type LinkCloseReason =
   | { kind: 'peer-closed' }
   | { kind: 'error'; error: Error };
 
+export type LinkErrorCode =
+  /** The link was closed (what open transactions see as the cause). */
+  | 'LINK_CLOSED'
+  /** Nothing was received for linkTimeoutMs. */
+  | 'KEEPALIVE_TIMEOUT'
+  /** The stream reported an error. */
+  | 'STREAM_ERROR'
+  /** The link was shed for a limit: its own queue (maxQueuedBytes) or a daemon-wide budget. */
+  | 'LIMIT'
+  /** A messages$ subscriber threw on a message from this link. */
+  | 'HANDLER_FAILED'
+  /** An unexpected exception in the iocom's own code on this link's receive path or timers. */
+  | 'INTERNAL';
+
 export class LinkError extends DmsgError {
-  constructor(code: 'LINK_CLOSED' | 'KEEPALIVE_TIMEOUT' | 'STREAM_ERROR', message: string, options?: ErrorOptions) {
+  declare readonly code: LinkErrorCode;
+  constructor(code: LinkErrorCode, message: string, options?: ErrorOptions) {
     super(code, message, options);
   }
 }

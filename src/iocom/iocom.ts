@@ -15,10 +15,15 @@ import { headerBytesForSend } from '../wire/frame-encoder.ts';
 import { describeHeader, emptyHeader } from '../wire/header.ts';
 import { EMPTY, type Message } from '../wire/message.ts';
 import { AuthHandshake } from './auth.ts';
+import { channelBindingOf, isTlsStream } from './channel-binding.ts';
+import { linkRoleOf } from '../util/link-role.ts';
 import { LinkError, TransactionError, type LinkCloseReason } from './errors.ts';
 import { resolveIocomOptions, type IocomOptions, type ResolvedIocomOptions } from './options.ts';
 import { IdTable } from './id-table.ts';
 import { Multicast } from './multicast.ts';
+import { GuardedObservable } from './guarded-observer.ts';
+import type { Clock } from '../util/clock.ts';
+import { systemClock } from '../util/clock.ts';
 import { classifyRx } from './state-rules.ts';
 import { Transaction, type SendOptions, type TransactionHost } from './transaction.ts';
 import { WriteQueue, type PassFields } from './write-queue.ts';
@@ -47,6 +52,8 @@ export interface IocomStats {
   weOpened: number;
   peerOpened: number;
   queuedBytes: number;
+  /** Bytes the decoder holds of a message not yet complete. */
+  bufferedBytes: number;
   timers: number;
 }
 
@@ -56,6 +63,15 @@ type LinkState = 'open' | 'closing' | 'closed';
 const FORWARD_FLAGS: readonly SendOptions[] = [{}, { delete: true }, { abort: true }, { delete: true, abort: true }].map((o) => Object.freeze(o));
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Let a host timer not keep the process alive (a ManualClock's handles have no unref). */
+function unref(handle: unknown): void {
+  (handle as { unref?: () => void } | null)?.unref?.();
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
 
 /** A received msgid or circuit as a table key (see Transaction._id). */
 function idOf(v: bigint): number | bigint {
@@ -77,8 +93,11 @@ export class Iocom implements TransactionHost {
   readonly #decoder: FrameDecoder;
   readonly #writer: WriteQueue;
   readonly #auth: AuthHandshake;
-  readonly #transactions = new Multicast<Transaction>();
-  readonly #messages = new Multicast<Message>();
+  readonly #transactions = new Multicast<Transaction>((err, tx) => this.handlerFailed(tx, err, 'transactions$'));
+  readonly #messages = new Multicast<Message>((err) => this.#messageHandlerFailed(err));
+  readonly #clock: Clock;
+  /** Round-trip times: performance.now under the system clock (sub-ms), else the injected clock. */
+  readonly #rttNow: () => number;
   readonly #closed = new ReplaySubject<LinkCloseReason>(1);
   /** Open transactions by Transaction._id. */
   readonly #weOpened = new IdTable<Transaction>();
@@ -97,45 +116,65 @@ export class Iocom implements TransactionHost {
   #readingPaused = false;
   #streamPaused = false;
   #rxSeen = false;
-  #lastRx = Date.now();
-  #keepalive: ReturnType<typeof setInterval> | undefined;
-  #authTimer: ReturnType<typeof setTimeout> | undefined;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastRx: number;
+  #keepalive: unknown;
+  #authTimer: unknown;
+  #closeTimer: unknown;
   #closePromise: Promise<void> | undefined;
 
   constructor(stream: Duplex, options?: IocomOptions) {
     this.options = resolveIocomOptions(options);
+    this.#clock = this.options.clock;
+    this.#rttNow = this.#clock === systemClock ? () => performance.now() : () => this.#clock.now();
+    this.#lastRx = this.#clock.now();
+    const cb = this.options.channelBinding;
+    this.#auth = new AuthHandshake({
+      keyPair: this.options.keyPair,
+      allowedPeerKeys: this.options.allowedPeerKeys,
+      role: this.options.role ?? linkRoleOf(stream),
+      channelBound: cb === undefined ? isTlsStream(stream) : cb !== null,
+      channelBinding: () => channelBindingOf(stream, cb),
+    });
     this.#stream = stream;
     this.#decoder = new FrameDecoder({ maxHeaderBytes: this.options.maxHeaderBytes, maxAuxBytes: this.options.maxAuxBytes });
     this.#writer = new WriteQueue(stream, () => this.#checkWritable());
-    this.#auth = new AuthHandshake(this.options.keyPair, this.options.allowedPeerKeys);
     this.transactions$ = this.#transactions;
     this.messages$ = this.#messages;
-    this.closed$ = this.#closed.asObservable();
+    this.closed$ = new GuardedObservable(this.#closed.asObservable(), (err) => this.#log(`${this.name}: a closed$ subscriber threw: ${messageOf(err)}`));
     this.ready = new Promise<void>((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
     });
     this.ready.catch(() => {}); // a link that dies before auth must not leave an unhandled rejection
 
-    stream.on('data', (chunk: Uint8Array) => this.#onData(chunk));
-    stream.on('end', () => this.#onEnd());
-    stream.on('error', (err: Error) => this.destroy(new LinkError('STREAM_ERROR', `${this.options.name}: stream error: ${err.message}`, { cause: err })));
-    stream.on('close', () => this.#onStreamClose());
+    // Every entry point (stream events, timers) runs guarded: whatever throws
+    // below costs this link only, never the process.
+    stream.on('data', (chunk: Uint8Array) => {
+      try {
+        this.#onData(chunk);
+      } catch (err) {
+        this.#internalFailure(err, 'receiving');
+      }
+    });
+    stream.on('end', () => {
+      try {
+        this.#onEnd();
+      } catch (err) {
+        this.#internalFailure(err, 'ending');
+      }
+    });
+    stream.on('error', (err: Error) => this.#guarded('a stream error', () => this.destroy(new LinkError('STREAM_ERROR', `${this.options.name}: stream error: ${err.message}`, { cause: err }))));
+    stream.on('close', () => this.#guarded('closing', () => this.#onStreamClose()));
 
     if (this.#auth.active) {
       this.#writer.setGate(false);
       for (const m of this.#auth.start()) this.#sendAuth(m.ext, m.aux);
-      this.#authTimer = setTimeout(() => this.#authTimeout(), this.options.authTimeoutMs);
-      this.#authTimer.unref?.();
+      this.#authTimer = this.#setTimer(() => this.#authTimeout(), this.options.authTimeoutMs, 'the auth deadline');
       this.#checkAuth();
     } else {
       this.#resolveReady();
     }
-    if (this.options.pingIntervalMs > 0) {
-      this.#keepalive = setInterval(() => this.#keepaliveTick(), this.options.pingIntervalMs);
-      this.#keepalive.unref?.();
-    }
+    if (this.options.pingIntervalMs > 0) this.#armKeepalive();
   }
 
   get name(): string {
@@ -169,6 +208,7 @@ export class Iocom implements TransactionHost {
       weOpened: this.#weOpened.size,
       peerOpened: this.#peerOpened.size,
       queuedBytes: this.#writer.queuedBytes,
+      bufferedBytes: this.#decoder.bufferedBytes,
       timers: (this.#keepalive ? 1 : 0) + (this.#authTimer ? 1 : 0) + (this.#closeTimer ? 1 : 0),
     };
   }
@@ -220,8 +260,7 @@ export class Iocom implements TransactionHost {
   sendOneWay(cmd: number, opts: OneWayOptions = {}): boolean {
     this.#assertOpen();
     const flags = opts.reply ? DMSGF.REPLY : 0;
-    this.#enqueue((cmd & DMSGF.BASECMDMASK) | flags, 0, 0, opts.error ?? 0, opts.ext ?? EMPTY, opts.aux ?? EMPTY, undefined, false);
-    return this.writable;
+    return this.#enqueue((cmd & DMSGF.BASECMDMASK) | flags, 0, 0, opts.error ?? 0, opts.ext ?? EMPTY, opts.aux ?? EMPTY, undefined, false) && this.writable;
   }
 
   /** Send LNK_PING and resolve with the round-trip time in ms when the peer's PING|REPLY arrives. */
@@ -229,7 +268,7 @@ export class Iocom implements TransactionHost {
     this.#assertOpen();
     return new Promise<number>((resolve, reject) => {
       const waiter = {
-        sent: performance.now(),
+        sent: this.#rttNow(),
         resolve: (ms: number) => { signal?.removeEventListener('abort', onAbort); resolve(ms); },
         reject: (e: Error) => { signal?.removeEventListener('abort', onAbort); reject(e); },
       };
@@ -254,7 +293,12 @@ export class Iocom implements TransactionHost {
   resumeReading(): void {
     if (!this.#readingPaused) return;
     this.#readingPaused = false;
-    while (this.#inbound.length > 0 && !this.#readingPaused && this.#state !== 'closed') this.#receive(this.#inbound.shift()!);
+    try {
+      while (this.#inbound.length > 0 && !this.#readingPaused && this.#state !== 'closed') this.#receive(this.#inbound.shift()!);
+    } catch (err) {
+      this.#internalFailure(err, 'delivering held messages');
+      return;
+    }
     if (!this.#readingPaused && this.#streamPaused && this.#state !== 'closed') {
       this.#streamPaused = false;
       this.#stream.resume();
@@ -277,8 +321,7 @@ export class Iocom implements TransactionHost {
     // still owes the proof of an allowed key (they are dropped instead).
     if (this.#auth.acceptsMessages) this.#writer.setGate(true);
     this.#writer.end(); // after everything queued, even what waits for 'drain'
-    this.#closeTimer = setTimeout(() => this.destroy(), this.options.linkTimeoutMs || 10000);
-    this.#closeTimer.unref?.();
+    this.#closeTimer = this.#setTimer(() => this.destroy(), this.options.linkTimeoutMs || 10000, 'the close deadline');
     return this.#closePromise;
   }
 
@@ -296,7 +339,7 @@ export class Iocom implements TransactionHost {
     if (!opening) this.#assertOpen();
     const flags = tx._txFlags(opts);
     const circuit = tx.parent === null ? 0 : tx.parent._id;
-    this.#enqueue(((cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, opts?.error ?? 0, opts?.ext ?? EMPTY, opts?.aux ?? EMPTY, undefined, false);
+    if (!this.#enqueue(((cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, opts?.error ?? 0, opts?.ext ?? EMPTY, opts?.aux ?? EMPTY, undefined, false)) return false;
     tx._afterSend();
     return this.writable;
   }
@@ -313,9 +356,23 @@ export class Iocom implements TransactionHost {
     const flags = tx._txFlags(FORWARD_FLAGS[((h.cmd & DMSGF.DELETE) !== 0 ? 1 : 0) | ((h.cmd & DMSGF.ABORT) !== 0 ? 2 : 0)]);
     const circuit = tx.parent === null ? 0 : tx.parent._id;
     // The decoded header has the pass-through fields under the same names.
-    this.#enqueue(((h.cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, h.error, msg.ext, msg.aux, h, false);
+    if (!this.#enqueue(((h.cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, h.error, msg.ext, msg.aux, h, false)) return false;
     tx._afterSend();
     return this.writable;
+  }
+
+  /**
+   * A subscriber of `tx`'s rx$ (or of transactions$, delivering `tx`)
+   * threw: that costs the transaction, which is aborted, not the link. @internal
+   */
+  handlerFailed(tx: Transaction | undefined, err: unknown, where = 'rx$'): void {
+    this.#log(`${this.name}: a ${where} subscriber threw${tx ? ` on ${tx}` : ''}: ${messageOf(err)}; ${tx ? 'aborting the transaction' : 'ignored'}`);
+    if (tx === undefined || tx.freed || tx.dying || this.#state !== 'open') return;
+    try {
+      tx.abort(DMSG_ERR.IO);
+    } catch (abortErr) {
+      this.#internalFailure(abortErr, 'aborting a transaction whose handler threw');
+    }
   }
 
   /** @internal */
@@ -335,24 +392,93 @@ export class Iocom implements TransactionHost {
     if (this.#state !== 'open') throw new TransactionError('LOST_LINK', `${this.name} is ${this.#state}`, DMSG_ERR.LOSTLINK);
   }
 
-  /** The one way onto the wire: validates sizes and the queue limit, then hands the message to the writer. */
-  #enqueue(cmd: number, msgid: number | bigint, circuit: number | bigint, error: number, ext: Uint8Array, aux: Uint8Array, pass: PassFields | undefined, bypassGate: boolean): void {
+  /**
+   * The one way onto the wire: validates sizes and the queue limit, then
+   * hands the message to the writer. A message past maxQueuedBytes sheds the
+   * link (the peer does not read what it is sent) and returns false: it never
+   * throws for the queue, so no receive path or timer can throw from here.
+   * An aux over 1 MiB is the caller's error (InvalidArgumentError).
+   */
+  #enqueue(cmd: number, msgid: number | bigint, circuit: number | bigint, error: number, ext: Uint8Array, aux: Uint8Array, pass: PassFields | undefined, bypassGate: boolean): boolean {
     const hb = headerBytesForSend(cmd, ext.length);
     if (aux.length > 1 << 20) throw new InvalidArgumentError(`aux of ${aux.length} bytes exceeds the 1 MiB DMSG limit`);
-    if (this.#writer.queuedBytes + hb + aux.length > this.options.maxQueuedBytes)
-      throw new TransactionError('LIMIT', `${this.name}: ${this.#writer.queuedBytes} bytes already queued; maxQueuedBytes is ${this.options.maxQueuedBytes} (wait for whenWritable())`);
+    if (this.#state === 'closed') return false;
+    const queued = this.#writer.queuedBytes;
+    if (queued + hb + aux.length > this.options.maxQueuedBytes) {
+      this.#shed(`${queued} bytes queued and not read by the peer; maxQueuedBytes is ${this.options.maxQueuedBytes}`);
+      return false;
+    }
     this.#writer.enqueue(cmd, msgid, circuit, error, ext, aux, pass, bypassGate);
+    return true;
+  }
+
+  /** Close the link for a limit: LinkError LIMIT, one log line. */
+  #shed(why: string): void {
+    const err = new LinkError('LIMIT', `${this.name}: link shed: ${why}`);
+    this.#log(err.message);
+    this.destroy(err);
+  }
+
+  #log(line: string): void {
+    const log = this.options.log;
+    if (log === undefined) return;
+    try {
+      log(line);
+    } catch {
+      // A broken logger must not take the link down with it.
+    }
+  }
+
+  /** A messages$ subscriber threw on a peer's message: the link that brought it is closed. */
+  #messageHandlerFailed(err: unknown): void {
+    const e = new LinkError('HANDLER_FAILED', `${this.name}: a messages$ subscriber threw: ${messageOf(err)}`, { cause: err });
+    this.#log(e.message);
+    this.destroy(e);
+  }
+
+  /** The last line of defence on an entry point: an unexpected exception closes this link only. */
+  #internalFailure(err: unknown, during: string): void {
+    const e = new LinkError('INTERNAL', `${this.name}: unexpected exception while ${during}: ${messageOf(err)}`, { cause: err });
+    this.#log(e.message);
+    try {
+      this.destroy(e);
+    } catch {
+      // destroy() runs guarded subscribers only; nothing more can be done here.
+    }
+  }
+
+  #guarded(during: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#internalFailure(err, during);
+    }
+  }
+
+  /** A timer on the injected clock that runs guarded and does not keep the process alive. */
+  #setTimer(fn: () => void, ms: number, what: string): unknown {
+    const handle = this.#clock.setTimeout(() => this.#guarded(what, fn), ms);
+    unref(handle);
+    return handle;
+  }
+
+  #armKeepalive(): void {
+    this.#keepalive = this.#setTimer(() => {
+      this.#keepalive = undefined;
+      this.#keepaliveTick();
+      if (this.#state !== 'closed' && this.#keepalive === undefined) this.#armKeepalive();
+    }, this.options.pingIntervalMs, 'the keepalive tick');
   }
 
   #sendAuth(ext: Uint8Array, aux: Uint8Array): void {
-    this.#enqueue(DMSG.LNK_AUTH, 0, 0, 0, ext, aux, undefined, true);
+    if (this.#state !== 'closed') this.#enqueue(DMSG.LNK_AUTH, 0, 0, 0, ext, aux, undefined, true);
   }
 
   #checkAuth(): void {
     if (this.#auth.gateOpen) {
       this.#writer.setGate(true);
       if (this.#auth.acceptsMessages && this.#authTimer) {
-        clearTimeout(this.#authTimer);
+        this.#clock.clearTimeout(this.#authTimer);
         this.#authTimer = undefined;
         this.#resolveReady();
       }
@@ -419,7 +545,8 @@ export class Iocom implements TransactionHost {
     const base = cmd & DMSGF.BASECMDMASK;
     if (base === DMSG.LNK_AUTH) return this.#onAuth(msg);
     if (!this.#auth.acceptsMessages) {
-      if (base === DMSG.LNK_PAD) return;
+      // PAD, and the keepalive PING a peer sends while its handshake is slow, are harmless: drop them unanswered.
+      if (base === DMSG.LNK_PAD || (base === DMSG.LNK_PING && (cmd & (DMSGF.CREATE | DMSGF.DELETE)) === 0)) return;
       this.destroy(new ProtocolError('AUTH_REQUIRED', `${this.name}: peer sent ${describeCmd(cmd)} before authenticating`, DMSG_IOQ_ERROR.NOPEER));
       return;
     }
@@ -497,7 +624,7 @@ export class Iocom implements TransactionHost {
     if (base === DMSG.LNK_PING) {
       if (h.cmd & DMSGF.REPLY) {
         const w = this.#pingWaiters.shift();
-        if (w) w.resolve(performance.now() - w.sent);
+        if (w) w.resolve(this.#rttNow() - w.sent);
       } else if (this.#state === 'open') {
         this.#enqueue(DMSG.LNK_PING | DMSGF.REPLY, h.msgid, h.circuit, 0, EMPTY, EMPTY, undefined, false);
       }
@@ -518,7 +645,7 @@ export class Iocom implements TransactionHost {
   }
 
   #keepaliveTick(): void {
-    const now = Date.now();
+    const now = this.#clock.now();
     if (this.#rxSeen) {
       this.#rxSeen = false;
       this.#lastRx = now;
@@ -591,9 +718,9 @@ export class Iocom implements TransactionHost {
   #teardown(reason: LinkCloseReason): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
-    if (this.#keepalive) clearInterval(this.#keepalive);
-    if (this.#authTimer) clearTimeout(this.#authTimer);
-    if (this.#closeTimer) clearTimeout(this.#closeTimer);
+    if (this.#keepalive) this.#clock.clearTimeout(this.#keepalive);
+    if (this.#authTimer) this.#clock.clearTimeout(this.#authTimer);
+    if (this.#closeTimer) this.#clock.clearTimeout(this.#closeTimer);
     this.#keepalive = this.#authTimer = this.#closeTimer = undefined;
     this.#writer.close();
     this.#inbound.length = 0;

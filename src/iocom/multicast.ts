@@ -10,9 +10,12 @@
  *
  * Same semantics as Subject: values go to the subscribers present when
  * `next` starts; after complete or error every new subscriber gets that end
- * at once; a throwing observer is reported by rxjs, never to the caller.
+ * at once. A plain observer that throws is reported to the `onObserverError`
+ * given at construction (see guarded-observer.ts), never to the caller of
+ * `next` and never to rxjs's uncaught-error timer.
  */
-import { Observable, type Subscriber } from 'rxjs';
+import { Observable, type Observer, type Subscriber, type Subscription } from 'rxjs';
+import { guardObserver, isSubscriber, type ObserverErrorHandler } from './guarded-observer.ts';
 
 const NONE: readonly Subscriber<never>[] = Object.freeze([]);
 
@@ -25,6 +28,21 @@ export class Multicast<T> extends Observable<T> {
   #subs: readonly Subscriber<T>[] = NONE;
   #state: typeof OPEN | typeof COMPLETED | typeof ERRORED = OPEN;
   #error: unknown = undefined;
+  readonly #onObserverError: ObserverErrorHandler<T>;
+
+  /** @param onObserverError told when a subscriber's callback throws (the value being delivered, if any) */
+  constructor(onObserverError: ObserverErrorHandler<T>) {
+    super();
+    this.#onObserverError = onObserverError;
+  }
+
+  override subscribe(observerOrNext?: Partial<Observer<T>> | ((value: T) => void)): Subscription;
+  /** @deprecated rxjs's three-callback form; pass an observer object. */
+  override subscribe(next?: ((value: T) => void) | null, error?: ((error: unknown) => void) | null, complete?: (() => void) | null): Subscription;
+  override subscribe(observerOrNext?: Partial<Observer<T>> | ((value: T) => void) | null, error?: ((error: unknown) => void) | null, complete?: (() => void) | null): Subscription {
+    if (isSubscriber(observerOrNext)) return super.subscribe(observerOrNext as Subscriber<T>);
+    return super.subscribe(guardObserver(observerOrNext, error, complete, this.#onObserverError));
+  }
 
   /** Called by Observable.subscribe (rxjs's subscribe-function protocol). @internal */
   _subscribe(subscriber: Subscriber<T>): void {

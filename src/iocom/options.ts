@@ -2,6 +2,8 @@
 import type { KeyObject } from 'node:crypto';
 import { DMSG_AUX_MAX, DMSG_HDR_MAX } from '../wire/constants.ts';
 import { InvalidArgumentError } from '../wire/errors.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
+import type { LinkRole } from '../util/link-role.ts';
 
 export interface IocomOptions {
   /** A name for logs and errors (e.g. the peer address). @default 'iocom' */
@@ -19,7 +21,13 @@ export interface IocomOptions {
    * socket's own buffer) above which `writable` turns false. @default 1 MiB
    */
   writeHighWaterMark?: number;
-  /** Hard cap on queued bytes: a send past it throws TransactionError LIMIT. @default 64 MiB */
+  /**
+   * Hard cap on queued bytes. A message that would take the queue past it
+   * means the peer does not read what it is sent: the link is shed (closed
+   * with LinkError LIMIT and a log line) and the send returns false instead of
+   * queueing; it never throws. Producers stay below it with `writable` /
+   * `whenWritable()`. @default 64 MiB
+   */
   maxQueuedBytes?: number;
   /** Decoded messages held while reading is paused, before the stream is paused. @default 1024 */
   readHighWaterMark?: number;
@@ -33,11 +41,33 @@ export interface IocomOptions {
   allowedPeerKeys?: KeyObject[];
   /** How long the authentication may take, ms. @default 10000 */
   authTimeoutMs?: number;
+  /** Time source of every timer of the link (keepalive, link timeout, auth and close deadlines). @default systemClock */
+  clock?: Clock;
+  /**
+   * One line per event worth an operator's attention: a link shed for a
+   * limit, a handler that threw. No timestamp. @default none
+   */
+  log?: (line: string) => void;
+  /**
+   * Which end of the connection this is, for LNK_AUTH: 'initiator' (dialled)
+   * or 'responder' (accepted). @default the role the transport recorded on
+   * the stream (connect/accept/memoryPair); required with keys otherwise.
+   */
+  role?: LinkRole;
+  /**
+   * What LNK_AUTH proofs are bound to. @default on a TLS socket its keying
+   * material exporter ('EXPORTER-dmsg-mesh-auth', 32 bytes), else nothing.
+   * `null` binds to nothing; bytes (1..255) bind to a value both ends share.
+   */
+  channelBinding?: Uint8Array | null;
 }
 
-export type ResolvedIocomOptions = Readonly<Required<Omit<IocomOptions, 'keyPair' | 'allowedPeerKeys'>>> & {
+export type ResolvedIocomOptions = Readonly<Required<Omit<IocomOptions, 'keyPair' | 'allowedPeerKeys' | 'log' | 'role' | 'channelBinding'>>> & {
   readonly keyPair: IocomOptions['keyPair'];
   readonly allowedPeerKeys: readonly KeyObject[] | undefined;
+  readonly log: ((line: string) => void) | undefined;
+  readonly role: LinkRole | undefined;
+  readonly channelBinding: Uint8Array | null | undefined;
 };
 
 export const IOCOM_DEFAULTS = Object.freeze({
@@ -54,7 +84,7 @@ export const IOCOM_DEFAULTS = Object.freeze({
   authTimeoutMs: 10000,
 });
 
-const KNOWN = new Set([...Object.keys(IOCOM_DEFAULTS), 'keyPair', 'allowedPeerKeys']);
+const KNOWN = new Set([...Object.keys(IOCOM_DEFAULTS), 'keyPair', 'allowedPeerKeys', 'clock', 'log', 'role', 'channelBinding']);
 
 function int(name: string, v: number, min: number, max: number): void {
   if (!Number.isInteger(v) || v < min || v > max) throw new InvalidArgumentError(`${name} must be an integer in [${min}, ${max}], got ${String(v)}`);
@@ -62,7 +92,8 @@ function int(name: string, v: number, min: number, max: number): void {
 
 export function resolveIocomOptions(o: IocomOptions = {}): ResolvedIocomOptions {
   for (const k of Object.keys(o)) if (!KNOWN.has(k)) throw new InvalidArgumentError(`unknown iocom option '${k}'; known options: ${[...KNOWN].join(', ')}`);
-  const r = { ...IOCOM_DEFAULTS, ...o };
+  const { clock = systemClock, log, ...rest } = o;
+  const r = { ...IOCOM_DEFAULTS, ...rest };
   if (typeof r.name !== 'string') throw new InvalidArgumentError(`name must be a string, got ${typeof r.name}`);
   if (r.maxHeaderBytes % 64 !== 0) throw new InvalidArgumentError(`maxHeaderBytes must be a multiple of 64, got ${r.maxHeaderBytes}`);
   int('maxHeaderBytes', r.maxHeaderBytes, 64, 16320);
@@ -83,5 +114,11 @@ export function resolveIocomOptions(o: IocomOptions = {}): ResolvedIocomOptions 
     if (!Array.isArray(o.allowedPeerKeys) || o.allowedPeerKeys.length === 0) throw new InvalidArgumentError('allowedPeerKeys must be a non-empty array of Ed25519 public keys');
     for (const k of o.allowedPeerKeys) if (k?.asymmetricKeyType !== 'ed25519' || k.type !== 'public') throw new InvalidArgumentError('allowedPeerKeys must hold Ed25519 public KeyObjects');
   }
-  return Object.freeze({ ...r, keyPair: o.keyPair, allowedPeerKeys: o.allowedPeerKeys ? [...o.allowedPeerKeys] : undefined });
+  if (typeof clock?.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function')
+    throw new InvalidArgumentError('clock must be a Clock (now, setTimeout, clearTimeout), e.g. systemClock or a ManualClock');
+  if (log !== undefined && typeof log !== 'function') throw new InvalidArgumentError(`log must be a function, got ${typeof log}`);
+  if (o.role !== undefined && o.role !== 'initiator' && o.role !== 'responder') throw new InvalidArgumentError(`role must be 'initiator' or 'responder', got ${String(o.role)}`);
+  if (o.channelBinding !== undefined && o.channelBinding !== null && (!(o.channelBinding instanceof Uint8Array) || o.channelBinding.length < 1 || o.channelBinding.length > 255))
+    throw new InvalidArgumentError('channelBinding must be null or a Uint8Array of 1 to 255 bytes');
+  return Object.freeze({ ...r, keyPair: o.keyPair, allowedPeerKeys: o.allowedPeerKeys ? [...o.allowedPeerKeys] : undefined, clock, log, role: o.role, channelBinding: o.channelBinding ? o.channelBinding.slice() : o.channelBinding });
 }

@@ -33,6 +33,12 @@ export interface TransactionHost {
   sendInTransaction(tx: Transaction, cmd: number, opts: SendOptions | undefined): boolean;
   /** Both directions are closed: drop the transaction from the tables. */
   release(tx: Transaction): void;
+  /** A subscriber of the transaction's rx$ threw (the transaction is aborted; the link lives on). */
+  handlerFailed(tx: Transaction, err: unknown): void;
+  /** False while the link's queued bytes are above its write high-water mark. */
+  readonly writable: boolean;
+  /** Resolves when the link is writable again or closed; rejects with CANCELLED on `signal`. */
+  whenWritable(signal?: AbortSignal): Promise<void>;
 }
 
 export class Transaction {
@@ -94,7 +100,7 @@ export class Transaction {
   /** Messages the peer sends in this transaction; completes on its DELETE, errors on ABORT or a lost link. */
   get rx$(): Observable<Message> {
     if (this.#rx === null) {
-      this.#rx = new Multicast<Message>();
+      this.#rx = new Multicast<Message>((err) => this.#host.handlerFailed(this, err));
       // Ended before anyone looked: a late subscriber still sees the end.
       if (this.#rxEnded) {
         if (this.#rxError) this.#rx.error(this.#rxError);
@@ -133,11 +139,46 @@ export class Transaction {
   get canSend(): boolean { return !this.#txDeleted && !this.#dying && this.#host.isOpen; }
 
   /**
+   * Per-transaction flow control: true while a message sent now would not
+   * take the link's write queue past its high-water mark (the link this
+   * transaction is on: for a transaction opened through a router, the first
+   * hop). False too once the transaction can no longer send (`canSend`).
+   * A producer checks it and waits with `whenWritable()` when it is false,
+   * so its memory stays bounded; it never needs to catch a LIMIT.
+   */
+  get writable(): boolean {
+    return this.canSend && this.#host.writable;
+  }
+
+  /**
+   * Resolves when `writable` turns true. Rejects with TransactionError
+   * LOST_LINK (the link or a parent ended) or CLOSED (our DELETE was sent)
+   * when the transaction can no longer send, at once or while waiting, and
+   * with CANCELLED when `signal` aborts.
+   */
+  async whenWritable(signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      this.#assertCanSend('whenWritable()');
+      if (this.#host.writable) return;
+      await this.#host.whenWritable(signal);
+    }
+  }
+
+  #assertCanSend(what: string): void {
+    if (this.#dying || !this.#host.isOpen) throw new TransactionError('LOST_LINK', `${what} on transaction 0x${this.msgid.toString(16)} of ${this.#host.name}: the link or a parent transaction is gone`, DMSG_ERR.LOSTLINK);
+    if (this.#txDeleted) throw new TransactionError('CLOSED', `${what} on transaction 0x${this.msgid.toString(16)} of ${this.#host.name}: our side already sent DELETE`);
+  }
+
+  /**
    * Send a message in this transaction. The flags come from the state:
    * CREATE on our first message, REPLY if the peer opened it, REVTRANS and
    * REVCIRC as the receiver needs them. Returns false when the link is
-   * above its write high-water mark (see `Iocom.whenWritable()`).
-   * Throws TransactionError CLOSED after our DELETE, LOST_LINK when dying.
+   * above its write high-water mark (see `writable`, `whenWritable()`), and
+   * false when the message was not queued because the link was shed for
+   * its queue limit (maxQueuedBytes: the link then closes with LinkError
+   * LIMIT and the transaction ends with LOST_LINK). It never throws for the
+   * queue. Throws TransactionError CLOSED after our DELETE, LOST_LINK when
+   * dying (check `canSend` first on a receive path).
    */
   send(cmd: number, opts?: SendOptions): boolean {
     if (this.#dying) throw new TransactionError('LOST_LINK', `cannot send ${describeCmd(cmd)} on transaction 0x${this.msgid.toString(16)} of ${this.#host.name}: the link or a parent transaction is gone`, DMSG_ERR.LOSTLINK);

@@ -19,6 +19,10 @@ export interface PeerConnInfo {
   readonly peerType: number;
   /** peer_id: a CLIENT's cluster filter; nil or null means none. */
   readonly peerId: NodeId | null;
+  /** pfs_mask (u64): bit N set ⇒ "send me spans with pfs_type N". Absent: no filter. */
+  readonly pfsMask?: bigint;
+  /** cl_label: when non-empty, spans of the peer's own peer_type must carry this cluster label (2015 libdmsg). Absent or '': no filter. */
+  readonly clusterLabel?: string;
 }
 
 /** One outgoing link (conn) of this router, as the planner sees it. */
@@ -36,6 +40,10 @@ export type RelayFilterReason =
   | 'PEER_IN_PATH'
   /** The peer's peer_mask lacks 1 << span peer_type. */
   | 'PEER_MASK'
+  /** The peer's pfs_mask lacks 1 << span pfs_type. */
+  | 'PFS_MASK'
+  /** The peer's non-empty cl_label differs from the span's cluster label (same peer_type). */
+  | 'CLUSTER_LABEL'
   /** Both the peer and the span are CLIENTs: clients do not see each other. */
   | 'CLIENT_TO_CLIENT'
   /** The peer is a CLIENT filtering on another cluster id. */
@@ -54,6 +62,8 @@ export function relayFilter(link: SpanLink, conn: RelayConn, options: FilterOpti
   const peer = conn.peerConn;
   const peerType = link.fields.peerType;
   if (((peer.peerMask >> BigInt(peerType)) & 1n) === 0n) return 'PEER_MASK';
+  if (peer.pfsMask !== undefined && ((peer.pfsMask >> BigInt(link.fields.pfsType & 63)) & 1n) === 0n) return 'PFS_MASK';
+  if (peer.clusterLabel && peerType === peer.peerType && peer.clusterLabel !== link.fields.clusterLabel) return 'CLUSTER_LABEL';
   if (peer.peerType === DMSG_PEER.CLIENT) {
     if (peerType === DMSG_PEER.CLIENT) return 'CLIENT_TO_CLIENT';
     if (peer.peerId !== null && peer.peerId !== NIL_UUID && peer.peerId !== link.fields.clusterId) {

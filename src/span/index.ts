@@ -13,3 +13,5 @@ export type { SpanFields, SpanLink, SpanNode, SpanCluster } from './span-table.t
 export { planRelays, planRelaysForNode } from './relay-plan.ts';
 export type { RelayPlan, RelaySpec } from './relay-plan.ts';
 export { relayFilter } from './filters.ts';
+export { runShellCommand } from './shell-client.ts';
+export { SHELL_MAX_LINES, SHELL_MAX_LINE_BYTES } from './shell.ts';

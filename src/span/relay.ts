@@ -17,16 +17,22 @@ import type { Message } from '../wire/message.ts';
 import type { Iocom } from '../iocom/iocom.ts';
 import type { Transaction } from '../iocom/transaction.ts';
 
-/** What a relayed transaction keeps in `Transaction.context`. */
-export interface RelayedContext {
-  readonly kind: 'relayed';
+/** The other half of a relayed transaction. */
+export interface RelayedPeer {
   /** The paired transaction on the other link. */
   readonly peer: Transaction;
   readonly peerIocom: Iocom;
 }
 
-export function isRelayed(ctx: unknown): ctx is RelayedContext {
-  return typeof ctx === 'object' && ctx !== null && (ctx as { kind?: unknown }).kind === 'relayed';
+/**
+ * Relay pairings, kept off `Transaction.context` (which belongs to the
+ * application): a WeakMap, so a freed transaction takes its entry with it.
+ */
+const pairs = new WeakMap<Transaction, RelayedPeer>();
+
+/** The transaction `tx` is paired with by a relay, if any. */
+export function relayedPeer(tx: Transaction): RelayedPeer | undefined {
+  return pairs.get(tx);
 }
 
 /** Forward one message onto `to` (on iocom `toIocom`), pausing `fromIocom` if `toIocom` backs up. */
@@ -61,8 +67,8 @@ export function relayTransaction(incoming: Transaction, fromIocom: Iocom, toPare
   } catch {
     return null;
   }
-  incoming.context = { kind: 'relayed', peer: outgoing, peerIocom: toIocom } satisfies RelayedContext;
-  outgoing.context = { kind: 'relayed', peer: incoming, peerIocom: fromIocom } satisfies RelayedContext;
+  pairs.set(incoming, { peer: outgoing, peerIocom: toIocom });
+  pairs.set(outgoing, { peer: incoming, peerIocom: fromIocom });
   let skipFirst = true;
   incoming.rx$.subscribe({
     next: (msg) => {

@@ -4,11 +4,13 @@
  * state it keeps.
  */
 import type { Subject } from 'rxjs';
-import type { Iocom } from '../iocom/iocom.ts';
+import type { Iocom, OpenOptions } from '../iocom/iocom.ts';
+import type { LocalLink } from './local-link.ts';
 import type { IocomOptions } from '../iocom/options.ts';
 import type { Transaction } from '../iocom/transaction.ts';
 import type { LnkConnLayout } from '../wire/ext/lnk-conn.ts';
 import type { Observable } from 'rxjs';
+import type { Clock } from '../util/clock.ts';
 import type { RelayConn } from './filters.ts';
 import type { NodeId } from './path-record.ts';
 import type { ExistingRelay } from './relay-plan.ts';
@@ -34,8 +36,23 @@ export interface RouterOptions extends SpanOptions {
   name?: string;
   /** peer_type we announce in LNK_CONN. @default DMSG_PEER.ROUTER (1) */
   peerType?: number;
-  /** peer_mask we announce: which span types we want to receive. @default all */
+  /** peer_mask we announce: which span peer_types we want to receive. @default all ones */
   peerMask?: bigint;
+  /**
+   * pfs_mask we announce (seed layout): which span pfs_types we want.
+   * DragonFly relays only spans whose `(1 << pfs_type) & pfs_mask` is set,
+   * so 0 would mean "send me nothing". @default all ones
+   */
+  pfsMask?: bigint;
+  /**
+   * cl_label we announce (seed layout). 2015 libdmsg relays us only spans of
+   * our own peer_type with this cluster label when it is non-empty, so leave
+   * it empty unless you want that filter; our name travels in fs_label.
+   * @default ''
+   */
+  clusterLabel?: string;
+  /** Time source of every router timer. @default systemClock */
+  clock?: Clock;
   /** LNK_CONN layout we send: the seed's (0x1108) or DragonFly's later one (0x1106). @default 'seed' */
   connLayout?: LnkConnLayout;
   /** rnss added to relayed spans (DragonFly's per-process DMsgRNSS). @default random */
@@ -129,23 +146,18 @@ export interface LocalAd {
   linkId: string;
   fields: SpanFields;
   subject: Subject<Transaction>;
+  /** The in-process link local open() calls use (made on first use). */
+  local: LocalLink | null;
+}
+
+/** What opens a sub-transaction next to a transaction: its Iocom, or a side of a LocalLink. @internal */
+export interface TransactionOpener {
+  open(cmd: number, opts?: OpenOptions): Transaction;
 }
 
 /** @internal */
 export interface RelayState extends ExistingRelay {
   tx: Transaction;
-}
-
-/** What the router keeps in Transaction.context of its own span transactions. */
-/** @internal */
-export interface RelaySpanContext {
-  readonly kind: 'relay-span';
-  readonly relayId: string;
-}
-/** @internal */
-export interface ReceivedSpanContext {
-  readonly kind: 'received-span';
-  readonly linkId: string;
 }
 
 /** @internal */

@@ -202,6 +202,8 @@ export class SpanTable {
   #links = new Map<string, SpanLink>();
   #byConn = new Map<string, Set<string>>();
   #byLabel = new Map<string, Set<ClusterKey>>();
+  /** Path edges (upstream id, downstream id, link incarnation) → links whose path crosses them. */
+  #byEdge = new Map<string, Set<string>>();
   #received = 0;
   #seq = 0;
 
@@ -217,6 +219,11 @@ export class SpanTable {
   /** Links held (received and local). */
   get size(): number {
     return this.#links.size;
+  }
+
+  /** Nodes (advertised instances) held. */
+  get nodeCount(): number {
+    return this.#nodes.size;
   }
 
   /** Received links held (what maxSpansTotal limits). */
@@ -294,6 +301,16 @@ export class SpanTable {
     const removed = this.linksOnConn(connId);
     for (const link of removed) this.#delete(link);
     return removed;
+  }
+
+  /**
+   * Links whose path crosses the link from router `a` to router `b` with
+   * incarnation `inc` at `b` (see root-cause.ts pathUsesLink); from an
+   * index, so the cost is the number of links returned.
+   */
+  linksOverEdge(a: NodeId, b: NodeId, inc: number): SpanLink[] {
+    const ids = this.#byEdge.get(edgeKey(a, b, inc));
+    return ids ? [...ids].map((id) => this.#links.get(id)!) : [];
   }
 
   /** Clusters in order, each with its nodes in order. */
@@ -416,6 +433,15 @@ export class SpanTable {
     }
     node.links.splice(lowerBound(node.links, link), 0, link);
     this.#links.set(link.linkId, link);
+    const hops = f.hops;
+    if (hops !== undefined) {
+      for (let i = 1; i < link.path.length; i++) {
+        const k = edgeKey(link.path[i - 1]!, link.path[i]!, hops[i]!);
+        let ids = this.#byEdge.get(k);
+        if (!ids) this.#byEdge.set(k, (ids = new Set()));
+        ids.add(link.linkId);
+      }
+    }
     if (link.connId !== null) {
       let ids = this.#byConn.get(link.connId);
       if (!ids) this.#byConn.set(link.connId, (ids = new Set()));
@@ -428,6 +454,15 @@ export class SpanTable {
     const node = this.#nodes.get(link.nodeKey)!;
     node.links.splice(node.links.indexOf(link), 1);
     this.#links.delete(link.linkId);
+    const hops = link.fields.hops;
+    if (hops !== undefined) {
+      for (let i = 1; i < link.path.length; i++) {
+        const k = edgeKey(link.path[i - 1]!, link.path[i]!, hops[i]!);
+        const ids = this.#byEdge.get(k);
+        ids?.delete(link.linkId);
+        if (ids?.size === 0) this.#byEdge.delete(k);
+      }
+    }
     if (link.connId !== null) {
       const ids = this.#byConn.get(link.connId)!;
       ids.delete(link.linkId);
@@ -446,6 +481,10 @@ export class SpanTable {
     labelSet.delete(cluster.key);
     if (labelSet.size === 0) this.#byLabel.delete(cluster.clusterLabel);
   }
+}
+
+function edgeKey(a: NodeId, b: NodeId, inc: number | undefined): string {
+  return `${a}|${b}|${inc}`;
 }
 
 function refuse(reason: SpanRefusal, message: string): { ok: false; reason: SpanRefusal; message: string } {

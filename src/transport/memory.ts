@@ -19,6 +19,7 @@ import { Duplex } from 'node:stream';
 import { TransportError } from './errors.ts';
 import { resolveMemoryPairOptions } from './options.ts';
 import type { MemoryPairOptions } from './options.ts';
+import { markLinkRole } from '../util/link-role.ts';
 
 export type { MemoryPairOptions } from './options.ts';
 
@@ -167,6 +168,8 @@ export function createMemoryLink(options?: MemoryPairOptions): MemoryLink {
   const a = new MemoryDuplex(o.highWaterMark, o.allowHalfOpen);
   const b = new MemoryDuplex(o.highWaterMark, o.allowHalfOpen);
   MemoryDuplex.link(a, b);
+  markLinkRole(a, 'initiator'); // for LNK_AUTH: a counts as the end that dialled
+  markLinkRole(b, 'responder');
   const ends = (d?: MemoryDirection): MemoryDuplex[] => (d === undefined ? [a, b] : d === 'aToB' ? [a] : [b]);
   return Object.freeze({
     a,

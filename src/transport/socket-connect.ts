@@ -7,6 +7,7 @@ import type net from 'node:net';
 import { TransportError, abortError } from './errors.ts';
 import type { SocketOptions } from './options.ts';
 import { tuneSocket } from './socket-server.ts';
+import { markLinkRole } from '../util/link-role.ts';
 
 export interface DialSpec<S extends net.Socket> {
   /** Creates the socket and starts connecting. Called only if not yet aborted. */
@@ -53,6 +54,7 @@ export function dial<S extends net.Socket>(spec: DialSpec<S>): Promise<S> {
     const onReady = (): void => {
       cleanup();
       tuneSocket(sock, spec.socket);
+      markLinkRole(sock, 'initiator'); // we dialled: LNK_AUTH binds this role
       resolve(sock);
     };
     sock.once('error', onError);

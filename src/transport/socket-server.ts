@@ -6,6 +6,7 @@
 import type net from 'node:net';
 import { TransportError, abortError } from './errors.ts';
 import type { SocketOptions } from './options.ts';
+import { markLinkRole } from '../util/link-role.ts';
 
 /** A listening transport. `close()` is idempotent; later calls await the first. */
 export interface TransportServer<Address> {
@@ -50,6 +51,7 @@ export function serve<Address, Conn extends net.Socket>(spec: ServeSpec<Address,
     tuneSocket(raw, spec.socket);
   });
   server.on(spec.readyEvent, (conn: Conn) => {
+    markLinkRole(conn, 'responder'); // we accepted: LNK_AUTH binds this role
     try {
       spec.onConnection(conn);
     } catch (err) {

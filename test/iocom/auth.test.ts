@@ -1,11 +1,13 @@
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import { firstValueFrom } from 'rxjs';
 import { rawPublicKey } from '../../src/iocom/auth.ts';
-import type { Iocom } from '../../src/iocom/iocom.ts';
+import { Iocom } from '../../src/iocom/iocom.ts';
 import type { IocomOptions } from '../../src/iocom/options.ts';
 import { DMSG, DMSGF } from '../../src/wire/constants.ts';
-import { ProtocolError } from '../../src/wire/errors.ts';
+import { InvalidArgumentError, ProtocolError } from '../../src/wire/errors.ts';
+import { createMemoryLink } from '../../src/transport/memory.ts';
 import { iocomPair, type PairKind } from '../helpers/iocom-pair.ts';
 import { rawLink, reasonCode } from '../helpers/raw-peer.ts';
 
@@ -32,11 +34,16 @@ async function failure(io: Iocom): Promise<ProtocolError> {
   return e as ProtocolError;
 }
 
-/** The HELLO our iocom writes: its challenge is ext[32..63] (ext = bytes after the base header). */
-function authHello(ext: Uint8Array, flags: number, challenge: Uint8Array): Uint8Array {
-  ext.set([0x44, 0x4d, 0x41, 0x55, 1, 1, flags]);
-  ext.set(challenge, 32);
+/** A v2 HELLO from the raw peer, the responder (the iocom under test dialled): ext[32..63] is the nonce (ext = bytes after the base header). */
+function authHello(ext: Uint8Array, flags: number, nonce: Uint8Array): Uint8Array {
+  ext.set([0x44, 0x4d, 0x41, 0x55, 2, 1, flags, 2]);
+  ext.set(nonce, 32);
   return ext;
+}
+
+/** The bytes a v2 PROOF signs, written out as documented in auth.ts (verifier without a key, no channel binding). */
+function documentedTranscript(signerRole: number, signerKey: Uint8Array, signerNonce: Uint8Array, verifierNonce: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from('dmsg-mesh LNK_AUTH v2 proof\0'), Buffer.from([signerRole]), signerKey, Buffer.from([0]), Buffer.alloc(32), signerNonce, verifierNonce, Buffer.from([0])]);
 }
 
 describe.each(KINDS)('LNK_AUTH over %s', (kind) => {
@@ -94,13 +101,13 @@ describe.each(KINDS)('LNK_AUTH over %s', (kind) => {
     const l = await rawLink(kind, { allowedPeerKeys: [kB.publicKey] });
     const [hello] = await l.peer.waitFor(1);
     expect(hello!.header.cmd).toBe(DMSG.LNK_AUTH);
-    const ioChallenge = hello!.ext.slice(32, 64);
+    const ioChallenge = new Uint8Array(hello!.ext.subarray(32, 64));
     const myChallenge = new Uint8Array(32).fill(9);
     const pub = rawPublicKey(kB.publicKey);
     l.peer.send({ cmd: DMSG.LNK_AUTH }, authHello(new Uint8Array(64), 1, myChallenge), pub);
-    const signed = Buffer.concat([Buffer.from('dmsg-mesh/auth/v1'), ioChallenge, myChallenge, pub]);
+    const signed = documentedTranscript(2, pub, myChallenge, ioChallenge);
     const proof = new Uint8Array(64);
-    proof.set([0x44, 0x4d, 0x41, 0x55, 1, 2, 1]);
+    proof.set([0x44, 0x4d, 0x41, 0x55, 2, 2, 1, 2]);
     l.peer.send({ cmd: DMSG.LNK_AUTH }, proof, new Uint8Array(sign(null, signed, kC.privateKey)));
     const r = await l.closed;
     expect(reasonCode(r)).toBe('AUTH_FAILED');
@@ -112,14 +119,14 @@ describe.each(KINDS)('LNK_AUTH over %s', (kind) => {
     const l = await rawLink(kind, { allowedPeerKeys: [kB.publicKey] });
     serve(l.io);
     const [hello] = await l.peer.waitFor(1);
-    const ioChallenge = hello!.ext.slice(32, 64);
-    expect(hello!.ext[6]).toBe(2); // requires, has no key
+    const ioChallenge = new Uint8Array(hello!.ext.subarray(32, 64));
+    expect([...hello!.ext.subarray(0, 8)]).toEqual([0x44, 0x4d, 0x41, 0x55, 2, 1, 2, 1]); // v2 HELLO: requires, has no key, role initiator
     const myChallenge = new Uint8Array(32).fill(3);
     const pub = rawPublicKey(kB.publicKey);
     l.peer.send({ cmd: DMSG.LNK_AUTH }, authHello(new Uint8Array(64), 1, myChallenge), pub);
     const proof = new Uint8Array(64);
-    proof.set([0x44, 0x4d, 0x41, 0x55, 1, 2, 1]);
-    l.peer.send({ cmd: DMSG.LNK_AUTH }, proof, new Uint8Array(sign(null, Buffer.concat([Buffer.from('dmsg-mesh/auth/v1'), ioChallenge, myChallenge, pub]), kB.privateKey)));
+    proof.set([0x44, 0x4d, 0x41, 0x55, 2, 2, 1, 2]);
+    l.peer.send({ cmd: DMSG.LNK_AUTH }, proof, new Uint8Array(sign(null, documentedTranscript(2, pub, myChallenge, ioChallenge), kB.privateKey)));
     await l.io.ready;
     l.peer.send({ cmd: DMSG.DBG_SHELL | DMSGF.CREATE | DMSGF.DELETE, msgid: 1n });
     await l.peer.until(() => l.peer.received.some((m) => m.header.msgid === 1n), 'reply');
@@ -210,6 +217,28 @@ describe('LNK_AUTH timeouts and close (fake timers)', () => {
     }
   });
 
+  it('a keepalive PING that crosses a slow handshake does not kill it: PING before authentication is tolerated, not answered', async () => {
+    vi.useFakeTimers();
+    try {
+      const link = createMemoryLink();
+      link.pause('bToA'); // the responder's HELLO and PROOF are held up on the way back
+      const a = new Iocom(link.a, { name: 'a', keyPair: kA, allowedPeerKeys: [kB.publicKey], pingIntervalMs: 100, linkTimeoutMs: 10_000 });
+      const b = new Iocom(link.b, { name: 'b', keyPair: kB, allowedPeerKeys: [kA.publicKey], pingIntervalMs: 100, linkTimeoutMs: 10_000 });
+      serve(b);
+      await vi.advanceTimersByTimeAsync(350); // a hears nothing: its keepalive sends PINGs, which b reads before a proved anything
+      expect(a.isOpen && b.isOpen).toBe(true);
+      link.resume();
+      await vi.advanceTimersByTimeAsync(10);
+      await Promise.all([a.ready, b.ready]);
+      expect(a.peerKey).toBeDefined();
+      expect(b.peerKey).toBeDefined();
+      a.destroy();
+      b.destroy();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('close() before the peer is verified does not send the held messages to it (regression)', async () => {
     const opts: IocomOptions = { allowedPeerKeys: [kB.publicKey] };
     const l = await rawLink('memory', opts);
@@ -221,5 +250,65 @@ describe('LNK_AUTH timeouts and close (fake timers)', () => {
     await closing;
     expect(l.peer.received.map((m) => m.header.cmd)).toEqual([DMSG.LNK_AUTH]);
     await l.close();
+  });
+});
+
+describe('LNK_AUTH v2 wiring in the iocom', () => {
+  it('the role comes from the transport; a role option overrides it, and two initiators refuse each other', async () => {
+    const p = await iocomPair('memory', { keyPair: kA, allowedPeerKeys: [kB.publicKey], role: 'initiator' }, { keyPair: kB, allowedPeerKeys: [kA.publicKey], role: 'initiator' });
+    const [ea, eb] = await Promise.all([failure(p.a), failure(p.b)]);
+    for (const e of [ea, eb]) {
+      expect(e.code).toBe('AUTH_FAILED');
+      expect(e.message).toMatch(/both ends claim the role initiator/);
+    }
+    await p.close();
+  });
+
+  it('keys on a stream no transport marked need an explicit role (InvalidArgumentError); options are validated', () => {
+    expect(() => new Iocom(new PassThrough(), { keyPair: kA })).toThrow(InvalidArgumentError);
+    expect(() => new Iocom(new PassThrough(), { allowedPeerKeys: [kA.publicKey] })).toThrow(/needs the link's role/);
+    const io = new Iocom(new PassThrough(), { keyPair: kA, role: 'responder', pingIntervalMs: 0, linkTimeoutMs: 0 });
+    io.destroy();
+    const plain = new Iocom(new PassThrough(), { pingIntervalMs: 0, linkTimeoutMs: 0 }); // no keys: no role needed
+    plain.destroy();
+    expect(() => new Iocom(new PassThrough(), { role: 'dialler' as 'initiator' })).toThrow(/role must be 'initiator' or 'responder'/);
+    expect(() => new Iocom(new PassThrough(), { channelBinding: new Uint8Array(0) })).toThrow(/channelBinding must be null or a Uint8Array of 1 to 255 bytes/);
+  });
+
+  it('a version-1 peer is refused with a clear AUTH_FAILED', async () => {
+    const l = await rawLink('tcp', { allowedPeerKeys: [kB.publicKey] });
+    await l.peer.waitFor(1);
+    const v1 = new Uint8Array(64);
+    v1.set([0x44, 0x4d, 0x41, 0x55, 1, 1, 1]);
+    l.peer.send({ cmd: DMSG.LNK_AUTH }, v1, rawPublicKey(kB.publicKey));
+    const r = await l.closed;
+    expect(reasonCode(r)).toBe('AUTH_FAILED');
+    expect((r as { error: Error }).error.message).toMatch(/peer speaks LNK_AUTH version 1/);
+    await l.close();
+  });
+
+  it('a node without keys ignores a peer\'s LNK_AUTH and stays open, sending none', async () => {
+    const l = await rawLink('tcp');
+    serve(l.io);
+    const hello = new Uint8Array(64);
+    hello.set([0x44, 0x4d, 0x41, 0x55, 2, 1, 3, 2]);
+    l.peer.send({ cmd: DMSG.LNK_AUTH }, hello, rawPublicKey(kB.publicKey));
+    l.peer.send({ cmd: DMSG.LNK_AUTH }, new Uint8Array(64).fill(0xee)); // junk too
+    l.peer.send({ cmd: DMSG.DBG_SHELL | DMSGF.CREATE | DMSGF.DELETE, msgid: 1n });
+    await l.peer.until(() => l.peer.received.some((m) => m.header.msgid === 1n), 'reply');
+    await l.peer.roundTrip();
+    expect(l.io.isOpen).toBe(true);
+    expect(l.peer.received.map((m) => m.header.cmd & DMSGF.BASECMDMASK)).not.toContain(DMSG.LNK_AUTH);
+    await l.close();
+  });
+
+  it('an explicit channelBinding: the same bytes on both ends authenticate, different bytes do not', async () => {
+    const same = await iocomPair('tcp', { keyPair: kA, allowedPeerKeys: [kB.publicKey], channelBinding: new Uint8Array(16).fill(4) }, { keyPair: kB, allowedPeerKeys: [kA.publicKey], channelBinding: new Uint8Array(16).fill(4) });
+    await Promise.all([same.a.ready, same.b.ready]);
+    await same.close();
+    const other = await iocomPair('tcp', { keyPair: kA, allowedPeerKeys: [kB.publicKey], channelBinding: new Uint8Array(16).fill(4) }, { keyPair: kB, allowedPeerKeys: [kA.publicKey], channelBinding: new Uint8Array(16).fill(5) });
+    const e = await failure(other.a); // the initiator checks the responder's proof first
+    expect(e.message).toMatch(/signature does not verify/);
+    await other.close();
   });
 });

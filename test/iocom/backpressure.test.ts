@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { Iocom } from '../../src/iocom/iocom.ts';
-import { TransactionError } from '../../src/iocom/errors.ts';
+import { firstValueFrom } from 'rxjs';
+import { LinkError } from '../../src/iocom/errors.ts';
 import { createMemoryLink } from '../../src/transport/memory.ts';
 import { DMSG } from '../../src/wire/constants.ts';
 import type { Message } from '../../src/wire/message.ts';
@@ -63,32 +64,43 @@ describe('write backpressure', () => {
     io.destroy();
   });
 
-  it('a send past maxQueuedBytes throws TransactionError LIMIT; what was accepted is delivered', async () => {
+  it('a send past maxQueuedBytes never throws: it returns false, the link is shed with LinkError LIMIT and one log line', async () => {
     const link = createMemoryLink();
-    const io = new Iocom(link.a, { name: 'w', pingIntervalMs: 0, linkTimeoutMs: 0, writeHighWaterMark: 16 * 1024, maxQueuedBytes: 64 * 1024 });
-    const peer = new RawPeer(link.b);
+    const lines: string[] = [];
+    const io = new Iocom(link.a, { name: 'w', pingIntervalMs: 0, linkTimeoutMs: 0, writeHighWaterMark: 16 * 1024, maxQueuedBytes: 64 * 1024, log: (l) => lines.push(l) });
+    new RawPeer(link.b);
     link.pause('aToB');
+    const closed = firstValueFrom(io.closed$);
+    const tx = io.open(DMSG.DBG_SHELL);
+    const txEnd = new Promise<unknown>((resolve) => tx.rx$.subscribe({ error: resolve, complete: () => resolve('completed') }));
     let accepted = 0;
-    let limit: unknown;
-    for (let i = 0; i < 100 && limit === undefined; i++) {
-      try {
-        io.sendOneWay(DMSG.DBG_SHELL, { aux: payload(i) });
+    let refused = -1;
+    let maxQueued = 0;
+    for (let i = 0; i < 100 && refused < 0; i++) {
+      const before = io.stats().queuedBytes;
+      const ok = tx.send(DMSG.DBG_SHELL, { aux: payload(i) });
+      if (io.isOpen) {
         accepted++;
-      } catch (e) {
-        limit = e;
+        maxQueued = Math.max(maxQueued, io.stats().queuedBytes);
+      } else {
+        expect(ok).toBe(false);
+        expect(before + MSG_BYTES).toBeGreaterThan(64 * 1024);
+        refused = i;
       }
     }
-    expect(limit).toBeInstanceOf(TransactionError);
-    expect((limit as TransactionError).code).toBe('LIMIT');
     expect(accepted).toBeGreaterThan(0);
-    expect(io.stats().queuedBytes).toBeLessThanOrEqual(64 * 1024);
-    expect(() => io.open(DMSG.DBG_SHELL, { aux: payload(0) })).toThrow(TransactionError);
-    expect(io.isOpen).toBe(true); // a local limit does not end the link
-    link.resume('aToB');
-    await io.whenWritable();
-    await peer.waitFor(accepted);
-    expect(peer.received.map(indexOf)).toEqual(Array.from({ length: accepted }, (_, i) => i));
-    io.destroy();
+    expect(refused).toBe(accepted);
+    expect(maxQueued).toBeLessThanOrEqual(64 * 1024);
+    const r = await closed;
+    expect(r.kind === 'error' && r.error).toBeInstanceOf(LinkError);
+    expect(r.kind === 'error' && (r.error as LinkError).code).toBe('LIMIT');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^w: link shed: .*maxQueuedBytes is 65536/);
+    // The transaction on the shed link ends with LOST_LINK; sending on it now throws that, not LIMIT.
+    expect(await txEnd).toMatchObject({ code: 'LOST_LINK' });
+    expect(() => tx.send(DMSG.DBG_SHELL)).toThrow(expect.objectContaining({ code: 'LOST_LINK' }));
+    expect(tx.writable).toBe(false);
+    await expect(tx.whenWritable()).rejects.toMatchObject({ code: 'LOST_LINK' });
   });
 
   it('whenWritable(signal) rejects with CANCELLED when aborted', async () => {

@@ -2,9 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { map, take } from 'rxjs';
 import { Multicast } from '../../src/iocom/multicast.ts';
 
+/** No test here expects a subscriber to throw: surface it if one does. */
+const unexpected = (err: unknown): void => {
+  throw err;
+};
+
 describe('Multicast (the Subject stand-in of messages$, transactions$, rx$)', () => {
   it('delivers to every subscriber present, in subscription order', () => {
-    const m = new Multicast<number>();
+    const m = new Multicast<number>(unexpected);
     const seen: string[] = [];
     m.subscribe((v) => seen.push(`a${v}`));
     m.next(1);
@@ -14,7 +19,7 @@ describe('Multicast (the Subject stand-in of messages$, transactions$, rx$)', ()
   });
 
   it('a subscriber added during next does not get that value; one removed stops at once', () => {
-    const m = new Multicast<number>();
+    const m = new Multicast<number>(unexpected);
     const seen: string[] = [];
     let late = false;
     const first = m.subscribe((v) => {
@@ -34,7 +39,7 @@ describe('Multicast (the Subject stand-in of messages$, transactions$, rx$)', ()
   });
 
   it('observed follows subscribe and unsubscribe', () => {
-    const m = new Multicast<number>();
+    const m = new Multicast<number>(unexpected);
     expect(m.observed).toBe(false);
     const s1 = m.subscribe(() => {});
     const s2 = m.subscribe(() => {});
@@ -46,7 +51,7 @@ describe('Multicast (the Subject stand-in of messages$, transactions$, rx$)', ()
   });
 
   it('complete and error reach current subscribers once and late subscribers at once', () => {
-    const done = new Multicast<number>();
+    const done = new Multicast<number>(unexpected);
     const log: string[] = [];
     done.subscribe({ next: (v) => log.push(`n${v}`), complete: () => log.push('c1') });
     done.next(1);
@@ -57,7 +62,7 @@ describe('Multicast (the Subject stand-in of messages$, transactions$, rx$)', ()
     done.subscribe({ next: () => log.push('late next'), complete: () => log.push('c2'), error: () => log.push('late error') });
     expect(log).toEqual(['n1', 'c1', 'c2']);
 
-    const failed = new Multicast<number>();
+    const failed = new Multicast<number>(unexpected);
     const err = new Error('boom');
     const errs: unknown[] = [];
     failed.subscribe({ error: (e) => errs.push(e) });
@@ -68,7 +73,7 @@ describe('Multicast (the Subject stand-in of messages$, transactions$, rx$)', ()
   });
 
   it('works with operators (pipe, take unsubscribes early)', () => {
-    const m = new Multicast<number>();
+    const m = new Multicast<number>(unexpected);
     const got: number[] = [];
     let completed = false;
     m.pipe(map((v) => v * 10), take(2)).subscribe({ next: (v) => got.push(v), complete: () => (completed = true) });
@@ -79,7 +84,7 @@ describe('Multicast (the Subject stand-in of messages$, transactions$, rx$)', ()
   });
 
   it('keeps only live subscribers across many subscribe/unsubscribe cycles', () => {
-    const m = new Multicast<number>();
+    const m = new Multicast<number>(unexpected);
     let n = 0;
     const keep = m.subscribe(() => n++);
     for (let i = 0; i < 1000; i++) m.subscribe(() => {}).unsubscribe();
@@ -87,5 +92,41 @@ describe('Multicast (the Subject stand-in of messages$, transactions$, rx$)', ()
     expect(n).toBe(1);
     keep.unsubscribe();
     expect(m.observed).toBe(false);
+  });
+
+  it('a subscriber that throws is reported to the handler with the value; the others still get it; nothing escapes next()', () => {
+    const reported: Array<[unknown, unknown]> = [];
+    const m = new Multicast<number>((err, value) => reported.push([err, value]));
+    const seen: number[] = [];
+    const boom = new Error('handler bug');
+    m.subscribe(() => {
+      throw boom;
+    });
+    m.subscribe((v) => seen.push(v));
+    expect(() => m.next(7)).not.toThrow();
+    m.next(8);
+    expect(seen).toEqual([7, 8]);
+    expect(reported).toEqual([[boom, 7], [boom, 8]]);
+  });
+
+  it('an error with no error callback ends the subscription silently; a throwing error/complete callback is reported', () => {
+    const reported: unknown[] = [];
+    const failed = new Multicast<number>((err) => reported.push(err));
+    failed.subscribe(() => {});
+    failed.subscribe({
+      error: () => {
+        throw new Error('in error');
+      },
+    });
+    expect(() => failed.error(new Error('link lost'))).not.toThrow();
+    expect(reported.map((e) => (e as Error).message)).toEqual(['in error']);
+    const done = new Multicast<number>((err) => reported.push(err));
+    done.subscribe({
+      complete: () => {
+        throw new Error('in complete');
+      },
+    });
+    done.complete();
+    expect(reported.map((e) => (e as Error).message)).toEqual(['in error', 'in complete']);
   });
 });

@@ -108,7 +108,9 @@ describe('interop with the captured libdmsg session', () => {
     expect(ourConn.header.msgid).not.toBe(0n);
     expect(ourConn.header.error).toBe(0);
     const conn = decodeLnkConnSeed(ourConn.ext);
-    expect(conn).toMatchObject({ mediaId: NODE_ID, peerMask: 0xffffffffffffffffn, peerType: DMSG_PEER.ROUTER, protoVersion: 1, clLabel: 'ts-router' });
+    // pfs_mask all ones (libdmsg relays nothing to a 0 mask), cl_label empty
+    // (2015 libdmsg filters on a non-empty one), our name in fs_label.
+    expect(conn).toMatchObject({ mediaId: NODE_ID, peerMask: 0xffffffffffffffffn, pfsMask: 0xffffffffffffffffn, peerType: DMSG_PEER.ROUTER, protoVersion: 1, clLabel: '', fsLabel: 'ts-router' });
     // The rest of its header is laid out as the DragonFly client's (same cmd, circuit, sizes).
     const dfConn = masked(slice(c2s, C2S.conn)).slice(0, 64);
     const ourConnHead = masked(bytes.subarray(at[0]!, at[0]! + 64));

@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { Router, type RouterOptions } from '../../src/span/router.ts';
 import { encodePathRecord } from '../../src/span/path-record.ts';
+import { SHELL_MAX_LINES, SHELL_MAX_LINE_BYTES } from '../../src/span/shell.ts';
 import { memoryPair } from '../../src/transport/memory.ts';
 import { DMSG, DMSGF, DMSG_ERR, DMSG_PEER } from '../../src/wire/constants.ts';
 import { encodeLnkConn } from '../../src/wire/ext/lnk-conn.ts';
@@ -157,18 +158,60 @@ describe('malformed spans and CONNs', () => {
   });
 });
 
+describe('before LNK_CONN (issue 7 item 5)', () => {
+  it('refuses spans and transactions from a peer that has not sent LNK_CONN, relays nothing, and accepts them after', async () => {
+    const { r, log } = router();
+    const far = new Router({ name: 'far', nodeId: nodeIdOf(0x200), iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 } });
+    const [x, y] = memoryPair();
+    r.attach(x);
+    far.attach(y);
+    const [a, b] = memoryPair();
+    r.attach(a);
+    const p = new RawPeer(b);
+    const early = sendSpan(p, 'early');
+    expectRefused(await answer(p, early), DMSG_ERR.NOSUPP);
+    p.send({ cmd: (DMSG.BLK_OPEN | DMSGF.CREATE) >>> 0, msgid: 0x9999n });
+    expectRefused(await answer(p, 0x9999n), DMSG_ERR.NOSUPP);
+    expect(r.spans()).toEqual([]);
+    expect(r.stats()).toMatchObject({ spans: 0, received: 0, refusedBeforeConn: 2, spansRefused: 1 });
+    expect(log.some((l) => /refused 0x1207 before the peer's LNK_CONN/.test(l))).toBe(true);
+    expect(log.some((l) => /span up/.test(l))).toBe(false);
+    // The link stays up; once the peer's CONN is in, its spans are accepted and relayed.
+    expect(r.links.every((l) => l.iocom.isOpen)).toBe(true);
+    p.send({ cmd: (DMSG.LNK_CONN | DMSGF.CREATE) >>> 0, msgid: 1n }, encodeLnkConn({ mediaId: nodeIdOf(5), peerMask: ~0n & 0xffffffffffffffffn, peerType: DMSG_PEER.ROUTER, protoVersion: 1, peerLabel: 'late' }));
+    expectAck(await answer(p, sendSpan(p, 'after')));
+    await until(() => far.spans().some((s) => s.instance === 'after'), 'far sees the span sent after CONN');
+    expect(far.spans().map((s) => s.instance)).toEqual(['after']);
+    await r.close();
+    await far.close();
+  });
+});
+
 describe('DBG_SHELL', () => {
-  async function shell(p: RawPeer, line: string): Promise<string> {
+  /** Every reply line to one command: a PING sent after it is answered after the last line. */
+  async function shellLines(p: RawPeer, line: string): Promise<string[]> {
     const before = p.received.length;
     p.send({ cmd: DMSG.DBG_SHELL }, undefined, enc.encode(`${line}\0`));
-    await p.until(() => p.received.slice(before).some((m) => (m.header.cmd & DMSGF.BASECMDMASK) === DMSG.DBG_SHELL), `reply to ${line}`);
-    const m = p.received.slice(before).find((x) => (x.header.cmd & DMSGF.BASECMDMASK) === DMSG.DBG_SHELL)!;
-    expect(m.header.cmd >>> 0, 'one-way DBG_SHELL|REPLY').toBe((DMSG.DBG_SHELL | DMSGF.REPLY) >>> 0);
-    expect(m.header.msgid).toBe(0n);
-    expect(m.header.circuit).toBe(0n);
-    const text = dec.decode(m.aux);
-    expect(text.endsWith('\0')).toBe(true);
-    return text.slice(0, -1);
+    p.send({ cmd: DMSG.LNK_PING });
+    const isPong = (m: Message) => (m.header.cmd >>> 0) === ((DMSG.LNK_PING | DMSGF.REPLY) >>> 0);
+    await p.until(() => p.received.slice(before).some(isPong), `reply to ${line}`);
+    const got = p.received.slice(before);
+    const replies = got.slice(0, got.findIndex(isPong)).filter((x) => (x.header.cmd & DMSGF.BASECMDMASK) === DMSG.DBG_SHELL);
+    return replies.map((m) => {
+      expect(m.header.cmd >>> 0, 'one-way DBG_SHELL|REPLY').toBe((DMSG.DBG_SHELL | DMSGF.REPLY) >>> 0);
+      expect(m.header.msgid).toBe(0n);
+      expect(m.header.circuit).toBe(0n);
+      const text = dec.decode(m.aux);
+      expect(text.endsWith('\n\0'), 'one line per reply, NUL-terminated').toBe(true);
+      expect(text.slice(0, -2)).not.toContain('\n');
+      return text.slice(0, -1);
+    });
+  }
+
+  async function shell(p: RawPeer, line: string): Promise<string> {
+    const lines = await shellLines(p, line);
+    expect(lines.length).toBeGreaterThan(0);
+    return lines.join('');
   }
 
   it('answers help, tree, links and unknown commands as one-way text replies', async () => {
@@ -185,6 +228,25 @@ describe('DBG_SHELL', () => {
     expect(await shell(p, 'links')).toBe(`c1 raw1 ${nodeIdOf(1)}\n`);
     expect(await shell(p, 'frobnicate now')).toMatch(/unknown command 'frobnicate'/);
     expect(await shell(p, '')).toMatch(/commands:/);
+    await r.close();
+  });
+
+  it('answers a huge tree line by line, bounded, within the link limits (issue 7 item 1)', async () => {
+    // 4096 spans with 127-byte labels: the whole tree would be ~2 MB, past the 1 MiB aux limit.
+    const { r } = router();
+    const p = rawPeer(r, 1);
+    const long = 'x'.repeat(115);
+    for (let i = 0; i < 4096; i++) sendSpan(p, `${long}${String(i).padStart(7, '0')}`, { peerLabel: `${long}-svc${i}` });
+    await until(() => r.spans().length === 4096, 'all 4096 spans');
+    expect(r.describeTree().length).toBeGreaterThan(1 << 20);
+    const lines = await shellLines(p, 'tree');
+    expect(lines).toHaveLength(SHELL_MAX_LINES + 1);
+    expect(lines.at(-1)).toMatch(/^\.\.\. \d+ more lines not shown \(limit \d+\)\n$/);
+    expect(lines.slice(0, -1).join('')).toBe(r.describeTree().split('\n').slice(0, SHELL_MAX_LINES).join('\n') + '\n');
+    for (const l of lines) expect(enc.encode(l).length).toBeLessThanOrEqual(SHELL_MAX_LINE_BYTES + 1);
+    // The link is still up and answering.
+    expect(r.links.every((l) => l.iocom.isOpen)).toBe(true);
+    expect(await shell(p, 'links')).toBe(`c1 raw1 ${nodeIdOf(1)}\n`);
     await r.close();
   });
 

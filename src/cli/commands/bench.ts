@@ -2,8 +2,8 @@
  * `dmsg bench <headers|wire> [--json] [--seconds N]`: the wire benchmarks,
  * run in this process through the library (the same code as `npm run bench`).
  */
-import { Reporter, type BenchContext } from '../../../bench/harness.ts';
-import { run as runWireBench, runHeaderBench } from '../../../bench/wire.ts';
+import { Reporter, type BenchContext } from '../bench-harness.ts';
+import { run as runWireBench, runHeaderBench } from '../wire-bench.ts';
 import { numberOption, UsageError, type Command, type CommandContext } from '../command.ts';
 
 const TARGETS: Readonly<Record<string, { summary: string; run(ctx: BenchContext): void }>> = {

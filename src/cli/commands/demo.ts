@@ -6,8 +6,8 @@
  * ring. Narrated step by step; exits by itself.
  */
 import { filter, lastValueFrom, toArray, type Observable } from 'rxjs';
-import { measureHeaders } from '../../../bench/wire.ts';
-import { formatNumber } from '../../../bench/harness.ts';
+import { measureHeaders } from '../wire-bench.ts';
+import { formatNumber } from '../bench-harness.ts';
 import { Router, type SpanEvent, type SpanInfo } from '../../span/router.ts';
 import { connectTcp } from '../../transport/index.ts';
 import { cmdName } from '../../wire/cmd.ts';

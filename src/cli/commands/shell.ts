@@ -2,8 +2,7 @@
  * `dmsg shell ADDR CMD...`: one DBG_SHELL command (one-way, aux "CMD\0"),
  * print the relay's DBG_SHELL|REPLY text. The router answers help, tree, links.
  */
-import { filter, firstValueFrom, timeout } from 'rxjs';
-import { DMSG, DMSGF } from '../../wire/constants.ts';
+import { runShellCommand } from '../../span/shell-client.ts';
 import { CommandError, UsageError, type Command, type CommandContext } from '../command.ts';
 import { CLIENT_OPTIONS, clientSettings, dialIocom } from '../client.ts';
 
@@ -19,18 +18,11 @@ export const shellCommand: Command = {
     if (words.length === 0) throw new UsageError('missing shell command, e.g. help, tree or links', 'shell');
     const iocom = await dialIocom(settings);
     try {
-      const reply = firstValueFrom(
-        iocom.messages$.pipe(
-          filter((m) => (m.header.cmd & DMSGF.BASECMDMASK) === DMSG.DBG_SHELL && (m.header.cmd & DMSGF.REPLY) !== 0),
-          timeout(settings.timeoutMs),
-        ),
-      );
-      iocom.sendOneWay(DMSG.DBG_SHELL, { aux: new TextEncoder().encode(`${words.join(' ')}\0`) });
-      const msg = await reply.catch((err: unknown) => {
-        throw new CommandError('NO_REPLY', `no DBG_SHELL reply from ${target} within ${settings.timeoutMs} ms (${(err as Error).message})`, { cause: err });
+      const lines = await runShellCommand(iocom, words.join(' '), AbortSignal.timeout(settings.timeoutMs)).catch((err: unknown) => {
+        throw new CommandError('NO_REPLY', `no complete DBG_SHELL answer from ${target} within ${settings.timeoutMs} ms (${(err as Error).message})`, { cause: err });
       });
-      const text = new TextDecoder().decode(msg.aux).replace(/\0[\s\S]*$/, '');
-      io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+      // One reply per line (libdmsg and our router): print them all, in order.
+      for (const text of lines) io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
       return 0;
     } finally {
       await iocom.close();

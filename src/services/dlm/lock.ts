@@ -1,0 +1,75 @@
+/**
+ * One lock (the kernel's lkb) in one of its three roles (spec §1.1, §7):
+ * - local copy: owned here, its resource mastered here;
+ * - process copy: owned here, mastered on `nodeid` (the owner's view);
+ * - master copy: the master's record of a lock owned by node `nodeid`.
+ * Recovery (next issue) rebuilds master copies from process copies.
+ */
+import { LKM, LKSTS, type LockStatus, type ModeOrIV } from './constants.ts';
+import type { RuleLock } from './grant-rules.ts';
+import type { Resource } from './resource.ts';
+
+/** The caller's status block (`struct dlm_lksb`). */
+export interface Lksb {
+  /** Completion status, set just before the AST runs. */
+  status: number;
+  /** Lock id, set by lock() before it returns. */
+  lkid: number;
+  /** DLM_SBF_* of the last completion. */
+  flags: number;
+  /** The caller's LVB buffer (`lvblen` bytes), or null. */
+  lvb: Uint8Array | null;
+}
+
+export function newLksb(lvblen = 0): Lksb {
+  return { status: 0, lkid: 0, flags: 0, lvb: lvblen > 0 ? new Uint8Array(lvblen) : null };
+}
+
+export type AstFn = (astarg: unknown) => void;
+export type BastFn = (astarg: unknown, mode: number) => void;
+
+/** A remote operation a process copy awaits a reply for. */
+export type WaitType = 'none' | 'lookup' | 'request' | 'convert' | 'unlock' | 'cancel';
+
+export class Lock implements RuleLock {
+  readonly lkid: number;
+  /** Master copy: the owner node. Process copy: the master node. Local copy: 0. */
+  nodeid = 0;
+  /** The peer's lock id (master copy: owner's lkid; process copy: master's lkid). */
+  remid = 0;
+  readonly masterCopy: boolean;
+  resource: Resource | null = null;
+  grmode: ModeOrIV = LKM.IV;
+  rqmode: ModeOrIV = LKM.IV;
+  status: LockStatus = LKSTS.NONE;
+  exflags = 0;
+  sbflags = 0;
+  highbast = 0;
+  hasBast = false;
+  /** Caller buffer (local/process copy) or the master copy's own buffer. */
+  lvb: Uint8Array | null = null;
+  lvbseq = 0;
+  ast: AstFn | null = null;
+  bast: BastFn | null = null;
+  astarg: unknown = undefined;
+  lksb: Lksb | null = null;
+  /** Process copies: the remote operation awaiting its reply. */
+  waitType: WaitType = 'none';
+  /** Process copies: an UNLOCK/CANCEL sent while a conversion was in flight. */
+  secondary: 'none' | 'unlock' | 'cancel' = 'none';
+  overlapUnlock = false;
+  overlapCancel = false;
+  /** The operation recorded as an overlap carried FORCEUNLOCK/CANCEL flags. */
+  unlockFlags = 0;
+  /** The terminal completion was queued: the lkid is gone. */
+  endOfLife = false;
+  // BAST suppression memory (§2.7), owner side.
+  lastCastMode: ModeOrIV = LKM.IV;
+  lastCbMode: ModeOrIV = LKM.IV;
+  lastCbWasBast = false;
+
+  constructor(lkid: number, masterCopy: boolean) {
+    this.lkid = lkid;
+    this.masterCopy = masterCopy;
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Argument validation of lock() and unlock() with the kernel's synchronous
+ * errors (spec §1.3), as pure functions of the arguments and of what the
+ * caller knows of the lock. 0 = accepted.
+ */
+import { DLM_ERRNO, DLM_RESNAME_MAXLEN, LKF, LKF_ALL, LKF_UNLOCK_ALLOWED, LKSTS, type LockStatus, type ModeOrIV } from './constants.ts';
+import { quecvtAllowed } from './modes.ts';
+
+export interface LockArgs {
+  mode: number;
+  flags: number;
+  /** Resource name length (ignored for conversions). */
+  nameLength: number;
+  hasAst: boolean;
+  hasLksb: boolean;
+  /** Whether the lksb carries an LVB buffer. */
+  hasLvb: boolean;
+  /** lksb.lkid (conversions name the lock by it). */
+  lkid: number;
+}
+
+/** Checks that need no lock (the kernel's set_lock_args). */
+export function validateLockArgs(a: LockArgs): number {
+  const f = a.flags;
+  const { EINVAL } = DLM_ERRNO;
+  if (!Number.isInteger(f) || f < 0 || (f & ~LKF_ALL) !== 0) return EINVAL;
+  if (!Number.isInteger(a.mode) || a.mode < 0 || a.mode > 5) return EINVAL;
+  if (!(f & LKF.CONVERT) && a.nameLength > DLM_RESNAME_MAXLEN) return EINVAL;
+  if (f & LKF.CANCEL) return EINVAL;
+  if (f & LKF.QUECVT && !(f & LKF.CONVERT)) return EINVAL;
+  if (f & LKF.CONVDEADLK && !(f & LKF.CONVERT)) return EINVAL;
+  if (f & LKF.CONVDEADLK && f & LKF.NOQUEUE) return EINVAL;
+  if (f & LKF.EXPEDITE && f & (LKF.CONVERT | LKF.QUECVT | LKF.NOQUEUE)) return EINVAL;
+  if (f & LKF.EXPEDITE && a.mode !== 0) return EINVAL;
+  if (!a.hasAst || !a.hasLksb) return EINVAL;
+  if (f & LKF.VALBLK && !a.hasLvb) return EINVAL;
+  if (f & LKF.CONVERT && a.lkid === 0) return EINVAL;
+  return 0;
+}
+
+/** What validation reads of an existing lock. */
+export interface LockState {
+  status: LockStatus;
+  grmode: ModeOrIV;
+  /** A master copy (the master's record of a remote owner's lock). */
+  masterCopy: boolean;
+  /** A remote operation (lookup, request, convert, unlock, cancel) awaits its reply. */
+  busy: boolean;
+  /** An overlapping unlock or cancel is recorded. */
+  overlap: boolean;
+  /** The lock waits for another lock's directory lookup. */
+  onLookupList: boolean;
+  /** Which of CANCEL / FORCEUNLOCK (or a plain unlock) is outstanding. */
+  cancelOutstanding: boolean;
+  unlockOutstanding: boolean;
+}
+
+/** Checks of a conversion against the lock (the kernel's validate_lock_args). */
+export function validateConvert(mode: number, flags: number, lk: LockState): number {
+  if (lk.status !== LKSTS.GRANTED || lk.busy || lk.overlap || lk.onLookupList) return DLM_ERRNO.EBUSY;
+  if (lk.masterCopy) return DLM_ERRNO.EINVAL;
+  if (flags & LKF.QUECVT && !quecvtAllowed(lk.grmode, mode as ModeOrIV)) return DLM_ERRNO.EINVAL;
+  return 0;
+}
+
+/** Flag checks of unlock() that need no lock. */
+export function validateUnlockFlags(flags: number): number {
+  if (!Number.isInteger(flags) || flags < 0 || (flags & ~LKF_UNLOCK_ALLOWED) !== 0) return DLM_ERRNO.EINVAL;
+  if (flags & LKF.CANCEL && flags & LKF.FORCEUNLOCK) return DLM_ERRNO.EINVAL;
+  return 0;
+}
+
+/**
+ * What unlock() does with a lock (the kernel's validate_unlock_args):
+ * 'proceed' runs it now; 'overlap' records it to finish when the in-flight
+ * reply arrives (returns 0); 'nothing' is a cancel with nothing to cancel
+ * (returns 0, no AST); a negative number is the synchronous error.
+ */
+export type UnlockVerdict = 'proceed' | 'overlap' | 'nothing' | number;
+
+export function validateUnlock(flags: number, lk: LockState, inFlight: 'none' | 'lookup' | 'request' | 'convert' | 'unlock' | 'cancel'): UnlockVerdict {
+  if (lk.masterCopy) return DLM_ERRNO.EINVAL;
+  const cancel = (flags & LKF.CANCEL) !== 0;
+  const force = (flags & LKF.FORCEUNLOCK) !== 0;
+  if (cancel) {
+    if (lk.cancelOutstanding) return DLM_ERRNO.EINVAL;
+    if (lk.unlockOutstanding) return DLM_ERRNO.EINVAL;
+    if (lk.onLookupList) return 'overlap';
+    if (inFlight === 'lookup' || inFlight === 'request') return 'overlap';
+    if (inFlight === 'unlock' || inFlight === 'cancel') return DLM_ERRNO.EINVAL;
+    if (lk.status === LKSTS.GRANTED && inFlight === 'none') return 'nothing';
+    return 'proceed';
+  }
+  if (force) {
+    if (lk.unlockOutstanding) return DLM_ERRNO.EINVAL;
+    if (lk.onLookupList) return 'overlap';
+    if (inFlight === 'lookup' || inFlight === 'request') return 'overlap';
+    if (inFlight === 'unlock') return DLM_ERRNO.EINVAL;
+    return 'proceed';
+  }
+  if (lk.busy || lk.overlap || lk.onLookupList) return DLM_ERRNO.EBUSY;
+  return 'proceed';
+}

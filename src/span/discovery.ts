@@ -1,0 +1,96 @@
+/**
+ * Discovery: what the span table looks like from outside. One SpanInfo per
+ * advertised instance (its best path), the spans$ feed of up/down/changed
+ * events as best paths change, spans(service) and waitForSpan().
+ */
+import { Observable, Subject } from 'rxjs';
+import type { RouterCore } from './router-core.ts';
+import { SpanError } from './errors.ts';
+import type { SpanEvent, SpanInfo } from './router-types.ts';
+import type { NodeKey, SpanLink, SpanNode } from './span-table.ts';
+
+export class Discovery {
+  readonly spans$: Observable<SpanEvent>;
+  readonly #core: RouterCore;
+  readonly #spans = new Subject<SpanEvent>();
+  /** Last SpanInfo published per node, to tell up/down/changed apart. */
+  readonly #published = new Map<NodeKey, SpanInfo>();
+
+  constructor(core: RouterCore) {
+    this.#core = core;
+    this.spans$ = this.#spans.asObservable();
+  }
+
+  /** The spans this router sees now (best path per instance), optionally of one service. */
+  spans(service?: string): SpanInfo[] {
+    const table = this.#core.table;
+    const nodes = service === undefined ? table.nodes() : table.findService(service);
+    return nodes.map((n) => this.infoOf(n));
+  }
+
+  /** Resolves with the first span of `service` (at once if known). */
+  waitForSpan(service: string, signal?: AbortSignal): Promise<SpanInfo> {
+    const now = this.spans(service).filter((s) => s.via !== null);
+    if (now.length > 0) return Promise.resolve(now[0]!);
+    return new Promise((resolve, reject) => {
+      const sub = this.#spans.subscribe((e) => {
+        if (e.type !== 'down' && e.span.service === service && e.span.via !== null) {
+          sub.unsubscribe();
+          resolve(e.span);
+        }
+      });
+      signal?.addEventListener('abort', () => { sub.unsubscribe(); reject(new SpanError('NO_SPAN', `waiting for ${service} was aborted`, { cause: signal.reason })); }, { once: true });
+    });
+  }
+
+  infoOf(node: SpanNode): SpanInfo {
+    return this.linkInfo(node, node.links[0]!);
+  }
+
+  linkInfo(node: SpanNode, link: SpanLink): SpanInfo {
+    const core = this.#core;
+    const conn = link.connId === null ? undefined : core.conns.get(link.connId);
+    return {
+      service: node.clusterLabel,
+      instance: node.nodeLabel,
+      clusterId: node.clusterId,
+      instanceId: node.nodeId,
+      peerType: node.peerType,
+      node: link.connId === null ? core.nodeId : link.path[0] ?? null,
+      dist: link.connId === null ? -1 : link.fields.dist,
+      via: link.connId,
+      viaName: conn?.peerName ?? null,
+      path: link.path,
+      key: node.key,
+    };
+  }
+
+  /** Publish the node's state if it changed (up, changed, down). */
+  publish(key: NodeKey): void {
+    const core = this.#core;
+    const node = core.table.node(key);
+    const before = this.#published.get(key);
+    if (!node) {
+      if (before) {
+        this.#published.delete(key);
+        core.log(`span down ${before.service}/${before.instance}`);
+        this.#spans.next({ type: 'down', span: before });
+      }
+      return;
+    }
+    const now = this.infoOf(node);
+    if (!before) {
+      this.#published.set(key, now);
+      if (now.via !== null) core.log(`span up ${now.service}/${now.instance} dist=${now.dist} via=${now.via}`);
+      this.#spans.next({ type: 'up', span: now });
+    } else if (before.dist !== now.dist || before.via !== now.via) {
+      this.#published.set(key, now);
+      core.log(`span changed ${now.service}/${now.instance} dist=${now.dist} via=${now.via}`);
+      this.#spans.next({ type: 'changed', span: now });
+    }
+  }
+
+  complete(): void {
+    this.#spans.complete();
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * Carrying out the relay plan (libdmsg's dmsg_generate_relay and relay
+ * deletion): the planner (relay-plan.ts) says which spans to open and close
+ * on which link; this opens them as LNK_SPAN transactions, keeps them by id
+ * and by node, and closes them, make before break. A DELETE we send while a
+ * lost link is being handled carries that link (root-cause notification).
+ */
+import { DMSG, DMSGF } from '../wire/constants.ts';
+import { encodeLnkSpan } from '../wire/ext/lnk-span.ts';
+import type { Transaction } from '../iocom/transaction.ts';
+import type { RelayConn } from './filters.ts';
+import { encodePathRecord } from './path-record.ts';
+import { planRelaysForNode, type RelaySpec } from './relay-plan.ts';
+import { decodeRootCause, encodeRootCause, type RootCause } from './root-cause.ts';
+import type { RouterCore } from './router-core.ts';
+import { DMSG_ERR_WITHDRAWN, type RelayState } from './router-types.ts';
+import type { NodeKey } from './span-table.ts';
+
+/** What the executor calls back for a relayed span the peer refused. */
+export interface RelayRefusalHandler {
+  /** The peer says the advertisement was withdrawn. */
+  withdrawn(key: NodeKey, epoch: number): void;
+  /** The peer says a path crosses a lost link. */
+  lostLink(cause: RootCause): void;
+}
+
+export class RelayExecutor {
+  readonly #core: RouterCore;
+  readonly #refusals: RelayRefusalHandler;
+  readonly #relays = new Map<string, RelayState>();
+  readonly #byNode = new Map<NodeKey, Set<string>>();
+  #next = 1;
+  /** The lost link that the relay deletions now under way report (root-cause notification). */
+  #rootCause: RootCause | null = null;
+
+  constructor(core: RouterCore, refusals: RelayRefusalHandler) {
+    this.#core = core;
+    this.#refusals = refusals;
+  }
+
+  get size(): number {
+    return this.#relays.size;
+  }
+
+  /** Relay ids of one node. */
+  ofNode(key: NodeKey): readonly RelayState[] {
+    const ids = this.#byNode.get(key);
+    return ids ? [...ids].map((id) => this.#relays.get(id)!) : [];
+  }
+
+  /** Run `fn` with relay deletions carrying `cause` (null: none). */
+  withRootCause(cause: RootCause | null, fn: () => void): void {
+    const before = this.#rootCause;
+    this.#rootCause = cause;
+    try {
+      fn();
+    } finally {
+      this.#rootCause = before;
+    }
+  }
+
+  #relayConns(): RelayConn[] {
+    const out: RelayConn[] = [];
+    for (const c of this.#core.conns.values()) if (c.peerConn !== null && c.iocom.isOpen) out.push({ connId: c.connId, peerNodeId: c.peerNodeId, peerConn: c.peerConn });
+    return out;
+  }
+
+  /** Plan one node again and carry the plan out. */
+  replan(key: NodeKey): void {
+    const core = this.#core;
+    // consistencyCheck: do not relay a path through a direct peer that has
+    // not itself sent us a span as good; it cuts path exploration after a
+    // cut ~10x (test/span/sim-mesh*.ts) and never changes the end state.
+    // Not while a new peer's initial spans may still be coming: a path
+    // through that peer would look stale until they arrive, and withdrawing
+    // it would break make-before-break (far routers would see down, then up).
+    let settled = true;
+    for (const c of core.conns.values()) if (c.peerConn !== null && !c.settled && c.iocom.isOpen) settled = false;
+    const plan = planRelaysForNode(core.table, key, this.#relayConns(), this.ofNode(key), { localRnss: core.opts.localRnss, consistencyCheck: settled });
+    // Make before break.
+    for (const spec of plan.create) this.#create(spec);
+    for (const id of plan.delete) this.delete(id);
+  }
+
+  /** Close every relay on a conn (its peer closed its CONN). */
+  deleteOnConn(connId: string): void {
+    for (const relay of [...this.#relays.values()]) if (relay.connId === connId) this.delete(relay.relayId);
+  }
+
+  /** Forget every relay on a conn without sending anything (the link is gone). */
+  forgetOnConn(connId: string): void {
+    for (const relay of [...this.#relays.values()]) if (relay.connId === connId) this.#forget(relay);
+  }
+
+  /** The relay a span transaction of ours carries, if it is still open. */
+  get(relayId: string): RelayState | undefined {
+    return this.#relays.get(relayId);
+  }
+
+  #create(spec: RelaySpec): void {
+    const core = this.#core;
+    const conn = core.conns.get(spec.connId);
+    if (!conn || !conn.iocom.isOpen) return;
+    const relayId = `r${this.#next++}`;
+    const source = core.table.link(spec.sourceLinkId);
+    const extras = source?.fields.extras as Record<string, unknown> | undefined;
+    const f = spec.fields;
+    let tx: Transaction;
+    try {
+      const ext = encodeLnkSpan({
+        ...(extras ?? {}),
+        peerId: f.clusterId, pfsId: f.nodeId, pfsType: f.pfsType, peerType: f.peerType, protoVersion: 1,
+        dist: f.dist, rnss: f.rnss, peerLabel: f.clusterLabel, pfsLabel: f.nodeLabel,
+      });
+      const hops = f.epoch && f.hops && f.hops.length === spec.path.length ? f.hops : undefined;
+      tx = conn.iocom.open(DMSG.LNK_SPAN, { ext, aux: encodePathRecord(spec.path, f.epoch ?? 0, hops) });
+      core.spanMessagesSent++;
+    } catch (err) {
+      core.log(`link ${conn.connId}: cannot relay span: ${(err as Error).message}`);
+      return;
+    }
+    core.roles.set(tx, { kind: 'relay-span', relayId });
+    const relay: RelayState = { ...spec, relayId, tx };
+    this.#relays.set(relayId, relay);
+    let set = this.#byNode.get(spec.nodeKey);
+    if (!set) this.#byNode.set(spec.nodeKey, (set = new Set()));
+    set.add(relayId);
+    tx.rx$.subscribe({
+      next: (msg) => {
+        // The peer refused or closed our relayed span.
+        if (!(msg.header.cmd & DMSGF.DELETE)) return;
+        this.#forget(relay);
+        if (tx.canSend) tx.close();
+        // Refused as withdrawn, or over a lost link: the peer knows more than we do.
+        if (msg.header.error === DMSG_ERR_WITHDRAWN && f.epoch) this.#refusals.withdrawn(spec.nodeKey, f.epoch);
+        else if (msg.aux.length > 0) {
+          let rc: RootCause | null = null;
+          try {
+            rc = decodeRootCause(msg.aux);
+          } catch {
+            rc = null;
+          }
+          if (rc) this.#refusals.lostLink(rc);
+        }
+      },
+      error: () => this.#forget(relay),
+    });
+  }
+
+  /** Close one relay (with `error`, or carrying the root cause under way). */
+  delete(relayId: string, error = 0): void {
+    const relay = this.#relays.get(relayId);
+    if (!relay) return;
+    this.#forget(relay);
+    if (relay.tx.canSend) {
+      try {
+        if (error === 0 && this.#rootCause !== null) relay.tx.send(DMSG.LNK_ERROR, { delete: true, aux: encodeRootCause(this.#rootCause) });
+        else relay.tx.close(error);
+        this.#core.spanMessagesSent++;
+      } catch (err) {
+        // The link is full or ending: it fails on its own; nothing more to send here.
+        this.#core.log(`cannot close relay ${relayId}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  #forget(relay: RelayState): void {
+    if (this.#relays.get(relay.relayId) !== relay) return;
+    this.#relays.delete(relay.relayId);
+    const set = this.#byNode.get(relay.nodeKey);
+    set?.delete(relay.relayId);
+    if (set?.size === 0) this.#byNode.delete(relay.nodeKey);
+  }
+}
