@@ -36,6 +36,9 @@ export interface PeerClosed {
   at: number;
 }
 
+/** The msgid sendConn() opens LNK_CONN with by default: above 2^32, apart from every attack's ids. */
+export const CONN_MSGID = 0x1_0000_0001n;
+
 /** Safety net for every wait: long enough never to end a healthy run. */
 export const PEER_SAFETY_MS = 30_000;
 
@@ -172,10 +175,14 @@ export class HostilePeer {
     return i;
   }
 
-  /** LNK_CONN (seed layout) opened with `msgid`. */
+  /**
+   * LNK_CONN (seed layout): peer_mask as given (default none), pfs_mask all
+   * ones (every pfs_type), opened with `msgid` (default CONN_MSGID, which no
+   * attack's ids below 2^32 can collide with).
+   */
   sendConn(opts: { msgid?: bigint; name?: string; nodeId?: string; peerMask?: bigint; peerType?: number } = {}): void {
-    const ext = encodeLnkConn({ mediaId: opts.nodeId ?? randomUUID(), peerMask: opts.peerMask ?? 0n, peerType: opts.peerType ?? 1, protoVersion: 1, peerLabel: opts.name ?? this.label }, 'seed');
-    this.send({ cmd: (DMSG.LNK_CONN | DMSGF.CREATE) >>> 0, msgid: opts.msgid ?? 1n }, ext);
+    const ext = encodeLnkConn({ mediaId: opts.nodeId ?? randomUUID(), peerMask: opts.peerMask ?? 0n, pfsMask: 0xffffffffffffffffn, peerType: opts.peerType ?? 1, protoVersion: 1, peerLabel: opts.name ?? this.label }, 'seed');
+    this.send({ cmd: (DMSG.LNK_CONN | DMSGF.CREATE) >>> 0, msgid: opts.msgid ?? CONN_MSGID }, ext);
   }
 
   /** One LNK_SPAN CREATE (no path record, as a DragonFly peer sends it). */

@@ -109,6 +109,7 @@ const ACTIONS: Record<string, (s: FuzzState) => Promise<void>> = {
   async adversarialCreates(s) {
     const p = await hostile(s, 'discard');
     if (!p) return;
+    if (s.rnd() < 0.8) p.sendConn({ peerMask: 0n });
     const n = 1000 + Math.floor(s.rnd() * 4000);
     const frames: Uint8Array[] = [];
     for (let i = 1; i <= n; i++) frames.push(p.frame({ cmd: (DMSG.DBG_SHELL | DMSGF.CREATE) >>> 0, msgid: BigInt(Math.imul(i, FIB_INVERSE) >>> 0) }));

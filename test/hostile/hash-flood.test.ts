@@ -32,6 +32,8 @@ interface PhaseTimes {
 async function flood(relay: RelayProcess, open: (i: number) => number, unknown: (j: number) => number): Promise<PhaseTimes> {
   const peer = await HostilePeer.connect(relay.port, { read: 'decode', keep: 0 });
   const connId = await relay.connIdOf(peer.localPort);
+  // A proper peer: LNK_CONN first (before it, the relay refuses everything else).
+  peer.sendConn({ peerMask: 0n });
   const times: PhaseTimes = { createsMs: null, unknownMs: null, teardownMs: null };
   const frames: Uint8Array[] = [];
   for (let i = 1; i <= CREATES; i++) frames.push(peer.frame({ cmd: (DMSG.DBG_SHELL | DMSGF.CREATE) >>> 0, msgid: BigInt(open(i)) }));

@@ -31,6 +31,7 @@ describe(`hostile: ${LINKS} links holding ${PER_LINK} transactions each`, () => 
       const peer = await HostilePeer.connect(relay.port, { read: 'decode', keep: 0, label: `holder${l}` });
       connIds.push(await relay.connIdOf(peer.localPort));
       peers.push(peer);
+      peer.sendConn({ peerMask: 0n });
       const frames: Uint8Array[] = [];
       for (let i = 1; i <= PER_LINK; i++) frames.push(peer.frame({ cmd: (DMSG.DBG_SHELL | DMSGF.CREATE) >>> 0, msgid: BigInt(i) }));
       peer.write(concatBytes(frames));
