@@ -59,7 +59,10 @@ async function attack(name: string, conns: number, auth: boolean): Promise<void>
     config['key'] = k.key;
     config['allow-key'] = [k.allow];
     keyPair = k.bystander;
-    if (!HOSTILE_FULL) config[KEYS.preauthConnections] = 64;
+    if (!HOSTILE_FULL) {
+      config[KEYS.preauthConnections] = 64;
+      config[KEYS.preauthBufferBytes] = 64 << 10;
+    }
   }
   const relay = await startHostileRelay({ config });
   const baselineRssMb = relay.sampleRss()!;

@@ -3,7 +3,7 @@
  * spans are relayed to them. Each sink gets a relayed LNK_SPAN transaction
  * per span, queued and never taken. Before the fix 20 sinks with 4 x 4096
  * spans took 1.44 GB (peak 1.85 GB). Daemon-wide budgets (queued bytes,
- * spans) must bound it, shedding the sinks.
+ * transactions) must bound it, shedding the sinks.
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -19,7 +19,7 @@ const SPANS_PER_ADVERTISER = 4096;
 
 describe(`hostile: ${SINKS} sinks that never read, ${ADVERTISERS} x ${SPANS_PER_ADVERTISER} spans relayed to them`, () => {
   it('budgets bound memory; the sinks lose their links, the bystander does not', async () => {
-    const relay = await startHostileRelay({ config: size({ [KEYS.queuedBytes]: 16 << 20, [KEYS.spans]: 20_000 }, {}) });
+    const relay = await startHostileRelay({ config: size({ [KEYS.queuedBytes]: 16 << 20, [KEYS.transactions]: 20_000 }, {}) });
     const baselineRssMb = relay.sampleRss()!;
     const bystander = await startBystander(relay);
 
