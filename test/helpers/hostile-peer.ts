@@ -176,6 +176,20 @@ export class HostilePeer {
   }
 
   /**
+   * Encode `count` frames with `make(i)` and write them in batches, yielding
+   * to the event loop between batches: the test process's own encoding must
+   * not stall the bystander that shares it (the relay is what is measured).
+   */
+  async writeFrames(count: number, make: (i: number) => Uint8Array, batch = 256): Promise<void> {
+    for (let i = 0; i < count && !this.socket.destroyed; ) {
+      const parts: Uint8Array[] = [];
+      for (const end = Math.min(count, i + batch); i < end; i++) parts.push(make(i));
+      if (!this.write(concatBytes(parts))) await this.drained();
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  /**
    * LNK_CONN (seed layout): peer_mask as given (default none), pfs_mask all
    * ones (every pfs_type), opened with `msgid` (default CONN_MSGID, which no
    * attack's ids below 2^32 can collide with).

@@ -86,7 +86,17 @@ export interface RelayOptions {
   rssKillMb?: number;
   /** RSS sampling period, ms. @default 100 */
   sampleMs?: number;
+  /**
+   * Node flags of the relay process. The default caps the V8 heap as
+   * docs/limits.md says a relay should run: the budgets bound what links
+   * hold alive, the cap makes V8 collect a shed link's garbage before the
+   * heap grows past it. @default RELAY_NODE_FLAGS
+   */
+  nodeFlags?: string[];
 }
+
+/** How the harness runs a relay's node (see RelayOptions.nodeFlags). */
+export const RELAY_NODE_FLAGS: readonly string[] = ['--max-old-space-size=512'];
 
 export interface RelayExit {
   code: number | null;
@@ -172,7 +182,7 @@ export class RelayProcess {
     this.#rssKillMb = opts.rssKillMb ?? (HOSTILE_FULL ? 2048 : 1024);
     this.#dir = mkdtempSync(join(tmpdir(), 'dmsg-hostile-'));
     const config: Record<string, unknown> = { ...opts.config };
-    const args = [BIN, 'relay', '--name', this.name, '--listen', '127.0.0.1:0'];
+    const args = [...(opts.nodeFlags ?? RELAY_NODE_FLAGS), BIN, 'relay', '--name', this.name, '--listen', '127.0.0.1:0'];
     for (const a of opts.advertise ?? [`echo/${this.name}`]) args.push('--advertise', a);
     if (Object.keys(config).length > 0) {
       const file = join(this.#dir, 'relay.json');

@@ -12,7 +12,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DMSG, DMSGF } from '../../src/wire/constants.ts';
-import { concatBytes } from '../../src/wire/frame-encoder.ts';
 import { FIB_INVERSE, HostilePeer, seededRandom } from '../helpers/hostile-peer.ts';
 import { MAX_LATENCY_MS, SAFETY_MS, finishAttack, since, size, startBystander, startHostileRelay, useHostileCleanup, type RelayProcess } from '../helpers/hostile-relay.ts';
 
@@ -35,17 +34,13 @@ async function flood(relay: RelayProcess, open: (i: number) => number, unknown: 
   // A proper peer: LNK_CONN first (before it, the relay refuses everything else).
   peer.sendConn({ peerMask: 0n });
   const times: PhaseTimes = { createsMs: null, unknownMs: null, teardownMs: null };
-  const frames: Uint8Array[] = [];
-  for (let i = 1; i <= CREATES; i++) frames.push(peer.frame({ cmd: (DMSG.DBG_SHELL | DMSGF.CREATE) >>> 0, msgid: BigInt(open(i)) }));
   let t0 = performance.now();
-  peer.write(concatBytes(frames));
+  await peer.writeFrames(CREATES, (i) => peer.frame({ cmd: (DMSG.DBG_SHELL | DMSGF.CREATE) >>> 0, msgid: BigInt(open(i + 1)) }));
   if ((await peer.pingRtt(SAFETY_MS)) === null) return times;
   times.createsMs = since(t0);
 
-  frames.length = 0;
-  for (let j = 1; j <= UNKNOWN; j++) frames.push(peer.frame({ cmd: DMSG.LNK_PAD, msgid: BigInt(unknown(j)) }));
   t0 = performance.now();
-  peer.write(concatBytes(frames));
+  await peer.writeFrames(UNKNOWN, (j) => peer.frame({ cmd: DMSG.LNK_PAD, msgid: BigInt(unknown(j + 1)) }));
   if ((await peer.pingRtt(SAFETY_MS)) === null) return times;
   times.unknownMs = since(t0);
 

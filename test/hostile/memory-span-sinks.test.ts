@@ -7,7 +7,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { concatBytes } from '../../src/wire/frame-encoder.ts';
 import { ATTACK_PEER_TYPE, HostilePeer } from '../helpers/hostile-peer.ts';
 import { KEYS, MAX_LATENCY_MS, SAFETY_MS, finishAttack, since, size, startBystander, startHostileRelay, useHostileCleanup } from '../helpers/hostile-relay.ts';
 
@@ -41,9 +40,7 @@ describe(`hostile: ${SINKS} sinks that never read, ${ADVERTISERS} x ${SPANS_PER_
         break;
       }
       adv.sendConn({ peerMask: 0n });
-      const frames: Uint8Array[] = [];
-      for (let i = 0; i < SPANS_PER_ADVERTISER; i++) frames.push(adv.spanFrame(BigInt(i + 2), { service: `sunk${a}`, instance: `i${i}`, clusterId: randomUUID(), instanceId: randomUUID() }));
-      adv.write(concatBytes(frames));
+      await adv.writeFrames(SPANS_PER_ADVERTISER, (i) => adv.spanFrame(BigInt(i + 2), { service: `sunk${a}`, instance: `i${i}`, clusterId: randomUUID(), instanceId: randomUUID() }));
       // Barrier: relayed to every sink by now.
       if ((await adv.pingRtt(SAFETY_MS)) === null) stalled = `advertiser ${a}: no PING answer within ${SAFETY_MS / 1000} s`;
     }

@@ -8,7 +8,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DMSG, DMSGF } from '../../src/wire/constants.ts';
-import { concatBytes } from '../../src/wire/frame-encoder.ts';
 import { HostilePeer } from '../helpers/hostile-peer.ts';
 import { MAX_LATENCY_MS, SAFETY_MS, finishAttack, since, size, startBystander, startHostileRelay, useHostileCleanup } from '../helpers/hostile-relay.ts';
 
@@ -26,12 +25,10 @@ describe('hostile: 4096 long-label spans, then DBG_SHELL tree', () => {
     const peer = await HostilePeer.connect(relay.port, { read: 'decode', keep: 100 });
     const connId = await relay.connIdOf(peer.localPort);
     peer.sendConn();
-    const frames: Uint8Array[] = [];
-    for (let i = 0; i < SPANS; i++) {
+    await peer.writeFrames(SPANS, (i) => {
       const tag = String(i).padStart(5, '0');
-      frames.push(peer.spanFrame(BigInt(i + 2), { service: `s${tag}`.padEnd(127, 'x'), instance: `i${tag}`.padEnd(127, 'y'), clusterId: randomUUID(), instanceId: randomUUID() }));
-    }
-    peer.write(concatBytes(frames));
+      return peer.spanFrame(BigInt(i + 2), { service: `s${tag}`.padEnd(127, 'x'), instance: `i${tag}`.padEnd(127, 'y'), clusterId: randomUUID(), instanceId: randomUUID() });
+    });
     const rtt = await peer.pingRtt(SAFETY_MS);
     expect(rtt, 'the relay took the spans (PING barrier)').not.toBeNull();
 

@@ -9,7 +9,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DMSG, DMSGF } from '../../src/wire/constants.ts';
-import { concatBytes } from '../../src/wire/frame-encoder.ts';
 import { ATTACK_PEER_TYPE, HostilePeer } from '../helpers/hostile-peer.ts';
 import { KEYS, MAX_LATENCY_MS, SAFETY_MS, finishAttack, since, size, startBystander, startHostileRelay, useHostileCleanup } from '../helpers/hostile-relay.ts';
 
@@ -54,12 +53,9 @@ describe('hostile: a sink that never reads, kept alive with PADs, while spans ch
       const deadline = t0 + SAFETY_MS;
       while (rounds < ROUNDS && timeToEffectMs === null && !churner.isClosed && performance.now() < deadline) {
         const first = msgid;
-        const up: Uint8Array[] = [];
-        ids.forEach(([c, n], i) => up.push(churner.spanFrame(msgid++, { service: 'churn', instance: `i${i}`, clusterId: c, instanceId: n })));
-        churner.write(concatBytes(up));
-        const down: Uint8Array[] = [];
-        for (let id = first; id < msgid; id++) down.push(churner.frame({ cmd: (DMSG.LNK_ERROR | DMSGF.DELETE) >>> 0, msgid: id }));
-        churner.write(concatBytes(down));
+        await churner.writeFrames(SPANS, (i) => churner.spanFrame(first + BigInt(i), { service: 'churn', instance: `i${i}`, clusterId: ids[i]![0], instanceId: ids[i]![1] }));
+        await churner.writeFrames(SPANS, (i) => churner.frame({ cmd: (DMSG.LNK_ERROR | DMSGF.DELETE) >>> 0, msgid: first + BigInt(i) }));
+        msgid += BigInt(SPANS);
         // One round at a time: the PING barrier says the relay has handled (and relayed) it.
         if ((await churner.pingRtt(SAFETY_MS)) === null) break;
         rounds++;

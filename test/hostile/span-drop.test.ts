@@ -9,7 +9,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { concatBytes } from '../../src/wire/frame-encoder.ts';
 import { HostilePeer } from '../helpers/hostile-peer.ts';
 import { MAX_LATENCY_MS, SAFETY_MS, finishAttack, size, startBystander, startHostileRelay, useHostileCleanup } from '../helpers/hostile-relay.ts';
 
@@ -35,9 +34,7 @@ describe(`hostile: ${LINKS} link(s) x ${SPANS_PER_LINK} spans dropped at once`, 
       const peer = await HostilePeer.connect(relay.port, { read: 'decode', keep: 0, label: `spanner${l}` });
       const connId = await relay.connIdOf(peer.localPort).catch(() => '?');
       peer.sendConn({ nodeId: randomUUID(), peerMask: 0n });
-      const frames: Uint8Array[] = [];
-      for (let i = 0; i < SPANS_PER_LINK; i++) frames.push(peer.spanFrame(BigInt(i + 2), { service: `drop${l}`, instance: `i${i}` }));
-      peer.write(concatBytes(frames));
+      await peer.writeFrames(SPANS_PER_LINK, (i) => peer.spanFrame(BigInt(i + 2), { service: `drop${l}`, instance: `i${i}` }));
       peers.push(peer);
       if ((await peer.pingRtt(SAFETY_MS)) === null) setupFailed = `while announcing, link ${l} (${connId}) got no PING answer: ${relay.downReason(connId) ?? (relay.alive ? 'timeout' : 'relay exited')}`;
     }
