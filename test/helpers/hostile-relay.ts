@@ -584,5 +584,11 @@ function round1(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
-/** Bound on the bystander's slowest round trip under attack (generous: 2 shared cores). */
-export const MAX_LATENCY_MS = 2500;
+/**
+ * Bound on the bystander's slowest round trip under attack. Generous on
+ * purpose: the suite runs on 2 cores shared with other work (load averages
+ * of 15 were seen), and a relay that a peer really stalls loses the
+ * bystander's link to the 10 s keepalive (every attack did before the fixes,
+ * or passed 5.6 s). HOSTILE_MAX_LATENCY_MS overrides it.
+ */
+export const MAX_LATENCY_MS = Number(process.env['HOSTILE_MAX_LATENCY_MS'] ?? 5000);

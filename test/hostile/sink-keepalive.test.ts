@@ -14,7 +14,7 @@ import { KEYS, MAX_LATENCY_MS, SAFETY_MS, finishAttack, since, size, startBystan
 
 useHostileCleanup();
 
-const QUEUE_BUDGET = 16 << 20;
+const QUEUE_BUDGET = 8 << 20;
 /** Spans per churn round (one link's default maxSpansPerLink). */
 const SPANS = 4096;
 /** Churn rounds at most: in suite ~4x the budget's worth, full size ~4x the 64 MiB default. */
