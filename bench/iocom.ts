@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Iocom } from '../src/iocom/iocom.ts';
 import { FrameDecoder } from '../src/wire/frame-decoder.ts';
 import type { Message } from '../src/wire/message.ts';
-import { median, type BenchContext } from './harness.ts';
+import { median, oneLine, type BenchContext } from './harness.ts';
 import { CMD, IOCOM_OPTIONS, requestFrames, type ParentMessage, type WorkerMessage, type WorkerRole } from './iocom-shared.ts';
 
 export const BENCH = 'iocom';
@@ -311,33 +311,39 @@ export async function run(ctx: BenchContext): Promise<void> {
   reporter.note(`TCP 127.0.0.1, two processes (worker: bench/iocom-worker.ts), TCP_NODELAY, keepalive off; ${seconds} s per metric, median of ${ROUNDS} rounds`);
   reporter.note('raw = net.Socket + pre-encoded frames (CRCs done), receiver parses + checks CRCs with FrameDecoder; MB/s counts aux bytes, 1 MB = 1e6 bytes');
   const worker = await Worker.start();
+  /** One measured case: a rate, or a failed row (never a stack trace); the other cases still run. */
+  const measured = async (metric: string, what: () => Promise<number>): Promise<number | undefined> => {
+    try {
+      return await what();
+    } catch (err) {
+      reporter.failed({ bench: BENCH, metric, reason: oneLine(err) });
+      return undefined;
+    }
+  };
+  const report = (metric: string, value: number | undefined, unit: string, extra: { baseline?: string; ratioMetric?: string } = {}): void => {
+    if (value !== undefined) reporter.result({ bench: BENCH, metric, value, unit, ...extra });
+  };
   try {
     if (cases.has('oneway')) {
       reporter.progress(`${BENCH}: one-way 64-byte messages ...`);
-      if (doRaw) reporter.result({ bench: BENCH, metric: 'oneway_raw_msgs_per_s', value: await runCase(worker, 'raw-send', 0, seconds, rawReceive(0)), unit: 'msgs/s' });
-      if (doIocom) {
-        const io = await runCase(worker, 'iocom-send', 0, seconds, iocomReceive(0));
-        reporter.result({ bench: BENCH, metric: 'oneway_msgs_per_s', value: io, unit: 'msgs/s', baseline: 'oneway_raw_msgs_per_s', ratioMetric: 'oneway_ratio' });
-      }
+      if (doRaw) report('oneway_raw_msgs_per_s', await measured('oneway_raw_msgs_per_s', () => runCase(worker, 'raw-send', 0, seconds, rawReceive(0))), 'msgs/s');
+      if (doIocom) report('oneway_msgs_per_s', await measured('oneway_msgs_per_s', () => runCase(worker, 'iocom-send', 0, seconds, iocomReceive(0))), 'msgs/s', { baseline: 'oneway_raw_msgs_per_s', ratioMetric: 'oneway_ratio' });
     }
     if (cases.has('oneway4k')) {
       reporter.progress(`${BENCH}: one-way 4 KiB aux ...`);
-      if (doRaw) reporter.result({ bench: BENCH, metric: 'oneway4k_raw_msgs_per_s', value: await runCase(worker, 'raw-send', AUX_4K, seconds, rawReceive(AUX_4K)), unit: 'msgs/s' });
+      if (doRaw) report('oneway4k_raw_msgs_per_s', await measured('oneway4k_raw_msgs_per_s', () => runCase(worker, 'raw-send', AUX_4K, seconds, rawReceive(AUX_4K))), 'msgs/s');
       if (doIocom) {
-        const io = await runCase(worker, 'iocom-send', AUX_4K, seconds, iocomReceive(AUX_4K));
-        reporter.result({ bench: BENCH, metric: 'oneway4k_msgs_per_s', value: io, unit: 'msgs/s', baseline: 'oneway4k_raw_msgs_per_s', ratioMetric: 'oneway4k_ratio' });
-        reporter.result({ bench: BENCH, metric: 'oneway4k_mb_per_s', value: (io * AUX_4K) / 1e6, unit: 'MB/s' });
+        const io = await measured('oneway4k_msgs_per_s', () => runCase(worker, 'iocom-send', AUX_4K, seconds, iocomReceive(AUX_4K)));
+        report('oneway4k_msgs_per_s', io, 'msgs/s', { baseline: 'oneway4k_raw_msgs_per_s', ratioMetric: 'oneway4k_ratio' });
+        report('oneway4k_mb_per_s', io === undefined ? undefined : (io * AUX_4K) / 1e6, 'MB/s');
       }
     }
     for (const inflight of [1, 100]) {
       const name = `rpc${inflight}` as CaseName;
       if (!cases.has(name)) continue;
       reporter.progress(`${BENCH}: round trips, ${inflight} in flight ...`);
-      if (doRaw) reporter.result({ bench: BENCH, metric: `${name}_raw_per_s`, value: await runCase(worker, 'raw-serve', 0, seconds, rawClient(inflight)), unit: 'round trips/s' });
-      if (doIocom) {
-        const io = await runCase(worker, 'iocom-serve', 0, seconds, iocomClient(inflight));
-        reporter.result({ bench: BENCH, metric: `${name}_per_s`, value: io, unit: 'round trips/s', baseline: `${name}_raw_per_s`, ratioMetric: `${name}_ratio` });
-      }
+      if (doRaw) report(`${name}_raw_per_s`, await measured(`${name}_raw_per_s`, () => runCase(worker, 'raw-serve', 0, seconds, rawClient(inflight))), 'round trips/s');
+      if (doIocom) report(`${name}_per_s`, await measured(`${name}_per_s`, () => runCase(worker, 'iocom-serve', 0, seconds, iocomClient(inflight))), 'round trips/s', { baseline: `${name}_raw_per_s`, ratioMetric: `${name}_ratio` });
     }
   } finally {
     await worker.stop();

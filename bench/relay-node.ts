@@ -45,7 +45,7 @@ export interface BenchNode {
   readonly port: number;
   /** The server node's stream counter (null on relays). */
   readonly counter: StreamCounter | null;
-  /** Connect upstream over TCP; resolves when the span is seen (with its dist). */
+  /** Connect upstream over TCP; resolves when the span is seen, with the relays between (its path length - 1, whatever the dist convention). */
   connectTcp(port: number): Promise<number>;
   /** Attach an already connected stream upstream; resolves when the span is seen. */
   connectStream(stream: Duplex): Promise<number>;
@@ -68,7 +68,7 @@ export async function startNode(role: NodeRole, name: string, listen: boolean): 
   }
   let server: TcpServer | null = null;
   if (listen) server = await listenTcp({ host: '127.0.0.1', port: 0 }, (sock) => router.attach(sock));
-  const spanSeen = async (): Promise<number> => (await router.waitForSpan(SERVICE, AbortSignal.timeout(20_000))).dist;
+  const spanSeen = async (): Promise<number> => (await router.waitForSpan(SERVICE, AbortSignal.timeout(20_000))).path.length - 1;
   return {
     router,
     port: server === null ? 0 : server.address().port,

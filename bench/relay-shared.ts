@@ -25,8 +25,8 @@ export type ParentMessage =
 
 export type ChildMessage =
   | { type: 'listening'; port: number }
-  /** A relay is connected upstream and sees the span `dist` relays away. */
-  | { type: 'connected'; dist: number }
+  /** A relay is connected upstream and sees the span `relays` relays away (between it and the server). */
+  | { type: 'connected'; relays: number }
   /** The server's count of messages received in stream transactions, at wall time `t` (s). */
   | { type: 'count'; count: number; t: number }
   | { type: 'error'; message: string };

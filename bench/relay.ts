@@ -35,7 +35,7 @@ import type { Iocom } from '../src/iocom/iocom.ts';
 import type { Transaction } from '../src/iocom/transaction.ts';
 import { connectTcp } from '../src/transport/tcp.ts';
 import { memoryPair } from '../src/transport/memory.ts';
-import { CLOCKS, currentClock, median, type BenchContext } from './harness.ts';
+import { CLOCKS, currentClock, median, oneLine, type BenchContext } from './harness.ts';
 import { startNode, type BenchNode } from './relay-node.ts';
 import { CMD, IOCOM_OPTIONS, PER_TURN, SERVICE, type ChildMessage, type NodeRole, type ParentMessage } from './relay-shared.ts';
 
@@ -145,8 +145,8 @@ async function processChain(): Promise<Chain> {
     const ports = await Promise.all(nodes.map((n) => n.request(null, 'listening')));
     ports.forEach((m, i) => (nodes[i]!.port = m.port));
     for (let i = 1; i < nodes.length; i++) {
-      const { dist } = await nodes[i]!.request({ type: 'connect', port: nodes[i - 1]!.port }, 'connected');
-      if (dist !== i - 1) throw new Error(`relay r${i} sees the span at dist ${dist}, expected ${i - 1}`);
+      const { relays } = await nodes[i]!.request({ type: 'connect', port: nodes[i - 1]!.port }, 'connected');
+      if (relays !== i - 1) throw new Error(`relay r${i} sees the span ${relays} relays away, expected ${i - 1}`);
     }
   } catch (err) {
     await Promise.all(nodes.map((n) => n.stop()));
@@ -174,14 +174,14 @@ async function inProcessChain(transport: 'tcp' | 'memory'): Promise<Chain> {
   for (let i = 1; i <= 3; i++) {
     const n = await startNode('relay', `r${i}`, listen);
     nodes.push(n);
-    let dist: number;
-    if (listen) dist = await n.connectTcp(nodes[i - 1]!.port);
+    let relays: number;
+    if (listen) relays = await n.connectTcp(nodes[i - 1]!.port);
     else {
       const [a, b] = memoryPair();
       nodes[i - 1]!.router.attach(b);
-      dist = await n.connectStream(a);
+      relays = await n.connectStream(a);
     }
-    if (dist !== i - 1) throw new Error(`relay r${i} sees the span at dist ${dist}, expected ${i - 1}`);
+    if (relays !== i - 1) throw new Error(`relay r${i} sees the span ${relays} relays away, expected ${i - 1}`);
   }
   const clock = CLOCKS[currentClock()];
   const counter = nodes[0]!.counter!;
@@ -316,7 +316,8 @@ class Client {
     const router = new Router({ name: `client${hops}`, localRnss: 100 + hops, iocom: IOCOM_OPTIONS });
     const link = router.attach(await chain.entry(hops));
     const span = await router.waitForSpan(SERVICE, AbortSignal.timeout(20_000));
-    if (span.dist !== hops) throw new Error(`client${hops} sees the span at dist ${span.dist}, expected ${hops}`);
+    // Relays between client and server: the span's path (server first, ending with our neighbour) minus the server.
+    if (span.path.length - 1 !== hops) throw new Error(`client${hops} sees the span ${span.path.length - 1} relays away, expected ${hops}`);
     return new Client(router, link.iocom, span, hops);
   }
 
@@ -404,36 +405,66 @@ function listEnv<T extends string>(name: string, known: readonly T[]): T[] {
   return list as T[];
 }
 
-/** Every case, the hop counts' rounds interleaved (order rotated each round); median per (case, hops). */
+/** Attempts per round before a case is reported as failed (a round can starve on a loaded machine). */
+const ATTEMPTS = 3;
+
+function metricOf(name: CaseName, h: Hops, suffix: string): string {
+  return name === 'oneway' ? `relay${h}_oneway_msgs_per_s${suffix}` : `relay${h}_${name}_per_s${suffix}`;
+}
+
+/** One round's rate, retried up to ATTEMPTS times; the last error is thrown. */
+async function measureRound(ctx: BenchContext, what: string, round: () => Promise<number>): Promise<number> {
+  let last: unknown;
+  for (let a = 1; a <= ATTEMPTS; a++) {
+    try {
+      return await round();
+    } catch (err) {
+      last = err;
+      ctx.reporter.progress(`${BENCH}: ${what}: attempt ${a}/${ATTEMPTS} failed: ${oneLine(err)}${a < ATTEMPTS ? '; retrying' : ''}`);
+    }
+  }
+  throw last;
+}
+
+/**
+ * Every case, the hop counts' rounds interleaved (order rotated each round);
+ * median per (case, hops). A case whose rounds keep failing is reported as
+ * failed rows; the other cases still run.
+ */
 async function measureChain(ctx: BenchContext, chain: Chain, suffix: string, cases: CaseName[]): Promise<void> {
   const { reporter, seconds } = ctx;
   const window = seconds / ROUNDS;
   const warmup = Math.min(0.2, Math.max(0.05, window / 2));
   const clients: Client[] = [];
   try {
-    for (const h of HOPS) clients.push(await Client.create(chain, h));
+    await reporter.phase(`${BENCH}: clients on the chain${suffix}`, async () => {
+      for (const h of HOPS) clients.push(await Client.create(chain, h));
+    });
     for (const name of cases) {
-      reporter.progress(`${BENCH}: ${name}${suffix} through 0, 1, 3 relays ...`);
       const rates = new Map<Hops, number[]>(HOPS.map((h) => [h, []]));
-      for (let round = 0; round < ROUNDS; round++) {
-        for (let k = 0; k < clients.length; k++) {
-          const c = clients[(k + round) % clients.length]!;
-          const rate =
-            name === 'oneway'
-              ? await onewayRound(chain, clients, c, warmup, window)
-              : await rpcRound(chain, c, name === 'rpc1' ? 1 : 100, warmup, window);
-          rates.get(c.hops)!.push(rate);
-        }
+      try {
+        await reporter.phase(`${BENCH}: ${name}${suffix} through 0, 1, 3 relays`, async () => {
+          for (let round = 0; round < ROUNDS; round++) {
+            for (let k = 0; k < clients.length; k++) {
+              const c = clients[(k + round) % clients.length]!;
+              const rate = await measureRound(ctx, `${name}${suffix} through ${c.hops} relays, round ${round + 1}`, () =>
+                name === 'oneway' ? onewayRound(chain, clients, c, warmup, window) : rpcRound(chain, c, name === 'rpc1' ? 1 : 100, warmup, window),
+              );
+              rates.get(c.hops)!.push(rate);
+            }
+          }
+        });
+      } catch (err) {
+        for (const h of HOPS) reporter.failed({ bench: BENCH, metric: metricOf(name, h, suffix), reason: oneLine(err) });
+        continue;
       }
       for (const h of HOPS) {
-        const metric = name === 'oneway' ? `relay${h}_oneway_msgs_per_s${suffix}` : `relay${h}_${name}_per_s${suffix}`;
-        const base = name === 'oneway' ? `relay0_oneway_msgs_per_s${suffix}` : `relay0_${name}_per_s${suffix}`;
         reporter.result({
           bench: BENCH,
-          metric,
+          metric: metricOf(name, h, suffix),
           value: median(rates.get(h)!),
           unit: name === 'oneway' ? 'msgs/s' : 'round trips/s',
-          ...(h === 0 ? {} : { baseline: base, ratioMetric: `relay${h}_${name}_ratio${suffix}` }),
+          ...(h === 0 ? {} : { baseline: metricOf(name, 0, suffix), ratioMetric: `relay${h}_${name}_ratio${suffix}` }),
         });
       }
     }
@@ -451,23 +482,24 @@ export async function run(ctx: BenchContext): Promise<void> {
   if (inproc !== 'tcp' && inproc !== 'memory') throw new Error(`RELAY_BENCH_INPROC must be tcp or memory; got '${inproc}'`);
   reporter.note(`chain server <- r1 <- r2 <- r3, client dials server (0 relays), r1 (1) or r3 (3); 64-byte messages; keepalive off; ${seconds} s per metric, median of ${ROUNDS} interleaved rounds`);
   reporter.note(`one-way: ONE transaction, rate counted at the server; round trips: CREATE|DELETE -> reply(0). load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on this machine`);
-  if (modes.includes('proc')) {
-    const chain = await processChain();
-    reporter.note(`without suffix: ${chain.label}`);
+  const family = async (suffix: string, make: () => Promise<Chain>): Promise<void> => {
+    let chain: Chain;
     try {
-      await measureChain(ctx, chain, '', cases);
-    } finally {
-      await chain.close();
+      chain = await reporter.phase(`${BENCH}: starting the chain${suffix || ' (separate processes)'}`, make);
+    } catch (err) {
+      for (const name of cases) for (const h of HOPS) reporter.failed({ bench: BENCH, metric: metricOf(name, h, suffix), reason: `chain did not start: ${oneLine(err)}` });
+      return;
     }
-  }
-  if (modes.includes('inproc')) {
-    const chain = await inProcessChain(inproc);
-    reporter.note(`_inproc: ${chain.label}`);
+    reporter.note(`${suffix || 'without suffix'}: ${chain.label}`);
     try {
-      await measureChain(ctx, chain, '_inproc', cases);
+      await measureChain(ctx, chain, suffix, cases);
+    } catch (err) {
+      reporter.failed({ bench: BENCH, metric: `clients${suffix}`, reason: oneLine(err) });
     } finally {
-      await chain.close();
+      await chain.close().catch(() => {});
     }
-  }
+  };
+  if (modes.includes('proc')) await family('', processChain);
+  if (modes.includes('inproc')) await family('_inproc', () => inProcessChain(inproc));
   reporter.note(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }

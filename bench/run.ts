@@ -2,8 +2,10 @@
  * Benchmark runner: `npm run bench -- [--json] [--seconds N] [NAME...]`.
  * Runs every registered benchmark, or only the named ones.
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CLOCKS, Reporter, setClock, type BenchModule, type ClockName } from './harness.ts';
+import { CLOCKS, Reporter, oneLine, setClock, type BenchModule, type ClockName } from './harness.ts';
 
 /** name → module exporting `run(ctx)`. Add a benchmark with one line. */
 export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchModule>>> = {
@@ -11,6 +13,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchModule>>> = 
   iocom: () => import('./iocom.ts'),
   relay: () => import('./relay.ts'),
   convergence: () => import('./convergence.ts'),
+  dlm: () => import('./dlm.ts'),
 };
 
 const USAGE = `usage: npm run bench -- [--json] [--seconds N] [--clock cpu|wall] [NAME...]
@@ -57,12 +60,30 @@ async function main(argv: string[]): Promise<number> {
   const names = positionals.length > 0 ? positionals : Object.keys(BENCHMARKS);
   const reporter = new Reporter({ json: values.json ?? false, out: process.stdout, err: process.stderr });
   if (!reporter.json) reporter.note(`node ${process.version}, ${process.platform}/${process.arch}, clock: ${clock}`);
-  for (const name of names) {
-    const mod = await BENCHMARKS[name]!();
-    await mod.run({ reporter, seconds });
-    reporter.endBench();
+  const failures = await runBenchmarks(names, reporter, seconds);
+  if (failures > 0) {
+    process.stderr.write(`bench: ${failures} case(s) failed: ${reporter.failures.map((f) => `${f.bench}/${f.metric}`).join(', ')}\n`);
+    return 1;
   }
   return 0;
 }
 
-process.exitCode = await main(process.argv.slice(2));
+/**
+ * Run the named benchmarks in order. A benchmark that throws is a failed row
+ * in the report, never a stack trace, and the others still run. Resolves to
+ * the number of failed cases (rows).
+ */
+export async function runBenchmarks(names: readonly string[], reporter: Reporter, seconds: number, registry: Readonly<Record<string, () => Promise<BenchModule>>> = BENCHMARKS): Promise<number> {
+  for (const name of names) {
+    try {
+      const mod = await registry[name]!();
+      await mod.run({ reporter, seconds });
+    } catch (err) {
+      reporter.failed({ bench: name, metric: 'run', reason: oneLine(err) });
+    }
+    reporter.endBench();
+  }
+  return reporter.failures.length;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === realpathSync(process.argv[1])) process.exitCode = await main(process.argv.slice(2));

@@ -143,8 +143,18 @@ export interface BenchResult {
 export interface JsonRecord {
   bench: string;
   metric: string;
-  value: number;
+  /** null for a case that failed (unit "failed", `error` says why). */
+  value: number | null;
   unit: string;
+  error?: string;
+}
+
+/** A case that could not be measured: reported as a row, never as a stack trace. */
+export interface BenchFailure {
+  bench: string;
+  metric: string;
+  /** One line: what went wrong. */
+  reason: string;
 }
 
 export interface ReporterOptions {
@@ -173,7 +183,8 @@ export class Reporter {
   readonly #out: TextSink;
   readonly #err: TextSink;
   readonly #values = new Map<string, BenchResult>();
-  #pending: BenchResult[] = [];
+  #pending: Array<BenchResult & { failure?: string }> = [];
+  readonly #failures: BenchFailure[] = [];
   #ratios: RatioSpec[] = [];
   readonly #emittedRatios = new Set<string>();
 
@@ -195,6 +206,42 @@ export class Reporter {
   /** Progress text, always on the error sink. */
   progress(text: string): void {
     this.#err.write(text + '\n');
+  }
+
+  /**
+   * Run a long phase with progress: `label ...` now, `label: still running
+   * (N s)` every `everyMs` of wall time while it runs (the timer does not
+   * keep the process alive), `label: done in N s` at the end, or `label:
+   * failed after N s` (the error is rethrown).
+   */
+  async phase<T>(label: string, work: () => Promise<T> | T, everyMs = 5000): Promise<T> {
+    const t0 = Date.now();
+    const secs = (): string => ((Date.now() - t0) / 1000).toFixed(1);
+    this.progress(`${label} ...`);
+    const timer = setInterval(() => this.progress(`${label}: still running (${secs()} s)`), everyMs);
+    timer.unref();
+    try {
+      const r = await work();
+      this.progress(`${label}: done in ${secs()} s`);
+      return r;
+    } catch (err) {
+      this.progress(`${label}: failed after ${secs()} s`);
+      throw err;
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  /** A case that failed: a row with the reason (table) or a record with value null and unit "failed" (JSON). */
+  failed(f: BenchFailure): void {
+    this.#failures.push(f);
+    this.#pending.push({ bench: f.bench, metric: f.metric, value: NaN, unit: 'failed', failure: f.reason });
+    if (this.#json) this.#write({ bench: f.bench, metric: f.metric, value: null, unit: 'failed', error: f.reason });
+  }
+
+  /** Every failure reported so far (the runner exits 1 if there are any). */
+  get failures(): readonly BenchFailure[] {
+    return this.#failures;
   }
 
   result(r: BenchResult): void {
@@ -258,6 +305,10 @@ export class Reporter {
   #printTable(): void {
     const rows: string[][] = [['bench', 'metric', 'value', 'unit', 'ratio']];
     for (const r of this.#pending) {
+      if (r.failure !== undefined) {
+        rows.push([r.bench, r.metric, 'FAILED', '', r.failure]);
+        continue;
+      }
       let ratio = '';
       if (r.baseline !== undefined) {
         const d = this.value(r.bench, r.baseline);
@@ -279,6 +330,12 @@ export class Reporter {
       this.#out.write(cells.join('  ').trimEnd() + '\n');
     }
   }
+}
+
+/** An error as one line for a failed row: its message's first line (no stack). */
+export function oneLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split('\n')[0]!.trim() || (err instanceof Error ? err.name : 'error');
 }
 
 /** 4 significant digits, thousands grouped: 12,340,000 / 3.142 / 0.0123. */

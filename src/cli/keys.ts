@@ -5,7 +5,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { keyFingerprint, rawPublicKey } from '../iocom/auth.ts';
-import { UsageError } from './command.ts';
+import { CommandError, UsageError } from './command.ts';
 
 export interface NodeKeyPair {
   privateKey: KeyObject;
@@ -33,9 +33,12 @@ export function loadKeyPair(file: string, command?: string): NodeKeyPair {
   return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 
-/** A peer's public key from a PEM file (a public key, or a private key whose public half is taken). */
+/** A peer's public key from a PEM file (SPKI public key; a private key file is refused). Throws UsageError. */
 export function loadPublicKey(file: string, command?: string): KeyObject {
   const pem = readPem(file, '--allow-key', command);
+  // A private key would work here (its public half), but a private key handed to
+  // another node is a leaked key: refuse it and point at the .pub file.
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) throw new UsageError(`--allow-key ${file}: is a private key; give the peer's public key (the .pub file dmsg keygen wrote), never a private key`, command);
   let key: KeyObject;
   try {
     key = createPublicKey(pem);
@@ -59,7 +62,8 @@ export interface KeygenResult {
 
 /**
  * Write a new Ed25519 key pair: `out` (private, mode 0600) and `out.pub`.
- * Refuses to overwrite either unless `force`. Throws UsageError when a file exists.
+ * Refuses to overwrite either unless `force`. Throws UsageError when a file exists,
+ * CommandError (WRITE_FAILED, exit 1) when a file cannot be written.
  */
 export function writeKeyPair(out: string, force = false): KeygenResult {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
@@ -75,7 +79,7 @@ export function writeKeyPair(out: string, force = false): KeygenResult {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') throw new UsageError(`${file} exists; pass --force to overwrite it`, 'keygen');
-      throw new UsageError(`cannot write ${file}: ${code ?? (err as Error).message}`, 'keygen');
+      throw new CommandError('WRITE_FAILED', `cannot write ${file}: ${(err as Error).message}`, { cause: err });
     }
   }
   return { privateFile: out, publicFile, fingerprint: fingerprint(publicKey) };

@@ -16,6 +16,7 @@ import { parseEndpoint } from './address.ts';
 import { loadKeyPair, loadPublicKey } from './keys.ts';
 import { parseServiceSpec, type RelayConfig } from './relay-daemon.ts';
 import { validateLabel } from '../span/service-id.ts';
+import type { BudgetOptions } from '../iocom/options.ts';
 
 const CMD = 'relay';
 
@@ -32,11 +33,33 @@ export interface RelaySettings {
   'tls-ca'?: string;
   'backoff-min-ms'?: number;
   'backoff-max-ms'?: number;
+  /** Daemon-wide budgets (see src/iocom/budget.ts and docs/limits.md). */
+  'max-connections'?: number;
+  'max-unauthenticated'?: number;
+  'max-buffered-bytes'?: number;
+  'max-queued-bytes'?: number;
+  'max-transactions'?: number;
+  /** Per link: queued bytes past which the link is shed. */
+  'link-max-queued-bytes'?: number;
+  /** Per link: how long a peer has to authenticate. */
+  'handshake-timeout-ms'?: number;
+  /** Per link: bytes of one message held for a peer that has not authenticated. */
+  'pre-auth-buffer-bytes'?: number;
 }
 
 const LISTS = ['listen', 'connect', 'advertise', 'allow-key'] as const;
+/** Settings of the daemon-wide Budget, by BudgetOptions name. */
+const BUDGET_SETTINGS = {
+  'max-connections': 'maxConnections',
+  'max-unauthenticated': 'maxUnauthenticated',
+  'max-buffered-bytes': 'maxBufferedBytes',
+  'max-queued-bytes': 'maxQueuedBytes',
+  'max-transactions': 'maxTransactions',
+} as const satisfies Record<string, keyof BudgetOptions>;
+const BUDGET_KEYS = Object.keys(BUDGET_SETTINGS) as (keyof typeof BUDGET_SETTINGS)[];
 const STRINGS = ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca'] as const;
-const NUMBERS = ['backoff-min-ms', 'backoff-max-ms'] as const;
+/** Positive integer settings, the same as flags (`--max-connections 512`). */
+export const NUMBERS = ['backoff-min-ms', 'backoff-max-ms', ...BUDGET_KEYS, 'link-max-queued-bytes', 'handshake-timeout-ms', 'pre-auth-buffer-bytes'] as const;
 /** Options that name files (resolved against the config file's directory). */
 const FILES = new Set(['key', 'allow-key', 'tls-cert', 'tls-key', 'tls-ca']);
 export const CONFIG_KEYS: readonly string[] = [...STRINGS, ...LISTS, ...NUMBERS];
@@ -145,6 +168,14 @@ export function toRelayConfig(s: RelaySettings): RelayConfig {
     config.tls = { cert: readFile(s['tls-cert'], '--tls-cert'), key: readFile(s['tls-key'], '--tls-key') };
     if (s['tls-ca'] !== undefined) config.tls.ca = readFile(s['tls-ca'], '--tls-ca');
   }
+  const budget: BudgetOptions = {};
+  for (const k of BUDGET_KEYS) if (s[k] !== undefined) budget[BUDGET_SETTINGS[k]] = s[k];
+  if (Object.keys(budget).length > 0) config.budget = budget;
+  const iocom: NonNullable<RelayConfig['iocom']> = {};
+  if (s['link-max-queued-bytes'] !== undefined) iocom.maxQueuedBytes = s['link-max-queued-bytes'];
+  if (s['handshake-timeout-ms'] !== undefined) iocom.authTimeoutMs = s['handshake-timeout-ms'];
+  if (s['pre-auth-buffer-bytes'] !== undefined) iocom.preAuthBufferBytes = s['pre-auth-buffer-bytes'];
+  if (Object.keys(iocom).length > 0) config.iocom = iocom;
   if (s['backoff-min-ms'] !== undefined || s['backoff-max-ms'] !== undefined) {
     config.backoff = {};
     if (s['backoff-min-ms'] !== undefined) config.backoff.minMs = s['backoff-min-ms'];

@@ -8,7 +8,9 @@ import type { KeyObject } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Subscription } from 'rxjs';
 import { Router, type Advertisement, type RouterOptions } from '../span/router.ts';
-import type { IocomOptions } from '../iocom/options.ts';
+import { config as rxjsConfig } from 'rxjs';
+import { resolveIocomOptions, type BudgetOptions, type IocomOptions } from '../iocom/options.ts';
+import { Budget, type BudgetStats } from '../iocom/budget.ts';
 import type { BackoffOptions, ReconnectingDialer, TransportServer } from '../transport/index.ts';
 import { connectTcp, connectTls, connectUnix, listenTcp, listenTls, listenUnix, reconnectingDialer } from '../transport/index.ts';
 import { InvalidArgumentError } from '../wire/errors.ts';
@@ -52,8 +54,17 @@ export interface RelayConfig {
   tls?: TlsFiles;
   /** Redial delay policy. @default transport's (100 ms doubling to 30 s, full jitter) */
   backoff?: BackoffOptions;
-  /** More iocom options for every link (timeouts, limits). @default IOCOM_DEFAULTS */
-  iocom?: Omit<IocomOptions, 'keyPair' | 'allowedPeerKeys' | 'name'>;
+  /**
+   * More iocom options for every link (timeouts, limits). The daemon's
+   * defaults differ from the iocom's in one place: a peer has
+   * `authTimeoutMs` 5000 (not 10000) to authenticate.
+   */
+  iocom?: Omit<IocomOptions, 'keyPair' | 'allowedPeerKeys' | 'name' | 'budget' | 'log'>;
+  /**
+   * The daemon-wide budgets shared by all links (a Budget, or its options):
+   * see src/iocom/budget.ts and docs/limits.md. @default new Budget() (BUDGET_DEFAULTS)
+   */
+  budget?: Budget | BudgetOptions;
   /** More router options (span limits, peer type). @default SPAN_DEFAULTS */
   router?: Omit<RouterOptions, 'name' | 'nodeId' | 'iocom' | 'log'>;
   /** One line per event (links, dials, spans), without timestamp. @default none */
@@ -72,10 +83,50 @@ export interface RelayHandle {
   readonly addresses: readonly string[];
   readonly peers: readonly RelayPeer[];
   readonly advertisements: readonly Advertisement[];
+  /** The budget every link of this relay takes part in. */
+  readonly budget: Budget;
+  /** What the relay holds now: the budget's totals and sheds, and the router's counts. */
+  stats(): RelayStats;
   /** Stop redialling `target` and drop its link (a permanent cut). False if no such peer. */
   disconnect(target: string): boolean;
   /** Withdraw spans, close links gracefully, close listeners. Idempotent. */
   stop(): Promise<void>;
+}
+
+export interface RelayStats {
+  budget: BudgetStats;
+  router: ReturnType<Router['stats']>;
+}
+
+/** The daemon's handshake deadline (shorter than the iocom's default): a peer that owes its proof holds a slot of maxUnauthenticated. */
+const DAEMON_AUTH_TIMEOUT_MS = 5000;
+
+/**
+ * rxjs reports an exception thrown by a subscriber it wraps (a `pipe()`
+ * chain's final observer, any Subject outside the iocom) by rethrowing it from
+ * a timer, which ends the process. The iocom guards its own observables; a
+ * running relay also logs whatever else rxjs would throw, instead of dying.
+ * Counted, so several relays in one process share one handler.
+ */
+let rxjsGuards = 0;
+let rxjsLog: ((line: string) => void) | undefined;
+function guardRxjs(log: (line: string) => void): () => void {
+  if (rxjsGuards === 0 && rxjsConfig.onUnhandledError === null) {
+    rxjsLog = log;
+    rxjsConfig.onUnhandledError = (err: unknown) => rxjsLog?.(`an rxjs subscriber threw (caught, not rethrown): ${err instanceof Error ? err.message : String(err)}`);
+  } else if (rxjsLog === undefined) {
+    return () => {}; // someone else's handler is installed: leave it
+  }
+  rxjsGuards++;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--rxjsGuards === 0) {
+      rxjsConfig.onUnhandledError = null;
+      rxjsLog = undefined;
+    }
+  };
 }
 
 function toEndpoint(e: string | Endpoint, role: 'listen' | 'connect'): Endpoint {
@@ -87,6 +138,19 @@ function toEndpoint(e: string | Endpoint, role: 'listen' | 'connect'): Endpoint 
   }
 }
 
+/** Whether a bound listen address (as text) and a connect endpoint name the same socket (loopback and wildcard hosts match). */
+function sameEndpoint(bound: string, e: Endpoint): boolean {
+  let b: Endpoint;
+  try {
+    b = parseEndpoint(bound, 'listen', 'address');
+  } catch {
+    return false;
+  }
+  if (b.kind === 'unix' || e.kind === 'unix') return b.kind === e.kind && b.kind === 'unix' && e.kind === 'unix' && b.path === e.path;
+  const local = (h: string): string => (['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::'].includes(h) ? 'local' : h);
+  return b.port === e.port && local(b.host) === local(e.host);
+}
+
 /** `SERVICE[/INSTANCE]` → spec. */
 export function parseServiceSpec(text: string): ServiceSpec {
   const i = text.indexOf('/');
@@ -94,6 +158,7 @@ export function parseServiceSpec(text: string): ServiceSpec {
   const instance = i < 0 ? undefined : text.slice(i + 1);
   if (service === '') throw new InvalidArgumentError(`service ${JSON.stringify(text)}: empty service name; expected SERVICE[/INSTANCE]`);
   if (instance === '') throw new InvalidArgumentError(`service ${JSON.stringify(text)}: empty instance name; expected SERVICE[/INSTANCE]`);
+  if (instance !== undefined && instance.includes('/')) throw new InvalidArgumentError(`service ${JSON.stringify(text)}: more than one '/'; expected SERVICE[/INSTANCE]`);
   return instance === undefined ? { service } : { service, instance };
 }
 
@@ -109,16 +174,30 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
     if (e.kind === 'tls' && !tls) throw new InvalidArgumentError(`${formatEndpoint(e)} needs TLS material (tls.cert and tls.key)`);
   }
 
-  const iocom: IocomOptions = { ...config.iocom };
+  const budget = config.budget instanceof Budget ? config.budget : new Budget(config.budget);
+  const iocom: IocomOptions = { authTimeoutMs: DAEMON_AUTH_TIMEOUT_MS, ...config.iocom, budget, log };
   if (config.keyPair) iocom.keyPair = config.keyPair;
   if (config.allowedPeerKeys && config.allowedPeerKeys.length > 0) iocom.allowedPeerKeys = [...config.allowedPeerKeys];
-  const routerOptions: RouterOptions = { ...config.router, iocom, log };
+  // A link whose peer has our own node id leads back to this relay (a --connect to itself).
+  let selfId = '';
+  const routerLog = (line: string): void => {
+    log(line);
+    if (selfId !== '' && line.endsWith(`${selfId} connected`)) log(`warning: ${/link [^\s:]+/.exec(line)?.[0] ?? 'a link'} leads back to this relay itself (the peer has our node id): check --connect`);
+  };
+  resolveIocomOptions(iocom); // every link's options, checked once before anything binds
+  const routerOptions: RouterOptions = { ...config.router, iocom, log: routerLog };
   if (config.name !== undefined) routerOptions.name = config.name;
   if (config.nodeId !== undefined) routerOptions.nodeId = config.nodeId;
   const router = new Router(routerOptions);
+  selfId = router.nodeId;
+  const releaseRxjs = guardRxjs(log);
 
-  if (!config.keyPair && !iocom.allowedPeerKeys) log('links run open (unauthenticated): no --key or --allow-key given');
-  else {
+  if (!config.keyPair && !iocom.allowedPeerKeys) {
+    const tlsUsed = tls !== undefined && [...listen, ...connect].some(useTls);
+    if (tlsUsed && tls.ca) log('links are authenticated by mutual TLS (peers need a certificate signed by the --tls-ca); no LNK_AUTH keys');
+    else if (tlsUsed) log('links are encrypted (TLS) but peers are not verified: no --tls-ca, --key or --allow-key given');
+    else log('links run open (unauthenticated): no --key or --allow-key given');
+  } else {
     if (config.keyPair) log(`node key ${fingerprint(config.keyPair.publicKey)}`);
     if (iocom.allowedPeerKeys) log(`peers must prove one of ${iocom.allowedPeerKeys.length} allowed key(s)`);
     else log('peers are not verified (no --allow-key): any peer may link');
@@ -170,7 +249,12 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
   } catch (err) {
     await Promise.all(servers.map((s) => s.close()));
     await router.close();
+    releaseRxjs();
     throw err;
+  }
+
+  for (const e of connect) {
+    if (addresses.some((a) => sameEndpoint(a, e))) log(`warning: --connect ${formatEndpoint(e)} is this relay's own listen address: it would connect to itself`);
   }
 
   const advertisements: Advertisement[] = [];
@@ -210,6 +294,10 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
     addresses,
     peers,
     advertisements,
+    budget,
+    stats(): RelayStats {
+      return { budget: budget.stats(), router: router.stats() };
+    },
     disconnect(target: string): boolean {
       const peer = peers.find((p) => p.target === target);
       if (!peer) return false;
@@ -225,6 +313,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
         // Router.close() withdraws our spans first, then closes every link gracefully.
         await router.close();
         await Promise.all(servers.map((s) => s.close()));
+        releaseRxjs();
         log('stopped');
       })();
       return stopped;

@@ -21,6 +21,47 @@ export type ObserverErrorHandler<T> = (err: unknown, value: T | undefined) => vo
 
 type ObserverArg<T> = Partial<Observer<T>> | ((value: T) => void) | null | undefined;
 
+/** One object per subscription (no closures): the rx$ of every transaction gets one. */
+class GuardedObserver<T> implements Observer<T> {
+  readonly #o: Partial<Observer<T>>;
+  readonly #onError: ObserverErrorHandler<T>;
+
+  constructor(o: Partial<Observer<T>>, onError: ObserverErrorHandler<T>) {
+    this.#o = o;
+    this.#onError = onError;
+  }
+
+  next(value: T): void {
+    const o = this.#o;
+    if (o.next === undefined) return;
+    try {
+      o.next(value);
+    } catch (err) {
+      this.#onError(err, value);
+    }
+  }
+
+  error(e: unknown): void {
+    const o = this.#o;
+    if (o.error === undefined) return;
+    try {
+      o.error(e);
+    } catch (err) {
+      this.#onError(err, undefined);
+    }
+  }
+
+  complete(): void {
+    const o = this.#o;
+    if (o.complete === undefined) return;
+    try {
+      o.complete();
+    } catch (err) {
+      this.#onError(err, undefined);
+    }
+  }
+}
+
 /** A plain observer whose callbacks never throw: exceptions go to `onError`. */
 export function guardObserver<T>(
   observerOrNext: ObserverArg<T>,
@@ -29,32 +70,7 @@ export function guardObserver<T>(
   onError: ObserverErrorHandler<T>,
 ): Observer<T> {
   const o: Partial<Observer<T>> = typeof observerOrNext === 'function' ? { next: observerOrNext, error: error ?? undefined, complete: complete ?? undefined } : (observerOrNext ?? {});
-  return {
-    next: (value: T) => {
-      if (o.next === undefined) return;
-      try {
-        o.next(value);
-      } catch (err) {
-        onError(err, value);
-      }
-    },
-    error: (e: unknown) => {
-      if (o.error === undefined) return;
-      try {
-        o.error(e);
-      } catch (err) {
-        onError(err, undefined);
-      }
-    },
-    complete: () => {
-      if (o.complete === undefined) return;
-      try {
-        o.complete();
-      } catch (err) {
-        onError(err, undefined);
-      }
-    },
-  };
+  return new GuardedObserver(o, onError);
 }
 
 /** Is this an rxjs Subscriber (an operator's, or one made by rxjs) rather than a plain observer? */

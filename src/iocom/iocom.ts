@@ -27,6 +27,7 @@ import { systemClock } from '../util/clock.ts';
 import { classifyRx } from './state-rules.ts';
 import { Transaction, type SendOptions, type TransactionHost } from './transaction.ts';
 import { WriteQueue, type PassFields } from './write-queue.ts';
+import type { BudgetAccount } from './budget.ts';
 
 export interface OpenOptions extends Omit<SendOptions, 'abort'> {
   /** The transaction to stack this one on (its msgid becomes our circuit). */
@@ -73,6 +74,11 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** What a held message pins, about: its header, extended header and aux. */
+function heldBytes(msg: Message): number {
+  return 64 + msg.ext.length + msg.aux.length;
+}
+
 /** A received msgid or circuit as a table key (see Transaction._id). */
 function idOf(v: bigint): number | bigint {
   return v <= MAX_SAFE ? Number(v) : v;
@@ -96,6 +102,10 @@ export class Iocom implements TransactionHost {
   readonly #transactions = new Multicast<Transaction>((err, tx) => this.handlerFailed(tx, err, 'transactions$'));
   readonly #messages = new Multicast<Message>((err) => this.#messageHandlerFailed(err));
   readonly #clock: Clock;
+  /** This link's account in the daemon-wide budget, if any. */
+  readonly #account: BudgetAccount | null;
+  /** Bytes of the messages held in #inbound while reading is paused. */
+  #inboundBytes = 0;
   /** Round-trip times: performance.now under the system clock (sub-ms), else the injected clock. */
   readonly #rttNow: () => number;
   readonly #closed = new ReplaySubject<LinkCloseReason>(1);
@@ -137,7 +147,9 @@ export class Iocom implements TransactionHost {
     });
     this.#stream = stream;
     this.#decoder = new FrameDecoder({ maxHeaderBytes: this.options.maxHeaderBytes, maxAuxBytes: this.options.maxAuxBytes });
-    this.#writer = new WriteQueue(stream, () => this.#checkWritable());
+    this.#writer = new WriteQueue(stream, () => this.#checkWritable(), (err) => this.#internalFailure(err, 'writing'));
+    const budget = this.options.budget;
+    this.#account = budget === undefined ? null : budget.join({ name: this.options.name, authRequired: this.#auth.required, shed: (why) => this.#shed(why) });
     this.transactions$ = this.#transactions;
     this.messages$ = this.#messages;
     this.closed$ = new GuardedObservable(this.#closed.asObservable(), (err) => this.#log(`${this.name}: a closed$ subscriber threw: ${messageOf(err)}`));
@@ -175,6 +187,7 @@ export class Iocom implements TransactionHost {
       this.#resolveReady();
     }
     if (this.options.pingIntervalMs > 0) this.#armKeepalive();
+    if (this.#account?.refused !== undefined) this.#shed(this.#account.refused);
   }
 
   get name(): string {
@@ -250,7 +263,9 @@ export class Iocom implements TransactionHost {
     while (this.#weOpened.has(id)) id = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
     this.#nextMsgid = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
     const tx = new Transaction(this, id, undefined, false, parent, cmd);
-    this.#weOpened.add(tx);
+    // Our ids are sequential: the keyed table never refuses them in practice.
+    if (!this.#weOpened.add(tx)) throw new TransactionError('LIMIT', `${this.name}: the transaction table refused msgid ${id}`);
+    this.#account?.setTransactions(this.#weOpened.size + this.#peerOpened.size);
     if (parent) parent._addChild(tx);
     this.sendInTransaction(tx, cmd, { ext: opts.ext, aux: opts.aux, error: opts.error, delete: opts.delete }, true);
     return tx;
@@ -294,7 +309,12 @@ export class Iocom implements TransactionHost {
     if (!this.#readingPaused) return;
     this.#readingPaused = false;
     try {
-      while (this.#inbound.length > 0 && !this.#readingPaused && this.#state !== 'closed') this.#receive(this.#inbound.shift()!);
+      while (this.#inbound.length > 0 && !this.#readingPaused && this.#state !== 'closed') {
+        const msg = this.#inbound.shift()!;
+        this.#inboundBytes -= heldBytes(msg);
+        this.#receive(msg);
+      }
+      this.#account?.setBufferedBytes(this.#decoder.bufferedBytes + this.#inboundBytes);
     } catch (err) {
       this.#internalFailure(err, 'delivering held messages');
       return;
@@ -409,6 +429,7 @@ export class Iocom implements TransactionHost {
       return false;
     }
     this.#writer.enqueue(cmd, msgid, circuit, error, ext, aux, pass, bypassGate);
+    this.#account?.setQueuedBytes(this.#writer.queuedBytes);
     return true;
   }
 
@@ -475,6 +496,7 @@ export class Iocom implements TransactionHost {
   }
 
   #checkAuth(): void {
+    if (this.#auth.acceptsMessages) this.#account?.setAuthenticated();
     if (this.#auth.gateOpen) {
       this.#writer.setGate(true);
       if (this.#auth.acceptsMessages && this.#authTimer) {
@@ -497,6 +519,7 @@ export class Iocom implements TransactionHost {
   }
 
   #checkWritable(): void {
+    this.#account?.setQueuedBytes(this.#writer.queuedBytes);
     if (this.#writableWaiters.size === 0 || !this.writable) return;
     for (const w of [...this.#writableWaiters]) w();
   }
@@ -513,6 +536,14 @@ export class Iocom implements TransactionHost {
       return;
     }
     this.#deliverBatch(batch);
+    if ((this.#state as LinkState) === 'closed') return;
+    const partial = this.#decoder.bufferedBytes;
+    // An unauthenticated peer gets a small receive buffer, whatever maxAuxBytes allows.
+    if (partial > this.options.preAuthBufferBytes && !this.#auth.acceptsMessages) {
+      this.#shed(`the peer has not authenticated and sent ${partial} bytes of one message; preAuthBufferBytes is ${this.options.preAuthBufferBytes}`);
+      return;
+    }
+    this.#account?.setBufferedBytes(partial + this.#inboundBytes);
   }
 
   #deliverBatch(batch: Message[]): void {
@@ -521,6 +552,7 @@ export class Iocom implements TransactionHost {
       const msg = batch[i]!;
       if (this.#readingPaused) {
         this.#inbound.push(msg);
+        this.#inboundBytes += heldBytes(msg);
         if (this.#inbound.length >= this.options.readHighWaterMark && !this.#streamPaused) {
           this.#streamPaused = true;
           this.#stream.pause();
@@ -605,7 +637,12 @@ export class Iocom implements TransactionHost {
     }
     const tx = new Transaction(this, id, h.msgid, true, parent, h.cmd);
     tx.first = msg;
-    this.#peerOpened.add(tx);
+    if (!this.#peerOpened.add(tx)) {
+      // Only msgids chosen to collide in the table get here (see id-table.ts).
+      this.destroy(new ProtocolError('LIMIT', `${this.name}: the peer's msgids keep colliding in the transaction table (hash flooding?): ${describeHeader(h)}`, DMSG_IOQ_ERROR.TRANS));
+      return;
+    }
+    this.#account?.setTransactions(this.#weOpened.size + this.#peerOpened.size);
     if (parent) parent._addChild(tx);
     if (!this.#transactions.observed) {
       // Nobody serves transactions on this link: refuse, as hammer2's service does.
@@ -683,6 +720,7 @@ export class Iocom implements TransactionHost {
     tx._markFreed();
     (tx.openedByPeer ? this.#peerOpened : this.#weOpened).delete(tx._id);
     if (tx.parent) tx.parent._children?.delete(tx);
+    this.#account?.setTransactions(this.#weOpened.size + this.#peerOpened.size);
   }
 
   /**
@@ -724,6 +762,8 @@ export class Iocom implements TransactionHost {
     this.#keepalive = this.#authTimer = this.#closeTimer = undefined;
     this.#writer.close();
     this.#inbound.length = 0;
+    this.#inboundBytes = 0;
+    this.#account?.leave();
     const cause = reason.kind === 'error' ? reason.error : new LinkError('LINK_CLOSED', `${this.name}: link closed${reason.kind === 'peer-closed' ? ' by the peer' : ''}`);
     // The top-level transactions (children of state0); the rest hang below them.
     const roots: Transaction[] = [];

@@ -71,6 +71,8 @@ export class Transaction {
   /** rx$ has ended (for a Multicast made after the end); #rxError says how (undefined: completed). */
   #rxEnded = false;
   #rxError: Error | undefined = undefined;
+  /** Set when the link failed under a transaction nobody listened to: its LOST_LINK error is made only if rx$ is read. */
+  #lostCause: Error | null | undefined = undefined;
   #txCreated: boolean;
   #txDeleted = false;
   #rxCreated: boolean;
@@ -103,7 +105,8 @@ export class Transaction {
       this.#rx = new Multicast<Message>((err) => this.#host.handlerFailed(this, err));
       // Ended before anyone looked: a late subscriber still sees the end.
       if (this.#rxEnded) {
-        if (this.#rxError) this.#rx.error(this.#rxError);
+        const error = this.#rxError ?? this.#lostLinkError();
+        if (error) this.#rx.error(error);
         else this.#rx.complete();
       }
     }
@@ -265,14 +268,43 @@ export class Transaction {
     this.#dying = true;
     if (!this.#rxDeleted) {
       this.#rxDeleted = true;
-      this.#rx?.next(synthetic);
-      const error = new TransactionError('LOST_LINK', `transaction 0x${this.msgid.toString(16)} (${describeCmd(this.icmd)}) ended: ${cause ? cause.message : 'link lost'}`, DMSG_ERR.LOSTLINK, cause ? { cause } : undefined);
       this.#rxEnded = true;
+      if (this.#rx === null) {
+        // Nobody listens (yet): a link with 65,000 such transactions tears down
+        // without building 65,000 errors and their stack traces.
+        this.#lostCause = cause ?? null;
+        return;
+      }
+      this.#rx.next(synthetic);
+      const error = this.#makeLostLinkError(cause);
       this.#rxError = error;
-      this.#rx?.error(error);
+      this.#rx.error(error);
     }
   }
 
+
+  /**
+   * Made without a stack trace: it is synthesized by the failure simulation
+   * (the stack would show the teardown, not the user's code; the cause says
+   * why), and a shed link with 65,000 open transactions would otherwise
+   * capture 65,000 stacks (hundreds of MB of garbage at once).
+   */
+  #makeLostLinkError(cause: Error | undefined): TransactionError {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new TransactionError('LOST_LINK', `transaction 0x${this.msgid.toString(16)} (${describeCmd(this.icmd)}) ended: ${cause ? cause.message : 'link lost'}`, DMSG_ERR.LOSTLINK, cause ? { cause } : undefined);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  }
+
+  #lostLinkError(): Error | undefined {
+    if (this.#lostCause === undefined) return undefined;
+    this.#rxError = this.#makeLostLinkError(this.#lostCause ?? undefined);
+    this.#lostCause = undefined;
+    return this.#rxError;
+  }
 
   /** @internal */
   _markFreed(): void {

@@ -72,6 +72,7 @@ function wireBytes(cmd: number, auxLen: number): number {
 export class WriteQueue {
   readonly #stream: Writable;
   readonly #onDrain: () => void;
+  readonly #onError: (err: unknown) => void;
   #slab: Buffer = Buffer.alloc(0);
   #slabView: DataView = new DataView(this.#slab.buffer, this.#slab.byteOffset, 0);
   #slabWords: Int32Array = new Int32Array(this.#slab.buffer, this.#slab.byteOffset, 0);
@@ -95,21 +96,35 @@ export class WriteQueue {
   #seq = 0;
   #messagesOut = 0;
   #bytesOut = 0;
+  // Both run outside any caller's stack (a microtask, a 'drain' event): what
+  // they throw goes to onError, never to the process.
   readonly #flushTask = (): void => {
     this.#scheduled = false;
-    this.flush();
+    try {
+      this.flush();
+    } catch (err) {
+      this.#onError(err);
+    }
   };
   readonly #drainTask = (): void => {
     this.#waitingDrain = false;
-    if (this.#pendingCount > 0) this.flush();
-    this.#maybeEnd();
-    this.#onDrain();
+    try {
+      if (this.#pendingCount > 0) this.flush();
+      this.#maybeEnd();
+      this.#onDrain();
+    } catch (err) {
+      this.#onError(err);
+    }
   };
 
-  /** @param onDrain called when queued bytes fall after the stream drained */
-  constructor(stream: Writable, onDrain: () => void) {
+  /**
+   * @param onDrain called when queued bytes fall after the stream drained
+   * @param onError told what a scheduled flush or the drain handler threw (the link should end)
+   */
+  constructor(stream: Writable, onDrain: () => void, onError: (err: unknown) => void = (err) => { throw err; }) {
     this.#stream = stream;
     this.#onDrain = onDrain;
+    this.#onError = onError;
   }
 
   /** Bytes queued here and in the stream's own buffer. */

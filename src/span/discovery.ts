@@ -6,8 +6,23 @@
 import { Observable, Subject } from 'rxjs';
 import type { RouterCore } from './router-core.ts';
 import { SpanError } from './errors.ts';
-import type { SpanEvent, SpanInfo } from './router-types.ts';
+import { Membership } from './membership.ts';
+import type { Member, MemberEvent, SpanEvent, SpanInfo } from './router-types.ts';
 import type { NodeKey, SpanLink, SpanNode } from './span-table.ts';
+
+function cmpStr(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Nearest first: a local instance, then by dist, then by instance name and
+ * instance id (deterministic: the same on every run and every router).
+ */
+export function compareByDistance(a: SpanInfo, b: SpanInfo): number {
+  const al = a.via === null ? 0 : 1;
+  const bl = b.via === null ? 0 : 1;
+  return al - bl || a.dist - b.dist || cmpStr(a.instance, b.instance) || cmpStr(a.instanceId, b.instanceId);
+}
 
 export class Discovery {
   readonly spans$: Observable<SpanEvent>;
@@ -15,20 +30,37 @@ export class Discovery {
   readonly #spans = new Subject<SpanEvent>();
   /** Last SpanInfo published per node, to tell up/down/changed apart. */
   readonly #published = new Map<NodeKey, SpanInfo>();
+  readonly #membership = new Membership();
 
   constructor(core: RouterCore) {
     this.#core = core;
     this.spans$ = this.#spans.asObservable();
   }
 
-  /** The spans this router sees now (best path per instance), optionally of one service. */
+  /**
+   * The spans this router sees now (best path per instance). Of one
+   * service: nearest first (compareByDistance). All: by service, then
+   * instance (table order).
+   */
   spans(service?: string): SpanInfo[] {
     const table = this.#core.table;
-    const nodes = service === undefined ? table.nodes() : table.findService(service);
-    return nodes.map((n) => this.infoOf(n));
+    if (service === undefined) return table.nodes().map((n) => this.infoOf(n));
+    return table.findService(service).map((n) => this.infoOf(n)).sort(compareByDistance);
   }
 
-  /** Resolves with the first span of `service` (at once if known). */
+  /** Join/leave events of the routers offering services (all services, or one). */
+  members$(service?: string): Observable<MemberEvent> {
+    const all = this.#membership.events$;
+    if (service === undefined) return all;
+    return new Observable<MemberEvent>((sub) => all.subscribe({ next: (e) => { if (e.service === service) sub.next(e); }, complete: () => sub.complete() }));
+  }
+
+  /** The routers offering `service` now. */
+  members(service: string): Member[] {
+    return this.#membership.members(service);
+  }
+
+  /** Resolves with the nearest remote span of `service` (at once if known). */
   waitForSpan(service: string, signal?: AbortSignal): Promise<SpanInfo> {
     const now = this.spans(service).filter((s) => s.via !== null);
     if (now.length > 0) return Promise.resolve(now[0]!);
@@ -57,7 +89,9 @@ export class Discovery {
       instanceId: node.nodeId,
       peerType: node.peerType,
       node: link.connId === null ? core.nodeId : link.path[0] ?? null,
-      dist: link.connId === null ? -1 : link.fields.dist,
+      nodeName: link.connId === null ? core.name : link.fields.origin?.name ?? null,
+      incarnation: link.connId === null ? core.incarnation : link.fields.origin?.incarnation ?? null,
+      dist: link.fields.dist,
       via: link.connId,
       viaName: conn?.peerName ?? null,
       path: link.path,
@@ -71,6 +105,7 @@ export class Discovery {
     const node = core.table.node(key);
     const before = this.#published.get(key);
     if (!node) {
+      this.#membership.update(key, null);
       if (before) {
         this.#published.delete(key);
         core.log(`span down ${before.service}/${before.instance}`);
@@ -79,6 +114,7 @@ export class Discovery {
       return;
     }
     const now = this.infoOf(node);
+    this.#membership.update(key, now);
     if (!before) {
       this.#published.set(key, now);
       if (now.via !== null) core.log(`span up ${now.service}/${now.instance} dist=${now.dist} via=${now.via}`);
@@ -92,5 +128,6 @@ export class Discovery {
 
   complete(): void {
     this.#spans.complete();
+    this.#membership.complete();
   }
 }

@@ -84,8 +84,10 @@ export class LocalSide implements TransactionHost {
     const aux = opts?.aux ?? EMPTY;
     h.auxBytes = aux.length;
     const msg: Message = { header: h, ext: opts?.ext ?? EMPTY, aux, swapped: false };
+    // The twin as it is now: releasing tx below (our DELETE after theirs) forgets the pairing.
+    const twin = this.#twin.get(tx);
     tx._afterSend();
-    queueMicrotask(() => this.other._deliver(tx, msg));
+    queueMicrotask(() => this.other._deliver(tx, msg, twin));
     return true;
   }
 
@@ -106,9 +108,9 @@ export class LocalSide implements TransactionHost {
   }
 
   /** A message the other side sent in its transaction `from`. @internal */
-  _deliver(from: Transaction, msg: Message): void {
+  _deliver(from: Transaction, msg: Message, mine: Transaction | undefined): void {
     if (!this.#open) return;
-    const mine = this.other.#twin.get(from);
+    if (mine === undefined && !(msg.header.cmd & DMSGF.CREATE)) mine = this.other.#twin.get(from);
     if (mine !== undefined) {
       if (!mine.freed && !mine.rxDeleted) mine._receive(msg);
       return;

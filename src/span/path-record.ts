@@ -27,7 +27,21 @@
  * | 12  | 4        | reserved, 0                                    |
  * | 16  | 16*count | node ids                                       |
  *
- * Total 8 (v1) or 16 (v2) + 16*count bytes. Trailing zero bytes up to the next DMSG_ALIGN (64)
+ * Version 3 adds, after the ids, one u32 per id: the incarnation of the link
+ * that router received the span on (0 at the originator).
+ *
+ * Version 4 is version 3 plus the originating router's identity, after the
+ * incarnations, copied unchanged by every relay (services address nodes and
+ * follow their restarts with it):
+ *
+ * | size  | field                                                     |
+ * |-------|-----------------------------------------------------------|
+ * | 4     | router incarnation (u32, non-zero; random per Router run) |
+ * | 2     | name length n (u16, at most 127)                          |
+ * | 2     | reserved, 0                                               |
+ * | n     | router name, UTF-8, no NUL                                |
+ *
+ * Total 8 (v1) or 16 (v2) + 16*count bytes (+ 4*count for v3, + 8 + n for v4). Trailing zero bytes up to the next DMSG_ALIGN (64)
  * boundary (aux padding) are tolerated; anything else after the ids is an error. A path
  * that names one node twice is malformed (it went round a loop).
  */
@@ -42,6 +56,20 @@ export const PATH_RECORD_VERSION = 1;
 export const PATH_RECORD_VERSION_EPOCH = 2;
 /** Version 3: version 2 plus, after the ids, one u32 per id: the incarnation of the link that router received the span on (0 at the originator). */
 export const PATH_RECORD_VERSION_HOPS = 3;
+/** Version 4: version 3 plus the originating router's incarnation and name. */
+export const PATH_RECORD_VERSION_ORIGIN = 4;
+/** Longest router name a version 4 record carries (a DMSG label's room). */
+export const ORIGIN_NAME_MAX_BYTES = 127;
+
+/** The router that originated a span: its name and the incarnation of its current run. */
+export interface SpanOrigin {
+  readonly name: string;
+  /** Random non-zero u32 per Router run: a restart changes it. */
+  readonly incarnation: number;
+}
+
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 export const PATH_RECORD_HEADER_BYTES = 8;
 const HEADER_BYTES_V2 = 16;
 export const NODE_ID_BYTES = 16;
@@ -82,18 +110,32 @@ export function bytesToNodeId(bytes: Uint8Array, offset = 0): NodeId {
 
 /**
  * Encode a path (and, when non-zero, the advertisement epoch: version 2; and
- * with `hops`, one link incarnation per id: version 3).
+ * with `hops`, one link incarnation per id: version 3; and with `origin`, the
+ * originating router's identity: version 4, which needs `hops`).
  */
-export function encodePathRecord(path: readonly NodeId[], epoch = 0, hops?: readonly number[]): Uint8Array {
+export function encodePathRecord(path: readonly NodeId[], epoch = 0, hops?: readonly number[], origin?: SpanOrigin): Uint8Array {
   if (!Array.isArray(path)) throw new InvalidArgumentError('path must be an array of node ids');
   if (path.length > 0xffff) throw new InvalidArgumentError(`path has ${path.length} ids, the record holds at most 65535`);
   if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff) throw new InvalidArgumentError(`epoch must be a u32, got ${epoch}`);
   if (hops !== undefined && (epoch === 0 || hops.length !== path.length)) throw new InvalidArgumentError(`hops need an epoch and one entry per id (${path.length}), got ${hops.length}`);
+  let name: Uint8Array | null = null;
+  if (origin !== undefined) {
+    if (hops === undefined) throw new InvalidArgumentError('an origin needs hops (path record version 4 extends version 3)');
+    if (!Number.isInteger(origin.incarnation) || origin.incarnation < 1 || origin.incarnation > 0xffffffff) throw new InvalidArgumentError(`origin incarnation must be a non-zero u32, got ${origin.incarnation}`);
+    name = utf8.encode(origin.name);
+    if (name.length > ORIGIN_NAME_MAX_BYTES || name.includes(0)) throw new InvalidArgumentError(`origin name must be at most ${ORIGIN_NAME_MAX_BYTES} UTF-8 bytes without NUL`);
+  }
   const head = epoch === 0 ? PATH_RECORD_HEADER_BYTES : HEADER_BYTES_V2;
-  const out = new Uint8Array(head + NODE_ID_BYTES * path.length + (hops ? 4 * hops.length : 0));
+  const hopsEnd = head + NODE_ID_BYTES * path.length + (hops ? 4 * hops.length : 0);
+  const out = new Uint8Array(hopsEnd + (name ? 8 + name.length : 0));
   out.set(PATH_RECORD_MAGIC, 0);
   const view = new DataView(out.buffer);
-  view.setUint16(4, hops ? PATH_RECORD_VERSION_HOPS : epoch === 0 ? PATH_RECORD_VERSION : PATH_RECORD_VERSION_EPOCH, true);
+  view.setUint16(4, name ? PATH_RECORD_VERSION_ORIGIN : hops ? PATH_RECORD_VERSION_HOPS : epoch === 0 ? PATH_RECORD_VERSION : PATH_RECORD_VERSION_EPOCH, true);
+  if (name) {
+    view.setUint32(hopsEnd, origin!.incarnation >>> 0, true);
+    view.setUint16(hopsEnd + 4, name.length, true);
+    out.set(name, hopsEnd + 8);
+  }
   view.setUint16(6, path.length, true);
   if (epoch !== 0) view.setUint32(8, epoch, true);
   path.forEach((id, i) => nodeIdToBytes(id, out, head + NODE_ID_BYTES * i));
@@ -115,7 +157,7 @@ export function decodePathRecord(bytes: Uint8Array, maxCount = PATH_RECORD_DEFAU
 }
 
 /** Like decodePathRecord, with the advertisement epoch (0 for a version 1 record). */
-export function decodePathRecordWithEpoch(bytes: Uint8Array, maxCount = PATH_RECORD_DEFAULT_MAX_COUNT): { path: NodeId[]; epoch: number; hops: number[] | null } {
+export function decodePathRecordWithEpoch(bytes: Uint8Array, maxCount = PATH_RECORD_DEFAULT_MAX_COUNT): { path: NodeId[]; epoch: number; hops: number[] | null; origin?: SpanOrigin } {
   if (!(bytes instanceof Uint8Array)) throw bad('expected bytes');
   if (bytes.length < PATH_RECORD_HEADER_BYTES) {
     throw bad(`expected at least ${PATH_RECORD_HEADER_BYTES} bytes, got ${bytes.length}`);
@@ -125,16 +167,34 @@ export function decodePathRecordWithEpoch(bytes: Uint8Array, maxCount = PATH_REC
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint16(4, true);
-  if (version !== PATH_RECORD_VERSION && version !== PATH_RECORD_VERSION_EPOCH && version !== PATH_RECORD_VERSION_HOPS)
-    throw bad(`expected version 1, 2 or 3, got ${version}`);
+  if (version < PATH_RECORD_VERSION || version > PATH_RECORD_VERSION_ORIGIN) throw bad(`expected version 1 to 4, got ${version}`);
+  const withHops = version >= PATH_RECORD_VERSION_HOPS;
   const head = version === PATH_RECORD_VERSION ? PATH_RECORD_HEADER_BYTES : HEADER_BYTES_V2;
   if (bytes.length < head) throw bad(`version ${version} needs at least ${head} bytes, got ${bytes.length}`);
   const epoch = version === PATH_RECORD_VERSION ? 0 : view.getUint32(8, true);
   if (version !== PATH_RECORD_VERSION && (epoch === 0 || view.getUint32(12, true) !== 0)) throw bad(`version ${version} needs a non-zero epoch and zero reserved bytes`);
   const count = view.getUint16(6, true);
   const idsEnd = head + NODE_ID_BYTES * count;
-  const need = idsEnd + (version === PATH_RECORD_VERSION_HOPS ? 4 * count : 0);
+  const hopsEnd = idsEnd + (withHops ? 4 * count : 0);
+  let need = hopsEnd + (version === PATH_RECORD_VERSION_ORIGIN ? 8 : 0);
   if (bytes.length < need) throw bad(`count ${count} needs ${need} bytes, got ${bytes.length}`);
+  let origin: SpanOrigin | undefined;
+  if (version === PATH_RECORD_VERSION_ORIGIN) {
+    const incarnation = view.getUint32(hopsEnd, true);
+    const nameBytes = view.getUint16(hopsEnd + 4, true);
+    if (incarnation === 0 || view.getUint16(hopsEnd + 6, true) !== 0 || nameBytes > ORIGIN_NAME_MAX_BYTES) throw bad('version 4 needs a non-zero incarnation, zero reserved bytes and a name of at most 127 bytes');
+    need += nameBytes;
+    if (bytes.length < need) throw bad(`the origin name needs ${need} bytes, got ${bytes.length}`);
+    const raw = bytes.subarray(hopsEnd + 8, need);
+    if (raw.includes(0)) throw bad('the origin name holds a NUL');
+    let name: string;
+    try {
+      name = utf8Strict.decode(raw);
+    } catch {
+      throw bad('the origin name is not UTF-8');
+    }
+    origin = { name, incarnation };
+  }
   if (bytes.length > doAlign(need)) {
     throw bad(`expected ${need} bytes (+ zero padding to ${doAlign(need)}), got ${bytes.length}`);
   }
@@ -153,11 +213,11 @@ export function decodePathRecordWithEpoch(bytes: Uint8Array, maxCount = PATH_REC
     path.push(id);
   }
   let hops: number[] | null = null;
-  if (version === PATH_RECORD_VERSION_HOPS) {
+  if (withHops) {
     hops = [];
     for (let i = 0; i < count; i++) hops.push(view.getUint32(idsEnd + 4 * i, true));
   }
-  return { path, epoch, hops };
+  return origin ? { path, epoch, hops, origin } : { path, epoch, hops };
 }
 
 function bytesToHex(bytes: Uint8Array): string {

@@ -113,7 +113,7 @@ export class RelayExecutor {
         dist: f.dist, rnss: f.rnss, peerLabel: f.clusterLabel, pfsLabel: f.nodeLabel,
       });
       const hops = f.epoch && f.hops && f.hops.length === spec.path.length ? f.hops : undefined;
-      tx = conn.iocom.open(DMSG.LNK_SPAN, { ext, aux: encodePathRecord(spec.path, f.epoch ?? 0, hops) });
+      tx = conn.iocom.open(DMSG.LNK_SPAN, { ext, aux: encodePathRecord(spec.path, f.epoch ?? 0, hops, hops ? f.origin : undefined) });
       core.spanMessagesSent++;
     } catch (err) {
       core.log(`link ${conn.connId}: cannot relay span: ${(err as Error).message}`);

@@ -47,6 +47,8 @@ export class RouterCore {
   readonly iocomOpts: IocomOptions;
   readonly table: SpanTable;
   readonly clock: Clock;
+  /** This run of the router: random, non-zero; carried in our spans' path records (v4). */
+  readonly incarnation = randomInt(1, 0xffffffff);
   readonly conns = new Map<string, ConnState>();
   /** Received span transactions by link id. */
   readonly received = new Map<string, Transaction>();

@@ -76,9 +76,27 @@ export interface SpanInfo {
   readonly peerType: number;
   /** Node id of the router that advertises it (first id of its path), or null if unknown. */
   readonly node: string | null;
-  /** Relay hops to it (0: a direct neighbour advertises it; -1: advertised here). */
+  /**
+   * Name of the router that advertises it (carried in the path record), or
+   * null when unknown (a DragonFly originator).
+   */
+  readonly nodeName: string | null;
+  /**
+   * Incarnation of the advertising router's current run (random, non-zero;
+   * changes when that router restarts), or null when unknown.
+   */
+  readonly incarnation: number | null;
+  /**
+   * The LNK_SPAN `dist` field as this router holds it, the one convention
+   * used everywhere (spans(), spans$, the relay log, DBG_SHELL `tree`), as
+   * DragonFly shows it: 0 for a span advertised here or by a direct
+   * neighbour, and each relay adds 1 when it passes a span on. So it counts
+   * the relays between this router and the advertiser. A client attached to
+   * a relay sees one more than that relay's own log does, because the relay
+   * adds 1 when it passes the span to the client.
+   */
   readonly dist: number;
-  /** The link it arrives on (null: advertised by this router). */
+  /** The link it arrives on (null: advertised by this router, a local instance). */
   readonly via: string | null;
   /** Name the peer on that link gave in its LNK_CONN. */
   readonly viaName: string | null;
@@ -105,6 +123,74 @@ export interface AdvertiseOptions {
   peerType?: number;
   /** Instance uuid. @default derived from (node id, service, instance) */
   instanceId?: string;
+}
+
+/** Which instance `open()` goes to, beyond the service name. */
+export interface RouteOptions {
+  /** Only this instance name (also written `open('service/instance')`). */
+  instance?: string;
+  /** Only the instance of this router: a node id (uuid) or a router name. */
+  node?: string;
+}
+
+/** A router in a membership: one node offering a service. */
+export interface Member {
+  /** The router's node id (uuid), or the instance id when the node is unknown (a DragonFly originator). */
+  readonly node: string;
+  /** The router's name, or null when unknown. */
+  readonly name: string | null;
+  /** Its run's incarnation (changes on restart), or null when unknown. */
+  readonly incarnation: number | null;
+  /** Instance names of the service it offers, sorted. */
+  readonly instances: readonly string[];
+  /** True for this router itself. */
+  readonly local: boolean;
+}
+
+/** A node began (join) or stopped (leave) offering a service. A restart is a leave and a join with a new incarnation. */
+export interface MemberEvent {
+  readonly type: 'join' | 'leave';
+  readonly service: string;
+  readonly member: Member;
+}
+
+/** Options of `Router.serve()`. */
+export interface ServeOptions {
+  /** @default the router's name */
+  instance?: string;
+  /** @default SERVICE_PEER_TYPE (4) */
+  peerType?: number;
+  /** Instance uuid. @default derived from (node id, service, instance) */
+  instanceId?: string;
+}
+
+/** What a service handler is told with each transaction. */
+export interface ServiceCall {
+  readonly service: string;
+  readonly instance: string;
+  /**
+   * The service transaction this one is stacked on (null for a transaction
+   * opened on the service itself): sub-transactions reach the same handler.
+   */
+  readonly parent: Transaction | null;
+  /** True when the caller is on this router (the in-process path). */
+  readonly local: boolean;
+  /** Open a sub-transaction stacked on `tx` toward the caller. */
+  open(cmd: number, opts?: Omit<OpenOptions, 'parent'>): Transaction;
+}
+
+/**
+ * Handles one incoming transaction (or sub-transaction). Subscribe to
+ * `tx.rx$` synchronously; the opening message arrives on it. A throw
+ * aborts that transaction only.
+ */
+export type ServiceHandler = (tx: Transaction, call: ServiceCall) => void;
+
+/** A served service: its advertisement, until close(). */
+export interface Service {
+  readonly span: SpanInfo;
+  /** Withdraw the service everywhere; open transactions on it end with LOSTLINK. */
+  close(): void;
 }
 
 export interface Advertisement {

@@ -20,16 +20,16 @@ import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { Observable, Subject } from 'rxjs';
 import { v5 as uuidv5 } from 'uuid';
-import { DMSG_PEER } from '../wire/constants.ts';
+import { DMSG_ERR, DMSG_PEER } from '../wire/constants.ts';
 import { Iocom, type OpenOptions } from '../iocom/iocom.ts';
 import type { IocomOptions } from '../iocom/options.ts';
 import type { Transaction } from '../iocom/transaction.ts';
 import { systemClock } from '../util/clock.ts';
 import { sendConn } from './conn.ts';
-import { Discovery } from './discovery.ts';
+import { Discovery, compareByDistance } from './discovery.ts';
 import { Dispatch } from './dispatch.ts';
 import { SpanError } from './errors.ts';
-import { LocalLink } from './local-link.ts';
+import { LocalLink, LocalSide } from './local-link.ts';
 import { resolveSpanOptions, type SpanOptions } from './options.ts';
 import { RelayExecutor } from './relay-executor.ts';
 import { RouterCore } from './router-core.ts';
@@ -44,18 +44,33 @@ import {
   type Advertisement,
   type ConnState,
   type LocalAd,
+  type Member,
+  type MemberEvent,
+  type RouteOptions,
   type RouterLink,
+  type ServeOptions,
+  type Service,
+  type ServiceCall,
+  type ServiceHandler,
   type RouterOptions,
   type SpanEvent,
   type SpanInfo,
 } from './router-types.ts';
 
 export { DMSG_ERR_WITHDRAWN, SERVICE_PEER_TYPE } from './router-types.ts';
-export type { RouterOptions, SpanInfo, SpanEvent, AdvertiseOptions, Advertisement, RouterLink } from './router-types.ts';
+export type {
+  RouterOptions, SpanInfo, SpanEvent, AdvertiseOptions, Advertisement, RouterLink,
+  RouteOptions, Member, MemberEvent, ServeOptions, Service, ServiceCall, ServiceHandler,
+} from './router-types.ts';
 
 export class Router {
   readonly nodeId: string;
   readonly name: string;
+  /**
+   * This run of the router: random and non-zero, carried with every span it
+   * originates (path record v4), so others see a restart as a new incarnation.
+   */
+  readonly incarnation: number;
   /** Span up/down/changed events, one per node (advertised instance) as its best path changes. */
   readonly spans$: Observable<SpanEvent>;
   /**
@@ -95,6 +110,7 @@ export class Router {
     });
     this.nodeId = this.#core.nodeId;
     this.name = this.#core.name;
+    this.incarnation = this.#core.incarnation;
     const core = this.#core;
     this.#relays = new RelayExecutor(core, {
       withdrawn: (key, epoch) => this.#withdrawal.withdraw(key, epoch),
@@ -159,6 +175,7 @@ export class Router {
       // A fresh epoch per advertisement: its withdrawal refuses this one only.
       epoch: randomInt(1, 0xffffffff),
       hops: [0],
+      origin: { name: this.name, incarnation: core.incarnation },
     };
     const linkId = `local${core.nextLink++}`;
     const subject = new Subject<Transaction>();
@@ -191,30 +208,117 @@ export class Router {
   }
 
   /**
-   * Open a transaction to a span's originator, through any number of relays.
-   * `span` is a SpanInfo (its current best path is used) or a service name.
+   * Serve a service: advertise it (a LNK_SPAN relayed through the mesh) and
+   * hand every transaction opened on it, remote or local, and every
+   * sub-transaction stacked on those, to `handler`.
+   *
+   * @example
+   * ```ts
+   * const svc = router.serve('echo', (tx, call) => {
+   *   tx.rx$.subscribe({
+   *     next: (m) => { if (m.aux.length > 0 && tx.canSend) tx.send(SVC_CMD.EXAMPLE_ECHO, { aux: m.aux }); },
+   *     complete: () => tx.close(),
+   *     error: () => {},
+   *   });
+   * });
+   * // anywhere in the mesh, this router included:
+   * const tx = other.open('echo', SVC_CMD.EXAMPLE_ECHO, { aux: bytes });
+   * svc.close(); // withdraw
+   * ```
    */
-  open(span: SpanInfo | string, cmd: number, opts: Omit<OpenOptions, 'parent'> = {}): Transaction {
+  serve(service: string, handler: ServiceHandler, options: ServeOptions = {}): Service {
+    const core = this.#core;
+    const ad = this.advertise({ service, ...options });
+    const instance = ad.span.instance;
+    ad.transactions$.subscribe((tx) => {
+      const host = core.hosts.get(tx);
+      const parent = tx.parent !== null && core.hosts.has(tx.parent) ? tx.parent : null;
+      const call: ServiceCall = {
+        service,
+        instance,
+        parent,
+        local: host instanceof LocalSide,
+        open: (cmd, opts) => this.openChild(tx, cmd, opts),
+      };
+      try {
+        handler(tx, call);
+      } catch (err) {
+        // The handler's bug ends this transaction only.
+        core.log(`service ${service}/${instance}: handler threw: ${(err as Error)?.message ?? String(err)}`);
+        tx.rx$.subscribe({ error: () => {} });
+        if (!tx.freed && !tx.dying) tx.abort(DMSG_ERR.NOSUPP);
+      }
+    });
+    return { span: ad.span, close: () => ad.close() };
+  }
+
+  /**
+   * Open a transaction to a service instance, through any number of relays
+   * or, for an instance on this router, through the in-process path (the
+   * same Transaction interface, no socket).
+   *
+   * `span` is a SpanInfo (that instance) or a service name: then the
+   * nearest reachable instance (this router's own first, then by dist, then
+   * by instance name), unless `opts.instance` / `opts.node` (a node id or
+   * router name) narrow the choice; `'service/instance'` names an instance
+   * too when no service is called that whole string.
+   * @throws SpanError NO_SPAN when no matching instance is reachable.
+   */
+  open(span: SpanInfo | string, cmd: number, opts: Omit<OpenOptions, 'parent'> & RouteOptions = {}): Transaction {
     const core = this.#core;
     if (core.closed) throw new SpanError('CLOSED', `router ${this.name} is closed`);
-    let link;
+    const { instance, node, ...openOpts } = opts;
+    let candidates: SpanInfo[];
+    let what: string;
     if (typeof span === 'string') {
-      // The best remote path of the first instance that has one (no SpanInfo built).
-      for (const node of core.table.findService(span)) {
-        link = firstRemote(node);
-        if (link) break;
+      let service = span;
+      let inst = instance;
+      if (inst === undefined && core.table.findService(span).length === 0) {
+        const slash = span.indexOf('/');
+        if (slash > 0) {
+          service = span.slice(0, slash);
+          inst = span.slice(slash + 1);
+        }
       }
+      what = `${service}${inst !== undefined ? `/${inst}` : ''}${node !== undefined ? ` on ${node}` : ''}`;
+      candidates = this.#discovery
+        .spans(service)
+        .filter((s) => (inst === undefined || s.instance === inst) && (node === undefined || s.node === node || s.nodeName === node));
     } else {
-      const node = core.table.node(span.key as NodeKey);
-      link = node && firstRemote(node);
+      what = `${span.service}/${span.instance}`;
+      const n = core.table.node(span.key as NodeKey);
+      candidates = n ? [this.#discovery.infoOf(n)] : [];
     }
-    if (!link) throw new SpanError('NO_SPAN', `no remote span of ${typeof span === 'string' ? span : `${span.service}/${span.instance}`} is known to ${this.name}`);
-    const rx = core.received.get(link.linkId)!;
-    const conn = core.conns.get(link.connId!)!;
-    const tx = conn.iocom.open(cmd, { ...opts, parent: rx });
-    this.#dispatch.opened.add(tx);
-    core.hosts.set(tx, conn.iocom);
-    return tx;
+    candidates.sort(compareByDistance);
+    for (const info of candidates) {
+      const n = core.table.node(info.key as NodeKey);
+      if (!n) continue;
+      const best = n.links[0]!;
+      if (best.connId === null) {
+        const local = core.locals.get(best.linkId);
+        if (local) return this.#openLocal(local, cmd, openOpts);
+      }
+      const link = firstRemote(n);
+      if (!link) continue;
+      const rx = core.received.get(link.linkId);
+      const conn = core.conns.get(link.connId!);
+      if (!rx || !conn || !conn.iocom.isOpen) continue;
+      const tx = conn.iocom.open(cmd, { ...openOpts, parent: rx });
+      this.#dispatch.opened.add(tx);
+      core.hosts.set(tx, conn.iocom);
+      return tx;
+    }
+    throw new SpanError('NO_SPAN', `no reachable span of ${what} is known to ${this.name}`);
+  }
+
+  /** Join/leave events of the routers offering `service` (or every service). */
+  members$(service?: string): Observable<MemberEvent> {
+    return this.#discovery.members$(service);
+  }
+
+  /** The routers offering `service` now, this router first, then by node id. */
+  members(service: string): Member[] {
+    return this.#discovery.members(service);
   }
 
   /**
@@ -283,6 +387,21 @@ export class Router {
   }
 
   // ---- internals ------------------------------------------------------------
+
+  /** Open on a local instance: the in-process link, made on first use. */
+  #openLocal(local: LocalAd, cmd: number, opts: Omit<OpenOptions, 'parent'>): Transaction {
+    const core = this.#core;
+    if (local.local === null) {
+      const link = new LocalLink(`${this.name}/${local.fields.clusterLabel}/${local.fields.nodeLabel}`);
+      link.server.onPeerOpen = (tx) => this.#dispatch.toService(local, tx, link.server);
+      link.client.onPeerOpen = (tx) => this.#dispatch.onStacked(tx, link.client);
+      local.local = link;
+    }
+    const tx = local.local.client.open(cmd, opts);
+    this.#dispatch.opened.add(tx);
+    core.hosts.set(tx, local.local.client);
+    return tx;
+  }
 
   /** A local advertisement ends: withdraw it everywhere, end its local transactions. */
   #endLocal(local: LocalAd): void {

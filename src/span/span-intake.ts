@@ -30,6 +30,7 @@ export function onSpan(core: RouterCore, relays: RelayExecutor, withdrawal: With
       if (record.epoch !== 0) fields = { ...fields, epoch: record.epoch };
       // As we will relay it: the sender's hops plus this link's incarnation.
       if (record.hops !== null) fields = { ...fields, hops: [...record.hops, core.linkIncarnation(conn.connId)] };
+      if (record.origin) fields = { ...fields, origin: record.origin };
     }
   } catch (err) {
     core.log(`link ${conn.connId}: refused a span: ${(err as Error).message}`);

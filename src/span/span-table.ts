@@ -13,7 +13,7 @@
  * from peers, and the Router answers them on the wire.
  */
 import { effectivePath, isNodeId } from './path-record.ts';
-import type { NodeId } from './path-record.ts';
+import type { NodeId, SpanOrigin } from './path-record.ts';
 import { resolveSpanOptions } from './options.ts';
 import type { ResolvedSpanOptions, SpanOptions } from './options.ts';
 import { serviceClusterId } from './service-id.ts';
@@ -38,6 +38,8 @@ export interface SpanFields {
   readonly rnss: number;
   /** Carried verbatim to relays (media union, status …); never inspected here. */
   readonly extras?: unknown;
+  /** The originating router's name and incarnation (path record v4), copied by relays. */
+  readonly origin?: SpanOrigin;
   /** The advertisement's epoch (path record v2), copied by relays; 0 or absent when unknown. */
   readonly epoch?: number;
   /**

@@ -105,3 +105,49 @@ describe('bench harness', () => {
     expect(formatNumber(0)).toBe('0');
   });
 });
+
+describe('bench failures and progress', () => {
+  const sink = (): { write(s: string): void; text: () => string } => {
+    let t = '';
+    return { write: (s: string) => { t += s; }, text: () => t };
+  };
+
+  it('a failed case is a row (table) or a record with value null and unit "failed" (JSON), never a stack trace', () => {
+    const out = sink();
+    const table = new Reporter({ out });
+    table.result({ bench: 'b', metric: 'ok_per_s', value: 1000, unit: 'ops/s' });
+    table.failed({ bench: 'b', metric: 'bad_per_s', reason: 'no message reached the server through 3 relays' });
+    table.endBench();
+    expect(out.text()).toMatch(/^b +bad_per_s +FAILED +no message reached the server through 3 relays$/m);
+    expect(out.text()).toMatch(/^b +ok_per_s +1,000 +ops\/s/m);
+    expect(table.failures).toHaveLength(1);
+
+    const jout = sink();
+    const json = new Reporter({ json: true, out: jout });
+    json.failed({ bench: 'b', metric: 'bad_per_s', reason: 'boom' });
+    json.endBench();
+    expect(JSON.parse(jout.text().trim())).toEqual({ bench: 'b', metric: 'bad_per_s', value: null, unit: 'failed', error: 'boom' });
+  });
+
+  it('phase() prints a start and an end line on the progress sink and rethrows', async () => {
+    const err = sink();
+    const r = new Reporter({ out: sink(), err });
+    expect(await r.phase('convergence: 1000 routers', async () => 42)).toBe(42);
+    await expect(r.phase('relay: chain', async () => { throw new Error('x'); })).rejects.toThrow('x');
+    expect(err.text()).toMatch(/^convergence: 1000 routers \.\.\.\nconvergence: 1000 routers: done in [\d.]+ s\nrelay: chain \.\.\.\nrelay: chain: failed after [\d.]+ s\n$/);
+  });
+
+  it('the runner reports a throwing benchmark as a failed row and still runs the next one', async () => {
+    const { runBenchmarks } = await import('../../bench/run.ts');
+    const out = sink();
+    const reporter = new Reporter({ out, err: sink() });
+    const failures = await runBenchmarks(['broken', 'fine'], reporter, 0.01, {
+      broken: async () => ({ run: () => { throw new Error('no message reached the server through 3 relays at onewayRound\n    at stack frame'); } }),
+      fine: async () => ({ run: ({ reporter: r }) => r.result({ bench: 'fine', metric: 'x_per_s', value: 5, unit: 'x/s' }) }),
+    });
+    expect(failures).toBe(1);
+    expect(out.text()).toMatch(/^broken +run +FAILED +no message reached the server through 3 relays at onewayRound$/m);
+    expect(out.text()).not.toContain('stack frame');
+    expect(out.text()).toMatch(/^fine +x_per_s +5 +x\/s/m);
+  });
+});

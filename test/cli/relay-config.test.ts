@@ -44,7 +44,9 @@ describe('endpoints', () => {
 
   it('parses SERVICE[/INSTANCE]', () => {
     expect(parseServiceSpec('echo')).toEqual({ service: 'echo' });
-    expect(parseServiceSpec('echo/a/b')).toEqual({ service: 'echo', instance: 'a/b' });
+    expect(parseServiceSpec('echo/a')).toEqual({ service: 'echo', instance: 'a' });
+    // `dmsg call SERVICE/INSTANCE` could never name an instance with a '/': refused (issue 15).
+    expect(() => parseServiceSpec('echo/a/b')).toThrow(/more than one '\/'/);
     expect(() => parseServiceSpec('/x')).toThrow(/empty service/);
     expect(() => parseServiceSpec('x/')).toThrow(/empty instance/);
   });

@@ -80,7 +80,7 @@ describe('dmsg relay (in-process) with spans, call, ping and shell', () => {
   it('client commands: unreachable relay exits 1, bad arguments exit 2', async () => {
     const r = await runCli(['ping', '127.0.0.1:1', '--count', '1']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/dmsg ping: CONNECT_FAILED: /);
+    expect(r.stderr).toBe('dmsg ping: CONNECTION_REFUSED: 127.0.0.1:1: connection refused (nothing listens there)\n');
     for (const [argv, re] of [
       [['spans'], /missing relay address/],
       [['ping', 'nowhere'], /missing port/],
@@ -194,6 +194,8 @@ describe('startRelay', () => {
       const refused = await runCli(['ping', b.addresses[0]!, '--tls-ca', cert, '--count', '1', '--timeout-ms', '2000']);
       expect(refused.code).toBe(1);
       expect(refused.stdout).not.toMatch(/time=/);
+      expect(refused.stderr).toMatch(/^dmsg ping: TLS_HANDSHAKE: .*certificate required.*--tls-cert/);
+      expect(lines(refused.stderr)).toHaveLength(1);
     } finally {
       await b.stop();
       await a.stop();

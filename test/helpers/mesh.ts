@@ -118,8 +118,9 @@ export async function quiesce(mesh: Pick<Mesh, 'liveLinks'>, what = 'quiescence'
   throw new Error(`not quiescent after ${maxTurns} event-loop turns: ${what}`);
 }
 
+/** The nearest span of `service` (spans(service) is nearest first). */
 export function spanOf(r: Router, service: string): SpanInfo | undefined {
-  return r.spans(service).find((s) => s.via !== null || s.dist === -1);
+  return r.spans(service)[0];
 }
 
 export function firstEvent<T>(o: Observable<T>, pred: (v: T) => boolean): Promise<T> {

@@ -26,7 +26,7 @@ describe('spans$ and spans()', () => {
     r2.spans$.subscribe(record(at2));
     const ad = r0.advertise({ service: 'svc', instance: 'inst' });
     await quiesce(mesh);
-    expect(at0.map(brief)).toEqual([{ type: 'up', service: 'svc', instance: 'inst', dist: -1, via: null, viaName: null }]);
+    expect(at0.map(brief)).toEqual([{ type: 'up', service: 'svc', instance: 'inst', dist: 0, via: null, viaName: null }]);
     expect(at2.map(brief)).toEqual([{ type: 'up', service: 'svc', instance: 'inst', dist: 1, via: 'c1', viaName: 'n1' }]);
     expect(at2[0]!.span.node).toBe(r0.nodeId);
     expect(at2[0]!.span.instanceId).toBe(ad.span.instanceId);
@@ -55,13 +55,15 @@ describe('spans$ and spans()', () => {
     r2.advertise({ service: 'gamma' });
     await quiesce(mesh);
     expect(r2.spans().map((s) => `${s.service}/${s.instance}`).sort()).toEqual(['alpha/a0', 'alpha/a1', 'beta/b0', 'gamma/n2']);
-    expect(r2.spans('alpha').map((s) => [s.instance, s.dist])).toEqual([['a0', 1], ['a1', 0]]);
+    // Nearest first (issue 8 defect 3).
+    expect(r2.spans('alpha').map((s) => [s.instance, s.dist])).toEqual([['a1', 0], ['a0', 1]]);
     expect(r2.spans('beta').map((s) => s.instance)).toEqual(['b0']);
-    expect(r2.spans('gamma').map((s) => [s.instance, s.dist, s.via])).toEqual([['n2', -1, null]]);
+    expect(r2.spans('gamma').map((s) => [s.instance, s.dist, s.via])).toEqual([['n2', 0, null]]);
     expect(r2.spans('nothing')).toEqual([]);
     expect(r2.spans('')).toEqual([]);
-    // A local-only service cannot be opened through the mesh.
-    expect(() => r2.open('gamma', 0x00500102)).toThrow(/no remote span/);
+    // A local-only service opens through the in-process path; an unknown one is NO_SPAN.
+    expect(r2.open('gamma', 0x00500102).canSend).toBe(true);
+    expect(() => r2.open('nothing', 0x00500102)).toThrow(/no reachable span of nothing/);
     await mesh.close();
   });
 

@@ -5,7 +5,7 @@
  *
  * At quiescence after every event (see quiesce() in test/helpers/mesh.ts):
  * - every router sees exactly the advertised instances it can reach (none
- *   stale, none missing), its own with dist -1;
+ *   stale, none missing), its own with dist 0 and via null;
  * - each remote span has dist = BFS hop count - 1 (0 at a direct neighbour),
  *   and its best path is a simple path over links that are up, originator
  *   first, ending with the neighbour it arrived from;
@@ -86,7 +86,7 @@ function problems(mesh: Mesh, s: Scenario, slots: MeshLink[]): string[] {
       if (!sp) return void out.push(`n${i} misses ${inst} of n${adv} (${h} hops)`);
       if (sp.service !== `svc${k % 2}`) out.push(`n${i}: ${inst} has service ${sp.service}`);
       if (adv === i) {
-        if (sp.dist !== -1 || sp.via !== null) out.push(`n${i}: own ${inst} dist ${sp.dist} via ${sp.via}`);
+        if (sp.dist !== 0 || sp.via !== null) out.push(`n${i}: own ${inst} dist ${sp.dist} via ${sp.via}`);
         return;
       }
       if (sp.dist !== h - 1) out.push(`n${i}: ${inst} of n${adv} dist ${sp.dist}, BFS hops ${h}`);

@@ -223,7 +223,7 @@ describe('failures mid-transaction', () => {
     await quiesce(L.mesh);
     expect(leftoverTransactions(L.mesh)).toEqual([]);
     for (const r of L.mesh.routers) expect(r.spans('svc'), r.name).toEqual([]);
-    expect(() => L.client.open('svc', CMD)).toThrow(/no remote span/);
+    expect(() => L.client.open('svc', CMD)).toThrow(/no reachable span/);
     await L.mesh.close();
   });
 

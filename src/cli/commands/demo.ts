@@ -38,9 +38,9 @@ function codecSection(out: TextSink): void {
   out.write(`   Fed to the decoder in 100-byte reads it comes back whole: service '${span.peerLabel}', instance '${span.pfsLabel}', dist ${span.dist}.\n\n`);
 }
 
-function waitFor<T>(source: Observable<T>, pred: (v: T) => boolean, signal: AbortSignal, what: string): Promise<T> {
+function waitFor<T>(source: Observable<T>, pred: (v: T) => boolean, signal: AbortSignal, what: () => string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => { sub.unsubscribe(); reject(new CommandError('DEMO_TIMEOUT', `demo timed out waiting for ${what}`)); };
+    const onAbort = (): void => { sub.unsubscribe(); reject(new CommandError('DEMO_TIMEOUT', `demo timed out waiting for ${what()}`)); };
     const sub = source.pipe(filter(pred)).subscribe({ next: (v) => { signal.removeEventListener('abort', onAbort); sub.unsubscribe(); resolve(v); } });
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
@@ -55,20 +55,54 @@ async function ask(client: Router, span: SpanInfo, text: string): Promise<{ repl
   return { reply: msgs.filter((m) => m.aux.length > 0).map((m) => dec.decode(m.aux)).join(''), ms: performance.now() - t0 };
 }
 
-/** A span's dist is the number of relays a transaction crosses before the service's node. */
-function hops(dist: number): string {
-  return `${dist} relay${dist === 1 ? '' : 's'}`;
+/** "N relays": what a transaction crosses before the service's node. */
+function hops(relaysCrossed: number): string {
+  return `${relaysCrossed} relay${relaysCrossed === 1 ? '' : 's'}`;
 }
 
-/** The span of `service` once the client sees it at `dist` (at once if it already does). */
-async function spanWhen(client: Router, service: string, dist: number, signal: AbortSignal): Promise<SpanInfo> {
-  const pending = waitFor(client.spans$, (e) => e.type !== 'down' && e.span.service === service && e.span.dist === dist, signal, `'${service}' at dist ${dist}`);
-  const now = client.spans(service).find((s) => s.via !== null && s.dist === dist);
+/** Relays a transaction on this span crosses: every router of its path but the originator. */
+function relaysOn(span: SpanInfo): number {
+  return Math.max(0, span.path.length - 1);
+}
+
+function samePath(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * The client's span of `service` once its path (originator first, then each
+ * relay, ending with the client's neighbour) is one of `paths`. Waiting for
+ * the path, not a dist, makes this independent of how dist is counted, and
+ * since every router on that path relayed it only after adopting it, a
+ * transaction sent then takes exactly that path (no call mid-failover).
+ */
+async function spanOnPath(client: Router, service: string, paths: readonly (readonly string[])[], signal: AbortSignal, what: string, names: ReadonlyMap<string, string>): Promise<SpanInfo> {
+  const ok = (s: SpanInfo): boolean => s.via !== null && s.service === service && paths.some((p) => samePath(s.path, p));
+  const seen = (): string => client.spans(service).map((s) => s.path.map((id) => names.get(id) ?? id).join('-')).join(', ') || 'none';
+  const pending = waitFor(client.spans$, (e) => e.type !== 'down' && ok(e.span), signal, () => `${what} (the client sees ${service} by the path ${seen()})`);
+  const now = client.spans(service).find(ok);
   if (now) {
     pending.catch(() => {});
     return now;
   }
   return (await pending).span;
+}
+
+/** Ring positions from `from` to `to` going one way (`step` +1 or -1), both ends included. */
+function ringWalk(n: number, from: number, to: number, step: 1 | -1): number[] {
+  const out = [from];
+  for (let i = from; i !== to; ) {
+    i = (i + step + n) % n;
+    out.push(i);
+  }
+  return out;
+}
+
+/** The shortest way round a ring of n from `origin` to 0 (`origin` is not half way round). */
+function shortestWay(n: number, origin: number): number[] {
+  const up = ringWalk(n, origin, 0, 1);
+  const down = ringWalk(n, origin, 0, -1);
+  return up.length < down.length ? up : down;
 }
 
 export const demoCommand: Command = {
@@ -105,8 +139,10 @@ export const demoCommand: Command = {
         relays.push(await startRelay({ name: `n${i}`, listen: ['127.0.0.1:0'], connect, backoff: { minMs: 50, maxMs: 1000 }, ...(log ? { log } : {}) }));
         out.write(`   n${i} listens on ${relays[i]!.addresses[0]}${connect.length ? ` and links to ${connect.map((c) => `n${relays.findIndex((r) => r.addresses[0] === c)}`).join(' and ')}` : ''}\n`);
       }
-      const echoAt = 2;
-      const upperAt = 3;
+      // Positions with one shortest way from n0 (none half way round), so that the
+      // client's best path is unique before the cut and longer after it.
+      const echoAt = n === 4 ? 1 : 2;
+      const upperAt = 2 * (echoAt + 1) === n ? echoAt + 2 : echoAt + 1;
       serveEcho(relays[echoAt]!.router.advertise({ service: 'echo', instance: `n${echoAt}` }));
       const upperAd = relays[upperAt]!.router.advertise({ service: 'upper', instance: `n${upperAt}` });
       upperAd.transactions$.subscribe((tx) =>
@@ -125,32 +161,40 @@ export const demoCommand: Command = {
       const events: SpanEvent[] = [];
       c.spans$.subscribe((e) => events.push(e));
       c.attach(await connectTcp({ host: '127.0.0.1', port: Number(relays[0]!.addresses[0]!.split(':')[1]), signal }));
-      // Shortest ways round the ring from n0.
-      let echo = await spanWhen(c, 'echo', echoAt, signal);
-      const upper = await spanWhen(c, 'upper', n - upperAt, signal);
-      for (const s of [echo, upper]) out.write(`   found '${s.service}' on ${s.instance}: dist ${s.dist}, so a transaction crosses ${hops(s.dist)} (n0 first)\n`);
+      const ids = relays.map((r) => r.router.nodeId);
+      const names = new Map(ids.map((id, i) => [id, `n${i}`]));
+      const toIds = (ways: number[][]): string[][] => ways.map((w) => w.map((i) => ids[i]!));
+      // Wait for the shortest way round the ring from n0 (a longer one may show first).
+      let echo = await spanOnPath(c, 'echo', toIds([shortestWay(n, echoAt)]), signal, `'echo' on its shortest path`, names);
+      const upper = await spanOnPath(c, 'upper', toIds([shortestWay(n, upperAt)]), signal, `'upper' on its shortest path`, names);
+      for (const s of [echo, upper]) out.write(`   found '${s.service}' on ${s.instance}: dist ${s.dist}, so a transaction crosses ${hops(relaysOn(s))} (n0 first)\n`);
 
       out.write(`\n${step + 3}. The client opens a transaction on each span; the relays carry it to the service and the reply back:\n`);
       for (const [s, text] of [[echo, 'hello, mesh'], [upper, 'hello, mesh']] as const) {
         const r = await ask(c, s, text);
-        out.write(`   ${s.service}('${text}') -> '${r.reply}'  via ${hops(s.dist)}, ${r.ms.toFixed(1)} ms\n`);
+        out.write(`   ${s.service}('${text}') -> '${r.reply}'  via ${hops(relaysOn(s))}, ${r.ms.toFixed(1)} ms\n`);
+        if (r.reply !== (s.service === 'upper' ? text.toUpperCase() : text)) throw new CommandError('DEMO_MISMATCH', `${s.service} answered '${r.reply}'`);
       }
 
-      const cutFrom = relays[echoAt]!;
-      const cutTarget = relays[echoAt - 1]!.addresses[0]!;
-      out.write(`\n${step + 4}. Cutting the link n${echoAt - 1} - n${echoAt}, which is on the client's path to 'echo'.\n`);
-      const before = echo.dist;
-      const moved = spanWhen(c, 'echo', n - echoAt, signal);
+      // Cut the link between the echo node and its neighbour on the client's path; the
+      // traffic must then go the other way round the ring.
+      const next = ids.indexOf(echo.path[1] ?? ids[0]!);
+      const side: 1 | -1 = next === (echoAt + 1) % n ? 1 : -1;
+      const [dialer, listener] = side === 1 ? [next, echoAt] : [echoAt, next];
+      out.write(`\n${step + 4}. Cutting the link n${Math.min(echoAt, next)} - n${Math.max(echoAt, next)}, which is on the client's path to 'echo'.\n`);
+      const before = relaysOn(echo);
+      // The other way is longer, so the client's best path becomes it only once the shorter
+      // one is gone; and every router on it relayed it only after adopting it (the only way left).
+      const moved = spanOnPath(c, 'echo', toIds([ringWalk(n, echoAt, 0, side === 1 ? -1 : 1)]), signal, `'echo' the other way round the ring`, names);
       const seen = events.length;
-      cutFrom.disconnect(cutTarget);
-      const changed = await moved;
+      relays[dialer]!.disconnect(relays[listener]!.addresses[0]!);
+      echo = await moved;
       for (const e of events.slice(seen).filter((e) => e.span.service === 'echo')) {
         out.write(`   span event '${e.type}': echo/${e.span.instance} now ${e.type === 'down' ? 'unreachable' : `at dist ${e.span.dist}`}\n`);
       }
-      echo = changed;
-      out.write(`   The client's traffic now goes the other way round the ring: ${hops(before)} before, ${hops(echo.dist)} now.\n`);
+      out.write(`   The client's traffic now goes the other way round the ring: ${hops(before)} before, ${hops(relaysOn(echo))} now.\n`);
       const r = await ask(c, echo, 'still there?');
-      out.write(`   echo('still there?') -> '${r.reply}'  via ${hops(echo.dist)}, ${r.ms.toFixed(1)} ms\n`);
+      out.write(`   echo('still there?') -> '${r.reply}'  via ${hops(relaysOn(echo))}, ${r.ms.toFixed(1)} ms\n`);
       if (r.reply !== 'still there?') throw new CommandError('DEMO_MISMATCH', `echo answered '${r.reply}'`);
 
       out.write(`\n${step + 5}. Shutting down: each relay withdraws its spans, then closes its links and listeners.\n`);

@@ -6,8 +6,10 @@
  */
 import { resolveBackoffOptions } from '../../transport/index.ts';
 import { listOption, stringOption, UsageError, type Command, type CommandContext, type OptionValues } from '../command.ts';
-import { mergeSettings, readConfigFile, toRelayConfig, validateSettings, type PartialSettings } from '../relay-config.ts';
+import { mergeSettings, NUMBERS, readConfigFile, toRelayConfig, validateSettings, type PartialSettings } from '../relay-config.ts';
 import { startRelay } from '../relay-daemon.ts';
+import { parseEndpoint } from '../address.ts';
+import { clearStaleSocket } from '../stale-socket.ts';
 
 function intFlag(values: OptionValues, name: string): number | undefined {
   const v = stringOption(values, name, 'relay');
@@ -28,7 +30,7 @@ export function flagSettings(values: OptionValues): PartialSettings {
     const v = stringOption(values, k, 'relay');
     if (v !== undefined) s[k] = v;
   }
-  for (const k of ['backoff-min-ms', 'backoff-max-ms'] as const) {
+  for (const k of NUMBERS) {
     const v = intFlag(values, k);
     if (v !== undefined) s[k] = v;
   }
@@ -69,6 +71,9 @@ export const relayCommand: Command = {
     '  {"name": "a", "listen": ["127.0.0.1:5700"], "connect": [], "advertise": ["echo"],',
     '   "key": "a.key", "allow-key": ["b.key.pub"], "backoff-min-ms": 100}',
     'Flags given on the command line replace the file\'s values (repeatable ones: the whole list).',
+    '',
+    'Limits (docs/limits.md): --max-* are daemon-wide budgets over all links; past a byte or',
+    'transaction budget the link holding the most is closed, past a connection budget the newcomer.',
   ].join('\n'),
   options: {
     listen: { type: 'string', multiple: true, valueName: 'ADDR', description: 'listen here, e.g. 127.0.0.1:5700, [::1]:0, unix:/tmp/dmsg.sock' },
@@ -83,6 +88,14 @@ export const relayCommand: Command = {
     config: { type: 'string', valueName: 'FILE', description: 'JSON config file with the same options' },
     'backoff-min-ms': { type: 'string', valueName: 'MS', description: 'first redial delay cap (default 100)' },
     'backoff-max-ms': { type: 'string', valueName: 'MS', description: 'largest redial delay (default 30000)' },
+    'max-connections': { type: 'string', valueName: 'N', description: 'links open at once; more are refused (default 1024)' },
+    'max-unauthenticated': { type: 'string', valueName: 'N', description: 'links still authenticating at once; more are refused (default 128)' },
+    'max-buffered-bytes': { type: 'string', valueName: 'BYTES', description: 'partial messages held, all links; the largest holder is shed (default 64 MiB)' },
+    'max-queued-bytes': { type: 'string', valueName: 'BYTES', description: 'bytes queued for writing, all links; the largest queue is shed (default 128 MiB)' },
+    'max-transactions': { type: 'string', valueName: 'N', description: 'open transactions, all links; the link with most is shed (default 131072)' },
+    'link-max-queued-bytes': { type: 'string', valueName: 'BYTES', description: 'one link\'s queued bytes past which it is shed (default 64 MiB)' },
+    'handshake-timeout-ms': { type: 'string', valueName: 'MS', description: 'time a peer has to authenticate (default 5000)' },
+    'pre-auth-buffer-bytes': { type: 'string', valueName: 'BYTES', description: 'bytes of one message held for an unauthenticated peer (default 4096)' },
     'print-config': { type: 'boolean', description: 'print the merged settings as JSON and exit' },
   },
   async run({ values, io }: CommandContext): Promise<number> {
@@ -108,6 +121,10 @@ export const relayCommand: Command = {
     const own = io.shutdown ? undefined : processShutdown();
     const shutdown = io.shutdown ?? own!.signal;
     try {
+      for (const l of settings.listen) {
+        const e = parseEndpoint(l, 'listen', '--listen', 'relay');
+        if (e.kind === 'unix' && (await clearStaleSocket(e.path)) === 'removed') config.log(`removed stale socket ${e.path} (left by a relay that did not stop cleanly)`);
+      }
       const relay = await startRelay(config);
       for (const a of relay.addresses) io.stdout.write(`listening ${a}\n`);
       if (!shutdown.aborted) await new Promise<void>((resolve) => shutdown.addEventListener('abort', () => resolve(), { once: true }));

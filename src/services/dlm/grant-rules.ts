@@ -3,8 +3,12 @@
  * (spec §2.2, §2.3, §2.5, §2.6, §2.7). The engine (`resource.ts`) applies
  * their verdicts; nothing here mutates a lock.
  */
-import { LKF, LKM, type ModeOrIV } from './constants.ts';
+import { LKF as LKF_, LKM as LKM_, type ModeOrIV } from './constants.ts';
 import { compatible } from './modes.ts';
+
+// Local copies: a transpiler may turn imported bindings into getters on hot paths.
+const LKF = LKF_;
+const LKM = LKM_;
 
 /** What the rules read of a lock. */
 export interface RuleLock {

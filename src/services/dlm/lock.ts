@@ -5,9 +5,13 @@
  * - master copy: the master's record of a lock owned by node `nodeid`.
  * Recovery (next issue) rebuilds master copies from process copies.
  */
-import { LKM, LKSTS, type LockStatus, type ModeOrIV } from './constants.ts';
+import { LKM as LKM_, LKSTS as LKSTS_, type LockStatus, type ModeOrIV } from './constants.ts';
 import type { RuleLock } from './grant-rules.ts';
 import type { Resource } from './resource.ts';
+
+// Local copies: a transpiler may turn imported bindings into getters on hot paths.
+const LKM = LKM_;
+const LKSTS = LKSTS_;
 
 /** The caller's status block (`struct dlm_lksb`). */
 export interface Lksb {

@@ -2,7 +2,10 @@
  * The mode tables of spec §1.4-§1.7, as pure lookups: compatibility,
  * conversion classes, the QUECVT table and the LVB transfer table.
  */
-import { LKM, type ModeOrIV } from './constants.ts';
+import { LKM as LKM_, type ModeOrIV } from './constants.ts';
+
+// Local copies: a transpiler may turn imported bindings into getters on hot paths.
+const LKM = LKM_;
 
 // Rows/columns are mode + 1: index 0 is UN (unlocked, compatible with all),
 // 1..6 are NL..EX, 7 is PD (padding, compatible with nothing). 1 = compatible.

@@ -5,10 +5,17 @@
  * construction. What a decision does to the world (ASTs, GRANT and BAST
  * messages) goes through the `ResourceSink` the lockspace provides.
  */
-import { DLM_ERRNO, LKF, LKM, LKSTS, SBF, type LockStatus, type Mode, type ModeOrIV } from './constants.ts';
+import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, SBF as SBF_, type LockStatus, type Mode, type ModeOrIV } from './constants.ts';
 import { canBeGranted, grantable, ruleARequiresBast, ruleBBastMode } from './grant-rules.ts';
 import type { Lock } from './lock.ts';
 import { lvbOperation } from './modes.ts';
+
+// Local copies: a transpiler may turn imported bindings into getters on hot paths.
+const DLM_ERRNO = DLM_ERRNO_;
+const LKF = LKF_;
+const LKM = LKM_;
+const LKSTS = LKSTS_;
+const SBF = SBF_;
 
 export interface ResourceSink {
   /** A completion decided inside an operation (master copies ignore it: their reply carries it). */
@@ -39,10 +46,10 @@ export class Resource {
   firstLkid = 0;
   /** Locks parked until the first lock's lookup settles the master. */
   readonly lookupList: Lock[] = [];
-  /** Process copies owned here on this resource (while not mastered here). */
-  readonly owned = new Set<Lock>();
-  /** Retirement timer handle, or null. */
-  toss: unknown = null;
+  /** Every lock on this resource known here, in any role (its use count). */
+  readonly locks = new Set<Lock>();
+  /** When an unused resource retires (clock ms), or null while in use. */
+  toss: number | null = null;
   /** Kept only as a directory record (this node is the dir node, master elsewhere). */
   dirRecord = false;
 
@@ -54,7 +61,7 @@ export class Resource {
 
   /** No lock on any queue, none owned here, none waiting for a lookup. */
   get unused(): boolean {
-    return this.grant.length === 0 && this.convert.length === 0 && this.wait.length === 0 && this.owned.size === 0 && this.lookupList.length === 0 && this.firstLkid === 0;
+    return this.grant.length === 0 && this.convert.length === 0 && this.wait.length === 0 && this.locks.size === 0 && this.lookupList.length === 0 && this.firstLkid === 0;
   }
 
   // --- queues -------------------------------------------------------------

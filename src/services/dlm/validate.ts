@@ -3,8 +3,16 @@
  * errors (spec §1.3), as pure functions of the arguments and of what the
  * caller knows of the lock. 0 = accepted.
  */
-import { DLM_ERRNO, DLM_RESNAME_MAXLEN, LKF, LKF_ALL, LKF_UNLOCK_ALLOWED, LKSTS, type LockStatus, type ModeOrIV } from './constants.ts';
+import { DLM_ERRNO as DLM_ERRNO_, DLM_RESNAME_MAXLEN as DLM_RESNAME_MAXLEN_, LKF as LKF_, LKF_ALL as LKF_ALL_, LKF_UNLOCK_ALLOWED as LKF_UNLOCK_ALLOWED_, LKSTS as LKSTS_, type LockStatus, type ModeOrIV } from './constants.ts';
 import { quecvtAllowed } from './modes.ts';
+
+// Local copies: a transpiler may turn imported bindings into getters on hot paths.
+const DLM_ERRNO = DLM_ERRNO_;
+const DLM_RESNAME_MAXLEN = DLM_RESNAME_MAXLEN_;
+const LKF = LKF_;
+const LKF_ALL = LKF_ALL_;
+const LKF_UNLOCK_ALLOWED = LKF_UNLOCK_ALLOWED_;
+const LKSTS = LKSTS_;
 
 export interface LockArgs {
   mode: number;

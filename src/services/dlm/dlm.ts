@@ -1,0 +1,136 @@
+/**
+ * A DLM node: its lockspaces, demultiplexing received messages to them by
+ * the header's lockspace id, and the host services they share (clock,
+ * scheduler, hash, observer). `join()` gives the TypeScript API;
+ * `newLockspace()` the low-level one.
+ */
+import { DlmLockspace } from './api.ts';
+import { DlmError } from './errors.ts';
+import { jhash } from './hash.ts';
+import { Lockspace, type LockspaceHost } from './lockspace.ts';
+import { decodeHeader } from './message.ts';
+import { resolveDlmOptions, resolveLvblen, resolveMembers, validateLockspaceName, type DlmOptions, type LockspaceOptions, type ResolvedDlmOptions } from './options.ts';
+import { MicrotaskScheduler } from './scheduler.ts';
+import type { DlmEndpoint, DlmMessageEvent } from './transport.ts';
+
+/** The 32-bit global id of a lockspace name (carried in every header). */
+export function lockspaceGlobalId(name: string): number {
+  return jhash(new TextEncoder().encode(name), 0);
+}
+
+export class Dlm {
+  readonly nodeid: number;
+  readonly options: ResolvedDlmOptions;
+  readonly #host: Omit<LockspaceHost, 'send'>;
+  readonly #endpoint: DlmEndpoint | null;
+  readonly #byId = new Map<number, Lockspace>();
+  readonly #byName = new Map<string, Lockspace>();
+  /** Messages for no lockspace here, or unreadable headers. */
+  unroutable = 0;
+  callbackErrors = 0;
+
+  constructor(options: DlmOptions & { endpoint?: DlmEndpoint } = {}) {
+    const { endpoint, ...rest } = options;
+    this.options = resolveDlmOptions({ ...rest, nodeid: endpoint?.nodeid ?? rest.nodeid });
+    this.nodeid = this.options.nodeid;
+    this.#endpoint = endpoint ?? null;
+    const onError = (err: unknown): void => {
+      this.callbackErrors++;
+      this.options.onCallbackError?.(err);
+    };
+    const observer = this.options.observer;
+    this.#host = {
+      nodeid: this.nodeid,
+      clock: this.options.clock,
+      scheduler: this.options.scheduler ?? new MicrotaskScheduler(onError),
+      hash: this.options.hash,
+      tossMs: this.options.tossMs,
+      maxSavedMessages: this.options.maxSavedMessages,
+      observe: observer ? (e: DlmMessageEvent) => observer(e) : null,
+      callbackError: onError,
+    };
+    endpoint?.setReceiver((from, bytes) => this.receive(from, bytes));
+  }
+
+  /**
+   * Create (or open) a lockspace, low-level (`dlm_new_lockspace`). Opening
+   * an existing one with another lvblen fails with EPROTO.
+   */
+  newLockspace(name: string, options: LockspaceOptions = {}): Lockspace {
+    validateLockspaceName(name);
+    const lvblen = resolveLvblen(options.lvblen);
+    const existing = this.#byName.get(name);
+    if (existing) {
+      if (existing.lvblen !== lvblen) throw new DlmError('EPROTO', `lockspace "${name}" exists with lvblen ${existing.lvblen}, asked ${lvblen}`);
+      return existing;
+    }
+    const members = resolveMembers(options.members, this.nodeid);
+    if (members.length > 1 && !this.#endpoint) throw new DlmError('EINVAL', `lockspace "${name}" has ${members.length} members, so the node must have an endpoint; got none`);
+    const id = lockspaceGlobalId(name);
+    if (this.#byId.has(id)) throw new DlmError('EEXIST', `lockspace id 0x${id.toString(16)} of "${name}" collides with another lockspace`);
+    const endpoint = this.#endpoint;
+    const host: LockspaceHost = {
+      ...this.#host,
+      send: (to, bytes) => endpoint?.send(to, bytes),
+    };
+    const ls = new Lockspace(host, name, id, lvblen, members);
+    this.#byId.set(id, ls);
+    this.#byName.set(name, ls);
+    return ls;
+  }
+
+  lockspace(name: string): Lockspace | undefined {
+    return this.#byName.get(name);
+  }
+
+  get lockspaces(): Lockspace[] {
+    return [...this.#byName.values()];
+  }
+
+  /** Join a lockspace with the TypeScript API. */
+  async join(name: string, options: LockspaceOptions = {}): Promise<DlmLockspace> {
+    const ls = this.newLockspace(name, options);
+    return new DlmLockspace(ls, () => this.#forget(ls));
+  }
+
+  /** Release a lockspace low-level (`dlm_release_lockspace`): 0 or a negative errno. */
+  releaseLockspace(name: string, force: 0 | 1 | 2 | 3 = 0): number {
+    const ls = this.#byName.get(name);
+    if (!ls) return -22;
+    const rv = ls.release(force);
+    if (rv === 0) this.#forget(ls);
+    return rv;
+  }
+
+  #forget(ls: Lockspace): void {
+    if (this.#byName.get(ls.name) === ls) {
+      this.#byName.delete(ls.name);
+      this.#byId.delete(ls.globalId);
+    }
+  }
+
+  /** Bytes from node `from`; routed by lockspace id. Never throws. */
+  receive(from: number, bytes: Uint8Array): void {
+    let id: number;
+    try {
+      id = decodeHeader(bytes).lockspace;
+    } catch {
+      this.unroutable++;
+      return;
+    }
+    const ls = this.#byId.get(id);
+    if (!ls) {
+      this.unroutable++;
+      return;
+    }
+    ls.receive(from, bytes);
+  }
+
+  /** Release every lockspace (force 2) and stop receiving. */
+  close(): void {
+    for (const ls of this.#byName.values()) ls.release(2);
+    this.#byName.clear();
+    this.#byId.clear();
+    this.#endpoint?.setReceiver(null);
+  }
+}

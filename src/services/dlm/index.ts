@@ -1,0 +1,23 @@
+/** Public API of the DLM service. */
+export { Dlm, lockspaceGlobalId } from './dlm.ts';
+export { DlmLockspace, DlmLock } from './api.ts';
+export type { LockOptions } from './api.ts';
+export { Lockspace } from './lockspace.ts';
+export type { LockspaceStats, DumpResource, DumpLock } from './lockspace.ts';
+export { newLksb } from './lock.ts';
+export type { Lksb, AstFn, BastFn } from './lock.ts';
+export { LKM, LKF, SBF, DLM_ERRNO, MODE_NAMES, modeName, parseMode, describeFlags } from './constants.ts';
+export type { Mode, ModeName, LkfName } from './constants.ts';
+export { DlmError, isDlmError, statusName } from './errors.ts';
+export type { DlmErrorCode } from './errors.ts';
+export { DLM_DEFAULTS, LOCKSPACE_DEFAULTS } from './options.ts';
+export type { DlmOptions, LockspaceOptions } from './options.ts';
+export { jhash, defaultResourceHash, directoryNode } from './hash.ts';
+export type { ResourceHash } from './hash.ts';
+export type { DlmEndpoint, DlmMessageEvent } from './transport.ts';
+export { MicrotaskScheduler, ManualScheduler } from './scheduler.ts';
+export type { Scheduler } from './scheduler.ts';
+export { DlmSim } from './sim.ts';
+export type { DlmSimOptions } from './sim.ts';
+export * as dlmMessage from './message.ts';
+export { compatible, conversionClass, quecvtAllowed, lvbOperation } from './modes.ts';

@@ -1,0 +1,777 @@
+/**
+ * A lockspace on one node: the faithful low-level API (`lock()`/`unlock()`
+ * with the kernel's synchronous returns and lksb), the owner side of every
+ * lock (local and process copies), mastering by directory lookup (§3), and
+ * the callback queue (§2.7). The master side (master copies, the messages a
+ * master answers) lives in `master-side.ts`; the queue rules in `resource.ts`.
+ */
+import type { Clock } from '../../util/clock.ts';
+import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, type Mode, type ModeOrIV } from './constants.ts';
+import { DlmError } from './errors.ts';
+import { skipBast } from './grant-rules.ts';
+import { directoryNode, type ResourceHash } from './hash.ts';
+import { Lock, type AstFn, type BastFn, type Lksb, type WaitType } from './lock.ts';
+import { handleMasterMessage } from './master-side.ts';
+import { handleOwnerMessage } from './owner-side.ts';
+import { DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG, MSG_NAMES, type DlmMessage, type MsgType } from './message.ts';
+import { isDownConversion, lvbOperation } from './modes.ts';
+import { Resource, type ResourceSink } from './resource.ts';
+import type { Scheduler } from './scheduler.ts';
+import type { DlmMessageEvent } from './transport.ts';
+import * as validate from './validate.ts';
+import type { LockState } from './validate.ts';
+
+// Local copies: a transpiler may turn imported bindings into getters on hot paths.
+const DLM_ERRNO = DLM_ERRNO_;
+const { validateConvert, validateLockArgs, validateUnlock, validateUnlockFlags } = validate;
+const LKF = LKF_;
+const LKM = LKM_;
+const LKSTS = LKSTS_;
+
+/** What a lockspace needs from its node. */
+export interface LockspaceHost {
+  readonly nodeid: number;
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
+  readonly hash: ResourceHash;
+  readonly tossMs: number;
+  readonly maxSavedMessages: number;
+  send(to: number, bytes: Uint8Array): void;
+  observe: ((event: DlmMessageEvent) => void) | null;
+  callbackError(err: unknown): void;
+}
+
+/** Counters, for tests and `dmsg locks`. */
+export interface LockspaceStats {
+  sent: number;
+  received: number;
+  /** Messages refused by the codec or the receive checks, by reason code. */
+  refused: Record<string, number>;
+  /** Replies/GRANT/BAST naming a lock that is gone (normal races), ignored. */
+  ignored: number;
+  callbacks: number;
+  callbackErrors: number;
+}
+
+/** One queue entry of `dump()`. */
+export interface DumpLock {
+  lkid: number;
+  remid: number;
+  nodeid: number;
+  grmode: ModeOrIV;
+  rqmode: ModeOrIV;
+  role: 'local' | 'process' | 'master';
+}
+
+export interface DumpResource {
+  name: string;
+  master: number;
+  dir: number;
+  grant: DumpLock[];
+  convert: DumpLock[];
+  wait: DumpLock[];
+  lvbseq: number;
+  valnotvalid: boolean;
+  active: boolean;
+}
+
+const NONE_TYPES: ReadonlySet<WaitType> = new Set(['none']);
+const enc = new TextEncoder();
+const ASCII = /^[\x00-\x7f]*$/;
+/** A byte string as a map key (one char per byte). */
+function latin1(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
+  return s;
+}
+
+export class Lockspace implements ResourceSink {
+  readonly name: string;
+  readonly globalId: number;
+  readonly lvblen: number;
+  readonly host: LockspaceHost;
+  readonly ourNodeid: number;
+  #members: number[];
+  readonly #locks = new Map<number, Lock>();
+  readonly rsbs = new Map<string, Resource>();
+  #nextLkid = 1;
+  #stopped = false;
+  #released = false;
+  readonly #savedMessages: { from: number; bytes: Uint8Array }[] = [];
+  readonly #deferred: (() => void)[] = [];
+  readonly #tossQueue = new Map<Resource, number>();
+  #tossTimer: unknown = null;
+  readonly stats: LockspaceStats = { sent: 0, received: 0, refused: {}, ignored: 0, callbacks: 0, callbackErrors: 0 };
+
+  constructor(host: LockspaceHost, name: string, globalId: number, lvblen: number, members: number[]) {
+    this.host = host;
+    this.name = name;
+    this.globalId = globalId;
+    this.lvblen = lvblen;
+    this.ourNodeid = host.nodeid;
+    this.#members = members;
+  }
+
+  get members(): readonly number[] {
+    return this.#members;
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Locks known here (any role), for tests and release checks. */
+  get lockCount(): number {
+    return this.#locks.size;
+  }
+
+  lockById(lkid: number): Lock | undefined {
+    return this.#locks.get(lkid);
+  }
+
+  dirNodeOf(r: Resource): number {
+    return directoryNode(r.hash, this.#members);
+  }
+
+  // ===================================================================
+  // Low-level API
+  // ===================================================================
+
+  /**
+   * `dlm_lock()`: 0 when accepted (exactly one completion AST follows), or a
+   * negative errno (no AST). A new request writes `lksb.lkid` before
+   * returning; a conversion (LKF.CONVERT) names its lock by `lksb.lkid`.
+   */
+  lock(mode: number, lksb: Lksb, flags: number, name: Uint8Array | string | null, ast: AstFn, astarg?: unknown, bast?: BastFn | null): number {
+    if (this.#released) return DLM_ERRNO.EINVAL;
+    // ASCII names (the common case) are their own map key: no encoding per call.
+    const ascii = typeof name === 'string' && ASCII.test(name);
+    const nameBytes = ascii ? null : typeof name === 'string' ? enc.encode(name) : (name ?? new Uint8Array(0));
+    const rv = validateLockArgs({
+      mode,
+      flags,
+      nameLength: ascii ? (name as string).length : nameBytes!.length,
+      hasAst: typeof ast === 'function',
+      hasLksb: typeof lksb === 'object' && lksb !== null,
+      hasLvb: !!lksb?.lvb,
+      lkid: lksb?.lkid ?? 0,
+    });
+    if (rv !== 0) return rv;
+    if (flags & LKF.CONVERT) {
+      const lkb = this.#locks.get(lksb.lkid);
+      if (!lkb || lkb.endOfLife) return DLM_ERRNO.ENOENT;
+      const crv = validateConvert(mode, flags, this.#stateOf(lkb));
+      if (crv !== 0) return crv;
+      lkb.exflags = flags;
+      lkb.sbflags = 0;
+      lkb.ast = ast;
+      lkb.bast = bast ?? null;
+      lkb.hasBast = typeof bast === 'function';
+      lkb.astarg = astarg;
+      lkb.lksb = lksb;
+      lkb.lvb = lksb.lvb;
+      lkb.rqmode = mode as Mode;
+      // Mark it busy at once, so a second call sees EBUSY even while stopped.
+      this.#run(() => this.#convertLock(lkb));
+      return 0;
+    }
+    // No process ever exits here, so no orphan exists to adopt.
+    if (flags & LKF.ORPHAN) return DLM_ERRNO.ENOENT;
+    const lkb = this.#newLock(false);
+    lkb.exflags = flags;
+    lkb.rqmode = mode as Mode;
+    lkb.ast = ast;
+    lkb.bast = bast ?? null;
+    lkb.hasBast = typeof bast === 'function';
+    lkb.astarg = astarg;
+    lkb.lksb = lksb;
+    lkb.lvb = lksb.lvb;
+    lksb.lkid = lkb.lkid;
+    const r = this.#rsbFor(ascii ? (name as string) : latin1(nameBytes!), nameBytes);
+    lkb.resource = r;
+    r.locks.add(lkb);
+    this.#run(() => this.requestLock(r, lkb));
+    return 0;
+  }
+
+  /**
+   * `dlm_unlock()`: flags ⊆ {CANCEL, VALBLK, IVVALBLK, FORCEUNLOCK}. 0 when
+   * accepted (one completion, EUNLOCK or ECANCEL, except a cancel that found
+   * nothing to cancel), or a negative errno.
+   */
+  unlock(lkid: number, flags: number, _lksb?: Lksb | null, astarg?: unknown): number {
+    if (this.#released) return DLM_ERRNO.EINVAL;
+    const frv = validateUnlockFlags(flags);
+    if (frv !== 0) return frv;
+    const lkb = this.#locks.get(lkid);
+    if (!lkb || lkb.endOfLife) return DLM_ERRNO.ENOENT;
+    const inFlight = lkb.waitType !== 'none' ? lkb.waitType : lkb.secondary;
+    const onLookupList = lkb.resource!.lookupList.includes(lkb);
+    const verdict = validateUnlock(flags, this.#stateOf(lkb), onLookupList ? 'none' : inFlight);
+    if (typeof verdict === 'number') return verdict;
+    if (verdict === 'nothing') return 0;
+    const cancel = (flags & LKF.CANCEL) !== 0;
+    if (verdict === 'overlap') {
+      if (onLookupList) {
+        // Still parked behind another lock's lookup: it never left this node.
+        const r = lkb.resource!;
+        r.lookupList.splice(r.lookupList.indexOf(lkb), 1);
+        lkb.astarg = astarg;
+        this.queueCast(lkb, cancel ? DLM_ERRNO.ECANCEL : DLM_ERRNO.EUNLOCK, true);
+        return 0;
+      }
+      lkb.exflags |= flags;
+      lkb.astarg = astarg;
+      if (cancel) lkb.overlapCancel = true;
+      else lkb.overlapUnlock = true;
+      return 0;
+    }
+    lkb.exflags |= flags;
+    lkb.sbflags = 0;
+    lkb.astarg = astarg;
+    this.#run(() => (cancel ? this.#cancelLock(lkb) : this.#unlockLock(lkb)));
+    return 0;
+  }
+
+  #stateOf(lkb: Lock): LockState {
+    const r = lkb.resource!;
+    return {
+      status: lkb.status,
+      grmode: lkb.grmode,
+      masterCopy: lkb.masterCopy,
+      busy: lkb.waitType !== 'none' || lkb.secondary !== 'none' || (r.firstLkid === lkb.lkid && r.master !== this.ourNodeid && lkb.status === LKSTS.NONE),
+      overlap: lkb.overlapCancel || lkb.overlapUnlock,
+      onLookupList: r.lookupList.includes(lkb),
+      cancelOutstanding: lkb.overlapCancel || lkb.waitType === 'cancel' || lkb.secondary === 'cancel',
+      unlockOutstanding: lkb.overlapUnlock || lkb.waitType === 'unlock' || lkb.secondary === 'unlock',
+    };
+  }
+
+  /** Run now, or after start() while locking is stopped (the kernel makes callers sleep). */
+  #run(fn: () => void): void {
+    if (this.#stopped) this.#deferred.push(fn);
+    else fn();
+  }
+
+  // ===================================================================
+  // Locks and resources
+  // ===================================================================
+
+  #newLock(masterCopy: boolean): Lock {
+    for (;;) {
+      const id = this.#nextLkid;
+      this.#nextLkid = this.#nextLkid >= 0xffffffff ? 1 : this.#nextLkid + 1;
+      if (!this.#locks.has(id)) {
+        const lkb = new Lock(id, masterCopy);
+        this.#locks.set(id, lkb);
+        return lkb;
+      }
+    }
+  }
+
+  /** The lock's life ended: its lkid is unknown from now on. */
+  destroyLock(lkb: Lock): void {
+    lkb.endOfLife = true;
+    this.#locks.delete(lkb.lkid);
+    const r = lkb.resource;
+    if (r) {
+      if (lkb.status !== LKSTS.NONE) r.del(lkb);
+      r.locks.delete(lkb);
+      this.checkUnused(r);
+    }
+  }
+
+  newMasterCopy(): Lock {
+    return this.#newLock(true);
+  }
+
+  /** Find a resource; revive it from the inactive cache; create it when `create`. */
+  #findRsb(name: Uint8Array, create: boolean): Resource | undefined {
+    const key = latin1(name);
+    let r = this.rsbs.get(key);
+    if (r) {
+      this.revive(r);
+      return r;
+    }
+    if (!create) return undefined;
+    r = new Resource(name.slice(), key, this.host.hash(name) >>> 0);
+    this.rsbs.set(key, r);
+    return r;
+  }
+
+  #rsbFor(key: string, bytes: Uint8Array | null): Resource {
+    let r = this.rsbs.get(key);
+    if (r) {
+      this.revive(r);
+      return r;
+    }
+    const name = bytes ? bytes.slice() : enc.encode(key);
+    r = new Resource(name, key, this.host.hash(name) >>> 0);
+    this.rsbs.set(key, r);
+    return r;
+  }
+
+  findRsbByName(name: Uint8Array): Resource | undefined {
+    return this.rsbs.get(latin1(name));
+  }
+
+  createRsb(name: Uint8Array): Resource {
+    return this.#findRsb(name, true)!;
+  }
+
+  /** Back in use: stop its retirement; a cached remote master may be stale (§3.5). */
+  revive(r: Resource): void {
+    if (r.toss !== null) {
+      this.#tossQueue.delete(r);
+      r.toss = null;
+      if (r.master !== 0 && r.master !== this.ourNodeid && this.dirNodeOf(r) !== this.ourNodeid) r.uncertain = true;
+    }
+    r.dirRecord = false;
+  }
+
+  /** The last lock went: discard the LVB on the master and start the retirement delay (§3.5). */
+  checkUnused(r: Resource): void {
+    if (!r.unused || r.toss !== null || r.dirRecord) return;
+    if (r.master === this.ourNodeid) r.discardLvb();
+    if (r.master !== this.ourNodeid && r.master !== 0 && this.dirNodeOf(r) === this.ourNodeid) {
+      // A directory record for a remote master stays until that master sends REMOVE.
+      r.dirRecord = true;
+      r.uncertain = false;
+      return;
+    }
+    // One timer per lockspace for all unused resources: they retire in the
+    // order they became unused (a Map keeps insertion order, the delay is
+    // constant), so a lock/unlock cycle costs no timer call.
+    r.toss = this.host.clock.now() + this.host.tossMs;
+    this.#tossQueue.set(r, r.toss);
+    if (this.#tossTimer === null) this.#armToss(this.host.tossMs);
+  }
+
+  #armToss(delay: number): void {
+    this.#tossTimer = this.host.clock.setTimeout(() => {
+      this.#tossTimer = null;
+      const now = this.host.clock.now();
+      for (const [r, due] of this.#tossQueue) {
+        if (due > now) {
+          this.#armToss(due - now);
+          return;
+        }
+        this.#tossQueue.delete(r);
+        this.#retire(r);
+      }
+    }, delay);
+  }
+
+  /** Drop a resource from the table (and from the retirement queue). */
+  forgetRsb(r: Resource): void {
+    this.#tossQueue.delete(r);
+    r.toss = null;
+    if (this.rsbs.get(r.key) === r) this.rsbs.delete(r.key);
+  }
+
+  #clearToss(): void {
+    this.#tossQueue.clear();
+    if (this.#tossTimer !== null) this.host.clock.clearTimeout(this.#tossTimer);
+    this.#tossTimer = null;
+  }
+
+  #retire(r: Resource): void {
+    r.toss = null;
+    if (!r.unused || this.rsbs.get(r.key) !== r) return;
+    const dir = this.dirNodeOf(r);
+    if (r.master === this.ourNodeid && dir !== this.ourNodeid) {
+      const m = emptyMessage(MSG.REMOVE);
+      m.hash = r.hash;
+      m.extra = r.name;
+      this.sendMessage(dir, m);
+    }
+    this.rsbs.delete(r.key);
+  }
+
+  // ===================================================================
+  // Owner side: request / convert / unlock / cancel (§2.10, §3.3)
+  // ===================================================================
+
+  /** @internal (owner-side.ts) */
+  requestLock(r: Resource, lkb: Lock): void {
+    if (!this.#setMaster(r, lkb)) return;
+    if (r.master === this.ourNodeid) {
+      const result = r.doRequest(lkb, this);
+      r.doRequestEffects(lkb, result, this);
+      this.checkUnused(r);
+    } else {
+      this.#sendRequest(r, lkb, MSG.REQUEST, r.master);
+    }
+  }
+
+  /** set_master(): true to go on (master known), false when a lookup is in flight or the lock is parked. */
+  #setMaster(r: Resource, lkb: Lock): boolean {
+    if (r.uncertain) {
+      r.uncertain = false;
+      r.firstLkid = lkb.lkid;
+      lkb.nodeid = r.master;
+      return true;
+    }
+    if (r.firstLkid !== 0 && r.firstLkid !== lkb.lkid) {
+      r.lookupList.push(lkb);
+      return false;
+    }
+    if (r.master === this.ourNodeid) {
+      lkb.nodeid = 0;
+      return true;
+    }
+    if (r.master !== 0) {
+      lkb.nodeid = r.master;
+      return true;
+    }
+    const dir = this.dirNodeOf(r);
+    if (dir === this.ourNodeid) {
+      r.master = this.ourNodeid;
+      r.firstLkid = 0;
+      lkb.nodeid = 0;
+      return true;
+    }
+    r.firstLkid = lkb.lkid;
+    this.#sendRequest(r, lkb, MSG.LOOKUP, dir);
+    return false;
+  }
+
+  /** confirm_master(): the first lock's request settled; release or re-drive the parked locks. @internal (owner-side.ts) */
+  confirmMaster(r: Resource, result: number): void {
+    if (r.firstLkid === 0) return;
+    if (result === 0 || result === DLM_ERRNO.EINPROGRESS) {
+      r.firstLkid = 0;
+      this.processLookupList(r);
+    } else {
+      r.firstLkid = 0;
+      const next = r.lookupList.shift();
+      if (next) this.requestLock(r, next);
+    }
+  }
+
+  /** @internal (owner-side.ts) */
+  processLookupList(r: Resource): void {
+    const parked = r.lookupList.splice(0, r.lookupList.length);
+    for (const lkb of parked) this.requestLock(r, lkb);
+  }
+
+  #convertLock(lkb: Lock): void {
+    const r = lkb.resource!;
+    if (r.master === this.ourNodeid) {
+      const result = r.doConvert(lkb, this);
+      r.doConvertEffects(lkb, result, this);
+      return;
+    }
+    const down = isDownConversion(lkb.grmode, lkb.rqmode) && !(lkb.exflags & LKF.QUECVT);
+    this.sendLockOp(lkb, MSG.CONVERT, down ? 'none' : 'convert');
+    if (down) {
+      // Down-conversions complete on the owner at once; the master sends no reply (§2.10).
+      this.grantProcessCopy(lkb, null);
+      this.queueCast(lkb, 0, false);
+    }
+  }
+
+  #unlockLock(lkb: Lock): void {
+    const r = lkb.resource!;
+    if (r.master === this.ourNodeid && !lkb.masterCopy && lkb.nodeid === 0) {
+      r.doUnlock(lkb, this);
+      r.doUnlockEffects(this);
+      this.checkUnused(r);
+      return;
+    }
+    this.sendLockOp(lkb, MSG.UNLOCK, 'unlock');
+  }
+
+  #cancelLock(lkb: Lock): void {
+    const r = lkb.resource!;
+    if (r.master === this.ourNodeid && lkb.nodeid === 0) {
+      const result = r.doCancel(lkb, this);
+      r.doCancelEffects(result, this);
+      this.checkUnused(r);
+      return;
+    }
+    this.sendLockOp(lkb, MSG.CANCEL, 'cancel');
+  }
+
+  #sendRequest(r: Resource, lkb: Lock, type: typeof MSG.REQUEST | typeof MSG.LOOKUP, to: number): void {
+    lkb.waitType = type === MSG.LOOKUP ? 'lookup' : 'request';
+    if (type === MSG.REQUEST) lkb.nodeid = to;
+    const m = this.#lockMessage(type, lkb);
+    m.extra = r.name;
+    this.sendMessage(to, m);
+  }
+
+  /** CONVERT / UNLOCK / CANCEL to the master; `wait` is what the lock then awaits. @internal (owner-side.ts) */
+  sendLockOp(lkb: Lock, type: MsgType, wait: WaitType): void {
+    if (wait !== 'none') {
+      if (lkb.waitType === 'none') lkb.waitType = wait;
+      else lkb.secondary = wait as 'unlock' | 'cancel';
+    }
+    const m = this.#lockMessage(type, lkb);
+    if ((type === MSG.CONVERT || type === MSG.UNLOCK) && lkb.lvb && lkb.exflags & LKF.VALBLK) m.extra = lkb.lvb.subarray(0, this.lvblen);
+    this.sendMessage(lkb.nodeid, m);
+  }
+
+  #lockMessage(type: MsgType, lkb: Lock): DlmMessage {
+    const m = emptyMessage(type);
+    m.nodeid = this.ourNodeid;
+    m.lkid = lkb.lkid;
+    m.remid = lkb.remid;
+    m.exflags = lkb.exflags;
+    m.sbflags = lkb.sbflags;
+    m.lvbseq = lkb.lvbseq;
+    m.hash = lkb.resource!.hash;
+    m.status = lkb.status;
+    m.grmode = lkb.grmode;
+    m.rqmode = lkb.rqmode;
+    m.asts = (lkb.ast ? 1 : 0) | (lkb.hasBast ? 2 : 0);
+    return m;
+  }
+
+  /** grant_lock_pc(): the owner's copy follows a grant the master made; LVB per the table. @internal (owner-side.ts) */
+  grantProcessCopy(lkb: Lock, m: DlmMessage | null): void {
+    if (m && lkb.lvb && lkb.exflags & LKF.VALBLK && lvbOperation(lkb.grmode, lkb.rqmode) === 'read') {
+      lkb.lvb.fill(0);
+      lkb.lvb.set(m.extra.subarray(0, lkb.lvb.length));
+      lkb.lvbseq = m.lvbseq;
+    }
+    lkb.grmode = lkb.rqmode;
+    const r = lkb.resource!;
+    if (lkb.status === LKSTS.NONE) r.add(lkb, LKSTS.GRANTED);
+    else r.move(lkb, LKSTS.GRANTED);
+    lkb.rqmode = LKM.IV;
+    lkb.highbast = 0;
+  }
+
+
+  // ===================================================================
+  // Messages
+  // ===================================================================
+
+  sendMessage(to: number, m: DlmMessage): void {
+    const bytes = encodeMessage({ version: DLM_VERSION, lockspace: this.globalId, nodeid: this.ourNodeid }, m);
+    this.stats.sent++;
+    if (this.host.observe) this.#observe('send', this.ourNodeid, to, m);
+    this.host.send(to, bytes);
+  }
+
+  #observe(direction: 'send' | 'recv', from: number, to: number, m: DlmMessage): void {
+    const named = m.type === MSG.REQUEST || m.type === MSG.LOOKUP || m.type === MSG.REMOVE;
+    try {
+      this.host.observe!({
+        direction,
+        from,
+        to,
+        lockspace: this.name,
+        type: MSG_NAMES[m.type] ?? String(m.type),
+        lkid: m.lkid,
+        remid: m.remid,
+        nodeid: m.nodeid,
+        rqmode: m.rqmode,
+        grmode: m.grmode,
+        bastmode: m.bastmode,
+        result: m.result,
+        exflags: m.exflags,
+        sbflags: m.sbflags,
+        name: named ? latin1(m.extra) : '',
+      });
+    } catch (err) {
+      this.host.callbackError(err);
+    }
+  }
+
+  refuse(code: string): void {
+    this.stats.refused[code] = (this.stats.refused[code] ?? 0) + 1;
+  }
+
+  /** Bytes from node `from` (already matched to this lockspace). Never throws. */
+  receive(from: number, bytes: Uint8Array): void {
+    if (this.#released) return;
+    if (this.#stopped) {
+      // Bounded: past the limit a message is dropped and counted, never buffered.
+      if (this.#savedMessages.length >= this.host.maxSavedMessages) this.refuse('SAVED_OVERFLOW');
+      else this.#savedMessages.push({ from, bytes: bytes.slice() });
+      return;
+    }
+    let m: DlmMessage;
+    try {
+      const d = decodeMessage(bytes, this.lvblen);
+      if (d.header.nodeid !== from) throw new DlmError('EBADMSG', `h_nodeid ${d.header.nodeid} is not the sender ${from}`);
+      m = d.msg;
+    } catch (err) {
+      this.refuse(err instanceof DlmError ? err.code : 'EBADMSG');
+      return;
+    }
+    if (!this.#members.includes(from) || from === this.ourNodeid) {
+      this.refuse('NOT_MEMBER');
+      return;
+    }
+    this.stats.received++;
+    if (this.host.observe) this.#observe('recv', from, this.ourNodeid, m);
+    try {
+      if (!handleMasterMessage(this, from, m)) handleOwnerMessage(this, from, m);
+    } catch (err) {
+      // A bug, not a peer's fault; never let it escape the receive path.
+      this.refuse('INTERNAL');
+      this.host.callbackError(err);
+    }
+  }
+
+  // ===================================================================
+  // Callbacks (§2.7): ResourceSink + the per-lock FIFO on the scheduler
+  // ===================================================================
+
+  cast(lock: Lock, status: number): void {
+    if (lock.masterCopy) return; // its reply carries the result
+    const terminal = status === DLM_ERRNO.EUNLOCK || (lock.grmode === LKM.IV && status !== 0);
+    this.queueCast(lock, status, terminal);
+  }
+
+  grantPending(lock: Lock): void {
+    if (lock.masterCopy) {
+      const m = this.#lockMessage(MSG.GRANT, lock);
+      m.lkid = lock.lkid;
+      m.remid = lock.remid;
+      if (lock.lvb && lock.exflags & LKF.VALBLK) m.extra = lock.lvb;
+      this.sendMessage(lock.nodeid, m);
+      return;
+    }
+    this.queueCast(lock, 0, false);
+  }
+
+  bast(lock: Lock, mode: Mode): void {
+    if (lock.masterCopy) {
+      if (!lock.hasBast) return;
+      const m = this.#lockMessage(MSG.BAST, lock);
+      m.bastmode = mode;
+      this.sendMessage(lock.nodeid, m);
+      return;
+    }
+    this.queueBast(lock, mode);
+  }
+
+  /** @internal (owner-side.ts) */
+  queueCast(lkb: Lock, status: number, terminal: boolean): void {
+    lkb.lastCastMode = lkb.grmode;
+    lkb.lastCbMode = lkb.grmode;
+    lkb.lastCbWasBast = false;
+    const { ast, astarg, lksb } = lkb;
+    const sbflags = lkb.sbflags;
+    if (terminal) this.destroyLock(lkb);
+    this.host.scheduler.post(() => {
+      if (lksb) {
+        lksb.status = status;
+        lksb.flags = sbflags;
+      }
+      this.stats.callbacks++;
+      this.#call(() => ast?.(astarg));
+    });
+  }
+
+  /** @internal (owner-side.ts) */
+  queueBast(lkb: Lock, mode: Mode): void {
+    const bast = lkb.bast;
+    if (!bast || skipBast(lkb, mode)) return;
+    lkb.lastCbMode = mode;
+    lkb.lastCbWasBast = true;
+    const astarg = lkb.astarg;
+    this.host.scheduler.post(() => {
+      this.stats.callbacks++;
+      this.#call(() => bast(astarg, mode));
+    });
+  }
+
+  #call(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.stats.callbackErrors++;
+      this.host.callbackError(err);
+    }
+  }
+
+  // ===================================================================
+  // Membership and life cycle
+  // ===================================================================
+
+  /** Stop locking: calls are deferred and messages saved until start() (§4.1). */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /**
+   * Start with a member list. Recovery (§4) is the next issue: a changed
+   * member list is accepted only while no resource is in use anywhere in
+   * this lockspace on this node; cached resources are dropped.
+   */
+  start(members: readonly number[]): void {
+    const sorted = [...new Set(members)].sort((a, b) => a - b);
+    if (!sorted.includes(this.ourNodeid)) throw new DlmError('EINVAL', `start: members must include this node ${this.ourNodeid}`);
+    const changed = sorted.length !== this.#members.length || sorted.some((m, i) => m !== this.#members[i]);
+    if (changed) {
+      for (const r of this.rsbs.values()) {
+        if (!r.unused) throw new DlmError('EOPNOTSUPP', `start: membership change with resource "${r.key}" in use needs recovery, which is not implemented yet`);
+      }
+      this.#clearToss();
+      this.rsbs.clear();
+      this.#members = sorted;
+    }
+    this.#stopped = false;
+    const saved = this.#savedMessages.splice(0, this.#savedMessages.length);
+    for (const s of saved) this.receive(s.from, s.bytes);
+    const deferred = this.#deferred.splice(0, this.#deferred.length);
+    for (const fn of deferred) fn();
+  }
+
+  /**
+   * Release the lockspace (`dlm_release_lockspace`): force 0 refuses (EBUSY)
+   * while any lock exists here; 1 refuses while a local lock holds a granted
+   * mode; 2 and 3 release regardless. Returns 0 or a negative errno.
+   */
+  release(force: 0 | 1 | 2 | 3 = 0): number {
+    if (this.#released) return 0;
+    if (force === 0 && this.#locks.size > 0) return DLM_ERRNO.EBUSY;
+    if (force === 1) {
+      for (const lkb of this.#locks.values()) if (!lkb.masterCopy && lkb.grmode !== LKM.IV) return DLM_ERRNO.EBUSY;
+    }
+    this.#released = true;
+    this.#clearToss();
+    this.rsbs.clear();
+    for (const lkb of this.#locks.values()) lkb.endOfLife = true;
+    this.#locks.clear();
+    return 0;
+  }
+
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /** Resources with their master, directory node and queues (like `dlm_tool lockdump`). */
+  dump(): DumpResource[] {
+    const out: DumpResource[] = [];
+    const role = (l: Lock): DumpLock['role'] => (l.masterCopy ? 'master' : l.nodeid === 0 ? 'local' : 'process');
+    const d = (l: Lock): DumpLock => ({ lkid: l.lkid, remid: l.remid, nodeid: l.nodeid, grmode: l.grmode, rqmode: l.rqmode, role: role(l) });
+    for (const r of this.rsbs.values()) {
+      out.push({
+        name: r.key,
+        master: r.master,
+        dir: this.dirNodeOf(r),
+        grant: r.grant.map(d),
+        convert: r.convert.map(d),
+        wait: r.wait.map(d),
+        lvbseq: r.lvbseq,
+        valnotvalid: r.valnotvalid,
+        active: !r.unused,
+      });
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Locks with an operation awaiting a reply or parked behind a lookup (0 when quiet). */
+  get pendingOperations(): number {
+    let n = 0;
+    for (const lkb of this.#locks.values()) if (!NONE_TYPES.has(lkb.waitType) || lkb.secondary !== 'none') n++;
+    for (const r of this.rsbs.values()) n += r.lookupList.length;
+    return n;
+  }
+}

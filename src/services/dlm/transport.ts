@@ -1,0 +1,36 @@
+/**
+ * What the DLM needs from the layer below: ordered, reliable delivery of
+ * byte messages between node ids (midcomms gives exactly this). The DLM
+ * never sees links, spans or retransmissions.
+ */
+
+export interface DlmEndpoint {
+  /** This node's id (non-zero u32). */
+  readonly nodeid: number;
+  /** Queue `bytes` for node `to`; order per destination is preserved. Never throws for a peer's state. */
+  send(to: number, bytes: Uint8Array): void;
+  /** Where received messages go (`from` is the authenticated sender). */
+  setReceiver(receiver: ((from: number, bytes: Uint8Array) => void) | null): void;
+}
+
+/** One DLM message as the observer hook sees it (decoded key fields). */
+export interface DlmMessageEvent {
+  direction: 'send' | 'recv';
+  from: number;
+  to: number;
+  lockspace: string;
+  /** 'REQUEST', 'GRANT', ... */
+  type: string;
+  lkid: number;
+  remid: number;
+  /** m_nodeid (the master in LOOKUP_REPLY). */
+  nodeid: number;
+  rqmode: number;
+  grmode: number;
+  bastmode: number;
+  result: number;
+  exflags: number;
+  sbflags: number;
+  /** Resource name for REQUEST/LOOKUP/REMOVE (latin1), else ''. */
+  name: string;
+}
