@@ -18,8 +18,8 @@ const PINGS = size(4 * (QUEUE_BUDGET / 64), 2_400_000);
 
 describe('hostile: PING flood from a peer that never reads', () => {
   it('closes the flooder\'s link, keeps the relay and the bystander alive', async () => {
-    const config = HOSTILE_FULL_CONFIG();
-    const relay = await startHostileRelay({ config });
+    // In the suite a small queue budget makes the limit come soon; full size runs on the defaults.
+    const relay = await startHostileRelay({ config: size({ [KEYS.queuedBytes]: QUEUE_BUDGET }, {}) });
     const baselineRssMb = relay.sampleRss()!;
     const bystander = await startBystander(relay);
 
@@ -59,7 +59,3 @@ describe('hostile: PING flood from a peer that never reads', () => {
   }, SAFETY_MS * 3);
 });
 
-function HOSTILE_FULL_CONFIG(): Record<string, unknown> {
-  // In the suite a small queue budget makes the limit come soon; full size runs on the defaults.
-  return size({ [KEYS.queuedBytes]: QUEUE_BUDGET }, {});
-}
