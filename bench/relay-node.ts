@@ -14,6 +14,36 @@ import type { Transaction } from '../src/iocom/transaction.ts';
 import type { Message } from '../src/wire/message.ts';
 import { connectTcp, listenTcp, type TcpServer } from '../src/transport/tcp.ts';
 import { IOCOM_OPTIONS, SERVICE, type NodeRole } from './relay-shared.ts';
+import { RelayOps } from '../src/cli/ops/relay-ops.ts';
+
+/**
+ * RELAY_BENCH_METRICS=MS: every node also runs the ops layer (the observer
+ * on each link, the metrics HTTP server on 127.0.0.1) and scrapes its own
+ * /metrics and /stats.json every MS milliseconds (Prometheus scrapes every
+ * 15 s by default: this is far harsher). Unset or 0: no ops layer.
+ */
+const SCRAPE_MS = Number(process.env.RELAY_BENCH_METRICS ?? 0);
+
+async function withOps(router: Router): Promise<{ attach(stream: Duplex): void; close(): Promise<void> }> {
+  if (!(SCRAPE_MS > 0)) return { attach: (s) => void router.attach(s), close: async () => {} };
+  const ops = new RelayOps(router);
+  await ops.start([], '127.0.0.1:0');
+  const base = `http://${ops.metricsAddress}`;
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    Promise.all([fetch(`${base}/metrics`).then((r) => r.text()), fetch(`${base}/stats.json`).then((r) => r.text())]).finally(() => (busy = false));
+  }, SCRAPE_MS);
+  timer.unref();
+  return {
+    attach: (stream) => ops.observer.attached(router.attach(stream), stream, 'unknown'),
+    close: async () => {
+      clearInterval(timer);
+      await ops.close();
+    },
+  };
+}
 
 /**
  * Answers one round trip. Observers are classes, not closures: tsx wraps
@@ -66,25 +96,27 @@ export async function startNode(role: NodeRole, name: string, listen: boolean): 
       else tx.rx$.subscribe(c);
     });
   }
+  const ops = await withOps(router);
   let server: TcpServer | null = null;
-  if (listen) server = await listenTcp({ host: '127.0.0.1', port: 0 }, (sock) => router.attach(sock));
+  if (listen) server = await listenTcp({ host: '127.0.0.1', port: 0 }, (sock) => ops.attach(sock));
   const spanSeen = async (): Promise<number> => (await router.waitForSpan(SERVICE, AbortSignal.timeout(20_000))).path.length - 1;
   return {
     router,
     port: server === null ? 0 : server.address().port,
     counter,
     connectTcp: async (port) => {
-      router.attach(await connectTcp({ host: '127.0.0.1', port }));
+      ops.attach(await connectTcp({ host: '127.0.0.1', port }));
       return spanSeen();
     },
     connectStream: (stream) => {
-      router.attach(stream);
+      ops.attach(stream);
       return spanSeen();
     },
     close: async () => {
       for (const l of router.links) l.iocom.destroy();
       await router.close();
       await server?.close();
+      await ops.close();
     },
   };
 }

@@ -14,6 +14,8 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchModule>>> = 
   relay: () => import('./relay.ts'),
   convergence: () => import('./convergence.ts'),
   dlm: () => import('./dlm.ts'),
+  'span-drop': () => import('./span-drop.ts'),
+  midcomms: () => import('./midcomms.ts'),
 };
 
 const USAGE = `usage: npm run bench -- [--json] [--seconds N] [--clock cpu|wall] [NAME...]

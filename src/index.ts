@@ -120,3 +120,7 @@ export type { RouterOptions, RouterLink, SpanOptions, SpanInfo, SpanEvent, SpanE
 export { startRelay, parseServiceSpec } from './cli/relay-daemon.ts';
 export type { RelayConfig, RelayHandle, RelayPeer, ServiceSpec, TlsFiles } from './cli/relay-daemon.ts';
 export { serveEcho, echoTransaction } from './cli/echo-service.ts';
+
+// ---------------------------------------------------------------- services: midcomms (reliable sessions between nodes)
+export { midcomms, Midcomms, MidcommsError, encodeDlmMessage, DLM_CMD, DLM_VERSION, MC_STATE, MIDCOMMS_DEFAULTS } from './services/midcomms/index.ts';
+export type { MidcommsServiceOptions, MidcommsOptions, MidcommsErrorCode, Session as MidcommsSession, SessionStatsSnapshot as MidcommsStats } from './services/midcomms/index.ts';

@@ -6,7 +6,7 @@
 import type { Duplex } from 'node:stream';
 import { Iocom } from '../iocom/iocom.ts';
 import type { IocomOptions } from '../iocom/options.ts';
-import { Router } from '../span/router.ts';
+import { Router, type SpanInfo } from '../span/router.ts';
 import { connectTcp, connectTls, connectUnix } from '../transport/index.ts';
 import { DMSG_PEER } from '../wire/constants.ts';
 import { readFileSync } from 'node:fs';
@@ -182,3 +182,33 @@ export async function withinDeadline<T>(work: Promise<T>, link: ClientLink, ms: 
     clearTimeout(timer);
   }
 }
+
+/** `SERVICE[/INSTANCE]` of the command line. Throws UsageError. */
+export function parseServiceTarget(text: string, command: string): { service: string; instance?: string } {
+  const parts = text.split('/');
+  if (parts.length > 2 || parts.some((p) => p === '')) throw new UsageError(`SERVICE ${JSON.stringify(text)}: expected SERVICE or SERVICE/INSTANCE`, command);
+  return parts.length === 2 ? { service: parts[0]!, instance: parts[1]! } : { service: parts[0]! };
+}
+
+/** The nearest span of `service` (of `instance` if given): least dist, then instance name. Undefined if none. */
+export function nearestSpan(spans: readonly SpanInfo[], service: string, instance?: string): SpanInfo | undefined {
+  return spans
+    .filter((s) => s.via !== null && s.service === service && (instance === undefined || s.instance === instance))
+    .sort((a, b) => a.dist - b.dist || (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0))[0];
+}
+
+/** Resolves with the nearest span of `service` (of `instance`) once the router sees one. */
+export function waitForNearest(router: Router, service: string, instance: string | undefined): Promise<SpanInfo> {
+  return new Promise((resolve) => {
+    const now = nearestSpan(router.spans(service), service, instance);
+    if (now) return resolve(now);
+    const sub = router.spans$.subscribe(() => {
+      const s = nearestSpan(router.spans(service), service, instance);
+      if (s) {
+        sub.unsubscribe();
+        resolve(s);
+      }
+    });
+  });
+}
+

@@ -17,6 +17,8 @@ import { loadKeyPair, loadPublicKey } from './keys.ts';
 import { parseServiceSpec, type RelayConfig } from './relay-daemon.ts';
 import { validateLabel } from '../span/service-id.ts';
 import type { BudgetOptions } from '../iocom/options.ts';
+import { LOG_FORMATS, LOG_LEVELS } from './ops/event-log.ts';
+import { parseMetricsAddress } from './ops/relay-ops.ts';
 
 const CMD = 'relay';
 
@@ -45,6 +47,12 @@ export interface RelaySettings {
   'handshake-timeout-ms'?: number;
   /** Per link: bytes of one message held for a peer that has not authenticated. */
   'pre-auth-buffer-bytes'?: number;
+  /** Ops HTTP server (metrics, health, status page): HOST:PORT. */
+  metrics?: string;
+  /** Log format: text (default) or json. */
+  log?: string;
+  /** Least level logged: debug, info (default), warn, error. */
+  'log-level'?: string;
 }
 
 const LISTS = ['listen', 'connect', 'advertise', 'allow-key'] as const;
@@ -57,7 +65,7 @@ const BUDGET_SETTINGS = {
   'max-transactions': 'maxTransactions',
 } as const satisfies Record<string, keyof BudgetOptions>;
 const BUDGET_KEYS = Object.keys(BUDGET_SETTINGS) as (keyof typeof BUDGET_SETTINGS)[];
-const STRINGS = ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca'] as const;
+const STRINGS = ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca', 'metrics', 'log', 'log-level'] as const;
 /** Positive integer settings, the same as flags (`--max-connections 512`). */
 export const NUMBERS = ['backoff-min-ms', 'backoff-max-ms', ...BUDGET_KEYS, 'link-max-queued-bytes', 'handshake-timeout-ms', 'pre-auth-buffer-bytes'] as const;
 /** Options that name files (resolved against the config file's directory). */
@@ -146,6 +154,15 @@ export function validateSettings(s: RelaySettings): void {
   const min = s['backoff-min-ms'];
   const max = s['backoff-max-ms'];
   if (min !== undefined && max !== undefined && max < min) throw new UsageError(`--backoff-max-ms (${max}) must be >= --backoff-min-ms (${min})`, CMD);
+  if (s.metrics !== undefined) {
+    try {
+      parseMetricsAddress(s.metrics);
+    } catch (err) {
+      throw new UsageError((err as Error).message, CMD);
+    }
+  }
+  if (s.log !== undefined && !(LOG_FORMATS as readonly string[]).includes(s.log)) throw new UsageError(`--log must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(s.log)}`, CMD);
+  if (s['log-level'] !== undefined && !(LOG_LEVELS as readonly string[]).includes(s['log-level'])) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(s['log-level'])}`, CMD);
   const tlsListen = s.listen.some((l) => l.startsWith('tls:')) || s.connect.some((c) => c.startsWith('tls:'));
   if (tlsListen && !tlsGiven) throw new UsageError('a tls: address needs --tls-cert and --tls-key', CMD);
 }
@@ -162,6 +179,7 @@ function readFile(file: string, flag: string): Buffer {
 export function toRelayConfig(s: RelaySettings): RelayConfig {
   const config: RelayConfig = { listen: s.listen, connect: s.connect, advertise: s.advertise };
   if (s.name !== undefined) config.name = s.name;
+  if (s.metrics !== undefined) config.metrics = s.metrics;
   if (s.key !== undefined) config.keyPair = loadKeyPair(s.key, CMD);
   if (s['allow-key'].length > 0) config.allowedPeerKeys = s['allow-key'].map((f) => loadPublicKey(f, CMD));
   if (s['tls-cert'] !== undefined && s['tls-key'] !== undefined) {

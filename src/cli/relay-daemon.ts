@@ -18,6 +18,7 @@ import { formatEndpoint, parseEndpoint, type Endpoint } from './address.ts';
 import { serveEcho } from './echo-service.ts';
 import { fingerprint, type NodeKeyPair } from './keys.ts';
 import { keyFingerprint } from '../iocom/auth.ts';
+import { RelayOps } from './ops/relay-ops.ts';
 
 export interface TlsFiles {
   /** PEM certificate chain of this node. */
@@ -69,6 +70,10 @@ export interface RelayConfig {
   router?: Omit<RouterOptions, 'name' | 'nodeId' | 'iocom' | 'log'>;
   /** One line per event (links, dials, spans), without timestamp. @default none */
   log?: (line: string) => void;
+  /** Serve /metrics, /stats.json, /healthz, /readyz and the status page here: `HOST:PORT` (port 0 picks one). @default none (not served) */
+  metrics?: string;
+  /** Interval of the status page's live updates (/events), in ms. @default 1000 */
+  metricsEventIntervalMs?: number;
 }
 
 export interface RelayPeer {
@@ -87,6 +92,8 @@ export interface RelayHandle {
   readonly budget: Budget;
   /** What the relay holds now: the budget's totals and sheds, and the router's counts. */
   stats(): RelayStats;
+  /** Metrics, health and the observer of the router (src/cli/ops); `ops.metricsAddress` is the bound --metrics address. */
+  readonly ops: RelayOps;
   /** Stop redialling `target` and drop its link (a permanent cut). False if no such peer. */
   disconnect(target: string): boolean;
   /** Withdraw spans, close links gracefully, close listeners. Idempotent. */
@@ -191,6 +198,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
   const router = new Router(routerOptions);
   selfId = router.nodeId;
   const releaseRxjs = guardRxjs(log);
+  const ops = new RelayOps(router, { expectPeers: connect.length > 0, log, ...(config.metricsEventIntervalMs !== undefined ? { eventIntervalMs: config.metricsEventIntervalMs } : {}) });
 
   if (!config.keyPair && !iocom.allowedPeerKeys) {
     const tlsUsed = tls !== undefined && [...listen, ...connect].some(useTls);
@@ -210,6 +218,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
       return;
     }
     const link = router.attach(stream);
+    ops.observer.attached(link, stream, what.startsWith('accepted') ? 'in' : 'out');
     log(`${what}: link ${link.connId}`);
     link.iocom.ready.then(
       () => {
@@ -221,6 +230,8 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
   };
 
   const servers: TransportServer<unknown>[] = [];
+  // Sockets past the connection budget are closed by the listener before any TLS or protocol work.
+  const maxConnections = budget.limits.maxConnections;
   const addresses: string[] = [];
   try {
     for (const e of listen) {
@@ -229,15 +240,15 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
       let server: TransportServer<unknown>;
       let bound: Endpoint;
       if (e.kind === 'unix') {
-        server = await listenUnix({ path: e.path, onError }, (s) => attach(s, `accepted on unix:${e.path}`));
+        server = await listenUnix({ path: e.path, onError, maxConnections }, (s) => attach(s, `accepted on unix:${e.path}`));
         bound = e;
       } else if (useTls(e)) {
         const t = tls!;
-        const s = await listenTls({ host: e.host, port: e.port, cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca, requestCert: true } : {}), onError }, (c) => attach(c, `accepted tls from ${c.remoteAddress}:${c.remotePort}`));
+        const s = await listenTls({ host: e.host, port: e.port, cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca, requestCert: true } : {}), onError, maxConnections }, (c) => attach(c, `accepted tls from ${c.remoteAddress}:${c.remotePort}`));
         server = s;
         bound = { kind: 'tls', host: s.address().host, port: s.address().port, explicit: true };
       } else {
-        const s = await listenTcp({ host: e.host, port: e.port, onError }, (c) => attach(c, `accepted from ${c.remoteAddress}:${c.remotePort}`));
+        const s = await listenTcp({ host: e.host, port: e.port, onError, maxConnections }, (c) => attach(c, `accepted from ${c.remoteAddress}:${c.remotePort}`));
         server = s;
         bound = { kind: 'tcp', host: s.address().host, port: s.address().port, explicit: false };
       }
@@ -246,7 +257,10 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
       addresses.push(label);
       log(`listening ${formatEndpoint(bound)}`);
     }
+    await ops.start(addresses, config.metrics);
+    if (ops.metricsAddress) log(`metrics on http://${ops.metricsAddress}/`);
   } catch (err) {
+    await ops.close();
     await Promise.all(servers.map((s) => s.close()));
     await router.close();
     releaseRxjs();
@@ -298,6 +312,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
     stats(): RelayStats {
       return { budget: budget.stats(), router: router.stats() };
     },
+    ops,
     disconnect(target: string): boolean {
       const peer = peers.find((p) => p.target === target);
       if (!peer) return false;
@@ -313,6 +328,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
         // Router.close() withdraws our spans first, then closes every link gracefully.
         await router.close();
         await Promise.all(servers.map((s) => s.close()));
+        await ops.close();
         releaseRxjs();
         log('stopped');
       })();

@@ -4,6 +4,13 @@
  * numbers, matches messages to transactions with the state rules, batches
  * writes, keeps the link alive with LNK_PING, authenticates with LNK_AUTH,
  * and on any failure ends every open transaction, children first.
+ *
+ * Nothing the peer sends can throw out of it: every stream event and timer
+ * (on the injected clock) runs guarded, subscriber exceptions cost the
+ * transaction or the link (guarded-observer.ts), and a peer that does not
+ * read what it is sent loses its link at maxQueuedBytes (LinkError LIMIT)
+ * instead of making a send throw. With a Budget it also accounts what it
+ * holds to the daemon (budget.ts). docs/limits.md lists every limit.
  */
 import type { Duplex } from 'node:stream';
 import { type Observable, ReplaySubject } from 'rxjs';

@@ -15,7 +15,7 @@
  * `next` and never to rxjs's uncaught-error timer.
  */
 import { Observable, type Observer, type Subscriber, type Subscription } from 'rxjs';
-import { guardObserver, isSubscriber, type ObserverErrorHandler } from './guarded-observer.ts';
+import { guardedSubscriber, isSubscriber, type ObserverErrorHandler } from './guarded-observer.ts';
 
 const NONE: readonly Subscriber<never>[] = Object.freeze([]);
 
@@ -41,7 +41,7 @@ export class Multicast<T> extends Observable<T> {
   override subscribe(next?: ((value: T) => void) | null, error?: ((error: unknown) => void) | null, complete?: (() => void) | null): Subscription;
   override subscribe(observerOrNext?: Partial<Observer<T>> | ((value: T) => void) | null, error?: ((error: unknown) => void) | null, complete?: (() => void) | null): Subscription {
     if (isSubscriber(observerOrNext)) return super.subscribe(observerOrNext as Subscriber<T>);
-    return super.subscribe(guardObserver(observerOrNext, error, complete, this.#onObserverError));
+    return super.subscribe(guardedSubscriber(observerOrNext, error, complete, this.#onObserverError));
   }
 
   /** Called by Observable.subscribe (rxjs's subscribe-function protocol). @internal */

@@ -106,6 +106,19 @@ export class WriteQueue {
       this.#onError(err);
     }
   };
+  /**
+   * The stream took a flush's last chunk: its buffer (part of queuedBytes)
+   * shrank. 'drain' comes only after a write returned false; a caller whose
+   * own high-water mark is below the stream's learns of the room from this.
+   */
+  readonly #writtenTask = (): void => {
+    if (this.#waitingDrain || this.#closed) return;
+    try {
+      this.#onDrain();
+    } catch (err) {
+      this.#onError(err);
+    }
+  };
   readonly #drainTask = (): void => {
     this.#waitingDrain = false;
     try {
@@ -315,10 +328,12 @@ export class WriteQueue {
 
     let ok = true;
     if (one !== undefined) {
-      ok = stream.write(one);
+      ok = stream.write(one, this.#writtenTask);
     } else {
       stream.cork();
-      for (let i = 0; i < chunks.length; i++) ok = stream.write(chunks[i]);
+      const last = chunks.length - 1;
+      for (let i = 0; i < last; i++) stream.write(chunks[i]);
+      ok = stream.write(chunks[last], this.#writtenTask);
       stream.uncork();
     }
     if (!ok) {

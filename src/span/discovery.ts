@@ -24,6 +24,13 @@ export function compareByDistance(a: SpanInfo, b: SpanInfo): number {
   return al - bl || a.dist - b.dist || cmpStr(a.instance, b.instance) || cmpStr(a.instanceId, b.instanceId);
 }
 
+/** Options of waitForSpan(). */
+export interface WaitOptions {
+  signal?: AbortSignal;
+  /** Give up after this many ms of the router's clock. @default none */
+  timeoutMs?: number;
+}
+
 export class Discovery {
   readonly spans$: Observable<SpanEvent>;
   readonly #core: RouterCore;
@@ -60,18 +67,48 @@ export class Discovery {
     return this.#membership.members(service);
   }
 
-  /** Resolves with the nearest remote span of `service` (at once if known). */
-  waitForSpan(service: string, signal?: AbortSignal): Promise<SpanInfo> {
+  /**
+   * Resolves with the nearest remote span of `service` (at once if known);
+   * rejects with SpanError NO_SPAN when `signal` aborts or `timeoutMs` (on
+   * the router's clock) passes first.
+   */
+  waitForSpan(service: string, opts: AbortSignal | WaitOptions = {}): Promise<SpanInfo> {
+    const { signal, timeoutMs } = opts instanceof AbortSignal ? { signal: opts, timeoutMs: undefined } : opts;
     const now = this.spans(service).filter((s) => s.via !== null);
     if (now.length > 0) return Promise.resolve(now[0]!);
+    if (signal?.aborted) return Promise.reject(new SpanError('NO_SPAN', `waiting for ${service} was aborted`, { cause: signal.reason }));
+    const clock = this.#core.clock;
     return new Promise((resolve, reject) => {
-      const sub = this.#spans.subscribe((e) => {
-        if (e.type !== 'down' && e.span.service === service && e.span.via !== null) {
-          sub.unsubscribe();
-          resolve(e.span);
-        }
+      let timer: unknown;
+      const done = (): void => {
+        sub.unsubscribe();
+        signal?.removeEventListener('abort', onAbort);
+        if (timer !== undefined) clock.clearTimeout(timer);
+      };
+      const onAbort = (): void => {
+        done();
+        reject(new SpanError('NO_SPAN', `waiting for ${service} was aborted`, { cause: signal!.reason }));
+      };
+      const sub = this.#spans.subscribe({
+        next: (e) => {
+          if (e.type !== 'down' && e.span.service === service && e.span.via !== null) {
+            done();
+            resolve(e.span);
+          }
+        },
+        complete: () => {
+          done();
+          reject(new SpanError('CLOSED', `the router closed while waiting for ${service}`));
+        },
       });
-      signal?.addEventListener('abort', () => { sub.unsubscribe(); reject(new SpanError('NO_SPAN', `waiting for ${service} was aborted`, { cause: signal.reason })); }, { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeoutMs !== undefined) {
+        timer = clock.setTimeout(() => {
+          timer = undefined;
+          done();
+          reject(new SpanError('NO_SPAN', `no span of ${service} within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
     });
   }
 

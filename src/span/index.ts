@@ -9,6 +9,7 @@ export type {
   RouteOptions, Member, MemberEvent, ServeOptions, Service, ServiceCall, ServiceHandler,
 } from './router.ts';
 export { compareByDistance } from './discovery.ts';
+export type { WaitOptions } from './discovery.ts';
 export { SpanError } from './errors.ts';
 export type { SpanErrorCode } from './errors.ts';
 export { SPAN_DEFAULTS, resolveSpanOptions } from './options.ts';

@@ -43,9 +43,10 @@ export class Membership {
     if (info !== null && before !== undefined && before.key === memberKey(info) && before.service === info.service) return;
     if (before !== undefined) {
       this.#ofInstance.delete(key);
-      const last = toMember(before);
+      const lastName = before.instances.get(key)!;
       before.instances.delete(key);
       if (before.instances.size === 0) {
+        const last = Object.freeze({ ...toMember(before), instances: Object.freeze([lastName]) });
         const members = this.#byService.get(before.service)!;
         members.delete(before.key);
         if (members.size === 0) this.#byService.delete(before.service);

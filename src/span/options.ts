@@ -14,8 +14,10 @@ export interface SpanOptions {
   maxRelayedPaths?: number;
   /**
    * A link whose dist is larger than this is not relayed. With path vectors
-   * this is a sanity limit, not the loop guard (DragonFly: 16).
-   * @default 32
+   * this is a sanity limit, not the loop guard (DragonFly: 16, which cut a
+   * 100-router ring at 69). High enough that a 1000-router line converges;
+   * the real bound on a path is maxPathLength.
+   * @default 1024
    */
   maxDist?: number;
   /**
@@ -31,20 +33,37 @@ export interface SpanOptions {
   maxSpansTotal?: number;
   /**
    * Longest accepted path vector (node ids). A received span with a longer
-   * path is refused; a relay whose path would exceed it is not made.
-   * @default 64
+   * path is refused; a relay whose path would exceed it is not made. So a
+   * span reaches routers at most maxPathLength hops from its originator
+   * (a 1024-router line end to end). A path record costs 20 bytes per id.
+   * @default 1024
    */
   maxPathLength?: number;
+  /**
+   * Path ids held over all received spans (the sum of their path lengths):
+   * the memory budget of path vectors (about 64 bytes per id held), so long
+   * paths on many spans cannot add up to gigabytes. A span past it is refused.
+   * @default 1048576
+   */
+  maxPathIdsTotal?: number;
+  /**
+   * How long a router remembers a withdrawn advertisement or a lost link
+   * (to refuse stale copies still on their way), in ms of the router's clock.
+   * @default 600000 (10 minutes)
+   */
+  lossMemoryMs?: number;
 }
 
 export type ResolvedSpanOptions = Readonly<Required<SpanOptions>>;
 
 export const SPAN_DEFAULTS: ResolvedSpanOptions = Object.freeze({
   maxRelayedPaths: 1,
-  maxDist: 32,
+  maxDist: 1024,
   maxSpansPerLink: 4096,
   maxSpansTotal: 65536,
-  maxPathLength: 64,
+  maxPathLength: 1024,
+  maxPathIdsTotal: 1 << 20,
+  lossMemoryMs: 600_000,
 });
 
 /** [min, max] of every option (inclusive). */
@@ -55,6 +74,8 @@ const RANGES: { readonly [K in keyof Required<SpanOptions>]: readonly [number, n
   maxSpansTotal: [1, 1 << 26],
   // The path record's count is a u16.
   maxPathLength: [1, 0xffff],
+  maxPathIdsTotal: [1, 1 << 28],
+  lossMemoryMs: [1, 0x7fffffff],
 };
 
 /** Returns a new, frozen, validated options object; throws InvalidArgumentError. */

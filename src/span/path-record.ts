@@ -91,10 +91,20 @@ export function toNodeId(value: string): NodeId {
   return lower;
 }
 
+/** Value of a lowercase hex digit's char code (validated by isNodeId first). */
+function nibble(c: number): number {
+  return c <= 57 ? c - 48 : c - 87;
+}
+
+/** Char offsets of the 16 bytes in a canonical uuid string. */
+const BYTE_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
 export function nodeIdToBytes(id: NodeId, out = new Uint8Array(NODE_ID_BYTES), offset = 0): Uint8Array {
   if (!isNodeId(id)) throw new InvalidArgumentError(`expected a canonical uuid string, got ${JSON.stringify(id)}`);
-  const hex = id.replaceAll('-', '');
-  for (let i = 0; i < NODE_ID_BYTES; i++) out[offset + i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  for (let i = 0; i < NODE_ID_BYTES; i++) {
+    const at = BYTE_AT[i]!;
+    out[offset + i] = (nibble(id.charCodeAt(at)) << 4) | nibble(id.charCodeAt(at + 1));
+  }
   return out;
 }
 

@@ -30,6 +30,14 @@ export interface RelayedPeer {
  */
 const pairs = new WeakMap<Transaction, RelayedPeer>();
 
+/** Relayed transactions open per target link (a gauge for monitoring, read on scrape): one counter object per link, so a relayed transaction costs one lookup. */
+const openOn = new WeakMap<Iocom, { n: number }>();
+
+/** How many relayed transactions are open toward `iocom` (opened on it by a relay, not yet ended). */
+export function relayedOpenOn(iocom: Iocom): number {
+  return openOn.get(iocom)?.n ?? 0;
+}
+
 /** The transaction `tx` is paired with by a relay, if any. */
 export function relayedPeer(tx: Transaction): RelayedPeer | undefined {
   return pairs.get(tx);
@@ -69,6 +77,12 @@ export function relayTransaction(incoming: Transaction, fromIocom: Iocom, toPare
   }
   pairs.set(incoming, { peer: outgoing, peerIocom: toIocom });
   pairs.set(outgoing, { peer: incoming, peerIocom: fromIocom });
+  let open = openOn.get(toIocom);
+  if (open === undefined) openOn.set(toIocom, (open = { n: 0 }));
+  open.n++;
+  const ended = (): void => {
+    open.n--;
+  };
   let skipFirst = true;
   incoming.rx$.subscribe({
     next: (msg) => {
@@ -82,7 +96,8 @@ export function relayTransaction(incoming: Transaction, fromIocom: Iocom, toPare
   });
   outgoing.rx$.subscribe({
     next: (msg) => forward(msg, incoming, fromIocom, toIocom),
-    error: () => {},
+    error: ended,
+    complete: ended,
   });
   return outgoing;
 }

@@ -17,7 +17,8 @@ import type { Transaction } from '../iocom/transaction.ts';
 import type { IocomOptions } from '../iocom/options.ts';
 import type { Clock } from '../util/clock.ts';
 import type { LnkConnLayout } from '../wire/ext/lnk-conn.ts';
-import { LossMemory } from './loss-memory.ts';
+import { LOSS_MEMORY_SIZE, LossMemory } from './loss-memory.ts';
+import type { RootCause } from './root-cause.ts';
 import type { SpanTable, NodeKey } from './span-table.ts';
 import type { ConnState, LocalAd, TransactionOpener } from './router-types.ts';
 
@@ -54,7 +55,7 @@ export class RouterCore {
   readonly received = new Map<string, Transaction>();
   readonly locals = new Map<string, LocalAd>();
   /** Withdrawn advertisements and lost links, so stale copies are refused. */
-  readonly lost = new LossMemory();
+  readonly lost: LossMemory;
   /** The role of each of the router's own transactions (never Transaction.context). */
   readonly roles = new WeakMap<Transaction, TxRole>();
   /** Where sub-transactions of a transaction handed to the application are opened (its link or local side). */
@@ -70,6 +71,13 @@ export class RouterCore {
   nodeChanged: (key: NodeKey) => void = () => {};
   /** Set by the Router: replan every node (a conn came or went). */
   replanAll: () => void = () => {};
+  /**
+   * Set by the Router: replan and publish one node soon (batched, see
+   * replan-queue.ts), its relay DELETEs carrying `cause`. For mass removals.
+   */
+  nodeChangedLater: (key: NodeKey, cause: RootCause | null) => void = () => {};
+  /** Set by the Router: replan every node soon (batched). */
+  replanAllLater: () => void = () => {};
   /** Set by the Router: the peer on `connId` closed its CONN; drop what we relay there. */
   connClosed: (connId: string) => void = () => {};
 
@@ -80,6 +88,7 @@ export class RouterCore {
     this.iocomOpts = init.iocomOpts;
     this.table = init.table;
     this.clock = init.clock;
+    this.lost = new LossMemory(LOSS_MEMORY_SIZE, { clock: init.clock, ttlMs: init.table.options.lossMemoryMs });
     this.#log = init.log;
   }
 

@@ -26,12 +26,13 @@ import type { IocomOptions } from '../iocom/options.ts';
 import type { Transaction } from '../iocom/transaction.ts';
 import { systemClock } from '../util/clock.ts';
 import { sendConn } from './conn.ts';
-import { Discovery, compareByDistance } from './discovery.ts';
+import { Discovery, compareByDistance, type WaitOptions } from './discovery.ts';
 import { Dispatch } from './dispatch.ts';
 import { SpanError } from './errors.ts';
 import { LocalLink, LocalSide } from './local-link.ts';
 import { resolveSpanOptions, type SpanOptions } from './options.ts';
 import { RelayExecutor } from './relay-executor.ts';
+import { ReplanQueue } from './replan-queue.ts';
 import { RouterCore } from './router-core.ts';
 import { serviceClusterId, validateLabel } from './service-id.ts';
 import { onShellMessage } from './shell.ts';
@@ -85,6 +86,7 @@ export class Router {
   readonly #withdrawal: Withdrawal;
   readonly #discovery: Discovery;
   readonly #dispatch: Dispatch;
+  readonly #later: ReplanQueue;
 
   constructor(options: RouterOptions = {}) {
     const { nodeId, name, peerType, peerMask, pfsMask, clusterLabel, connLayout, localRnss, iocom, log, clock, ...spanOptions } = options;
@@ -127,6 +129,12 @@ export class Router {
       for (const node of core.table.nodes()) this.#relays.replan(node.key);
     };
     core.connClosed = (connId) => this.#relays.deleteOnConn(connId);
+    this.#later = new ReplanQueue({
+      replan: (key, cause) => this.#relays.withRootCause(cause, () => core.nodeChanged(key)),
+      allKeys: () => core.table.nodeKeys(),
+    });
+    core.nodeChangedLater = (key, cause) => this.#later.add(key, cause);
+    core.replanAllLater = () => this.#later.addAll();
     this.spans$ = this.#discovery.spans$;
     this.subTransactions$ = this.#dispatch.subTransactions.asObservable();
   }
@@ -202,9 +210,13 @@ export class Router {
     return this.#discovery.spans(service);
   }
 
-  /** Resolves with the first span of `service` (at once if known). */
-  waitForSpan(service: string, signal?: AbortSignal): Promise<SpanInfo> {
-    return this.#discovery.waitForSpan(service, signal);
+  /**
+   * Resolves with the nearest remote span of `service` (at once if known);
+   * rejects with SpanError NO_SPAN when the signal aborts or `timeoutMs`
+   * passes on the router's clock.
+   */
+  waitForSpan(service: string, opts?: AbortSignal | WaitOptions): Promise<SpanInfo> {
+    return this.#discovery.waitForSpan(service, opts);
   }
 
   /**
@@ -344,6 +356,7 @@ export class Router {
       core.locals.delete(linkId);
       this.#endLocal(local);
     }
+    this.#later.close();
     await Promise.all([...core.conns.values()].map((c) => c.iocom.close()));
     this.#discovery.complete();
     this.#dispatch.subTransactions.complete();
@@ -421,10 +434,11 @@ export class Router {
     this.#relays.forgetOnConn(conn.connId);
     for (const link of core.table.removeConn(conn.connId)) {
       core.received.delete(link.linkId);
-      core.nodeChanged(link.nodeKey);
+      core.nodeChangedLater(link.nodeKey, null);
     }
     // The consistency check judges every node's links against the direct
-    // peers we have: losing one can change any node's plan.
-    core.replanAll();
+    // peers we have: losing one can change any node's plan. In batches: a
+    // lost link may have carried thousands of spans.
+    core.replanAllLater();
   }
 }

@@ -62,10 +62,18 @@ export function onSpan(core: RouterCore, relays: RelayExecutor, withdrawal: With
   core.received.set(linkId, tx);
   let withdrawn = false;
   let cause: RootCause | null = null;
-  const gone = (): void => {
+  const gone = (linkLost = false): void => {
     if (tx.canSend) tx.close();
     if (!core.received.delete(linkId)) return;
     if (withdrawn && fields.epoch) return withdrawal.withdraw(added.link.nodeKey, fields.epoch);
+    if (linkLost) {
+      // Our link to the sender died with every span on it: leave the table
+      // now, replan in batches (issue 7 item 3: never block the event loop).
+      if (cause) withdrawal.pruneLink(cause);
+      const link = core.table.remove(linkId);
+      if (link) core.nodeChangedLater(link.nodeKey, cause);
+      return;
+    }
     relays.withRootCause(cause, () => {
       if (cause) withdrawal.pruneLink(cause);
       const link = core.table.remove(linkId);
@@ -84,12 +92,12 @@ export function onSpan(core: RouterCore, relays: RelayExecutor, withdrawal: With
         }
       }
     },
-    complete: gone,
+    complete: () => gone(),
     error: (err: unknown) => {
       // Our link to the sender is gone: we are the root cause's reporter.
-      if ((err as { code?: string }).code === 'LOST_LINK' && conn.peerNodeId !== null && !conn.iocom.isOpen)
-        cause = { a: conn.peerNodeId, b: core.nodeId, inc: core.linkIncarnation(conn.connId) };
-      gone();
+      const linkLost = (err as { code?: string }).code === 'LOST_LINK' && !conn.iocom.isOpen;
+      if (linkLost && conn.peerNodeId !== null) cause = { a: conn.peerNodeId, b: core.nodeId, inc: core.linkIncarnation(conn.connId) };
+      gone(linkLost);
     },
   });
   queueMicrotask(() => {

@@ -106,7 +106,8 @@ export type SpanRefusal =
   | 'LOOP'
   | 'PATH_TOO_LONG'
   | 'LINK_LIMIT'
-  | 'TOTAL_LIMIT';
+  | 'TOTAL_LIMIT'
+  | 'PATH_BUDGET';
 
 export type SpanAddResult =
   | { readonly ok: true; readonly link: SpanLink; readonly previous?: SpanLink }
@@ -204,9 +205,15 @@ export class SpanTable {
   #links = new Map<string, SpanLink>();
   #byConn = new Map<string, Set<string>>();
   #byLabel = new Map<string, Set<ClusterKey>>();
-  /** Path edges (upstream id, downstream id, link incarnation) → links whose path crosses them. */
-  #byEdge = new Map<string, Set<string>>();
+  /**
+   * Path edges by their downstream id and link incarnation (random per link,
+   * so nearly unique) → links whose path crosses them; linksOverEdge checks
+   * the upstream id. Nested maps: no key string per path element.
+   */
+  #byEdge = new Map<NodeId, Map<number, Set<string>>>();
   #received = 0;
+  /** Sum of the path lengths of received links (maxPathIdsTotal). */
+  #pathIds = 0;
   #seq = 0;
 
   constructor(init: SpanTableInit) {
@@ -226,6 +233,11 @@ export class SpanTable {
   /** Nodes (advertised instances) held. */
   get nodeCount(): number {
     return this.#nodes.size;
+  }
+
+  /** Keys of every node, in no particular order. */
+  nodeKeys(): IterableIterator<NodeKey> {
+    return this.#nodes.keys();
   }
 
   /** Received links held (what maxSpansTotal limits). */
@@ -311,8 +323,20 @@ export class SpanTable {
    * index, so the cost is the number of links returned.
    */
   linksOverEdge(a: NodeId, b: NodeId, inc: number): SpanLink[] {
-    const ids = this.#byEdge.get(edgeKey(a, b, inc));
-    return ids ? [...ids].map((id) => this.#links.get(id)!) : [];
+    const ids = this.#byEdge.get(b)?.get(inc);
+    if (!ids) return [];
+    const out: SpanLink[] = [];
+    for (const id of ids) {
+      const link = this.#links.get(id)!;
+      const hops = link.fields.hops!;
+      for (let i = 1; i < link.path.length; i++) {
+        if (link.path[i] === b && hops[i] === inc && link.path[i - 1] === a) {
+          out.push(link);
+          break;
+        }
+      }
+    }
+    return out;
   }
 
   /** Clusters in order, each with its nodes in order. */
@@ -395,6 +419,12 @@ export class SpanTable {
         return refuse('TOTAL_LIMIT', `table already has ${this.#received} received spans (maxSpansTotal)`);
       }
     }
+    if (input.connId !== null) {
+      const held = this.#pathIds - (previous?.connId != null ? previous.path.length : 0);
+      if (held + path.length > this.options.maxPathIdsTotal) {
+        return refuse('PATH_BUDGET', `table already holds ${held} path ids; ${path.length} more exceed maxPathIdsTotal ${this.options.maxPathIdsTotal}`);
+      }
+    }
     return { ok: true, path };
   }
 
@@ -438,9 +468,11 @@ export class SpanTable {
     const hops = f.hops;
     if (hops !== undefined) {
       for (let i = 1; i < link.path.length; i++) {
-        const k = edgeKey(link.path[i - 1]!, link.path[i]!, hops[i]!);
-        let ids = this.#byEdge.get(k);
-        if (!ids) this.#byEdge.set(k, (ids = new Set()));
+        const b = link.path[i]!;
+        let byInc = this.#byEdge.get(b);
+        if (!byInc) this.#byEdge.set(b, (byInc = new Map()));
+        let ids = byInc.get(hops[i]!);
+        if (!ids) byInc.set(hops[i]!, (ids = new Set()));
         ids.add(link.linkId);
       }
     }
@@ -449,6 +481,7 @@ export class SpanTable {
       if (!ids) this.#byConn.set(link.connId, (ids = new Set()));
       ids.add(link.linkId);
       this.#received++;
+      this.#pathIds += link.path.length;
     }
   }
 
@@ -459,10 +492,15 @@ export class SpanTable {
     const hops = link.fields.hops;
     if (hops !== undefined) {
       for (let i = 1; i < link.path.length; i++) {
-        const k = edgeKey(link.path[i - 1]!, link.path[i]!, hops[i]!);
-        const ids = this.#byEdge.get(k);
-        ids?.delete(link.linkId);
-        if (ids?.size === 0) this.#byEdge.delete(k);
+        const b = link.path[i]!;
+        const byInc = this.#byEdge.get(b);
+        const ids = byInc?.get(hops[i]!);
+        if (!ids) continue;
+        ids.delete(link.linkId);
+        if (ids.size === 0) {
+          byInc!.delete(hops[i]!);
+          if (byInc!.size === 0) this.#byEdge.delete(b);
+        }
       }
     }
     if (link.connId !== null) {
@@ -470,6 +508,7 @@ export class SpanTable {
       ids.delete(link.linkId);
       if (ids.size === 0) this.#byConn.delete(link.connId);
       this.#received--;
+      this.#pathIds -= link.path.length;
     }
     if (node.links.length > 0) return;
     this.#nodes.delete(node.key);
@@ -483,10 +522,6 @@ export class SpanTable {
     labelSet.delete(cluster.key);
     if (labelSet.size === 0) this.#byLabel.delete(cluster.clusterLabel);
   }
-}
-
-function edgeKey(a: NodeId, b: NodeId, inc: number | undefined): string {
-  return `${a}|${b}|${inc}`;
 }
 
 function refuse(reason: SpanRefusal, message: string): { ok: false; reason: SpanRefusal; message: string } {

@@ -20,6 +20,8 @@ export const TRANSPORT_ERROR_CODES = [
   'CLOSED',
   /** The peer end of an in-memory link went away while data was pending. */
   'CONNECTION_RESET',
+  /** A listener closed an accepted connection at once: `maxConnections` were open. */
+  'CONNECTION_LIMIT',
 ] as const;
 
 export type TransportErrorCode = (typeof TRANSPORT_ERROR_CODES)[number];

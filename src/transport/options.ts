@@ -171,10 +171,22 @@ export interface ListenCommonOptions extends SocketOptions {
    * @default 511
    */
   backlog?: number;
+  /**
+   * Accepted connections open at once (Node's `server.maxConnections`): one
+   * more is closed as soon as it is accepted, before any handshake or
+   * protocol work. Counts TLS connections still in their handshake.
+   * @default unlimited
+   */
+  maxConnections?: number;
 }
 
 export function resolveBacklog(v: unknown): number {
   return checkInt('backlog', v ?? 511, 1, 65535);
+}
+
+/** undefined: unlimited. */
+export function resolveMaxConnections(v: unknown): number | undefined {
+  return v === undefined ? undefined : checkInt('maxConnections', v, 1, 1 << 24);
 }
 
 export function checkPort(name: string, v: unknown): number {

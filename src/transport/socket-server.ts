@@ -33,6 +33,8 @@ export interface ServeSpec<Address, Conn extends net.Socket> {
   readonly onConnection: (conn: Conn) => void;
   readonly onError: ((err: Error) => void) | undefined;
   readonly address: (server: net.Server) => Address;
+  /** Accepted connections open at once; undefined: unlimited. */
+  readonly maxConnections?: number | undefined;
 }
 
 export function tuneSocket(socket: net.Socket, o: Readonly<Required<SocketOptions>>): void {
@@ -44,6 +46,13 @@ export function tuneSocket(socket: net.Socket, o: Readonly<Required<SocketOption
 export function serve<Address, Conn extends net.Socket>(spec: ServeSpec<Address, Conn>): Promise<TransportServer<Address>> {
   const { server, signal, what } = spec;
   const open = new Set<net.Socket>();
+  if (spec.maxConnections !== undefined) {
+    server.maxConnections = spec.maxConnections;
+    // Node closes the connection itself and tells only this event.
+    server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) =>
+      spec.onError?.(new TransportError('CONNECTION_LIMIT', `${what}: refused a connection${data?.remoteAddress ? ` from ${data.remoteAddress}:${data.remotePort}` : ''}: maxConnections (${spec.maxConnections}) are open`)),
+    );
+  }
 
   server.on('connection', (raw: net.Socket) => {
     open.add(raw);
@@ -61,7 +70,12 @@ export function serve<Address, Conn extends net.Socket>(spec: ServeSpec<Address,
   });
   if (spec.readyEvent === 'secureConnection') {
     // A failed handshake is the client's problem; report it, keep serving.
-    server.on('tlsClientError', (err: Error) => spec.onError?.(err));
+    // With a listener, Node leaves the socket open (a timed-out handshake
+    // would hold its connection forever): close it here.
+    server.on('tlsClientError', (err: Error, socket: net.Socket) => {
+      socket.destroy();
+      spec.onError?.(err);
+    });
   }
 
   let closing: Promise<void> | null = null;

@@ -7,6 +7,7 @@ import {
   checkString,
   resolveBacklog,
   resolveConnectTimeout,
+  resolveMaxConnections,
   resolveSocketOptions,
 } from './options.ts';
 import type { ConnectCommonOptions, ListenCommonOptions } from './options.ts';
@@ -94,6 +95,7 @@ export async function listenTcp(
     signal,
     onConnection,
     onError: options.onError,
+    maxConnections: resolveMaxConnections(options.maxConnections),
     address: (s) => tcpAddressOf(s, 'tcp'),
   });
 }

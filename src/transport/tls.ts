@@ -5,7 +5,7 @@
  */
 import tls from 'node:tls';
 import { invalidArgument } from './errors.ts';
-import { checkBool, checkSignal, resolveConnectTimeout, resolveSocketOptions } from './options.ts';
+import { checkBool, checkInt, checkSignal, resolveConnectTimeout, resolveMaxConnections, resolveSocketOptions } from './options.ts';
 import { dial } from './socket-connect.ts';
 import { serve } from './socket-server.ts';
 import type { TransportServer } from './socket-server.ts';
@@ -27,6 +27,13 @@ export interface TlsListenOptions extends TcpListenOptions, TlsCredentials {
    * @default true
    */
   rejectUnauthorized?: boolean;
+  /**
+   * A client that has not finished its handshake after this many ms is
+   * dropped (Node's default is 120 s: a slow-handshake peer would hold a
+   * connection that long).
+   * @default 10000
+   */
+  handshakeTimeoutMs?: number;
 }
 
 export interface TlsConnectOptions extends TcpConnectOptions, TlsCredentials {
@@ -72,12 +79,14 @@ export async function listenTls(
   const signal = checkSignal('signal', options.signal);
   const requestCert = checkBool('requestCert', options.requestCert ?? false);
   const rejectUnauthorized = checkBool('rejectUnauthorized', options.rejectUnauthorized ?? true);
+  const handshakeTimeout = checkInt('handshakeTimeoutMs', options.handshakeTimeoutMs ?? 10_000, 1, 2 ** 31 - 1);
   let server: tls.Server;
   try {
     server = tls.createServer({
       ...credentials(options),
       requestCert,
       rejectUnauthorized,
+      handshakeTimeout,
       allowHalfOpen: socket.allowHalfOpen,
     });
   } catch (err) {
@@ -92,6 +101,7 @@ export async function listenTls(
     signal,
     onConnection,
     onError: options.onError,
+    maxConnections: resolveMaxConnections(options.maxConnections),
     address: (s) => tcpAddressOf(s, 'tls'),
   });
 }

@@ -1,7 +1,7 @@
 /** Unix-domain socket listen/connect. Node unlinks the path when the server closes. */
 import net from 'node:net';
 import { invalidArgument } from './errors.ts';
-import { checkSignal, checkString, resolveBacklog, resolveConnectTimeout, resolveSocketOptions } from './options.ts';
+import { checkSignal, checkString, resolveBacklog, resolveConnectTimeout, resolveMaxConnections, resolveSocketOptions } from './options.ts';
 import type { ConnectCommonOptions, ListenCommonOptions } from './options.ts';
 import { dial } from './socket-connect.ts';
 import { serve } from './socket-server.ts';
@@ -46,6 +46,7 @@ export async function listenUnix(
     signal,
     onConnection,
     onError: options.onError,
+    maxConnections: resolveMaxConnections(options.maxConnections),
     address: (s) => {
       const a = s.address();
       if (typeof a !== 'string') throw invalidArgument('server is not listening on a Unix path');

@@ -100,8 +100,8 @@ describe('client commands say what failed (real bin)', () => {
 
   it('an HTTP server: NOT_DMSG, quoting what it sent', async () => {
     const addr = await listen(http.createServer((_q, res) => res.end('hi')));
-    for (const cmd of ['spans', 'shell']) {
-      const r = await runBin(cmd === 'shell' ? ['shell', addr, 'tree'] : ['spans', addr]);
+    for (const cmd of ['spans', 'shell', 'call']) {
+      const r = await runBin(cmd === 'shell' ? ['shell', addr, 'tree'] : cmd === 'call' ? ['call', addr, 'echo'] : ['spans', addr]);
       expect(r.code, cmd).toBe(1);
       expect(oneLine(r.stderr, cmd, 'NOT_DMSG')).toMatch(/not speaking DMSG.*HTTP\/1\.1 400/);
     }

@@ -1,6 +1,6 @@
 /** The relay daemon's budgets: flags and config keys to a shared Budget, exposed in stats(). */
 import { describe, expect, it } from 'vitest';
-import { firstValueFrom } from 'rxjs';
+import { Subject, config as rxjsConfig, firstValueFrom, map } from 'rxjs';
 import { mergeSettings, parseConfigObject, toRelayConfig } from '../../src/cli/relay-config.ts';
 import { startRelay } from '../../src/cli/relay-daemon.ts';
 import { Budget } from '../../src/iocom/budget.ts';
@@ -21,7 +21,7 @@ describe('relay budgets', () => {
     expect(() => parseConfigObject({ 'max-connections': 0 }, 'cfg', '/')).toThrow(/"max-connections" must be a positive integer/);
   });
 
-  it('a relay has a Budget (defaults unless configured) shared by all its links, shown in stats(); past maxConnections a newcomer is refused and logged', async () => {
+  it('a relay has a Budget (defaults unless configured) shared by all its links, shown in stats(); past maxConnections its listeners refuse a newcomer, logged', async () => {
     const lines: string[] = [];
     const relay = await startRelay({ name: 'r', listen: ['127.0.0.1:0'], budget: { maxConnections: 2 }, iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 }, log: (l) => lines.push(l) });
     expect(relay.budget).toBeInstanceOf(Budget);
@@ -37,12 +37,12 @@ describe('relay budgets', () => {
         await io.ping();
       }
     }
-    // The third link is shed at once: its client sees the stream end.
+    // The third connection is closed by the listener (before any protocol work): its client sees the stream end.
     await firstValueFrom(clients[2]!.closed$);
     const stats = relay.stats();
-    expect(stats.budget).toMatchObject({ connections: 2, shed: { connections: 1 } });
-    expect(stats.router.links).toBeGreaterThanOrEqual(2);
-    expect(lines.some((l) => /link shed: daemon-wide budget: 2 connections open; maxConnections is 2/.test(l))).toBe(true);
+    expect(stats.budget).toMatchObject({ connections: 2 });
+    expect(stats.router.links).toBe(2);
+    expect(lines.some((l) => /refused a connection from 127\.0\.0\.1:\d+: maxConnections \(2\) are open/.test(l))).toBe(true);
     expect(await clients[0]!.ping()).toBeGreaterThanOrEqual(0);
     for (const c of clients) c.destroy();
     await turn();
@@ -56,5 +56,30 @@ describe('relay budgets', () => {
     expect(relay.budget).toBe(budget);
     await relay.stop();
     await expect(startRelay({ listen: ['127.0.0.1:0'], iocom: { maxQueuedBytes: 1024 } })).rejects.toThrow(/maxQueuedBytes must be an integer/);
+  });
+
+  it('while a relay runs, what rxjs would rethrow from a subscriber outside the iocom is logged instead; stop() restores rxjs', async () => {
+    const lines: string[] = [];
+    expect(rxjsConfig.onUnhandledError).toBeNull();
+    const relay = await startRelay({ listen: ['127.0.0.1:0'], log: (l) => lines.push(l) });
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown): void => {
+      uncaught.push(e);
+    };
+    process.on('uncaughtException', onUncaught);
+    try {
+      const s = new Subject<number>();
+      // A pipe() chain whose error nobody handles: rxjs reports it from a timer.
+      s.pipe(map(() => { throw new Error('handler bug outside the iocom'); })).subscribe(() => {});
+      s.next(1);
+      await new Promise((r) => setTimeout(r, 0)); // rxjs reports on its timeout provider: let it run once
+      await new Promise((r) => setImmediate(r));
+      expect(uncaught).toEqual([]);
+      expect(lines.some((l) => /an rxjs subscriber threw \(caught, not rethrown\): handler bug outside the iocom/.test(l))).toBe(true);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await relay.stop();
+    }
+    expect(rxjsConfig.onUnhandledError).toBeNull();
   });
 });

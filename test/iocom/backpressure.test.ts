@@ -7,6 +7,7 @@ import { createMemoryLink } from '../../src/transport/memory.ts';
 import { DMSG } from '../../src/wire/constants.ts';
 import type { Message } from '../../src/wire/message.ts';
 import { RawPeer, rawLink } from '../helpers/raw-peer.ts';
+import { Router } from '../../src/span/router.ts';
 
 const AUX = 4000;
 const MSG_BYTES = 64 + 4032; // header + aligned aux
@@ -160,5 +161,90 @@ describe('read backpressure', () => {
     await peer.roundTrip();
     expect(got).toEqual(Array.from({ length: 20 }, (_, i) => i));
     await link.close();
+  });
+
+});
+
+describe('per-transaction flow control', () => {
+  it('per-transaction flow control: tx.writable / tx.whenWritable follow the link\'s queue; a producer on two transactions stays bounded', async () => {
+    const link = createMemoryLink();
+    const HWM = 32 * 1024;
+    const io = new Iocom(link.a, { name: 'w', pingIntervalMs: 0, linkTimeoutMs: 0, writeHighWaterMark: HWM, maxQueuedBytes: 256 * 1024 });
+    const peer = new RawPeer(link.b);
+    link.pause('aToB');
+    const t1 = io.open(DMSG.DBG_SHELL);
+    const t2 = io.open(DMSG.DBG_SHELL);
+    expect(t1.writable && t2.writable).toBe(true);
+    let maxQueued = 0;
+    const produce = async (tx: typeof t1, base: number): Promise<number> => {
+      let waits = 0;
+      for (let i = 0; i < 40; i++) {
+        if (!tx.writable) {
+          waits++;
+          await tx.whenWritable();
+        }
+        tx.send(DMSG.DBG_SHELL, { aux: payload(base + i) });
+        maxQueued = Math.max(maxQueued, io.stats().queuedBytes);
+      }
+      return waits;
+    };
+    const p1 = produce(t1, 0);
+    const p2 = produce(t2, 1000);
+    for (let i = 0; i < 5; i++) await turn();
+    // Both are stalled on the same link's queue.
+    expect(t1.writable || t2.writable).toBe(false);
+    expect(io.writable).toBe(false);
+    link.resume('aToB');
+    const [w1, w2] = await Promise.all([p1, p2]);
+    expect(w1 + w2).toBeGreaterThan(0);
+    expect(maxQueued).toBeLessThanOrEqual(HWM + MSG_BYTES);
+    expect(io.isOpen).toBe(true); // never near maxQueuedBytes
+    await peer.waitFor(80);
+    // Once our side is closed: writable is false, whenWritable rejects with CLOSED; CANCELLED on a signal.
+    t1.close();
+    expect(t1.writable).toBe(false);
+    await expect(t1.whenWritable()).rejects.toMatchObject({ code: 'CLOSED' });
+    link.pause('aToB');
+    while (io.writable) t2.send(DMSG.DBG_SHELL, { aux: payload(0) });
+    const ac = new AbortController();
+    const waiting = t2.whenWritable(ac.signal);
+    ac.abort();
+    await expect(waiting).rejects.toMatchObject({ code: 'CANCELLED' });
+    // The link ends while a producer waits: it learns LOST_LINK, not a resolved promise.
+    const lost = t2.whenWritable();
+    io.destroy();
+    await expect(lost).rejects.toMatchObject({ code: 'LOST_LINK' });
+  });
+
+  it('through a router, tx.writable reflects the first hop\'s write queue', async () => {
+    const link = createMemoryLink();
+    const quiet = { pingIntervalMs: 0, linkTimeoutMs: 0, writeHighWaterMark: 32 * 1024, maxQueuedBytes: 1 << 20 };
+    const a = new Router({ name: 'a', iocom: quiet });
+    const b = new Router({ name: 'b', iocom: quiet });
+    const ad = b.advertise({ service: 'svc' });
+    const got: number[] = [];
+    ad.transactions$.subscribe((tx) => tx.rx$.subscribe({ next: (m) => got.push(m.aux.length), error: () => {} }));
+    a.attach(link.a);
+    b.attach(link.b);
+    await a.waitForSpan('svc');
+    const tx = a.open('svc', DMSG.DBG_SHELL);
+    const firstHop = a.links[0]!.iocom;
+    link.pause('aToB');
+    let sent = 0;
+    while (tx.writable && sent < 1000) {
+      tx.send(DMSG.DBG_SHELL, { aux: payload(sent) });
+      sent++;
+    }
+    expect(sent).toBeLessThan(1000);
+    expect(firstHop.writable).toBe(false);
+    expect(tx.writable).toBe(false);
+    const woke = tx.whenWritable();
+    link.resume('aToB');
+    await woke;
+    expect(tx.writable).toBe(true);
+    for (let i = 0; i < 1000 && got.length < sent + 1; i++) await turn();
+    expect(got).toEqual([0, ...Array.from({ length: sent }, () => AUX)]); // the CREATE, then every send
+    await a.close();
+    await b.close();
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LossMemory } from '../../src/span/loss-memory.ts';
+import { ManualClock } from '../../src/util/clock.ts';
 import { nodeIdOf } from '../helpers/mesh.ts';
 
 describe('LossMemory', () => {
@@ -27,5 +28,28 @@ describe('LossMemory', () => {
     for (let e = 1; e <= 4; e++) m.withdraw('k', e);
     expect(m.isWithdrawn('k', 1)).toBe(false);
     expect([2, 3, 4].map((e) => m.isWithdrawn('k', e))).toEqual([true, true, true]);
+  });
+
+  it('forgets entries ttlMs after they were remembered, on the injected clock', () => {
+    const clock = new ManualClock();
+    const m = new LossMemory(100, { clock, ttlMs: 1000 });
+    const [a, b] = [nodeIdOf(1), nodeIdOf(2)];
+    m.withdraw('k', 1);
+    m.loseLink({ a, b, inc: 7 });
+    clock.advance(600);
+    m.withdraw('k', 2);
+    clock.advance(399);
+    expect(m.isWithdrawn('k', 1)).toBe(true);
+    expect(m.lostLinkOn([a, b], [0, 7])).toEqual({ a, b, inc: 7 });
+    clock.advance(1);
+    expect(m.isWithdrawn('k', 1)).toBe(false);
+    expect(m.lostLinkOn([a, b], [0, 7])).toBeNull();
+    expect(m.isWithdrawn('k', 2)).toBe(true);
+    clock.advance(600);
+    expect(m.isWithdrawn('k', 2)).toBe(false);
+    // Remembering again restarts the time.
+    m.withdraw('k', 1);
+    clock.advance(999);
+    expect(m.isWithdrawn('k', 1)).toBe(true);
   });
 });

@@ -272,3 +272,57 @@ describe('service command codes', () => {
     expect(() => svcCmd(1, 10)).toThrow(/multiple of 64/);
   });
 });
+
+describe('the router\'s clock', () => {
+  it('times waitForSpan and the memory of withdrawn advertisements (ManualClock, no real waiting)', async () => {
+    const { ManualClock } = await import('../../src/util/clock.ts');
+    const clock = new ManualClock();
+    const mesh = createMesh(2, [[0, 1]], { clock, lossMemoryMs: 5000 });
+    const [r0, r1] = mesh.routers as [Router, Router];
+    const waiting = r1.waitForSpan('late', { timeoutMs: 100 });
+    clock.advance(99);
+    r0.serve('soon', echo());
+    await quiesce(mesh);
+    clock.advance(1);
+    await expect(waiting).rejects.toMatchObject({ code: 'NO_SPAN', message: /within 100 ms/ });
+    await expect(r1.waitForSpan('soon', { timeoutMs: 100 })).resolves.toMatchObject({ instance: 'n0' });
+    expect(clock.pending).toBe(0);
+    await mesh.close();
+  });
+
+  it('forgets a withdrawn advertisement lossMemoryMs later on its clock: a stale copy is refused before, accepted after', async () => {
+    const { ManualClock } = await import('../../src/util/clock.ts');
+    const { copyMessage } = await import('../../src/wire/message.ts');
+    const { RawPeer } = await import('../helpers/raw-peer.ts');
+    const { encodeLnkConn } = await import('../../src/wire/ext/lnk-conn.ts');
+    const { DMSG_ERR_WITHDRAWN } = await import('../../src/span/router.ts');
+    const clock = new ManualClock();
+    const mesh = createMesh(2, [[0, 1]], { clock, lossMemoryMs: 5000 });
+    const [r0, r1] = mesh.routers as [Router, Router];
+    const seen: ReturnType<typeof copyMessage>[] = [];
+    mesh.links[0]!.iocoms[1].transactions$.subscribe((tx) => { if (tx.icmd === DMSG.LNK_SPAN) seen.push(copyMessage(tx.first!)); });
+    const svc = r0.serve('gone', echo());
+    await quiesce(mesh);
+    expect(seen).toHaveLength(1);
+    svc.close();
+    await quiesce(mesh);
+    expect(r1.spans('gone')).toEqual([]);
+    const [a, b] = memoryPair();
+    r1.attach(a);
+    const p = new RawPeer(b);
+    p.send({ cmd: (DMSG.LNK_CONN | DMSGF.CREATE) >>> 0, msgid: 1n }, encodeLnkConn({ mediaId: nodeIdOf(77), peerMask: 0n, peerType: 1, protoVersion: 1, pfsMask: 0xffffffffffffffffn, pfsLabel: 'raw' }));
+    const resend = async (msgid: bigint): Promise<number> => {
+      p.send({ cmd: (DMSG.LNK_SPAN | DMSGF.CREATE) >>> 0, msgid }, seen[0]!.ext, seen[0]!.aux);
+      await p.until(() => p.received.some((m) => m.header.msgid === msgid), 'answer');
+      const m = p.received.find((x) => x.header.msgid === msgid)!;
+      return m.header.cmd & DMSGF.DELETE ? m.header.error : 0;
+    };
+    expect(await resend(0x100n)).toBe(DMSG_ERR_WITHDRAWN);
+    clock.advance(4999);
+    expect(await resend(0x101n)).toBe(DMSG_ERR_WITHDRAWN);
+    clock.advance(1);
+    expect(await resend(0x102n)).toBe(0);
+    await until(() => r1.spans('gone').length === 1, 'the copy is accepted once forgotten');
+    await mesh.close();
+  });
+});

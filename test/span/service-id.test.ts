@@ -36,8 +36,8 @@ describe('resolveSpanOptions', () => {
     expect(Object.isFrozen(o)).toBe(true);
     expect(Object.isFrozen(SPAN_DEFAULTS)).toBe(true);
     expect(SPAN_DEFAULTS.maxRelayedPaths).toBe(1);
-    expect(SPAN_DEFAULTS.maxDist).toBe(32);
-    expect(SPAN_DEFAULTS.maxPathLength).toBe(64);
+    expect(SPAN_DEFAULTS.maxDist).toBe(1024);
+    expect(SPAN_DEFAULTS.maxPathLength).toBe(1024);
   });
 
   it('validates precisely', () => {

@@ -5,42 +5,12 @@
  * Services of `dmsg relay --advertise` echo it.
  */
 import { lastValueFrom, toArray } from 'rxjs';
-import type { SpanInfo } from '../../span/router.ts';
-import type { Router } from '../../span/router.ts';
 import { TransactionError } from '../../iocom/errors.ts';
 import { DMSG } from '../../wire/constants.ts';
 import type { Message } from '../../wire/message.ts';
 import { CommandError, UsageError, type Command, type CommandContext } from '../command.ts';
-import { CLIENT_OPTIONS, clientSettings, dialRouter, withinDeadline, type ClientLink } from '../client.ts';
+import { CLIENT_OPTIONS, clientSettings, dialRouter, parseServiceTarget, waitForNearest, withinDeadline, type ClientLink } from '../client.ts';
 import { LinkFailure } from '../link-failure.ts';
-
-/** `SERVICE[/INSTANCE]` of the command line. Throws UsageError. */
-export function parseCallTarget(text: string): { service: string; instance?: string } {
-  const parts = text.split('/');
-  if (parts.length > 2 || parts.some((p) => p === '')) throw new UsageError(`SERVICE ${JSON.stringify(text)}: expected SERVICE or SERVICE/INSTANCE`, 'call');
-  return parts.length === 2 ? { service: parts[0]!, instance: parts[1]! } : { service: parts[0]! };
-}
-
-/** The nearest span of `service` (of `instance` if given): least dist, then instance name. Undefined if none. */
-export function nearestSpan(spans: readonly SpanInfo[], service: string, instance?: string): SpanInfo | undefined {
-  return spans
-    .filter((s) => s.via !== null && s.service === service && (instance === undefined || s.instance === instance))
-    .sort((a, b) => a.dist - b.dist || (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0))[0];
-}
-
-function waitForNearest(router: Router, service: string, instance: string | undefined): Promise<SpanInfo> {
-  return new Promise((resolve) => {
-    const now = nearestSpan(router.spans(service), service, instance);
-    if (now) return resolve(now);
-    const sub = router.spans$.subscribe(() => {
-      const s = nearestSpan(router.spans(service), service, instance);
-      if (s) {
-        sub.unsubscribe();
-        resolve(s);
-      }
-    });
-  });
-}
 
 /** A transaction error caused by the link going away is reported as the link's failure. */
 function callFailure(err: unknown, link: ClientLink): Error {
@@ -71,7 +41,7 @@ export const callCommand: Command = {
     const [target, serviceText, text = 'hello'] = positionals;
     const settings = clientSettings(target, values, 'call');
     if (serviceText === undefined) throw new UsageError('missing SERVICE', 'call');
-    const { service, instance } = parseCallTarget(serviceText);
+    const { service, instance } = parseServiceTarget(serviceText, 'call');
     const json = values['json'] === true;
     const { router, link } = await dialRouter(settings, 'dmsg-call');
     try {

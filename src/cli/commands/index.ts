@@ -13,6 +13,7 @@ import { pingCommand } from './ping.ts';
 import { relayCommand } from './relay.ts';
 import { shellCommand } from './shell.ts';
 import { spansCommand } from './spans.ts';
+import { topCommand } from './top.ts';
 
 export const COMMANDS: readonly Command[] = [
   demoCommand,
@@ -21,6 +22,7 @@ export const COMMANDS: readonly Command[] = [
   callCommand,
   pingCommand,
   shellCommand,
+  topCommand,
   keygenCommand,
   decodeCommand,
   benchCommand,

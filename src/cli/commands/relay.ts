@@ -10,6 +10,8 @@ import { mergeSettings, NUMBERS, readConfigFile, toRelayConfig, validateSettings
 import { startRelay } from '../relay-daemon.ts';
 import { parseEndpoint } from '../address.ts';
 import { clearStaleSocket } from '../stale-socket.ts';
+import { EventLog, type LogFormat, type LogLevel } from '../ops/event-log.ts';
+import { hostname } from 'node:os';
 
 function intFlag(values: OptionValues, name: string): number | undefined {
   const v = stringOption(values, name, 'relay');
@@ -26,7 +28,7 @@ export function flagSettings(values: OptionValues): PartialSettings {
     advertise: listOption(values, 'advertise'),
     'allow-key': listOption(values, 'allow-key'),
   };
-  for (const k of ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca'] as const) {
+  for (const k of ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca', 'metrics', 'log', 'log-level'] as const) {
     const v = stringOption(values, k, 'relay');
     if (v !== undefined) s[k] = v;
   }
@@ -64,7 +66,10 @@ export const relayCommand: Command = {
     "with a DELETE. Try it with 'dmsg call HOST:PORT SERVICE TEXT'.",
     '',
     'Without --key and --allow-key, links run open (unauthenticated); make keys with dmsg keygen.',
-    'stdout: one "listening ADDRESS" line per listener. stderr: timestamped event log.',
+    'stdout: one "listening ADDRESS" line per listener. stderr: event log, one line per event with time,',
+    'level and node name (--log json: one JSON object per line: time, level, node, event, msg, fields).',
+    '--metrics HOST:PORT serves /metrics, /stats.json, /healthz, /readyz, /events and a live status page at /;',
+    "watch it in a terminal with 'dmsg top HOST:PORT'.",
     'SIGINT/SIGTERM: withdraw spans, close links and listeners, exit 0.',
     '',
     'Config file (--config): JSON with the flag names as keys, e.g.',
@@ -96,6 +101,9 @@ export const relayCommand: Command = {
     'link-max-queued-bytes': { type: 'string', valueName: 'BYTES', description: 'one link\'s queued bytes past which it is shed (default 64 MiB)' },
     'handshake-timeout-ms': { type: 'string', valueName: 'MS', description: 'time a peer has to authenticate (default 5000)' },
     'pre-auth-buffer-bytes': { type: 'string', valueName: 'BYTES', description: 'bytes of one message held for an unauthenticated peer (default 4096)' },
+    metrics: { type: 'string', valueName: 'HOST:PORT', description: 'serve /metrics (Prometheus), /stats.json, /healthz, /readyz and the live status page / here' },
+    log: { type: 'string', valueName: 'FORMAT', description: 'log format on stderr: text (default) or json (one object per line)' },
+    'log-level': { type: 'string', valueName: 'LEVEL', description: 'least level logged: debug, info (default), warn, error' },
     'print-config': { type: 'boolean', description: 'print the merged settings as JSON and exit' },
   },
   async run({ values, io }: CommandContext): Promise<number> {
@@ -115,7 +123,8 @@ export const relayCommand: Command = {
         throw new UsageError(`backoff: ${(err as Error).message}`, 'relay');
       }
     }
-    config.log = (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`);
+    const eventLog = new EventLog({ node: settings.name ?? hostname(), format: (settings.log ?? 'text') as LogFormat, level: (settings['log-level'] ?? 'info') as LogLevel, write: (t) => io.stderr.write(t) });
+    config.log = (line) => eventLog.line(line);
 
     // Listen for signals before binding, so a signal right after "listening" is not lost.
     const own = io.shutdown ? undefined : processShutdown();

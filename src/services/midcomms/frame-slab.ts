@@ -1,0 +1,40 @@
+/**
+ * Frames built for sending are cut from 64 KiB slabs rather than allocated
+ * one by one: one typed-array view each instead of a buffer each, and frames
+ * built one after another lie next to each other, so a batch of them goes
+ * into one DMSG aux without a copy (see `contiguous`). A slab lives as long
+ * as any of its frames (at most the send window, plus what a channel still
+ * holds).
+ */
+const SLAB = 64 * 1024;
+
+export class FrameSlab {
+  #buf = new Uint8Array(0);
+  #off = 0;
+
+  /** `bytes` zeroed bytes (a frame is at most 4096). */
+  alloc(bytes: number): Uint8Array {
+    if (this.#off + bytes > this.#buf.length) {
+      this.#buf = new Uint8Array(Math.max(SLAB, bytes));
+      this.#off = 0;
+    }
+    const view = this.#buf.subarray(this.#off, this.#off + bytes);
+    this.#off += bytes;
+    return view;
+  }
+}
+
+/**
+ * One view over `parts[from, to)` when they lie back to back in one buffer,
+ * else null.
+ */
+export function contiguous(parts: readonly Uint8Array[], from: number, to: number): Uint8Array | null {
+  const first = parts[from]!;
+  let end = first.byteOffset + first.length;
+  for (let k = from + 1; k < to; k++) {
+    const p = parts[k]!;
+    if (p.buffer !== first.buffer || p.byteOffset !== end) return null;
+    end += p.length;
+  }
+  return new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset);
+}

@@ -1,0 +1,265 @@
+/**
+ * The receive side of a session (spec §5.5): the sequence check, the
+ * bounded buffer between the wire and the reader, delivery in order, and
+ * when to acknowledge (receive threshold, ACK timer). What an ACK is and
+ * where it goes is the session's business (`ReceiverHost`).
+ */
+import { Observable, Subject } from 'rxjs';
+import type { Clock } from '../../util/clock.ts';
+import { SIZE } from './constants.ts';
+import { InboundBuffer } from './inbound-buffer.ts';
+import { seqAdd } from './seq.ts';
+import type { SessionStats } from './session-stats.ts';
+
+export interface ReceiverHost<C> {
+  /** Send ACK(`ackValue`) now. `threshold`: a threshold or timer ACK (the receiver already cleared its count). */
+  sendAck(threshold: boolean): void;
+  /** A FIN reached the head of the line (everything before it was read). */
+  finReceived(): void;
+  /** We dropped a frame for want of room and there is room again: make the peer resend (close `channel`). */
+  resync(channel: C): void;
+  readonly closed: boolean;
+}
+
+export interface ReceiverOptions {
+  readonly clock: Clock;
+  readonly ackDelayMs: number;
+  readonly rxAckThreshold: number;
+  readonly txAckThreshold: number;
+  readonly maxInboundMessages: number;
+  readonly maxInboundBytes: number;
+  readonly initialSeq: number;
+}
+
+/** What became of a sequenced frame. */
+export type SeqVerdict = 'taken' | 'duplicate' | 'gap' | 'overflow';
+
+export class Receiver<C> {
+  readonly #host: ReceiverHost<C>;
+  readonly #o: ReceiverOptions;
+  readonly #stats: SessionStats;
+  readonly #inbound = new InboundBuffer();
+  readonly #messages = new Subject<Uint8Array>();
+  /** `seq_next`: the next sequence number expected. */
+  #seqNext: number;
+  /** Deliveries since our last threshold or timer ACK (`ulp_delivered`). */
+  #ulpDelivered = 0;
+  #readers = 0;
+  #paused = false;
+  #draining = false;
+  #ackTimer: unknown = null;
+  #resyncChannel: C | null = null;
+  /** The received batch `#rxCopy` was copied from (messages handed over are views into one copy per batch). */
+  #rxSource: Uint8Array | null = null;
+  #rxCopy: Uint8Array | null = null;
+
+  readonly messages$: Observable<Uint8Array>;
+
+  constructor(host: ReceiverHost<C>, options: ReceiverOptions, stats: SessionStats) {
+    this.#host = host;
+    this.#o = options;
+    this.#stats = stats;
+    this.#seqNext = options.initialSeq;
+    this.messages$ = new Observable<Uint8Array>((subscriber) => {
+      const sub = this.#messages.subscribe(subscriber);
+      this.#readers++;
+      this.#drain();
+      return () => {
+        sub.unsubscribe();
+        this.#readers--;
+      };
+    });
+  }
+
+  get seqNext(): number {
+    return this.#seqNext;
+  }
+  /** What our ACK says: every message before it was read (buffered ones are not acknowledged). */
+  get ackValue(): number {
+    return seqAdd(this.#seqNext, -this.#inbound.sequenced);
+  }
+  /** Deliveries wait for an ACK (a channel is needed for it). */
+  get ackDue(): boolean {
+    return this.#ulpDelivered > 0;
+  }
+  /** Transmit threshold (§5.6 step 1): ACK before our next message. */
+  get txThresholdReached(): boolean {
+    return this.#ulpDelivered > this.#o.txAckThreshold;
+  }
+  get inboundMessages(): number {
+    return this.#inbound.messages;
+  }
+  get inboundBytes(): number {
+    return this.#inbound.bytes;
+  }
+
+  /** A threshold or timer ACK is going out: the count starts again. */
+  acked(): void {
+    this.#ulpDelivered = 0;
+    this.#clearAckTimer();
+  }
+
+  /**
+   * An OPTS frame with sequence `seq`, inner message `buf[start, end)`:
+   * `kind` says what it carries (a FIN, a message to skip, a message).
+   */
+  sequenced(seq: number, kind: 'fin' | 'skip' | 'msg', buf: Uint8Array, start: number, end: number, channel: C | null): SeqVerdict {
+    if (seq !== this.#seqNext) {
+      // Wrap-safe (§5.12 item 7): before seq_next is a duplicate, after it a gap.
+      if (((seq - this.#seqNext) | 0) < 0) {
+        this.#host.sendAck(false);
+        return 'duplicate';
+      }
+      return 'gap';
+    }
+    if (kind === 'msg') {
+      if (!this.#inbound.hasRoom(end - start, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) {
+        this.#resyncChannel = channel;
+        return 'overflow';
+      }
+      this.#seqNext = seqAdd(this.#seqNext, 1);
+      if (this.#inbound.length === 0 && this.#readers > 0 && !this.#paused && !this.#draining) {
+        // Fast path: nothing waits before it and someone reads: hand it over now.
+        this.#deliverNow(this.#retain(buf, start, end));
+      } else {
+        // Buffered messages are exact copies, so what the buffer counts is what it holds.
+        this.#inbound.push({ kind: 'msg', bytes: buf.slice(start, end), sequenced: true });
+        this.#drain();
+      }
+      return 'taken';
+    }
+    if (!this.#inbound.hasRoom(0, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) {
+      this.#resyncChannel = channel;
+      return 'overflow';
+    }
+    this.#seqNext = seqAdd(this.#seqNext, 1);
+    this.#inbound.push(kind === 'fin' ? { kind: 'fin' } : { kind: 'skip' });
+    this.#drain();
+    return 'taken';
+  }
+
+  /** An unsequenced message (stateless RCOM, or anything from a 3.1 peer); false when there is no room. */
+  unsequenced(message: Uint8Array): boolean {
+    if (!this.#inbound.hasRoom(message.length, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) return false;
+    this.#inbound.push({ kind: 'msg', bytes: message, sequenced: false });
+    this.#drain();
+    return true;
+  }
+
+  /** The batch being parsed is done: never match a later one against it. */
+  endBatch(): void {
+    this.#rxSource = null;
+    this.#rxCopy = null;
+  }
+
+  channelEnded(channel: C): void {
+    if (this.#resyncChannel === channel) this.#resyncChannel = null;
+  }
+
+  /** Stop handing messages to the reader; they wait (bounded) and are not acknowledged. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#drain();
+  }
+
+  /** Session reset (§5.2): sequence back to the start; messages already received stay for the reader. */
+  reset(): void {
+    this.#seqNext = this.#o.initialSeq;
+    this.#ulpDelivered = 0;
+    this.#inbound.forgetSequence();
+    this.#clearAckTimer();
+    this.#resyncChannel = null;
+  }
+
+  /** The session is gone. */
+  complete(): void {
+    this.#clearAckTimer();
+    this.#messages.complete();
+  }
+
+  /** An owned copy of `buf[start, end)`: a view into one copy of the whole batch. */
+  #retain(buf: Uint8Array, start: number, end: number): Uint8Array {
+    if (this.#rxSource !== buf || this.#rxCopy === null) {
+      this.#rxSource = buf;
+      this.#rxCopy = buf.slice();
+    }
+    return this.#rxCopy.subarray(start, end);
+  }
+
+  #delivered(): void {
+    // Receive threshold (§5.5).
+    if (++this.#ulpDelivered > this.#o.rxAckThreshold) {
+      this.acked();
+      this.#host.sendAck(true);
+    }
+  }
+
+  #deliverNow(bytes: Uint8Array): void {
+    this.#draining = true;
+    try {
+      this.#stats.delivered++;
+      this.#messages.next(bytes);
+      this.#delivered();
+    } finally {
+      this.#draining = false;
+    }
+    // The reader may have paused, or more may have queued meanwhile.
+    if (this.#inbound.length > 0) this.#drain();
+    else this.#armAckTimer();
+  }
+
+  /** Hands what is in order to the reader; FIN and skip markers are processed as they reach the head. */
+  #drain(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      for (;;) {
+        const head = this.#inbound.peek();
+        if (head === undefined || this.#host.closed) break;
+        if (head.kind === 'msg' && (this.#readers === 0 || this.#paused)) break;
+        this.#inbound.shift();
+        if (head.kind === 'fin') {
+          this.#host.finReceived();
+          continue;
+        }
+        if (head.kind === 'msg') {
+          this.#stats.delivered++;
+          this.#messages.next(head.bytes);
+          if (!head.sequenced) continue;
+        }
+        this.#delivered();
+      }
+    } finally {
+      this.#draining = false;
+    }
+    this.#armAckTimer();
+    const resync = this.#resyncChannel;
+    if (resync !== null && this.#inbound.hasRoom(SIZE.MAX_MESSAGE, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) {
+      this.#resyncChannel = null;
+      this.#host.resync(resync);
+    }
+  }
+
+  #clearAckTimer(): void {
+    if (this.#ackTimer !== null) {
+      this.#o.clock.clearTimeout(this.#ackTimer);
+      this.#ackTimer = null;
+    }
+  }
+
+  #armAckTimer(): void {
+    if (this.#ackTimer !== null || this.#o.ackDelayMs === 0 || this.#ulpDelivered === 0 || this.#host.closed) return;
+    this.#ackTimer = this.#o.clock.setTimeout(() => {
+      this.#ackTimer = null;
+      if (this.#ulpDelivered > 0) {
+        this.#stats.timerAcks++;
+        this.acked();
+        this.#host.sendAck(true);
+      }
+    }, this.#o.ackDelayMs);
+  }
+}

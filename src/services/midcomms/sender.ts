@@ -1,0 +1,245 @@
+/**
+ * The send side of a session (spec §5.6, §5.7): the window (unacknowledged
+ * messages and bytes, callers waiting for room), sequenced OPTS frames for a
+ * 3.2 peer or bare messages for a 3.1 peer, stateless RCOMs, our FIN, and
+ * the order frames go out in (everything unacknowledged again after a new
+ * channel). Which generation the peer speaks, and the wire, are the
+ * session's business (`SenderHost`).
+ */
+import { DLM_CMD, DLM_VERSION, OFF, SIZE } from './constants.ts';
+import { MidcommsError } from './errors.ts';
+import { encodeFin, encodeOptsStamped } from './frame-encoder.ts';
+import { FrameSlab } from './frame-slab.ts';
+import { checkInnerMessage, stampInner } from './inner-message.ts';
+import { SendQueue } from './send-queue.ts';
+import type { SendEntry } from './send-queue.ts';
+import type { SessionStats } from './session-stats.ts';
+import { WindowWaiters } from './window-waiters.ts';
+
+export interface SenderHost {
+  /** The peer takes sequenced (3.2) frames; false: bare (3.1). */
+  sequenced(): boolean;
+  /** A sequenced message is about to be queued (the transmit-threshold ACK goes first). */
+  beforeSequenced(): void;
+  /** Something new can be written. */
+  pump(): void;
+  readonly closed: boolean;
+  /** For error messages. */
+  readonly peer: string;
+}
+
+export interface SenderOptions {
+  readonly nodeid: number;
+  readonly windowMessages: number;
+  readonly windowBytes: number;
+  readonly maxWaiters: number;
+  readonly initialSeq: number;
+}
+
+type AckWaiter = { resolve: () => void; reject: (e: Error) => void };
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const noop = (): void => {};
+/** Stateless messages held for a channel at most (oldest dropped). */
+const MAX_STATELESS = 64;
+
+function err(code: 'STOP_TX' | 'UNSEQUENCED' | 'ABORTED' | 'TOO_MANY_WAITERS' | 'BAD_MESSAGE' | 'CLOSED', message: string): MidcommsError {
+  return new MidcommsError(code, message);
+}
+
+export class Sender {
+  readonly #host: SenderHost;
+  readonly #o: SenderOptions;
+  readonly #stats: SessionStats;
+  readonly #queue: SendQueue;
+  readonly #slab = new FrameSlab();
+  readonly #alloc = (n: number): Uint8Array => this.#slab.alloc(n);
+  readonly #waiters = new WindowWaiters();
+  /** Bare (3.1) messages not yet written. */
+  #bare: Uint8Array[] = [];
+  #bareBytes = 0;
+  #stateless: Uint8Array[] = [];
+  /** Our FIN is queued: nothing may follow it (STOP_TX). */
+  #stopTx = false;
+
+  constructor(host: SenderHost, options: SenderOptions, stats: SessionStats) {
+    this.#host = host;
+    this.#o = options;
+    this.#stats = stats;
+    this.#queue = new SendQueue(options.initialSeq);
+  }
+
+  get stopTx(): boolean {
+    return this.#stopTx;
+  }
+  /** `send()` calls waiting for room. */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+  /** Anything not yet acknowledged (3.2) or not yet written (3.1, stateless). */
+  get pending(): boolean {
+    return this.#queue.length > 0 || this.#bare.length > 0 || this.#stateless.length > 0;
+  }
+  get seqSend(): number {
+    return this.#queue.seqSend;
+  }
+  get firstUnacked(): number {
+    return this.#queue.firstUnacked;
+  }
+  get queueMessages(): number {
+    return this.#queue.messages + this.#bare.length;
+  }
+  get queueBytes(): number {
+    return this.#queue.bytes + this.#bareBytes;
+  }
+
+  /** Queues `message`; resolves once committed (`acked`: once acknowledged). */
+  send(message: Uint8Array, acked: boolean, signal: AbortSignal | undefined): Promise<void> {
+    const bad = this.#check(message);
+    if (bad !== null) return Promise.reject(bad);
+    if (this.#stopTx) return Promise.reject(err('STOP_TX', `our FIN to ${this.#host.peer} is sent; nothing may follow it`));
+    if (signal?.aborted) return Promise.reject(err('ABORTED', 'aborted before sending'));
+    if (this.#waiters.length === 0 && this.#hasRoom(message.length)) {
+      if (!acked) {
+        this.#commit(message, null, noop);
+        return RESOLVED;
+      }
+      return new Promise<void>((resolve, reject) => this.#commit(message, { resolve, reject }, resolve));
+    }
+    if (this.#waiters.length >= this.#o.maxWaiters) {
+      return Promise.reject(err('TOO_MANY_WAITERS', `${this.#waiters.length} sends already wait for room (maxWaiters ${this.#o.maxWaiters})`));
+    }
+    this.#stats.windowWaits++;
+    // The caller may reuse its buffer while we wait: keep a copy.
+    return this.#waiters.add(message.slice(), acked, signal);
+  }
+
+  /** A raw RCOM outside the sequence (best effort). Throws MidcommsError on a bad message. */
+  sendStateless(message: Uint8Array): void {
+    const bad = this.#check(message);
+    if (bad !== null) throw bad;
+    if (message[OFF.CMD] !== DLM_CMD.RCOM) throw err('BAD_MESSAGE', `a stateless message is an RCOM, got h_cmd ${message[OFF.CMD]}`);
+    if (this.#stateless.length >= MAX_STATELESS) this.#stateless.shift();
+    this.#stateless.push(stampInner(message, this.#host.sequenced() ? DLM_VERSION.V3_2 : DLM_VERSION.V3_1, this.#o.nodeid));
+    this.#host.pump();
+  }
+
+  /** Queue our FIN (sequenced, acknowledged like data) and set STOP_TX. */
+  sendFin(): void {
+    const nodeid = this.#o.nodeid;
+    this.#queue.push((seq) => encodeFin(DLM_VERSION.V3_2, nodeid, seq), true);
+    this.#stopTx = true;
+    this.admit();
+    this.#host.pump();
+  }
+
+  /** The next frame to write on the current channel, in order; undefined when all went out. */
+  next(): Uint8Array | undefined {
+    const raw = this.#stateless.shift();
+    if (raw !== undefined) return raw;
+    if (this.#host.sequenced()) {
+      const entry = this.#queue.nextToTransmit();
+      if (entry === undefined) return undefined;
+      if (entry.transmissions > 1) this.#stats.retransmits++;
+      return entry.frame;
+    }
+    const m = this.#bare.shift();
+    if (m === undefined) return undefined;
+    this.#bareBytes -= m.length;
+    this.admit();
+    return m;
+  }
+
+  /** A new channel: every committed, unacknowledged frame goes again, in order (§5.7). */
+  rewind(): void {
+    this.#queue.rewind();
+  }
+
+  /** Cumulative ACK `n`: null when it acknowledges what we never sent, else the entries it covers (their waiters resolved). */
+  ack(n: number): SendEntry[] | null {
+    if (!this.#queue.isPlausibleAck(n)) return null;
+    const done = this.#queue.ack(n);
+    for (const e of done) for (const w of e.waiters ?? []) w.resolve();
+    if (done.length > 0) this.admit();
+    return done;
+  }
+
+  /**
+   * Session reset (§5.2): everything unacknowledged fails with `error`;
+   * sequences restart. The session lets waiting senders in (`admit`) only
+   * once the old session's channels are closed, so no new frame goes out on
+   * one.
+   */
+  reset(error: MidcommsError): void {
+    for (const e of this.#queue.clear(this.#o.initialSeq)) for (const w of e.waiters ?? []) w.reject(error);
+    this.#stats.droppedOnReset += this.#bare.length;
+    this.#bare = [];
+    this.#bareBytes = 0;
+    this.#stopTx = false;
+  }
+
+  /**
+   * The peer speaks 3.1: what was queued as sequenced goes out bare, without
+   * FIN (§5.10). Returns true when a FIN was dropped (an active close has
+   * nothing to do with a 3.1 peer).
+   */
+  becomeUnsequenced(): boolean {
+    for (const e of this.#queue.clear(this.#o.initialSeq)) {
+      for (const w of e.waiters ?? []) w.reject(err('UNSEQUENCED', 'the peer speaks 3.1 and acknowledges nothing'));
+      if (e.fin) continue;
+      const inner = stampInner(e.frame.subarray(SIZE.OPTS), DLM_VERSION.V3_1, this.#o.nodeid);
+      this.#bare.push(inner);
+      this.#bareBytes += inner.length;
+    }
+    const hadFin = this.#stopTx;
+    this.#stopTx = false;
+    return hadFin;
+  }
+
+  /** Everybody waiting for room fails with `error` (fence). */
+  rejectWaiting(error: Error): void {
+    this.#waiters.rejectAll(error);
+  }
+
+  /** Let waiting senders in, first come first served, while there is room. */
+  admit(): void {
+    for (let w = this.#waiters.peek(); w !== undefined && !this.#host.closed; w = this.#waiters.peek()) {
+      if (this.#stopTx) {
+        this.#waiters.shift();
+        w.reject(err('STOP_TX', `our FIN to ${this.#host.peer} is sent; nothing may follow it`));
+        continue;
+      }
+      if (!this.#hasRoom(w.message.length)) return;
+      this.#waiters.shift();
+      this.#commit(w.message, w.acked ? { resolve: w.resolve, reject: w.reject } : null, w.resolve);
+    }
+  }
+
+  #check(message: Uint8Array): MidcommsError | null {
+    if (this.#host.closed) return err('CLOSED', `the session with ${this.#host.peer} is fenced`);
+    return checkInnerMessage(message);
+  }
+
+  #hasRoom(bytes: number): boolean {
+    if (this.#host.sequenced()) return this.#queue.fits(bytes + SIZE.OPTS, this.#o.windowMessages, this.#o.windowBytes);
+    return this.#bare.length < this.#o.windowMessages && this.#bareBytes + bytes <= this.#o.windowBytes;
+  }
+
+  #commit(message: Uint8Array, ackWaiter: AckWaiter | null, committed: () => void): void {
+    if (this.#host.sequenced()) {
+      this.#host.beforeSequenced();
+      const nodeid = this.#o.nodeid;
+      // The one copy of the send path: the message goes into its OPTS frame, stamped.
+      const entry = this.#queue.push((seq) => encodeOptsStamped(DLM_VERSION.V3_2, nodeid, seq, message, this.#alloc), false);
+      if (ackWaiter !== null) entry.waiters = [ackWaiter];
+    } else {
+      if (ackWaiter !== null) ackWaiter.reject(err('UNSEQUENCED', 'a 3.1 peer acknowledges nothing'));
+      const bare = stampInner(message, DLM_VERSION.V3_1, this.#o.nodeid);
+      this.#bare.push(bare);
+      this.#bareBytes += bare.length;
+    }
+    this.#stats.sent++;
+    if (ackWaiter === null) committed();
+    this.#host.pump();
+  }
+}

@@ -1,0 +1,554 @@
+/**
+ * One midcomms session with one peer (spec §5): sequencing, cumulative ACK,
+ * duplicate suppression, retransmission of every committed unacknowledged
+ * message after a new channel opens, the FIN close, member counting, version
+ * detection and session incarnations. It runs over abstract channels
+ * (`channel.ts`) and an injected clock, so the whole engine is testable with
+ * in-memory fakes and virtual time.
+ *
+ * Nothing a peer sends throws out of here: malformed frames are counted in
+ * `stats().drops` and dropped, framing errors close that one channel.
+ */
+import { BehaviorSubject, type Observable } from 'rxjs';
+import type { Channel, ChannelOpener, ChannelSink } from './channel.ts';
+import { ChannelSet } from './channel-set.ts';
+import type { ChannelState } from './channel-set.ts';
+import { DLM_CMD, DLM_VERSION, MC_STATE, stateName } from './constants.ts';
+import type { McState } from './constants.ts';
+import { MidcommsError } from './errors.ts';
+import type { MidcommsErrorCode } from './errors.ts';
+import { finRule } from './fin-rules.ts';
+import type { FinEvent } from './fin-rules.ts';
+import { HELLO_REFUSED, HELLO_REPLY, encodeAck, encodeHello } from './frame-encoder.ts';
+import { frameLengthAt, nodeidAt, parseFrame } from './frame-reader.ts';
+import type { DropReason, ParsedFrame } from './frame-reader.ts';
+import { describeSessionId, judgeHello } from './hello.ts';
+import type { SessionId } from './hello.ts';
+import type { ResolvedMidcommsOptions } from './options.ts';
+import { Receiver } from './receiver.ts';
+import { Sender } from './sender.ts';
+import { SessionStats } from './session-stats.ts';
+import type { SessionStatsSnapshot } from './session-stats.ts';
+
+export interface SendOptions {
+  /** Abort waiting for room in the window (the message is then not sent). */
+  signal?: AbortSignal;
+}
+
+/** What a session needs from its owner. */
+export interface SessionContext {
+  /** Our mesh address, sent in HELLO so the peer can open channels back. */
+  readonly address: string;
+  /** A new session generation, unique within this node incarnation. */
+  nextGen(): number;
+  /** Called once when the session is fenced (the owner forgets it). */
+  onFenced?(): void;
+}
+
+
+function err(code: MidcommsErrorCode, message: string): MidcommsError {
+  return new MidcommsError(code, message);
+}
+
+export class Session {
+  /** The peer's mesh address (the key its owner files it under). */
+  readonly peer: string;
+  readonly #o: ResolvedMidcommsOptions;
+  readonly #ctx: SessionContext;
+
+  #local: SessionId;
+  #remote: SessionId | null = null;
+  /** Effective version with the peer: 0 until its HELLO, then min(ours, its). */
+  #peerVersion = 0;
+  #peerNodeid = 0;
+
+  #state: McState = MC_STATE.CLOSED;
+  #users = 0;
+  #stopRx = false;
+  #closed = false;
+
+  readonly #tx: Sender;
+  readonly #rx: Receiver<ChannelState>;
+
+  readonly #chans: ChannelSet;
+  #ackOwed = false;
+  #pumping = false;
+
+  #shutdownTimer: unknown = null;
+  #stateWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+
+  readonly #stats = new SessionStats();
+  readonly #state$ = new BehaviorSubject<McState>(MC_STATE.CLOSED);
+
+  /** FIN state changes (§5.8), starting with the current one. */
+  readonly state$: Observable<McState> = this.#state$.asObservable();
+  /**
+   * Messages from the peer: complete inner DLM messages (header included),
+   * owned by the subscriber (a view into a private copy of the batch it came
+   * in: `slice()` it to keep only the message). Sequenced messages come in
+   * order, exactly once; stateless RCOM and 3.1 messages come as received. Without a subscriber
+   * (or while paused) messages wait, bounded, and are not acknowledged.
+   */
+  readonly messages$: Observable<Uint8Array>;
+
+  constructor(peer: string, opener: ChannelOpener | null, options: ResolvedMidcommsOptions, ctx: SessionContext) {
+    this.peer = peer;
+    this.#o = options;
+    this.#ctx = ctx;
+    this.#local = { inc: options.incarnation, gen: ctx.nextGen() };
+    this.#chans = new ChannelSet(
+      {
+        data: (cs, bytes) => this.#onData(cs, bytes),
+        becameCurrent: () => {
+          this.#tx.rewind();
+          this.#pump();
+        },
+        writable: () => this.#pump(),
+        needChannel: () => this.#needChannel(),
+        hello: () => encodeHello(this.#o.version, this.#o.nodeid, this.#local, this.#remote, 0, this.#ctx.address),
+        ended: (cs) => this.#rx.channelEnded(cs),
+      },
+      opener,
+      options,
+      this.#stats,
+    );
+    const session = this;
+    this.#tx = new Sender(
+      {
+        sequenced: () => this.#sequenced(),
+        beforeSequenced: () => {
+          // Transmit threshold (§5.6 step 1): piggy-back an ACK before the message.
+          if (this.#rx.txThresholdReached) this.#sendAck(true);
+        },
+        pump: () => this.#pump(),
+        get closed() {
+          return session.closed;
+        },
+        peer,
+      },
+      options,
+      this.#stats,
+    );
+    this.#rx = new Receiver<ChannelState>(
+      {
+        sendAck: (threshold) => this.#sendAck(threshold),
+        finReceived: () => this.#applyFin('finReceived'),
+        resync: (cs) => this.#chans.close(cs, 'receive buffer overflowed; resend'),
+        get closed() {
+          return session.closed;
+        },
+      },
+      options,
+      this.#stats,
+    );
+    this.messages$ = this.#rx.messages$;
+  }
+
+  get state(): McState {
+    return this.#state;
+  }
+  get users(): number {
+    return this.#users;
+  }
+  get closed(): boolean {
+    return this.#closed;
+  }
+  /** `send()` calls waiting for room in the window. */
+  get waiting(): number {
+    return this.#tx.waiting;
+  }
+
+  /** Replaces how channels to the peer are opened (the router binding learns the path late). */
+  setOpener(opener: ChannelOpener | null): void {
+    this.#chans.setOpener(opener);
+    if (opener !== null) this.pathAvailable();
+  }
+
+  stats(): SessionStatsSnapshot {
+    return this.#stats.snapshot({
+      state: stateName(this.#state),
+      version: this.#peerVersion,
+      peerNodeid: this.#peerNodeid,
+      local: describeSessionId(this.#local),
+      remote: describeSessionId(this.#remote),
+      seqSend: this.#tx.seqSend,
+      firstUnacked: this.#tx.firstUnacked,
+      seqNext: this.#rx.seqNext,
+      queueMessages: this.#tx.queueMessages,
+      queueBytes: this.#tx.queueBytes,
+      inboundMessages: this.#rx.inboundMessages,
+      inboundBytes: this.#rx.inboundBytes,
+      waiting: this.#tx.waiting,
+      windowMessages: this.#o.windowMessages,
+      windowBytes: this.#o.windowBytes,
+      users: this.#users,
+      stopTx: this.#tx.stopTx,
+      stopRx: this.#stopRx,
+      channels: this.#chans.size,
+    });
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  /** Queues `message` (a complete MSG or RCOM inner message); resolves once it is committed. */
+  send(message: Uint8Array, options: SendOptions = {}): Promise<void> {
+    return this.#tx.send(message, false, options.signal);
+  }
+
+  /** Like `send()`, but resolves when the peer acknowledged the message. */
+  sendAcked(message: Uint8Array, options: SendOptions = {}): Promise<void> {
+    if (this.#peerVersion === DLM_VERSION.V3_1 || this.#o.version === DLM_VERSION.V3_1) {
+      return Promise.reject(err('UNSEQUENCED', 'a 3.1 peer acknowledges nothing'));
+    }
+    return this.#tx.send(message, true, options.signal);
+  }
+
+  /**
+   * Sends a stateless RCOM (STATUS, STATUS_REPLY, NAMES, NAMES_REPLY) raw,
+   * outside the sequence (§5.3). Best effort: lost with a broken channel.
+   */
+  sendStateless(message: Uint8Array): void {
+    this.#tx.sendStateless(message);
+  }
+
+  #sequenced(): boolean {
+    return this.#o.version === DLM_VERSION.V3_2 && this.#peerVersion !== DLM_VERSION.V3_1;
+  }
+
+  /** ACK(seq_next). `threshold`: a threshold or timer ACK, which clears the delivered count. */
+  #sendAck(threshold: boolean): void {
+    if (this.#peerVersion !== DLM_VERSION.V3_2 || this.#o.version !== DLM_VERSION.V3_2) return;
+    if (threshold) this.#rx.acked();
+    const cs = this.#chans.current;
+    if (cs === null) {
+      this.#ackOwed = true;
+      this.#chans.ensure();
+      return;
+    }
+    this.#ackOwed = false;
+    this.#stats.acksSent++;
+    this.#chans.write(cs, encodeAck(DLM_VERSION.V3_2, this.#o.nodeid, this.#rx.ackValue));
+  }
+
+  /** Writes what is due on the current channel, in order, until it pushes back. */
+  #pump(): void {
+    if (this.#pumping || this.#closed) return;
+    const cs = this.#chans.current;
+    if (cs === null) {
+      if (this.#needChannel()) this.#chans.ensure();
+      return;
+    }
+    this.#pumping = true;
+    try {
+      if (this.#ackOwed) this.#sendAck(false);
+      while (!cs.blocked && !cs.dead && this.#chans.current === cs) {
+        const frame = this.#tx.next();
+        if (frame === undefined) break;
+        this.#chans.write(cs, frame);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  // ---------------------------------------------------------------- channels
+
+  /** A channel the peer opened; feed its events to the returned sink. */
+  accept(channel: Channel): ChannelSink {
+    return this.#chans.accept(channel);
+  }
+
+  /** A path to the peer may exist now: retry a pending open at once. */
+  pathAvailable(): void {
+    this.#chans.pathAvailable();
+  }
+
+  #needChannel(): boolean {
+    return !this.#closed && (this.#tx.pending || this.#ackOwed || this.#rx.ackDue);
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  #onData(cs: ChannelState, bytes: Uint8Array): void {
+    try {
+      this.#onBatch(cs, bytes);
+    } finally {
+      // The caller may reuse `bytes`: never match it against a later batch.
+      this.#rx.endBatch();
+    }
+  }
+
+  #onBatch(cs: ChannelState, bytes: Uint8Array): void {
+    let off = 0;
+    while (off < bytes.length && !cs.dead) {
+      const check = frameLengthAt(bytes, off);
+      if (!check.ok) {
+        this.#stats.channelErrors[check.code]++;
+        this.#chans.close(cs, check.reason);
+        return;
+      }
+      const at = off;
+      off += check.length;
+      this.#onFrame(cs, bytes, at, check.length);
+    }
+  }
+
+  #drop(reason: DropReason): void {
+    this.#stats.drops[reason]++;
+  }
+
+  #onFrame(cs: ChannelState, buf: Uint8Array, at: number, length: number): void {
+    this.#stats.framesReceived++;
+    const p = parseFrame(buf, at, length);
+    if (p.kind === 'hello') {
+      if (cs.helloSeen) this.#drop('helloAgain');
+      else this.#onHello(cs, p);
+      return;
+    }
+    if (!cs.helloSeen) {
+      this.#stats.channelErrors.HELLO_EXPECTED++;
+      this.#chans.close(cs, 'the first frame on a channel must be HELLO');
+      return;
+    }
+    if (cs.refused) return this.#drop('staleChannel');
+    // §5.4 order: the version (item 2), the recorded version (item 3), then the command (item 4).
+    if (p.kind === 'drop' && p.reason === 'badVersion') return this.#drop('badVersion');
+    if (p.version !== this.#peerVersion) return this.#drop('versionMismatch');
+    if (p.kind === 'drop') return this.#drop(p.reason);
+    if (p.nodeid !== this.#peerNodeid) return this.#drop('nodeidMismatch');
+    cs.productive = true;
+    if (p.kind === 'ack') this.#onAck(p.ack);
+    else if (p.kind === 'opts') this.#onOpts(cs, buf, p);
+    else if (p.kind === 'raw') this.#onRaw(buf.slice(p.start, p.end));
+  }
+
+  #onHello(cs: ChannelState, h: Extract<ParsedFrame, { kind: 'hello' }>): void {
+    cs.helloSeen = true;
+    if (h.sid === null) {
+      this.#stats.channelErrors.HELLO_EXPECTED++;
+      this.#chans.close(cs, 'HELLO without a session id');
+      return;
+    }
+    const verdict = judgeHello(this.#local, this.#remote, h.sid, h.peer);
+    const version = Math.min(this.#o.version, h.version);
+    if (verdict.remote === 'reset') {
+      this.#stats.peerResets++;
+      this.#reset('peer', err('PEER_RESET', `${this.peer} began a new session (${describeSessionId(this.#remote)} -> ${describeSessionId(h.sid)}); unacknowledged messages are not delivered`), cs);
+    }
+    const refusedByPeer = (h.flags & HELLO_REFUSED) !== 0;
+    if (verdict.remote !== 'keep') {
+      this.#remote = h.sid;
+      this.#peerNodeid = h.nodeid;
+      this.#peerVersion = version;
+      if (version === DLM_VERSION.V3_1) this.#becomeUnsequenced();
+    } else if (this.#peerNodeid !== h.nodeid || this.#peerVersion !== version) {
+      this.#drop(this.#peerNodeid !== h.nodeid ? 'nodeidMismatch' : 'versionMismatch');
+      cs.refused = true;
+    }
+    if (verdict.channel === 'refuse') {
+      this.#stats.channelsRefused++;
+      cs.refused = true;
+    }
+    if (!cs.opener || cs.refused) {
+      const flags = (cs.opener ? 0 : HELLO_REPLY) | (cs.refused ? HELLO_REFUSED : 0);
+      this.#chans.write(cs, encodeHello(this.#o.version, this.#o.nodeid, this.#local, this.#remote, flags, this.#ctx.address));
+    }
+    if (cs.refused || refusedByPeer) {
+      this.#chans.close(cs, 'stale session');
+      return;
+    }
+    cs.productive = true;
+    // A refused channel carries no session traffic: it names the ids, it does not establish.
+    if (this.#peerVersion === DLM_VERSION.V3_2) this.#applyFin('versionDetected');
+    const cur = this.#chans.current;
+    if (cur === null) {
+      this.#chans.makeCurrent(cs);
+    } else if (cur !== cs && !cs.opener && cur.opener && this.#peerNodeid < this.#o.nodeid) {
+      // Both sides opened a channel: the one opened by the lower node id is kept.
+      this.#chans.makeCurrent(cs);
+      this.#chans.close(cur, 'duplicate channel');
+    }
+  }
+
+  /** The peer speaks 3.1: what was queued as sequenced goes out bare, without FIN (§5.10). */
+  #becomeUnsequenced(): void {
+    // An active close toward a 3.1 peer has nothing to do (§5.8).
+    if (this.#tx.becomeUnsequenced()) this.#setState(MC_STATE.CLOSED);
+    this.#pump();
+  }
+
+  #onAck(n: number): void {
+    if (this.#peerVersion !== DLM_VERSION.V3_2) return this.#drop('wrongGeneration');
+    const done = this.#tx.ack(n);
+    if (done === null) return this.#drop('badAck');
+    this.#stats.acksReceived++;
+    for (const e of done) if (e.fin) this.#applyFin('finAcked');
+  }
+
+  #onOpts(cs: ChannelState, buf: Uint8Array, p: Extract<ParsedFrame, { kind: 'opts' }>): void {
+    if (this.#peerVersion !== DLM_VERSION.V3_2 || this.#o.version !== DLM_VERSION.V3_2) return this.#drop('wrongGeneration');
+    let kind: 'fin' | 'skip' | 'msg' = 'msg';
+    if (p.innerCmd === DLM_CMD.FIN) kind = 'fin';
+    // The upper layer's check (§5.4 item 6): consumed in sequence, not delivered.
+    else if (nodeidAt(buf, p.start) !== this.#peerNodeid) kind = 'skip';
+    const verdict = this.#rx.sequenced(p.seq, kind, buf, p.start, p.end, cs);
+    if (verdict !== 'taken') return this.#drop(verdict);
+    if (kind === 'skip') this.#drop('nodeidMismatch');
+    else if (kind === 'msg' && this.#stopRx) this.#stats.rxAfterStopRx++;
+  }
+
+  #onRaw(message: Uint8Array): void {
+    if (!this.#rx.unsequenced(message)) this.#drop('overflow');
+  }
+
+  /** Stop handing messages to the reader; they wait (bounded) and are not acknowledged. */
+  pauseReading(): void {
+    this.#rx.pause();
+  }
+
+  resumeReading(): void {
+    this.#rx.resume();
+  }
+
+  // ---------------------------------------------------------------- FIN, members, reset
+
+  #setState(next: McState): void {
+    if (next === this.#state) return;
+    this.#state = next;
+    this.#state$.next(next);
+    if (next === MC_STATE.CLOSED) this.#wakeStateWaiters(null);
+  }
+
+  #wakeStateWaiters(error: Error | null): void {
+    if (this.#shutdownTimer !== null) {
+      this.#o.clock.clearTimeout(this.#shutdownTimer);
+      this.#shutdownTimer = null;
+    }
+    const waiters = this.#stateWaiters;
+    this.#stateWaiters = [];
+    for (const w of waiters) {
+      if (error === null) w.resolve();
+      else w.reject(error);
+    }
+  }
+
+  #applyFin(event: FinEvent): void {
+    const verdict = finRule(this.#state, event, this.#users);
+    if (verdict.warning !== undefined) {
+      this.#stats.finWarnings++;
+      return;
+    }
+    for (const action of verdict.actions) {
+      switch (action) {
+        case 'sendAck':
+          this.#sendAck(false);
+          break;
+        case 'sendFinActive':
+        case 'sendFinPassive':
+          this.#tx.sendFin();
+          break;
+        case 'setStopRx':
+          this.#stopRx = true;
+          break;
+        case 'reset':
+          this.#reset('own', null, null);
+          break;
+        case 'wake':
+          this.#wakeStateWaiters(null);
+          break;
+        case 'fence':
+          this.#fence();
+          return;
+      }
+    }
+    this.#setState(verdict.next);
+  }
+
+  /**
+   * reset(peer) (§5.2). `own`: we end the session (completed close, fence,
+   * shutdown timeout): a new local id, the peer's forgotten, every channel
+   * closed. `peer`: the peer began a new session; `keep` is the channel that
+   * told us, the others belong to the old session.
+   */
+  #reset(kind: 'own' | 'peer', error: MidcommsError | null, keep: ChannelState | null): void {
+    this.#stats.resets++;
+    this.#tx.reset(error ?? err('PEER_RESET', 'the session was reset'));
+    this.#rx.reset();
+    this.#ackOwed = false;
+    this.#stopRx = false;
+    this.#peerVersion = 0;
+    if (kind === 'own') {
+      this.#local = { inc: this.#o.incarnation, gen: this.#ctx.nextGen() };
+      this.#remote = null;
+      this.#peerNodeid = 0;
+    }
+    this.#chans.closeAll(keep, kind === 'own' ? 'session reset' : 'the peer began a new session');
+    this.#setState(MC_STATE.CLOSED);
+    // Only now, with the old session's channels closed, may new messages be committed.
+    this.#tx.admit();
+  }
+
+  #fence(): void {
+    if (this.#closed) return;
+    const fenced = err('FENCED', `the session with ${this.peer} was fenced`);
+    this.#reset('own', fenced, null);
+    this.#closed = true;
+    this.#users = 0;
+    this.#tx.rejectWaiting(fenced);
+    this.#chans.dispose();
+    this.#wakeStateWaiters(null);
+    this.#state$.complete();
+    this.#rx.complete();
+    this.#ctx.onFenced?.();
+  }
+
+  /** users += 1 (§5.9); on 0 → 1 the session is ESTABLISHED. */
+  addMember(): void {
+    if (this.#closed) return;
+    this.#users++;
+    if (this.#users === 1) this.#applyFin('memberAdded');
+  }
+
+  /** users -= 1 (§5.9); on reaching 0 a passive close may send our FIN. */
+  removeMember(): void {
+    if (this.#closed || this.#users === 0) return;
+    this.#users--;
+    if (this.#users === 0) this.#applyFin('memberRemoved');
+  }
+
+  /**
+   * Active close (§5.8): send FIN, wait for CLOSED at most
+   * `shutdownTimeoutMs`; on timeout the session is reset and this rejects
+   * with SHUTDOWN_TIMEOUT. Resolves at once with a 3.1 peer or when CLOSED.
+   */
+  shutdown(): Promise<void> {
+    if (this.#closed || this.#state === MC_STATE.CLOSED) return Promise.resolve();
+    if (this.#peerVersion === DLM_VERSION.V3_1 || this.#o.version === DLM_VERSION.V3_1) {
+      this.#reset('own', null, null);
+      return Promise.resolve();
+    }
+    this.#applyFin('shutdown');
+    if ((this.#state as McState) === MC_STATE.CLOSED) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.#stateWaiters.push({ resolve, reject });
+      if (this.#shutdownTimer === null) {
+        this.#shutdownTimer = this.#o.clock.setTimeout(() => {
+          this.#shutdownTimer = null;
+          if (this.#state === MC_STATE.CLOSED) return;
+          this.#stats.shutdownTimeouts++;
+          const e = err('SHUTDOWN_TIMEOUT', `no CLOSED with ${this.peer} within ${this.#o.shutdownTimeoutMs} ms (state ${stateName(this.#state)})`);
+          const waiters = this.#stateWaiters;
+          this.#stateWaiters = [];
+          this.#reset('own', e, null);
+          for (const w of waiters) w.reject(e);
+        }, this.#o.shutdownTimeoutMs);
+      }
+    });
+  }
+
+  /** Fence the peer (`midcomms_close`): CLOSED at once, everything pending fails with FENCED, the session is forgotten. */
+  close(): void {
+    if (this.#closed) return;
+    this.#applyFin('fence');
+  }
+}

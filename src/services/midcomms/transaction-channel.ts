@@ -1,0 +1,153 @@
+/**
+ * A midcomms channel over one DMSG transaction on the peer's `midcomms`
+ * service instance: the only place that touches transactions.
+ *
+ * How frames share a DMSG message: frames written in one tick are
+ * concatenated (each keeps its own 16-byte header with its `h_length`) into
+ * the aux of one `MIDCOMMS_FRAME` message, up to `maxBatchBytes`; the receiver
+ * walks the aux frame by frame, exactly as lowcomms walks a TCP stream, and a
+ * frame never spans two messages. The DMSG aux CRC covers the batch, so a
+ * relay cannot alter a frame unnoticed; the midcomms checks of §5.4 still run
+ * on every frame (a peer may send anything).
+ */
+import type { Transaction } from '../../span/index.ts';
+import type { Channel, ChannelSink } from './channel.ts';
+import { contiguous } from './frame-slab.ts';
+
+export interface TransactionChannelOptions {
+  /** cmd word of a frame batch message. */
+  readonly frameCmd: number;
+  /** Largest aux of one batch message. */
+  readonly maxBatchBytes: number;
+}
+
+/**
+ * Wraps `tx` as a Channel reporting to `sink`. `first` is aux that already
+ * arrived (the acceptor parsed the HELLO out of it to find the session).
+ */
+export class TransactionChannel implements Channel {
+  readonly #tx: Transaction;
+  readonly #o: TransactionChannelOptions;
+  #sink: ChannelSink | null = null;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #scheduled = false;
+  #closing = false;
+  #ended = false;
+  #waitingWritable = false;
+  readonly #abort = new AbortController();
+
+  constructor(tx: Transaction, options: TransactionChannelOptions) {
+    this.#tx = tx;
+    this.#o = options;
+  }
+
+  /** Starts reporting to `sink`. The owner feeds the transaction's messages to `receive` / `ended`. */
+  bind(sink: ChannelSink): void {
+    this.#sink = sink;
+  }
+
+  /** A message's aux from the peer (one or more whole frames). */
+  receive(aux: Uint8Array): void {
+    if (!this.#ended && aux.length > 0) this.#sink?.data(aux);
+  }
+
+  /** The transaction ended (the peer's DELETE, an abort, LOSTLINK). */
+  ended(reason: string): void {
+    this.#end(reason);
+  }
+
+  write(bytes: Uint8Array): boolean {
+    if (this.#ended || this.#closing) return true;
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(() => this.#flush());
+    }
+    if (this.#pendingBytes >= this.#o.maxBatchBytes) this.#flush();
+    const ok = this.#tx.writable;
+    if (!ok) this.#watchWritable();
+    return ok;
+  }
+
+  close(): void {
+    if (this.#ended || this.#closing) return;
+    this.#closing = true;
+    this.#flush();
+    this.#ended = true;
+    this.#abort.abort();
+    try {
+      this.#tx.close();
+    } catch {
+      // already gone
+    }
+  }
+
+  #watchWritable(): void {
+    if (this.#waitingWritable) return;
+    this.#waitingWritable = true;
+    this.#tx.whenWritable(this.#abort.signal).then(
+      () => {
+        this.#waitingWritable = false;
+        if (!this.#ended) this.#sink?.writable();
+      },
+      () => {
+        this.#waitingWritable = false;
+      },
+    );
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    if (this.#pending.length === 0 || this.#ended) {
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      return;
+    }
+    const pending = this.#pending;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    let i = 0;
+    while (i < pending.length) {
+      // One message per batch of whole frames, at most maxBatchBytes (a frame alone may be the batch).
+      let size = 0;
+      let j = i;
+      while (j < pending.length && (j === i || size + pending[j]!.length <= this.#o.maxBatchBytes)) size += pending[j++]!.length;
+      const aux = j - i === 1 ? pending[i]! : (contiguous(pending, i, j) ?? concat(pending, i, j, size));
+      i = j;
+      try {
+        if (!this.#tx.canSend) throw new Error('the transaction cannot send');
+        this.#tx.send(this.#o.frameCmd, { aux });
+      } catch (e) {
+        this.#end(`send failed: ${(e as Error).message}`);
+        return;
+      }
+    }
+  }
+
+  #end(reason: string): void {
+    if (this.#ended && this.#closing) return;
+    const wasEnded = this.#ended;
+    this.#ended = true;
+    this.#abort.abort();
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    try {
+      this.#tx.close();
+    } catch {
+      // already gone
+    }
+    if (!wasEnded) this.#sink?.lost(reason);
+  }
+}
+
+function concat(parts: Uint8Array[], from: number, to: number, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (let k = from; k < to; k++) {
+    out.set(parts[k]!, off);
+    off += parts[k]!.length;
+  }
+  return out;
+}

@@ -1,0 +1,138 @@
+/** ACK thresholds and timer, duplicates, the send window and a reader that stops (virtual time only). */
+import { describe, expect, it } from 'vitest';
+import { msg, twoNodes } from './fake-net.ts';
+
+describe('acknowledgement', () => {
+  it('receive threshold: one ACK after more than 256 deliveries (timer off)', async () => {
+    const { net, a, b } = twoNodes({ a: { windowMessages: 1000 }, b: { ackDelayMs: 0 } });
+    for (let i = 0; i < 256; i++) await a.send(msg(i));
+    net.deliverAll();
+    expect(b.stats().acksSent).toBe(0);
+    expect(a.stats().queueMessages).toBe(256);
+    await a.send(msg(256));
+    net.deliverAll();
+    expect(b.stats().acksSent).toBe(1);
+    expect(a.stats().queueMessages).toBe(0);
+  });
+
+  it('transmit threshold: an ACK goes before our next message once more than 32 are unacknowledged', async () => {
+    const { net, a, b } = twoNodes({ b: { ackDelayMs: 0 } });
+    for (let i = 0; i < 32; i++) await a.send(msg(i));
+    net.deliverAll();
+    await b.send(msg(900));
+    net.deliverAll();
+    expect(b.stats().acksSent).toBe(0);
+    await a.send(msg(32));
+    net.deliverAll();
+    await b.send(msg(901));
+    expect(b.stats().acksSent).toBe(1);
+    net.deliverAll();
+    expect(a.stats().queueMessages).toBe(0);
+  });
+
+  it('ACK timer: a delivery is acknowledged after ackDelayMs on a quiet pair', async () => {
+    const { net, a, b } = twoNodes({ b: { ackDelayMs: 20 } });
+    await a.send(msg(1));
+    net.deliverAll();
+    expect(net.clock.delays).toContain(20);
+    net.clock.advance(19);
+    net.deliverAll();
+    expect(a.stats().queueMessages).toBe(1);
+    net.clock.advance(1);
+    net.deliverAll();
+    expect(a.stats().queueMessages).toBe(0);
+    expect(b.stats().timerAcks).toBe(1);
+  });
+
+  it('a duplicate is dropped and re-ACKed at once', async () => {
+    const { net, a, b, gotB } = twoNodes({ b: { ackDelayMs: 0 } });
+    for (let i = 0; i < 5; i++) await a.send(msg(i));
+    net.deliverAll();
+    expect(gotB).toEqual([0, 1, 2, 3, 4]);
+    net.cut(net.links[0]!); // nothing acknowledged yet: a sends all five again
+    net.deliverAll();
+    expect(gotB).toEqual([0, 1, 2, 3, 4]);
+    expect(b.stats().drops.duplicate).toBe(5);
+    expect(b.stats().acksSent).toBe(5);
+    expect(a.stats().queueMessages).toBe(0);
+    expect(a.stats().retransmits).toBe(5);
+  });
+});
+
+describe('send window', () => {
+  it('a sender past the window waits and resumes when the reader reads', async () => {
+    const { net, a, b, gotB } = twoNodes({ a: { windowMessages: 4 } });
+    b.pauseReading();
+    const done: number[] = [];
+    const sends = Array.from({ length: 10 }, (_, i) => a.send(msg(i)).then(() => done.push(i)));
+    await Promise.resolve();
+    net.settle();
+    await Promise.resolve();
+    expect(done).toEqual([0, 1, 2, 3]);
+    expect(a.waiting).toBe(6);
+    expect(a.stats().windowWaits).toBe(6);
+    expect(gotB).toEqual([]);
+    b.resumeReading();
+    net.settle();
+    await Promise.all(sends);
+    net.settle();
+    expect(gotB).toEqual([...Array(10).keys()]);
+    expect(a.stats().queueMessages).toBe(0);
+  });
+
+  it('an aborted wait rejects with ABORTED and the message is not sent; too many waiters are refused', async () => {
+    const { net, a, b, gotB } = twoNodes({ a: { windowMessages: 1, maxWaiters: 2 } });
+    b.pauseReading();
+    await a.send(msg(0));
+    const ac = new AbortController();
+    const p1 = a.send(msg(1), { signal: ac.signal });
+    const p2 = a.send(msg(2));
+    await expect(a.send(msg(3))).rejects.toMatchObject({ code: 'TOO_MANY_WAITERS' });
+    ac.abort();
+    await expect(p1).rejects.toMatchObject({ code: 'ABORTED' });
+    b.resumeReading();
+    net.settle();
+    await p2;
+    net.settle();
+    expect(gotB).toEqual([0, 2]);
+  });
+
+  it('memory stays bounded while the reader stops for a long time (measured in stats)', async () => {
+    const windowBytes = 64 * 1024;
+    const { net, a, b, gotB } = twoNodes({ a: { windowBytes, windowMessages: 100_000 }, b: { maxInboundBytes: windowBytes } });
+    b.pauseReading();
+    let sent = 0;
+    let maxQueue = 0;
+    let maxInbound = 0;
+    // A producer that sends as fast as the window lets it, for 1000 rounds of virtual time.
+    for (let round = 0; round < 1000; round++) {
+      while (a.waiting === 0 && sent < 1_000_000) a.send(msg(sent++, 1000));
+      net.settle(10);
+      maxQueue = Math.max(maxQueue, a.stats().queueBytes);
+      maxInbound = Math.max(maxInbound, b.stats().inboundBytes);
+    }
+    expect(maxQueue).toBeLessThanOrEqual(windowBytes);
+    expect(maxInbound).toBeLessThanOrEqual(windowBytes);
+    expect(sent).toBeLessThan(100); // the window filled and the producer stopped
+    expect(b.stats().drops.overflow).toBe(0);
+    b.resumeReading();
+    for (let round = 0; round < 200 && gotB.length < sent; round++) {
+      while (a.waiting === 0 && sent < 2000) a.send(msg(sent++, 1000));
+      net.settle(100);
+    }
+    net.settle(1000);
+    expect(gotB).toEqual([...Array(sent).keys()]);
+  });
+
+  it('a peer past our receive buffer is dropped (overflow) and resynchronised, still exactly once', async () => {
+    const { net, a, b, gotB } = twoNodes({ a: { windowMessages: 64 }, b: { maxInboundMessages: 8 } });
+    b.pauseReading();
+    for (let i = 0; i < 40; i++) await a.send(msg(i));
+    net.settle();
+    expect(b.stats().inboundMessages).toBe(8);
+    expect(b.stats().drops.overflow).toBeGreaterThan(0);
+    b.resumeReading();
+    net.settle(5000);
+    expect(gotB).toEqual([...Array(40).keys()]);
+  });
+});
