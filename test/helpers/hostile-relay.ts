@@ -287,7 +287,7 @@ export class RelayProcess {
   async waitLinkDown(connId: string, timeoutMs = SAFETY_MS): Promise<string | null> {
     const known = this.#down.get(connId);
     if (known !== undefined) return known;
-    const m = await this.waitForLine(new RegExp(`^\\[${this.name}\\] link ${connId} down(?: \\([^)]*\\))?: (.*)$`), timeoutMs);
+    const m = await this.waitForLine(new RegExp(`^link ${connId} down(?: \\([^)]*\\))?: (.*)$`), timeoutMs);
     return m ? m[1]! : null;
   }
 
@@ -314,7 +314,7 @@ export class RelayProcess {
     const all = this.#partial[stream] + text;
     const parts = all.split('\n');
     this.#partial[stream] = parts.pop()!;
-    for (const raw of parts) this.#onLine(raw.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /, ''));
+    for (const raw of parts) this.#onLine(normalizeLine(raw));
   }
 
   #onLine(line: string): void {
@@ -323,7 +323,7 @@ export class RelayProcess {
     if (this.#tail.length > 2000) this.#tail.splice(0, 1000);
     let m = /^accepted from 127\.0\.0\.1:(\d+): link (c\d+)$/.exec(line);
     if (m) this.#connByPort.set(Number(m[1]), m[2]!);
-    m = /^\[[^\]]+\] link (c\d+) down(?: \([^)]*\))?: (.*)$/.exec(line);
+    m = /^link (c\d+) down(?: \([^)]*\))?: (.*)$/.exec(line);
     if (m) this.#down.set(m[1]!, m[2]!);
     for (const w of [...this.#waiters]) {
       const wm = line.match(w.re);
@@ -334,6 +334,18 @@ export class RelayProcess {
       }
     }
   }
+}
+
+/**
+ * A log line as the harness matches it: without the timestamp, the level and
+ * the `[node]` prefix, whichever the relay's log format of the day puts there
+ * ("2026-...Z [R] link c2 down: ...", "info  [R] link c2 down: ...").
+ */
+export function normalizeLine(raw: string): string {
+  return raw
+    .replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z\s+/, '')
+    .replace(/^(?:debug|info|warn|error)\s+/, '')
+    .replace(/^\[[^\]\s]+\]\s+/, '');
 }
 
 /**

@@ -40,6 +40,8 @@ describe('hostile: spans and shell commands before LNK_CONN', () => {
     const refusedHow = early.isClosed ? `link closed: ${relay.downReason(earlyId) ?? early.closedInfo?.error}` : earlySpanDelete ? `span refused, error 0x${earlySpanDelete.header.error.toString(16)}` : 'no refusal seen';
     const earlySeen = bystander.router.spans('early').length > 0;
     const spanUpLogged = (await relay.waitForLine(/span up early\//, 0)) !== null;
+    // Control for the log check: the relay does log a span it accepts.
+    const controlLogged = (await relay.waitForLine(/span up polite\//, 0)) !== null;
 
     const broken = await finishAttack({
       attack: '5 spans before LNK_CONN',
@@ -53,6 +55,7 @@ describe('hostile: spans and shell commands before LNK_CONN', () => {
     });
     expect(broken, relay.log()).toEqual([]);
     expect(politeSeen, 'control: a span after LNK_CONN reaches the bystander').toBe(true);
+    expect(controlLogged, 'control: the relay logs "span up polite/y"').toBe(true);
     expect(spanUpLogged, 'the relay logged "span up early/x"').toBe(false);
     expect(earlySeen, 'the bystander sees the span sent before LNK_CONN').toBe(false);
   }, SAFETY_MS * 3);
