@@ -1,0 +1,82 @@
+/**
+ * Issue 7, attack 1d: a sink that does LNK_CONN, never reads, and sends a
+ * PAD every 3 s (so the link timeout never fires) while spans are relayed to
+ * it. A second attacker link churns spans (announce 4096, withdraw them,
+ * again) so every round queues ~2.5 MB more for the sink. Before the fix,
+ * once the sink's queue was full, the keepalive timer's PING (or a relay
+ * DELETE) threw LIMIT and the relay died. The sink must lose its own link.
+ */
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { DMSG, DMSGF } from '../../src/wire/constants.ts';
+import { ATTACK_PEER_TYPE, HostilePeer } from '../helpers/hostile-peer.ts';
+import { KEYS, MAX_LATENCY_MS, SAFETY_MS, finishAttack, since, size, startBystander, startHostileRelay, useHostileCleanup } from '../helpers/hostile-relay.ts';
+
+useHostileCleanup();
+
+const QUEUE_BUDGET = 8 << 20;
+/** Spans per churn round (one link's default maxSpansPerLink). */
+const SPANS = 4096;
+/** Churn rounds at most: in suite ~4x the budget's worth, full size ~4x the 64 MiB default. */
+const ROUNDS = size(24, 100);
+
+describe('hostile: a sink that never reads, kept alive with PADs, while spans churn', () => {
+  it("closes the sink's link, keeps the relay and the bystander alive", async () => {
+    const relay = await startHostileRelay({ config: size({ [KEYS.queuedBytes]: QUEUE_BUDGET }, {}) });
+    const baselineRssMb = relay.sampleRss()!;
+    const bystander = await startBystander(relay);
+
+    const sink = await HostilePeer.connect(relay.port, { read: 'paused', label: 'sink' });
+    const sinkId = await relay.connIdOf(sink.localPort);
+    sink.sendConn({ peerMask: 1n << BigInt(ATTACK_PEER_TYPE) });
+    const pad = setInterval(() => sink.send({ cmd: DMSG.LNK_PAD }), 3000);
+    try {
+      const churner = await HostilePeer.connect(relay.port, { read: 'decode', keep: 0, label: 'churner' });
+      await relay.connIdOf(churner.localPort);
+      churner.sendConn({ peerMask: 0n });
+      const ids = Array.from({ length: SPANS }, () => [randomUUID(), randomUUID()] as const);
+
+      const t0 = performance.now();
+      let effect = `none after ${ROUNDS} rounds of ${SPANS} spans`;
+      let timeToEffectMs: number | null = null;
+      const watch = Promise.race([
+        relay.exited.then(() => 'relay exited'),
+        relay.waitLinkDown(sinkId, SAFETY_MS * 2).then((r) => (r === null ? null : `sink link closed: ${r}`)),
+      ]).then((what) => {
+        if (what !== null && timeToEffectMs === null) {
+          effect = what;
+          timeToEffectMs = since(t0);
+        }
+      });
+      let rounds = 0;
+      let msgid = 100n;
+      const deadline = t0 + SAFETY_MS;
+      while (rounds < ROUNDS && timeToEffectMs === null && !churner.isClosed && performance.now() < deadline) {
+        const first = msgid;
+        await churner.writeFrames(SPANS, (i) => churner.spanFrame(first + BigInt(i), { service: 'churn', instance: `i${i}`, clusterId: ids[i]![0], instanceId: ids[i]![1] }));
+        await churner.writeFrames(SPANS, (i) => churner.frame({ cmd: (DMSG.LNK_ERROR | DMSGF.DELETE) >>> 0, msgid: first + BigInt(i) }));
+        msgid += BigInt(SPANS);
+        // One round at a time: the PING barrier says the relay has handled (and relayed) it.
+        if ((await churner.pingRtt(SAFETY_MS)) === null) break;
+        rounds++;
+      }
+      await Promise.race([watch, new Promise((r) => setTimeout(r, 10_000))]);
+
+      const broken = await finishAttack({
+        attack: '1d PAD-kept sink (never reads) + span churn',
+        relay,
+        bystander,
+        effect,
+        timeToEffectMs,
+        baselineRssMb,
+        maxLatencyMs: MAX_LATENCY_MS,
+        rssLimitMb: baselineRssMb + size(250, 400),
+        attackerConnIds: [sinkId],
+        extra: { rounds, spanMessagesPerRound: SPANS * 2 },
+      });
+      expect(broken, relay.log()).toEqual([]);
+    } finally {
+      clearInterval(pad);
+    }
+  }, SAFETY_MS * 3);
+});
