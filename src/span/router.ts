@@ -21,7 +21,7 @@ import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { Observable, Subject } from 'rxjs';
 import { v5 as uuidv5 } from 'uuid';
-import { DMSG_ERR, DMSG_PEER } from '../wire/constants.ts';
+import { DMSGF, DMSG_ERR, DMSG_PEER } from '../wire/constants.ts';
 import { Iocom, type OpenOptions } from '../iocom/iocom.ts';
 import type { IocomOptions } from '../iocom/options.ts';
 import type { Transaction } from '../iocom/transaction.ts';
@@ -176,7 +176,12 @@ export class Router {
     const conn: ConnState = { connId, iocom, peerConn: null, peerNodeId: null, peerName: null, ourConn: null, theirConn: null, settled: false };
     core.conns.set(connId, conn);
     iocom.transactions$.subscribe((tx) => this.#dispatch.onTransaction(conn, tx));
-    iocom.messages$.subscribe((msg) => onShellMessage(this, iocom, msg));
+    iocom.messages$.subscribe((msg) => {
+      // Nothing but LNK_CONN (and PAD, PING, AUTH, which the iocom handles) before the peer's LNK_CONN.
+      if (conn.theirConn !== null) return onShellMessage(this, iocom, msg);
+      this.#dispatch.refusedBeforeConn++;
+      core.log(`link ${connId}: refused one-way 0x${(msg.header.cmd & DMSGF.BASECMDMASK).toString(16)} before the peer's LNK_CONN`);
+    });
     iocom.closed$.subscribe((reason) => this.#onLinkClosed(conn, reason.kind === 'error' ? reason.error.message : reason.kind));
     core.log(`link ${connId} up`);
     sendConn(core, conn);

@@ -9,7 +9,7 @@
 import { filter } from 'rxjs';
 import { DMSG, DMSGF } from '../../wire/constants.ts';
 import { CommandError, UsageError, type Command, type CommandContext } from '../command.ts';
-import { CLIENT_OPTIONS, clientSettings, dialLink, withinDeadline } from '../client.ts';
+import { CLIENT_OPTIONS, clientSettings, dialRouter, withinDeadline } from '../client.ts';
 
 /** The text of one DBG_SHELL reply: aux up to its NUL. */
 function replyText(aux: Uint8Array): string {
@@ -28,7 +28,9 @@ export const shellCommand: Command = {
     const [target, ...words] = positionals;
     const settings = clientSettings(target, values, 'shell');
     if (words.length === 0) throw new UsageError('missing shell command, e.g. help, tree or links', 'shell');
-    const link = await dialLink(settings);
+    // A relay answers nothing but LNK_CONN before the peer's LNK_CONN (issue 7
+    // item 5): a client Router sends ours on attach, ahead of the command.
+    const { router, link } = await dialRouter(settings, 'dmsg-shell');
     const { iocom } = link;
     const texts: string[] = [];
     const sub = iocom.messages$
@@ -49,7 +51,7 @@ export const shellCommand: Command = {
       return 0;
     } finally {
       sub.unsubscribe();
-      await iocom.close();
+      await router.close();
     }
   },
 };
