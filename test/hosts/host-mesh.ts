@@ -58,6 +58,8 @@ export interface EventRecord {
   readonly spanEvents: { up: number; down: number; changed: number };
   /** span down events at hosts live before and after the event, for instances they reached before and after it. */
   readonly downsAtReachable: number;
+  /** Those downs as `host: instance (ms after the fault)`. */
+  readonly downsAtReachableDetail: readonly string[];
   /** Hosts taking part (running, not frozen) when converged. */
   readonly liveHosts: number;
 }
@@ -284,6 +286,7 @@ export class HostMesh {
     const ev = { up: 0, down: 0, changed: 0 };
     let lastT = t0;
     let downsAtReachable = 0;
+    const downDetail: string[] = [];
     for (const h of this.#hosts.values()) {
       const stillLive = exp.has(h.name);
       for (const run of h.runs) {
@@ -294,13 +297,16 @@ export class HostMesh {
           ev[type]++;
           lastT = Math.max(lastT, e.t);
           const inst = String(e.fields['instance']);
-          if (type === 'down' && run === h.runs.at(-1) && stillLive && tablesBefore.get(h.name)?.has(inst) && exp.get(h.name)!.has(inst)) downsAtReachable++;
+          if (type === 'down' && run === h.runs.at(-1) && stillLive && tablesBefore.get(h.name)?.has(inst) && exp.get(h.name)!.has(inst)) {
+            downsAtReachable++;
+            downDetail.push(`${h.name}: ${inst} (+${e.t - t0} ms)`);
+          }
         }
       }
     }
-    const rec: EventRecord = { kind, label, convergenceMs: lastT - t0, spanMessages, spanEvents: ev, downsAtReachable, liveHosts: exp.size };
+    const rec: EventRecord = { kind, label, convergenceMs: lastT - t0, spanMessages, spanEvents: ev, downsAtReachable, downsAtReachableDetail: downDetail, liveHosts: exp.size };
     this.records.push(rec);
-    this.#o.progress(`  converged in ${rec.convergenceMs} ms, ${spanMessages} span messages, events ${JSON.stringify(ev)}, downs at reachable hosts ${downsAtReachable}`);
+    this.#o.progress(`  converged in ${rec.convergenceMs} ms, ${spanMessages} span messages, events ${JSON.stringify(ev)}, downs at reachable hosts ${downsAtReachable}${downDetail.length ? ` (${downDetail.join(', ')})` : ''}`);
     return rec;
   }
 
