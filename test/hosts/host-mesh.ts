@@ -381,6 +381,11 @@ export class HostMesh {
     return h.client;
   }
 
+  /** Link a Router of this process to a host's relay over its Unix socket (as a program on that host would). */
+  async attachRouter(host: string, router: Router): Promise<void> {
+    router.attach(await connectUnix({ path: this.#host(host).sock }));
+  }
+
   /** Each relay's process runs and their logs (for reports and failure messages). */
   logs(host: string): readonly LogEvent[] {
     return this.#host(host).runs.flatMap((r) => r.log);

@@ -17,8 +17,8 @@ export interface ScenarioReport {
   readonly hosts: number;
   readonly links: number;
   readonly rows: readonly ReportRow[];
-  /** Traffic of the whole run. */
-  readonly total: TrafficCounts;
+  /** Echo traffic of the whole run, or null when the scenario ran none. */
+  readonly total: TrafficCounts | null;
   readonly notes?: readonly string[];
 }
 
@@ -35,7 +35,7 @@ export function formatReport(r: ScenarioReport): string {
     out.push(`| ${e.label} | ${e.kind} | ${e.liveHosts} | ${e.convergenceMs} | ${e.spanMessages} | ${e.spanEvents.up}/${e.spanEvents.down}/${e.spanEvents.changed} | ${e.downsAtReachable} | ${tr.join(' | ')} |`);
   }
   const t = r.total;
-  out.push('', `Traffic over the whole run: ${t.sent} sent, ${t.delivered} delivered, ${t.lost} lost, ${t.duplicated} duplicated, ${t.unroutable} ticks without a route.`);
+  if (t) out.push('', `Traffic over the whole run: ${t.sent} sent, ${t.delivered} delivered, ${t.lost} lost, ${t.duplicated} duplicated, ${t.unroutable} ticks without a route.`);
   for (const n of r.notes ?? []) out.push('', n);
   return out.join('\n') + '\n';
 }
