@@ -386,6 +386,11 @@ export class HostMesh {
     router.attach(await connectUnix({ path: this.#host(host).sock }));
   }
 
+  /** /stats.json of a host's relay (null if it did not answer within 2 s). */
+  stats(host: string): Promise<unknown> {
+    return this.#host(host).agent.getJson(`http://127.0.0.1:${this.#o.metricsPort}/stats.json`);
+  }
+
   /** Each relay's process runs and their logs (for reports and failure messages). */
   logs(host: string): readonly LogEvent[] {
     return this.#host(host).runs.flatMap((r) => r.log);
