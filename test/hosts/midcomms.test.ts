@@ -82,7 +82,6 @@ if (why !== null) {
           await progressed(label);
         };
         const k12 = mesh.links.indexOf(mesh.link('h1', 'h2'));
-        if (process.env['MC_DEBUG_FREEZE']) await ev('freeze', 'SIGSTOP h1 (on the path)', () => mesh.freeze('h1'));
         await ev('cut', 'cut h1-h2 (on the path)', () => mesh.cut([k12]));
         await ev('restore', 'restore h1-h2', () => mesh.restore([k12]));
         await ev('kill', 'SIGKILL h2 (on the path)', () => mesh.kill('h2'));
