@@ -45,7 +45,7 @@ export interface HostMeshOptions {
 }
 
 /** The kinds of event a scenario measures. */
-export type EventKind = 'start' | 'cut' | 'restore' | 'kill' | 'restart' | 'freeze' | 'thaw' | 'partition' | 'heal' | 'move';
+export type EventKind = 'start' | 'cut' | 'restore' | 'kill' | 'restart' | 'freeze' | 'thaw' | 'partition' | 'heal';
 
 /** The measurement of one event. */
 export interface EventRecord {
