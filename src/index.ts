@@ -138,6 +138,7 @@ export type { LinkUpMessage, LinkDownMessage, SpanEventMessage, ProtocolErrorMes
 export { EventLog, LOG_LEVELS, LOG_FORMATS } from './cli/ops/event-log.ts';
 export type { LogLevel, LogFormat, LogRecord, EventLogOptions } from './cli/ops/event-log.ts';
 export { RelayObserver } from './cli/ops/relay-observer.ts';
+export { midcommsCollector } from './cli/ops/midcomms-metrics.ts';
 
 // ---------------------------------------------------------------- services: midcomms (reliable sessions between nodes)
 export { midcomms, Midcomms, MidcommsError, encodeDlmMessage, DLM_CMD, DLM_VERSION, MC_STATE, MIDCOMMS_DEFAULTS } from './services/midcomms/index.ts';

@@ -1,0 +1,52 @@
+/** midcommsCollector: the figures of real sessions between two routers, read on scrape. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { midcommsCollector } from '../../src/cli/ops/midcomms-metrics.ts';
+import { MetricsRegistry } from '../../src/cli/ops/metrics-registry.ts';
+import { midcomms, type Midcomms } from '../../src/services/midcomms/index.ts';
+import { ManualClock } from '../../src/util/clock.ts';
+import { createMesh, until, type Mesh } from '../helpers/mesh.ts';
+import { msg, msgNumber } from '../services/midcomms/fake-net.ts';
+import { parseExposition, sum } from './helpers.ts';
+
+let mesh: Mesh | null = null;
+const services: Midcomms[] = [];
+afterEach(async () => {
+  for (const s of services.splice(0)) s.destroy();
+  await mesh?.close();
+  mesh = null;
+});
+
+describe('midcomms metrics', () => {
+  it('counts sent, delivered and acknowledged messages per peer session', async () => {
+    mesh = createMesh(2, [[0, 1]]);
+    const clock = new ManualClock();
+    const [m0, m1] = mesh.routers.map((r) => midcomms(r, { clock })) as [Midcomms, Midcomms];
+    services.push(m0, m1);
+    const id0 = mesh.routers[0]!.nodeId;
+    const id1 = mesh.routers[1]!.nodeId;
+    await until(() => mesh!.routers[0]!.spans('midcomms').some((s) => s.node === id1), 'midcomms span');
+    const registry = new MetricsRegistry();
+    registry.register('midcomms', midcommsCollector(m0));
+    const registry1 = new MetricsRegistry();
+    registry1.register('midcomms', midcommsCollector(m1));
+    expect(sum(parseExposition(registry.render()), 'dmsg_midcomms_sessions')).toBe(0);
+
+    const got: number[] = [];
+    m1.session(id0).messages$.subscribe((m) => got.push(msgNumber(m)));
+    const s = m0.session(id1);
+    for (let i = 0; i < 40; i++) await s.send(msg(i));
+    await until(() => got.length === 40, 'delivered');
+    clock.advance(100); // the ACK timer
+    await until(() => s.stats().queueMessages === 0, 'acknowledged');
+
+    const p0 = parseExposition(registry.render());
+    expect(sum(p0, 'dmsg_midcomms_sessions')).toBe(1);
+    expect(sum(p0, 'dmsg_midcomms_messages_sent_total', { peer: id1 })).toBe(40);
+    expect(sum(p0, 'dmsg_midcomms_queue_messages', { peer: id1 })).toBe(0);
+    expect(sum(p0, 'dmsg_midcomms_acks_received_total', { peer: id1 })).toBeGreaterThan(0);
+    expect(sum(p0, 'dmsg_midcomms_retransmits_total')).toBe(s.stats().retransmits);
+    const p1 = parseExposition(registry1.render());
+    expect(sum(p1, 'dmsg_midcomms_messages_delivered_total', { peer: id0 })).toBe(40);
+    expect(sum(p1, 'dmsg_midcomms_acks_sent_total', { peer: id0 })).toBeGreaterThan(0);
+  });
+});
