@@ -343,7 +343,7 @@ export function statsToFamilies(st: RelayStats): MetricFamily[] {
     fam('dmsg_links_up', 'gauge', 'Links attached now, by transport, direction and authentication state.', [...upGroups.values()].map((g) => ({ labels: { transport: g.transport, direction: g.direction, auth: g.auth }, value: g.n }))),
     fam('dmsg_links_opened_total', 'counter', 'Links attached since start.', one(T.linksOpened)),
     fam('dmsg_links_closed_total', 'counter', 'Links closed since start, by reason (closed, peer-closed or the error code).', byKey(T.linksClosed, 'reason')),
-    fam('dmsg_spans', 'gauge', 'Spans known (best path per instance), by service and distance (-1: advertised here).', [...spanGroups.values()].map((g) => ({ labels: { service: g.service, dist: g.dist }, value: g.n }))),
+    fam('dmsg_spans', 'gauge', 'Spans known (best path per instance), by service and the dist the span carries (0: advertised here).', [...spanGroups.values()].map((g) => ({ labels: { service: g.service, dist: g.dist }, value: g.n }))),
     fam('dmsg_span_relays', 'gauge', 'LNK_SPAN transactions this router keeps open on its links (relayed or advertised).', one(T.spanRelays)),
     fam('dmsg_relayed_transactions_open', 'gauge', 'Transactions relayed through this router and still open.', one(T.relayedOpen)),
     fam('dmsg_messages_received_total', 'counter', 'Messages received on every link since start.', one(T.messagesIn)),
