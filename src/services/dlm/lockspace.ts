@@ -86,6 +86,8 @@ const enc = new TextEncoder();
 const ASCII = /^[\x00-\x7f]*$/;
 /** A byte string as a map key (one char per byte). */
 function latin1(b: Uint8Array): string {
+  // One flat string (names are at most 64 bytes): no cons-string per byte.
+  if (b.length <= 256) return String.fromCharCode.apply(null, b as unknown as number[]);
   let s = '';
   for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
   return s;

@@ -286,7 +286,7 @@ export function decodeMessage(bytes: Uint8Array, lvblen: number): { header: DlmH
     bastmode: getI32(b, 76),
     asts: getU32(b, 80),
     result: getI32(b, 84),
-    extra: bytes.subarray(DLM_MSG_FIXED_LEN),
+    extra: bytes.length === DLM_MSG_FIXED_LEN ? EMPTY : bytes.subarray(DLM_MSG_FIXED_LEN),
   };
   if ((msg.exflags & ~LKF_ALL) !== 0) bad('m_exflags', 'known DLM_LKF_* bits', `0x${msg.exflags.toString(16)}`);
   if ((msg.sbflags & ~SBF_ALL) !== 0) bad('m_sbflags', 'known DLM_SBF_* bits', `0x${msg.sbflags.toString(16)}`);
