@@ -143,3 +143,14 @@ export { midcommsCollector } from './cli/ops/midcomms-metrics.ts';
 // ---------------------------------------------------------------- services: midcomms (reliable sessions between nodes)
 export { midcomms, Midcomms, MidcommsError, encodeDlmMessage, DLM_CMD, DLM_VERSION, MC_STATE, MIDCOMMS_DEFAULTS } from './services/midcomms/index.ts';
 export type { MidcommsServiceOptions, MidcommsOptions, MidcommsErrorCode, Session as MidcommsSession, SessionStatsSnapshot as MidcommsStats } from './services/midcomms/index.ts';
+
+// ---------------------------------------------------------------- services: the DLM (Linux fs/dlm semantics over midcomms; docs/dlm.md)
+// The TypeScript API (join, lock, convert, unlock, bast$) and its errors.
+export { Dlm, DlmLockspace, DlmLock, DlmError, isDlmError, statusName, DLM_DEFAULTS, LOCKSPACE_DEFAULTS } from './services/dlm/index.ts';
+export type { LockOptions, DlmErrorCode, DlmOptions, LockspaceOptions } from './services/dlm/index.ts';
+// Modes, flags and statuses; the low-level lksb API (ports of Linux programs).
+export { LKM, LKF, SBF, DLM_ERRNO, MODE_NAMES, modeName, parseMode, newLksb, Lockspace as DlmRawLockspace, formatLockdump } from './services/dlm/index.ts';
+export type { Mode, ModeName, LkfName, Lksb, AstFn, BastFn, LockspaceStats, DumpResource, DumpLock } from './services/dlm/index.ts';
+// On the mesh: the midcomms transport and lockspace membership from spans.
+export { MidcommsEndpoint, joinOverSpans, lockspaceService, startDlmNode, DLM_ADMIN_SERVICE } from './services/dlm/index.ts';
+export type { SpanMembership, DlmNode, DlmNodeOptions, LocksReport, LockspaceReport } from './services/dlm/index.ts';

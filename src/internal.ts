@@ -11,3 +11,8 @@ export * from './iocom/index.ts';
 export * from './transport/index.ts';
 export * from './span/index.ts';
 export { ManualClock } from './util/clock.ts';
+export * from './services/midcomms/index.ts';
+// midcomms' SendOptions would clash with iocom's: iocom's keeps the name.
+export type { SendOptions } from './iocom/index.ts';
+export type { SendOptions as MidcommsSendOptions } from './services/midcomms/index.ts';
+export * from './services/dlm/index.ts';

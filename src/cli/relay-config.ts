@@ -19,6 +19,7 @@ import { validateLabel } from '../span/service-id.ts';
 import type { BudgetOptions } from '../iocom/options.ts';
 import { LOG_FORMATS, LOG_LEVELS } from './ops/event-log.ts';
 import { parseMetricsAddress } from './ops/relay-ops.ts';
+import { validateLockspaceName } from '../services/dlm/index.ts';
 
 const CMD = 'relay';
 
@@ -53,9 +54,11 @@ export interface RelaySettings {
   log?: string;
   /** Least level logged: debug, info (default), warn, error. */
   'log-level'?: string;
+  /** DLM lockspaces to join (flag: --lockspace NAME, repeated). */
+  lockspaces?: string[];
 }
 
-const LISTS = ['listen', 'connect', 'advertise', 'allow-key'] as const;
+const LISTS = ['listen', 'connect', 'advertise', 'allow-key', 'lockspaces'] as const;
 /** Settings of the daemon-wide Budget, by BudgetOptions name. */
 const BUDGET_SETTINGS = {
   'max-connections': 'maxConnections',
@@ -141,6 +144,13 @@ export function validateSettings(s: RelaySettings): void {
       throw new UsageError(`--advertise: ${(err as Error).message}`, CMD);
     }
   }
+  for (const l of s.lockspaces ?? []) {
+    try {
+      validateLockspaceName(l);
+    } catch (err) {
+      throw new UsageError(`--lockspace: ${(err as Error).message}`, CMD);
+    }
+  }
   if (s.name !== undefined) {
     if (s.name === '') throw new UsageError('--name must not be empty', CMD);
     try {
@@ -180,6 +190,7 @@ export function toRelayConfig(s: RelaySettings): RelayConfig {
   const config: RelayConfig = { listen: s.listen, connect: s.connect, advertise: s.advertise };
   if (s.name !== undefined) config.name = s.name;
   if (s.metrics !== undefined) config.metrics = s.metrics;
+  if (s.lockspaces !== undefined && s.lockspaces.length > 0) config.lockspaces = s.lockspaces;
   if (s.key !== undefined) config.keyPair = loadKeyPair(s.key, CMD);
   if (s['allow-key'].length > 0) config.allowedPeerKeys = s['allow-key'].map((f) => loadPublicKey(f, CMD));
   if (s['tls-cert'] !== undefined && s['tls-key'] !== undefined) {

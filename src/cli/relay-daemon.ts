@@ -19,6 +19,8 @@ import { serveEcho } from './echo-service.ts';
 import { fingerprint, type NodeKeyPair } from './keys.ts';
 import { keyFingerprint } from '../iocom/auth.ts';
 import { RelayOps } from './ops/relay-ops.ts';
+import { startDlmNode, type DlmNode } from '../services/dlm/index.ts';
+import { registerDlmMetrics } from './dlm-metrics.ts';
 
 export interface TlsFiles {
   /** PEM certificate chain of this node. */
@@ -74,6 +76,8 @@ export interface RelayConfig {
   metrics?: string;
   /** Interval of the status page's live updates (/events), in ms. @default 1000 */
   metricsEventIntervalMs?: number;
+  /** DLM lockspaces to join (members from spans; `dmsg locks` inspects them; docs/dlm.md). @default [] (no DLM) */
+  lockspaces?: readonly string[];
 }
 
 export interface RelayPeer {
@@ -94,6 +98,8 @@ export interface RelayHandle {
   stats(): RelayStats;
   /** Metrics, health and the observer of the router (src/cli/ops); `ops.metricsAddress` is the bound --metrics address. */
   readonly ops: RelayOps;
+  /** The DLM node when `lockspaces` were given, else null. */
+  readonly dlm: DlmNode | null;
   /** Stop redialling `target` and drop its link (a permanent cut). False if no such peer. */
   disconnect(target: string): boolean;
   /** Withdraw spans, close links gracefully, close listeners. Idempotent. */
@@ -279,6 +285,23 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
     echoes.push(serveEcho(ad));
   }
 
+  let dlm: DlmNode | null = null;
+  let unregisterDlm = (): void => {};
+  if (config.lockspaces && config.lockspaces.length > 0) {
+    try {
+      dlm = await startDlmNode(router, { lockspaces: config.lockspaces });
+    } catch (err) {
+      for (const e of echoes) e.unsubscribe();
+      await ops.close();
+      await Promise.all(servers.map((s) => s.close()));
+      await router.close();
+      releaseRxjs();
+      throw err;
+    }
+    unregisterDlm = registerDlmMetrics(ops.registry, dlm);
+    log(`dlm: joined lockspace${config.lockspaces.length === 1 ? '' : 's'} ${config.lockspaces.join(', ')}`);
+  }
+
   const peers: RelayPeer[] = connect.map((e) => {
     const target = formatEndpoint(e);
     const dial = (signal: AbortSignal): Promise<Duplex> => {
@@ -313,6 +336,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
       return { budget: budget.stats(), router: router.stats() };
     },
     ops,
+    dlm,
     disconnect(target: string): boolean {
       const peer = peers.find((p) => p.target === target);
       if (!peer) return false;
@@ -325,6 +349,8 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
         stopping = true;
         for (const p of peers) p.dialer.stop();
         for (const e of echoes) e.unsubscribe();
+        unregisterDlm();
+        dlm?.close();
         // Router.close() withdraws our spans first, then closes every link gracefully.
         await router.close();
         await Promise.all(servers.map((s) => s.close()));

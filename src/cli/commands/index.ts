@@ -9,6 +9,7 @@ import { decodeCommand } from './decode.ts';
 import { demoCommand } from './demo.ts';
 import { helpCommand } from './help.ts';
 import { keygenCommand } from './keygen.ts';
+import { locksCommand } from './locks.ts';
 import { pingCommand } from './ping.ts';
 import { relayCommand } from './relay.ts';
 import { shellCommand } from './shell.ts';
@@ -23,6 +24,7 @@ export const COMMANDS: readonly Command[] = [
   pingCommand,
   shellCommand,
   topCommand,
+  locksCommand,
   keygenCommand,
   decodeCommand,
   benchCommand,

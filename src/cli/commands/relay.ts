@@ -27,6 +27,7 @@ export function flagSettings(values: OptionValues): PartialSettings {
     connect: listOption(values, 'connect'),
     advertise: listOption(values, 'advertise'),
     'allow-key': listOption(values, 'allow-key'),
+    lockspaces: listOption(values, 'lockspace'),
   };
   for (const k of ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca', 'metrics', 'log', 'log-level'] as const) {
     const v = stringOption(values, k, 'relay');
@@ -85,6 +86,7 @@ export const relayCommand: Command = {
     connect: { type: 'string', multiple: true, valueName: 'ADDR', description: 'keep a link to this peer (redialled with backoff)' },
     name: { type: 'string', valueName: 'NAME', description: 'node name sent to peers (default: host name)' },
     advertise: { type: 'string', multiple: true, valueName: 'SERVICE[/INSTANCE]', description: 'advertise an echo service' },
+    lockspace: { type: 'string', multiple: true, valueName: 'NAME', description: "join this DLM lockspace (config key \"lockspaces\"); inspect with 'dmsg locks'" },
     key: { type: 'string', valueName: 'FILE', description: "this node's Ed25519 private key (PEM), from dmsg keygen" },
     'allow-key': { type: 'string', multiple: true, valueName: 'FILE', description: "a peer's Ed25519 public key (PEM); peers must prove one" },
     'tls-cert': { type: 'string', valueName: 'FILE', description: 'TLS certificate chain (PEM)' },

@@ -13,11 +13,11 @@ import { newLksb, type Lksb } from './lock.ts';
 import type { Lockspace } from './lockspace.ts';
 
 export interface LockOptions {
-  /** Extra DLM_LKF_* flags, by name or as bits (CONVERT/VALBLK are added as needed). */
+  /** Extra DLM_LKF_* flags, by name or as bits (CONVERT/VALBLK are added as needed). @default none */
   flags?: readonly LkfName[] | number;
-  /** Aborting cancels the request (or conversion) while it is not granted. */
+  /** Aborting cancels the request (or conversion) while it is not granted. @default none (not cancellable) */
   signal?: AbortSignal;
-  /** LVB to write (used when the LVB table says this operation writes). */
+  /** LVB to write (used when the LVB table says this operation writes). @default none (the lock's LVB buffer as it is) */
   lvb?: Uint8Array;
 }
 

@@ -24,3 +24,6 @@ export * as dlmMessage from './message.ts';
 export { compatible, conversionClass, quecvtAllowed, lvbOperation } from './modes.ts';
 export { MidcommsEndpoint, joinOverSpans, lockspaceService } from './mesh-binding.ts';
 export type { SpanMembership } from './mesh-binding.ts';
+export { startDlmNode, fetchLocks, DLM_ADMIN_SERVICE, DLM_ADMIN_CMD, DLM_ADMIN_CHUNK, DLM_ADMIN_MAX_RESOURCES } from './dlm-node.ts';
+export type { DlmNode, DlmNodeOptions, LocksReport, LockspaceReport } from './dlm-node.ts';
+export { validateLockspaceName } from './options.ts';

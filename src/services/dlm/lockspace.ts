@@ -51,6 +51,12 @@ export interface LockspaceStats {
   ignored: number;
   callbacks: number;
   callbackErrors: number;
+  /** Locks this node granted as master (at once or later by a grant pass), local or remote owners. */
+  grants: number;
+  /** Requests and conversions this node, as master, queued because they could not be granted at once. */
+  waits: number;
+  /** Blocking callbacks this node, as master, decided (to local holders or as BAST messages). */
+  basts: number;
 }
 
 /** One queue entry of `dump()`. */
@@ -80,6 +86,8 @@ const enc = new TextEncoder();
 const ASCII = /^[\x00-\x7f]*$/;
 /** A byte string as a map key (one char per byte). */
 function latin1(b: Uint8Array): string {
+  // One flat string (names are at most 64 bytes): no cons-string per byte.
+  if (b.length <= 256) return String.fromCharCode.apply(null, b as unknown as number[]);
   let s = '';
   for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
   return s;
@@ -101,7 +109,7 @@ export class Lockspace implements ResourceSink {
   readonly #deferred: (() => void)[] = [];
   readonly #tossQueue = new Map<Resource, number>();
   #tossTimer: unknown = null;
-  readonly stats: LockspaceStats = { sent: 0, received: 0, refused: {}, ignored: 0, callbacks: 0, callbackErrors: 0 };
+  readonly stats: LockspaceStats = { sent: 0, received: 0, refused: {}, ignored: 0, callbacks: 0, callbackErrors: 0, grants: 0, waits: 0, basts: 0 };
 
   constructor(host: LockspaceHost, name: string, globalId: number, lvblen: number, members: number[]) {
     this.host = host;
@@ -646,12 +654,14 @@ export class Lockspace implements ResourceSink {
   // ===================================================================
 
   cast(lock: Lock, status: number): void {
+    if (status === 0) this.stats.grants++;
     if (lock.masterCopy) return; // its reply carries the result
     const terminal = status === DLM_ERRNO.EUNLOCK || (lock.grmode === LKM.IV && status !== 0);
     this.queueCast(lock, status, terminal);
   }
 
   grantPending(lock: Lock): void {
+    this.stats.grants++;
     if (lock.masterCopy) {
       const m = this.#lockMessage(MSG.GRANT, lock);
       m.lkid = lock.lkid;
@@ -664,6 +674,7 @@ export class Lockspace implements ResourceSink {
   }
 
   bast(lock: Lock, mode: Mode): void {
+    this.stats.basts++;
     if (lock.masterCopy) {
       if (!lock.hasBast) return;
       const m = this.#lockMessage(MSG.BAST, lock);
@@ -672,6 +683,10 @@ export class Lockspace implements ResourceSink {
       return;
     }
     this.queueBast(lock, mode);
+  }
+
+  queued(_lock: Lock): void {
+    this.stats.waits++;
   }
 
   /** @internal (owner-side.ts) */

@@ -135,35 +135,74 @@ function writeHeader(dv: DataView, h: DlmHeader, length: number): void {
   dv.setUint8(15, 0);
 }
 
+/** Little-endian 32-bit store (signed values as two's complement: a Uint8Array store keeps the low 8 bits). */
+function put32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v;
+  b[o + 1] = v >>> 8;
+  b[o + 2] = v >>> 16;
+  b[o + 3] = v >>> 24;
+}
+
+function getU32(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
+function getI32(b: Uint8Array, o: number): number {
+  return b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
+}
+
+/**
+ * Encoded messages are cut from a shared slab, as Node's Buffer pool does:
+ * an 88-byte typed array of its own costs an off-heap allocation and a GC
+ * tracked backing store, the top cost of a remote lock cycle. Each message
+ * is its own range of the slab, never written again once returned; a
+ * message kept alive keeps at most one slab (SLAB bytes) alive.
+ */
+const SLAB = 8192;
+let slab = new Uint8Array(SLAB);
+let slabUsed = 0;
+
+function allocMessage(length: number): Uint8Array {
+  if (length > SLAB / 4) return new Uint8Array(length);
+  if (slabUsed + length > SLAB) {
+    slab = new Uint8Array(SLAB);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + length);
+  slabUsed += (length + 7) & ~7;
+  return out;
+}
+
 export function encodeMessage(h: Omit<DlmHeader, 'cmd'>, m: DlmMessage): Uint8Array {
   const length = DLM_MSG_FIXED_LEN + m.extra.length;
   if (length > DLM_MAX_MSG_LEN) throw new DlmError('EINVAL', `DLM message of ${length} bytes exceeds ${DLM_MAX_MSG_LEN}`);
-  const out = new Uint8Array(length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, h.version >>> 0, true);
-  dv.setUint32(4, h.lockspace >>> 0, true);
-  dv.setUint32(8, h.nodeid >>> 0, true);
-  dv.setUint16(12, length, true);
+  const out = allocMessage(length);
+  put32(out, 0, h.version);
+  put32(out, 4, h.lockspace);
+  put32(out, 8, h.nodeid);
+  out[12] = length;
+  out[13] = length >>> 8;
   out[14] = DLM_CMD.MSG;
+  out[15] = 0;
   // The 18 fields in wire order; signed ones (modes, status, result) as two's complement.
-  dv.setUint32(16, m.type, true);
-  dv.setUint32(20, m.nodeid >>> 0, true);
-  dv.setUint32(24, m.pid >>> 0, true);
-  dv.setUint32(28, m.lkid >>> 0, true);
-  dv.setUint32(32, m.remid >>> 0, true);
-  dv.setUint32(36, m.parentLkid >>> 0, true);
-  dv.setUint32(40, m.parentRemid >>> 0, true);
-  dv.setUint32(44, m.exflags >>> 0, true);
-  dv.setUint32(48, m.sbflags >>> 0, true);
-  dv.setUint32(52, m.flags >>> 0, true);
-  dv.setUint32(56, m.lvbseq >>> 0, true);
-  dv.setUint32(60, m.hash >>> 0, true);
-  dv.setInt32(64, m.status, true);
-  dv.setInt32(68, m.grmode, true);
-  dv.setInt32(72, m.rqmode, true);
-  dv.setInt32(76, m.bastmode, true);
-  dv.setUint32(80, m.asts >>> 0, true);
-  dv.setInt32(84, m.result, true);
+  put32(out, 16, m.type);
+  put32(out, 20, m.nodeid);
+  put32(out, 24, m.pid);
+  put32(out, 28, m.lkid);
+  put32(out, 32, m.remid);
+  put32(out, 36, m.parentLkid);
+  put32(out, 40, m.parentRemid);
+  put32(out, 44, m.exflags);
+  put32(out, 48, m.sbflags);
+  put32(out, 52, m.flags);
+  put32(out, 56, m.lvbseq);
+  put32(out, 60, m.hash);
+  put32(out, 64, m.status);
+  put32(out, 68, m.grmode);
+  put32(out, 72, m.rqmode);
+  put32(out, 76, m.bastmode);
+  put32(out, 80, m.asts);
+  put32(out, 84, m.result);
   if (m.extra.length > 0) out.set(m.extra, DLM_MSG_FIXED_LEN);
   return out;
 }
@@ -191,15 +230,14 @@ function bad(field: string, expected: string, got: number | string): never {
 /** Decode and check the header against the bytes. */
 export function decodeHeader(bytes: Uint8Array): DlmHeader {
   if (bytes.length < DLM_HEADER_LEN) bad('length', `>= ${DLM_HEADER_LEN} bytes`, bytes.length);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const version = dv.getUint32(0, true);
+  const version = getU32(bytes, 0);
   if ((version & DLM_VERSION_MAJOR_MASK) >>> 0 !== (DLM_VERSION & DLM_VERSION_MAJOR_MASK) >>> 0 || (version & 0xffff) < 1) bad('h_version', '0x0003000x (x >= 1)', `0x${version.toString(16)}`);
-  const length = dv.getUint16(12, true);
+  const length = bytes[12]! | (bytes[13]! << 8);
   if (length !== bytes.length) bad('h_length', `the message size ${bytes.length}`, length);
   if (length > DLM_MAX_MSG_LEN) bad('h_length', `<= ${DLM_MAX_MSG_LEN}`, length);
-  const cmd = dv.getUint8(14);
+  const cmd = bytes[14]!;
   if (cmd < 1 || cmd > 5) bad('h_cmd', '1..5', cmd);
-  return { version, lockspace: dv.getUint32(4, true), nodeid: dv.getUint32(8, true), cmd };
+  return { version, lockspace: getU32(bytes, 4), nodeid: getU32(bytes, 8), cmd };
 }
 
 /** The result values each message type may carry (wire-normalised, §3.7). */
@@ -225,30 +263,30 @@ export function decodeMessage(bytes: Uint8Array, lvblen: number): { header: DlmH
   const header = decodeHeader(bytes);
   if (header.cmd !== DLM_CMD.MSG) bad('h_cmd', `MSG (${DLM_CMD.MSG})`, header.cmd);
   if (bytes.length < DLM_MSG_FIXED_LEN) bad('length', `>= ${DLM_MSG_FIXED_LEN} bytes for MSG`, bytes.length);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const type = dv.getUint32(16, true);
+  const b = bytes;
+  const type = getU32(b, 16);
   if (type < MSG.REQUEST || type > MSG.PURGE) bad('m_type', '1..14', type);
   const msg: DlmMessage = {
     type: type as MsgType,
-    nodeid: dv.getUint32(20, true),
-    pid: dv.getUint32(24, true),
-    lkid: dv.getUint32(28, true),
-    remid: dv.getUint32(32, true),
-    parentLkid: dv.getUint32(36, true),
-    parentRemid: dv.getUint32(40, true),
-    exflags: dv.getUint32(44, true),
-    sbflags: dv.getUint32(48, true),
+    nodeid: getU32(b, 20),
+    pid: getU32(b, 24),
+    lkid: getU32(b, 28),
+    remid: getU32(b, 32),
+    parentLkid: getU32(b, 36),
+    parentRemid: getU32(b, 40),
+    exflags: getU32(b, 44),
+    sbflags: getU32(b, 48),
     // The receiver keeps only the low 16 bits of the shared flags (USER, ORPHAN).
-    flags: dv.getUint32(52, true) & 0xffff,
-    lvbseq: dv.getUint32(56, true),
-    hash: dv.getUint32(60, true),
-    status: dv.getInt32(64, true),
-    grmode: dv.getInt32(68, true),
-    rqmode: dv.getInt32(72, true),
-    bastmode: dv.getInt32(76, true),
-    asts: dv.getUint32(80, true),
-    result: dv.getInt32(84, true),
-    extra: bytes.subarray(DLM_MSG_FIXED_LEN),
+    flags: getU32(b, 52) & 0xffff,
+    lvbseq: getU32(b, 56),
+    hash: getU32(b, 60),
+    status: getI32(b, 64),
+    grmode: getI32(b, 68),
+    rqmode: getI32(b, 72),
+    bastmode: getI32(b, 76),
+    asts: getU32(b, 80),
+    result: getI32(b, 84),
+    extra: bytes.length === DLM_MSG_FIXED_LEN ? EMPTY : bytes.subarray(DLM_MSG_FIXED_LEN),
   };
   if ((msg.exflags & ~LKF_ALL) !== 0) bad('m_exflags', 'known DLM_LKF_* bits', `0x${msg.exflags.toString(16)}`);
   if ((msg.sbflags & ~SBF_ALL) !== 0) bad('m_sbflags', 'known DLM_SBF_* bits', `0x${msg.sbflags.toString(16)}`);

@@ -24,6 +24,8 @@ export interface ResourceSink {
   grantPending(lock: Lock): void;
   /** A blocking callback for a holder (local: BAST; master copy: BAST message). */
   bast(lock: Lock, mode: Mode): void;
+  /** A request or conversion that could not be granted at once was queued (counted). */
+  queued(lock: Lock): void;
 }
 
 export class Resource {
@@ -175,6 +177,7 @@ export class Resource {
     }
     if (!(lock.exflags & LKF.NOQUEUE)) {
       this.add(lock, LKSTS.WAITING);
+      sink.queued(lock);
       return DLM_ERRNO.EINPROGRESS;
     }
     sink.cast(lock, DLM_ERRNO.EAGAIN);
@@ -211,6 +214,7 @@ export class Resource {
     }
     if (!(lock.exflags & LKF.NOQUEUE)) {
       this.move(lock, LKSTS.CONVERT);
+      sink.queued(lock);
       return DLM_ERRNO.EINPROGRESS;
     }
     sink.cast(lock, DLM_ERRNO.EAGAIN);

@@ -71,7 +71,7 @@ export class DlmSim {
   }
 
   #send(from: number, to: number, bytes: Uint8Array): void {
-    const held = this.#held.get(`${from}>${to}`);
+    const held = this.#held.size === 0 ? undefined : this.#held.get(`${from}>${to}`);
     if (held) {
       held.push({ from, to, bytes });
       return;

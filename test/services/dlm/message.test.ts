@@ -56,7 +56,8 @@ describe('validation on decode', () => {
     m.lkid = 1;
     m.rqmode = 3;
     m.extra = new TextEncoder().encode('res');
-    const b = encodeMessage(H, m);
+    // A copy with a buffer of its own (encoded messages share a slab).
+    const b = encodeMessage(H, m).slice();
     return new DataView(b.buffer);
   };
   const cases: [string, (dv: DataView) => void, RegExp][] = [
@@ -102,7 +103,7 @@ describe('validation on decode', () => {
     g.extra = new Uint8Array(40);
     expect(() => decodeMessage(encodeMessage(H, g), 32)).toThrow(/LVB length/);
     expect(() => decodeHeader(new Uint8Array(10))).toThrow(DlmError);
-    const short = encodeMessage(H, emptyMessage(MSG.BAST)).subarray(0, 60);
+    const short = encodeMessage(H, emptyMessage(MSG.BAST)).slice(0, 60);
     new DataView(short.buffer).setUint16(12, 60, true);
     expect(() => decodeMessage(short, 32)).toThrow(/>= 88/);
   });
@@ -182,3 +183,22 @@ describe('fuzz (fixed seeds)', () => {
 function EXmode(): number {
   return 5;
 }
+
+describe('encoded messages share a slab', () => {
+  it('each is its own byte range: encoding more never changes an earlier one', () => {
+    const first = emptyMessage(MSG.REQUEST);
+    first.lkid = 7;
+    first.rqmode = 5;
+    first.extra = new TextEncoder().encode('first');
+    const a = encodeMessage(H, first);
+    const copy = a.slice();
+    for (let i = 0; i < 500; i++) {
+      const m = emptyMessage(MSG.GRANT);
+      m.lkid = i + 1;
+      encodeMessage(H, m);
+    }
+    expect([...a]).toEqual([...copy]);
+    expect(decodeMessage(a, 32).msg).toMatchObject({ lkid: 7, rqmode: 5 });
+    expect(a.length).toBe(DLM_MSG_FIXED_LEN + 5);
+  });
+});
