@@ -142,3 +142,8 @@ export { RelayObserver } from './cli/ops/relay-observer.ts';
 // ---------------------------------------------------------------- services: midcomms (reliable sessions between nodes)
 export { midcomms, Midcomms, MidcommsError, encodeDlmMessage, DLM_CMD, DLM_VERSION, MC_STATE, MIDCOMMS_DEFAULTS } from './services/midcomms/index.ts';
 export type { MidcommsServiceOptions, MidcommsOptions, MidcommsErrorCode, Session as MidcommsSession, SessionStatsSnapshot as MidcommsStats } from './services/midcomms/index.ts';
+
+// ---------------------------------------------------------------- services: DLM, the names the md-cluster and userspace-log examples use
+// (added by "users"; "dlm2" owns the DLM's full public list and may fold this block into it)
+export { Dlm, DlmSim, DlmError, isDlmError, DlmLockspace, DlmLock } from './services/dlm/index.ts';
+export type { ModeName, LockOptions } from './services/dlm/index.ts';
