@@ -11,3 +11,5 @@ export * from './iocom/index.ts';
 export * from './transport/index.ts';
 export * from './span/index.ts';
 export { ManualClock } from './util/clock.ts';
+// The DLM service (added by "users" with the DLM names in the root entry; the rest of src/services may follow).
+export * from './services/dlm/index.ts';
