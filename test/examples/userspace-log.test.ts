@@ -199,3 +199,18 @@ describe('examples/userspace-log', () => {
     expect(servers.some((s) => s.active)).toBe(false);
   });
 });
+
+describe('examples/userspace-log/main.ts', () => {
+  it('runs to completion: a lost reply and a failover mid-request, both answered by resending', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, ['--conditions=dmsg-mesh-source', '--import', 'tsx', 'examples/userspace-log/main.ts'], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/active log server: srv\d; standby: srv\d/);
+    expect(r.stdout).toContain('region 2 clean: false');
+    expect(r.stdout).toMatch(/srv\d stopped; srv\d active: true/);
+    expect(r.stdout).toContain('regions in sync: 1');
+    expect(r.stdout).toContain('client: 7 sends, 2 timeouts, 0 stale replies');
+    expect(r.stdout).toMatch(/done\n$/);
+  });
+});
