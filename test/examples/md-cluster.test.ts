@@ -181,3 +181,11 @@ describe('examples/md-cluster/main.ts', () => {
     expect(r.stdout).toMatch(/done\n$/);
   });
 });
+
+describe('examples/md-cluster: scenarios that need DLM recovery (not built yet: membership changes with resources in use are refused with EOPNOTSUPP)', () => {
+  // MdNode.recoverSlot() is written (PW on the dead slot's bitmap, merge its LVB range, clear it),
+  // but its PW is only granted once recovery purges the dead node's lock, and a dead receiver's
+  // `ack` CR only goes away the same way. Not tested, not faked.
+  it.todo('a receiver killed mid-broadcast: the sender completes once recovery purges its ack lock');
+  it.todo("recovery of a failed node's bitmap slot (recover_slot): a survivor takes its bitmap PW and resyncs its range");
+});

@@ -214,3 +214,9 @@ describe('examples/userspace-log/main.ts', () => {
     expect(r.stdout).toMatch(/done\n$/);
   });
 });
+
+describe('examples/userspace-log: scenarios that need DLM recovery (not built yet)', () => {
+  // ClusteredLogServer hands over only when the active node unlocks; a node that dies holding
+  // EX keeps it until DLM recovery purges its locks. Not tested, not faked.
+  it.todo("the active log server's node dies: the standby is granted EX after recovery and serves");
+});
