@@ -41,32 +41,41 @@ export class LogServer {
   #onTransaction(tx: Transaction): void {
     tx.rx$.subscribe({
       next: (m) => {
-        if (m.aux.length === 0) return;
-        const req = decodeRequest(m.aux);
-        if (!req) {
+        try {
+          this.#onRequest(tx, m.aux);
+        } catch {
+          // A request this server cannot answer costs that request only, never the process.
           this.stats.malformed++;
-          return;
         }
-        const fate = this.#opts.fault?.(req) ?? 'send';
-        if (fate === 'drop') {
-          this.stats.dropped++;
-          return;
-        }
-        const res = fate === 'eagain' ? { error: ERRNO.EAGAIN, data: new Uint8Array(0) } : handleRequest(this.#opts.store, req);
-        const send = (): void => {
-          if (tx.canSend) tx.send(ULOG_CMD, { aux: encodeRequest({ ...req, error: res.error, data: res.data }) });
-        };
-        if (fate === 'hold') {
-          this.stats.held++;
-          this.#held.push(send);
-          return;
-        }
-        this.stats.answered++;
-        send();
       },
       complete: () => tx.close(),
       error: () => {},
     });
+  }
+
+  #onRequest(tx: Transaction, aux: Uint8Array): void {
+    if (aux.length === 0) return;
+    const req = decodeRequest(aux);
+    if (!req) {
+      this.stats.malformed++;
+      return;
+    }
+    const fate = this.#opts.fault?.(req) ?? 'send';
+    if (fate === 'drop') {
+      this.stats.dropped++;
+      return;
+    }
+    const res = fate === 'eagain' ? { error: ERRNO.EAGAIN, data: new Uint8Array(0) } : handleRequest(this.#opts.store, req);
+    const send = (): void => {
+      if (tx.canSend) tx.send(ULOG_CMD, { aux: encodeRequest({ ...req, error: res.error, data: res.data }) });
+    };
+    if (fate === 'hold') {
+      this.stats.held++;
+      this.#held.push(send);
+      return;
+    }
+    this.stats.answered++;
+    send();
   }
 
   /** Send the held replies now (late replies). */

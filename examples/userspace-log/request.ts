@@ -61,7 +61,7 @@ export function encodeRequest(r: UlogRequest): Uint8Array {
   return b;
 }
 
-/** Decode; undefined when short, of another version, with reserved type bits set or a wrong data_size (dropped by the reader). */
+/** Decode; undefined when short, of another version, with reserved type bits set, an unterminated uuid or a wrong data_size (dropped by the reader). */
 export function decodeRequest(b: Uint8Array): UlogRequest | undefined {
   if (b.length < ULOG_HEADER_LEN) return undefined;
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -72,9 +72,10 @@ export function decodeRequest(b: Uint8Array): UlogRequest | undefined {
   if (size !== b.length - ULOG_HEADER_LEN) return undefined;
   const raw = b.subarray(8, 137);
   const nul = raw.indexOf(0);
+  if (nul < 0) return undefined; // the uuid must be NUL-terminated within its 129 bytes
   return {
     luid: v.getBigUint64(0, true),
-    uuid: new TextDecoder().decode(nul >= 0 ? raw.subarray(0, nul) : raw),
+    uuid: new TextDecoder().decode(raw.subarray(0, nul)),
     error: v.getInt32(144, true),
     seq: v.getUint32(148, true),
     type,

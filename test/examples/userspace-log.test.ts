@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DlmSim, ManualClock, Router, memoryPair } from 'dmsg-mesh';
 import { createMesh, nodeIdOf, until, type Mesh } from '../helpers/mesh.ts';
 import { UlogClient, UlogError } from '../../examples/userspace-log/client.ts';
-import { LogServer, type ReplyFate } from '../../examples/userspace-log/log-server.ts';
+import { LogServer, ULOG_CMD, type ReplyFate } from '../../examples/userspace-log/log-server.ts';
 import { ClusteredLogServer } from '../../examples/userspace-log/clustered-server.ts';
 import { LogStore } from '../../examples/userspace-log/region-log.ts';
 import { SpanChannel } from '../../examples/userspace-log/span-channel.ts';
@@ -54,6 +54,20 @@ describe('dm_ulog_request codec', () => {
     v.setUint32(152, ULOG.MARK_REGION, true);
     expect(decodeRequest(b.subarray(0, 170))).toBeUndefined();
     expect(decodeRequest(new Uint8Array(20))).toBeUndefined();
+    // A uuid filling all 129 bytes without a NUL is refused (a server could not echo it back).
+    const full = encodeRequest({ ...r, uuid: '' });
+    full.fill(0x41, 8, 137);
+    expect(decodeRequest(full)).toBeUndefined();
+  });
+
+  it('the server drops malformed requests and keeps answering the connection', async () => {
+    const { call, server, client } = await setup();
+    await call(ULOG.CTR, u64(512n, 8n));
+    const tx = client.open('ulog', ULOG_CMD, { aux: new Uint8Array(300).fill(0x41) });
+    tx.rx$.subscribe({ error: () => {} });
+    await until(() => server.stats.malformed === 1, 'malformed request counted');
+    expect(readU64s(await call(ULOG.GET_REGION_SIZE))).toEqual([512n]);
+    tx.close();
   });
 });
 
