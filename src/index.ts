@@ -146,4 +146,4 @@ export type { MidcommsServiceOptions, MidcommsOptions, MidcommsErrorCode, Sessio
 // ---------------------------------------------------------------- services: DLM, the names the md-cluster and userspace-log examples use
 // (added by "users"; "dlm2" owns the DLM's full public list and may fold this block into it)
 export { Dlm, DlmSim, DlmError, isDlmError, DlmLockspace, DlmLock } from './services/dlm/index.ts';
-export type { ModeName, LockOptions } from './services/dlm/index.ts';
+export type { ModeName } from './services/dlm/index.ts';
