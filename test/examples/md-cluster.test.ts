@@ -168,6 +168,49 @@ describe('examples/md-cluster', () => {
   });
 });
 
+describe('examples/md-cluster: a hand-driven sender (raw DLM calls) with bad messages', () => {
+  it("receivers reject a message carrying their own slot and an unreadable one, process the rest, and stay in the dance", async () => {
+    const ids = [1, 2, 3];
+    const sim = new DlmSim({ nodes: ids });
+    const md: MdNode[] = [];
+    for (const id of [1, 2]) md.push(new MdNode(await sim.node(id).join('md', { lvblen: MD_LVBLEN, members: ids }), { slot: id, slots: 3 }));
+    // Node 3's lockspace exists before anyone uses it (it may be a directory node).
+    const raw = await sim.node(3).join('md', { lvblen: MD_LVBLEN, members: ids });
+    for (const n of md) await settled(sim, n.join());
+    const go = <T>(p: Promise<T>): Promise<T> => settled(sim, p);
+    const ack = await go(raw.lock('ack', 'CR'));
+    const msg = await go(raw.lock('message', 'NL'));
+    const tok = await go(raw.lock('token', 'NL'));
+    const send = async (lvb: Uint8Array): Promise<void> => {
+      await go(tok.convert('EX'));
+      await go(msg.convert('EX'));
+      await go(msg.convert('CW', { lvb }));
+      await go(ack.convert('EX'));
+      await go(ack.convert('CR'));
+      await go(msg.convert('NL'));
+      await go(tok.convert('NL'));
+    };
+    await send(encodeClusterMsg(clusterMsg(MSG.METADATA_UPDATED, 1))); // md slot 1 is node 2's own
+    expect(md[0]!.received.map((m) => m.slot)).toEqual([1]);
+    expect(md[1]!.received).toEqual([]);
+    expect(md[1]!.rejected).toBe(1);
+    const garbage = new Uint8Array(MD_LVBLEN).fill(0xff);
+    await send(garbage); // unknown type: nobody processes it
+    expect(md.map((n) => n.rejected)).toEqual([1, 2]);
+    // Both are still in the dance. A real broadcast waits while node 3 (no receiver) holds ack CR ...
+    let done = false;
+    const p = md[0]!.broadcast(MSG.METADATA_UPDATED).then(() => (done = true));
+    await sim.settle();
+    expect(done).toBe(false);
+    expect(md[1]!.received.map((m) => m.slot)).toEqual([0]); // node 2 has processed it already
+    // ... and completes once node 3 lets go of ack.
+    await go(ack.convert('NL'));
+    await p;
+    expect(md[1]!.received.map((m) => m.slot)).toEqual([0]);
+    for (const n of md) expect(n.errors).toEqual([]);
+  });
+});
+
 describe('examples/md-cluster/main.ts', () => {
   it('runs to completion and prints what it promises', async () => {
     const { spawnSync } = await import('node:child_process');
