@@ -16,6 +16,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchModule>>> = 
   dlm: () => import('./dlm.ts'),
   'span-drop': () => import('./span-drop.ts'),
   midcomms: () => import('./midcomms.ts'),
+  'md-cluster': () => import('./md-cluster.ts'),
 };
 
 const USAGE = `usage: npm run bench -- [--json] [--seconds N] [--clock cpu|wall] [NAME...]

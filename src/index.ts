@@ -146,7 +146,7 @@ export type { MidcommsServiceOptions, MidcommsOptions, MidcommsErrorCode, Sessio
 
 // ---------------------------------------------------------------- services: the DLM (Linux fs/dlm semantics over midcomms; docs/dlm.md)
 // The TypeScript API (join, lock, convert, unlock, bast$) and its errors.
-export { Dlm, DlmLockspace, DlmLock, DlmError, isDlmError, statusName, DLM_DEFAULTS, LOCKSPACE_DEFAULTS } from './services/dlm/index.ts';
+export { Dlm, DlmSim, DlmLockspace, DlmLock, DlmError, isDlmError, statusName, DLM_DEFAULTS, LOCKSPACE_DEFAULTS } from './services/dlm/index.ts';
 export type { LockOptions, DlmErrorCode, DlmOptions, LockspaceOptions } from './services/dlm/index.ts';
 // Modes, flags and statuses; the low-level lksb API (ports of Linux programs).
 export { LKM, LKF, SBF, DLM_ERRNO, MODE_NAMES, modeName, parseMode, newLksb, Lockspace as DlmRawLockspace, formatLockdump } from './services/dlm/index.ts';

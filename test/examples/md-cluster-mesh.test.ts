@@ -1,0 +1,66 @@
+/**
+ * examples/md-cluster over the real stack: three Routers in a line joined by
+ * memory links, midcomms sessions (ManualClock for their timers), the DLM's
+ * lockspace members taken from spans. The mesh moves on event-loop turns;
+ * nothing waits on a timer.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Dlm, joinOverSpans, MidcommsEndpoint, type SpanMembership } from '../../src/services/dlm/index.ts';
+import { midcomms, type Midcomms } from '../../src/services/midcomms/index.ts';
+import { ManualClock } from '../../src/util/clock.ts';
+import { createMesh, until, type Mesh } from '../helpers/mesh.ts';
+import { MdNode, bitmapName } from '../../examples/md-cluster/md-node.ts';
+import { MSG, MD_LVBLEN } from '../../examples/md-cluster/message.ts';
+
+let mesh: Mesh | null = null;
+const cleanup: (() => void)[] = [];
+
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) f();
+  await mesh?.close();
+  mesh = null;
+});
+
+describe('examples/md-cluster over routers, midcomms and the DLM', () => {
+  it('three nodes through a relay: join, one broadcast, two concurrent senders, NEWDISK', async () => {
+    mesh = createMesh(3, [
+      [0, 1],
+      [1, 2],
+    ]);
+    const clock = new ManualClock();
+    const mcs: Midcomms[] = mesh.routers.map((r) => midcomms(r, { clock }));
+    const endpoints = mesh.routers.map((r, i) => new MidcommsEndpoint(r, mcs[i]!));
+    const dlms = endpoints.map((endpoint) => new Dlm({ endpoint }));
+    cleanup.push(() => {
+      for (const d of dlms) d.close();
+      for (const e of endpoints) e.close();
+      for (const m of mcs) m.destroy();
+    });
+    await until(() => mesh!.routers.every((r) => r.members('midcomms').length === 3), 'midcomms everywhere');
+    const joined: SpanMembership[] = [];
+    for (let i = 0; i < 3; i++) joined.push(await joinOverSpans(mesh.routers[i]!, dlms[i]!, 'md-array', { lvblen: MD_LVBLEN }));
+    cleanup.push(() => joined.forEach((j) => j.close()));
+    await until(() => joined.every((j) => j.lockspace.raw.members.length === 3), 'lockspace members from spans');
+
+    const nodes = joined.map((j, i) => new MdNode(j.lockspace, { slot: i + 1, slots: 3, acceptDisk: () => true }));
+    for (const n of nodes) await n.join();
+    expect(nodes[2]!.probes.map((p) => p.state)).toEqual(['alive', 'alive']);
+    for (const n of nodes) expect(n.modes()).toMatchObject({ token: 'NL', ack: 'CR', 'no-new-dev': 'CR', [bitmapName(n.mdSlot)]: 'PW' });
+
+    await nodes[0]!.broadcast(MSG.METADATA_UPDATED);
+    expect(nodes.map((n) => n.received.length)).toEqual([0, 1, 1]);
+
+    await Promise.all([nodes[1]!.resyncing(10n, 20n), nodes[2]!.resyncing(30n, 40n)]);
+    expect([...nodes[0]!.suspended.entries()].sort()).toEqual([
+      [1, { low: 10n, high: 20n }],
+      [2, { low: 30n, high: 40n }],
+    ]);
+
+    expect(await nodes[2]!.addNewDisk(new Uint8Array(16).fill(1), 4)).toBe(true);
+    await until(() => nodes.every((n) => n.modes().ack === 'CR' && n.modes()['no-new-dev'] === 'CR'), 'idle again');
+    for (const n of nodes) expect(n.errors).toEqual([]);
+    // The lockspace did not change members (no recovery was needed or attempted).
+    expect(joined.every((j) => j.lockspace.raw.members.length === 3)).toBe(true);
+    expect(endpoints.every((e) => e.unknownPeer === 0 && e.sendErrors === 0)).toBe(true);
+  });
+});

@@ -1,0 +1,234 @@
+/**
+ * examples/md-cluster on a simulated 3-4 node DLM (DlmSim: one ManualClock,
+ * one task queue, settle() runs until nothing is pending), so every run is
+ * the same.
+ */
+import { describe, expect, it } from 'vitest';
+import { DlmSim } from 'dmsg-mesh';
+import { MdNode, bitmapName } from '../../examples/md-cluster/md-node.ts';
+import { MSG, MD_LVBLEN, decodeClusterMsg, encodeClusterMsg, clusterMsg } from '../../examples/md-cluster/message.ts';
+
+async function settled<T>(sim: DlmSim, p: Promise<T>): Promise<T> {
+  let done = false;
+  const q = p.finally(() => (done = true));
+  await sim.settle();
+  expect(done, 'the operation completed once the simulation settled').toBe(true);
+  return q;
+}
+
+async function array(n: number, opts: { slots?: number; join?: number; acceptDisk?: (id: number) => boolean; recovered?: Array<[number, number, bigint]> } = {}) {
+  const ids = Array.from({ length: n }, (_, i) => i + 1);
+  const sim = new DlmSim({ nodes: ids });
+  const nodes: MdNode[] = [];
+  for (const id of ids) {
+    const ls = await sim.node(id).join('md-uuid', { lvblen: MD_LVBLEN, members: ids });
+    nodes.push(new MdNode(ls, { slot: id, slots: opts.slots ?? n, acceptDisk: () => opts.acceptDisk?.(id) ?? true, recoverBitmap: (slot, r) => void opts.recovered?.push([id, slot, r.high]) }));
+  }
+  const joining = nodes.slice(0, opts.join ?? n);
+  // One after another, as an array is assembled node by node (concurrent joins: see the test below).
+  for (const m of joining) await settled(sim, m.join());
+  return { sim, nodes };
+}
+
+describe('md-cluster message codec', () => {
+  it('round-trips the 44-byte cluster_msg in a 64-byte LVB', () => {
+    const m = clusterMsg(MSG.RESYNCING, 2, { low: 1n << 40n, high: (1n << 40n) + 8n, raidSlot: 7, uuid: Uint8Array.from({ length: 16 }, (_, i) => i) });
+    const b = encodeClusterMsg(m);
+    expect(b.length).toBe(64);
+    expect(decodeClusterMsg(b)).toEqual(m);
+    expect(decodeClusterMsg(new Uint8Array(10))).toBeUndefined();
+    b[0] = 99;
+    expect(decodeClusterMsg(b)).toBeUndefined();
+  });
+});
+
+describe('examples/md-cluster', () => {
+  it('one broadcast among three nodes: every receiver processes it before the sender returns; all back to ack CR', async () => {
+    const { sim, nodes } = await array(3);
+    for (const n of nodes) expect(n.modes()).toMatchObject({ token: 'NL', message: 'NL', ack: 'CR', 'no-new-dev': 'CR', [bitmapName(n.mdSlot)]: 'PW' });
+    let processedAtReturn = -1;
+    const p = nodes[0]!.broadcast(MSG.METADATA_UPDATED).then(() => (processedAtReturn = nodes[1]!.received.length + nodes[2]!.received.length));
+    await settled(sim, p);
+    expect(processedAtReturn).toBe(2);
+    expect(nodes[1]!.received.map((m) => [m.type, m.slot])).toEqual([[MSG.METADATA_UPDATED, 0]]);
+    expect(nodes[2]!.received.map((m) => [m.type, m.slot])).toEqual([[MSG.METADATA_UPDATED, 0]]);
+    expect(nodes[0]!.received).toEqual([]);
+    for (const n of nodes) {
+      expect(n.modes()).toMatchObject({ token: 'NL', message: 'NL', ack: 'CR' });
+      expect(n.errors).toEqual([]);
+      expect(n.rejected).toBe(0);
+    }
+  });
+
+  it('the sender waits while a receiver has not processed (its messages held), and finishes when they flow', async () => {
+    const { sim, nodes } = await array(3);
+    let done = false;
+    const p = nodes[0]!.broadcast(MSG.METADATA_UPDATED).then(() => (done = true));
+    sim.hold(3, 1);
+    sim.hold(3, 2);
+    await sim.settle();
+    expect(done).toBe(false);
+    expect(nodes[1]!.received.length).toBe(1);
+    sim.release(3, 1);
+    sim.release(3, 2);
+    await settled(sim, p);
+    expect(done).toBe(true);
+    expect(nodes[2]!.received.length).toBe(1);
+  });
+
+  it('two concurrent senders are serialised by the token: each message reaches the others once, never interleaved', async () => {
+    const { sim, nodes } = await array(3);
+    const p = Promise.all([nodes[0]!.broadcast(MSG.RESYNCING, { low: 100n, high: 200n }), nodes[1]!.broadcast(MSG.RESYNCING, { low: 300n, high: 400n })]);
+    await settled(sim, p);
+    expect(nodes[0]!.received.map((m) => m.slot)).toEqual([1]);
+    expect(nodes[1]!.received.map((m) => m.slot)).toEqual([0]);
+    expect(nodes[2]!.received.map((m) => m.slot).sort()).toEqual([0, 1]);
+    // RESYNCING builds each node's suspend list.
+    expect([...nodes[2]!.suspended.entries()].sort()).toEqual([
+      [0, { low: 100n, high: 200n }],
+      [1, { low: 300n, high: 400n }],
+    ]);
+    expect([...nodes[0]!.suspended.entries()]).toEqual([[1, { low: 300n, high: 400n }]]);
+    // A range of (0, 0) ends the resync: removed from the suspend lists.
+    await settled(sim, nodes[1]!.resyncing(0n, 0n));
+    expect(nodes[2]!.suspended.has(1)).toBe(false);
+    expect(nodes[0]!.suspended.size).toBe(0);
+    for (const n of nodes) expect(n.errors).toEqual([]);
+  });
+
+  it('three nodes joining at once (serialised by the token) all end joined with ack CR and bitmap PW', async () => {
+    const sim = new DlmSim({ nodes: [1, 2, 3] });
+    const nodes: MdNode[] = [];
+    for (const id of [1, 2, 3]) nodes.push(new MdNode(await sim.node(id).join('md', { lvblen: MD_LVBLEN, members: [1, 2, 3] }), { slot: id, slots: 3 }));
+    await settled(sim, Promise.all(nodes.map((n) => n.join())));
+    for (const n of nodes) {
+      expect(n.joined).toBe(true);
+      expect(n.modes()).toMatchObject({ token: 'NL', ack: 'CR', [bitmapName(n.mdSlot)]: 'PW' });
+    }
+    await settled(sim, nodes[2]!.broadcast(MSG.METADATA_UPDATED));
+    expect(nodes.map((n) => n.received.length)).toEqual([1, 1, 0]);
+  });
+
+  it('many broadcasts from every node at once: each node processes every other node\'s messages exactly once', async () => {
+    const { sim, nodes } = await array(3);
+    const p = Promise.all(nodes.flatMap((n) => [1, 2, 3, 4].map((k) => n.broadcast(MSG.BITMAP_NEEDS_SYNC, { low: BigInt(k) }))));
+    await settled(sim, p);
+    for (const n of nodes) {
+      expect(n.received.length).toBe(8);
+      for (const other of nodes) if (other !== n) expect(n.received.filter((m) => m.slot === other.mdSlot).map((m) => m.low)).toEqual([1n, 2n, 3n, 4n]);
+      expect(n.sent).toBe(4);
+      expect(n.errors).toEqual([]);
+    }
+  });
+
+  it('NEWDISK: granted no-new-dev EX when every node takes the disk; refused (EAGAIN) when one NACKs', async () => {
+    const uuid = new Uint8Array(16).fill(0xab);
+    {
+      const { sim, nodes } = await array(3);
+      expect(await settled(sim, nodes[0]!.addNewDisk(uuid, 5))).toBe(true);
+      for (const n of nodes.slice(1)) {
+        expect(n.received.map((m) => m.type)).toEqual([MSG.NEWDISK, MSG.METADATA_UPDATED]);
+        expect(n.received[0]!.uuid).toEqual(uuid);
+        expect(n.received[0]!.raidSlot).toBe(5);
+        expect(n.modes()['no-new-dev']).toBe('CR'); // re-taken on METADATA_UPDATED
+      }
+    }
+    {
+      const { sim, nodes } = await array(3, { acceptDisk: (id) => id !== 3 });
+      expect(await settled(sim, nodes[0]!.addNewDisk(uuid, 5))).toBe(false);
+      expect(nodes[0]!.modes()['no-new-dev']).toBe('CR');
+      expect(nodes[2]!.modes()['no-new-dev']).toBe('CR');
+    }
+  });
+
+  it('a joining node probes the slots: live slots answer EAGAIN (their resync range read with CR), an unused slot is granted and recovered', async () => {
+    // 4 DLM members, 5 md slots; nodes 1-3 join first, node 4 joins later.
+    const recovered: Array<[number, number, bigint]> = [];
+    const { sim, nodes } = await array(4, { slots: 5, join: 3, recovered });
+    // Joined one after another: node 1 found every other slot unused, node 3 slots 3 and 4.
+    expect(recovered.filter(([id]) => id === 1).map(([, slot]) => slot)).toEqual([1, 2, 3, 4]);
+    expect(recovered.filter(([id]) => id === 3).map(([, slot]) => slot)).toEqual([3, 4]);
+    recovered.length = 0;
+    await settled(sim, nodes[1]!.resyncing(1000n, 2000n));
+    const late = nodes[3]!;
+    const probes = await settled(sim, late.join());
+    expect(probes.map((p) => [p.mdSlot, p.state])).toEqual([
+      [0, 'alive'],
+      [1, 'alive'],
+      [2, 'alive'],
+      [4, 'recovered'],
+    ]);
+    expect(probes[1]).toMatchObject({ low: 1000n, high: 2000n });
+    expect([...late.suspended.entries()]).toEqual([[1, { low: 1000n, high: 2000n }]]);
+    expect(recovered).toEqual([[4, 4, 0n]]);
+    // And it takes part in broadcasts from then on.
+    await settled(sim, nodes[0]!.broadcast(MSG.METADATA_UPDATED));
+    expect(late.received.map((m) => m.type)).toEqual([MSG.METADATA_UPDATED]);
+    expect(late.modes()[bitmapName(3)]).toBe('PW');
+  });
+});
+
+describe('examples/md-cluster: a hand-driven sender (raw DLM calls) with bad messages', () => {
+  it("receivers reject a message carrying their own slot and an unreadable one, process the rest, and stay in the dance", async () => {
+    const ids = [1, 2, 3];
+    const sim = new DlmSim({ nodes: ids });
+    const md: MdNode[] = [];
+    for (const id of [1, 2]) md.push(new MdNode(await sim.node(id).join('md', { lvblen: MD_LVBLEN, members: ids }), { slot: id, slots: 3 }));
+    // Node 3's lockspace exists before anyone uses it (it may be a directory node).
+    const raw = await sim.node(3).join('md', { lvblen: MD_LVBLEN, members: ids });
+    for (const n of md) await settled(sim, n.join());
+    const go = <T>(p: Promise<T>): Promise<T> => settled(sim, p);
+    const ack = await go(raw.lock('ack', 'CR'));
+    const msg = await go(raw.lock('message', 'NL'));
+    const tok = await go(raw.lock('token', 'NL'));
+    const send = async (lvb: Uint8Array): Promise<void> => {
+      await go(tok.convert('EX'));
+      await go(msg.convert('EX'));
+      await go(msg.convert('CW', { lvb }));
+      await go(ack.convert('EX'));
+      await go(ack.convert('CR'));
+      await go(msg.convert('NL'));
+      await go(tok.convert('NL'));
+    };
+    await send(encodeClusterMsg(clusterMsg(MSG.METADATA_UPDATED, 1))); // md slot 1 is node 2's own
+    expect(md[0]!.received.map((m) => m.slot)).toEqual([1]);
+    expect(md[1]!.received).toEqual([]);
+    expect(md[1]!.rejected).toBe(1);
+    const garbage = new Uint8Array(MD_LVBLEN).fill(0xff);
+    await send(garbage); // unknown type: nobody processes it
+    expect(md.map((n) => n.rejected)).toEqual([1, 2]);
+    // Both are still in the dance. A real broadcast waits while node 3 (no receiver) holds ack CR ...
+    let done = false;
+    const p = md[0]!.broadcast(MSG.METADATA_UPDATED).then(() => (done = true));
+    await sim.settle();
+    expect(done).toBe(false);
+    expect(md[1]!.received.map((m) => m.slot)).toEqual([0]); // node 2 has processed it already
+    // ... and completes once node 3 lets go of ack.
+    await go(ack.convert('NL'));
+    await p;
+    expect(md[1]!.received.map((m) => m.slot)).toEqual([0]);
+    for (const n of md) expect(n.errors).toEqual([]);
+  });
+});
+
+describe('examples/md-cluster/main.ts', () => {
+  it('runs to completion and prints what it promises', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, ['--conditions=dmsg-mesh-source', '--import', 'tsx', 'examples/md-cluster/main.ts'], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('METADATA_UPDATED processed by 2 nodes');
+    expect(r.stdout).toContain('slot 0 suspend list: 1:[0,4096) 2:[8192,16384)');
+    expect(r.stdout).toContain('NEWDISK: every node took the disk');
+    expect(r.stdout).toContain('5 broadcasts, 10 receipts, errors: 0');
+    expect(r.stdout).toMatch(/done\n$/);
+  });
+});
+
+describe('examples/md-cluster: scenarios that need DLM recovery (not built yet: membership changes with resources in use are refused with EOPNOTSUPP)', () => {
+  // MdNode.recoverSlot() is written (PW on the dead slot's bitmap, merge its LVB range, clear it),
+  // but its PW is only granted once recovery purges the dead node's lock, and a dead receiver's
+  // `ack` CR only goes away the same way. Not tested, not faked.
+  it.todo('a receiver killed mid-broadcast: the sender completes once recovery purges its ack lock');
+  it.todo("recovery of a failed node's bitmap slot (recover_slot): a survivor takes its bitmap PW and resyncs its range");
+});
