@@ -272,3 +272,45 @@ describe('midcomms: a path lost silently (keepalive only)', () => {
     ]);
   }, 120_000);
 });
+
+describe('midcomms: the far end still holds the lost channel', () => {
+  // h2 stops hearing h1 at once, h1 stops hearing h2 only 8 s later: for 8 s
+  // after A's end of the session lost its channel, B's end still holds it
+  // (its relay has not timed out yet). The session must not wait for that:
+  // B follows A to the new channel and acknowledges there.
+  it('the sender window drains before the far end times the old path out (seed 51)', async () => {
+    const seed = 51;
+    const rand = lcg(seed);
+    const n = (net = build());
+    expect(await stepUntil(n, () => sees(n, A, B) && sees(n, B, A), 5_000), 'A and B see each other').toBe(true);
+    const s = stream(n);
+    while (s.sent < 200) {
+      s.pump(10);
+      await step(n, 2);
+    }
+    expect(await stepUntil(n, () => s.got.length === s.sent, 2_000), `delivered before the fault: ${describeState(n, s)}`).toBe(true);
+    const faultAt = n.clock.now();
+    pair(n, H2, H1).stall('bToA');
+    let lostAtA = -1;
+    let laterStalled = false;
+    const acceptedBefore = s.fromA.stats().channelsAccepted;
+    // Until 6 s after A's end lost the channel (B's end loses it only at about 18 s).
+    while (lostAtA < 0 || n.clock.now() - lostAtA < 6_000) {
+      if (!laterStalled && n.clock.now() - faultAt >= 8_000) {
+        pair(n, H2, H1).stall('aToB');
+        laterStalled = true;
+      }
+      if (lostAtA < 0 && s.toB.stats().channelsLost > 0) lostAtA = n.clock.now();
+      s.pump(1 + Math.floor(rand() * 5));
+      await step(n, 20);
+      if (lostAtA < 0) expect(n.clock.now() - faultAt, 'A lost its channel by keepalive').toBeLessThan(LINK_TIMEOUT_MS + 3_000);
+    }
+    // B's end still had the old channel when A's new one arrived.
+    expect(s.fromA.stats().channelsAccepted, `B accepted A's new channel: ${describeState(n, s)}`).toBeGreaterThan(acceptedBefore);
+    expect(n.clock.now() - faultAt, 'still before h1 times the link out').toBeLessThan(8_000 + LINK_TIMEOUT_MS);
+    const drained = await stepUntil(n, () => s.got.length === s.sent && s.toB.stats().queueMessages === 0, 500, 20);
+    expect(drained, `the window drained before B's end timed out (seed ${seed}): ${describeState(n, s)}`).toBe(true);
+    expect(s.got.findIndex((v, i) => v !== i), `in order (seed ${seed})`).toBe(-1);
+    expect(n.clock.now() - faultAt, 'still before h1 times the link out').toBeLessThan(8_000 + LINK_TIMEOUT_MS);
+  }, 120_000);
+});
