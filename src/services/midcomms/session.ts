@@ -72,6 +72,14 @@ export class Session {
 
   readonly #chans: ChannelSet;
   #ackOwed = false;
+  /**
+   * The channel the peer's latest sequenced frame came on: the peer transmits
+   * on its current channel, so that one is alive at its end, and our ACKs go
+   * there (ours may be a channel the peer already lost without our knowing).
+   */
+  #rxChannel: ChannelState | null = null;
+  /** A sequenced frame arrived in this session (an ACK may have been lost with a channel). */
+  #rxAny = false;
   #pumping = false;
 
   #shutdownTimer: unknown = null;
@@ -101,12 +109,21 @@ export class Session {
         data: (cs, bytes) => this.#onData(cs, bytes),
         becameCurrent: () => {
           this.#tx.rewind();
+          // ACKs written on the old channel may have died with it: say again where we are.
+          // (On it, until the peer's next frame shows which channel it transmits on.)
+          if (this.#rxAny) {
+            this.#rxChannel = null;
+            this.#ackOwed = true;
+          }
           this.#pump();
         },
         writable: () => this.#pump(),
         needChannel: () => this.#needChannel(),
         hello: () => encodeHello(this.#o.version, this.#o.nodeid, this.#local, this.#remote, 0, this.#ctx.address),
-        ended: (cs) => this.#rx.channelEnded(cs),
+        ended: (cs) => {
+          if (this.#rxChannel === cs) this.#rxChannel = null;
+          this.#rx.channelEnded(cs);
+        },
       },
       opener,
       options,
@@ -219,7 +236,8 @@ export class Session {
   #sendAck(threshold: boolean): void {
     if (this.#peerVersion !== DLM_VERSION.V3_2 || this.#o.version !== DLM_VERSION.V3_2) return;
     if (threshold) this.#rx.acked();
-    const cs = this.#chans.current;
+    const rx = this.#rxChannel;
+    const cs = rx !== null && !rx.dead && rx.helloSeen && !rx.refused ? rx : this.#chans.current;
     if (cs === null) {
       this.#ackOwed = true;
       this.#chans.ensure();
@@ -363,6 +381,12 @@ export class Session {
     const cur = this.#chans.current;
     if (cur === null) {
       this.#chans.makeCurrent(cs);
+    } else if (cur !== cs && !cs.opener && !cur.opener && cur.helloSeen) {
+      // The peer opens a channel only when it has none it can use: the one it
+      // opened before is dead at its end (a path lost silently, found by its
+      // keepalive before ours). Follow it, or our frames go into the void.
+      this.#chans.makeCurrent(cs);
+      this.#chans.close(cur, 'the peer opened a new channel');
     } else if (cur !== cs && !cs.opener && cur.opener && this.#peerNodeid < this.#o.nodeid) {
       // Both sides opened a channel: the one opened by the lower node id is kept.
       this.#chans.makeCurrent(cs);
@@ -391,6 +415,8 @@ export class Session {
     if (p.innerCmd === DLM_CMD.FIN) kind = 'fin';
     // The upper layer's check (§5.4 item 6): consumed in sequence, not delivered.
     else if (nodeidAt(buf, p.start) !== this.#peerNodeid) kind = 'skip';
+    this.#rxChannel = cs;
+    this.#rxAny = true;
     const verdict = this.#rx.sequenced(p.seq, kind, buf, p.start, p.end, cs);
     if (verdict !== 'taken') return this.#drop(verdict);
     if (kind === 'skip') this.#drop('nodeidMismatch');
@@ -475,6 +501,8 @@ export class Session {
     this.#tx.reset(error ?? err('PEER_RESET', 'the session was reset'));
     this.#rx.reset();
     this.#ackOwed = false;
+    this.#rxAny = false;
+    this.#rxChannel = null;
     this.#stopRx = false;
     this.#peerVersion = 0;
     if (kind === 'own') {
