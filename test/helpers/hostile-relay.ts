@@ -46,6 +46,8 @@ export function size<T>(inSuite: T, full: T): T {
 export const KEYS = {
   /** Per-link cap on bytes queued for sending (past it the link is shed). */
   linkQueuedBytes: 'link-max-queued-bytes',
+  /** Per-link cap on open transactions (full of unanswered DELETEs: the link is shed). */
+  linkTransactions: 'link-max-transactions',
   /** Daemon-wide cap on bytes queued for sending, all links together. */
   queuedBytes: 'max-queued-bytes',
   /** Daemon-wide cap on bytes buffered for messages not yet delivered (partial messages). */
