@@ -380,8 +380,14 @@ export class Iocom implements TransactionHost {
   /** Immediate close: drop what is queued, destroy the stream, end every transaction. Idempotent. */
   destroy(err?: Error): void {
     if (this.#state === 'closed') return;
-    this.#teardown(err ? { kind: 'error', error: err } : { kind: 'closed' });
-    this.#stream.destroy();
+    try {
+      this.#teardown(err ? { kind: 'error', error: err } : { kind: 'closed' });
+    } finally {
+      // Whatever the teardown met, the socket goes: a shed peer that keeps
+      // writing must see its connection closed (reset), not an open socket
+      // that nobody reads (hostile 4b).
+      this.#stream.destroy();
+    }
   }
 
   // ---- TransactionHost --------------------------------------------------
