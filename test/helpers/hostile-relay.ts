@@ -98,7 +98,7 @@ export interface RelayOptions {
 }
 
 /** How the harness runs a relay's node (see RelayOptions.nodeFlags). */
-export const RELAY_NODE_FLAGS: readonly string[] = ['--max-old-space-size=512'];
+export const RELAY_NODE_FLAGS: readonly string[] = ['--max-old-space-size=512', ...(process.env.HOSTILE_RELAY_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '')];
 
 export interface RelayExit {
   code: number | null;
