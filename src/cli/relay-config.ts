@@ -44,6 +44,8 @@ export interface RelaySettings {
   'max-transactions'?: number;
   /** Per link: queued bytes past which the link is shed. */
   'link-max-queued-bytes'?: number;
+  /** Per link: open transactions (a table full of ones the peer owes a DELETE sheds the link). */
+  'link-max-transactions'?: number;
   /** Per link: how long a peer has to authenticate. */
   'handshake-timeout-ms'?: number;
   /** Per link: bytes of one message held for a peer that has not authenticated. */
@@ -70,7 +72,7 @@ const BUDGET_SETTINGS = {
 const BUDGET_KEYS = Object.keys(BUDGET_SETTINGS) as (keyof typeof BUDGET_SETTINGS)[];
 const STRINGS = ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca', 'metrics', 'log', 'log-level'] as const;
 /** Positive integer settings, the same as flags (`--max-connections 512`). */
-export const NUMBERS = ['backoff-min-ms', 'backoff-max-ms', ...BUDGET_KEYS, 'link-max-queued-bytes', 'handshake-timeout-ms', 'pre-auth-buffer-bytes'] as const;
+export const NUMBERS = ['backoff-min-ms', 'backoff-max-ms', ...BUDGET_KEYS, 'link-max-queued-bytes', 'link-max-transactions', 'handshake-timeout-ms', 'pre-auth-buffer-bytes'] as const;
 /** Options that name files (resolved against the config file's directory). */
 const FILES = new Set(['key', 'allow-key', 'tls-cert', 'tls-key', 'tls-ca']);
 export const CONFIG_KEYS: readonly string[] = [...STRINGS, ...LISTS, ...NUMBERS];
@@ -202,6 +204,7 @@ export function toRelayConfig(s: RelaySettings): RelayConfig {
   if (Object.keys(budget).length > 0) config.budget = budget;
   const iocom: NonNullable<RelayConfig['iocom']> = {};
   if (s['link-max-queued-bytes'] !== undefined) iocom.maxQueuedBytes = s['link-max-queued-bytes'];
+  if (s['link-max-transactions'] !== undefined) iocom.maxTransactions = s['link-max-transactions'];
   if (s['handshake-timeout-ms'] !== undefined) iocom.authTimeoutMs = s['handshake-timeout-ms'];
   if (s['pre-auth-buffer-bytes'] !== undefined) iocom.preAuthBufferBytes = s['pre-auth-buffer-bytes'];
   if (Object.keys(iocom).length > 0) config.iocom = iocom;

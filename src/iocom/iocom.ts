@@ -118,6 +118,12 @@ export class Iocom implements TransactionHost {
   readonly #closed = new ReplaySubject<LinkCloseReason>(1);
   /** Open transactions by Transaction._id. */
   readonly #weOpened = new IdTable<Transaction>();
+  /**
+   * Transactions whose DELETE we sent and whose peer has not answered with
+   * its own: they stay in the tables only because the peer does not read
+   * (or does not answer). See open(): past half the table, the link is shed.
+   */
+  readonly #awaitingPeerDelete = new Set<Transaction>();
   readonly #peerOpened = new IdTable<Transaction>();
   readonly #rxBatch: Message[] = [];
   readonly #inbound: Message[] = [];
@@ -266,8 +272,19 @@ export class Iocom implements TransactionHost {
       if (parent.freed || parent.dying) throw new TransactionError('BAD_PARENT', `parent ${parent} has ended`, DMSG_ERR.LOSTLINK);
       if (parent.depth >= this.options.maxDepth) throw new TransactionError('LIMIT', `stacking depth ${parent.depth + 1} exceeds maxDepth ${this.options.maxDepth}`);
     }
-    if (this.#weOpened.size + this.#peerOpened.size >= this.options.maxTransactions)
+    if (this.#weOpened.size + this.#peerOpened.size >= this.options.maxTransactions) {
+      // The table is full of transactions we closed and the peer never
+      // answered: the peer does not read what it is sent (a relay's span
+      // DELETEs to a sink). That is the peer's debt, not the caller's: the
+      // link is shed, as for maxQueuedBytes, instead of refusing every later
+      // open while the unanswered transactions hold memory for ever.
+      const unanswered = this.#awaitingPeerDelete.size;
+      if (unanswered * 2 >= this.options.maxTransactions) {
+        this.#shed(`the peer has not answered ${unanswered} of our DELETEs and the transaction table is full; maxTransactions is ${this.options.maxTransactions}`);
+        throw new TransactionError('LOST_LINK', `${this.name} was shed: the peer does not answer our DELETEs`, DMSG_ERR.LOSTLINK);
+      }
       throw new TransactionError('LIMIT', `${this.name} already has ${this.options.maxTransactions} open transactions (maxTransactions)`);
+    }
     let id = this.#nextMsgid;
     // Ids count up from 1: one still open can be met again only after the counter wrapped.
     if (this.#msgidWrapped) while (this.#weOpened.has(id)) id = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
@@ -363,8 +380,14 @@ export class Iocom implements TransactionHost {
   /** Immediate close: drop what is queued, destroy the stream, end every transaction. Idempotent. */
   destroy(err?: Error): void {
     if (this.#state === 'closed') return;
-    this.#teardown(err ? { kind: 'error', error: err } : { kind: 'closed' });
-    this.#stream.destroy();
+    try {
+      this.#teardown(err ? { kind: 'error', error: err } : { kind: 'closed' });
+    } finally {
+      // Whatever the teardown met, the socket goes: a shed peer that keeps
+      // writing must see its connection closed (reset), not an open socket
+      // that nobody reads (hostile 4b).
+      this.#stream.destroy();
+    }
   }
 
   // ---- TransactionHost --------------------------------------------------
@@ -376,6 +399,7 @@ export class Iocom implements TransactionHost {
     const circuit = tx.parent === null ? 0 : tx.parent._id;
     if (!this.#enqueue(((cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, opts?.error ?? 0, opts?.ext ?? EMPTY, opts?.aux ?? EMPTY, undefined, false)) return false;
     tx._afterSend();
+    this.#noteDeleteSent(tx);
     return this.writable;
   }
 
@@ -393,6 +417,7 @@ export class Iocom implements TransactionHost {
     // The decoded header has the pass-through fields under the same names.
     if (!this.#enqueue(((h.cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, h.error, msg.ext, msg.aux, h, false)) return false;
     tx._afterSend();
+    this.#noteDeleteSent(tx);
     return this.writable;
   }
 
@@ -731,7 +756,13 @@ export class Iocom implements TransactionHost {
     this.#teardown(this.#state === 'closing' ? { kind: 'closed' } : { kind: 'peer-closed' });
   }
 
+  /** After a send: a transaction whose DELETE went out and whose peer's has not come awaits the peer. */
+  #noteDeleteSent(tx: Transaction): void {
+    if (tx.txDeleted && !tx.freed && !tx.rxDeleted) this.#awaitingPeerDelete.add(tx);
+  }
+
   #forget(tx: Transaction): void {
+    this.#awaitingPeerDelete.delete(tx);
     tx._markFreed();
     (tx.openedByPeer ? this.#peerOpened : this.#weOpened).delete(tx._id);
     if (tx.parent) tx.parent._children?.delete(tx);
@@ -785,6 +816,7 @@ export class Iocom implements TransactionHost {
     for (const tx of this.#weOpened.values()) if (tx.parent === null) roots.push(tx);
     for (const tx of this.#peerOpened.values()) if (tx.parent === null) roots.push(tx);
     this.#failTree(roots, cause);
+    this.#awaitingPeerDelete.clear();
     this.#rejectReady(cause);
     for (const w of this.#pingWaiters.splice(0)) w.reject(new TransactionError('LOST_LINK', `ping() on ${this.name}: the link ended before the reply`, DMSG_ERR.LOSTLINK, { cause }));
     for (const w of [...this.#writableWaiters]) w();

@@ -46,6 +46,8 @@ export function size<T>(inSuite: T, full: T): T {
 export const KEYS = {
   /** Per-link cap on bytes queued for sending (past it the link is shed). */
   linkQueuedBytes: 'link-max-queued-bytes',
+  /** Per-link cap on open transactions (full of unanswered DELETEs: the link is shed). */
+  linkTransactions: 'link-max-transactions',
   /** Daemon-wide cap on bytes queued for sending, all links together. */
   queuedBytes: 'max-queued-bytes',
   /** Daemon-wide cap on bytes buffered for messages not yet delivered (partial messages). */
@@ -96,7 +98,7 @@ export interface RelayOptions {
 }
 
 /** How the harness runs a relay's node (see RelayOptions.nodeFlags). */
-export const RELAY_NODE_FLAGS: readonly string[] = ['--max-old-space-size=512'];
+export const RELAY_NODE_FLAGS: readonly string[] = ['--max-old-space-size=512', ...(process.env.HOSTILE_RELAY_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '')];
 
 export interface RelayExit {
   code: number | null;

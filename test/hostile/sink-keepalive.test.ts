@@ -20,9 +20,13 @@ const SPANS = 4096;
 /** Churn rounds at most: in suite ~4x the budget's worth, full size ~4x the 64 MiB default. */
 const ROUNDS = size(24, 100);
 
-describe('hostile: a sink that never reads, kept alive with PADs, while spans churn', () => {
-  it("closes the sink's link, keeps the relay and the bystander alive", async () => {
-    const relay = await startHostileRelay({ config: size({ [KEYS.queuedBytes]: QUEUE_BUDGET }, {}) });
+/**
+ * The attack against a relay with `config`. `attack` names it in the report;
+ * `expectWhy`, if given, must be in the reason the sink's link closed.
+ */
+async function sinkAttack(attack: string, config: Record<string, unknown>, expectWhy?: string): Promise<void> {
+  {
+    const relay = await startHostileRelay({ config });
     const baselineRssMb = relay.sampleRss()!;
     const bystander = await startBystander(relay);
 
@@ -63,7 +67,7 @@ describe('hostile: a sink that never reads, kept alive with PADs, while spans ch
       await Promise.race([watch, new Promise((r) => setTimeout(r, 10_000))]);
 
       const broken = await finishAttack({
-        attack: '1d PAD-kept sink (never reads) + span churn',
+        attack,
         relay,
         bystander,
         effect,
@@ -75,8 +79,25 @@ describe('hostile: a sink that never reads, kept alive with PADs, while spans ch
         extra: { rounds, spanMessagesPerRound: SPANS * 2 },
       });
       expect(broken, relay.log()).toEqual([]);
+      if (expectWhy !== undefined) expect(effect).toContain(expectWhy);
     } finally {
       clearInterval(pad);
     }
+  }
+}
+
+describe('hostile: a sink that never reads, kept alive with PADs, while spans churn', () => {
+  it("closes the sink's link, keeps the relay and the bystander alive", async () => {
+    await sinkAttack('1d PAD-kept sink (never reads) + span churn', size({ [KEYS.queuedBytes]: QUEUE_BUDGET }, {}));
+  }, SAFETY_MS * 3);
+
+  // Before: the relay's DELETEs of churned spans, never answered, filled the
+  // sink's transaction table; later relay opens failed (LIMIT) while the
+  // link stayed up and the unanswered transactions held memory (full size,
+  // default budgets: never shed in 100 rounds, RSS 612 MB). A small
+  // per-link table (2 rounds' worth) and the default byte budgets: the
+  // table fills long before any byte budget, and the sink must be shed for it.
+  it('sheds the sink whose transaction table fills with DELETEs it never answers (default byte budgets)', async () => {
+    await sinkAttack('1d PAD-kept sink, unanswered DELETEs', size({ [KEYS.linkTransactions]: 2 * SPANS }, {}), 'has not answered');
   }, SAFETY_MS * 3);
 });

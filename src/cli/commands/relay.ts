@@ -101,6 +101,7 @@ export const relayCommand: Command = {
     'max-queued-bytes': { type: 'string', valueName: 'BYTES', description: 'bytes queued for writing, all links; the largest queue is shed (default 128 MiB)' },
     'max-transactions': { type: 'string', valueName: 'N', description: 'open transactions, all links; the link with most is shed (default 131072)' },
     'link-max-queued-bytes': { type: 'string', valueName: 'BYTES', description: 'one link\'s queued bytes past which it is shed (default 64 MiB)' },
+    'link-max-transactions': { type: 'string', valueName: 'N', description: 'one link\'s open transactions; when full of ones the peer never answered our DELETE on, it is shed (default 65536)' },
     'handshake-timeout-ms': { type: 'string', valueName: 'MS', description: 'time a peer has to authenticate (default 5000)' },
     'pre-auth-buffer-bytes': { type: 'string', valueName: 'BYTES', description: 'bytes of one message held for an unauthenticated peer (default 4096)' },
     metrics: { type: 'string', valueName: 'HOST:PORT', description: 'serve /metrics (Prometheus), /stats.json, /healthz, /readyz and the live status page / here' },
