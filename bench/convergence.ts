@@ -438,10 +438,10 @@ export async function run(ctx: BenchContext): Promise<void> {
   for (const { label, n, graph } of configs) {
     const results: RunResult[] = [];
     for (let r = 0; r < repeats!; r++) {
-      reporter.progress(`${BENCH}: ${label} (${n} routers), run ${r + 1}/${repeats} ...`);
       const w0 = Date.now();
       const g = graph(r);
-      const res = await runOnce(n, g.edges, g.advertiser, g.seed, clock, limitS!);
+      // A progress line at the start, every 5 s while it runs (the 1000-router run takes a while), and at the end.
+      const res = await reporter.phase(`${BENCH}: ${label} (${n} routers), run ${r + 1}/${repeats}`, () => runOnce(n, g.edges, g.advertiser, g.seed, clock, limitS!));
       const heap = process.memoryUsage().heapUsed / 1e6;
       const show = (p: Phase | null): string =>
         p === null ? 'not run' : p.timedOut ? `NOT converged after ${limitS} s (${p.wrong} routers wrong, ${p.spanMsgs} span msgs so far)` : `${p.ms.toFixed(1)} ms (${p.spanMsgs} span msgs, ${p.changed} changed, max ${p.maxRouterEvents} events at a router, ${p.falseDowns} false downs)`;
