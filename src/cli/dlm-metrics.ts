@@ -7,6 +7,7 @@
 import type { DlmNode } from '../services/dlm/index.ts';
 import type { MetricFamily } from './ops/exposition.ts';
 import type { MetricsRegistry } from './ops/metrics-registry.ts';
+import type { LockspaceStats } from './ops/relay-observer.ts';
 
 /** The metric families of `node`'s lockspaces now (pure read of their stats). */
 export function collectDlmMetrics(node: DlmNode): MetricFamily[] {
@@ -33,4 +34,17 @@ export function collectDlmMetrics(node: DlmNode): MetricFamily[] {
 /** Register the DLM collector as `dlm`; returns the unregister function. */
 export function registerDlmMetrics(registry: MetricsRegistry, node: DlmNode): () => void {
   return registry.register('dlm', () => collectDlmMetrics(node));
+}
+
+/** One row per lockspace for the status page and /stats.json (counts only: cheap enough for every /events tick). */
+export function lockspaceRows(node: DlmNode): LockspaceStats[] {
+  return node.dlm.lockspaces.map((ls) => {
+    let locks = 0;
+    let waiting = 0;
+    for (const r of ls.rsbs.values()) {
+      locks += r.grant.length + r.convert.length + r.wait.length;
+      waiting += r.convert.length + r.wait.length;
+    }
+    return { name: ls.name, members: ls.members.length, resources: ls.rsbs.size, locks, waiting, grants: ls.stats.grants, waits: ls.stats.waits, basts: ls.stats.basts };
+  });
 }

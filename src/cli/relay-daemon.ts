@@ -20,7 +20,7 @@ import { fingerprint, type NodeKeyPair } from './keys.ts';
 import { keyFingerprint } from '../iocom/auth.ts';
 import { RelayOps } from './ops/relay-ops.ts';
 import { startDlmNode, type DlmNode } from '../services/dlm/index.ts';
-import { registerDlmMetrics } from './dlm-metrics.ts';
+import { lockspaceRows, registerDlmMetrics } from './dlm-metrics.ts';
 
 export interface TlsFiles {
   /** PEM certificate chain of this node. */
@@ -299,6 +299,8 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
       throw err;
     }
     unregisterDlm = registerDlmMetrics(ops.registry, dlm);
+    const node = dlm;
+    ops.observer.setLockspaces(() => lockspaceRows(node));
     log(`dlm: joined lockspace${config.lockspaces.length === 1 ? '' : 's'} ${config.lockspaces.join(', ')}`);
   }
 

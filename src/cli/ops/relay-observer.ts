@@ -109,6 +109,23 @@ export interface RelayStats {
   links: LinkStats[];
   spans: SpanStats[];
   totals: RelayTotals;
+  /** DLM lockspaces this relay takes part in (absent when it runs no DLM). */
+  lockspaces?: LockspaceStats[];
+}
+
+/** One DLM lockspace on the status page and in /stats.json. */
+export interface LockspaceStats {
+  name: string;
+  members: number;
+  /** Resources known here (mastered, cached or in use). */
+  resources: number;
+  /** Locks on this node's resources' queues (granted, converting, waiting), and of them waiting or converting. */
+  locks: number;
+  waiting: number;
+  /** Decided by this node as master since start. */
+  grants: number;
+  waits: number;
+  basts: number;
 }
 
 interface LinkRecord {
@@ -144,6 +161,7 @@ export class RelayObserver {
   readonly #subs: Subscription[] = [];
   #listening: string[] = [];
   #isListening = false;
+  #lockspaces: (() => LockspaceStats[]) | null = null;
   #linksOpened = 0;
   readonly #linksClosed: Record<string, number> = {};
   readonly #protocolErrors: Record<string, number> = {};
@@ -299,7 +317,13 @@ export class RelayObserver {
         crcErrors: (pe.BAD_HDR_CRC ?? 0) + (pe.BAD_AUX_CRC ?? 0),
         keepaliveLosses: this.#keepaliveLosses,
       },
+      ...(this.#lockspaces ? { lockspaces: this.#lockspaces() } : {}),
     };
+  }
+
+  /** Where the DLM lockspaces of this relay come from (the relay daemon sets it when it joins lockspaces). */
+  setLockspaces(provider: (() => LockspaceStats[]) | null): void {
+    this.#lockspaces = provider;
   }
 
   /** The snapshot as metric families (a collector for MetricsRegistry). */

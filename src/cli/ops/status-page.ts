@@ -63,6 +63,9 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
   <section><h2>Spans</h2>
     <table id="spans"><thead><tr><th>service</th><th>instance</th><th>dist</th><th>via</th><th>path (origin first)</th></tr></thead><tbody></tbody></table>
   </section>
+  <section id="dlm" hidden><h2>DLM lockspaces</h2>
+    <table id="lockspaces"><thead><tr><th>lockspace</th><th>members</th><th>resources</th><th>locks</th><th>waiting</th><th>grants</th><th>waits</th><th>BASTs</th></tr></thead><tbody></tbody></table>
+  </section>
 </main>
 <script>
 "use strict";
@@ -233,6 +236,15 @@ function drawTables(st) {
     var path = (s.path || []).map(function (id) { return g.names.get(id) || id.slice(0, 8); }).join(' > ');
     [s.service, s.instance, s.dist < 0 ? 'local' : s.dist, s.viaName || s.via || 'local', path].forEach(function (v) { tr.appendChild(el('td', null, v)); });
     sb.appendChild(tr);
+  });
+  var lss = st.lockspaces || [];
+  document.getElementById('dlm').hidden = lss.length === 0;
+  var lb = document.querySelector('#lockspaces tbody');
+  lb.replaceChildren();
+  lss.forEach(function (l) {
+    var tr = el('tr');
+    [l.name, l.members, l.resources, l.locks, l.waiting, l.grants, l.waits, l.basts].forEach(function (v) { tr.appendChild(el('td', null, v)); });
+    lb.appendChild(tr);
   });
   var T = st.totals, P = prev ? prev.totals : {};
   var closed = Object.keys(T.linksClosed).reduce(function (a, k) { return a + T.linksClosed[k]; }, 0);
