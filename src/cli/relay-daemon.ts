@@ -21,6 +21,7 @@ import { keyFingerprint } from '../iocom/auth.ts';
 import { RelayOps } from './ops/relay-ops.ts';
 import { startDlmNode, type DlmNode } from '../services/dlm/index.ts';
 import { lockspaceRows, registerDlmMetrics } from './dlm-metrics.ts';
+import { midcommsCollector } from './ops/midcomms-metrics.ts';
 
 export interface TlsFiles {
   /** PEM certificate chain of this node. */
@@ -298,7 +299,13 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
       releaseRxjs();
       throw err;
     }
-    unregisterDlm = registerDlmMetrics(ops.registry, dlm);
+    const unregisterDlmFigures = registerDlmMetrics(ops.registry, dlm);
+    // The DLM runs over midcomms: its sessions' figures too (retransmits, window waits ...).
+    const unregisterMidcomms = ops.registry.register('midcomms', midcommsCollector(dlm.midcomms));
+    unregisterDlm = () => {
+      unregisterDlmFigures();
+      unregisterMidcomms();
+    };
     const node = dlm;
     ops.observer.setLockspaces(() => lockspaceRows(node));
     log(`dlm: joined lockspace${config.lockspaces.length === 1 ? '' : 's'} ${config.lockspaces.join(', ')}`);

@@ -46,6 +46,10 @@ describe('lockspaces on the ops port', () => {
     expect(after.resources).toBeGreaterThanOrEqual(2);
     expect(after.grants).toBeGreaterThanOrEqual(2);
     expect(after.waiting).toBe(0);
+    // The DLM's and its midcomms' figures are on /metrics too.
+    const metrics = (await get(address, '/metrics')).body;
+    expect(metrics).toMatch(/^dmsg_dlm_grants_total\{lockspace="app"\} [1-9]/m);
+    expect(metrics).toMatch(/^dmsg_midcomms_sessions \d+$/m);
 
     if (chromiumPath) {
       const { chromium } = await import('playwright-core');
