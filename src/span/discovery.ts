@@ -124,7 +124,8 @@ export class Discovery {
   /**
    * The routers offering `service` now. Only what live links show: an
    * instance whose links all died is left out at once, though members$
-   * reports its leave only when its spans leave the table (in batches).
+   * reports its leave only when its spans leave the table (in batches) and
+   * a lost span's down grace has ended (down-grace.ts).
    */
   members(service: string): Member[] {
     const live = new Map<string, Set<string>>();
