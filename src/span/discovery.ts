@@ -2,12 +2,21 @@
  * Discovery: what the span table looks like from outside. One SpanInfo per
  * advertised instance (its best path), the spans$ feed of up/down/changed
  * events as best paths change, spans(service) and waitForSpan().
+ *
+ * A remote span whose last path was lost is held for `downGraceMs` before
+ * `down` (down-grace.ts): while held, spans(), members() and open() leave it
+ * out (it has no usable path), spans$ and members$ report nothing; a path
+ * that comes back in time is reported as one `changed` (and members$ stays
+ * quiet unless the node's incarnation changed: then leave and join); when
+ * the grace ends without a path, `down` (and `leave`). A withdrawal, our own
+ * instance, or a router left without any live link report `down` at once.
  */
 import { Observable, Subject } from 'rxjs';
 import type { RouterCore } from './router-core.ts';
 import { SpanError } from './errors.ts';
+import { DownGrace } from './down-grace.ts';
 import { Membership, memberKey } from './membership.ts';
-import { bestLive, type Member, type MemberEvent, type SpanEvent, type SpanInfo } from './router-types.ts';
+import { bestLive, isLiveConn, type Member, type MemberEvent, type SpanEvent, type SpanInfo } from './router-types.ts';
 import type { NodeKey, SpanLink, SpanNode } from './span-table.ts';
 
 function cmpStr(a: string, b: string): number {
@@ -39,10 +48,28 @@ export class Discovery {
   /** Last SpanInfo published per node, to tell up/down/changed apart. */
   readonly #published = new Map<NodeKey, SpanInfo>();
   readonly #membership = new Membership();
+  /** Epoch of the link each published span was last seen by (to tell a withdrawal from a loss). */
+  readonly #epochs = new Map<NodeKey, number>();
+  /** Spans whose last path was lost, held before `down` (down-grace.ts). */
+  readonly #grace: DownGrace<NodeKey, SpanInfo>;
 
   constructor(core: RouterCore) {
     this.#core = core;
     this.spans$ = this.#spans.asObservable();
+    this.#grace = new DownGrace<NodeKey, SpanInfo>({
+      clock: core.clock,
+      graceMs: core.table.options.downGraceMs,
+      onExpire: (key, last) => {
+        const node = core.table.node(key);
+        if (node && this.infoOf(node) !== null) this.publish(key); // cannot happen: a returning path ends the grace
+        else this.#down(key, last);
+      },
+    });
+  }
+
+  /** Spans held before `down` now; graces that ended in `down`; graces ended by a returning path. */
+  get graceStats(): { held: number; expired: number; returned: number } {
+    return { held: this.#grace.size, expired: this.#grace.expired, returned: this.#grace.returned };
   }
 
   /**
@@ -97,7 +124,8 @@ export class Discovery {
   /**
    * The routers offering `service` now. Only what live links show: an
    * instance whose links all died is left out at once, though members$
-   * reports its leave only when its spans leave the table (in batches).
+   * reports its leave only when its spans leave the table (in batches) and
+   * a lost span's down grace has ended (down-grace.ts).
    */
   members(service: string): Member[] {
     const live = new Map<string, Set<string>>();
@@ -194,23 +222,41 @@ export class Discovery {
     };
   }
 
-  /** Publish the node's state if it changed (up, changed, down). */
+  /**
+   * Publish the node's state if it changed (up, changed, down). A remote
+   * span that lost its last path is held first (see the file comment).
+   */
   publish(key: NodeKey): void {
     const core = this.#core;
     const node = core.table.node(key);
     const before = this.#published.get(key);
-    const now = node ? this.infoOf(node) : null;
+    const link = node ? bestLive(node, core.conns) : undefined;
+    const now = node && link ? this.linkInfo(node, link) : null;
     if (now === null) {
-      this.#membership.update(key, null);
-      if (before) {
-        this.#published.delete(key);
-        core.log(`span down ${before.service}/${before.instance}`);
-        this.#spans.next({ type: 'down', span: before });
+      if (!before) {
+        this.#membership.update(key, null);
+        return;
       }
+      if (this.#grace.isHeld(key)) {
+        if (this.#sureDown(key, before)) this.#down(key, before);
+        return;
+      }
+      if (this.#grace.enabled && !this.#sureDown(key, before)) {
+        core.log(`span lost ${before.service}/${before.instance}: down unless a path returns within ${core.table.options.downGraceMs} ms`);
+        this.#grace.hold(key, before);
+        return;
+      }
+      this.#down(key, before);
       return;
     }
+    this.#epochs.set(key, link!.fields.epoch ?? 0);
     this.#membership.update(key, now);
-    if (!before) {
+    if (this.#grace.returnedPath(key)) {
+      // Held since its last path was lost: one `changed` instead of down and up.
+      this.#published.set(key, now);
+      core.log(`span changed ${now.service}/${now.instance} dist=${now.dist} via=${now.via} (a path returned)`);
+      this.#spans.next({ type: 'changed', span: now });
+    } else if (!before) {
       this.#published.set(key, now);
       if (now.via !== null) core.log(`span up ${now.service}/${now.instance} dist=${now.dist} via=${now.via}`);
       this.#spans.next({ type: 'up', span: now });
@@ -221,7 +267,30 @@ export class Discovery {
     }
   }
 
+  /**
+   * Is the loss of `key`'s last path sure to be final? Our own instance, a
+   * withdrawn advertisement, or a router without any live link (no
+   * neighbour is left to bring a path back).
+   */
+  #sureDown(key: NodeKey, last: SpanInfo): boolean {
+    const core = this.#core;
+    if (last.via === null || core.closed) return true;
+    if (core.lost.isWithdrawn(key, this.#epochs.get(key) ?? 0)) return true;
+    for (const conn of core.conns.values()) if (isLiveConn(conn)) return false;
+    return true;
+  }
+
+  #down(key: NodeKey, last: SpanInfo): void {
+    this.#grace.drop(key);
+    this.#published.delete(key);
+    this.#epochs.delete(key);
+    this.#membership.update(key, null);
+    this.#core.log(`span down ${last.service}/${last.instance}`);
+    this.#spans.next({ type: 'down', span: last });
+  }
+
   complete(): void {
+    this.#grace.clearAll();
     this.#spans.complete();
     this.#membership.complete();
   }

@@ -52,6 +52,15 @@ export interface SpanOptions {
    * @default 600000 (10 minutes)
    */
   lossMemoryMs?: number;
+  /**
+   * How long a remote span whose last path was lost (not withdrawn) is held
+   * before spans$ reports `down` and members$ `leave`, in ms of the router's
+   * clock: a repair that comes back in time is reported as one `changed`
+   * (down-grace.ts). While held, the span is left out of spans(), members()
+   * and open(). 0 reports `down` at once (no grace).
+   * @default 4000 (DOWN_GRACE_MS: twice the repair-hold bound)
+   */
+  downGraceMs?: number;
 }
 
 export type ResolvedSpanOptions = Readonly<Required<SpanOptions>>;
@@ -64,6 +73,7 @@ export const SPAN_DEFAULTS: ResolvedSpanOptions = Object.freeze({
   maxPathLength: 1024,
   maxPathIdsTotal: 1 << 20,
   lossMemoryMs: 600_000,
+  downGraceMs: 4000,
 });
 
 /** [min, max] of every option (inclusive). */
@@ -76,6 +86,7 @@ const RANGES: { readonly [K in keyof Required<SpanOptions>]: readonly [number, n
   maxPathLength: [1, 0xffff],
   maxPathIdsTotal: [1, 1 << 28],
   lossMemoryMs: [1, 0x7fffffff],
+  downGraceMs: [0, 0x7fffffff],
 };
 
 /** Returns a new, frozen, validated options object; throws InvalidArgumentError. */

@@ -265,6 +265,11 @@ export function isLiveLink(link: SpanLink, conns: ReadonlyMap<string, ConnState>
   return conn !== undefined && conn.lost === undefined && conn.iocom.isOpen;
 }
 
+/** A conn that can still carry spans: open, not lost, its peer's LNK_CONN received. @internal */
+export function isLiveConn(conn: ConnState): boolean {
+  return conn.lost === undefined && conn.iocom.isOpen && conn.theirConn !== null;
+}
+
 /** The node's best live link (local or remote), if any. @internal */
 export function bestLive(node: SpanNode, conns: ReadonlyMap<string, ConnState>): SpanLink | undefined {
   for (const l of node.links) if (isLiveLink(l, conns)) return l;

@@ -379,14 +379,21 @@ export class Router {
    * loops, before LNK_CONN); refusedBeforeConn: peer transactions refused
    * because the peer had not sent its LNK_CONN yet; repairHolds: instances
    * waiting now for neighbours' replacements after a lost link,
-   * repairHoldsExpired: holds that ended by their time limit (repair-hold.ts).
+   * repairHoldsExpired: holds that ended by their time limit (repair-hold.ts);
+   * downGraces: lost spans held now before `down`, downGracesExpired: held
+   * spans that went `down` when their grace ended, downGracesReturned: held
+   * spans whose path came back in time (down-grace.ts).
    */
   stats(): {
     links: number; spans: number; relays: number; received: number; spanMessagesSent: number; spansRefused: number; refusedBeforeConn: number;
-    repairHolds: number; repairHoldsExpired: number;
+    repairHolds: number; repairHoldsExpired: number; downGraces: number; downGracesExpired: number; downGracesReturned: number;
   } {
     const core = this.#core;
+    const grace = this.#discovery.graceStats;
     return {
+      downGraces: grace.held,
+      downGracesExpired: grace.expired,
+      downGracesReturned: grace.returned,
       repairHolds: this.#withdrawal.holds,
       repairHoldsExpired: this.#withdrawal.holdsExpired,
       links: core.conns.size,

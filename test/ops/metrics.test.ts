@@ -26,7 +26,8 @@ function metricsOf(r: RelayHandle): string {
 async function threeRelays(): Promise<{ a: RelayHandle; b: RelayHandle; c: RelayHandle }> {
   const a = await relays.start({ name: 'A', listen: ['127.0.0.1:0'], metrics: '127.0.0.1:0' });
   const b = await relays.start({ name: 'B', listen: ['127.0.0.1:0'], connect: [a.addresses[0]!], advertise: ['echo/b1'], metrics: '127.0.0.1:0' });
-  const c = await relays.start({ name: 'C', listen: ['127.0.0.1:0'], connect: [a.addresses[0]!], metrics: '127.0.0.1:0' });
+  // A short down grace on C (default 4 s): after B's link is cut, C counts the span's down 50 ms later.
+  const c = await relays.start({ name: 'C', listen: ['127.0.0.1:0'], connect: [a.addresses[0]!], metrics: '127.0.0.1:0', router: { downGraceMs: 50 } });
   await waitFor(() => c.router.spans('echo').some((s) => s.via !== null), 'C to see echo');
   return { a, b, c };
 }
@@ -76,8 +77,11 @@ describe('metrics endpoint', () => {
     expect(sum(after, 'dmsg_links_opened_total')).toBe(2);
     // Totals keep the closed link's traffic: still at least what was counted during the call.
     expect(sum(after, 'dmsg_messages_received_total')).toBeGreaterThanOrEqual(sum(during, 'dmsg_messages_received_total'));
-    const mcAfter = await scrape(metricsOf(c));
-    expect(sum(mcAfter, 'dmsg_span_events_total', { type: 'down' })).toBeGreaterThanOrEqual(1);
+    const mcAfter = await waitFor(async () => {
+      const s = await scrape(metricsOf(c));
+      return sum(s, 'dmsg_span_events_total', { type: 'down' }) >= 1 ? s : undefined;
+    }, 'C to count the span down (after its down grace)');
+    expect(sum(mcAfter, 'dmsg_spans', { service: 'echo' })).toBe(0);
   });
 
   it('counts protocol errors by code: a peer sending a bad header CRC, another bad magic', async () => {

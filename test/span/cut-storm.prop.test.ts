@@ -25,6 +25,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { topologies, prng } from './sim-mesh.ts';
 import { bfs, createMesh, quiesce, type Mesh, type MeshLink } from '../helpers/mesh.ts';
+import { ManualClock } from '../../src/util/clock.ts';
 
 const SOAK = process.env['DMSG_SOAK'] === '1';
 
@@ -201,27 +202,45 @@ describe('a single link cut costs ≤ 2 span messages per directed link per inst
   check('random meshes up to 40 routers', scenario('random', 4, 40, 5), 20, 8103);
 });
 
-describe('known limitation', () => {
-  // A "valley": n1's only ways round the lost link 0-1 run through its own
-  // neighbours n2 and n3, which offered n1 nothing before the cut (their
-  // best paths avoiding n1 did not exist: n4 relayed them its path through
-  // n1's other neighbour). n1 has nothing left, says so, and n2 and n3 have
-  // nothing either; n4 then switches to the long way 0-7-6-5-4 and all three
-  // come back. No local rule can tell n1 that a neighbour will find a path
-  // later: avoiding the down needs a signal that a neighbour is done
-  // searching (one more message per link) or a grace timer on `down`.
-  it.fails('a cut whose only way round runs through the cut router\'s own neighbours: no down (fails: n1, n2, n3 go down, then up)', async () => {
+describe('a valley: the only way round runs through the cut router\'s own neighbours', () => {
+  // n1's only ways round the lost link 0-1 run through its own neighbours n2
+  // and n3, which offered n1 nothing before the cut (their best paths
+  // avoiding n1 did not exist: n4 relayed them its path through n1's other
+  // neighbour). n1 has nothing left for a moment, and n2 and n3 have nothing
+  // either; n4 then switches to the long way 0-7-6-5-4 and all three get a
+  // path back. No local rule can tell n1 that a neighbour will find a path
+  // later, so discovery holds a lost span for downGraceMs (down-grace.ts)
+  // before `down`: the path returns within it, and each of n1, n2, n3 sees
+  // one `changed` instead of `down` then `up`.
+  it('a cut whose only way round runs through the cut router\'s own neighbours: no down, one changed at n1, n2, n3', async () => {
     const edges: [number, number][] = [[0, 1], [1, 2], [1, 3], [2, 4], [3, 4], [4, 5], [5, 6], [6, 7], [7, 0]];
-    const mesh = createMesh(8, edges);
+    // A manual clock that never moves: the repair must come within the grace
+    // without any timer (repair hold or down grace) firing.
+    const clock = new ManualClock();
+    const mesh = createMesh(8, edges, { clock });
     try {
       mesh.routers[0]!.advertise({ service: 'svc', instance: 'i0' });
       await quiesce(mesh, 'initial');
-      const downs: string[] = [];
-      mesh.routers.forEach((r, i) => r.spans$.subscribe((e) => { if (e.type === 'down') downs.push(`n${i}`); }));
+      const events: string[] = [];
+      mesh.routers.forEach((r, i) => {
+        r.spans$.subscribe((e) => events.push(`n${i} ${e.type}`));
+        r.members$('svc').subscribe((e) => events.push(`n${i} ${e.type}`));
+      });
       mesh.links[0]!.cut();
       await quiesce(mesh, 'cut');
-      expect(mesh.routers.every((r) => r.spans('svc').length === 1)).toBe(true);
-      expect(downs).toEqual([]);
+      const hops = bfs(8, edges.slice(1), 0);
+      mesh.routers.forEach((r, i) => {
+        expect(r.spans('svc').map((sp) => sp.dist), `n${i}`).toEqual([i === 0 ? 0 : hops.get(i)! - 1]);
+        expect(r.members('svc').length, `n${i} members`).toBe(1);
+        expect(r.stats().repairHoldsExpired, `n${i} repair holds expired`).toBe(0);
+        expect(r.stats().downGraces, `n${i} spans still held before down`).toBe(0);
+        expect(r.stats().downGracesExpired, `n${i} graces ended in down`).toBe(0);
+      });
+      expect(events.filter((e) => / (down|leave)$/.test(e))).toEqual([]);
+      // The three routers of the valley lost their path for a moment: each sees it change (to the long way), no up.
+      for (const i of [1, 2, 3]) expect(events.filter((e) => e === `n${i} changed`).length, `n${i} changed`).toBeGreaterThanOrEqual(1);
+      expect(events.filter((e) => / (up|join)$/.test(e))).toEqual([]);
+      expect(mesh.routers.filter((r) => r.stats().downGracesReturned > 0).map((r) => r.name).sort()).toEqual(['n1', 'n2', 'n3']);
     } finally {
       await mesh.close();
     }

@@ -7,6 +7,10 @@
  *
  * A raw peer X sends two spans over the same upstream link O→A, then closes
  * one of them naming that link as lost (root-cause notification).
+ *
+ * The router here runs without the down grace (downGraceMs 0), so a span
+ * is reported `down` as soon as it is planned without a path: these tests
+ * see when the hold lets it be planned (down-grace is tested on its own).
  */
 import { describe, expect, it } from 'vitest';
 import { Router, type SpanEvent } from '../../src/span/router.ts';
@@ -29,7 +33,7 @@ const LOST: RootCause = { a: ORIGIN, b: A, inc: INC_A };
 
 async function setup(): Promise<{ r: Router; p: RawPeer; clock: ManualClock; events: string[]; a: bigint; b: bigint }> {
   const clock = new ManualClock();
-  const r = new Router({ name: 'hub', nodeId: nodeIdOf(0x100), localRnss: 1, clock, iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 } });
+  const r = new Router({ name: 'hub', nodeId: nodeIdOf(0x100), localRnss: 1, clock, downGraceMs: 0, iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 } });
   const events: string[] = [];
   r.spans$.subscribe((e: SpanEvent) => events.push(`${e.type} ${e.span.instance}`));
   const [s0, s1] = memoryPair();

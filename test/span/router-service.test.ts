@@ -12,6 +12,8 @@ import { SVC_CMD, svcCmd, isSvcCmd, DMSG_PROTO_SVC } from '../../src/span/servic
 import { memoryPair } from '../../src/transport/memory.ts';
 import { DMSG, DMSGF, DMSG_ERR } from '../../src/wire/constants.ts';
 import { bfs, createMesh, nodeIdOf, quiesce, until } from '../helpers/mesh.ts';
+import { DOWN_GRACE_MS } from '../../src/span/down-grace.ts';
+import { ManualClock } from '../../src/util/clock.ts';
 
 const CMD = SVC_CMD.EXAMPLE_ECHO;
 const enc = new TextEncoder();
@@ -219,7 +221,8 @@ describe('who originated a span, and membership', () => {
   });
 
   it('members$ and members(): join, leave, and a restart as leave + join with a new incarnation', async () => {
-    const mesh = createMesh(3, [[0, 1], [1, 2]]);
+    const clock = new ManualClock();
+    const mesh = createMesh(3, [[0, 1], [1, 2]], { clock });
     const [r0, r1, r2] = mesh.routers as [Router, Router, Router];
     const events: MemberEvent[] = [];
     r1.members$('lock').subscribe((e) => events.push(e));
@@ -243,6 +246,12 @@ describe('who originated a span, and membership', () => {
     mesh.links[0]!.cut();
     await r0.close();
     await quiesce(mesh);
+    // A lost link, not a withdrawal: n1 (not isolated: it keeps n2) holds n0's spans for the down grace.
+    expect(events.length).toBe(3);
+    expect(r1.members('lock')).toEqual([]); // no live path: left out of the snapshot at once
+    clock.advance(DOWN_GRACE_MS - 1);
+    expect(events.length).toBe(3);
+    clock.advance(1);
     expect(events.slice(3).map(brief)).toEqual(['leave n0 inc [b]']);
     const again = new Router({ name: 'n0', nodeId: nodeIdOf(0), localRnss: 1, iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 } });
     again.serve('lock', echo(), { instance: 'b' });
@@ -255,6 +264,64 @@ describe('who originated a span, and membership', () => {
     expect(again.incarnation).not.toBe(oldInc);
     expect(r1.members('lock').map((m) => m.incarnation)).toEqual([again.incarnation]);
     await again.close();
+    await mesh.close();
+  });
+});
+
+describe('the down grace (down-grace.ts) in members$ and spans$', () => {
+  it('a node that restarts within the grace: leave + join with the new incarnation at once, spans$ one changed, no down', async () => {
+    const clock = new ManualClock();
+    const mesh = createMesh(3, [[0, 1], [1, 2]], { clock });
+    const [r0, r1] = mesh.routers as [Router, Router, Router];
+    const members: string[] = [];
+    const spans: string[] = [];
+    r1.members$('lock').subscribe((e) => members.push(`${e.type} ${e.member.incarnation === r0.incarnation ? 'old' : 'new'}`));
+    r1.spans$.subscribe((e) => spans.push(e.type));
+    r0.serve('lock', echo());
+    await quiesce(mesh);
+    expect([members, spans]).toEqual([['join old'], ['up']]);
+    mesh.links[0]!.cut();
+    await r0.close();
+    await quiesce(mesh);
+    expect([members, spans, r1.spans('lock'), r1.stats().downGraces]).toEqual([['join old'], ['up'], [], 1]);
+    clock.advance(DOWN_GRACE_MS - 1);
+    const again = new Router({ name: 'n0', nodeId: nodeIdOf(0), localRnss: 1, clock, iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 } });
+    again.serve('lock', echo());
+    const [x, y] = memoryPair();
+    again.attach(x);
+    r1.attach(y);
+    await until(() => members.length === 3, 'the restarted node joins');
+    expect(members).toEqual(['join old', 'leave old', 'join new']);
+    expect(spans).toEqual(['up', 'changed']);
+    expect(r1.spans('lock').map((sp) => sp.incarnation)).toEqual([again.incarnation]);
+    expect(r1.stats()).toMatchObject({ downGraces: 0, downGracesReturned: 1, downGracesExpired: 0 });
+    clock.advance(DOWN_GRACE_MS);
+    expect(spans).toEqual(['up', 'changed']);
+    await again.close();
+    await mesh.close();
+  });
+
+  it('a withdrawal is reported at once, and a router left without any live link reports down at once', async () => {
+    const clock = new ManualClock();
+    const mesh = createMesh(3, [[0, 1], [1, 2]], { clock });
+    const [r0, r1, r2] = mesh.routers as [Router, Router, Router];
+    const at1: string[] = [];
+    const at2: string[] = [];
+    r1.spans$.subscribe((e) => at1.push(`${e.type} ${e.span.instance}`));
+    r2.spans$.subscribe((e) => at2.push(`${e.type} ${e.span.instance}`));
+    const a = r0.serve('lock', echo(), { instance: 'a' });
+    r0.serve('lock', echo(), { instance: 'b' });
+    await quiesce(mesh);
+    a.close();
+    await quiesce(mesh);
+    expect(at1.filter((e) => e.startsWith('down'))).toEqual(['down a']);
+    expect(at2.filter((e) => e.startsWith('down'))).toEqual(['down a']);
+    // n2's only link goes: nothing can bring b back to it, down at once; n1 keeps n0 and b.
+    mesh.links[1]!.cut();
+    await quiesce(mesh);
+    expect(at2.filter((e) => e.startsWith('down'))).toEqual(['down a', 'down b']);
+    expect(r2.stats().downGraces).toBe(0);
+    expect(at1.filter((e) => e.startsWith('down'))).toEqual(['down a']);
     await mesh.close();
   });
 });
