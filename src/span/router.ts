@@ -13,14 +13,17 @@
  * | discovery (spans$, spans, waitForSpan)    | discovery.ts      |
  * | where a peer's transaction goes           | dispatch.ts       |
  * | relaying transactions between links       | relay.ts          |
- * | local services, local open() path         | local-link.ts     |
+ * | our own advertisements, local open()      | local-ads.ts      |
+ * | the in-process link of a local open()     | local-link.ts     |
+ * | membership (members$, members)            | membership.ts     |
+ * | holding a down while a path may return    | down-grace.ts     |
+ * | replanning in batches after a lost link   | replan-queue.ts   |
  * | DBG_SHELL                                 | shell.ts          |
  */
 import { randomUUID, randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { Observable, Subject } from 'rxjs';
-import { v5 as uuidv5 } from 'uuid';
 import { DMSGF, DMSG_ERR, DMSG_PEER } from '../wire/constants.ts';
 import { Iocom, type OpenOptions } from '../iocom/iocom.ts';
 import type { IocomOptions } from '../iocom/options.ts';
@@ -29,18 +32,18 @@ import { systemClock } from '../util/clock.ts';
 import { sendConn } from './conn.ts';
 import { Discovery, type WaitOptions } from './discovery.ts';
 import { Dispatch } from './dispatch.ts';
+import { endLocal, localSpanFields, openLocal } from './local-ads.ts';
 import { SpanError } from './errors.ts';
-import { LocalLink, LocalSide } from './local-link.ts';
-import { resolveSpanOptions, type SpanOptions } from './options.ts';
+import { LocalSide } from './local-link.ts';
+import { resolveSpanOptions } from './options.ts';
 import { RelayExecutor } from './relay-executor.ts';
 import { ReplanQueue } from './replan-queue.ts';
 import { RouterCore } from './router-core.ts';
-import { serviceClusterId, validateLabel } from './service-id.ts';
+import { validateLabel } from './service-id.ts';
 import { describeTable, onShellMessage } from './shell.ts';
-import { SpanTable, type NodeKey, type SpanFields } from './span-table.ts';
+import { SpanTable, type NodeKey } from './span-table.ts';
 import { Withdrawal } from './withdrawal.ts';
 import {
-  SERVICE_PEER_TYPE,
   bestLive,
   firstRemote,
   type AdvertiseOptions,
@@ -194,21 +197,7 @@ export class Router {
     if (core.closed) throw new SpanError('CLOSED', `router ${this.name} is closed`);
     const instance = opts.instance ?? this.name;
     validateLabel('instance name', instance);
-    const clusterId = serviceClusterId(opts.service);
-    const fields: SpanFields = {
-      peerType: opts.peerType ?? SERVICE_PEER_TYPE,
-      pfsType: 0,
-      clusterId,
-      nodeId: opts.instanceId ?? uuidv5(`${opts.service}\0${instance}`, this.nodeId),
-      clusterLabel: opts.service,
-      nodeLabel: instance,
-      dist: 0,
-      rnss: 0,
-      // A fresh epoch per advertisement: its withdrawal refuses this one only.
-      epoch: randomInt(1, 0xffffffff),
-      hops: [0],
-      origin: { name: this.name, incarnation: core.incarnation },
-    };
+    const fields = localSpanFields(core, opts, instance);
     const linkId = `local${core.nextLink++}`;
     const subject = new Subject<Transaction>();
     const added = core.table.add({ linkId, connId: null, peerNodeId: null, fields, path: null });
@@ -223,7 +212,7 @@ export class Router {
       transactions$: subject.asObservable(),
       close: () => {
         if (!core.locals.delete(linkId)) return;
-        this.#endLocal(local);
+        endLocal(core, this.#withdrawal, local);
         core.log(`withdraw ${opts.service}/${instance}`);
       },
     };
@@ -311,7 +300,7 @@ export class Router {
       const best = bestLive(n, core.conns);
       if (best?.connId === null) {
         const local = core.locals.get(best.linkId);
-        if (local) return this.#openLocal(local, cmd, openOpts);
+        if (local) return openLocal(this.#core, this.#dispatch, local, cmd, openOpts);
       }
       const link = firstRemote(n, core.conns);
       if (!link) continue;
@@ -357,7 +346,7 @@ export class Router {
     // Withdraw our spans first (with DMSG_ERR_WITHDRAWN, so nobody explores backups).
     for (const [linkId, local] of [...core.locals]) {
       core.locals.delete(linkId);
-      this.#endLocal(local);
+      endLocal(core, this.#withdrawal, local);
     }
     this.#later.close();
     await Promise.all([...core.conns.values()].map((c) => c.iocom.close()));
@@ -407,30 +396,6 @@ export class Router {
   }
 
   // ---- internals ------------------------------------------------------------
-
-  /** Open on a local instance: the in-process link, made on first use. */
-  #openLocal(local: LocalAd, cmd: number, opts: Omit<OpenOptions, 'parent'>): Transaction {
-    const core = this.#core;
-    if (local.local === null) {
-      const link = new LocalLink(`${this.name}/${local.fields.clusterLabel}/${local.fields.nodeLabel}`);
-      link.server.onPeerOpen = (tx) => this.#dispatch.toService(local, tx, link.server);
-      link.client.onPeerOpen = (tx) => this.#dispatch.onStacked(tx, link.client);
-      local.local = link;
-    }
-    const tx = local.local.client.open(cmd, opts);
-    this.#dispatch.opened.add(tx);
-    core.hosts.set(tx, local.local.client);
-    return tx;
-  }
-
-  /** A local advertisement ends: withdraw it everywhere, end its local transactions. */
-  #endLocal(local: LocalAd): void {
-    const core = this.#core;
-    const link = core.table.link(local.linkId);
-    local.subject.complete();
-    local.local?.destroy(`${local.fields.clusterLabel}/${local.fields.nodeLabel} was withdrawn`);
-    if (link) this.#withdrawal.withdraw(link.nodeKey, local.fields.epoch!);
-  }
 
   #onLinkClosed(conn: ConnState, why: string): void {
     const core = this.#core;
