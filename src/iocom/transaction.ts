@@ -55,6 +55,16 @@ class RxMulticast extends Multicast<Message> {
   }
 }
 
+/** Transaction state bits (Transaction.#state). */
+const S_TX_CREATED = 1;
+const S_TX_DELETED = 2;
+const S_RX_CREATED = 4;
+const S_RX_DELETED = 8;
+const S_ABORT_SENT = 16;
+const S_DYING = 32;
+const S_FREED = 64;
+const S_RX_ENDED = 128;
+
 /** The options of reply(0) and close(0) without ext or aux: one shared object, not one per reply. */
 const REPLY_OK: SendOptions = Object.freeze({ error: 0, delete: true });
 
@@ -85,18 +95,16 @@ export class Transaction {
   #msgid: bigint | undefined;
   /** Made when rx$ is first read: a transaction nobody listens to costs nothing for it. */
   #rx: Multicast<Message> | null = null;
-  /** rx$ has ended (for a Multicast made after the end); #rxError says how (undefined: completed). */
-  #rxEnded = false;
   #rxError: Error | undefined = undefined;
   /** Set when the link failed under a transaction nobody listened to: its LOST_LINK error is made only if rx$ is read. */
   #lostCause: Error | null | undefined = undefined;
-  #txCreated: boolean;
-  #txDeleted = false;
-  #rxCreated: boolean;
-  #rxDeleted = false;
-  #abortSent = false;
-  #dying = false;
-  #freed = false;
+  /**
+   * The state flags in one small integer (S_* bits: CREATE/DELETE sent and
+   * received, abort sent, dying, freed, rx$ ended; #rxError says how rx$
+   * ended, undefined: completed): one field instead of eight per
+   * transaction (a relay holds hundreds of thousands).
+   */
+  #state = 0;
 
   /** @param msgid the bigint of `id`, if the caller has it (a received header's) */
   constructor(host: TransactionHost, id: number | bigint, msgid: bigint | undefined, openedByPeer: boolean, parent: Transaction | null, icmd: number) {
@@ -107,8 +115,8 @@ export class Transaction {
     this.parent = parent;
     this.icmd = icmd & DMSGF.BASECMDMASK;
     this.depth = parent === null ? 1 : parent.depth + 1;
-    this.#txCreated = false; // the first message we send carries CREATE
-    this.#rxCreated = openedByPeer;
+    // S_TX_CREATED clear: the first message we send carries CREATE.
+    if (openedByPeer) this.#state = S_RX_CREATED;
   }
 
   /** The msgid chosen by whoever opened the transaction. */
@@ -121,7 +129,7 @@ export class Transaction {
     if (this.#rx === null) {
       this.#rx = new RxMulticast(this, this.#host);
       // Ended before anyone looked: a late subscriber still sees the end.
-      if (this.#rxEnded) {
+      if ((this.#state & S_RX_ENDED) !== 0) {
         const error = this.#rxError ?? this.#lostLinkError();
         if (error) this.#rx.error(error);
         else this.#rx.complete();
@@ -145,18 +153,18 @@ export class Transaction {
   }
 
   /** Our CREATE has been sent. */
-  get txCreated(): boolean { return this.#txCreated; }
+  get txCreated(): boolean { return (this.#state & S_TX_CREATED) !== 0; }
   /** Our DELETE has been sent: nothing more may be sent but an ABORT. */
-  get txDeleted(): boolean { return this.#txDeleted; }
-  get rxCreated(): boolean { return this.#rxCreated; }
+  get txDeleted(): boolean { return (this.#state & S_TX_DELETED) !== 0; }
+  get rxCreated(): boolean { return (this.#state & S_RX_CREATED) !== 0; }
   /** The peer's DELETE has arrived (or was simulated). */
-  get rxDeleted(): boolean { return this.#rxDeleted; }
+  get rxDeleted(): boolean { return (this.#state & S_RX_DELETED) !== 0; }
   /** The link is lost or a parent ended: nothing more is sent. */
-  get dying(): boolean { return this.#dying; }
+  get dying(): boolean { return (this.#state & S_DYING) !== 0; }
   /** DELETE went both ways (or the transaction failed): it is gone from the tables. */
-  get freed(): boolean { return this.#freed; }
+  get freed(): boolean { return (this.#state & S_FREED) !== 0; }
   /** True while messages can still be sent on it. */
-  get canSend(): boolean { return !this.#txDeleted && !this.#dying && this.#host.isOpen; }
+  get canSend(): boolean { return (this.#state & S_TX_DELETED) === 0 && (this.#state & S_DYING) === 0 && this.#host.isOpen; }
 
   /**
    * Per-transaction flow control: true while a message sent now would not
@@ -185,8 +193,8 @@ export class Transaction {
   }
 
   #assertCanSend(what: string): void {
-    if (this.#dying || !this.#host.isOpen) throw new TransactionError('LOST_LINK', `${what} on transaction 0x${this.msgid.toString(16)} of ${this.#host.name}: the link or a parent transaction is gone`, DMSG_ERR.LOSTLINK);
-    if (this.#txDeleted) throw new TransactionError('CLOSED', `${what} on transaction 0x${this.msgid.toString(16)} of ${this.#host.name}: our side already sent DELETE`);
+    if ((this.#state & S_DYING) !== 0 || !this.#host.isOpen) throw new TransactionError('LOST_LINK', `${what} on transaction 0x${this.msgid.toString(16)} of ${this.#host.name}: the link or a parent transaction is gone`, DMSG_ERR.LOSTLINK);
+    if ((this.#state & S_TX_DELETED) !== 0) throw new TransactionError('CLOSED', `${what} on transaction 0x${this.msgid.toString(16)} of ${this.#host.name}: our side already sent DELETE`);
   }
 
   /**
@@ -201,16 +209,16 @@ export class Transaction {
    * dying (check `canSend` first on a receive path).
    */
   send(cmd: number, opts?: SendOptions): boolean {
-    if (this.#dying) throw new TransactionError('LOST_LINK', `cannot send ${describeCmd(cmd)} on transaction 0x${this.msgid.toString(16)} of ${this.#host.name}: the link or a parent transaction is gone`, DMSG_ERR.LOSTLINK);
-    if (this.#txDeleted) {
+    if ((this.#state & S_DYING) !== 0) throw new TransactionError('LOST_LINK', `cannot send ${describeCmd(cmd)} on transaction 0x${this.msgid.toString(16)} of ${this.#host.name}: the link or a parent transaction is gone`, DMSG_ERR.LOSTLINK);
+    if ((this.#state & S_TX_DELETED) !== 0) {
       // ABORT|DELETE may follow a DELETE once (abort-after-DELETE).
-      if (opts?.abort && opts.delete && !this.#abortSent && !this.#freed) {
-        this.#abortSent = true;
+      if (opts?.abort && opts.delete && (this.#state & S_ABORT_SENT) === 0 && (this.#state & S_FREED) === 0) {
+        this.#state |= S_ABORT_SENT;
         return this.#host.sendInTransaction(this, cmd, opts);
       }
       throw new TransactionError('CLOSED', `cannot send ${describeCmd(cmd)} on transaction 0x${this.msgid.toString(16)} of ${this.#host.name}: our side already sent DELETE`);
     }
-    if (opts?.abort && opts.delete) this.#abortSent = true;
+    if (opts?.abort && opts.delete) this.#state |= S_ABORT_SENT;
     return this.#host.sendInTransaction(this, cmd, opts);
   }
 
@@ -226,53 +234,53 @@ export class Transaction {
 
   /** End our side with DELETE, after everything already queued. Idempotent. */
   close(error = 0): void {
-    if (this.#txDeleted || this.#dying) return;
+    if ((this.#state & S_TX_DELETED) !== 0 || (this.#state & S_DYING) !== 0) return;
     this.send(DMSG.LNK_ERROR, error === 0 ? REPLY_OK : { error, delete: true });
   }
 
   /** Abort: ABORT|DELETE, allowed once even after our DELETE. Idempotent. */
   abort(error = 0): void {
-    if (this.#dying || this.#freed || this.#abortSent) return;
+    if ((this.#state & S_DYING) !== 0 || (this.#state & S_FREED) !== 0 || (this.#state & S_ABORT_SENT) !== 0) return;
     this.send(DMSG.LNK_ERROR, { error, delete: true, abort: true });
   }
 
   /** The flag bits the state adds to an outgoing cmd (and records what it sends). @internal */
   _txFlags(opts: SendOptions | undefined): number {
     let flags = 0;
-    if (!this.#txCreated) {
+    if ((this.#state & S_TX_CREATED) === 0) {
       flags |= DMSGF.CREATE;
-      this.#txCreated = true;
+      this.#state |= S_TX_CREATED;
     }
     if (this.openedByPeer) flags |= DMSGF.REPLY | DMSGF.REVTRANS;
     if (this.parent?.openedByPeer) flags |= DMSGF.REVCIRC;
     if (opts?.abort) flags |= DMSGF.ABORT;
     if (opts?.delete) {
       flags |= DMSGF.DELETE;
-      this.#txDeleted = true;
+      this.#state |= S_TX_DELETED;
     }
     return flags;
   }
 
   /** Our DELETE is queued: free the transaction if the peer's came already. @internal */
   _afterSend(): void {
-    if (this.#txDeleted && this.#rxDeleted && !this.#freed) this.#host.release(this);
+    if ((this.#state & S_TX_DELETED) !== 0 && (this.#state & S_RX_DELETED) !== 0 && (this.#state & S_FREED) === 0) this.#host.release(this);
   }
 
   /** Deliver a message the peer sent in this transaction. @internal */
   _receive(msg: Message): void {
     const cmd = msg.header.cmd;
-    if (cmd & DMSGF.CREATE) this.#rxCreated = true;
+    if (cmd & DMSGF.CREATE) this.#state |= S_RX_CREATED;
     this.#rx?.next(msg);
     if (cmd & DMSGF.DELETE) {
-      this.#rxDeleted = true;
+      this.#state |= S_RX_DELETED;
       const error = cmd & DMSGF.ABORT ? new TransactionError('ABORTED', `peer aborted transaction 0x${this.msgid.toString(16)} (${describeCmd(this.icmd)}) with error 0x${msg.header.error.toString(16)}`, msg.header.error) : undefined;
-      this.#rxEnded = true;
+      this.#state |= S_RX_ENDED;
       this.#rxError = error;
       if (this.#rx !== null) {
         if (error) this.#rx.error(error);
         else this.#rx.complete();
       }
-      if (this.#txDeleted && !this.#freed) this.#host.release(this);
+      if ((this.#state & S_TX_DELETED) !== 0 && (this.#state & S_FREED) === 0) this.#host.release(this);
     }
   }
 
@@ -282,10 +290,10 @@ export class Transaction {
    * link can no longer bring, with DMSG_ERR_LOSTLINK. @internal
    */
   _fail(synthetic: Message, cause: Error | undefined): void {
-    this.#dying = true;
-    if (!this.#rxDeleted) {
-      this.#rxDeleted = true;
-      this.#rxEnded = true;
+    this.#state |= S_DYING;
+    if ((this.#state & S_RX_DELETED) === 0) {
+      this.#state |= S_RX_DELETED;
+      this.#state |= S_RX_ENDED;
       if (this.#rx === null) {
         // Nobody listens (yet): a link with 65,000 such transactions tears down
         // without building 65,000 errors and their stack traces.
@@ -325,12 +333,12 @@ export class Transaction {
 
   /** @internal */
   _markFreed(): void {
-    this.#freed = true;
+    this.#state |= S_FREED;
   }
 
   /** Mark dying without a message (the link is being destroyed and this one already saw DELETE). @internal */
   _markDying(): void {
-    this.#dying = true;
+    this.#state |= S_DYING;
   }
 
   toString(): string {

@@ -8,6 +8,7 @@
 import { DMSG, DMSGF } from '../wire/constants.ts';
 import { encodeLnkSpan } from '../wire/ext/lnk-span.ts';
 import type { Transaction } from '../iocom/transaction.ts';
+import type { Message } from '../wire/message.ts';
 import type { RelayConn } from './filters.ts';
 import { encodePathRecord } from './path-record.ts';
 import { planRelaysForNode, type RelaySpec, type SpanTableView } from './relay-plan.ts';
@@ -15,6 +16,7 @@ import { decodeRootCause, encodeRootCause, type RootCause } from './root-cause.t
 import type { RouterCore } from './router-core.ts';
 import { DMSG_ERR_WITHDRAWN, hasDeadLink, isLiveLink, type RelayState } from './router-types.ts';
 import type { NodeKey, SpanNode } from './span-table.ts';
+import type { SpanFields } from './span-types.ts';
 
 /** What the executor calls back for a relayed span the peer refused. */
 export interface RelayRefusalHandler {
@@ -144,31 +146,61 @@ export class RelayExecutor {
       return;
     }
     core.roles.set(tx, { kind: 'relay-span', relayId });
-    const relay: RelayState = { ...spec, relayId, tx };
+    // Spelled out, not `{ ...spec, relayId, tx }`: V8 gives a spread-then-extended
+    // literal its own hidden class (map + descriptor array + out-of-object
+    // property store, ~0.5 KB per relay, measured by heap snapshot); this
+    // literal shares one shape across all relays.
+    // The same content relayed on other links shares one fields object and path array.
+    const twin = this.#twinOf(spec);
+    const relay: RelayState = { connId: spec.connId, nodeKey: spec.nodeKey, sourceLinkId: spec.sourceLinkId, fields: twin?.fields ?? f, path: twin?.path ?? spec.path, relayId, tx };
     this.#relays.set(relayId, relay);
     let set = this.#byNode.get(spec.nodeKey);
     if (!set) this.#byNode.set(spec.nodeKey, (set = new Set()));
     set.add(relayId);
-    tx.rx$.subscribe({
-      next: (msg) => {
-        // The peer refused or closed our relayed span.
-        if (!(msg.header.cmd & DMSGF.DELETE)) return;
-        this.#forget(relay);
-        if (tx.canSend) tx.close();
-        // Refused as withdrawn, or over a lost link: the peer knows more than we do.
-        if (msg.header.error === DMSG_ERR_WITHDRAWN && f.epoch) this.#refusals.withdrawn(spec.nodeKey, f.epoch);
-        else if (msg.aux.length > 0) {
-          let rc: RootCause | null = null;
-          try {
-            rc = decodeRootCause(msg.aux);
-          } catch {
-            rc = null;
-          }
-          if (rc) this.#refusals.lostLink(rc);
-        }
-      },
-      error: () => this.#forget(relay),
-    });
+    tx.rx$.subscribe(new RelayAnswerObserver(this, relay));
+  }
+
+  /** A message on one of our relayed span transactions: the peer refused or closed it (its DELETE). @internal */
+  _answered(relay: RelayState, msg: Message): void {
+    if (!(msg.header.cmd & DMSGF.DELETE)) return;
+    this.#forget(relay);
+    const tx = relay.tx;
+    if (tx.canSend) tx.close();
+    // Refused as withdrawn, or over a lost link: the peer knows more than we do.
+    const epoch = relay.fields.epoch;
+    if (msg.header.error === DMSG_ERR_WITHDRAWN && epoch) this.#refusals.withdrawn(relay.nodeKey, epoch);
+    else if (msg.aux.length > 0) {
+      let rc: RootCause | null = null;
+      try {
+        rc = decodeRootCause(msg.aux);
+      } catch {
+        rc = null;
+      }
+      if (rc) this.#refusals.lostLink(rc);
+    }
+  }
+
+  /** A relayed span transaction ended without the peer's DELETE (lost link, abort). @internal */
+  _ended(relay: RelayState): void {
+    this.#forget(relay);
+  }
+
+  /**
+   * A relay of the same node, from the same source link, with content equal
+   * to `spec` in every field (so its objects can be shared: the planner makes
+   * a fresh fields object and path array per link, ~0.5 KB per relay with
+   * their array slack, measured by heap snapshot; all are read-only). Looks
+   * at the first relay from that source link only: O(relays of the node).
+   */
+  #twinOf(spec: RelaySpec): RelayState | undefined {
+    const ids = this.#byNode.get(spec.nodeKey);
+    if (ids === undefined) return undefined;
+    for (const id of ids) {
+      const r = this.#relays.get(id);
+      if (r === undefined || r.sourceLinkId !== spec.sourceLinkId) continue;
+      return sameArray(r.path, spec.path) && sameContent(r.fields, spec.fields) ? r : undefined;
+    }
+    return undefined;
   }
 
   /** Close one relay (with `error`, or carrying the root cause under way). */
@@ -195,4 +227,51 @@ export class RelayExecutor {
     set?.delete(relay.relayId);
     if (set?.size === 0) this.#byNode.delete(relay.nodeKey);
   }
+}
+
+/**
+ * The rx$ observer of one relayed span transaction: methods on a prototype,
+ * not two closures and their context per relay (a relay with 20 links and
+ * 16,384 spans holds 327,680 of these; under tsx's keepNames each closure
+ * also carried a dictionary-mode `name`, ~0.25 KB).
+ */
+class RelayAnswerObserver {
+  readonly #executor: RelayExecutor;
+  readonly #relay: RelayState;
+  constructor(executor: RelayExecutor, relay: RelayState) {
+    this.#executor = executor;
+    this.#relay = relay;
+  }
+  next(msg: Message): void {
+    this.#executor._answered(this.#relay, msg);
+  }
+  error(): void {
+    this.#executor._ended(this.#relay);
+  }
+}
+
+function sameArray(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Every own field equal: by identity, arrays element-wise, the origin by name and incarnation. */
+function sameContent(a: SpanFields, b: SpanFields): boolean {
+  if (a === b) return true;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  const ra = a as unknown as Record<string, unknown>;
+  const rb = b as unknown as Record<string, unknown>;
+  for (const k of ka) {
+    const x = ra[k];
+    const y = rb[k];
+    if (x === y) continue;
+    if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
+    if (Array.isArray(x) && Array.isArray(y) && sameArray(x, y)) continue;
+    if (k === 'origin' && x !== undefined && y !== undefined && a.origin!.name === b.origin!.name && a.origin!.incarnation === b.origin!.incarnation) continue;
+    return false;
+  }
+  return true;
 }
