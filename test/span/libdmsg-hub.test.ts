@@ -8,7 +8,7 @@
  * the hub relays us nothing) is covered on a fresh clone.
  *
  * Live: the reference node built from DragonFly's libdmsg
- * (/work/shared/reference/libdmsg/README.md, build.sh). Set DMSGNODE to its
+ * (../shared/reference/libdmsg/README.md, build.sh). Set DMSGNODE to its
  * dmsgnode-noassert, or build it into .scratch/libdmsg/ (git-ignored):
  *   bash <shared>/reference/libdmsg/build.sh .scratch/libdmsg
  * The live test is skipped, saying so, when neither is there.
@@ -131,7 +131,7 @@ const NODE = process.env.DMSGNODE ?? `${ROOT}.scratch/libdmsg/dmsgnode-noassert`
 const haveNode = existsSync(NODE);
 if (!haveNode) {
   // Say why the live test does not run (vitest shows it as skipped).
-  console.info(`libdmsg-hub live test skipped: no reference node at ${NODE} (set DMSGNODE, or build it: bash /work/shared/reference/libdmsg/build.sh .scratch/libdmsg)`);
+  console.info(`libdmsg-hub live test skipped: no reference node at ${NODE} (set DMSGNODE, or build it: bash ../shared/reference/libdmsg/build.sh .scratch/libdmsg)`);
 }
 
 /** Connect to 127.0.0.1:port, retrying while the node starts (bounded, no sleeps). */
