@@ -1,22 +1,7 @@
 /** Each example runs to completion on its own (as `npx tsx examples/X.ts` would) and prints what it promises. */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runExample } from '../helpers/run-example.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-function runExample(name: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=dmsg-mesh-source', '--import', 'tsx', `examples/${name}.ts`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    // Safety net: an example that hangs fails here instead of at the test timeout.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.once('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
 
 describe('examples/', () => {
   it('embed-relay.ts: both services answer through the embedded relay', async () => {

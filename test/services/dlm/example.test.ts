@@ -1,25 +1,7 @@
 /** examples/dlm-counter.ts runs to completion on its own (as `npx tsx examples/dlm-counter.ts` would) and loses no update. */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { runExample } from '../../helpers/run-example.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-function runExample(name: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=dmsg-mesh-source', '--import', 'tsx', `examples/${name}.ts`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    // Safety net: an example that hangs fails here instead of at the test timeout.
-    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 it('examples/dlm-counter.ts: three nodes through a relay increment an LVB counter under EX, no lost update', async () => {
   const r = await runExample('dlm-counter');
