@@ -28,6 +28,7 @@ import type { ResolvedMidcommsOptions } from './options.ts';
 import { Receiver } from './receiver.ts';
 import { Sender } from './sender.ts';
 import { SessionStats } from './session-stats.ts';
+import { ShutdownWaiters } from './shutdown-waiters.ts';
 import type { SessionStatsSnapshot } from './session-stats.ts';
 
 export interface SendOptions {
@@ -82,8 +83,7 @@ export class Session {
   #rxAny = false;
   #pumping = false;
 
-  #shutdownTimer: unknown = null;
-  #stateWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  readonly #shutdowns: ShutdownWaiters;
 
   readonly #stats = new SessionStats();
   readonly #state$ = new BehaviorSubject<McState>(MC_STATE.CLOSED);
@@ -104,6 +104,7 @@ export class Session {
     this.#o = options;
     this.#ctx = ctx;
     this.#local = { inc: options.incarnation, gen: ctx.nextGen() };
+    this.#shutdowns = new ShutdownWaiters(options.clock);
     this.#chans = new ChannelSet(
       {
         data: (cs, bytes) => this.#onData(cs, bytes),
@@ -442,20 +443,7 @@ export class Session {
     if (next === this.#state) return;
     this.#state = next;
     this.#state$.next(next);
-    if (next === MC_STATE.CLOSED) this.#wakeStateWaiters(null);
-  }
-
-  #wakeStateWaiters(error: Error | null): void {
-    if (this.#shutdownTimer !== null) {
-      this.#o.clock.clearTimeout(this.#shutdownTimer);
-      this.#shutdownTimer = null;
-    }
-    const waiters = this.#stateWaiters;
-    this.#stateWaiters = [];
-    for (const w of waiters) {
-      if (error === null) w.resolve();
-      else w.reject(error);
-    }
+    if (next === MC_STATE.CLOSED) this.#shutdowns.wake(null);
   }
 
   #applyFin(event: FinEvent): void {
@@ -480,7 +468,7 @@ export class Session {
           this.#reset('own', null, null);
           break;
         case 'wake':
-          this.#wakeStateWaiters(null);
+          this.#shutdowns.wake(null);
           break;
         case 'fence':
           this.#fence();
@@ -524,7 +512,7 @@ export class Session {
     this.#users = 0;
     this.#tx.rejectWaiting(fenced);
     this.#chans.dispose();
-    this.#wakeStateWaiters(null);
+    this.#shutdowns.wake(null);
     this.#state$.complete();
     this.#rx.complete();
     this.#ctx.onFenced?.();
@@ -557,20 +545,13 @@ export class Session {
     }
     this.#applyFin('shutdown');
     if ((this.#state as McState) === MC_STATE.CLOSED) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.#stateWaiters.push({ resolve, reject });
-      if (this.#shutdownTimer === null) {
-        this.#shutdownTimer = this.#o.clock.setTimeout(() => {
-          this.#shutdownTimer = null;
-          if (this.#state === MC_STATE.CLOSED) return;
-          this.#stats.shutdownTimeouts++;
-          const e = err('SHUTDOWN_TIMEOUT', `no CLOSED with ${this.peer} within ${this.#o.shutdownTimeoutMs} ms (state ${stateName(this.#state)})`);
-          const waiters = this.#stateWaiters;
-          this.#stateWaiters = [];
-          this.#reset('own', e, null);
-          for (const w of waiters) w.reject(e);
-        }, this.#o.shutdownTimeoutMs);
-      }
+    return this.#shutdowns.wait(this.#o.shutdownTimeoutMs, () => {
+      if (this.#state === MC_STATE.CLOSED) return;
+      this.#stats.shutdownTimeouts++;
+      const e = err('SHUTDOWN_TIMEOUT', `no CLOSED with ${this.peer} within ${this.#o.shutdownTimeoutMs} ms (state ${stateName(this.#state)})`);
+      const waiters = this.#shutdowns.take();
+      this.#reset('own', e, null);
+      for (const w of waiters) w.reject(e);
     });
   }
 
