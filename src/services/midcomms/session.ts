@@ -27,6 +27,7 @@ import type { SessionId } from './hello.ts';
 import type { ResolvedMidcommsOptions } from './options.ts';
 import { Receiver } from './receiver.ts';
 import { Sender } from './sender.ts';
+import type { SessionContext } from './session-context.ts';
 import { SessionStats } from './session-stats.ts';
 import { ShutdownWaiters } from './shutdown-waiters.ts';
 import type { SessionStatsSnapshot } from './session-stats.ts';
@@ -36,16 +37,7 @@ export interface SendOptions {
   signal?: AbortSignal;
 }
 
-/** What a session needs from its owner. */
-export interface SessionContext {
-  /** Our mesh address, sent in HELLO so the peer can open channels back. */
-  readonly address: string;
-  /** A new session generation, unique within this node incarnation. */
-  nextGen(): number;
-  /** Called once when the session is fenced (the owner forgets it). */
-  onFenced?(): void;
-}
-
+export type { SessionContext } from './session-context.ts';
 
 function err(code: MidcommsErrorCode, message: string): MidcommsError {
   return new MidcommsError(code, message);
