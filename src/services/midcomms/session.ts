@@ -11,6 +11,7 @@
  */
 import { BehaviorSubject, type Observable } from 'rxjs';
 import type { Channel, ChannelOpener, ChannelSink } from './channel.ts';
+import { chooseChannel } from './channel-choice.ts';
 import { ChannelSet } from './channel-set.ts';
 import type { ChannelState } from './channel-set.ts';
 import { DLM_CMD, DLM_VERSION, MC_STATE, stateName } from './constants.ts';
@@ -372,19 +373,10 @@ export class Session {
     // A refused channel carries no session traffic: it names the ids, it does not establish.
     if (this.#peerVersion === DLM_VERSION.V3_2) this.#applyFin('versionDetected');
     const cur = this.#chans.current;
-    if (cur === null) {
-      this.#chans.makeCurrent(cs);
-    } else if (cur !== cs && !cs.opener && !cur.opener && cur.helloSeen) {
-      // The peer opens a channel only when it has none it can use: the one it
-      // opened before is dead at its end (a path lost silently, found by its
-      // keepalive before ours). Follow it, or our frames go into the void.
-      this.#chans.makeCurrent(cs);
-      this.#chans.close(cur, 'the peer opened a new channel');
-    } else if (cur !== cs && !cs.opener && cur.opener && this.#peerNodeid < this.#o.nodeid) {
-      // Both sides opened a channel: the one opened by the lower node id is kept.
-      this.#chans.makeCurrent(cs);
-      this.#chans.close(cur, 'duplicate channel');
-    }
+    const choice = chooseChannel(cs, cur, this.#peerNodeid, this.#o.nodeid);
+    if (choice === 'keep') return;
+    this.#chans.makeCurrent(cs);
+    if (cur !== null && choice !== 'adopt') this.#chans.close(cur, choice === 'follow' ? 'the peer opened a new channel' : 'duplicate channel');
   }
 
   /** The peer speaks 3.1: what was queued as sequenced goes out bare, without FIN (§5.10). */
