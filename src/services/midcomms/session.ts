@@ -11,6 +11,7 @@
  */
 import { BehaviorSubject, type Observable } from 'rxjs';
 import type { Channel, ChannelOpener, ChannelSink } from './channel.ts';
+import { chooseChannel } from './channel-choice.ts';
 import { ChannelSet } from './channel-set.ts';
 import type { ChannelState } from './channel-set.ts';
 import { DLM_CMD, DLM_VERSION, MC_STATE, stateName } from './constants.ts';
@@ -27,7 +28,9 @@ import type { SessionId } from './hello.ts';
 import type { ResolvedMidcommsOptions } from './options.ts';
 import { Receiver } from './receiver.ts';
 import { Sender } from './sender.ts';
+import type { SessionContext } from './session-context.ts';
 import { SessionStats } from './session-stats.ts';
+import { ShutdownWaiters } from './shutdown-waiters.ts';
 import type { SessionStatsSnapshot } from './session-stats.ts';
 
 export interface SendOptions {
@@ -35,16 +38,7 @@ export interface SendOptions {
   signal?: AbortSignal;
 }
 
-/** What a session needs from its owner. */
-export interface SessionContext {
-  /** Our mesh address, sent in HELLO so the peer can open channels back. */
-  readonly address: string;
-  /** A new session generation, unique within this node incarnation. */
-  nextGen(): number;
-  /** Called once when the session is fenced (the owner forgets it). */
-  onFenced?(): void;
-}
-
+export type { SessionContext } from './session-context.ts';
 
 function err(code: MidcommsErrorCode, message: string): MidcommsError {
   return new MidcommsError(code, message);
@@ -82,8 +76,7 @@ export class Session {
   #rxAny = false;
   #pumping = false;
 
-  #shutdownTimer: unknown = null;
-  #stateWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  readonly #shutdowns: ShutdownWaiters;
 
   readonly #stats = new SessionStats();
   readonly #state$ = new BehaviorSubject<McState>(MC_STATE.CLOSED);
@@ -104,6 +97,7 @@ export class Session {
     this.#o = options;
     this.#ctx = ctx;
     this.#local = { inc: options.incarnation, gen: ctx.nextGen() };
+    this.#shutdowns = new ShutdownWaiters(options.clock);
     this.#chans = new ChannelSet(
       {
         data: (cs, bytes) => this.#onData(cs, bytes),
@@ -379,19 +373,10 @@ export class Session {
     // A refused channel carries no session traffic: it names the ids, it does not establish.
     if (this.#peerVersion === DLM_VERSION.V3_2) this.#applyFin('versionDetected');
     const cur = this.#chans.current;
-    if (cur === null) {
-      this.#chans.makeCurrent(cs);
-    } else if (cur !== cs && !cs.opener && !cur.opener && cur.helloSeen) {
-      // The peer opens a channel only when it has none it can use: the one it
-      // opened before is dead at its end (a path lost silently, found by its
-      // keepalive before ours). Follow it, or our frames go into the void.
-      this.#chans.makeCurrent(cs);
-      this.#chans.close(cur, 'the peer opened a new channel');
-    } else if (cur !== cs && !cs.opener && cur.opener && this.#peerNodeid < this.#o.nodeid) {
-      // Both sides opened a channel: the one opened by the lower node id is kept.
-      this.#chans.makeCurrent(cs);
-      this.#chans.close(cur, 'duplicate channel');
-    }
+    const choice = chooseChannel(cs, cur, this.#peerNodeid, this.#o.nodeid);
+    if (choice === 'keep') return;
+    this.#chans.makeCurrent(cs);
+    if (cur !== null && choice !== 'adopt') this.#chans.close(cur, choice === 'follow' ? 'the peer opened a new channel' : 'duplicate channel');
   }
 
   /** The peer speaks 3.1: what was queued as sequenced goes out bare, without FIN (§5.10). */
@@ -442,20 +427,7 @@ export class Session {
     if (next === this.#state) return;
     this.#state = next;
     this.#state$.next(next);
-    if (next === MC_STATE.CLOSED) this.#wakeStateWaiters(null);
-  }
-
-  #wakeStateWaiters(error: Error | null): void {
-    if (this.#shutdownTimer !== null) {
-      this.#o.clock.clearTimeout(this.#shutdownTimer);
-      this.#shutdownTimer = null;
-    }
-    const waiters = this.#stateWaiters;
-    this.#stateWaiters = [];
-    for (const w of waiters) {
-      if (error === null) w.resolve();
-      else w.reject(error);
-    }
+    if (next === MC_STATE.CLOSED) this.#shutdowns.wake(null);
   }
 
   #applyFin(event: FinEvent): void {
@@ -480,7 +452,7 @@ export class Session {
           this.#reset('own', null, null);
           break;
         case 'wake':
-          this.#wakeStateWaiters(null);
+          this.#shutdowns.wake(null);
           break;
         case 'fence':
           this.#fence();
@@ -524,7 +496,7 @@ export class Session {
     this.#users = 0;
     this.#tx.rejectWaiting(fenced);
     this.#chans.dispose();
-    this.#wakeStateWaiters(null);
+    this.#shutdowns.wake(null);
     this.#state$.complete();
     this.#rx.complete();
     this.#ctx.onFenced?.();
@@ -557,20 +529,13 @@ export class Session {
     }
     this.#applyFin('shutdown');
     if ((this.#state as McState) === MC_STATE.CLOSED) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.#stateWaiters.push({ resolve, reject });
-      if (this.#shutdownTimer === null) {
-        this.#shutdownTimer = this.#o.clock.setTimeout(() => {
-          this.#shutdownTimer = null;
-          if (this.#state === MC_STATE.CLOSED) return;
-          this.#stats.shutdownTimeouts++;
-          const e = err('SHUTDOWN_TIMEOUT', `no CLOSED with ${this.peer} within ${this.#o.shutdownTimeoutMs} ms (state ${stateName(this.#state)})`);
-          const waiters = this.#stateWaiters;
-          this.#stateWaiters = [];
-          this.#reset('own', e, null);
-          for (const w of waiters) w.reject(e);
-        }, this.#o.shutdownTimeoutMs);
-      }
+    return this.#shutdowns.wait(this.#o.shutdownTimeoutMs, () => {
+      if (this.#state === MC_STATE.CLOSED) return;
+      this.#stats.shutdownTimeouts++;
+      const e = err('SHUTDOWN_TIMEOUT', `no CLOSED with ${this.peer} within ${this.#o.shutdownTimeoutMs} ms (state ${stateName(this.#state)})`);
+      const waiters = this.#shutdowns.take();
+      this.#reset('own', e, null);
+      for (const w of waiters) w.reject(e);
     });
   }
 
