@@ -35,35 +35,9 @@ import { classifyRx } from './state-rules.ts';
 import { Transaction, type SendOptions, type TransactionHost } from './transaction.ts';
 import { WriteQueue, type PassFields } from './write-queue.ts';
 import type { BudgetAccount } from './budget.ts';
+import type { OpenOptions, OneWayOptions, IocomStats } from './iocom-types.ts';
 
-export interface OpenOptions extends Omit<SendOptions, 'abort'> {
-  /** The transaction to stack this one on (its msgid becomes our circuit). */
-  parent?: Transaction;
-}
-
-export interface OneWayOptions {
-  ext?: Uint8Array;
-  aux?: Uint8Array;
-  error?: number;
-  /** Send with the REPLY flag (an answer to a one-way message). */
-  reply?: boolean;
-}
-
-export interface IocomStats {
-  messagesIn: number;
-  messagesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-  /** Messages dropped by the state rules (EALREADY). */
-  dropped: number;
-  /** Open transactions we opened / the peer opened. */
-  weOpened: number;
-  peerOpened: number;
-  queuedBytes: number;
-  /** Bytes the decoder holds of a message not yet complete. */
-  bufferedBytes: number;
-  timers: number;
-}
+export type { OpenOptions, OneWayOptions, IocomStats } from './iocom-types.ts';
 
 type LinkState = 'open' | 'closing' | 'closed';
 
