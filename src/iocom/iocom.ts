@@ -19,7 +19,7 @@ import { describeCmd } from '../wire/cmd.ts';
 import { ProtocolError, InvalidArgumentError, hex } from '../wire/errors.ts';
 import { FrameDecoder } from '../wire/frame-decoder.ts';
 import { headerBytesForSend } from '../wire/frame-encoder.ts';
-import { describeHeader, emptyHeader } from '../wire/header.ts';
+import { describeHeader } from '../wire/header.ts';
 import { EMPTY, type Message } from '../wire/message.ts';
 import { AuthHandshake } from './auth.ts';
 import { channelBindingOf, isTlsStream } from './channel-binding.ts';
@@ -36,6 +36,8 @@ import { Transaction, type SendOptions, type TransactionHost } from './transacti
 import { WriteQueue, type PassFields } from './write-queue.ts';
 import type { BudgetAccount } from './budget.ts';
 import type { OpenOptions, OneWayOptions, IocomStats } from './iocom-types.ts';
+import { heldBytes, idOf, messageOf, unref } from './iocom-helpers.ts';
+import { failTree } from './transaction-failure.ts';
 
 export type { OpenOptions, OneWayOptions, IocomStats } from './iocom-types.ts';
 
@@ -43,27 +45,6 @@ type LinkState = 'open' | 'closing' | 'closed';
 
 /** The flags forward() takes from a message, indexed by DELETE | ABORT << 1. */
 const FORWARD_FLAGS: readonly SendOptions[] = [{}, { delete: true }, { abort: true }, { delete: true, abort: true }].map((o) => Object.freeze(o));
-
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-/** Let a host timer not keep the process alive (a ManualClock's handles have no unref). */
-function unref(handle: unknown): void {
-  (handle as { unref?: () => void } | null)?.unref?.();
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** What a held message pins, about: its header, extended header and aux. */
-function heldBytes(msg: Message): number {
-  return 64 + msg.ext.length + msg.aux.length;
-}
-
-/** A received msgid or circuit as a table key (see Transaction._id). */
-function idOf(v: bigint): number | bigint {
-  return v <= MAX_SAFE ? Number(v) : v;
-}
 
 export class Iocom implements TransactionHost {
   readonly options: ResolvedIocomOptions;
@@ -743,34 +724,9 @@ export class Iocom implements TransactionHost {
     this.#account?.setTransactions(this.#weOpened.size + this.#peerOpened.size);
   }
 
-  /**
-   * The failure simulation: the whole tree is marked dying first (so no
-   * handler can send on a transaction about to fail), then children before
-   * parents, each sees a peer DELETE with LOSTLINK.
-   */
+  /** End `list` and everything stacked on it with LOSTLINK (transaction-failure.ts). */
   #failTree(list: Transaction[], cause: Error | undefined): void {
-    const markDying = (txs: Iterable<Transaction>): void => {
-      for (const tx of txs) {
-        tx._markDying();
-        if (tx._children !== null && tx._children.size > 0) markDying(tx._children);
-      }
-    };
-    markDying(list);
-    this.#deliverFailures(list, cause);
-  }
-
-  #deliverFailures(list: Transaction[], cause: Error | undefined): void {
-    for (const tx of list) {
-      if (tx.freed) continue;
-      if (tx._children !== null && tx._children.size > 0) this.#deliverFailures([...tx._children], cause);
-      const h = emptyHeader();
-      h.msgid = tx.msgid;
-      h.circuit = tx.parent?.msgid ?? 0n;
-      h.cmd = (DMSG.LNK_ERROR | DMSGF.DELETE | (tx.rxCreated ? 0 : DMSGF.CREATE) | (tx.openedByPeer ? 0 : DMSGF.REPLY | DMSGF.REVTRANS) | (tx.parent && !tx.parent.openedByPeer ? DMSGF.REVCIRC : 0)) >>> 0;
-      h.error = DMSG_ERR.LOSTLINK;
-      this.#forget(tx);
-      tx._fail({ header: h, ext: EMPTY, aux: EMPTY, swapped: false }, cause);
-    }
+    failTree(list, cause, (tx) => this.#forget(tx));
   }
 
   #teardown(reason: LinkCloseReason): void {
