@@ -38,6 +38,7 @@ import type { BudgetAccount } from './budget.ts';
 import type { OpenOptions, OneWayOptions, IocomStats } from './iocom-types.ts';
 import { heldBytes, idOf, messageOf, unref } from './iocom-helpers.ts';
 import { failTree } from './transaction-failure.ts';
+import { PingWaiters, WritableWaiters } from './link-waiters.ts';
 
 export type { OpenOptions, OneWayOptions, IocomStats } from './iocom-types.ts';
 
@@ -82,8 +83,8 @@ export class Iocom implements TransactionHost {
   readonly #peerOpened = new IdTable<Transaction>();
   readonly #rxBatch: Message[] = [];
   readonly #inbound: Message[] = [];
-  readonly #pingWaiters: Array<{ sent: number; resolve: (ms: number) => void; reject: (e: Error) => void }> = [];
-  readonly #writableWaiters = new Set<() => void>();
+  readonly #pingWaiters = new PingWaiters();
+  readonly #writableWaiters = new WritableWaiters();
   #resolveReady!: () => void;
   #rejectReady!: (e: Error) => void;
   #state: LinkState = 'open';
@@ -199,20 +200,7 @@ export class Iocom implements TransactionHost {
   /** Resolves when queued bytes are below the write high-water mark. */
   whenWritable(signal?: AbortSignal): Promise<void> {
     if (this.writable || this.#state === 'closed') return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const done = (): void => {
-        this.#writableWaiters.delete(done);
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = (): void => {
-        this.#writableWaiters.delete(done);
-        reject(new TransactionError('CANCELLED', 'whenWritable() was aborted', 0, { cause: signal?.reason }));
-      };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#writableWaiters.add(done);
-    });
+    return this.#writableWaiters.wait(signal);
   }
 
   /**
@@ -268,22 +256,7 @@ export class Iocom implements TransactionHost {
   /** Send LNK_PING and resolve with the round-trip time in ms when the peer's PING|REPLY arrives. */
   ping(signal?: AbortSignal): Promise<number> {
     this.#assertOpen();
-    return new Promise<number>((resolve, reject) => {
-      const waiter = {
-        sent: this.#rttNow(),
-        resolve: (ms: number) => { signal?.removeEventListener('abort', onAbort); resolve(ms); },
-        reject: (e: Error) => { signal?.removeEventListener('abort', onAbort); reject(e); },
-      };
-      const onAbort = (): void => {
-        const i = this.#pingWaiters.indexOf(waiter);
-        if (i >= 0) this.#pingWaiters.splice(i, 1);
-        reject(new TransactionError('CANCELLED', 'ping() was aborted', 0, { cause: signal?.reason }));
-      };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#pingWaiters.push(waiter);
-      this.sendOneWay(DMSG.LNK_PING);
-    });
+    return this.#pingWaiters.wait(this.#rttNow, signal, () => this.sendOneWay(DMSG.LNK_PING));
   }
 
   /** Stop delivering received messages (they are held; past readHighWaterMark the stream is paused). */
@@ -516,7 +489,7 @@ export class Iocom implements TransactionHost {
   #checkWritable(): void {
     this.#account?.setQueuedBytes(this.#writer.queuedBytes);
     if (this.#writableWaiters.size === 0 || !this.writable) return;
-    for (const w of [...this.#writableWaiters]) w();
+    this.#writableWaiters.wakeAll();
   }
 
   #onData(chunk: Uint8Array): void {
@@ -655,8 +628,7 @@ export class Iocom implements TransactionHost {
     const base = h.cmd & DMSGF.BASECMDMASK;
     if (base === DMSG.LNK_PING) {
       if (h.cmd & DMSGF.REPLY) {
-        const w = this.#pingWaiters.shift();
-        if (w) w.resolve(this.#rttNow() - w.sent);
+        this.#pingWaiters.answer(this.#rttNow);
       } else if (this.#state === 'open') {
         this.#enqueue(DMSG.LNK_PING | DMSGF.REPLY, h.msgid, h.circuit, 0, EMPTY, EMPTY, undefined, false);
       }
@@ -748,8 +720,8 @@ export class Iocom implements TransactionHost {
     this.#failTree(roots, cause);
     this.#awaitingPeerDelete.clear();
     this.#rejectReady(cause);
-    for (const w of this.#pingWaiters.splice(0)) w.reject(new TransactionError('LOST_LINK', `ping() on ${this.name}: the link ended before the reply`, DMSG_ERR.LOSTLINK, { cause }));
-    for (const w of [...this.#writableWaiters]) w();
+    this.#pingWaiters.rejectAll(() => new TransactionError('LOST_LINK', `ping() on ${this.name}: the link ended before the reply`, DMSG_ERR.LOSTLINK, { cause }));
+    this.#writableWaiters.wakeAll();
     this.#closed.next(reason);
     this.#closed.complete();
     this.#transactions.complete();
