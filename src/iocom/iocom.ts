@@ -19,7 +19,7 @@ import { describeCmd } from '../wire/cmd.ts';
 import { ProtocolError, InvalidArgumentError, hex } from '../wire/errors.ts';
 import { FrameDecoder } from '../wire/frame-decoder.ts';
 import { headerBytesForSend } from '../wire/frame-encoder.ts';
-import { describeHeader, emptyHeader } from '../wire/header.ts';
+import { describeHeader } from '../wire/header.ts';
 import { EMPTY, type Message } from '../wire/message.ts';
 import { AuthHandshake } from './auth.ts';
 import { channelBindingOf, isTlsStream } from './channel-binding.ts';
@@ -35,61 +35,17 @@ import { classifyRx } from './state-rules.ts';
 import { Transaction, type SendOptions, type TransactionHost } from './transaction.ts';
 import { WriteQueue, type PassFields } from './write-queue.ts';
 import type { BudgetAccount } from './budget.ts';
+import type { OpenOptions, OneWayOptions, IocomStats } from './iocom-types.ts';
+import { heldBytes, idOf, messageOf, unref } from './iocom-helpers.ts';
+import { failTree } from './transaction-failure.ts';
+import { PingWaiters, WritableWaiters } from './link-waiters.ts';
 
-export interface OpenOptions extends Omit<SendOptions, 'abort'> {
-  /** The transaction to stack this one on (its msgid becomes our circuit). */
-  parent?: Transaction;
-}
-
-export interface OneWayOptions {
-  ext?: Uint8Array;
-  aux?: Uint8Array;
-  error?: number;
-  /** Send with the REPLY flag (an answer to a one-way message). */
-  reply?: boolean;
-}
-
-export interface IocomStats {
-  messagesIn: number;
-  messagesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-  /** Messages dropped by the state rules (EALREADY). */
-  dropped: number;
-  /** Open transactions we opened / the peer opened. */
-  weOpened: number;
-  peerOpened: number;
-  queuedBytes: number;
-  /** Bytes the decoder holds of a message not yet complete. */
-  bufferedBytes: number;
-  timers: number;
-}
+export type { OpenOptions, OneWayOptions, IocomStats } from './iocom-types.ts';
 
 type LinkState = 'open' | 'closing' | 'closed';
 
 /** The flags forward() takes from a message, indexed by DELETE | ABORT << 1. */
 const FORWARD_FLAGS: readonly SendOptions[] = [{}, { delete: true }, { abort: true }, { delete: true, abort: true }].map((o) => Object.freeze(o));
-
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-/** Let a host timer not keep the process alive (a ManualClock's handles have no unref). */
-function unref(handle: unknown): void {
-  (handle as { unref?: () => void } | null)?.unref?.();
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** What a held message pins, about: its header, extended header and aux. */
-function heldBytes(msg: Message): number {
-  return 64 + msg.ext.length + msg.aux.length;
-}
-
-/** A received msgid or circuit as a table key (see Transaction._id). */
-function idOf(v: bigint): number | bigint {
-  return v <= MAX_SAFE ? Number(v) : v;
-}
 
 export class Iocom implements TransactionHost {
   readonly options: ResolvedIocomOptions;
@@ -127,8 +83,8 @@ export class Iocom implements TransactionHost {
   readonly #peerOpened = new IdTable<Transaction>();
   readonly #rxBatch: Message[] = [];
   readonly #inbound: Message[] = [];
-  readonly #pingWaiters: Array<{ sent: number; resolve: (ms: number) => void; reject: (e: Error) => void }> = [];
-  readonly #writableWaiters = new Set<() => void>();
+  readonly #pingWaiters = new PingWaiters();
+  readonly #writableWaiters = new WritableWaiters();
   #resolveReady!: () => void;
   #rejectReady!: (e: Error) => void;
   #state: LinkState = 'open';
@@ -244,20 +200,7 @@ export class Iocom implements TransactionHost {
   /** Resolves when queued bytes are below the write high-water mark. */
   whenWritable(signal?: AbortSignal): Promise<void> {
     if (this.writable || this.#state === 'closed') return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const done = (): void => {
-        this.#writableWaiters.delete(done);
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = (): void => {
-        this.#writableWaiters.delete(done);
-        reject(new TransactionError('CANCELLED', 'whenWritable() was aborted', 0, { cause: signal?.reason }));
-      };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#writableWaiters.add(done);
-    });
+    return this.#writableWaiters.wait(signal);
   }
 
   /**
@@ -313,22 +256,7 @@ export class Iocom implements TransactionHost {
   /** Send LNK_PING and resolve with the round-trip time in ms when the peer's PING|REPLY arrives. */
   ping(signal?: AbortSignal): Promise<number> {
     this.#assertOpen();
-    return new Promise<number>((resolve, reject) => {
-      const waiter = {
-        sent: this.#rttNow(),
-        resolve: (ms: number) => { signal?.removeEventListener('abort', onAbort); resolve(ms); },
-        reject: (e: Error) => { signal?.removeEventListener('abort', onAbort); reject(e); },
-      };
-      const onAbort = (): void => {
-        const i = this.#pingWaiters.indexOf(waiter);
-        if (i >= 0) this.#pingWaiters.splice(i, 1);
-        reject(new TransactionError('CANCELLED', 'ping() was aborted', 0, { cause: signal?.reason }));
-      };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#pingWaiters.push(waiter);
-      this.sendOneWay(DMSG.LNK_PING);
-    });
+    return this.#pingWaiters.wait(this.#rttNow, signal, () => this.sendOneWay(DMSG.LNK_PING));
   }
 
   /** Stop delivering received messages (they are held; past readHighWaterMark the stream is paused). */
@@ -561,7 +489,7 @@ export class Iocom implements TransactionHost {
   #checkWritable(): void {
     this.#account?.setQueuedBytes(this.#writer.queuedBytes);
     if (this.#writableWaiters.size === 0 || !this.writable) return;
-    for (const w of [...this.#writableWaiters]) w();
+    this.#writableWaiters.wakeAll();
   }
 
   #onData(chunk: Uint8Array): void {
@@ -700,8 +628,7 @@ export class Iocom implements TransactionHost {
     const base = h.cmd & DMSGF.BASECMDMASK;
     if (base === DMSG.LNK_PING) {
       if (h.cmd & DMSGF.REPLY) {
-        const w = this.#pingWaiters.shift();
-        if (w) w.resolve(this.#rttNow() - w.sent);
+        this.#pingWaiters.answer(this.#rttNow);
       } else if (this.#state === 'open') {
         this.#enqueue(DMSG.LNK_PING | DMSGF.REPLY, h.msgid, h.circuit, 0, EMPTY, EMPTY, undefined, false);
       }
@@ -769,34 +696,9 @@ export class Iocom implements TransactionHost {
     this.#account?.setTransactions(this.#weOpened.size + this.#peerOpened.size);
   }
 
-  /**
-   * The failure simulation: the whole tree is marked dying first (so no
-   * handler can send on a transaction about to fail), then children before
-   * parents, each sees a peer DELETE with LOSTLINK.
-   */
+  /** End `list` and everything stacked on it with LOSTLINK (transaction-failure.ts). */
   #failTree(list: Transaction[], cause: Error | undefined): void {
-    const markDying = (txs: Iterable<Transaction>): void => {
-      for (const tx of txs) {
-        tx._markDying();
-        if (tx._children !== null && tx._children.size > 0) markDying(tx._children);
-      }
-    };
-    markDying(list);
-    this.#deliverFailures(list, cause);
-  }
-
-  #deliverFailures(list: Transaction[], cause: Error | undefined): void {
-    for (const tx of list) {
-      if (tx.freed) continue;
-      if (tx._children !== null && tx._children.size > 0) this.#deliverFailures([...tx._children], cause);
-      const h = emptyHeader();
-      h.msgid = tx.msgid;
-      h.circuit = tx.parent?.msgid ?? 0n;
-      h.cmd = (DMSG.LNK_ERROR | DMSGF.DELETE | (tx.rxCreated ? 0 : DMSGF.CREATE) | (tx.openedByPeer ? 0 : DMSGF.REPLY | DMSGF.REVTRANS) | (tx.parent && !tx.parent.openedByPeer ? DMSGF.REVCIRC : 0)) >>> 0;
-      h.error = DMSG_ERR.LOSTLINK;
-      this.#forget(tx);
-      tx._fail({ header: h, ext: EMPTY, aux: EMPTY, swapped: false }, cause);
-    }
+    failTree(list, cause, (tx) => this.#forget(tx));
   }
 
   #teardown(reason: LinkCloseReason): void {
@@ -818,8 +720,8 @@ export class Iocom implements TransactionHost {
     this.#failTree(roots, cause);
     this.#awaitingPeerDelete.clear();
     this.#rejectReady(cause);
-    for (const w of this.#pingWaiters.splice(0)) w.reject(new TransactionError('LOST_LINK', `ping() on ${this.name}: the link ended before the reply`, DMSG_ERR.LOSTLINK, { cause }));
-    for (const w of [...this.#writableWaiters]) w();
+    this.#pingWaiters.rejectAll(() => new TransactionError('LOST_LINK', `ping() on ${this.name}: the link ended before the reply`, DMSG_ERR.LOSTLINK, { cause }));
+    this.#writableWaiters.wakeAll();
     this.#closed.next(reason);
     this.#closed.complete();
     this.#transactions.complete();
