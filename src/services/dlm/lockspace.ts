@@ -5,19 +5,19 @@
  * the callback queue (§2.7). The master side (master copies, the messages a
  * master answers) lives in `master-side.ts`; the queue rules in `resource.ts`.
  */
-import type { Clock } from '../../util/clock.ts';
-import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, type Mode, type ModeOrIV } from './constants.ts';
+import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, type Mode } from './constants.ts';
 import { DlmError } from './errors.ts';
 import { skipBast } from './grant-rules.ts';
-import { directoryNode, type ResourceHash } from './hash.ts';
+import { directoryNode } from './hash.ts';
+import { dumpResources, type DumpResource } from './lockspace-dump.ts';
+import type { LockspaceHost } from './lockspace-host.ts';
+import type { LockspaceStats } from './lockspace-stats.ts';
 import { Lock, type AstFn, type BastFn, type Lksb, type WaitType } from './lock.ts';
 import { handleMasterMessage } from './master-side.ts';
 import { handleOwnerMessage } from './owner-side.ts';
 import { DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG, MSG_NAMES, type DlmMessage, type MsgType } from './message.ts';
 import { isDownConversion, lvbOperation } from './modes.ts';
 import { Resource, type ResourceSink } from './resource.ts';
-import type { Scheduler } from './scheduler.ts';
-import type { DlmMessageEvent } from './transport.ts';
 import * as validate from './validate.ts';
 import type { LockState } from './validate.ts';
 
@@ -28,58 +28,9 @@ const LKF = LKF_;
 const LKM = LKM_;
 const LKSTS = LKSTS_;
 
-/** What a lockspace needs from its node. */
-export interface LockspaceHost {
-  readonly nodeid: number;
-  readonly clock: Clock;
-  readonly scheduler: Scheduler;
-  readonly hash: ResourceHash;
-  readonly tossMs: number;
-  readonly maxSavedMessages: number;
-  send(to: number, bytes: Uint8Array): void;
-  observe: ((event: DlmMessageEvent) => void) | null;
-  callbackError(err: unknown): void;
-}
-
-/** Counters, for tests and `dmsg locks`. */
-export interface LockspaceStats {
-  sent: number;
-  received: number;
-  /** Messages refused by the codec or the receive checks, by reason code. */
-  refused: Record<string, number>;
-  /** Replies/GRANT/BAST naming a lock that is gone (normal races), ignored. */
-  ignored: number;
-  callbacks: number;
-  callbackErrors: number;
-  /** Locks this node granted as master (at once or later by a grant pass), local or remote owners. */
-  grants: number;
-  /** Requests and conversions this node, as master, queued because they could not be granted at once. */
-  waits: number;
-  /** Blocking callbacks this node, as master, decided (to local holders or as BAST messages). */
-  basts: number;
-}
-
-/** One queue entry of `dump()`. */
-export interface DumpLock {
-  lkid: number;
-  remid: number;
-  nodeid: number;
-  grmode: ModeOrIV;
-  rqmode: ModeOrIV;
-  role: 'local' | 'process' | 'master';
-}
-
-export interface DumpResource {
-  name: string;
-  master: number;
-  dir: number;
-  grant: DumpLock[];
-  convert: DumpLock[];
-  wait: DumpLock[];
-  lvbseq: number;
-  valnotvalid: boolean;
-  active: boolean;
-}
+export type { LockspaceHost } from './lockspace-host.ts';
+export type { LockspaceStats } from './lockspace-stats.ts';
+export type { DumpLock, DumpResource } from './lockspace-dump.ts';
 
 const NONE_TYPES: ReadonlySet<WaitType> = new Set(['none']);
 const enc = new TextEncoder();
@@ -805,23 +756,7 @@ export class Lockspace implements ResourceSink {
 
   /** Resources with their master, directory node and queues (like `dlm_tool lockdump`). */
   dump(): DumpResource[] {
-    const out: DumpResource[] = [];
-    const role = (l: Lock): DumpLock['role'] => (l.masterCopy ? 'master' : l.nodeid === 0 ? 'local' : 'process');
-    const d = (l: Lock): DumpLock => ({ lkid: l.lkid, remid: l.remid, nodeid: l.nodeid, grmode: l.grmode, rqmode: l.rqmode, role: role(l) });
-    for (const r of this.rsbs.values()) {
-      out.push({
-        name: r.key,
-        master: r.master,
-        dir: this.dirNodeOf(r),
-        grant: r.grant.map(d),
-        convert: r.convert.map(d),
-        wait: r.wait.map(d),
-        lvbseq: r.lvbseq,
-        valnotvalid: r.valnotvalid,
-        active: !r.unused,
-      });
-    }
-    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return dumpResources(this.rsbs.values(), (r) => this.dirNodeOf(r));
   }
 
   /** Locks with an operation awaiting a reply or parked behind a lookup (0 when quiet). */
