@@ -12,10 +12,12 @@ import { directoryNode } from './hash.ts';
 import { dumpResources, type DumpResource } from './lockspace-dump.ts';
 import type { LockspaceHost } from './lockspace-host.ts';
 import type { LockspaceStats } from './lockspace-stats.ts';
+import { latin1 as latin1_ } from './byte-key.ts';
+import { observeMessage } from './message-observe.ts';
 import { Lock, type AstFn, type BastFn, type Lksb, type WaitType } from './lock.ts';
 import { handleMasterMessage } from './master-side.ts';
 import { handleOwnerMessage } from './owner-side.ts';
-import { DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG, MSG_NAMES, type DlmMessage, type MsgType } from './message.ts';
+import { DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG, type DlmMessage, type MsgType } from './message.ts';
 import { isDownConversion, lvbOperation } from './modes.ts';
 import { Resource, type ResourceSink } from './resource.ts';
 import * as validate from './validate.ts';
@@ -27,6 +29,7 @@ const { validateConvert, validateLockArgs, validateUnlock, validateUnlockFlags }
 const LKF = LKF_;
 const LKM = LKM_;
 const LKSTS = LKSTS_;
+const latin1 = latin1_;
 
 export type { LockspaceHost } from './lockspace-host.ts';
 export type { LockspaceStats } from './lockspace-stats.ts';
@@ -35,15 +38,6 @@ export type { DumpLock, DumpResource } from './lockspace-dump.ts';
 const NONE_TYPES: ReadonlySet<WaitType> = new Set(['none']);
 const enc = new TextEncoder();
 const ASCII = /^[\x00-\x7f]*$/;
-/** A byte string as a map key (one char per byte). */
-function latin1(b: Uint8Array): string {
-  // One flat string (names are at most 64 bytes): no cons-string per byte.
-  if (b.length <= 256) return String.fromCharCode.apply(null, b as unknown as number[]);
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
-  return s;
-}
-
 export class Lockspace implements ResourceSink {
   readonly name: string;
   readonly globalId: number;
@@ -534,33 +528,8 @@ export class Lockspace implements ResourceSink {
   sendMessage(to: number, m: DlmMessage): void {
     const bytes = encodeMessage({ version: DLM_VERSION, lockspace: this.globalId, nodeid: this.ourNodeid }, m);
     this.stats.sent++;
-    if (this.host.observe) this.#observe('send', this.ourNodeid, to, m);
+    if (this.host.observe) observeMessage(this.host, this.name, 'send', this.ourNodeid, to, m);
     this.host.send(to, bytes);
-  }
-
-  #observe(direction: 'send' | 'recv', from: number, to: number, m: DlmMessage): void {
-    const named = m.type === MSG.REQUEST || m.type === MSG.LOOKUP || m.type === MSG.REMOVE;
-    try {
-      this.host.observe!({
-        direction,
-        from,
-        to,
-        lockspace: this.name,
-        type: MSG_NAMES[m.type] ?? String(m.type),
-        lkid: m.lkid,
-        remid: m.remid,
-        nodeid: m.nodeid,
-        rqmode: m.rqmode,
-        grmode: m.grmode,
-        bastmode: m.bastmode,
-        result: m.result,
-        exflags: m.exflags,
-        sbflags: m.sbflags,
-        name: named ? latin1(m.extra) : '',
-      });
-    } catch (err) {
-      this.host.callbackError(err);
-    }
   }
 
   refuse(code: string): void {
@@ -590,7 +559,7 @@ export class Lockspace implements ResourceSink {
       return;
     }
     this.stats.received++;
-    if (this.host.observe) this.#observe('recv', from, this.ourNodeid, m);
+    if (this.host.observe) observeMessage(this.host, this.name, 'recv', from, this.ourNodeid, m);
     try {
       if (!handleMasterMessage(this, from, m)) handleOwnerMessage(this, from, m);
     } catch (err) {
