@@ -21,11 +21,10 @@ import { DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG, type DlmM
 import { isDownConversion, lvbOperation } from './modes.ts';
 import { Resource, type ResourceSink } from './resource.ts';
 import * as validate from './validate.ts';
-import type { LockState } from './validate.ts';
 
 // Local copies: a transpiler may turn imported bindings into getters on hot paths.
 const DLM_ERRNO = DLM_ERRNO_;
-const { validateConvert, validateLockArgs, validateUnlock, validateUnlockFlags } = validate;
+const { lockStateOf, validateConvert, validateLockArgs, validateUnlock, validateUnlockFlags } = validate;
 const LKF = LKF_;
 const LKM = LKM_;
 const LKSTS = LKSTS_;
@@ -117,7 +116,7 @@ export class Lockspace implements ResourceSink {
     if (flags & LKF.CONVERT) {
       const lkb = this.#locks.get(lksb.lkid);
       if (!lkb || lkb.endOfLife) return DLM_ERRNO.ENOENT;
-      const crv = validateConvert(mode, flags, this.#stateOf(lkb));
+      const crv = validateConvert(mode, flags, lockStateOf(lkb, this.ourNodeid));
       if (crv !== 0) return crv;
       lkb.exflags = flags;
       lkb.sbflags = 0;
@@ -164,7 +163,7 @@ export class Lockspace implements ResourceSink {
     if (!lkb || lkb.endOfLife) return DLM_ERRNO.ENOENT;
     const inFlight = lkb.waitType !== 'none' ? lkb.waitType : lkb.secondary;
     const onLookupList = lkb.resource!.lookupList.includes(lkb);
-    const verdict = validateUnlock(flags, this.#stateOf(lkb), onLookupList ? 'none' : inFlight);
+    const verdict = validateUnlock(flags, lockStateOf(lkb, this.ourNodeid), onLookupList ? 'none' : inFlight);
     if (typeof verdict === 'number') return verdict;
     if (verdict === 'nothing') return 0;
     const cancel = (flags & LKF.CANCEL) !== 0;
@@ -188,20 +187,6 @@ export class Lockspace implements ResourceSink {
     lkb.astarg = astarg;
     this.#run(() => (cancel ? this.#cancelLock(lkb) : this.#unlockLock(lkb)));
     return 0;
-  }
-
-  #stateOf(lkb: Lock): LockState {
-    const r = lkb.resource!;
-    return {
-      status: lkb.status,
-      grmode: lkb.grmode,
-      masterCopy: lkb.masterCopy,
-      busy: lkb.waitType !== 'none' || lkb.secondary !== 'none' || (r.firstLkid === lkb.lkid && r.master !== this.ourNodeid && lkb.status === LKSTS.NONE),
-      overlap: lkb.overlapCancel || lkb.overlapUnlock,
-      onLookupList: r.lookupList.includes(lkb),
-      cancelOutstanding: lkb.overlapCancel || lkb.waitType === 'cancel' || lkb.secondary === 'cancel',
-      unlockOutstanding: lkb.overlapUnlock || lkb.waitType === 'unlock' || lkb.secondary === 'unlock',
-    };
   }
 
   /** Run now, or after start() while locking is stopped (the kernel makes callers sleep). */
