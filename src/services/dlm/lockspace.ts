@@ -14,6 +14,7 @@ import type { LockspaceHost } from './lockspace-host.ts';
 import type { LockspaceStats } from './lockspace-stats.ts';
 import { latin1 as latin1_ } from './byte-key.ts';
 import { observeMessage } from './message-observe.ts';
+import { announceUnusedMastered, checkNoneInUse, membersChanged, normalizeMembers } from './lockspace-lifecycle.ts';
 import { Lock, type AstFn, type BastFn, type Lksb, type WaitType } from './lock.ts';
 import { handleMasterMessage } from './master-side.ts';
 import { handleOwnerMessage } from './owner-side.ts';
@@ -649,13 +650,9 @@ export class Lockspace implements ResourceSink {
    * this lockspace on this node; cached resources are dropped.
    */
   start(members: readonly number[]): void {
-    const sorted = [...new Set(members)].sort((a, b) => a - b);
-    if (!sorted.includes(this.ourNodeid)) throw new DlmError('EINVAL', `start: members must include this node ${this.ourNodeid}`);
-    const changed = sorted.length !== this.#members.length || sorted.some((m, i) => m !== this.#members[i]);
-    if (changed) {
-      for (const r of this.rsbs.values()) {
-        if (!r.unused) throw new DlmError('EOPNOTSUPP', `start: membership change with resource "${r.key}" in use needs recovery, which is not implemented yet`);
-      }
+    const sorted = normalizeMembers(members, this.ourNodeid);
+    if (membersChanged(sorted, this.#members)) {
+      checkNoneInUse(this.rsbs.values());
       this.#clearToss();
       this.rsbs.clear();
       this.#members = sorted;
@@ -679,17 +676,7 @@ export class Lockspace implements ResourceSink {
       for (const lkb of this.#locks.values()) if (!lkb.masterCopy && lkb.grmode !== LKM.IV) return DLM_ERRNO.EBUSY;
     }
     this.#released = true;
-    // Resources this node masters but no longer uses: tell their directory
-    // nodes now, as retirement would have, so nobody is sent here later.
-    for (const r of this.rsbs.values()) {
-      const dir = this.dirNodeOf(r);
-      if (r.unused && r.master === this.ourNodeid && dir !== this.ourNodeid) {
-        const m = emptyMessage(MSG.REMOVE);
-        m.hash = r.hash;
-        m.extra = r.name;
-        this.sendMessage(dir, m);
-      }
-    }
+    announceUnusedMastered(this);
     this.#clearToss();
     this.rsbs.clear();
     for (const lkb of this.#locks.values()) lkb.endOfLife = true;
