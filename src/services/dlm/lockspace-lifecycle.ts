@@ -1,6 +1,7 @@
 /**
  * The cold parts of a lockspace's life cycle (§4.1): checking the member
- * list `start()` is given, and what `release()` tells directory nodes.
+ * list `start()` is given, and the REMOVE a master sends a directory node
+ * when it drops a resource (retirement, `release()`).
  * `Lockspace.start()`/`release()` keep the state changes.
  */
 import { DlmError } from './errors.ts';
@@ -35,10 +36,15 @@ export function announceUnusedMastered(ls: Lockspace): void {
   for (const r of ls.rsbs.values()) {
     const dir = ls.dirNodeOf(r);
     if (r.unused && r.master === ls.ourNodeid && dir !== ls.ourNodeid) {
-      const m = emptyMessage(MSG.REMOVE);
-      m.hash = r.hash;
-      m.extra = r.name;
-      ls.sendMessage(dir, m);
+      sendRemove(ls, r, dir);
     }
   }
+}
+
+/** REMOVE to the directory node: this master no longer holds the resource (retirement, release). */
+export function sendRemove(ls: Lockspace, r: Resource, dir: number): void {
+  const m = emptyMessage(MSG.REMOVE);
+  m.hash = r.hash;
+  m.extra = r.name;
+  ls.sendMessage(dir, m);
 }

@@ -11,10 +11,10 @@ import { skipBast } from './grant-rules.ts';
 import { directoryNode } from './hash.ts';
 import { dumpResources, type DumpResource } from './lockspace-dump.ts';
 import type { LockspaceHost } from './lockspace-host.ts';
-import type { LockspaceStats } from './lockspace-stats.ts';
+import { countMasterCopies, countPendingOperations, type LockspaceStats } from './lockspace-stats.ts';
 import { latin1 as latin1_ } from './byte-key.ts';
 import { observeMessage } from './message-observe.ts';
-import { announceUnusedMastered, checkNoneInUse, membersChanged, normalizeMembers } from './lockspace-lifecycle.ts';
+import { announceUnusedMastered, checkNoneInUse, sendRemove, membersChanged, normalizeMembers } from './lockspace-lifecycle.ts';
 import { Lock, type AstFn, type BastFn, type Lksb, type WaitType } from './lock.ts';
 import { handleMasterMessage } from './master-side.ts';
 import { handleOwnerMessage } from './owner-side.ts';
@@ -35,7 +35,6 @@ export type { LockspaceHost } from './lockspace-host.ts';
 export type { LockspaceStats } from './lockspace-stats.ts';
 export type { DumpLock, DumpResource } from './lockspace-dump.ts';
 
-const NONE_TYPES: ReadonlySet<WaitType> = new Set(['none']);
 const enc = new TextEncoder();
 const ASCII = /^[\x00-\x7f]*$/;
 export class Lockspace implements ResourceSink {
@@ -323,10 +322,7 @@ export class Lockspace implements ResourceSink {
     if (!r.unused || this.rsbs.get(r.key) !== r) return;
     const dir = this.dirNodeOf(r);
     if (r.master === this.ourNodeid && dir !== this.ourNodeid) {
-      const m = emptyMessage(MSG.REMOVE);
-      m.hash = r.hash;
-      m.extra = r.name;
-      this.sendMessage(dir, m);
+      sendRemove(this, r, dir);
     }
     this.rsbs.delete(r.key);
   }
@@ -690,9 +686,7 @@ export class Lockspace implements ResourceSink {
 
   /** Master copies here of other nodes' locks (what a leave without recovery would lose). */
   get masterCopyCount(): number {
-    let n = 0;
-    for (const lkb of this.#locks.values()) if (lkb.masterCopy) n++;
-    return n;
+    return countMasterCopies(this.#locks.values());
   }
 
   /** Resources with their master, directory node and queues (like `dlm_tool lockdump`). */
@@ -702,9 +696,6 @@ export class Lockspace implements ResourceSink {
 
   /** Locks with an operation awaiting a reply or parked behind a lookup (0 when quiet). */
   get pendingOperations(): number {
-    let n = 0;
-    for (const lkb of this.#locks.values()) if (!NONE_TYPES.has(lkb.waitType) || lkb.secondary !== 'none') n++;
-    for (const r of this.rsbs.values()) n += r.lookupList.length;
-    return n;
+    return countPendingOperations(this.#locks.values(), this.rsbs.values());
   }
 }
