@@ -4,6 +4,11 @@
  * lock (local and process copies), mastering by directory lookup (§3), and
  * the callback queue (§2.7). The master side (master copies, the messages a
  * master answers) lives in `master-side.ts`; the queue rules in `resource.ts`.
+ * Around it: `lockspace-host.ts` (what it needs from its node),
+ * `lockspace-stats.ts` (counters), `lockspace-dump.ts` (`dump()`),
+ * `lockspace-lifecycle.ts` (member checks, REMOVE on release/retirement),
+ * `message-observe.ts` (the observe hook), `byte-key.ts` (name keys) and
+ * `validate.ts` (argument checks).
  */
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, type Mode } from './constants.ts';
 import { DlmError } from './errors.ts';
