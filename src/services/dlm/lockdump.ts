@@ -5,7 +5,7 @@
  * what `Lockspace.dump()` returns.
  */
 import { modeName } from './constants.ts';
-import type { DumpLock, DumpResource } from './lockspace.ts';
+import type { DumpLock, DumpResource } from './lockspace-dump.ts';
 
 function printable(name: string): string {
   let out = '';

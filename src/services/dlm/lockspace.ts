@@ -4,95 +4,44 @@
  * lock (local and process copies), mastering by directory lookup (§3), and
  * the callback queue (§2.7). The master side (master copies, the messages a
  * master answers) lives in `master-side.ts`; the queue rules in `resource.ts`.
+ * Around it: `lockspace-host.ts` (what it needs from its node),
+ * `lockspace-stats.ts` (counters), `lockspace-dump.ts` (`dump()`),
+ * `lockspace-lifecycle.ts` (member checks, REMOVE on release/retirement),
+ * `message-observe.ts` (the observe hook), `byte-key.ts` (name keys) and
+ * `validate.ts` (argument checks).
  */
-import type { Clock } from '../../util/clock.ts';
-import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, type Mode, type ModeOrIV } from './constants.ts';
+import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, type Mode } from './constants.ts';
 import { DlmError } from './errors.ts';
 import { skipBast } from './grant-rules.ts';
-import { directoryNode, type ResourceHash } from './hash.ts';
+import { directoryNode } from './hash.ts';
+import { dumpResources, type DumpResource } from './lockspace-dump.ts';
+import type { LockspaceHost } from './lockspace-host.ts';
+import { countMasterCopies, countPendingOperations, type LockspaceStats } from './lockspace-stats.ts';
+import { latin1 as latin1_ } from './byte-key.ts';
+import { observeMessage } from './message-observe.ts';
+import { announceUnusedMastered, checkNoneInUse, sendRemove, membersChanged, normalizeMembers } from './lockspace-lifecycle.ts';
 import { Lock, type AstFn, type BastFn, type Lksb, type WaitType } from './lock.ts';
 import { handleMasterMessage } from './master-side.ts';
 import { handleOwnerMessage } from './owner-side.ts';
-import { DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG, MSG_NAMES, type DlmMessage, type MsgType } from './message.ts';
+import { DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG, type DlmMessage, type MsgType } from './message.ts';
 import { isDownConversion, lvbOperation } from './modes.ts';
 import { Resource, type ResourceSink } from './resource.ts';
-import type { Scheduler } from './scheduler.ts';
-import type { DlmMessageEvent } from './transport.ts';
 import * as validate from './validate.ts';
-import type { LockState } from './validate.ts';
 
 // Local copies: a transpiler may turn imported bindings into getters on hot paths.
 const DLM_ERRNO = DLM_ERRNO_;
-const { validateConvert, validateLockArgs, validateUnlock, validateUnlockFlags } = validate;
+const { lockStateOf, validateConvert, validateLockArgs, validateUnlock, validateUnlockFlags } = validate;
 const LKF = LKF_;
 const LKM = LKM_;
 const LKSTS = LKSTS_;
+const latin1 = latin1_;
 
-/** What a lockspace needs from its node. */
-export interface LockspaceHost {
-  readonly nodeid: number;
-  readonly clock: Clock;
-  readonly scheduler: Scheduler;
-  readonly hash: ResourceHash;
-  readonly tossMs: number;
-  readonly maxSavedMessages: number;
-  send(to: number, bytes: Uint8Array): void;
-  observe: ((event: DlmMessageEvent) => void) | null;
-  callbackError(err: unknown): void;
-}
+export type { LockspaceHost } from './lockspace-host.ts';
+export type { LockspaceStats } from './lockspace-stats.ts';
+export type { DumpLock, DumpResource } from './lockspace-dump.ts';
 
-/** Counters, for tests and `dmsg locks`. */
-export interface LockspaceStats {
-  sent: number;
-  received: number;
-  /** Messages refused by the codec or the receive checks, by reason code. */
-  refused: Record<string, number>;
-  /** Replies/GRANT/BAST naming a lock that is gone (normal races), ignored. */
-  ignored: number;
-  callbacks: number;
-  callbackErrors: number;
-  /** Locks this node granted as master (at once or later by a grant pass), local or remote owners. */
-  grants: number;
-  /** Requests and conversions this node, as master, queued because they could not be granted at once. */
-  waits: number;
-  /** Blocking callbacks this node, as master, decided (to local holders or as BAST messages). */
-  basts: number;
-}
-
-/** One queue entry of `dump()`. */
-export interface DumpLock {
-  lkid: number;
-  remid: number;
-  nodeid: number;
-  grmode: ModeOrIV;
-  rqmode: ModeOrIV;
-  role: 'local' | 'process' | 'master';
-}
-
-export interface DumpResource {
-  name: string;
-  master: number;
-  dir: number;
-  grant: DumpLock[];
-  convert: DumpLock[];
-  wait: DumpLock[];
-  lvbseq: number;
-  valnotvalid: boolean;
-  active: boolean;
-}
-
-const NONE_TYPES: ReadonlySet<WaitType> = new Set(['none']);
 const enc = new TextEncoder();
 const ASCII = /^[\x00-\x7f]*$/;
-/** A byte string as a map key (one char per byte). */
-function latin1(b: Uint8Array): string {
-  // One flat string (names are at most 64 bytes): no cons-string per byte.
-  if (b.length <= 256) return String.fromCharCode.apply(null, b as unknown as number[]);
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
-  return s;
-}
-
 export class Lockspace implements ResourceSink {
   readonly name: string;
   readonly globalId: number;
@@ -172,7 +121,7 @@ export class Lockspace implements ResourceSink {
     if (flags & LKF.CONVERT) {
       const lkb = this.#locks.get(lksb.lkid);
       if (!lkb || lkb.endOfLife) return DLM_ERRNO.ENOENT;
-      const crv = validateConvert(mode, flags, this.#stateOf(lkb));
+      const crv = validateConvert(mode, flags, lockStateOf(lkb, this.ourNodeid));
       if (crv !== 0) return crv;
       lkb.exflags = flags;
       lkb.sbflags = 0;
@@ -219,7 +168,7 @@ export class Lockspace implements ResourceSink {
     if (!lkb || lkb.endOfLife) return DLM_ERRNO.ENOENT;
     const inFlight = lkb.waitType !== 'none' ? lkb.waitType : lkb.secondary;
     const onLookupList = lkb.resource!.lookupList.includes(lkb);
-    const verdict = validateUnlock(flags, this.#stateOf(lkb), onLookupList ? 'none' : inFlight);
+    const verdict = validateUnlock(flags, lockStateOf(lkb, this.ourNodeid), onLookupList ? 'none' : inFlight);
     if (typeof verdict === 'number') return verdict;
     if (verdict === 'nothing') return 0;
     const cancel = (flags & LKF.CANCEL) !== 0;
@@ -243,20 +192,6 @@ export class Lockspace implements ResourceSink {
     lkb.astarg = astarg;
     this.#run(() => (cancel ? this.#cancelLock(lkb) : this.#unlockLock(lkb)));
     return 0;
-  }
-
-  #stateOf(lkb: Lock): LockState {
-    const r = lkb.resource!;
-    return {
-      status: lkb.status,
-      grmode: lkb.grmode,
-      masterCopy: lkb.masterCopy,
-      busy: lkb.waitType !== 'none' || lkb.secondary !== 'none' || (r.firstLkid === lkb.lkid && r.master !== this.ourNodeid && lkb.status === LKSTS.NONE),
-      overlap: lkb.overlapCancel || lkb.overlapUnlock,
-      onLookupList: r.lookupList.includes(lkb),
-      cancelOutstanding: lkb.overlapCancel || lkb.waitType === 'cancel' || lkb.secondary === 'cancel',
-      unlockOutstanding: lkb.overlapUnlock || lkb.waitType === 'unlock' || lkb.secondary === 'unlock',
-    };
   }
 
   /** Run now, or after start() while locking is stopped (the kernel makes callers sleep). */
@@ -392,10 +327,7 @@ export class Lockspace implements ResourceSink {
     if (!r.unused || this.rsbs.get(r.key) !== r) return;
     const dir = this.dirNodeOf(r);
     if (r.master === this.ourNodeid && dir !== this.ourNodeid) {
-      const m = emptyMessage(MSG.REMOVE);
-      m.hash = r.hash;
-      m.extra = r.name;
-      this.sendMessage(dir, m);
+      sendRemove(this, r, dir);
     }
     this.rsbs.delete(r.key);
   }
@@ -583,33 +515,8 @@ export class Lockspace implements ResourceSink {
   sendMessage(to: number, m: DlmMessage): void {
     const bytes = encodeMessage({ version: DLM_VERSION, lockspace: this.globalId, nodeid: this.ourNodeid }, m);
     this.stats.sent++;
-    if (this.host.observe) this.#observe('send', this.ourNodeid, to, m);
+    if (this.host.observe) observeMessage(this.host, this.name, 'send', this.ourNodeid, to, m);
     this.host.send(to, bytes);
-  }
-
-  #observe(direction: 'send' | 'recv', from: number, to: number, m: DlmMessage): void {
-    const named = m.type === MSG.REQUEST || m.type === MSG.LOOKUP || m.type === MSG.REMOVE;
-    try {
-      this.host.observe!({
-        direction,
-        from,
-        to,
-        lockspace: this.name,
-        type: MSG_NAMES[m.type] ?? String(m.type),
-        lkid: m.lkid,
-        remid: m.remid,
-        nodeid: m.nodeid,
-        rqmode: m.rqmode,
-        grmode: m.grmode,
-        bastmode: m.bastmode,
-        result: m.result,
-        exflags: m.exflags,
-        sbflags: m.sbflags,
-        name: named ? latin1(m.extra) : '',
-      });
-    } catch (err) {
-      this.host.callbackError(err);
-    }
   }
 
   refuse(code: string): void {
@@ -639,7 +546,7 @@ export class Lockspace implements ResourceSink {
       return;
     }
     this.stats.received++;
-    if (this.host.observe) this.#observe('recv', from, this.ourNodeid, m);
+    if (this.host.observe) observeMessage(this.host, this.name, 'recv', from, this.ourNodeid, m);
     try {
       if (!handleMasterMessage(this, from, m)) handleOwnerMessage(this, from, m);
     } catch (err) {
@@ -744,13 +651,9 @@ export class Lockspace implements ResourceSink {
    * this lockspace on this node; cached resources are dropped.
    */
   start(members: readonly number[]): void {
-    const sorted = [...new Set(members)].sort((a, b) => a - b);
-    if (!sorted.includes(this.ourNodeid)) throw new DlmError('EINVAL', `start: members must include this node ${this.ourNodeid}`);
-    const changed = sorted.length !== this.#members.length || sorted.some((m, i) => m !== this.#members[i]);
-    if (changed) {
-      for (const r of this.rsbs.values()) {
-        if (!r.unused) throw new DlmError('EOPNOTSUPP', `start: membership change with resource "${r.key}" in use needs recovery, which is not implemented yet`);
-      }
+    const sorted = normalizeMembers(members, this.ourNodeid);
+    if (membersChanged(sorted, this.#members)) {
+      checkNoneInUse(this.rsbs.values());
       this.#clearToss();
       this.rsbs.clear();
       this.#members = sorted;
@@ -774,17 +677,7 @@ export class Lockspace implements ResourceSink {
       for (const lkb of this.#locks.values()) if (!lkb.masterCopy && lkb.grmode !== LKM.IV) return DLM_ERRNO.EBUSY;
     }
     this.#released = true;
-    // Resources this node masters but no longer uses: tell their directory
-    // nodes now, as retirement would have, so nobody is sent here later.
-    for (const r of this.rsbs.values()) {
-      const dir = this.dirNodeOf(r);
-      if (r.unused && r.master === this.ourNodeid && dir !== this.ourNodeid) {
-        const m = emptyMessage(MSG.REMOVE);
-        m.hash = r.hash;
-        m.extra = r.name;
-        this.sendMessage(dir, m);
-      }
-    }
+    announceUnusedMastered(this);
     this.#clearToss();
     this.rsbs.clear();
     for (const lkb of this.#locks.values()) lkb.endOfLife = true;
@@ -798,37 +691,16 @@ export class Lockspace implements ResourceSink {
 
   /** Master copies here of other nodes' locks (what a leave without recovery would lose). */
   get masterCopyCount(): number {
-    let n = 0;
-    for (const lkb of this.#locks.values()) if (lkb.masterCopy) n++;
-    return n;
+    return countMasterCopies(this.#locks.values());
   }
 
   /** Resources with their master, directory node and queues (like `dlm_tool lockdump`). */
   dump(): DumpResource[] {
-    const out: DumpResource[] = [];
-    const role = (l: Lock): DumpLock['role'] => (l.masterCopy ? 'master' : l.nodeid === 0 ? 'local' : 'process');
-    const d = (l: Lock): DumpLock => ({ lkid: l.lkid, remid: l.remid, nodeid: l.nodeid, grmode: l.grmode, rqmode: l.rqmode, role: role(l) });
-    for (const r of this.rsbs.values()) {
-      out.push({
-        name: r.key,
-        master: r.master,
-        dir: this.dirNodeOf(r),
-        grant: r.grant.map(d),
-        convert: r.convert.map(d),
-        wait: r.wait.map(d),
-        lvbseq: r.lvbseq,
-        valnotvalid: r.valnotvalid,
-        active: !r.unused,
-      });
-    }
-    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return dumpResources(this.rsbs.values(), (r) => this.dirNodeOf(r));
   }
 
   /** Locks with an operation awaiting a reply or parked behind a lookup (0 when quiet). */
   get pendingOperations(): number {
-    let n = 0;
-    for (const lkb of this.#locks.values()) if (!NONE_TYPES.has(lkb.waitType) || lkb.secondary !== 'none') n++;
-    for (const r of this.rsbs.values()) n += r.lookupList.length;
-    return n;
+    return countPendingOperations(this.#locks.values(), this.rsbs.values());
   }
 }

@@ -4,6 +4,7 @@
  * caller knows of the lock. 0 = accepted.
  */
 import { DLM_ERRNO as DLM_ERRNO_, DLM_RESNAME_MAXLEN as DLM_RESNAME_MAXLEN_, LKF as LKF_, LKF_ALL as LKF_ALL_, LKF_UNLOCK_ALLOWED as LKF_UNLOCK_ALLOWED_, LKSTS as LKSTS_, type LockStatus, type ModeOrIV } from './constants.ts';
+import type { Lock } from './lock.ts';
 import { quecvtAllowed } from './modes.ts';
 
 // Local copies: a transpiler may turn imported bindings into getters on hot paths.
@@ -61,6 +62,21 @@ export interface LockState {
   /** Which of CANCEL / FORCEUNLOCK (or a plain unlock) is outstanding. */
   cancelOutstanding: boolean;
   unlockOutstanding: boolean;
+}
+
+/** What validation needs to know of `lkb` (a lock with a resource) on node `ourNodeid`. */
+export function lockStateOf(lkb: Lock, ourNodeid: number): LockState {
+  const r = lkb.resource!;
+  return {
+    status: lkb.status,
+    grmode: lkb.grmode,
+    masterCopy: lkb.masterCopy,
+    busy: lkb.waitType !== 'none' || lkb.secondary !== 'none' || (r.firstLkid === lkb.lkid && r.master !== ourNodeid && lkb.status === LKSTS.NONE),
+    overlap: lkb.overlapCancel || lkb.overlapUnlock,
+    onLookupList: r.lookupList.includes(lkb),
+    cancelOutstanding: lkb.overlapCancel || lkb.waitType === 'cancel' || lkb.secondary === 'cancel',
+    unlockOutstanding: lkb.overlapUnlock || lkb.waitType === 'unlock' || lkb.secondary === 'unlock',
+  };
 }
 
 /** Checks of a conversion against the lock (the kernel's validate_lock_args). */
