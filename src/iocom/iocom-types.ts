@@ -5,15 +5,18 @@
 import type { SendOptions, Transaction } from './transaction.ts';
 
 export interface OpenOptions extends Omit<SendOptions, 'abort'> {
-  /** The transaction to stack this one on (its msgid becomes our circuit). */
+  /** The transaction to stack this one on (its msgid becomes our circuit). @default none: a top-level transaction */
   parent?: Transaction;
 }
 
 export interface OneWayOptions {
+  /** Extended header bytes (padded to 8). @default none */
   ext?: Uint8Array;
+  /** Aux data. @default none */
   aux?: Uint8Array;
+  /** The header's error field. @default 0 */
   error?: number;
-  /** Send with the REPLY flag (an answer to a one-way message). */
+  /** Send with the REPLY flag (an answer to a one-way message). @default false */
   reply?: boolean;
 }
 

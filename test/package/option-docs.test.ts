@@ -10,11 +10,6 @@ import { describe, expect, it } from 'vitest';
 import { optionDocGaps } from '../../scripts/option-docs.mjs';
 
 const KNOWN_GAPS: readonly string[] = [
-  'src/iocom/iocom.ts: OneWayOptions.aux: no doc',
-  'src/iocom/iocom.ts: OneWayOptions.error: no doc',
-  'src/iocom/iocom.ts: OneWayOptions.ext: no doc',
-  'src/iocom/iocom.ts: OneWayOptions.reply: no default',
-  'src/iocom/iocom.ts: OpenOptions.parent: no default',
   'src/iocom/options.ts: IocomOptions.allowedPeerKeys: no default',
   'src/iocom/options.ts: IocomOptions.keyPair: no default',
   'src/iocom/transaction.ts: OpenOptions.aux: no default',
