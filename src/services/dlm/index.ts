@@ -19,6 +19,7 @@ export type { DlmEndpoint, DlmMessageEvent } from './transport.ts';
 export { MicrotaskScheduler, ManualScheduler } from './scheduler.ts';
 export type { Scheduler } from './scheduler.ts';
 export { DlmSim } from './sim.ts';
+export { FENCE_GENERATION_UNIT } from './fence-rules.ts';
 export type { DlmSimOptions } from './sim.ts';
 export * as dlmMessage from './message.ts';
 export { compatible, conversionClass, quecvtAllowed, lvbOperation } from './modes.ts';
