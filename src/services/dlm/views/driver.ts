@@ -101,7 +101,7 @@ export class ViewsDriver {
   readonly #fenceStatus: number;
   #s: ViewsState;
   #apply: ApplyState;
-  /** The lease end of the latest `granting` (0: not granting). */
+  /** The lease end of the latest `granting`, minus the drift margin (0: not granting). */
   #grantUntil = 0;
   readonly #timers = new Map<TimerKind, { at: number; handle: unknown }>();
   readonly #queue: ViewsEvent[] = [];
@@ -123,7 +123,11 @@ export class ViewsDriver {
     fences: 0,
     targetErrors: 0,
   };
-  /** Every output of `step`, in order (committed views, granting, stopped, status). */
+  /**
+   * Every output of `step`, in order (committed views, granting, stopped,
+   * status); a `granting` output's `until` is already shortened by the drift
+   * margin: the time this node's lockspace stops granting.
+   */
   readonly views$: Observable<ViewsOutput>;
   /** The status text, e.g. 'member of view 3 (granting)', 'minority: waiting (view 3, no quorum lease)'. */
   readonly state$: Observable<string>;
@@ -161,7 +165,7 @@ export class ViewsDriver {
 
   /** Whether the lockspace may grant now: a lease under the latest committed view, minus the drift margin. */
   get granting(): boolean {
-    return !this.#closed && this.#clock.now() < this.#grantUntil - this.config.driftMargin;
+    return !this.#closed && this.#clock.now() < this.#grantUntil;
   }
 
   get stats(): ViewsStats {
@@ -176,7 +180,7 @@ export class ViewsDriver {
       members: cv.members,
       appliedView: this.#apply.applied?.view ?? -1,
       granting,
-      leaseRemaining: granting ? this.#grantUntil - this.config.driftMargin - this.#clock.now() : 0,
+      leaseRemaining: granting ? this.#grantUntil - this.#clock.now() : 0,
     };
   }
 
@@ -261,7 +265,9 @@ export class ViewsDriver {
     }
   }
 
-  #output(o: ViewsOutput): void {
+  #output(raw: ViewsOutput): void {
+    // The lockspace stops granting driftMargin before the lease ends: `granting.until` says when it really stops.
+    const o: ViewsOutput = raw.type === 'granting' ? { ...raw, until: raw.until - this.config.driftMargin } : raw;
     if (o.type === 'granting') this.#grantUntil = o.until;
     else if (o.type === 'stopped') this.#grantUntil = 0;
     const { state, actions } = applyOutput(this.#apply, o);

@@ -136,6 +136,38 @@ describe('views driver on the mesh', () => {
     await lk3.unlock();
   });
 
+  it('5 routers split 2|3: the minority stops granting and says so, the majority commits a view of 3 and recovers with it; after the heal the 2 are fenced and view 2 has all 5', async () => {
+    const edges: Array<[number, number]> = [];
+    for (let a = 0; a < 5; a++) for (let b = a + 1; b < 5; b++) edges.push([a, b]);
+    mesh = createMesh(5, edges);
+    const voters = mesh.routers.map((r) => nodeidOf(r.nodeId)).sort((a, b) => a - b);
+    const bs = await bases(mesh.routers);
+    const ms: Member[] = [];
+    for (const b of bs) ms.push(await member(b, voters));
+    await runUntil(() => ms.every((m) => m.ms.viewsStats?.granting === true), 'all 5 granting under view 0');
+    const minority = [0, 1];
+    const majorityIds = mesh.routers.filter((_, i) => !minority.includes(i)).map((r) => nodeidOf(r.nodeId)).sort((a, b) => a - b);
+    for (const l of mesh.links) if (minority.includes(l.a) !== minority.includes(l.b)) l.cut();
+    await runUntil(() => ms.every((m, i) => (minority.includes(i) ? /^minority: waiting/.test(m.ms.state) : m.ms.viewsStats!.view === 1 && m.ms.viewsStats!.granting)), 'split settled');
+    for (const [i, m] of ms.entries()) {
+      if (minority.includes(i)) {
+        expect(m.ms.viewsStats!.granting).toBe(false);
+        expect(m.ms.viewsStats!.view).toBe(0);
+      } else {
+        expect(m.ms.viewsStats!.members).toEqual(majorityIds);
+        expect([...m.ms.lockspace.raw.members]).toEqual(majorityIds);
+        expect(m.ms.viewsStats!.recoveries).toBe(1);
+      }
+    }
+    mesh.connect(0, 2);
+    mesh.connect(1, 3);
+    await runUntil(() => ms.every((m) => m.ms.viewsStats!.view === 2 && m.ms.viewsStats!.granting), 'all 5 granting under view 2');
+    for (const [i, m] of ms.entries()) {
+      expect([...m.ms.lockspace.raw.members]).toEqual(voters);
+      expect(m.ms.viewsStats!.fences).toBe(minority.includes(i) ? 1 : 0);
+    }
+  });
+
   it('a restarted router (new incarnation) resumes from its store and is re-proposed: view 1 without it, view 2 with it', async () => {
     mesh = createMesh(3, [
       [0, 1],

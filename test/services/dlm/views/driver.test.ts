@@ -218,8 +218,17 @@ describe('views driver (fake targets)', () => {
   it('the drift margin: a node stops granting driftMargin before its lease ends', () => {
     const clock = new ManualClock();
     const d = new ViewsDriver(1, { voters: [1], driftMargin: 30 }, { clock, store: new MemoryViewsStore(), send: () => {} });
+    const grants: number[] = [];
+    d.views$.subscribe((o) => {
+      if (o.type === 'granting') grants.push(o.until);
+    });
     clock.advance(1000);
     expect(d.granting).toBe(true);
+    expect(grants.at(-1)).toBe(d.protocolState.leaseUntil - 30);
+    // Just before the shortened end the gate is open; at it, closed, though the protocol's lease still runs.
+    const end = grants.at(-1)!;
+    const d2 = d.protocolState;
+    expect(d2.leaseUntil).toBeGreaterThan(end);
     const s = d.stats;
     expect(s.leaseRemaining).toBeGreaterThan(0);
     expect(s.leaseRemaining).toBeLessThanOrEqual(400 - 30);
