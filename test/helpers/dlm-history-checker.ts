@@ -69,6 +69,10 @@ export function lvbOp(granted: HMode | null, requested: HMode): 'R' | 'W' | '-' 
   return LVB_TABLE[row]![mi(requested)] as 'R' | 'W' | '-';
 }
 
+function isMiddle(from: HMode, to: HMode): boolean {
+  return (from === 'PR' && to === 'CW') || (from === 'CW' && to === 'PR');
+}
+
 /** A down-conversion (the lock gives up part of its mode at issue); middle conversions PR<->CW are not. */
 function isDown(from: HMode, to: HMode): boolean {
   if ((from === 'PR' && to === 'CW') || (from === 'CW' && to === 'PR')) return false;
@@ -121,6 +125,8 @@ interface LockState {
   held: HMode | null;
   /** Start index of the current held interval. */
   since: number;
+  /** The mode a pending middle conversion asks for (the current interval is its window). */
+  alt: HMode | null;
   /** The request or conversion in flight. */
   pending: Op | null;
   unlockOp: Op | null;
@@ -135,7 +141,12 @@ interface Interval {
   readonly lock: string;
   readonly node: number;
   readonly res: string;
-  readonly mode: HMode;
+  /**
+   * One mode; or two, [old, new], for the window of a middle conversion
+   * (PR<->CW) that was granted: the master switched the lock from old to new
+   * at some unobservable point inside it.
+   */
+  readonly modes: readonly HMode[];
   readonly start: number;
   /** Belief end (exclusive); Infinity when the node died holding it. */
   readonly end: number;
@@ -246,8 +257,27 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
   let grants = 0;
   let lvbReads = 0;
   let healedAt = -1;
-  let endAt = -1;
   const snapshot = new Map<string, { idx: number; mode: HMode | null }>();
+  let snapshotDue = false;
+  /**
+   * The `held` events right after `healed` are the application's locks as
+   * the API reports them: compare with what the history says each live
+   * node holds (a missing or weaker lock is lost; an excluded node must
+   * have had its locks failed by then).
+   */
+  const compareSnapshot = (at: number): void => {
+    for (const ls of locks.values()) {
+      if (ls.ended || (incarnation.get(ls.node) ?? 0) !== ls.incarnation) continue;
+      const snap = snapshot.get(ls.lock);
+      if (ls.held !== null && exclusionEnd(ls.node, ls.since) < at) {
+        report('bad-completion', `${ls.lock} (node ${ls.node}) still holds ${ls.held} after the heal although a view excluded its node (event ${exclusionEnd(ls.node, ls.since)})`, ls.since);
+        continue;
+      }
+      const pendingFrom = ls.pending?.kind === 'convert' ? ls.pending.from : null;
+      if (ls.held !== null && (!snap || (snap.mode !== ls.held && snap.mode !== ls.alt && snap.mode !== pendingFrom))) report('lost-lock', `${ls.lock} (node ${ls.node}) holds ${ls.held} but the final snapshot has ${snap ? (snap.mode ?? 'no mode') : 'no such lock'}`, ls.since, snap?.idx ?? at);
+      if (ls.held === null && snap && snap.mode !== null && !ls.pending) report('bad-completion', `${ls.lock} (node ${ls.node}) is not held but the final snapshot has ${snap.mode}`, snap.idx);
+    }
+  };
 
   const lvbOf = (res: string): ResLvb => {
     let r = lvbs.get(res);
@@ -261,13 +291,16 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
     r.present += on ? 1 : -1;
     if (r.present === 0) r.idle.push(at);
   };
-  const closeHeld = (ls: LockState, at: number): void => {
-    if (ls.held !== null) intervals.push({ lock: ls.lock, node: ls.node, res: ls.res, mode: ls.held, start: ls.since, end: at });
+  /** End the current interval at `at` (a middle conversion's window keeps both modes unless `plain`). */
+  const closeHeld = (ls: LockState, at: number, plain = false): void => {
+    if (ls.held !== null) intervals.push({ lock: ls.lock, node: ls.node, res: ls.res, modes: ls.alt && !plain ? [ls.held, ls.alt] : [ls.held], start: ls.since, end: at });
     ls.held = null;
+    ls.alt = null;
   };
-  const openHeld = (ls: LockState, mode: HMode, at: number): void => {
-    closeHeld(ls, at);
+  const openHeld = (ls: LockState, mode: HMode, at: number, alt: HMode | null = null, plain = false): void => {
+    closeHeld(ls, at, plain);
     ls.held = mode;
+    ls.alt = alt;
     ls.since = at;
   };
   const issueWrite = (ls: LockState, value: string | undefined, idx: number, op: Op): void => {
@@ -313,6 +346,10 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
     for (const f of removals.get(i) ?? []) f();
     removals.delete(i);
     const e = events[i]!;
+    if (snapshotDue && e.type !== 'held' && e.type !== 'healed') {
+      snapshotDue = false;
+      compareSnapshot(i);
+    }
     switch (e.type) {
       case 'request': {
         if (ops.has(e.op) || locks.has(e.lock)) {
@@ -321,7 +358,7 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
         }
         const op: Op = { idx: i, kind: 'request', lock: e.lock, node: e.node, mode: e.mode, flags: e.flags, from: null, done: -1 };
         ops.set(e.op, op);
-        const ls: LockState = { lock: e.lock, node: e.node, res: e.res, incarnation: incarnation.get(e.node) ?? 0, held: null, since: i, pending: op, unlockOp: null, cancelled: false, unlockIssued: false, ended: false, present: false };
+        const ls: LockState = { lock: e.lock, node: e.node, res: e.res, incarnation: incarnation.get(e.node) ?? 0, held: null, since: i, pending: op, unlockOp: null, alt: null, cancelled: false, unlockIssued: false, ended: false, present: false };
         locks.set(e.lock, ls);
         break;
       }
@@ -345,6 +382,7 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
           ls.cancelled = false;
           if (lvbOp(from, e.mode) === 'W') issueWrite(ls, e.lvb, i, op);
           if (isDown(from, e.mode)) openHeld(ls, e.mode, i);
+          else if (isMiddle(from, e.mode)) openHeld(ls, from, i, e.mode);
         } else {
           if (from === 'PW' || from === 'EX') issueWrite(ls, e.lvb, i, op);
           closeHeld(ls, i);
@@ -428,6 +466,7 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
             const r = lvbOf(ls.res);
             r.writes = r.writes.filter((x) => x !== w);
           }
+          if (ls.alt !== null && ls.held !== null) openHeld(ls, ls.held, i, null, true);
           const expect = ls.held;
           if (!e.ended && e.mode !== expect && !ls.unlockIssued) report('lost-lock', `failed convert ${e.op} on ${e.lock}: the lock reports ${e.mode ?? 'no mode'}, it held ${expect ?? 'no mode'}`, i);
         }
@@ -448,7 +487,7 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
           if (ls.pending) ls.pending.done = i; // no completion expected from a dead node
           if (ls.held !== null) {
             const end = exclusionEnd(ls.node, ls.since);
-            intervals.push({ lock: ls.lock, node: ls.node, res: ls.res, mode: ls.held, start: ls.since, end: Number.POSITIVE_INFINITY });
+            intervals.push({ lock: ls.lock, node: ls.node, res: ls.res, modes: ls.alt ? [ls.held, ls.alt] : [ls.held], start: ls.since, end: Number.POSITIVE_INFINITY });
             const mode = ls.held;
             ls.held = null;
             const at = Math.min(end, n);
@@ -467,30 +506,33 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
       }
       case 'healed':
         healedAt = i;
+        snapshotDue = true;
         break;
       case 'held':
         snapshot.set(e.lock, { idx: i, mode: e.mode });
-        break;
-      case 'end':
-        endAt = i;
         break;
       default:
         break;
     }
   }
 
+  if (snapshotDue) compareSnapshot(n);
+
   // ---- overlaps: effective intervals, truncated at the holder's exclusion ----
-  const byRes = new Map<string, { iv: Interval; start: number; end: number }[]>();
-  for (const iv of intervals) {
+  interface Eff {
+    readonly iv: Interval;
+    readonly start: number;
+    readonly end: number;
+  }
+  const byRes = new Map<string, Eff[]>();
+  const addEff = (iv: Interval): void => {
     const end = Math.min(iv.end, exclusionEnd(iv.node, iv.start));
-    if (end <= iv.start) continue;
-    (byRes.get(iv.res) ?? byRes.set(iv.res, []).get(iv.res)!).push({ iv, start: iv.start, end });
-  }
-  for (const ls of locks.values()) {
-    if (ls.held === null) continue;
-    const end = Math.min(n, exclusionEnd(ls.node, ls.since));
-    if (end > ls.since) (byRes.get(ls.res) ?? byRes.set(ls.res, []).get(ls.res)!).push({ iv: { lock: ls.lock, node: ls.node, res: ls.res, mode: ls.held, start: ls.since, end: n }, start: ls.since, end });
-  }
+    if (end > iv.start) (byRes.get(iv.res) ?? byRes.set(iv.res, []).get(iv.res)!).push({ iv, start: iv.start, end });
+  };
+  for (const iv of intervals) addEff(iv);
+  for (const ls of locks.values()) if (ls.held !== null) addEff({ lock: ls.lock, node: ls.node, res: ls.res, modes: ls.alt ? [ls.held, ls.alt] : [ls.held], start: ls.since, end: n });
+  const conflict = (a: readonly HMode[], b: readonly HMode[]): boolean => a.every((x) => b.every((y) => !compatibleModes(x, y)));
+  const show = (m: readonly HMode[]): string => m.join('->');
   for (const [res, list] of byRes) {
     list.sort((a, b) => a.start - b.start);
     for (let a = 0; a < list.length; a++) {
@@ -498,9 +540,11 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
       for (let b = a + 1; b < list.length && list[b]!.start < x.end; b++) {
         const y = list[b]!;
         if (x.iv.lock === y.iv.lock) continue;
-        if (!compatibleModes(x.iv.mode, y.iv.mode)) report('overlap', `${res}: ${x.iv.lock} (node ${x.iv.node}) held ${x.iv.mode} from event ${x.start} to ${x.end} while ${y.iv.lock} (node ${y.iv.node}) was granted ${y.iv.mode} at event ${y.start}`, x.start, y.start);
+        if (conflict(x.iv.modes, y.iv.modes)) report('overlap', `${res}: ${x.iv.lock} (node ${x.iv.node}) held ${show(x.iv.modes)} from event ${x.start} to ${x.end} while ${y.iv.lock} (node ${y.iv.node}) was granted ${show(y.iv.modes)} at event ${y.start}`, x.start, y.start);
       }
     }
+    // (A middle conversion's window needs no ordering check of its own: the only modes that
+    // exclude exactly one of PR and CW are CW and PR themselves, which exclude each other.)
   }
 
   // ---- fencing tokens ----
@@ -530,19 +574,6 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
       const ls = locks.get(op.lock)!;
       if ((incarnation.get(ls.node) ?? 0) !== ls.incarnation) continue;
       report('never-completed', `${op.kind} ${id} on ${op.lock} (node ${op.node}, issued at event ${op.idx}) never completed after the mesh healed (event ${healedAt})`, op.idx);
-    }
-  }
-  if (endAt >= 0 && snapshot.size + [...locks.values()].filter((l) => l.held !== null).length > 0) {
-    for (const ls of locks.values()) {
-      if (ls.ended || (incarnation.get(ls.node) ?? 0) !== ls.incarnation) continue;
-      const snap = snapshot.get(ls.lock);
-      const excluded = ls.held !== null && exclusionEnd(ls.node, ls.since) < n;
-      if (excluded && ls.held !== null) {
-        report('bad-completion', `${ls.lock} (node ${ls.node}) still holds ${ls.held} at the end although a view excluded its node (event ${exclusionEnd(ls.node, ls.since)})`, ls.since);
-        continue;
-      }
-      if (ls.held !== null && (!snap || snap.mode !== ls.held)) report('lost-lock', `${ls.lock} (node ${ls.node}) holds ${ls.held} but the final snapshot has ${snap ? (snap.mode ?? 'no mode') : 'no such lock'}`, ls.since, snap?.idx ?? endAt);
-      if (ls.held === null && snap && snap.mode !== null && !ls.pending) report('bad-completion', `${ls.lock} (node ${ls.node}) is not held but the final snapshot has ${snap.mode}`, snap.idx);
     }
   }
   const killCount = [...kills.values()].reduce((a, k) => a + k.length, 0);

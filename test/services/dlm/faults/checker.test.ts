@@ -142,6 +142,27 @@ describe('history checker: each violation is caught', () => {
     expect(kinds(h.ev)).toEqual(['overlap']);
   });
 
+  it('a middle conversion (CW->PR) may switch at the master before it completes: a PR granted in its window is fine, unless the conversion failed', () => {
+    const build = (status: 'OK' | 'EAGAIN') => {
+      const h = hist();
+      h.grant(1, 'a', 'r', 'CW');
+      h.grant(2, 'b', 'r', 'CR');
+      const c = h.conv(1, 'a', 'PR', undefined, status === 'EAGAIN' ? ['NOQUEUE'] : []);
+      const d = h.conv(2, 'b', 'PR');
+      h.done(2, d, 'b', 'OK', 'PR', { lvb: ZERO });
+      h.done(1, c, 'a', status, status === 'OK' ? 'PR' : 'CW', { lvb: ZERO });
+      return h.ev;
+    };
+    expect(kinds(build('OK'))).toEqual([]);
+    // The failed conversion kept CW through its window and after: both intervals overlap b's PR.
+    expect(kinds(build('EAGAIN'))).toEqual(['overlap', 'overlap']);
+    const ex = hist();
+    ex.grant(1, 'a', 'r', 'CW');
+    ex.conv(1, 'a', 'PR');
+    ex.grant(2, 'b', 'r', 'PW', { fence: 1 });
+    expect(kinds(ex.ev)).toEqual(['overlap']);
+  });
+
   it('a killed holder counts until a view excludes it: a grant before that view overlaps, one after does not', () => {
     const early = hist();
     early.view(1, 1, [1, 2, 3]);
