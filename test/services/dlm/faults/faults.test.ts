@@ -75,6 +75,12 @@ describe('DLM safety under faults, in-process (5 nodes, 2 relays, ManualClock)',
     FULL ? 3_600_000 : 60_000,
   );
 
+  it('the harness and checker catch a broken DLM: a node granting from a private lockspace shows up as overlaps', async () => {
+    const run = await runFaultSeed({ seed: 7, steps: 60, faults: ['flap'], sabotage: 'private-lockspace' });
+    const kinds = new Set(checkHistory(run.history, checkOptions).violations.map((v) => v.kind));
+    expect(kinds.has('overlap')).toBe(true);
+  });
+
   const needsRecovery = RECOVERY_LANDED ? it : it.skip;
   needsRecovery(
     'kills, restarts, minority and no-majority partitions and link flaps (needs recovery, the views driver and leases): every history passes',

@@ -22,7 +22,7 @@
  */
 import { memoryPair } from '../../../../src/transport/memory.ts';
 import { Router } from '../../../../src/span/router.ts';
-import { startDlmNode, type DlmNode, type DlmNodeOptions } from '../../../../src/services/dlm/index.ts';
+import { Dlm, startDlmNode, type DlmNode, type DlmNodeOptions } from '../../../../src/services/dlm/index.ts';
 import { nodeidOf } from '../../../../src/services/midcomms/index.ts';
 import { ManualClock, type Clock } from '../../../../src/util/clock.ts';
 import type { Iocom } from '../../../../src/iocom/iocom.ts';
@@ -75,6 +75,12 @@ export interface FaultRunOptions {
   faultRate?: number;
   /** Resources the workload uses. @default 6 */
   resources?: number;
+  /**
+   * Break the system on purpose, to show the harness and checker catch it:
+   * 'private-lockspace' gives the first node's application a lockspace of
+   * its own (a one-member DLM), so it grants without asking anyone.
+   */
+  sabotage?: 'private-lockspace';
   /** Lockspace options passed to startDlmNode (e.g. voters, once the views driver lands). */
   nodeOptions?: (nodeids: readonly number[]) => Record<string, unknown>;
 }
@@ -214,7 +220,8 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
     const extra = options.nodeOptions?.(nodeids) ?? {};
     const dlm = await startDlmNode(router, { lockspaces: [LS], lvblen: LVBLEN, clock: nclock, ...extra } as DlmNodeOptions);
     slot.dlm = dlm;
-    const ls = dlm.lockspace(LS)!;
+    let ls = dlm.lockspace(LS)!;
+    if (options.sabotage === 'private-lockspace' && slot.index === RELAYS) ls = await new Dlm({ nodeid: slot.nodeid, clock: nclock }).join(LS, { lvblen: LVBLEN });
     const crand = lcg(seed * 1_000_003 + slot.index * 101 + slot.incarnation);
     slot.client = new LockClient({ node: slot.nodeid, incarnation: slot.incarnation, ls, resources, rand: crand, now: () => clock.now(), sink, lvblen: LVBLEN });
     const membership = dlm.memberships.get(LS) as unknown as { views$?: { subscribe(o: (v: unknown) => void): unknown } };
