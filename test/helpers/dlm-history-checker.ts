@@ -17,7 +17,8 @@
  *   last granting lease the node announced before it, whichever is later.
  * - `fence-order`: fencing tokens of PW/EX grants rise strictly per resource
  *   across holders, in grant order (the same lock may keep its token on a
- *   later grant, e.g. EX -> PW); `fence-missing`: a PW/EX grant without a
+ *   later grant that does not raise its mode, EX -> PW; PW -> EX draws a
+ *   new one); `fence-missing`: a PW/EX grant without a
  *   token (only when `fences: 'required'`).
  * - `never-completed`: once a `healed` event is in the history, every
  *   operation of a node that is alive at the end completed by the `end`.
@@ -253,7 +254,7 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
   const intervals: Interval[] = [];
   const lvbs = new Map<string, ResLvb>();
   const removals = new Map<number, (() => void)[]>();
-  const grantsByRes = new Map<string, { idx: number; lock: string; fence: number | undefined }[]>();
+  const grantsByRes = new Map<string, { idx: number; lock: string; mode: HMode; fence: number | undefined }[]>();
   let grants = 0;
   let lvbReads = 0;
   let healedAt = -1;
@@ -457,7 +458,7 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
           grants++;
           if (mode === 'PW' || mode === 'EX') {
             const list = grantsByRes.get(ls.res) ?? grantsByRes.set(ls.res, []).get(ls.res)!;
-            list.push({ idx: i, lock: ls.lock, fence: e.fence });
+            list.push({ idx: i, lock: ls.lock, mode, fence: e.fence });
           }
         } else if (op.kind === 'convert') {
           // The conversion failed: the lock keeps the mode it had (a down-conversion never fails).
@@ -552,17 +553,20 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
     let max = Number.NEGATIVE_INFINITY;
     let maxLock = '';
     let maxIdx = -1;
+    let maxMode: HMode = 'NL';
     for (const g of list) {
       if (g.fence === undefined) {
         if (fences === 'required') report('fence-missing', `${res}: ${g.lock} granted PW/EX without a fencing token`, g.idx);
         continue;
       }
-      const ok = g.lock === maxLock ? g.fence >= max : g.fence > max;
+      // The holder of the highest token may keep it on a grant that does not raise its mode (EX -> PW).
+      const ok = g.lock === maxLock && mi(g.mode) <= mi(maxMode) ? g.fence >= max : g.fence > max;
       if (!ok) report('fence-order', `${res}: ${g.lock} got token ${g.fence} after ${maxLock} got ${max}`, maxIdx, g.idx);
       if (g.fence >= max) {
         max = g.fence;
         maxLock = g.lock;
         maxIdx = g.idx;
+        maxMode = g.mode;
       }
     }
   }

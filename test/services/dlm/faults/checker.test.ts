@@ -231,6 +231,12 @@ describe('history checker: each violation is caught', () => {
     same.release(1, 'a');
     same.grant(2, 'b', 'r', 'EX', { fence: 8 });
     expect(kinds(same.ev)).toEqual([]);
+    // PW -> EX raises the mode: it needs a new token.
+    const up = hist();
+    up.grant(1, 'a', 'r', 'PW', { fence: 3 });
+    const u = up.conv(1, 'a', 'EX');
+    up.done(1, u, 'a', 'OK', 'EX', { fence: 3 });
+    expect(kinds(up.ev)).toEqual(['fence-order']);
   });
 
   it('lost-lock: a held lock ends without an unlock, loses its mode, or is missing from the final snapshot', () => {
