@@ -85,7 +85,7 @@ describe('DLM safety under faults, in-process (5 nodes, 2 relays, ManualClock)',
   needsRecovery(
     'kills, restarts, minority and no-majority partitions and link flaps (needs recovery, the views driver and leases): every history passes',
     async () => {
-      const totals = await runSeeds(seedList(FULL ? 200 : 8, 1001), { steps: 120, faults: ['flap', 'kill', 'partition'], faultRate: 0.3, nodeOptions: (ids) => ({ voters: ids }) });
+      const totals = await runSeeds(seedList(FULL ? 200 : 8, 1001), { steps: 120, faults: ['flap', 'kill', 'partition'], faultRate: 0.3, joinOptions: (ids) => ({ voters: ids }) });
       console.log(`faults/all: ${JSON.stringify(totals)}`);
       expect(totals.faultEvents).toBeGreaterThan(0);
     },

@@ -22,8 +22,8 @@
  */
 import { memoryPair } from '../../../../src/transport/memory.ts';
 import { Router } from '../../../../src/span/router.ts';
-import { Dlm, startDlmNode, type DlmNode, type DlmNodeOptions } from '../../../../src/services/dlm/index.ts';
-import { nodeidOf } from '../../../../src/services/midcomms/index.ts';
+import { Dlm, MidcommsEndpoint, joinOverSpans, type SpanMembership } from '../../../../src/services/dlm/index.ts';
+import { midcomms, nodeidOf, type Midcomms } from '../../../../src/services/midcomms/index.ts';
 import { ManualClock, type Clock } from '../../../../src/util/clock.ts';
 import type { Iocom } from '../../../../src/iocom/iocom.ts';
 import { LockClient } from '../../../helpers/dlm-history-recorder.ts';
@@ -81,8 +81,11 @@ export interface FaultRunOptions {
    * its own (a one-member DLM), so it grants without asking anyone.
    */
   sabotage?: 'private-lockspace';
-  /** Lockspace options passed to startDlmNode (e.g. voters, once the views driver lands). */
-  nodeOptions?: (nodeids: readonly number[]) => Record<string, unknown>;
+  /**
+   * More `joinOverSpans` options per node start (e.g. `voters` and a views
+   * store that survives the node's restarts, once the views driver lands).
+   */
+  joinOptions?: (nodeids: readonly number[], nodeid: number) => Record<string, unknown>;
 }
 
 export interface FaultRunResult {
@@ -109,8 +112,23 @@ interface Slot {
   incarnation: number;
   router: Router | null;
   clock: NodeClock | null;
-  dlm: DlmNode | null;
+  dlm: NodeStack | null;
   client: LockClient | null;
+}
+
+/** What `startDlmNode` builds, without its admin service: midcomms, the endpoint, the DLM, the lockspace membership. */
+interface NodeStack {
+  readonly mc: Midcomms;
+  readonly endpoint: MidcommsEndpoint;
+  readonly dlm: Dlm;
+  readonly membership: SpanMembership;
+}
+
+function closeStack(n: NodeStack): void {
+  n.membership.close();
+  n.dlm.close();
+  n.endpoint.close();
+  n.mc.destroy();
 }
 
 interface Link {
@@ -217,16 +235,18 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
     slot.router = router;
     slot.clock = nclock;
     applyNet();
-    const extra = options.nodeOptions?.(nodeids) ?? {};
-    const dlm = await startDlmNode(router, { lockspaces: [LS], lvblen: LVBLEN, clock: nclock, ...extra } as DlmNodeOptions);
-    slot.dlm = dlm;
-    let ls = dlm.lockspace(LS)!;
+    const mc = midcomms(router, { clock: nclock });
+    const endpoint = new MidcommsEndpoint(router, mc);
+    const dlm = new Dlm({ endpoint, clock: nclock });
+    const extra = options.joinOptions?.(nodeids, slot.nodeid) ?? {};
+    const membership = await joinOverSpans(router, dlm, LS, { lvblen: LVBLEN, ...extra });
+    slot.dlm = { mc, endpoint, dlm, membership };
+    let ls = membership.lockspace;
     if (options.sabotage === 'private-lockspace' && slot.index === RELAYS) ls = await new Dlm({ nodeid: slot.nodeid, clock: nclock }).join(LS, { lvblen: LVBLEN });
     const crand = lcg(seed * 1_000_003 + slot.index * 101 + slot.incarnation);
     slot.client = new LockClient({ node: slot.nodeid, incarnation: slot.incarnation, ls, resources, rand: crand, now: () => clock.now(), sink, lvblen: LVBLEN });
-    const membership = dlm.memberships.get(LS) as unknown as { views$?: { subscribe(o: (v: unknown) => void): unknown } };
     // The views driver's outputs (once it lands): committed views and granting leases, as history events.
-    membership.views$?.subscribe((v) => {
+    (membership as unknown as { views$?: { subscribe(o: (v: unknown) => void): unknown } }).views$?.subscribe((v) => {
       const o = v as { type: string; view: number; members?: number[]; until?: number; reason?: string };
       const base = { t: clock.now(), node: slot.nodeid };
       if (o.type === 'committed') sink({ type: 'view', ...base, view: o.view, members: [...(o.members ?? [])] });
@@ -249,7 +269,7 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
   };
 
   const everyoneSees = (): boolean =>
-    slots.every((s) => !s.dlm || s.dlm.lockspace(LS)!.raw.members.length === slots.filter((x) => x.dlm).length);
+    slots.every((s) => !s.dlm || s.dlm.membership.lockspace.raw.members.length === slots.filter((x) => x.dlm).length);
 
   try {
     applyNet();
@@ -354,7 +374,7 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
       s.clock?.kill();
       s.client?.kill();
       try {
-        s.dlm?.close();
+        if (s.dlm) closeStack(s.dlm);
       } catch {
         // closing a node that misbehaved: nothing to keep
       }
