@@ -228,9 +228,9 @@ export class Sender {
   #commit(message: Uint8Array, ackWaiter: AckWaiter | null, committed: () => void): void {
     if (this.#host.sequenced()) {
       this.#host.beforeSequenced();
-      const nodeid = this.#o.nodeid;
       // The one copy of the send path: the message goes into its OPTS frame, stamped.
-      const entry = this.#queue.push((seq) => encodeOptsStamped(DLM_VERSION.V3_2, nodeid, seq, message, this.#alloc), false);
+      const frame = encodeOptsStamped(DLM_VERSION.V3_2, this.#o.nodeid, this.#queue.seqSend, message, this.#alloc);
+      const entry = this.#queue.append(frame, false);
       if (ackWaiter !== null) entry.waiters = [ackWaiter];
     } else {
       if (ackWaiter !== null) ackWaiter.reject(err('UNSEQUENCED', 'a 3.1 peer acknowledges nothing'));

@@ -202,8 +202,8 @@ export class Session {
   // ---------------------------------------------------------------- sending
 
   /** Queues `message` (a complete MSG or RCOM inner message); resolves once it is committed. */
-  send(message: Uint8Array, options: SendOptions = {}): Promise<void> {
-    return this.#tx.send(message, false, options.signal);
+  send(message: Uint8Array, options?: SendOptions): Promise<void> {
+    return this.#tx.send(message, false, options?.signal);
   }
 
   /** Like `send()`, but resolves when the peer acknowledged the message. */
