@@ -180,14 +180,22 @@ async function cycleRate(s: Setup, names: readonly string[], ms: number): Promis
   return n / (wallNow() - t0);
 }
 
+/** Cycles each side did in the contended rounds (for the note: the master's local locks win most turns). */
+interface Split {
+  mine: number;
+  theirs: number;
+}
+
 /** Both processes cycle on HOT for `ms`; the cycles both did per second. */
-async function contendedRate(s: Setup, ms: number): Promise<number> {
+async function contendedRate(s: Setup, ms: number, split: Split): Promise<number> {
   const theirs = s.worker.next('contended');
   const t0 = wallNow();
   s.worker.send({ type: 'contend', ms });
   const mine = await cyclesUntil(s.node.ls!, [HOT], t0 + ms / 1000);
   const answer = await theirs;
   if (answer.error !== undefined) throw new Error(`worker: ${answer.error}`);
+  split.mine += mine;
+  split.theirs += answer.cycles;
   return (mine + answer.cycles) / (wallNow() - t0);
 }
 
@@ -207,8 +215,9 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
     rpc1_raw_per_s: (ms) => rawRate(s, ms),
     dlm_remote_cycles_per_s: (ms) => cycleRate(s, [NAMES[0]!], ms),
     dlm_remote_parallel_cycles_per_s: (ms) => cycleRate(s, NAMES, ms),
-    dlm_contended_cycles_per_s: (ms) => contendedRate(s, ms),
+    dlm_contended_cycles_per_s: (ms) => contendedRate(s, ms, split),
   };
+  const split: Split = { mine: 0, theirs: 0 };
   const values: Record<string, number[]> = {};
   const failures: Record<string, string> = {};
   try {
@@ -237,6 +246,10 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
     await s.worker.stop().catch(() => {});
   }
   reporter.note(`${BENCH}: two processes (this one and a forked worker, the master), TCP on 127.0.0.1, midcomms; wall clock, ${ROUNDS} rounds interleaved (raw round trip, then the DLM cases), median`);
+  if (split.mine + split.theirs > 0) {
+    const share = (100 * split.mine) / (split.mine + split.theirs);
+    reporter.note(`${BENCH}: dlm_contended_cycles_per_s counts both processes; the non-master (remote locks) did ${share.toFixed(1)}% of the cycles, the master's local locks the rest`);
+  }
   for (const r of TWO_PROCESS_ROWS) {
     const v = values[r.metric];
     if (failures[r.metric] !== undefined || v === undefined || v.length === 0) {

@@ -39,6 +39,8 @@ export class TransactionChannel implements Channel {
   #ended = false;
   #waitingWritable = false;
   readonly #abort = new AbortController();
+  /** The end-of-tick flush, bound once (no closure per scheduled flush). */
+  readonly #flushTask = (): void => this.#flush();
 
   constructor(tx: Transaction, options: TransactionChannelOptions) {
     this.#tx = tx;
@@ -71,7 +73,7 @@ export class TransactionChannel implements Channel {
     this.#pendingBytes += bytes.length;
     if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(() => this.#flush());
+      queueMicrotask(this.#flushTask);
     }
     if (this.#pendingBytes >= this.#o.maxBatchBytes) this.#flush();
     const ok = this.#tx.writable;
