@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { checkPersisted } from './driver-codec.ts';
 import type { NodeId, Persisted } from './types.ts';
 
@@ -139,4 +139,9 @@ function syncDir(dir: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** The file a lockspace's views state is kept in, inside `dir` (one file per lockspace name). */
+export function viewsStoreFile(dir: string, lockspace: string): string {
+  return join(dir, `views-${encodeURIComponent(lockspace)}.json`);
 }
