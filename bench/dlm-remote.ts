@@ -11,8 +11,9 @@
  *   round trips each, so 0.5 of the raw rate is the limit);
  * - `dlm_remote_parallel_cycles_per_s`: 100 resources in flight;
  * - `dlm_contended_cycles_per_s`: both processes lock EX and unlock one
- *   resource in a loop for the same time (the worker's locks are local to
- *   the master, ours remote); the cycles both did, per second.
+ *   resource in a loop for the same time, each going through its event loop
+ *   after every cycle (the worker's locks are local to the master, ours
+ *   remote); the cycles both did, per second (a note gives the split).
  *
  * Wall-clock time (two processes work for every round trip; one process's
  * CPU time would not say what a round trip costs), rounds interleaved
@@ -191,7 +192,7 @@ async function contendedRate(s: Setup, ms: number, split: Split): Promise<number
   const theirs = s.worker.next('contended');
   const t0 = wallNow();
   s.worker.send({ type: 'contend', ms });
-  const mine = await cyclesUntil(s.node.ls!, [HOT], t0 + ms / 1000);
+  const mine = await cyclesUntil(s.node.ls!, [HOT], t0 + ms / 1000, true);
   const answer = await theirs;
   if (answer.error !== undefined) throw new Error(`worker: ${answer.error}`);
   split.mine += mine;
