@@ -4,7 +4,7 @@
  * when to acknowledge (receive threshold, ACK timer). What an ACK is and
  * where it goes is the session's business (`ReceiverHost`).
  */
-import { Observable, Subject } from 'rxjs';
+import { Observable, type Subscriber } from 'rxjs';
 import type { Clock } from '../../util/clock.ts';
 import { SIZE } from './constants.ts';
 import { FrameSlab } from './frame-slab.ts';
@@ -45,7 +45,13 @@ export class Receiver<C> {
   readonly #o: ReceiverOptions;
   readonly #stats: SessionStats;
   readonly #inbound = new InboundBuffer();
-  readonly #messages = new Subject<Uint8Array>();
+  /**
+   * The readers (copy on write: a reader may unsubscribe while a message is
+   * handed out). Messages go to each Subscriber directly, not through a
+   * Subject: rxjs' Subscriber still catches what a reader throws.
+   */
+  #subscribers: Subscriber<Uint8Array>[] = [];
+  #completed = false;
   /** `seq_next`: the next sequence number expected. */
   #seqNext: number;
   /** Deliveries since our last threshold or timer ACK (`ulp_delivered`). */
@@ -70,11 +76,17 @@ export class Receiver<C> {
     this.#stats = stats;
     this.#seqNext = options.initialSeq;
     this.messages$ = new Observable<Uint8Array>((subscriber) => {
-      const sub = this.#messages.subscribe(subscriber);
+      if (this.#completed) {
+        subscriber.complete();
+        return;
+      }
+      this.#subscribers = [...this.#subscribers, subscriber];
       this.#readers++;
       this.#drain();
       return () => {
-        sub.unsubscribe();
+        const i = this.#subscribers.indexOf(subscriber);
+        if (i < 0) return;
+        this.#subscribers = this.#subscribers.filter((s) => s !== subscriber);
         this.#readers--;
       };
     });
@@ -184,7 +196,11 @@ export class Receiver<C> {
   /** The session is gone. */
   complete(): void {
     this.#clearAckTimer();
-    this.#messages.complete();
+    this.#completed = true;
+    const subs = this.#subscribers;
+    this.#subscribers = [];
+    this.#readers = 0;
+    for (const sub of subs) sub.complete();
   }
 
   /** An owned copy of `buf[start, end)`: a view into the receive slab. */
@@ -194,6 +210,12 @@ export class Receiver<C> {
     if (n <= SMALL_COPY) for (let i = 0; i < n; i++) out[i] = buf[start + i]!;
     else out.set(buf.subarray(start, end));
     return out;
+  }
+
+  #emit(bytes: Uint8Array): void {
+    const subs = this.#subscribers;
+    if (subs.length === 1) subs[0]!.next(bytes);
+    else for (const sub of subs) sub.next(bytes);
   }
 
   #delivered(): void {
@@ -208,7 +230,7 @@ export class Receiver<C> {
     this.#draining = true;
     try {
       this.#stats.delivered++;
-      this.#messages.next(bytes);
+      this.#emit(bytes);
       this.#delivered();
     } finally {
       this.#draining = false;
@@ -234,7 +256,7 @@ export class Receiver<C> {
         }
         if (head.kind === 'msg') {
           this.#stats.delivered++;
-          this.#messages.next(head.bytes);
+          this.#emit(head.bytes);
           if (!head.sequenced) continue;
         }
         this.#delivered();
