@@ -251,6 +251,18 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
     const share = (100 * split.mine) / (split.mine + split.theirs);
     reporter.note(`${BENCH}: dlm_contended_cycles_per_s counts both processes; the non-master (remote locks) did ${share.toFixed(1)}% of the cycles, the master's local locks the rest`);
   }
+  // Load on a shared machine moves from round to round: the ratio within each
+  // round (the DLM case against the raw round trip measured just before it)
+  // is steadier than the ratio of the medians the table shows.
+  const raw = values.rpc1_raw_per_s ?? [];
+  const perRound: string[] = [];
+  for (const r of TWO_PROCESS_ROWS) {
+    const v = values[r.metric];
+    if (r.baseline === undefined || v === undefined || v.length !== raw.length || raw.length === 0) continue;
+    const ratios = v.map((x, i) => x / raw[i]!);
+    perRound.push(`${r.metric} ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`);
+  }
+  if (perRound.length > 0) reporter.note(`${BENCH}: per-round ratio to rpc1_raw_per_s, median (range): ${perRound.join('; ')}`);
   for (const r of TWO_PROCESS_ROWS) {
     const v = values[r.metric];
     if (failures[r.metric] !== undefined || v === undefined || v.length === 0) {
