@@ -1,0 +1,48 @@
+/**
+ * Issue 12's DLM across hosts (test/hosts/dlm-scenario.ts) on the 5-host
+ * topology dlm5: hosts running `--lockspace hosts` with random lock traffic.
+ * Skipped, with the reason as the test name, unless namespaces can be used
+ * under `npm run test:hosts`.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { relayCommand } from '../../src/cli/commands/relay.ts';
+import { runDlmAcrossHosts } from './dlm-scenario.ts';
+import { hostsSkipReason } from './skip.ts';
+import { loadTopology } from './topology.ts';
+
+const why = hostsSkipReason();
+const topo = loadTopology(fileURLToPath(new URL('./topologies/dlm5.json', import.meta.url)));
+
+/**
+ * Why the faults run cannot run yet: it needs the pieces of issue 14 other
+ * engineers are building (see docs/hosts.md). Each is probed, so the
+ * reason names what is still missing.
+ */
+function faultsSkipReason(): string | null {
+  const missing: string[] = [];
+  if (!existsSync(fileURLToPath(new URL('../helpers/dlm-history-checker.ts', import.meta.url)))) missing.push('the history checker (test/helpers/dlm-history-checker.ts, faults)');
+  if (!('voters' in relayCommand.options)) missing.push('dmsg relay --voters (views driver, vdrive)');
+  if (!existsSync(fileURLToPath(new URL('../../src/services/dlm/recovery', import.meta.url)))) missing.push('DLM recovery (src/services/dlm/recovery, recov): without it a member change with resources in use is refused');
+  if (missing.length > 0) return `not on main yet: ${missing.join('; ')}`;
+  return 'the pieces are on main but this scenario is not yet wired to the history checker';
+}
+
+if (why !== null) {
+  describe('hosts: DLM across hosts', () => {
+    it.skip(`skipped: ${why}`, () => undefined);
+  });
+} else {
+  describe('hosts: DLM across hosts', () => {
+    it('5 hosts with --lockspace, random lock traffic, no faults: every host is granted locks, never two incompatible at once', async () => {
+      const run = await runDlmAcrossHosts(topo, { faults: false, seed: 1, log: (l) => console.log(l) });
+      expect(run.verdict.perHost.size).toBe(topo.hosts.length);
+      for (const [h, c] of run.verdict.perHost) expect(c.grants, `${h} grants`).toBeGreaterThanOrEqual(40);
+      expect(run.verdict.violations).toEqual([]);
+    }, 600_000);
+
+    const skip = faultsSkipReason();
+    it.skip(`hosts killed and the mesh partitioned under lock traffic, history checker: skipped: ${skip}`, () => undefined);
+  });
+}
