@@ -9,9 +9,10 @@
  *
  * The workload is configured by the environment variable DMSG_HOSTS_DLM
  * (JSON: DlmHostConfig). Stdout: one JSON record per line, `{t, host, ev,
- * ...}` — `members` whenever the lockspace's member list changes, then the
- * workload's records once the file `go` exists (the harness makes it when
- * every host has all members), and `stats` every second.
+ * ...}` — `members` whenever the lockspace's member list changes, `view`
+ * and `state` for every output of the views driver where the lockspace has
+ * one, then the workload's records once the file `go` exists (the harness
+ * makes it when every host has all members), and `stats` every second.
  */
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -49,6 +50,12 @@ async function main(): Promise<void> {
   const ls = relay.dlm?.lockspace(cfg.lockspace);
   if (!ls) throw new Error(`no lockspace ${cfg.lockspace}: give --lockspace ${cfg.lockspace}`);
   out({ ev: 'started', nodeid: relay.dlm!.dlm.nodeid });
+  // The views driver's outputs and status (issue 14, vdrive), once the membership has them.
+  const membership = relay.dlm!.memberships.get(cfg.lockspace) as unknown as Record<string, unknown> | undefined;
+  for (const [key, ev] of [['views$', 'view'], ['state$', 'state']] as const) {
+    const o = membership?.[key] as { subscribe?: (f: (v: unknown) => void) => unknown } | undefined;
+    if (typeof o?.subscribe === 'function') o.subscribe((v) => out({ ev, value: v }));
+  }
 
   const stop = new AbortController();
   let members = '';

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HostMesh, type EventKind } from './host-mesh.ts';
+import { checkFenceOrder, type FenceVerdict } from './dlm-fence-order.ts';
 import { checkOverlap, type CollectedRecord, type OverlapVerdict } from './dlm-grant-overlap.ts';
 import type { DlmHostConfig } from './dlm-host.ts';
 import { formatReport, type ReportRow } from './report.ts';
@@ -43,6 +44,8 @@ export interface DlmRun {
   /** `host#run` -> kill time. */
   readonly deaths: ReadonlyMap<string, number>;
   readonly verdict: OverlapVerdict;
+  /** Fencing tokens of PW/EX grants rise with grant time per resource. */
+  readonly fence: FenceVerdict;
   readonly markdown: string;
   /** Request-to-grant latency over all grants, ms. */
   readonly grantMs: { p50: number; p99: number; max: number };
@@ -121,6 +124,7 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
       writeFileSync(join(dir, `dlm-${h}.jsonl`), lines.join('\n') + '\n');
     }
     const verdict = checkOverlap(records, deaths);
+    const fence = checkFenceOrder(records);
     const latencies: number[] = [];
     const asked = new Map<string, number>();
     for (const r of records) {
@@ -140,12 +144,12 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
       formatReport({ scenario: `DLM on ${topology.name}${o.faults ? ' with faults' : ''}`, hosts: topology.hosts.length, links: topology.links.length, rows, total: null }),
       table,
       '',
-      `Request to grant: p50 ${grantMs.p50} ms, p99 ${grantMs.p99} ms, max ${grantMs.max} ms over ${latencies.length} grants. Overlap check (${verdict.holdings} holdings): ${verdict.violations.length === 0 ? 'no incompatible locks held at once' : `${verdict.violations.length} violations`}.`,
+      `Request to grant: p50 ${grantMs.p50} ms, p99 ${grantMs.p99} ms, max ${grantMs.max} ms over ${latencies.length} grants. Overlap check (${verdict.holdings} holdings): ${verdict.violations.length === 0 ? 'no incompatible locks held at once' : `${verdict.violations.length} violations`}. Fencing tokens: ${fence.withToken} of ${fence.grants} PW/EX grants carry one; ${fence.violations.length === 0 ? 'they rise per resource' : `${fence.violations.length} out of order`}.`,
       '',
     ].join('\n');
     writeFileSync(join(dir, `dlm-${topology.name}${o.faults ? '-faults' : ''}.md`), markdown);
     o.log(`\n${markdown}(records and report in ${dir})`);
-    return { records, deaths, verdict, markdown, grantMs, reportDir: dir };
+    return { records, deaths, verdict, fence, markdown, grantMs, reportDir: dir };
   } finally {
     await mesh.close();
     rmSync(goDir, { recursive: true, force: true });

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { relayCommand } from '../../src/cli/commands/relay.ts';
+import { DlmLock } from '../../src/services/dlm/api.ts';
 import { runDlmAcrossHosts } from './dlm-scenario.ts';
 import { hostsSkipReason } from './skip.ts';
 import { loadTopology } from './topology.ts';
@@ -35,11 +36,17 @@ if (why !== null) {
   });
 } else {
   describe('hosts: DLM across hosts', () => {
-    it('5 hosts with --lockspace, random lock traffic, no faults: every host is granted locks, never two incompatible at once', async () => {
+    it('5 hosts with --lockspace, random lock traffic, no faults: every host is granted locks, never two incompatible at once, fencing tokens rise', async () => {
       const run = await runDlmAcrossHosts(topo, { faults: false, seed: 1, log: (l) => console.log(l) });
       expect(run.verdict.perHost.size).toBe(topo.hosts.length);
       for (const [h, c] of run.verdict.perHost) expect(c.grants, `${h} grants`).toBeGreaterThanOrEqual(40);
       expect(run.verdict.violations).toEqual([]);
+      expect(run.fence.violations, 'fencing tokens rise per resource').toEqual([]);
+      // Where the DLM has fencing tokens (lk.fence), every PW/EX grant carries one above 0.
+      if ('fence' in DlmLock.prototype) {
+        expect(run.fence.grants).toBeGreaterThan(0);
+        expect(run.records.filter((r) => r.ev === 'grant' && (r.mode === 'PW' || r.mode === 'EX') && !(typeof r.fence === 'number' && r.fence > 0)), 'PW/EX grants without a token').toEqual([]);
+      }
     }, 600_000);
 
     const skip = faultsSkipReason();
