@@ -5,12 +5,19 @@
  * workload records (JSON lines) into one history, writes it out (one
  * `dlm-HOST.jsonl` per host in the report directory) and checks it.
  *
- * `faults: false` (runs today): all hosts up, traffic until every host has
+ * `faults: 'none'` (runs today): all hosts up, traffic until every host has
  * `grantsPerPhase` grants; checked with the plain overlap check
  * (dlm-grant-overlap.ts), sound without faults.
  *
- * `faults: true` (prepared; needs DLM recovery, the views driver's
- * `--voters` and the faults engineer's history checker, see
+ * `faults: 'partition-no-recovery'` (runs today, while the DLM has no
+ * recovery): the mesh partitioned along the sites and healed; nobody's
+ * member list changes (the change is refused while resources are in use),
+ * so no lock is taken from a cut-off holder and the overlap check stays
+ * sound: locks mastered across the cut wait, and everything flows again
+ * after the heal.
+ *
+ * `faults: 'kills-and-partition'` (prepared; needs DLM recovery, the views
+ * driver's `--voters` and the faults engineer's history checker, see
  * dlm.test.ts): a host killed and restarted, the mesh partitioned along
  * the sites and healed, traffic on the live side(s) after each event.
  */
@@ -29,7 +36,7 @@ export const DLM_LOCKSPACE = 'hosts';
 const SCRIPT = fileURLToPath(new URL('./dlm-host.ts', import.meta.url));
 
 export interface DlmScenarioOptions {
-  readonly faults: boolean;
+  readonly faults: 'none' | 'partition-no-recovery' | 'kills-and-partition';
   /** Workload seed (each host adds its index). @default 1 */
   readonly seed?: number;
   /** Grants every live host must reach after each phase. @default 40 */
@@ -50,6 +57,10 @@ export interface DlmRun {
   /** Request-to-grant latency over all grants, ms. */
   readonly grantMs: { p50: number; p99: number; max: number };
   readonly reportDir: string;
+  /** Member-list changes recorded after the workload began, all hosts. */
+  readonly memberChanges: number;
+  /** Grants recorded between the partition and the heal (null without a partition). */
+  readonly grantsWhilePartitioned: number | null;
 }
 
 /** Run the scenario on `topology` (which must have `sites` when faults are on). */
@@ -85,11 +96,23 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
       rows.push({ record: await mesh.event(kind, label, f), traffic: null });
     };
 
+    let partitionAt = 0;
+    let healAt = 0;
     await until(`every host has ${topology.hosts.length} lockspace members`, () => allMembers(topology.hosts, topology.hosts.length));
     writeFileSync(go, '');
     await moreGrants('start', topology.hosts);
 
-    if (o.faults) {
+    if (o.faults === 'partition-no-recovery') {
+      if (!topology.sites) throw new Error(`${topology.name}: needs "sites" for the partition`);
+      const cuts = cutSet(topology, new Set(topology.sites[0]));
+      partitionAt = Date.now();
+      await ev('partition', `partition ${topology.sites.map((s) => s.join(' ')).join(' / ')}`, () => mesh.cut(cuts));
+      healAt = Date.now();
+      await ev('heal', 'heal', () => mesh.restore(cuts));
+      await until('every host with all members after the heal', () => allMembers(topology.hosts, topology.hosts.length));
+      await moreGrants('the heal', topology.hosts);
+    }
+    if (o.faults === 'kills-and-partition') {
       if (!topology.sites) throw new Error(`${topology.name}: needs "sites" for the partition`);
       const victim = topology.hosts[1]!;
       const others = topology.hosts.filter((h) => h !== victim);
@@ -103,7 +126,7 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
       await moreGrants(`restarting ${victim}`, topology.hosts);
       const cuts = cutSet(topology, new Set(topology.sites[0]));
       const majority = [...topology.sites].sort((a, b) => b.length - a.length)[0]!;
-      await ev('partition', `partition ${topology.sites.map((s) => s.join(' ')).join(' | ')}`, () => mesh.cut(cuts));
+      await ev('partition', `partition ${topology.sites.map((s) => s.join(' ')).join(' / ')}`, () => mesh.cut(cuts));
       await moreGrants('the partition (majority side)', majority);
       await ev('heal', 'heal', () => mesh.restore(cuts));
       await until('every host back in the lockspace', () => allMembers(topology.hosts, topology.hosts.length));
@@ -124,6 +147,10 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
       writeFileSync(join(dir, `dlm-${h}.jsonl`), lines.join('\n') + '\n');
     }
     const verdict = checkOverlap(records, deaths);
+    // Member lists recorded after the workload began (the start's joins come before it).
+    const goAt = Math.min(...records.filter((r) => r.ev === 'go').map((r) => r.t));
+    const memberChanges = records.filter((r) => r.ev === 'members' && r.t > goAt).length;
+    const partitioned = partitionAt > 0 ? records.filter((r) => r.ev === 'grant' && r.t >= partitionAt && r.t < healAt).length : null;
     const fence = checkFenceOrder(records);
     const latencies: number[] = [];
     const asked = new Map<string, number>();
@@ -141,15 +168,15 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
       ...[...verdict.perHost].sort(([a], [b]) => a.localeCompare(b)).map(([h, c]) => `| ${h} | ${c.requests} | ${c.grants} | ${Object.entries(c.fails).map(([k, n]) => `${k} ${n}`).join(', ') || '0'} | ${c.unlocks} |`),
     ].join('\n');
     const markdown = [
-      formatReport({ scenario: `DLM on ${topology.name}${o.faults ? ' with faults' : ''}`, hosts: topology.hosts.length, links: topology.links.length, rows, total: null }),
+      formatReport({ scenario: `DLM on ${topology.name}${o.faults === 'none' ? '' : `, ${o.faults}`}`, hosts: topology.hosts.length, links: topology.links.length, rows, total: null }),
       table,
       '',
-      `Request to grant: p50 ${grantMs.p50} ms, p99 ${grantMs.p99} ms, max ${grantMs.max} ms over ${latencies.length} grants. Overlap check (${verdict.holdings} holdings): ${verdict.violations.length === 0 ? 'no incompatible locks held at once' : `${verdict.violations.length} violations`}. Fencing tokens: ${fence.withToken} of ${fence.grants} PW/EX grants carry one; ${fence.violations.length === 0 ? 'they rise per resource' : `${fence.violations.length} out of order`}.`,
+      `Request to grant: p50 ${grantMs.p50} ms, p99 ${grantMs.p99} ms, max ${grantMs.max} ms over ${latencies.length} grants. Overlap check (${verdict.holdings} holdings): ${verdict.violations.length === 0 ? 'no incompatible locks held at once' : `${verdict.violations.length} violations`}. Fencing tokens: ${fence.withToken} of ${fence.grants} PW/EX grants carry one; ${fence.violations.length === 0 ? 'they rise per resource' : `${fence.violations.length} out of order`}. Member-list changes after the start: ${memberChanges}.${partitioned === null ? '' : ` Grants between the partition and the heal: ${partitioned}.`}`,
       '',
     ].join('\n');
-    writeFileSync(join(dir, `dlm-${topology.name}${o.faults ? '-faults' : ''}.md`), markdown);
+    writeFileSync(join(dir, `dlm-${topology.name}${o.faults === 'none' ? '' : `-${o.faults}`}.md`), markdown);
     o.log(`\n${markdown}(records and report in ${dir})`);
-    return { records, deaths, verdict, fence, markdown, grantMs, reportDir: dir };
+    return { records, deaths, verdict, fence, markdown, grantMs, reportDir: dir, memberChanges, grantsWhilePartitioned: partitioned };
   } finally {
     await mesh.close();
     rmSync(goDir, { recursive: true, force: true });

@@ -37,10 +37,11 @@ if (why !== null) {
 } else {
   describe('hosts: DLM across hosts', () => {
     it('5 hosts with --lockspace, random lock traffic, no faults: every host is granted locks, never two incompatible at once, fencing tokens rise', async () => {
-      const run = await runDlmAcrossHosts(topo, { faults: false, seed: 1, log: (l) => console.log(l) });
+      const run = await runDlmAcrossHosts(topo, { faults: 'none', seed: 1, log: (l) => console.log(l) });
       expect(run.verdict.perHost.size).toBe(topo.hosts.length);
       for (const [h, c] of run.verdict.perHost) expect(c.grants, `${h} grants`).toBeGreaterThanOrEqual(40);
       expect(run.verdict.violations).toEqual([]);
+      expect(run.memberChanges, 'no member list changed while all hosts were up').toBe(0);
       expect(run.fence.violations, 'fencing tokens rise per resource').toEqual([]);
       // Where the DLM has fencing tokens (lk.fence), every PW/EX grant carries one above 0.
       if ('fence' in DlmLock.prototype) {
