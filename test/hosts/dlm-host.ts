@@ -12,7 +12,9 @@
  * ...}` — `members` whenever the lockspace's member list changes, `view`
  * and `state` for every output of the views driver where the lockspace has
  * one, then the workload's records once the file `go` exists (the harness
- * makes it when every host has all members), and `stats` every second.
+ * makes it when every host has all members) and this host's lockspace has
+ * `members` members (so a restarted host waits to be back in), and `stats`
+ * every second.
  */
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -20,6 +22,8 @@ import { parseArgs } from 'node:util';
 import { relayCommand, flagSettings } from '../../src/cli/commands/relay.ts';
 import { mergeSettings, toRelayConfig, validateSettings } from '../../src/cli/relay-config.ts';
 import { startRelay } from '../../src/cli/relay-daemon.ts';
+import { parseEndpoint } from '../../src/cli/address.ts';
+import { clearStaleSocket } from '../../src/cli/stale-socket.ts';
 import { EventLog, type LogFormat, type LogLevel } from '../../src/cli/ops/event-log.ts';
 import { runWorkload, type WorkloadOptions, type WorkloadRecord } from './dlm-workload.ts';
 
@@ -27,8 +31,10 @@ import { runWorkload, type WorkloadOptions, type WorkloadRecord } from './dlm-wo
 export interface DlmHostConfig extends WorkloadOptions {
   /** The lockspace the workload uses (one of the --lockspace flags). */
   lockspace: string;
-  /** Start the workload once this file exists. */
+  /** Start the workload once this file exists... */
   go: string;
+  /** ...and the lockspace has at least this many members (a restarted host waits to be back in). @default 0 */
+  members?: number;
 }
 
 function parseFlags(args: readonly string[]): Record<string, string | boolean | string[] | undefined> {
@@ -45,6 +51,11 @@ async function main(): Promise<void> {
   const config = toRelayConfig(settings);
   const eventLog = new EventLog({ node: name, format: (settings.log ?? 'text') as LogFormat, level: (settings['log-level'] ?? 'info') as LogLevel, write: (t) => process.stderr.write(t) });
   config.log = (line) => eventLog.line(line);
+  // As `dmsg relay` does: a Unix socket left by a killed run (a restarted host) is removed first.
+  for (const l of settings.listen) {
+    const e = parseEndpoint(l, 'listen', '--listen', 'relay');
+    if (e.kind === 'unix' && (await clearStaleSocket(e.path)) === 'removed') config.log(`removed stale socket ${e.path} (left by a relay that did not stop cleanly)`);
+  }
   const relay = await startRelay(config);
   const out = (r: Record<string, unknown>): void => { process.stdout.write(JSON.stringify({ t: Date.now(), host: name, ...r }) + '\n'); };
   const ls = relay.dlm?.lockspace(cfg.lockspace);
@@ -68,7 +79,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 
-  while (!existsSync(cfg.go) && !stop.signal.aborted) await new Promise((r) => setTimeout(r, 50));
+  while (!(existsSync(cfg.go) && ls.raw.members.length >= (cfg.members ?? 0)) && !stop.signal.aborted) await new Promise((r) => setTimeout(r, 50));
   if (!stop.signal.aborted) {
     out({ ev: 'go' });
     await runWorkload(ls, (r: WorkloadRecord) => out(r as unknown as Record<string, unknown>), stop.signal, cfg);

@@ -16,6 +16,11 @@
  * sound: locks mastered across the cut wait, and everything flows again
  * after the heal.
  *
+ * `faults: 'kill-restart'` (prepared; needs DLM recovery): a host
+ * SIGKILLed (its locks end at the kill time) and restarted, traffic on the
+ * others after the kill and on all after the restart. Without a partition
+ * no live holder is cut off, so the overlap check stays sound.
+ *
  * `faults: 'kills-and-partition'` (prepared; needs DLM recovery, the views
  * driver's `--voters` and the faults engineer's history checker, see
  * dlm.test.ts): a host killed and restarted, the mesh partitioned along
@@ -36,7 +41,7 @@ export const DLM_LOCKSPACE = 'hosts';
 const SCRIPT = fileURLToPath(new URL('./dlm-host.ts', import.meta.url));
 
 export interface DlmScenarioOptions {
-  readonly faults: 'none' | 'partition-no-recovery' | 'kills-and-partition';
+  readonly faults: 'none' | 'partition-no-recovery' | 'kill-restart' | 'kills-and-partition';
   /** Workload seed (each host adds its index). @default 1 */
   readonly seed?: number;
   /** Grants every live host must reach after each phase. @default 40 */
@@ -69,7 +74,7 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
   const perPhase = o.grantsPerPhase ?? 40;
   const goDir = mkdtempSync(join(tmpdir(), 'dmsg-hosts-dlm-'));
   const go = join(goDir, 'go');
-  const env = (seed: number): Record<string, string> => ({ DMSG_HOSTS_DLM: JSON.stringify({ lockspace: DLM_LOCKSPACE, go, seed, workers: 2, resources: 6 } satisfies DlmHostConfig) });
+  const env = (seed: number): Record<string, string> => ({ DMSG_HOSTS_DLM: JSON.stringify({ lockspace: DLM_LOCKSPACE, go, members: topology.hosts.length, seed, workers: 2, resources: 6 } satisfies DlmHostConfig) });
   const mesh = await HostMesh.start({
     topology, tag: 'dl', progress: o.log, safetyMs,
     program: { script: SCRIPT, env: env(o.seed ?? 1) },
@@ -112,8 +117,7 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
       await until('every host with all members after the heal', () => allMembers(topology.hosts, topology.hosts.length));
       await moreGrants('the heal', topology.hosts);
     }
-    if (o.faults === 'kills-and-partition') {
-      if (!topology.sites) throw new Error(`${topology.name}: needs "sites" for the partition`);
+    if (o.faults === 'kill-restart' || o.faults === 'kills-and-partition') {
       const victim = topology.hosts[1]!;
       const others = topology.hosts.filter((h) => h !== victim);
       await ev('kill', `SIGKILL ${victim}`, async () => {
@@ -124,10 +128,15 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
       await ev('restart', `restart ${victim}`, () => mesh.restart(victim));
       await until(`${victim} back in the lockspace`, () => allMembers(topology.hosts, topology.hosts.length));
       await moreGrants(`restarting ${victim}`, topology.hosts);
+    }
+    if (o.faults === 'kills-and-partition') {
+      if (!topology.sites) throw new Error(`${topology.name}: needs "sites" for the partition`);
       const cuts = cutSet(topology, new Set(topology.sites[0]));
       const majority = [...topology.sites].sort((a, b) => b.length - a.length)[0]!;
+      partitionAt = Date.now();
       await ev('partition', `partition ${topology.sites.map((s) => s.join(' ')).join(' / ')}`, () => mesh.cut(cuts));
       await moreGrants('the partition (majority side)', majority);
+      healAt = Date.now();
       await ev('heal', 'heal', () => mesh.restore(cuts));
       await until('every host back in the lockspace', () => allMembers(topology.hosts, topology.hosts.length));
       await moreGrants('the heal', topology.hosts);
