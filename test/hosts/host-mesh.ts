@@ -20,7 +20,7 @@ import { Router } from '../../src/span/router.ts';
 import { connectUnix } from '../../src/transport/index.ts';
 import { DMSG_PEER } from '../../src/wire/constants.ts';
 import { addNamespace, addVeth, removeNamespacesWithPrefix, runPrefix, setLink, sweepStaleNamespaces } from './netns.ts';
-import { RelayProcess, StatsAgent, type LogEvent } from './relay-host.ts';
+import { RelayProcess, StatsAgent, type HostProgram, type LogEvent } from './relay-host.ts';
 import { expectedSpans, planLinks, type LinkPlan, type Topology } from './topology.ts';
 
 export interface HostMeshOptions {
@@ -42,6 +42,10 @@ export interface HostMeshOptions {
   quietPolls?: number;
   /** Write one line per step here. @default none */
   progress?: (line: string) => void;
+  /** What every host runs instead of `dmsg relay` (same flags). @default dmsg relay */
+  program?: HostProgram;
+  /** More flags for a host's relay (e.g. `--lockspace NAME`). @default none */
+  extraArgs?: (host: string) => readonly string[];
 }
 
 /** The kinds of event a scenario measures ('move': a service stopped on one host and started on another). */
@@ -111,7 +115,9 @@ export class HostMesh {
   readonly prefix: string;
   readonly records: EventRecord[] = [];
   readonly service: string;
-  readonly #o: Required<Omit<HostMeshOptions, 'topology' | 'progress' | 'service'>> & { progress: (l: string) => void };
+  readonly #o: Required<Omit<HostMeshOptions, 'topology' | 'progress' | 'service' | 'program' | 'extraArgs'>> & { progress: (l: string) => void };
+  readonly #program: HostProgram | undefined;
+  readonly #extraArgs: (host: string) => readonly string[];
   readonly #hosts = new Map<string, Host>();
   readonly #cut = new Set<number>();
   readonly #dir: string;
@@ -133,7 +139,14 @@ export class HostMesh {
       quietPolls: opts.quietPolls ?? 3,
       progress: opts.progress ?? (() => undefined),
     };
+    this.#program = opts.program;
+    this.#extraArgs = opts.extraArgs ?? (() => []);
     this.#dir = mkdtempSync(join(tmpdir(), 'dmsg-hosts-'));
+  }
+
+  /** A private temp directory of this run (deleted by close()). */
+  get dir(): string {
+    return this.#dir;
   }
 
   /** Build the namespaces and links, start every relay, wait until the spans have converged (recorded as 'start'). */
@@ -162,7 +175,7 @@ export class HostMesh {
       await addNamespace(ns);
       const sock = join(this.#dir, `${name}.sock`);
       const args = ['--name', name, '--log', 'json', '--metrics', `127.0.0.1:${this.#o.metricsPort}`, '--advertise', `${this.service}/${name}`,
-        '--backoff-min-ms', String(this.#o.backoffMinMs), '--backoff-max-ms', String(this.#o.backoffMaxMs), '--listen', `unix:${sock}`];
+        '--backoff-min-ms', String(this.#o.backoffMinMs), '--backoff-max-ms', String(this.#o.backoffMaxMs), '--listen', `unix:${sock}`, ...this.#extraArgs(name)];
       this.#hosts.set(name, { name, ns, args, agent: new StatsAgent(ns), runs: [], killed: false, frozen: false, spans: new Map(), others: new Map(), client: null, sock });
     }
     for (const l of this.links) {
@@ -182,7 +195,7 @@ export class HostMesh {
   }
 
   #spawn(h: Host): RelayProcess {
-    const p = new RelayProcess(h.ns, h.args);
+    const p = new RelayProcess(h.ns, h.args, this.#program);
     h.runs.push(p);
     h.spans = new Map();
     h.others = new Map();
@@ -421,6 +434,11 @@ export class HostMesh {
   /** /stats.json of a host's relay (null if it did not answer within 2 s). */
   stats(host: string): Promise<unknown> {
     return this.#host(host).agent.getJson(`http://127.0.0.1:${this.#o.metricsPort}/stats.json`);
+  }
+
+  /** The process runs of a host, the current one last (their logs and records). */
+  runs(host: string): readonly RelayProcess[] {
+    return this.#host(host).runs;
   }
 
   /** Each relay's process runs and their logs (for reports and failure messages). */

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/dmsg.js', import.meta.url));
 const AGENT = fileURLToPath(new URL('./stats-agent.mjs', import.meta.url));
+/** The repository root (where `--import tsx` resolves tsx). */
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
 /** Log lines kept per relay process (older ones are dropped). */
 const MAX_LOG_LINES = 20_000;
 
@@ -20,6 +22,20 @@ export interface LogEvent {
   readonly msg: string;
   readonly fields: Readonly<Record<string, unknown>>;
 }
+
+/**
+ * What a host runs instead of `dmsg relay` (e.g. test/hosts/dlm-host.ts: the
+ * relay plus a workload): `node --import tsx SCRIPT ARGS` with `env` added.
+ */
+export interface HostProgram {
+  /** Absolute path of a TypeScript or JavaScript program taking `dmsg relay`'s flags. */
+  readonly script: string;
+  /** Environment variables added to the program's. @default none */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** Records (JSON lines of stdout) kept per process (older ones are dropped). */
+const MAX_RECORDS = 200_000;
 
 /** How a process ended. */
 export interface Exit {
@@ -48,12 +64,25 @@ export class RelayProcess {
   /** stderr lines that were not JSON (tsx warnings, crashes). */
   readonly otherStderr: string[] = [];
   readonly exited: Promise<Exit>;
+  /** JSON objects the program printed on stdout, one per line (a HostProgram's records; `dmsg relay` prints none). */
+  readonly records: Record<string, unknown>[] = [];
+  /** Records dropped past MAX_RECORDS. */
+  recordsDropped = 0;
   #listeners = new Set<(e: LogEvent) => void>();
 
-  constructor(ns: string, args: readonly string[]) {
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, BIN, 'relay', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(ns: string, args: readonly string[], program?: HostProgram) {
+    const argv = program ? ['--import', 'tsx', program.script, ...args] : [BIN, 'relay', ...args];
+    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...program?.env }, cwd: REPO });
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
-    this.child.stdout!.resume();
+    onLines(this.child.stdout!, (line) => {
+      if (!line.startsWith('{')) return;
+      try {
+        this.records.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        return;
+      }
+      if (this.records.length > MAX_RECORDS) { this.records.shift(); this.recordsDropped++; }
+    });
     onLines(this.child.stderr!, (line) => {
       let o: Record<string, unknown>;
       try {

@@ -19,7 +19,7 @@ const all = (t: Topology): Set<string> => new Set(t.hosts);
 
 describe('topology files', () => {
   it('are all present, valid, connected, and split by their sites into connected halves', () => {
-    expect(files.sort()).toEqual(['grid3x3.json', 'random12.json', 'ring7.json', 'two-sites.json']);
+    expect(files.sort()).toEqual(['dlm5.json', 'grid3x3.json', 'random12.json', 'ring7.json', 'two-sites.json']);
     for (const f of files) {
       const t = loadTopology(dir + f);
       expect(t.sites, f).toBeDefined();
