@@ -95,6 +95,8 @@ export class Transaction {
    * ~5% of a relay's CPU plus ephemeron work in every GC. Opaque to iocom. @internal
    */
   _relay: unknown = undefined;
+  /** The span layer's per-router facts (span/tx-slots.ts: role, host, opened), for the same reason. Opaque to iocom. @internal */
+  _span: unknown = undefined;
 
   readonly #host: TransactionHost;
   /** Made on first read when the transaction was opened with a number id. */
