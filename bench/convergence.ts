@@ -468,7 +468,8 @@ export async function run(ctx: BenchContext): Promise<void> {
       const heap = process.memoryUsage().heapUsed / 1e6;
       const show = (p: Phase | null): string =>
         p === null ? 'not run' : p.timedOut ? `NOT converged after ${limitS} s (${p.wrong} routers wrong, ${p.spanMsgs} span msgs so far)` : `${p.ms.toFixed(1)} ms + ${p.timerWaitMs} ms of timers (${p.spanMsgs} span msgs, ${p.changed} changed, max ${p.maxRouterEvents} events at a router, ${p.falseDowns} false downs)`;
-      reporter.progress(`${BENCH}: ${label}: ${res.edges} links, build ${res.buildMs.toFixed(0)} ms, up ${show(res.up)}, cut ${show(res.cut)}, down ${show(res.down)}, death ${show(res.death)}; ${((Date.now() - w0) / 1000).toFixed(1)} s wall, heap ${heap.toFixed(0)} MB`);
+      const degree = g.edges.filter(([a, b]) => a === g.advertiser || b === g.advertiser).length;
+      reporter.progress(`${BENCH}: ${label}: ${res.edges} links, the advertiser has ${degree}, build ${res.buildMs.toFixed(0)} ms, up ${show(res.up)}, cut ${show(res.cut)}, down ${show(res.down)}, death ${show(res.death)}; ${((Date.now() - w0) / 1000).toFixed(1)} s wall, heap ${heap.toFixed(0)} MB`);
       results.push(res);
     }
     const edges = median(results.map((r) => r.edges));
