@@ -52,12 +52,10 @@ const observer = {
   complete(): void {
     done++;
     if (done < target) client.open(span, CMD, opts).rx$.subscribe(observer);
-    else if (done === target + INFLIGHT - 1 || done >= target) {
-      if (finish && done >= target) {
-        const f = finish;
-        finish = undefined;
-        f();
-      }
+    else if (finish !== undefined) {
+      const f = finish;
+      finish = undefined;
+      f();
     }
   },
   error(e: Error): void {
