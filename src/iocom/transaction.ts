@@ -87,8 +87,16 @@ export class Transaction {
   _children: Set<Transaction> | null = null;
   /** The message that opened it (for peer-opened transactions), else null. */
   first: Message | null = null;
-  /** Anything the application wants to keep with the transaction (e.g. the relay pairing). */
+  /** Anything the application wants to keep with the transaction. */
   context: unknown = undefined;
+  /**
+   * The span layer's relay pairing (span/relay.ts), kept here rather than in
+   * a WeakMap: an insertion per relayed transaction into a weak table was
+   * ~5% of a relay's CPU plus ephemeron work in every GC. Opaque to iocom. @internal
+   */
+  _relay: unknown = undefined;
+  /** The span layer's per-router facts (span/tx-slots.ts: role, host, opened), for the same reason. Opaque to iocom. @internal */
+  _span: unknown = undefined;
 
   readonly #host: TransactionHost;
   /** Made on first read when the transaction was opened with a number id. */

@@ -15,6 +15,7 @@ import type { Transaction } from '../iocom/transaction.ts';
 import { onConn } from './conn.ts';
 import type { RelayExecutor } from './relay-executor.ts';
 import { relayTransaction, relayedPeer } from './relay.ts';
+import { TxSlotSet } from './tx-slots.ts';
 import type { RouterCore } from './router-core.ts';
 import type { ConnState, LocalAd, TransactionOpener } from './router-types.ts';
 import { onSpan } from './span-intake.ts';
@@ -26,7 +27,7 @@ export class Dispatch {
   readonly #withdrawal: Withdrawal;
   readonly subTransactions = new Subject<Transaction>();
   /** Transactions opened with open(), to route what peers stack on them. */
-  readonly opened = new WeakSet<Transaction>();
+  readonly opened: TxSlotSet;
   /** Peer transactions refused because the peer had not sent LNK_CONN yet. */
   refusedBeforeConn = 0;
 
@@ -34,6 +35,7 @@ export class Dispatch {
     this.#core = core;
     this.#relays = relays;
     this.#withdrawal = withdrawal;
+    this.opened = new TxSlotSet(core);
   }
 
   /** A transaction the peer on `conn` opened. */

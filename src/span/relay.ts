@@ -24,12 +24,6 @@ export interface RelayedPeer {
   readonly peerIocom: Iocom;
 }
 
-/**
- * Relay pairings, kept off `Transaction.context` (which belongs to the
- * application): a WeakMap, so a freed transaction takes its entry with it.
- */
-const pairs = new WeakMap<Transaction, RelayedPeer>();
-
 /** Relayed transactions open per target link (a gauge for monitoring, read on scrape): one counter object per link, so a relayed transaction costs one lookup. */
 const openOn = new WeakMap<Iocom, { n: number }>();
 
@@ -38,9 +32,13 @@ export function relayedOpenOn(iocom: Iocom): number {
   return openOn.get(iocom)?.n ?? 0;
 }
 
-/** The transaction `tx` is paired with by a relay, if any. */
+/**
+ * The transaction `tx` is paired with by a relay, if any. The pairing sits
+ * in the transaction's internal `_relay` slot (off `Transaction.context`,
+ * which belongs to the application), so it goes with the transaction.
+ */
 export function relayedPeer(tx: Transaction): RelayedPeer | undefined {
-  return pairs.get(tx);
+  return tx._relay as RelayedPeer | undefined;
 }
 
 /** Forward one message onto `to` (on iocom `toIocom`), pausing `fromIocom` if `toIocom` backs up. */
@@ -61,6 +59,60 @@ function forward(msg: Message, to: Transaction, toIocom: Iocom, fromIocom: Iocom
   }
 }
 
+/*
+ * One half of a relayed transaction: it is the pairing record of its
+ * transaction (`peer`, `peerIocom`: where to pass messages) and the rx$
+ * observer that passes them. Objects with methods on a prototype, not
+ * closures: a relay makes two per relayed transaction, and under tsx's
+ * keepNames every closure also costs a naming call.
+ */
+
+/** The incoming side: passes what the peer that opened the transaction sends, its CREATE excepted. */
+class IncomingHalf implements RelayedPeer {
+  readonly peer: Transaction;
+  readonly peerIocom: Iocom;
+  readonly #iocom: Iocom;
+  #first: Message | null;
+  constructor(peer: Transaction, peerIocom: Iocom, iocom: Iocom, first: Message) {
+    this.peer = peer;
+    this.peerIocom = peerIocom;
+    this.#iocom = iocom;
+    this.#first = first;
+  }
+  next(msg: Message): void {
+    const first = this.#first;
+    if (first !== null) {
+      this.#first = null;
+      if (msg === first) return;
+    }
+    forward(msg, this.peer, this.peerIocom, this.#iocom);
+  }
+  error(): void {}
+}
+
+/** The outgoing side (opened by the relay): passes the answers back and counts the open relayed transaction down at its end. */
+class OutgoingHalf implements RelayedPeer {
+  readonly peer: Transaction;
+  readonly peerIocom: Iocom;
+  readonly #iocom: Iocom;
+  readonly #open: { n: number };
+  constructor(peer: Transaction, peerIocom: Iocom, iocom: Iocom, open: { n: number }) {
+    this.peer = peer;
+    this.peerIocom = peerIocom;
+    this.#iocom = iocom;
+    this.#open = open;
+  }
+  next(msg: Message): void {
+    forward(msg, this.peer, this.peerIocom, this.#iocom);
+  }
+  error(): void {
+    this.#open.n--;
+  }
+  complete(): void {
+    this.#open.n--;
+  }
+}
+
 /**
  * Pair `incoming` (opened by a peer on `fromIocom`, its CREATE in
  * `incoming.first`) with a new transaction on `toIocom` stacked on `toParent`,
@@ -75,29 +127,14 @@ export function relayTransaction(incoming: Transaction, fromIocom: Iocom, toPare
   } catch {
     return null;
   }
-  pairs.set(incoming, { peer: outgoing, peerIocom: toIocom });
-  pairs.set(outgoing, { peer: incoming, peerIocom: fromIocom });
   let open = openOn.get(toIocom);
   if (open === undefined) openOn.set(toIocom, (open = { n: 0 }));
   open.n++;
-  const ended = (): void => {
-    open.n--;
-  };
-  let skipFirst = true;
-  incoming.rx$.subscribe({
-    next: (msg) => {
-      if (skipFirst) {
-        skipFirst = false;
-        if (msg === first) return;
-      }
-      forward(msg, outgoing, toIocom, fromIocom);
-    },
-    error: () => {},
-  });
-  outgoing.rx$.subscribe({
-    next: (msg) => forward(msg, incoming, fromIocom, toIocom),
-    error: ended,
-    complete: ended,
-  });
+  const inHalf = new IncomingHalf(outgoing, toIocom, fromIocom, first);
+  const outHalf = new OutgoingHalf(incoming, fromIocom, toIocom, open);
+  incoming._relay = inHalf;
+  outgoing._relay = outHalf;
+  incoming.rx$.subscribe(inHalf);
+  outgoing.rx$.subscribe(outHalf);
   return outgoing;
 }

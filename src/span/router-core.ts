@@ -21,6 +21,7 @@ import { LOSS_MEMORY_SIZE, LossMemory } from './loss-memory.ts';
 import type { RootCause } from './root-cause.ts';
 import type { SpanTable, NodeKey } from './span-table.ts';
 import type { ConnState, LocalAd, TransactionOpener } from './router-types.ts';
+import { TxSlotMap } from './tx-slots.ts';
 
 /** What a transaction of the router's own is for. */
 export type TxRole =
@@ -57,9 +58,9 @@ export class RouterCore {
   /** Withdrawn advertisements and lost links, so stale copies are refused. */
   readonly lost: LossMemory;
   /** The role of each of the router's own transactions (never Transaction.context). */
-  readonly roles = new WeakMap<Transaction, TxRole>();
+  readonly roles = new TxSlotMap<TxRole>(this, 'role');
   /** Where sub-transactions of a transaction handed to the application are opened (its link or local side). */
-  readonly hosts = new WeakMap<Transaction, TransactionOpener>();
+  readonly hosts = new TxSlotMap<TransactionOpener>(this, 'host');
   readonly #log: ((line: string) => void) | undefined;
   readonly #incarnationBase = randomInt(1, 0xffffffff);
   spanMessagesSent = 0;

@@ -129,6 +129,22 @@ describe('bench failures and progress', () => {
     expect(JSON.parse(jout.text().trim())).toEqual({ bench: 'b', metric: 'bad_per_s', value: null, unit: 'failed', error: 'boom' });
   });
 
+  it('a skipped case is a row "skipped" (table) or a record with unit "skipped" (JSON) and is no failure', () => {
+    const out = sink();
+    const table = new Reporter({ out });
+    table.skipped({ bench: 'b', metric: 'libdmsg_per_s', reason: 'skipped: not built' });
+    table.endBench();
+    expect(out.text()).toMatch(/^b +libdmsg_per_s +skipped +skipped: not built$/m);
+    expect(table.failures).toHaveLength(0);
+
+    const jout = sink();
+    const json = new Reporter({ json: true, out: jout });
+    json.skipped({ bench: 'b', metric: 'libdmsg_per_s', reason: 'not built' });
+    json.endBench();
+    expect(JSON.parse(jout.text().trim())).toEqual({ bench: 'b', metric: 'libdmsg_per_s', value: null, unit: 'skipped', error: 'not built' });
+    expect(json.failures).toHaveLength(0);
+  });
+
   it('phase() prints a start and an end line on the progress sink and rethrows', async () => {
     const err = sink();
     const r = new Reporter({ out: sink(), err });
