@@ -10,6 +10,7 @@ import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_ } from './constants.ts';
 import { readFence, writeFence } from './fence-rules.ts';
 import type { Lock } from './lock.ts';
 import { receivePurge } from './orphans.ts';
+import { MSG_FLAG_USER, userFlags, userMismatch } from './user-lock.ts';
 import type { Lockspace } from './lockspace.ts';
 import { emptyMessage, MSG, type DlmMessage, type MsgType } from './message.ts';
 import { isDownConversion } from './modes.ts';
@@ -55,6 +56,7 @@ function reply(ls: Lockspace, to: number, type: MsgType, lkb: Lock | null, remid
   m.remid = remid;
   if (lkb) {
     m.lkid = lkb.lkid;
+    m.flags = userFlags(lkb.user);
     m.exflags = lkb.exflags;
     m.sbflags = lkb.sbflags;
     m.lvbseq = lkb.lvbseq;
@@ -102,6 +104,7 @@ function onRequest(ls: Lockspace, from: number, m: DlmMessage): void {
   lkb.nodeid = from;
   lkb.remid = m.lkid;
   lkb.ownpid = m.pid;
+  lkb.user = (m.flags & MSG_FLAG_USER) !== 0;
   lkb.exflags = m.exflags;
   lkb.sbflags = 0;
   lkb.rqmode = m.rqmode as Lock['rqmode'];
@@ -158,6 +161,10 @@ function onRemove(ls: Lockspace, from: number, m: DlmMessage): void {
 function masterCopy(ls: Lockspace, from: number, m: DlmMessage): Lock | undefined {
   const lkb = ls.lockById(m.remid);
   if (!lkb || lkb.endOfLife || !lkb.masterCopy || lkb.nodeid !== from || lkb.remid !== m.lkid) return undefined;
+  if (userMismatch(m, lkb.user)) {
+    ls.refuse('USER_MISMATCH');
+    return undefined;
+  }
   return lkb;
 }
 
