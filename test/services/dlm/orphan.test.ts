@@ -277,6 +277,17 @@ describe('TypeScript API', () => {
     await ls.leave();
   });
 
+  it('leave() with an orphan fails with EBUSY until the orphan is purged', async () => {
+    const dlm = new Dlm({ nodeid: 1 });
+    const ls = await dlm.join('leave-orphans');
+    await ls.lock('r', 'EX', { owner: 3, flags: ['PERSISTENT'] });
+    ls.closeOwner(3);
+    await expect(ls.leave()).rejects.toMatchObject({ code: 'EBUSY' });
+    ls.purge(0, 3);
+    await ls.leave();
+    expect(dlm.lockspace('leave-orphans')).toBeUndefined();
+  });
+
   it('release(force): EBUSY keeps the handle; 2 ends every lock and rejects pending operations with ESHUTDOWN', async () => {
     const sim = new DlmSim({ nodes: [1] });
     const ls = await sim.node(1).join('rel');
