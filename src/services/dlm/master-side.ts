@@ -105,6 +105,7 @@ function onRequest(ls: Lockspace, from: number, m: DlmMessage): void {
   lkb.remid = m.lkid;
   lkb.ownpid = m.pid;
   lkb.user = (m.flags & MSG_FLAG_USER) !== 0;
+  lkb.userKnown = true;
   lkb.exflags = m.exflags;
   lkb.sbflags = 0;
   lkb.rqmode = m.rqmode as Lock['rqmode'];
@@ -161,7 +162,7 @@ function onRemove(ls: Lockspace, from: number, m: DlmMessage): void {
 function masterCopy(ls: Lockspace, from: number, m: DlmMessage): Lock | undefined {
   const lkb = ls.lockById(m.remid);
   if (!lkb || lkb.endOfLife || !lkb.masterCopy || lkb.nodeid !== from || lkb.remid !== m.lkid) return undefined;
-  if (userMismatch(m, lkb.user)) {
+  if (lkb.userKnown && userMismatch(m, lkb.user)) {
     ls.refuse('USER_MISMATCH');
     return undefined;
   }

@@ -6,7 +6,9 @@
  * carries 0 there, so the bytes of a kernel lock's messages are unchanged.
  * Mixing is refused as the kernel's validate_message does: a message with
  * the USER bit naming a kernel lock is dropped and counted
- * (`USER_MISMATCH`). Pure.
+ * (`USER_MISMATCH`). A master copy is checked only when it knows its
+ * flag (made from a REQUEST): one rebuilt by recovery from an RCOM LOCK
+ * that did not carry `rl_flags` is not. Pure.
  */
 import type { DlmMessage } from './message.ts';
 

@@ -403,3 +403,22 @@ describe('cancel by a deadlock detector (completion EDEADLK)', () => {
     expect(c.ls.get(2)!.lockById(o.lksb.lkid)!.grmode).toBe(LKM.PR);
   });
 });
+
+it('a master copy that does not know its USER flag (rebuilt by recovery without rl_flags) is not checked', () => {
+  const c = cluster(2);
+  const own = c.holder(1, 'own');
+  c.lock(own, LKM.NL, 'd0r');
+  c.run();
+  const u = c.holder(2, 'u');
+  expect(c.ls.get(2)!.lock(LKM.PR, u.lksb, 0, 'd0r', u.ast, undefined, u.bast, 5)).toBe(0);
+  c.run();
+  const copy = [...c.ls.get(1)!.allLocks()].find((l) => l.masterCopy)!;
+  expect([copy.user, copy.userKnown]).toEqual([true, true]);
+  // As a rebuild that lost the flag would leave it: the owner's USER messages still go through.
+  copy.user = false;
+  copy.userKnown = false;
+  expect(c.convert(u, LKM.EX)).toBe(0);
+  expect(c.run()).toEqual(['u ast 0']);
+  expect(c.ls.get(1)!.stats.refused['USER_MISMATCH']).toBeUndefined();
+  expect(copy.grmode).toBe(LKM.EX);
+});
