@@ -7,7 +7,7 @@
  * on each link (§2.7).
  */
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_ } from './constants.ts';
-import { readFence, writeFence } from './fence-rules.ts';
+import { peerFloor, writeFence } from './fence-rules.ts';
 import type { Lock } from './lock.ts';
 import { receivePurge } from './orphans.ts';
 import { MSG_FLAG_USER, userFlags, userMismatch } from './user-lock.ts';
@@ -98,7 +98,7 @@ function onRequest(ls: Lockspace, from: number, m: DlmMessage): void {
   }
   const r = found;
   ls.revive(r);
-  const floor = readFence(m);
+  const floor = peerFloor(m, ls.generation);
   if (floor > r.fenceHigh) r.fenceHigh = floor;
   const lkb = ls.newMasterCopy();
   lkb.nodeid = from;
@@ -149,7 +149,7 @@ function onLookup(ls: Lockspace, from: number, m: DlmMessage): void {
 
 function onRemove(ls: Lockspace, from: number, m: DlmMessage): void {
   // Keep the retiring master's fencing high mark, even when the REMOVE is ignored.
-  ls.raiseFenceFloor(readFence(m));
+  ls.raiseFenceFloor(peerFloor(m, ls.generation));
   const r = ls.findRsbByName(m.extra);
   if (!r) return ls.refuse('REMOVE_UNKNOWN');
   if (ls.dirNodeOf(r) !== ls.ourNodeid) return ls.refuse('REMOVE_NOT_DIR');
