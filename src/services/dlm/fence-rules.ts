@@ -85,6 +85,17 @@ export function fenceOnOwnerGrant(m: DlmMessage | null, grmode: ModeOrIV, rqmode
   return readFence(m) || (grmode >= rqmode ? current : 0);
 }
 
+/**
+ * A floor or mark a peer sent (REMOVE, LOOKUP_REPLY, REQUEST), as this node
+ * takes it: at most one generation ahead of ours (a counter that ran past
+ * 2**32 grants), else 0. A member cannot push tokens out of the safe
+ * integers, or so far ahead that they stop rising.
+ */
+export function peerFloor(m: DlmMessage, generation: number): number {
+  const v = readFence(m);
+  return v < (generation + 2) * FENCE_GENERATION_UNIT ? v : 0;
+}
+
 /** Put a token (or floor) in the message's unused parent-lock fields. */
 export function writeFence(m: DlmMessage, token: number): void {
   m.parentLkid = token % FENCE_GENERATION_UNIT >>> 0;

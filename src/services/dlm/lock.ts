@@ -61,6 +61,12 @@ export class Lock implements RuleLock {
   ownpid = 0;
   /** Its owner went away and it is PERSISTENT: kept granted until adopted or purged (orphans.ts). */
   orphan = false;
+  /** A user lock (has an owner; master copy: its REQUEST had the USER bit), user-lock.ts. */
+  user = false;
+  /** Master copies: `user` is known (made from a REQUEST; one rebuilt by recovery without the flag is not checked). */
+  userKnown = false;
+  /** Cancelled by a deadlock detector: the next completion's ECANCEL reads EDEADLK (deadlock-cancel.ts). */
+  deadlockCancel = false;
   ast: AstFn | null = null;
   bast: BastFn | null = null;
   astarg: unknown = undefined;

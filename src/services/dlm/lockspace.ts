@@ -24,6 +24,8 @@ import { fenceOnOwnerGrant, writeFence } from './fence-rules.ts';
 import { Lock, type AstFn, type BastFn, type Lksb, type WaitType } from './lock.ts';
 import { handleMasterMessage } from './master-side.ts';
 import { adoptOrphan, closeOwner, orphans, purge, validOwner } from './orphans.ts';
+import { userFlags } from './user-lock.ts';
+import { cancelForDeadlock, deadlockStatus } from './deadlock-cancel.ts';
 import { handleOwnerMessage } from './owner-side.ts';
 import { DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG, type DlmMessage, type MsgType } from './message.ts';
 import { isDownConversion, lvbOperation } from './modes.ts';
@@ -107,6 +109,11 @@ export class Lockspace implements ResourceSink {
     return purge(this, nodeid, pid);
   }
 
+  /** Cancel as a deadlock detector: like unlock(lkid, CANCEL), the completion reports EDEADLK (deadlock-cancel.ts, §2.11). */
+  cancelDeadlock(lkid: number): number {
+    return cancelForDeadlock(this, lkid);
+  }
+
   /** Orphan locks on this node (owned here, PERSISTENT, their owner gone). */
   get orphans(): Lock[] {
     return orphans(this);
@@ -167,6 +174,7 @@ export class Lockspace implements ResourceSink {
     if (flags & LKF.ORPHAN) return adoptOrphan(this, this.rsbs.get(ascii ? (name as string) : latin1(nameBytes!)), mode, lksb, ast, astarg, bast, owner);
     const lkb = this.#newLock(false);
     lkb.ownpid = owner;
+    lkb.user = owner !== 0;
     lkb.exflags = flags;
     lkb.rqmode = mode as Mode;
     lkb.ast = ast;
@@ -516,6 +524,7 @@ export class Lockspace implements ResourceSink {
     const m = emptyMessage(type);
     m.nodeid = this.ourNodeid;
     m.pid = lkb.ownpid;
+    m.flags = userFlags(lkb.user);
     m.lkid = lkb.lkid;
     m.remid = lkb.remid;
     m.exflags = lkb.exflags;
@@ -637,6 +646,10 @@ export class Lockspace implements ResourceSink {
 
   /** @internal (owner-side.ts) */
   queueCast(lkb: Lock, status: number, terminal: boolean): void {
+    if (lkb.deadlockCancel) {
+      lkb.deadlockCancel = false;
+      status = deadlockStatus(status);
+    }
     lkb.lastCastMode = lkb.grmode;
     lkb.lastCbMode = lkb.grmode;
     lkb.lastCbWasBast = false;

@@ -7,9 +7,10 @@
  * on each link (§2.7).
  */
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_ } from './constants.ts';
-import { readFence, writeFence } from './fence-rules.ts';
+import { peerFloor, writeFence } from './fence-rules.ts';
 import type { Lock } from './lock.ts';
 import { receivePurge } from './orphans.ts';
+import { MSG_FLAG_USER, userFlags, userMismatch } from './user-lock.ts';
 import type { Lockspace } from './lockspace.ts';
 import { emptyMessage, MSG, type DlmMessage, type MsgType } from './message.ts';
 import { isDownConversion } from './modes.ts';
@@ -55,6 +56,7 @@ function reply(ls: Lockspace, to: number, type: MsgType, lkb: Lock | null, remid
   m.remid = remid;
   if (lkb) {
     m.lkid = lkb.lkid;
+    m.flags = userFlags(lkb.user);
     m.exflags = lkb.exflags;
     m.sbflags = lkb.sbflags;
     m.lvbseq = lkb.lvbseq;
@@ -96,12 +98,14 @@ function onRequest(ls: Lockspace, from: number, m: DlmMessage): void {
   }
   const r = found;
   ls.revive(r);
-  const floor = readFence(m);
+  const floor = peerFloor(m, ls.generation);
   if (floor > r.fenceHigh) r.fenceHigh = floor;
   const lkb = ls.newMasterCopy();
   lkb.nodeid = from;
   lkb.remid = m.lkid;
   lkb.ownpid = m.pid;
+  lkb.user = (m.flags & MSG_FLAG_USER) !== 0;
+  lkb.userKnown = true;
   lkb.exflags = m.exflags;
   lkb.sbflags = 0;
   lkb.rqmode = m.rqmode as Lock['rqmode'];
@@ -145,7 +149,7 @@ function onLookup(ls: Lockspace, from: number, m: DlmMessage): void {
 
 function onRemove(ls: Lockspace, from: number, m: DlmMessage): void {
   // Keep the retiring master's fencing high mark, even when the REMOVE is ignored.
-  ls.raiseFenceFloor(readFence(m));
+  ls.raiseFenceFloor(peerFloor(m, ls.generation));
   const r = ls.findRsbByName(m.extra);
   if (!r) return ls.refuse('REMOVE_UNKNOWN');
   if (ls.dirNodeOf(r) !== ls.ourNodeid) return ls.refuse('REMOVE_NOT_DIR');
@@ -158,6 +162,10 @@ function onRemove(ls: Lockspace, from: number, m: DlmMessage): void {
 function masterCopy(ls: Lockspace, from: number, m: DlmMessage): Lock | undefined {
   const lkb = ls.lockById(m.remid);
   if (!lkb || lkb.endOfLife || !lkb.masterCopy || lkb.nodeid !== from || lkb.remid !== m.lkid) return undefined;
+  if (lkb.userKnown && userMismatch(m, lkb.user)) {
+    ls.refuse('USER_MISMATCH');
+    return undefined;
+  }
   return lkb;
 }
 

@@ -8,7 +8,8 @@
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, SBF as SBF_, type Mode } from './constants.ts';
 import type { Lock, WaitType } from './lock.ts';
 import type { Lockspace } from './lockspace.ts';
-import { readFence } from './fence-rules.ts';
+import { peerFloor } from './fence-rules.ts';
+import { userMismatch } from './user-lock.ts';
 import { MSG, type DlmMessage } from './message.ts';
 
 // Local copies: a transpiler may turn imported bindings into getters on hot paths.
@@ -49,8 +50,8 @@ function ownerDispatch(ls: Lockspace, from: number, m: DlmMessage): void {
 
 
 /** The process copy a reply/GRANT/BAST from `from` names, or undefined (counted). */
-function processCopy(ls: Lockspace, from: number, lkid: number, allowLookup: boolean): Lock | undefined {
-  const lkb = ls.lockById(lkid);
+function processCopy(ls: Lockspace, from: number, m: DlmMessage, allowLookup: boolean): Lock | undefined {
+  const lkb = ls.lockById(m.remid);
   if (!lkb || lkb.endOfLife) {
     ls.stats.ignored++;
     return undefined;
@@ -59,11 +60,15 @@ function processCopy(ls: Lockspace, from: number, lkid: number, allowLookup: boo
     ls.refuse('WRONG_LOCK');
     return undefined;
   }
+  if (userMismatch(m, lkb.user)) {
+    ls.refuse('USER_MISMATCH');
+    return undefined;
+  }
   return lkb;
 }
 
 function onRequestReply(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m.remid, true);
+  const lkb = processCopy(ls, from, m, true);
   if (!lkb) return;
   if (lkb.waitType !== 'request' && lkb.waitType !== 'lookup') return ls.refuse('UNEXPECTED_REPLY');
   const r = lkb.resource!;
@@ -142,7 +147,7 @@ function onLookupReply(ls: Lockspace, from: number, m: DlmMessage): void {
   }
   r.master = master;
   // The directory's fencing floor: if we master it now, tokens continue above it.
-  const floor = readFence(m);
+  const floor = peerFloor(m, ls.generation);
   if (floor > r.fenceHigh) r.fenceHigh = floor;
   if (master === ls.ourNodeid) r.firstLkid = 0;
   if (lkb.overlapCancel || lkb.overlapUnlock) {
@@ -158,7 +163,7 @@ function onLookupReply(ls: Lockspace, from: number, m: DlmMessage): void {
 }
 
 function onConvertReply(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m.remid, false);
+  const lkb = processCopy(ls, from, m, false);
   if (!lkb) return;
   if (lkb.waitType !== 'convert') return ls.refuse('UNEXPECTED_REPLY');
   lkb.waitType = 'none';
@@ -191,7 +196,7 @@ function onConvertReply(ls: Lockspace, from: number, m: DlmMessage): void {
 }
 
 function onUnlockCancelReply(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m.remid, false);
+  const lkb = processCopy(ls, from, m, false);
   if (!lkb) return;
   const want: WaitType = m.type === MSG.UNLOCK_REPLY ? 'unlock' : 'cancel';
   if (lkb.waitType === want) lkb.waitType = 'none';
@@ -218,7 +223,7 @@ function onUnlockCancelReply(ls: Lockspace, from: number, m: DlmMessage): void {
 }
 
 function onGrant(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m.remid, false);
+  const lkb = processCopy(ls, from, m, false);
   if (!lkb) return;
   if (lkb.status !== LKSTS.WAITING && lkb.status !== LKSTS.CONVERT) return ls.refuse('UNEXPECTED_GRANT');
   munge(lkb, m);
@@ -227,7 +232,7 @@ function onGrant(ls: Lockspace, from: number, m: DlmMessage): void {
 }
 
 function onBast(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m.remid, false);
+  const lkb = processCopy(ls, from, m, false);
   if (!lkb) return;
   ls.queueBast(lkb, m.bastmode as Mode);
   lkb.highbast = m.bastmode;

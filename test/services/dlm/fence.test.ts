@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DLM_ERRNO, LKF, LKM } from '../../../src/services/dlm/index.ts';
-import { FENCE_GENERATION_UNIT, fenceOnGrant, fenceOnOwnerGrant, nextFence, readFence, writeFence } from '../../../src/services/dlm/fence-rules.ts';
+import { FENCE_GENERATION_UNIT, fenceOnGrant, fenceOnOwnerGrant, nextFence, peerFloor, readFence, writeFence } from '../../../src/services/dlm/fence-rules.ts';
 import { decodeMessage, DLM_VERSION, emptyMessage, encodeMessage, MSG } from '../../../src/services/dlm/message.ts';
 import { cluster, type RemoteHolder } from './cluster.ts';
 import { singleNode } from './harness.ts';
@@ -68,6 +68,15 @@ describe('fence rules (pure)', () => {
     m.parentRemid = 2 ** 21 - 1;
     m.parentLkid = 0xffffffff;
     expect(readFence(m)).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('a floor from a peer is taken only up to one generation ahead of ours', () => {
+    const m = emptyMessage(MSG.REMOVE);
+    writeFence(m, 2 * FENCE_GENERATION_UNIT - 1);
+    expect(peerFloor(m, 0)).toBe(2 * FENCE_GENERATION_UNIT - 1);
+    writeFence(m, 2 * FENCE_GENERATION_UNIT);
+    expect(peerFloor(m, 0)).toBe(0);
+    expect(peerFloor(m, 1)).toBe(2 * FENCE_GENERATION_UNIT);
   });
 });
 
@@ -277,4 +286,46 @@ describe('several nodes', () => {
     console.log(`fence property: ${checkedGrants} PW/EX completions checked`);
     expect(checkedGrants).toBeGreaterThan(100);
   }, 30_000);
+});
+
+describe('hostile carriage', () => {
+  it('property: random parent fields in REMOVE / LOOKUP_REPLY / REQUEST / GRANT / PURGE from a member never throw, keep floors safe and tokens rising (seeded)', () => {
+    const seed = 0xfe11ce;
+    const types = [MSG.REMOVE, MSG.LOOKUP_REPLY, MSG.REQUEST, MSG.GRANT, MSG.PURGE, MSG.REQUEST_REPLY, MSG.CONVERT_REPLY] as const;
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ type: fc.constantFrom(...types), lo: fc.oneof(fc.constant(0xffffffff), fc.nat({ max: 0xffffffff })), hi: fc.oneof(fc.constantFrom(0, 1, 2, 2 ** 21 - 1, 2 ** 21), fc.nat({ max: 0xffffffff })), lkid: fc.nat({ max: 8 }), remid: fc.nat({ max: 8 }), pid: fc.nat({ max: 3 }) }), { minLength: 1, maxLength: 25 }),
+        (msgs) => {
+          const c = cluster(2);
+          const ls1 = c.ls.get(1)!;
+          let last = 0;
+          const grantEx = (): void => {
+            const h = c.holder(1, 'h');
+            expect(c.lock(h, LKM.EX, 'd0h')).toBe(0);
+            c.run();
+            expect(h.lksb.status).toBe(0);
+            expect(Number.isSafeInteger(h.lksb.fence)).toBe(true);
+            expect(h.lksb.fence!).toBeGreaterThan(last);
+            last = h.lksb.fence!;
+            expect(c.unlock(h)).toBe(0);
+            c.run();
+          };
+          grantEx();
+          for (const x of msgs) {
+            const m = emptyMessage(x.type);
+            Object.assign(m, { nodeid: 2, lkid: x.lkid || 1, remid: x.remid, pid: x.pid, parentLkid: x.lo, parentRemid: x.hi, rqmode: LKM.EX, grmode: LKM.IV });
+            // Another resource: an injected REQUEST makes a real lock, which must not block 'd0h'.
+            if (x.type === MSG.REMOVE || x.type === MSG.REQUEST) m.extra = new TextEncoder().encode('d0z');
+            if (x.type === MSG.PURGE) m.nodeid = 1;
+            c.sim.inject(2, 1, encodeMessage({ version: DLM_VERSION, lockspace: ls1.globalId, nodeid: 2 }, m).slice());
+            c.run();
+            expect(Number.isSafeInteger(ls1.fenceFloor)).toBe(true);
+          }
+          grantEx();
+          expect(ls1.stats.refused['INTERNAL']).toBeUndefined();
+        },
+      ),
+      { seed, numRuns: 60 },
+    );
+  });
 });

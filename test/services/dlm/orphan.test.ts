@@ -277,6 +277,17 @@ describe('TypeScript API', () => {
     await ls.leave();
   });
 
+  it('leave() with an orphan fails with EBUSY until the orphan is purged', async () => {
+    const dlm = new Dlm({ nodeid: 1 });
+    const ls = await dlm.join('leave-orphans');
+    await ls.lock('r', 'EX', { owner: 3, flags: ['PERSISTENT'] });
+    ls.closeOwner(3);
+    await expect(ls.leave()).rejects.toMatchObject({ code: 'EBUSY' });
+    ls.purge(0, 3);
+    await ls.leave();
+    expect(dlm.lockspace('leave-orphans')).toBeUndefined();
+  });
+
   it('release(force): EBUSY keeps the handle; 2 ends every lock and rejects pending operations with ESHUTDOWN', async () => {
     const sim = new DlmSim({ nodes: [1] });
     const ls = await sim.node(1).join('rel');
@@ -292,4 +303,122 @@ describe('TypeScript API', () => {
     expect(lk.ended).toBe(true);
     expect(sim.node(1).lockspace('rel')).toBeUndefined();
   });
+});
+
+describe('user and kernel locks (the USER bit in m_flags)', () => {
+  it('a lock with an owner is a user lock on its master too; one without stays a kernel lock', () => {
+    const c = cluster(2);
+    const u = c.holder(2, 'u');
+    const k = c.holder(2, 'k');
+    expect(c.ls.get(2)!.lock(LKM.PR, u.lksb, 0, 'd0u', u.ast, undefined, u.bast, 7)).toBe(0);
+    expect(c.lock(k, LKM.PR, 'd1k')).toBe(0);
+    c.run();
+    // 'd0u' is mastered by node 2 (it asked first); make node 1 master one instead.
+    const own = c.holder(1, 'own');
+    c.lock(own, LKM.NL, 'd0v');
+    c.run();
+    const v = c.holder(2, 'v');
+    expect(c.ls.get(2)!.lock(LKM.PR, v.lksb, 0, 'd0v', v.ast, undefined, v.bast, 9)).toBe(0);
+    expect(c.run()).toEqual(['v ast 0']);
+    const copies = [...c.ls.get(1)!.allLocks()].filter((l) => l.masterCopy);
+    expect(copies.map((l) => [l.ownpid, l.user])).toEqual([[9, true]]);
+    expect(c.ls.get(2)!.lockById(k.lksb.lkid)!.user).toBe(false);
+  });
+
+  it('a message with the USER bit naming a kernel lock is dropped and counted, on the master and on the owner', () => {
+    const c = cluster(2);
+    const own = c.holder(1, 'own');
+    c.lock(own, LKM.NL, 'd0w');
+    c.run();
+    const k = c.holder(2, 'k');
+    expect(c.lock(k, LKM.PR, 'd0w')).toBe(0);
+    c.run();
+    const ls1 = c.ls.get(1)!;
+    const ls2 = c.ls.get(2)!;
+    const copy = [...ls1.allLocks()].find((l) => l.masterCopy)!;
+    expect(copy.user).toBe(false);
+    const header = (from: number) => ({ version: DLM_VERSION, lockspace: ls1.globalId, nodeid: from });
+    // To the master: a CONVERT with USER for the kernel lock.
+    const conv = emptyMessage(MSG.CONVERT);
+    Object.assign(conv, { nodeid: 2, lkid: k.lksb.lkid, remid: copy.lkid, grmode: LKM.PR, rqmode: LKM.EX, flags: 0x1 });
+    c.sim.inject(2, 1, encodeMessage(header(2), conv).slice());
+    // To the owner: a BAST with USER for its kernel process copy.
+    const bast = emptyMessage(MSG.BAST);
+    Object.assign(bast, { nodeid: 1, lkid: copy.lkid, remid: k.lksb.lkid, bastmode: LKM.EX, flags: 0x1 });
+    c.sim.inject(1, 2, encodeMessage(header(1), bast).slice());
+    expect(c.run()).toEqual([]);
+    expect(ls1.stats.refused['USER_MISMATCH']).toBe(1);
+    expect(ls2.stats.refused['USER_MISMATCH']).toBe(1);
+    expect(copy.rqmode).toBe(LKM.IV);
+    // Without the bit the same BAST is delivered.
+    bast.flags = 0;
+    c.sim.inject(1, 2, encodeMessage(header(1), bast).slice());
+    expect(c.run()).toEqual(['k bast EX']);
+  });
+});
+
+describe('cancel by a deadlock detector (completion EDEADLK)', () => {
+  it('local: a waiting request ends with EDEADLK; a queued conversion reverts with EDEADLK; nothing to cancel leaves no mark', () => {
+    const t = singleNode();
+    const a = t.holder('a');
+    const b = t.holder('b');
+    const c = t.holder('c');
+    t.lock(a, LKM.PR);
+    t.lock(c, LKM.PR);
+    t.run();
+    expect(t.lock(b, LKM.EX)).toBe(0);
+    t.run();
+    expect(t.ls.cancelDeadlock(b.lksb.lkid)).toBe(0);
+    expect(t.run()).toEqual(['b ast EDEADLK']);
+    expect(t.ls.lockById(b.lksb.lkid)).toBeUndefined();
+    expect(t.convert(a, LKM.EX)).toBe(0);
+    t.run();
+    expect(t.ls.cancelDeadlock(a.lksb.lkid)).toBe(0);
+    expect(t.run()).toEqual(['a ast EDEADLK']);
+    expect(t.ls.lockById(a.lksb.lkid)!.grmode).toBe(LKM.PR);
+    // Granted and idle: nothing to cancel, no callback, and a later plain cancel is ECANCEL.
+    expect(t.ls.cancelDeadlock(c.lksb.lkid)).toBe(0);
+    expect(t.run()).toEqual([]);
+    expect(t.convert(c, LKM.EX)).toBe(0);
+    t.run();
+    expect(t.unlock(c, LKF.CANCEL)).toBe(0);
+    expect(t.run()).toEqual(['c ast ECANCEL']);
+    expect(t.ls.cancelDeadlock(12345)).toBe(DLM_ERRNO.ENOENT);
+  });
+
+  it('remote: the CANCEL goes to the master as usual; the owner reports EDEADLK', () => {
+    const c = cluster(3);
+    const m = c.holder(1, 'm');
+    const o = c.holder(2, 'o');
+    c.lock(m, LKM.PR, 'd0d');
+    c.run();
+    expect(c.lock(o, LKM.PR, 'd0d')).toBe(0);
+    c.run();
+    expect(c.convert(o, LKM.EX)).toBe(0);
+    expect(c.run()).toEqual(['m bast EX']);
+    c.sent();
+    expect(c.ls.get(2)!.cancelDeadlock(o.lksb.lkid)).toBe(0);
+    expect(c.run()).toEqual(['o ast EDEADLK']);
+    expect(c.sent()).toEqual(['2>1 CANCEL', '1>2 CANCEL_REPLY(ECANCEL)']);
+    expect(c.ls.get(2)!.lockById(o.lksb.lkid)!.grmode).toBe(LKM.PR);
+  });
+});
+
+it('a master copy that does not know its USER flag (rebuilt by recovery without rl_flags) is not checked', () => {
+  const c = cluster(2);
+  const own = c.holder(1, 'own');
+  c.lock(own, LKM.NL, 'd0r');
+  c.run();
+  const u = c.holder(2, 'u');
+  expect(c.ls.get(2)!.lock(LKM.PR, u.lksb, 0, 'd0r', u.ast, undefined, u.bast, 5)).toBe(0);
+  c.run();
+  const copy = [...c.ls.get(1)!.allLocks()].find((l) => l.masterCopy)!;
+  expect([copy.user, copy.userKnown]).toEqual([true, true]);
+  // As a rebuild that lost the flag would leave it: the owner's USER messages still go through.
+  copy.user = false;
+  copy.userKnown = false;
+  expect(c.convert(u, LKM.EX)).toBe(0);
+  expect(c.run()).toEqual(['u ast 0']);
+  expect(c.ls.get(1)!.stats.refused['USER_MISMATCH']).toBeUndefined();
+  expect(copy.grmode).toBe(LKM.EX);
 });
