@@ -184,6 +184,11 @@ export class ViewsDriver {
     };
   }
 
+  /** The view the lockspace was last started with (-1: fresh after a fence). */
+  get appliedView(): number {
+    return this.#apply.applied?.view ?? -1;
+  }
+
   /** The protocol state (read-only; for tests and `dmsg locks`). */
   get protocolState(): ViewsState {
     return this.#s;
