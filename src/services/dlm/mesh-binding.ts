@@ -173,24 +173,16 @@ export async function joinOverSpans(router: Router, dlm: Dlm, name: string, opti
   const service = lockspaceService(name);
   const { voters, views: viewsOptions, ...lsOptions } = options;
   const ids = (): number[] => [...new Set([dlm.nodeid, ...router.members(service).map((m) => memberNodeid(m, dlm.nodeid))])].sort((a, b) => a - b);
-  let mesh: MeshViews | null = null;
-  const ad = router.serve(service, (tx) => {
-    if (mesh) return mesh.handle(tx);
-    // Without views nothing is opened on this service: it only marks membership.
-    tx.rx$.subscribe({ error: () => {} });
-    tx.close();
-  });
-  let lockspace: DlmLockspace;
-  try {
-    if (voters !== undefined) resolveViewsDriverOptions(dlm.nodeid, { ...viewsOptions, voters }); // validate before joining
-    lockspace = await dlm.join(name, { ...lsOptions, members: voters !== undefined ? [...voters] : ids() });
-    if (voters !== undefined) mesh = startMeshViews(router, service, dlm.nodeid, { ...viewsOptions, voters }, lockspaceTarget(lockspace.raw), dlm.options.clock);
-  } catch (err) {
-    ad.close();
-    throw err;
-  }
-  if (mesh) {
-    const m = mesh;
+  if (voters !== undefined) {
+    resolveViewsDriverOptions(dlm.nodeid, { ...viewsOptions, voters }); // validate before joining
+    const lockspace = await dlm.join(name, { ...lsOptions, members: [...voters] });
+    let m: MeshViews;
+    try {
+      m = startMeshViews(router, name, service, dlm.nodeid, { ...viewsOptions, voters }, lockspaceTarget(lockspace.raw), dlm.options.clock);
+    } catch (err) {
+      dlm.releaseLockspace(name, 3);
+      throw err;
+    }
     return {
       lockspace,
       refusedChanges: 0,
@@ -205,9 +197,20 @@ export async function joinOverSpans(router: Router, dlm: Dlm, name: string, opti
       views: m.driver,
       close() {
         m.close();
-        ad.close();
       },
     };
+  }
+  const ad = router.serve(service, (tx) => {
+    // Nothing is opened on this service: it only marks membership.
+    tx.rx$.subscribe({ error: () => {} });
+    tx.close();
+  });
+  let lockspace: DlmLockspace;
+  try {
+    lockspace = await dlm.join(name, { ...lsOptions, members: ids() });
+  } catch (err) {
+    ad.close();
+    throw err;
   }
   let refused = 0;
   const incarnations = new Map<number, number>();

@@ -135,9 +135,9 @@ export class FakeCluster {
     }, this.delay);
   }
 
-  /** Each node proposes the nodes it can reach (what spans would show). */
+  /** Each node proposes the nodes it can reach (what spans would show: a rejoining node does not serve the membership service). */
   proposeReachable(): void {
-    for (const n of this.nodes.values()) n.driver.propose([...this.nodes.keys()].filter((m) => this.connected(n.id, m)));
+    for (const n of this.nodes.values()) n.driver.propose([...this.nodes.values()].filter((m) => this.connected(n.id, m.id) && !m.driver.rejoining).map((m) => m.id));
   }
 
   /** Advance virtual time in `step` ms steps (default 1), checking after each that every granting lockspace runs the same view. */
