@@ -14,7 +14,7 @@
  * DLM node ids are midcomms node ids: `nodeidOf(router node id)`, midcomms'
  * default (a midcomms given another `nodeid` option does not fit).
  */
-import { BehaviorSubject, NEVER, type Observable } from 'rxjs';
+import { BehaviorSubject, merge, NEVER, type Observable } from 'rxjs';
 import type { Router } from '../../span/index.ts';
 import { nodeidOf } from '../midcomms/index.ts';
 import type { Midcomms } from '../midcomms/index.ts';
@@ -115,7 +115,7 @@ export function lockspaceService(name: string): string {
 /** A lockspace whose member list follows the routers serving `dlm:<name>`. */
 export interface SpanMembership {
   readonly lockspace: DlmLockspace;
-  /** Member-list changes the lockspace refused (a lockspace without recovery refuses a change while resources are in use). */
+  /** Member-list changes the lockspace refused (start threw; with recovery only an invalid list does). Without voters only. */
   readonly refusedChanges: number;
   /**
    * Every output of the membership-view protocol (committed views, granting,
@@ -172,13 +172,18 @@ export const NO_VOTERS_STATE = 'following spans (no quorum: no split-brain prote
 export async function joinOverSpans(router: Router, dlm: Dlm, name: string, options: JoinOverSpansOptions = {}): Promise<SpanMembership> {
   const service = lockspaceService(name);
   const { voters, views: viewsOptions, ...lsOptions } = options;
-  const ids = (): number[] => [...new Set([dlm.nodeid, ...router.members(service).map((m) => memberNodeid(m, dlm.nodeid))])].sort((a, b) => a - b);
+  // A member must also be reachable over midcomms (its DLM messages are dropped until then).
+  const reachable = (): Set<string> => new Set(router.members('midcomms').map((m) => m.node));
+  const ids = (): number[] => {
+    const mc = reachable();
+    return [...new Set([dlm.nodeid, ...router.members(service).filter((m) => m.local || mc.has(m.node)).map((m) => memberNodeid(m, dlm.nodeid))])].sort((a, b) => a - b);
+  };
   if (voters !== undefined) {
     resolveViewsDriverOptions(dlm.nodeid, { ...viewsOptions, voters }); // validate before joining
     const lockspace = await dlm.join(name, { ...lsOptions, members: [...voters] });
     let m: MeshViews;
     try {
-      m = startMeshViews(router, name, service, dlm.nodeid, { ...viewsOptions, voters }, lockspaceTarget(lockspace.raw), dlm.options.clock);
+      m = startMeshViews(router, name, service, dlm.nodeid, { ...viewsOptions, voters }, lockspaceTarget(lockspace.raw), dlm.options.clock, 'midcomms');
     } catch (err) {
       dlm.releaseLockspace(name, 3);
       throw err;
@@ -226,7 +231,7 @@ export async function joinOverSpans(router: Router, dlm: Dlm, name: string, opti
     return out;
   };
   restarted();
-  const sub = router.members$(service).subscribe(() => {
+  const sub = merge(router.members$(service), router.members$('midcomms')).subscribe(() => {
     const raw = lockspace.raw;
     if (raw.released) return;
     const next = ids();

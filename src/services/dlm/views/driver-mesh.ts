@@ -89,9 +89,10 @@ export function memberNodeid(m: Member, self: NodeId): NodeId {
 /**
  * Run views for lockspace `name` on `router`, driving `target`: serves
  * `dlm-views:<name>` (messages) and `membership` (`dlm:<name>`, withheld while
- * rejoining). @throws ViewsOptionsError, ViewsStoreError
+ * rejoining). With `transportService` (the DLM's: 'midcomms'), only members
+ * that also serve it are proposed. @throws ViewsOptionsError, ViewsStoreError
  */
-export function startMeshViews(router: Router, name: string, membership: string, self: NodeId, options: MeshViewsOptions, target: ViewsTarget, defaultClock?: Clock): MeshViews {
+export function startMeshViews(router: Router, name: string, membership: string, self: NodeId, options: MeshViewsOptions, target: ViewsTarget, defaultClock?: Clock, transportService?: string): MeshViews {
   const { store, clock, ...driverOptions } = options;
   const service = viewsService(name);
   const routerOf = (to: NodeId): string => {
@@ -107,7 +108,10 @@ export function startMeshViews(router: Router, name: string, membership: string,
   const viewsClock = clock ?? defaultClock ?? systemClock;
   let last = '';
   const propose = (): void => {
-    tracker.observe(router.members(membership).map((m) => ({ nodeid: memberNodeid(m, self), incarnation: m.incarnation })));
+    // With a transport service (midcomms), a member must also serve it: its DLM messages are dropped until then.
+    const reach = transportService === undefined ? null : new Set(router.members(transportService).map((m) => m.node));
+    const seen = router.members(membership).filter((m) => m.local || reach === null || reach.has(m.node));
+    tracker.observe(seen.map((m) => ({ nodeid: memberNodeid(m, self), incarnation: m.incarnation })));
     const p = tracker.proposal();
     const key = p.join(',');
     if (key === last) return;
@@ -127,6 +131,7 @@ export function startMeshViews(router: Router, name: string, membership: string,
   };
   const subs = new Subscription();
   subs.add(router.members$(membership).subscribe(() => propose()));
+  if (transportService !== undefined) subs.add(router.members$(transportService).subscribe(() => propose()));
   // The membership service: nothing is opened on it, it only marks this node as a member.
   let marker: Service | null = null;
   const mark = (): void => {

@@ -118,6 +118,8 @@ export class ViewsDriver {
    * until a committed view leaves it out. See `rejoining`.
    */
   #rejoining: boolean;
+  /** The lockspace's gate: open while this node grants. */
+  readonly #gate = (): boolean => this.granting;
   readonly #views = new Subject<ViewsOutput>();
   readonly #state: BehaviorSubject<string>;
   readonly #stats: Omit<ViewsStats, 'term' | 'role' | 'view' | 'members' | 'appliedView' | 'granting' | 'rejoining' | 'leaseRemaining'> = {
@@ -165,7 +167,7 @@ export class ViewsDriver {
     this.state$ = this.#state.asObservable();
     if (this.#target) {
       this.#act(() => this.#target!.stop());
-      this.#act(() => this.#target!.setGate(() => this.granting));
+      this.#act(() => this.#target!.setGate(this.#gate));
     }
     this.#armTimer('election', this.#s.electionAt);
   }
@@ -306,8 +308,12 @@ export class ViewsDriver {
     }
     // The lockspace stops granting driftMargin before the lease ends: `granting.until` says when it really stops.
     const o: ViewsOutput = raw.type === 'granting' ? { ...raw, until: raw.until - this.config.driftMargin } : raw;
-    if (o.type === 'granting') this.#grantUntil = o.until;
-    else if (o.type === 'stopped') this.#grantUntil = 0;
+    if (o.type === 'granting') {
+      const wasClosed = !this.granting;
+      this.#grantUntil = o.until;
+      // The gate opens again: set it anew so the lockspace runs what it saved while closed (recov's contract).
+      if (wasClosed && this.#target && this.#apply.running) this.#act(() => this.#target!.setGate(this.#gate));
+    } else if (o.type === 'stopped') this.#grantUntil = 0;
     const { state, actions } = applyOutput(this.#apply, o);
     this.#apply = state;
     for (const a of actions) this.#do(a);
