@@ -16,7 +16,6 @@
  * DLM_ADMIN_CHUNK bytes of aux; the client concatenates) and closes.
  */
 import { DMSG_ERR, DMSGF, SVC_CODE_BASE, svcCmd, type Router, type SpanInfo, type Transaction } from '../../span/index.ts';
-import { join } from 'node:path';
 import type { Clock } from '../../util/clock.ts';
 import { midcomms, type Midcomms } from '../midcomms/index.ts';
 import type { DlmLockspace } from './api.ts';
@@ -25,7 +24,7 @@ import { DlmError } from './errors.ts';
 import type { DumpResource, LockspaceStats } from './lockspace.ts';
 import { MidcommsEndpoint, joinOverSpans, type SpanMembership } from './mesh-binding.ts';
 import type { MeshViewsOptions } from './views/driver-mesh.ts';
-import { FileViewsStore } from './views/driver-store.ts';
+import { FileViewsStore, viewsStateFile } from './views/driver-store.ts';
 import type { ViewsStats } from './views/driver.ts';
 import { validateLockspaceName } from './options.ts';
 
@@ -85,7 +84,7 @@ export interface DlmNodeOptions {
   /** Views timings (docs/views.md defaults); used only with `voters`. @default the documented defaults */
   views?: Omit<MeshViewsOptions, 'voters' | 'store' | 'clock'>;
   /**
-   * Directory of the views state files (`views-<lockspace>.json`, fsynced,
+   * Directory of the views state files (`views-<lockspace>-<nodeid>.json`, fsynced,
    * replaced atomically): a restarted node resumes its Raft term, vote and
    * log. @default none: the state lives in memory (a restart starts over,
    * which is safe only if the node also comes back with a new identity)
@@ -144,7 +143,7 @@ export async function startDlmNode(router: Router, options: DlmNodeOptions = {})
     for (const n of names) {
       const views = options.voters === undefined ? {} : {
         voters: options.voters,
-        views: { ...options.views, ...(options.clock ? { clock: options.clock } : {}), ...(options.viewsStateDir !== undefined ? { store: new FileViewsStore(join(options.viewsStateDir, `views-${encodeURIComponent(n)}.json`), options.voters) } : {}) },
+        views: { ...options.views, ...(options.clock ? { clock: options.clock } : {}), ...(options.viewsStateDir !== undefined ? { store: new FileViewsStore(viewsStateFile(options.viewsStateDir, n, dlm.nodeid), options.voters) } : {}) },
       };
       memberships.set(n, await joinOverSpans(router, dlm, n, { ...(options.lvblen === undefined ? {} : { lvblen: options.lvblen }), ...views }));
     }

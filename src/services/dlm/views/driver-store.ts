@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { checkPersisted } from './driver-codec.ts';
 import type { NodeId, Persisted } from './types.ts';
 
@@ -139,4 +139,13 @@ function syncDir(dir: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The state file of lockspace `lockspace` on DLM node `nodeid` in `dir`:
+ * `views-<lockspace>-<nodeid>.json` (the name URI-encoded; the node id keeps
+ * two nodes sharing a directory apart).
+ */
+export function viewsStateFile(dir: string, lockspace: string, nodeid: number): string {
+  return join(dir, `views-${encodeURIComponent(lockspace)}-${nodeid}.json`);
 }

@@ -51,7 +51,7 @@ describe('startDlmNode with voters', () => {
     const text = formatLocksReport(report);
     expect(text).toMatch(/membership: (leader|member) of view 0 \(granting\)/);
     expect(text).toMatch(/views: term \d+ (leader|follower), view 0 \[[\d ]+\], granting \(\d+ ms left\); messages in \d+ out \d+ dropped 0/);
-    expect(existsSync(join(dir, 'views-a.json')) && existsSync(join(dir, 'views-b.json'))).toBe(true);
+    expect(existsSync(join(dir, `views-a-${voters[0]}.json`)) && existsSync(join(dir, `views-b-${voters[0]}.json`))).toBe(true);
     const lk = await nodes[2]!.lockspace('b')!.lock('x', 'EX');
     await lk.unlock();
   });
