@@ -85,6 +85,8 @@ export interface ViewsStats {
   fences: number;
   /** Errors a target method threw (counted; the driver carries on). */
   targetErrors: number;
+  /** Events `step` threw on (dropped; none expected). */
+  stepErrors: number;
 }
 
 const ENOTCONN = -107;
@@ -135,6 +137,7 @@ export class ViewsDriver {
     recoveries: 0,
     fences: 0,
     targetErrors: 0,
+    stepErrors: 0,
   };
   /**
    * Every output of `step`, in order (committed views, granting, stopped,
@@ -264,7 +267,14 @@ export class ViewsDriver {
   }
 
   #step(ev: ViewsEvent): void {
-    const r = step(this.#s, ev);
+    let r: ReturnType<typeof step>;
+    try {
+      r = step(this.#s, ev);
+    } catch {
+      // `step` is pure and checked; should a message it was not written for still break it, drop that event only.
+      this.#stats.stepErrors++;
+      return;
+    }
     const before = persistedOf(this.#s);
     const after = persistedOf(r.state);
     if (!samePersisted(before, after)) {
