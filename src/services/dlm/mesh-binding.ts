@@ -12,12 +12,12 @@
  * DLM node ids are midcomms node ids: `nodeidOf(router node id)`, midcomms'
  * default (a midcomms given another `nodeid` option does not fit).
  */
+import { merge } from 'rxjs';
 import type { Router } from '../../span/index.ts';
 import { nodeidOf } from '../midcomms/index.ts';
 import type { Midcomms } from '../midcomms/index.ts';
 import type { DlmLockspace } from './api.ts';
 import type { Dlm } from './dlm.ts';
-import { DlmError } from './errors.ts';
 import type { LockspaceOptions } from './options.ts';
 import type { DlmEndpoint } from './transport.ts';
 
@@ -108,7 +108,7 @@ export function lockspaceService(name: string): string {
 /** A lockspace whose member list follows the routers serving `dlm:<name>`. */
 export interface SpanMembership {
   readonly lockspace: DlmLockspace;
-  /** Member-list changes refused because resources were in use (they need recovery, next issue). */
+  /** Member-list changes refused: always 0 now that a change runs recovery (kept for compatibility). */
   readonly refusedChanges: number;
   /** Stop following spans and withdraw this node's `dlm:<name>` service. */
   close(): void;
@@ -116,14 +116,19 @@ export interface SpanMembership {
 
 /**
  * Join lockspace `name` with its members discovered from spans: this node
- * serves `dlm:<name>`, and every join/leave of that service restarts the
- * lockspace with the new list (stop, then start). Without recovery (next
- * issue) a change while resources are in use is refused and counted, and
- * the old list stays.
+ * serves `dlm:<name>`, and every join/leave of that service (among the
+ * routers reachable over midcomms) restarts the lockspace with the new list
+ * (stop, then start: recovery). No quorum and no split-brain protection:
+ * see docs/dlm.md "Recovery".
  */
 export async function joinOverSpans(router: Router, dlm: Dlm, name: string, options: Omit<LockspaceOptions, 'members'> = {}): Promise<SpanMembership> {
   const service = lockspaceService(name);
-  const ids = (): number[] => [...new Set([dlm.nodeid, ...router.members(service).map((m) => (m.local ? dlm.nodeid : nodeidOf(m.node)))])].sort((a, b) => a - b);
+  // A member must also be reachable over midcomms (its messages are dropped until then).
+  const reachable = (): Set<string> => new Set(router.members('midcomms').map((m) => m.node));
+  const ids = (): number[] => {
+    const mc = reachable();
+    return [...new Set([dlm.nodeid, ...router.members(service).filter((m) => m.local || mc.has(m.node)).map((m) => (m.local ? dlm.nodeid : nodeidOf(m.node)))])].sort((a, b) => a - b);
+  };
   const ad = router.serve(service, (tx) => {
     // Nothing is opened on this service: it only marks membership.
     tx.rx$.subscribe({ error: () => {} });
@@ -136,22 +141,15 @@ export async function joinOverSpans(router: Router, dlm: Dlm, name: string, opti
     ad.close();
     throw err;
   }
-  let refused = 0;
-  const sub = router.members$(service).subscribe(() => {
+  const refused = 0;
+  const sub = merge(router.members$(service), router.members$('midcomms')).subscribe(() => {
     const raw = lockspace.raw;
     if (raw.released) return;
     const next = ids();
     const same = next.length === raw.members.length && next.every((m, i) => m === raw.members[i]);
     if (same) return;
-    const before = [...raw.members];
     raw.stop();
-    try {
-      raw.start(next);
-    } catch (err) {
-      if (!(err instanceof DlmError)) throw err;
-      refused++;
-      raw.start(before);
-    }
+    raw.start(next); // recovery (docs/dlm.md "Recovery")
   });
   return {
     lockspace,

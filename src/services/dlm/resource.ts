@@ -54,6 +54,8 @@ export class Resource {
   toss: number | null = null;
   /** Kept only as a directory record (this node is the dir node, master elsewhere). */
   dirRecord = false;
+  /** Recovery flags (`recovery/resource-flags.ts`), 0 outside recovery. */
+  rflags = 0;
 
   constructor(name: Uint8Array, key: string, hash: number) {
     this.name = name;
