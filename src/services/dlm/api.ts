@@ -136,6 +136,16 @@ export class DlmLock {
     return this.lksb.lvb;
   }
 
+  /**
+   * The fencing token of this lock's PW/EX grant, as of the last completion:
+   * a safe integer that rises per resource across all holders (pass it to
+   * the storage you write to; docs/dlm.md "Fencing tokens"). 0 while the
+   * lock holds no mode at or above PW (a PR/CR/CW/NL grant carries none).
+   */
+  get fence(): number {
+    return this.lksb.fence ?? 0;
+  }
+
   /** DLM_SBF_* of the last completion. */
   get sbflags(): number {
     return this.lksb.flags;

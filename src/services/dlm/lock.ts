@@ -23,10 +23,12 @@ export interface Lksb {
   flags: number;
   /** The caller's LVB buffer (`lvblen` bytes), or null. */
   lvb: Uint8Array | null;
+  /** Fencing token as of the last completion: set while the lock holds PW/EX, else 0 (fence-rules.ts). */
+  fence?: number;
 }
 
 export function newLksb(lvblen = 0): Lksb {
-  return { status: 0, lkid: 0, flags: 0, lvb: lvblen > 0 ? new Uint8Array(lvblen) : null };
+  return { status: 0, lkid: 0, flags: 0, lvb: lvblen > 0 ? new Uint8Array(lvblen) : null, fence: 0 };
 }
 
 export type AstFn = (astarg: unknown) => void;
@@ -53,6 +55,8 @@ export class Lock implements RuleLock {
   /** Caller buffer (local/process copy) or the master copy's own buffer. */
   lvb: Uint8Array | null = null;
   lvbseq = 0;
+  /** Fencing token of the current PW/EX grant, 0 below PW (fence-rules.ts). */
+  fence = 0;
   ast: AstFn | null = null;
   bast: BastFn | null = null;
   astarg: unknown = undefined;

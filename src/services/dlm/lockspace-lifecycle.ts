@@ -6,6 +6,7 @@
  */
 import { DlmError } from './errors.ts';
 import type { Lockspace } from './lockspace.ts';
+import { writeFence } from './fence-rules.ts';
 import { emptyMessage, MSG } from './message.ts';
 import type { Resource } from './resource.ts';
 
@@ -39,5 +40,7 @@ export function sendRemove(ls: Lockspace, r: Resource, dir: number): void {
   const m = emptyMessage(MSG.REMOVE);
   m.hash = r.hash;
   m.extra = r.name;
+  // The directory node keeps the high mark: the next master continues above it.
+  writeFence(m, r.fenceHigh);
   ls.sendMessage(dir, m);
 }

@@ -21,6 +21,7 @@ import { countMasterCopies, countPendingOperations, type LockspaceStats } from '
 import { latin1 as latin1_ } from './byte-key.ts';
 import { observeMessage } from './message-observe.ts';
 import { announceUnusedMastered, sendRemove, normalizeMembers } from './lockspace-lifecycle.ts';
+import { fenceOnOwnerGrant, writeFence } from './fence-rules.ts';
 import { Lock, type AstFn, type BastFn, type Lksb, type WaitType } from './lock.ts';
 import { handleMasterMessage } from './master-side.ts';
 import { handleOwnerMessage } from './owner-side.ts';
@@ -70,6 +71,8 @@ export class Lockspace implements ResourceSink {
   /** Work saved or deferred because the gate was closed (flushed when it is found open). */
   #gatedWork = false;
   #afterReplay: (() => void) | null = null;
+  /** The highest fencing token of any resource this node forgot or was told of (fence-rules.ts). */
+  fenceFloor = 0;
   readonly stats: LockspaceStats = { sent: 0, received: 0, refused: {}, ignored: 0, callbacks: 0, callbackErrors: 0, grants: 0, waits: 0, basts: 0, recovery: newRecoveryStats() };
 
   constructor(host: LockspaceHost, name: string, globalId: number, lvblen: number, members: number[]) {
@@ -331,9 +334,15 @@ export class Lockspace implements ResourceSink {
 
   /** Drop a resource from the table (and from the retirement queue). */
   forgetRsb(r: Resource): void {
+    this.raiseFenceFloor(r.fenceHigh);
     this.#tossQueue.delete(r);
     r.toss = null;
     if (this.rsbs.get(r.key) === r) this.rsbs.delete(r.key);
+  }
+
+  /** Keep a forgotten resource's (or a peer's) fencing high mark: later tokens start above it. */
+  raiseFenceFloor(token: number): void {
+    if (token > this.fenceFloor) this.fenceFloor = token;
   }
 
   #clearToss(): void {
@@ -349,6 +358,7 @@ export class Lockspace implements ResourceSink {
     if (r.master === this.ourNodeid && dir !== this.ourNodeid) {
       sendRemove(this, r, dir);
     }
+    this.raiseFenceFloor(r.fenceHigh);
     this.rsbs.delete(r.key);
   }
 
@@ -486,6 +496,7 @@ export class Lockspace implements ResourceSink {
     if (type === MSG.REQUEST) lkb.nodeid = to;
     const m = this.#lockMessage(type, lkb);
     m.extra = r.name;
+    if (type === MSG.REQUEST) writeFence(m, Math.max(this.fenceFloor, r.fenceHigh));
     this.sendMessage(to, m);
   }
 
@@ -523,6 +534,7 @@ export class Lockspace implements ResourceSink {
       lkb.lvb.set(m.extra.subarray(0, lkb.lvb.length));
       lkb.lvbseq = m.lvbseq;
     }
+    lkb.fence = fenceOnOwnerGrant(m, lkb.grmode, lkb.rqmode, lkb.fence);
     lkb.grmode = lkb.rqmode;
     const r = lkb.resource!;
     if (lkb.status === LKSTS.NONE) r.add(lkb, LKSTS.GRANTED);
@@ -607,6 +619,7 @@ export class Lockspace implements ResourceSink {
       m.lkid = lock.lkid;
       m.remid = lock.remid;
       if (lock.lvb && lock.exflags & LKF.VALBLK) m.extra = lock.lvb;
+      writeFence(m, lock.fence);
       this.sendMessage(lock.nodeid, m);
       return;
     }
@@ -636,11 +649,13 @@ export class Lockspace implements ResourceSink {
     lkb.lastCbWasBast = false;
     const { ast, astarg, lksb } = lkb;
     const sbflags = lkb.sbflags;
+    const fence = lkb.grmode >= LKM.PW ? lkb.fence : 0;
     if (terminal) this.destroyLock(lkb);
     this.host.scheduler.post(() => {
       if (lksb) {
         lksb.status = status;
         lksb.flags = sbflags;
+        lksb.fence = fence;
       }
       this.stats.callbacks++;
       this.#call(() => ast?.(astarg));

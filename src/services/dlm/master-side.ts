@@ -7,6 +7,7 @@
  * on each link (§2.7).
  */
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_ } from './constants.ts';
+import { readFence, writeFence } from './fence-rules.ts';
 import type { Lock } from './lock.ts';
 import type { Lockspace } from './lockspace.ts';
 import { emptyMessage, MSG, type DlmMessage, type MsgType } from './message.ts';
@@ -60,6 +61,7 @@ function reply(ls: Lockspace, to: number, type: MsgType, lkb: Lock | null, remid
     m.grmode = lkb.grmode;
     m.rqmode = lkb.rqmode;
     if ((type === MSG.REQUEST_REPLY || type === MSG.CONVERT_REPLY) && lkb.lvb && lkb.exflags & LKF.VALBLK) m.extra = lkb.lvb;
+    if (type === MSG.REQUEST_REPLY || type === MSG.CONVERT_REPLY) writeFence(m, lkb.fence);
   }
   if (r) m.hash = r.hash;
   ls.sendMessage(to, m);
@@ -93,6 +95,8 @@ function onRequest(ls: Lockspace, from: number, m: DlmMessage): void {
   }
   const r = found;
   ls.revive(r);
+  const floor = readFence(m);
+  if (floor > r.fenceHigh) r.fenceHigh = floor;
   const lkb = ls.newMasterCopy();
   lkb.nodeid = from;
   lkb.remid = m.lkid;
@@ -133,10 +137,13 @@ function onLookup(ls: Lockspace, from: number, m: DlmMessage): void {
   out.lkid = m.lkid;
   out.nodeid = master;
   out.hash = r.hash;
+  writeFence(out, Math.max(ls.fenceFloor, r.fenceHigh));
   ls.sendMessage(from, out);
 }
 
 function onRemove(ls: Lockspace, from: number, m: DlmMessage): void {
+  // Keep the retiring master's fencing high mark, even when the REMOVE is ignored.
+  ls.raiseFenceFloor(readFence(m));
   const r = ls.findRsbByName(m.extra);
   if (!r) return ls.refuse('REMOVE_UNKNOWN');
   if (ls.dirNodeOf(r) !== ls.ourNodeid) return ls.refuse('REMOVE_NOT_DIR');

@@ -8,6 +8,7 @@
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, SBF as SBF_, type Mode } from './constants.ts';
 import type { Lock, WaitType } from './lock.ts';
 import type { Lockspace } from './lockspace.ts';
+import { readFence } from './fence-rules.ts';
 import { MSG, type DlmMessage } from './message.ts';
 
 // Local copies: a transpiler may turn imported bindings into getters on hot paths.
@@ -140,6 +141,9 @@ function onLookupReply(ls: Lockspace, from: number, m: DlmMessage): void {
     return;
   }
   r.master = master;
+  // The directory's fencing floor: if we master it now, tokens continue above it.
+  const floor = readFence(m);
+  if (floor > r.fenceHigh) r.fenceHigh = floor;
   if (master === ls.ourNodeid) r.firstLkid = 0;
   if (lkb.overlapCancel || lkb.overlapUnlock) {
     const status = lkb.overlapUnlock ? DLM_ERRNO.EUNLOCK : DLM_ERRNO.ECANCEL;

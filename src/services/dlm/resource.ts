@@ -6,6 +6,7 @@
  * messages) goes through the `ResourceSink` the lockspace provides.
  */
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, SBF as SBF_, type LockStatus, type Mode, type ModeOrIV } from './constants.ts';
+import { fenceOnGrant, type FenceContext } from './fence-rules.ts';
 import { canBeGranted, grantable, ruleARequiresBast, ruleBBastMode } from './grant-rules.ts';
 import type { Lock } from './lock.ts';
 import { lvbOperation } from './modes.ts';
@@ -17,7 +18,7 @@ const LKM = LKM_;
 const LKSTS = LKSTS_;
 const SBF = SBF_;
 
-export interface ResourceSink {
+export interface ResourceSink extends FenceContext {
   /** A completion decided inside an operation (master copies ignore it: their reply carries it). */
   cast(lock: Lock, status: number): void;
   /** A queued lock granted later by the grant pass (local: AST 0; master copy: GRANT). */
@@ -56,6 +57,8 @@ export class Resource {
   dirRecord = false;
   /** Recovery flags (`recovery/resource-flags.ts`), 0 outside recovery. */
   rflags = 0;
+  /** The highest fencing token issued for it here (fence-rules.ts). */
+  fenceHigh = 0;
 
   constructor(name: Uint8Array, key: string, hash: number) {
     this.name = name;
@@ -143,8 +146,9 @@ export class Resource {
 
   // --- grants -------------------------------------------------------------
 
-  #grant(lock: Lock): void {
+  #grant(lock: Lock, sink: ResourceSink): void {
     this.#lvbOnGrant(lock);
+    lock.fence = fenceOnGrant(this, lock.grmode, lock.rqmode, lock.fence, sink);
     lock.grmode = lock.rqmode;
     this.move(lock, LKSTS.GRANTED);
     lock.rqmode = LKM.IV;
@@ -173,7 +177,7 @@ export class Resource {
   /** do_request: 0 granted, EINPROGRESS queued, EAGAIN refused (the lock is to be destroyed). */
   doRequest(lock: Lock, sink: ResourceSink): number {
     if (this.#canBeGranted(lock, true, false).grant) {
-      this.#grant(lock);
+      this.#grant(lock, sink);
       sink.cast(lock, 0);
       return 0;
     }
@@ -195,7 +199,7 @@ export class Resource {
   doConvert(lock: Lock, sink: ResourceSink): number {
     const v = this.#canBeGranted(lock, true, false);
     if (v.grant) {
-      this.#grant(lock);
+      this.#grant(lock, sink);
       sink.cast(lock, 0);
       return 0;
     }
@@ -209,7 +213,7 @@ export class Resource {
       // kernel runs the convert pass once, then retries this lock.
       this.#grantPendingConvert(sink, false);
       if (grantable(this, lock, true, false)) {
-        this.#grant(lock);
+        this.#grant(lock, sink);
         sink.cast(lock, 0);
         return 0;
       }
@@ -274,7 +278,7 @@ export class Resource {
     let cw = c.cw;
     for (const lock of [...this.wait]) {
       if (this.#canBeGranted(lock, false, false).grant) {
-        this.#grant(lock);
+        this.#grant(lock, sink);
         sink.grantPending(lock);
       } else {
         if (lock.rqmode > high) high = lock.rqmode;
@@ -302,7 +306,7 @@ export class Resource {
         const demoted = (lock.sbflags & SBF.DEMOTED) !== 0;
         const v = this.#canBeGranted(lock, false, recovering);
         if (v.grant) {
-          this.#grant(lock);
+          this.#grant(lock, sink);
           sink.grantPending(lock);
           grantRestart = true;
           continue;
