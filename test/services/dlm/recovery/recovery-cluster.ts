@@ -4,7 +4,8 @@
  * outgoing messages held forever); `recover(opts)` stops every live node,
  * then starts them all with the live list (the manager's "stop on all
  * before start on any"), and settles the simulation (timers included, on
- * the ManualClock). `queues(node, name)` shows one node's view of a resource.
+ * the ManualClock). `queues(node, name)` shows one node's view of a resource;
+ * `holdAmong()`/`step()`/`releaseAmong()` deliver messages round by round.
  */
 import { modeName, type ResourceHash, type StartOptions } from '../../../../src/services/dlm/index.ts';
 import { cluster } from '../cluster.ts';
@@ -39,5 +40,21 @@ export function recoveryCluster(n = 3, opts: { lvblen?: number; hash?: ResourceH
     await c.sim.settle();
     return c.log.splice(0);
   };
-  return { ...c, dead, live, kill, restart, recover, queues, settle };
+  /** Hold every message among `ids`; `step()` then delivers one round (what was held), holding the answers. */
+  const pairs = (ids: readonly number[]): [number, number][] => ids.flatMap((a) => ids.filter((b) => b !== a).map((b): [number, number] => [a, b]));
+  const holdAmong = (ids = live()): void => {
+    for (const [a, b] of pairs(ids)) c.sim.hold(a, b);
+  };
+  const step = (ids = live()): void => {
+    for (const [a, b] of pairs(ids)) {
+      if (c.sim.heldCount(a, b) === 0) continue;
+      c.sim.release(a, b);
+      c.sim.hold(a, b);
+    }
+    c.sim.runPending();
+  };
+  const releaseAmong = (ids: readonly number[]): void => {
+    for (const [a, b] of pairs(ids)) c.sim.release(a, b);
+  };
+  return { ...c, dead, live, kill, restart, recover, queues, settle, holdAmong, step, releaseAmong };
 }
