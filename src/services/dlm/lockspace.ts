@@ -318,8 +318,8 @@ export class Lockspace implements ResourceSink {
   #armToss(delay: number): void {
     this.#tossTimer = this.host.clock.setTimeout(() => {
       this.#tossTimer = null;
-      // No REMOVE while locking is stopped: recovery rebuilds the directory.
-      if (this.#stopped) return this.#armToss(this.host.tossMs);
+      // No REMOVE while locking is stopped: retirement resumes with locking (#replay).
+      if (this.#stopped) return;
       const now = this.host.clock.now();
       for (const [r, due] of this.#tossQueue) {
         if (due > now) {
@@ -791,6 +791,7 @@ export class Lockspace implements ResourceSink {
   }
 
   #replay(after: () => void): void {
+    if (this.#tossQueue.size > 0 && this.#tossTimer === null) this.#armToss(this.host.tossMs);
     const saved = this.#savedMessages.splice(0, this.#savedMessages.length);
     for (const s of saved) this.receive(s.from, s.bytes);
     after();
