@@ -28,6 +28,7 @@ import { handleOwnerMessage } from './owner-side.ts';
 import { DLM_CMD, DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG, type DlmMessage, type MsgType } from './message.ts';
 import { fenceLocks } from './recovery/fence.ts';
 import { receiveRcom } from './recovery/rcom-receive.ts';
+import { LockingGate } from './recovery/locking-gate.ts';
 import { RecoveryDriver, type StartOptions } from './recovery/recovery-driver.ts';
 import { newRecoveryStats } from './recovery/recovery-status.ts';
 import { isDownConversion, lvbOperation } from './modes.ts';
@@ -60,17 +61,11 @@ export class Lockspace implements ResourceSink {
   readonly #locks = new Map<number, Lock>();
   readonly rsbs = new Map<string, Resource>();
   #nextLkid = 1;
-  #stopped = false;
   #released = false;
-  readonly #savedMessages: { from: number; bytes: Uint8Array }[] = [];
-  readonly #deferred: (() => void)[] = [];
   readonly #tossQueue = new Map<Resource, number>();
   #tossTimer: unknown = null;
   readonly #recovery: RecoveryDriver;
-  #gate: (() => boolean) | null = null;
-  /** Work saved or deferred because the gate was closed (flushed when it is found open). */
-  #gatedWork = false;
-  #afterReplay: (() => void) | null = null;
+  readonly #locking: LockingGate;
   /** The highest fencing token of any resource this node forgot or was told of (fence-rules.ts). */
   fenceFloor = 0;
   readonly stats: LockspaceStats = { sent: 0, received: 0, refused: {}, ignored: 0, callbacks: 0, callbackErrors: 0, grants: 0, waits: 0, basts: 0, recovery: newRecoveryStats() };
@@ -82,11 +77,18 @@ export class Lockspace implements ResourceSink {
     this.lvblen = lvblen;
     this.ourNodeid = host.nodeid;
     this.#members = members;
+    this.#locking = new LockingGate(
+      (m) => this.receive(m.from, m.bytes),
+      () => {
+        if (this.#tossQueue.size > 0 && this.#tossTimer === null) this.#armToss(this.host.tossMs);
+      },
+      (err) => host.callbackError(err),
+    );
     this.#recovery = new RecoveryDriver(this, {
       setMembers: (m) => void (this.#members = [...m]),
       locks: () => [...this.#locks.values()],
-      saved: () => this.#savedMessages,
-      resume: (after) => this.#resume(after),
+      saved: () => this.#locking.saved,
+      resume: (after) => this.#locking.resume(after),
     });
   }
 
@@ -95,7 +97,7 @@ export class Lockspace implements ResourceSink {
   }
 
   get stopped(): boolean {
-    return this.#stopped;
+    return this.#locking.stopped;
   }
 
   /** Locks known here (any role), for tests and release checks. */
@@ -217,7 +219,8 @@ export class Lockspace implements ResourceSink {
 
   /** Run now, or after start() while locking is stopped (the kernel makes callers sleep) or the gate is closed. */
   #run(fn: () => void): void {
-    if (this.#stopped || (this.#gate !== null && this.#gateClosed())) this.#deferred.push(fn);
+    const g = this.#locking;
+    if (g.stopped || (g.gate !== null && g.blocked())) g.deferred.push(fn);
     else fn();
   }
 
@@ -319,7 +322,7 @@ export class Lockspace implements ResourceSink {
     this.#tossTimer = this.host.clock.setTimeout(() => {
       this.#tossTimer = null;
       // No REMOVE while locking is stopped: retirement resumes with locking (#replay).
-      if (this.#stopped) return;
+      if (this.#locking.stopped) return;
       const now = this.host.clock.now();
       for (const [r, due] of this.#tossQueue) {
         if (due > now) {
@@ -571,10 +574,11 @@ export class Lockspace implements ResourceSink {
       }
       return;
     }
-    if (this.#stopped || (this.#gate !== null && this.#gateClosed())) {
+    const g = this.#locking;
+    if (g.stopped || (g.gate !== null && g.blocked())) {
       // Bounded: past the limit a message is dropped and counted, never buffered.
-      if (this.#savedMessages.length >= this.host.maxSavedMessages) this.refuse('SAVED_OVERFLOW');
-      else this.#savedMessages.push({ from, bytes: bytes.slice() });
+      if (g.saved.length >= this.host.maxSavedMessages) this.refuse('SAVED_OVERFLOW');
+      else g.saved.push({ from, bytes: bytes.slice() });
       return;
     }
     let m: DlmMessage;
@@ -694,7 +698,7 @@ export class Lockspace implements ResourceSink {
    * Idempotent.
    */
   stop(): void {
-    this.#stopped = true;
+    this.#locking.stopped = true;
     this.#recovery.stop();
   }
 
@@ -709,7 +713,7 @@ export class Lockspace implements ResourceSink {
   start(members: readonly number[], opts: StartOptions = {}): void {
     if (this.#released) return;
     const sorted = normalizeMembers(members, this.ourNodeid);
-    this.#stopped = true;
+    this.#locking.stopped = true;
     this.#recovery.start(sorted, opts);
   }
 
@@ -735,7 +739,7 @@ export class Lockspace implements ResourceSink {
 
   /** Resolves when locking runs (at once when not stopped). */
   whenRunning(): Promise<void> {
-    if (!this.#stopped) return Promise.resolve();
+    if (!this.#locking.stopped) return Promise.resolve();
     return new Promise((resolve) => {
       const off = this.#recovery.onDone(() => {
         off();
@@ -752,54 +756,7 @@ export class Lockspace implements ResourceSink {
    * again (or send any message) to have it re-checked.
    */
   setGate(fn: (() => boolean) | null): void {
-    this.#gate = fn;
-    if (!this.#stopped && (fn === null || !this.#gateClosed()) && this.#gatedWork) this.#flushGated();
-  }
-
-  #gateClosed(): boolean {
-    let open: boolean;
-    try {
-      open = this.#gate!() === true;
-    } catch (err) {
-      this.host.callbackError(err);
-      open = false;
-    }
-    if (!open) {
-      this.#gatedWork = true;
-      return true;
-    }
-    if (this.#gatedWork && !this.#stopped) this.#flushGated();
-    return false;
-  }
-
-  #flushGated(): void {
-    this.#gatedWork = false;
-    const after = this.#afterReplay;
-    this.#afterReplay = null;
-    this.#replay(after ?? (() => {}));
-  }
-
-  /** Recovery's end (or a start without recovery): enable locking, replay, `after`, deferred calls. */
-  #resume(after: () => void): void {
-    this.#stopped = false;
-    if (this.#gate !== null && !this.#gate()) {
-      this.#gatedWork = true;
-      this.#afterReplay = after;
-      return;
-    }
-    this.#replay(after);
-  }
-
-  #replay(after: () => void): void {
-    if (this.#tossQueue.size > 0 && this.#tossTimer === null) this.#armToss(this.host.tossMs);
-    const saved = this.#savedMessages.splice(0, this.#savedMessages.length);
-    for (const s of saved) this.receive(s.from, s.bytes);
-    after();
-    const deferred = this.#deferred.splice(0, this.#deferred.length);
-    for (const fn of deferred) {
-      if (this.#stopped) this.#deferred.push(fn);
-      else fn();
-    }
+    this.#locking.setGate(fn);
   }
 
   /**
@@ -813,16 +770,13 @@ export class Lockspace implements ResourceSink {
   fence(status: number = DLM_ERRNO.ENOTCONN): void {
     if (this.#released) return;
     this.#recovery.reset();
-    this.#stopped = true;
+    this.#locking.stopped = true;
     fenceLocks(this, [...this.#locks.values()], status);
     for (const lkb of this.#locks.values()) lkb.endOfLife = true;
     this.#locks.clear();
     this.#clearToss();
     this.rsbs.clear();
-    this.#savedMessages.length = 0;
-    this.#deferred.length = 0;
-    this.#gatedWork = false;
-    this.#afterReplay = null;
+    this.#locking.clear();
     this.#members = [this.ourNodeid];
   }
 
