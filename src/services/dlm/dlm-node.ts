@@ -24,7 +24,7 @@ import { DlmError } from './errors.ts';
 import type { DumpResource, LockspaceStats } from './lockspace.ts';
 import { MidcommsEndpoint, joinOverSpans, type SpanMembership } from './mesh-binding.ts';
 import type { MeshViewsOptions } from './views/driver-mesh.ts';
-import { FileViewsStore, viewsStateFile } from './views/driver-store.ts';
+import { FileViewsStore, viewsStoreFile } from './views/driver-store.ts';
 import type { ViewsStats } from './views/driver.ts';
 import { validateLockspaceName } from './options.ts';
 
@@ -143,7 +143,7 @@ export async function startDlmNode(router: Router, options: DlmNodeOptions = {})
     for (const n of names) {
       const views = options.voters === undefined ? {} : {
         voters: options.voters,
-        views: { ...options.views, ...(options.clock ? { clock: options.clock } : {}), ...(options.viewsStateDir !== undefined ? { store: new FileViewsStore(viewsStateFile(options.viewsStateDir, n, dlm.nodeid), options.voters) } : {}) },
+        views: { ...options.views, ...(options.clock ? { clock: options.clock } : {}), ...(options.viewsStateDir !== undefined ? { store: new FileViewsStore(viewsStoreFile(options.viewsStateDir, n, dlm.nodeid), options.voters) } : {}) },
       };
       memberships.set(n, await joinOverSpans(router, dlm, n, { ...(options.lvblen === undefined ? {} : { lvblen: options.lvblen }), ...views }));
     }

@@ -3,7 +3,7 @@
  * - local copy: owned here, its resource mastered here;
  * - process copy: owned here, mastered on `nodeid` (the owner's view);
  * - master copy: the master's record of a lock owned by node `nodeid`.
- * Recovery (next issue) rebuilds master copies from process copies.
+ * Recovery (`recovery/`) rebuilds master copies from process copies.
  */
 import { LKM as LKM_, LKSTS as LKSTS_, type LockStatus, type ModeOrIV } from './constants.ts';
 import type { RuleLock } from './grant-rules.ts';
@@ -57,6 +57,10 @@ export class Lock implements RuleLock {
   lvbseq = 0;
   /** Fencing token of the current PW/EX grant, 0 below PW (fence-rules.ts). */
   fence = 0;
+  /** The owner (the kernel's ownpid; 0 = the lockspace handle), orphans.ts. */
+  ownpid = 0;
+  /** Its owner went away and it is PERSISTENT: kept granted until adopted or purged (orphans.ts). */
+  orphan = false;
   ast: AstFn | null = null;
   bast: BastFn | null = null;
   astarg: unknown = undefined;
@@ -71,6 +75,10 @@ export class Lock implements RuleLock {
   unlockFlags = 0;
   /** Consecutive redirects (EBADR/ENOTBLK, a directory that disagrees) of the current request. */
   redirects = 0;
+  /** A redirect delay is running (`retryLater`): its timer re-drives the lock, nothing is in flight. */
+  retryPending = false;
+  /** Recovery marked the operation awaiting a departed node for re-driving (§4.4). */
+  resend: 'request' | 'convert' | 'middle' | null = null;
   /** The terminal completion was queued: the lkid is gone. */
   endOfLife = false;
   // BAST suppression memory (§2.7), owner side.

@@ -46,6 +46,9 @@ export class MidcommsEndpoint implements DlmEndpoint {
   unknownPeer = 0;
   /** Sends midcomms refused (its session closed or fenced). */
   sendErrors = 0;
+  readonly #onSendError = (): void => {
+    this.sendErrors++;
+  };
 
   constructor(router: Router, mc: Midcomms, options: { service?: string } = {}) {
     const service = options.service ?? 'midcomms';
@@ -86,9 +89,8 @@ export class MidcommsEndpoint implements DlmEndpoint {
       return;
     }
     try {
-      this.#mc.session(node).send(bytes).catch(() => {
-        this.sendErrors++;
-      });
+      // post(): no promise (and no microtask) per message.
+      this.#mc.session(node).post(bytes, this.#onSendError);
     } catch {
       this.sendErrors++;
     }
@@ -166,8 +168,8 @@ export const NO_VOTERS_STATE = 'following spans (no quorum: no split-brain prote
  *
  * Without voters every join/leave of that service restarts the lockspace
  * with the new list (stop, then start; a restarted peer is passed as
- * departed); no quorum: two sides of a partition both carry on. A change
- * the lockspace refuses is counted and the old list stays.
+ * departed; recovery runs, docs/dlm.md "Recovery"); only routers reachable
+ * over midcomms count. No quorum: two sides of a partition both carry on.
  */
 export async function joinOverSpans(router: Router, dlm: Dlm, name: string, options: JoinOverSpansOptions = {}): Promise<SpanMembership> {
   const service = lockspaceService(name);
@@ -239,10 +241,9 @@ export async function joinOverSpans(router: Router, dlm: Dlm, name: string, opti
     const same = next.length === raw.members.length && next.every((m, i) => m === raw.members[i]);
     if (same && departed.length === 0) return;
     const before = [...raw.members];
-    const target = lockspaceTarget(raw);
     raw.stop();
     try {
-      target.start(next, departed.length > 0 ? { departed } : {});
+      raw.start(next, departed.length > 0 ? { departed } : {}); // recovery (docs/dlm.md "Recovery")
     } catch (err) {
       if (!(err instanceof DlmError)) throw err;
       refused++;

@@ -38,34 +38,13 @@ export interface MeshViewsOptions extends ViewsDriverOptions {
   readonly clock?: Clock;
 }
 
-/**
- * A raw lockspace as a `ViewsTarget`. The recovery contract's `setGate`,
- * `fence` and `start(members, opts)` are used when the lockspace has them;
- * a lockspace without them (before recovery landed) is driven by stop/start
- * alone, and `unsupported` counts the calls it could not make.
- */
-export function lockspaceTarget(raw: Lockspace): ViewsTarget & { readonly unsupported: number } {
-  const r = raw as unknown as {
-    stop(): void;
-    start(members: readonly number[], opts?: { generation?: number; departed?: readonly number[] }): void;
-    setGate?: (fn: (() => boolean) | null) => void;
-    fence?: (status: number) => void;
-  };
-  let unsupported = 0;
+/** A raw lockspace as a `ViewsTarget` (the recovery contract: stop, start with options, setGate, fence). */
+export function lockspaceTarget(raw: Lockspace): ViewsTarget {
   return {
-    stop: () => r.stop(),
-    start: (members, opts) => r.start(members, opts),
-    setGate: (fn) => {
-      if (typeof r.setGate === 'function') r.setGate(fn);
-      else unsupported++;
-    },
-    fence: (status) => {
-      if (typeof r.fence === 'function') r.fence(status);
-      else unsupported++;
-    },
-    get unsupported() {
-      return unsupported;
-    },
+    stop: () => raw.stop(),
+    start: (members, opts) => raw.start(members, opts),
+    setGate: (fn) => raw.setGate(fn),
+    fence: (status) => raw.fence(status),
   };
 }
 

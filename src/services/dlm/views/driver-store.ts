@@ -142,10 +142,10 @@ function syncDir(dir: string): void {
 }
 
 /**
- * The state file of lockspace `lockspace` on DLM node `nodeid` in `dir`:
- * `views-<lockspace>-<nodeid>.json` (the name URI-encoded; the node id keeps
- * two nodes sharing a directory apart).
+ * The state file of lockspace `lockspace` in `dir`: `views-<lockspace>-<nodeid>.json`
+ * (the name URI-encoded; the DLM node id, when given, keeps two nodes sharing
+ * a directory apart), else `views-<lockspace>.json`.
  */
-export function viewsStateFile(dir: string, lockspace: string, nodeid: number): string {
-  return join(dir, `views-${encodeURIComponent(lockspace)}-${nodeid}.json`);
+export function viewsStoreFile(dir: string, lockspace: string, nodeid?: number): string {
+  return join(dir, `views-${encodeURIComponent(lockspace)}${nodeid === undefined ? '' : `-${nodeid}`}.json`);
 }

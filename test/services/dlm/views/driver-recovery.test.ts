@@ -1,21 +1,17 @@
 /**
  * The views driver with the lockspace's recovery (the recovery contract:
  * setGate, fence, start(members, { generation, departed })) on the real
- * stack: locks held across a partition. Runs once the lockspace has that
- * contract (skipped, and says so, on a lockspace without it).
+ * stack: locks held across a partition.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Dlm, joinOverSpans, Lockspace, MemoryViewsStore, MidcommsEndpoint, type SpanMembership } from '../../../../src/services/dlm/index.ts';
+import { Dlm, joinOverSpans, MemoryViewsStore, MidcommsEndpoint, type SpanMembership } from '../../../../src/services/dlm/index.ts';
 import { midcomms, nodeidOf } from '../../../../src/services/midcomms/index.ts';
 import { ManualClock } from '../../../../src/util/clock.ts';
 import { createMesh, turn, until, type Mesh } from '../../../helpers/mesh.ts';
 
-/** `raw.recovering`, read structurally (the field comes with the recovery contract). */
 function recovering(m: SpanMembership): boolean {
-  return (m.lockspace.raw as unknown as { recovering: boolean }).recovering;
+  return m.lockspace.raw.recovering;
 }
-
-const hasRecovery = typeof (Lockspace.prototype as unknown as { setGate?: unknown }).setGate === 'function' && typeof (Lockspace.prototype as unknown as { fence?: unknown }).fence === 'function';
 
 let mesh: Mesh | null = null;
 const cleanup: (() => void)[] = [];
@@ -43,7 +39,7 @@ async function runUntil(check: () => boolean, what: string, maxMs = 15_000): Pro
   throw new Error(`not reached in ${maxMs} ms of virtual time: ${what}`);
 }
 
-describe.skipIf(!hasRecovery)('views driver with lockspace recovery', () => {
+describe('views driver with lockspace recovery', () => {
   it('3 routers: the cut-off node stops granting; the majority recovers without it (its lock purged, theirs kept); after the heal it is fenced and rejoins fresh', async () => {
     mesh = createMesh(3, [
       [0, 1],
