@@ -79,6 +79,10 @@ describe('dmsg relay --voters / --views-dir', () => {
     expect(cfg.viewsStateDir).toBe('/etc/dmsg/state');
     expect(toRelayConfig(mergeSettings(file, { voters: '5' })).voters).toEqual([5]);
     expect(toRelayConfig(mergeSettings({ listen: ['127.0.0.1:0'] }, {})).voters).toBeUndefined();
+    // --node-id fixes the router node id, hence the DLM node id --voters names.
+    const withId = parseConfigObject({ listen: ['127.0.0.1:0'], 'node-id': nodeIdOf(9).toUpperCase() }, 'cfg', '/');
+    expect(toRelayConfig(mergeSettings(withId, {})).nodeId).toBe(nodeIdOf(9));
+    expect(() => validateSettings(mergeSettings({ listen: ['127.0.0.1:0'], 'node-id': 'n9' }, {}))).toThrow(/--node-id must be a UUID/);
   });
 
   it('--voters without --lockspace, --views-dir without --voters and bad ids are usage errors', () => {
