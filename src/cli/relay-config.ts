@@ -27,6 +27,8 @@ const CMD = 'relay';
 /** Merged settings, still as text (what --print-config shows). */
 export interface RelaySettings {
   name?: string;
+  /** Router node id (UUID): fixed, so the DLM node id derived from it is known in advance (for --voters). */
+  'node-id'?: string;
   listen: string[];
   connect: string[];
   advertise: string[];
@@ -75,7 +77,7 @@ const BUDGET_SETTINGS = {
   'max-transactions': 'maxTransactions',
 } as const satisfies Record<string, keyof BudgetOptions>;
 const BUDGET_KEYS = Object.keys(BUDGET_SETTINGS) as (keyof typeof BUDGET_SETTINGS)[];
-const STRINGS = ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca', 'metrics', 'log', 'log-level', 'voters', 'views-dir'] as const;
+const STRINGS = ['name', 'node-id', 'key', 'tls-cert', 'tls-key', 'tls-ca', 'metrics', 'log', 'log-level', 'voters', 'views-dir'] as const;
 /** Positive integer settings, the same as flags (`--max-connections 512`). */
 export const NUMBERS = ['backoff-min-ms', 'backoff-max-ms', ...BUDGET_KEYS, 'link-max-queued-bytes', 'link-max-transactions', 'handshake-timeout-ms', 'pre-auth-buffer-bytes'] as const;
 /** Options that name files (resolved against the config file's directory). */
@@ -158,6 +160,7 @@ export function validateSettings(s: RelaySettings): void {
       throw new UsageError(`--lockspace: ${(err as Error).message}`, CMD);
     }
   }
+  if (s['node-id'] !== undefined && !UUID.test(s['node-id'])) throw new UsageError(`--node-id must be a UUID, got ${JSON.stringify(s['node-id'])}`, CMD);
   if (s.voters !== undefined) {
     parseVoters(s.voters);
     if ((s.lockspaces ?? []).length === 0) throw new UsageError('--voters needs --lockspace', CMD);
@@ -219,6 +222,7 @@ function readFile(file: string, flag: string): Buffer {
 export function toRelayConfig(s: RelaySettings): RelayConfig {
   const config: RelayConfig = { listen: s.listen, connect: s.connect, advertise: s.advertise };
   if (s.name !== undefined) config.name = s.name;
+  if (s['node-id'] !== undefined) config.nodeId = s['node-id'].toLowerCase();
   if (s.metrics !== undefined) config.metrics = s.metrics;
   if (s.lockspaces !== undefined && s.lockspaces.length > 0) config.lockspaces = s.lockspaces;
   if (s.voters !== undefined) config.voters = parseVoters(s.voters);

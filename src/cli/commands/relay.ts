@@ -29,7 +29,7 @@ export function flagSettings(values: OptionValues): PartialSettings {
     'allow-key': listOption(values, 'allow-key'),
     lockspaces: listOption(values, 'lockspace'),
   };
-  for (const k of ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca', 'metrics', 'log', 'log-level', 'voters', 'views-dir'] as const) {
+  for (const k of ['name', 'node-id', 'key', 'tls-cert', 'tls-key', 'tls-ca', 'metrics', 'log', 'log-level', 'voters', 'views-dir'] as const) {
     const v = stringOption(values, k, 'relay');
     if (v !== undefined) s[k] = v;
   }
@@ -85,6 +85,7 @@ export const relayCommand: Command = {
     listen: { type: 'string', multiple: true, valueName: 'ADDR', description: 'listen here, e.g. 127.0.0.1:5700, [::1]:0, unix:/tmp/dmsg.sock' },
     connect: { type: 'string', multiple: true, valueName: 'ADDR', description: 'keep a link to this peer (redialled with backoff)' },
     name: { type: 'string', valueName: 'NAME', description: 'node name sent to peers (default: host name)' },
+    'node-id': { type: 'string', valueName: 'UUID', description: 'router node id (default: random per run); fix it to know the DLM node id in advance for --voters' },
     advertise: { type: 'string', multiple: true, valueName: 'SERVICE[/INSTANCE]', description: 'advertise an echo service' },
     lockspace: { type: 'string', multiple: true, valueName: 'NAME', description: "join this DLM lockspace (config key \"lockspaces\"); inspect with 'dmsg locks'" },
     voters: { type: 'string', valueName: 'ID,ID,...', description: 'voters of the lockspaces (DLM node ids or router UUIDs): membership views with a quorum, a minority stops granting (docs/views.md)' },

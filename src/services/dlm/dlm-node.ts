@@ -84,7 +84,7 @@ export interface DlmNodeOptions {
   /** Views timings (docs/views.md defaults); used only with `voters`. @default the documented defaults */
   views?: Omit<MeshViewsOptions, 'voters' | 'store' | 'clock'>;
   /**
-   * Directory of the views state files (`views-<lockspace>.json`, fsynced,
+   * Directory of the views state files (`views-<lockspace>-<nodeid>.json`, fsynced,
    * replaced atomically): a restarted node resumes its Raft term, vote and
    * log. @default none: the state lives in memory (a restart starts over,
    * which is safe only if the node also comes back with a new identity)
@@ -143,7 +143,7 @@ export async function startDlmNode(router: Router, options: DlmNodeOptions = {})
     for (const n of names) {
       const views = options.voters === undefined ? {} : {
         voters: options.voters,
-        views: { ...options.views, ...(options.clock ? { clock: options.clock } : {}), ...(options.viewsStateDir !== undefined ? { store: new FileViewsStore(viewsStoreFile(options.viewsStateDir, n), options.voters) } : {}) },
+        views: { ...options.views, ...(options.clock ? { clock: options.clock } : {}), ...(options.viewsStateDir !== undefined ? { store: new FileViewsStore(viewsStoreFile(options.viewsStateDir, n, dlm.nodeid), options.voters) } : {}) },
       };
       memberships.set(n, await joinOverSpans(router, dlm, n, { ...(options.lvblen === undefined ? {} : { lvblen: options.lvblen }), ...views }));
     }

@@ -14,7 +14,7 @@
  * DLM node ids are midcomms node ids: `nodeidOf(router node id)`, midcomms'
  * default (a midcomms given another `nodeid` option does not fit).
  */
-import { BehaviorSubject, NEVER, type Observable } from 'rxjs';
+import { BehaviorSubject, merge, NEVER, type Observable } from 'rxjs';
 import type { Router } from '../../span/index.ts';
 import { nodeidOf } from '../midcomms/index.ts';
 import type { Midcomms } from '../midcomms/index.ts';
@@ -117,7 +117,7 @@ export function lockspaceService(name: string): string {
 /** A lockspace whose member list follows the routers serving `dlm:<name>`. */
 export interface SpanMembership {
   readonly lockspace: DlmLockspace;
-  /** Member-list changes the lockspace refused (a lockspace without recovery refuses a change while resources are in use). */
+  /** Member-list changes the lockspace refused (start threw; with recovery only an invalid list does). Without voters only. */
   readonly refusedChanges: number;
   /**
    * Every output of the membership-view protocol (committed views, granting,
@@ -168,31 +168,28 @@ export const NO_VOTERS_STATE = 'following spans (no quorum: no split-brain prote
  *
  * Without voters every join/leave of that service restarts the lockspace
  * with the new list (stop, then start; a restarted peer is passed as
- * departed); no quorum: two sides of a partition both carry on. A change
- * the lockspace refuses is counted and the old list stays.
+ * departed; recovery runs, docs/dlm.md "Recovery"); only routers reachable
+ * over midcomms count. No quorum: two sides of a partition both carry on.
  */
 export async function joinOverSpans(router: Router, dlm: Dlm, name: string, options: JoinOverSpansOptions = {}): Promise<SpanMembership> {
   const service = lockspaceService(name);
   const { voters, views: viewsOptions, ...lsOptions } = options;
-  const ids = (): number[] => [...new Set([dlm.nodeid, ...router.members(service).map((m) => memberNodeid(m, dlm.nodeid))])].sort((a, b) => a - b);
-  let mesh: MeshViews | null = null;
-  const ad = router.serve(service, (tx) => {
-    if (mesh) return mesh.handle(tx);
-    // Without views nothing is opened on this service: it only marks membership.
-    tx.rx$.subscribe({ error: () => {} });
-    tx.close();
-  });
-  let lockspace: DlmLockspace;
-  try {
-    if (voters !== undefined) resolveViewsDriverOptions(dlm.nodeid, { ...viewsOptions, voters }); // validate before joining
-    lockspace = await dlm.join(name, { ...lsOptions, members: voters !== undefined ? [...voters] : ids() });
-    if (voters !== undefined) mesh = startMeshViews(router, service, dlm.nodeid, { ...viewsOptions, voters }, lockspaceTarget(lockspace.raw), dlm.options.clock);
-  } catch (err) {
-    ad.close();
-    throw err;
-  }
-  if (mesh) {
-    const m = mesh;
+  // A member must also be reachable over midcomms (its DLM messages are dropped until then).
+  const reachable = (): Set<string> => new Set(router.members('midcomms').map((m) => m.node));
+  const ids = (): number[] => {
+    const mc = reachable();
+    return [...new Set([dlm.nodeid, ...router.members(service).filter((m) => m.local || mc.has(m.node)).map((m) => memberNodeid(m, dlm.nodeid))])].sort((a, b) => a - b);
+  };
+  if (voters !== undefined) {
+    resolveViewsDriverOptions(dlm.nodeid, { ...viewsOptions, voters }); // validate before joining
+    const lockspace = await dlm.join(name, { ...lsOptions, members: [...voters] });
+    let m: MeshViews;
+    try {
+      m = startMeshViews(router, name, service, dlm.nodeid, { ...viewsOptions, voters }, lockspaceTarget(lockspace.raw), dlm.options.clock, 'midcomms');
+    } catch (err) {
+      dlm.releaseLockspace(name, 3);
+      throw err;
+    }
     return {
       lockspace,
       refusedChanges: 0,
@@ -207,9 +204,20 @@ export async function joinOverSpans(router: Router, dlm: Dlm, name: string, opti
       views: m.driver,
       close() {
         m.close();
-        ad.close();
       },
     };
+  }
+  const ad = router.serve(service, (tx) => {
+    // Nothing is opened on this service: it only marks membership.
+    tx.rx$.subscribe({ error: () => {} });
+    tx.close();
+  });
+  let lockspace: DlmLockspace;
+  try {
+    lockspace = await dlm.join(name, { ...lsOptions, members: ids() });
+  } catch (err) {
+    ad.close();
+    throw err;
   }
   let refused = 0;
   const incarnations = new Map<number, number>();
@@ -225,7 +233,7 @@ export async function joinOverSpans(router: Router, dlm: Dlm, name: string, opti
     return out;
   };
   restarted();
-  const sub = router.members$(service).subscribe(() => {
+  const sub = merge(router.members$(service), router.members$('midcomms')).subscribe(() => {
     const raw = lockspace.raw;
     if (raw.released) return;
     const next = ids();
@@ -233,10 +241,9 @@ export async function joinOverSpans(router: Router, dlm: Dlm, name: string, opti
     const same = next.length === raw.members.length && next.every((m, i) => m === raw.members[i]);
     if (same && departed.length === 0) return;
     const before = [...raw.members];
-    const target = lockspaceTarget(raw);
     raw.stop();
     try {
-      target.start(next, departed.length > 0 ? { departed } : {});
+      raw.start(next, departed.length > 0 ? { departed } : {}); // recovery (docs/dlm.md "Recovery")
     } catch (err) {
       if (!(err instanceof DlmError)) throw err;
       refused++;

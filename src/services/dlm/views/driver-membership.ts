@@ -26,6 +26,8 @@ export class MembershipTracker {
   /** Restarted nodes waiting for a committed view without them. */
   readonly #pending = new Set<NodeId>();
   #alive: NodeId[] = [];
+  /** Members of the latest committed view (view 0: the voters). */
+  #committed: readonly NodeId[];
   /** Nodes serving the lockspace that are not voters (they cannot be members; counted, ignored). */
   nonVoters = 0;
   /** Restarts seen (a node back with a new incarnation). */
@@ -34,6 +36,7 @@ export class MembershipTracker {
   constructor(self: NodeId, voters: readonly NodeId[]) {
     this.self = self;
     this.#voters = [...voters];
+    this.#committed = [...voters];
   }
 
   /** The members the mesh shows now (this node included or not). */
@@ -49,8 +52,9 @@ export class MembershipTracker {
       if (m.nodeid === this.self || m.incarnation === null) continue;
       const before = this.#incarnations.get(m.nodeid);
       if (before !== undefined && before !== m.incarnation) {
-        this.#pending.add(m.nodeid);
         this.restartsSeen++;
+        // Already out of the latest committed view: its old state is gone from the others; it just comes back.
+        if (this.#committed.includes(m.nodeid)) this.#pending.add(m.nodeid);
       }
       this.#incarnations.set(m.nodeid, m.incarnation);
     }
@@ -60,6 +64,7 @@ export class MembershipTracker {
 
   /** A view was committed: restarted nodes it leaves out have departed and may come back. */
   committed(members: readonly NodeId[]): void {
+    this.#committed = [...members];
     for (const n of [...this.#pending]) if (!members.includes(n)) this.#pending.delete(n);
   }
 

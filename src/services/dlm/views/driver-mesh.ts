@@ -1,16 +1,17 @@
 /**
  * The views driver on the mesh: its Raft messages travel as one-shot
- * transactions (CREATE|DELETE, the message in aux) on the lockspace's own
- * span service `dlm:<name>`, addressed to the peer's router; its proposals
- * come from the routers serving that service (with their incarnations); it
- * drives the lockspace through `ViewsTarget`.
+ * transactions (CREATE|DELETE, the message in aux) on the service
+ * `dlm-views:<name>`, addressed to the peer's router; its proposals come from
+ * the routers serving the lockspace's membership service `dlm:<name>` (with
+ * their incarnations), which this node serves except while it is rejoining
+ * after a restart; it drives the lockspace through `ViewsTarget`.
  *
  * Raft tolerates loss, duplication and reordering, so the transport is best
  * effort: no route is a counted send error, a peer that does not answer
  * costs nothing (the one-shot transaction ends with its link).
  */
 import { Subscription } from 'rxjs';
-import { DMSGF, SVC_CODE_BASE, svcCmd, type Member, type Router, type Transaction } from '../../../span/index.ts';
+import { DMSGF, SVC_CODE_BASE, svcCmd, type Member, type Router, type Service, type Transaction } from '../../../span/index.ts';
 import { systemClock, type Clock } from '../../../util/clock.ts';
 import { nodeidOf } from '../../midcomms/index.ts';
 import type { Lockspace } from '../lockspace.ts';
@@ -21,8 +22,13 @@ import { MembershipTracker } from './driver-membership.ts';
 import { ViewsDriver, type ViewsTarget } from './driver.ts';
 import type { NodeId } from './types.ts';
 
-/** The command word of a views message on `dlm:<name>` (DLM service range). */
+/** The command word of a views message on `dlm-views:<name>` (DLM service range). */
 export const VIEWS_CMD = svcCmd(SVC_CODE_BASE.DLM + 0x11);
+
+/** The span service carrying lockspace `name`'s views messages. */
+export function viewsService(name: string): string {
+  return `dlm-views:${name}`;
+}
 
 /** What `joinOverSpans` / `startDlmNode` take to run views (all but `voters` have defaults). */
 export interface MeshViewsOptions extends ViewsDriverOptions {
@@ -32,34 +38,13 @@ export interface MeshViewsOptions extends ViewsDriverOptions {
   readonly clock?: Clock;
 }
 
-/**
- * A raw lockspace as a `ViewsTarget`. The recovery contract's `setGate`,
- * `fence` and `start(members, opts)` are used when the lockspace has them;
- * a lockspace without them (before recovery landed) is driven by stop/start
- * alone, and `unsupported` counts the calls it could not make.
- */
-export function lockspaceTarget(raw: Lockspace): ViewsTarget & { readonly unsupported: number } {
-  const r = raw as unknown as {
-    stop(): void;
-    start(members: readonly number[], opts?: { generation?: number; departed?: readonly number[] }): void;
-    setGate?: (fn: (() => boolean) | null) => void;
-    fence?: (status: number) => void;
-  };
-  let unsupported = 0;
+/** A raw lockspace as a `ViewsTarget` (the recovery contract: stop, start with options, setGate, fence). */
+export function lockspaceTarget(raw: Lockspace): ViewsTarget {
   return {
-    stop: () => r.stop(),
-    start: (members, opts) => r.start(members, opts),
-    setGate: (fn) => {
-      if (typeof r.setGate === 'function') r.setGate(fn);
-      else unsupported++;
-    },
-    fence: (status) => {
-      if (typeof r.fence === 'function') r.fence(status);
-      else unsupported++;
-    },
-    get unsupported() {
-      return unsupported;
-    },
+    stop: () => raw.stop(),
+    start: (members, opts) => raw.start(members, opts),
+    setGate: (fn) => raw.setGate(fn),
+    fence: (status) => raw.fence(status),
   };
 }
 
@@ -67,10 +52,11 @@ export function lockspaceTarget(raw: Lockspace): ViewsTarget & { readonly unsupp
 export interface MeshViews {
   readonly driver: ViewsDriver;
   readonly tracker: MembershipTracker;
-  /** Handle a transaction opened on `dlm:<name>` (the service handler calls this). */
-  handle(tx: Transaction): void;
-  /** Incoming transactions that were not views messages (wrong command, too large). */
+  /** Incoming transactions on `dlm-views:<name>` that were not views messages (wrong command, too large). */
   readonly foreign: number;
+  /** This node serves the membership service now (not while rejoining). */
+  readonly serving: boolean;
+  /** Stop the driver, withdraw both services. */
   close(): void;
 }
 
@@ -79,9 +65,15 @@ export function memberNodeid(m: Member, self: NodeId): NodeId {
   return m.local ? self : nodeidOf(m.node);
 }
 
-/** Run views for lockspace service `service` on `router`, driving `target`. */
-export function startMeshViews(router: Router, service: string, self: NodeId, options: MeshViewsOptions, target: ViewsTarget, defaultClock?: Clock): MeshViews {
+/**
+ * Run views for lockspace `name` on `router`, driving `target`: serves
+ * `dlm-views:<name>` (messages) and `membership` (`dlm:<name>`, withheld while
+ * rejoining). With `transportService` (the DLM's: 'midcomms'), only members
+ * that also serve it are proposed. @throws ViewsOptionsError, ViewsStoreError
+ */
+export function startMeshViews(router: Router, name: string, membership: string, self: NodeId, options: MeshViewsOptions, target: ViewsTarget, defaultClock?: Clock, transportService?: string): MeshViews {
   const { store, clock, ...driverOptions } = options;
+  const service = viewsService(name);
   const routerOf = (to: NodeId): string => {
     for (const m of router.members(service)) if (!m.local && nodeidOf(m.node) === to) return m.node;
     throw new Error(`views: no router serving ${service} is DLM node ${to}`);
@@ -95,7 +87,10 @@ export function startMeshViews(router: Router, service: string, self: NodeId, op
   const viewsClock = clock ?? defaultClock ?? systemClock;
   let last = '';
   const propose = (): void => {
-    tracker.observe(router.members(service).map((m) => ({ nodeid: memberNodeid(m, self), incarnation: m.incarnation })));
+    // With a transport service (midcomms), a member must also serve it: its DLM messages are dropped until then.
+    const reach = transportService === undefined ? null : new Set(router.members(transportService).map((m) => m.node));
+    const seen = router.members(membership).filter((m) => m.local || reach === null || reach.has(m.node));
+    tracker.observe(seen.map((m) => ({ nodeid: memberNodeid(m, self), incarnation: m.incarnation })));
     const p = tracker.proposal();
     const key = p.join(',');
     if (key === last) return;
@@ -114,25 +109,29 @@ export function startMeshViews(router: Router, service: string, self: NodeId, op
     poll = viewsClock.setTimeout(tick, every);
   };
   const subs = new Subscription();
-  subs.add(router.members$(service).subscribe(() => propose()));
+  subs.add(router.members$(membership).subscribe(() => propose()));
+  if (transportService !== undefined) subs.add(router.members$(transportService).subscribe(() => propose()));
+  // The membership service: nothing is opened on it, it only marks this node as a member.
+  let marker: Service | null = null;
+  const mark = (): void => {
+    if (marker !== null || closed || driver.rejoining) return;
+    marker = router.serve(membership, (tx) => {
+      tx.rx$.subscribe({ error: () => {} });
+      tx.close();
+    });
+  };
   subs.add(
     driver.views$.subscribe((o) => {
       if (o.type !== 'committed') return;
+      mark(); // a view that left this node out ends its rejoining
       const pending = tracker.pendingDeparture.length;
       tracker.committed(o.members);
       if (tracker.pendingDeparture.length !== pending) queueMicrotask(propose); // a departed node may come back now
       else last = ''; // re-propose at the next look: a new leader may have missed the last one
     }),
   );
-  tick();
   let foreign = 0;
-  return {
-    driver,
-    tracker,
-    get foreign() {
-      return foreign;
-    },
-    handle(tx) {
+  const handle = (tx: Transaction): void => {
       let first = true;
       tx.rx$.subscribe({
         next: (m) => {
@@ -147,12 +146,26 @@ export function startMeshViews(router: Router, service: string, self: NodeId, op
         },
         error: () => {},
       });
+  };
+  const messages = router.serve(service, handle);
+  mark();
+  tick();
+  return {
+    driver,
+    tracker,
+    get foreign() {
+      return foreign;
+    },
+    get serving() {
+      return marker !== null;
     },
     close() {
       closed = true;
       viewsClock.clearTimeout(poll);
       subs.unsubscribe();
       driver.close();
+      marker?.close();
+      messages.close();
     },
   };
 }

@@ -10,13 +10,13 @@ import type { NodeId, ViewsConfig } from './types.ts';
 export interface ViewsDriverOptions {
   /** The configured member list (DLM node ids). Required, non-empty, no duplicates, includes this node. */
   readonly voters: readonly NodeId[];
-  /** Lower bound of the election timeout, ms. @default 150 */
+  /** Lower bound of the election timeout, ms. @default 500 */
   readonly electionMin?: number;
-  /** Upper bound of the election timeout, ms. @default 300 */
+  /** Upper bound of the election timeout, ms. @default 1000 (2 × electionMin when only that is given) */
   readonly electionMax?: number;
-  /** Leader heartbeat interval, ms. @default 50 */
+  /** Leader heartbeat interval, ms. @default 100 */
   readonly heartbeatInterval?: number;
-  /** Granting lease, ms (and a new leader's wait). Must exceed heartbeatInterval + driftMargin. @default 400 */
+  /** Granting lease, ms (and a new leader's wait). Must exceed heartbeatInterval + driftMargin. @default 1000 */
   readonly lease?: number;
   /**
    * Clock-drift margin, ms: a node stops granting this long before the end
@@ -39,8 +39,14 @@ export interface ViewsDriverConfig {
   readonly maxEntriesPerMessage: number;
 }
 
-/** Defaults of the fields the driver adds (the protocol's own are in options.ts). */
-export const VIEWS_DRIVER_DEFAULTS = Object.freeze({ driftMargin: 50, maxEntriesPerMessage: 64 });
+/**
+ * Defaults on the mesh. The timings are longer than the pure module's
+ * (options.ts: 150/300/50/400, the Raft paper's LAN figures): real processes
+ * on a loaded host miss 150 ms timers, and every needless election costs the
+ * whole lockspace a lease of not granting. A dead leader is replaced after
+ * about electionMin..electionMax + lease (1.5 to 2 s).
+ */
+export const VIEWS_DRIVER_DEFAULTS = Object.freeze({ electionMin: 500, electionMax: 1000, heartbeatInterval: 100, lease: 1000, driftMargin: 50, maxEntriesPerMessage: 64 });
 
 /** Largest member list a view may name (bounds every message and the persisted file). */
 export const VIEWS_MAX_VOTERS = 255;
@@ -55,10 +61,10 @@ export function resolveViewsDriverOptions(self: NodeId, o: ViewsDriverOptions): 
   const views = resolveViewsOptions({
     self,
     voters: o.voters,
-    ...(o.electionMin !== undefined ? { electionMin: o.electionMin } : {}),
-    ...(o.electionMax !== undefined ? { electionMax: o.electionMax } : {}),
-    ...(o.heartbeatInterval !== undefined ? { heartbeatInterval: o.heartbeatInterval } : {}),
-    ...(o.lease !== undefined ? { lease: o.lease } : {}),
+    electionMin: o.electionMin ?? VIEWS_DRIVER_DEFAULTS.electionMin,
+    electionMax: o.electionMax ?? (o.electionMin !== undefined ? 2 * o.electionMin : VIEWS_DRIVER_DEFAULTS.electionMax),
+    heartbeatInterval: o.heartbeatInterval ?? VIEWS_DRIVER_DEFAULTS.heartbeatInterval,
+    lease: o.lease ?? VIEWS_DRIVER_DEFAULTS.lease,
     ...(o.seed !== undefined ? { seed: o.seed } : {}),
   });
   const driftMargin = o.driftMargin ?? VIEWS_DRIVER_DEFAULTS.driftMargin;

@@ -141,7 +141,11 @@ function syncDir(dir: string): void {
   }
 }
 
-/** The file a lockspace's views state is kept in, inside `dir` (one file per lockspace name). */
-export function viewsStoreFile(dir: string, lockspace: string): string {
-  return join(dir, `views-${encodeURIComponent(lockspace)}.json`);
+/**
+ * The state file of lockspace `lockspace` in `dir`: `views-<lockspace>-<nodeid>.json`
+ * (the name URI-encoded; the DLM node id, when given, keeps two nodes sharing
+ * a directory apart), else `views-<lockspace>.json`.
+ */
+export function viewsStoreFile(dir: string, lockspace: string, nodeid?: number): string {
+  return join(dir, `views-${encodeURIComponent(lockspace)}${nodeid === undefined ? '' : `-${nodeid}`}.json`);
 }

@@ -64,6 +64,8 @@ export interface ViewsStats {
   appliedView: number;
   /** This node may grant now (lease minus the drift margin not yet over). */
   granting: boolean;
+  /** Restarted from persisted state and waiting for a view without it (see ViewsDriver.rejoining). */
+  rejoining: boolean;
   /** Milliseconds of granting left (0 when not granting). */
   leaseRemaining: number;
   messagesIn: number;
@@ -83,9 +85,14 @@ export interface ViewsStats {
   fences: number;
   /** Errors a target method threw (counted; the driver carries on). */
   targetErrors: number;
+  /** Events `step` threw on (dropped; none expected). */
+  stepErrors: number;
 }
 
 const ENOTCONN = -107;
+
+/** `state` of a node restarted from persisted state until a view leaves it out. */
+export const REJOIN_STATE = 'restarted: waiting for a view without this node, then rejoining';
 
 function samePersisted(a: Persisted, b: Persisted): boolean {
   return a.currentTerm === b.currentTerm && a.votedFor === b.votedFor && a.log === b.log;
@@ -107,9 +114,17 @@ export class ViewsDriver {
   readonly #queue: ViewsEvent[] = [];
   #busy = false;
   #closed = false;
+  /**
+   * Restarted from persisted state: this node's lockspace is fresh while the
+   * others may still hold its old locks, so it must not grant (nor lead)
+   * until a committed view leaves it out. See `rejoining`.
+   */
+  #rejoining: boolean;
+  /** The lockspace's gate: open while this node grants. */
+  readonly #gate = (): boolean => this.granting;
   readonly #views = new Subject<ViewsOutput>();
   readonly #state: BehaviorSubject<string>;
-  readonly #stats: Omit<ViewsStats, 'term' | 'role' | 'view' | 'members' | 'appliedView' | 'granting' | 'leaseRemaining'> = {
+  readonly #stats: Omit<ViewsStats, 'term' | 'role' | 'view' | 'members' | 'appliedView' | 'granting' | 'rejoining' | 'leaseRemaining'> = {
     messagesIn: 0,
     messagesOut: 0,
     dropped: 0,
@@ -122,6 +137,7 @@ export class ViewsDriver {
     recoveries: 0,
     fences: 0,
     targetErrors: 0,
+    stepErrors: 0,
   };
   /**
    * Every output of `step`, in order (committed views, granting, stopped,
@@ -148,12 +164,13 @@ export class ViewsDriver {
     const persisted = this.#store.load();
     this.#s = initViewsState(this.config.views, this.#clock.now(), persisted ?? undefined);
     this.#apply = initApplyState(self, this.config.views.voters);
-    this.#state = new BehaviorSubject<string>(persisted ? 'restarted: waiting for a leader' : 'starting: waiting for a leader');
+    this.#rejoining = persisted !== null && persisted.currentTerm > 0;
+    this.#state = new BehaviorSubject<string>(this.#rejoining ? REJOIN_STATE : 'starting: waiting for a leader');
     this.views$ = this.#views.asObservable();
     this.state$ = this.#state.asObservable();
     if (this.#target) {
       this.#act(() => this.#target!.stop());
-      this.#act(() => this.#target!.setGate(() => this.granting));
+      this.#act(() => this.#target!.setGate(this.#gate));
     }
     this.#armTimer('election', this.#s.electionAt);
   }
@@ -165,7 +182,19 @@ export class ViewsDriver {
 
   /** Whether the lockspace may grant now: a lease under the latest committed view, minus the drift margin. */
   get granting(): boolean {
-    return !this.#closed && this.#clock.now() < this.#grantUntil;
+    return !this.#closed && !this.#rejoining && this.#clock.now() < this.#grantUntil;
+  }
+
+  /**
+   * True after a restart from persisted state until a committed view leaves
+   * this node out: meanwhile it votes and follows but never campaigns, never
+   * grants, and its mesh binding withdraws its membership so the others
+   * propose a view without it (their recovery then purges its old locks);
+   * after that view it rejoins as a fresh member. A first start (empty
+   * store) is not a restart.
+   */
+  get rejoining(): boolean {
+    return this.#rejoining;
   }
 
   get stats(): ViewsStats {
@@ -180,8 +209,14 @@ export class ViewsDriver {
       members: cv.members,
       appliedView: this.#apply.applied?.view ?? -1,
       granting,
+      rejoining: this.#rejoining,
       leaseRemaining: granting ? this.#grantUntil - this.#clock.now() : 0,
     };
+  }
+
+  /** The view the lockspace was last started with (-1: fresh after a fence). */
+  get appliedView(): number {
+    return this.#apply.applied?.view ?? -1;
   }
 
   /** The protocol state (read-only; for tests and `dmsg locks`). */
@@ -232,7 +267,14 @@ export class ViewsDriver {
   }
 
   #step(ev: ViewsEvent): void {
-    const r = step(this.#s, ev);
+    let r: ReturnType<typeof step>;
+    try {
+      r = step(this.#s, ev);
+    } catch {
+      // `step` is pure and checked; should a message it was not written for still break it, drop that event only.
+      this.#stats.stepErrors++;
+      return;
+    }
     const before = persistedOf(this.#s);
     const after = persistedOf(r.state);
     if (!samePersisted(before, after)) {
@@ -266,10 +308,22 @@ export class ViewsDriver {
   }
 
   #output(raw: ViewsOutput): void {
+    if (this.#rejoining) {
+      if (raw.type === 'committed' && !raw.members.includes(this.self)) {
+        this.#rejoining = false; // left out: the others recovered without our old locks; from now on a fresh member
+        if (this.#s.lastStatus !== '') this.#state.next(this.#s.lastStatus);
+      } else if (raw.type === 'granting' || raw.type === 'stopped' || raw.type === 'status') {
+        return; // no lease while rejoining: the lockspace stays stopped, state$ keeps saying why
+      }
+    }
     // The lockspace stops granting driftMargin before the lease ends: `granting.until` says when it really stops.
     const o: ViewsOutput = raw.type === 'granting' ? { ...raw, until: raw.until - this.config.driftMargin } : raw;
-    if (o.type === 'granting') this.#grantUntil = o.until;
-    else if (o.type === 'stopped') this.#grantUntil = 0;
+    if (o.type === 'granting') {
+      const wasClosed = !this.granting;
+      this.#grantUntil = o.until;
+      // The gate opens again: set it anew so the lockspace runs what it saved while closed (recov's contract).
+      if (wasClosed && this.#target && this.#apply.running) this.#act(() => this.#target!.setGate(this.#gate));
+    } else if (o.type === 'stopped') this.#grantUntil = 0;
     const { state, actions } = applyOutput(this.#apply, o);
     this.#apply = state;
     for (const a of actions) this.#do(a);
@@ -312,6 +366,11 @@ export class ViewsDriver {
     }
     const handle = this.#clock.setTimeout(() => {
       this.#timers.delete(kind);
+      if (kind === 'election' && this.#rejoining) {
+        // A restarted node must not lead: a leader cannot propose a view without itself.
+        this.#armTimer('election', this.#clock.now() + this.config.views.electionMax);
+        return;
+      }
       this.#run({ type: 'timer', now: this.#clock.now(), kind });
     }, Math.max(0, at - this.#clock.now()));
     this.#timers.set(kind, { at, handle });

@@ -32,7 +32,11 @@ export class FakeTarget implements ViewsTarget {
     this.running = false;
     this.log.push({ t: this.clock.now(), node: this.node, call: 'stop' });
   }
+  /** Rule breaks seen by the target itself (the cluster's violations list). */
+  violations: string[] = [];
   start(members: readonly number[], opts: { generation?: number; departed?: readonly number[] }): void {
+    // The driver starts (or resumes) only while this node holds a lease under the view: its gate is open.
+    if (this.gate !== null && !this.gate()) this.violations.push(`t=${this.clock.now()}: node ${this.node} started with its gate closed`);
     if (opts.generation !== undefined) {
       if (opts.generation <= this.generation) throw new Error(`generation ${opts.generation} not above ${this.generation}`);
       this.generation = opts.generation;
@@ -88,6 +92,7 @@ export class FakeCluster {
   boot(id: number, store: MemoryViewsStore): Node {
     this.nodes.get(id)?.driver.close();
     const target = new FakeTarget(id, this.clock, this.calls, [...this.voters]);
+    target.violations = this.violations;
     const driver = new ViewsDriver(id, { voters: this.voters, seed: id * 7919, ...this.options }, { clock: this.clock, store, target, send: (to, bytes) => this.send(id, to, bytes) });
     const node = { id, driver, target, store };
     this.nodes.set(id, node);
@@ -130,18 +135,19 @@ export class FakeCluster {
     }, this.delay);
   }
 
-  /** Each node proposes the nodes it can reach (what spans would show). */
+  /** Each node proposes the nodes it can reach (what spans would show: a rejoining node does not serve the membership service). */
   proposeReachable(): void {
-    for (const n of this.nodes.values()) n.driver.propose([...this.nodes.keys()].filter((m) => this.connected(n.id, m)));
+    for (const n of this.nodes.values()) n.driver.propose([...this.nodes.values()].filter((m) => this.connected(n.id, m.id) && !m.driver.rejoining).map((m) => m.id));
   }
 
-  /** Advance virtual time in 1 ms steps, checking after each that every granting lockspace runs the same view. */
-  advance(ms: number): void {
-    for (let i = 0; i < ms; i++) {
-      this.clock.advance(1);
+  /** Advance virtual time in `step` ms steps (default 1), checking after each that every granting lockspace runs the same view. */
+  advance(ms: number, step = 1): void {
+    for (let i = 0; i < ms; i += step) {
+      this.clock.advance(step);
       const granting = [...this.nodes.values()].filter((n) => n.target.grants);
-      const gens = new Set(granting.map((n) => n.driver.stats.appliedView));
-      if (gens.size > 1) this.violations.push(`t=${this.clock.now()}: granting under views ${[...gens].join(',')} (${granting.map((n) => `${n.id}:${n.driver.stats.appliedView}`).join(' ')})`);
+      if (granting.length < 2) continue;
+      const gens = new Set(granting.map((n) => n.driver.appliedView));
+      if (gens.size > 1) this.violations.push(`t=${this.clock.now()}: granting under views ${[...gens].join(',')} (${granting.map((n) => `${n.id}:${n.driver.appliedView}`).join(' ')})`);
     }
   }
 

@@ -6,7 +6,7 @@
  * clock steps (bounded, no sleeps).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Dlm, joinOverSpans, MemoryViewsStore, MidcommsEndpoint, NO_VOTERS_STATE, VIEWS_CMD, type SpanMembership } from '../../../../src/services/dlm/index.ts';
+import { Dlm, joinOverSpans, MemoryViewsStore, MidcommsEndpoint, NO_VOTERS_STATE, REJOIN_STATE, VIEWS_CMD, viewsService, type SpanMembership } from '../../../../src/services/dlm/index.ts';
 import { midcomms, nodeidOf, type Midcomms } from '../../../../src/services/midcomms/index.ts';
 import { Router } from '../../../../src/span/index.ts';
 import { memoryPair } from '../../../../src/transport/memory.ts';
@@ -199,7 +199,18 @@ describe('views driver on the mesh', () => {
     const again = await member(fb!, voters, old.store);
     expect(again.ms.views!.protocolState.currentTerm).toBeGreaterThanOrEqual(term);
     ms[2] = again;
+    // Restarted from its store: it rejoins — no lease, no campaign, no membership — until a view leaves it out.
+    expect(again.ms.state).toBe(REJOIN_STATE);
+    expect(again.ms.viewsStats!.rejoining).toBe(true);
+    const seen: string[] = [];
+    again.ms.views$.subscribe((o) => seen.push(o.type === 'committed' ? `committed ${o.view} [${o.members.length}]` : o.type));
     await runUntil(() => ms.every((m) => m.ms.viewsStats!.view >= 2 && m.ms.viewsStats!.granting), 'view 2 with every node');
+    expect(again.ms.viewsStats!.rejoining).toBe(false);
+    expect(again.ms.viewsStats!.fences).toBe(1);
+    // Nothing granted before the view without it; then view 2 with it.
+    const firstGrant = seen.indexOf('granting');
+    expect(seen.slice(0, firstGrant)).toContain('committed 1 [2]');
+    expect(again.states[0]).toBe(REJOIN_STATE);
     const survivors = ms.slice(0, 2);
     for (const m of survivors) {
       expect(m.ms.viewsStats!.members).toEqual(voters);
@@ -211,7 +222,7 @@ describe('views driver on the mesh', () => {
     expect(views.at(-1)).toEqual(voters);
   });
 
-  it('garbage on dlm:<name> is counted and dropped (wrong command, bad bytes) and the views carry on', async () => {
+  it('garbage on dlm-views:<name> is counted and dropped (wrong command, bad bytes) and the views carry on', async () => {
     mesh = createMesh(2, [[0, 1]]);
     const voters = mesh.routers.map((r) => nodeidOf(r.nodeId)).sort((a, b) => a - b);
     const bs = await bases(mesh.routers);
@@ -220,7 +231,7 @@ describe('views driver on the mesh', () => {
     const target = mesh.routers[1]!.nodeId;
     const before = ms[1]!.ms.viewsStats!.dropped;
     for (const aux of [new TextEncoder().encode('{"type":"vote-req"}'), new Uint8Array([1, 2, 3]), new Uint8Array(0)]) {
-      const tx = mesh.routers[0]!.open('dlm:app', VIEWS_CMD, { aux, delete: true, node: target });
+      const tx = mesh.routers[0]!.open(viewsService('app'), VIEWS_CMD, { aux, delete: true, node: target });
       tx.rx$.subscribe({ error: () => {} });
     }
     await run(20);

@@ -51,7 +51,7 @@ describe('startDlmNode with voters', () => {
     const text = formatLocksReport(report);
     expect(text).toMatch(/membership: (leader|member) of view 0 \(granting\)/);
     expect(text).toMatch(/views: term \d+ (leader|follower), view 0 \[[\d ]+\], granting \(\d+ ms left\); messages in \d+ out \d+ dropped 0/);
-    expect(existsSync(join(dir, 'views-a.json')) && existsSync(join(dir, 'views-b.json'))).toBe(true);
+    expect(existsSync(join(dir, `views-a-${voters[0]}.json`)) && existsSync(join(dir, `views-b-${voters[0]}.json`))).toBe(true);
     const lk = await nodes[2]!.lockspace('b')!.lock('x', 'EX');
     await lk.unlock();
   });
@@ -79,6 +79,10 @@ describe('dmsg relay --voters / --views-dir', () => {
     expect(cfg.viewsStateDir).toBe('/etc/dmsg/state');
     expect(toRelayConfig(mergeSettings(file, { voters: '5' })).voters).toEqual([5]);
     expect(toRelayConfig(mergeSettings({ listen: ['127.0.0.1:0'] }, {})).voters).toBeUndefined();
+    // --node-id fixes the router node id, hence the DLM node id --voters names.
+    const withId = parseConfigObject({ listen: ['127.0.0.1:0'], 'node-id': nodeIdOf(9).toUpperCase() }, 'cfg', '/');
+    expect(toRelayConfig(mergeSettings(withId, {})).nodeId).toBe(nodeIdOf(9));
+    expect(() => validateSettings(mergeSettings({ listen: ['127.0.0.1:0'], 'node-id': 'n9' }, {}))).toThrow(/--node-id must be a UUID/);
   });
 
   it('--voters without --lockspace, --views-dir without --voters and bad ids are usage errors', () => {
