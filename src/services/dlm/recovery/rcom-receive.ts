@@ -43,9 +43,10 @@ export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, byte
       return;
     case RCOM.NAMES: {
       if (!member || !(d.status & RS.NODES)) return ignore();
+      // One sorted dump per asker and run (a repeated request pages through it, never rebuilds it).
       let cached = d.namesCache.get(from);
-      if (!cached || cached.seq !== d.seq || rc.buf.length === 0) {
-        cached = { seq: d.seq, names: mastersFor(ls, from) };
+      if (!cached || cached.seq !== d.seq || cached.askSeq !== rc.seq) {
+        cached = { seq: d.seq, askSeq: rc.seq, names: mastersFor(ls, from) };
         d.namesCache.set(from, cached);
       }
       reply(RCOM.NAMES_REPLY, 0, answerNames(cached.names, rc.buf));
