@@ -9,6 +9,7 @@ import { DlmError } from './errors.ts';
 import { jhash } from './hash.ts';
 import { Lockspace, type LockspaceHost } from './lockspace.ts';
 import { DLM_HEADER_LEN } from './message.ts';
+import { notReadyReply } from './recovery/rcom-receive.ts';
 import { resolveDlmOptions, resolveLvblen, resolveMembers, validateLockspaceName, type DlmOptions, type LockspaceOptions, type ResolvedDlmOptions } from './options.ts';
 import { MicrotaskScheduler } from './scheduler.ts';
 import type { DlmEndpoint, DlmMessageEvent } from './transport.ts';
@@ -120,6 +121,9 @@ export class Dlm {
     const ls = this.#byId.get(id);
     if (!ls) {
       this.unroutable++;
+      // §3.8: a STATUS for a lockspace not here is answered "not ready" (-ESRCH).
+      const reply = notReadyReply(this.nodeid, from, bytes);
+      if (reply) this.#endpoint?.send(from, reply);
       return;
     }
     ls.receive(from, bytes);

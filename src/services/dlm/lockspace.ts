@@ -769,6 +769,17 @@ export class Lockspace implements ResourceSink {
     return this.#recovery.recovering;
   }
 
+  /** Some resource is in use here (a lock, a master copy, a lookup in progress). */
+  get inUse(): boolean {
+    for (const r of this.rsbs.values()) if (!r.unused) return true;
+    return false;
+  }
+
+  /** The transport can reach `nodeid` now: a recovery poll to it that was never answered is re-sent at once. */
+  peerReachable(nodeid: number): void {
+    this.#recovery.run?.peerAlive(nodeid);
+  }
+
   /** Call `cb` after each finished recovery; returns the unsubscribe function. */
   onRecoveryDone(cb: () => void): () => void {
     return this.#recovery.onDone(cb);

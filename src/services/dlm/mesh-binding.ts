@@ -14,7 +14,7 @@
  * DLM node ids are midcomms node ids: `nodeidOf(router node id)`, midcomms'
  * default (a midcomms given another `nodeid` option does not fit).
  */
-import { BehaviorSubject, merge, NEVER, type Observable } from 'rxjs';
+import { BehaviorSubject, NEVER, type Observable } from 'rxjs';
 import type { Router } from '../../span/index.ts';
 import { nodeidOf } from '../midcomms/index.ts';
 import type { Midcomms } from '../midcomms/index.ts';
@@ -117,7 +117,7 @@ export function lockspaceService(name: string): string {
 /** A lockspace whose member list follows the routers serving `dlm:<name>`. */
 export interface SpanMembership {
   readonly lockspace: DlmLockspace;
-  /** Member-list changes the lockspace refused (start threw; with recovery only an invalid list does). Without voters only. */
+  /** Member-list changes refused, without voters only: a departure while resources are in use here (no quorum), or a list start() rejected. */
   readonly refusedChanges: number;
   /**
    * Every output of the membership-view protocol (committed views, granting,
@@ -168,18 +168,15 @@ export const NO_VOTERS_STATE = 'following spans (no quorum: no split-brain prote
  *
  * Without voters every join/leave of that service restarts the lockspace
  * with the new list (stop, then start; a restarted peer is passed as
- * departed; recovery runs, docs/dlm.md "Recovery"); only routers reachable
- * over midcomms count. No quorum: two sides of a partition both carry on.
+ * departed; recovery runs, docs/dlm.md "Recovery"). No quorum: a member
+ * that vanishes may be cut off rather than dead, so its departure is refused
+ * (and counted in `refusedChanges`) while resources are in use here; use
+ * `voters` to survive failures.
  */
 export async function joinOverSpans(router: Router, dlm: Dlm, name: string, options: JoinOverSpansOptions = {}): Promise<SpanMembership> {
   const service = lockspaceService(name);
   const { voters, views: viewsOptions, ...lsOptions } = options;
-  // A member must also be reachable over midcomms (its DLM messages are dropped until then).
-  const reachable = (): Set<string> => new Set(router.members('midcomms').map((m) => m.node));
-  const ids = (): number[] => {
-    const mc = reachable();
-    return [...new Set([dlm.nodeid, ...router.members(service).filter((m) => m.local || mc.has(m.node)).map((m) => memberNodeid(m, dlm.nodeid))])].sort((a, b) => a - b);
-  };
+  const ids = (): number[] => [...new Set([dlm.nodeid, ...router.members(service).map((m) => memberNodeid(m, dlm.nodeid))])].sort((a, b) => a - b);
   if (voters !== undefined) {
     resolveViewsDriverOptions(dlm.nodeid, { ...viewsOptions, voters }); // validate before joining
     const lockspace = await dlm.join(name, { ...lsOptions, members: [...voters] });
@@ -233,13 +230,23 @@ export async function joinOverSpans(router: Router, dlm: Dlm, name: string, opti
     return out;
   };
   restarted();
-  const sub = merge(router.members$(service), router.members$('midcomms')).subscribe(() => {
+  // A peer reachable over midcomms only now: recovery re-sends the polls its endpoint had to drop.
+  const reach = router.members$('midcomms').subscribe((e) => {
+    if (e.type === 'join' && !e.member.local) lockspace.raw.peerReachable(nodeidOf(e.member.node));
+  });
+  const sub = router.members$(service).subscribe(() => {
     const raw = lockspace.raw;
     if (raw.released) return;
     const next = ids();
     const departed = restarted().filter((n) => next.includes(n));
     const same = next.length === raw.members.length && next.every((m, i) => m === raw.members[i]);
     if (same && departed.length === 0) return;
+    // Without voters a member that vanished may be cut off, not dead (no quorum tells them
+    // apart): while resources are in use here its departure is refused, as before recovery.
+    if (departed.length === 0 && raw.members.some((m) => !next.includes(m)) && raw.inUse) {
+      refused++;
+      return;
+    }
     const before = [...raw.members];
     raw.stop();
     try {
@@ -263,6 +270,7 @@ export async function joinOverSpans(router: Router, dlm: Dlm, name: string, opti
     views: null,
     close() {
       sub.unsubscribe();
+      reach.unsubscribe();
       state$.complete();
       ad.close();
     },

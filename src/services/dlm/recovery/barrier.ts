@@ -26,9 +26,10 @@ export function pollStatus(run: RecoveryRun, node: number, want: number, ok: (c:
     if (done) return;
     // Re-sent at once (once) if the node turns out to be alive before answering.
     if (id === 0) run.unansweredPolls.set(node, ask);
-    else run.cancel(id);
+    if (id !== 0) run.cancel(id);
     id = run.request(node, RCOM.STATUS, encodeStatusRequest(run.key), (rc) => {
-      run.unansweredPolls.delete(node);
+      // -ESRCH: no such lockspace there yet; re-polled at once when the node shows up.
+      if (rc.result >= 0) run.unansweredPolls.delete(node);
       if (done) return true;
       let c: StatusConfig | null = null;
       try {

@@ -7,7 +7,8 @@
  */
 import { DlmError } from '../errors.ts';
 import type { Lockspace } from '../lockspace.ts';
-import { decodeRcom, RCOM, type DlmRcom } from '../message.ts';
+import { DLM_ERRNO } from '../constants.ts';
+import { decodeRcom, DLM_CMD, DLM_RCOM_FIXED_LEN, DLM_VERSION, encodeRcom, RCOM, type DlmRcom } from '../message.ts';
 import { answerNames, mastersFor, recoverDirLookup } from './directory-rebuild.ts';
 import { answerLock } from './lock-rebuild.ts';
 import { encodeRcomLock, encodeStatusReply, membersKey } from './rcom-payloads.ts';
@@ -31,7 +32,8 @@ export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, byte
   const reply = (type: number, result: number, buf: Uint8Array): void =>
     sendRcom(ls, from, { type, result, id: rc.id, seq: BigInt(d.seq), seqReply: rc.seq, buf });
   const member = ls.members.includes(from);
-  d.run?.peerAlive(from);
+  // A request shows the sender's lockspace exists (a reply may come from its node's -ESRCH answer).
+  if (rc.type <= RCOM.LOCK) d.run?.peerAlive(from);
   switch (rc.type) {
     case RCOM.STATUS:
       // Answered in any state: status 0 while stopped means "not ready".
@@ -41,9 +43,10 @@ export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, byte
       return;
     case RCOM.NAMES: {
       if (!member || !(d.status & RS.NODES)) return ignore();
+      // One sorted dump per asker and run (a repeated request pages through it, never rebuilds it).
       let cached = d.namesCache.get(from);
-      if (!cached || cached.seq !== d.seq || rc.buf.length === 0) {
-        cached = { seq: d.seq, names: mastersFor(ls, from) };
+      if (!cached || cached.seq !== d.seq || cached.askSeq !== rc.seq) {
+        cached = { seq: d.seq, askSeq: rc.seq, names: mastersFor(ls, from) };
         d.namesCache.set(from, cached);
       }
       reply(RCOM.NAMES_REPLY, 0, answerNames(cached.names, rc.buf));
@@ -72,4 +75,26 @@ export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, byte
 
 function sendStatus(ls: Lockspace, d: RecoveryDriver, to: number, id: bigint, seqReply: bigint): void {
   sendRcom(ls, to, { type: RCOM.STATUS_REPLY, result: d.status, id, seq: BigInt(d.seq), seqReply, buf: encodeStatusReply({ lvblen: ls.lvblen, generation: d.generation, key: membersKey(ls.members) }) });
+}
+
+/**
+ * The STATUS_REPLY (-ESRCH, lvblen 0xFFFFFFFF: "not ready") a node sends for
+ * a STATUS naming a lockspace it does not have; null for anything else.
+ */
+export function notReadyReply(ourNodeid: number, from: number, bytes: Uint8Array): Uint8Array | null {
+  if (bytes.length < DLM_RCOM_FIXED_LEN || bytes[14] !== DLM_CMD.RCOM) return null;
+  let rc: DlmRcom;
+  let lockspace: number;
+  try {
+    const dec = decodeRcom(bytes);
+    if (dec.header.nodeid !== from || dec.rcom.type !== RCOM.STATUS) return null;
+    rc = dec.rcom;
+    lockspace = dec.header.lockspace;
+  } catch {
+    return null;
+  }
+  return encodeRcom(
+    { version: DLM_VERSION, lockspace, nodeid: ourNodeid },
+    { type: RCOM.STATUS_REPLY, result: DLM_ERRNO.ESRCH, id: rc.id, seq: 0n, seqReply: rc.seq, buf: encodeStatusReply({ lvblen: 0xffffffff, generation: 0, key: 0 }) },
+  );
 }

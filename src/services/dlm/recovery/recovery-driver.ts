@@ -61,7 +61,7 @@ export class RecoveryDriver {
   #nextId = 1;
   readonly #doneCallbacks = new Set<() => void>();
   /** The NAMES dump handed to each asker in the current run. */
-  readonly namesCache = new Map<number, { seq: number; names: Uint8Array[] }>();
+  readonly namesCache = new Map<number, { seq: number; askSeq: bigint; names: Uint8Array[] }>();
 
   constructor(ls: Lockspace, access: RecoveryAccess) {
     this.#ls = ls;
