@@ -23,8 +23,9 @@
  * - `never-completed`: once a `healed` event is in the history, every
  *   operation of a node that is alive at the end completed by the `end`.
  *   `bad-completion`: a second completion, or a status the operation cannot
- *   have (EAGAIN without NOQUEUE, ECANCEL without a cancel, a fenced status
- *   on a node no view excluded, a synchronous error), or a lock the node's
+ *   have (EAGAIN without NOQUEUE, ECANCEL without a cancel, EBUSY without an
+ *   earlier cancel on the lock (§2.9), a fenced status on a node no view
+ *   excluded, any other synchronous error), or a lock the node's
  *   exclusion did not end.
  * - `lost-lock`: a lock a live, never-excluded node holds ends or changes
  *   mode without the application asking, or is missing from (or different
@@ -132,6 +133,8 @@ interface LockState {
   pending: Op | null;
   unlockOp: Op | null;
   cancelled: boolean;
+  /** A cancel was issued on this lock at some point (its effect may still be in flight). */
+  everCancelled: boolean;
   unlockIssued: boolean;
   ended: boolean;
   /** Counted as certainly present at the master (for LVB idleness). */
@@ -359,7 +362,7 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
         }
         const op: Op = { idx: i, kind: 'request', lock: e.lock, node: e.node, mode: e.mode, flags: e.flags, from: null, done: -1 };
         ops.set(e.op, op);
-        const ls: LockState = { lock: e.lock, node: e.node, res: e.res, incarnation: incarnation.get(e.node) ?? 0, held: null, since: i, pending: op, unlockOp: null, alt: null, cancelled: false, unlockIssued: false, ended: false, present: false };
+        const ls: LockState = { lock: e.lock, node: e.node, res: e.res, incarnation: incarnation.get(e.node) ?? 0, held: null, since: i, pending: op, unlockOp: null, alt: null, cancelled: false, everCancelled: false, unlockIssued: false, ended: false, present: false };
         locks.set(e.lock, ls);
         break;
       }
@@ -396,7 +399,10 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
       case 'cancel': {
         const ls = locks.get(e.lock);
         if (!ls) report('malformed', `cancel on unknown lock ${e.lock}`, i);
-        else ls.cancelled = true;
+        else {
+          ls.cancelled = true;
+          ls.everCancelled = true;
+        }
         break;
       }
       case 'done': {
@@ -429,6 +435,10 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
               return op.kind !== 'unlock' && ls.cancelled;
             case 'EUNLOCK':
               return op.kind === 'unlock' || (unlockOp !== null && unlockOp.idx > op.idx);
+            case 'EBUSY':
+              // §2.9: a new operation while a cancel is still in flight is refused; the
+              // application cannot see that a cancel that lost its race is still travelling.
+              return op.kind !== 'request' && ls.everCancelled;
             default:
               return false;
           }
@@ -461,15 +471,17 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
             list.push({ idx: i, lock: ls.lock, mode, fence: e.fence });
           }
         } else if (op.kind === 'convert') {
-          // The conversion failed: the lock keeps the mode it had (a down-conversion never fails).
+          // The conversion failed: its LVB write did not happen.
           const w = op.write;
           if (w) {
             const r = lvbOf(ls.res);
             r.writes = r.writes.filter((x) => x !== w);
           }
-          if (ls.alt !== null && ls.held !== null) openHeld(ls, ls.held, i, null, true);
-          const expect = ls.held;
-          if (!e.ended && e.mode !== expect && !ls.unlockIssued) report('lost-lock', `failed convert ${e.op} on ${e.lock}: the lock reports ${e.mode ?? 'no mode'}, it held ${expect ?? 'no mode'}`, i);
+          // It keeps the mode it had before (a failed down-conversion gives the old mode back).
+          if (!e.ended && !ls.unlockIssued && op.from !== null) {
+            if (e.mode !== op.from) report('lost-lock', `failed convert ${e.op} on ${e.lock}: the lock reports ${e.mode ?? 'no mode'}, it held ${op.from}`, i);
+            if (ls.held !== op.from || ls.alt !== null) openHeld(ls, op.from, i, null, true);
+          }
         }
         if (e.ended && !ls.ended) {
           ls.ended = true;

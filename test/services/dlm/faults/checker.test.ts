@@ -293,6 +293,21 @@ describe('history checker: each violation is caught', () => {
     expect(kinds(h.ev)).toEqual(['bad-completion', 'bad-completion', 'bad-completion', 'bad-completion']);
   });
 
+  it('EBUSY (§2.9) only after a cancel on the lock that may still be in flight', () => {
+    const build = (cancel: boolean) => {
+      const h = hist();
+      h.grant(1, 'a', 'r', 'NL');
+      const c = h.conv(1, 'a', 'PR');
+      if (cancel) h.cancel(1, 'a');
+      h.done(1, c, 'a', 'OK', 'PR', { lvb: ZERO });
+      const d = h.conv(1, 'a', 'CR');
+      h.done(1, d, 'a', 'EBUSY', 'PR');
+      return h.ev;
+    };
+    expect(kinds(build(true))).toEqual([]);
+    expect(kinds(build(false))).toEqual(['bad-completion']);
+  });
+
   it('lvb: a value nobody wrote, a stale value, a zero after a write on a busy resource, a VALNOTVALID with nobody gone', () => {
     const invented = hist();
     invented.grant(1, 'a', 'r', 'PR', { lvb: lv('ghost') });

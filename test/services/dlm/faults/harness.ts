@@ -22,7 +22,7 @@
  */
 import { memoryPair } from '../../../../src/transport/memory.ts';
 import { Router } from '../../../../src/span/router.ts';
-import { Dlm, MidcommsEndpoint, joinOverSpans, type SpanMembership } from '../../../../src/services/dlm/index.ts';
+import { Dlm, MidcommsEndpoint, joinOverSpans, type DlmMessageEvent, type SpanMembership } from '../../../../src/services/dlm/index.ts';
 import { midcomms, nodeidOf, type Midcomms } from '../../../../src/services/midcomms/index.ts';
 import { ManualClock, type Clock } from '../../../../src/util/clock.ts';
 import type { Iocom } from '../../../../src/iocom/iocom.ts';
@@ -81,6 +81,8 @@ export interface FaultRunOptions {
    * its own (a one-member DLM), so it grants without asking anyone.
    */
   sabotage?: 'private-lockspace';
+  /** Every DLM message each node sends or receives (for diagnosing a failing seed). @default none */
+  observe?: (e: DlmMessageEvent, t: number) => void;
   /**
    * More `joinOverSpans` options per node start (e.g. `voters` and a views
    * store that survives the node's restarts, once the views driver lands).
@@ -237,7 +239,8 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
     applyNet();
     const mc = midcomms(router, { clock: nclock });
     const endpoint = new MidcommsEndpoint(router, mc);
-    const dlm = new Dlm({ endpoint, clock: nclock });
+    const observe = options.observe;
+    const dlm = new Dlm({ endpoint, clock: nclock, ...(observe ? { observer: (e: DlmMessageEvent) => observe(e, clock.now()) } : {}) });
     const extra = options.joinOptions?.(nodeids, slot.nodeid) ?? {};
     const membership = await joinOverSpans(router, dlm, LS, { lvblen: LVBLEN, ...extra });
     slot.dlm = { mc, endpoint, dlm, membership };
