@@ -98,6 +98,8 @@ export interface FaultRunResult {
   readonly steps: number;
   /** Operations still pending after the drain (the checker reports them too). */
   readonly pendingAtEnd: number;
+  /** Join/leave events of the lockspace's span service seen by live nodes after the start (membership churn). */
+  readonly memberChanges: number;
 }
 
 const LS = 'fx';
@@ -225,10 +227,12 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
       last = s;
     }
   };
+  let memberChanges = 0;
   const tick = async (ms = stepMs): Promise<void> => {
     clock.advance(ms);
     await flush();
   };
+  let started = false;
 
   const startNode = async (slot: Slot): Promise<void> => {
     slot.incarnation++;
@@ -244,6 +248,9 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
     const extra = options.joinOptions?.(nodeids, slot.nodeid) ?? {};
     const membership = await joinOverSpans(router, dlm, LS, { lvblen: LVBLEN, ...extra });
     slot.dlm = { mc, endpoint, dlm, membership };
+    router.members$(`dlm:${LS}`).subscribe(() => {
+      if (started) memberChanges++;
+    });
     let ls = membership.lockspace;
     if (options.sabotage === 'private-lockspace' && slot.index === RELAYS) ls = await new Dlm({ nodeid: slot.nodeid, clock: nclock }).join(LS, { lvblen: LVBLEN });
     const crand = lcg(seed * 1_000_003 + slot.index * 101 + slot.incarnation);
@@ -279,6 +286,7 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
     for (const s of slots) await startNode(s);
     for (let i = 0; i < 200 && !everyoneSees(); i++) await tick(10);
     if (!everyoneSees()) throw new Error(`seed ${seed}: the lockspace never reached ${NODES} members on every node`);
+    started = true;
 
     const flapped = new Map<Link, number>();
     let partitionUntil = -1;
@@ -371,7 +379,7 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
     }
     const pendingAtEnd = slots.reduce((a, s) => a + (s.client?.pending ?? 0), 0);
     history.push({ type: 'end', t: clock.now(), node: 0 });
-    return { seed, history, faultEvents, steps, pendingAtEnd };
+    return { seed, history, faultEvents, steps, pendingAtEnd, memberChanges };
   } finally {
     for (const s of slots) {
       s.clock?.kill();
