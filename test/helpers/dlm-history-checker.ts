@@ -139,6 +139,9 @@ interface LockState {
   ended: boolean;
   /** Counted as certainly present at the master (for LVB idleness). */
   present: boolean;
+  /** The node died with this lock; `killedMode` is what it held then. */
+  killed: boolean;
+  killedMode: HMode | null;
 }
 
 interface Interval {
@@ -191,7 +194,8 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
   let faults = 0;
   for (let i = 0; i < n; i++) {
     const e = events[i]!;
-    if (e.type === 'view') views.push({ idx: i, view: e.view, members: new Set(e.members) });
+    // A view is committed when the first node reports it; a restarted node replays old views (ignored).
+    if (e.type === 'view' && !views.some((v) => v.view === e.view)) views.push({ idx: i, view: e.view, members: new Set(e.members) });
     else if (e.type === 'granting') (granting.get(e.node) ?? granting.set(e.node, []).get(e.node)!).push({ idx: i, until: e.until });
     else if (e.type === 'kill') (kills.get(e.node) ?? kills.set(e.node, []).get(e.node)!).push(i);
     else if (e.type === 'restart') (restarts.get(e.node) ?? restarts.set(e.node, []).get(e.node)!).push(i);
@@ -279,7 +283,8 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
       }
       const pendingFrom = ls.pending?.kind === 'convert' ? ls.pending.from : null;
       if (ls.held !== null && (!snap || (snap.mode !== ls.held && snap.mode !== ls.alt && snap.mode !== pendingFrom))) report('lost-lock', `${ls.lock} (node ${ls.node}) holds ${ls.held} but the final snapshot has ${snap ? (snap.mode ?? 'no mode') : 'no such lock'}`, ls.since, snap?.idx ?? at);
-      if (ls.held === null && snap && snap.mode !== null && !ls.pending) report('bad-completion', `${ls.lock} (node ${ls.node}) is not held but the final snapshot has ${snap.mode}`, snap.idx);
+      const unlocking = ls.unlockOp !== null && ls.unlockOp.done < 0;
+      if (ls.held === null && snap && snap.mode !== null && !ls.pending && !unlocking) report('bad-completion', `${ls.lock} (node ${ls.node}) is not held but the final snapshot has ${snap.mode}`, snap.idx);
     }
   };
 
@@ -362,7 +367,7 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
         }
         const op: Op = { idx: i, kind: 'request', lock: e.lock, node: e.node, mode: e.mode, flags: e.flags, from: null, done: -1 };
         ops.set(e.op, op);
-        const ls: LockState = { lock: e.lock, node: e.node, res: e.res, incarnation: incarnation.get(e.node) ?? 0, held: null, since: i, pending: op, unlockOp: null, alt: null, cancelled: false, everCancelled: false, unlockIssued: false, ended: false, present: false };
+        const ls: LockState = { lock: e.lock, node: e.node, res: e.res, incarnation: incarnation.get(e.node) ?? 0, held: null, since: i, pending: op, unlockOp: null, alt: null, cancelled: false, everCancelled: false, unlockIssued: false, ended: false, present: false, killed: false, killedMode: null };
         locks.set(e.lock, ls);
         break;
       }
@@ -462,7 +467,22 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
           } else {
             const before = op.kind === 'request' ? null : op.from;
             openHeld(ls, mode, i);
-            if (op.kind === 'request') setPresent(ls, true, i);
+            if (op.kind === 'request') {
+              setPresent(ls, true, i);
+              // When a view excludes the node, recovery purges the lock at its master.
+              const at = exclusionEnd(ls.node, i);
+              if (at < n) {
+                (removals.get(at) ?? removals.set(at, []).get(at)!).push(() => {
+                  const held = ls.killed ? ls.killedMode : ls.ended ? null : ls.held;
+                  if (!ls.present) return;
+                  setPresent(ls, false, at);
+                  if (held === 'PW' || held === 'EX') {
+                    const r = lvbOf(ls.res);
+                    r.mustInvalid = { from: at, mode: held, idleAtPurge: r.present === 0 };
+                  }
+                });
+              }
+            }
             if (lvbOp(before, mode) === 'R') checkRead(ls, op, e, i);
           }
           grants++;
@@ -497,22 +517,13 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
         for (const ls of locks.values()) {
           if (ls.node !== e.node || ls.ended) continue;
           ls.ended = true;
+          ls.killed = true;
           if (ls.pending) ls.pending.done = i; // no completion expected from a dead node
           if (ls.held !== null) {
-            const end = exclusionEnd(ls.node, ls.since);
+            // Held on, as far as the survivors know, until a view excludes the node (the interval is truncated there).
             intervals.push({ lock: ls.lock, node: ls.node, res: ls.res, modes: ls.alt ? [ls.held, ls.alt] : [ls.held], start: ls.since, end: Number.POSITIVE_INFINITY });
-            const mode = ls.held;
+            ls.killedMode = ls.held;
             ls.held = null;
-            const at = Math.min(end, n);
-            const remove = (): void => {
-              setPresent(ls, false, at);
-              if (mode === 'PW' || mode === 'EX') {
-                const r = lvbOf(ls.res);
-                r.mustInvalid = { from: at, mode, idleAtPurge: r.present === 0 };
-              }
-            };
-            if (at >= n) setPresent(ls, true, i);
-            else (removals.get(at) ?? removals.set(at, []).get(at)!).push(remove);
           } else setPresent(ls, false, i);
         }
         break;
