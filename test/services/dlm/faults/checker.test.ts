@@ -212,6 +212,35 @@ describe('history checker: each violation is caught', () => {
     expect(kinds(fencedOk.ev)).toEqual([]);
   });
 
+  it('a view replayed by a restarted node is not a new commit: it excludes nobody now', () => {
+    const h = hist();
+    h.view(1, 1, [1, 2, 3]);
+    h.view(1, 2, [1, 2]);
+    h.view(1, 3, [1, 2, 3]);
+    h.grant(3, 'c', 'r', 'EX', { fence: 1 });
+    // Node 2 restarts and replays views 1..3 from its log: view 2 (without node 3) again.
+    h.view(2, 1, [1, 2, 3]);
+    h.view(2, 2, [1, 2]);
+    h.view(2, 3, [1, 2, 3]);
+    h.grant(1, 'a', 'r', 'EX', { fence: 2 });
+    expect(kinds(h.ev)).toEqual(['overlap']);
+  });
+
+  it('an excluded node that is alive loses its locks at the exclusion: a zero LVB read afterwards is fine when nothing else held the resource', () => {
+    const h = hist();
+    h.at(0).view(1, 1, [1, 2, 3]);
+    h.grant(3, 'c', 'r', 'NL', { lvb: ZERO });
+    h.grant(1, 'a', 'r', 'EX', { fence: 1, lvb: ZERO });
+    h.release(1, 'a', lv('w1'));
+    h.at(10).view(2, 2, [1, 2]);
+    h.at(20).grant(2, 'b', 'r', 'PR', { lvb: ZERO });
+    const u = h.unlock(3, 'c');
+    h.done(3, u, 'c', 'ENOTCONN', null, { ended: true });
+    expect(kinds(h.ev)).toEqual([]);
+    // Had node 3 stayed in the view, its NL lock would have kept the LVB: zero is then stale.
+    expect(kinds(h.ev.filter((e) => !(e.type === 'view' && e.view === 2)).map((e) => (e.type === 'done' && e.status === 'ENOTCONN' ? { ...e, status: 'OK' } : e)))).toEqual(['lvb']);
+  });
+
   it('fence-order: a token that does not rise across holders; fence-missing; the same lock may keep its token', () => {
     const h = hist();
     h.grant(1, 'a', 'r', 'EX', { fence: 5 });

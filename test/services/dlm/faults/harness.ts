@@ -61,6 +61,19 @@ export class NodeClock implements Clock {
   }
 }
 
+/** A node's disk: the views driver's store interface (load/save), surviving kills; a copy is kept, as a file would be. */
+export class NodeDisk {
+  #saved: unknown = null;
+  saves = 0;
+  load(): never {
+    return structuredClone(this.#saved) as never;
+  }
+  save(state: unknown): void {
+    this.#saved = structuredClone(state);
+    this.saves++;
+  }
+}
+
 export type FaultKind = 'flap' | 'kill' | 'partition';
 
 export interface FaultRunOptions {
@@ -84,10 +97,12 @@ export interface FaultRunOptions {
   /** Every DLM message each node sends or receives (for diagnosing a failing seed). @default none */
   observe?: (e: DlmMessageEvent, t: number) => void;
   /**
-   * More `joinOverSpans` options per node start (e.g. `voters` and a views
-   * store that survives the node's restarts, once the views driver lands).
+   * More `joinOverSpans` options per node start, e.g. `voters` and
+   * `views: { store: disk }`: `disk` is the node's own store (load/save of
+   * the views driver's persisted state), kept across its kills and restarts
+   * like a disk.
    */
-  joinOptions?: (nodeids: readonly number[], nodeid: number) => Record<string, unknown>;
+  joinOptions?: (nodeids: readonly number[], nodeid: number, disk: NodeDisk) => Record<string, unknown>;
 }
 
 export interface FaultRunResult {
@@ -114,6 +129,7 @@ interface Slot {
   readonly nodeId: string;
   readonly nodeid: number;
   incarnation: number;
+  readonly disk: NodeDisk;
   router: Router | null;
   clock: NodeClock | null;
   dlm: NodeStack | null;
@@ -170,7 +186,7 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
   for (let i = 0; i < total; i++) {
     const nodeId = routerNodeId(i);
     if (i < RELAYS) relays.push(new Router({ name: `R${i}`, nodeId, localRnss: 1, clock, iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 } }));
-    else slots.push({ index: i, nodeId, nodeid: nodeidOf(nodeId), incarnation: 0, router: null, clock: null, dlm: null, client: null });
+    else slots.push({ index: i, nodeId, nodeid: nodeidOf(nodeId), incarnation: 0, disk: new NodeDisk(), router: null, clock: null, dlm: null, client: null });
   }
   const nodeids = slots.map((s) => s.nodeid);
   const routerAt = (i: number): Router | null => (i < RELAYS ? relays[i]! : slots[i - RELAYS]!.router);
@@ -245,7 +261,7 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
     const endpoint = new MidcommsEndpoint(router, mc);
     const observe = options.observe;
     const dlm = new Dlm({ endpoint, clock: nclock, ...(observe ? { observer: (e: DlmMessageEvent) => observe(e, clock.now()) } : {}) });
-    const extra = options.joinOptions?.(nodeids, slot.nodeid) ?? {};
+    const extra = options.joinOptions?.(nodeids, slot.nodeid, slot.disk) ?? {};
     const membership = await joinOverSpans(router, dlm, LS, { lvblen: LVBLEN, ...extra });
     slot.dlm = { mc, endpoint, dlm, membership };
     router.members$(`dlm:${LS}`).subscribe(() => {
