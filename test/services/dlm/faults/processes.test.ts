@@ -135,7 +135,8 @@ async function runProcesses(seed: number, kills: number, voters = false): Promis
   // With voters: the relay config's voters (DLM node ids) and a directory for the views state files (they survive SIGKILL).
   const extra = voters ? { voters: Array.from({ length: N }, (_, i) => nodeidOf(nodeIdOf(i))), viewsStateDir: join(dir, 'views') } : undefined;
   if (extra) mkdirSync(extra.viewsStateDir, { recursive: true });
-  const rand = lcg(seed);
+  const rand = lcg(seed * 7919 + 101);
+  rand();
   const parent: HistoryEvent[] = [];
   const now = (): number => performance.timeOrigin + performance.now();
   const slots: Child[] = [];
@@ -160,7 +161,7 @@ async function runProcesses(seed: number, kills: number, voters = false): Promis
     await new Promise((r) => setTimeout(r, 50 + Math.floor(rand() * 200)));
     const inc = children.filter((c) => c.index === i).length + 1;
     const again = startChild(i, inc, slots.filter((s) => s !== victim).map((s) => s.addr), dir, seed, extra);
-    await until(() => has(again, /^listening (\S+)$/) !== null, `p${i} restarted`);
+    await until(() => has(again, /^listening (\S+)$/) !== null && has(again, /^nodeid \d+$/) !== null, `p${i} restarted`);
     again.addr = has(again, /^listening (\S+)$/)![1]!;
     parent.push({ type: 'restart', t: now(), node: Number(has(again, /^nodeid (\d+)$/)?.[1] ?? 0) });
     slots[i] = again;
