@@ -88,7 +88,12 @@ function isZero(hex: string | undefined): boolean {
 export interface CheckOptions {
   /** 'required': every PW/EX grant must carry a token. @default 'required' */
   fences?: 'required' | 'absent-ok';
-  /** Statuses with which a lock of an excluded (fenced) node may end. @default ['ESHUTDOWN', 'ENOTCONN', 'ESTALE', 'EFENCED'] */
+  /**
+   * Statuses with which a lock of an excluded (fenced) node may end: the
+   * lockspace's `fence(status)` default and the views driver's fenceStatus
+   * default are both ENOTCONN (docs/dlm.md "Recovery", docs/views.md).
+   * @default ['ENOTCONN']
+   */
   fencedStatuses?: readonly string[];
 }
 
@@ -179,7 +184,7 @@ interface ResLvb {
 /** Check `events` (in order). Never throws on a malformed history: it reports it. */
 export function checkHistory(events: readonly HistoryEvent[], options: CheckOptions = {}): CheckReport {
   const fences = options.fences ?? 'required';
-  const fenced = new Set(options.fencedStatuses ?? ['ESHUTDOWN', 'ENOTCONN', 'ESTALE', 'EFENCED']);
+  const fenced = new Set(options.fencedStatuses ?? ['ENOTCONN']);
   const violations: Violation[] = [];
   const report = (kind: ViolationKind, message: string, ...at: number[]): void => {
     if (violations.length < 200) violations.push({ kind, message, at });

@@ -205,7 +205,7 @@ describe('history checker: each violation is caught', () => {
     const fencedOk = hist('f');
     fencedOk.ev.push(...ok.ev.slice(0, upToB));
     const u = fencedOk.at(125).unlock(1, 'a');
-    fencedOk.done(1, u, 'a', 'ESHUTDOWN', null, { ended: true });
+    fencedOk.done(1, u, 'a', 'ENOTCONN', null, { ended: true });
     fencedOk.healed();
     fencedOk.held(2, 'b', 'EX');
     fencedOk.end();
@@ -272,7 +272,7 @@ describe('history checker: each violation is caught', () => {
     const ended = hist();
     ended.grant(1, 'a', 'r', 'PR');
     const c = ended.conv(1, 'a', 'EX');
-    ended.done(1, c, 'a', 'ESHUTDOWN', null, { ended: true });
+    ended.done(1, c, 'a', 'ENOTCONN', null, { ended: true });
     expect(kinds(ended.ev)).toEqual(['bad-completion', 'lost-lock']);
 
     const demoted = hist();
@@ -318,7 +318,7 @@ describe('history checker: each violation is caught', () => {
     h.done(2, c, 'c', 'ECANCEL', null, { ended: true });
     h.done(2, c, 'c', 'OK', 'PR');
     const d = h.req(3, 'd', 'q', 'PR');
-    h.done(3, d, 'd', 'ESHUTDOWN', null, { ended: true });
+    h.done(3, d, 'd', 'ENOTCONN', null, { ended: true });
     expect(kinds(h.ev)).toEqual(['bad-completion', 'bad-completion', 'bad-completion', 'bad-completion']);
   });
 
