@@ -14,7 +14,10 @@
  *   sessions, the DLM's MidcommsEndpoint: remote cycles (one at a time and
  *   100 resources in flight) beside a raw transaction round trip (88-byte
  *   aux to an echo service) on the same routers.
- * Not sockets between processes: both nodes share one core here.
+ * - two processes over TCP on 127.0.0.1 (bench/dlm-remote.ts): the issue's
+ *   `rpc1_raw_per_s`, `dlm_remote_cycles_per_s`,
+ *   `dlm_remote_parallel_cycles_per_s` and `dlm_contended_cycles_per_s`.
+ * The in-process rows above carry `sim_` / `mesh_` in their names.
  */
 import { Dlm, DlmSim, LKM, ManualScheduler, MidcommsEndpoint, newLksb, type Lockspace } from '../src/services/dlm/index.ts';
 import { midcomms, type Midcomms } from '../src/services/midcomms/index.ts';
@@ -22,6 +25,7 @@ import { Router, SVC_CMD } from '../src/span/index.ts';
 import { memoryPair } from '../src/transport/memory.ts';
 import { DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG } from '../src/services/dlm/message.ts';
 import { CLOCKS, currentClock, measureInterleaved, oneLine, type BenchContext } from './harness.ts';
+import { runTwoProcessRows } from './dlm-remote.ts';
 
 export const BENCH = 'dlm';
 const BATCH = 256;
@@ -295,14 +299,14 @@ async function tsApiCyclesPerSec(seconds: number): Promise<number> {
 
 export async function run(ctx: BenchContext): Promise<void> {
   const { reporter } = ctx;
-  reporter.note(`${BENCH}: ${ctx.seconds} s of ${currentClock()} time per metric, rounds interleaved; remote = a second in-process node over the simulated transport (messages encoded and decoded), not sockets`);
+  reporter.note(`${BENCH}: ${ctx.seconds} s of ${currentClock()} time per metric, rounds interleaved; sim_ = a second in-process node over the simulated transport (messages encoded and decoded); mesh_ = two in-process routers; the rows without either are two processes over TCP`);
   const cases: Record<string, () => () => number> = {
     dlm_local_cycles_per_s: localBatch,
     map_lock_baseline_cycles_per_s: mapBatch,
-    dlm_remote_cycles_per_s: () => remoteBatch(1),
-    dlm_remote_parallel_cycles_per_s: () => remoteBatch(100),
-    dlm_contended_cycles_per_s: contendedBatch,
-    rpc1_raw_per_s: rawRoundTripBatch,
+    dlm_sim_remote_cycles_per_s: () => remoteBatch(1),
+    dlm_sim_remote_parallel_cycles_per_s: () => remoteBatch(100),
+    dlm_sim_contended_cycles_per_s: contendedBatch,
+    sim_rpc1_raw_per_s: rawRoundTripBatch,
   };
   const batches: Record<string, () => number> = {};
   for (const [metric, make] of Object.entries(cases)) {
@@ -323,15 +327,15 @@ export async function run(ctx: BenchContext): Promise<void> {
   const unit = 'cycles/s';
   const row = (metric: string, baseline?: string): void => {
     const r = results[metric];
-    if (r) reporter.result({ bench: BENCH, metric, value: r.opsPerSec, unit: metric === 'rpc1_raw_per_s' ? 'round trips/s' : unit, ...(baseline ? { baseline } : {}) });
+    if (r) reporter.result({ bench: BENCH, metric, value: r.opsPerSec, unit: metric === 'sim_rpc1_raw_per_s' ? 'round trips/s' : unit, ...(baseline ? { baseline } : {}) });
     else if (batches[metric]) reporter.failed({ bench: BENCH, metric, reason: measureError || 'not measured' });
   };
   row('map_lock_baseline_cycles_per_s');
   row('dlm_local_cycles_per_s', 'map_lock_baseline_cycles_per_s');
-  row('rpc1_raw_per_s');
-  row('dlm_remote_cycles_per_s', 'rpc1_raw_per_s');
-  row('dlm_remote_parallel_cycles_per_s', 'rpc1_raw_per_s');
-  row('dlm_contended_cycles_per_s', 'rpc1_raw_per_s');
+  row('sim_rpc1_raw_per_s');
+  row('dlm_sim_remote_cycles_per_s', 'sim_rpc1_raw_per_s');
+  row('dlm_sim_remote_parallel_cycles_per_s', 'sim_rpc1_raw_per_s');
+  row('dlm_sim_contended_cycles_per_s', 'sim_rpc1_raw_per_s');
   const attempt = async (metric: string, work: () => Promise<number>, u: string, baseline?: string): Promise<void> => {
     try {
       reporter.result({ bench: BENCH, metric, value: await work(), unit: u, ...(baseline ? { baseline } : {}) });
@@ -354,4 +358,5 @@ export async function run(ctx: BenchContext): Promise<void> {
     await p.close().catch(() => {});
   }
   await attempt('dlm_local_ts_api_cycles_per_s', () => tsApiCyclesPerSec(ctx.seconds), unit, 'dlm_local_cycles_per_s');
+  await runTwoProcessRows(ctx);
 }

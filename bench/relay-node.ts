@@ -75,8 +75,8 @@ export interface BenchNode {
   readonly port: number;
   /** The server node's stream counter (null on relays). */
   readonly counter: StreamCounter | null;
-  /** Connect upstream over TCP; resolves when the span is seen, with the relays between (its path length - 1, whatever the dist convention). */
-  connectTcp(port: number): Promise<number>;
+  /** Connect upstream over TCP; resolves when the span is seen, with the relays between (its path length - 1, whatever the dist convention); `noWait`: at once, with -1. */
+  connectTcp(port: number, noWait?: boolean): Promise<number>;
   /** Attach an already connected stream upstream; resolves when the span is seen. */
   connectStream(stream: Duplex): Promise<number>;
   close(): Promise<void>;
@@ -104,9 +104,9 @@ export async function startNode(role: NodeRole, name: string, listen: boolean): 
     router,
     port: server === null ? 0 : server.address().port,
     counter,
-    connectTcp: async (port) => {
+    connectTcp: async (port, noWait = false) => {
       ops.attach(await connectTcp({ host: '127.0.0.1', port }));
-      return spanSeen();
+      return noWait ? -1 : spanSeen();
     },
     connectStream: (stream) => {
       ops.attach(stream);

@@ -19,7 +19,8 @@ export const PER_TURN = 2048;
 export type NodeRole = 'server' | 'relay';
 
 export type ParentMessage =
-  | { type: 'connect'; port: number }
+  /** Dial 127.0.0.1:port; `noWait`: answer once attached, without waiting for the span (the server dialling a foreign hub). */
+  | { type: 'connect'; port: number; noWait?: boolean }
   | { type: 'count' }
   | { type: 'exit' };
 

@@ -40,7 +40,7 @@ process.on('message', (m: ParentMessage) => {
       process.exit(0);
       break;
     case 'connect':
-      node.connectTcp(m.port).then((relays) => send({ type: 'connected', relays }), fail);
+      node.connectTcp(m.port, m.noWait).then((relays) => send({ type: 'connected', relays }), fail);
       break;
     case 'count':
       send({ type: 'count', count: node.counter?.count ?? 0, t: wallNow() });

@@ -21,11 +21,24 @@
  *   between them (RELAY_BENCH_INPROC=memory: memory pairs); the bench's
  *   clock (--clock, process CPU time by default).
  *
- * Environment: RELAY_BENCH_MODES=proc,inproc; RELAY_BENCH_CASES=oneway,rpc1,rpc100;
+ * - against DragonFly's libdmsg as the relay (`_libdmsg`): the reference
+ *   node (../shared/reference/libdmsg: tools/dmsgnode.c around the stock
+ *   library, which relays spans and the transactions opened on them,
+ *   dmsg_state_relay) between the client and the server process, beside
+ *   our relay (a relay process) and the direct link, rounds interleaved;
+ *   wall-clock rates, plus the CPU time of the relay process per relayed
+ *   message (/proc/PID/stat, Linux). The node is found at $DMSGNODE or
+ *   .scratch/libdmsg/dmsgnode-noassert (build it with
+ *   `bash <shared>/reference/libdmsg/build.sh .scratch/libdmsg`); without
+ *   it the rows say "skipped: not built".
+ *
+ * Environment: RELAY_BENCH_MODES=proc,inproc,libdmsg; RELAY_BENCH_CASES=oneway,rpc1,rpc100;
  * RELAY_BENCH_INPROC=tcp|memory; RELAY_BENCH_WORKER_ARGS="--cpu-prof --cpu-prof-dir=DIR"
  * adds node flags to the node processes.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { connect as netConnect, createServer as netServer, type Socket } from 'node:net';
 import { loadavg } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { setImmediate as turn } from 'node:timers/promises';
@@ -113,6 +126,10 @@ class NodeProcess {
 
   get error(): Error | undefined {
     return this.#error;
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
   }
 
   #fail(e: Error): void {
@@ -313,11 +330,16 @@ class Client {
   }
 
   static async create(chain: Chain, hops: Hops): Promise<Client> {
-    const router = new Router({ name: `client${hops}`, localRnss: 100 + hops, iocom: IOCOM_OPTIONS });
-    const link = router.attach(await chain.entry(hops));
+    return Client.onStream(await chain.entry(hops), hops, `client${hops}`, 100 + hops, true);
+  }
+
+  /** A client on `stream`; `checkPath`: the span's path must show `hops` relays (a foreign relay adds no path record). */
+  static async onStream(stream: Duplex, hops: Hops, name: string, rnss: number, checkPath: boolean): Promise<Client> {
+    const router = new Router({ name, localRnss: rnss, iocom: IOCOM_OPTIONS });
+    const link = router.attach(stream);
     const span = await router.waitForSpan(SERVICE, AbortSignal.timeout(20_000));
     // Relays between client and server: the span's path (server first, ending with our neighbour) minus the server.
-    if (span.path.length - 1 !== hops) throw new Error(`client${hops} sees the span ${span.path.length - 1} relays away, expected ${hops}`);
+    if (checkPath && span.path.length - 1 !== hops) throw new Error(`${name} sees the span ${span.path.length - 1} relays away, expected ${hops}`);
     return new Client(router, link.iocom, span, hops);
   }
 
@@ -340,13 +362,13 @@ class Client {
 
 // ---------------------------------------------------------------- measuring
 
-function check(chain: Chain, extra?: Error): void {
+function check(chain: Pick<Chain, 'failure'>, extra?: Error): void {
   const e = extra ?? chain.failure();
   if (e) throw e;
 }
 
 /** Wait until the server has counted every message the clients streamed. */
-async function drain(chain: Chain, clients: Client[]): Promise<void> {
+async function drain(chain: Pick<Chain, 'count' | 'failure'>, clients: Client[]): Promise<void> {
   const expected = clients.reduce((s, c) => s + c.streamed, 0);
   await withTimeout(
     (async () => {
@@ -359,7 +381,7 @@ async function drain(chain: Chain, clients: Client[]): Promise<void> {
   );
 }
 
-async function onewayRound(chain: Chain, clients: Client[], c: Client, warmup: number, window: number): Promise<number> {
+async function onewayRound(chain: Pick<Chain, 'count' | 'failure'>, clients: Client[], c: Client, warmup: number, window: number): Promise<number> {
   const s = c.streamer();
   s.start();
   try {
@@ -376,7 +398,7 @@ async function onewayRound(chain: Chain, clients: Client[], c: Client, warmup: n
   }
 }
 
-async function rpcRound(chain: Chain, c: Client, inflight: number, warmup: number, window: number): Promise<number> {
+async function rpcRound(chain: Pick<Chain, 'clock' | 'failure'>, c: Client, inflight: number, warmup: number, window: number): Promise<number> {
   const r = c.rpc;
   r.start(inflight);
   try {
@@ -476,7 +498,7 @@ async function measureChain(ctx: BenchContext, chain: Chain, suffix: string, cas
 /** Bench entry point (`npm run bench -- relay`); the runner calls `endBench`. */
 export async function run(ctx: BenchContext): Promise<void> {
   const { reporter, seconds } = ctx;
-  const modes = listEnv('RELAY_BENCH_MODES', ['proc', 'inproc'] as const);
+  const modes = listEnv('RELAY_BENCH_MODES', ['proc', 'inproc', 'libdmsg'] as const);
   const cases = listEnv('RELAY_BENCH_CASES', CASES);
   const inproc = process.env.RELAY_BENCH_INPROC ?? 'tcp';
   if (inproc !== 'tcp' && inproc !== 'memory') throw new Error(`RELAY_BENCH_INPROC must be tcp or memory; got '${inproc}'`);
@@ -501,5 +523,173 @@ export async function run(ctx: BenchContext): Promise<void> {
   };
   if (modes.includes('proc')) await family('', processChain);
   if (modes.includes('inproc')) await family('_inproc', () => inProcessChain(inproc));
+  if (modes.includes('libdmsg')) await libdmsgFamily(ctx, cases);
   reporter.note(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+}
+
+// ---------------------------------------------------------------- libdmsg as the relay
+
+/** The reference node (DragonFly's libdmsg), if built: $DMSGNODE or .scratch/libdmsg/dmsgnode-noassert. */
+function dmsgnodePath(): string | undefined {
+  const p = process.env.DMSGNODE ?? fileURLToPath(new URL('../.scratch/libdmsg/dmsgnode-noassert', import.meta.url));
+  return existsSync(p) ? p : undefined;
+}
+
+/** CPU seconds (user + system, every thread) of process `pid` so far, from /proc; undefined where there is no /proc. */
+function procCpu(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+/** A free TCP port on 127.0.0.1 (the node takes a port number, not 0). */
+async function freePort(): Promise<number> {
+  const srv = netServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** Dial the node, retrying while it starts (bounded: 200 attempts, one event-loop turn apart, then 10 ms apart). */
+async function dialNode(port: number, child: ChildProcess): Promise<Socket> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (child.exitCode !== null) throw new Error(`dmsgnode exited with ${child.exitCode}`);
+    const sock = netConnect(port, '127.0.0.1');
+    const ok = await new Promise<boolean>((resolve) => {
+      sock.once('connect', () => resolve(true));
+      sock.once('error', () => resolve(false));
+    });
+    if (ok) {
+      sock.setNoDelay(true);
+      return sock;
+    }
+    sock.destroy();
+    await sleep(attempt < 20 ? 0 : 0.01);
+  }
+  throw new Error(`no dmsgnode listening on 127.0.0.1:${port}`);
+}
+
+const LIBDMSG_SIDES = ['direct', 'ours', 'libdmsg'] as const;
+type LibdmsgSide = (typeof LIBDMSG_SIDES)[number];
+
+function libdmsgMetric(name: CaseName, side: LibdmsgSide): string {
+  const hops = side === 'direct' ? 0 : 1;
+  const what = name === 'oneway' ? 'oneway_msgs_per_s' : `${name}_per_s`;
+  return `relay${hops}_${what}_${side === 'direct' ? 'direct' : side}_libdmsg`;
+}
+
+/**
+ * The server process, our relay process (dialling the server) and the
+ * libdmsg node (the server dials it: the node only listens); three clients:
+ * direct to the server, through our relay, through libdmsg. Rounds
+ * interleaved, order rotated; medians.
+ */
+async function libdmsgFamily(ctx: BenchContext, cases: CaseName[]): Promise<void> {
+  const { reporter, seconds } = ctx;
+  const bin = dmsgnodePath();
+  if (bin === undefined) {
+    const reason = 'skipped: not built (bash <shared>/reference/libdmsg/build.sh .scratch/libdmsg, or set DMSGNODE)';
+    for (const name of cases) for (const side of LIBDMSG_SIDES) reporter.skipped({ bench: BENCH, metric: libdmsgMetric(name, side), reason });
+    return;
+  }
+  const window = seconds / ROUNDS;
+  const warmup = Math.min(0.2, Math.max(0.05, window / 2));
+  const server = new NodeProcess('server', 'server');
+  const relay = new NodeProcess('relay', 'r1');
+  const port = await freePort();
+  const hub = spawn(bin, ['server', '-l', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let hubLog = '';
+  hub.stderr!.on('data', (d: Buffer) => {
+    if (hubLog.length < 4096) hubLog += d.toString();
+  });
+  const hubFailure = (): Error | undefined => (hub.exitCode !== null || hub.signalCode !== null ? new Error(`dmsgnode exited (${hub.signalCode ?? hub.exitCode}): ${hubLog.split('\n').slice(-3).join(' | ')}`) : undefined);
+  const chain = {
+    clock: CLOCKS.wall,
+    count: async (): Promise<Count> => {
+      const m = await server.request({ type: 'count' }, 'count');
+      return { count: m.count, t: m.t };
+    },
+    failure: (): Error | undefined => server.error ?? relay.error ?? hubFailure(),
+  };
+  const clients = new Map<LibdmsgSide, Client>();
+  /** Cases not reported yet (a failure of the whole family reports these). */
+  const pending = new Set(cases);
+  try {
+    await reporter.phase(`${BENCH}: server, our relay and the libdmsg node (${bin})`, async () => {
+      const [s, r] = await Promise.all([server.request(null, 'listening'), relay.request(null, 'listening')]);
+      server.port = s.port;
+      relay.port = r.port;
+      const { relays } = await relay.request({ type: 'connect', port: server.port }, 'connected');
+      if (relays !== 0) throw new Error(`our relay sees the span ${relays} relays away, expected 0`);
+      await dialNode(port, hub); // the node is up
+      await server.request({ type: 'connect', port, noWait: true }, 'connected');
+      clients.set('direct', await Client.onStream(await connectTcp({ host: '127.0.0.1', port: server.port }), 0, 'client-direct', 200, true));
+      clients.set('ours', await Client.onStream(await connectTcp({ host: '127.0.0.1', port: relay.port }), 1, 'client-ours', 201, true));
+      const viaHub = await Client.onStream(await dialNode(port, hub), 1, 'client-libdmsg', 202, false);
+      if (viaHub.span.dist !== 1) throw new Error(`the client on libdmsg sees the span at dist ${viaHub.span.dist}, expected 1`);
+      clients.set('libdmsg', viaHub);
+    });
+    const relayPid: Record<LibdmsgSide, number | undefined> = { direct: undefined, ours: relay.pid, libdmsg: hub.pid };
+    const all = [...clients.values()];
+    for (const name of cases) {
+      pending.delete(name);
+      const rates = new Map<LibdmsgSide, number[]>(LIBDMSG_SIDES.map((k) => [k, []]));
+      const cpus = new Map<LibdmsgSide, number[]>(LIBDMSG_SIDES.map((k) => [k, []]));
+      try {
+        await reporter.phase(`${BENCH}: ${name} direct, through our relay, through libdmsg`, async () => {
+          for (let round = 0; round < ROUNDS; round++) {
+            for (let k = 0; k < LIBDMSG_SIDES.length; k++) {
+              const side = LIBDMSG_SIDES[(k + round) % LIBDMSG_SIDES.length]!;
+              const c = clients.get(side)!;
+              const pid = relayPid[side];
+              let cpu0: number | undefined;
+              let n0 = 0;
+              const rate = await measureRound(ctx, `${name} ${side}, round ${round + 1}`, async () => {
+                // CPU of the relay per message: taken over the same round (warm-up included), messages counted at the end.
+                cpu0 = procCpu(pid);
+                n0 = name === 'oneway' ? (await chain.count()).count : c.rpc.done;
+                return name === 'oneway' ? onewayRound(chain, all, c, warmup, window) : rpcRound(chain, c, name === 'rpc1' ? 1 : 100, warmup, window);
+              });
+              rates.get(side)!.push(rate);
+              const cpu1 = procCpu(pid);
+              const n1 = name === 'oneway' ? (await chain.count()).count : c.rpc.done;
+              if (cpu0 !== undefined && cpu1 !== undefined && n1 > n0) cpus.get(side)!.push(((cpu1 - cpu0) * 1e6) / (n1 - n0));
+            }
+          }
+        });
+      } catch (err) {
+        for (const side of LIBDMSG_SIDES) reporter.failed({ bench: BENCH, metric: libdmsgMetric(name, side), reason: oneLine(err) });
+        continue;
+      }
+      const unit = name === 'oneway' ? 'msgs/s' : 'round trips/s';
+      for (const side of LIBDMSG_SIDES) {
+        reporter.result({
+          bench: BENCH,
+          metric: libdmsgMetric(name, side),
+          value: median(rates.get(side)!),
+          unit,
+          ...(side === 'direct' ? {} : { baseline: libdmsgMetric(name, 'direct') }),
+        });
+      }
+      reporter.ratio(BENCH, `relay1_${name}_ours_vs_libdmsg`, libdmsgMetric(name, 'ours'), libdmsgMetric(name, 'libdmsg'));
+      for (const side of ['ours', 'libdmsg'] as const) {
+        const v = cpus.get(side)!;
+        if (v.length > 0) reporter.result({ bench: BENCH, metric: `relay1_${name}_relay_cpu_us_${side}_libdmsg`, value: median(v), unit: `relay CPU µs/${name === 'oneway' ? 'msg' : 'round trip'}` });
+      }
+      reporter.ratio(BENCH, `relay1_${name}_relay_cpu_libdmsg_vs_ours`, `relay1_${name}_relay_cpu_us_libdmsg_libdmsg`, `relay1_${name}_relay_cpu_us_ours_libdmsg`);
+    }
+  } catch (err) {
+    for (const name of pending) for (const side of LIBDMSG_SIDES) reporter.failed({ bench: BENCH, metric: libdmsgMetric(name, side), reason: `${oneLine(err)}${hubLog ? ` (dmsgnode: ${oneLine(hubLog)})` : ''}` });
+  } finally {
+    for (const c of clients.values()) await c.close().catch(() => {});
+    await Promise.all([server.stop(), relay.stop()]);
+    hub.kill();
+  }
 }

@@ -143,7 +143,7 @@ export interface BenchResult {
 export interface JsonRecord {
   bench: string;
   metric: string;
-  /** null for a case that failed (unit "failed", `error` says why). */
+  /** null for a case that failed (unit "failed") or was skipped (unit "skipped"); `error` says why. */
   value: number | null;
   unit: string;
   error?: string;
@@ -239,6 +239,17 @@ export class Reporter {
     if (this.#json) this.#write({ bench: f.bench, metric: f.metric, value: null, unit: 'failed', error: f.reason });
   }
 
+  /**
+   * A case that could not run here for a stated reason that is no failure
+   * (an optional baseline is not built): a row "skipped" with the reason
+   * (table) or a record with value null and unit "skipped" (JSON). The
+   * runner's exit status is not affected.
+   */
+  skipped(f: BenchFailure): void {
+    this.#pending.push({ bench: f.bench, metric: f.metric, value: NaN, unit: 'skipped', failure: f.reason });
+    if (this.#json) this.#write({ bench: f.bench, metric: f.metric, value: null, unit: 'skipped', error: f.reason });
+  }
+
   /** Every failure reported so far (the runner exits 1 if there are any). */
   get failures(): readonly BenchFailure[] {
     return this.#failures;
@@ -306,7 +317,7 @@ export class Reporter {
     const rows: string[][] = [['bench', 'metric', 'value', 'unit', 'ratio']];
     for (const r of this.#pending) {
       if (r.failure !== undefined) {
-        rows.push([r.bench, r.metric, 'FAILED', '', r.failure]);
+        rows.push([r.bench, r.metric, r.unit === 'skipped' ? 'skipped' : 'FAILED', '', r.failure]);
         continue;
       }
       let ratio = '';

@@ -20,6 +20,7 @@ import type { BudgetOptions } from '../iocom/options.ts';
 import { LOG_FORMATS, LOG_LEVELS } from './ops/event-log.ts';
 import { parseMetricsAddress } from './ops/relay-ops.ts';
 import { validateLockspaceName } from '../services/dlm/index.ts';
+import { nodeidOf } from '../services/midcomms/index.ts';
 
 const CMD = 'relay';
 
@@ -58,6 +59,10 @@ export interface RelaySettings {
   'log-level'?: string;
   /** DLM lockspaces to join (flag: --lockspace NAME, repeated). */
   lockspaces?: string[];
+  /** Voters of those lockspaces: DLM node ids or router node ids (UUIDs), comma-separated (docs/views.md). */
+  voters?: string;
+  /** Directory of the views state files (a restarted relay resumes its Raft state). */
+  'views-dir'?: string;
 }
 
 const LISTS = ['listen', 'connect', 'advertise', 'allow-key', 'lockspaces'] as const;
@@ -70,11 +75,11 @@ const BUDGET_SETTINGS = {
   'max-transactions': 'maxTransactions',
 } as const satisfies Record<string, keyof BudgetOptions>;
 const BUDGET_KEYS = Object.keys(BUDGET_SETTINGS) as (keyof typeof BUDGET_SETTINGS)[];
-const STRINGS = ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca', 'metrics', 'log', 'log-level'] as const;
+const STRINGS = ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca', 'metrics', 'log', 'log-level', 'voters', 'views-dir'] as const;
 /** Positive integer settings, the same as flags (`--max-connections 512`). */
 export const NUMBERS = ['backoff-min-ms', 'backoff-max-ms', ...BUDGET_KEYS, 'link-max-queued-bytes', 'link-max-transactions', 'handshake-timeout-ms', 'pre-auth-buffer-bytes'] as const;
 /** Options that name files (resolved against the config file's directory). */
-const FILES = new Set(['key', 'allow-key', 'tls-cert', 'tls-key', 'tls-ca']);
+const FILES = new Set(['key', 'allow-key', 'tls-cert', 'tls-key', 'tls-ca', 'views-dir']);
 export const CONFIG_KEYS: readonly string[] = [...STRINGS, ...LISTS, ...NUMBERS];
 
 export type PartialSettings = Partial<RelaySettings>;
@@ -153,6 +158,11 @@ export function validateSettings(s: RelaySettings): void {
       throw new UsageError(`--lockspace: ${(err as Error).message}`, CMD);
     }
   }
+  if (s.voters !== undefined) {
+    parseVoters(s.voters);
+    if ((s.lockspaces ?? []).length === 0) throw new UsageError('--voters needs --lockspace', CMD);
+  }
+  if (s['views-dir'] !== undefined && s.voters === undefined) throw new UsageError('--views-dir needs --voters', CMD);
   if (s.name !== undefined) {
     if (s.name === '') throw new UsageError('--name must not be empty', CMD);
     try {
@@ -179,6 +189,24 @@ export function validateSettings(s: RelaySettings): void {
   if (tlsListen && !tlsGiven) throw new UsageError('a tls: address needs --tls-cert and --tls-key', CMD);
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * `--voters 1,2,3`: DLM node ids (decimal, as `dmsg locks` prints them) or
+ * router node ids (UUIDs: their DLM node id is derived). Throws UsageError.
+ */
+export function parseVoters(text: string): number[] {
+  const out: number[] = [];
+  for (const raw of text.split(',')) {
+    const item = raw.trim();
+    if (/^\d+$/.test(item) && Number(item) >= 1 && Number(item) <= 0xffffffff) out.push(Number(item));
+    else if (UUID.test(item)) out.push(nodeidOf(item.toLowerCase()));
+    else throw new UsageError(`--voters: ${JSON.stringify(item)} is neither a DLM node id (1..4294967295) nor a router node id (UUID)`, CMD);
+  }
+  if (new Set(out).size !== out.length) throw new UsageError('--voters: a voter is named twice', CMD);
+  return out;
+}
+
 function readFile(file: string, flag: string): Buffer {
   try {
     return readFileSync(file);
@@ -193,6 +221,8 @@ export function toRelayConfig(s: RelaySettings): RelayConfig {
   if (s.name !== undefined) config.name = s.name;
   if (s.metrics !== undefined) config.metrics = s.metrics;
   if (s.lockspaces !== undefined && s.lockspaces.length > 0) config.lockspaces = s.lockspaces;
+  if (s.voters !== undefined) config.voters = parseVoters(s.voters);
+  if (s['views-dir'] !== undefined) config.viewsStateDir = s['views-dir'];
   if (s.key !== undefined) config.keyPair = loadKeyPair(s.key, CMD);
   if (s['allow-key'].length > 0) config.allowedPeerKeys = s['allow-key'].map((f) => loadPublicKey(f, CMD));
   if (s['tls-cert'] !== undefined && s['tls-key'] !== undefined) {

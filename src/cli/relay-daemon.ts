@@ -79,6 +79,10 @@ export interface RelayConfig {
   metricsEventIntervalMs?: number;
   /** DLM lockspaces to join (members from spans; `dmsg locks` inspects them; docs/dlm.md). @default [] (no DLM) */
   lockspaces?: readonly string[];
+  /** Voters (DLM node ids) of those lockspaces: membership by views with a quorum (docs/views.md). @default none (members follow spans, no split-brain protection) */
+  voters?: readonly number[];
+  /** Directory of the views state files. @default none (in memory) */
+  viewsStateDir?: string;
 }
 
 export interface RelayPeer {
@@ -290,7 +294,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayHandle> {
   let unregisterDlm = (): void => {};
   if (config.lockspaces && config.lockspaces.length > 0) {
     try {
-      dlm = await startDlmNode(router, { lockspaces: config.lockspaces });
+      dlm = await startDlmNode(router, { lockspaces: config.lockspaces, ...(config.voters ? { voters: config.voters } : {}), ...(config.viewsStateDir !== undefined ? { viewsStateDir: config.viewsStateDir } : {}) });
     } catch (err) {
       for (const e of echoes) e.unsubscribe();
       await ops.close();

@@ -12,6 +12,7 @@
  * instead of making a send throw. With a Budget it also accounts what it
  * holds to the daemon (budget.ts). docs/limits.md lists every limit.
  */
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Observable, ReplaySubject } from 'rxjs';
 import { DMSG, DMSGF, DMSG_ERR, DMSG_IOQ_ERROR } from '../wire/constants.ts';
@@ -118,7 +119,8 @@ export class Iocom implements TransactionHost {
     });
     this.#stream = stream;
     this.#decoder = new FrameDecoder({ maxHeaderBytes: this.options.maxHeaderBytes, maxAuxBytes: this.options.maxAuxBytes });
-    this.#writer = new WriteQueue(stream, () => this.#checkWritable(), (err) => this.#internalFailure(err, 'writing'));
+    // A socket is done with a written buffer once the write's callback ran: its slabs may be reused.
+    this.#writer = new WriteQueue(stream, () => this.#checkWritable(), (err) => this.#internalFailure(err, 'writing'), stream instanceof Socket);
     const budget = this.options.budget;
     this.#account = budget === undefined ? null : budget.join({ name: this.options.name, authRequired: this.#auth.required, shed: (why) => this.#shed(why) });
     this.transactions$ = this.#transactions;

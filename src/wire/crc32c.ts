@@ -201,6 +201,33 @@ export function crc32cWords(W: Int32Array, w: number, n: number): number {
   return ~updateWords(-1, W, w, w + n) >>> 0;
 }
 
+/**
+ * CRC-32C of the `n` bytes at byte `o` of the DataView `v` (n a multiple of
+ * 16; any alignment; bounds checked by the caller): slicing-by-16 over
+ * little-endian 32-bit DataView loads, which V8 compiles to plain loads at
+ * any address. For a decoder whose message starts at an address that is not
+ * a multiple of 4 (a TCP read splits messages anywhere, so every message
+ * after a split one sits at whatever offset the split left), where a word
+ * view cannot reach. Use crc32c from NATIVE_MIN_BYTES.
+ */
+export function crc32cView(v: DataView, o: number, n: number): number {
+  let crc = -1;
+  const end = o + n;
+  while (o < end) {
+    const a = crc ^ v.getInt32(o, true);
+    const b = v.getInt32(o + 4, true);
+    const c = v.getInt32(o + 8, true);
+    const e = v.getInt32(o + 12, true);
+    crc =
+      T[3840 + (a & 0xff)]! ^ T[3584 + ((a >>> 8) & 0xff)]! ^ T[3328 + ((a >>> 16) & 0xff)]! ^ T[3072 + (a >>> 24)]! ^
+      T[2816 + (b & 0xff)]! ^ T[2560 + ((b >>> 8) & 0xff)]! ^ T[2304 + ((b >>> 16) & 0xff)]! ^ T[2048 + (b >>> 24)]! ^
+      T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]! ^
+      T[768 + (e & 0xff)]! ^ T[512 + ((e >>> 8) & 0xff)]! ^ T[256 + ((e >>> 16) & 0xff)]! ^ T[e >>> 24]!;
+    o += 16;
+  }
+  return ~crc >>> 0;
+}
+
 /** Out of line, so the small-size path of crc32c stays small enough to inline. */
 function crcNative(fn: NativeCrc, data: Uint8Array, start: number, end: number, prev: number): number {
   return fn(start === 0 && end === data.length ? data : data.subarray(start, end), prev >>> 0);
@@ -270,6 +297,24 @@ export function headerCrcWords(W: Int32Array, w: number): number {
 }
 
 /**
+ * headerCrcWords over a DataView: the 64-byte header at byte `o` of `v`, at
+ * any alignment (bounds checked by the caller), hdr_crc as zero. Same sparse
+ * method: zero words cost one compare.
+ */
+export function headerCrcView(v: DataView, o: number): number {
+  const w0 = v.getInt32(o, true);
+  let crc = w0 === 0x4832 ? MAGIC64 : ZERO64 ^ P[w0 & 0xff]! ^ P[256 + ((w0 >>> 8) & 0xff)]! ^ P[512 + ((w0 >>> 16) & 0xff)]! ^ P[768 + (w0 >>> 24)]!;
+  for (let i = 1; i < 15; i++) {
+    const x = v.getInt32(o + (i << 2), true);
+    if (x !== 0) {
+      const p = i << 10;
+      crc ^= P[p + (x & 0xff)]! ^ P[p + 256 + ((x >>> 8) & 0xff)]! ^ P[p + 512 + ((x >>> 16) & 0xff)]! ^ P[p + 768 + (x >>> 24)]!;
+    }
+  }
+  return crc >>> 0;
+}
+
+/**
  * The header CRC: CRC-32C over `hbytes` bytes at `offset`, with the 4-byte
  * hdr_crc field (offset 0x3C) taken as zero. The buffer is never modified
  * (it may be a view shared with other readers).
@@ -306,6 +351,9 @@ export function headerCrc(data: Uint8Array, offset: number, hbytes: number): num
     }
     headerCrc(buf, 0, 64);
     headerCrc(buf, 3, 128);
+    const dv = new DataView(buf.buffer, 1, 128);
+    headerCrcView(dv, 0);
+    crc32cView(dv, 3, 64);
   }
   viewArr = seenArr = undefined;
   viewWords = new Int32Array(0);

@@ -12,7 +12,7 @@
  * sits inside one chunk is returned as views into that chunk (zero-copy).
  */
 import { DMSG_AUX_MAX, DMSG_HDR_MAGIC, DMSG_HDR_MAGIC_REV, DMSG_HDR_MAX, DMSG_IOQ_ERROR, DMSGF } from './constants.ts';
-import { LITTLE_ENDIAN_HOST, NATIVE_MIN_BYTES, crc32c, crc32cWords, headerCrc, headerCrcWords } from './crc32c.ts';
+import { LITTLE_ENDIAN_HOST, NATIVE_MIN_BYTES, crc32c, crc32cView, crc32cWords, headerCrc, headerCrcView, headerCrcWords } from './crc32c.ts';
 import { InvalidArgumentError, ProtocolError, hex } from './errors.ts';
 import { swapExtToLE } from './ext-swap.ts';
 import { decodeHeaderBE, decodeHeaderView, decodeHeaderWords } from './header.ts';
@@ -125,18 +125,22 @@ export class FrameDecoder {
   #consume(chunk: Uint8Array, out: Message[]): void {
     const len = chunk.length;
     let off = 0;
-    // The word-view fast path is tried at the chunk's start and after a
-    // message assembled across chunks completes: at most twice per chunk,
-    // so a stream it cannot take (big-endian sender) does not pay per message.
-    let fast = LITTLE_ENDIAN_HOST;
+    // The fast paths are tried at the chunk's start and after a message
+    // assembled across chunks completes: at most twice per chunk, so a
+    // stream they cannot take (big-endian sender) does not pay per message.
+    let fast = true;
     // One DataView per chunk, made when needed: its accessors compile to plain loads.
     let view: DataView | undefined;
     while (off < len) {
       if (this.#buf === null) {
         if (this.#headFill === 0 && len - off >= 64) {
-          if (fast && len - off >= 128 && ((chunk.byteOffset + off) & 7) === 0) {
+          if (fast && len - off >= 128) {
             fast = false;
-            off = this.#wholeLE(chunk, off, out);
+            // Word views need an 8-aligned start. A TCP read ends anywhere,
+            // so after a message split across reads every later message in
+            // the chunk is usually misaligned: those go the DataView way.
+            if (LITTLE_ENDIAN_HOST && ((chunk.byteOffset + off) & 7) === 0) off = this.#wholeLE(chunk, off, out);
+            else off = this.#wholeView((view ??= new DataView(chunk.buffer, chunk.byteOffset, len)), chunk, off, out);
             if (len - off < 64) continue;
           }
           // At a message boundary with a whole base header in this chunk.
@@ -222,6 +226,43 @@ export class FrameDecoder {
         aux = new Uint8Array(buffer, base + off + hb, auxBytes);
       }
       out.push({ header: decodeHeaderWords(W, B, w), ext: hb === 64 ? EMPTY : new Uint8Array(buffer, base + off + 64, hb - 64), aux, swapped: false });
+      this.#messagesOut++;
+      off = end;
+    }
+    return off;
+  }
+
+  /**
+   * The fast path at any alignment: as #wholeLE, through little-endian
+   * DataView loads (`view` spans the whole chunk), for message boundaries a
+   * word view cannot reach. Same checks in the same order; stops at the
+   * same places, for the general path to take over.
+   */
+  #wholeView(view: DataView, chunk: Uint8Array, start: number, out: Message[]): number {
+    const len = chunk.length;
+    const buffer = chunk.buffer;
+    const base = chunk.byteOffset;
+    const maxHeader = this.#maxHeader;
+    const maxAux = this.#maxAux;
+    let off = start;
+    while (len - off >= 64) {
+      if (view.getUint16(off, true) !== DMSG_HDR_MAGIC) break;
+      const cmd = view.getUint32(off + 0x20, true);
+      const auxBytes = view.getUint32(off + 0x28, true);
+      const hb = (cmd & DMSGF.SIZE) << 6;
+      if (hb < 64 || hb > maxHeader || auxBytes > maxAux) break;
+      const end = off + hb + ((auxBytes + 63) & ~63);
+      if (end > len) break;
+      const crc = hb === 64 ? headerCrcView(view, off) : headerCrc(chunk, off, hb);
+      if (crc !== view.getUint32(off + 0x3c, true)) break;
+      let aux: Uint8Array = EMPTY;
+      if (auxBytes !== 0) {
+        const ab = end - off - hb;
+        const auxCrc = ab < NATIVE_MIN_BYTES ? crc32cView(view, off + hb, ab) : crc32c(chunk, off + hb, end);
+        if (auxCrc !== view.getUint32(off + 0x24, true)) break;
+        aux = new Uint8Array(buffer, base + off + hb, auxBytes);
+      }
+      out.push({ header: decodeHeaderView(view, off), ext: hb === 64 ? EMPTY : new Uint8Array(buffer, base + off + 64, hb - 64), aux, swapped: false });
       this.#messagesOut++;
       off = end;
     }

@@ -44,8 +44,16 @@ export interface HostMeshOptions {
   progress?: (line: string) => void;
 }
 
-/** The kinds of event a scenario measures. */
-export type EventKind = 'start' | 'cut' | 'restore' | 'kill' | 'restart' | 'freeze' | 'thaw' | 'partition' | 'heal';
+/** The kinds of event a scenario measures ('move': a service stopped on one host and started on another). */
+export type EventKind = 'start' | 'cut' | 'restore' | 'kill' | 'restart' | 'freeze' | 'thaw' | 'partition' | 'heal' | 'move';
+
+/** What else an event measures and waits for (HostMesh.event). */
+export interface EventOptions {
+  /** The service whose span events and convergence are measured. @default the mesh's service */
+  readonly service?: string;
+  /** Differences from the span tables the event must reach (besides the mesh's own); empty when reached. @default none */
+  readonly settled?: () => string[];
+}
 
 /** The measurement of one event. */
 export interface EventRecord {
@@ -56,7 +64,7 @@ export interface EventRecord {
   /** LNK_SPAN CREATEs and DELETEs sent by all relays for this event (those to the local test clients included). */
   readonly spanMessages: number;
   readonly spanEvents: { up: number; down: number; changed: number };
-  /** span down events at hosts live before and after the event, for instances they reached before and after it. */
+  /** span down events at hosts live before and after the event, for instances they reached before and after it (the mesh's own service only; 0 for another). */
   readonly downsAtReachable: number;
   /** Those downs as `host: instance (ms after the fault)`. */
   readonly downsAtReachableDetail: readonly string[];
@@ -73,8 +81,10 @@ interface Host {
   readonly runs: RelayProcess[];
   killed: boolean;
   frozen: boolean;
-  /** instance -> span dist, from the current run's log. */
+  /** instance -> span dist of the mesh's service, from the current run's log. */
   spans: Map<string, number>;
+  /** service -> instance -> span dist of every other service, from the current run's log. */
+  others: Map<string, Map<string, number>>;
   client: Router | null;
   readonly sock: string;
 }
@@ -153,7 +163,7 @@ export class HostMesh {
       const sock = join(this.#dir, `${name}.sock`);
       const args = ['--name', name, '--log', 'json', '--metrics', `127.0.0.1:${this.#o.metricsPort}`, '--advertise', `${this.service}/${name}`,
         '--backoff-min-ms', String(this.#o.backoffMinMs), '--backoff-max-ms', String(this.#o.backoffMaxMs), '--listen', `unix:${sock}`];
-      this.#hosts.set(name, { name, ns, args, agent: new StatsAgent(ns), runs: [], killed: false, frozen: false, spans: new Map(), client: null, sock });
+      this.#hosts.set(name, { name, ns, args, agent: new StatsAgent(ns), runs: [], killed: false, frozen: false, spans: new Map(), others: new Map(), client: null, sock });
     }
     for (const l of this.links) {
       const a = this.#host(l.a);
@@ -175,12 +185,19 @@ export class HostMesh {
     const p = new RelayProcess(h.ns, h.args);
     h.runs.push(p);
     h.spans = new Map();
+    h.others = new Map();
     p.onEvent((e) => {
       if (h.runs.at(-1) !== p) return;
       const inst = typeof e.fields['instance'] === 'string' ? e.fields['instance'] : undefined;
-      if (e.fields['service'] !== this.service || inst === undefined) return;
-      if (e.event === 'span.up' || e.event === 'span.changed') h.spans.set(inst, Number(e.fields['dist']));
-      else if (e.event === 'span.down') h.spans.delete(inst);
+      const service = e.fields['service'];
+      if (typeof service !== 'string' || inst === undefined) return;
+      let table = h.spans;
+      if (service !== this.service) {
+        table = h.others.get(service) ?? new Map<string, number>();
+        h.others.set(service, table);
+      }
+      if (e.event === 'span.up' || e.event === 'span.changed') table.set(inst, Number(e.fields['dist']));
+      else if (e.event === 'span.down') table.delete(inst);
       else return;
       for (const w of [...this.#changeWaiters]) w();
     });
@@ -203,6 +220,12 @@ export class HostMesh {
     return this.#host(host).spans;
   }
 
+  /** The span table (instance -> dist) of another service at a host's current relay, from its log. */
+  serviceTable(host: string, service: string): ReadonlyMap<string, number> {
+    const h = this.#host(host);
+    return service === this.service ? h.spans : h.others.get(service) ?? new Map<string, number>();
+  }
+
   /** Hosts whose span table differs from the expected one, with the difference. */
   mismatches(): string[] {
     const exp = expectedSpans(this.topology, this.#cut, this.liveHosts());
@@ -220,15 +243,20 @@ export class HostMesh {
     return out;
   }
 
-  /** Resolves when every live host's span table is as expected; rejects after the safety net with the differences. */
-  async waitConverged(what: string): Promise<void> {
-    if (this.mismatches().length === 0) return;
+  /**
+   * Resolves when every live host's span table is as expected (and `extra`,
+   * differences of other tables, returns none); rejects after the safety net
+   * with the differences.
+   */
+  async waitConverged(what: string, extra: () => string[] = () => []): Promise<void> {
+    const diffs = (): string[] => [...this.mismatches(), ...extra()];
+    if (diffs().length === 0) return;
     await new Promise<void>((resolve, reject) => {
       const done = (): void => { clearTimeout(timer); this.#changeWaiters.delete(check); };
       const check = (): void => {
-        if (this.mismatches().length === 0) { done(); resolve(); }
+        if (diffs().length === 0) { done(); resolve(); }
       };
-      const timer = setTimeout(() => { done(); reject(new Error(`${this.topology.name} ${what}: spans not converged within ${this.#o.safetyMs} ms:\n  ${this.mismatches().join('\n  ')}`)); }, this.#o.safetyMs);
+      const timer = setTimeout(() => { done(); reject(new Error(`${this.topology.name} ${what}: spans not converged within ${this.#o.safetyMs} ms:\n  ${diffs().join('\n  ')}`)); }, this.#o.safetyMs);
       this.#changeWaiters.add(check);
     });
   }
@@ -266,15 +294,19 @@ export class HostMesh {
   /**
    * Apply a fault and measure it: wait for the expected span tables, then for
    * quiet, and record convergence time, span messages and span events.
+   * With `opts.service`, the convergence time and span events are those of
+   * that service (default: the mesh's own) and `opts.settled` (differences
+   * from the tables it should reach, empty when reached) is waited for too.
    */
-  async event(kind: EventKind, label: string, fault: () => Promise<void>): Promise<EventRecord> {
+  async event(kind: EventKind, label: string, fault: () => Promise<void>, opts: EventOptions = {}): Promise<EventRecord> {
+    const service = opts.service ?? this.service;
     const before = kind === 'start' ? new Map() : await this.#spanCounters();
     const liveBefore = this.liveHosts();
     const tablesBefore = new Map([...this.#hosts.values()].filter((h) => liveBefore.has(h.name)).map((h) => [h.name, new Set(h.spans.keys())]));
     const t0 = Date.now();
     this.#o.progress(`${this.topology.name}: ${label}`);
     await fault();
-    await this.waitConverged(label);
+    await this.waitConverged(label, opts.settled);
     const after = await this.#quiet(label);
     let spanMessages = 0;
     for (const [name, a] of after) {
@@ -291,13 +323,13 @@ export class HostMesh {
       const stillLive = exp.has(h.name);
       for (const run of h.runs) {
         for (const e of run.log) {
-          if (e.t < t0 || !e.event.startsWith('span.') || e.fields['service'] !== this.service) continue;
+          if (e.t < t0 || !e.event.startsWith('span.') || e.fields['service'] !== service) continue;
           const type = e.event.slice(5);
           if (type !== 'up' && type !== 'down' && type !== 'changed') continue;
           ev[type]++;
           lastT = Math.max(lastT, e.t);
           const inst = String(e.fields['instance']);
-          if (type === 'down' && run === h.runs.at(-1) && stillLive && tablesBefore.get(h.name)?.has(inst) && exp.get(h.name)!.has(inst)) {
+          if (type === 'down' && service === this.service && run === h.runs.at(-1) && stillLive && tablesBefore.get(h.name)?.has(inst) && exp.get(h.name)!.has(inst)) {
             downsAtReachable++;
             downDetail.push(`${h.name}: ${inst} (+${e.t - t0} ms)`);
           }

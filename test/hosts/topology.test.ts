@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NETNS_ROOT, removeNamespacesWithPrefix, runPrefix } from './netns.ts';
 import {
-  TopologyError, cutSet, expectedSpans, gridTopology, hops, isConnected, loadTopology, parseTopology, planLinks, randomMeshTopology, ringTopology,
+  TopologyError, cutSet, expectedServiceSpans, expectedSpans, gridTopology, hops, isConnected, loadTopology, parseTopology, planLinks, randomMeshTopology, ringTopology,
   type Topology,
 } from './topology.ts';
 
@@ -90,6 +90,19 @@ describe('graph questions', () => {
     const p = expectedSpans(t, cut, all(t));
     expect([...p.get('g00')!.keys()].sort()).toEqual(['g01', 'g02']);
     expect(p.get('g22')!.has('g00')).toBe(false);
+  });
+
+  it('expected spans of a service run by programs: at the hop count from each origin, 0 at its own host', () => {
+    const t = ringTopology(7);
+    const e = expectedServiceSpans(t, new Set(), all(t), ['h1', 'h4']);
+    expect([...e.get('h1')!]).toEqual([['h1', 0], ['h4', 3]]);
+    expect([...e.get('h5')!]).toEqual([['h1', 3], ['h4', 1]]);
+    expect(expectedServiceSpans(t, new Set(), all(t), []).get('h0')!.size).toBe(0);
+    const live = new Set(t.hosts.filter((h) => h !== 'h0' && h !== 'h2'));
+    const e2 = expectedServiceSpans(t, new Set(), live, ['h1']);
+    expect([...e2.keys()].sort()).toEqual([...live].sort());
+    expect(e2.get('h1')!.get('h1')).toBe(0);
+    expect(e2.get('h3')!.has('h1')).toBe(false);
   });
 
   it('property: hops are symmetric and a cut set disconnects exactly the two sides (seeded)', () => {

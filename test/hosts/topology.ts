@@ -209,3 +209,18 @@ export function randomMeshTopology(n: number, extra: number, seed: number): Topo
   }
   return { name: `random${n}-seed${seed}`, hosts, links };
 }
+
+/**
+ * The span table of a service run by programs linked to the relays of
+ * `origins`, as each live host's relay should hold it when converged:
+ * instance (the origin's name) -> span distance, which is the hop count
+ * from the origin (its own relay sees the program at distance 0).
+ */
+export function expectedServiceSpans(topo: Topology, cut: ReadonlySet<number>, live: ReadonlySet<string>, origins: readonly string[]): Map<string, Map<string, number>> {
+  const out = new Map<string, Map<string, number>>();
+  for (const x of live) out.set(x, new Map());
+  for (const o of origins) {
+    for (const [x, d] of hops(topo, o, cut, live)) out.get(x)!.set(o, d);
+  }
+  return out;
+}

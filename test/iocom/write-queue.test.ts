@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import net from 'node:net';
 import { Writable } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { Iocom } from '../../src/iocom/iocom.ts';
 import { WriteQueue } from '../../src/iocom/write-queue.ts';
 import { FrameDecoder } from '../../src/wire/frame-decoder.ts';
 import { DMSG, DMSGF } from '../../src/wire/constants.ts';
@@ -172,5 +175,135 @@ describe('WriteQueue', () => {
     q.flush();
     expect(sink.chunks).toHaveLength(0);
     expect(q.queuedBytes).toBe(0);
+  });
+
+  describe('slab recycling (recycleSlabs, as for a net.Socket)', () => {
+    /**
+     * A stream that, as a socket, uses a written buffer until it calls the
+     * write back: callbacks are held until release(), and at release each
+     * chunk must still hold the bytes it had when written.
+     */
+    class SlowSink extends Writable {
+      readonly received: Uint8Array[] = [];
+      /** The slabs (256 KiB buffers) seen in writes. */
+      readonly buffers = new Set<ArrayBufferLike>();
+      changedBeforeCallback = 0;
+      #pending: Array<{ chunk: Uint8Array; copy: Uint8Array; cb: () => void }> = [];
+      constructor() {
+        super({ highWaterMark: 1 << 30 });
+      }
+      override _write(chunk: Uint8Array, _e: BufferEncoding, cb: () => void): void {
+        if (chunk.buffer.byteLength === 256 * 1024) this.buffers.add(chunk.buffer);
+        this.#pending.push({ chunk, copy: Uint8Array.from(chunk), cb });
+      }
+      /** Complete every write taken so far, in order. */
+      release(): void {
+        while (this.#pending.length > 0) {
+          const p = this.#pending.shift()!;
+          if (!Buffer.from(p.chunk).equals(p.copy)) this.changedBeforeCallback++;
+          this.received.push(p.copy);
+          p.cb();
+        }
+      }
+      decode(): Message[] {
+        const d = new FrameDecoder();
+        const out: Message[] = [];
+        for (const c of this.received) d.pushInto(c, out);
+        d.end();
+        return out;
+      }
+    }
+
+    /** Bytes the messages take in slabs (aux above the 2048-byte inline limit goes out as its own chunk). */
+    const inlineBytes = (sent: Array<{ aux: Uint8Array }>): number => sent.reduce((n, s) => n + 64 + (s.aux.length <= 2048 ? (s.aux.length + 63) & ~63 : 0), 0);
+
+    const run = async (recycle: boolean, seed: number): Promise<{ sink: SlowSink; sent: Array<{ id: number; aux: Uint8Array }> }> => {
+      const sink = new SlowSink();
+      const q = new WriteQueue(sink, () => {}, (e) => { throw e; }, recycle);
+      const sent: Array<{ id: number; aux: Uint8Array }> = [];
+      let x = seed;
+      const rnd = (n: number): number => {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        return (x >>> 8) % n;
+      };
+      for (let round = 0; round < 24; round++) {
+        const k = 100 + rnd(600);
+        for (let i = 0; i < k; i++) {
+          // Now and then an aux above the inline limit: the slab's bytes before it go out as their own chunk.
+          const aux = bytes(rnd(12) === 0 ? 2100 + rnd(3000) : rnd(700), sent.length & 0xff);
+          q.enqueue(DMSG.DBG_SHELL, sent.length + 1, 0, 0, new Uint8Array(0), aux, undefined, false);
+          sent.push({ id: sent.length + 1, aux });
+          // Writes also complete while messages are being queued, between flushes.
+          if (rnd(150) === 0) sink.release();
+        }
+        q.flush();
+        // Writes complete late and in bursts, as a socket's do under load.
+        if (rnd(3) === 0) {
+          sink.release();
+          await nextTurn();
+        }
+      }
+      sink.release();
+      await nextTurn();
+      sink.release();
+      return { sink, sent };
+    };
+
+    for (const seed of [1, 2]) {
+      it(`reuses slabs only after their writes completed; every byte arrives as written (seed ${seed})`, async () => {
+        const { sink, sent } = await run(true, seed);
+        expect(sink.changedBeforeCallback).toBe(0);
+        const got = sink.decode();
+        expect(got).toHaveLength(sent.length);
+        const bad = got.findIndex((m, i) => m.header.msgid !== BigInt(sent[i]!.id) || (m.header.salt & 0xff) !== (i & 0xff) || !Buffer.from(m.aux).equals(sent[i]!.aux));
+        expect(bad, `first message that differs from what was sent`).toBe(-1);
+        // Several MiB went through far fewer distinct buffers than 256 KiB slabs: they were reused.
+        const slabs = Math.ceil(inlineBytes(sent) / (256 * 1024));
+        expect(slabs).toBeGreaterThan(8);
+        expect(sink.buffers.size).toBeLessThan(slabs);
+      });
+    }
+
+    it('without recycleSlabs every slab is a fresh buffer', async () => {
+      const { sink, sent } = await run(false, 1);
+      expect(sink.changedBeforeCallback).toBe(0);
+      expect(sink.decode()).toHaveLength(sent.length);
+      const slabs = Math.floor(inlineBytes(sent) / (256 * 1024));
+      expect(slabs).toBeGreaterThan(8);
+      expect(sink.buffers.size).toBeGreaterThanOrEqual(slabs);
+    });
+
+    it('an Iocom over a TCP socket on 127.0.0.1 delivers every message of several slabs intact', async () => {
+      const server = net.createServer();
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+      const port = (server.address() as net.AddressInfo).port;
+      const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+      const client = net.connect(port, '127.0.0.1');
+      await new Promise<void>((r) => client.once('connect', () => r()));
+      const serverSock = await accepted;
+      const opts = { pingIntervalMs: 0, linkTimeoutMs: 0 };
+      const tx = new Iocom(client, opts);
+      const rx = new Iocom(serverSock, opts);
+      const N = 12000;
+      const got: Uint8Array[] = [];
+      const done = new Promise<void>((resolve) => {
+        rx.messages$.subscribe((m) => {
+          got.push(Uint8Array.from(m.aux));
+          if (got.length === N) resolve();
+        });
+      });
+      try {
+        for (let i = 0; i < N; i++) {
+          tx.sendOneWay(DMSG.DBG_SHELL, { aux: bytes(64 + (i % 200), i & 0xff) });
+          if (i % 1000 === 999) await nextTurn();
+        }
+        await done;
+        expect(got.findIndex((a, i) => !Buffer.from(a).equals(bytes(64 + (i % 200), i & 0xff))), 'first message that differs').toBe(-1);
+      } finally {
+        tx.destroy();
+        rx.destroy();
+        server.close();
+      }
+    }, 30_000);
   });
 });

@@ -8,8 +8,10 @@ import {
   crc32c,
   crc32cBytes,
   crc32cJs,
+  crc32cView,
   crc32cWords,
   headerCrc,
+  headerCrcView,
   NATIVE_CRC32C,
   NATIVE_MIN_BYTES,
 } from '../../src/wire/crc32c.ts';
@@ -376,6 +378,44 @@ describe('crc32cWords (the word-view path of the decoder and the writer)', () =>
         expect(crc32cWords(W, w, n)).toBe(refCrc(buf.subarray(w * 4, (w + n) * 4)));
       }),
       { seed: 1306, numRuns: 300 },
+    );
+  });
+});
+
+describe('crc32cView and headerCrcView (the decoder\'s fast path at any alignment)', () => {
+  it('crc32cView equals crc-32/crc32c over 16-byte blocks at every byte offset (property, fixed seed 1307)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 1100 }), fc.integer({ min: 0, max: 15 }), fc.nat(), fc.nat(), (bytes, pad, a, b) => {
+        // The bytes at `pad` of a bigger buffer: the view's byteOffset is misaligned for pad % 4 !== 0.
+        const buf = new Uint8Array(pad + bytes.length);
+        buf.set(bytes, pad);
+        const v = new DataView(buf.buffer, pad, bytes.length);
+        const o = a % (bytes.length - 15);
+        const n = 16 * (1 + (b % ((bytes.length - o) >>> 4)));
+        expect(crc32cView(v, o, n)).toBe(refCrc(bytes.subarray(o, o + n)));
+      }),
+      { seed: 1307, numRuns: 400 },
+    );
+  });
+
+  it('headerCrcView equals headerCrc (hdr_crc as zero) at every byte offset, sparse or dense words (property, fixed seed 1308)', () => {
+    const word = fc.oneof(fc.constant(0), fc.integer({ min: -0x80000000, max: 0x7fffffff }));
+    fc.assert(
+      fc.property(fc.array(word, { minLength: 16, maxLength: 16 }), fc.boolean(), fc.integer({ min: 0, max: 11 }), (words, magic, pad) => {
+        const hdr = new Uint8Array(64);
+        const dv = new DataView(hdr.buffer);
+        words.forEach((x, i) => dv.setInt32(i * 4, x, true));
+        if (magic) dv.setUint32(0, 0x4832, true);
+        const buf = new Uint8Array(pad + 64 + 5);
+        buf.set(hdr, pad);
+        const want = headerCrc(hdr.slice(), 0, 64);
+        expect(headerCrcView(new DataView(buf.buffer), pad)).toBe(want);
+        // The reference: CRC-32C of the 64 bytes with the hdr_crc field zeroed.
+        const z = hdr.slice();
+        z.fill(0, 60);
+        expect(want).toBe(refCrc(z));
+      }),
+      { seed: 1308, numRuns: 400 },
     );
   });
 });

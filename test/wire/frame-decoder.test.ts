@@ -173,6 +173,69 @@ describe('FrameDecoder properties (seed ' + SEED + ')', () => {
   });
 });
 
+describe('FrameDecoder at misaligned chunk offsets (the DataView fast path; seed ' + (SEED + 10) + ')', () => {
+  /** `bytes` copied to byte `pad` of a fresh buffer, as a Buffer (a TCP read's chunk type). */
+  const at = (bytes: Uint8Array, pad: number): Buffer => {
+    const b = Buffer.alloc(pad + bytes.length);
+    b.set(bytes, pad);
+    return b.subarray(pad);
+  };
+
+  it('decodes the same messages at every start offset 1..7, without copying them', () => {
+    fc.assert(
+      fc.property(fc.array(messageInput(400), { minLength: 2, maxLength: 8 }), fc.integer({ min: 1, max: 7 }), (inputs, pad) => {
+        const stream = concatBytes(inputs.flatMap((i) => encodeMessage(i)));
+        const want = decodeAll([stream]).map(hexOf);
+        const chunk = at(stream, pad);
+        const got = decodeAll([chunk]);
+        expect(got.map(hexOf)).toEqual(want);
+        for (const m of got) {
+          // Taken by a fast path: plain Uint8Array views of the chunk (the general path gives Buffer views).
+          if (m.aux.length > 0) {
+            expect(m.aux.buffer).toBe(chunk.buffer);
+            expect(Buffer.isBuffer(m.aux)).toBe(false);
+          }
+        }
+      }),
+      { seed: SEED + 10, numRuns: 200 },
+    );
+  });
+
+  it('a message split across reads leaves the next ones misaligned: same messages as one chunk', () => {
+    fc.assert(
+      fc.property(fc.array(messageInput(300), { minLength: 3, maxLength: 10 }), fc.nat(), (inputs, cutSeed) => {
+        const stream = concatBytes(inputs.flatMap((i) => encodeMessage(i)));
+        const want = decodeAll([stream]).map(hexOf);
+        const cut = 1 + (cutSeed % (stream.length - 1));
+        expect(decodeAll([at(stream.subarray(0, cut), 0), at(stream.subarray(cut), 0)]).map(hexOf)).toEqual(want);
+      }),
+      { seed: SEED + 11, numRuns: 200 },
+    );
+  });
+
+  it('a flipped bit is reported with the same error code as at an aligned offset', () => {
+    fc.assert(
+      fc.property(fc.array(messageInput(200), { minLength: 2, maxLength: 4 }), fc.nat(), fc.integer({ min: 1, max: 7 }), (inputs, bitSeed, pad) => {
+        const bytes = concatBytes(inputs.flatMap((i) => encodeMessage(i)));
+        const bit = bitSeed % (bytes.length * 8);
+        bytes[bit >> 3]! ^= 1 << (bit & 7);
+        const outcome = (chunk: Uint8Array): string => {
+          try {
+            return `ok ${decodeAll([chunk]).map(hexOf).join(',')}`;
+          } catch (e) {
+            expect(e).toBeInstanceOf(ProtocolError);
+            return `error ${(e as ProtocolError).code}`;
+          }
+        };
+        const aligned = outcome(bytes);
+        expect(aligned.startsWith('error')).toBe(true);
+        expect(outcome(at(bytes, pad))).toBe(aligned);
+      }),
+      { seed: SEED + 12, numRuns: 500 },
+    );
+  });
+});
+
 describe('FrameDecoder errors', () => {
   function encoded(cmd: number, auxLen = 0): Uint8Array {
     return concatBytes(encodeMessage({ header: { cmd, msgid: 5n }, aux: new Uint8Array(auxLen).fill(9) }));

@@ -15,6 +15,9 @@ export function formatLocksReport(r: LocksReport): string {
   const out: string[] = [`node ${r.node} (dlm nodeid ${r.nodeid}): ${r.lockspaces.length} lockspace${r.lockspaces.length === 1 ? '' : 's'}`];
   for (const ls of r.lockspaces) {
     out.push(`lockspace ${ls.name}: lvblen ${ls.lvblen}, members ${ls.members.join(' ')}; granted ${ls.stats.grants}, waited ${ls.stats.waits}, basts ${ls.stats.basts} (as master)`);
+    if (ls.state !== undefined) out.push(`  membership: ${ls.state}`);
+    const v = ls.views;
+    if (v) out.push(`  views: term ${v.term} ${v.role}, view ${v.view} [${v.members.join(' ')}], ${v.granting ? `granting (${Math.round(v.leaseRemaining)} ms left)` : 'not granting'}; messages in ${v.messagesIn} out ${v.messagesOut} dropped ${v.dropped}`);
     out.push(formatLockdump(ls.name, ls.resources).trimEnd());
     if (ls.truncated) out.push(`  ... more resources not listed`);
   }

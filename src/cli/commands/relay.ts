@@ -29,7 +29,7 @@ export function flagSettings(values: OptionValues): PartialSettings {
     'allow-key': listOption(values, 'allow-key'),
     lockspaces: listOption(values, 'lockspace'),
   };
-  for (const k of ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca', 'metrics', 'log', 'log-level'] as const) {
+  for (const k of ['name', 'key', 'tls-cert', 'tls-key', 'tls-ca', 'metrics', 'log', 'log-level', 'voters', 'views-dir'] as const) {
     const v = stringOption(values, k, 'relay');
     if (v !== undefined) s[k] = v;
   }
@@ -87,6 +87,8 @@ export const relayCommand: Command = {
     name: { type: 'string', valueName: 'NAME', description: 'node name sent to peers (default: host name)' },
     advertise: { type: 'string', multiple: true, valueName: 'SERVICE[/INSTANCE]', description: 'advertise an echo service' },
     lockspace: { type: 'string', multiple: true, valueName: 'NAME', description: "join this DLM lockspace (config key \"lockspaces\"); inspect with 'dmsg locks'" },
+    voters: { type: 'string', valueName: 'ID,ID,...', description: 'voters of the lockspaces (DLM node ids or router UUIDs): membership views with a quorum, a minority stops granting (docs/views.md)' },
+    'views-dir': { type: 'string', valueName: 'DIR', description: 'keep the views state (Raft term, vote, log) in files here, for restarts (needs --voters)' },
     key: { type: 'string', valueName: 'FILE', description: "this node's Ed25519 private key (PEM), from dmsg keygen" },
     'allow-key': { type: 'string', multiple: true, valueName: 'FILE', description: "a peer's Ed25519 public key (PEM); peers must prove one" },
     'tls-cert': { type: 'string', valueName: 'FILE', description: 'TLS certificate chain (PEM)' },

@@ -11,6 +11,7 @@ import { DLM_ERRNO, LKF, MODE_NAMES, parseMode, type LkfName, type ModeName } fr
 import { DlmError } from './errors.ts';
 import { newLksb, type Lksb } from './lock.ts';
 import type { Lockspace } from './lockspace.ts';
+import { validOwner } from './orphans.ts';
 
 export interface LockOptions {
   /** Extra DLM_LKF_* flags, by name or as bits (CONVERT/VALBLK are added as needed). @default none */
@@ -19,6 +20,12 @@ export interface LockOptions {
   signal?: AbortSignal;
   /** LVB to write (used when the LVB table says this operation writes). @default none (the lock's LVB buffer as it is) */
   lvb?: Uint8Array;
+  /**
+   * Who holds the lock (new requests only): a process id or any 32-bit
+   * number naming a holder; `closeOwner(owner)` ends its locks (PERSISTENT
+   * ones become orphans), `purge()` removes orphans by owner. @default 0 (the handle itself; only `leave()`/`release()` end its locks)
+   */
+  owner?: number;
 }
 
 function flagBits(flags: LockOptions['flags']): number {
@@ -77,7 +84,12 @@ export class DlmLockspace {
         reject(new DlmError('ECANCEL', `lock ${String(name)}: aborted before the request`));
         return;
       }
-      const lk = new DlmLock(this, typeof name === 'string' ? name : new TextDecoder().decode(name));
+      const owner = options.owner ?? 0;
+      if (!validOwner(owner)) {
+        reject(new DlmError('EINVAL', `owner must be an integer 0..0xffffffff, got ${String(owner)}`));
+        return;
+      }
+      const lk = new DlmLock(this, typeof name === 'string' ? name : new TextDecoder().decode(name), owner);
       this.#locks.add(lk);
       lk.start(name, m, flags, options, resolve, reject);
     });
@@ -86,6 +98,40 @@ export class DlmLockspace {
   /** @internal */
   dropped(lk: DlmLock): void {
     this.#locks.delete(lk);
+  }
+
+  /**
+   * The owner went away (spec §2.11): its PERSISTENT locks become orphans
+   * (an operation in progress is cancelled, the granted mode kept), the
+   * others are force-unlocked with IVVALBLK. Its `DlmLock`s end and their
+   * pending operations reject with ESHUTDOWN; no callback reaches them.
+   * Adopt an orphan with `lock(name, mode, { flags: ['ORPHAN'], owner })`.
+   */
+  closeOwner(owner: number): { orphaned: number; unlocked: number } {
+    if (!validOwner(owner) || owner === 0) throw new DlmError('EINVAL', `closeOwner: owner must be an integer 1..0xffffffff, got ${String(owner)}`);
+    for (const lk of [...this.#locks]) if (lk.owner === owner) lk.abandon(`owner ${owner} closed`);
+    return this.raw.closeOwner(owner);
+  }
+
+  /** `dlm_purge()`: force-unlock the orphans of owner `pid` (0 = all) on node `nodeid` (0 = this node). */
+  purge(nodeid: number, pid: number): void {
+    const rv = this.raw.purge(nodeid, pid);
+    if (rv !== 0) throw DlmError.fromStatus(rv, `purge node ${nodeid} pid ${pid}`);
+  }
+
+  /**
+   * Release the lockspace with the kernel's force levels (spec §1.2): 0
+   * fails with EBUSY while any lock exists on this node (other nodes' locks
+   * mastered here included); 1 while a lock owned here holds a granted
+   * mode; 2 releases regardless; 3 too, sending nothing (forced shutdown).
+   * On success every `DlmLock` of this handle ends, pending operations
+   * reject with ESHUTDOWN. `leave()` is the polite way out.
+   */
+  release(force: 0 | 1 | 2 | 3 = 0): void {
+    const rv = this.raw.release(force);
+    if (rv !== 0) throw DlmError.fromStatus(rv, `release ${this.name} (force ${String(force)})`);
+    for (const lk of [...this.#locks]) lk.abandon(`lockspace ${this.name} released`);
+    this.#forget();
   }
 
   /**
@@ -109,6 +155,8 @@ export class DlmLockspace {
 export class DlmLock {
   readonly lockspace: DlmLockspace;
   readonly name: string;
+  /** Who holds it (`LockOptions.owner`; 0 = the handle). */
+  readonly owner: number;
   readonly lksb: Lksb;
   readonly #bast = new Subject<ModeName>();
   readonly #ops: PendingOp[] = [];
@@ -116,9 +164,10 @@ export class DlmLock {
   readonly bast$: Observable<ModeName> = this.#bast.asObservable();
   #ended = false;
 
-  constructor(lockspace: DlmLockspace, name: string) {
+  constructor(lockspace: DlmLockspace, name: string, owner = 0) {
     this.lockspace = lockspace;
     this.name = name;
+    this.owner = owner;
     this.lksb = newLksb(lockspace.raw.lvblen);
   }
 
@@ -180,6 +229,12 @@ export class DlmLock {
     this.#bast.next(MODE_NAMES[mode]!);
   };
 
+  /** @internal The lock is no longer this handle's (owner closed, lockspace released): reject what is pending, end. */
+  abandon(why: string): void {
+    for (const op of this.#ops.splice(0)) op.reject(new DlmError('ESHUTDOWN', `${op.kind} ${this.name}: ${why}`));
+    this.#end();
+  }
+
   #end(): void {
     if (this.#ended) return;
     this.#ended = true;
@@ -218,7 +273,7 @@ export class DlmLock {
         reject(err);
       },
     });
-    const rv = raw.lock(mode, this.lksb, flags, name, this.#ast, undefined, this.#onBast);
+    const rv = raw.lock(mode, this.lksb, flags, name, this.#ast, undefined, this.#onBast, this.owner);
     if (rv !== 0) {
       this.#ops.pop();
       unwatch();

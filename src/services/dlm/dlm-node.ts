@@ -23,6 +23,9 @@ import { Dlm } from './dlm.ts';
 import { DlmError } from './errors.ts';
 import type { DumpResource, LockspaceStats } from './lockspace.ts';
 import { MidcommsEndpoint, joinOverSpans, type SpanMembership } from './mesh-binding.ts';
+import type { MeshViewsOptions } from './views/driver-mesh.ts';
+import { FileViewsStore, viewsStoreFile } from './views/driver-store.ts';
+import type { ViewsStats } from './views/driver.ts';
 import { validateLockspaceName } from './options.ts';
 
 /** The service every DLM node serves for inspection. */
@@ -44,6 +47,10 @@ export const DLM_ADMIN_MAX_REPORT = 64 << 20;
 export interface LockspaceReport {
   name: string;
   lvblen: number;
+  /** Membership status: the views protocol's text with voters ('member of view 3 (granting)', 'minority: waiting ...'), or NO_VOTERS_STATE. */
+  state?: string;
+  /** The views driver's figures (term, role, view, granting, lease remaining, messages in/out/dropped), with voters. */
+  views?: ViewsStats;
   /** DLM node ids, sorted. */
   members: number[];
   resources: DumpResource[];
@@ -65,8 +72,24 @@ export interface DlmNodeOptions {
   lockspaces?: readonly string[];
   /** LVB length of those lockspaces. @default LOCKSPACE_DEFAULTS.lvblen (32) */
   lvblen?: number;
-  /** Clock of midcomms' and the DLM's timers. @default systemClock */
+  /** Clock of midcomms' and the DLM's timers (and the views driver's). @default systemClock */
   clock?: Clock;
+  /**
+   * The configured member list (DLM node ids) of every lockspace joined
+   * here: membership goes through the views protocol (quorum of voters,
+   * leases; docs/views.md). @default none: members follow spans, no
+   * split-brain protection
+   */
+  voters?: readonly number[];
+  /** Views timings (docs/views.md defaults); used only with `voters`. @default the documented defaults */
+  views?: Omit<MeshViewsOptions, 'voters' | 'store' | 'clock'>;
+  /**
+   * Directory of the views state files (`views-<lockspace>.json`, fsynced,
+   * replaced atomically): a restarted node resumes its Raft term, vote and
+   * log. @default none: the state lives in memory (a restart starts over,
+   * which is safe only if the node also comes back with a new identity)
+   */
+  viewsStateDir?: string;
 }
 
 export interface DlmNode {
@@ -98,7 +121,12 @@ export async function startDlmNode(router: Router, options: DlmNodeOptions = {})
       .filter((ls) => name === undefined || name === '' || ls.name === name)
       .map((ls) => {
         const all = ls.dump();
-        return { name: ls.name, lvblen: ls.lvblen, members: [...ls.members], resources: all.slice(0, DLM_ADMIN_MAX_RESOURCES), truncated: all.length > DLM_ADMIN_MAX_RESOURCES, stats: ls.stats };
+        const m = memberships.get(ls.name);
+        const views = m?.viewsStats ?? null;
+        return {
+          name: ls.name, lvblen: ls.lvblen, ...(m ? { state: m.state } : {}), ...(views ? { views } : {}),
+          members: [...ls.members], resources: all.slice(0, DLM_ADMIN_MAX_RESOURCES), truncated: all.length > DLM_ADMIN_MAX_RESOURCES, stats: ls.stats,
+        };
       }),
   });
   const service = router.serve(DLM_ADMIN_SERVICE, (tx) => answerAdmin(tx, report));
@@ -112,7 +140,13 @@ export async function startDlmNode(router: Router, options: DlmNodeOptions = {})
     mc.destroy();
   };
   try {
-    for (const n of names) memberships.set(n, await joinOverSpans(router, dlm, n, options.lvblen === undefined ? {} : { lvblen: options.lvblen }));
+    for (const n of names) {
+      const views = options.voters === undefined ? {} : {
+        voters: options.voters,
+        views: { ...options.views, ...(options.clock ? { clock: options.clock } : {}), ...(options.viewsStateDir !== undefined ? { store: new FileViewsStore(viewsStoreFile(options.viewsStateDir, n), options.voters) } : {}) },
+      };
+      memberships.set(n, await joinOverSpans(router, dlm, n, { ...(options.lvblen === undefined ? {} : { lvblen: options.lvblen }), ...views }));
+    }
   } catch (err) {
     close();
     throw err;

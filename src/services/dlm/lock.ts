@@ -57,6 +57,10 @@ export class Lock implements RuleLock {
   lvbseq = 0;
   /** Fencing token of the current PW/EX grant, 0 below PW (fence-rules.ts). */
   fence = 0;
+  /** The owner (the kernel's ownpid; 0 = the lockspace handle), orphans.ts. */
+  ownpid = 0;
+  /** Its owner went away and it is PERSISTENT: kept granted until adopted or purged (orphans.ts). */
+  orphan = false;
   ast: AstFn | null = null;
   bast: BastFn | null = null;
   astarg: unknown = undefined;

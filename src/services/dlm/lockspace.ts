@@ -23,6 +23,7 @@ import { announceUnusedMastered, checkNoneInUse, sendRemove, membersChanged, nor
 import { fenceOnOwnerGrant, writeFence } from './fence-rules.ts';
 import { Lock, type AstFn, type BastFn, type Lksb, type WaitType } from './lock.ts';
 import { handleMasterMessage } from './master-side.ts';
+import { adoptOrphan, closeOwner, orphans, purge, validOwner } from './orphans.ts';
 import { handleOwnerMessage } from './owner-side.ts';
 import { DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG, type DlmMessage, type MsgType } from './message.ts';
 import { isDownConversion, lvbOperation } from './modes.ts';
@@ -91,6 +92,26 @@ export class Lockspace implements ResourceSink {
     return this.#locks.get(lkid);
   }
 
+  /** Every lock known here, any role (orphans.ts, dumps). */
+  allLocks(): IterableIterator<Lock> {
+    return this.#locks.values();
+  }
+
+  /** The owner went away: PERSISTENT locks become orphans, the others are force-unlocked (orphans.ts, §2.11). */
+  closeOwner(owner: number): { orphaned: number; unlocked: number } {
+    return closeOwner(this, owner);
+  }
+
+  /** `dlm_purge()`: force-unlock the orphans of `pid` (0 = all) on node `nodeid` (0 = here). 0 or a negative errno. */
+  purge(nodeid: number, pid: number): number {
+    return purge(this, nodeid, pid);
+  }
+
+  /** Orphan locks on this node (owned here, PERSISTENT, their owner gone). */
+  get orphans(): Lock[] {
+    return orphans(this);
+  }
+
   dirNodeOf(r: Resource): number {
     return directoryNode(r.hash, this.#members);
   }
@@ -107,9 +128,11 @@ export class Lockspace implements ResourceSink {
    * `dlm_lock()`: 0 when accepted (exactly one completion AST follows), or a
    * negative errno (no AST). A new request writes `lksb.lkid` before
    * returning; a conversion (LKF.CONVERT) names its lock by `lksb.lkid`.
+   * `owner` (a process id or the like; 0 = none) is who holds a new lock,
+   * for `closeOwner()`, orphans and purge (orphans.ts).
    */
-  lock(mode: number, lksb: Lksb, flags: number, name: Uint8Array | string | null, ast: AstFn, astarg?: unknown, bast?: BastFn | null): number {
-    if (this.#released) return DLM_ERRNO.EINVAL;
+  lock(mode: number, lksb: Lksb, flags: number, name: Uint8Array | string | null, ast: AstFn, astarg?: unknown, bast?: BastFn | null, owner = 0): number {
+    if (this.#released || !validOwner(owner)) return DLM_ERRNO.EINVAL;
     // ASCII names (the common case) are their own map key: no encoding per call.
     const ascii = typeof name === 'string' && ASCII.test(name);
     const nameBytes = ascii ? null : typeof name === 'string' ? enc.encode(name) : (name ?? new Uint8Array(0));
@@ -141,9 +164,9 @@ export class Lockspace implements ResourceSink {
       this.#run(() => this.#convertLock(lkb));
       return 0;
     }
-    // No process ever exits here, so no orphan exists to adopt.
-    if (flags & LKF.ORPHAN) return DLM_ERRNO.ENOENT;
+    if (flags & LKF.ORPHAN) return adoptOrphan(this, this.rsbs.get(ascii ? (name as string) : latin1(nameBytes!)), mode, lksb, ast, astarg, bast, owner);
     const lkb = this.#newLock(false);
+    lkb.ownpid = owner;
     lkb.exflags = flags;
     lkb.rqmode = mode as Mode;
     lkb.ast = ast;
@@ -492,6 +515,7 @@ export class Lockspace implements ResourceSink {
   #lockMessage(type: MsgType, lkb: Lock): DlmMessage {
     const m = emptyMessage(type);
     m.nodeid = this.ourNodeid;
+    m.pid = lkb.ownpid;
     m.lkid = lkb.lkid;
     m.remid = lkb.remid;
     m.exflags = lkb.exflags;
@@ -684,17 +708,22 @@ export class Lockspace implements ResourceSink {
 
   /**
    * Release the lockspace (`dlm_release_lockspace`): force 0 refuses (EBUSY)
-   * while any lock exists here; 1 refuses while a local lock holds a granted
-   * mode; 2 and 3 release regardless. Returns 0 or a negative errno.
+   * while any lock exists here (master copies included); 1 refuses while a
+   * lock owned here (orphans included) holds a granted mode; 2 releases
+   * regardless, telling directory nodes about unused resources mastered
+   * here (REMOVE); 3 is the forced shutdown: releases and sends nothing.
+   * No AST follows for any lock. Returns 0 or a negative errno (EINVAL for
+   * another force).
    */
   release(force: 0 | 1 | 2 | 3 = 0): number {
+    if (force !== 0 && force !== 1 && force !== 2 && force !== 3) return DLM_ERRNO.EINVAL;
     if (this.#released) return 0;
     if (force === 0 && this.#locks.size > 0) return DLM_ERRNO.EBUSY;
     if (force === 1) {
       for (const lkb of this.#locks.values()) if (!lkb.masterCopy && lkb.grmode !== LKM.IV) return DLM_ERRNO.EBUSY;
     }
     this.#released = true;
-    announceUnusedMastered(this);
+    if (force < 3) announceUnusedMastered(this);
     this.#clearToss();
     this.rsbs.clear();
     for (const lkb of this.#locks.values()) lkb.endOfLife = true;

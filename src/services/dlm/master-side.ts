@@ -9,6 +9,7 @@
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_ } from './constants.ts';
 import { readFence, writeFence } from './fence-rules.ts';
 import type { Lock } from './lock.ts';
+import { receivePurge } from './orphans.ts';
 import type { Lockspace } from './lockspace.ts';
 import { emptyMessage, MSG, type DlmMessage, type MsgType } from './message.ts';
 import { isDownConversion } from './modes.ts';
@@ -40,7 +41,7 @@ export function handleMasterMessage(ls: Lockspace, from: number, m: DlmMessage):
       onRemove(ls, from, m);
       return true;
     case MSG.PURGE:
-      // Orphans exist only for userspace processes that exit; there are none here.
+      receivePurge(ls, m);
       return true;
     default:
       return false;
@@ -100,6 +101,7 @@ function onRequest(ls: Lockspace, from: number, m: DlmMessage): void {
   const lkb = ls.newMasterCopy();
   lkb.nodeid = from;
   lkb.remid = m.lkid;
+  lkb.ownpid = m.pid;
   lkb.exflags = m.exflags;
   lkb.sbflags = 0;
   lkb.rqmode = m.rqmode as Lock['rqmode'];

@@ -7,11 +7,14 @@
  * const mc = midcomms(router);
  * const dlm = new Dlm({ endpoint: new MidcommsEndpoint(router, mc) });
  * const ls = await joinOverSpans(router, dlm, 'app', { lvblen: 32 });   // members: whoever serves dlm:app
+ * const q = await joinOverSpans(router, dlm, 'safe', { voters: [1, 2, 3] }); // members: views with a quorum of 1,2,3
+ * q.state$.subscribe(console.log);                                        // 'member of view 1 (granting)', ...
  * ```
  *
  * DLM node ids are midcomms node ids: `nodeidOf(router node id)`, midcomms'
  * default (a midcomms given another `nodeid` option does not fit).
  */
+import { BehaviorSubject, NEVER, type Observable } from 'rxjs';
 import type { Router } from '../../span/index.ts';
 import { nodeidOf } from '../midcomms/index.ts';
 import type { Midcomms } from '../midcomms/index.ts';
@@ -20,6 +23,10 @@ import type { Dlm } from './dlm.ts';
 import { DlmError } from './errors.ts';
 import type { LockspaceOptions } from './options.ts';
 import type { DlmEndpoint } from './transport.ts';
+import { lockspaceTarget, memberNodeid, startMeshViews, type MeshViews, type MeshViewsOptions } from './views/driver-mesh.ts';
+import { resolveViewsDriverOptions } from './views/driver-options.ts';
+import type { ViewsDriver, ViewsStats } from './views/driver.ts';
+import type { ViewsOutput } from './views/types.ts';
 
 interface Unsubscribable {
   unsubscribe(): void;
@@ -39,6 +46,9 @@ export class MidcommsEndpoint implements DlmEndpoint {
   unknownPeer = 0;
   /** Sends midcomms refused (its session closed or fenced). */
   sendErrors = 0;
+  readonly #onSendError = (): void => {
+    this.sendErrors++;
+  };
 
   constructor(router: Router, mc: Midcomms, options: { service?: string } = {}) {
     const service = options.service ?? 'midcomms';
@@ -79,9 +89,8 @@ export class MidcommsEndpoint implements DlmEndpoint {
       return;
     }
     try {
-      this.#mc.session(node).send(bytes).catch(() => {
-        this.sendErrors++;
-      });
+      // post(): no promise (and no microtask) per message.
+      this.#mc.session(node).post(bytes, this.#onSendError);
     } catch {
       this.sendErrors++;
     }
@@ -108,58 +117,146 @@ export function lockspaceService(name: string): string {
 /** A lockspace whose member list follows the routers serving `dlm:<name>`. */
 export interface SpanMembership {
   readonly lockspace: DlmLockspace;
-  /** Member-list changes refused because resources were in use (they need recovery, next issue). */
+  /** Member-list changes the lockspace refused (a lockspace without recovery refuses a change while resources are in use). */
   readonly refusedChanges: number;
+  /**
+   * Every output of the membership-view protocol (committed views, granting,
+   * stopped, status), with `voters`; without voters nothing is emitted.
+   */
+  readonly views$: Observable<ViewsOutput>;
+  /**
+   * The membership status text now: with voters the views protocol's
+   * ('member of view 3 (granting)', 'minority: waiting (view 3, no quorum
+   * lease)', 'excluded from view 4: waiting', ...); without voters
+   * 'following spans (no quorum: no split-brain protection)'.
+   */
+  readonly state: string;
+  /** `state` as it changes (replays the current text on subscribe). */
+  readonly state$: Observable<string>;
+  /** The views driver's counters and protocol state (null without voters). */
+  readonly viewsStats: ViewsStats | null;
+  /** The views driver itself (null without voters), for tests and tools. */
+  readonly views: ViewsDriver | null;
   /** Stop following spans and withdraw this node's `dlm:<name>` service. */
   close(): void;
 }
 
+/** Options of `joinOverSpans`: the lockspace's, plus `voters` and the views timings. */
+export interface JoinOverSpansOptions extends Omit<LockspaceOptions, 'members'> {
+  /**
+   * The configured member list (DLM node ids). With it, membership changes
+   * go through the views protocol (Raft with leases, docs/views.md): a view
+   * needs a majority of `voters`, a minority side stops granting. Without
+   * it the lockspace follows spans directly, with no quorum and no
+   * split-brain protection. @default none
+   */
+  voters?: readonly number[];
+  /** Views timings, store and clock (used only with `voters`; defaults in docs/views.md). */
+  views?: Omit<MeshViewsOptions, 'voters'>;
+}
+
+/** Text of `state` without voters. */
+export const NO_VOTERS_STATE = 'following spans (no quorum: no split-brain protection)';
+
 /**
  * Join lockspace `name` with its members discovered from spans: this node
- * serves `dlm:<name>`, and every join/leave of that service restarts the
- * lockspace with the new list (stop, then start). Without recovery (next
- * issue) a change while resources are in use is refused and counted, and
- * the old list stays.
+ * serves `dlm:<name>`.
+ *
+ * With `options.voters`, the views driver decides the members: the lockspace
+ * starts stopped, gated by the views lease, and is (re)started with each
+ * committed view this node grants under (docs/views.md).
+ *
+ * Without voters every join/leave of that service restarts the lockspace
+ * with the new list (stop, then start; a restarted peer is passed as
+ * departed); no quorum: two sides of a partition both carry on. A change
+ * the lockspace refuses is counted and the old list stays.
  */
-export async function joinOverSpans(router: Router, dlm: Dlm, name: string, options: Omit<LockspaceOptions, 'members'> = {}): Promise<SpanMembership> {
+export async function joinOverSpans(router: Router, dlm: Dlm, name: string, options: JoinOverSpansOptions = {}): Promise<SpanMembership> {
   const service = lockspaceService(name);
-  const ids = (): number[] => [...new Set([dlm.nodeid, ...router.members(service).map((m) => (m.local ? dlm.nodeid : nodeidOf(m.node)))])].sort((a, b) => a - b);
+  const { voters, views: viewsOptions, ...lsOptions } = options;
+  const ids = (): number[] => [...new Set([dlm.nodeid, ...router.members(service).map((m) => memberNodeid(m, dlm.nodeid))])].sort((a, b) => a - b);
+  let mesh: MeshViews | null = null;
   const ad = router.serve(service, (tx) => {
-    // Nothing is opened on this service: it only marks membership.
+    if (mesh) return mesh.handle(tx);
+    // Without views nothing is opened on this service: it only marks membership.
     tx.rx$.subscribe({ error: () => {} });
     tx.close();
   });
   let lockspace: DlmLockspace;
   try {
-    lockspace = await dlm.join(name, { ...options, members: ids() });
+    if (voters !== undefined) resolveViewsDriverOptions(dlm.nodeid, { ...viewsOptions, voters }); // validate before joining
+    lockspace = await dlm.join(name, { ...lsOptions, members: voters !== undefined ? [...voters] : ids() });
+    if (voters !== undefined) mesh = startMeshViews(router, service, dlm.nodeid, { ...viewsOptions, voters }, lockspaceTarget(lockspace.raw), dlm.options.clock);
   } catch (err) {
     ad.close();
     throw err;
   }
+  if (mesh) {
+    const m = mesh;
+    return {
+      lockspace,
+      refusedChanges: 0,
+      views$: m.driver.views$,
+      get state() {
+        return m.driver.state;
+      },
+      state$: m.driver.state$,
+      get viewsStats() {
+        return m.driver.stats;
+      },
+      views: m.driver,
+      close() {
+        m.close();
+        ad.close();
+      },
+    };
+  }
   let refused = 0;
+  const incarnations = new Map<number, number>();
+  const restarted = (): number[] => {
+    const out: number[] = [];
+    for (const m of router.members(service)) {
+      if (m.local || m.incarnation === null) continue;
+      const id = nodeidOf(m.node);
+      const before = incarnations.get(id);
+      if (before !== undefined && before !== m.incarnation) out.push(id);
+      incarnations.set(id, m.incarnation);
+    }
+    return out;
+  };
+  restarted();
   const sub = router.members$(service).subscribe(() => {
     const raw = lockspace.raw;
     if (raw.released) return;
     const next = ids();
+    const departed = restarted().filter((n) => next.includes(n));
     const same = next.length === raw.members.length && next.every((m, i) => m === raw.members[i]);
-    if (same) return;
+    if (same && departed.length === 0) return;
     const before = [...raw.members];
+    const target = lockspaceTarget(raw);
     raw.stop();
     try {
-      raw.start(next);
+      target.start(next, departed.length > 0 ? { departed } : {});
     } catch (err) {
       if (!(err instanceof DlmError)) throw err;
       refused++;
       raw.start(before);
     }
   });
+  const state$ = new BehaviorSubject<string>(NO_VOTERS_STATE);
   return {
     lockspace,
     get refusedChanges() {
       return refused;
     },
+    views$: NEVER,
+    state: NO_VOTERS_STATE,
+    state$: state$.asObservable(),
+    viewsStats: null,
+    views: null,
     close() {
       sub.unsubscribe();
+      state$.complete();
       ad.close();
     },
   };

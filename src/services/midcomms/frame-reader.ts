@@ -58,6 +58,18 @@ export type FramingCheck =
   | { readonly ok: true; readonly length: number }
   | { readonly ok: false; readonly code: 'BAD_FRAME_LENGTH' | 'TRUNCATED'; readonly reason: string };
 
+/**
+ * §5.4 item 1 as a number, for the receive loop (no result object per
+ * frame): the frame's length when it is well framed, else -1 (then
+ * `frameLengthAt` says why).
+ */
+export function frameLengthOrFail(bytes: Uint8Array, off: number, end = bytes.length): number {
+  if (end - off < SIZE.HEADER) return -1;
+  const length = bytes[off + OFF.LENGTH]! | (bytes[off + OFF.LENGTH + 1]! << 8);
+  if (length < SIZE.HEADER || length > SIZE.MAX_MESSAGE || length > end - off) return -1;
+  return length;
+}
+
 /** §5.4 item 1 for the frame at `off`; `end` is the end of the data. */
 export function frameLengthAt(bytes: Uint8Array, off: number, end = bytes.length): FramingCheck {
   if (end - off < SIZE.HEADER) return { ok: false, code: 'TRUNCATED', reason: `${end - off} bytes left, a header needs ${SIZE.HEADER}` };

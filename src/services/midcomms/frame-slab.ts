@@ -1,5 +1,5 @@
 /**
- * Frames built for sending are cut from 64 KiB slabs rather than allocated
+ * Frames built for sending (and messages received, see receiver.ts) are cut from slabs (64 KiB by default) rather than allocated
  * one by one: one typed-array view each instead of a buffer each, and frames
  * built one after another lie next to each other, so a batch of them goes
  * into one DMSG aux without a copy (see `contiguous`). A slab lives as long
@@ -9,13 +9,19 @@
 const SLAB = 64 * 1024;
 
 export class FrameSlab {
+  readonly #size: number;
   #buf = new Uint8Array(0);
   #off = 0;
+
+  /** `size`: bytes per slab (a slab is never written again once its views are handed out). */
+  constructor(size = SLAB) {
+    this.#size = size;
+  }
 
   /** `bytes` zeroed bytes (a frame is at most 4096). */
   alloc(bytes: number): Uint8Array {
     if (this.#off + bytes > this.#buf.length) {
-      this.#buf = new Uint8Array(Math.max(SLAB, bytes));
+      this.#buf = new Uint8Array(Math.max(this.#size, bytes));
       this.#off = 0;
     }
     const view = this.#buf.subarray(this.#off, this.#off + bytes);

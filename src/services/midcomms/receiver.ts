@@ -7,6 +7,7 @@
 import { Observable, Subject } from 'rxjs';
 import type { Clock } from '../../util/clock.ts';
 import { SIZE } from './constants.ts';
+import { FrameSlab } from './frame-slab.ts';
 import { InboundBuffer } from './inbound-buffer.ts';
 import { seqAdd } from './seq.ts';
 import type { SessionStats } from './session-stats.ts';
@@ -31,6 +32,11 @@ export interface ReceiverOptions {
   readonly initialSeq: number;
 }
 
+/** Bytes per receive slab: a reader that keeps one message view keeps its slab (at most this much) alive. */
+const RX_SLAB = 16 * 1024;
+/** Up to this many bytes a byte loop copies faster than `set(subarray())`. */
+const SMALL_COPY = 128;
+
 /** What became of a sequenced frame. */
 export type SeqVerdict = 'taken' | 'duplicate' | 'gap' | 'overflow';
 
@@ -49,9 +55,12 @@ export class Receiver<C> {
   #draining = false;
   #ackTimer: unknown = null;
   #resyncChannel: C | null = null;
-  /** The received batch `#rxCopy` was copied from (messages handed over are views into one copy per batch). */
-  #rxSource: Uint8Array | null = null;
-  #rxCopy: Uint8Array | null = null;
+  /**
+   * Messages handed over at once are copied here: one view each into a slab
+   * only the receiver writes (once), never a buffer each (a small typed array
+   * with its own buffer costs an off-heap allocation).
+   */
+  readonly #rxSlab = new FrameSlab(RX_SLAB);
 
   readonly messages$: Observable<Uint8Array>;
 
@@ -146,11 +155,8 @@ export class Receiver<C> {
     return true;
   }
 
-  /** The batch being parsed is done: never match a later one against it. */
-  endBatch(): void {
-    this.#rxSource = null;
-    this.#rxCopy = null;
-  }
+  /** The batch being parsed is done (the caller may reuse its buffer: nothing handed over points into it). */
+  endBatch(): void {}
 
   channelEnded(channel: C): void {
     if (this.#resyncChannel === channel) this.#resyncChannel = null;
@@ -181,13 +187,13 @@ export class Receiver<C> {
     this.#messages.complete();
   }
 
-  /** An owned copy of `buf[start, end)`: a view into one copy of the whole batch. */
+  /** An owned copy of `buf[start, end)`: a view into the receive slab. */
   #retain(buf: Uint8Array, start: number, end: number): Uint8Array {
-    if (this.#rxSource !== buf || this.#rxCopy === null) {
-      this.#rxSource = buf;
-      this.#rxCopy = buf.slice();
-    }
-    return this.#rxCopy.subarray(start, end);
+    const n = end - start;
+    const out = this.#rxSlab.alloc(n);
+    if (n <= SMALL_COPY) for (let i = 0; i < n; i++) out[i] = buf[start + i]!;
+    else out.set(buf.subarray(start, end));
+    return out;
   }
 
   #delivered(): void {

@@ -59,9 +59,18 @@ export class SendQueue {
 
   /** Appends a frame built by `build(seq)` under the next sequence number. */
   push(build: (seq: number) => Uint8Array, fin: boolean): SendEntry {
+    return this.append(build(this.seqSend), fin);
+  }
+
+  /**
+   * Appends `frame`, already built for sequence `seqSend` (the send path's
+   * form of `push`: no closure per message). The sequence number is taken
+   * only once the frame exists, so a frame that fails to build leaves no gap.
+   */
+  append(frame: Uint8Array, fin: boolean): SendEntry {
     const seq = this.seqSend;
     this.seqSend = seqAdd(seq, 1);
-    const entry: SendEntry = { seq, frame: build(seq), fin, waiters: null, transmissions: 0 };
+    const entry: SendEntry = { seq, frame, fin, waiters: null, transmissions: 0 };
     this.#entries.push(entry);
     this.#bytes += entry.frame.length;
     if (!fin) this.#messages++;

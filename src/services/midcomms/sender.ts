@@ -114,6 +114,19 @@ export class Sender {
     return this.#waiters.add(message.slice(), acked, signal);
   }
 
+  /**
+   * `send(message, false)` for a caller that does not wait: no promise when
+   * the message is committed at once (the common case). `onError` hears,
+   * asynchronously, of a message refused or of a wait for room that failed.
+   */
+  post(message: Uint8Array, onError: (err: Error) => void): void {
+    if (this.#waiters.length === 0 && !this.#stopTx && this.#check(message) === null && this.#hasRoom(message.length)) {
+      this.#commit(message, null, noop);
+      return;
+    }
+    this.send(message, false, undefined).then(undefined, onError);
+  }
+
   /** A raw RCOM outside the sequence (best effort). Throws MidcommsError on a bad message. */
   sendStateless(message: Uint8Array): void {
     const bad = this.#check(message);
@@ -228,9 +241,9 @@ export class Sender {
   #commit(message: Uint8Array, ackWaiter: AckWaiter | null, committed: () => void): void {
     if (this.#host.sequenced()) {
       this.#host.beforeSequenced();
-      const nodeid = this.#o.nodeid;
       // The one copy of the send path: the message goes into its OPTS frame, stamped.
-      const entry = this.#queue.push((seq) => encodeOptsStamped(DLM_VERSION.V3_2, nodeid, seq, message, this.#alloc), false);
+      const frame = encodeOptsStamped(DLM_VERSION.V3_2, this.#o.nodeid, this.#queue.seqSend, message, this.#alloc);
+      const entry = this.#queue.append(frame, false);
       if (ackWaiter !== null) entry.waiters = [ackWaiter];
     } else {
       if (ackWaiter !== null) ackWaiter.reject(err('UNSEQUENCED', 'a 3.1 peer acknowledges nothing'));

@@ -21,7 +21,7 @@ import type { MidcommsErrorCode } from './errors.ts';
 import { finRule } from './fin-rules.ts';
 import type { FinEvent } from './fin-rules.ts';
 import { HELLO_REFUSED, HELLO_REPLY, encodeAck, encodeHello } from './frame-encoder.ts';
-import { frameLengthAt, nodeidAt, parseFrame } from './frame-reader.ts';
+import { frameLengthAt, frameLengthOrFail, nodeidAt, parseFrame } from './frame-reader.ts';
 import type { DropReason, ParsedFrame } from './frame-reader.ts';
 import { describeSessionId, judgeHello } from './hello.ts';
 import type { SessionId } from './hello.ts';
@@ -85,8 +85,9 @@ export class Session {
   readonly state$: Observable<McState> = this.#state$.asObservable();
   /**
    * Messages from the peer: complete inner DLM messages (header included),
-   * owned by the subscriber (a view into a private copy of the batch it came
-   * in: `slice()` it to keep only the message). Sequenced messages come in
+   * owned by the subscriber (a view into a private 16 KiB receive slab that
+   * nothing writes again, or an exact copy: `slice()` it to keep only the
+   * message without its slab). Sequenced messages come in
    * order, exactly once; stateless RCOM and 3.1 messages come as received. Without a subscriber
    * (or while paused) messages wait, bounded, and are not acknowledged.
    */
@@ -202,8 +203,18 @@ export class Session {
   // ---------------------------------------------------------------- sending
 
   /** Queues `message` (a complete MSG or RCOM inner message); resolves once it is committed. */
-  send(message: Uint8Array, options: SendOptions = {}): Promise<void> {
-    return this.#tx.send(message, false, options.signal);
+  send(message: Uint8Array, options?: SendOptions): Promise<void> {
+    return this.#tx.send(message, false, options?.signal);
+  }
+
+  /**
+   * `send()` for a caller that does not wait for the commit (the DLM's
+   * endpoint): the same checks and window, but no promise per message.
+   * `onError` hears, asynchronously, of a refused message or of a wait for
+   * room that failed (e.g. FENCED).
+   */
+  post(message: Uint8Array, onError: (err: Error) => void): void {
+    this.#tx.post(message, onError);
   }
 
   /** Like `send()`, but resolves when the peer acknowledged the message. */
@@ -293,15 +304,17 @@ export class Session {
   #onBatch(cs: ChannelState, bytes: Uint8Array): void {
     let off = 0;
     while (off < bytes.length && !cs.dead) {
-      const check = frameLengthAt(bytes, off);
-      if (!check.ok) {
-        this.#stats.channelErrors[check.code]++;
-        this.#chans.close(cs, check.reason);
+      const length = frameLengthOrFail(bytes, off);
+      if (length < 0) {
+        const check = frameLengthAt(bytes, off);
+        const code = check.ok ? 'TRUNCATED' : check.code;
+        this.#stats.channelErrors[code]++;
+        this.#chans.close(cs, check.ok ? 'framing check disagreed' : check.reason);
         return;
       }
       const at = off;
-      off += check.length;
-      this.#onFrame(cs, bytes, at, check.length);
+      off += length;
+      this.#onFrame(cs, bytes, at, length);
     }
   }
 
@@ -491,8 +504,10 @@ export class Session {
   #fence(): void {
     if (this.#closed) return;
     const fenced = err('FENCED', `the session with ${this.peer} was fenced`);
-    this.#reset('own', fenced, null);
+    // Closed first: the reset must not let senders waiting for room into a
+    // session that ends here (they fail with FENCED below, never "committed").
     this.#closed = true;
+    this.#reset('own', fenced, null);
     this.#users = 0;
     this.#tx.rejectWaiting(fenced);
     this.#chans.dispose();

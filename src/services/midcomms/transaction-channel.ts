@@ -31,11 +31,16 @@ export class TransactionChannel implements Channel {
   #sink: ChannelSink | null = null;
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
+  /** Every pending frame lies right after the one before in one buffer (so the batch is one view, see `contiguous`). */
+  #pendingContiguous = true;
+  #pendingEnd = 0;
   #scheduled = false;
   #closing = false;
   #ended = false;
   #waitingWritable = false;
   readonly #abort = new AbortController();
+  /** The end-of-tick flush, bound once (no closure per scheduled flush). */
+  readonly #flushTask = (): void => this.#flush();
 
   constructor(tx: Transaction, options: TransactionChannelOptions) {
     this.#tx = tx;
@@ -59,11 +64,16 @@ export class TransactionChannel implements Channel {
 
   write(bytes: Uint8Array): boolean {
     if (this.#ended || this.#closing) return true;
-    this.#pending.push(bytes);
+    const pending = this.#pending;
+    if (pending.length > 0 && this.#pendingContiguous) {
+      this.#pendingContiguous = bytes.byteOffset === this.#pendingEnd && bytes.buffer === pending[0]!.buffer;
+    }
+    this.#pendingEnd = bytes.byteOffset + bytes.length;
+    pending.push(bytes);
     this.#pendingBytes += bytes.length;
     if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(() => this.#flush());
+      queueMicrotask(this.#flushTask);
     }
     if (this.#pendingBytes >= this.#o.maxBatchBytes) this.#flush();
     const ok = this.#tx.writable;
@@ -103,11 +113,21 @@ export class TransactionChannel implements Channel {
     if (this.#pending.length === 0 || this.#ended) {
       this.#pending = [];
       this.#pendingBytes = 0;
+      this.#pendingContiguous = true;
       return;
     }
     const pending = this.#pending;
+    const total = this.#pendingBytes;
+    const together = this.#pendingContiguous;
     this.#pending = [];
     this.#pendingBytes = 0;
+    this.#pendingContiguous = true;
+    if (together && pending.length > 1 && total <= this.#o.maxBatchBytes) {
+      // The common case: frames cut one after another from one slab, one batch.
+      const first = pending[0]!;
+      this.#sendBatch(new Uint8Array(first.buffer, first.byteOffset, total));
+      return;
+    }
     let i = 0;
     while (i < pending.length) {
       // One message per batch of whole frames, at most maxBatchBytes (a frame alone may be the batch).
@@ -116,13 +136,19 @@ export class TransactionChannel implements Channel {
       while (j < pending.length && (j === i || size + pending[j]!.length <= this.#o.maxBatchBytes)) size += pending[j++]!.length;
       const aux = j - i === 1 ? pending[i]! : (contiguous(pending, i, j) ?? concat(pending, i, j, size));
       i = j;
-      try {
-        if (!this.#tx.canSend) throw new Error('the transaction cannot send');
-        this.#tx.send(this.#o.frameCmd, { aux });
-      } catch (e) {
-        this.#end(`send failed: ${(e as Error).message}`);
-        return;
-      }
+      if (!this.#sendBatch(aux)) return;
+    }
+  }
+
+  /** Sends one batch message; false (and the channel ended) when the transaction refused it. */
+  #sendBatch(aux: Uint8Array): boolean {
+    try {
+      if (!this.#tx.canSend) throw new Error('the transaction cannot send');
+      this.#tx.send(this.#o.frameCmd, { aux });
+      return true;
+    } catch (e) {
+      this.#end(`send failed: ${(e as Error).message}`);
+      return false;
     }
   }
 
@@ -133,6 +159,7 @@ export class TransactionChannel implements Channel {
     this.#abort.abort();
     this.#pending = [];
     this.#pendingBytes = 0;
+    this.#pendingContiguous = true;
     try {
       this.#tx.close();
     } catch {

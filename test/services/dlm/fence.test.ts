@@ -213,7 +213,7 @@ describe('several nodes', () => {
       node: fc.integer({ min: 1, max: 3 }),
       slot: fc.integer({ min: 0, max: 3 }),
       name: fc.constantFrom(...names),
-      kind: fc.constantFrom('lock', 'lock', 'convert', 'unlock', 'cancel', 'settle'),
+      kind: fc.constantFrom('lock', 'lock', 'lock', 'convert', 'unlock', 'unlock', 'cancel', 'settle', 'settle'),
       mode: fc.integer({ min: 0, max: 5 }),
       noqueue: fc.boolean(),
     });

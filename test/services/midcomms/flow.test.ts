@@ -101,6 +101,40 @@ describe('send window', () => {
     expect(gotB).toEqual([0, 2]);
   });
 
+  it('post(): commits without a promise while there is room, waits in the same line as send() past the window, reports failures to onError', async () => {
+    const { net, a, b, gotB } = twoNodes({ a: { windowMessages: 2 } });
+    const errors: string[] = [];
+    const onError = (e: Error): void => void errors.push((e as Error & { code?: string }).code ?? e.message);
+    b.pauseReading();
+    a.post(msg(0), onError);
+    a.post(msg(1), onError);
+    expect(a.stats().queueMessages).toBe(2);
+    expect(a.waiting).toBe(0);
+    a.post(msg(2), onError); // past the window: waits, its copy kept
+    const p3 = a.send(msg(3)); // and send() queues behind it, in order
+    expect(a.waiting).toBe(2);
+    expect(a.stats().windowWaits).toBe(2);
+    b.resumeReading();
+    net.settle();
+    await p3;
+    net.settle();
+    expect(gotB).toEqual([0, 1, 2, 3]);
+    a.post(new Uint8Array(10), onError); // not a DLM message: refused, asynchronously
+    expect(errors).toEqual([]);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(errors).toEqual(['BAD_MESSAGE']);
+    b.pauseReading();
+    a.post(msg(4), onError);
+    a.post(msg(5), onError);
+    a.post(msg(6), onError); // waits; the fence fails it
+    const p7 = a.send(msg(7)); // so does a send() waiting behind it (never resolved as committed)
+    expect(a.waiting).toBe(2);
+    a.close();
+    await expect(p7).rejects.toMatchObject({ code: 'FENCED' });
+    expect(errors).toEqual(['BAD_MESSAGE', 'FENCED']);
+  });
+
   it('memory stays bounded while the reader stops for a long time (measured in stats)', async () => {
     const windowBytes = 64 * 1024;
     const { net, a, b, gotB } = twoNodes({ a: { windowBytes, windowMessages: 100_000 }, b: { maxInboundBytes: windowBytes } });

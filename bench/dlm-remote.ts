@@ -1,0 +1,261 @@
+/**
+ * The two-process rows of the DLM benchmark (bench/dlm.ts runs them): this
+ * process and a forked one (bench/dlm-remote-worker.ts), each with its own
+ * Router, joined over TCP on 127.0.0.1, midcomms sessions between them and
+ * the DLM's MidcommsEndpoint. The worker is the directory node and master
+ * of every resource; this process locks them:
+ *
+ * - `rpc1_raw_per_s`: the raw baseline, a sequential round trip (one in
+ *   flight) on one transaction to the worker's echo service, 88-byte aux;
+ * - `dlm_remote_cycles_per_s`: EX lock + unlock cycles, one at a time (two
+ *   round trips each, so 0.5 of the raw rate is the limit);
+ * - `dlm_remote_parallel_cycles_per_s`: 100 resources in flight;
+ * - `dlm_contended_cycles_per_s`: both processes lock EX and unlock one
+ *   resource in a loop for the same time (the worker's locks are local to
+ *   the master, ours remote); the cycles both did, per second.
+ *
+ * Wall-clock time (two processes work for every round trip; one process's
+ * CPU time would not say what a round trip costs), rounds interleaved
+ * A B A B (raw, then the DLM cases, in each round) so load changes hit all
+ * alike; median of ROUNDS. A case that fails is a failed row.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { SVC_CMD, type Transaction } from '../src/span/index.ts';
+import { connectTcp } from '../src/transport/tcp.ts';
+import { BenchDlmNode, ECHO_SERVICE, HOT, NAMES, cyclesUntil, nodeidOf, wallNow, within, type ParentMessage, type WorkerMessage } from './dlm-remote-shared.ts';
+import { median, oneLine, type BenchContext } from './harness.ts';
+
+const BENCH = 'dlm';
+const ROUNDS = 5;
+/** Safety net for one answer from the worker or one measuring window's overrun (never a measurement). */
+const ANSWER_MS = 30_000;
+const TURNS = 200_000;
+
+/** The rows, in report order, with what each is compared to. */
+export const TWO_PROCESS_ROWS: ReadonlyArray<{ metric: string; unit: string; baseline?: string }> = [
+  { metric: 'rpc1_raw_per_s', unit: 'round trips/s' },
+  { metric: 'dlm_remote_cycles_per_s', unit: 'cycles/s', baseline: 'rpc1_raw_per_s' },
+  { metric: 'dlm_remote_parallel_cycles_per_s', unit: 'cycles/s', baseline: 'rpc1_raw_per_s' },
+  { metric: 'dlm_contended_cycles_per_s', unit: 'cycles/s', baseline: 'rpc1_raw_per_s' },
+];
+
+class Worker {
+  readonly #child: ChildProcess;
+  readonly #waiters = new Map<WorkerMessage['type'], (m: WorkerMessage) => void>();
+  #error: Error | null = null;
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    child.on('message', (m: WorkerMessage) => {
+      if (m.type === 'error') {
+        this.#error ??= new Error(`worker: ${m.message}`);
+        for (const w of this.#waiters.values()) w(m);
+        this.#waiters.clear();
+        return;
+      }
+      const w = this.#waiters.get(m.type);
+      this.#waiters.delete(m.type);
+      w?.(m);
+    });
+    child.on('exit', (code, signal) => {
+      this.#error ??= new Error(`worker exited with ${signal ?? code}`);
+      for (const w of this.#waiters.values()) w({ type: 'error', message: this.#error.message });
+      this.#waiters.clear();
+    });
+    child.on('error', (err) => {
+      this.#error ??= err;
+    });
+  }
+
+  static start(): Worker {
+    const extra = (process.env.DLM_BENCH_WORKER_ARGS ?? '').split(/\s+/).filter((a) => a.length > 0);
+    // Keep tsx's loader (inherited flags) but not a --cpu-prof meant for this process.
+    const inherited = process.execArgv.filter((a) => !a.startsWith('--cpu-prof'));
+    const child = fork(fileURLToPath(new URL('./dlm-remote-worker.ts', import.meta.url)), [], {
+      execArgv: [...inherited, ...extra],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    return new Worker(child);
+  }
+
+  /** The next message of `type` (rejects on a worker error, exit or the safety timeout). */
+  next<T extends WorkerMessage['type']>(type: T): Promise<Extract<WorkerMessage, { type: T }>> {
+    if (this.#error) return Promise.reject(this.#error);
+    const p = new Promise<Extract<WorkerMessage, { type: T }>>((resolve, reject) => {
+      this.#waiters.set(type, (m) => {
+        if (m.type === 'error') reject(new Error(m.message));
+        else resolve(m as Extract<WorkerMessage, { type: T }>);
+      });
+    });
+    return within(p, ANSWER_MS, `worker ${type}`);
+  }
+
+  send(m: ParentMessage): void {
+    this.#child.send(m);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => this.#child.once('exit', () => r()));
+    try {
+      this.send({ type: 'exit' });
+    } catch {
+      // the channel is gone already
+    }
+    const t = setTimeout(() => this.#child.kill(), 5000);
+    await exited;
+    clearTimeout(t);
+  }
+}
+
+async function turnUntil(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < TURNS; i++) {
+    if (check()) return;
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  throw new Error(`not reached: ${what}`);
+}
+
+interface Setup {
+  worker: Worker;
+  node: BenchDlmNode;
+  raw: Transaction;
+  /** Resolves the pending raw round trip. */
+  echoed: { resolve: (() => void) | null };
+}
+
+async function setup(): Promise<Setup> {
+  const worker = Worker.start();
+  const node = new BenchDlmNode('dlm-client');
+  try {
+    const { port, node: workerNode } = await worker.next('listening');
+    node.router.attach(await connectTcp({ host: '127.0.0.1', port }));
+    const has = (service: string): boolean => node.router.members(service).some((m) => m.node === workerNode);
+    await turnUntil(() => has('midcomms') && has(ECHO_SERVICE), 'the worker\'s midcomms and echo services');
+    const members = [node.nodeid, nodeidOf(workerNode)].sort((a, b) => a - b);
+    const dirIndex = members.indexOf(nodeidOf(workerNode));
+    const ready = worker.next('ready');
+    worker.send({ type: 'lockspace', members, dirIndex });
+    await ready;
+    node.join(members, dirIndex);
+    const raw = node.router.open(ECHO_SERVICE, SVC_CMD.EXAMPLE_ECHO, { node: workerNode });
+    const echoed: Setup['echoed'] = { resolve: null };
+    raw.rx$.subscribe({
+      next: () => {
+        const r = echoed.resolve;
+        echoed.resolve = null;
+        r?.();
+      },
+      error: () => {},
+    });
+    return { worker, node, raw, echoed };
+  } catch (err) {
+    await node.close().catch(() => {});
+    await worker.stop().catch(() => {});
+    throw err;
+  }
+}
+
+/** Sequential raw round trips per second for `ms`. */
+async function rawRate(s: Setup, ms: number): Promise<number> {
+  const aux = new Uint8Array(88);
+  const t0 = wallNow();
+  const until = t0 + ms / 1000;
+  let n = 0;
+  while (wallNow() < until) {
+    await new Promise<void>((resolve) => {
+      s.echoed.resolve = resolve;
+      s.raw.send(SVC_CMD.EXAMPLE_ECHO, { aux });
+    });
+    n++;
+  }
+  return n / (wallNow() - t0);
+}
+
+/** Lock+unlock cycles per second from this process on `names` (all in flight at once) for `ms`. */
+async function cycleRate(s: Setup, names: readonly string[], ms: number): Promise<number> {
+  const t0 = wallNow();
+  const n = await cyclesUntil(s.node.ls!, names, t0 + ms / 1000);
+  return n / (wallNow() - t0);
+}
+
+/** Cycles each side did in the contended rounds (for the note: the master's local locks win most turns). */
+interface Split {
+  mine: number;
+  theirs: number;
+}
+
+/** Both processes cycle on HOT for `ms`; the cycles both did per second. */
+async function contendedRate(s: Setup, ms: number, split: Split): Promise<number> {
+  const theirs = s.worker.next('contended');
+  const t0 = wallNow();
+  s.worker.send({ type: 'contend', ms });
+  const mine = await cyclesUntil(s.node.ls!, [HOT], t0 + ms / 1000);
+  const answer = await theirs;
+  if (answer.error !== undefined) throw new Error(`worker: ${answer.error}`);
+  split.mine += mine;
+  split.theirs += answer.cycles;
+  return (mine + answer.cycles) / (wallNow() - t0);
+}
+
+/** Runs the two-process rows and reports them (failed cases as failed rows). */
+export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
+  const { reporter } = ctx;
+  reporter.progress(`${BENCH}: two processes over TCP 127.0.0.1 ...`);
+  let s: Setup;
+  try {
+    s = await within(setup(), ANSWER_MS * 2, 'two-process setup');
+  } catch (err) {
+    for (const r of TWO_PROCESS_ROWS) reporter.failed({ bench: BENCH, metric: r.metric, reason: `setup: ${oneLine(err)}` });
+    return;
+  }
+  const windowMs = (ctx.seconds * 1000) / ROUNDS;
+  const cases: Record<string, (ms: number) => Promise<number>> = {
+    rpc1_raw_per_s: (ms) => rawRate(s, ms),
+    dlm_remote_cycles_per_s: (ms) => cycleRate(s, [NAMES[0]!], ms),
+    dlm_remote_parallel_cycles_per_s: (ms) => cycleRate(s, NAMES, ms),
+    dlm_contended_cycles_per_s: (ms) => contendedRate(s, ms, split),
+  };
+  const split: Split = { mine: 0, theirs: 0 };
+  const values: Record<string, number[]> = {};
+  const failures: Record<string, string> = {};
+  try {
+    // Warm up every path (JIT, the midcomms channel) before the first measured round.
+    for (const [metric, run] of Object.entries(cases)) {
+      try {
+        await within(run(Math.min(100, windowMs)), ANSWER_MS, metric);
+      } catch (err) {
+        failures[metric] = oneLine(err);
+      }
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      reporter.progress(`${BENCH}: two processes, round ${round + 1}/${ROUNDS}`);
+      for (const [metric, run] of Object.entries(cases)) {
+        if (failures[metric] !== undefined) continue;
+        try {
+          (values[metric] ??= []).push(await within(run(windowMs), windowMs + ANSWER_MS, metric));
+        } catch (err) {
+          failures[metric] = oneLine(err);
+        }
+      }
+    }
+  } finally {
+    s.raw.close();
+    await s.node.close().catch(() => {});
+    await s.worker.stop().catch(() => {});
+  }
+  reporter.note(`${BENCH}: two processes (this one and a forked worker, the master), TCP on 127.0.0.1, midcomms; wall clock, ${ROUNDS} rounds interleaved (raw round trip, then the DLM cases), median`);
+  if (split.mine + split.theirs > 0) {
+    const share = (100 * split.mine) / (split.mine + split.theirs);
+    reporter.note(`${BENCH}: dlm_contended_cycles_per_s counts both processes; the non-master (remote locks) did ${share.toFixed(1)}% of the cycles, the master's local locks the rest`);
+  }
+  for (const r of TWO_PROCESS_ROWS) {
+    const v = values[r.metric];
+    if (failures[r.metric] !== undefined || v === undefined || v.length === 0) {
+      reporter.failed({ bench: BENCH, metric: r.metric, reason: failures[r.metric] ?? 'not measured' });
+      continue;
+    }
+    reporter.result({ bench: BENCH, metric: r.metric, value: median(v), unit: r.unit, ...(r.baseline ? { baseline: r.baseline } : {}) });
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * What the lockspace must do when the views protocol says something: a pure
+ * planner, `applyOutput(state, output) -> { state, actions }`, kept apart from
+ * the driver's I/O so every rule is testable on its own.
+ *
+ * Rules (docs/views.md, "Driving the lockspace"):
+ * - a committed view whose members differ from the view the lockspace runs:
+ *   stop now; start (recovery) only once this node is **granting** under that
+ *   view — the views' leases guarantee every grant of the old view has ended
+ *   by then (stop on all before start on any, spec §4.1);
+ * - start passes `generation: view` and `departed`: nodes removed by some
+ *   committed view after the one the lockspace runs and present again in the
+ *   new one (a restarted node re-added with a new incarnation);
+ * - `stopped` (lease expired, new term, view change, excluded): stop;
+ *   granting again under the same view: start with the same members (resume,
+ *   no recovery);
+ * - excluded from a committed view: stop and fence (every lock this node owns
+ *   fails, its state is forgotten); it starts again as a fresh member of the
+ *   first later view that includes it.
+ */
+import type { NodeId, ViewsOutput } from './types.ts';
+import type { View } from './view-log.ts';
+
+/** What the driver does to the lockspace. */
+export type ApplyAction =
+  | { readonly type: 'stop' }
+  | { readonly type: 'start'; readonly members: readonly NodeId[]; readonly generation?: number; readonly departed: readonly NodeId[] }
+  | { readonly type: 'fence'; readonly view: number };
+
+export interface ApplyState {
+  readonly self: NodeId;
+  /** The view the lockspace was last started with (null: fresh, after a fence). */
+  readonly applied: View | null;
+  /** The lockspace runs (started and not stopped since). */
+  readonly running: boolean;
+  /** The latest committed view this node knows. */
+  readonly committed: View;
+  /** Nodes some committed view after `applied` left out (candidates for `departed`). */
+  readonly removed: readonly NodeId[];
+}
+
+/** The lockspace was joined with view 0's members (the voters) and is stopped until this node grants. */
+export function initApplyState(self: NodeId, voters: readonly NodeId[]): ApplyState {
+  const v0: View = { view: 0, members: [...voters].sort((a, b) => a - b) };
+  return { self, applied: v0, running: false, committed: v0, removed: [] };
+}
+
+function union(a: readonly NodeId[], b: readonly NodeId[]): NodeId[] {
+  return [...new Set([...a, ...b])].sort((x, y) => x - y);
+}
+
+/** One output of `step` -> the lockspace actions, in order. Pure. */
+export function applyOutput(s: ApplyState, o: ViewsOutput): { state: ApplyState; actions: ApplyAction[] } {
+  const actions: ApplyAction[] = [];
+  switch (o.type) {
+    case 'committed': {
+      if (o.view <= s.committed.view) return { state: s, actions };
+      const gone = s.committed.members.filter((m) => !o.members.includes(m));
+      let t: ApplyState = { ...s, committed: { view: o.view, members: [...o.members] }, removed: s.applied === null ? [] : union(s.removed, gone) };
+      if (!o.members.includes(s.self)) {
+        if (t.running) actions.push({ type: 'stop' });
+        if (t.applied !== null) actions.push({ type: 'fence', view: o.view });
+        t = { ...t, running: false, applied: null, removed: [] };
+      } else if (t.running && t.applied !== null && t.applied.view !== o.view) {
+        actions.push({ type: 'stop' });
+        t = { ...t, running: false };
+      }
+      return { state: t, actions };
+    }
+    case 'granting': {
+      const c = s.committed;
+      if (o.view !== c.view || !c.members.includes(s.self)) return { state: s, actions };
+      if (s.applied === null) {
+        actions.push({ type: 'start', members: c.members, generation: c.view, departed: [] });
+      } else if (s.applied.view !== c.view) {
+        if (s.running) actions.push({ type: 'stop' });
+        actions.push({ type: 'start', members: c.members, generation: c.view, departed: s.removed.filter((m) => c.members.includes(m)) });
+      } else if (!s.running) {
+        actions.push({ type: 'start', members: c.members, departed: [] });
+      } else {
+        return { state: s, actions }; // a lease extension
+      }
+      return { state: { ...s, applied: c, running: true, removed: [] }, actions };
+    }
+    case 'stopped':
+      if (!s.running) return { state: s, actions };
+      actions.push({ type: 'stop' });
+      return { state: { ...s, running: false }, actions };
+    case 'status':
+      return { state: s, actions };
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * What a node proposes as the next view, from what it sees: the nodes serving
+ * the lockspace (spans) with their incarnations. Pure data, no I/O.
+ *
+ * A node seen again with a new incarnation restarted: it lost its locks and
+ * its lockspace state, so the survivors must treat it as departed. The
+ * proposal leaves it out until a committed view does, then takes it back:
+ * two views, "departed" then "added", and the lockspace's recovery purges
+ * its old locks in between (the applier also passes it in `departed` when
+ * both views are applied at once).
+ */
+import type { NodeId } from './types.ts';
+
+/** One node serving the lockspace, as the mesh reports it. */
+export interface SeenMember {
+  readonly nodeid: NodeId;
+  /** The router's run incarnation (changes on restart); null when unknown. */
+  readonly incarnation: number | null;
+}
+
+export class MembershipTracker {
+  readonly self: NodeId;
+  readonly #voters: readonly NodeId[];
+  /** Latest incarnation seen per node (kept across leaves, to spot a restart). */
+  readonly #incarnations = new Map<NodeId, number>();
+  /** Restarted nodes waiting for a committed view without them. */
+  readonly #pending = new Set<NodeId>();
+  #alive: NodeId[] = [];
+  /** Nodes serving the lockspace that are not voters (they cannot be members; counted, ignored). */
+  nonVoters = 0;
+  /** Restarts seen (a node back with a new incarnation). */
+  restartsSeen = 0;
+
+  constructor(self: NodeId, voters: readonly NodeId[]) {
+    this.self = self;
+    this.#voters = [...voters];
+  }
+
+  /** The members the mesh shows now (this node included or not). */
+  observe(members: readonly SeenMember[]): void {
+    const alive = new Set<NodeId>([this.self]);
+    let nonVoters = 0;
+    for (const m of members) {
+      if (!this.#voters.includes(m.nodeid)) {
+        nonVoters++;
+        continue;
+      }
+      alive.add(m.nodeid);
+      if (m.nodeid === this.self || m.incarnation === null) continue;
+      const before = this.#incarnations.get(m.nodeid);
+      if (before !== undefined && before !== m.incarnation) {
+        this.#pending.add(m.nodeid);
+        this.restartsSeen++;
+      }
+      this.#incarnations.set(m.nodeid, m.incarnation);
+    }
+    this.nonVoters = nonVoters;
+    this.#alive = [...alive].sort((a, b) => a - b);
+  }
+
+  /** A view was committed: restarted nodes it leaves out have departed and may come back. */
+  committed(members: readonly NodeId[]): void {
+    for (const n of [...this.#pending]) if (!members.includes(n)) this.#pending.delete(n);
+  }
+
+  /** Restarted nodes still waiting to be left out by a committed view. */
+  get pendingDeparture(): readonly NodeId[] {
+    return [...this.#pending].sort((a, b) => a - b);
+  }
+
+  /** The members to propose: the live voters (this node always), without restarted nodes not yet departed. */
+  proposal(): NodeId[] {
+    return this.#alive.filter((n) => !this.#pending.has(n));
+  }
+}
