@@ -192,8 +192,8 @@ async function runProcesses(seed: number, kills: number, voters = false): Promis
 }
 
 describe('DLM safety under faults, 5 relay processes on 127.0.0.1', () => {
-  it('a seeded workload in every process, logs merged and checked (no kills)', async () => {
-    const { history } = await runProcesses(41, 0);
+  it('a seeded workload in every process, logs merged and checked (no kills; voters once the views driver is on main)', async () => {
+    const { history } = await runProcesses(41, 0, VIEWS_LANDED);
     const report = checkHistory(history, { fences: FENCES_LANDED ? 'required' : 'absent-ok' });
     expect(report.violations, describeViolations(report.violations)).toEqual([]);
     expect(report.stats.grants).toBeGreaterThan(100);
