@@ -137,14 +137,13 @@ export class DlmLockspace {
   /**
    * Unlock every lock taken through this handle (FORCEUNLOCK), then release
    * the lockspace; resources mastered here that nobody uses are removed from
-   * their directory nodes. While other members hold locks mastered here,
-   * leaving needs recovery (next issue): it fails with EBUSY and the
-   * lockspace stays joined. In a multi-member lockspace the others must also
-   * drop this node from their member list (`stop()`/`start()`).
+   * their directory nodes. This is a clean leave: this node's locks are
+   * gone before it goes, so the others' recovery (they drop this node from
+   * their member list with `stop()`/`start()`) purges nothing and remasters
+   * what was mastered here from their own copies (docs/dlm.md "Recovery").
    */
   async leave(): Promise<void> {
     await Promise.allSettled([...this.#locks].map((lk) => lk.unlock({ force: true })));
-    if (this.raw.masterCopyCount > 0) throw new DlmError('EBUSY', `leave ${this.name}: ${this.raw.masterCopyCount} locks of other nodes are mastered here; leaving needs recovery`);
     const rv = this.raw.release(1);
     if (rv !== 0) throw DlmError.fromStatus(rv, `leave ${this.name}`);
     this.#forget();

@@ -3,7 +3,7 @@
  * - local copy: owned here, its resource mastered here;
  * - process copy: owned here, mastered on `nodeid` (the owner's view);
  * - master copy: the master's record of a lock owned by node `nodeid`.
- * Recovery (next issue) rebuilds master copies from process copies.
+ * Recovery (`recovery/`) rebuilds master copies from process copies.
  */
 import { LKM as LKM_, LKSTS as LKSTS_, type LockStatus, type ModeOrIV } from './constants.ts';
 import type { RuleLock } from './grant-rules.ts';
@@ -75,6 +75,10 @@ export class Lock implements RuleLock {
   unlockFlags = 0;
   /** Consecutive redirects (EBADR/ENOTBLK, a directory that disagrees) of the current request. */
   redirects = 0;
+  /** A redirect delay is running (`retryLater`): its timer re-drives the lock, nothing is in flight. */
+  retryPending = false;
+  /** Recovery marked the operation awaiting a departed node for re-driving (§4.4). */
+  resend: 'request' | 'convert' | 'middle' | null = null;
   /** The terminal completion was queued: the lkid is gone. */
   endOfLife = false;
   // BAST suppression memory (§2.7), owner side.

@@ -22,13 +22,6 @@ export function membersChanged(sorted: readonly number[], current: readonly numb
   return sorted.length !== current.length || sorted.some((m, i) => m !== current[i]);
 }
 
-/** A membership change needs recovery (not implemented yet) while any resource is in use. */
-export function checkNoneInUse(resources: Iterable<Resource>): void {
-  for (const r of resources) {
-    if (!r.unused) throw new DlmError('EOPNOTSUPP', `start: membership change with resource "${r.key}" in use needs recovery, which is not implemented yet`);
-  }
-}
-
 /**
  * Resources this node masters but no longer uses: tell their directory
  * nodes now, as retirement would have, so nobody is sent here later.

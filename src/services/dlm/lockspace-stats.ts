@@ -1,6 +1,7 @@
 /** A lockspace's counters (`Lockspace.stats`) and counts over its locks, for tests and `dmsg locks`. */
 import type { Lock, WaitType } from './lock.ts';
 import type { Resource } from './resource.ts';
+import type { RecoveryStats } from './recovery/recovery-status.ts';
 
 /** Counters, for tests and `dmsg locks`. */
 export interface LockspaceStats {
@@ -18,6 +19,8 @@ export interface LockspaceStats {
   waits: number;
   /** Blocking callbacks this node, as master, decided (to local holders or as BAST messages). */
   basts: number;
+  /** Recovery runs and what they moved (§4). */
+  recovery: RecoveryStats;
 }
 
 const NONE_TYPES: ReadonlySet<WaitType> = new Set(['none']);

@@ -7,8 +7,9 @@
  * Around it: `lockspace-host.ts` (what it needs from its node),
  * `lockspace-stats.ts` (counters), `lockspace-dump.ts` (`dump()`),
  * `lockspace-lifecycle.ts` (member checks, REMOVE on release/retirement),
- * `message-observe.ts` (the observe hook), `byte-key.ts` (name keys) and
- * `validate.ts` (argument checks).
+ * `message-observe.ts` (the observe hook), `byte-key.ts` (name keys),
+ * `validate.ts` (argument checks) and `recovery/` (stop/start, §4; the
+ * phase driver, RCOM, waiters, fence).
  */
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, type Mode } from './constants.ts';
 import { DlmError } from './errors.ts';
@@ -19,13 +20,18 @@ import type { LockspaceHost } from './lockspace-host.ts';
 import { countMasterCopies, countPendingOperations, type LockspaceStats } from './lockspace-stats.ts';
 import { latin1 as latin1_ } from './byte-key.ts';
 import { observeMessage } from './message-observe.ts';
-import { announceUnusedMastered, checkNoneInUse, sendRemove, membersChanged, normalizeMembers } from './lockspace-lifecycle.ts';
+import { announceUnusedMastered, sendRemove, normalizeMembers } from './lockspace-lifecycle.ts';
 import { fenceOnOwnerGrant, writeFence } from './fence-rules.ts';
 import { Lock, type AstFn, type BastFn, type Lksb, type WaitType } from './lock.ts';
 import { handleMasterMessage } from './master-side.ts';
 import { adoptOrphan, closeOwner, orphans, purge, validOwner } from './orphans.ts';
 import { handleOwnerMessage } from './owner-side.ts';
-import { DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG, type DlmMessage, type MsgType } from './message.ts';
+import { DLM_CMD, DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG, type DlmMessage, type MsgType } from './message.ts';
+import { fenceLocks } from './recovery/fence.ts';
+import { receiveRcom } from './recovery/rcom-receive.ts';
+import { LockingGate } from './recovery/locking-gate.ts';
+import { RecoveryDriver, type StartOptions } from './recovery/recovery-driver.ts';
+import { newRecoveryStats } from './recovery/recovery-status.ts';
 import { isDownConversion, lvbOperation } from './modes.ts';
 import { Resource, type ResourceSink } from './resource.ts';
 import * as validate from './validate.ts';
@@ -41,6 +47,8 @@ const latin1 = latin1_;
 export type { LockspaceHost } from './lockspace-host.ts';
 export type { LockspaceStats } from './lockspace-stats.ts';
 export type { DumpLock, DumpResource } from './lockspace-dump.ts';
+export type { StartOptions } from './recovery/recovery-driver.ts';
+export type { RecoveryStats } from './recovery/recovery-status.ts';
 
 const enc = new TextEncoder();
 const ASCII = /^[\x00-\x7f]*$/;
@@ -54,17 +62,14 @@ export class Lockspace implements ResourceSink {
   readonly #locks = new Map<number, Lock>();
   readonly rsbs = new Map<string, Resource>();
   #nextLkid = 1;
-  #stopped = false;
   #released = false;
-  readonly #savedMessages: { from: number; bytes: Uint8Array }[] = [];
-  readonly #deferred: (() => void)[] = [];
   readonly #tossQueue = new Map<Resource, number>();
   #tossTimer: unknown = null;
-  /** Recovery generation: the high part of fencing tokens (recovery raises it). */
-  generation = 0;
+  readonly #recovery: RecoveryDriver;
+  readonly #locking: LockingGate;
   /** The highest fencing token of any resource this node forgot or was told of (fence-rules.ts). */
   fenceFloor = 0;
-  readonly stats: LockspaceStats = { sent: 0, received: 0, refused: {}, ignored: 0, callbacks: 0, callbackErrors: 0, grants: 0, waits: 0, basts: 0 };
+  readonly stats: LockspaceStats = { sent: 0, received: 0, refused: {}, ignored: 0, callbacks: 0, callbackErrors: 0, grants: 0, waits: 0, basts: 0, recovery: newRecoveryStats() };
 
   constructor(host: LockspaceHost, name: string, globalId: number, lvblen: number, members: number[]) {
     this.host = host;
@@ -73,6 +78,19 @@ export class Lockspace implements ResourceSink {
     this.lvblen = lvblen;
     this.ourNodeid = host.nodeid;
     this.#members = members;
+    this.#locking = new LockingGate(
+      (m) => this.receive(m.from, m.bytes),
+      () => {
+        if (this.#tossQueue.size > 0 && this.#tossTimer === null) this.#armToss(this.host.tossMs);
+      },
+      (err) => host.callbackError(err),
+    );
+    this.#recovery = new RecoveryDriver(this, {
+      setMembers: (m) => void (this.#members = [...m]),
+      locks: () => [...this.#locks.values()],
+      saved: () => this.#locking.saved,
+      resume: (after) => this.#locking.resume(after),
+    });
   }
 
   get members(): readonly number[] {
@@ -80,7 +98,7 @@ export class Lockspace implements ResourceSink {
   }
 
   get stopped(): boolean {
-    return this.#stopped;
+    return this.#locking.stopped;
   }
 
   /** Locks known here (any role), for tests and release checks. */
@@ -161,7 +179,7 @@ export class Lockspace implements ResourceSink {
       lkb.lvb = lksb.lvb;
       lkb.rqmode = mode as Mode;
       // Mark it busy at once, so a second call sees EBUSY even while stopped.
-      this.#run(() => this.#convertLock(lkb));
+      this.#run(() => this.convertLock(lkb));
       return 0;
     }
     if (flags & LKF.ORPHAN) return adoptOrphan(this, this.rsbs.get(ascii ? (name as string) : latin1(nameBytes!)), mode, lksb, ast, astarg, bast, owner);
@@ -218,13 +236,14 @@ export class Lockspace implements ResourceSink {
     lkb.exflags |= flags;
     lkb.sbflags = 0;
     lkb.astarg = astarg;
-    this.#run(() => (cancel ? this.#cancelLock(lkb) : this.#unlockLock(lkb)));
+    this.#run(() => (cancel ? this.cancelLock(lkb) : this.unlockLock(lkb)));
     return 0;
   }
 
-  /** Run now, or after start() while locking is stopped (the kernel makes callers sleep). */
+  /** Run now, or after start() while locking is stopped (the kernel makes callers sleep) or the gate is closed. */
   #run(fn: () => void): void {
-    if (this.#stopped) this.#deferred.push(fn);
+    const g = this.#locking;
+    if (g.stopped || (g.gate !== null && g.blocked())) g.deferred.push(fn);
     else fn();
   }
 
@@ -325,6 +344,8 @@ export class Lockspace implements ResourceSink {
   #armToss(delay: number): void {
     this.#tossTimer = this.host.clock.setTimeout(() => {
       this.#tossTimer = null;
+      // No REMOVE while locking is stopped: retirement resumes with locking (#replay).
+      if (this.#locking.stopped) return;
       const now = this.host.clock.now();
       for (const [r, due] of this.#tossQueue) {
         if (due > now) {
@@ -433,6 +454,7 @@ export class Lockspace implements ResourceSink {
     if (this.#released || lkb.endOfLife || lkb.waitType !== 'lookup') return;
     this.#run(() => {
       if (lkb.endOfLife || lkb.waitType !== 'lookup') return;
+      lkb.retryPending = false;
       lkb.waitType = 'none';
       const r = lkb.resource!;
       if (lkb.overlapCancel || lkb.overlapUnlock) {
@@ -454,7 +476,8 @@ export class Lockspace implements ResourceSink {
     for (const lkb of parked) this.requestLock(r, lkb);
   }
 
-  #convertLock(lkb: Lock): void {
+  /** @internal (recovery/waiters.ts) */
+  convertLock(lkb: Lock): void {
     const r = lkb.resource!;
     if (r.master === this.ourNodeid) {
       const result = r.doConvert(lkb, this);
@@ -470,7 +493,8 @@ export class Lockspace implements ResourceSink {
     }
   }
 
-  #unlockLock(lkb: Lock): void {
+  /** @internal (recovery/waiters.ts) */
+  unlockLock(lkb: Lock): void {
     const r = lkb.resource!;
     if (r.master === this.ourNodeid && !lkb.masterCopy && lkb.nodeid === 0) {
       r.doUnlock(lkb, this);
@@ -481,7 +505,8 @@ export class Lockspace implements ResourceSink {
     this.sendLockOp(lkb, MSG.UNLOCK, 'unlock');
   }
 
-  #cancelLock(lkb: Lock): void {
+  /** @internal (recovery/waiters.ts) */
+  cancelLock(lkb: Lock): void {
     const r = lkb.resource!;
     if (r.master === this.ourNodeid && lkb.nodeid === 0) {
       const result = r.doCancel(lkb, this);
@@ -564,10 +589,20 @@ export class Lockspace implements ResourceSink {
   /** Bytes from node `from` (already matched to this lockspace). Never throws. */
   receive(from: number, bytes: Uint8Array): void {
     if (this.#released) return;
-    if (this.#stopped) {
+    if (bytes.length > 14 && bytes[14] === DLM_CMD.RCOM) {
+      try {
+        receiveRcom(this, this.#recovery, from, bytes);
+      } catch (err) {
+        this.refuse('INTERNAL');
+        this.host.callbackError(err);
+      }
+      return;
+    }
+    const g = this.#locking;
+    if (g.stopped || (g.gate !== null && g.blocked())) {
       // Bounded: past the limit a message is dropped and counted, never buffered.
-      if (this.#savedMessages.length >= this.host.maxSavedMessages) this.refuse('SAVED_OVERFLOW');
-      else this.#savedMessages.push({ from, bytes: bytes.slice() });
+      if (g.saved.length >= this.host.maxSavedMessages) this.refuse('SAVED_OVERFLOW');
+      else g.saved.push({ from, bytes: bytes.slice() });
       return;
     }
     let m: DlmMessage;
@@ -681,29 +716,92 @@ export class Lockspace implements ResourceSink {
   // Membership and life cycle
   // ===================================================================
 
-  /** Stop locking: calls are deferred and messages saved until start() (§4.1). */
+  /**
+   * §4.1 stop: locking stops (API calls deferred, incoming lock messages
+   * saved on the request queue) and any recovery in progress is aborted.
+   * Idempotent.
+   */
   stop(): void {
-    this.#stopped = true;
+    this.#locking.stopped = true;
+    this.#recovery.stop();
   }
 
   /**
-   * Start with a member list. Recovery (§4) is the next issue: a changed
-   * member list is accepted only while no resource is in use anywhere in
-   * this lockspace on this node; cached resources are dropped.
+   * §4.1 start: with a changed member list, departed nodes re-added
+   * (`opts.departed`), or after an aborted recovery, runs recovery (§4.2,
+   * RCOM over the same endpoint) and resumes locking when every member is
+   * done; otherwise resumes at once. `opts.generation`, when given, must be
+   * above `generation`. Throws DlmError EINVAL for a list without this node
+   * or a generation that does not rise.
    */
-  start(members: readonly number[]): void {
+  start(members: readonly number[], opts: StartOptions = {}): void {
+    if (this.#released) return;
     const sorted = normalizeMembers(members, this.ourNodeid);
-    if (membersChanged(sorted, this.#members)) {
-      checkNoneInUse(this.rsbs.values());
-      this.#clearToss();
-      this.rsbs.clear();
-      this.#members = sorted;
-    }
-    this.#stopped = false;
-    const saved = this.#savedMessages.splice(0, this.#savedMessages.length);
-    for (const s of saved) this.receive(s.from, s.bytes);
-    const deferred = this.#deferred.splice(0, this.#deferred.length);
-    for (const fn of deferred) fn();
+    this.#locking.stopped = true;
+    this.#recovery.start(sorted, opts);
+  }
+
+  /** Strictly increases at every recovery (the low node's value, or the one `start()` was given). */
+  get generation(): number {
+    return this.#recovery.generation;
+  }
+
+  /** The recovery status bits of §4.3 (0 while stopped; 0xff while running normally). */
+  get recoveryStatus(): number {
+    return this.#recovery.status;
+  }
+
+  /** A recovery is running (locking is stopped until it finishes). */
+  get recovering(): boolean {
+    return this.#recovery.recovering;
+  }
+
+  /** Call `cb` after each finished recovery; returns the unsubscribe function. */
+  onRecoveryDone(cb: () => void): () => void {
+    return this.#recovery.onDone(cb);
+  }
+
+  /** Resolves when locking runs (at once when not stopped). */
+  whenRunning(): Promise<void> {
+    if (!this.#locking.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const off = this.#recovery.onDone(() => {
+        off();
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * While `fn` returns false the lockspace acts as stopped: incoming lock
+   * messages are saved, API calls deferred, recovery's end waits. Checked
+   * before every message and call (one null check when no gate is set).
+   * Saved work runs the first time the gate is found open; call setGate
+   * again (or send any message) to have it re-checked.
+   */
+  setGate(fn: (() => boolean) | null): void {
+    this.#locking.setGate(fn);
+  }
+
+  /**
+   * This node was excluded (or must rejoin fresh): every lock it owns
+   * completes with `status` (default ENOTCONN, -107) and all state is
+   * forgotten — resources, master copies, saved messages, deferred calls.
+   * Locking stays stopped with this node as the only member, so the next
+   * `start(members)` joins as a fresh member (the others recover it as
+   * departed). `generation` is kept.
+   */
+  fence(status: number = DLM_ERRNO.ENOTCONN): void {
+    if (this.#released) return;
+    this.#recovery.reset();
+    this.#locking.stopped = true;
+    fenceLocks(this, [...this.#locks.values()], status);
+    for (const lkb of this.#locks.values()) lkb.endOfLife = true;
+    this.#locks.clear();
+    this.#clearToss();
+    this.rsbs.clear();
+    this.#locking.clear();
+    this.#members = [this.ourNodeid];
   }
 
   /**
@@ -723,6 +821,7 @@ export class Lockspace implements ResourceSink {
       for (const lkb of this.#locks.values()) if (!lkb.masterCopy && lkb.grmode !== LKM.IV) return DLM_ERRNO.EBUSY;
     }
     this.#released = true;
+    this.#recovery.reset(); // a recovery in progress ends here (its timers with it)
     if (force < 3) announceUnusedMastered(this);
     this.#clearToss();
     this.rsbs.clear();

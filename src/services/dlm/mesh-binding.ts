@@ -14,7 +14,7 @@
  * DLM node ids are midcomms node ids: `nodeidOf(router node id)`, midcomms'
  * default (a midcomms given another `nodeid` option does not fit).
  */
-import { BehaviorSubject, NEVER, type Observable } from 'rxjs';
+import { BehaviorSubject, merge, NEVER, type Observable } from 'rxjs';
 import type { Router } from '../../span/index.ts';
 import { nodeidOf } from '../midcomms/index.ts';
 import type { Midcomms } from '../midcomms/index.ts';
@@ -117,7 +117,7 @@ export function lockspaceService(name: string): string {
 /** A lockspace whose member list follows the routers serving `dlm:<name>`. */
 export interface SpanMembership {
   readonly lockspace: DlmLockspace;
-  /** Member-list changes the lockspace refused (a lockspace without recovery refuses a change while resources are in use). */
+  /** Member-list changes refused: always 0 now that a change runs recovery (kept for compatibility). */
   readonly refusedChanges: number;
   /**
    * Every output of the membership-view protocol (committed views, granting,
@@ -168,13 +168,18 @@ export const NO_VOTERS_STATE = 'following spans (no quorum: no split-brain prote
  *
  * Without voters every join/leave of that service restarts the lockspace
  * with the new list (stop, then start; a restarted peer is passed as
- * departed); no quorum: two sides of a partition both carry on. A change
- * the lockspace refuses is counted and the old list stays.
+ * departed; recovery runs, docs/dlm.md "Recovery"); only routers reachable
+ * over midcomms count. No quorum: two sides of a partition both carry on.
  */
 export async function joinOverSpans(router: Router, dlm: Dlm, name: string, options: JoinOverSpansOptions = {}): Promise<SpanMembership> {
   const service = lockspaceService(name);
   const { voters, views: viewsOptions, ...lsOptions } = options;
-  const ids = (): number[] => [...new Set([dlm.nodeid, ...router.members(service).map((m) => memberNodeid(m, dlm.nodeid))])].sort((a, b) => a - b);
+  // A member must also be reachable over midcomms (its messages are dropped until then).
+  const reachable = (): Set<string> => new Set(router.members('midcomms').map((m) => m.node));
+  const ids = (): number[] => {
+    const mc = reachable();
+    return [...new Set([dlm.nodeid, ...router.members(service).filter((m) => m.local || mc.has(m.node)).map((m) => memberNodeid(m, dlm.nodeid))])].sort((a, b) => a - b);
+  };
   let mesh: MeshViews | null = null;
   const ad = router.serve(service, (tx) => {
     if (mesh) return mesh.handle(tx);
@@ -225,7 +230,7 @@ export async function joinOverSpans(router: Router, dlm: Dlm, name: string, opti
     return out;
   };
   restarted();
-  const sub = router.members$(service).subscribe(() => {
+  const sub = merge(router.members$(service), router.members$('midcomms')).subscribe(() => {
     const raw = lockspace.raw;
     if (raw.released) return;
     const next = ids();

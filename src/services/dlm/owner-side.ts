@@ -208,6 +208,8 @@ function onUnlockCancelReply(ls: Lockspace, from: number, m: DlmMessage): void {
   if (m.result !== DLM_ERRNO.ECANCEL) return; // 0: the grant won the race; nothing to cancel
   lkb.rqmode = LKM.IV;
   let terminal = false;
+  // A middle conversion queued by recovery learns its granted mode from the new master (§4.7).
+  if (lkb.status === LKSTS.CONVERT && lkb.grmode === LKM.IV && m.grmode >= LKM.NL && m.grmode <= LKM.EX) lkb.grmode = m.grmode as Mode;
   if (lkb.status === LKSTS.CONVERT) r.move(lkb, LKSTS.GRANTED);
   else if (lkb.status === LKSTS.WAITING || lkb.grmode === LKM.IV) {
     r.del(lkb);
@@ -244,6 +246,7 @@ function retryLater(ls: Lockspace, lkb: Lock): boolean {
   lkb.redirects++;
   if (lkb.redirects <= 1) return false;
   lkb.waitType = 'lookup';
+  lkb.retryPending = true;
   lkb.resource!.firstLkid = lkb.lkid;
   const delay = Math.min(1000, 10 * 2 ** Math.min(7, lkb.redirects - 2));
   ls.host.clock.setTimeout(() => ls.retryRedirected(lkb), delay);

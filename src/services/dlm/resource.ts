@@ -55,6 +55,8 @@ export class Resource {
   toss: number | null = null;
   /** Kept only as a directory record (this node is the dir node, master elsewhere). */
   dirRecord = false;
+  /** Recovery flags (`recovery/resource-flags.ts`), 0 outside recovery. */
+  rflags = 0;
   /** The highest fencing token issued for it here (fence-rules.ts). */
   fenceHigh = 0;
 

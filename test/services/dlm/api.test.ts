@@ -125,25 +125,37 @@ describe('TypeScript API on three simulated nodes', () => {
 });
 
 describe('leave() on a multi-member lockspace', () => {
-  it('refuses (EBUSY) while other nodes hold locks mastered here; otherwise removes the directory records of what it mastered', async () => {
+  it('is a clean leave: its own locks end first; the others recover without it and keep theirs (nothing purged)', async () => {
     const sim = new DlmSim({ nodes: [1, 2, 3], hash: pinHash });
-    const [l1, l2] = await Promise.all([1, 2, 3].map((id) => sim.node(id).join('lv', { members: [1, 2, 3] })));
+    const [l1, l2, l3] = await Promise.all([1, 2, 3].map((id) => sim.node(id).join('lv', { members: [1, 2, 3] })));
     const p = l1!.lock('d1x', 'EX'); // node 1 masters d1x (directory: node 2)
     await sim.settle({ timers: false });
     const mine = await p;
     const q = l2!.lock('d1x', 'NL'); // a lock of node 2 mastered on node 1
     await sim.settle({ timers: false });
     const theirs = await q;
-    const refused = l1!.leave().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const leaving = l1!.leave();
     await sim.settle({ timers: false });
-    expect(await refused).toMatchObject({ code: 'EBUSY' });
+    await leaving;
     expect(mine.ended).toBe(true);
+    expect(sim.node(1).lockspace('lv')).toBeUndefined();
+    for (const l of [l2!, l3!]) l.raw.stop();
+    for (const l of [l2!, l3!]) l.raw.start([2, 3]);
+    await sim.settle();
+    expect(theirs.mode).toBe('NL');
+    expect(l2!.raw.stats.recovery.purged + l3!.raw.stats.recovery.purged).toBe(0);
+    expect(l2!.raw.dump().find((r) => r.name === 'd1x')!.master).not.toBe(1);
     const u = theirs.unlock();
-    await sim.settle({ timers: false });
+    await sim.settle();
     await u;
+  });
+
+  it('removes the directory records of what it mastered', async () => {
+    const sim = new DlmSim({ nodes: [1, 2, 3], hash: pinHash });
+    const [l1, l2] = await Promise.all([1, 2, 3].map((id) => sim.node(id).join('lv', { members: [1, 2, 3] })));
+    const p = l1!.lock('d1x', 'EX'); // node 1 masters d1x (directory: node 2)
+    await sim.settle({ timers: false });
+    await p;
     const leaving = l1!.leave();
     await sim.settle({ timers: false });
     await leaving;

@@ -1,10 +1,10 @@
 /**
  * Membership driven by the test (stop / start with a member list, §4.1's
- * contract without recovery), lockspace routing, and calls that name a
- * master copy.
+ * contract; recovery itself is tested in recovery/), lockspace routing, and
+ * calls that name a master copy.
  */
 import { describe, expect, it } from 'vitest';
-import { DLM_ERRNO, DlmError, LKF, LKM } from '../../../src/services/dlm/index.ts';
+import { DLM_ERRNO, LKF, LKM } from '../../../src/services/dlm/index.ts';
 import { cluster } from './cluster.ts';
 
 const { NL, PR, EX } = LKM;
@@ -27,10 +27,11 @@ describe('stop and start', () => {
     expect(c.run()).toEqual(['A bast PR', 'A ast EUNLOCK', 'B ast 0']);
   });
 
-  it('a new member list with no resource in use is taken, and the directory follows it', () => {
+  it('a new member list with no resource in use is taken, and the directory follows it', async () => {
     const c = cluster(3);
     for (const id of c.ids) c.ls.get(id)!.stop();
     for (const id of [1, 2]) c.ls.get(id)!.start([1, 2]); // node 3 stays stopped: it left
+    await c.sim.settle(); // recovery (nothing to move)
     const a = c.holder(1, 'A');
     c.lock(a, NL, 'd1n'); // members[1] is node 2 again; node 3 is out
     expect(c.run()).toEqual(['A ast 0']);
@@ -43,19 +44,17 @@ describe('stop and start', () => {
     expect(c.ls.get(1)!.stats.refused.NOT_MEMBER).toBe(1);
   });
 
-  it('a membership change with a resource in use needs recovery: refused with EOPNOTSUPP', () => {
+  it('a membership change with a resource in use runs recovery instead of refusing (no EOPNOTSUPP)', async () => {
     const c = cluster(3);
     const a = c.holder(1, 'A');
     c.lock(a, PR, 'd0x');
     c.run();
-    c.ls.get(1)!.stop();
-    expect(() => c.ls.get(1)!.start([1, 2])).toThrow(DlmError);
-    try {
-      c.ls.get(1)!.start([1, 2]);
-    } catch (err) {
-      expect((err as DlmError).code).toBe('EOPNOTSUPP');
-    }
-    c.ls.get(1)!.start([1, 2, 3]); // the same list is fine
+    for (const id of c.ids) c.ls.get(id)!.stop();
+    for (const id of [1, 2]) c.ls.get(id)!.start([1, 2]);
+    expect(c.ls.get(1)!.recovering).toBe(true);
+    await c.sim.settle();
+    expect(c.ls.get(1)!.recovering).toBe(false);
+    expect(c.ls.get(1)!.members).toEqual([1, 2]);
     expect(c.unlock(a)).toBe(0);
     expect(c.run()).toEqual(['A ast EUNLOCK']);
   });

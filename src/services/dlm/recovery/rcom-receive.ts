@@ -1,0 +1,75 @@
+/**
+ * Received recovery messages (spec §3.8): the acceptance filter, the
+ * answers to other members' requests (STATUS, NAMES, LOOKUP, LOCK) and the
+ * routing of replies to the run awaiting them. Never throws: anything
+ * malformed, early or stale is counted (`stats.recovery.rcomIgnored`) and
+ * dropped.
+ */
+import { DlmError } from '../errors.ts';
+import type { Lockspace } from '../lockspace.ts';
+import { decodeRcom, RCOM, type DlmRcom } from '../message.ts';
+import { answerNames, mastersFor, recoverDirLookup } from './directory-rebuild.ts';
+import { answerLock } from './lock-rebuild.ts';
+import { encodeRcomLock, encodeStatusReply, membersKey } from './rcom-payloads.ts';
+import type { RecoveryDriver } from './recovery-driver.ts';
+import { sendRcom } from './recovery-run.ts';
+import { RS } from './recovery-status.ts';
+
+/** Handle RCOM bytes from `from` on lockspace `ls` driven by `d`. */
+export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, bytes: Uint8Array): void {
+  let rc: DlmRcom;
+  try {
+    const dec = decodeRcom(bytes);
+    if (dec.header.nodeid !== from) throw new DlmError('EBADMSG', `h_nodeid ${dec.header.nodeid} is not the sender ${from}`);
+    rc = dec.rcom;
+  } catch (err) {
+    ls.refuse(err instanceof DlmError ? err.code : 'EBADMSG');
+    return;
+  }
+  const ignore = (): void => void ls.stats.recovery.rcomIgnored++;
+  if (from === ls.ourNodeid) return ignore();
+  const reply = (type: number, result: number, buf: Uint8Array): void =>
+    sendRcom(ls, from, { type, result, id: rc.id, seq: BigInt(d.seq), seqReply: rc.seq, buf });
+  const member = ls.members.includes(from);
+  d.run?.peerAlive(from);
+  switch (rc.type) {
+    case RCOM.STATUS:
+      // Answered in any state: status 0 while stopped means "not ready".
+      d.pushStatus ??= (to, id, seqReply) => sendStatus(ls, d, to, id, seqReply);
+      sendStatus(ls, d, from, rc.id, rc.seq);
+      d.polled(from, rc.id, rc.seq);
+      return;
+    case RCOM.NAMES: {
+      if (!member || !(d.status & RS.NODES)) return ignore();
+      let cached = d.namesCache.get(from);
+      if (!cached || cached.seq !== d.seq || rc.buf.length === 0) {
+        cached = { seq: d.seq, names: mastersFor(ls, from) };
+        d.namesCache.set(from, cached);
+      }
+      reply(RCOM.NAMES_REPLY, 0, answerNames(cached.names, rc.buf));
+      return;
+    }
+    case RCOM.LOOKUP: {
+      if (!member || !(d.status & RS.DIR) || !d.run) return ignore();
+      if (rc.buf.length === 0 || rc.buf.length > 64 || ls.dirNodeOfName(rc.buf) !== ls.ourNodeid) {
+        reply(RCOM.LOOKUP_REPLY, -1, new Uint8Array(0));
+        return;
+      }
+      reply(RCOM.LOOKUP_REPLY, recoverDirLookup(d.run, rc.buf, from), new Uint8Array(0));
+      return;
+    }
+    case RCOM.LOCK: {
+      if (!member || !(d.status & RS.DIR)) return ignore();
+      const { result, echo } = answerLock(ls, from, rc.buf);
+      reply(RCOM.LOCK_REPLY, result, echo ? encodeRcomLock(echo) : new Uint8Array(0));
+      return;
+    }
+    default:
+      // A reply: only the run that asked takes it.
+      if (!d.run || !d.run.reply(rc, from)) ignore();
+  }
+}
+
+function sendStatus(ls: Lockspace, d: RecoveryDriver, to: number, id: bigint, seqReply: bigint): void {
+  sendRcom(ls, to, { type: RCOM.STATUS_REPLY, result: d.status, id, seq: BigInt(d.seq), seqReply, buf: encodeStatusReply({ lvblen: ls.lvblen, generation: d.generation, key: membersKey(ls.members) }) });
+}

@@ -1,0 +1,224 @@
+/**
+ * The recovery phase driver of one lockspace (spec §4.1-§4.3): `stop()`
+ * aborts whatever runs and clears the status; `start()` runs the phases in
+ * order — members and directory mapping, NODES barrier (the low node sets
+ * the generation), directory rebuild (NAMES), DIR barrier, waiter fix-up,
+ * purge, remaster (LOOKUP), lock rebuild (LOCK), LOCKS barrier, finalise,
+ * request-queue purge, DONE barrier — then hands back to the lockspace,
+ * which enables locking, replays the request queue, re-drives the marked
+ * waiters and runs the recovery grant pass. It also answers the RCOM
+ * requests of other members (`rcom-receive.ts`).
+ */
+import { DlmError } from '../errors.ts';
+import type { Lock } from '../lock.ts';
+import type { Lockspace } from '../lockspace.ts';
+import { barrier } from './barrier.ts';
+import { rebuildDirectory } from './directory-rebuild.ts';
+import { finaliseResources, recoveryGrantPass } from './finalise.ts';
+import { rebuildLocks } from './lock-rebuild.ts';
+import { dropInactive, purgeDeparted, purgeRequestQueue, type SavedMessage } from './purge.ts';
+import { remaster } from './remaster.ts';
+import { RecoveryRun, type PendingMap } from './recovery-run.ts';
+import { RS, RS_ALL } from './recovery-status.ts';
+import type { StatusConfig } from './rcom-payloads.ts';
+import { fixWaiters, resendWaiters } from './waiters.ts';
+
+/** What the driver needs from the lockspace beyond its public members. */
+export interface RecoveryAccess {
+  setMembers(members: readonly number[]): void;
+  /** Every lock known here, any role. */
+  locks(): Lock[];
+  /** The request queue (messages saved while stopped), mutable. */
+  saved(): SavedMessage[];
+  /** Enable locking, replay the request queue, then `afterReplay` (resend, grant pass), then the deferred calls. */
+  resume(afterReplay: () => void): void;
+}
+
+export interface StartOptions {
+  /** The generation of the new view (must be above the current one); default: the low node's current + 1. */
+  generation?: number;
+  /** Members re-added with a new incarnation (they lost every lock): recovered as departed. */
+  departed?: readonly number[];
+}
+
+export class RecoveryDriver {
+  readonly #ls: Lockspace;
+  readonly #access: RecoveryAccess;
+  /** Recovery sequence: bumped by every stop(); replies carrying another are stale. */
+  seq = 1;
+  #status = RS_ALL;
+  /** The last STATUS poll of each member answered with a status that has grown since: pushed again. */
+  readonly #polls = new Map<number, { id: bigint; seq: bigint }>();
+  /** Sends a STATUS_REPLY (set by rcom-receive.ts's first use). */
+  pushStatus: ((to: number, id: bigint, seqReply: bigint) => void) | null = null;
+  generation = 0;
+  run: RecoveryRun | null = null;
+  /** Departed nodes not yet cleaned up (kept across aborted runs). */
+  readonly #gone = new Set<number>();
+  /** A run started and has not finished: the next start() recovers even with the same list. */
+  #incomplete = false;
+  readonly #pending: PendingMap = new Map();
+  #nextId = 1;
+  readonly #doneCallbacks = new Set<() => void>();
+  /** The NAMES dump handed to each asker in the current run. */
+  readonly namesCache = new Map<number, { seq: number; names: Uint8Array[] }>();
+
+  constructor(ls: Lockspace, access: RecoveryAccess) {
+    this.#ls = ls;
+    this.#access = access;
+  }
+
+  /** This node's status bits (§4.3); all set while running in step with its member list. */
+  get status(): number {
+    return this.#status;
+  }
+
+  set status(bits: number) {
+    const grew = (bits & ~this.#status) !== 0;
+    this.#status = bits;
+    if (grew && this.pushStatus) for (const [to, p] of this.#polls) this.pushStatus(to, p.id, p.seq);
+    if (bits === RS_ALL) this.#polls.clear();
+  }
+
+  /** A member polled our status (answered now; pushed again whenever it grows). */
+  polled(from: number, id: bigint, seq: bigint): void {
+    if (this.#status !== RS_ALL) this.#polls.set(from, { id, seq });
+  }
+
+  get recovering(): boolean {
+    return this.run !== null;
+  }
+
+  /** §4.1 stop: abort any run, clear the status (locking is stopped by the lockspace). */
+  stop(): void {
+    this.seq++;
+    this.status = 0;
+    this.#polls.clear();
+    this.namesCache.clear();
+    if (this.run) {
+      this.run.abort();
+      this.run = null;
+      this.#ls.stats.recovery.aborted++;
+    }
+  }
+
+  /**
+   * §4.1 start: recover when the list changed, nodes were re-added, or an
+   * earlier run did not finish; otherwise resume at once. Returns whether a
+   * recovery runs.
+   */
+  start(sorted: readonly number[], opts: StartOptions = {}): boolean {
+    const ls = this.#ls;
+    if (opts.generation !== undefined && (!Number.isSafeInteger(opts.generation) || opts.generation <= this.generation || opts.generation > 0xffffffff)) {
+      throw new DlmError('EINVAL', `start: generation ${opts.generation} must be an integer above the current ${this.generation} (at most 2^32-1)`);
+    }
+    const old = ls.members;
+    const departed = new Set<number>();
+    for (const m of old) if (!sorted.includes(m)) departed.add(m);
+    for (const m of opts.departed ?? []) if (m !== ls.ourNodeid) departed.add(m);
+    const changed = sorted.length !== old.length || sorted.some((m, i) => m !== old[i]);
+    if (this.run) this.stop();
+    if (!changed && departed.size === 0 && !this.#incomplete) {
+      if (opts.generation !== undefined) this.generation = opts.generation;
+      this.status = RS_ALL;
+      this.#access.resume(() => {});
+      return false;
+    }
+    for (const d of departed) this.#gone.add(d);
+    this.#incomplete = true;
+    ls.stats.recovery.runs++;
+    const run = new RecoveryRun(ls, this.seq, sorted, new Set(this.#gone), opts.generation, this.#pending, () => this.#nextId++);
+    this.run = run;
+    // Phases 1-2: drop the inactive cache, take the new members (and directory mapping).
+    dropInactive(ls);
+    this.#access.setMembers(sorted);
+    this.status |= RS.NODES;
+    barrier(
+      run,
+      RS.NODES,
+      (b, configs) => {
+        // The low node picks the generation (max seen + 1, or the caller's) before NODES_ALL shows.
+        let max = this.generation;
+        for (const c of configs) if (c.generation > max) max = c.generation;
+        this.generation = run.requestedGeneration ?? max + 1;
+        this.#setBits(run, b);
+      },
+      (configs) => this.#nodesDone(run, configs),
+    );
+    return true;
+  }
+
+  #setBits(run: RecoveryRun, bits: number): void {
+    if (this.run === run) this.status |= bits;
+  }
+
+  /** Phase 3 after NODES_ALL; the other nodes copy the low node's generation. */
+  #nodesDone(run: RecoveryRun, configs: StatusConfig[]): void {
+    if (!run.isLow) this.generation = run.requestedGeneration ?? Math.max(configs[0]!.generation, this.generation);
+    rebuildDirectory(run, () => {
+      this.status |= RS.DIR;
+      barrier(run, RS.DIR, (b) => this.#setBits(run, b), () => this.#dirDone(run));
+    });
+  }
+
+  #dirDone(run: RecoveryRun): void {
+    const ls = this.#ls;
+    // Phase 4: waiters; phase 5a: purge; 5b: remaster; 5c: rebuild.
+    fixWaiters(run, this.#access.locks());
+    purgeDeparted(run);
+    remaster(run, () =>
+      rebuildLocks(run, () => {
+        this.status |= RS.LOCKS;
+        barrier(run, RS.LOCKS, (b) => this.#setBits(run, b), () => {
+          // 5d: finalise; 6: purge the request queue; DONE barrier.
+          finaliseResources(ls);
+          ls.stats.recovery.droppedSaved += purgeRequestQueue(this.#access.saved(), (n) => run.isGone(n));
+          this.status |= RS.DONE;
+          barrier(run, RS.DONE, (b) => this.#setBits(run, b), () => this.#finish(run));
+        });
+      }),
+    );
+  }
+
+  #finish(run: RecoveryRun): void {
+    const ls = this.#ls;
+    run.abort(); // its timers and open polls end with it
+    this.run = null;
+    this.#incomplete = false;
+    this.#gone.clear();
+    this.namesCache.clear();
+    this.status = RS_ALL;
+    ls.stats.recovery.completed++;
+    ls.stats.recovery.lastMs = ls.host.clock.now() - run.startedAt;
+    this.#access.resume(() => {
+      const locks = this.#access.locks();
+      resendAndGrant(ls, locks);
+    });
+    for (const cb of [...this.#doneCallbacks]) {
+      try {
+        cb();
+      } catch (err) {
+        ls.host.callbackError(err);
+      }
+    }
+  }
+
+  /** Call `cb` after every finished recovery; returns the unsubscribe function. */
+  onDone(cb: () => void): () => void {
+    this.#doneCallbacks.add(cb);
+    return () => void this.#doneCallbacks.delete(cb);
+  }
+
+  /** Forget the run state (fence): status cleared, departed list dropped. */
+  reset(): void {
+    this.stop();
+    this.#gone.clear();
+    this.#incomplete = false;
+  }
+}
+
+/** Phases 8 and 9. */
+function resendAndGrant(ls: Lockspace, locks: readonly Lock[]): void {
+  resendWaiters(ls, locks);
+  recoveryGrantPass(ls);
+}
