@@ -517,6 +517,20 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
         }
         break;
       }
+      case 'ended': {
+        // The lock ended with no operation in flight: only a fence of an excluded node may do that.
+        const ls = locks.get(e.lock);
+        if (!ls || ls.ended) {
+          report('malformed', `end of unknown or ended lock ${e.lock}`, i);
+          break;
+        }
+        ls.ended = true;
+        const excused = fenced.has(e.status) && excludedBefore(ls.node, i);
+        if (!ls.unlockIssued && ls.held !== null && !excused) report('lost-lock', `${e.lock} (node ${ls.node}) held ${ls.held} and ended with ${e.status} although no view excluded its node`, ls.since, i);
+        closeHeld(ls, i);
+        setPresent(ls, false, i);
+        break;
+      }
       case 'kill': {
         incarnation.set(e.node, (incarnation.get(e.node) ?? 0) + 1);
         for (const ls of locks.values()) {

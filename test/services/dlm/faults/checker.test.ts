@@ -291,6 +291,19 @@ describe('history checker: each violation is caught', () => {
     expect(kinds(snap.ev)).toEqual(['lost-lock']);
   });
 
+  it('a lock ending with no operation in flight (a fence) is fine only after a view excluded its node', () => {
+    const build = (excluded: boolean) => {
+      const h = hist();
+      h.view(1, 1, [1, 2, 3]);
+      h.grant(3, 'c', 'r', 'PR', { lvb: ZERO });
+      if (excluded) h.view(1, 2, [1, 2]);
+      h.ev.push({ type: 'ended', t: 0, node: 3, lock: 'c', status: 'ENOTCONN' });
+      return h.ev;
+    };
+    expect(kinds(build(true))).toEqual([]);
+    expect(kinds(build(false))).toEqual(['lost-lock']);
+  });
+
   it('never-completed: an operation of a live node pending at the end of a healed history; a killed node owes nothing', () => {
     const h = hist();
     h.grant(1, 'a', 'r', 'EX', { fence: 1 });
