@@ -276,7 +276,10 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
       const o = v as { type: string; view: number; members?: number[]; until?: number; reason?: string };
       const base = { t: clock.now(), node: slot.nodeid };
       if (o.type === 'committed') sink({ type: 'view', ...base, view: o.view, members: [...(o.members ?? [])] });
-      else if (o.type === 'granting') sink({ type: 'granting', ...base, view: o.view, until: o.until ?? 0 });
+      else if (o.type === 'granting') {
+        sink({ type: 'granting', ...base, view: o.view, until: o.until ?? 0 });
+        granting.add(slot.nodeid);
+      }
       else if (o.type === 'stopped') sink({ type: 'stopped', ...base, view: o.view, reason: o.reason ?? '' });
     });
   };
@@ -294,14 +297,18 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
     slot.clock = null;
   };
 
+  /** Nodes that announced a granting lease (with voters the workload waits for all: the cluster has formed). */
+  const granting = new Set<number>();
   const everyoneSees = (): boolean =>
     slots.every((s) => !s.dlm || s.dlm.membership.lockspace.raw.members.length === slots.filter((x) => x.dlm).length);
 
   try {
     applyNet();
     for (const s of slots) await startNode(s);
-    for (let i = 0; i < 200 && !everyoneSees(); i++) await tick(10);
-    if (!everyoneSees()) throw new Error(`seed ${seed}: the lockspace never reached ${NODES} members on every node`);
+    // Formed: every node has all members (and, with voters, has been granted a lease under the first view).
+    const formed = (): boolean => everyoneSees() && (options.joinOptions === undefined || granting.size === NODES);
+    for (let i = 0; i < 400 && !formed(); i++) await tick(10);
+    if (!formed()) throw new Error(`seed ${seed}: the lockspace never formed (${NODES} members on every node${options.joinOptions ? ', a granting lease on every node' : ''})`);
     started = true;
 
     const flapped = new Map<Link, number>();
