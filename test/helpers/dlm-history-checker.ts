@@ -249,12 +249,24 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
     return result;
   };
   const excludedBefore = (node: number, i: number): boolean => views.some((v) => v.idx < i && !v.members.has(node));
+  /**
+   * Some node left a view before index i: a committed view omits a node
+   * that was a member of an earlier view or that was active (had events)
+   * before it. The initial member list (the voters, "view 0") is never
+   * reported as committed, so active nodes stand in for it.
+   */
+  const activeSince = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const e = events[i]!;
+    if (e.node !== 0 && !activeSince.has(e.node)) activeSince.set(e.node, i);
+  }
   const someoneLeftBefore = (i: number): boolean => {
-    let prev: ReadonlySet<number> | null = null;
+    const known = new Set<number>();
     for (const v of views) {
       if (v.idx >= i) break;
-      if (prev && [...prev].some((m) => !v.members.has(m))) return true;
-      prev = v.members;
+      for (const [node, since] of activeSince) if (since < v.idx) known.add(node);
+      if ([...known].some((m) => !v.members.has(m))) return true;
+      for (const m of v.members) known.add(m);
     }
     return [...kills.values()].some((ks) => ks.some((k) => k < i)) && views.some((v) => v.idx < i);
   };

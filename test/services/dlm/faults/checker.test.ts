@@ -378,6 +378,19 @@ describe('history checker: each violation is caught', () => {
     expect(kinds(vnv.ev)).toEqual(['lvb']);
   });
 
+  it('VALNOTVALID after the first committed view leaves out a node that was active under the initial member list (view 0 is never reported)', () => {
+    const build = (members: number[]) => {
+      const h = hist();
+      h.granting(3, 0, 100);
+      h.grant(1, 'a', 'r', 'NL', { lvb: ZERO });
+      h.view(1, 1, members);
+      h.grant(2, 'b', 'r', 'PR', { lvb: ZERO, valnotvalid: true });
+      return h.ev;
+    };
+    expect(kinds(build([1, 2]))).toEqual([]);
+    expect(kinds(build([1, 2, 3]))).toEqual(['lvb']);
+  });
+
   it('lvb (§4.7): after a PW/EX holder is excluded, an incompatible read must report VALNOTVALID', () => {
     const build = (valnotvalid: boolean) => {
       const h = hist();
