@@ -23,8 +23,9 @@
  * - `never-completed`: once a `healed` event is in the history, every
  *   operation of a node that is alive at the end completed by the `end`.
  *   `bad-completion`: a second completion, or a status the operation cannot
- *   have (EAGAIN without NOQUEUE, ECANCEL without a cancel, a fenced status
- *   on a node no view excluded, a synchronous error), or a lock the node's
+ *   have (EAGAIN without NOQUEUE, ECANCEL without a cancel, EBUSY without an
+ *   earlier cancel on the lock (§2.9), a fenced status on a node no view
+ *   excluded, any other synchronous error), or a lock the node's
  *   exclusion did not end.
  * - `lost-lock`: a lock a live, never-excluded node holds ends or changes
  *   mode without the application asking, or is missing from (or different
@@ -87,7 +88,12 @@ function isZero(hex: string | undefined): boolean {
 export interface CheckOptions {
   /** 'required': every PW/EX grant must carry a token. @default 'required' */
   fences?: 'required' | 'absent-ok';
-  /** Statuses with which a lock of an excluded (fenced) node may end. @default ['ESHUTDOWN', 'ENOTCONN', 'ESTALE', 'EFENCED'] */
+  /**
+   * Statuses with which a lock of an excluded (fenced) node may end: the
+   * lockspace's `fence(status)` default and the views driver's fenceStatus
+   * default are both ENOTCONN (docs/dlm.md "Recovery", docs/views.md).
+   * @default ['ENOTCONN']
+   */
   fencedStatuses?: readonly string[];
 }
 
@@ -132,10 +138,15 @@ interface LockState {
   pending: Op | null;
   unlockOp: Op | null;
   cancelled: boolean;
+  /** A cancel was issued on this lock at some point (its effect may still be in flight). */
+  everCancelled: boolean;
   unlockIssued: boolean;
   ended: boolean;
   /** Counted as certainly present at the master (for LVB idleness). */
   present: boolean;
+  /** The node died with this lock; `killedMode` is what it held then. */
+  killed: boolean;
+  killedMode: HMode | null;
 }
 
 interface Interval {
@@ -173,7 +184,7 @@ interface ResLvb {
 /** Check `events` (in order). Never throws on a malformed history: it reports it. */
 export function checkHistory(events: readonly HistoryEvent[], options: CheckOptions = {}): CheckReport {
   const fences = options.fences ?? 'required';
-  const fenced = new Set(options.fencedStatuses ?? ['ESHUTDOWN', 'ENOTCONN', 'ESTALE', 'EFENCED']);
+  const fenced = new Set(options.fencedStatuses ?? ['ENOTCONN']);
   const violations: Violation[] = [];
   const report = (kind: ViolationKind, message: string, ...at: number[]): void => {
     if (violations.length < 200) violations.push({ kind, message, at });
@@ -188,7 +199,8 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
   let faults = 0;
   for (let i = 0; i < n; i++) {
     const e = events[i]!;
-    if (e.type === 'view') views.push({ idx: i, view: e.view, members: new Set(e.members) });
+    // A view is committed when the first node reports it; a restarted node replays old views (ignored).
+    if (e.type === 'view' && !views.some((v) => v.view === e.view)) views.push({ idx: i, view: e.view, members: new Set(e.members) });
     else if (e.type === 'granting') (granting.get(e.node) ?? granting.set(e.node, []).get(e.node)!).push({ idx: i, until: e.until });
     else if (e.type === 'kill') (kills.get(e.node) ?? kills.set(e.node, []).get(e.node)!).push(i);
     else if (e.type === 'restart') (restarts.get(e.node) ?? restarts.set(e.node, []).get(e.node)!).push(i);
@@ -237,12 +249,24 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
     return result;
   };
   const excludedBefore = (node: number, i: number): boolean => views.some((v) => v.idx < i && !v.members.has(node));
+  /**
+   * Some node left a view before index i: a committed view omits a node
+   * that was a member of an earlier view or that was active (had events)
+   * before it. The initial member list (the voters, "view 0") is never
+   * reported as committed, so active nodes stand in for it.
+   */
+  const activeSince = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const e = events[i]!;
+    if (e.node !== 0 && !activeSince.has(e.node)) activeSince.set(e.node, i);
+  }
   const someoneLeftBefore = (i: number): boolean => {
-    let prev: ReadonlySet<number> | null = null;
+    const known = new Set<number>();
     for (const v of views) {
       if (v.idx >= i) break;
-      if (prev && [...prev].some((m) => !v.members.has(m))) return true;
-      prev = v.members;
+      for (const [node, since] of activeSince) if (since < v.idx) known.add(node);
+      if ([...known].some((m) => !v.members.has(m))) return true;
+      for (const m of v.members) known.add(m);
     }
     return [...kills.values()].some((ks) => ks.some((k) => k < i)) && views.some((v) => v.idx < i);
   };
@@ -276,7 +300,8 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
       }
       const pendingFrom = ls.pending?.kind === 'convert' ? ls.pending.from : null;
       if (ls.held !== null && (!snap || (snap.mode !== ls.held && snap.mode !== ls.alt && snap.mode !== pendingFrom))) report('lost-lock', `${ls.lock} (node ${ls.node}) holds ${ls.held} but the final snapshot has ${snap ? (snap.mode ?? 'no mode') : 'no such lock'}`, ls.since, snap?.idx ?? at);
-      if (ls.held === null && snap && snap.mode !== null && !ls.pending) report('bad-completion', `${ls.lock} (node ${ls.node}) is not held but the final snapshot has ${snap.mode}`, snap.idx);
+      const unlocking = ls.unlockOp !== null && ls.unlockOp.done < 0;
+      if (ls.held === null && snap && snap.mode !== null && !ls.pending && !unlocking) report('bad-completion', `${ls.lock} (node ${ls.node}) is not held but the final snapshot has ${snap.mode}`, snap.idx);
     }
   };
 
@@ -359,7 +384,7 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
         }
         const op: Op = { idx: i, kind: 'request', lock: e.lock, node: e.node, mode: e.mode, flags: e.flags, from: null, done: -1 };
         ops.set(e.op, op);
-        const ls: LockState = { lock: e.lock, node: e.node, res: e.res, incarnation: incarnation.get(e.node) ?? 0, held: null, since: i, pending: op, unlockOp: null, alt: null, cancelled: false, unlockIssued: false, ended: false, present: false };
+        const ls: LockState = { lock: e.lock, node: e.node, res: e.res, incarnation: incarnation.get(e.node) ?? 0, held: null, since: i, pending: op, unlockOp: null, alt: null, cancelled: false, everCancelled: false, unlockIssued: false, ended: false, present: false, killed: false, killedMode: null };
         locks.set(e.lock, ls);
         break;
       }
@@ -396,7 +421,10 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
       case 'cancel': {
         const ls = locks.get(e.lock);
         if (!ls) report('malformed', `cancel on unknown lock ${e.lock}`, i);
-        else ls.cancelled = true;
+        else {
+          ls.cancelled = true;
+          ls.everCancelled = true;
+        }
         break;
       }
       case 'done': {
@@ -429,6 +457,10 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
               return op.kind !== 'unlock' && ls.cancelled;
             case 'EUNLOCK':
               return op.kind === 'unlock' || (unlockOp !== null && unlockOp.idx > op.idx);
+            case 'EBUSY':
+              // §2.9: a new operation while a cancel is still in flight is refused; the
+              // application cannot see that a cancel that lost its race is still travelling.
+              return op.kind !== 'request' && ls.everCancelled;
             default:
               return false;
           }
@@ -452,7 +484,22 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
           } else {
             const before = op.kind === 'request' ? null : op.from;
             openHeld(ls, mode, i);
-            if (op.kind === 'request') setPresent(ls, true, i);
+            if (op.kind === 'request') {
+              setPresent(ls, true, i);
+              // When a view excludes the node, recovery purges the lock at its master.
+              const at = exclusionEnd(ls.node, i);
+              if (at < n) {
+                (removals.get(at) ?? removals.set(at, []).get(at)!).push(() => {
+                  const held = ls.killed ? ls.killedMode : ls.ended ? null : ls.held;
+                  if (!ls.present) return;
+                  setPresent(ls, false, at);
+                  if (held === 'PW' || held === 'EX') {
+                    const r = lvbOf(ls.res);
+                    r.mustInvalid = { from: at, mode: held, idleAtPurge: r.present === 0 };
+                  }
+                });
+              }
+            }
             if (lvbOp(before, mode) === 'R') checkRead(ls, op, e, i);
           }
           grants++;
@@ -461,15 +508,17 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
             list.push({ idx: i, lock: ls.lock, mode, fence: e.fence });
           }
         } else if (op.kind === 'convert') {
-          // The conversion failed: the lock keeps the mode it had (a down-conversion never fails).
+          // The conversion failed: its LVB write did not happen.
           const w = op.write;
           if (w) {
             const r = lvbOf(ls.res);
             r.writes = r.writes.filter((x) => x !== w);
           }
-          if (ls.alt !== null && ls.held !== null) openHeld(ls, ls.held, i, null, true);
-          const expect = ls.held;
-          if (!e.ended && e.mode !== expect && !ls.unlockIssued) report('lost-lock', `failed convert ${e.op} on ${e.lock}: the lock reports ${e.mode ?? 'no mode'}, it held ${expect ?? 'no mode'}`, i);
+          // It keeps the mode it had before (a failed down-conversion gives the old mode back).
+          if (!e.ended && !ls.unlockIssued && op.from !== null) {
+            if (e.mode !== op.from) report('lost-lock', `failed convert ${e.op} on ${e.lock}: the lock reports ${e.mode ?? 'no mode'}, it held ${op.from}`, i);
+            if (ls.held !== op.from || ls.alt !== null) openHeld(ls, op.from, i, null, true);
+          }
         }
         if (e.ended && !ls.ended) {
           ls.ended = true;
@@ -480,27 +529,32 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
         }
         break;
       }
+      case 'ended': {
+        // The lock ended with no operation in flight: only a fence of an excluded node may do that.
+        const ls = locks.get(e.lock);
+        if (!ls || ls.ended) {
+          report('malformed', `end of unknown or ended lock ${e.lock}`, i);
+          break;
+        }
+        ls.ended = true;
+        const excused = fenced.has(e.status) && excludedBefore(ls.node, i);
+        if (!ls.unlockIssued && ls.held !== null && !excused) report('lost-lock', `${e.lock} (node ${ls.node}) held ${ls.held} and ended with ${e.status} although no view excluded its node`, ls.since, i);
+        closeHeld(ls, i);
+        setPresent(ls, false, i);
+        break;
+      }
       case 'kill': {
         incarnation.set(e.node, (incarnation.get(e.node) ?? 0) + 1);
         for (const ls of locks.values()) {
           if (ls.node !== e.node || ls.ended) continue;
           ls.ended = true;
+          ls.killed = true;
           if (ls.pending) ls.pending.done = i; // no completion expected from a dead node
           if (ls.held !== null) {
-            const end = exclusionEnd(ls.node, ls.since);
+            // Held on, as far as the survivors know, until a view excludes the node (the interval is truncated there).
             intervals.push({ lock: ls.lock, node: ls.node, res: ls.res, modes: ls.alt ? [ls.held, ls.alt] : [ls.held], start: ls.since, end: Number.POSITIVE_INFINITY });
-            const mode = ls.held;
+            ls.killedMode = ls.held;
             ls.held = null;
-            const at = Math.min(end, n);
-            const remove = (): void => {
-              setPresent(ls, false, at);
-              if (mode === 'PW' || mode === 'EX') {
-                const r = lvbOf(ls.res);
-                r.mustInvalid = { from: at, mode, idleAtPurge: r.present === 0 };
-              }
-            };
-            if (at >= n) setPresent(ls, true, i);
-            else (removals.get(at) ?? removals.set(at, []).get(at)!).push(remove);
           } else setPresent(ls, false, i);
         }
         break;

@@ -11,7 +11,7 @@
  * Used in-process (events into an array) and inside relay processes (each
  * event one JSON line).
  */
-import type { DlmLock, DlmLockspace, ModeName } from '../../src/services/dlm/index.ts';
+import { statusName, type DlmLock, type DlmLockspace, type ModeName } from '../../src/services/dlm/index.ts';
 import type { HMode, HistoryEvent } from './dlm-history-types.ts';
 
 export type Sink = (e: HistoryEvent) => void;
@@ -146,6 +146,7 @@ export class LockClient {
           h.abort = null;
           h.held = mode;
           this.#done(h, op, 'OK');
+          this.#watchEnd(h, lk);
         },
         (err: unknown) => {
           h.busy = null;
@@ -154,6 +155,23 @@ export class LockClient {
           this.#handles.delete(key);
         },
       );
+  }
+
+  /**
+   * A lock can end with no operation of ours in flight (the lockspace's
+   * `fence()` fails it through its AST): the API then only completes
+   * `bast$`. Record that as an `ended` event. (When one of our operations
+   * is in flight its promise settles and records the completion instead.)
+   */
+  #watchEnd(h: Handle, lk: DlmLock): void {
+    lk.bast$.subscribe({
+      complete: () => {
+        if (h.busy !== null || !this.#handles.has(h.key)) return;
+        this.#handles.delete(h.key);
+        h.held = null;
+        this.#emit({ type: 'ended', ...this.#base(), lock: h.key, status: statusName(lk.lksb.status) });
+      },
+    });
   }
 
   convert(h: Handle, mode: HMode, flags: readonly ('NOQUEUE' | 'QUECVT')[] = [], cancellable = false): void {

@@ -81,6 +81,17 @@ export interface DoneEvent extends Base {
   readonly valnotvalid?: boolean;
 }
 
+/**
+ * A lock ended with no operation of the application in flight (the API's
+ * `lk.ended` turned true and `lk.bast$` completed), e.g. failed by the
+ * lockspace's `fence()`; `status` is the completion status (ENOTCONN ...).
+ */
+export interface EndedEvent extends Base {
+  readonly type: 'ended';
+  readonly lock: string;
+  readonly status: string;
+}
+
 /** A views$ output of a node (docs/views.md): a view it saw committed. */
 export interface ViewEvent extends Base {
   readonly type: 'view';
@@ -145,6 +156,7 @@ export type HistoryEvent =
   | UnlockEvent
   | CancelEvent
   | DoneEvent
+  | EndedEvent
   | ViewEvent
   | GrantingEvent
   | StoppedEvent

@@ -205,11 +205,40 @@ describe('history checker: each violation is caught', () => {
     const fencedOk = hist('f');
     fencedOk.ev.push(...ok.ev.slice(0, upToB));
     const u = fencedOk.at(125).unlock(1, 'a');
-    fencedOk.done(1, u, 'a', 'ESHUTDOWN', null, { ended: true });
+    fencedOk.done(1, u, 'a', 'ENOTCONN', null, { ended: true });
     fencedOk.healed();
     fencedOk.held(2, 'b', 'EX');
     fencedOk.end();
     expect(kinds(fencedOk.ev)).toEqual([]);
+  });
+
+  it('a view replayed by a restarted node is not a new commit: it excludes nobody now', () => {
+    const h = hist();
+    h.view(1, 1, [1, 2, 3]);
+    h.view(1, 2, [1, 2]);
+    h.view(1, 3, [1, 2, 3]);
+    h.grant(3, 'c', 'r', 'EX', { fence: 1 });
+    // Node 2 restarts and replays views 1..3 from its log: view 2 (without node 3) again.
+    h.view(2, 1, [1, 2, 3]);
+    h.view(2, 2, [1, 2]);
+    h.view(2, 3, [1, 2, 3]);
+    h.grant(1, 'a', 'r', 'EX', { fence: 2 });
+    expect(kinds(h.ev)).toEqual(['overlap']);
+  });
+
+  it('an excluded node that is alive loses its locks at the exclusion: a zero LVB read afterwards is fine when nothing else held the resource', () => {
+    const h = hist();
+    h.at(0).view(1, 1, [1, 2, 3]);
+    h.grant(3, 'c', 'r', 'NL', { lvb: ZERO });
+    h.grant(1, 'a', 'r', 'EX', { fence: 1, lvb: ZERO });
+    h.release(1, 'a', lv('w1'));
+    h.at(10).view(2, 2, [1, 2]);
+    h.at(20).grant(2, 'b', 'r', 'PR', { lvb: ZERO });
+    const u = h.unlock(3, 'c');
+    h.done(3, u, 'c', 'ENOTCONN', null, { ended: true });
+    expect(kinds(h.ev)).toEqual([]);
+    // Had node 3 stayed in the view, its NL lock would have kept the LVB: zero is then stale.
+    expect(kinds(h.ev.filter((e) => !(e.type === 'view' && e.view === 2)).map((e) => (e.type === 'done' && e.status === 'ENOTCONN' ? { ...e, status: 'OK' } : e)))).toEqual(['lvb']);
   });
 
   it('fence-order: a token that does not rise across holders; fence-missing; the same lock may keep its token', () => {
@@ -243,7 +272,7 @@ describe('history checker: each violation is caught', () => {
     const ended = hist();
     ended.grant(1, 'a', 'r', 'PR');
     const c = ended.conv(1, 'a', 'EX');
-    ended.done(1, c, 'a', 'ESHUTDOWN', null, { ended: true });
+    ended.done(1, c, 'a', 'ENOTCONN', null, { ended: true });
     expect(kinds(ended.ev)).toEqual(['bad-completion', 'lost-lock']);
 
     const demoted = hist();
@@ -260,6 +289,19 @@ describe('history checker: each violation is caught', () => {
     snap.held(2, 'b', 'NL');
     snap.end();
     expect(kinds(snap.ev)).toEqual(['lost-lock']);
+  });
+
+  it('a lock ending with no operation in flight (a fence) is fine only after a view excluded its node', () => {
+    const build = (excluded: boolean) => {
+      const h = hist();
+      h.view(1, 1, [1, 2, 3]);
+      h.grant(3, 'c', 'r', 'PR', { lvb: ZERO });
+      if (excluded) h.view(1, 2, [1, 2]);
+      h.ev.push({ type: 'ended', t: 0, node: 3, lock: 'c', status: 'ENOTCONN' });
+      return h.ev;
+    };
+    expect(kinds(build(true))).toEqual([]);
+    expect(kinds(build(false))).toEqual(['lost-lock']);
   });
 
   it('never-completed: an operation of a live node pending at the end of a healed history; a killed node owes nothing', () => {
@@ -289,8 +331,23 @@ describe('history checker: each violation is caught', () => {
     h.done(2, c, 'c', 'ECANCEL', null, { ended: true });
     h.done(2, c, 'c', 'OK', 'PR');
     const d = h.req(3, 'd', 'q', 'PR');
-    h.done(3, d, 'd', 'ESHUTDOWN', null, { ended: true });
+    h.done(3, d, 'd', 'ENOTCONN', null, { ended: true });
     expect(kinds(h.ev)).toEqual(['bad-completion', 'bad-completion', 'bad-completion', 'bad-completion']);
+  });
+
+  it('EBUSY (§2.9) only after a cancel on the lock that may still be in flight', () => {
+    const build = (cancel: boolean) => {
+      const h = hist();
+      h.grant(1, 'a', 'r', 'NL');
+      const c = h.conv(1, 'a', 'PR');
+      if (cancel) h.cancel(1, 'a');
+      h.done(1, c, 'a', 'OK', 'PR', { lvb: ZERO });
+      const d = h.conv(1, 'a', 'CR');
+      h.done(1, d, 'a', 'EBUSY', 'PR');
+      return h.ev;
+    };
+    expect(kinds(build(true))).toEqual([]);
+    expect(kinds(build(false))).toEqual(['bad-completion']);
   });
 
   it('lvb: a value nobody wrote, a stale value, a zero after a write on a busy resource, a VALNOTVALID with nobody gone', () => {
@@ -319,6 +376,19 @@ describe('history checker: each violation is caught', () => {
     const vnv = hist();
     vnv.grant(1, 'a', 'r', 'PR', { lvb: ZERO, valnotvalid: true });
     expect(kinds(vnv.ev)).toEqual(['lvb']);
+  });
+
+  it('VALNOTVALID after the first committed view leaves out a node that was active under the initial member list (view 0 is never reported)', () => {
+    const build = (members: number[]) => {
+      const h = hist();
+      h.granting(3, 0, 100);
+      h.grant(1, 'a', 'r', 'NL', { lvb: ZERO });
+      h.view(1, 1, members);
+      h.grant(2, 'b', 'r', 'PR', { lvb: ZERO, valnotvalid: true });
+      return h.ev;
+    };
+    expect(kinds(build([1, 2]))).toEqual([]);
+    expect(kinds(build([1, 2, 3]))).toEqual(['lvb']);
   });
 
   it('lvb (§4.7): after a PW/EX holder is excluded, an incompatible read must report VALNOTVALID', () => {

@@ -22,7 +22,7 @@
  */
 import { memoryPair } from '../../../../src/transport/memory.ts';
 import { Router } from '../../../../src/span/router.ts';
-import { Dlm, MidcommsEndpoint, joinOverSpans, type SpanMembership } from '../../../../src/services/dlm/index.ts';
+import { Dlm, MidcommsEndpoint, joinOverSpans, type DlmMessageEvent, type SpanMembership } from '../../../../src/services/dlm/index.ts';
 import { midcomms, nodeidOf, type Midcomms } from '../../../../src/services/midcomms/index.ts';
 import { ManualClock, type Clock } from '../../../../src/util/clock.ts';
 import type { Iocom } from '../../../../src/iocom/iocom.ts';
@@ -61,6 +61,19 @@ export class NodeClock implements Clock {
   }
 }
 
+/** A node's disk: the views driver's store interface (load/save), surviving kills; a copy is kept, as a file would be. */
+export class NodeDisk {
+  #saved: unknown = null;
+  saves = 0;
+  load(): never {
+    return structuredClone(this.#saved) as never;
+  }
+  save(state: unknown): void {
+    this.#saved = structuredClone(state);
+    this.saves++;
+  }
+}
+
 export type FaultKind = 'flap' | 'kill' | 'partition';
 
 export interface FaultRunOptions {
@@ -81,11 +94,15 @@ export interface FaultRunOptions {
    * its own (a one-member DLM), so it grants without asking anyone.
    */
   sabotage?: 'private-lockspace';
+  /** Every DLM message each node sends or receives (for diagnosing a failing seed). @default none */
+  observe?: (e: DlmMessageEvent, t: number) => void;
   /**
-   * More `joinOverSpans` options per node start (e.g. `voters` and a views
-   * store that survives the node's restarts, once the views driver lands).
+   * More `joinOverSpans` options per node start, e.g. `voters` and
+   * `views: { store: disk }`: `disk` is the node's own store (load/save of
+   * the views driver's persisted state), kept across its kills and restarts
+   * like a disk.
    */
-  joinOptions?: (nodeids: readonly number[], nodeid: number) => Record<string, unknown>;
+  joinOptions?: (nodeids: readonly number[], nodeid: number, disk: NodeDisk) => Record<string, unknown>;
 }
 
 export interface FaultRunResult {
@@ -96,6 +113,8 @@ export interface FaultRunResult {
   readonly steps: number;
   /** Operations still pending after the drain (the checker reports them too). */
   readonly pendingAtEnd: number;
+  /** Join/leave events of the lockspace's span service seen by live nodes after the start (membership churn). */
+  readonly memberChanges: number;
 }
 
 const LS = 'fx';
@@ -110,6 +129,7 @@ interface Slot {
   readonly nodeId: string;
   readonly nodeid: number;
   incarnation: number;
+  readonly disk: NodeDisk;
   router: Router | null;
   clock: NodeClock | null;
   dlm: NodeStack | null;
@@ -166,7 +186,7 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
   for (let i = 0; i < total; i++) {
     const nodeId = routerNodeId(i);
     if (i < RELAYS) relays.push(new Router({ name: `R${i}`, nodeId, localRnss: 1, clock, iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 } }));
-    else slots.push({ index: i, nodeId, nodeid: nodeidOf(nodeId), incarnation: 0, router: null, clock: null, dlm: null, client: null });
+    else slots.push({ index: i, nodeId, nodeid: nodeidOf(nodeId), incarnation: 0, disk: new NodeDisk(), router: null, clock: null, dlm: null, client: null });
   }
   const nodeids = slots.map((s) => s.nodeid);
   const routerAt = (i: number): Router | null => (i < RELAYS ? relays[i]! : slots[i - RELAYS]!.router);
@@ -223,10 +243,12 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
       last = s;
     }
   };
+  let memberChanges = 0;
   const tick = async (ms = stepMs): Promise<void> => {
     clock.advance(ms);
     await flush();
   };
+  let started = false;
 
   const startNode = async (slot: Slot): Promise<void> => {
     slot.incarnation++;
@@ -237,10 +259,14 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
     applyNet();
     const mc = midcomms(router, { clock: nclock });
     const endpoint = new MidcommsEndpoint(router, mc);
-    const dlm = new Dlm({ endpoint, clock: nclock });
-    const extra = options.joinOptions?.(nodeids, slot.nodeid) ?? {};
+    const observe = options.observe;
+    const dlm = new Dlm({ endpoint, clock: nclock, ...(observe ? { observer: (e: DlmMessageEvent) => observe(e, clock.now()) } : {}) });
+    const extra = options.joinOptions?.(nodeids, slot.nodeid, slot.disk) ?? {};
     const membership = await joinOverSpans(router, dlm, LS, { lvblen: LVBLEN, ...extra });
     slot.dlm = { mc, endpoint, dlm, membership };
+    router.members$(`dlm:${LS}`).subscribe(() => {
+      if (started) memberChanges++;
+    });
     let ls = membership.lockspace;
     if (options.sabotage === 'private-lockspace' && slot.index === RELAYS) ls = await new Dlm({ nodeid: slot.nodeid, clock: nclock }).join(LS, { lvblen: LVBLEN });
     const crand = lcg(seed * 1_000_003 + slot.index * 101 + slot.incarnation);
@@ -250,7 +276,10 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
       const o = v as { type: string; view: number; members?: number[]; until?: number; reason?: string };
       const base = { t: clock.now(), node: slot.nodeid };
       if (o.type === 'committed') sink({ type: 'view', ...base, view: o.view, members: [...(o.members ?? [])] });
-      else if (o.type === 'granting') sink({ type: 'granting', ...base, view: o.view, until: o.until ?? 0 });
+      else if (o.type === 'granting') {
+        sink({ type: 'granting', ...base, view: o.view, until: o.until ?? 0 });
+        granting.add(slot.nodeid);
+      }
       else if (o.type === 'stopped') sink({ type: 'stopped', ...base, view: o.view, reason: o.reason ?? '' });
     });
   };
@@ -268,14 +297,19 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
     slot.clock = null;
   };
 
+  /** Nodes that announced a granting lease (with voters the workload waits for all: the cluster has formed). */
+  const granting = new Set<number>();
   const everyoneSees = (): boolean =>
     slots.every((s) => !s.dlm || s.dlm.membership.lockspace.raw.members.length === slots.filter((x) => x.dlm).length);
 
   try {
     applyNet();
     for (const s of slots) await startNode(s);
-    for (let i = 0; i < 200 && !everyoneSees(); i++) await tick(10);
-    if (!everyoneSees()) throw new Error(`seed ${seed}: the lockspace never reached ${NODES} members on every node`);
+    // Formed: every node has all members (and, with voters, has been granted a lease under the first view).
+    const formed = (): boolean => everyoneSees() && (options.joinOptions === undefined || granting.size === NODES);
+    for (let i = 0; i < 400 && !formed(); i++) await tick(10);
+    if (!formed()) throw new Error(`seed ${seed}: the lockspace never formed (${NODES} members on every node${options.joinOptions ? ', a granting lease on every node' : ''})`);
+    started = true;
 
     const flapped = new Map<Link, number>();
     let partitionUntil = -1;
@@ -368,7 +402,7 @@ export async function runFaultSeed(options: FaultRunOptions): Promise<FaultRunRe
     }
     const pendingAtEnd = slots.reduce((a, s) => a + (s.client?.pending ?? 0), 0);
     history.push({ type: 'end', t: clock.now(), node: 0 });
-    return { seed, history, faultEvents, steps, pendingAtEnd };
+    return { seed, history, faultEvents, steps, pendingAtEnd, memberChanges };
   } finally {
     for (const s of slots) {
       s.clock?.kill();
