@@ -5,9 +5,10 @@
  * cleanly it withdraws its span and unlocks; the next node in the queue is
  * granted EX and starts serving, on the same log store.
  *
- * A server whose node dies while holding EX is only replaced once DLM
- * recovery purges the dead node's lock; recovery is not built yet, so that
- * case waits (see docs/users.md).
+ * A server whose node dies while holding EX is replaced once the survivors'
+ * DLM recovery (the membership manager's stop() then start(survivors))
+ * purges the dead node's lock: the next queued node is granted EX in the
+ * recovery grant pass and serves (docs/users.md).
  */
 import type { DlmLock, DlmLockspace, Router } from 'dmsg-mesh';
 import { LogServer, ULOG_SERVICE, type LogServerOptions } from './log-server.ts';
