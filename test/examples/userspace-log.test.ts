@@ -285,4 +285,49 @@ describe('examples/userspace-log: a node dies, DLM recovery hands over', () => {
     await sim.settle();
     await last;
   });
+
+  it('the active server is cut off, not dead: the survivors recover without it, the standby serves with a higher fencing token, and the store refuses the old server (it withdraws; the resend reaches the new one)', async () => {
+    mesh = createMesh(3, [[0, 1], [0, 2]], quiet);
+    const [client, r1, r2] = mesh.routers as [Router, Router, Router];
+    const sim = new DlmSim({ nodes: [1, 2] });
+    const store = new LogStore();
+    const lss = [await sim.node(1).join('ulog', { members: [1, 2] }), await sim.node(2).join('ulog', { members: [1, 2] })];
+    const servers = [new ClusteredLogServer(r1, lss[0]!, { store }), new ClusteredLogServer(r2, lss[1]!, { store })];
+    const started = servers.map((s) => s.start());
+    await sim.settle();
+    const a = servers.findIndex((s) => s.active);
+    const [old, standby] = [servers[a]!, servers[1 - a]!];
+    const [cutId, liveId] = [a + 1, 2 - a];
+    const oldServer = old.server!;
+    const firstMark = store.fence;
+    expect(firstMark).toBeGreaterThan(0);
+    await until(() => client.spans('ulog').length === 1, 'the active server is seen');
+    const clock = new ManualClock();
+    const ulog = new UlogClient(new SpanChannel(client), { clock });
+    await ulog.request(1n, UUID, ULOG.CTR, u64(64n, 4n));
+
+    // Its DLM node is cut off from the other (not stopped: it does not know); its router still reaches the client.
+    sim.hold(cutId, liveId);
+    sim.hold(liveId, cutId);
+    lss[1 - a]!.raw.stop();
+    lss[1 - a]!.raw.start([liveId]);
+    await sim.settle();
+    await started[1 - a];
+    expect(standby.active).toBe(true);
+    expect(old.active).toBe(true); // the cut-off node still believes it holds EX
+    expect(store.fence).toBeGreaterThan(firstMark);
+    await until(() => client.spans('ulog').length === 2, 'both servers advertise');
+
+    // The client's connection still goes to the old server: refused by the store, it withdraws.
+    const p = ulog.request(1n, UUID, ULOG.SET_REGION_SYNC, u64(2n, 1n));
+    await until(() => oldServer.stats.fenced === 1, 'the old server was refused');
+    await until(() => client.spans('ulog').length === 1 && client.spans('ulog')[0]!.node === standby.router.nodeId, 'the old server withdrew');
+    expect(oldServer.stats.answered).toBe(1); // only CTR, before the cut
+    clock.advance(15_000);
+    await p;
+    expect(standby.server!.stats.answered).toBe(1);
+    expect(readU64s(await ulog.request(1n, UUID, ULOG.GET_SYNC_COUNT))).toEqual([1n]);
+    expect(ulog.stats).toMatchObject({ timeouts: 1, stale: 0 });
+  });
 });
+
