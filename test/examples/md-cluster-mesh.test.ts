@@ -63,4 +63,45 @@ describe('examples/md-cluster over routers, midcomms and the DLM', () => {
     expect(joined.every((j) => j.lockspace.raw.members.length === 3)).toBe(true);
     expect(endpoints.every((e) => e.unknownPeer === 0 && e.sendErrors === 0)).toBe(true);
   });
+
+  it('a receiver router dies mid-broadcast: span membership drops it, the lockspace recovers, the sender completes and the survivors carry on', async () => {
+    mesh = createMesh(3, [
+      [0, 1],
+      [0, 2],
+      [1, 2],
+    ]);
+    const clock = new ManualClock();
+    const mcs: Midcomms[] = mesh.routers.map((r) => midcomms(r, { clock }));
+    const endpoints = mesh.routers.map((r, i) => new MidcommsEndpoint(r, mcs[i]!));
+    const dlms = endpoints.map((endpoint) => new Dlm({ endpoint, clock }));
+    cleanup.push(() => {
+      for (const d of dlms) d.close();
+      for (const e of endpoints) e.close();
+      for (const m of mcs) m.destroy();
+    });
+    await until(() => mesh!.routers.every((r) => r.members('midcomms').length === 3), 'midcomms everywhere');
+    const joined: SpanMembership[] = [];
+    for (let i = 0; i < 3; i++) joined.push(await joinOverSpans(mesh.routers[i]!, dlms[i]!, 'md-array', { lvblen: MD_LVBLEN }));
+    cleanup.push(() => joined.forEach((j) => j.close()));
+    await until(() => joined.every((j) => j.lockspace.raw.members.length === 3), 'lockspace members from spans');
+    const nodes = joined.map((j, i) => new MdNode(j.lockspace, { slot: i + 1, slots: 3 }));
+    for (const n of nodes) await n.join();
+    const generation = joined[0]!.lockspace.raw.generation;
+
+    // Node 0 starts a broadcast; node 2's router dies before anything is delivered.
+    let done = false;
+    const sending = nodes[0]!.broadcast(MSG.METADATA_UPDATED).then(() => (done = true));
+    await mesh.routers[2]!.close();
+    await until(() => done, 'the broadcast completed after recovery', 200_000);
+    await sending;
+    for (const j of joined.slice(0, 2)) {
+      expect(j.lockspace.raw.members.length).toBe(2);
+      expect(j.lockspace.raw.generation).toBeGreaterThan(generation);
+    }
+    expect(nodes[1]!.received.map((m) => [m.type, m.slot])).toEqual([[MSG.METADATA_UPDATED, 0]]);
+    await nodes[1]!.broadcast(MSG.RESYNCING, { low: 1n, high: 2n });
+    expect(nodes[0]!.received.map((m) => [m.type, m.slot])).toEqual([[MSG.RESYNCING, 1]]);
+    for (const n of nodes.slice(0, 2)) expect(n.errors).toEqual([]);
+  });
 });
+
