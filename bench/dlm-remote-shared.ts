@@ -109,13 +109,21 @@ export function cycleOnce(ls: Lockspace, name: string): Promise<void> {
   });
 }
 
-/** Cycles on `names` (all in flight at once, round after round) until `untilS` (wall seconds); the cycles done. */
-export async function cyclesUntil(ls: Lockspace, names: readonly string[], untilS: number): Promise<number> {
+/**
+ * Cycles on `names` (all in flight at once, round after round) until
+ * `untilS` (wall seconds); the cycles done. `yieldEach`: go through the
+ * event loop after every round — a cycle on a locally mastered resource
+ * completes in microtasks alone, and a loop of them would never let the
+ * process read its socket (the other node's requests would wait until the
+ * loop ends).
+ */
+export async function cyclesUntil(ls: Lockspace, names: readonly string[], untilS: number, yieldEach = false): Promise<number> {
   let n = 0;
   while (wallNow() < untilS) {
     if (names.length === 1) await cycleOnce(ls, names[0]!);
     else await Promise.all(names.map((name) => cycleOnce(ls, name)));
     n += names.length;
+    if (yieldEach) await new Promise<void>((r) => setImmediate(r));
   }
   return n;
 }

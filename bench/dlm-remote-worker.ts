@@ -53,7 +53,7 @@ process.on('message', (m: ParentMessage) => {
         send({ type: 'contended', cycles: 0, error: 'no lockspace' });
         break;
       }
-      cyclesUntil(ls, [HOT], wallNow() + m.ms / 1000).then(
+      cyclesUntil(ls, [HOT], wallNow() + m.ms / 1000, true).then(
         (cycles) => send({ type: 'contended', cycles }),
         (err: unknown) => send({ type: 'contended', cycles: 0, error: err instanceof Error ? err.message : String(err) }),
       );

@@ -4,7 +4,7 @@
  * when to acknowledge (receive threshold, ACK timer). What an ACK is and
  * where it goes is the session's business (`ReceiverHost`).
  */
-import { Observable, Subject } from 'rxjs';
+import { Observable, type Subscriber } from 'rxjs';
 import type { Clock } from '../../util/clock.ts';
 import { SIZE } from './constants.ts';
 import { FrameSlab } from './frame-slab.ts';
@@ -34,8 +34,8 @@ export interface ReceiverOptions {
 
 /** Bytes per receive slab: a reader that keeps one message view keeps its slab (at most this much) alive. */
 const RX_SLAB = 16 * 1024;
-/** Up to this many bytes a byte loop copies faster than `set(subarray())`. */
-const SMALL_COPY = 128;
+/** Batches up to this size are copied into the slab; larger ones get a buffer of their own. */
+const SLAB_BATCH = 4096;
 
 /** What became of a sequenced frame. */
 export type SeqVerdict = 'taken' | 'duplicate' | 'gap' | 'overflow';
@@ -45,7 +45,13 @@ export class Receiver<C> {
   readonly #o: ReceiverOptions;
   readonly #stats: SessionStats;
   readonly #inbound = new InboundBuffer();
-  readonly #messages = new Subject<Uint8Array>();
+  /**
+   * The readers (copy on write: a reader may unsubscribe while a message is
+   * handed out). Messages go to each Subscriber directly, not through a
+   * Subject: rxjs' Subscriber still catches what a reader throws.
+   */
+  #subscribers: Subscriber<Uint8Array>[] = [];
+  #completed = false;
   /** `seq_next`: the next sequence number expected. */
   #seqNext: number;
   /** Deliveries since our last threshold or timer ACK (`ulp_delivered`). */
@@ -56,11 +62,16 @@ export class Receiver<C> {
   #ackTimer: unknown = null;
   #resyncChannel: C | null = null;
   /**
-   * Messages handed over at once are copied here: one view each into a slab
-   * only the receiver writes (once), never a buffer each (a small typed array
-   * with its own buffer costs an off-heap allocation).
+   * Messages handed over at once are views into one private copy of the
+   * batch they came in (one copy per batch, whatever the number of
+   * messages). A small batch is copied into a slab only the receiver writes
+   * (once), not into a buffer of its own: a small typed array with its own
+   * buffer costs an off-heap allocation, the main cost of a batch of one.
    */
   readonly #rxSlab = new FrameSlab(RX_SLAB);
+  /** The received batch `#rxCopy` was copied from. */
+  #rxSource: Uint8Array | null = null;
+  #rxCopy: Uint8Array | null = null;
 
   readonly messages$: Observable<Uint8Array>;
 
@@ -70,11 +81,17 @@ export class Receiver<C> {
     this.#stats = stats;
     this.#seqNext = options.initialSeq;
     this.messages$ = new Observable<Uint8Array>((subscriber) => {
-      const sub = this.#messages.subscribe(subscriber);
+      if (this.#completed) {
+        subscriber.complete();
+        return;
+      }
+      this.#subscribers = [...this.#subscribers, subscriber];
       this.#readers++;
       this.#drain();
       return () => {
-        sub.unsubscribe();
+        const i = this.#subscribers.indexOf(subscriber);
+        if (i < 0) return;
+        this.#subscribers = this.#subscribers.filter((s) => s !== subscriber);
         this.#readers--;
       };
     });
@@ -155,8 +172,11 @@ export class Receiver<C> {
     return true;
   }
 
-  /** The batch being parsed is done (the caller may reuse its buffer: nothing handed over points into it). */
-  endBatch(): void {}
+  /** The batch being parsed is done: never match a later one against it. */
+  endBatch(): void {
+    this.#rxSource = null;
+    this.#rxCopy = null;
+  }
 
   channelEnded(channel: C): void {
     if (this.#resyncChannel === channel) this.#resyncChannel = null;
@@ -184,16 +204,30 @@ export class Receiver<C> {
   /** The session is gone. */
   complete(): void {
     this.#clearAckTimer();
-    this.#messages.complete();
+    this.#completed = true;
+    const subs = this.#subscribers;
+    this.#subscribers = [];
+    this.#readers = 0;
+    for (const sub of subs) sub.complete();
   }
 
-  /** An owned copy of `buf[start, end)`: a view into the receive slab. */
+  /** An owned copy of `buf[start, end)`: a view into one copy of the whole batch. */
   #retain(buf: Uint8Array, start: number, end: number): Uint8Array {
-    const n = end - start;
-    const out = this.#rxSlab.alloc(n);
-    if (n <= SMALL_COPY) for (let i = 0; i < n; i++) out[i] = buf[start + i]!;
-    else out.set(buf.subarray(start, end));
-    return out;
+    if (this.#rxSource !== buf || this.#rxCopy === null) {
+      this.#rxSource = buf;
+      if (buf.length <= SLAB_BATCH) {
+        const copy = this.#rxSlab.alloc(buf.length);
+        copy.set(buf);
+        this.#rxCopy = copy;
+      } else this.#rxCopy = buf.slice();
+    }
+    return this.#rxCopy.subarray(start, end);
+  }
+
+  #emit(bytes: Uint8Array): void {
+    const subs = this.#subscribers;
+    if (subs.length === 1) subs[0]!.next(bytes);
+    else for (const sub of subs) sub.next(bytes);
   }
 
   #delivered(): void {
@@ -208,7 +242,7 @@ export class Receiver<C> {
     this.#draining = true;
     try {
       this.#stats.delivered++;
-      this.#messages.next(bytes);
+      this.#emit(bytes);
       this.#delivered();
     } finally {
       this.#draining = false;
@@ -234,7 +268,7 @@ export class Receiver<C> {
         }
         if (head.kind === 'msg') {
           this.#stats.delivered++;
-          this.#messages.next(head.bytes);
+          this.#emit(head.bytes);
           if (!head.sequenced) continue;
         }
         this.#delivered();

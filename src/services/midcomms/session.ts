@@ -85,9 +85,9 @@ export class Session {
   readonly state$: Observable<McState> = this.#state$.asObservable();
   /**
    * Messages from the peer: complete inner DLM messages (header included),
-   * owned by the subscriber (a view into a private 16 KiB receive slab that
-   * nothing writes again, or an exact copy: `slice()` it to keep only the
-   * message without its slab). Sequenced messages come in
+   * owned by the subscriber (a view into a private copy of the batch it came
+   * in, small batches copied into a 16 KiB receive slab that nothing writes
+   * again: `slice()` it to keep only the message). Sequenced messages come in
    * order, exactly once; stateless RCOM and 3.1 messages come as received. Without a subscriber
    * (or while paused) messages wait, bounded, and are not acknowledged.
    */

@@ -1,6 +1,6 @@
 /** ACK thresholds and timer, duplicates, the send window and a reader that stops (virtual time only). */
 import { describe, expect, it } from 'vitest';
-import { msg, twoNodes } from './fake-net.ts';
+import { msg, msgNumber, twoNodes } from './fake-net.ts';
 
 describe('acknowledgement', () => {
   it('receive threshold: one ACK after more than 256 deliveries (timer off)', async () => {
@@ -133,6 +133,27 @@ describe('send window', () => {
     a.close();
     await expect(p7).rejects.toMatchObject({ code: 'FENCED' });
     expect(errors).toEqual(['BAD_MESSAGE', 'FENCED']);
+  });
+
+  it('messages$: every reader gets each message, one that leaves mid-stream gets no more, the fence completes them all (and a late reader)', async () => {
+    const { net, a, b, gotB } = twoNodes();
+    const second: number[] = [];
+    let completed = 0;
+    const sub = b.messages$.subscribe({ next: (m) => second.push(msgNumber(m)), complete: () => completed++ });
+    for (let i = 0; i < 3; i++) await a.send(msg(i));
+    net.settle();
+    sub.unsubscribe();
+    await a.send(msg(3));
+    net.settle();
+    expect(gotB).toEqual([0, 1, 2, 3]);
+    expect(second).toEqual([0, 1, 2]);
+    const third: number[] = [];
+    b.messages$.subscribe({ next: (m) => third.push(msgNumber(m)), complete: () => completed++ });
+    b.close();
+    expect(completed).toBe(1); // the third reader; the second had left
+    b.messages$.subscribe({ complete: () => completed++ });
+    expect(completed).toBe(2);
+    expect(third).toEqual([]);
   });
 
   it('memory stays bounded while the reader stops for a long time (measured in stats)', async () => {
