@@ -28,6 +28,8 @@ import { memoryPair } from '../src/transport/memory.ts';
 import { DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG } from '../src/services/dlm/message.ts';
 import { CLOCKS, currentClock, measureInterleaved, oneLine, type BenchContext } from './harness.ts';
 import { runTwoProcessRows } from './dlm-remote.ts';
+import { runRecoveryRows } from './dlm-recovery.ts';
+import { runMdClusterRows } from './md-cluster.ts';
 
 export const BENCH = 'dlm';
 const BATCH = 256;
@@ -378,4 +380,6 @@ export async function run(ctx: BenchContext): Promise<void> {
   }
   await attempt('dlm_local_ts_api_cycles_per_s', () => tsApiCyclesPerSec(ctx.seconds), unit, 'dlm_local_cycles_per_s');
   await runTwoProcessRows(ctx);
+  await runRecoveryRows(ctx, BENCH);
+  await runMdClusterRows(ctx, BENCH);
 }

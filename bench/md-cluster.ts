@@ -75,15 +75,20 @@ async function conversionCase(): Promise<Case> {
 }
 
 export async function run(ctx: BenchContext): Promise<void> {
+  await runMdClusterRows(ctx);
+}
+
+/** The md-cluster rows, reported under `bench` (`npm run bench -- dlm` reports them too). */
+export async function runMdClusterRows(ctx: BenchContext, bench = BENCH): Promise<void> {
   const { reporter } = ctx;
-  reporter.note(`${BENCH}: ${ctx.seconds} s of ${currentClock()} time per metric, ${ROUNDS} interleaved rounds, median; 3 nodes on the in-process DLM simulator (messages encoded and decoded), not sockets`);
+  reporter.note(`${bench}: ${ctx.seconds} s of ${currentClock()} time per metric, ${ROUNDS} interleaved rounds, median; 3 nodes on the in-process DLM simulator (messages encoded and decoded), not sockets`);
   const cases: Record<string, () => Promise<Case>> = { dlm_sim_convert_cycles_per_s: conversionCase, md_broadcasts_per_s: broadcastCase };
   const ready: Record<string, Case> = {};
   for (const [metric, make] of Object.entries(cases)) {
     try {
       ready[metric] = await make();
     } catch (err) {
-      reporter.failed({ bench: BENCH, metric, reason: `setup: ${oneLine(err)}` });
+      reporter.failed({ bench, metric, reason: `setup: ${oneLine(err)}` });
     }
   }
   const rounds: Record<string, number[]> = {};
@@ -99,7 +104,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     }
   }
   for (const metric of Object.keys(ready)) {
-    if (failed[metric]) reporter.failed({ bench: BENCH, metric, reason: failed[metric]! });
-    else reporter.result({ bench: BENCH, metric, value: median(rounds[metric]!), unit: metric === 'md_broadcasts_per_s' ? 'broadcasts/s' : 'cycles/s', ...(metric === 'md_broadcasts_per_s' ? { baseline: 'dlm_sim_convert_cycles_per_s' } : {}) });
+    if (failed[metric]) reporter.failed({ bench, metric, reason: failed[metric]! });
+    else reporter.result({ bench, metric, value: median(rounds[metric]!), unit: metric === 'md_broadcasts_per_s' ? 'broadcasts/s' : 'cycles/s', ...(metric === 'md_broadcasts_per_s' ? { baseline: 'dlm_sim_convert_cycles_per_s' } : {}) });
   }
 }

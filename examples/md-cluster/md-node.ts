@@ -19,7 +19,8 @@
  * "Unlock" means "convert to NL", as in md-cluster, so the LVBs survive.
  */
 import type { DlmLock, DlmLockspace } from 'dmsg-mesh';
-import { isDlmError } from 'dmsg-mesh';
+import { SBF, isDlmError } from 'dmsg-mesh';
+import type { SharedBitmaps } from './bitmap-disk.ts';
 import { MSG, clusterMsg, decodeClusterMsg, decodeResyncInfo, encodeClusterMsg, encodeResyncInfo, type ClusterMsg } from './message.ts';
 
 /** A FIFO async mutex (md-cluster's send bit and receive mutex). */
@@ -43,6 +44,14 @@ export interface MdNodeOptions {
   acceptDisk?: (uuid: Uint8Array, raidSlot: number) => boolean;
   /** Recovering a dead or unused slot's bitmap: merge and resync `range`. @default no-op */
   recoverBitmap?: (mdSlot: number, range: { low: bigint; high: bigint }) => void | Promise<void>;
+  /**
+   * The array's on-disk bitmaps, shared by every node (md-cluster reads a
+   * dead or unused slot's dirty range from disk). Without it the range is
+   * read from the slot's bitmap LVB, which is lost (zero, or flagged
+   * VALNOTVALID) when the dead node also mastered that resource.
+   * @default none (LVB)
+   */
+  bitmaps?: SharedBitmaps;
 }
 
 /** What one slot probe at join found. */
@@ -64,6 +73,12 @@ export class MdNode {
   readonly received: ClusterMsg[] = [];
   /** Messages refused (own slot, unreadable LVB). */
   rejected = 0;
+  /**
+   * Messages lost with their sender: the `message` LVB came back flagged
+   * VALNOTVALID (DLM recovery could not recover it: the sender died and
+   * mastered `message`), so it is not processed.
+   */
+  lost = 0;
   /** Other slots' resync ranges being resynced (md-cluster's suspend list), by md slot. */
   readonly suspended = new Map<number, { low: bigint; high: bigint }>();
   /** What the join probe found. */
@@ -72,7 +87,7 @@ export class MdNode {
   readonly errors: unknown[] = [];
   /** Broadcasts sent. */
   sent = 0;
-  readonly #opts: Required<Omit<MdNodeOptions, 'slot'>>;
+  readonly #opts: Required<Omit<MdNodeOptions, 'slot' | 'bitmaps'>> & { bitmaps: SharedBitmaps | null };
   readonly #send = new Mutex();
   readonly #recv = new Mutex();
   #token!: DlmLock;
@@ -92,7 +107,7 @@ export class MdNode {
     this.slot = options.slot;
     this.mdSlot = options.slot - 1;
     this.slots = slots;
-    this.#opts = { slots, acceptDisk: options.acceptDisk ?? (() => false), recoverBitmap: options.recoverBitmap ?? (() => {}) };
+    this.#opts = { slots, acceptDisk: options.acceptDisk ?? (() => false), recoverBitmap: options.recoverBitmap ?? (() => {}), bitmaps: options.bitmaps ?? null };
   }
 
   get joined(): boolean {
@@ -140,7 +155,8 @@ export class MdNode {
         if (range.high > 0n) this.suspended.set(mdSlot, range);
         return { mdSlot, state: 'alive', ...range };
       }
-      const range = decodeResyncInfo(lk.lvb);
+      // gather_bitmaps: the slot's dirty range from disk (not cleared), else its LVB.
+      const range = this.#opts.bitmaps ? this.#opts.bitmaps.read(mdSlot) : decodeResyncInfo(lk.lvb);
       await this.#opts.recoverBitmap(mdSlot, range);
       return { mdSlot, state: 'recovered', ...range };
     } finally {
@@ -149,17 +165,25 @@ export class MdNode {
   }
 
   /**
-   * recover_slot (called by the membership layer when `mdSlot`'s node died):
-   * take its bitmap PW (granted once the DLM purged the dead node's lock),
-   * merge and resync its range, clear it. Needs DLM recovery to complete.
+   * recover_slot / recover_bitmaps, run by every survivor once the DLM
+   * membership lost the node of slot `mdSlot` (the manager calls it after
+   * the lockspace's recovery; the DLM has no recover_slot callback): take
+   * the slot's bitmap PW (granted once recovery purged the dead node's PW),
+   * take its dirty range over (from the shared on-disk bitmaps, cleared, as
+   * md_bitmap_copy_from_slot(clear_bits); else from the LVB), drop the slot
+   * from the suspend list, resync the range when it is not empty
+   * (`recoverBitmap`), write a clean range into the LVB, unlock. Every
+   * survivor may call it: the first to get PW takes the range over, the
+   * others find it clean. Resolves to the range this node took over.
    */
   async recoverSlot(mdSlot: number): Promise<{ low: bigint; high: bigint }> {
+    if (!Number.isInteger(mdSlot) || mdSlot < 0 || mdSlot >= this.slots || mdSlot === this.mdSlot) throw new RangeError(`recoverSlot: another slot in 0..${this.slots - 1} expected, got ${mdSlot}`);
     const lk = await this.#nl(bitmapName(mdSlot));
     try {
       await lk.convert('PW');
-      const range = decodeResyncInfo(lk.lvb);
-      await this.#opts.recoverBitmap(mdSlot, range);
+      const range = this.#opts.bitmaps ? this.#opts.bitmaps.copyFromSlot(mdSlot) : decodeResyncInfo(lk.lvb);
       this.suspended.delete(mdSlot);
+      if (range.high > 0n) await this.#opts.recoverBitmap(mdSlot, range);
       await lk.convert('PW', { lvb: encodeResyncInfo(0n, 0n, lk.lvb?.length) });
       return range;
     } finally {
@@ -223,9 +247,11 @@ export class MdNode {
 
   /**
    * resync_info_update: write this slot's resync range into its bitmap LVB
-   * (PW->PW writes), then tell the others (RESYNCING). (0, 0) = done.
+   * (PW->PW writes), then tell the others (RESYNCING). (0, 0) = done. With
+   * shared `bitmaps` the range is also this slot's dirty range on disk.
    */
   async resyncing(low: bigint, high: bigint): Promise<void> {
+    this.#opts.bitmaps?.mark(this.mdSlot, low, high);
     await this.#bitmap.convert('PW', { lvb: encodeResyncInfo(low, high, this.#bitmap.lvb?.length) });
     await this.broadcast(MSG.RESYNCING, { low, high });
   }
@@ -275,7 +301,8 @@ export class MdNode {
     try {
       await this.#message.convert('CR');
       const m = decodeClusterMsg(this.#message.lvb ? this.#message.lvb.slice() : null);
-      if (!m || m.slot === this.mdSlot) this.rejected++;
+      if (this.#message.sbflags & SBF.VALNOTVALID) this.lost++;
+      else if (!m || m.slot === this.mdSlot) this.rejected++;
       else await this.#process(m);
       await this.#ack.convert('NL');
       await this.#message.convert('PR'); // waits until the sender dropped `message` to NL

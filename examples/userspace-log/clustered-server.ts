@@ -5,9 +5,13 @@
  * cleanly it withdraws its span and unlocks; the next node in the queue is
  * granted EX and starts serving, on the same log store.
  *
- * A server whose node dies while holding EX is only replaced once DLM
- * recovery purges the dead node's lock; recovery is not built yet, so that
- * case waits (see docs/users.md).
+ * A server whose node dies while holding EX is replaced once the survivors'
+ * DLM recovery (the membership manager's stop() then start(survivors))
+ * purges the dead node's lock: the next queued node is granted EX in the
+ * recovery grant pass and serves (docs/users.md). A server cut off rather
+ * than dead still believes it holds EX; its lock's fencing token is below
+ * the new holder's, which the store has seen, so the store refuses it and
+ * it withdraws its service (LogServerOptions.token).
  */
 import type { DlmLock, DlmLockspace, Router } from 'dmsg-mesh';
 import { LogServer, ULOG_SERVICE, type LogServerOptions } from './log-server.ts';
@@ -41,8 +45,12 @@ export class ClusteredLogServer {
 
   /** Queue for EX; resolves once this node serves. Rejects (ECANCEL) if stopped first. */
   async start(): Promise<LogServer> {
-    this.#lock = await this.#ls.lock(this.resource, 'EX', { signal: this.#abort.signal });
-    this.#server = new LogServer(this.router, this.#opts);
+    const lk = await this.#ls.lock(this.resource, 'EX', { signal: this.#abort.signal });
+    this.#lock = lk;
+    // Raise the store's fencing mark now: a previous holder that lost the lock
+    // without knowing is refused by the store from its next request on.
+    this.#opts.store.admit(lk.fence);
+    this.#server = new LogServer(this.router, { ...this.#opts, token: () => lk.fence });
     return this.#server;
   }
 

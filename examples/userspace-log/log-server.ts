@@ -22,6 +22,15 @@ export interface LogServerOptions {
   store: LogStore;
   service?: string;
   fault?: (req: UlogRequest) => ReplyFate;
+  /**
+   * The fencing token of the DLM lock this server serves under
+   * (ClusteredLogServer passes its EX lock's `fence`). Every request first
+   * checks it against the store (`LogStore.admit`); below the store's
+   * highest token the server has lost its lock without knowing: the
+   * request is not answered (the client's timeout resends it) and the
+   * server withdraws its service (`stats.fenced`). @default no check
+   */
+  token?: () => number;
 }
 
 export class LogServer {
@@ -29,8 +38,9 @@ export class LogServer {
   readonly #svc: Service;
   readonly #opts: LogServerOptions;
   readonly #held: Array<() => void> = [];
-  /** Requests answered, dropped, held, malformed. */
-  readonly stats = { answered: 0, dropped: 0, held: 0, malformed: 0 };
+  /** Requests answered, dropped, held, malformed; refused for a stale fencing token. */
+  readonly stats = { answered: 0, dropped: 0, held: 0, malformed: 0, fenced: 0 };
+  #closed = false;
 
   constructor(router: Router, options: LogServerOptions) {
     this.router = router;
@@ -60,6 +70,12 @@ export class LogServer {
       this.stats.malformed++;
       return;
     }
+    if (this.#closed) return;
+    if (this.#opts.token && !this.#opts.store.admit(this.#opts.token())) {
+      this.stats.fenced++;
+      this.close();
+      return;
+    }
     const fate = this.#opts.fault?.(req) ?? 'send';
     if (fate === 'drop') {
       this.stats.dropped++;
@@ -87,6 +103,7 @@ export class LogServer {
 
   /** Withdraw the service; open connections end. */
   close(): void {
+    this.#closed = true;
     this.#svc.close();
   }
 }

@@ -20,6 +20,20 @@ interface RegionLog {
 /** The logs, by uuid and luid (the persistent part). */
 export class LogStore {
   readonly logs = new Map<string, RegionLog>();
+  /** The highest DLM fencing token a server has used the store under (0: none yet). */
+  fence = 0;
+
+  /**
+   * May a server holding fencing token `token` use the store? Not when a
+   * higher token was seen: its lock went to another server (it was paused,
+   * or cut off and excluded by the survivors' DLM recovery, without
+   * knowing). Otherwise yes, and the high-water mark rises to `token`.
+   */
+  admit(token: number): boolean {
+    if (token < this.fence) return false;
+    this.fence = token;
+    return true;
+  }
 }
 
 const key = (r: UlogRequest): string => `${r.uuid}/${r.luid}`;

@@ -5,10 +5,10 @@
  * nothing waits on a timer.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Dlm, joinOverSpans, MidcommsEndpoint, type SpanMembership } from '../../src/services/dlm/index.ts';
+import { Dlm, joinOverSpans, MemoryViewsStore, MidcommsEndpoint, type SpanMembership } from '../../src/services/dlm/index.ts';
 import { midcomms, type Midcomms } from '../../src/services/midcomms/index.ts';
 import { ManualClock } from '../../src/util/clock.ts';
-import { createMesh, until, type Mesh } from '../helpers/mesh.ts';
+import { createMesh, turn, until, type Mesh } from '../helpers/mesh.ts';
 import { MdNode, bitmapName } from '../../examples/md-cluster/md-node.ts';
 import { MSG, MD_LVBLEN } from '../../examples/md-cluster/message.ts';
 
@@ -62,5 +62,61 @@ describe('examples/md-cluster over routers, midcomms and the DLM', () => {
     // The lockspace did not change members (no recovery was needed or attempted).
     expect(joined.every((j) => j.lockspace.raw.members.length === 3)).toBe(true);
     expect(endpoints.every((e) => e.unknownPeer === 0 && e.sendErrors === 0)).toBe(true);
+  });
+
+  it('with voters (views driver): a receiver cut off mid-broadcast goes minority; the majority commits a view without it, recovers, the sender completes and the survivors carry on', async () => {
+    mesh = createMesh(3, [
+      [0, 1],
+      [0, 2],
+      [1, 2],
+    ]);
+    const clock = new ManualClock();
+    const mcs: Midcomms[] = mesh.routers.map((r) => midcomms(r, { clock }));
+    const endpoints = mesh.routers.map((r, i) => new MidcommsEndpoint(r, mcs[i]!));
+    const dlms = endpoints.map((endpoint) => new Dlm({ endpoint, clock }));
+    cleanup.push(() => {
+      for (const d of dlms) d.close();
+      for (const e of endpoints) e.close();
+      for (const m of mcs) m.destroy();
+    });
+    await until(() => mesh!.routers.every((r) => r.members('midcomms').length === 3), 'midcomms everywhere');
+    const voters = endpoints.map((e) => e.nodeid).sort((x, y) => x - y);
+    const joined: SpanMembership[] = [];
+    for (let i = 0; i < 3; i++) joined.push(await joinOverSpans(mesh.routers[i]!, dlms[i]!, 'md-array', { lvblen: MD_LVBLEN, voters, views: { clock, store: new MemoryViewsStore() } }));
+    cleanup.push(() => joined.forEach((j) => j.close()));
+    /** Virtual time in 10 ms steps, the mesh delivering between steps (bounded; no sleeps). */
+    const runUntil = async (check: () => boolean, what: string, maxMs = 20_000): Promise<void> => {
+      for (let t = 0; t < maxMs; t += 10) {
+        if (check()) return;
+        clock.advance(10);
+        for (let k = 0; k < 4; k++) await turn();
+      }
+      throw new Error(`not reached in ${maxMs} ms of virtual time: ${what}`);
+    };
+    await runUntil(() => joined.every((j) => /of view 0 \(granting\)/.test(j.state)), 'all granting under view 0');
+    const nodes = joined.map((j, i) => new MdNode(j.lockspace, { slot: i + 1, slots: 3 }));
+    for (const n of nodes) await n.join();
+    const generation = joined[0]!.lockspace.raw.generation;
+
+    // Node 0 starts a broadcast; node 2 is cut off before anything is delivered.
+    let done = false;
+    const sending = nodes[0]!.broadcast(MSG.METADATA_UPDATED).then(() => (done = true));
+    for (const l of mesh.links) if ((l.a === 2 || l.b === 2) && l.up) l.cut();
+    await runUntil(() => done, 'the broadcast completed after the view change and recovery');
+    await sending;
+    await runUntil(() => /^minority/.test(joined[2]!.state), 'the cut-off node says minority');
+    const rest = voters.filter((v) => v !== endpoints[2]!.nodeid);
+    for (const j of joined.slice(0, 2)) {
+      expect([...j.lockspace.raw.members]).toEqual(rest);
+      expect(j.lockspace.raw.generation).toBeGreaterThan(generation);
+      expect(j.state).toMatch(/of view 1 \(granting\)/);
+    }
+    expect(nodes[1]!.received.map((m) => [m.type, m.slot])).toEqual([[MSG.METADATA_UPDATED, 0]]);
+    let again = false;
+    const next = nodes[1]!.broadcast(MSG.RESYNCING, { low: 1n, high: 2n }).then(() => (again = true));
+    await runUntil(() => again, 'a broadcast between the survivors');
+    await next;
+    expect(nodes[0]!.received.map((m) => [m.type, m.slot])).toEqual([[MSG.RESYNCING, 1]]);
+    for (const n of nodes.slice(0, 2)) expect(n.errors).toEqual([]);
   });
 });

@@ -229,8 +229,105 @@ describe('examples/userspace-log/main.ts', () => {
   });
 });
 
-describe('examples/userspace-log: scenarios that need DLM recovery (not built yet)', () => {
-  // ClusteredLogServer hands over only when the active node unlocks; a node that dies holding
-  // EX keeps it until DLM recovery purges its locks. Not tested, not faked.
-  it.todo("the active log server's node dies: the standby is granted EX after recovery and serves");
+describe('examples/userspace-log: a node dies, DLM recovery hands over', () => {
+  it("the active log server's node dies mid-request: the standby is granted EX only after recovery purges the dead node's lock, serves, and answers the resend", async () => {
+    mesh = createMesh(3, [[0, 1], [0, 2]], quiet);
+    const [client, r1, r2] = mesh.routers as [Router, Router, Router];
+    const sim = new DlmSim({ nodes: [1, 2] });
+    const store = new LogStore();
+    let holds = 1;
+    const fault = (req: UlogRequest): ReplyFate => (req.type === ULOG.IN_SYNC && holds-- > 0 ? 'hold' : 'send');
+    const lss = [await sim.node(1).join('ulog', { members: [1, 2] }), await sim.node(2).join('ulog', { members: [1, 2] })];
+    const servers = [new ClusteredLogServer(r1, lss[0]!, { store, fault }), new ClusteredLogServer(r2, lss[1]!, { store, fault })];
+    const started = servers.map((s) => s.start());
+    await sim.settle();
+    expect(servers.filter((s) => s.active).length).toBe(1);
+    const a = servers.findIndex((s) => s.active);
+    const [active, standby] = [servers[a]!, servers[1 - a]!];
+    const [deadId, liveId] = [a + 1, 2 - a];
+    await until(() => client.spans('ulog').length === 1, 'the active server is seen');
+    const clock = new ManualClock();
+    const ulog = new UlogClient(new SpanChannel(client), { clock });
+    await ulog.request(1n, UUID, ULOG.CTR, u64(64n, 4n));
+    await ulog.request(1n, UUID, ULOG.SET_REGION_SYNC, u64(3n, 1n));
+    const p = ulog.request(1n, UUID, ULOG.IN_SYNC, u64(3n));
+    await until(() => active.server!.stats.held === 1, 'request held by the active server');
+
+    // The active node dies: its router goes (span withdrawn), its DLM node falls silent for good.
+    await active.router.close();
+    lss[a]!.raw.stop();
+    sim.hold(deadId, liveId);
+    sim.hold(liveId, deadId);
+    await until(() => client.spans('ulog').length === 0, 'span withdrawn');
+    // The dead node's EX stands until the survivors recover without it: no takeover yet.
+    await sim.settle();
+    expect(standby.active).toBe(false);
+
+    // The membership manager (the test here; joinOverSpans or the views driver on a mesh): stop, start without it.
+    const generation = lss[1 - a]!.raw.generation;
+    lss[1 - a]!.raw.stop();
+    lss[1 - a]!.raw.start([liveId]);
+    await sim.settle();
+    await started[1 - a];
+    expect(lss[1 - a]!.raw.generation).toBeGreaterThan(generation);
+    // The dead node's EX was purged on a surviving master, or not rebuilt on a new one (remastered).
+    const rec = lss[1 - a]!.raw.stats.recovery;
+    expect(rec.purged + rec.remastered).toBeGreaterThanOrEqual(1);
+    expect(standby.active).toBe(true);
+    await until(() => client.spans('ulog').length === 1 && client.spans('ulog')[0]!.node === standby.router.nodeId, 'the standby is seen');
+    // The client's timeout resend reaches the new server, which serves the same log.
+    clock.advance(15_000);
+    expect(readU64s(await p)).toEqual([1n]);
+    expect(standby.server!.stats.answered).toBe(1);
+    expect(ulog.stats).toMatchObject({ timeouts: 1, stale: 0 });
+    expect(readU64s(await ulog.request(1n, UUID, ULOG.GET_SYNC_COUNT))).toEqual([1n]);
+    const last = standby.stop();
+    await sim.settle();
+    await last;
+  });
+
+  it('the active server is cut off, not dead: the survivors recover without it, the standby serves with a higher fencing token, and the store refuses the old server (it withdraws; the resend reaches the new one)', async () => {
+    mesh = createMesh(3, [[0, 1], [0, 2]], quiet);
+    const [client, r1, r2] = mesh.routers as [Router, Router, Router];
+    const sim = new DlmSim({ nodes: [1, 2] });
+    const store = new LogStore();
+    const lss = [await sim.node(1).join('ulog', { members: [1, 2] }), await sim.node(2).join('ulog', { members: [1, 2] })];
+    const servers = [new ClusteredLogServer(r1, lss[0]!, { store }), new ClusteredLogServer(r2, lss[1]!, { store })];
+    const started = servers.map((s) => s.start());
+    await sim.settle();
+    const a = servers.findIndex((s) => s.active);
+    const [old, standby] = [servers[a]!, servers[1 - a]!];
+    const [cutId, liveId] = [a + 1, 2 - a];
+    const oldServer = old.server!;
+    const firstMark = store.fence;
+    expect(firstMark).toBeGreaterThan(0);
+    await until(() => client.spans('ulog').length === 1, 'the active server is seen');
+    const clock = new ManualClock();
+    const ulog = new UlogClient(new SpanChannel(client), { clock });
+    await ulog.request(1n, UUID, ULOG.CTR, u64(64n, 4n));
+
+    // Its DLM node is cut off from the other (not stopped: it does not know); its router still reaches the client.
+    sim.hold(cutId, liveId);
+    sim.hold(liveId, cutId);
+    lss[1 - a]!.raw.stop();
+    lss[1 - a]!.raw.start([liveId]);
+    await sim.settle();
+    await started[1 - a];
+    expect(standby.active).toBe(true);
+    expect(old.active).toBe(true); // the cut-off node still believes it holds EX
+    expect(store.fence).toBeGreaterThan(firstMark);
+    await until(() => client.spans('ulog').length === 2, 'both servers advertise');
+
+    // The client's connection still goes to the old server: refused by the store, it withdraws.
+    const p = ulog.request(1n, UUID, ULOG.SET_REGION_SYNC, u64(2n, 1n));
+    await until(() => oldServer.stats.fenced === 1, 'the old server was refused');
+    await until(() => client.spans('ulog').length === 1 && client.spans('ulog')[0]!.node === standby.router.nodeId, 'the old server withdrew');
+    expect(oldServer.stats.answered).toBe(1); // only CTR, before the cut
+    clock.advance(15_000);
+    await p;
+    expect(standby.server!.stats.answered).toBe(1);
+    expect(readU64s(await ulog.request(1n, UUID, ULOG.GET_SYNC_COUNT))).toEqual([1n]);
+    expect(ulog.stats).toMatchObject({ timeouts: 1, stale: 0 });
+  });
 });
+
