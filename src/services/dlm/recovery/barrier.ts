@@ -34,6 +34,7 @@ export function pollStatus(run: RecoveryRun, node: number, want: number, ok: (c:
       try {
         c = decodeStatusReply(rc.buf);
       } catch {
+        run.ls.stats.recovery.rcomIgnored++;
         c = null;
       }
       if (c && c.key === run.key && rc.result >= 0 && (rc.result & want) === want) {

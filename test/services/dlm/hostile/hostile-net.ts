@@ -97,7 +97,7 @@ export function hostileNet(honest: readonly number[], opts: { lvblen?: number; h
   };
 
   /** Run tasks and timers until idle or `maxMs` of virtual time passed (a stalled recovery keeps polling forever). */
-  const runFor = async (maxMs: number, maxTasks = 2_000_000): Promise<void> => {
+  const runFor = async (maxMs: number, maxTasks = 200_000): Promise<void> => {
     const end = clock.now() + maxMs;
     let tasks = 0;
     for (;;) {

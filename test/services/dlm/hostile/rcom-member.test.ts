@@ -1,0 +1,137 @@
+/**
+ * Attacks by a recovery *member* that speaks the protocol but lies: it
+ * claims every barrier, feeds NAMES replies that never end, repeat or are
+ * malformed, or (as the low node) hands out an absurd generation. The honest
+ * nodes must stay bounded (no message ping-pong, no unbounded names), never
+ * throw, keep fencing tokens safe integers, and complete recovery once the
+ * manager removes the liar.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { LKM } from '../../../../src/services/dlm/index.ts';
+import { RCOM, type DlmRcom } from '../../../../src/services/dlm/message.ts';
+import { encodeStatusReply, NAMES_END_CHUNK, NAMES_END_DUMP } from '../../../../src/services/dlm/recovery/rcom-payloads.ts';
+import { hostileNet, type HostileNet } from './hostile-net.ts';
+
+let net: HostileNet | null = null;
+afterEach(() => {
+  net?.dispose();
+  net = null;
+});
+
+const enc = new TextEncoder();
+
+function namesChunk(names: readonly string[], end: number): Uint8Array {
+  const parts: number[] = [];
+  for (const s of names) {
+    const b = enc.encode(s);
+    parts.push(b.length >> 8, b.length & 0xff, ...b);
+  }
+  parts.push(end >> 8, end & 0xff);
+  return Uint8Array.from(parts);
+}
+
+interface Liar {
+  generation?: number;
+  names?: (rc: DlmRcom, count: number) => Uint8Array;
+}
+
+/** Adversary `id` answers every RCOM like a member that has finished every phase. */
+function installLiar(n: HostileNet, id: number, liar: Liar): { namesAsked: number } {
+  const seen = { namesAsked: 0 };
+  n.onAdversary = ({ from, to, rcom }) => {
+    if (to !== id || !rcom) return;
+    const reply = (type: number, result: number, buf: Uint8Array): void =>
+      n.inject(id, from, n.forge(id, { type, result, id: rcom.id, seq: 1n, seqReply: rcom.seq, buf }));
+    switch (rcom.type) {
+      case RCOM.STATUS: {
+        const key = new DataView(rcom.buf.buffer, rcom.buf.byteOffset).getUint32(4, true);
+        return reply(RCOM.STATUS_REPLY, 0xff, encodeStatusReply({ lvblen: 32, generation: liar.generation ?? 1, key }));
+      }
+      case RCOM.NAMES:
+        seen.namesAsked++;
+        return reply(RCOM.NAMES_REPLY, 0, liar.names ? liar.names(rcom, seen.namesAsked) : namesChunk([], NAMES_END_DUMP));
+      case RCOM.LOOKUP:
+        return reply(RCOM.LOOKUP_REPLY, from, new Uint8Array(0));
+      case RCOM.LOCK:
+        return reply(RCOM.LOCK_REPLY, 0, rcom.buf);
+    }
+  };
+  return seen;
+}
+
+describe('a lying recovery member', () => {
+  it('NAMES replies that never end and repeat the same names: no ping-pong, bounded, recovery completes without the liar', async () => {
+    const n = (net = hostileNet([1, 2], { members: [1, 2, 3] }));
+    n.lock(1, 'a', LKM.EX, 'd0a');
+    n.lock(2, 'b', LKM.EX, 'd1b');
+    await n.runFor(100);
+    expect(n.log.sort()).toEqual(['a 0', 'b 0']);
+    n.log.length = 0;
+    // Always the same chunk, never the end of the dump (names node 1 is directory node for).
+    const liar = installLiar(n, 3, { names: () => namesChunk(['d0zz', 'd0zz'], NAMES_END_CHUNK) });
+    n.restart([1, 2], [1, 2, 3]); // the manager re-runs recovery with the same list after a blip
+    n.ls.get(1)!.stop();
+    n.ls.get(2)!.stop();
+    n.ls.get(1)!.start([1, 2, 3], { departed: [3] });
+    n.ls.get(2)!.start([1, 2, 3], { departed: [3] });
+    await n.runFor(20_000);
+    expect(n.errors).toEqual([]);
+    // A chunk that does not move past the last name is refused, not asked again at once.
+    expect(liar.namesAsked).toBeLessThan(100);
+    expect(n.ls.get(1)!.stats.refused['NAMES_NO_PROGRESS'] ?? 0).toBeGreaterThan(0);
+    expect(n.ls.get(1)!.rsbs.size).toBeLessThan(10);
+    // The manager removes the liar: recovery completes among the honest nodes and locks go on.
+    n.restart([1, 2], [1, 2]);
+    await n.runFor(20_000);
+    expect(n.ls.get(1)!.recovering).toBe(false);
+    expect(n.ls.get(2)!.recovering).toBe(false);
+    n.lock(2, 'c', LKM.PR, 'd0c');
+    n.lock(1, 'd', LKM.EX, 'd1b');
+    await n.runFor(100);
+    expect(n.log).toEqual(['c 0']);
+    expect(n.errors).toEqual([]);
+  });
+
+  it('malformed NAMES replies are counted and asked again after a delay, not at once', async () => {
+    const n = (net = hostileNet([1, 2], { members: [1, 2, 3] }));
+    const liar = installLiar(n, 3, { names: () => Uint8Array.from([0, 70, 1, 2, 3]) });
+    n.ls.get(1)!.stop();
+    n.ls.get(2)!.stop();
+    n.ls.get(1)!.start([1, 2, 3], { departed: [3] });
+    n.ls.get(2)!.start([1, 2, 3], { departed: [3] });
+    await n.runFor(10_000);
+    expect(n.errors).toEqual([]);
+    expect(liar.namesAsked).toBeGreaterThan(1);
+    expect(liar.namesAsked).toBeLessThan(100);
+    expect(n.ls.get(1)!.stats.recovery.rcomIgnored).toBeGreaterThan(0);
+    n.restart([1, 2], [1, 2]);
+    await n.runFor(20_000);
+    expect(n.ls.get(1)!.recovering).toBe(false);
+  });
+
+  it('a liar claiming to be the low node with generation 2^32-1: generation and fencing tokens stay safe integers', async () => {
+    // Node 1 (the low node of [1, 2, 3]) is the attacker.
+    const n = (net = hostileNet([2, 3], { members: [1, 2, 3] }));
+    installLiar(n, 1, { generation: 0xffffffff });
+    n.ls.get(2)!.stop();
+    n.ls.get(3)!.stop();
+    n.ls.get(2)!.start([1, 2, 3], { departed: [1] });
+    n.ls.get(3)!.start([1, 2, 3], { departed: [1] });
+    await n.runFor(20_000);
+    expect(n.errors).toEqual([]);
+    for (const id of [2, 3]) {
+      expect(n.ls.get(id)!.generation * 2 ** 32).toBeLessThan(Number.MAX_SAFE_INTEGER);
+      expect(n.ls.get(id)!.stats.recovery.rcomIgnored).toBeGreaterThan(0);
+    }
+    // The liar goes: the honest nodes recover and grant with safe tokens.
+    n.restart([2, 3], [2, 3]);
+    await n.runFor(20_000);
+    expect(n.ls.get(2)!.recovering).toBe(false);
+    const sb = n.lock(3, 'w', LKM.EX, 'd1w');
+    await n.runFor(100);
+    expect(n.log).toEqual(['w 0']);
+    expect(Number.isSafeInteger(sb.fence)).toBe(true);
+    expect(sb.fence).toBeGreaterThan(0);
+    expect(n.errors).toEqual([]);
+  });
+});
