@@ -32,6 +32,7 @@ function namesChunk(names: readonly string[], end: number): Uint8Array {
 
 interface Liar {
   generation?: number;
+  lvblen?: number;
   names?: (rc: DlmRcom, count: number) => Uint8Array;
 }
 
@@ -45,7 +46,7 @@ function installLiar(n: HostileNet, id: number, liar: Liar): { namesAsked: numbe
     switch (rcom.type) {
       case RCOM.STATUS: {
         const key = new DataView(rcom.buf.buffer, rcom.buf.byteOffset).getUint32(4, true);
-        return reply(RCOM.STATUS_REPLY, 0xff, encodeStatusReply({ lvblen: 32, generation: liar.generation ?? 1, key }));
+        return reply(RCOM.STATUS_REPLY, 0xff, encodeStatusReply({ lvblen: liar.lvblen ?? 32, generation: liar.generation ?? 1, key }));
       }
       case RCOM.NAMES:
         seen.namesAsked++;
@@ -133,5 +134,22 @@ describe('a lying recovery member', () => {
     expect(Number.isSafeInteger(sb.fence)).toBe(true);
     expect(sb.fence).toBeGreaterThan(0);
     expect(n.errors).toEqual([]);
+  });
+
+  it('a member announcing another LVB length is refused at every barrier poll (Linux check_rcom_config); recovery completes without it', async () => {
+    const n = (net = hostileNet([1, 2], { members: [1, 2, 3] }));
+    installLiar(n, 3, { lvblen: 8 });
+    n.ls.get(1)!.stop();
+    n.ls.get(2)!.stop();
+    n.ls.get(1)!.start([1, 2, 3], { departed: [3] });
+    n.ls.get(2)!.start([1, 2, 3], { departed: [3] });
+    await n.runFor(10_000);
+    expect(n.errors).toEqual([]);
+    expect(n.ls.get(1)!.recovering).toBe(true);
+    expect(n.ls.get(1)!.stats.refused['RCOM_CONFIG_LVBLEN'] ?? 0).toBeGreaterThan(0);
+    n.restart([1, 2], [1, 2]);
+    await n.runFor(20_000);
+    expect(n.ls.get(1)!.recovering).toBe(false);
+    expect(n.ls.get(2)!.recovering).toBe(false);
   });
 });
