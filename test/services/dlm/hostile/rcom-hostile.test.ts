@@ -8,8 +8,8 @@
  * failure.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { LKM } from '../../../../src/services/dlm/index.ts';
-import { RCOM } from '../../../../src/services/dlm/message.ts';
+import { LKM, newLksb } from '../../../../src/services/dlm/index.ts';
+import { DLM_VERSION, emptyMessage, encodeMessage, MSG, RCOM } from '../../../../src/services/dlm/message.ts';
 import { encodeRcomLock, encodeStatusReply, membersKey, RCOM_LOCK_LEN } from '../../../../src/services/dlm/recovery/rcom-payloads.ts';
 import { hostileNet, prng, type HostileNet } from './hostile-net.ts';
 
@@ -103,6 +103,9 @@ describe('hostile RCOM', () => {
     n.lock(3, 'b', LKM.PR, 'd2b');
     n.lock(2, 'c', LKM.PR, 'd2b');
     n.lock(3, 'x', LKM.EX, 'd0x');
+    // A bystander lockspace on nodes 1 and 2 (not attacked): it keeps granting throughout.
+    const by1 = n.nodes.get(1)!.newLockspace('bystander', { lvblen: 32, members: [1, 2] });
+    n.nodes.get(2)!.newLockspace('bystander', { lvblen: 32, members: [1, 2] });
     await n.runFor(100);
     expect(n.log.sort(), ctx).toEqual(['a 0', 'b 0', 'c 0', 'x 0']);
     n.log.length = 0;
@@ -117,20 +120,28 @@ describe('hostile RCOM', () => {
     n.ls.get(3)!.stop();
     // Every message of the recovery is followed by hostile ones (bounded), so they land in every phase.
     let sentDuring = 0;
+    let bystanderGrants = 0;
     n.onSend = () => {
       if (sentDuring++ > 2000) return;
+      if (sentDuring % 10 === 0) {
+        const sb = newLksb(32);
+        by1.lock(LKM.EX, sb, 0, `d1-by-${sentDuring}`, () => void (sb.status === 0 && bystanderGrants++));
+      }
       for (let i = 0; i < 3; i++) hostileRcom(n, rnd, rnd() < 0.5 ? 9 : 3, rnd() < 0.5 ? 1 : 2);
     };
     n.restart([1, 2], [1, 2]);
     await n.runFor(30_000);
     n.onSend = null;
-    expect(sentDuring, ctx).toBeGreaterThan(5);
+    expect(sentDuring, ctx).toBeGreaterThan(50);
+    expect(bystanderGrants, ctx).toBe(Math.floor(Math.min(sentDuring, 2001) / 10));
+    expect(by1.stats.refused, ctx).toEqual({});
+    expect(by1.stats.recovery.rcomIgnored, ctx).toBe(0);
     expect(n.errors, ctx).toEqual([]);
     expect(n.ls.get(1)!.recovering, ctx).toBe(false);
     expect(n.ls.get(2)!.recovering, ctx).toBe(false);
     expect(n.ls.get(1)!.stats.recovery.completed, ctx).toBeGreaterThanOrEqual(1);
     // Every hostile message was counted somewhere (refused or ignored).
-    expect(n.dropped(1) + n.dropped(2) - before1 - before2, ctx).toBeGreaterThan(100);
+    expect(n.dropped(1) + n.dropped(2) - before1 - before2, ctx).toBeGreaterThan(50);
     // Honest locks survive; the dead node's are purged; new locks complete.
     n.lock(2, 'd', LKM.EX, 'd0x');
     n.lock(1, 'e', LKM.PR, 'd1a');
@@ -164,5 +175,29 @@ describe('hostile RCOM', () => {
     n.lock(2, 'b', LKM.PR, 'd0a');
     await n.runFor(100);
     expect(n.log).toEqual(['b 0']);
+  });
+
+  it('lock messages flooding a stopped lockspace: the request queue stops at maxSavedMessages (counted), the flood is purged with its sender', async () => {
+    const n = (net = hostileNet([1, 2], { members: [1, 2, 3], maxSavedMessages: 100 }));
+    n.ls.get(1)!.stop();
+    for (let i = 0; i < 1000; i++) {
+      const m = emptyMessage(MSG.REQUEST);
+      m.nodeid = 3;
+      m.lkid = i + 1;
+      m.rqmode = LKM.EX;
+      m.extra = enc.encode(`d0-flood-${i}`);
+      n.inject(3, 1, encodeMessage({ version: DLM_VERSION, lockspace: n.globalId, nodeid: 3 }, m));
+    }
+    await n.runFor(10);
+    const ls1 = n.ls.get(1)!;
+    expect(ls1.stats.refused['SAVED_OVERFLOW']).toBe(900);
+    n.ls.get(2)!.stop();
+    n.ls.get(1)!.start([1, 2]);
+    n.ls.get(2)!.start([1, 2]);
+    await n.runFor(20_000);
+    expect(ls1.recovering).toBe(false);
+    expect(ls1.stats.recovery.droppedSaved).toBe(100);
+    expect([...ls1.rsbs.keys()].filter((k) => k.startsWith('d0-flood'))).toEqual([]);
+    expect(n.errors).toEqual([]);
   });
 });
