@@ -9,8 +9,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LKM } from '../../../../src/services/dlm/index.ts';
 import { RCOM, type DlmRcom } from '../../../../src/services/dlm/message.ts';
-import { encodeStatusReply, NAMES_END_CHUNK, NAMES_END_DUMP } from '../../../../src/services/dlm/recovery/rcom-payloads.ts';
-import { hostileNet, type HostileNet } from './hostile-net.ts';
+import { encodeRcomLock, encodeStatusReply, NAMES_END_CHUNK, NAMES_END_DUMP } from '../../../../src/services/dlm/recovery/rcom-payloads.ts';
+import { hostileNet, prng, type HostileNet } from './hostile-net.ts';
 
 let net: HostileNet | null = null;
 afterEach(() => {
@@ -151,5 +151,52 @@ describe('a lying recovery member', () => {
     await n.runFor(20_000);
     expect(n.ls.get(1)!.recovering).toBe(false);
     expect(n.ls.get(2)!.recovering).toBe(false);
+  });
+
+  it.each([51, 52, 53])('seed %i: a member rebuilding hostile LOCK records during recovery (IV modes, colliding lkids, odd LVBs, unknown names): no throw, honest locks go on once it is removed', async (seed) => {
+    const rnd = prng(seed);
+    const ctx = `seed=${seed}`;
+    const n = (net = hostileNet([1, 2], { members: [1, 2, 3] }));
+    n.lock(1, 'a', LKM.PR, 'd0a');
+    n.lock(2, 'b', LKM.PR, 'd0a');
+    await n.runFor(100);
+    expect(n.log.sort(), ctx).toEqual(['a 0', 'b 0']);
+    n.log.length = 0;
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    installLiar(n, 3, {});
+    let sent = 0;
+    n.onSend = (from, to, bytes) => {
+      // After each STATUS poll to the liar, it also rebuilds garbage locks on node 1 or 2 (it is a member: accepted in the run).
+      if (to !== 3 || bytes[14] !== 2 || sent >= 300) return;
+      for (let i = 0; i < 3; i++, sent++) {
+        const buf = encodeRcomLock({
+          ownpid: 0, lkid: pick([1, 2, 3, sent]), remid: pick([0, 1, 0xffffffff]), exflags: pick([0, 8, 0xffffffff]), flags: 0, lvbseq: pick([0, 0xffffffff]),
+          result: 0, rqmode: pick([-1, 0, 5]), grmode: pick([-1, 3, 5]), status: pick([1, 2, 3]), asts: pick([0, 3]), waitType: 0,
+          name: pick([enc.encode('d0a'), enc.encode('d1z'), enc.encode('nope'), new Uint8Array(64).fill(0x64)]),
+          lvb: new Uint8Array(pick([0, 7, 32, 300])),
+        });
+        n.inject(3, from, n.forge(3, { type: RCOM.LOCK, id: BigInt(1000 + sent), seq: 1n, buf }));
+      }
+    };
+    n.ls.get(1)!.stop();
+    n.ls.get(2)!.stop();
+    n.ls.get(1)!.start([1, 2, 3], { departed: [3] });
+    n.ls.get(2)!.start([1, 2, 3], { departed: [3] });
+    await n.runFor(20_000);
+    n.onSend = null;
+    expect(n.errors, ctx).toEqual([]);
+    expect(sent, ctx).toBeGreaterThan(0);
+    const fromLiar = (): number => [...n.ls.values()].flatMap((l) => [...l.rsbs.values()]).flatMap((r) => [...r.locks]).filter((l) => l.masterCopy && l.nodeid === 3).length;
+    expect(fromLiar(), `${ctx}: some hostile records were taken as the liar's locks`).toBeGreaterThan(0);
+    // The liar is removed: its locks are purged, honest locks complete.
+    n.restart([1, 2], [1, 2]);
+    await n.runFor(20_000);
+    expect(fromLiar(), ctx).toBe(0);
+    expect(n.ls.get(1)!.recovering, ctx).toBe(false);
+    n.lock(1, 'c', LKM.PR, 'd0a');
+    n.lock(2, 'd', LKM.EX, 'd1z');
+    await n.runFor(100);
+    expect(n.log.sort(), ctx).toEqual(['c 0', 'd 0']);
+    expect(n.errors, ctx).toEqual([]);
   });
 });
