@@ -105,6 +105,11 @@ export function writeFence(m: DlmMessage, token: number): void {
 /** Tokens stay JS safe integers: a high part from 2**21 on is not a token. */
 const MAX_HIGH = 2 ** 21;
 
+/** The message carries a token past the safe range (a broken or hostile master): read as none, counted by the receiver. */
+export function fenceOutOfRange(m: DlmMessage): boolean {
+  return m.parentRemid >>> 0 >= MAX_HIGH;
+}
+
 /** The token a message carries (0 = none, e.g. from a kernel peer, or a value past the safe range). */
 export function readFence(m: DlmMessage): number {
   const high = m.parentRemid >>> 0;

@@ -21,7 +21,7 @@ import { countMasterCopies, countPendingOperations, type LockspaceStats } from '
 import { latin1 as latin1_ } from './byte-key.ts';
 import { observeMessage } from './message-observe.ts';
 import { announceUnusedMastered, sendRemove, normalizeMembers } from './lockspace-lifecycle.ts';
-import { fenceOnOwnerGrant, writeFence } from './fence-rules.ts';
+import { fenceOnOwnerGrant, fenceOutOfRange, writeFence } from './fence-rules.ts';
 import { Lock, type AstFn, type BastFn, type Lksb, type WaitType } from './lock.ts';
 import { handleMasterMessage } from './master-side.ts';
 import { adoptOrphan, closeOwner, orphans, purge, validOwner } from './orphans.ts';
@@ -570,6 +570,7 @@ export class Lockspace implements ResourceSink {
       lkb.lvb.set(m.extra.subarray(0, lkb.lvb.length));
       lkb.lvbseq = m.lvbseq;
     }
+    if (m && fenceOutOfRange(m)) this.refuse('FENCE_RANGE');
     lkb.fence = fenceOnOwnerGrant(m, lkb.grmode, lkb.rqmode, lkb.fence);
     lkb.grmode = lkb.rqmode;
     const r = lkb.resource!;

@@ -35,6 +35,12 @@ export function pollStatus(run: RecoveryRun, node: number, want: number, ok: (c:
       try {
         c = decodeStatusReply(rc.buf);
       } catch {
+        run.ls.stats.recovery.rcomIgnored++;
+        c = null;
+      }
+      if (c && c.lvblen !== run.ls.lvblen) {
+        // Linux's check_rcom_config: a member with another LVB length is refused (it would corrupt LVBs).
+        run.ls.refuse('RCOM_CONFIG_LVBLEN');
         c = null;
       }
       if (c && c.key === run.key && rc.result >= 0 && (rc.result & want) === want) {

@@ -11,6 +11,7 @@ import type { Resource } from '../resource.ts';
 import { latin1 } from '../byte-key.ts';
 import { RF } from './resource-flags.ts';
 import { decodeNamesChunk, encodeNamesChunk } from './rcom-payloads.ts';
+import { POLL_MAX_MS } from './recovery-status.ts';
 import type { RecoveryRun } from './recovery-run.ts';
 
 /** Phase 3 on this node: `done` once every other member's dump ended. */
@@ -26,7 +27,12 @@ export function rebuildDirectory(run: RecoveryRun, done: () => void): void {
           chunk = decodeNamesChunk(rc.buf);
         } catch {
           run.ls.stats.recovery.rcomIgnored++;
-          return ask(last); // ask again from the same place
+          return run.after(POLL_MAX_MS, () => ask(last)); // ask again from the same place, later (no ping-pong)
+        }
+        if (!ascending(last, chunk.names) || (!chunk.done && chunk.names.length === 0)) {
+          // A dump must move forward: a chunk that repeats or goes back would be asked for forever.
+          run.ls.refuse('NAMES_NO_PROGRESS');
+          return run.after(POLL_MAX_MS, () => ask(last));
         }
         for (const name of chunk.names) registerMaster(run, name, from);
         if (chunk.done) {
@@ -38,6 +44,17 @@ export function rebuildDirectory(run: RecoveryRun, done: () => void): void {
     };
     ask(new Uint8Array(0));
   }
+}
+
+/** The names are in strictly ascending key order, all after `last` (empty: the start). */
+function ascending(last: Uint8Array, names: readonly Uint8Array[]): boolean {
+  let prev = last.length > 0 ? latin1(last) : null;
+  for (const n of names) {
+    const k = latin1(n);
+    if (prev !== null && k <= prev) return false;
+    prev = k;
+  }
+  return true;
 }
 
 /** A member says it masters `name`, which we are the directory node for. */

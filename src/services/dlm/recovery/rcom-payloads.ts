@@ -11,8 +11,11 @@
  *   wait_type, namelen, name[64], LVB).
  */
 import { DlmError } from '../errors.ts';
+import { FENCE_GENERATION_UNIT } from '../fence-rules.ts';
 
 export const RCOM_NAME_MAX = 64;
+/** The highest generation (2**21 - 1): its fencing tokens (generation * 2**32 + counter) stay JS safe integers. A peer announcing more is refused. */
+export const MAX_GENERATION = Math.floor(Number.MAX_SAFE_INTEGER / FENCE_GENERATION_UNIT);
 const STATUS_LEN = 8;
 const CONFIG_LEN = 28;
 /** rcom_lock without its LVB. */
@@ -60,7 +63,10 @@ export function encodeStatusReply(c: StatusConfig): Uint8Array {
 export function decodeStatusReply(buf: Uint8Array): StatusConfig {
   if (buf.length < CONFIG_LEN) bad(`STATUS_REPLY config needs ${CONFIG_LEN} bytes`, buf.length);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  return { lvblen: dv.getUint32(0, true), generation: dv.getUint32(20, true), key: dv.getUint32(24, true) };
+  const generation = dv.getUint32(20, true);
+  // A generation's fencing tokens (generation * 2**32 + counter) must stay JS safe integers.
+  if (generation > MAX_GENERATION) bad(`STATUS_REPLY generation ${generation} > ${MAX_GENERATION}`, buf.length);
+  return { lvblen: dv.getUint32(0, true), generation, key: dv.getUint32(24, true) };
 }
 
 export const NAMES_END_CHUNK = 0;

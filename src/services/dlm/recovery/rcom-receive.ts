@@ -62,7 +62,8 @@ export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, byte
       return;
     }
     case RCOM.LOCK: {
-      if (!member || !(d.status & RS.DIR)) return ignore();
+      // Only during a run: a LOCK while running would add a master copy the member never recovered (unbounded).
+      if (!member || !(d.status & RS.DIR) || !d.run) return ignore();
       const { result, echo } = answerLock(ls, from, rc.buf);
       reply(RCOM.LOCK_REPLY, result, echo ? encodeRcomLock(echo) : new Uint8Array(0));
       return;

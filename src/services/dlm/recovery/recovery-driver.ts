@@ -20,7 +20,7 @@ import { dropInactive, purgeDeparted, purgeRequestQueue, type SavedMessage } fro
 import { remaster } from './remaster.ts';
 import { RecoveryRun, type PendingMap } from './recovery-run.ts';
 import { RS, RS_ALL } from './recovery-status.ts';
-import type { StatusConfig } from './rcom-payloads.ts';
+import { MAX_GENERATION, type StatusConfig } from './rcom-payloads.ts';
 import { fixWaiters, resendWaiters } from './waiters.ts';
 
 /** What the driver needs from the lockspace beyond its public members. */
@@ -109,8 +109,8 @@ export class RecoveryDriver {
    */
   start(sorted: readonly number[], opts: StartOptions = {}): boolean {
     const ls = this.#ls;
-    if (opts.generation !== undefined && (!Number.isSafeInteger(opts.generation) || opts.generation <= this.generation || opts.generation > 0xffffffff)) {
-      throw new DlmError('EINVAL', `start: generation ${opts.generation} must be an integer above the current ${this.generation} (at most 2^32-1)`);
+    if (opts.generation !== undefined && (!Number.isSafeInteger(opts.generation) || opts.generation <= this.generation || opts.generation > MAX_GENERATION)) {
+      throw new DlmError('EINVAL', `start: generation ${opts.generation} must be an integer above the current ${this.generation} (at most ${MAX_GENERATION}: fencing tokens stay safe integers)`);
     }
     const old = ls.members;
     const departed = new Set<number>();

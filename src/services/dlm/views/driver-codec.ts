@@ -7,6 +7,12 @@ import type { Entry, Message, NodeId, Persisted } from './types.ts';
 
 /** Bytes of one encoded message at most (a longer one is dropped, never parsed). */
 export const VIEWS_MAX_MESSAGE_BYTES = 64 * 1024;
+/**
+ * The highest term a peer may send (2^48): a node that adopted a term of
+ * 2^53-1 could never start another election (term + 1 is no safe integer,
+ * every peer would drop its vote requests) and the cluster would be wedged.
+ */
+export const VIEWS_MAX_TERM = 2 ** 48;
 /** Entries one incoming AppendEntries may carry at most. */
 export const VIEWS_MAX_ENTRIES_IN = 1024;
 
@@ -48,6 +54,12 @@ function count(o: Obj, k: string): number {
   return v;
 }
 
+function termOf(o: Obj, k: string): number {
+  const v = count(o, k);
+  if (v > VIEWS_MAX_TERM) throw new Bad('bad-field', `${k} ${v} above ${VIEWS_MAX_TERM}`);
+  return v;
+}
+
 function time(o: Obj, k: string): number {
   const v = o[k];
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Bad('bad-field', `${k} must be a finite time >= 0, got ${String(v)}`);
@@ -69,7 +81,7 @@ function bool(o: Obj, k: string): boolean {
 /** One log entry, checked: a term, and for a view its number (>= 1) and a sorted, duplicate-free, non-empty list of voters. */
 function entry(v: unknown, voters: readonly NodeId[]): Entry {
   const o = obj(v, 'entry');
-  const term = count(o, 'term');
+  const term = termOf(o, 'term');
   if (o.kind === 'noop') {
     exactKeys(o, ['term', 'kind'], 'noop entry');
     return { term, kind: 'noop' };
@@ -90,11 +102,11 @@ function message(v: unknown, voters: readonly NodeId[], self: NodeId): Message {
   const to = voter(o.to, voters, 'to');
   if (to !== self) throw new Bad('not-for-us', `addressed to ${to}`);
   if (from === self) throw new Bad('bad-field', 'a message from this node itself');
-  const term = count(o, 'term');
+  const term = termOf(o, 'term');
   switch (o.type) {
     case 'vote-req':
       exactKeys(o, ['type', 'from', 'to', 'term', 'lastLogIndex', 'lastLogTerm'], 'vote-req');
-      return { type: 'vote-req', from, to, term, lastLogIndex: count(o, 'lastLogIndex'), lastLogTerm: count(o, 'lastLogTerm') };
+      return { type: 'vote-req', from, to, term, lastLogIndex: count(o, 'lastLogIndex'), lastLogTerm: termOf(o, 'lastLogTerm') };
     case 'vote-rep':
       exactKeys(o, ['type', 'from', 'to', 'term', 'granted'], 'vote-rep');
       return { type: 'vote-rep', from, to, term, granted: bool(o, 'granted') };
@@ -104,7 +116,7 @@ function message(v: unknown, voters: readonly NodeId[], self: NodeId): Message {
       const entries = o.entries.map((e) => entry(e, voters));
       const prevIndex = count(o, 'prevIndex');
       if (prevIndex + entries.length > Number.MAX_SAFE_INTEGER) throw new Bad('bad-field', 'prevIndex + entries overflows');
-      return { type: 'append', from, to, term, prevIndex, prevTerm: count(o, 'prevTerm'), entries, leaderCommit: count(o, 'leaderCommit'), sentAt: time(o, 'sentAt'), leaseUntil: time(o, 'leaseUntil') };
+      return { type: 'append', from, to, term, prevIndex, prevTerm: termOf(o, 'prevTerm'), entries, leaderCommit: count(o, 'leaderCommit'), sentAt: time(o, 'sentAt'), leaseUntil: time(o, 'leaseUntil') };
     }
     case 'append-rep':
       exactKeys(o, ['type', 'from', 'to', 'term', 'success', 'matchIndex', 'sentAt'], 'append-rep');
