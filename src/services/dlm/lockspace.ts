@@ -451,9 +451,28 @@ export class Lockspace implements ResourceSink {
       r.firstLkid = 0;
       this.processLookupList(r);
     } else {
+      this.requestNextParked(r);
+    }
+  }
+
+  /**
+   * The resource's first lock failed or ended without queueing at the master
+   * (EAGAIN, EBADR, ...): the next parked lock becomes the first lock and is
+   * requested; its own reply then releases the rest (Linux's confirm_master
+   * sets res_first_lkid to it; left at 0, an EINPROGRESS reply would release
+   * nothing and the other parked locks would never leave this node).
+   * @internal (recovery/waiters.ts)
+   */
+  requestNextParked(r: Resource): void {
+    r.firstLkid = 0;
+    const next = r.lookupList.shift();
+    if (!next) return;
+    r.firstLkid = next.lkid;
+    this.requestLock(r, next);
+    // Mastered here now (no reply will come): release the others at once.
+    if (r.master === this.ourNodeid) {
       r.firstLkid = 0;
-      const next = r.lookupList.shift();
-      if (next) this.requestLock(r, next);
+      this.processLookupList(r);
     }
   }
 
