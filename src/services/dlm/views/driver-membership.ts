@@ -73,8 +73,25 @@ export class MembershipTracker {
     return [...this.#pending].sort((a, b) => a - b);
   }
 
-  /** The members to propose: the live voters (this node always), without restarted nodes not yet departed. */
+  /**
+   * The members to propose: the live voters (this node always), without
+   * restarted nodes not yet departed.
+   *
+   * A view must hold a majority of the voters. When fewer are live (e.g.
+   * most nodes restarted and wait, not serving the lockspace, for a view
+   * that leaves them out), the proposal keeps just enough members of the
+   * latest committed view (the highest node ids) to reach the majority and
+   * drops the rest: those nodes end their rejoining, come back as fresh
+   * members, and the next proposal drops the others. Never adds a node the
+   * committed view did not have; with nothing to drop it repeats that view
+   * (no new entry). Without this rule a majority of restarted nodes could
+   * never be left out and no view would ever be committed again.
+   */
   proposal(): NodeId[] {
-    return this.#alive.filter((n) => !this.#pending.has(n));
+    const base = this.#alive.filter((n) => !this.#pending.has(n));
+    const need = Math.floor(this.#voters.length / 2) + 1;
+    if (base.length >= need) return base;
+    const fill = this.#committed.filter((n) => !base.includes(n)).sort((a, b) => b - a);
+    return [...base, ...fill.slice(0, need - base.length)].sort((a, b) => a - b);
   }
 }
