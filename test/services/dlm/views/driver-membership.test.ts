@@ -22,14 +22,16 @@ describe('MembershipTracker.proposal', () => {
 
   it('below the majority: keeps members of the committed view (highest ids) to reach it, drops the rest, so rejoining nodes are left out a few at a time', () => {
     const t = new MembershipTracker(1, voters);
-    t.observe(seen([1])); // 2..5 restarted and wait for a view without them
-    const p1 = t.proposal();
+    t.observe(seen([1])); // 2..5 restarted and wait for a view without them (they still answer the views protocol)
+    const all = new Set([2, 3, 4, 5]);
+    expect(t.proposal()).toEqual([1]); // nobody known to answer: a cut-off node proposes only what it sees
+    const p1 = t.proposal(all);
     expect(p1).toEqual([1, 4, 5]);
     expect(validMembers(p1, voters, 1)).toBe(true);
     t.committed(p1); // 2 and 3 were left out: they rejoin as fresh members
-    expect(t.proposal()).toEqual([1, 4, 5]); // nothing new to drop yet: the same view (no new entry)
+    expect(t.proposal(all)).toEqual([1, 4, 5]); // nothing new to drop yet: the same view (no new entry)
     t.observe(seen([1, 2, 3], 2));
-    const p2 = t.proposal();
+    const p2 = t.proposal(all);
     expect(p2).toEqual([1, 2, 3]); // a live majority again: 4 and 5 are left out now
     t.committed(p2);
     t.observe(seen([1, 2, 3, 4, 5], 2));
@@ -40,8 +42,9 @@ describe('MembershipTracker.proposal', () => {
     const t = new MembershipTracker(3, voters);
     t.committed([2, 3, 4]);
     t.observe(seen([3]));
-    const p = t.proposal();
+    const p = t.proposal(new Set([1, 2, 4, 5]));
     expect(p.every((n) => [2, 3, 4].includes(n))).toBe(true);
     expect(p).toEqual([2, 3, 4]);
+    expect(t.proposal(new Set([2]))).toEqual([3]); // too few answering: no view can be made, propose what is seen
   });
 });
