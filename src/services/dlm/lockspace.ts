@@ -416,9 +416,14 @@ export class Lockspace implements ResourceSink {
   #setMaster(r: Resource, lkb: Lock): boolean {
     if (r.uncertain) {
       r.uncertain = false;
-      r.firstLkid = lkb.lkid;
-      lkb.nodeid = r.master;
-      return true;
+      // A cached remote master, maybe stale: this lock goes first and its reply confirms it.
+      // Recovery may have made the master this node (or unknown) since: then nothing is uncertain
+      // (a local master is lkb.nodeid 0, never our own id: messages to ourselves are refused).
+      if (r.master !== 0 && r.master !== this.ourNodeid) {
+        r.firstLkid = lkb.lkid;
+        lkb.nodeid = r.master;
+        return true;
+      }
     }
     if (r.firstLkid !== 0 && r.firstLkid !== lkb.lkid) {
       r.lookupList.push(lkb);
