@@ -416,9 +416,14 @@ export class Lockspace implements ResourceSink {
   #setMaster(r: Resource, lkb: Lock): boolean {
     if (r.uncertain) {
       r.uncertain = false;
-      r.firstLkid = lkb.lkid;
-      lkb.nodeid = r.master;
-      return true;
+      // A cached remote master, maybe stale: this lock goes first and its reply confirms it.
+      // Recovery may have made the master this node (or unknown) since: then nothing is uncertain
+      // (a local master is lkb.nodeid 0, never our own id: messages to ourselves are refused).
+      if (r.master !== 0 && r.master !== this.ourNodeid) {
+        r.firstLkid = lkb.lkid;
+        lkb.nodeid = r.master;
+        return true;
+      }
     }
     if (r.firstLkid !== 0 && r.firstLkid !== lkb.lkid) {
       r.lookupList.push(lkb);
@@ -451,9 +456,28 @@ export class Lockspace implements ResourceSink {
       r.firstLkid = 0;
       this.processLookupList(r);
     } else {
+      this.requestNextParked(r);
+    }
+  }
+
+  /**
+   * The resource's first lock failed or ended without queueing at the master
+   * (EAGAIN, EBADR, ...): the next parked lock becomes the first lock and is
+   * requested; its own reply then releases the rest (Linux's confirm_master
+   * sets res_first_lkid to it; left at 0, an EINPROGRESS reply would release
+   * nothing and the other parked locks would never leave this node).
+   * @internal (recovery/waiters.ts)
+   */
+  requestNextParked(r: Resource): void {
+    r.firstLkid = 0;
+    const next = r.lookupList.shift();
+    if (!next) return;
+    r.firstLkid = next.lkid;
+    this.requestLock(r, next);
+    // Mastered here now (no reply will come): release the others at once.
+    if (r.master === this.ourNodeid) {
       r.firstLkid = 0;
-      const next = r.lookupList.shift();
-      if (next) this.requestLock(r, next);
+      this.processLookupList(r);
     }
   }
 

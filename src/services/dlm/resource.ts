@@ -252,6 +252,13 @@ export class Resource {
 
   /** do_cancel: ECANCEL when a conversion or request was cancelled, 0 (no AST) when nothing was pending. */
   doCancel(lock: Lock, sink: ResourceSink): number {
+    if (lock.status === LKSTS.CONVERT && lock.grmode === lock.rqmode && lock.grmode !== LKM.IV) {
+      // Recovery (§4.7) resolved a middle conversion to its requested mode: it is complete. The cancel
+      // finds nothing (the grant wins the race), or the owner would get ECANCEL with the new mode kept.
+      this.#grant(lock, sink);
+      sink.cast(lock, 0);
+      return 0;
+    }
     lock.rqmode = LKM.IV;
     if (lock.status === LKSTS.CONVERT) {
       this.move(lock, LKSTS.GRANTED);

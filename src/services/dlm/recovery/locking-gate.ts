@@ -18,6 +18,8 @@ export class LockingGate {
   /** API calls made while blocked. */
   readonly deferred: (() => void)[] = [];
   #gatedWork = false;
+  /** A replay is running: a gate check inside it (a replayed message's own) must not start another. */
+  #replaying = false;
   #afterReplay: (() => void) | null = null;
   readonly #replayOne: (m: SavedMessage) => void;
   readonly #onResume: () => void;
@@ -38,23 +40,26 @@ export class LockingGate {
       this.#gatedWork = true;
       return true;
     }
-    if (this.#gatedWork) this.#flush();
+    if (this.#gatedWork && !this.#replaying) this.#flush();
     return false;
   }
 
   setGate(fn: (() => boolean) | null): void {
     this.gate = fn;
-    if (!this.stopped && this.#gatedWork && (fn === null || this.#gateOpen())) this.#flush();
+    if (!this.stopped && !this.#replaying && this.#gatedWork && (fn === null || this.#gateOpen())) this.#flush();
   }
 
   /** Enable locking (recovery's end or a start without recovery): replay, `after`, deferred calls; or wait for the gate. */
   resume(after: () => void): void {
     this.stopped = false;
+    // A newer recovery's step replaces one still waiting behind the gate (that run is over).
+    this.#afterReplay = null;
     if (this.gate !== null && !this.#gateOpen()) {
       this.#gatedWork = true;
       this.#afterReplay = after;
       return;
     }
+    this.#gatedWork = false;
     this.#replay(after);
   }
 
@@ -82,20 +87,56 @@ export class LockingGate {
     this.#replay(after ?? noop);
   }
 
+  /**
+   * Saved messages in arrival order, then `after` (recovery's phase 8), then
+   * the deferred calls. Not re-entered: a replayed message or call checks
+   * the gate, and an open gate must not start a nested replay that would run
+   * the deferred calls before `after`.
+   */
   #replay(after: () => void): void {
-    this.#onResume();
-    const saved = this.saved.splice(0, this.saved.length);
-    for (const m of saved) this.#replayOne(m);
-    after();
-    const deferred = this.deferred.splice(0, this.deferred.length);
-    for (let i = 0; i < deferred.length; i++) {
-      if (this.blocked()) {
-        // Stopped or gated again by what ran: the rest waits, in order.
-        this.deferred.unshift(...deferred.slice(i));
-        return;
-      }
-      deferred[i]!();
+    if (this.#replaying) {
+      // Asked again from inside (a recovery ended by what ran): runs right after this one.
+      if (after !== noop) this.#afterReplay = after;
+      this.#gatedWork = true;
+      return;
     }
+    this.#replaying = true;
+    try {
+      this.#onResume();
+      const saved = this.saved.splice(0, this.saved.length);
+      for (let i = 0; i < saved.length; i++) {
+        if (this.stopped) {
+          // Stopped again by what ran (a new recovery keeps the rest, in order).
+          this.saved.unshift(...saved.slice(i));
+          return;
+        }
+        this.#replayOne(saved[i]!);
+      }
+      after();
+      const deferred = this.deferred.splice(0, this.deferred.length);
+      for (let i = 0; i < deferred.length; i++) {
+        if (this.#heldBack()) {
+          // Stopped or gated again by what ran: the rest waits, in order.
+          this.deferred.unshift(...deferred.slice(i));
+          return;
+        }
+        deferred[i]!();
+      }
+    } finally {
+      this.#replaying = false;
+    }
+    if (this.#gatedWork && !this.#heldBack()) this.#flush();
+  }
+
+  /** Like blocked(), without flushing (inside a replay). */
+  #heldBack(): boolean {
+    if (this.stopped) return true;
+    if (this.gate === null) return false;
+    if (!this.#gateOpen()) {
+      this.#gatedWork = true;
+      return true;
+    }
+    return false;
   }
 }
 

@@ -91,11 +91,7 @@ export function resendWaiters(ls: Lockspace, locks: readonly Lock[]): void {
       case 'ast-unlock':
       case 'ast-cancel-destroy':
         lkb.waitType = 'none';
-        if (r.firstLkid === lkb.lkid) {
-          r.firstLkid = 0;
-          const next = r.lookupList.shift();
-          if (next) ls.requestLock(r, next);
-        }
+        if (r.firstLkid === lkb.lkid) ls.requestNextParked(r);
         lkb.grmode = lkb.rqmode = LKM.IV;
         ls.queueCast(lkb, action === 'ast-unlock' ? DLM_ERRNO.EUNLOCK : DLM_ERRNO.ECANCEL, true);
         break;

@@ -73,8 +73,29 @@ export class MembershipTracker {
     return [...this.#pending].sort((a, b) => a - b);
   }
 
-  /** The members to propose: the live voters (this node always), without restarted nodes not yet departed. */
-  proposal(): NodeId[] {
-    return this.#alive.filter((n) => !this.#pending.has(n));
+  /**
+   * The members to propose: the live voters (this node always), without
+   * restarted nodes not yet departed.
+   *
+   * A view must hold a majority of the voters. When fewer are live (e.g.
+   * most nodes restarted and wait, not serving the lockspace, for a view
+   * that leaves them out), the proposal keeps just enough members of the
+   * latest committed view to reach the majority, taken from `reachable`
+   * (the voters still answering this node's views protocol: restarted nodes
+   * follow and acknowledge while they wait; highest ids first), and drops
+   * the rest: those nodes end their rejoining, come back as fresh members,
+   * and the next proposal drops the others. Never adds a node the committed
+   * view did not have; with nothing to drop it repeats that view (no new
+   * entry); with too few reachable it proposes the live voters only (a
+   * cut-off node). Without this rule a majority of restarted nodes could
+   * never be left out and no view would ever be committed again.
+   */
+  proposal(reachable: ReadonlySet<NodeId> = new Set()): NodeId[] {
+    const base = this.#alive.filter((n) => !this.#pending.has(n));
+    const need = Math.floor(this.#voters.length / 2) + 1;
+    if (base.length >= need) return base;
+    const fill = this.#committed.filter((n) => !base.includes(n) && reachable.has(n)).sort((a, b) => b - a);
+    if (base.length + fill.length < need) return base;
+    return [...base, ...fill.slice(0, need - base.length)].sort((a, b) => a - b);
   }
 }

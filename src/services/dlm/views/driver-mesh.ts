@@ -86,12 +86,36 @@ export function startMeshViews(router: Router, name: string, membership: string,
   const tracker = new MembershipTracker(self, driver.config.views.voters);
   const viewsClock = clock ?? defaultClock ?? systemClock;
   let last = '';
+  /** Since when each voter has not been seen serving the lockspace (this node's clock; absent key: serving). */
+  const absentSince = new Map<NodeId, number>();
+  /**
+   * As leader: the voters that acknowledged an append sent after this node
+   * first saw them not serving the lockspace — alive for the views protocol
+   * but not members (restarted nodes waiting to be left out). A node cut
+   * off cannot acknowledge an append sent after the cut.
+   */
+  const answering = (): Set<NodeId> => {
+    const st = driver.protocolState;
+    const out = new Set<NodeId>();
+    if (st.role !== 'leader') return out;
+    for (const [id, at] of Object.entries(st.ackAt)) {
+      const since = absentSince.get(Number(id));
+      if (since !== undefined && at > since) out.add(Number(id));
+    }
+    return out;
+  };
   const propose = (): void => {
     // With a transport service (midcomms), a member must also serve it: its DLM messages are dropped until then.
     const reach = transportService === undefined ? null : new Set(router.members(transportService).map((m) => m.node));
     const seen = router.members(membership).filter((m) => m.local || reach === null || reach.has(m.node));
     tracker.observe(seen.map((m) => ({ nodeid: memberNodeid(m, self), incarnation: m.incarnation })));
-    const p = tracker.proposal();
+    const now = viewsClock.now();
+    const serving = new Set(seen.map((m) => memberNodeid(m, self)));
+    for (const v of driver.config.views.voters) {
+      if (serving.has(v)) absentSince.delete(v);
+      else if (!absentSince.has(v)) absentSince.set(v, now);
+    }
+    const p = tracker.proposal(answering());
     const key = p.join(',');
     if (key === last) return;
     last = key;
