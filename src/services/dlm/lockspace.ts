@@ -475,10 +475,7 @@ export class Lockspace implements ResourceSink {
     r.firstLkid = next.lkid;
     this.requestLock(r, next);
     // Mastered here now (no reply will come): release the others at once.
-    if (r.master === this.ourNodeid) {
-      r.firstLkid = 0;
-      this.processLookupList(r);
-    }
+    if (r.master === this.ourNodeid) this.masteredHere(r);
   }
 
   /** A redirected request's delay ran out: look the master up again (or finish an overlap). @internal (owner-side.ts) */
@@ -496,10 +493,21 @@ export class Lockspace implements ResourceSink {
         this.confirmMaster(r, DLM_ERRNO.EBADR);
       } else {
         this.requestLock(r, lkb);
-        if (r.master === this.ourNodeid) this.confirmMaster(r, 0);
+        if (r.master === this.ourNodeid) this.masteredHere(r);
       }
       this.checkUnused(r);
     });
+  }
+
+  /**
+   * A re-driven request found this node the master: release every lock parked
+   * behind a lookup. (confirmMaster(r, 0) does nothing when set_master's
+   * "the directory is us" branch already cleared firstLkid, which left them
+   * parked for ever.) @internal (owner-side.ts, recovery/waiters.ts)
+   */
+  masteredHere(r: Resource): void {
+    r.firstLkid = 0;
+    this.processLookupList(r);
   }
 
   /** @internal (owner-side.ts) */

@@ -109,7 +109,7 @@ function onRequestReply(ls: Lockspace, from: number, m: DlmMessage): void {
         ls.confirmMaster(r, result);
       } else {
         ls.requestLock(r, lkb);
-        if (r.master === ls.ourNodeid) ls.confirmMaster(r, 0);
+        if (r.master === ls.ourNodeid) ls.masteredHere(r);
       }
       return;
     default:

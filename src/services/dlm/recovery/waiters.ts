@@ -86,7 +86,7 @@ export function resendWaiters(ls: Lockspace, locks: readonly Lock[]): void {
       case 'request':
         lkb.waitType = 'none';
         ls.requestLock(r, lkb);
-        if (r.master === ls.ourNodeid) ls.confirmMaster(r, 0);
+        if (r.master === ls.ourNodeid) ls.masteredHere(r);
         break;
       case 'ast-unlock':
       case 'ast-cancel-destroy':
