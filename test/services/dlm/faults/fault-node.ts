@@ -57,11 +57,16 @@ const ls = dlm.lockspace(LS)!;
 const nodeid = dlm.dlm.nodeid;
 const client = new LockClient({ node: nodeid, incarnation: cfg.incarnation, ls, resources: cfg.resources, rand: lcg(cfg.seed), now, sink, lvblen: LVBLEN });
 const membership = dlm.memberships.get(LS) as unknown as { views$?: { subscribe(o: (v: unknown) => void): unknown } };
+let saidGranting = false;
 membership.views$?.subscribe((v) => {
   const o = v as { type: string; view: number; members?: number[]; until?: number; reason?: string };
   const base = { t: now(), node: nodeid };
   if (o.type === 'committed') sink({ type: 'view', ...base, view: o.view, members: [...(o.members ?? [])] });
-  else if (o.type === 'granting') sink({ type: 'granting', ...base, view: o.view, until: o.until ?? 0 });
+  else if (o.type === 'granting') {
+    sink({ type: 'granting', ...base, view: o.view, until: o.until ?? 0 });
+    if (!saidGranting) say('granting');
+    saidGranting = true;
+  }
   else if (o.type === 'stopped') sink({ type: 'stopped', ...base, view: o.view, reason: o.reason ?? '' });
 });
 say(`listening ${relay.addresses[0]}`);

@@ -147,6 +147,8 @@ async function runProcesses(seed: number, kills: number, voters = false): Promis
     slots.push(c);
   }
   await until(() => slots.every((c) => last(c, /^members (\d+)$/)?.[1] === String(N)), `${N} members in every process`);
+  // With voters, start the workload once every process holds a granting lease (as the in-process harness does).
+  if (voters) await until(() => slots.every((c) => has(c, /^granting$/) !== null), 'a granting lease in every process');
   const steps = 150;
   for (const c of slots) send(c, `go ${steps}`);
   let killed = 0;
