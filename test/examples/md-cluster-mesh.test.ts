@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Dlm, joinOverSpans, MemoryViewsStore, MidcommsEndpoint, type SpanMembership } from '../../src/services/dlm/index.ts';
 import { midcomms, type Midcomms } from '../../src/services/midcomms/index.ts';
 import { ManualClock } from '../../src/util/clock.ts';
+import { dlmLine } from '../helpers/dlm-mesh.ts';
 import { createMesh, turn, until, type Mesh } from '../helpers/mesh.ts';
 import { MdNode, bitmapName } from '../../examples/md-cluster/md-node.ts';
 import { MSG, MD_LVBLEN } from '../../examples/md-cluster/message.ts';
@@ -23,20 +24,9 @@ afterEach(async () => {
 
 describe('examples/md-cluster over routers, midcomms and the DLM', () => {
   it('three nodes through a relay: join, one broadcast, two concurrent senders, NEWDISK', async () => {
-    mesh = createMesh(3, [
-      [0, 1],
-      [1, 2],
-    ]);
-    const clock = new ManualClock();
-    const mcs: Midcomms[] = mesh.routers.map((r) => midcomms(r, { clock }));
-    const endpoints = mesh.routers.map((r, i) => new MidcommsEndpoint(r, mcs[i]!));
-    const dlms = endpoints.map((endpoint) => new Dlm({ endpoint }));
-    cleanup.push(() => {
-      for (const d of dlms) d.close();
-      for (const e of endpoints) e.close();
-      for (const m of mcs) m.destroy();
-    });
-    await until(() => mesh!.routers.every((r) => r.members('midcomms').length === 3), 'midcomms everywhere');
+    const line = await dlmLine(cleanup);
+    mesh = line.mesh;
+    const { endpoints, dlms } = line;
     const joined: SpanMembership[] = [];
     for (let i = 0; i < 3; i++) joined.push(await joinOverSpans(mesh.routers[i]!, dlms[i]!, 'md-array', { lvblen: MD_LVBLEN }));
     cleanup.push(() => joined.forEach((j) => j.close()));

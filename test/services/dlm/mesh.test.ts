@@ -5,10 +5,9 @@
  * (`until` polls a condition with a bounded number of turns), no sleeps.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Dlm, joinOverSpans, MidcommsEndpoint, type DlmLock, type SpanMembership } from '../../../src/services/dlm/index.ts';
-import { midcomms, type Midcomms } from '../../../src/services/midcomms/index.ts';
-import { ManualClock } from '../../../src/util/clock.ts';
-import { createMesh, until, type Mesh } from '../../helpers/mesh.ts';
+import { joinOverSpans, type DlmLock, type SpanMembership } from '../../../src/services/dlm/index.ts';
+import { dlmLine } from '../../helpers/dlm-mesh.ts';
+import { until, type Mesh } from '../../helpers/mesh.ts';
 
 let mesh: Mesh | null = null;
 const cleanup: (() => void)[] = [];
@@ -21,20 +20,9 @@ afterEach(async () => {
 
 describe('DLM over midcomms and spans', () => {
   it('three routers in a line: members from spans, a lock mastered on one end, BAST and grant across the relay', async () => {
-    mesh = createMesh(3, [
-      [0, 1],
-      [1, 2],
-    ]);
-    const clock = new ManualClock();
-    const mcs: Midcomms[] = mesh.routers.map((r) => midcomms(r, { clock }));
-    const endpoints = mesh.routers.map((r, i) => new MidcommsEndpoint(r, mcs[i]!));
-    const dlms = endpoints.map((endpoint) => new Dlm({ endpoint }));
-    cleanup.push(() => {
-      for (const d of dlms) d.close();
-      for (const e of endpoints) e.close();
-      for (const m of mcs) m.destroy();
-    });
-    await until(() => mesh!.routers.every((r) => r.members('midcomms').length === 3), 'midcomms everywhere');
+    const line = await dlmLine(cleanup);
+    mesh = line.mesh;
+    const { endpoints, dlms } = line;
     const joined: SpanMembership[] = [];
     for (let i = 0; i < 3; i++) joined.push(await joinOverSpans(mesh.routers[i]!, dlms[i]!, 'app', { lvblen: 8 }));
     cleanup.push(() => joined.forEach((j) => j.close()));
@@ -62,20 +50,9 @@ describe('DLM over midcomms and spans', () => {
   });
 
   it('membership follows spans: a node joining grows the list; a change while a resource is in use is refused and counted', async () => {
-    mesh = createMesh(3, [
-      [0, 1],
-      [1, 2],
-    ]);
-    const clock = new ManualClock();
-    const mcs: Midcomms[] = mesh.routers.map((r) => midcomms(r, { clock }));
-    const endpoints = mesh.routers.map((r, i) => new MidcommsEndpoint(r, mcs[i]!));
-    const dlms = endpoints.map((endpoint) => new Dlm({ endpoint }));
-    cleanup.push(() => {
-      for (const d of dlms) d.close();
-      for (const e of endpoints) e.close();
-      for (const m of mcs) m.destroy();
-    });
-    await until(() => mesh!.routers.every((r) => r.members('midcomms').length === 3), 'midcomms everywhere');
+    const line = await dlmLine(cleanup);
+    mesh = line.mesh;
+    const { dlms } = line;
     const j0 = await joinOverSpans(mesh.routers[0]!, dlms[0]!, 'grow');
     const j1 = await joinOverSpans(mesh.routers[1]!, dlms[1]!, 'grow');
     cleanup.push(() => [j0, j1].forEach((j) => j.close()));
