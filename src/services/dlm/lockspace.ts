@@ -7,6 +7,7 @@
  * Around it: `lockspace-host.ts` (what it needs from its node),
  * `lockspace-stats.ts` (counters), `lockspace-dump.ts` (`dump()`),
  * `lockspace-lifecycle.ts` (member checks, REMOVE on release/retirement),
+ * `retirement-queue.ts` (the retirement delay of unused resources),
  * `message-observe.ts` (the observe hook), `byte-key.ts` (name keys),
  * `validate.ts` (argument checks) and `recovery/` (stop/start, §4; the
  * phase driver, RCOM, waiters, fence).
@@ -36,6 +37,7 @@ import { RecoveryDriver, type StartOptions } from './recovery/recovery-driver.ts
 import { newRecoveryStats } from './recovery/recovery-status.ts';
 import { isDownConversion, lvbOperation } from './modes.ts';
 import { Resource, type ResourceSink } from './resource.ts';
+import { RetirementQueue } from './retirement-queue.ts';
 import * as validate from './validate.ts';
 
 // Local copies: a transpiler may turn imported bindings into getters on hot paths.
@@ -65,8 +67,7 @@ export class Lockspace implements ResourceSink {
   readonly rsbs = new Map<string, Resource>();
   #nextLkid = 1;
   #released = false;
-  readonly #tossQueue = new Map<Resource, number>();
-  #tossTimer: unknown = null;
+  readonly #retirement: RetirementQueue<Resource>;
   readonly #recovery: RecoveryDriver;
   readonly #locking: LockingGate;
   /** The highest fencing token of any resource this node forgot or was told of (fence-rules.ts). */
@@ -80,11 +81,11 @@ export class Lockspace implements ResourceSink {
     this.lvblen = lvblen;
     this.ourNodeid = host.nodeid;
     this.#members = members;
+    // No REMOVE while locking is stopped: retirement resumes with locking (the gate's resume).
+    this.#retirement = new RetirementQueue(host.clock, host.tossMs, () => this.#locking.stopped, (r) => this.#retire(r));
     this.#locking = new LockingGate(
       (m) => this.receive(m.from, m.bytes),
-      () => {
-        if (this.#tossQueue.size > 0 && this.#tossTimer === null) this.#armToss(this.host.tossMs);
-      },
+      () => this.#retirement.resume(),
       (err) => host.callbackError(err),
     );
     this.#recovery = new RecoveryDriver(this, {
@@ -324,8 +325,7 @@ export class Lockspace implements ResourceSink {
   /** Back in use: stop its retirement; a cached remote master may be stale (§3.5). */
   revive(r: Resource): void {
     if (r.toss !== null) {
-      this.#tossQueue.delete(r);
-      r.toss = null;
+      this.#retirement.remove(r);
       if (r.master !== 0 && r.master !== this.ourNodeid && this.dirNodeOf(r) !== this.ourNodeid) r.uncertain = true;
     }
     r.dirRecord = false;
@@ -341,48 +341,19 @@ export class Lockspace implements ResourceSink {
       r.uncertain = false;
       return;
     }
-    // One timer per lockspace for all unused resources: they retire in the
-    // order they became unused (a Map keeps insertion order, the delay is
-    // constant), so a lock/unlock cycle costs no timer call.
-    r.toss = this.host.clock.now() + this.host.tossMs;
-    this.#tossQueue.set(r, r.toss);
-    if (this.#tossTimer === null) this.#armToss(this.host.tossMs);
-  }
-
-  #armToss(delay: number): void {
-    this.#tossTimer = this.host.clock.setTimeout(() => {
-      this.#tossTimer = null;
-      // No REMOVE while locking is stopped: retirement resumes with locking (#replay).
-      if (this.#locking.stopped) return;
-      const now = this.host.clock.now();
-      for (const [r, due] of this.#tossQueue) {
-        if (due > now) {
-          this.#armToss(due - now);
-          return;
-        }
-        this.#tossQueue.delete(r);
-        this.#retire(r);
-      }
-    }, delay);
+    this.#retirement.add(r);
   }
 
   /** Drop a resource from the table (and from the retirement queue). */
   forgetRsb(r: Resource): void {
     this.raiseFenceFloor(r.fenceHigh);
-    this.#tossQueue.delete(r);
-    r.toss = null;
+    this.#retirement.remove(r);
     if (this.rsbs.get(r.key) === r) this.rsbs.delete(r.key);
   }
 
   /** Keep a forgotten resource's (or a peer's) fencing high mark: later tokens start above it. */
   raiseFenceFloor(token: number): void {
     if (token > this.fenceFloor) this.fenceFloor = token;
-  }
-
-  #clearToss(): void {
-    this.#tossQueue.clear();
-    if (this.#tossTimer !== null) this.host.clock.clearTimeout(this.#tossTimer);
-    this.#tossTimer = null;
   }
 
   #retire(r: Resource): void {
@@ -855,7 +826,7 @@ export class Lockspace implements ResourceSink {
     fenceLocks(this, [...this.#locks.values()], status);
     for (const lkb of this.#locks.values()) lkb.endOfLife = true;
     this.#locks.clear();
-    this.#clearToss();
+    this.#retirement.clear();
     this.rsbs.clear();
     this.#locking.clear();
     this.#members = [this.ourNodeid];
@@ -880,7 +851,7 @@ export class Lockspace implements ResourceSink {
     this.#released = true;
     this.#recovery.reset(); // a recovery in progress ends here (its timers with it)
     if (force < 3) announceUnusedMastered(this);
-    this.#clearToss();
+    this.#retirement.clear();
     this.rsbs.clear();
     for (const lkb of this.#locks.values()) lkb.endOfLife = true;
     this.#locks.clear();
