@@ -5,6 +5,7 @@
  * the views and midcomms timers; the mesh moves on event-loop turns between
  * clock steps (bounded, no sleeps).
  */
+import { virtualTime } from '../../../helpers/virtual-time.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Dlm, joinOverSpans, MemoryViewsStore, MidcommsEndpoint, NO_VOTERS_STATE, REJOIN_STATE, VIEWS_CMD, viewsService, type SpanMembership } from '../../../../src/services/dlm/index.ts';
 import { midcomms, nodeidOf, type Midcomms } from '../../../../src/services/midcomms/index.ts';
@@ -67,21 +68,7 @@ function stop(m: Member): void {
   m.mc.destroy();
 }
 
-/** Advance virtual time in 10 ms steps, letting the mesh deliver between steps. */
-async function run(ms: number): Promise<void> {
-  for (let t = 0; t < ms; t += 10) {
-    clock.advance(10);
-    for (let i = 0; i < 4; i++) await turn();
-  }
-}
-
-async function runUntil(check: () => boolean, what: string, maxMs = 10_000): Promise<void> {
-  for (let t = 0; t < maxMs; t += 10) {
-    if (check()) return;
-    await run(10);
-  }
-  throw new Error(`not reached in ${maxMs} ms of virtual time: ${what}`);
-}
+const { run, runUntil } = virtualTime(clock, 10_000);
 
 function cutNode(m: Mesh, i: number): void {
   for (const l of m.links) if ((l.a === i || l.b === i) && l.up) l.cut();

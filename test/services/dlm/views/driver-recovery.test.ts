@@ -3,6 +3,7 @@
  * setGate, fence, start(members, { generation, departed })) on the real
  * stack: locks held across a partition.
  */
+import { virtualTime } from '../../../helpers/virtual-time.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Dlm, joinOverSpans, MemoryViewsStore, MidcommsEndpoint, type SpanMembership } from '../../../../src/services/dlm/index.ts';
 import { midcomms, nodeidOf } from '../../../../src/services/midcomms/index.ts';
@@ -24,20 +25,7 @@ afterEach(async () => {
 const clock = new ManualClock();
 const TIMING = { electionMin: 150, electionMax: 300, heartbeatInterval: 50, lease: 400, driftMargin: 20 };
 
-async function run(ms: number): Promise<void> {
-  for (let t = 0; t < ms; t += 10) {
-    clock.advance(10);
-    for (let i = 0; i < 4; i++) await turn();
-  }
-}
-
-async function runUntil(check: () => boolean, what: string, maxMs = 15_000): Promise<void> {
-  for (let t = 0; t < maxMs; t += 10) {
-    if (check()) return;
-    await run(10);
-  }
-  throw new Error(`not reached in ${maxMs} ms of virtual time: ${what}`);
-}
+const { run, runUntil } = virtualTime(clock, 15_000);
 
 describe('views driver with lockspace recovery', () => {
   it('3 routers: the cut-off node stops granting; the majority recovers without it (its lock purged, theirs kept); after the heal it is fenced and rejoins fresh', async () => {
