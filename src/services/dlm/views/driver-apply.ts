@@ -10,7 +10,8 @@
  *   by then (stop on all before start on any, spec §4.1);
  * - start passes `generation: view` and `departed`: nodes removed by some
  *   committed view after the one the lockspace runs and present again in the
- *   new one (a restarted node re-added with a new incarnation);
+ *   new one, or named by some committed view since with an incarnation other
+ *   than the (known) one before (a restarted node: its old run's locks go);
  * - `stopped` (lease expired, new term, view change, excluded): stop;
  *   granting again under the same view: start with the same members (resume,
  *   no recovery);
@@ -19,7 +20,7 @@
  *   first later view that includes it.
  */
 import type { NodeId, ViewsOutput } from './types.ts';
-import type { View } from './view-log.ts';
+import { incarnationIn, type View } from './view-log.ts';
 
 /** What the driver does to the lockspace. */
 export type ApplyAction =
@@ -35,7 +36,7 @@ export interface ApplyState {
   readonly running: boolean;
   /** The latest committed view this node knows. */
   readonly committed: View;
-  /** Nodes some committed view after `applied` left out (candidates for `departed`). */
+  /** Nodes some committed view after `applied` left out or named with a new incarnation (candidates for `departed`). */
   readonly removed: readonly NodeId[];
 }
 
@@ -55,8 +56,14 @@ export function applyOutput(s: ApplyState, o: ViewsOutput): { state: ApplyState;
   switch (o.type) {
     case 'committed': {
       if (o.view <= s.committed.view) return { state: s, actions };
-      const gone = s.committed.members.filter((m) => !o.members.includes(m));
-      let t: ApplyState = { ...s, committed: { view: o.view, members: [...o.members] }, removed: s.applied === null ? [] : union(s.removed, gone) };
+      const next: View = o.incarnations ? { view: o.view, members: [...o.members], incarnations: [...o.incarnations] } : { view: o.view, members: [...o.members] };
+      // Gone: left out, or restarted (a known incarnation replaced by another, or by an unknown one).
+      const gone = s.committed.members.filter((m) => {
+        if (!o.members.includes(m)) return true;
+        const before = incarnationIn(s.committed, m);
+        return before !== 0 && before !== incarnationIn(next, m);
+      });
+      let t: ApplyState = { ...s, committed: next, removed: s.applied === null ? [] : union(s.removed, gone) };
       if (!o.members.includes(s.self)) {
         if (t.running) actions.push({ type: 'stop' });
         if (t.applied !== null) actions.push({ type: 'fence', view: o.view });
