@@ -38,12 +38,22 @@ export interface ApplyState {
   readonly committed: View;
   /** Nodes some committed view after `applied` left out or named with a new incarnation (candidates for `departed`). */
   readonly removed: readonly NodeId[];
+  /**
+   * The lockspace holds no state from an earlier membership: never started
+   * since it was joined (or fenced). It then starts with no `departed`: it
+   * has nothing of theirs to purge, and naming live members departed would
+   * make its recovery refuse their locks while the others keep them (fault
+   * seed 1093: a restarted node learnt views 1-9 at once, started with every
+   * node departed, and as new master of a resource dropped a survivor's
+   * lock: two masters, an overlap).
+   */
+  readonly fresh: boolean;
 }
 
-/** The lockspace was joined with view 0's members (the voters) and is stopped until this node grants. */
+/** The lockspace starts stopped (on the mesh joined alone, so its first start always recovers with the others) until this node grants. */
 export function initApplyState(self: NodeId, voters: readonly NodeId[]): ApplyState {
   const v0: View = { view: 0, members: [...voters].sort((a, b) => a - b) };
-  return { self, applied: v0, running: false, committed: v0, removed: [] };
+  return { self, applied: v0, running: false, committed: v0, removed: [], fresh: true };
 }
 
 function union(a: readonly NodeId[], b: readonly NodeId[]): NodeId[] {
@@ -63,11 +73,11 @@ export function applyOutput(s: ApplyState, o: ViewsOutput): { state: ApplyState;
         const before = incarnationIn(s.committed, m);
         return before !== 0 && before !== incarnationIn(next, m);
       });
-      let t: ApplyState = { ...s, committed: next, removed: s.applied === null ? [] : union(s.removed, gone) };
+      let t: ApplyState = { ...s, committed: next, removed: s.applied === null || s.fresh ? [] : union(s.removed, gone) };
       if (!o.members.includes(s.self)) {
         if (t.running) actions.push({ type: 'stop' });
         if (t.applied !== null) actions.push({ type: 'fence', view: o.view });
-        t = { ...t, running: false, applied: null, removed: [] };
+        t = { ...t, running: false, applied: null, removed: [], fresh: true };
       } else if (t.running && t.applied !== null && t.applied.view !== o.view) {
         actions.push({ type: 'stop' });
         t = { ...t, running: false };
@@ -87,7 +97,7 @@ export function applyOutput(s: ApplyState, o: ViewsOutput): { state: ApplyState;
       } else {
         return { state: s, actions }; // a lease extension
       }
-      return { state: { ...s, applied: c, running: true, removed: [] }, actions };
+      return { state: { ...s, applied: c, running: true, removed: [], fresh: false }, actions };
     }
     case 'stopped':
       if (!s.running) return { state: s, actions };

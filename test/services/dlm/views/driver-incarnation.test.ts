@@ -15,6 +15,7 @@
  * others recover with it as departed, and it grants only under such a view.
  */
 import { describe, expect, it } from 'vitest';
+import { applyOutput, initApplyState } from '../../../../src/services/dlm/views/driver-apply.ts';
 import { MembershipTracker } from '../../../../src/services/dlm/views/driver-membership.ts';
 import { REJOIN_BY_INCARNATION_STATE } from '../../../../src/services/dlm/views/index.ts';
 import { incarnationIn, viewAt } from '../../../../src/services/dlm/views/view-log.ts';
@@ -166,5 +167,22 @@ describe('MembershipTracker by incarnation', () => {
       { nodeid: 3, incarnation: 30 },
     ]);
     expect(legacy.proposal()).toEqual([1, 2, 3]);
+  });
+});
+
+describe('applyOutput: a fresh lockspace names nobody departed', () => {
+  it('a lockspace never started that learns several views at once (others left, came back, restarted) starts with no departed; one that ran names them', () => {
+    const v = (view: number, incarnations: number[], members = [1, 2, 3]) => ({ type: 'committed' as const, view, members, incarnations });
+    const common = [v(1, [10, 20, 30]), v(2, [10, 30], [1, 3]), v(3, [10, 20, 30])];
+    // Node 3's new run (31): fresh, it learns views 1-4 at once, never left out (fault seed 1093 named 1 and 2 departed here).
+    let fresh = initApplyState(3, [1, 2, 3]);
+    for (const o of [...common, v(4, [11, 20, 31])]) fresh = applyOutput(fresh, o).state;
+    expect(applyOutput(fresh, { type: 'granting', view: 4, until: 1e9 }).actions).toEqual([{ type: 'start', members: [1, 2, 3], generation: 4, departed: [] }]);
+    // Node 3's run 30 ran under view 1: node 2 left and came back, node 1 restarted: both departed.
+    let ran = initApplyState(3, [1, 2, 3]);
+    ran = applyOutput(ran, common[0]!).state;
+    ran = applyOutput(ran, { type: 'granting', view: 1, until: 1e9 }).state;
+    for (const o of [...common.slice(1), v(4, [11, 20, 30])]) ran = applyOutput(ran, o).state;
+    expect(applyOutput(ran, { type: 'granting', view: 4, until: 1e9 }).actions.at(-1)).toEqual({ type: 'start', members: [1, 2, 3], generation: 4, departed: [1, 2] });
   });
 });

@@ -92,6 +92,9 @@ describe('views driver on the mesh', () => {
     const v1 = ms[0]!.ms.views!.protocolState.log.find((e) => e.kind === 'view');
     expect(v1).toMatchObject({ view: 1, members: voters, incarnations: voters.map((v) => mesh!.routers.find((r) => nodeidOf(r.nodeId) === v)!.incarnation) });
     expect(ms.every((m) => m.states.every((s) => !/of view 0 \(granting\)/.test(s)))).toBe(true);
+    // Each lockspace was joined alone, so its first start (view 1) ran recovery with the others, whatever
+    // the members: a fresh lockspace never resumes with empty tables (fault seed 1093).
+    for (const m of ms) expect(m.ms.lockspace.raw.stats.recovery.completed).toBe(1);
     // A lock works across nodes under view 1.
     const lk = await ms[0]!.ms.lockspace.lock('r', 'EX');
     await lk.unlock();
