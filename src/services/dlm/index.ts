@@ -25,7 +25,7 @@ export * as dlmMessage from './message.ts';
 export { compatible, conversionClass, quecvtAllowed, lvbOperation } from './modes.ts';
 export { MidcommsEndpoint, joinOverSpans, lockspaceService, NO_VOTERS_STATE } from './mesh-binding.ts';
 export type { SpanMembership, JoinOverSpansOptions } from './mesh-binding.ts';
-export { ViewsDriver, REJOIN_STATE, FileViewsStore, MemoryViewsStore, ViewsStoreError, ViewsOptionsError, VIEWS_DRIVER_DEFAULTS } from './views/index.ts';
+export { ViewsDriver, REJOIN_STATE, REJOIN_BY_INCARNATION_STATE, FileViewsStore, MemoryViewsStore, ViewsStoreError, ViewsOptionsError, VIEWS_DRIVER_DEFAULTS } from './views/index.ts';
 export type { ViewsDriverOptions, ViewsOutput, ViewsStats, ViewsStore, ViewsTarget } from './views/index.ts';
 export { VIEWS_CMD, viewsService, type MeshViewsOptions } from './views/driver-mesh.ts';
 export { startDlmNode, fetchLocks, DLM_ADMIN_SERVICE, DLM_ADMIN_CMD, DLM_ADMIN_CHUNK, DLM_ADMIN_MAX_RESOURCES } from './dlm-node.ts';

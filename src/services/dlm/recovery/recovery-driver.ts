@@ -57,6 +57,14 @@ export class RecoveryDriver {
   readonly #gone = new Set<number>();
   /** A run started and has not finished: the next start() recovers even with the same list. */
   #incomplete = false;
+  /**
+   * The generation the unfinished run was given, if any: a rerun without one
+   * (resume after an abort) recovers to it again. Picking max + 1 instead
+   * could reach the next generation a caller (the views driver: the view
+   * number) will ask for, whose start() would then throw and leave the
+   * lockspace stopped for good (fault seed 1012).
+   */
+  #requested: number | undefined = undefined;
   readonly #pending: PendingMap = new Map();
   #nextId = 1;
   readonly #doneCallbacks = new Set<() => void>();
@@ -125,9 +133,11 @@ export class RecoveryDriver {
       return false;
     }
     for (const d of departed) this.#gone.add(d);
+    const requested = opts.generation ?? (this.#incomplete ? this.#requested : undefined);
+    this.#requested = requested;
     this.#incomplete = true;
     ls.stats.recovery.runs++;
-    const run = new RecoveryRun(ls, this.seq, sorted, new Set(this.#gone), opts.generation, this.#pending, () => this.#nextId++);
+    const run = new RecoveryRun(ls, this.seq, sorted, new Set(this.#gone), requested, this.#pending, () => this.#nextId++);
     this.run = run;
     // Phases 1-2: drop the inactive cache, take the new members (and directory mapping).
     dropInactive(ls);
@@ -185,6 +195,7 @@ export class RecoveryDriver {
     run.abort(); // its timers and open polls end with it
     this.run = null;
     this.#incomplete = false;
+    this.#requested = undefined;
     this.#gone.clear();
     this.namesCache.clear();
     this.status = RS_ALL;
@@ -214,6 +225,7 @@ export class RecoveryDriver {
     this.stop();
     this.#gone.clear();
     this.#incomplete = false;
+    this.#requested = undefined;
   }
 }
 
