@@ -63,6 +63,7 @@ export class Dlm {
     const existing = this.#byName.get(name);
     if (existing) {
       if (existing.lvblen !== lvblen) throw new DlmError('EPROTO', `lockspace "${name}" exists with lvblen ${existing.lvblen}, asked ${lvblen}`);
+      if (options.ops) existing.addRecoveryOps(options.ops);
       return existing;
     }
     const members = resolveMembers(options.members, this.nodeid);
@@ -75,6 +76,7 @@ export class Dlm {
       send: (to, bytes) => endpoint?.send(to, bytes),
     };
     const ls = new Lockspace(host, name, id, lvblen, members);
+    if (options.ops) ls.addRecoveryOps(options.ops);
     this.#byId.set(id, ls);
     this.#byName.set(name, ls);
     return ls;

@@ -12,6 +12,7 @@
  * `validate.ts` (argument checks) and `recovery/` (stop/start, §4; the
  * phase driver, RCOM, waiters, fence).
  */
+import { CallbackHold } from './callback-hold.ts';
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, type Mode } from './constants.ts';
 import { DlmError } from './errors.ts';
 import { skipBast } from './grant-rules.ts';
@@ -34,6 +35,8 @@ import { fenceLocks } from './recovery/fence.ts';
 import { receiveRcom } from './recovery/rcom-receive.ts';
 import { LockingGate } from './recovery/locking-gate.ts';
 import { RecoveryDriver, type StartOptions } from './recovery/recovery-driver.ts';
+import type { RecoveryOps } from './recovery/recovery-ops.ts';
+import type { DlmSlot } from './recovery/slots.ts';
 import { newRecoveryStats } from './recovery/recovery-status.ts';
 import { isDownConversion, lvbOperation } from './modes.ts';
 import { Resource, type ResourceSink } from './resource.ts';
@@ -52,6 +55,8 @@ export type { LockspaceHost } from './lockspace-host.ts';
 export type { LockspaceStats } from './lockspace-stats.ts';
 export type { DumpLock, DumpResource } from './lockspace-dump.ts';
 export type { StartOptions } from './recovery/recovery-driver.ts';
+export type { RecoveryOps } from './recovery/recovery-ops.ts';
+export type { DlmSlot } from './recovery/slots.ts';
 export type { RecoveryStats } from './recovery/recovery-status.ts';
 
 const enc = new TextEncoder();
@@ -70,6 +75,8 @@ export class Lockspace implements ResourceSink {
   readonly #retirement: RetirementQueue<Resource>;
   readonly #recovery: RecoveryDriver;
   readonly #locking: LockingGate;
+  /** ASTs/BASTs held while recovering (§2.7, callback-hold.ts). */
+  readonly #callbacks: CallbackHold;
   /** The highest fencing token of any resource this node forgot or was told of (fence-rules.ts). */
   fenceFloor = 0;
   readonly stats: LockspaceStats = { sent: 0, received: 0, refused: {}, ignored: 0, callbacks: 0, callbackErrors: 0, grants: 0, waits: 0, basts: 0, recovery: newRecoveryStats() };
@@ -88,11 +95,16 @@ export class Lockspace implements ResourceSink {
       () => this.#retirement.resume(),
       (err) => host.callbackError(err),
     );
+    this.#callbacks = new CallbackHold(host.scheduler, host.clock, (err) => host.callbackError(err));
     this.#recovery = new RecoveryDriver(this, {
       setMembers: (m) => void (this.#members = [...m]),
       locks: () => [...this.#locks.values()],
       saved: () => this.#locking.saved,
-      resume: (after) => this.#locking.resume(after),
+      // §4.2 step 7: callbacks resume (held ones first), then locking.
+      resume: (after) => {
+        this.#callbacks.resume();
+        this.#locking.resume(after);
+      },
     });
   }
 
@@ -696,7 +708,9 @@ export class Lockspace implements ResourceSink {
     const sbflags = lkb.sbflags;
     const fence = lkb.grmode >= LKM.PW ? lkb.fence : 0;
     if (terminal) this.destroyLock(lkb);
-    this.host.scheduler.post(() => {
+    const held = this.#callbacks;
+    const task = (): void => {
+      if (held.holding) return held.hold(task);
       if (lksb) {
         lksb.status = status;
         lksb.flags = sbflags;
@@ -704,7 +718,8 @@ export class Lockspace implements ResourceSink {
       }
       this.stats.callbacks++;
       this.#call(() => ast?.(astarg));
-    });
+    };
+    this.host.scheduler.post(task);
   }
 
   /** @internal (owner-side.ts) */
@@ -714,10 +729,13 @@ export class Lockspace implements ResourceSink {
     lkb.lastCbMode = mode;
     lkb.lastCbWasBast = true;
     const astarg = lkb.astarg;
-    this.host.scheduler.post(() => {
+    const held = this.#callbacks;
+    const task = (): void => {
+      if (held.holding) return held.hold(task);
       this.stats.callbacks++;
       this.#call(() => bast(astarg, mode));
-    });
+    };
+    this.host.scheduler.post(task);
   }
 
   #call(fn: () => void): void {
@@ -740,7 +758,9 @@ export class Lockspace implements ResourceSink {
    */
   stop(): void {
     this.#locking.stopped = true;
+    this.#callbacks.suspend();
     this.#recovery.stop();
+    this.#recovery.prep();
   }
 
   /**
@@ -755,6 +775,7 @@ export class Lockspace implements ResourceSink {
     if (this.#released) return;
     const sorted = normalizeMembers(members, this.ourNodeid);
     this.#locking.stopped = true;
+    this.#callbacks.suspend();
     this.#recovery.start(sorted, opts);
   }
 
@@ -766,6 +787,30 @@ export class Lockspace implements ResourceSink {
   /** The recovery status bits of §4.3 (0 while stopped; 0xff while running normally). */
   get recoveryStatus(): number {
     return this.#recovery.status;
+  }
+
+  /**
+   * Register `recover_prep` / `recover_slot` / `recover_done` callbacks
+   * (recovery/recovery-ops.ts, docs/dlm.md "Slots"); returns the
+   * unregister function.
+   */
+  addRecoveryOps(ops: RecoveryOps): () => void {
+    return this.#recovery.addOps(ops);
+  }
+
+  /** This node's slot (1-based; 0 = none yet): stable while it stays a member. */
+  get slot(): number {
+    return this.#recovery.slot;
+  }
+
+  /** The slot table of the last assignment, by node id. */
+  get slots(): readonly DlmSlot[] {
+    return this.#recovery.slots;
+  }
+
+  /** ASTs/BASTs held because the lockspace is recovering (or not yet released after it). */
+  get heldCallbacks(): number {
+    return this.#callbacks.count;
   }
 
   /** A recovery is running (locking is stopped until it finishes). */
@@ -830,6 +875,8 @@ export class Lockspace implements ResourceSink {
     this.rsbs.clear();
     this.#locking.clear();
     this.#members = [this.ourNodeid];
+    // No recovery will finish for what was held: it is delivered, before the fence completions.
+    this.#callbacks.resume();
   }
 
   /**
@@ -850,6 +897,7 @@ export class Lockspace implements ResourceSink {
     }
     this.#released = true;
     this.#recovery.reset(); // a recovery in progress ends here (its timers with it)
+    this.#callbacks.clear();
     if (force < 3) announceUnusedMastered(this);
     this.#retirement.clear();
     this.rsbs.clear();

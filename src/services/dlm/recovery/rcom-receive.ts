@@ -11,7 +11,7 @@ import { DLM_ERRNO } from '../constants.ts';
 import { decodeRcom, DLM_CMD, DLM_RCOM_FIXED_LEN, DLM_VERSION, encodeRcom, RCOM, type DlmRcom } from '../message.ts';
 import { answerNames, mastersFor, recoverDirLookup } from './directory-rebuild.ts';
 import { answerLock } from './lock-rebuild.ts';
-import { encodeRcomLock, encodeStatusReply, membersKey } from './rcom-payloads.ts';
+import { encodeRcomLock, encodeStatusReply, membersKey, RS_NEED_SLOTS, statusRequestFlags } from './rcom-payloads.ts';
 import type { RecoveryDriver } from './recovery-driver.ts';
 import { sendRcom } from './recovery-run.ts';
 import { RS } from './recovery-status.ts';
@@ -37,9 +37,10 @@ export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, byte
   switch (rc.type) {
     case RCOM.STATUS:
       // Answered in any state: status 0 while stopped means "not ready".
-      d.pushStatus ??= (to, id, seqReply) => sendStatus(ls, d, to, id, seqReply);
-      sendStatus(ls, d, from, rc.id, rc.seq);
-      d.polled(from, rc.id, rc.seq);
+      d.pushStatus ??= (to, id, seqReply, flags) => sendStatus(ls, d, to, id, seqReply, flags);
+      const flags = statusRequestFlags(rc.buf);
+      sendStatus(ls, d, from, rc.id, rc.seq, flags);
+      d.polled(from, rc.id, rc.seq, flags);
       return;
     case RCOM.NAMES: {
       if (!member || !(d.status & RS.NODES)) return ignore();
@@ -74,8 +75,10 @@ export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, byte
   }
 }
 
-function sendStatus(ls: Lockspace, d: RecoveryDriver, to: number, id: bigint, seqReply: bigint): void {
-  sendRcom(ls, to, { type: RCOM.STATUS_REPLY, result: d.status, id, seq: BigInt(d.seq), seqReply, buf: encodeStatusReply({ lvblen: ls.lvblen, generation: d.generation, key: membersKey(ls.members) }) });
+/** Our status and config; the slot table of this run too when asked for (§3.8) and assigned here (the low node). */
+function sendStatus(ls: Lockspace, d: RecoveryDriver, to: number, id: bigint, seqReply: bigint, flags: number): void {
+  const slots = flags & RS_NEED_SLOTS && d.runSlots !== null ? d.runSlots : undefined;
+  sendRcom(ls, to, { type: RCOM.STATUS_REPLY, result: d.status, id, seq: BigInt(d.seq), seqReply, buf: encodeStatusReply({ lvblen: ls.lvblen, generation: d.generation, key: membersKey(ls.members), ourSlot: d.slot, slots }) });
 }
 
 /**

@@ -7,7 +7,9 @@
  * request-queue purge, DONE barrier — then hands back to the lockspace,
  * which enables locking, replays the request queue, re-drives the marked
  * waiters and runs the recovery grant pass. It also answers the RCOM
- * requests of other members (`rcom-receive.ts`).
+ * requests of other members (`rcom-receive.ts`), keeps the slot table
+ * (`slots.ts`: the low node assigns it in the NODES barrier, the others
+ * copy it) and calls the recovery callbacks (`recovery-ops.ts`).
  */
 import { DlmError } from '../errors.ts';
 import type { Lock } from '../lock.ts';
@@ -20,7 +22,9 @@ import { dropInactive, purgeDeparted, purgeRequestQueue, type SavedMessage } fro
 import { remaster } from './remaster.ts';
 import { RecoveryRun, type PendingMap } from './recovery-run.ts';
 import { RS, RS_ALL } from './recovery-status.ts';
-import { MAX_GENERATION, type StatusConfig } from './rcom-payloads.ts';
+import { MAX_GENERATION, RS_NEED_SLOTS, type StatusConfig } from './rcom-payloads.ts';
+import { callOps, type RecoveryOps } from './recovery-ops.ts';
+import { assignSlots, initialSlots, slotOf, type DlmSlot } from './slots.ts';
 import { fixWaiters, resendWaiters } from './waiters.ts';
 
 /** What the driver needs from the lockspace beyond its public members. */
@@ -39,6 +43,12 @@ export interface StartOptions {
   generation?: number;
   /** Members re-added with a new incarnation (they lost every lock): recovered as departed. */
   departed?: readonly number[];
+  /**
+   * Departed members that left cleanly (released the lockspace): no
+   * `recoverSlot` for them. Every other departure counts as a failure.
+   * @default none
+   */
+  left?: readonly number[];
 }
 
 export class RecoveryDriver {
@@ -48,9 +58,15 @@ export class RecoveryDriver {
   seq = 1;
   #status = RS_ALL;
   /** The last STATUS poll of each member answered with a status that has grown since: pushed again. */
-  readonly #polls = new Map<number, { id: bigint; seq: bigint }>();
+  readonly #polls = new Map<number, { id: bigint; seq: bigint; flags: number }>();
   /** Sends a STATUS_REPLY (set by rcom-receive.ts's first use). */
-  pushStatus: ((to: number, id: bigint, seqReply: bigint) => void) | null = null;
+  pushStatus: ((to: number, id: bigint, seqReply: bigint, flags: number) => void) | null = null;
+  /** This node's slot (0: none) and the slot table, as of the last assignment (§4.2 step 2). */
+  slot = 0;
+  slots: readonly DlmSlot[] = [];
+  /** The table the low node assigned in the current run (sent to STATUS asking for slots); null until then. */
+  runSlots: readonly DlmSlot[] | null = null;
+  readonly #ops = new Set<RecoveryOps>();
   generation = 0;
   run: RecoveryRun | null = null;
   /** Departed nodes not yet cleaned up (kept across aborted runs). */
@@ -66,6 +82,28 @@ export class RecoveryDriver {
   constructor(ls: Lockspace, access: RecoveryAccess) {
     this.#ls = ls;
     this.#access = access;
+    // Created with a member list: slots 1..n in node-id order, as a first recovery would assign them.
+    this.slots = initialSlots(ls.members);
+    this.slot = slotOf(this.slots, ls.ourNodeid);
+  }
+
+  /** Register recovery callbacks; returns the unregister function. */
+  addOps(ops: RecoveryOps): () => void {
+    this.#ops.add(ops);
+    return () => void this.#ops.delete(ops);
+  }
+
+  #callOps(fn: (o: RecoveryOps) => void): void {
+    if (this.#ops.size === 0) return;
+    callOps(this.#ops, fn, (err) => {
+      this.#ls.stats.callbackErrors++;
+      this.#ls.host.callbackError(err);
+    });
+  }
+
+  /** §4.1: locking stopped (every stop()). */
+  prep(): void {
+    this.#callOps((o) => o.recoverPrep?.());
   }
 
   /** This node's status bits (§4.3); all set while running in step with its member list. */
@@ -76,13 +114,13 @@ export class RecoveryDriver {
   set status(bits: number) {
     const grew = (bits & ~this.#status) !== 0;
     this.#status = bits;
-    if (grew && this.pushStatus) for (const [to, p] of this.#polls) this.pushStatus(to, p.id, p.seq);
+    if (grew && this.pushStatus) for (const [to, p] of this.#polls) this.pushStatus(to, p.id, p.seq, p.flags);
     if (bits === RS_ALL) this.#polls.clear();
   }
 
   /** A member polled our status (answered now; pushed again whenever it grows). */
-  polled(from: number, id: bigint, seq: bigint): void {
-    if (this.#status !== RS_ALL) this.#polls.set(from, { id, seq });
+  polled(from: number, id: bigint, seq: bigint, flags: number): void {
+    if (this.#status !== RS_ALL) this.#polls.set(from, { id, seq, flags });
   }
 
   get recovering(): boolean {
@@ -93,6 +131,7 @@ export class RecoveryDriver {
   stop(): void {
     this.seq++;
     this.status = 0;
+    this.runSlots = null;
     this.#polls.clear();
     this.namesCache.clear();
     if (this.run) {
@@ -122,9 +161,16 @@ export class RecoveryDriver {
       if (opts.generation !== undefined) this.generation = opts.generation;
       this.status = RS_ALL;
       this.#access.resume(() => {});
+      this.#recoverDone();
       return false;
     }
     for (const d of departed) this.#gone.add(d);
+    // Phase 2: recover_slot for each member judged failed (once: a later run no longer sees it depart).
+    const left = new Set(opts.left ?? []);
+    for (const d of departed) {
+      const slot = slotOf(this.slots, d);
+      if (slot !== 0 && !left.has(d)) this.#callOps((o) => o.recoverSlot?.({ nodeid: d, slot }));
+    }
     this.#incomplete = true;
     ls.stats.recovery.runs++;
     const run = new RecoveryRun(ls, this.seq, sorted, new Set(this.#gone), opts.generation, this.#pending, () => this.#nextId++);
@@ -137,13 +183,19 @@ export class RecoveryDriver {
       run,
       RS.NODES,
       (b, configs) => {
-        // The low node picks the generation (max seen + 1, or the caller's) before NODES_ALL shows.
+        // The low node assigns the slots (from each member's claim and generation), then picks the
+        // generation (max seen + 1, or the caller's), before NODES_ALL shows.
+        const claims = configs.map((c) => ({ nodeid: c.nodeid ?? 0, slot: c.ourSlot ?? 0, generation: c.generation }));
+        claims.push({ nodeid: ls.ourNodeid, slot: this.slot, generation: this.generation });
+        this.#adoptSlots(assignSlots(sorted, claims, run.gone));
+        this.runSlots = this.slots;
         let max = this.generation;
         for (const c of configs) if (c.generation > max) max = c.generation;
         this.generation = run.requestedGeneration ?? max + 1;
         this.#setBits(run, b);
       },
       (configs) => this.#nodesDone(run, configs),
+      RS_NEED_SLOTS,
     );
     return true;
   }
@@ -154,7 +206,13 @@ export class RecoveryDriver {
 
   /** Phase 3 after NODES_ALL; the other nodes copy the low node's generation. */
   #nodesDone(run: RecoveryRun, configs: StatusConfig[]): void {
-    if (!run.isLow) this.generation = run.requestedGeneration ?? Math.max(configs[0]!.generation, this.generation);
+    if (!run.isLow) {
+      this.generation = run.requestedGeneration ?? Math.max(configs[0]!.generation, this.generation);
+      // The low node's table (it answers our NODES_ALL poll with it); one naming other members is ignored.
+      const table = configs[0]!.slots ?? [];
+      if (table.length === run.members.length && table.every((s) => run.members.includes(s.nodeid))) this.#adoptSlots(table);
+      else this.#ls.stats.recovery.rcomIgnored++;
+    }
     rebuildDirectory(run, () => {
       this.status |= RS.DIR;
       barrier(run, RS.DIR, (b) => this.#setBits(run, b), () => this.#dirDone(run));
@@ -194,6 +252,7 @@ export class RecoveryDriver {
       const locks = this.#access.locks();
       resendAndGrant(ls, locks);
     });
+    this.#recoverDone();
     for (const cb of [...this.#doneCallbacks]) {
       try {
         cb();
@@ -209,11 +268,26 @@ export class RecoveryDriver {
     return () => void this.#doneCallbacks.delete(cb);
   }
 
-  /** Forget the run state (fence): status cleared, departed list dropped. */
+  /** Forget the run state (fence): status cleared, departed list dropped, no slot (a rejoin gets a new one). */
   reset(): void {
     this.stop();
     this.#gone.clear();
     this.#incomplete = false;
+    this.slot = 0;
+    this.slots = [];
+  }
+
+  #adoptSlots(table: readonly DlmSlot[]): void {
+    const ours = slotOf(table, this.#ls.ourNodeid);
+    if (this.slot !== 0 && ours !== this.slot) this.#ls.stats.recovery.slotChanged++;
+    this.slots = table;
+    this.slot = ours;
+  }
+
+  /** §4.2 step 10. */
+  #recoverDone(): void {
+    const slots = this.slots;
+    this.#callOps((o) => o.recoverDone?.(slots, this.slot, this.generation));
   }
 }
 
