@@ -14,7 +14,7 @@ import { answerLock } from './lock-rebuild.ts';
 import { encodeRcomLock, encodeStatusReply, membersKey, RS_NEED_SLOTS, statusRequestFlags } from './rcom-payloads.ts';
 import type { RecoveryDriver } from './recovery-driver.ts';
 import { sendRcom } from './recovery-run.ts';
-import { RS } from './recovery-status.ts';
+import { RS, RS_ALL } from './recovery-status.ts';
 
 /** Handle RCOM bytes from `from` on lockspace `ls` driven by `d`. */
 export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, bytes: Uint8Array): void {
@@ -75,9 +75,14 @@ export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, byte
   }
 }
 
-/** Our status and config; the slot table of this run too when asked for (§3.8) and assigned here (the low node). */
+/**
+ * Our status and config; when asked for (§3.8), the slot table too: the one
+ * assigned in this run (the low node), or, while running (not recovering:
+ * a node that saw no change, e.g. created with the new list), the current one.
+ */
 function sendStatus(ls: Lockspace, d: RecoveryDriver, to: number, id: bigint, seqReply: bigint, flags: number): void {
-  const slots = flags & RS_NEED_SLOTS && d.runSlots !== null ? d.runSlots : undefined;
+  const table = d.runSlots ?? (d.status === RS_ALL ? d.slots : null);
+  const slots = flags & RS_NEED_SLOTS && table !== null ? table : undefined;
   sendRcom(ls, to, { type: RCOM.STATUS_REPLY, result: d.status, id, seq: BigInt(d.seq), seqReply, buf: encodeStatusReply({ lvblen: ls.lvblen, generation: d.generation, key: membersKey(ls.members), ourSlot: d.slot, slots }) });
 }
 
