@@ -77,6 +77,8 @@ export class Lockspace implements ResourceSink {
   readonly #locking: LockingGate;
   /** ASTs/BASTs held while recovering (§2.7, callback-hold.ts). */
   readonly #callbacks: CallbackHold;
+  /** New requests made while locking is stopped (recovery, rejoin), not yet issued: a cancel ends them here. */
+  readonly #waiting = new Set<Lock>();
   /** The highest fencing token of any resource this node forgot or was told of (fence-rules.ts). */
   fenceFloor = 0;
   readonly stats: LockspaceStats = { sent: 0, received: 0, refused: {}, ignored: 0, callbacks: 0, callbackErrors: 0, grants: 0, waits: 0, basts: 0, recovery: newRecoveryStats() };
@@ -218,7 +220,14 @@ export class Lockspace implements ResourceSink {
     const r = this.#rsbFor(ascii ? (name as string) : latin1(nameBytes!), nameBytes);
     lkb.resource = r;
     r.locks.add(lkb);
-    this.#run(() => this.requestLock(r, lkb));
+    const g = this.#locking;
+    if (g.stopped || (g.gate !== null && g.blocked())) {
+      // Waits for locking (recovery, a rejoin: docs/dlm.md "Requests while recovering or rejoining").
+      this.#waiting.add(lkb);
+      g.deferred.push(() => {
+        if (this.#waiting.delete(lkb)) this.requestLock(r, lkb);
+      });
+    } else this.requestLock(r, lkb);
     return 0;
   }
 
@@ -233,6 +242,12 @@ export class Lockspace implements ResourceSink {
     if (frv !== 0) return frv;
     const lkb = this.#locks.get(lkid);
     if (!lkb || lkb.endOfLife) return DLM_ERRNO.ENOENT;
+    if (this.#waiting.size > 0 && flags & (LKF.CANCEL | LKF.FORCEUNLOCK) && this.#waiting.delete(lkb)) {
+      // A request still waiting for locking never leaves this node: it ends now (ECANCEL / EUNLOCK).
+      lkb.astarg = astarg;
+      this.queueCast(lkb, flags & LKF.CANCEL ? DLM_ERRNO.ECANCEL : DLM_ERRNO.EUNLOCK, true);
+      return 0;
+    }
     const inFlight = lkb.waitType !== 'none' ? lkb.waitType : lkb.secondary;
     const onLookupList = lkb.resource!.lookupList.includes(lkb);
     const verdict = validateUnlock(flags, lockStateOf(lkb, this.ourNodeid), onLookupList ? 'none' : inFlight);
@@ -874,6 +889,7 @@ export class Lockspace implements ResourceSink {
     this.#retirement.clear();
     this.rsbs.clear();
     this.#locking.clear();
+    this.#waiting.clear();
     this.#members = [this.ourNodeid];
     // No recovery will finish for what was held: it is delivered, before the fence completions.
     this.#callbacks.resume();
@@ -898,6 +914,7 @@ export class Lockspace implements ResourceSink {
     this.#released = true;
     this.#recovery.reset(); // a recovery in progress ends here (its timers with it)
     this.#callbacks.clear();
+    this.#waiting.clear();
     if (force < 3) announceUnusedMastered(this);
     this.#retirement.clear();
     this.rsbs.clear();
