@@ -83,7 +83,15 @@ export class Lockspace implements ResourceSink {
   fenceFloor = 0;
   readonly stats: LockspaceStats = { sent: 0, received: 0, refused: {}, ignored: 0, callbacks: 0, callbackErrors: 0, grants: 0, waits: 0, basts: 0, recovery: newRecoveryStats() };
 
-  constructor(host: LockspaceHost, name: string, globalId: number, lvblen: number, members: number[]) {
+  /**
+   * NODIR (§3.1, §3.2, §4.2 5b): the master of a resource is its hash
+   * (directory) node; no LOOKUP/REMOVE; recovery purges and rebuilds every
+   * master copy (recovery/nodir.ts).
+   */
+  readonly nodir: boolean;
+
+  constructor(host: LockspaceHost, name: string, globalId: number, lvblen: number, members: number[], nodir = false) {
+    this.nodir = nodir;
     this.host = host;
     this.name = name;
     this.globalId = globalId;
@@ -387,7 +395,7 @@ export class Lockspace implements ResourceSink {
     r.toss = null;
     if (!r.unused || this.rsbs.get(r.key) !== r) return;
     const dir = this.dirNodeOf(r);
-    if (r.master === this.ourNodeid && dir !== this.ourNodeid) {
+    if (r.master === this.ourNodeid && dir !== this.ourNodeid && !this.nodir) {
       sendRemove(this, r, dir);
     }
     this.raiseFenceFloor(r.fenceHigh);
@@ -412,6 +420,15 @@ export class Lockspace implements ResourceSink {
 
   /** set_master(): true to go on (master known), false when a lookup is in flight or the lock is parked. */
   #setMaster(r: Resource, lkb: Lock): boolean {
+    if (this.nodir) {
+      // Static mastering: the hash node, never looked up (recovery remasters when it changes).
+      const master = this.dirNodeOf(r);
+      r.master = master;
+      r.uncertain = false;
+      r.firstLkid = 0;
+      lkb.nodeid = master === this.ourNodeid ? 0 : master;
+      return true;
+    }
     if (r.uncertain) {
       r.uncertain = false;
       // A cached remote master, maybe stale: this lock goes first and its reply confirms it.
@@ -915,7 +932,7 @@ export class Lockspace implements ResourceSink {
     this.#recovery.reset(); // a recovery in progress ends here (its timers with it)
     this.#callbacks.clear();
     this.#waiting.clear();
-    if (force < 3) announceUnusedMastered(this);
+    if (force < 3 && !this.nodir) announceUnusedMastered(this);
     this.#retirement.clear();
     this.rsbs.clear();
     for (const lkb of this.#locks.values()) lkb.endOfLife = true;

@@ -69,6 +69,13 @@ export interface LockspaceOptions {
   members?: readonly number[];
   /** Recovery callbacks (`recover_prep`, `recover_slot`, `recover_done`), added to an existing lockspace too. @default none */
   ops?: RecoveryOps;
+  /**
+   * DLM_LSFL_NODIR: each resource is mastered by its hash node (no
+   * directory, no LOOKUP/REMOVE); every recovery purges and rebuilds all
+   * master copies. Every member must agree (a member with another setting
+   * is refused in recovery). @default false
+   */
+  nodir?: boolean;
 }
 
 export const LOCKSPACE_DEFAULTS = Object.freeze({ lvblen: 32 });

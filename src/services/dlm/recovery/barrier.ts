@@ -14,6 +14,7 @@ import { RCOM } from '../message.ts';
 import { decodeStatusReply, encodeStatusRequest, type StatusConfig } from './rcom-payloads.ts';
 import { POLL_MAX_MS, POLL_START_MS, POLL_STEP_MS } from './recovery-status.ts';
 import type { RecoveryRun } from './recovery-run.ts';
+import { lsflagsOf } from './nodir.ts';
 
 /** Poll `node` until its status has every bit of `want`; `ok` gets its config (with `nodeid`). `flags`: the STATUS `rs_flags`. */
 export function pollStatus(run: RecoveryRun, node: number, want: number, ok: (c: StatusConfig) => void, flags = 0): void {
@@ -41,6 +42,11 @@ export function pollStatus(run: RecoveryRun, node: number, want: number, ok: (c:
       if (c && c.lvblen !== run.ls.lvblen) {
         // Linux's check_rcom_config: a member with another LVB length is refused (it would corrupt LVBs).
         run.ls.refuse('RCOM_CONFIG_LVBLEN');
+        c = null;
+      }
+      if (c && rc.result >= 0 && (c.lsflags ?? 0) !== lsflagsOf(run.ls)) {
+        // check_rcom_config too: NODIR on one member and not on another would split mastering.
+        run.ls.refuse('RCOM_CONFIG_LSFLAGS');
         c = null;
       }
       if (c && c.key === run.key && rc.result >= 0 && (rc.result & want) === want) {

@@ -24,6 +24,8 @@ export const MAX_GENERATION = Math.floor(Number.MAX_SAFE_INTEGER / FENCE_GENERAT
 const STATUS_LEN = 8;
 const CONFIG_LEN = 28;
 const SLOT_LEN = 8;
+/** `lsflags` bit of a NODIR lockspace (DLM_LSFL_NODIR). */
+export const DLM_LSFL_NODIR = 0x1;
 /** `rs_flags` of a STATUS: the reply should carry the slot table (DLM_RSF_NEED_SLOTS). */
 export const RS_NEED_SLOTS = 0x1;
 /** rcom_lock without its LVB. */
@@ -63,6 +65,8 @@ export interface StatusConfig {
   lvblen: number;
   generation: number;
   key: number;
+  /** DLM_LSFL_* of the sender's lockspace (NODIR). @default 0 */
+  lsflags?: number;
   /** The sender's slot (0: none). @default 0 */
   ourSlot?: number;
   /** The sender's slot table for this recovery (only when asked for and assigned). @default none */
@@ -77,6 +81,7 @@ export function encodeStatusReply(c: StatusConfig): Uint8Array {
   const out = new Uint8Array(CONFIG_LEN + SLOT_LEN * slots.length);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, c.lvblen >>> 0, true);
+  dv.setUint32(4, (c.lsflags ?? 0) >>> 0, true);
   dv.setUint16(12, (c.ourSlot ?? 0) & 0xffff, true);
   dv.setUint16(14, slots.length, true);
   dv.setUint32(20, c.generation >>> 0, true);
@@ -109,7 +114,7 @@ export function decodeStatusReply(buf: Uint8Array): StatusConfig {
     used.add(slot);
     slots.push({ nodeid, slot });
   }
-  return { lvblen: dv.getUint32(0, true), generation, key: dv.getUint32(24, true), ourSlot, slots };
+  return { lvblen: dv.getUint32(0, true), lsflags: dv.getUint32(4, true), generation, key: dv.getUint32(24, true), ourSlot, slots };
 }
 
 export const NAMES_END_CHUNK = 0;

@@ -15,6 +15,7 @@ import { encodeRcomLock, encodeStatusReply, membersKey, RS_NEED_SLOTS, statusReq
 import type { RecoveryDriver } from './recovery-driver.ts';
 import { sendRcom } from './recovery-run.ts';
 import { RS, RS_ALL } from './recovery-status.ts';
+import { lsflagsOf } from './nodir.ts';
 
 /** Handle RCOM bytes from `from` on lockspace `ls` driven by `d`. */
 export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, bytes: Uint8Array): void {
@@ -66,6 +67,11 @@ export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, byte
       // Only during a run: a LOCK while running would add a master copy the member never recovered (unbounded).
       if (!member || !(d.status & RS.DIR) || !d.run) return ignore();
       const { result, echo } = answerLock(ls, from, rc.buf);
+      // NODIR: a master copy rebuilt in this run survives this node's own purge of master copies (nodir.ts).
+      if (ls.nodir && echo && (result === 0 || result === DLM_ERRNO.EEXIST)) {
+        const copy = ls.lockById(echo.remid);
+        if (copy) d.rebuiltCopies.add(copy);
+      }
       reply(RCOM.LOCK_REPLY, result, echo ? encodeRcomLock(echo) : new Uint8Array(0));
       return;
     }
@@ -83,7 +89,7 @@ export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, byte
 function sendStatus(ls: Lockspace, d: RecoveryDriver, to: number, id: bigint, seqReply: bigint, flags: number): void {
   const table = d.runSlots ?? (d.status === RS_ALL ? d.slots : null);
   const slots = flags & RS_NEED_SLOTS && table !== null ? table : undefined;
-  sendRcom(ls, to, { type: RCOM.STATUS_REPLY, result: d.status, id, seq: BigInt(d.seq), seqReply, buf: encodeStatusReply({ lvblen: ls.lvblen, generation: d.generation, key: membersKey(ls.members), ourSlot: d.slot, slots }) });
+  sendRcom(ls, to, { type: RCOM.STATUS_REPLY, result: d.status, id, seq: BigInt(d.seq), seqReply, buf: encodeStatusReply({ lvblen: ls.lvblen, lsflags: lsflagsOf(ls), generation: d.generation, key: membersKey(ls.members), ourSlot: d.slot, slots }) });
 }
 
 /**

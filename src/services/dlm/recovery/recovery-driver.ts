@@ -20,6 +20,7 @@ import { finaliseResources, recoveryGrantPass } from './finalise.ts';
 import { rebuildLocks } from './lock-rebuild.ts';
 import { dropInactive, purgeDeparted, purgeRequestQueue, type SavedMessage } from './purge.ts';
 import { remaster } from './remaster.ts';
+import { remasterStatic } from './nodir.ts';
 import { RecoveryRun, type PendingMap } from './recovery-run.ts';
 import { RS, RS_ALL } from './recovery-status.ts';
 import { MAX_GENERATION, RS_NEED_SLOTS, type StatusConfig } from './rcom-payloads.ts';
@@ -67,6 +68,8 @@ export class RecoveryDriver {
   /** The table the low node assigned in the current run (sent to STATUS asking for slots); null until then. */
   runSlots: readonly DlmSlot[] | null = null;
   readonly #ops = new Set<RecoveryOps>();
+  /** NODIR: master copies other members rebuilt here in the current run (kept by this node's purge). */
+  readonly rebuiltCopies = new Set<Lock>();
   generation = 0;
   run: RecoveryRun | null = null;
   /** Departed nodes not yet cleaned up (kept across aborted runs). */
@@ -132,6 +135,7 @@ export class RecoveryDriver {
     this.seq++;
     this.status = 0;
     this.runSlots = null;
+    this.rebuiltCopies.clear();
     this.#polls.clear();
     this.namesCache.clear();
     if (this.run) {
@@ -206,6 +210,7 @@ export class RecoveryDriver {
 
   /** Phase 3 after NODES_ALL; the other nodes copy the low node's generation. */
   #nodesDone(run: RecoveryRun, configs: StatusConfig[]): void {
+    const ls = this.#ls;
     if (!run.isLow) {
       this.generation = run.requestedGeneration ?? Math.max(configs[0]!.generation, this.generation);
       // The low node's table (it answers our NODES_ALL poll with it); one naming other members is ignored.
@@ -213,7 +218,8 @@ export class RecoveryDriver {
       if (table.length === run.members.length && table.every((s) => run.members.includes(s.nodeid))) this.#adoptSlots(table);
       else this.#ls.stats.recovery.rcomIgnored++;
     }
-    rebuildDirectory(run, () => {
+    // NODIR: no directory to rebuild.
+    (ls.nodir ? (next: () => void) => next() : (next: () => void) => rebuildDirectory(run, next))(() => {
       this.status |= RS.DIR;
       barrier(run, RS.DIR, (b) => this.#setBits(run, b), () => this.#dirDone(run));
     });
@@ -223,14 +229,17 @@ export class RecoveryDriver {
     const ls = this.#ls;
     // Phase 4: waiters; phase 5a: purge; 5b: remaster; 5c: rebuild.
     fixWaiters(run, this.#access.locks());
-    purgeDeparted(run);
-    remaster(run, () =>
+    // NODIR: every master copy is purged and every resource mastered by its hash node (nodir.ts).
+    if (ls.nodir) remasterStatic(run, this.rebuiltCopies);
+    else purgeDeparted(run);
+    (ls.nodir ? (next: () => void) => next() : (next: () => void) => remaster(run, next))(() =>
       rebuildLocks(run, () => {
         this.status |= RS.LOCKS;
         barrier(run, RS.LOCKS, (b) => this.#setBits(run, b), () => {
           // 5d: finalise; 6: purge the request queue; DONE barrier.
           finaliseResources(ls);
-          ls.stats.recovery.droppedSaved += purgeRequestQueue(this.#access.saved(), (n) => run.isGone(n));
+          // NODIR: the whole request queue goes (§4.8).
+          ls.stats.recovery.droppedSaved += purgeRequestQueue(this.#access.saved(), ls.nodir ? () => true : (n) => run.isGone(n));
           this.status |= RS.DONE;
           barrier(run, RS.DONE, (b) => this.#setBits(run, b), () => this.#finish(run));
         });

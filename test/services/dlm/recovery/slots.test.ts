@@ -42,11 +42,11 @@ describe('assignSlots (dlm_slots_assign rules)', () => {
 
 describe('STATUS / STATUS_REPLY slots (§3.8)', () => {
   it('round-trips our_slot and the slot table; the request carries rs_flags', () => {
-    const c0 = { lvblen: 32, generation: 7, key: 0x1234, ourSlot: 2, slots: t([1, 1], [3, 2], [8, 3]) };
+    const c0 = { lvblen: 32, lsflags: 1, generation: 7, key: 0x1234, ourSlot: 2, slots: t([1, 1], [3, 2], [8, 3]) };
     const buf = encodeStatusReply(c0);
     expect(buf.length).toBe(28 + 3 * 8);
     expect(decodeStatusReply(buf)).toEqual(c0);
-    expect(decodeStatusReply(encodeStatusReply({ lvblen: 8, generation: 1, key: 5 }))).toEqual({ lvblen: 8, generation: 1, key: 5, ourSlot: 0, slots: [] });
+    expect(decodeStatusReply(encodeStatusReply({ lvblen: 8, generation: 1, key: 5 }))).toEqual({ lvblen: 8, lsflags: 0, generation: 1, key: 5, ourSlot: 0, slots: [] });
     expect(statusRequestFlags(encodeStatusRequest(9, RS_NEED_SLOTS))).toBe(RS_NEED_SLOTS);
     expect(statusRequestFlags(new Uint8Array(2))).toBe(0);
   });
