@@ -14,6 +14,12 @@
  * the order is the scheduler's FIFO order even for a task posted before
  * `stop()` that runs after it. One boolean test per callback while nothing
  * is held.
+ *
+ * Urgent callbacks (`fence()`'s completions, queued while `urgent` is set)
+ * are never held back by a suspension: they still come after what is held
+ * (order per lock), but they and everything before them are released even
+ * if the lockspace is stopped again at once (a fenced node that waits to
+ * rejoin must learn at once that its locks are gone).
  */
 import type { Clock } from '../../util/clock.ts';
 import type { Scheduler } from './scheduler.ts';
@@ -27,6 +33,10 @@ export class CallbackHold {
   #releasing = false;
   #held: (() => void)[] = [];
   #head = 0;
+  /** Held entries below this index are released even while suspended (up to the last urgent one). */
+  #urgentUpTo = 0;
+  /** Set while callbacks being queued are urgent (fence completions). */
+  urgent = false;
   /** A release step is posted or its timer armed. */
   #scheduled = false;
   /** Bumped by clear(): a release step armed before it does nothing. */
@@ -43,7 +53,13 @@ export class CallbackHold {
 
   /** A callback task about to run must call `hold(itself)` and return instead. */
   get holding(): boolean {
-    return this.#suspended || (!this.#releasing && this.#head < this.#held.length);
+    // Inside a release batch the batch decides (it stops at what must stay held).
+    return !this.#releasing && (this.#suspended || this.#head < this.#held.length);
+  }
+
+  /** An urgent callback task about to run must be held (behind older ones) instead. */
+  get pending(): boolean {
+    return !this.#releasing && this.#head < this.#held.length;
   }
 
   /** Callbacks held now (suspended, or not yet released). */
@@ -55,8 +71,18 @@ export class CallbackHold {
     return this.#suspended;
   }
 
-  hold(task: () => void): void {
+  hold(task: () => void, urgent = false): void {
     this.#held.push(task);
+    if (urgent) {
+      this.#urgentUpTo = this.#held.length;
+      this.#schedule(false);
+    }
+  }
+
+  /** Release everything held now even if suspended (fence: no recovery will finish for it). */
+  releaseAll(): void {
+    this.#urgentUpTo = this.#held.length;
+    this.#schedule(false);
   }
 
   /** §4.2 step 1 (here: from stop()): hold every callback that comes up. */
@@ -74,12 +100,14 @@ export class CallbackHold {
   clear(): void {
     this.#held = [];
     this.#head = 0;
+    this.#urgentUpTo = 0;
     this.#epoch++;
     this.#scheduled = false;
   }
 
   #schedule(yieldFirst: boolean): void {
     if (this.#scheduled || this.#head >= this.#held.length) return;
+    if (this.#suspended && this.#head >= this.#urgentUpTo) return;
     this.#scheduled = true;
     const epoch = this.#epoch;
     const step = (): void => {
@@ -94,8 +122,8 @@ export class CallbackHold {
     this.#releasing = true;
     try {
       for (let n = 0; n < CALLBACK_BATCH && this.#head < this.#held.length; n++) {
-        // Suspended again (a new stop() from a callback): the rest stays held, in order.
-        if (this.#suspended) return;
+        // Suspended again (a new stop() from a callback): the rest stays held, in order (but urgent ones).
+        if (this.#suspended && this.#head >= this.#urgentUpTo) return;
         const task = this.#held[this.#head]!;
         this.#held[this.#head++] = noop;
         try {
@@ -109,9 +137,10 @@ export class CallbackHold {
       if (this.#head >= this.#held.length) {
         this.#held = [];
         this.#head = 0;
+        this.#urgentUpTo = 0;
       }
     }
-    if (!this.#suspended) this.#schedule(true);
+    this.#schedule(true);
   }
 }
 

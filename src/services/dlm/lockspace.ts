@@ -741,8 +741,9 @@ export class Lockspace implements ResourceSink {
     const fence = lkb.grmode >= LKM.PW ? lkb.fence : 0;
     if (terminal) this.destroyLock(lkb);
     const held = this.#callbacks;
+    const urgent = held.urgent;
     const task = (): void => {
-      if (held.holding) return held.hold(task);
+      if (urgent ? held.pending : held.holding) return held.hold(task, urgent);
       if (lksb) {
         lksb.status = status;
         lksb.flags = sbflags;
@@ -900,7 +901,14 @@ export class Lockspace implements ResourceSink {
     if (this.#released) return;
     this.#recovery.reset();
     this.#locking.stopped = true;
-    fenceLocks(this, [...this.#locks.values()], status);
+    // Its completions are urgent: delivered even if the lockspace is stopped again at once (after what is held).
+    this.#callbacks.releaseAll();
+    this.#callbacks.urgent = true;
+    try {
+      fenceLocks(this, [...this.#locks.values()], status);
+    } finally {
+      this.#callbacks.urgent = false;
+    }
     for (const lkb of this.#locks.values()) lkb.endOfLife = true;
     this.#locks.clear();
     this.#retirement.clear();

@@ -42,7 +42,7 @@ export interface RecoveryAccess {
 export interface StartOptions {
   /** The generation of the new view (must be above the current one); default: the low node's current + 1. */
   generation?: number;
-  /** Members re-added with a new incarnation (they lost every lock): recovered as departed. */
+  /** Members re-added with a new incarnation (they lost every lock): recovered as departed. @default none */
   departed?: readonly number[];
   /**
    * Departed members that left cleanly (released the lockspace): no

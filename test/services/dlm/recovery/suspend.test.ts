@@ -87,6 +87,24 @@ describe('callbacks suspended during recovery (§2.7, §4.2 steps 1/7)', () => {
     expect(await c.settle()).toEqual([]);
   });
 
+  it('fence(): what is held is delivered, then the fence completions, even when the lockspace is stopped again at once (a node waiting to rejoin)', async () => {
+    const c = recoveryCluster(3);
+    const a = c.holder(1, 'A');
+    const b = c.holder(1, 'B');
+    c.lock(a, EX, 'd0a');
+    expect(await c.settle()).toEqual(['A ast 0']);
+    c.lock(b, PR, 'd0a'); // A's BAST posted, B waits
+    c.kill(3);
+    frozenRecovery(c);
+    expect(c.ls.get(1)!.heldCallbacks).toBe(1);
+    // Node 1 is excluded: fenced, and stopped again right away by its manager.
+    c.ls.get(1)!.fence();
+    c.ls.get(1)!.stop();
+    expect(c.run()).toEqual(['A bast PR', 'A ast ENOTCONN', 'B ast ENOTCONN']);
+    expect(c.ls.get(1)!.heldCallbacks).toBe(0);
+    expect(c.ls.get(1)!.stopped).toBe(true);
+  });
+
   it(`held callbacks are released ${CALLBACK_BATCH} per scheduler task, a 0 ms timer between batches; new ones queue behind them`, () => {
     const sim = new DlmSim({ nodes: [1], hash: pinHash });
     const ls = sim.node(1).newLockspace('ls', { lvblen: 0 });
