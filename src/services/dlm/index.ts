@@ -3,7 +3,7 @@ export { Dlm, lockspaceGlobalId } from './dlm.ts';
 export { DlmLockspace, DlmLock } from './api.ts';
 export type { LockOptions } from './api.ts';
 export { Lockspace } from './lockspace.ts';
-export type { LockspaceStats, DumpResource, DumpLock, StartOptions, RecoveryStats } from './lockspace.ts';
+export type { LockspaceStats, DumpResource, DumpLock, StartOptions, RecoveryStats, RecoveryOps, DlmSlot } from './lockspace.ts';
 export { formatLockdump } from './lockdump.ts';
 export { newLksb } from './lock.ts';
 export type { Lksb, AstFn, BastFn } from './lock.ts';
