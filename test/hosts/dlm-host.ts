@@ -16,7 +16,7 @@
  *   dlm-history-types.ts), times from `performance.timeOrigin +
  *   performance.now()` (the same clock in every namespace of one machine);
  * - control answers (`ev`): `started {nodeid}`, `members {n}` on every
- *   change, `granting` once, `status {pending, members}`, `paused`,
+ *   change, `granting` once, `state {text}` (the views driver's status), `status {pending, members}`, `paused`,
  *   `snapshot`, `drained {pending}`.
  *
  * Commands on stdin, one per line: `go` (one workload step every `stepMs`
@@ -83,7 +83,9 @@ async function main(): Promise<void> {
   const client = new LockClient({ node: nodeid, incarnation: cfg.incarnation, ls, resources: cfg.resources, rand: lcg(cfg.seed), now, sink, lvblen: cfg.lvblen ?? 32 });
 
   // The views driver's outputs (docs/views.md), recorded as the fault tests' fault-node.ts does.
-  const membership = relay.dlm!.memberships.get(cfg.lockspace) as unknown as { views$?: { subscribe(o: (v: unknown) => void): unknown } } | undefined;
+  const membership = relay.dlm!.memberships.get(cfg.lockspace) as unknown as { views$?: { subscribe(o: (v: unknown) => void): unknown }; state$?: { subscribe(o: (v: unknown) => void): unknown } } | undefined;
+  // The driver's status text (why it does not grant), for failure reports.
+  membership?.state$?.subscribe((text) => say('state', { text }));
   let saidGranting = false;
   membership?.views$?.subscribe((v) => {
     const o = v as { type: string; view: number; members?: number[]; until?: number; reason?: string };

@@ -27,7 +27,7 @@ if (why !== null) {
   describe('hosts: DLM across hosts, hosts killed', () => {
     it(`SIGKILL of random hosts under lock traffic and restarts: the others go on, the dead rejoin, the history checker finds nothing (seed ${seed})`, async () => {
       const run = await runDlmAcrossHosts(topo, { faults: ['kill'], seed, events: 2, log: (l) => console.log(l) });
-      const where = `seed ${seed} (rerun: DLM_HOSTS_SEED=${seed}; history in ${run.reportDir})`;
+      const where = `seed ${seed} (rerun: DLM_HOSTS_SEED=${seed}; history in ${run.reportDir}/${run.historyFile})`;
       expect(run.report.violations, `${where}\n${run.violationsText}`).toEqual([]);
       expect(run.report.stats.kills, where).toBe(2);
       // Each kill and rejoin went through the views driver: more views than the first one were committed.

@@ -70,12 +70,28 @@ export interface DlmRun {
   readonly perHost: ReadonlyMap<string, HostCounts>;
   readonly markdown: string;
   readonly reportDir: string;
+  /** The merged, checked history (JSON lines) in reportDir. */
+  readonly historyFile: string;
   /** Request-to-grant latency over all granted requests, ms. */
   readonly grantMs: { p50: number; p99: number; max: number };
   /** PW/EX grants carrying a fencing token, of all PW/EX grants. */
   readonly fenced: { withToken: number; grants: number };
   /** Distinct view numbers committed (views driver outputs), ascending. */
   readonly views: readonly number[];
+  /** Per partition, each host outside the majority: when its granting stopped and what it granted after. */
+  readonly minority: readonly MinorityVerdict[];
+}
+
+/** A host cut off from the majority during one partition. */
+export interface MinorityVerdict {
+  readonly partition: string;
+  readonly host: string;
+  readonly cutAt: number;
+  readonly healAt: number;
+  /** The end of the last granting lease it announced before the heal (0: none). */
+  readonly leaseEnd: number;
+  /** Requests granted to it after that end (and after the cut), before the heal: ms after the lease end, each. */
+  readonly grantsAfterLease: readonly number[];
 }
 
 /** A fixed router node id per host index, so `--voters` can be written in advance (docs/views.md). */
@@ -156,6 +172,7 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
       cur(h).send('go');
     };
 
+    const partitions: { label: string; cutOff: string[]; cutAt: number; healAt: number }[] = [];
     await until(`every host has ${topology.hosts.length} lockspace members and a granting lease`, allIn);
     for (const h of topology.hosts) cur(h).send('go');
     await progress('the start', topology.hosts);
@@ -170,16 +187,22 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
         if (f.restart === 'after-progress') await progress(`killing ${f.host}`, others);
         await restart(f.host);
       } else {
-        const label = `partition ${f.side.join(' ')} | ${topology.hosts.filter((h) => !f.side.includes(h)).join(' ')}`;
+        const label = `partition ${f.side.join(' ')} / ${topology.hosts.filter((h) => !f.side.includes(h)).join(' ')}`;
+        const cutOff = topology.hosts.filter((h) => !(f.majority ?? []).includes(h));
+        let cutAt = 0;
         await ev('partition', label, async () => {
-          parent.push({ type: 'net', t: now(), node: 0, what: label });
+          cutAt = now();
+          parent.push({ type: 'net', t: cutAt, node: 0, what: label });
           await mesh.cut(f.cuts);
         });
         if (f.majority) await progress(`${label} (majority side)`, f.majority);
+        let healAt = 0;
         await ev('heal', `heal ${f.side.join(' ')}`, async () => {
           await mesh.restore(f.cuts);
-          parent.push({ type: 'net', t: now(), node: 0, what: `heal ${f.side.join(' ')}` });
+          healAt = now();
+          parent.push({ type: 'net', t: healAt, node: 0, what: `heal ${f.side.join(' ')}` });
         });
+        partitions.push({ label, cutOff, cutAt, healAt });
       }
       await until('every host back in the lockspace with a granting lease', allIn);
       await progress('the fault', topology.hosts);
@@ -234,7 +257,7 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
         }
       }
       perHost.set(h, c);
-      writeFileSync(join(dir, `dlm-${h}.jsonl`), lines.join('\n') + '\n');
+      writeFileSync(join(dir, `dlm-${h}.jsonl`), lines.join('\n') + '\n'); // the last run's, per host
     }
     const history = all.map((e, i) => [e, i] as const).sort((a, b) => a[0].t - b[0].t || a[1] - b[1]).map(([e]) => e);
     const report = checkHistory(history, { fences: 'required' });
@@ -252,6 +275,15 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
       }
     }
     latencies.sort((a, b) => a - b);
+    // The cut-off side stops granting: per partition and host not in the majority, the end of the last
+    // lease it announced before the heal, and the requests granted to it after that end.
+    const minority: MinorityVerdict[] = partitions.flatMap((p) => p.cutOff.map((h) => {
+      const id = nodeids.get(h)!;
+      let leaseEnd = 0;
+      for (const e of history) if (e.type === 'granting' && e.node === id && e.t < p.healAt) leaseEnd = Math.max(leaseEnd, e.until);
+      const granted = history.filter((e) => e.type === 'done' && e.node === id && e.status === 'OK' && asked.has(e.op) && e.t > Math.max(leaseEnd, p.cutAt) && e.t < p.healAt);
+      return { partition: p.label, host: h, cutAt: p.cutAt, healAt: p.healAt, leaseEnd, grantsAfterLease: granted.map((e) => e.t - leaseEnd) };
+    }));
     const viewNumbers = [...new Set(history.flatMap((e) => (e.type === 'view' ? [e.view] : [])))].sort((a, b) => a - b);
     const q = (p: number): number => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0);
     const grantMs = { p50: q(0.5), p99: q(0.99), max: Math.round(latencies.at(-1) ?? 0) };
@@ -267,13 +299,26 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
       table,
       '',
       `Request to grant: p50 ${grantMs.p50} ms, p99 ${grantMs.p99} ms, max ${grantMs.max} ms over ${latencies.length} granted requests. Fencing tokens on ${withToken} of ${pwex} PW/EX grants. History checker over ${s.events} events (${s.ops} operations, ${s.grants} grants, ${s.lvbReads} LVB reads, ${s.kills} kills; views committed: ${viewNumbers.length}, last ${viewNumbers.at(-1) ?? '-'}): ${report.violations.length === 0 ? 'no violations' : `${report.violations.length} violations`}.`,
+      ...(minority.length === 0 ? [] : ['', `Cut-off side: ${minority.map((m) => `${m.host} (${m.partition}) stopped granting ${Math.round(m.leaseEnd - m.cutAt)} ms after the cut, ${Math.round(m.healAt - m.leaseEnd)} ms before the heal, ${m.grantsAfterLease.length} requests granted after its lease`).join('; ')}.`]),
       '',
     ].join('\n');
-    const base = `dlm-${topology.name}-${o.faults.length === 0 ? 'none' : o.faults.join('-')}-${o.seed}`;
+    const base = `dlm-${topology.name}-${o.faults.length === 0 ? 'none' : o.faults.join('-')}-seed${o.seed}-${new Date().toISOString().replace(/[:.]/g, '')}`;
     writeFileSync(join(dir, `${base}.md`), markdown);
     writeFileSync(join(dir, `${base}.history.jsonl`), history.map((e) => JSON.stringify(e)).join('\n') + '\n');
-    o.log(`\n${markdown}${violationsText ? `\n${violationsText}\n` : ''}(records, history and report in ${dir})`);
-    return { seed: o.seed, plan, history, report, violationsText, perHost, markdown, reportDir: dir, grantMs, fenced: { withToken, grants: pwex }, views: viewNumbers };
+    o.log(`\n${markdown}${violationsText ? `\n${violationsText}\n` : ''}(records of the last run and ${base}.md / .history.jsonl in ${dir})`);
+    return { seed: o.seed, plan, history, report, violationsText, perHost, markdown, reportDir: dir, historyFile: `${base}.history.jsonl`, grantMs, fenced: { withToken, grants: pwex }, views: viewNumbers, minority };
+  } catch (err) {
+    // Keep what every host recorded (records and event log of each run) for the diagnosis.
+    const dir = join(process.env['DMSG_HOSTS_REPORT_DIR'] ?? join(tmpdir(), 'dmsg-hosts-report'), `failed-${topology.name}-seed${o.seed}-${Date.now()}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'harness.jsonl'), parent.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    for (const h of topology.hosts) {
+      mesh.runs(h).forEach((run, i) => {
+        writeFileSync(join(dir, `${h}.${i + 1}.records.jsonl`), run.records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+        writeFileSync(join(dir, `${h}.${i + 1}.log.jsonl`), [...run.log.map((e) => JSON.stringify(e)), ...run.otherStderr].join('\n') + '\n');
+      });
+    }
+    throw new Error(`${(err as Error).message}\n(every host's records and log in ${dir})`, { cause: err });
   } finally {
     await mesh.close();
     rmSync(work, { recursive: true, force: true });

@@ -17,10 +17,12 @@ import { loadTopology } from './topology.ts';
 const why = hostsSkipReason();
 const topo = loadTopology(fileURLToPath(new URL('./topologies/dlm5.json', import.meta.url)));
 const faultSeed = Number(process.env['DLM_HOSTS_SEED'] ?? 12);
+/** The views driver's lease on a mesh (docs/views.md, the relay's default): a cut-off node stops granting within it. */
+const LEASE_MS = 1000;
 
 /** The checker's verdict and the run's own floor (every host granted, tokens on every PW/EX grant). */
 function expectClean(run: DlmRun, minGrants: number): void {
-  const seed = `seed ${run.seed} (rerun: DLM_HOSTS_SEED=${run.seed}; history in ${run.reportDir})`;
+  const seed = `seed ${run.seed} (rerun: DLM_HOSTS_SEED=${run.seed}; history in ${run.reportDir}/${run.historyFile})`;
   expect(run.report.violations, `${seed}\n${run.violationsText}`).toEqual([]);
   for (const [h, c] of run.perHost) expect(c.grants, `${seed}: ${h} granted requests`).toBeGreaterThanOrEqual(minGrants);
   expect(run.fenced.grants, `${seed}: PW/EX grants`).toBeGreaterThan(0);
@@ -43,6 +45,13 @@ if (why !== null) {
       const run = await runDlmAcrossHosts(topo, { faults: ['kill', 'partition'], seed: faultSeed, events: 4, log: (l) => console.log(l) });
       expectClean(run, 5);
       expect(run.plan.length).toBe(4);
+      const where = `seed ${run.seed} (rerun: DLM_HOSTS_SEED=${run.seed})`;
+      // The minority side stops granting: its leases end before the heal, and no request is granted to it
+      // later than one lease after its last lease ended (grants just after it are completions already decided).
+      for (const m of run.minority) {
+        expect(m.leaseEnd, `${where}: ${m.host} in ${m.partition} still held a lease at the heal`).toBeLessThan(m.healAt);
+        expect(m.grantsAfterLease.filter((ms) => ms > LEASE_MS), `${where}: ${m.host} in ${m.partition} granted after its lease (ms after)`).toEqual([]);
+      }
     }, 600_000);
   });
 }
