@@ -16,13 +16,15 @@
  *   dlm-history-types.ts), times from `performance.timeOrigin +
  *   performance.now()` (the same clock in every namespace of one machine);
  * - control answers (`ev`): `started {nodeid}`, `members {n}` on every
- *   change, `granting` once, `state {text}` (the views driver's status), `status {pending, members}`, `paused`,
+ *   change, `granting` once, `state {text}` (the views driver's status), `stats` every second (member
+ *   list, generation, recovery counters), `status {pending, members}`, `paused`,
  *   `snapshot`, `drained {pending}`.
  *
  * Commands on stdin, one per line: `go` (one workload step every `stepMs`
  * until `pause`), `pause`, `status`, `snapshot` (record the `held`
  * events), `drain` (unlock everything held until nothing is pending,
- * bounded), `exit`.
+ * bounded), `dump` (the lockspace's resources and queues, for failure
+ * reports), `exit`.
  */
 import { hostname } from 'node:os';
 import { createInterface } from 'node:readline';
@@ -105,6 +107,11 @@ async function main(): Promise<void> {
     if (m !== lastMembers) say('members', { n: (lastMembers = m) });
   }, 20);
 
+  // The lockspace's counters every second (recovery runs/completions ...), for failure reports.
+  const stats = setInterval(() => {
+    const raw = ls.raw as unknown as { stats: { recovery?: unknown; grants: number; waits: number }; generation?: unknown };
+    say('stats', { members: [...ls.raw.members], generation: raw.generation ?? null, grants: raw.stats.grants, waits: raw.stats.waits, recovery: raw.stats.recovery ?? null, pending: client.pending });
+  }, 1000);
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
   let running = false;
   let loop = 0;
@@ -133,6 +140,7 @@ async function main(): Promise<void> {
     exiting = true;
     running = false;
     clearInterval(watch);
+    clearInterval(stats);
     client.kill();
     await relay.stop().catch(() => undefined);
     process.exit(0);
@@ -148,6 +156,9 @@ async function main(): Promise<void> {
     else if (cmd === 'snapshot') {
       client.snapshot();
       say('snapshot');
+    } else if (cmd === 'dump') {
+      const raw = ls.raw as unknown as { dump(): unknown; stats: unknown; members: readonly number[] };
+      say('dump', { members: [...raw.members], stats: raw.stats, resources: raw.dump() });
     } else if (cmd === 'drain') void drain();
     else if (cmd === 'exit') void exit();
   });

@@ -139,7 +139,7 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
     };
     const members = (h: string): number => Number(lastEv(h, 'members')?.['n'] ?? 0);
     const completed = (h: string): number => cur(h).records.filter((r) => r['type'] === 'done').length;
-    const describe = (): string => topology.hosts.map((h) => `${h}: members ${members(h)}, done ${completed(h)}, granting ${granting(h) ? 'yes' : 'no'}, running ${cur(h).running}${cur(h).otherStderr.length ? `, stderr ${cur(h).otherStderr.slice(-2).join(' | ')}` : ''}`).join('; ');
+    const describe = (): string => topology.hosts.map((h) => `${h}: members ${members(h)}, done ${completed(h)}, granting ${granting(h) ? 'yes' : 'no'}, views "${String(lastEv(h, 'state')?.['text'] ?? '')}", recovery ${JSON.stringify(lastEv(h, 'stats')?.['recovery'] ?? null)}, running ${cur(h).running}${cur(h).otherStderr.length ? `, stderr ${cur(h).otherStderr.slice(-2).join(' | ')}` : ''}`).join('; ');
     const until = async (what: string, ok: () => boolean): Promise<void> => {
       const deadline = Date.now() + safetyMs;
       while (!ok()) {
@@ -308,7 +308,9 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
     o.log(`\n${markdown}${violationsText ? `\n${violationsText}\n` : ''}(records of the last run and ${base}.md / .history.jsonl in ${dir})`);
     return { seed: o.seed, plan, history, report, violationsText, perHost, markdown, reportDir: dir, historyFile: `${base}.history.jsonl`, grantMs, fenced: { withToken, grants: pwex }, views: viewNumbers, minority };
   } catch (err) {
-    // Keep what every host recorded (records and event log of each run) for the diagnosis.
+    // Keep what every host recorded (records and event log of each run, a lockspace dump of the live ones) for the diagnosis.
+    for (const h of topology.hosts) mesh.runs(h).at(-1)!.send('dump');
+    await new Promise((r) => setTimeout(r, 1000));
     const dir = join(process.env['DMSG_HOSTS_REPORT_DIR'] ?? join(tmpdir(), 'dmsg-hosts-report'), `failed-${topology.name}-seed${o.seed}-${Date.now()}`);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'harness.jsonl'), parent.map((e) => JSON.stringify(e)).join('\n') + '\n');
