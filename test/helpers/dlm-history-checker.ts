@@ -33,7 +33,10 @@
  * - `lvb` (§1.7, §4.7): an LVB read (a completion the table marks R) is
  *   either zero or a value written on that resource before the read
  *   completed; without VALNOTVALID it is no older than the last write that
- *   certainly reached the master before the read was issued (zero only if
+ *   certainly reached the master before the read was issued (a
+ *   down-conversion's write only once a later operation of that lock got
+ *   the master's answer: down-conversions complete on the owner without a
+ *   reply, so another node's read may reach the master first; zero only if
  *   the resource may have gone idle since, so its LVB was dropped);
  *   VALNOTVALID appears only after some node left a view; after a node that
  *   held PW/EX was excluded, reads incompatible with that mode report
@@ -144,6 +147,14 @@ interface LockState {
   ended: boolean;
   /** Counted as certainly present at the master (for LVB idleness). */
   present: boolean;
+  /**
+   * LVB writes of granted down-conversions not yet known to have reached the
+   * master: a down-conversion completes on the owner without a reply (spec
+   * "conversion": the owner fakes the reply), so its write is certain only
+   * once a later operation of the same lock got the master's answer (one
+   * owner-master channel is in order).
+   */
+  unconfirmed: Write[];
   /** The node died with this lock; `killedMode` is what it held then. */
   killed: boolean;
   killedMode: HMode | null;
@@ -384,7 +395,7 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
         }
         const op: Op = { idx: i, kind: 'request', lock: e.lock, node: e.node, mode: e.mode, flags: e.flags, from: null, done: -1 };
         ops.set(e.op, op);
-        const ls: LockState = { lock: e.lock, node: e.node, res: e.res, incarnation: incarnation.get(e.node) ?? 0, held: null, since: i, pending: op, unlockOp: null, alt: null, cancelled: false, everCancelled: false, unlockIssued: false, ended: false, present: false, killed: false, killedMode: null };
+        const ls: LockState = { lock: e.lock, node: e.node, res: e.res, incarnation: incarnation.get(e.node) ?? 0, held: null, since: i, pending: op, unlockOp: null, alt: null, cancelled: false, everCancelled: false, unlockIssued: false, ended: false, present: false, unconfirmed: [], killed: false, killedMode: null };
         locks.set(e.lock, ls);
         break;
       }
@@ -467,6 +478,13 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
         })();
         if (!okStatus) report('bad-completion', `${op.kind} ${e.op} on ${e.lock} completed with ${e.status}, which it cannot have here`, op.idx, i);
         if (ls.pending === op) ls.pending = null;
+        // A completion of this lock that is not a down-conversion's came from the master, after it
+        // had processed every earlier conversion of the lock: their writes are certain from here.
+        const downGrant = op.kind === 'convert' && e.status === 'OK' && op.from !== null && isDown(op.from, op.mode!);
+        if (!downGrant && ls.unconfirmed.length > 0) {
+          for (const w of ls.unconfirmed) w.done = i;
+          ls.unconfirmed = [];
+        }
         if (op.kind === 'unlock') {
           const w = op.write;
           if (w && (e.status === 'OK' || e.status === 'EUNLOCK')) w.done = i;
@@ -477,7 +495,8 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
         if (granted) {
           const mode = op.mode!;
           const w = op.write;
-          if (w) w.done = i;
+          if (w && downGrant) ls.unconfirmed.push(w);
+          else if (w) w.done = i;
           if (e.mode !== mode) report(e.mode === null || mi(e.mode) < mi(mode) ? 'lost-lock' : 'bad-completion', `${op.kind} ${e.op} on ${e.lock} granted ${mode} but the lock reports ${e.mode ?? 'no mode'}`, i);
           if (ls.unlockIssued) {
             // Granted although an unlock was already issued: the lock is going away; not held.

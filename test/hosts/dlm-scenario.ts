@@ -100,6 +100,8 @@ export function hostNodeId(i: number): string {
 }
 
 const isEv = (r: Record<string, unknown>, ev: string): boolean => r['ev'] === ev;
+/** History events that change or report a lock's state. */
+const LOCK_EVENTS = new Set(['request', 'convert', 'unlock', 'cancel', 'done', 'ended']);
 
 /** Run the scenario on `topology`. */
 export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOptions): Promise<DlmRun> {
@@ -225,16 +227,32 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
       prev = s;
       await new Promise((r) => setTimeout(r, 100));
     }
-    parent.push({ type: 'healed', t: now(), node: 0 });
-    for (const h of topology.hosts) cur(h).send('snapshot');
-    await until('snapshots', () => topology.hosts.every((h) => lastEv(h, 'snapshot') !== undefined));
+    // The final snapshot must be one picture: the checker reads the `held` events right after `healed`.
+    // Hosts answer at slightly different times, so a round counts only if no lock event (request,
+    // convert, unlock, cancel, done, ended) happened anywhere while it was taken; then its `held`
+    // events are placed, with `healed`, at the round's start (lock states did not change in between).
+    let snapshot: { t: number; held: HistoryEvent[] } | null = null;
+    for (let round = 1; snapshot === null; round++) {
+      if (round > 10) throw new Error(`dlm across hosts (${tag}): lock events kept happening during 10 snapshot rounds; ${describe()}`);
+      const marks = new Map(topology.hosts.map((h) => [h, cur(h).records.length]));
+      const t0 = now();
+      for (const h of topology.hosts) cur(h).send('snapshot');
+      await until('snapshots', () => topology.hosts.every((h) => cur(h).records.slice(marks.get(h)!).some((r) => isEv(r, 'snapshot'))));
+      const t1 = now();
+      const fresh = topology.hosts.flatMap((h) => cur(h).records.slice(marks.get(h)!));
+      const busy = topology.hosts.some((h) => cur(h).records.some((r) => LOCK_EVENTS.has(String(r['type'])) && Number(r['t']) >= t0 && Number(r['t']) <= t1));
+      if (!busy) snapshot = { t: t0, held: fresh.filter((r) => r['type'] === 'held').map((r) => ({ ...(r as unknown as HistoryEvent), t: t0 })) };
+      else await new Promise((r) => setTimeout(r, 200));
+    }
     for (const h of topology.hosts) cur(h).send('drain');
     await until('every host drained', () => topology.hosts.every((h) => lastEv(h, 'drained') !== undefined));
     const endT = now();
     parent.push({ type: 'end', t: endT, node: 0 });
 
     // Merge every host's history (all incarnations) with the harness's events, by time.
-    const all: HistoryEvent[] = [...parent];
+    // `healed` and the accepted snapshot first among events at its time (rank 0, 1), then the rest in order.
+    const all: HistoryEvent[] = [...parent, { type: 'healed', t: snapshot.t, node: 0 }, ...snapshot.held];
+    const rank = (e: HistoryEvent): number => (e.type === 'healed' ? 0 : e.type === 'held' ? 1 : 2);
     const dir = process.env['DMSG_HOSTS_REPORT_DIR'] ?? join(tmpdir(), 'dmsg-hosts-report');
     mkdirSync(dir, { recursive: true });
     const perHost = new Map<string, HostCounts>();
@@ -244,7 +262,7 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
       const reqs = new Set<string>();
       for (const run of mesh.runs(h)) {
         for (const r of run.records) {
-          if (typeof r['type'] !== 'string') continue;
+          if (typeof r['type'] !== 'string' || r['type'] === 'held') continue; // held: the accepted round only (above)
           const e = r as unknown as HistoryEvent;
           if (e.t > endT) continue; // after the drain: shutdown noise
           all.push(e);
@@ -259,7 +277,7 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
       perHost.set(h, c);
       writeFileSync(join(dir, `dlm-${h}.jsonl`), lines.join('\n') + '\n'); // the last run's, per host
     }
-    const history = all.map((e, i) => [e, i] as const).sort((a, b) => a[0].t - b[0].t || a[1] - b[1]).map(([e]) => e);
+    const history = all.map((e, i) => [e, i] as const).sort((a, b) => a[0].t - b[0].t || rank(a[0]) - rank(b[0]) || a[1] - b[1]).map(([e]) => e);
     const report = checkHistory(history, { fences: 'required' });
     const violationsText = report.violations.length === 0 ? '' : describeViolations(report.violations);
 
