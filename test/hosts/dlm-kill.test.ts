@@ -4,14 +4,15 @@
  * relays with `--voters`, the shared lock workload, random hosts SIGKILLed
  * (restarted at once or after the survivors granted again), and the
  * independent history checker over every host's records. A SIGKILL resets
- * the dead relay's sockets, so no keepalive wait: this is the short DLM run
- * of the CI gate (`npm run test:hosts:gate`). Seeded (DLM_HOSTS_SEED=n runs
+ * the dead relay's sockets, so no keepalive wait (about 45 s). Not in the CI
+ * gate while it exposes an open rejoin stall (docs/hosts.md, Findings). Seeded (DLM_HOSTS_SEED=n runs
  * that seed). Skipped, with the reason as the test name, unless namespaces
  * can be used under `npm run test:hosts`.
  */
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runDlmAcrossHosts } from './dlm-scenario.ts';
+import { expectClean, whereOf } from './dlm-expect.ts';
 import { hostsSkipReason } from './skip.ts';
 import { loadTopology } from './topology.ts';
 
@@ -27,13 +28,11 @@ if (why !== null) {
   describe('hosts: DLM across hosts, hosts killed', () => {
     it(`SIGKILL of random hosts under lock traffic and restarts: the others go on, the dead rejoin, the history checker finds nothing (seed ${seed})`, async () => {
       const run = await runDlmAcrossHosts(topo, { faults: ['kill'], seed, events: 2, log: (l) => console.log(l) });
-      const where = `seed ${seed} (rerun: DLM_HOSTS_SEED=${seed}; history in ${run.reportDir}/${run.historyFile})`;
-      expect(run.report.violations, `${where}\n${run.violationsText}`).toEqual([]);
+      expectClean(run, 5);
+      const where = whereOf(run);
       expect(run.report.stats.kills, where).toBe(2);
       // Each kill and rejoin went through the views driver: more views than the first one were committed.
       expect(run.views.length, `${where}: views committed ${run.views.join(' ')}`).toBeGreaterThan(1);
-      for (const [h, c] of run.perHost) expect(c.grants, `${where}: ${h} granted requests`).toBeGreaterThanOrEqual(5);
-      expect(run.fenced.withToken, `${where}: every PW/EX grant has a fencing token`).toBe(run.fenced.grants);
     }, 300_000);
   });
 }
