@@ -14,6 +14,7 @@
 import { describe, expect, it } from 'vitest';
 import { DLM_ERRNO, LKF, newLksb, type Lksb } from '../../../../src/services/dlm/index.ts';
 import { recoveryCluster } from './recovery-cluster.ts';
+import { mulberry32 } from '../../../helpers/prng.ts';
 
 // The compatibility matrix of §1.4, NL CR CW PR PW EX, written out independently.
 const COMPAT = [
@@ -25,17 +26,6 @@ const COMPAT = [
   [1, 0, 0, 0, 0, 0],
 ];
 const ok = (a: number, b: number): boolean => COMPAT[a]![b] === 1;
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Holder {
   id: string;
@@ -58,7 +48,7 @@ interface RunTotals {
 }
 
 async function run(seed: number, nodir = false): Promise<RunTotals> {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const c = recoveryCluster(5, { nodir });
   const errors: string[] = [];
