@@ -8,22 +8,31 @@
  *
  * Raft tolerates loss, duplication and reordering, so the transport is best
  * effort: no route is a counted send error, a peer that does not answer
- * costs nothing (the one-shot transaction ends with its link).
+ * costs nothing. But it must know who sent each message: a forged `from`
+ * with a huge term would stop elections for good. Messages therefore travel
+ * on channels whose opener is proven by dial-back (driver-channels.ts), and
+ * the driver refuses a message whose `from` is not the proven sender.
+ *
+ * DLM node ids and routers: a DLM node id is `nodeidOf(router node id)`, a
+ * 32-bit FNV-1a hash of the router's uuid (midcomms' node id; mesh-binding
+ * uses the same). Anyone can pick a uuid that hashes to a voter's id, so the
+ * mapping from a voter to a router is taken only when exactly one router
+ * serving `dlm-views:<name>` has that id (`routerOfVoter`); with two, neither
+ * is believed (no send, no channel accepted) until one is gone.
  */
 import { Subscription } from 'rxjs';
-import { DMSGF, SVC_CODE_BASE, svcCmd, type Member, type Router, type Service, type Transaction } from '../../../span/index.ts';
+import { type Member, type Router, type Service } from '../../../span/index.ts';
 import { systemClock, type Clock } from '../../../util/clock.ts';
 import { nodeidOf } from '../../midcomms/index.ts';
 import type { Lockspace } from '../lockspace.ts';
-import { VIEWS_MAX_MESSAGE_BYTES } from './driver-codec.ts';
+import { ViewsChannels, type ChannelStats } from './driver-channels.ts';
 import type { ViewsDriverOptions } from './driver-options.ts';
 import { MemoryViewsStore, type ViewsStore } from './driver-store.ts';
 import { MembershipTracker } from './driver-membership.ts';
 import { ViewsDriver, type ViewsTarget } from './driver.ts';
 import type { NodeId } from './types.ts';
 
-/** The command word of a views message on `dlm-views:<name>` (DLM service range). */
-export const VIEWS_CMD = svcCmd(SVC_CODE_BASE.DLM + 0x11);
+export { VIEWS_CMD, VIEWS_CHANNEL_CMD, VIEWS_PROBE_CMD } from './driver-channels.ts';
 
 /** The span service carrying lockspace `name`'s views messages. */
 export function viewsService(name: string): string {
@@ -52,12 +61,29 @@ export function lockspaceTarget(raw: Lockspace): ViewsTarget {
 export interface MeshViews {
   readonly driver: ViewsDriver;
   readonly tracker: MembershipTracker;
-  /** Incoming transactions on `dlm-views:<name>` that were not views messages (wrong command, too large). */
+  /** Incoming transactions on `dlm-views:<name>` that were not views traffic (wrong command, too large). */
   readonly foreign: number;
+  /** The authenticated transport: channels opened and verified, probes answered, refusals by reason. */
+  readonly channels: ChannelStats;
   /** This node serves the membership service now (not while rejoining). */
   readonly serving: boolean;
   /** Stop the driver, withdraw both services. */
   close(): void;
+}
+
+/**
+ * The one router among `members` (of `dlm-views:<name>`) whose DLM node id is
+ * `id`, or null when none is, or more than one (a hash collision, perhaps
+ * made on purpose: then none is believed).
+ */
+export function routerOfVoter(members: readonly Member[], id: NodeId): string | null {
+  let found: string | null = null;
+  for (const m of members) {
+    if (m.local || nodeidOf(m.node) !== id) continue;
+    if (found !== null) return null;
+    found = m.node;
+  }
+  return found;
 }
 
 /** DLM node id of a member of `dlm:<name>` (this router: `self`). */
@@ -74,17 +100,22 @@ export function memberNodeid(m: Member, self: NodeId): NodeId {
 export function startMeshViews(router: Router, name: string, membership: string, self: NodeId, options: MeshViewsOptions, target: ViewsTarget, defaultClock?: Clock, transportService?: string): MeshViews {
   const { store, clock, ...driverOptions } = options;
   const service = viewsService(name);
-  const routerOf = (to: NodeId): string => {
-    for (const m of router.members(service)) if (!m.local && nodeidOf(m.node) === to) return m.node;
-    throw new Error(`views: no router serving ${service} is DLM node ${to}`);
-  };
-  const send = (to: NodeId, bytes: Uint8Array): void => {
-    const tx = router.open(service, VIEWS_CMD, { aux: bytes, delete: true, node: routerOf(to) });
-    tx.rx$.subscribe({ error: () => {} });
-  };
-  const driver = new ViewsDriver(self, driverOptions, { clock: clock ?? defaultClock ?? systemClock, store: store ?? new MemoryViewsStore(), send, target });
-  const tracker = new MembershipTracker(self, driver.config.views.voters);
   const viewsClock = clock ?? defaultClock ?? systemClock;
+  let channels: ViewsChannels | null = null;
+  const send = (to: NodeId, bytes: Uint8Array): void => channels?.send(to, bytes);
+  const driver = new ViewsDriver(self, driverOptions, { clock: viewsClock, store: store ?? new MemoryViewsStore(), send, target });
+  channels = new ViewsChannels({
+    router,
+    service,
+    self,
+    voters: driver.config.views.voters,
+    clock: viewsClock,
+    // A dial-back slower than an election timeout is as good as lost.
+    probeTimeoutMs: driver.config.views.electionMax,
+    routerOf: (id) => routerOfVoter(router.members(service), id),
+    deliver: (bytes, sender) => driver.receive(bytes, sender),
+  });
+  const tracker = new MembershipTracker(self, driver.config.views.voters);
   let last = '';
   /** Since when each voter has not been seen serving the lockspace (this node's clock; absent key: serving). */
   const absentSince = new Map<NodeId, number>();
@@ -154,31 +185,17 @@ export function startMeshViews(router: Router, name: string, membership: string,
       else last = ''; // re-propose at the next look: a new leader may have missed the last one
     }),
   );
-  let foreign = 0;
-  const handle = (tx: Transaction): void => {
-      let first = true;
-      tx.rx$.subscribe({
-        next: (m) => {
-          if (!first) return;
-          first = false;
-          if ((m.header.cmd & DMSGF.BASECMDMASK) !== (VIEWS_CMD & DMSGF.BASECMDMASK) || m.aux.length > VIEWS_MAX_MESSAGE_BYTES) foreign++;
-          else driver.receive(m.aux);
-          if (tx.canSend) tx.close();
-        },
-        complete: () => {
-          if (tx.canSend) tx.close();
-        },
-        error: () => {},
-      });
-  };
-  const messages = router.serve(service, handle);
+  const messages = router.serve(service, (tx) => channels.handle(tx));
   mark();
   tick();
   return {
     driver,
     tracker,
     get foreign() {
-      return foreign;
+      return channels.stats.refused.foreign;
+    },
+    get channels() {
+      return channels.stats;
     },
     get serving() {
       return marker !== null;
@@ -188,6 +205,7 @@ export function startMeshViews(router: Router, name: string, membership: string,
       viewsClock.clearTimeout(poll);
       subs.unsubscribe();
       driver.close();
+      channels.close();
       marker?.close();
       messages.close();
     },
