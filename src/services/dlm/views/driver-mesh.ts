@@ -9,9 +9,10 @@
  * Raft tolerates loss, duplication and reordering, so the transport is best
  * effort: no route is a counted send error, a peer that does not answer
  * costs nothing. But it must know who sent each message: a forged `from`
- * with a huge term would stop elections for good. Messages therefore travel
- * on channels whose opener is proven by dial-back (driver-channels.ts), and
- * the driver refuses a message whose `from` is not the proven sender.
+ * with a huge term would stop elections for good. So a node takes voter X's
+ * messages only from a channel it opened itself on X's router
+ * (driver-channels.ts), and the driver refuses a message whose `from` is
+ * not X.
  *
  * DLM node ids and routers: a DLM node id is `nodeidOf(router node id)`, a
  * 32-bit FNV-1a hash of the router's uuid (midcomms' node id; mesh-binding
@@ -32,7 +33,7 @@ import { MembershipTracker } from './driver-membership.ts';
 import { ViewsDriver, type ViewsTarget } from './driver.ts';
 import type { NodeId } from './types.ts';
 
-export { VIEWS_CMD, VIEWS_CHANNEL_CMD, VIEWS_PROBE_CMD } from './driver-channels.ts';
+export { VIEWS_CMD, VIEWS_CHANNEL_CMD } from './driver-channels.ts';
 
 /** The span service carrying lockspace `name`'s views messages. */
 export function viewsService(name: string): string {
@@ -63,7 +64,7 @@ export interface MeshViews {
   readonly tracker: MembershipTracker;
   /** Incoming transactions on `dlm-views:<name>` that were not views traffic (wrong command, too large). */
   readonly foreign: number;
-  /** The authenticated transport: channels opened and verified, probes answered, refusals by reason. */
+  /** The authenticated transport (driver-channels.ts): channels opened and accepted, messages sent, refusals by reason. */
   readonly channels: ChannelStats;
   /** This node serves the membership service now (not while rejoining). */
   readonly serving: boolean;
@@ -101,20 +102,16 @@ export function startMeshViews(router: Router, name: string, membership: string,
   const { store, clock, ...driverOptions } = options;
   const service = viewsService(name);
   const viewsClock = clock ?? defaultClock ?? systemClock;
-  let channels: ViewsChannels | null = null;
-  const send = (to: NodeId, bytes: Uint8Array): void => channels?.send(to, bytes);
-  const driver = new ViewsDriver(self, driverOptions, { clock: viewsClock, store: store ?? new MemoryViewsStore(), send, target });
-  channels = new ViewsChannels({
+  // The driver validates the voters (and throws on bad ones) before any channel opens.
+  const channels = new ViewsChannels({
     router,
     service,
     self,
-    voters: driver.config.views.voters,
-    clock: viewsClock,
-    // A dial-back slower than an election timeout is as good as lost.
-    probeTimeoutMs: driver.config.views.electionMax,
+    voters: driverOptions.voters,
     routerOf: (id) => routerOfVoter(router.members(service), id),
     deliver: (bytes, sender) => driver.receive(bytes, sender),
   });
+  const driver = new ViewsDriver(self, driverOptions, { clock: viewsClock, store: store ?? new MemoryViewsStore(), send: (to, bytes) => channels.send(to, bytes), target });
   const tracker = new MembershipTracker(self, driver.config.views.voters);
   let last = '';
   /** Since when each voter has not been seen serving the lockspace (this node's clock; absent key: serving). */
@@ -160,11 +157,13 @@ export function startMeshViews(router: Router, name: string, membership: string,
   const every = driver.config.views.heartbeatInterval;
   const tick = (): void => {
     if (closed) return;
+    channels.ensure();
     propose();
     poll = viewsClock.setTimeout(tick, every);
   };
   const subs = new Subscription();
   subs.add(router.members$(membership).subscribe(() => propose()));
+  subs.add(router.members$(service).subscribe(() => channels.ensure()));
   if (transportService !== undefined) subs.add(router.members$(transportService).subscribe(() => propose()));
   // The membership service: nothing is opened on it, it only marks this node as a member.
   let marker: Service | null = null;
