@@ -14,7 +14,8 @@ import { encodeViewsMessage, MemoryViewsStore, VIEWS_MAX_ENTRIES_IN } from '../.
 import { VIEWS_MAX_TERM, VIEWS_MAX_TERM_JUMP } from '../../../../src/services/dlm/views/driver-codec.ts';
 import type { Message } from '../../../../src/services/dlm/views/types.ts';
 import { FakeCluster } from '../views/driver-harness.ts';
-import { prng } from './hostile-net.ts';
+import { electedCluster, isHealthy, proposeUntilHealthy } from '../../../helpers/views-cluster-health.ts';
+import { mulberry32 } from '../../../helpers/prng.ts';
 
 const enc = new TextEncoder();
 
@@ -58,20 +59,12 @@ function forged(type: Message['type'], from: number, to: number, term: number): 
   }
 }
 
-/** The cluster is healthy again: one leader, every node granting under the same view. */
-function healthy(c: FakeCluster): boolean {
-  const views = new Set([...c.nodes.values()].map((n) => (n.target.grants ? n.driver.stats.view : -1)));
-  return c.leader() !== undefined && views.size === 1 && !views.has(-1);
-}
-
 describe('hostile views (Raft) messages', () => {
   it.each([21, 22, 23])('seed %i: absurd terms/indexes/commit points with forged from: no throw, one granting view at any instant, terms stay safe', (seed) => {
-    const rnd = prng(seed);
+    const rnd = mulberry32(seed);
     const ctx = `seed=${seed}`;
-    const c = new FakeCluster([1, 2, 3]);
-    c.proposeReachable();
-    c.advance(2000);
-    expect(healthy(c), ctx).toBe(true);
+    const c = electedCluster();
+    expect(isHealthy(c), ctx).toBe(true);
     const dropped0 = [...c.nodes.values()].reduce((a, n) => a + n.driver.stats.dropped, 0);
     for (let round = 0; round < 100; round++) {
       for (const n of c.nodes.values()) n.driver.receive(encodeViewsMessage(hostileMessage(rnd, n.id, absurd)));
@@ -89,11 +82,9 @@ describe('hostile views (Raft) messages', () => {
   });
 
   it.each([31, 32, 33])('seed %i: absurd indexes, commit points and lease times at plausible terms, forged from: the cluster is healthy again after the attack', (seed) => {
-    const rnd = prng(seed);
+    const rnd = mulberry32(seed);
     const ctx = `seed=${seed}`;
-    const c = new FakeCluster([1, 2, 3]);
-    c.proposeReachable();
-    c.advance(2000);
+    const c = electedCluster();
     const base = Math.max(...[...c.nodes.values()].map((n) => n.driver.stats.term));
     const plausibleTerm = (r: () => number): number => base + Math.floor(r() * 3);
     for (let round = 0; round < 100; round++) {
@@ -101,11 +92,8 @@ describe('hostile views (Raft) messages', () => {
       c.advance(20);
     }
     expect(c.violations, ctx).toEqual([]);
-    for (let t = 0; t < 10_000 && !healthy(c); t += 100) {
-      c.proposeReachable();
-      c.advance(100);
-    }
-    expect(healthy(c), ctx).toBe(true);
+    proposeUntilHealthy(c);
+    expect(isHealthy(c), ctx).toBe(true);
     expect(c.violations, ctx).toEqual([]);
   });
 
@@ -113,10 +101,8 @@ describe('hostile views (Raft) messages', () => {
   // driver the authenticated sender (driver-channels.ts; the same attack over real routers is in views-auth-mesh.test.ts):
   // a message whose `from` is not its sender is refused, so the forged term never reaches the protocol.
   it('a term at VIEWS_MAX_TERM with a forged voter as `from` is refused (forged-sender): terms unchanged, elections still work', () => {
-    const c = new FakeCluster([1, 2, 3]);
-    c.proposeReachable();
-    c.advance(2000);
-    expect(healthy(c)).toBe(true);
+    const c = electedCluster();
+    expect(isHealthy(c)).toBe(true);
     const terms = [...c.nodes.values()].map((n) => n.driver.stats.term);
     // The attacker authenticated as itself: a non-voter (9), and a voter (3) claiming to be another (2).
     for (const attacker of [9, 3]) {
@@ -132,11 +118,8 @@ describe('hostile views (Raft) messages', () => {
     // Elections still work: the leader crashes, the other two elect one of them at the next term and grant.
     const leader = c.leader()!;
     c.crash(leader.id);
-    for (let t = 0; t < 10_000 && !healthy(c); t += 100) {
-      c.proposeReachable();
-      c.advance(100);
-    }
-    expect(healthy(c)).toBe(true);
+    proposeUntilHealthy(c);
+    expect(isHealthy(c)).toBe(true);
     expect(c.leader()!.id).not.toBe(leader.id);
     expect(c.leader()!.driver.stats.term).toBeGreaterThan(Math.max(...terms));
     expect(c.leader()!.driver.stats.term).toBeLessThan(Math.max(...terms) + 100);
@@ -144,9 +127,7 @@ describe('hostile views (Raft) messages', () => {
   });
 
   it('a message the transport could not attribute (sender null: a one-shot transaction) is refused (unknown-sender)', () => {
-    const c = new FakeCluster([1, 2, 3]);
-    c.proposeReachable();
-    c.advance(2000);
+    const c = electedCluster();
     const n1 = c.nodes.get(1)!;
     const term = n1.driver.stats.term;
     n1.driver.receive(encodeViewsMessage(forged('vote-req', 2, 1, VIEWS_MAX_TERM)), null);
@@ -167,11 +148,11 @@ describe('hostile views (Raft) messages', () => {
     c.advance(2000);
     // A view change, so that the recording spans two views and several terms' messages.
     c.crash(3);
-    for (let t = 0; t < 10_000 && !(healthy(c) && c.leader()!.driver.stats.view >= 1); t += 100) {
+    for (let t = 0; t < 10_000 && !(isHealthy(c) && c.leader()!.driver.stats.view >= 1); t += 100) {
       c.proposeReachable();
       c.advance(100);
     }
-    expect(healthy(c)).toBe(true);
+    expect(isHealthy(c)).toBe(true);
     const old = recorded.filter((r) => r.to === 1);
     expect(old.length).toBeGreaterThan(10);
     const n1 = c.nodes.get(1)!;
@@ -186,11 +167,8 @@ describe('hostile views (Raft) messages', () => {
       n1.driver.receive(r.bytes, 2);
       c.advance(1);
     }
-    for (let t = 0; t < 10_000 && !healthy(c); t += 100) {
-      c.proposeReachable();
-      c.advance(100);
-    }
-    expect(healthy(c)).toBe(true);
+    proposeUntilHealthy(c);
+    expect(isHealthy(c)).toBe(true);
     expect(c.violations).toEqual([]);
   });
 
@@ -211,15 +189,13 @@ describe('hostile views (Raft) messages', () => {
     expect(n2.driver.stats.dropReasons['forged-sender'] - before.dropReasons['forged-sender']).toBe(2 * fromOne.length);
     expect(n2.driver.stats.messagesIn).toBe(before.messagesIn);
     c.advance(500);
-    expect(healthy(c)).toBe(true);
+    expect(isHealthy(c)).toBe(true);
   });
 
   it('term jump: a voter outside our latest view may raise our term by at most VIEWS_MAX_TERM_JUMP; a member of the view is not bounded, and the excluded voter rejoins', () => {
-    const c = new FakeCluster([1, 2, 3]);
-    c.proposeReachable();
-    c.advance(2000);
+    const c = electedCluster();
     c.crash(3);
-    for (let t = 0; t < 10_000 && !(healthy(c) && c.leader()!.driver.stats.members.length === 2); t += 100) {
+    for (let t = 0; t < 10_000 && !(isHealthy(c) && c.leader()!.driver.stats.members.length === 2); t += 100) {
       c.proposeReachable();
       c.advance(100);
     }
@@ -239,29 +215,24 @@ describe('hostile views (Raft) messages', () => {
     expect(n1.driver.stats.term).toBe(t2);
     // Node 3 comes back (fresh store): it is proposed back and the views carry on with all three.
     c.boot(3, new MemoryViewsStore());
-    for (let t = 0; t < 20_000 && !(healthy(c) && c.leader()!.driver.stats.members.length === 3); t += 100) {
+    for (let t = 0; t < 20_000 && !(isHealthy(c) && c.leader()!.driver.stats.members.length === 3); t += 100) {
       c.proposeReachable();
       c.advance(100);
     }
-    expect(healthy(c)).toBe(true);
+    expect(isHealthy(c)).toBe(true);
     expect(c.leader()!.driver.stats.members).toEqual([1, 2, 3]);
     expect(c.violations).toEqual([]);
   });
 
   it('a term of 2^53-1 from a forged voter does not wedge the cluster (its next election term would not be a safe integer)', () => {
-    const c = new FakeCluster([1, 2, 3]);
-    c.proposeReachable();
-    c.advance(2000);
-    expect(healthy(c)).toBe(true);
+    const c = electedCluster();
+    expect(isHealthy(c)).toBe(true);
     const n1 = c.nodes.get(1)!;
     const before = n1.driver.stats.dropped;
     n1.driver.receive(encodeViewsMessage({ type: 'vote-req', from: 2, to: 1, term: Number.MAX_SAFE_INTEGER, lastLogIndex: 0, lastLogTerm: 0 }));
     expect(n1.driver.stats.dropped).toBe(before + 1);
-    for (let t = 0; t < 10_000 && !healthy(c); t += 100) {
-      c.proposeReachable();
-      c.advance(100);
-    }
-    expect(healthy(c)).toBe(true);
+    proposeUntilHealthy(c);
+    expect(isHealthy(c)).toBe(true);
     expect(c.violations).toEqual([]);
   });
 
@@ -287,9 +258,7 @@ describe('hostile views (Raft) messages', () => {
   });
 
   it('a stream of vote requests from one voter (term +1 each) is bounded: no state growth, the others keep a leader once it stops', () => {
-    const c = new FakeCluster([1, 2, 3]);
-    c.proposeReachable();
-    c.advance(2000);
+    const c = electedCluster();
     const n1 = c.nodes.get(1)!;
     const logLen = n1.driver.protocolState.log.length;
     let term = n1.driver.stats.term;
@@ -300,10 +269,7 @@ describe('hostile views (Raft) messages', () => {
     expect(c.violations).toEqual([]);
     // The log did not grow with the attack; memory per node stays the protocol state.
     expect(n1.driver.protocolState.log.length).toBeLessThanOrEqual(logLen + 1);
-    for (let t = 0; t < 10_000 && !healthy(c); t += 100) {
-      c.proposeReachable();
-      c.advance(100);
-    }
-    expect(healthy(c)).toBe(true);
+    proposeUntilHealthy(c);
+    expect(isHealthy(c)).toBe(true);
   });
 });
