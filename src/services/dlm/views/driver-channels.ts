@@ -15,9 +15,10 @@
  * instance of `dlm-views:<name>` (a HELLO naming Y and X), and X sends its
  * messages for Y down the channels that name Y. Y hands on what arrives on
  * its channel to X with the sender X; the driver then refuses a message
- * whose `from` is not X (`forged-sender`). Y re-opens a channel that ended
- * at its next `ensure()` (the driver's heartbeat interval): messages in
- * between are lost, which Raft tolerates.
+ * whose `from` is not X (`forged-sender`). When a channel that carried
+ * messages ends (its path broke), Y opens another at once on the best path
+ * now; otherwise at its next `ensure()` (the driver's heartbeat interval).
+ * Messages in between are lost, which Raft tolerates.
  *
  * A channel's HELLO is not proven: a peer may open channels naming Y. It
  * then receives copies of X's messages to Y (they are not secret: Raft
@@ -71,6 +72,8 @@ export interface ChannelStats {
   sent: number;
   /** Messages not sent on a channel past its write high-water mark (Raft tolerates the loss). */
   skippedUnwritable: number;
+  /** Held messages sent down a channel when it arrived (see `send`). */
+  sentHeld: number;
   refused: Record<ChannelRefusal, number>;
 }
 
@@ -128,6 +131,16 @@ export class ViewsChannels {
   readonly #out = new Map<NodeId, Outbound>();
   /** Channels peers opened on this node, by the subscriber their HELLO names, oldest first. */
   readonly #in = new Map<NodeId, Transaction[]>();
+  /**
+   * Per voter, the latest message that found no channel to it: sent down the
+   * next channel that voter opens. A path that comes back is seen by both
+   * ends at once, and this node's next message (a leader's heartbeat) may
+   * leave before the voter's new channel arrives: without this it would be
+   * lost and the voter might time out and start an election. Delivering it
+   * late is safe: Raft takes delayed messages (a stale term is ignored, an
+   * old `sentAt` echo only shortens a lease). One per voter: bounded.
+   */
+  readonly #held = new Map<NodeId, Uint8Array>();
   #closed = false;
   readonly stats: ChannelStats = {
     opened: 0,
@@ -135,6 +148,7 @@ export class ViewsChannels {
     accepted: 0,
     sent: 0,
     skippedUnwritable: 0,
+    sentHeld: 0,
     refused: { 'bad-hello': 0, evicted: 0, ignored: 0, foreign: 0 },
   };
 
@@ -159,6 +173,13 @@ export class ViewsChannels {
     }
   }
 
+  /** A channel that carried messages ended (its path broke): open another at once, on the best path now. */
+  #reopen(voter: NodeId): void {
+    if (this.#closed || this.#out.has(voter)) return;
+    const node = this.#d.routerOf(voter);
+    if (node !== null) this.#open(voter, node);
+  }
+
   #open(voter: NodeId, node: string): void {
     let tx: Transaction;
     try {
@@ -170,14 +191,22 @@ export class ViewsChannels {
     const ch: Outbound = { tx, node };
     this.#out.set(voter, ch);
     this.stats.opened++;
+    let carried = false;
     const end = (): void => {
-      if (this.#out.get(voter) === ch) this.#out.delete(voter);
+      if (this.#out.get(voter) !== ch) return;
+      this.#out.delete(voter);
       closeQuietly(tx);
+      // A channel that worked lost its path: another at once (not at the next ensure), so the voter's messages
+      // find the new path as one-shot transactions would. One that never carried anything waits for ensure():
+      // a voter that keeps refusing it cannot make this node spin.
+      if (carried) queueMicrotask(() => this.#reopen(voter));
     };
     tx.rx$.subscribe({
       next: (m) => {
         // What the voter sends down our channel is the voter's: that is the whole point.
-        if (!this.#closed && base(m.header.cmd) === base(VIEWS_CMD)) this.#d.deliver(m.aux, voter);
+        if (this.#closed || base(m.header.cmd) !== base(VIEWS_CMD)) return;
+        carried = true;
+        this.#d.deliver(m.aux, voter);
       },
       complete: end,
       error: end,
@@ -186,7 +215,8 @@ export class ViewsChannels {
 
   /**
    * Send `bytes` to voter `to` down the channels that name it.
-   * @throws when there is none (the driver counts a send error; Raft tolerates the loss)
+   * @throws when there is none (the driver counts a send error); the message
+   *   is then held for the next channel `to` opens (the latest one only)
    */
   send(to: NodeId, bytes: Uint8Array): void {
     if (this.#closed) return;
@@ -202,7 +232,13 @@ export class ViewsChannels {
       sent++;
     }
     this.stats.sent += sent;
-    if (sent === 0) throw new Error(`views: no channel from voter ${to} to send on`);
+    if (sent > 0) {
+      this.#held.delete(to);
+      return;
+    }
+    // Kept (the latest only) for the channel `to` will open: it may be on its way now (a path just came back).
+    this.#held.set(to, bytes.slice());
+    throw new Error(`views: no channel from voter ${to} to send on`);
   }
 
   /** A transaction a peer opened on the service: a channel, a one-shot message, or something refused. */
@@ -252,6 +288,12 @@ export class ViewsChannels {
       this.stats.refused.evicted++;
       closeQuietly(list.shift()!);
     }
+    const held = this.#held.get(h.from);
+    if (held !== undefined && tx.canSend) {
+      this.#held.delete(h.from);
+      tx.send(VIEWS_CMD, { aux: held });
+      this.stats.sentHeld++;
+    }
     return h.from;
   }
 
@@ -271,5 +313,6 @@ export class ViewsChannels {
     this.#out.clear();
     for (const list of this.#in.values()) for (const tx of list) closeQuietly(tx);
     this.#in.clear();
+    this.#held.clear();
   }
 }

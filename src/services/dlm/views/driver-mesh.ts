@@ -163,7 +163,11 @@ export function startMeshViews(router: Router, name: string, membership: string,
   };
   const subs = new Subscription();
   subs.add(router.members$(membership).subscribe(() => propose()));
-  subs.add(router.members$(service).subscribe(() => channels.ensure()));
+  // A voter's views span back (a path again, even within the router's down grace): open our channel on it now,
+  // before its next heartbeat, not at our next tick.
+  subs.add(router.spans$.subscribe((e) => {
+    if (e.type !== 'down' && e.span.service === service) channels.ensure();
+  }));
   if (transportService !== undefined) subs.add(router.members$(transportService).subscribe(() => propose()));
   // The membership service: nothing is opened on it, it only marks this node as a member.
   let marker: Service | null = null;
