@@ -219,7 +219,9 @@ export class DlmLock {
         if (status === 0) op.resolve();
         else op.reject(DlmError.fromStatus(status, `${op.kind} ${this.name}`));
       }
-      if (!alive) for (const rest of this.#ops.splice(0)) rest.kind === 'unlock' ? rest.resolve() : rest.reject(DlmError.fromStatus(status, `${rest.kind} ${this.name}`));
+      // The lock ended: a pending unlock is done when the lock never got a mode (its request failed
+      // or was cancelled); any other end (a fence) did not reach the master, nor did the unlock's LVB.
+      if (!alive) for (const rest of this.#ops.splice(0)) rest.kind === 'unlock' && (status === 0 || status === DLM_ERRNO.EAGAIN || status === DLM_ERRNO.ECANCEL) ? rest.resolve() : rest.reject(DlmError.fromStatus(status, `${rest.kind} ${this.name}`));
     }
     if (!alive) this.#end();
   };
