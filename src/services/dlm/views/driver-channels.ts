@@ -32,7 +32,10 @@
  * replaying a recorded message of a voter, or forwarding one verbatim: no
  * transaction it can open is one the receiver opened toward the claimed
  * voter. What it does not: a relay on the path between X and Y can still
- * read, drop or inject (as it can for every transaction it relays).
+ * read, drop or inject (as it can for every transaction it relays), and so
+ * can a peer that advertises spans as X's router (a span hijack: with
+ * LNK_AUTH only key holders can; without keys any peer can, README).
+ * Which router is X: routerOfVoter in driver-mesh.ts.
  *
  * Nothing a peer sends throws out of here; bad input is counted in `stats`.
  */
