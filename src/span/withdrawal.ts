@@ -46,11 +46,6 @@ export class Withdrawal {
     });
   }
 
-  /** Origin-loss holds now, started so far, and ended by their time limit. */
-  get originHolds(): { readonly held: number; readonly started: number; readonly expired: number } {
-    const h = this.#originHolds;
-    return { held: h.size, started: h.started, expired: h.expired };
-  }
 
   /** Instances held now. */
   get holds(): number {
