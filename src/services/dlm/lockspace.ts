@@ -29,7 +29,7 @@ import { adoptOrphan, closeOwner, orphans, purge, validOwner } from './orphans.t
 import { userFlags } from './user-lock.ts';
 import { cancelForDeadlock, deadlockStatus } from './deadlock-cancel.ts';
 import { handleOwnerMessage } from './owner-side.ts';
-import { DLM_CMD, DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG, type DlmMessage, type MsgType } from './message.ts';
+import { DLM_CMD, DLM_VERSION, decodeLockMessage, emptyMessage, encodeMessage, headerNodeid, MSG, type DlmHeader, type DlmMessage, type MsgType } from './message.ts';
 import { fenceLocks } from './recovery/fence.ts';
 import { receiveRcom } from './recovery/rcom-receive.ts';
 import { LockingGate } from './recovery/locking-gate.ts';
@@ -70,6 +70,8 @@ export class Lockspace implements ResourceSink {
   readonly #retirement: RetirementQueue<Resource>;
   readonly #recovery: RecoveryDriver;
   readonly #locking: LockingGate;
+  /** The header of every lock message sent (one object, not one per message). */
+  readonly #header: Omit<DlmHeader, 'cmd'>;
   /** The highest fencing token of any resource this node forgot or was told of (fence-rules.ts). */
   fenceFloor = 0;
   readonly stats: LockspaceStats = { sent: 0, received: 0, refused: {}, ignored: 0, callbacks: 0, callbackErrors: 0, grants: 0, waits: 0, basts: 0, recovery: newRecoveryStats() };
@@ -80,6 +82,7 @@ export class Lockspace implements ResourceSink {
     this.globalId = globalId;
     this.lvblen = lvblen;
     this.ourNodeid = host.nodeid;
+    this.#header = Object.freeze({ version: DLM_VERSION, lockspace: globalId, nodeid: host.nodeid });
     this.#members = members;
     // No REMOVE while locking is stopped: retirement resumes with locking (the gate's resume).
     this.#retirement = new RetirementQueue(host.clock, host.tossMs, () => this.#locking.stopped, (r) => this.#retire(r));
@@ -206,7 +209,10 @@ export class Lockspace implements ResourceSink {
     const r = this.#rsbFor(ascii ? (name as string) : latin1(nameBytes!), nameBytes);
     lkb.resource = r;
     r.locks.add(lkb);
-    this.#run(() => this.requestLock(r, lkb));
+    // Not through #run(closure): a call site of its own keeps requestLock
+    // monomorphic (V8 inlines it) and costs no closure per call.
+    if (this.#deferring()) this.#locking.deferred.push(() => this.requestLock(r, lkb));
+    else this.requestLock(r, lkb);
     return 0;
   }
 
@@ -245,15 +251,22 @@ export class Lockspace implements ResourceSink {
     lkb.exflags |= flags;
     lkb.sbflags = 0;
     lkb.astarg = astarg;
-    this.#run(() => (cancel ? this.cancelLock(lkb) : this.unlockLock(lkb)));
+    if (this.#deferring()) this.#locking.deferred.push(cancel ? () => this.cancelLock(lkb) : () => this.unlockLock(lkb));
+    else if (cancel) this.cancelLock(lkb);
+    else this.unlockLock(lkb);
     return 0;
   }
 
   /** Run now, or after start() while locking is stopped (the kernel makes callers sleep) or the gate is closed. */
   #run(fn: () => void): void {
-    const g = this.#locking;
-    if (g.stopped || (g.gate !== null && g.blocked())) g.deferred.push(fn);
+    if (this.#deferring()) this.#locking.deferred.push(fn);
     else fn();
+  }
+
+  /** API calls wait: locking is stopped or the gate is closed. */
+  #deferring(): boolean {
+    const g = this.#locking;
+    return g.stopped || (g.gate !== null && g.blocked());
   }
 
   // ===================================================================
@@ -325,7 +338,7 @@ export class Lockspace implements ResourceSink {
   /** Back in use: stop its retirement; a cached remote master may be stale (§3.5). */
   revive(r: Resource): void {
     if (r.toss !== null) {
-      this.#retirement.remove(r);
+      this.#retirement.revive(r);
       if (r.master !== 0 && r.master !== this.ourNodeid && this.dirNodeOf(r) !== this.ourNodeid) r.uncertain = true;
     }
     r.dirRecord = false;
@@ -589,7 +602,7 @@ export class Lockspace implements ResourceSink {
   // ===================================================================
 
   sendMessage(to: number, m: DlmMessage): void {
-    const bytes = encodeMessage({ version: DLM_VERSION, lockspace: this.globalId, nodeid: this.ourNodeid }, m);
+    const bytes = encodeMessage(this.#header, m);
     this.stats.sent++;
     if (this.host.observe) observeMessage(this.host, this.name, 'send', this.ourNodeid, to, m);
     this.host.send(to, bytes);
@@ -620,9 +633,9 @@ export class Lockspace implements ResourceSink {
     }
     let m: DlmMessage;
     try {
-      const d = decodeMessage(bytes, this.lvblen);
-      if (d.header.nodeid !== from) throw new DlmError('EBADMSG', `h_nodeid ${d.header.nodeid} is not the sender ${from}`);
-      m = d.msg;
+      m = decodeLockMessage(bytes, this.lvblen);
+      const sender = headerNodeid(bytes);
+      if (sender !== from) throw new DlmError('EBADMSG', `h_nodeid ${sender} is not the sender ${from}`);
     } catch (err) {
       this.refuse(err instanceof DlmError ? err.code : 'EBADMSG');
       return;
