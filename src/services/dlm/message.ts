@@ -20,6 +20,13 @@ export const DLM_MSG_FIXED_LEN = 88;
 /** Header + the fixed fields of a recovery message (`sizeof(struct dlm_rcom)`). */
 export const DLM_RCOM_FIXED_LEN = 48;
 export const DLM_MAX_MSG_LEN = 4096;
+/**
+ * The largest DLM message midcomms carries in one OPTS frame (Linux
+ * `DLM_MAX_APP_BUFSIZE` = 4096 - the 24-byte OPTS header): what recovery's
+ * chunked payloads (RCOM NAMES) are sized to. A bigger one is refused by
+ * midcomms and lost.
+ */
+export const DLM_MAX_APP_BUFSIZE = DLM_MAX_MSG_LEN - 24;
 /** The current protocol version (3.2); 3.1 is accepted. */
 export const DLM_VERSION = 0x00030002;
 export const DLM_VERSION_MAJOR_MASK = 0xffff0000;
