@@ -66,6 +66,8 @@ export class Lockspace implements ResourceSink {
   readonly #locks = new Map<number, Lock>();
   readonly rsbs = new Map<string, Resource>();
   #nextLkid = 1;
+  /** Lock ids wrapped past 0xffffffff once: a new id may be in use, so it is checked. */
+  #lkidsWrapped = false;
   #released = false;
   readonly #retirement: RetirementQueue<Resource>;
   readonly #recovery: RecoveryDriver;
@@ -276,8 +278,12 @@ export class Lockspace implements ResourceSink {
   #newLock(masterCopy: boolean): Lock {
     for (;;) {
       const id = this.#nextLkid;
-      this.#nextLkid = this.#nextLkid >= 0xffffffff ? 1 : this.#nextLkid + 1;
-      if (!this.#locks.has(id)) {
+      if (id >= 0xffffffff) {
+        this.#nextLkid = 1;
+        this.#lkidsWrapped = true;
+      } else this.#nextLkid = id + 1;
+      // Before the first wrap every id is new: no lookup per lock.
+      if (!this.#lkidsWrapped || !this.#locks.has(id)) {
         const lkb = new Lock(id, masterCopy);
         this.#locks.set(id, lkb);
         return lkb;
