@@ -36,6 +36,12 @@ interface Unsubscribable {
 export const DEFAULT_MAX_BACKLOG = 65_536;
 const EMPTY = new Uint8Array(0);
 
+/** One peer's held messages: `q[head..]` wait, in order. */
+interface Backlog {
+  q: Uint8Array[];
+  head: number;
+}
+
 /** A `DlmEndpoint` over midcomms: peers are the routers that serve midcomms. */
 export class MidcommsEndpoint implements DlmEndpoint {
   readonly nodeid: number;
@@ -60,7 +66,7 @@ export class MidcommsEndpoint implements DlmEndpoint {
    * past midcomms' window and waiter limit (1024 + 1024 messages by default)
    * would lose DLM messages, and their locks would wait for ever.
    */
-  readonly #backlog = new Map<string, Uint8Array[]>();
+  readonly #backlog = new Map<string, Backlog>();
   readonly #onSendError = (): void => {
     this.sendErrors++;
   };
@@ -109,10 +115,10 @@ export class MidcommsEndpoint implements DlmEndpoint {
     const held = this.#backlog.get(node);
     if (held !== undefined) {
       // Behind earlier messages to this peer: keep the order.
-      if (held.length >= this.maxBacklog) {
+      if (held.q.length - held.head >= this.maxBacklog) {
         this.backlogDrops++;
         this.sendErrors++;
-      } else held.push(bytes.slice()); // the DLM's bytes are a view into its slab
+      } else held.q.push(bytes.slice()); // the DLM's bytes are a view into its slab
       return;
     }
     try {
@@ -124,7 +130,7 @@ export class MidcommsEndpoint implements DlmEndpoint {
           this.sendErrors++;
           return;
         }
-        const backlog = [bytes.slice()];
+        const backlog: Backlog = { q: [bytes.slice()], head: 0 };
         this.#backlog.set(node, backlog);
         void this.#drain(node, session, backlog);
       }
@@ -134,15 +140,19 @@ export class MidcommsEndpoint implements DlmEndpoint {
   }
 
   /** Sends the held messages one commit at a time (more may be added meanwhile); then direct sends resume. */
-  async #drain(node: string, session: ReturnType<Midcomms['session']>, held: Uint8Array[]): Promise<void> {
-    let i = 0;
+  async #drain(node: string, session: ReturnType<Midcomms['session']>, held: Backlog): Promise<void> {
     try {
-      for (; i < held.length; i++) {
-        await session.send(held[i]!);
-        held[i] = EMPTY;
+      while (held.head < held.q.length) {
+        await session.send(held.q[held.head]!);
+        held.q[held.head++] = EMPTY;
+        // A long episode: drop the sent prefix now and then (bounded by maxBacklog waiting).
+        if (held.head >= 1024 && held.head * 2 >= held.q.length) {
+          held.q.splice(0, held.head);
+          held.head = 0;
+        }
       }
     } catch {
-      this.sendErrors += held.length - i;
+      this.sendErrors += held.q.length - held.head;
     } finally {
       if (this.#backlog.get(node) === held) this.#backlog.delete(node);
     }
@@ -158,7 +168,10 @@ export class MidcommsEndpoint implements DlmEndpoint {
     for (const s of this.#subs.values()) s.unsubscribe();
     this.#subs.clear();
     this.#receiver = null;
-    for (const held of this.#backlog.values()) held.length = 0; // their drains end
+    for (const held of this.#backlog.values()) {
+      held.q.length = 0; // their drains end
+      held.head = 0;
+    }
     this.#backlog.clear();
   }
 }
