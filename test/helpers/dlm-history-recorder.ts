@@ -218,7 +218,13 @@ export class LockClient {
       (err: unknown) => {
         this.#done(h, op, errCode(err));
         if (lk.ended) this.#handles.delete(h.key);
-        else h.busy = null;
+        else {
+          // Refused (EBUSY: a cancel that lost its race is still in flight, §2.9): the lock keeps its
+          // mode, so the application holds it still and must unlock it again (the drain would
+          // otherwise leave it granted for good and every request it blocks would never complete).
+          h.busy = null;
+          h.held = (lk.mode ?? null) as HMode | null;
+        }
       },
     );
   }
