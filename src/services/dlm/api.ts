@@ -10,7 +10,7 @@ import { Observable, Subject } from 'rxjs';
 import { DLM_ERRNO, LKF, MODE_NAMES, parseMode, type LkfName, type ModeName } from './constants.ts';
 import { DlmError } from './errors.ts';
 import { newLksb, type Lksb } from './lock.ts';
-import type { Lockspace } from './lockspace.ts';
+import type { DlmSlot, Lockspace, RecoveryOps } from './lockspace.ts';
 import { validOwner } from './orphans.ts';
 
 export interface LockOptions {
@@ -66,6 +66,26 @@ export class DlmLockspace {
 
   get name(): string {
     return this.raw.name;
+  }
+
+  /** This node's slot (1-based, 0 = none yet; docs/dlm.md "Slots"). */
+  get slot(): number {
+    return this.raw.slot;
+  }
+
+  /** The slot table of the last assignment. */
+  get slots(): readonly DlmSlot[] {
+    return this.raw.slots;
+  }
+
+  /** The lockspace's generation (rises at every recovery). */
+  get generation(): number {
+    return this.raw.generation;
+  }
+
+  /** Register `recoverPrep` / `recoverSlot` / `recoverDone` callbacks (also `join(name, { ops })`); returns the unregister function. */
+  addRecoveryOps(ops: RecoveryOps): () => void {
+    return this.raw.addRecoveryOps(ops);
   }
 
   /** Request a lock; resolves when granted. */

@@ -68,4 +68,18 @@ describe('an unlock overtaken by a fence (fault seed 1172)', () => {
     expect(keep.sbflags & SBF.VALNOTVALID).toBe(SBF.VALNOTVALID);
     expect(u32(keep.lvb)).not.toBe(7);
   });
+
+  it('the same when the unlock waits behind a closed gate (the lease ran out, as in the seed) and the fence comes first', async () => {
+    const { sim, l1, l2, l3, w } = await setup();
+    l2.raw.setGate(() => false); // node 2 stopped granting: calls wait
+    const unlocked = w.unlock({ lvb: withU32(9) }).then(
+      () => 'resolved',
+      (e: unknown) => (e instanceof DlmError ? e.code : String(e)),
+    );
+    await sim.settle();
+    exclude2(l1, l2, l3);
+    await sim.settle();
+    expect(await unlocked).toBe('ENOTCONN');
+    expect(w.ended).toBe(true);
+  });
 });
