@@ -542,6 +542,19 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
         if (op.kind === 'unlock') {
           const w = op.write;
           if (w && (e.status === 'OK' || e.status === 'EUNLOCK')) w.done = i;
+          if (e.status !== 'OK' && e.status !== 'EUNLOCK' && !e.ended) {
+            // Refused with the lock still there (EBUSY, §2.9): it keeps its mode at the master, so the
+            // hold never stopped (same anchor) and its unlock's LVB write did not happen.
+            if (w) lvbOf(ls.res).writes = lvbOf(ls.res).writes.filter((x) => x !== w);
+            ls.unlockIssued = false;
+            ls.unlockOp = null;
+            if (e.mode !== op.from) report('lost-lock', `refused unlock ${e.op} on ${e.lock}: the lock reports ${e.mode ?? 'no mode'}, it held ${op.from ?? 'no mode'}`, i);
+            if (e.mode !== null) {
+              openHeld(ls, e.mode, op.idx);
+              setPresent(ls, true, i);
+            }
+            break;
+          }
           ls.ended = true;
           break;
         }

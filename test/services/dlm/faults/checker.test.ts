@@ -350,6 +350,32 @@ describe('history checker: each violation is caught', () => {
     expect(kinds(build(false))).toEqual(['bad-completion']);
   });
 
+  it('a refused unlock (EBUSY, the lock still there) keeps the lock held: overlaps and the snapshot count it (5-process run, seed 43)', () => {
+    // n1 holds CW, its cancelled conversion lost the race, its unlock is refused; then n2 takes EX.
+    const build = (unlockAgain: boolean, snapshot: HMode | null) => {
+      const h = hist();
+      h.grant(1, 'a', 'r', 'NL');
+      const c = h.conv(1, 'a', 'CW', undefined, ['QUECVT']);
+      h.cancel(1, 'a');
+      h.done(1, c, 'a', 'OK', 'CW');
+      const u = h.unlock(1, 'a');
+      h.done(1, u, 'a', 'EBUSY', 'CW', { ended: false });
+      if (unlockAgain) h.release(1, 'a');
+      const b = h.req(2, 'b', 'r', 'EX');
+      h.healed();
+      if (snapshot) h.held(1, 'a', snapshot);
+      h.done(2, b, 'b', 'OK', 'EX', { fence: 1, lvb: ZERO });
+      h.end();
+      return h.ev;
+    };
+    // Unlocked again before the EX grant: clean (the old checker agreed).
+    expect(kinds(build(true, null))).toEqual([]);
+    // Still held when EX is granted: an overlap (the old checker ended the lock at the refused unlock and saw none).
+    expect(kinds(build(false, 'CW'))).toEqual(['overlap']);
+    // Still held at the heal but missing from the snapshot: lost (the old checker skipped it as ended).
+    expect(kinds(build(false, null))).toContain('lost-lock');
+  });
+
   it('lvb: a value nobody wrote, a stale value, a zero after a write on a busy resource, a VALNOTVALID with nobody gone', () => {
     const invented = hist();
     invented.grant(1, 'a', 'r', 'PR', { lvb: lv('ghost') });
