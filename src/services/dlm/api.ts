@@ -284,8 +284,8 @@ export class DlmLock {
       resolve: () => {
         unwatch();
         if (signal?.aborted) {
-          // Granted although aborted (the cancel lost the race): give it back.
-          this.unlock({ force: true }).catch(() => {});
+          // Granted although aborted (the cancel lost the race): give it back, writing no LVB.
+          this.#giveBack();
           reject(new DlmError('ECANCEL', `lock ${this.name}: aborted`));
         } else resolve(this);
       },
@@ -301,6 +301,21 @@ export class DlmLock {
       this.#end();
       reject(DlmError.fromStatus(rv, `lock ${this.name}`));
     }
+  }
+
+  /**
+   * Unlock a grant the caller never saw (its abort lost the race) without
+   * writing the LVB. The request's VALBLK would make an unlock from PW/EX
+   * write the buffer back (§1.7), but the buffer holds only what the grant
+   * read: the master would take it as a fresh write, bump the sequence and
+   * clear VALNOTVALID (set by recovery after a PW/EX holder died, §4.7, or
+   * by an IVVALBLK unlock), and later readers would get a stale value as
+   * valid (fault seed 1196). Without VALBLK the master's LVB stays as it was.
+   */
+  #giveBack(): void {
+    const lkb = this.lockspace.raw.lockById(this.lksb.lkid);
+    if (lkb) lkb.exflags &= ~LKF.VALBLK;
+    this.unlock({ force: true }).catch(() => {});
   }
 
   /** Convert to `mode`; resolves when granted (EAGAIN/EDEADLK/ECANCEL reject, the lock keeps its mode). */
