@@ -14,11 +14,13 @@ import type { RecoveryRun } from './recovery-run.ts';
 export function remaster(run: RecoveryRun, done: () => void): void {
   const ls = run.ls;
   const todo: Resource[] = [];
-  for (const r of ls.rsbs.values()) if (r.master !== 0 && r.master !== ls.ourNodeid && run.isGone(r.master)) todo.push(r);
+  for (const r of ls.rsbs.values()) if (masterGone(run, r)) todo.push(r);
   let left = todo.length;
   if (left === 0) return done();
   const settle = (r: Resource, master: number): void => {
-    if (master === 0 || run.isGone(master)) {
+    // A member of this run can master, also one whose earlier run departed (it restarted and is back:
+    // `isGone` still names it while an aborted run's purge is owed, fault seed 1156).
+    if (master === 0 || !run.members.includes(master)) {
       // The directory could not name a live master: look it up again later as a normal request would.
       r.master = 0;
     } else {
@@ -42,4 +44,21 @@ export function remaster(run: RecoveryRun, done: () => void): void {
       0, // midcomms delivers it; an abort re-runs the phase
     );
   }
+}
+
+/**
+ * The resource's master departed: its recorded master, or, when that was
+ * forgotten (r.master 0, e.g. after a reply that made this node look the
+ * master up again), the master that this node's locks on it still name.
+ * Those locks live only at the departed master; without a new master they
+ * would never be rebuilt, and the new master would start without them and
+ * without their LVB (fault seed 1156: a surviving NL lock holding the LVB
+ * was left out, so a later read got zeros without VALNOTVALID, §4.7).
+ */
+function masterGone(run: RecoveryRun, r: Resource): boolean {
+  const self = run.ls.ourNodeid;
+  if (r.master === self) return false;
+  if (r.master !== 0) return run.isGone(r.master);
+  for (const q of [r.grant, r.convert, r.wait]) for (const lkb of q) if (!lkb.masterCopy && lkb.nodeid !== 0 && lkb.nodeid !== self && run.isGone(lkb.nodeid)) return true;
+  return false;
 }
