@@ -6,10 +6,14 @@
  * parent merges the logs by time and runs the same independent checker as
  * the in-process test.
  *
- * With recovery on main, random processes are SIGKILLed mid-run and
- * restarted (same node id, new incarnation); until then that variant is
- * skipped and the run has no kills. Everything is bounded: every wait has
- * a safety deadline, every child is SIGKILLed and reaped in afterEach.
+ * In the second run random processes are SIGKILLed mid-run and restarted
+ * (same node id, new incarnation). Nothing depends on timing luck: every
+ * phase waits on a condition (loaded, listening, members and leases, the
+ * workload's steps and grants, a consistent snapshot, the drain) with a
+ * generous safety deadline, and the final snapshot is taken so that it is
+ * consistent across the processes (`consistentSnapshot`; docs/faults.md,
+ * "The 5-process run under load"). A failing run names its seed and keeps
+ * its merged history. Every child is SIGKILLed and reaped in afterEach.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -55,7 +59,7 @@ afterEach(async () => {
 /** The workload's pace (one step per process every STEP_MS) and its size: see `runProcesses`. */
 const STEP_MS = 4;
 const MIN_STEPS = 150;
-const TARGET_GRANTS = 200;
+const TARGET_GRANTS = 150;
 /** Safety deadlines only: every wait below ends as soon as its condition holds. */
 const START_MS = 60_000;
 const WORKLOAD_MS = 90_000;
