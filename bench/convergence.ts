@@ -44,7 +44,9 @@
  *
  * Environment: CONVERGENCE_SIZES=50,100,1000 (router counts of random meshes),
  * CONVERGENCE_GRID=10 (grid side; 0: none), CONVERGENCE_REPEATS=N (runs per
- * size with different seeds, median reported; default 1), CONVERGENCE_LIMIT_S.
+ * size with different seeds, median reported; default 1), CONVERGENCE_LIMIT_S,
+ * CONVERGENCE_ORIGIN_HOLD_MS (the routers' span option originLossHoldMs,
+ * origin-loss-hold.ts; default 0 = off, as the Router's default).
  */
 import { loadavg } from 'node:os';
 import { Router } from '../src/span/router.ts';
@@ -57,6 +59,8 @@ import { CLOCKS, currentClock, median, type BenchContext } from './harness.ts';
 export const BENCH = 'convergence';
 const SERVICE = 'converge';
 const AVG_DEGREE = 3.5;
+/** The routers' originLossHoldMs (origin-loss-hold.ts): 0 (off, the default) unless CONVERGENCE_ORIGIN_HOLD_MS says otherwise (set by run()). */
+let originLossHoldMs = 0;
 /** Event-loop turns the mesh must stay quiet for to count as quiet (memory pairs deliver a microtask later). */
 const STABLE_TURNS = 3;
 const MAX_TURNS = 1_000_000;
@@ -143,7 +147,7 @@ function buildMesh(n: number, edges: Array<[number, number]>, seed: number): Mes
   const clock = new ManualClock();
   const routers = Array.from(
     { length: n },
-    (_, i) => new Router({ name: `n${i}`, nodeId: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`, localRnss: 1 + Math.floor(rnss() * 0x7ffffffe), iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 }, clock }),
+    (_, i) => new Router({ name: `n${i}`, nodeId: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`, localRnss: 1 + Math.floor(rnss() * 0x7ffffffe), iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 }, clock, originLossHoldMs }),
   );
   const iocoms: Array<[Iocom, Iocom]> = [];
   for (const [a, b] of edges) {
@@ -441,7 +445,8 @@ export async function run(ctx: BenchContext): Promise<void> {
   const clock = CLOCKS[currentClock()];
   const sizes = numbersFromEnv('CONVERGENCE_SIZES', [...DEFAULT_SIZES], 2, 100_000).map(Math.floor);
   const [limitS] = numbersFromEnv('CONVERGENCE_LIMIT_S', [DEFAULT_LIMIT_S], 1, 3600);
-  reporter.note(`a grid and random connected meshes (random tree + extra edges, average degree ${AVG_DEGREE}, seeded), in-process Routers over memory pairs, seeded random rnss, keepalive off; one service advertised on one router (a corner of the grid), one link next to it cut, then withdrawn, then advertised again and its router killed (every link cut: the death phase); times on the ${currentClock()} clock; each phase cut off after ${limitS} s wall`);
+  originLossHoldMs = numbersFromEnv('CONVERGENCE_ORIGIN_HOLD_MS', [0], 0, 0x7fffffff)[0]!;
+  reporter.note(`a grid and random connected meshes (random tree + extra edges, average degree ${AVG_DEGREE}, seeded), in-process Routers over memory pairs, seeded random rnss, keepalive off; one service advertised on one router (a corner of the grid), one link next to it cut, then withdrawn, then advertised again and its router killed (every link cut: the death phase); times on the ${currentClock()} clock; each phase cut off after ${limitS} s wall; origin-loss holds ${originLossHoldMs > 0 ? `on (originLossHoldMs ${originLossHoldMs})` : 'off (the default; CONVERGENCE_ORIGIN_HOLD_MS=2000 turns them on)'}`);
   reporter.note(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const [grid] = numbersFromEnv('CONVERGENCE_GRID', [DEFAULT_GRID], 0, 300).map(Math.floor);
   const [repeats] = numbersFromEnv('CONVERGENCE_REPEATS', [1], 1, 100).map(Math.floor);

@@ -19,6 +19,9 @@
  * - two processes over TCP on 127.0.0.1 (bench/dlm-remote.ts): the issue's
  *   `rpc1_raw_per_s`, `dlm_remote_cycles_per_s`,
  *   `dlm_remote_parallel_cycles_per_s` and `dlm_contended_cycles_per_s`.
+ * - recovery (issue 14, bench/dlm-recovery.ts on the simulator and
+ *   bench/dlm-recovery-mesh.ts over real routers): from a member's death to
+ *   locks granted again, 3 and 7 nodes, 10,000 resources.
  * The in-process rows above carry `sim_` / `mesh_` in their names.
  */
 import { Dlm, DlmSim, LKM, ManualScheduler, MidcommsEndpoint, newLksb, type Lockspace } from '../src/services/dlm/index.ts';
@@ -29,6 +32,7 @@ import { DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG } from '..
 import { CLOCKS, currentClock, measureInterleaved, oneLine, type BenchContext } from './harness.ts';
 import { runTwoProcessRows } from './dlm-remote.ts';
 import { runRecoveryRows } from './dlm-recovery.ts';
+import { runMeshRecoveryRows } from './dlm-recovery-mesh.ts';
 import { runMdClusterRows } from './md-cluster.ts';
 
 export const BENCH = 'dlm';
@@ -381,5 +385,6 @@ export async function run(ctx: BenchContext): Promise<void> {
   await attempt('dlm_local_ts_api_cycles_per_s', () => tsApiCyclesPerSec(ctx.seconds), unit, 'dlm_local_cycles_per_s');
   await runTwoProcessRows(ctx);
   await runRecoveryRows(ctx, BENCH);
+  await runMeshRecoveryRows(ctx, BENCH);
   await runMdClusterRows(ctx, BENCH);
 }

@@ -13,12 +13,16 @@
  * - raw-rpc100: the bench's raw round trip (decode + pre-encoded writes) in process;
  * - l4l-rpc100: the bench's like-for-like raw round trip (every request and
  *   reply encoded and CRCed, a Map of pending msgids, sequence checks);
- * - send64, recv64: as send and recv with 64 bytes of aux.
+ * - send64, recv64, raw-recv64: as send, recv and raw-recv with 64 bytes of aux;
+ * - send64-tcp: send64 over a real TCP socket on 127.0.0.1 to a discarding
+ *   reader in this process (the writer recycles its slabs, as on every
+ *   net.Socket; the CPU includes both ends' kernel work).
  *
  * Env: MICRO_OPS (operations per round, default 200000), MICRO_ROUNDS (default 15).
  * Prints the minimum and the median of the rounds' CPU µs per operation:
  * on a shared machine the minimum is the steadier figure.
  */
+import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { setImmediate as turn } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -88,6 +92,24 @@ export function makeCases(IocomImpl: IocomClass): Record<string, () => Case> {
     return async () => {
       for (let n = 0; n < OPS; n += 1024) {
         for (let i = 0; i < 1024; i++) io.sendOneWay(CMD, opts);
+        await turn();
+      }
+      return Math.ceil(OPS / 1024) * 1024;
+    };
+  },
+  'send64-tcp': () => {
+    // A real net.Socket (so the writer recycles its slabs) to a sink in this process that discards.
+    let io: Iocom | undefined;
+    const opts = { aux: payload(64) };
+    return async () => {
+      io ??= await connectSink(Iocom);
+      for (let n = 0; n < OPS; ) {
+        if (!io.writable) {
+          await io.whenWritable();
+          continue;
+        }
+        for (let i = 0; i < 1024; i++) io.sendOneWay(CMD, opts);
+        n += 1024;
         await turn();
       }
       return Math.ceil(OPS / 1024) * 1024;
@@ -200,6 +222,20 @@ export function makeCases(IocomImpl: IocomClass): Record<string, () => Case> {
       return n;
     };
   },
+  'raw-recv64': () => {
+    const dec = new FrameDecoder();
+    const out: Message[] = [];
+    const chunk = oneWayFrames(1024, payload(64));
+    return async () => {
+      let n = 0;
+      while (n < OPS) {
+        dec.pushInto(chunk, out);
+        for (let i = 0; i < out.length; i++) if (out[i]!.aux.length === 64) n++;
+        out.length = 0;
+      }
+      return n;
+    };
+  },
   rpc1: () => rpc(1),
   rpc100: () => rpc(100),
   'raw-rpc100': () => {
@@ -289,6 +325,25 @@ function rpcCase(Iocom: IocomClass, inflight: number): Case {
       done = () => resolve(n - s);
       for (let i = 0; i < inflight; i++) start();
     });
+}
+
+/** An Iocom over TCP on 127.0.0.1 to a server socket in this process that reads and discards everything. */
+async function connectSink(IocomImpl: IocomClass): Promise<Iocom> {
+  const server = net.createServer((sock) => {
+    server.close();
+    sock.on('data', () => {});
+    sock.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const sock = net.connect({ port, host: '127.0.0.1', noDelay: true });
+  await new Promise<void>((resolve, reject) => {
+    sock.once('connect', resolve);
+    sock.once('error', reject);
+  });
+  const io = new IocomImpl(sock, IOCOM_OPTIONS);
+  sock.unref();
+  return io;
 }
 
 async function main(): Promise<void> {

@@ -12,37 +12,48 @@
  * messages are written in queue order, and messages held behind the
  * authentication gate are encoded only when the gate opens.
  *
- * The CRCs are computed at flush, over every message queued since the last,
- * in one pass: interleaved with the decoder's CRCs over received chunks they
- * made crc32c's word-view cache flip between two arrays on every call.
+ * The CRCs are computed as a message is encoded, while its bytes are in
+ * cache: the aux CRC over the slab's words just copied (crc32cWords, never
+ * crc32c's one-entry view cache, which the decoder's chunks would flip), then
+ * the header CRC from the field values in hand (HeaderCrcMaker), or over the
+ * slab's words for extended headers and relayed pass-through fields.
  *
  * It obeys `write()` returning false: nothing more is written until 'drain'.
  *
  * Slab recycling (`recycleSlabs`, for streams that are done with a buffer
  * once its write callback has run, as a net.Socket is): a full slab is kept
- * as the next slab instead of allocating (and zeroing) a fresh one, once the
+ * as a later slab instead of allocating (and zeroing) a fresh one, once the
  * write that carried its last bytes has completed; its used bytes are zeroed
  * again before reuse. A fresh 256 KiB Buffer.alloc costs 7-33 ns per 128-byte
  * message (calloc, page faults) and external-memory GC pressure; the memset
- * of a warm slab ~3 ns. A busy link then holds up to two slabs (512 KiB)
- * instead of one. Never for other streams: an in-memory pipe hands the
- * written buffer itself to the reader, whose messages are views of it.
+ * of a warm slab ~3 ns. Full slabs wait in a FIFO for their writes (the
+ * stream holds them until then anyway: a fast sender has up to its high-water
+ * mark in flight, several slabs); at most SPARES_MAX completed ones are kept
+ * beyond the current slab while the link streams, one once it does not. Never for other streams: an in-memory pipe hands
+ * the written buffer itself to the reader, whose messages are views of it.
  */
 import type { Writable } from 'node:stream';
 import { NATIVE_MIN_BYTES, crc32c, crc32cWords, headerCrc } from '../wire/crc32c.ts';
-import { SPARSE_CRC_OK, sparseHeaderCrc } from './sparse-crc.ts';
+import { HeaderCrcMaker, SPARSE_CRC_OK, sparseHeaderCrc } from './sparse-crc.ts';
 import { auxCrcOf } from '../wire/frame-encoder.ts';
 import { DMSGF, DMSG_HDR_MAGIC } from '../wire/constants.ts';
 
 /** Aux data up to this size is copied into the slab; larger goes out as its own chunk. */
 const INLINE_AUX = 2048;
-/** Put in the hdr_crc slot until sealing: the aux CRC field is already set (given by a relay, or aux not inline). */
-const AUX_CRC_SET = 1;
 /** Flush at once when this many bytes are pending, instead of waiting for the microtask. */
 const FLUSH_BYTES = 256 * 1024;
 /** Slab sizes: the first slab is small (an idle link holds little), later ones double up to the max. */
 const SLAB_MIN = 4096;
 const SLAB_MAX = 256 * 1024;
+/**
+ * Recycled slabs whose writes completed, kept for reuse beyond the current
+ * slab: a fast sender has its high-water mark (1 MiB by default, 4 slabs) in
+ * flight, and those complete in bursts. Trimmed to one by a small flush with
+ * no slab in flight (the link is no longer streaming).
+ */
+const SPARES_MAX = 4;
+/** A flush of fewer bytes than this, with no retired slab in flight, trims the spares to one. */
+const TRIM_FLUSH_BYTES = SLAB_MAX / 8;
 const ZEROS = new Uint8Array(64);
 const EMPTY_CHUNKS: Uint8Array[] = [];
 
@@ -62,6 +73,13 @@ interface HeldMessage {
   ext: Uint8Array;
   aux: Uint8Array;
   pass: PassFields | undefined;
+}
+
+/** A full slab handed to the stream, reusable once `#written` reaches `after`; `used`: its bytes written to. */
+interface RetiredSlab {
+  slab: Buffer;
+  used: number;
+  after: number;
 }
 
 /** A msgid or circuit: a number (a safe integer) or a bigint (any u64). */
@@ -90,8 +108,6 @@ export class WriteQueue {
   #off = 0;
   /** First slab byte not yet handed to the stream (or to #chunks). */
   #start = 0;
-  /** First slab byte whose message has no CRCs yet. */
-  #sealed = 0;
   /** Encoded pieces before #start, in wire order (slab ranges, large aux, padding). */
   #chunks: Uint8Array[] = EMPTY_CHUNKS;
   #held: HeldMessage[] = [];
@@ -109,13 +125,11 @@ export class WriteQueue {
   /** Writes handed to the stream with #writtenTask, and those whose callback has run. */
   #writes = 0;
   #written = 0;
-  /** The last slab given up, free once #written reaches #retiredAfter; #retiredUsed: its bytes written to. */
-  #retired: Buffer | null = null;
-  #retiredUsed = 0;
-  #retiredAfter = 0;
-  /** A retired slab whose writes have all completed: the next slab. */
-  #spare: Buffer | null = null;
-  #spareUsed = 0;
+  /** Full slabs given up, oldest first, each free once its last write completed. */
+  #retired: RetiredSlab[] = [];
+  /** Retired slabs whose writes have all completed, ready to be the next slab. */
+  #spares: RetiredSlab[] = [];
+  readonly #headerCrc = new HeaderCrcMaker();
   #messagesOut = 0;
   #bytesOut = 0;
   // Both run outside any caller's stack (a microtask, a 'drain' event): what
@@ -135,10 +149,11 @@ export class WriteQueue {
    */
   readonly #writtenTask = (err?: unknown): void => {
     this.#written++;
-    if (this.#retired !== null && this.#written >= this.#retiredAfter && err == null) {
-      this.#spare = this.#retired;
-      this.#spareUsed = this.#retiredUsed;
-      this.#retired = null;
+    const retired = this.#retired;
+    while (retired.length > 0 && this.#written >= retired[0]!.after) {
+      const r = retired.shift()!;
+      // After a failed write the stream may still hold the bytes: never reuse them.
+      if (err == null && this.#spares.length < SPARES_MAX) this.#spares.push(r);
     }
     if (this.#waitingDrain || this.#closed) return;
     try {
@@ -222,7 +237,6 @@ export class WriteQueue {
    * stays one buffer (one write, as a raw sender's) instead of an iovec.
    */
   #newSlab(need: number): void {
-    this.#seal();
     const old = this.#slab;
     const queued = this.#off - this.#start;
     const move = queued > 0 && this.#chunks === EMPTY_CHUNKS && queued <= SLAB_MAX / 2;
@@ -230,51 +244,25 @@ export class WriteQueue {
     const keep = move ? queued : 0;
     let size = Math.max(need + keep, Math.min(SLAB_MAX, Math.max(SLAB_MIN, old.length * 2)));
     let slab: Buffer;
-    const spare = this.#spare;
-    if (spare !== null && spare.length >= size) {
+    const spare = this.#spares.length > 0 && this.#spares[0]!.slab.length >= size ? this.#spares.shift()! : undefined;
+    if (spare !== undefined) {
       // Zero what was written, as Buffer.alloc would have: the encoder relies on it.
-      spare.fill(0, 0, this.#spareUsed);
-      slab = spare;
-      size = spare.length;
-      this.#spare = null;
+      spare.slab.fill(0, 0, spare.used);
+      slab = spare.slab;
+      size = slab.length;
     } else {
       slab = Buffer.alloc(size);
     }
     if (move) slab.set(old.subarray(this.#start, this.#off), 0);
     if (this.#recycle && old.length === SLAB_MAX) {
       // Its last bytes go out (at the latest) with the next write.
-      this.#retired = old;
-      this.#retiredUsed = this.#off;
-      this.#retiredAfter = this.#writes + 1;
+      this.#retired.push({ slab: old, used: this.#off, after: this.#writes + 1 });
     }
     this.#slab = slab;
     this.#slabView = new DataView(slab.buffer, slab.byteOffset, size);
     this.#slabWords = new Int32Array(slab.buffer, slab.byteOffset, size >>> 2);
     this.#start = 0;
-    this.#off = this.#sealed = keep;
-  }
-
-  /** Compute the CRCs of the messages in slab[#sealed, #off): aux (inline, unless set) then header. */
-  #seal(): void {
-    const slab = this.#slab;
-    const v = this.#slabView;
-    const end = this.#off;
-    let o = this.#sealed;
-    while (o < end) {
-      const hb = (v.getUint32(o + 0x20, true) & DMSGF.SIZE) << 6;
-      const auxLen = v.getUint32(o + 0x28, true);
-      let next = o + hb;
-      if (auxLen > 0 && auxLen <= INLINE_AUX) {
-        const aligned = (auxLen + 63) & ~63;
-        if (v.getUint32(o + 0x3c, true) !== AUX_CRC_SET)
-          v.setUint32(o + 0x24, SPARSE_CRC_OK && aligned < NATIVE_MIN_BYTES ? crc32cWords(this.#slabWords, next >>> 2, aligned >>> 2) : crc32c(slab, next, next + aligned), true);
-        next += aligned;
-      }
-      // Both take the hdr_crc slot as zero, whatever the marker left there.
-      v.setUint32(o + 0x3c, SPARSE_CRC_OK ? sparseHeaderCrc(slab, this.#slabWords, 0, o, hb) : headerCrc(slab, o, hb), true);
-      o = next;
-    }
-    this.#sealed = end;
+    this.#off = keep;
   }
 
   #pushChunk(c: Uint8Array): void {
@@ -292,34 +280,52 @@ export class WriteQueue {
     const slab = this.#slab;
     const v = this.#slabView;
     const o = this.#off;
+    const seq = this.#seq;
+    this.#seq = (seq + 1) & 0xff;
     v.setUint16(o, DMSG_HDR_MAGIC, true);
-    slab[o + 4] = this.#seq;
-    this.#seq = (this.#seq + 1) & 0xff;
+    slab[o + 4] = seq;
     if (msgid !== 0) writeId(v, o + 0x08, msgid);
     if (circuit !== 0) writeId(v, o + 0x10, circuit);
     v.setUint32(o + 0x20, cmd, true);
     v.setUint32(o + 0x28, auxLen, true);
     if (error !== 0) v.setUint32(o + 0x2c, error, true);
+    // The header CRC from the fields, unless some field is not one HeaderCrcMaker knows.
+    let fromFields = hb === 64 && typeof msgid === 'number' && typeof circuit === 'number';
+    let auxCrc = -1;
     if (pass !== undefined) {
-      if (pass.reserved02) v.setUint16(o + 0x02, pass.reserved02, true);
-      if (pass.reserved18) v.setBigUint64(o + 0x18, BigInt.asUintN(64, pass.reserved18), true);
-      if (auxLen > 0 && pass.auxCrc !== undefined && pass.auxCrc >= 0) {
-        v.setUint32(o + 0x24, pass.auxCrc, true);
-        v.setUint32(o + 0x3c, AUX_CRC_SET, true);
+      if (pass.reserved02) {
+        v.setUint16(o + 0x02, pass.reserved02, true);
+        fromFields = false;
       }
+      if (pass.reserved18) {
+        v.setBigUint64(o + 0x18, BigInt.asUintN(64, pass.reserved18), true);
+        fromFields = false;
+      }
+      if (auxLen > 0 && pass.auxCrc !== undefined && pass.auxCrc >= 0) auxCrc = pass.auxCrc >>> 0;
     }
     if (ext.length > 0) slab.set(ext, o + 64);
-    this.#off = o + hb;
     if (inline) {
-      if (auxLen > 0) slab.set(aux, o + hb);
-      this.#off = o + hb + auxAligned;
+      const a = o + hb;
+      if (auxLen > 0) {
+        slab.set(aux, a);
+        if (auxCrc < 0) auxCrc = SPARSE_CRC_OK && auxAligned < NATIVE_MIN_BYTES ? crc32cWords(this.#slabWords, a >>> 2, auxAligned >>> 2) : crc32c(slab, a, a + auxAligned);
+      }
+      this.#off = a + auxAligned;
     } else {
-      if (v.getUint32(o + 0x3c, true) !== AUX_CRC_SET) v.setUint32(o + 0x24, auxCrcOf(aux), true);
+      if (auxCrc < 0) auxCrc = auxCrcOf(aux);
+      this.#off = o + hb;
       this.#pushChunk(slab.subarray(this.#start, this.#off));
       this.#pushChunk(aux);
       if (auxAligned > auxLen) this.#pushChunk(ZEROS.subarray(0, auxAligned - auxLen));
       this.#start = this.#off;
     }
+    if (auxLen === 0) auxCrc = 0;
+    else v.setUint32(o + 0x24, auxCrc, true);
+    let hdrCrc: number;
+    if (!SPARSE_CRC_OK) hdrCrc = headerCrc(slab, o, hb);
+    else if (fromFields) hdrCrc = this.#headerCrc.crc(seq, msgid as number, circuit as number, cmd, auxCrc, auxLen, error);
+    else hdrCrc = sparseHeaderCrc(slab, this.#slabWords, 0, o, hb);
+    v.setUint32(o + 0x3c, hdrCrc, true);
     this.#pendingCount++;
     this.#pendingBytes += hb + auxAligned;
   }
@@ -344,9 +350,10 @@ export class WriteQueue {
   /** Drop everything queued; nothing more will be written. */
   close(): void {
     this.#closed = true;
-    this.#spare = this.#retired = null;
+    this.#retired = [];
+    this.#spares = [];
     this.#chunks = EMPTY_CHUNKS;
-    this.#start = this.#sealed = this.#off;
+    this.#start = this.#off;
     this.#held = [];
     this.#pendingCount = 0;
     this.#pendingBytes = 0;
@@ -358,7 +365,6 @@ export class WriteQueue {
     if (this.#waitingDrain || this.#closed || this.#pendingCount === 0) return;
     const stream = this.#stream;
     if (stream.destroyed || stream.writableEnded) return;
-    this.#seal();
     const chunks = this.#chunks;
     let one: Uint8Array | undefined;
     if (this.#off > this.#start) {
@@ -370,6 +376,7 @@ export class WriteQueue {
       one = chunks[0];
     }
     this.#chunks = EMPTY_CHUNKS;
+    if (this.#spares.length > 1 && this.#pendingBytes < TRIM_FLUSH_BYTES && this.#retired.length === 0) this.#spares.length = 1;
     this.#messagesOut += this.#pendingCount;
     this.#bytesOut += this.#pendingBytes;
     this.#pendingCount = 0;

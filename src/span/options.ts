@@ -61,6 +61,18 @@ export interface SpanOptions {
    * @default 4000 (DOWN_GRACE_MS: twice the repair-hold bound)
    */
   downGraceMs?: number;
+  /**
+   * Origin-loss holds (origin-loss-hold.ts), in ms of the router's clock: an
+   * instance whose paths were pruned for two different lost links next to
+   * its originator within this time is not re-announced while paths to it
+   * remain (its dead relays are still closed), for at most this long. Cuts
+   * the span messages of a dead router's d links from about d - 1 per
+   * directed link to about 3; the cost: after two cuts next to a live
+   * originator within this time, its replacement paths are announced only
+   * when the hold runs out. 0 turns it off.
+   * @default 0 (off)
+   */
+  originLossHoldMs?: number;
 }
 
 export type ResolvedSpanOptions = Readonly<Required<SpanOptions>>;
@@ -74,6 +86,7 @@ export const SPAN_DEFAULTS: ResolvedSpanOptions = Object.freeze({
   maxPathIdsTotal: 1 << 20,
   lossMemoryMs: 600_000,
   downGraceMs: 4000,
+  originLossHoldMs: 0,
 });
 
 /** [min, max] of every option (inclusive). */
@@ -87,6 +100,7 @@ const RANGES: { readonly [K in keyof Required<SpanOptions>]: readonly [number, n
   maxPathIdsTotal: [1, 1 << 28],
   lossMemoryMs: [1, 0x7fffffff],
   downGraceMs: [0, 0x7fffffff],
+  originLossHoldMs: [0, 0x7fffffff],
 };
 
 /** Returns a new, frozen, validated options object; throws InvalidArgumentError. */

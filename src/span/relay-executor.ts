@@ -88,6 +88,17 @@ export class RelayExecutor {
   }
 
   /**
+   * Close the relays of one node whose source path has left the table (it
+   * died), making nothing in their place: for an instance on an origin-loss
+   * hold (origin-loss-hold.ts), whose DELETEs must still travel (with the
+   * current root cause) while its replacements wait.
+   */
+  deleteDead(key: NodeKey): void {
+    const table = this.#core.table;
+    for (const relay of this.ofNode(key)) if (table.link(relay.sourceLinkId) === undefined) this.delete(relay.relayId);
+  }
+
+  /**
    * The table as the planner must see it: a node's links of dead conns
    * (still waiting to leave the table, replan-queue.ts) left out, and a
    * node with no other link gone, so no relay is made or kept from them.

@@ -165,7 +165,18 @@ export interface ServeOptions {
   instanceId?: string;
 }
 
-/** What a service handler is told with each transaction. */
+/**
+ * What a service handler is told with each transaction.
+ *
+ * It does not say who opened the transaction: a transaction arrives on the
+ * link of the last relay and DMSG circuits carry no opener, so anything the
+ * opener writes about itself is a claim. What is bound is the other
+ * direction: what comes back on a transaction this router opened with
+ * `open(service, cmd, { node })` comes from that node's instance (or from a
+ * relay on the path, trusted to route). A service that must know who sent a
+ * message reads it from a transaction it opened toward the sender (the DLM
+ * views transport does: docs/views.md, "Authenticated senders").
+ */
 export interface ServiceCall {
   readonly service: string;
   readonly instance: string;

@@ -129,7 +129,11 @@ export class Router {
     core.nodeChanged = (key) => {
       // Not while a repair hold waits for neighbours' replacements (repair-hold.ts).
       const hold = this.#withdrawal.evaluate(key);
-      if (hold.wait) return;
+      if (hold.wait) {
+        // An origin-loss hold: the DELETEs of dead relays still go out, nothing replaces them yet.
+        if ('deadOnly' in hold) this.#relays.deleteDead(key);
+        return;
+      }
       const apply = (): void => {
         this.#relays.replan(key);
         this.#discovery.publish(key);

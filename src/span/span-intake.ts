@@ -83,6 +83,8 @@ export function onSpan(core: RouterCore, relays: RelayExecutor, withdrawal: With
         conn.lost = cause;
         if (cause) core.lost.loseLink(cause);
       }
+      // The sender originated it: a lost link next to its originator (origin-loss-hold.ts).
+      if (cause && added.link.path[0] === cause.a) withdrawal.lostNextToOrigin(added.link.nodeKey, cause);
       return;
     }
     relays.withRootCause(cause, () => {

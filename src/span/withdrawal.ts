@@ -5,23 +5,32 @@
  * instead of explored. After a lost link, the instances whose dead offers we
  * pruned before their senders closed them are held (repair-hold.ts) until
  * the neighbours that go first have sent their replacements; the holds run
- * on the router's clock.
+ * on the router's clock. An instance whose originator looks dead (paths
+ * pruned for two different lost links next to it) is held until no path is
+ * left, so its routers do not re-announce one doomed path after another
+ * (origin-loss-hold.ts).
  *
  * Cost: removing the paths over one lost link looks them up in the span
  * table's edge index, O(paths removed × log), never a walk of the table.
  */
 import type { RelayExecutor } from './relay-executor.ts';
+import { OriginLossHolds } from './origin-loss-hold.ts';
 import { RepairHolds, goesFirst, type HoldVerdict } from './repair-hold.ts';
 import { pathUsesLink, type RootCause } from './root-cause.ts';
 import type { RouterCore } from './router-core.ts';
 import { DMSG_ERR_WITHDRAWN } from './router-types.ts';
 import type { NodeKey, SpanLink } from './span-table.ts';
 
+/** A repair hold's verdict, or an origin-loss hold's: wait, but close the relays whose paths died (`deadOnly`). */
+export type WithdrawalVerdict = HoldVerdict | { readonly wait: true; readonly deadOnly: true };
+
 export class Withdrawal {
   readonly #core: RouterCore;
   readonly #relays: RelayExecutor;
   /** Instances not replanned after a lost link until the neighbours that go first have sent their replacements (repair-hold.ts). */
   readonly #holds: RepairHolds<NodeKey>;
+  /** Instances not replanned while their originator looks dead and paths to it remain (origin-loss-hold.ts). */
+  readonly #originHolds: OriginLossHolds<NodeKey>;
 
   constructor(core: RouterCore, relays: RelayExecutor) {
     this.#core = core;
@@ -30,7 +39,13 @@ export class Withdrawal {
       clock: core.clock,
       onExpire: (key, cause) => relays.withRootCause(cause, () => core.nodeChanged(key)),
     });
+    this.#originHolds = new OriginLossHolds<NodeKey>({
+      clock: core.clock,
+      holdMs: core.table.options.originLossHoldMs,
+      onExpire: (key, cause) => relays.withRootCause(cause, () => core.nodeChanged(key)),
+    });
   }
+
 
   /** Instances held now. */
   get holds(): number {
@@ -44,7 +59,7 @@ export class Withdrawal {
 
   /** Is instance `key` held (not to be replanned yet)? */
   isHeld(key: NodeKey): boolean {
-    return this.#holds.isHeld(key);
+    return this.#holds.isHeld(key) || this.#originHolds.isHeld(key);
   }
 
   /**
@@ -52,9 +67,22 @@ export class Withdrawal {
    * hold when no neighbour it waits for could still offer as good a path as
    * its best one now (`cause`: the hold's lost link, for the relay DELETEs).
    */
-  evaluate(key: NodeKey): HoldVerdict {
+  evaluate(key: NodeKey): WithdrawalVerdict {
     const best = this.#core.table.node(key)?.links[0];
-    return this.#holds.evaluate(key, best ? best.fields.dist : null);
+    const verdict = this.#holds.evaluate(key, best ? best.fields.dist : null);
+    if (verdict.wait) return verdict;
+    const origin = this.#originHolds.evaluate(key, best !== undefined);
+    if (origin === null) return verdict;
+    if (origin === 'wait') return { wait: true, deadOnly: true };
+    return { wait: false, cause: origin };
+  }
+
+  /**
+   * Our own link to the originator of instance `key` was lost (`cause`):
+   * one lost link next to the originator (origin-loss-hold.ts).
+   */
+  lostNextToOrigin(key: NodeKey, cause: RootCause): void {
+    this.#originHolds.lostNextToOrigin(key, cause);
   }
 
   /**
@@ -68,6 +96,7 @@ export class Withdrawal {
   /** Forget every hold and stop their timers (the router is closing). */
   close(): void {
     this.#holds.clearAll();
+    this.#originHolds.clearAll();
   }
 
   /**
@@ -81,6 +110,7 @@ export class Withdrawal {
     const core = this.#core;
     core.lost.withdraw(key, epoch);
     this.#holds.clear(key);
+    this.#originHolds.clear(key);
     const node = core.table.node(key);
     for (const link of node ? [...node.links] : []) {
       if (link.fields.epoch !== epoch) continue;
@@ -114,6 +144,8 @@ export class Withdrawal {
       if (core.received.has(link.linkId)) {
         this.#holds.pruned(link.nodeKey, best, { linkId: link.linkId, dist: link.fields.dist }, cause, this.#goesFirst(link, cause));
       }
+      // A lost link next to the instance's originator: two of them start an origin-loss hold.
+      if (link.path[0] === cause.a) this.#originHolds.lostNextToOrigin(link.nodeKey, cause);
       core.table.remove(link.linkId);
       core.received.delete(link.linkId);
       changed.add(link.nodeKey);

@@ -195,10 +195,11 @@ export function crc32c(data: Uint8Array, start = 0, end = data.length, prev = 0)
  * only; bounds checked by the caller): for callers that already hold a word
  * view of their buffer (the decoder per chunk, the writer per slab), so the
  * one-entry view cache of crc32c is neither consulted nor flipped between
- * their two arrays. Use crc32c from NATIVE_MIN_BYTES, where native is faster.
+ * their two arrays. Continues from `prev` (a finished CRC, default 0). Use
+ * crc32c from NATIVE_MIN_BYTES, where native is faster.
  */
-export function crc32cWords(W: Int32Array, w: number, n: number): number {
-  return ~updateWords(-1, W, w, w + n) >>> 0;
+export function crc32cWords(W: Int32Array, w: number, n: number, prev = 0): number {
+  return ~updateWords(~prev, W, w, w + n) >>> 0;
 }
 
 /**
@@ -294,6 +295,26 @@ export function headerCrcWords(W: Int32Array, w: number): number {
     }
   }
   return crc >>> 0;
+}
+
+/** The finished CRC of a 64-byte header whose words are all zero but the first, which holds the native magic 0x4832. */
+export const HEADER_CRC_MAGIC_ONLY: number = MAGIC64 >>> 0;
+
+/**
+ * What the 32-bit little-endian word `x` at word `i` (1 to 14) of a 64-byte
+ * header adds to the header CRC: CRC-32C is linear, so the header CRC is
+ * HEADER_CRC_MAGIC_ONLY xor this for every non-zero word after the magic
+ * (hdr_crc, word 15, taken as zero). For a writer that knows the field values
+ * it has just written and need not read the words back. A zero byte adds 0.
+ */
+export function headerWordCrc(i: number, x: number): number {
+  const p = i << 10;
+  return P[p + (x & 0xff)]! ^ P[p + 256 + ((x >>> 8) & 0xff)]! ^ P[p + 512 + ((x >>> 16) & 0xff)]! ^ P[p + 768 + (x >>> 24)]!;
+}
+
+/** What byte `b` at byte `p` (4 to 59) of a 64-byte header adds to the header CRC (see headerWordCrc). */
+export function headerByteCrc(p: number, b: number): number {
+  return P[(p << 8) + b]!;
 }
 
 /**

@@ -264,6 +264,25 @@ describe('WriteQueue', () => {
       });
     }
 
+    it('keeps reusing slabs while several slabs\' writes are in flight at once (a fast sender: up to its high-water mark queued)', () => {
+      const sink = new SlowSink();
+      const q = new WriteQueue(sink, () => {}, (e) => { throw e; }, true);
+      const aux = bytes(64, 9);
+      let sent = 0;
+      // ~2048 messages fill a 256 KiB slab; the socket calls back only after 4 more slabs went out.
+      for (let slab = 0; slab < 40; slab++) {
+        for (let i = 0; i < 2048; i++) q.enqueue(DMSG.DBG_SHELL, 0, 0, 0, new Uint8Array(0), aux, undefined, false);
+        sent += 2048;
+        q.flush();
+        if (slab % 4 === 3) sink.release();
+      }
+      sink.release();
+      expect(sink.changedBeforeCallback).toBe(0);
+      expect(sink.decode()).toHaveLength(sent);
+      // At most 4-5 slabs in flight, the current one and 2 spares: the rest were reused, not allocated.
+      expect(sink.buffers.size).toBeLessThanOrEqual(9);
+    });
+
     it('without recycleSlabs every slab is a fresh buffer', async () => {
       const { sink, sent } = await run(false, 1);
       expect(sink.changedBeforeCallback).toBe(0);

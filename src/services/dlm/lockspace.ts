@@ -30,7 +30,7 @@ import { adoptOrphan, closeOwner, orphans, purge, validOwner } from './orphans.t
 import { userFlags } from './user-lock.ts';
 import { cancelForDeadlock, deadlockStatus } from './deadlock-cancel.ts';
 import { handleOwnerMessage } from './owner-side.ts';
-import { DLM_CMD, DLM_VERSION, decodeMessage, emptyMessage, encodeMessage, MSG, type DlmMessage, type MsgType } from './message.ts';
+import { DLM_CMD, DLM_VERSION, decodeLockMessage, emptyMessage, encodeMessage, headerNodeid, MSG, type DlmHeader, type DlmMessage, type MsgType } from './message.ts';
 import { fenceLocks } from './recovery/fence.ts';
 import { receiveRcom } from './recovery/rcom-receive.ts';
 import { LockingGate } from './recovery/locking-gate.ts';
@@ -71,10 +71,14 @@ export class Lockspace implements ResourceSink {
   readonly #locks = new Map<number, Lock>();
   readonly rsbs = new Map<string, Resource>();
   #nextLkid = 1;
+  /** Lock ids wrapped past 0xffffffff once: a new id may be in use, so it is checked. */
+  #lkidsWrapped = false;
   #released = false;
   readonly #retirement: RetirementQueue<Resource>;
   readonly #recovery: RecoveryDriver;
   readonly #locking: LockingGate;
+  /** The header of every lock message sent (one object, not one per message). */
+  readonly #header: Omit<DlmHeader, 'cmd'>;
   /** ASTs/BASTs held while recovering (§2.7, callback-hold.ts). */
   readonly #callbacks: CallbackHold;
   /** New requests made while locking is stopped (recovery, rejoin), not yet issued: a cancel ends them here. */
@@ -97,6 +101,7 @@ export class Lockspace implements ResourceSink {
     this.globalId = globalId;
     this.lvblen = lvblen;
     this.ourNodeid = host.nodeid;
+    this.#header = Object.freeze({ version: DLM_VERSION, lockspace: globalId, nodeid: host.nodeid });
     this.#members = members;
     // No REMOVE while locking is stopped: retirement resumes with locking (the gate's resume).
     this.#retirement = new RetirementQueue(host.clock, host.tossMs, () => this.#locking.stopped, (r) => this.#retire(r));
@@ -228,11 +233,12 @@ export class Lockspace implements ResourceSink {
     const r = this.#rsbFor(ascii ? (name as string) : latin1(nameBytes!), nameBytes);
     lkb.resource = r;
     r.locks.add(lkb);
-    const g = this.#locking;
-    if (g.stopped || (g.gate !== null && g.blocked())) {
+    // Not through #run(closure): a call site of its own keeps requestLock
+    // monomorphic (V8 inlines it) and costs no closure per call.
+    if (this.#deferring()) {
       // Waits for locking (recovery, a rejoin: docs/dlm.md "Requests while recovering or rejoining").
       this.#waiting.add(lkb);
-      g.deferred.push(() => {
+      this.#locking.deferred.push(() => {
         if (this.#waiting.delete(lkb)) this.requestLock(r, lkb);
       });
     } else this.requestLock(r, lkb);
@@ -280,15 +286,22 @@ export class Lockspace implements ResourceSink {
     lkb.exflags |= flags;
     lkb.sbflags = 0;
     lkb.astarg = astarg;
-    this.#run(() => (cancel ? this.cancelLock(lkb) : this.unlockLock(lkb)));
+    if (this.#deferring()) this.#locking.deferred.push(cancel ? () => this.cancelLock(lkb) : () => this.unlockLock(lkb));
+    else if (cancel) this.cancelLock(lkb);
+    else this.unlockLock(lkb);
     return 0;
   }
 
   /** Run now, or after start() while locking is stopped (the kernel makes callers sleep) or the gate is closed. */
   #run(fn: () => void): void {
-    const g = this.#locking;
-    if (g.stopped || (g.gate !== null && g.blocked())) g.deferred.push(fn);
+    if (this.#deferring()) this.#locking.deferred.push(fn);
     else fn();
+  }
+
+  /** API calls wait: locking is stopped or the gate is closed. */
+  #deferring(): boolean {
+    const g = this.#locking;
+    return g.stopped || (g.gate !== null && g.blocked());
   }
 
   // ===================================================================
@@ -298,8 +311,12 @@ export class Lockspace implements ResourceSink {
   #newLock(masterCopy: boolean): Lock {
     for (;;) {
       const id = this.#nextLkid;
-      this.#nextLkid = this.#nextLkid >= 0xffffffff ? 1 : this.#nextLkid + 1;
-      if (!this.#locks.has(id)) {
+      if (id >= 0xffffffff) {
+        this.#nextLkid = 1;
+        this.#lkidsWrapped = true;
+      } else this.#nextLkid = id + 1;
+      // Before the first wrap every id is new: no lookup per lock.
+      if (!this.#lkidsWrapped || !this.#locks.has(id)) {
         const lkb = new Lock(id, masterCopy);
         this.#locks.set(id, lkb);
         return lkb;
@@ -360,7 +377,7 @@ export class Lockspace implements ResourceSink {
   /** Back in use: stop its retirement; a cached remote master may be stale (§3.5). */
   revive(r: Resource): void {
     if (r.toss !== null) {
-      this.#retirement.remove(r);
+      this.#retirement.revive(r);
       if (r.master !== 0 && r.master !== this.ourNodeid && this.dirNodeOf(r) !== this.ourNodeid) r.uncertain = true;
     }
     r.dirRecord = false;
@@ -633,7 +650,7 @@ export class Lockspace implements ResourceSink {
   // ===================================================================
 
   sendMessage(to: number, m: DlmMessage): void {
-    const bytes = encodeMessage({ version: DLM_VERSION, lockspace: this.globalId, nodeid: this.ourNodeid }, m);
+    const bytes = encodeMessage(this.#header, m);
     this.stats.sent++;
     if (this.host.observe) observeMessage(this.host, this.name, 'send', this.ourNodeid, to, m);
     this.host.send(to, bytes);
@@ -664,9 +681,9 @@ export class Lockspace implements ResourceSink {
     }
     let m: DlmMessage;
     try {
-      const d = decodeMessage(bytes, this.lvblen);
-      if (d.header.nodeid !== from) throw new DlmError('EBADMSG', `h_nodeid ${d.header.nodeid} is not the sender ${from}`);
-      m = d.msg;
+      m = decodeLockMessage(bytes, this.lvblen);
+      const sender = headerNodeid(bytes);
+      if (sender !== from) throw new DlmError('EBADMSG', `h_nodeid ${sender} is not the sender ${from}`);
     } catch (err) {
       this.refuse(err instanceof DlmError ? err.code : 'EBADMSG');
       return;

@@ -32,6 +32,16 @@ interface Unsubscribable {
   unsubscribe(): void;
 }
 
+/** Messages a MidcommsEndpoint holds per peer at most while midcomms has no room (about 150 bytes each). */
+export const DEFAULT_MAX_BACKLOG = 65_536;
+const EMPTY = new Uint8Array(0);
+
+/** One peer's held messages: `q[head..]` wait, in order. */
+interface Backlog {
+  q: Uint8Array[];
+  head: number;
+}
+
 /** A `DlmEndpoint` over midcomms: peers are the routers that serve midcomms. */
 export class MidcommsEndpoint implements DlmEndpoint {
   readonly nodeid: number;
@@ -44,14 +54,28 @@ export class MidcommsEndpoint implements DlmEndpoint {
   #receiver: ((from: number, bytes: Uint8Array) => void) | null = null;
   /** Messages for a node id that no midcomms member has (dropped). */
   unknownPeer = 0;
-  /** Sends midcomms refused (its session closed or fenced). */
+  /** Sends midcomms refused (its session closed or fenced), backlog overflows included. */
   sendErrors = 0;
+  /** Messages dropped because a peer's backlog was full (`maxBacklog`). */
+  backlogDrops = 0;
+  /** Most messages held per peer while its session has no room (default DEFAULT_MAX_BACKLOG). */
+  readonly maxBacklog: number;
+  /**
+   * Per peer (router node id): messages held here, in order, while midcomms
+   * has no room for them; drained one commit at a time. Without it a burst
+   * past midcomms' window and waiter limit (1024 + 1024 messages by default)
+   * would lose DLM messages, and their locks would wait for ever.
+   */
+  readonly #backlog = new Map<string, Backlog>();
   readonly #onSendError = (): void => {
     this.sendErrors++;
   };
 
-  constructor(router: Router, mc: Midcomms, options: { service?: string } = {}) {
+  constructor(router: Router, mc: Midcomms, options: { service?: string; maxBacklog?: number } = {}) {
     const service = options.service ?? 'midcomms';
+    const maxBacklog = options.maxBacklog ?? DEFAULT_MAX_BACKLOG;
+    if (!Number.isInteger(maxBacklog) || maxBacklog < 0) throw new DlmError('EINVAL', `maxBacklog must be an integer >= 0, got ${maxBacklog}`);
+    this.maxBacklog = maxBacklog;
     this.#router = router;
     this.#mc = mc;
     this.nodeid = mc.nodeid;
@@ -88,11 +112,49 @@ export class MidcommsEndpoint implements DlmEndpoint {
       this.unknownPeer++;
       return;
     }
+    const held = this.#backlog.get(node);
+    if (held !== undefined) {
+      // Behind earlier messages to this peer: keep the order.
+      if (held.q.length - held.head >= this.maxBacklog) {
+        this.backlogDrops++;
+        this.sendErrors++;
+      } else held.q.push(bytes.slice()); // the DLM's bytes are a view into its slab
+      return;
+    }
     try {
-      // post(): no promise (and no microtask) per message.
-      this.#mc.session(node).post(bytes, this.#onSendError);
+      // tryPost(): no promise (and no microtask) per message when there is room.
+      const session = this.#mc.session(node);
+      if (!session.tryPost(bytes, this.#onSendError)) {
+        if (this.maxBacklog === 0) {
+          this.backlogDrops++;
+          this.sendErrors++;
+          return;
+        }
+        const backlog: Backlog = { q: [bytes.slice()], head: 0 };
+        this.#backlog.set(node, backlog);
+        void this.#drain(node, session, backlog);
+      }
     } catch {
       this.sendErrors++;
+    }
+  }
+
+  /** Sends the held messages one commit at a time (more may be added meanwhile); then direct sends resume. */
+  async #drain(node: string, session: ReturnType<Midcomms['session']>, held: Backlog): Promise<void> {
+    try {
+      while (held.head < held.q.length) {
+        await session.send(held.q[held.head]!);
+        held.q[held.head++] = EMPTY;
+        // A long episode: drop the sent prefix now and then (bounded by maxBacklog waiting).
+        if (held.head >= 1024 && held.head * 2 >= held.q.length) {
+          held.q.splice(0, held.head);
+          held.head = 0;
+        }
+      }
+    } catch {
+      this.sendErrors += held.q.length - held.head;
+    } finally {
+      if (this.#backlog.get(node) === held) this.#backlog.delete(node);
     }
   }
 
@@ -106,6 +168,11 @@ export class MidcommsEndpoint implements DlmEndpoint {
     for (const s of this.#subs.values()) s.unsubscribe();
     this.#subs.clear();
     this.#receiver = null;
+    for (const held of this.#backlog.values()) {
+      held.q.length = 0; // their drains end
+      held.head = 0;
+    }
+    this.#backlog.clear();
   }
 }
 

@@ -20,6 +20,13 @@ export const DLM_MSG_FIXED_LEN = 88;
 /** Header + the fixed fields of a recovery message (`sizeof(struct dlm_rcom)`). */
 export const DLM_RCOM_FIXED_LEN = 48;
 export const DLM_MAX_MSG_LEN = 4096;
+/**
+ * The largest DLM message midcomms carries in one OPTS frame (Linux
+ * `DLM_MAX_APP_BUFSIZE` = 4096 - the 24-byte OPTS header): what recovery's
+ * chunked payloads (RCOM NAMES) are sized to. A bigger one is refused by
+ * midcomms and lost.
+ */
+export const DLM_MAX_APP_BUFSIZE = DLM_MAX_MSG_LEN - 24;
 /** The current protocol version (3.2); 3.1 is accepted. */
 export const DLM_VERSION = 0x00030002;
 export const DLM_VERSION_MAJOR_MASK = 0xffff0000;
@@ -227,8 +234,8 @@ function bad(field: string, expected: string, got: number | string): never {
   throw new DlmError('EBADMSG', `DLM message: ${field} must be ${expected}, got ${got}`);
 }
 
-/** Decode and check the header against the bytes. */
-export function decodeHeader(bytes: Uint8Array): DlmHeader {
+/** Check the header against the bytes (as decodeHeader, no object made); its h_cmd. */
+function checkHeader(bytes: Uint8Array): number {
   if (bytes.length < DLM_HEADER_LEN) bad('length', `>= ${DLM_HEADER_LEN} bytes`, bytes.length);
   const version = getU32(bytes, 0);
   if ((version & DLM_VERSION_MAJOR_MASK) >>> 0 !== (DLM_VERSION & DLM_VERSION_MAJOR_MASK) >>> 0 || (version & 0xffff) < 1) bad('h_version', '0x0003000x (x >= 1)', `0x${version.toString(16)}`);
@@ -237,7 +244,18 @@ export function decodeHeader(bytes: Uint8Array): DlmHeader {
   if (length > DLM_MAX_MSG_LEN) bad('h_length', `<= ${DLM_MAX_MSG_LEN}`, length);
   const cmd = bytes[14]!;
   if (cmd < 1 || cmd > 5) bad('h_cmd', '1..5', cmd);
-  return { version, lockspace: getU32(bytes, 4), nodeid: getU32(bytes, 8), cmd };
+  return cmd;
+}
+
+/** Decode and check the header against the bytes. */
+export function decodeHeader(bytes: Uint8Array): DlmHeader {
+  const cmd = checkHeader(bytes);
+  return { version: getU32(bytes, 0), lockspace: getU32(bytes, 4), nodeid: getU32(bytes, 8), cmd };
+}
+
+/** `h_nodeid` of a message whose header was checked (the sender). */
+export function headerNodeid(bytes: Uint8Array): number {
+  return getU32(bytes, 8);
 }
 
 /** The result values each message type may carry (wire-normalised, §3.7). */
@@ -260,8 +278,17 @@ function mode(field: string, v: number, allowIV: boolean): void {
  * the result against the type, the name length for name-carrying types.
  */
 export function decodeMessage(bytes: Uint8Array, lvblen: number): { header: DlmHeader; msg: DlmMessage } {
-  const header = decodeHeader(bytes);
-  if (header.cmd !== DLM_CMD.MSG) bad('h_cmd', `MSG (${DLM_CMD.MSG})`, header.cmd);
+  const msg = decodeLockMessage(bytes, lvblen);
+  return { header: decodeHeader(bytes), msg };
+}
+
+/**
+ * `decodeMessage` without the header object (the receive path reads the
+ * sender with `headerNodeid`): the same checks, the same errors.
+ */
+export function decodeLockMessage(bytes: Uint8Array, lvblen: number): DlmMessage {
+  const cmd = checkHeader(bytes);
+  if (cmd !== DLM_CMD.MSG) bad('h_cmd', `MSG (${DLM_CMD.MSG})`, cmd);
   if (bytes.length < DLM_MSG_FIXED_LEN) bad('length', `>= ${DLM_MSG_FIXED_LEN} bytes for MSG`, bytes.length);
   const b = bytes;
   const type = getU32(b, 16);
@@ -325,7 +352,7 @@ export function decodeMessage(bytes: Uint8Array, lvblen: number): { header: DlmH
     default:
       if (n !== 0) bad('extra length', `0 for ${MSG_NAMES[type]}`, n);
   }
-  return { header, msg };
+  return msg;
 }
 
 /** Decode a recovery message (fixed part checked; the payload is the caller's). */

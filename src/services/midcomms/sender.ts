@@ -127,6 +127,23 @@ export class Sender {
     this.send(message, false, undefined).then(undefined, onError);
   }
 
+  /**
+   * `post()` only when it commits at once: true when committed; false, and
+   * nothing queued, when the window has no room or others wait (the caller
+   * keeps the message and `send()`s it to wait its turn). A refused message
+   * (closed, STOP_TX, malformed) goes to `onError` as with post().
+   */
+  tryPost(message: Uint8Array, onError: (err: Error) => void): boolean {
+    if (this.#stopTx || this.#check(message) !== null) {
+      // Refused: send() rejects with the reason, as post() reports it.
+      this.send(message, false, undefined).then(undefined, onError);
+      return true;
+    }
+    if (this.#waiters.length > 0 || !this.#hasRoom(message.length)) return false;
+    this.#commit(message, null, noop);
+    return true;
+  }
+
   /** A raw RCOM outside the sequence (best effort). Throws MidcommsError on a bad message. */
   sendStateless(message: Uint8Array): void {
     const bad = this.#check(message);

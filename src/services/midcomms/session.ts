@@ -217,6 +217,16 @@ export class Session {
     this.#tx.post(message, onError);
   }
 
+  /**
+   * `post()` that never waits: true when the message was committed (or
+   * refused: `onError` hears why); false, with nothing queued, when the
+   * window is full or other sends wait for room — the caller keeps it and
+   * `send()`s it later, in order.
+   */
+  tryPost(message: Uint8Array, onError: (err: Error) => void): boolean {
+    return this.#tx.tryPost(message, onError);
+  }
+
   /** Like `send()`, but resolves when the peer acknowledged the message. */
   sendAcked(message: Uint8Array, options: SendOptions = {}): Promise<void> {
     if (this.#peerVersion === DLM_VERSION.V3_1 || this.#o.version === DLM_VERSION.V3_1) {

@@ -14,6 +14,13 @@ import type { Transaction } from '../../span/index.ts';
 import type { Channel, ChannelSink } from './channel.ts';
 import { contiguous } from './frame-slab.ts';
 
+/**
+ * The end-of-tick flush goes on a resolved promise, not `queueMicrotask`:
+ * Node's queueMicrotask makes an AsyncResource and a bound function per
+ * call (about 130 ns more per message on this path); the flush never throws.
+ */
+const TICK: Promise<void> = Promise.resolve();
+
 export interface TransactionChannelOptions {
   /** cmd word of a frame batch message. */
   readonly frameCmd: number;
@@ -73,7 +80,7 @@ export class TransactionChannel implements Channel {
     this.#pendingBytes += bytes.length;
     if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(this.#flushTask);
+      void TICK.then(this.#flushTask);
     }
     if (this.#pendingBytes >= this.#o.maxBatchBytes) this.#flush();
     const ok = this.#tx.writable;

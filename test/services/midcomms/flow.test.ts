@@ -135,6 +135,32 @@ describe('send window', () => {
     expect(errors).toEqual(['BAD_MESSAGE', 'FENCED']);
   });
 
+  it('tryPost(): commits while there is room, returns false and queues nothing when full or others wait, refuses like post()', async () => {
+    const { net, a, b, gotB } = twoNodes({ a: { windowMessages: 2 } });
+    const errors: string[] = [];
+    const onError = (e: Error): void => void errors.push((e as Error & { code?: string }).code ?? e.message);
+    b.pauseReading();
+    expect(a.tryPost(msg(0), onError)).toBe(true);
+    expect(a.tryPost(msg(1), onError)).toBe(true);
+    expect(a.tryPost(msg(2), onError)).toBe(false); // no room: nothing queued, the caller keeps it
+    expect(a.waiting).toBe(0);
+    expect(a.stats().queueMessages).toBe(2);
+    const p2 = a.send(msg(2)); // the caller sends it to wait its turn
+    expect(a.tryPost(msg(3), onError)).toBe(false); // someone waits: no overtaking
+    expect(a.waiting).toBe(1);
+    b.resumeReading();
+    net.settle();
+    await p2;
+    net.settle();
+    expect(a.tryPost(msg(3), onError)).toBe(true);
+    net.settle();
+    expect(gotB).toEqual([0, 1, 2, 3]);
+    expect(a.tryPost(new Uint8Array(10), onError)).toBe(true); // refused (not a DLM message), reported asynchronously
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(errors).toEqual(['BAD_MESSAGE']);
+  });
+
   it('messages$: every reader gets each message, one that leaves mid-stream gets no more, the fence completes them all (and a late reader)', async () => {
     const { net, a, b, gotB } = twoNodes();
     const second: number[] = [];

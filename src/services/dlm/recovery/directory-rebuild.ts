@@ -6,7 +6,7 @@
  * used during recovery (`recoverDirLookup`, also for RCOM LOOKUP) are here.
  */
 import type { Lockspace } from '../lockspace.ts';
-import { DLM_RCOM_FIXED_LEN, DLM_MAX_MSG_LEN, RCOM } from '../message.ts';
+import { DLM_RCOM_FIXED_LEN, DLM_MAX_APP_BUFSIZE, RCOM } from '../message.ts';
 import type { Resource } from '../resource.ts';
 import { latin1 } from '../byte-key.ts';
 import { RF } from './resource-flags.ts';
@@ -94,7 +94,8 @@ export function answerNames(names: readonly Uint8Array[], last: Uint8Array): Uin
     }
     start = lo;
   }
-  return encodeNamesChunk(names, start, DLM_MAX_MSG_LEN - DLM_RCOM_FIXED_LEN).buf;
+  // Sized for midcomms' OPTS frame (Linux: DLM_MAX_APP_BUFSIZE - sizeof(struct dlm_rcom)).
+  return encodeNamesChunk(names, start, DLM_MAX_APP_BUFSIZE - DLM_RCOM_FIXED_LEN).buf;
 }
 
 /**

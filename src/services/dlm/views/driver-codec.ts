@@ -16,8 +16,45 @@ export const VIEWS_MAX_TERM = 2 ** 48;
 /** Entries one incoming AppendEntries may carry at most. */
 export const VIEWS_MAX_ENTRIES_IN = 1024;
 
-/** Why an incoming message was dropped (counted per reason in the driver's stats). */
-export type ViewsDropReason = 'too-large' | 'not-json' | 'bad-field' | 'not-a-voter' | 'not-for-us';
+/**
+ * How far above our term a message from a voter outside our latest view may
+ * go (2^20): a larger jump is refused (`term-jump`). See docs/views.md,
+ * "Authenticated senders and bounded term jumps", for why this keeps Raft's
+ * safety and what it costs in liveness.
+ */
+export const VIEWS_MAX_TERM_JUMP = 2 ** 20;
+
+/**
+ * Why an incoming message was dropped (counted per reason in the driver's stats):
+ * the first five are about the bytes; `forged-sender` (its `from` is not the
+ * sender the transport authenticated), `unknown-sender` (the transport could
+ * not say who sent it: a one-shot transaction) and `term-jump` (see
+ * VIEWS_MAX_TERM_JUMP) about who sent it.
+ */
+export type ViewsDropReason = 'too-large' | 'not-json' | 'bad-field' | 'not-a-voter' | 'not-for-us' | 'forged-sender' | 'unknown-sender' | 'term-jump';
+
+/** Every drop reason, zero: the driver's initial counters. */
+export function zeroDropReasons(): Record<ViewsDropReason, number> {
+  return { 'too-large': 0, 'not-json': 0, 'bad-field': 0, 'not-a-voter': 0, 'not-for-us': 0, 'forged-sender': 0, 'unknown-sender': 0, 'term-jump': 0 };
+}
+
+/**
+ * Whether a well-formed message may be taken, given who sent it: null to
+ * take it, else why not. Pure.
+ *
+ * @param sender the sender the transport authenticated (a DLM node id);
+ *   null: the transport could not tell (refused); undefined: the transport
+ *   authenticates by construction (an in-process fake network), so only the
+ *   term bound applies
+ * @param ourTerm this node's current term
+ * @param config the members of the latest view in this node's log
+ */
+export function refuseBySender(m: Message, sender: NodeId | null | undefined, ourTerm: number, config: readonly NodeId[]): 'forged-sender' | 'unknown-sender' | 'term-jump' | null {
+  if (sender === null) return 'unknown-sender';
+  if (sender !== undefined && m.from !== sender) return 'forged-sender';
+  if (m.term > ourTerm + VIEWS_MAX_TERM_JUMP && !config.includes(m.from)) return 'term-jump';
+  return null;
+}
 
 export type DecodeResult = { readonly ok: true; readonly message: Message } | { readonly ok: false; readonly reason: ViewsDropReason; readonly detail: string };
 

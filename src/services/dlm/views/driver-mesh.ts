@@ -8,22 +8,32 @@
  *
  * Raft tolerates loss, duplication and reordering, so the transport is best
  * effort: no route is a counted send error, a peer that does not answer
- * costs nothing (the one-shot transaction ends with its link).
+ * costs nothing. But it must know who sent each message: a forged `from`
+ * with a huge term would stop elections for good. So a node takes voter X's
+ * messages only from a channel it opened itself on X's router
+ * (driver-channels.ts), and the driver refuses a message whose `from` is
+ * not X.
+ *
+ * DLM node ids and routers: a DLM node id is `nodeidOf(router node id)`, a
+ * 32-bit FNV-1a hash of the router's uuid (midcomms' node id; mesh-binding
+ * uses the same). Anyone can pick a uuid that hashes to a voter's id, so the
+ * mapping from a voter to a router is taken only when exactly one router
+ * serving `dlm-views:<name>` has that id (`routerOfVoter`); with two, neither
+ * is believed (no send, no channel accepted) until one is gone.
  */
 import { Subscription } from 'rxjs';
-import { DMSGF, SVC_CODE_BASE, svcCmd, type Member, type Router, type Service, type Transaction } from '../../../span/index.ts';
+import { type Member, type Router, type Service } from '../../../span/index.ts';
 import { systemClock, type Clock } from '../../../util/clock.ts';
 import { nodeidOf } from '../../midcomms/index.ts';
 import type { Lockspace } from '../lockspace.ts';
-import { VIEWS_MAX_MESSAGE_BYTES } from './driver-codec.ts';
+import { ViewsChannels, type ChannelStats } from './driver-channels.ts';
 import type { ViewsDriverOptions } from './driver-options.ts';
 import { MemoryViewsStore, type ViewsStore } from './driver-store.ts';
 import { MembershipTracker } from './driver-membership.ts';
 import { ViewsDriver, type ViewsTarget } from './driver.ts';
 import type { NodeId } from './types.ts';
 
-/** The command word of a views message on `dlm-views:<name>` (DLM service range). */
-export const VIEWS_CMD = svcCmd(SVC_CODE_BASE.DLM + 0x11);
+export { VIEWS_CMD, VIEWS_CHANNEL_CMD } from './driver-channels.ts';
 
 /** The span service carrying lockspace `name`'s views messages. */
 export function viewsService(name: string): string {
@@ -52,12 +62,29 @@ export function lockspaceTarget(raw: Lockspace): ViewsTarget {
 export interface MeshViews {
   readonly driver: ViewsDriver;
   readonly tracker: MembershipTracker;
-  /** Incoming transactions on `dlm-views:<name>` that were not views messages (wrong command, too large). */
+  /** Incoming transactions on `dlm-views:<name>` that were not views traffic (wrong command, too large). */
   readonly foreign: number;
+  /** The authenticated transport (driver-channels.ts): channels opened and accepted, messages sent, refusals by reason. */
+  readonly channels: ChannelStats;
   /** This node serves the membership service now (not while rejoining). */
   readonly serving: boolean;
   /** Stop the driver, withdraw both services. */
   close(): void;
+}
+
+/**
+ * The one router among `members` (of `dlm-views:<name>`) whose DLM node id is
+ * `id`, or null when none is, or more than one (a hash collision, perhaps
+ * made on purpose: then none is believed).
+ */
+export function routerOfVoter(members: readonly Member[], id: NodeId): string | null {
+  let found: string | null = null;
+  for (const m of members) {
+    if (m.local || nodeidOf(m.node) !== id) continue;
+    if (found !== null) return null;
+    found = m.node;
+  }
+  return found;
 }
 
 /** DLM node id of a member of `dlm:<name>` (this router: `self`). */
@@ -74,18 +101,19 @@ export function memberNodeid(m: Member, self: NodeId): NodeId {
 export function startMeshViews(router: Router, name: string, membership: string, self: NodeId, options: MeshViewsOptions, target: ViewsTarget, defaultClock?: Clock, transportService?: string): MeshViews {
   const { store, clock, ...driverOptions } = options;
   const service = viewsService(name);
-  const routerOf = (to: NodeId): string => {
-    for (const m of router.members(service)) if (!m.local && nodeidOf(m.node) === to) return m.node;
-    throw new Error(`views: no router serving ${service} is DLM node ${to}`);
-  };
-  const send = (to: NodeId, bytes: Uint8Array): void => {
-    const tx = router.open(service, VIEWS_CMD, { aux: bytes, delete: true, node: routerOf(to) });
-    tx.rx$.subscribe({ error: () => {} });
-  };
-  // Views name each member's run (the router's incarnation): a restarted node is named again with a new one.
-  const driver = new ViewsDriver(self, driverOptions, { clock: clock ?? defaultClock ?? systemClock, store: store ?? new MemoryViewsStore(), send, target, incarnation: router.incarnation });
-  const tracker = new MembershipTracker(self, driver.config.views.voters, { byIncarnation: driver.incarnation !== 0 });
   const viewsClock = clock ?? defaultClock ?? systemClock;
+  // The driver validates the voters (and throws on bad ones) before any channel opens.
+  const channels = new ViewsChannels({
+    router,
+    service,
+    self,
+    voters: driverOptions.voters,
+    routerOf: (id) => routerOfVoter(router.members(service), id),
+    deliver: (bytes, sender) => driver.receive(bytes, sender),
+  });
+  // Views name each member's run (the router's incarnation): a restarted node is named again with a new one.
+  const driver = new ViewsDriver(self, driverOptions, { clock: viewsClock, store: store ?? new MemoryViewsStore(), send: (to, bytes) => channels.send(to, bytes), target, incarnation: router.incarnation });
+  const tracker = new MembershipTracker(self, driver.config.views.voters, { byIncarnation: driver.incarnation !== 0 });
   let last = '';
   /** Since when each voter has not been seen serving the lockspace (this node's clock; absent key: serving). */
   const absentSince = new Map<NodeId, number>();
@@ -132,11 +160,17 @@ export function startMeshViews(router: Router, name: string, membership: string,
   const every = driver.config.views.heartbeatInterval;
   const tick = (): void => {
     if (closed) return;
+    channels.ensure();
     propose();
     poll = viewsClock.setTimeout(tick, every);
   };
   const subs = new Subscription();
   subs.add(router.members$(membership).subscribe(() => propose()));
+  // A voter's views span back (a path again, even within the router's down grace): open our channel on it now,
+  // before its next heartbeat, not at our next tick.
+  subs.add(router.spans$.subscribe((e) => {
+    if (e.type !== 'down' && e.span.service === service) channels.ensure();
+  }));
   if (transportService !== undefined) subs.add(router.members$(transportService).subscribe(() => propose()));
   // The membership service: nothing is opened on it, it only marks this node as a member.
   let marker: Service | null = null;
@@ -158,31 +192,17 @@ export function startMeshViews(router: Router, name: string, membership: string,
       else last = ''; // re-propose at the next look: a new leader may have missed the last one
     }),
   );
-  let foreign = 0;
-  const handle = (tx: Transaction): void => {
-      let first = true;
-      tx.rx$.subscribe({
-        next: (m) => {
-          if (!first) return;
-          first = false;
-          if ((m.header.cmd & DMSGF.BASECMDMASK) !== (VIEWS_CMD & DMSGF.BASECMDMASK) || m.aux.length > VIEWS_MAX_MESSAGE_BYTES) foreign++;
-          else driver.receive(m.aux);
-          if (tx.canSend) tx.close();
-        },
-        complete: () => {
-          if (tx.canSend) tx.close();
-        },
-        error: () => {},
-      });
-  };
-  const messages = router.serve(service, handle);
+  const messages = router.serve(service, (tx) => channels.handle(tx));
   mark();
   tick();
   return {
     driver,
     tracker,
     get foreign() {
-      return foreign;
+      return channels.stats.refused.foreign;
+    },
+    get channels() {
+      return channels.stats;
     },
     get serving() {
       return marker !== null;
@@ -192,6 +212,7 @@ export function startMeshViews(router: Router, name: string, membership: string,
       viewsClock.clearTimeout(poll);
       subs.unsubscribe();
       driver.close();
+      channels.close();
       marker?.close();
       messages.close();
     },

@@ -18,7 +18,7 @@
 import { BehaviorSubject, Subject, type Observable } from 'rxjs';
 import type { Clock } from '../../../util/clock.ts';
 import { applyOutput, initApplyState, type ApplyAction, type ApplyState } from './driver-apply.ts';
-import { decodeViewsMessage, encodeViewsMessage, type ViewsDropReason } from './driver-codec.ts';
+import { decodeViewsMessage, encodeViewsMessage, refuseBySender, zeroDropReasons, type ViewsDropReason } from './driver-codec.ts';
 import { resolveViewsDriverOptions, type ViewsDriverConfig, type ViewsDriverOptions } from './driver-options.ts';
 import type { ViewsStore } from './driver-store.ts';
 import { initViewsState, persistedOf, step } from './step.ts';
@@ -143,7 +143,7 @@ export class ViewsDriver {
     messagesIn: 0,
     messagesOut: 0,
     dropped: 0,
-    dropReasons: { 'too-large': 0, 'not-json': 0, 'bad-field': 0, 'not-a-voter': 0, 'not-for-us': 0 },
+    dropReasons: zeroDropReasons(),
     sendErrors: 0,
     saves: 0,
     saveErrors: 0,
@@ -264,17 +264,29 @@ export class ViewsDriver {
     return this.#s;
   }
 
-  /** Bytes from a peer. Bad bytes are counted and dropped; never throws. */
-  receive(bytes: Uint8Array): void {
+  /**
+   * Bytes from a peer. Bad bytes are counted and dropped; never throws.
+   * `sender` is the DLM node id the transport authenticated (the mesh:
+   * driver-channels.ts): a message whose `from` differs is dropped
+   * (`forged-sender`), and so is every message with `sender` null (the
+   * transport could not tell). Leave it out only for a transport that
+   * cannot misattribute (an in-process fake network). A message from a
+   * voter outside this node's latest view with a term more than
+   * VIEWS_MAX_TERM_JUMP above ours is dropped too (`term-jump`).
+   */
+  receive(bytes: Uint8Array, sender?: NodeId | null): void {
     if (this.#closed) return;
     const r = decodeViewsMessage(bytes, this.config.views.voters, this.self);
-    if (!r.ok) {
-      this.#stats.dropped++;
-      this.#stats.dropReasons[r.reason]++;
-      return;
-    }
+    if (!r.ok) return this.#drop(r.reason);
+    const why = refuseBySender(r.message, sender, this.#s.currentTerm, viewAt(this.#s.log, this.#s.log.length, this.config.views.voters).members);
+    if (why !== null) return this.#drop(why);
     this.#stats.messagesIn++;
     this.#run({ type: 'message', now: this.#clock.now(), message: r.message });
+  }
+
+  #drop(reason: ViewsDropReason): void {
+    this.#stats.dropped++;
+    this.#stats.dropReasons[reason]++;
   }
 
   /**
