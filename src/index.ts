@@ -150,7 +150,7 @@ export { Dlm, DlmSim, DlmLockspace, DlmLock, DlmError, isDlmError, statusName, D
 export type { LockOptions, DlmErrorCode, DlmOptions, LockspaceOptions } from './services/dlm/index.ts';
 // Modes, flags and statuses; the low-level lksb API (ports of Linux programs).
 export { LKM, LKF, SBF, DLM_ERRNO, MODE_NAMES, modeName, parseMode, newLksb, Lockspace as DlmRawLockspace, formatLockdump } from './services/dlm/index.ts';
-export type { Mode, ModeName, LkfName, Lksb, AstFn, BastFn, LockspaceStats, DumpResource, DumpLock } from './services/dlm/index.ts';
+export type { Mode, ModeName, LkfName, Lksb, AstFn, BastFn, LockspaceStats, DumpResource, DumpLock, RecoveryOps, DlmSlot, StartOptions } from './services/dlm/index.ts';
 // On the mesh: the midcomms transport and lockspace membership from spans.
 export { MidcommsEndpoint, joinOverSpans, lockspaceService, startDlmNode, DLM_ADMIN_SERVICE } from './services/dlm/index.ts';
 export type { SpanMembership, DlmNode, DlmNodeOptions, LocksReport, LockspaceReport } from './services/dlm/index.ts';

@@ -16,7 +16,7 @@ const sim = new DlmSim({ nodes: ids });
 const nodes: MdNode[] = [];
 for (const id of ids) {
   const ls = await sim.node(id).join('md-4f3c9a', { lvblen: MD_LVBLEN, members: ids });
-  nodes.push(new MdNode(ls, { slot: id, slots: 4, acceptDisk: () => true }));
+  nodes.push(new MdNode(ls, { slots: 4, acceptDisk: () => true })); // md slot = DLM slot - 1
 }
 
 /** Run the simulation until `p` is done (every message and callback delivered). */

@@ -15,10 +15,15 @@
  *   it to NL, the sender's EX|NOQUEUE is granted only if all did.
  * - `bitmapNNNN` per slot, PW for the node's lifetime (LVB: its resync range);
  *   a joining node probes every other slot with PW|NOQUEUE.
+ * - the slot is the DLM's (md slot = DLM slot - 1, learned from
+ *   `recover_done`), and the DLM's `recover_slot` for a failed node starts
+ *   the recovery of its bitmap slot (md-cluster's `recover_slot` ->
+ *   `__recover_slot` -> `recover_bitmaps`); `recover_prep` .. `recover_done`
+ *   suspends read balancing, as md-cluster does.
  *
  * "Unlock" means "convert to NL", as in md-cluster, so the LVBs survive.
  */
-import type { DlmLock, DlmLockspace } from 'dmsg-mesh';
+import type { DlmLock, DlmLockspace, DlmSlot } from 'dmsg-mesh';
 import { SBF, isDlmError } from 'dmsg-mesh';
 import type { SharedBitmaps } from './bitmap-disk.ts';
 import { MSG, clusterMsg, decodeClusterMsg, decodeResyncInfo, encodeClusterMsg, encodeResyncInfo, type ClusterMsg } from './message.ts';
@@ -36,8 +41,12 @@ class Mutex {
 }
 
 export interface MdNodeOptions {
-  /** This node's DLM slot (1-based); its md slot is slot - 1. */
-  slot: number;
+  /**
+   * Pin this node's slot (1-based; its md slot is slot - 1) instead of
+   * taking the DLM's. @default the lockspace's DLM slot (`ls.slot`, or the
+   * one the next `recover_done` gives when it has none yet)
+   */
+  slot?: number;
   /** Slots of the array (bitmap0000 .. bitmap<slots-1>). @default 4 */
   slots?: number;
   /** NEWDISK: take the disk (true) or NACK it (false). @default () => false */
@@ -66,9 +75,11 @@ export const bitmapName = (mdSlot: number): string => `bitmap${mdSlot.toString()
 
 export class MdNode {
   readonly ls: DlmLockspace;
-  readonly slot: number;
-  readonly mdSlot: number;
   readonly slots: number;
+  /** Bitmap slots recovered because the DLM reported their node failed (`recover_slot`), with the range this node took over. */
+  readonly slotRecoveries: Array<{ mdSlot: number; low: bigint; high: bigint }> = [];
+  /** md-cluster's MD_CLUSTER_SUSPEND_READ_BALANCING: set by recover_prep, cleared by recover_done. */
+  suspendReadBalancing = false;
   /** Messages processed, in order. */
   readonly received: ClusterMsg[] = [];
   /** Messages refused (own slot, unreadable LVB). */
@@ -98,16 +109,61 @@ export class MdNode {
   #joined = false;
   #pendingBast = false;
   #closed = false;
+  #slot = 0;
+  /** Waiters for a slot (recover_done). */
+  #slotWaiters: Array<() => void> = [];
+  /** Bitmap recoveries run one after another (md-cluster's recovery thread). */
+  #recoveries: Promise<void> = Promise.resolve();
+  readonly #unregister: () => void;
 
-  constructor(ls: DlmLockspace, options: MdNodeOptions) {
-    if (!Number.isInteger(options.slot) || options.slot < 1) throw new RangeError(`slot must be an integer >= 1, got ${options.slot}`);
+  constructor(ls: DlmLockspace, options: MdNodeOptions = {}) {
+    if (options.slot !== undefined && (!Number.isInteger(options.slot) || options.slot < 1)) throw new RangeError(`slot must be an integer >= 1, got ${options.slot}`);
     const slots = options.slots ?? 4;
-    if (!Number.isInteger(slots) || slots < options.slot) throw new RangeError(`slots must be an integer >= slot (${options.slot}), got ${slots}`);
+    if (!Number.isInteger(slots) || slots < 1 || slots < (options.slot ?? 1)) throw new RangeError(`slots must be an integer >= slot (${options.slot ?? 1}), got ${slots}`);
     this.ls = ls;
-    this.slot = options.slot;
-    this.mdSlot = options.slot - 1;
+    this.#slot = options.slot ?? ls.slot;
     this.slots = slots;
     this.#opts = { slots, acceptDisk: options.acceptDisk ?? (() => false), recoverBitmap: options.recoverBitmap ?? (() => {}), bitmaps: options.bitmaps ?? null };
+    const pinned = options.slot !== undefined;
+    this.#unregister = ls.addRecoveryOps({
+      recoverPrep: () => void (this.suspendReadBalancing = true),
+      recoverSlot: (s) => this.#onRecoverSlot(s),
+      recoverDone: (_slots, ourSlot) => {
+        this.suspendReadBalancing = false;
+        if (!pinned && !this.#joined) this.#slot = ourSlot;
+        if (this.#slot > 0) for (const w of this.#slotWaiters.splice(0)) w();
+      },
+    });
+  }
+
+  /** This node's DLM slot (1-based; 0 until known). */
+  get slot(): number {
+    return this.#slot;
+  }
+
+  /** This node's md slot (DLM slot - 1). */
+  get mdSlot(): number {
+    return this.#slot - 1;
+  }
+
+  /** md-cluster's recover_slot: a failed node's bitmap slot is recovered by the recovery "thread" (after the DLM's recovery). */
+  #onRecoverSlot(s: DlmSlot): void {
+    const mdSlot = s.slot - 1;
+    if (this.#closed || !this.#joined || mdSlot === this.mdSlot || mdSlot < 0 || mdSlot >= this.slots) return;
+    this.#recoveries = this.#recoveries.then(async () => {
+      if (this.#closed) return;
+      try {
+        const range = await this.recoverSlot(mdSlot);
+        this.slotRecoveries.push({ mdSlot, ...range });
+      } catch (err) {
+        this.errors.push(err);
+      }
+    });
+  }
+
+  /** Resolves once the bitmap recoveries started so far have finished. */
+  recoveriesDone(): Promise<void> {
+    return this.#recoveries;
   }
 
   get joined(): boolean {
@@ -119,8 +175,10 @@ export class MdNode {
     return this.ls.lock(name, 'NL', { flags: ['EXPEDITE'] });
   }
 
-  /** Join (md-cluster `join()`): the resources, then the slot probe. */
+  /** Join (md-cluster `join()`): learn the slot (recover_done), the resources, then the slot probe. */
   async join(): Promise<SlotProbe[]> {
+    if (this.#slot === 0) await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+    if (this.#slot > this.slots) throw new RangeError(`md-cluster: DLM slot ${this.#slot} exceeds the array's ${this.slots} slots`);
     this.#message = await this.#nl('message');
     this.#token = await this.#nl('token');
     this.#noNewDev = await this.#nl('no-new-dev');
@@ -165,9 +223,9 @@ export class MdNode {
   }
 
   /**
-   * recover_slot / recover_bitmaps, run by every survivor once the DLM
-   * membership lost the node of slot `mdSlot` (the manager calls it after
-   * the lockspace's recovery; the DLM has no recover_slot callback): take
+   * recover_bitmaps for one slot, run by every survivor once the DLM
+   * reported the node of slot `mdSlot` failed (its `recover_slot` callback
+   * queues it; callable directly too): take
    * the slot's bitmap PW (granted once recovery purged the dead node's PW),
    * take its dirty range over (from the shared on-disk bitmaps, cleared, as
    * md_bitmap_copy_from_slot(clear_bits); else from the LVB), drop the slot
@@ -340,6 +398,7 @@ export class MdNode {
   async close(): Promise<void> {
     this.#closed = true;
     this.#joined = false;
+    this.#unregister();
     await Promise.allSettled([this.#ack, this.#message, this.#token, this.#noNewDev, this.#bitmap].filter(Boolean).map((lk) => lk.unlock({ force: true })));
   }
 }

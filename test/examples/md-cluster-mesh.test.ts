@@ -32,7 +32,7 @@ describe('examples/md-cluster over routers, midcomms and the DLM', () => {
     cleanup.push(() => joined.forEach((j) => j.close()));
     await until(() => joined.every((j) => j.lockspace.raw.members.length === 3), 'lockspace members from spans');
 
-    const nodes = joined.map((j, i) => new MdNode(j.lockspace, { slot: i + 1, slots: 3, acceptDisk: () => true }));
+    const nodes = joined.map((j, i) => new MdNode(j.lockspace, { slots: 3, acceptDisk: () => true }));
     for (const n of nodes) await n.join();
     expect(nodes[2]!.probes.map((p) => p.state)).toEqual(['alive', 'alive']);
     for (const n of nodes) expect(n.modes()).toMatchObject({ token: 'NL', ack: 'CR', 'no-new-dev': 'CR', [bitmapName(n.mdSlot)]: 'PW' });
@@ -41,10 +41,14 @@ describe('examples/md-cluster over routers, midcomms and the DLM', () => {
     expect(nodes.map((n) => n.received.length)).toEqual([0, 1, 1]);
 
     await Promise.all([nodes[1]!.resyncing(10n, 20n), nodes[2]!.resyncing(30n, 40n)]);
-    expect([...nodes[0]!.suspended.entries()].sort()).toEqual([
-      [1, { low: 10n, high: 20n }],
-      [2, { low: 30n, high: 40n }],
-    ]);
+    // md slots are the DLM's (by node id), not the join order.
+    expect(new Set(nodes.map((n) => n.mdSlot)).size, 'three distinct md slots').toBe(3);
+    expect(new Map(nodes[0]!.suspended)).toEqual(
+      new Map([
+        [nodes[1]!.mdSlot, { low: 10n, high: 20n }],
+        [nodes[2]!.mdSlot, { low: 30n, high: 40n }],
+      ]),
+    );
 
     expect(await nodes[2]!.addNewDisk(new Uint8Array(16).fill(1), 4)).toBe(true);
     await until(() => nodes.every((n) => n.modes().ack === 'CR' && n.modes()['no-new-dev'] === 'CR'), 'idle again');
@@ -83,8 +87,8 @@ describe('examples/md-cluster over routers, midcomms and the DLM', () => {
       }
       throw new Error(`not reached in ${maxMs} ms of virtual time: ${what}`);
     };
-    await runUntil(() => joined.every((j) => /of view 0 \(granting\)/.test(j.state)), 'all granting under view 0');
-    const nodes = joined.map((j, i) => new MdNode(j.lockspace, { slot: i + 1, slots: 3 }));
+    await runUntil(() => joined.every((j) => /of view 1 \(granting\)/.test(j.state)), 'all granting under view 1 (the first view, naming each run)');
+    const nodes = joined.map((j) => new MdNode(j.lockspace, { slots: 3 }));
     for (const n of nodes) await n.join();
     const generation = joined[0]!.lockspace.raw.generation;
 
@@ -99,14 +103,16 @@ describe('examples/md-cluster over routers, midcomms and the DLM', () => {
     for (const j of joined.slice(0, 2)) {
       expect([...j.lockspace.raw.members]).toEqual(rest);
       expect(j.lockspace.raw.generation).toBeGreaterThan(generation);
-      expect(j.state).toMatch(/of view 1 \(granting\)/);
+      expect(j.state).toMatch(/of view 2 \(granting\)/);
     }
-    expect(nodes[1]!.received.map((m) => [m.type, m.slot])).toEqual([[MSG.METADATA_UPDATED, 0]]);
+    // md slots are the DLM's (slot - 1, by node id order among the voters), not the join order.
+    expect(nodes[1]!.received.map((m) => [m.type, m.slot])).toEqual([[MSG.METADATA_UPDATED, nodes[0]!.mdSlot]]);
     let again = false;
     const next = nodes[1]!.broadcast(MSG.RESYNCING, { low: 1n, high: 2n }).then(() => (again = true));
     await runUntil(() => again, 'a broadcast between the survivors');
     await next;
-    expect(nodes[0]!.received.map((m) => [m.type, m.slot])).toEqual([[MSG.RESYNCING, 1]]);
+    expect(nodes[0]!.received.map((m) => [m.type, m.slot])).toEqual([[MSG.RESYNCING, nodes[1]!.mdSlot]]);
+    expect(new Set(nodes.map((n) => n.mdSlot)).size, 'three distinct md slots').toBe(3);
     for (const n of nodes.slice(0, 2)) expect(n.errors).toEqual([]);
   });
 });

@@ -23,8 +23,10 @@ async function array(n: number, opts: { slots?: number; join?: number; acceptDis
   const nodes: MdNode[] = [];
   for (const id of ids) {
     const ls = await sim.node(id).join('md-uuid', { lvblen: MD_LVBLEN, members: ids });
-    nodes.push(new MdNode(ls, { slot: id, slots: opts.slots ?? n, acceptDisk: () => opts.acceptDisk?.(id) ?? true, recoverBitmap: (slot, r) => void opts.recovered?.push([id, slot, r.high]), bitmaps: opts.bitmaps }));
+    // The md slot comes from the DLM (slot - 1): members 1..n start with slots 1..n.
+    nodes.push(new MdNode(ls, { slots: opts.slots ?? n, acceptDisk: () => opts.acceptDisk?.(id) ?? true, recoverBitmap: (slot, r) => void opts.recovered?.push([id, slot, r.high]), bitmaps: opts.bitmaps }));
   }
+  for (const [i, m] of nodes.entries()) expect(m.slot).toBe(ids[i]);
   const joining = nodes.slice(0, opts.join ?? n);
   // One after another, as an array is assembled node by node (concurrent joins: see the test below).
   for (const m of joining) await settled(sim, m.join());
@@ -354,6 +356,56 @@ describe('examples/md-cluster: node death and DLM recovery', () => {
     // The sweep covers both outcomes: a message already processed and one lost with its sender.
     expect(processed).toBeGreaterThan(0);
     expect(lost).toBeGreaterThan(0);
+  });
+
+  it("the DLM's recover_slot drives the bitmap recovery: a failed node's dirty range is resynced by exactly one survivor, its suspend entry dropped everywhere, with no call from the test", async () => {
+    const bitmaps = new SharedBitmaps();
+    const recovered: Array<[number, number, bigint]> = [];
+    const { sim, nodes } = await array(3, { recovered, bitmaps });
+    await settled(sim, nodes[2]!.resyncing(4096n, 8192n));
+    for (const id of [1, 2]) expect(nodes[id - 1]!.suspended.get(2)).toEqual({ low: 4096n, high: 8192n });
+    recovered.length = 0;
+    kill(sim, nodes, 3);
+    recover(nodes, [1, 2]);
+    for (const id of [1, 2]) expect(nodes[id - 1]!.suspendReadBalancing, 'recover_prep .. recover_done').toBe(true);
+    await sim.settle();
+    await settled(sim, Promise.all([nodes[0]!.recoveriesDone(), nodes[1]!.recoveriesDone()]));
+    // Both survivors were told (recover_slot, DLM slot 3 = md slot 2) and recovered it; one found the range.
+    for (const id of [1, 2]) {
+      const n = nodes[id - 1]!;
+      expect(n.slotRecoveries.map((r) => r.mdSlot)).toEqual([2]);
+      expect(n.suspended.has(2)).toBe(false);
+      expect(n.suspendReadBalancing).toBe(false);
+      expect(n.errors).toEqual([]);
+      expect(n.ls.slots.map((s) => [s.nodeid, s.slot])).toEqual([
+        [1, 1],
+        [2, 2],
+      ]);
+    }
+    expect(nodes.slice(0, 2).flatMap((n) => n.slotRecoveries.filter((r) => r.high > 0n))).toEqual([{ mdSlot: 2, low: 4096n, high: 8192n }]);
+    expect(recovered.map(([, slot, high]) => [slot, high])).toEqual([[2, 8192n]]);
+    expect(bitmaps.read(2)).toEqual({ low: 0n, high: 0n });
+    // The survivors carry on.
+    await settled(sim, nodes[1]!.broadcast(MSG.METADATA_UPDATED));
+    expect(nodes[0]!.received.at(-1)).toMatchObject({ type: MSG.METADATA_UPDATED, slot: 1 });
+  });
+
+  it("a node whose lockspace has no slot yet joins the array once recover_done gives it one (md-cluster's join waits for it)", async () => {
+    const sim = new DlmSim({ nodes: [1, 2] });
+    const a = await sim.node(1).join('md-late', { lvblen: MD_LVBLEN, members: [1, 2] });
+    const b = await sim.node(2).join('md-late', { lvblen: MD_LVBLEN, members: [1, 2] });
+    b.raw.fence(); // node 2 restarted: no slot until it is recovered back in
+    const late = new MdNode(b, { slots: 2 });
+    expect(late.slot).toBe(0);
+    let joined = false;
+    const p = late.join().then(() => (joined = true));
+    await sim.settle();
+    expect(joined).toBe(false);
+    for (const ls of [a, b]) ls.raw.stop();
+    for (const ls of [a, b]) ls.raw.start([1, 2], { departed: [2] });
+    await settled(sim, p);
+    expect(late.slot).toBe(2);
+    expect(late.modes()).toMatchObject({ bitmap0001: 'PW', ack: 'CR' });
   });
 
   it("recovery of a failed node's bitmap slot (recover_slot): a survivor takes its bitmap PW once recovery purged the dead node's, resyncs its range; the other finds it clean; a later joiner finds the slot free", async () => {

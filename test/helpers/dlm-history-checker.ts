@@ -15,6 +15,11 @@
  *   out, or that re-admits it after a restart with a higher view number);
  *   a cut-off node's lock counts until that point or until the end of the
  *   last granting lease the node announced before it, whichever is later.
+ *   The grant that counts is the master's last grant to the lock: a mode the
+ *   application keeps by giving part of its hold up (a down-conversion, a
+ *   middle conversion's window, the old mode after a failed conversion) is
+ *   the same hold at the master, which recovery purges at the exclusion
+ *   (§4.5), however late the excluded node issues the conversion.
  * - `fence-order`: fencing tokens of PW/EX grants rise strictly per resource
  *   across holders, in grant order (the same lock may keep its token on a
  *   later grant that does not raise its mode, EX -> PW; PW -> EX draws a
@@ -33,7 +38,11 @@
  * - `lvb` (§1.7, §4.7): an LVB read (a completion the table marks R) is
  *   either zero or a value written on that resource before the read
  *   completed; without VALNOTVALID it is no older than the last write that
- *   certainly reached the master before the read was issued (zero only if
+ *   certainly reached the master before the read was issued (a
+ *   down-conversion completes on the owner without the master's answer,
+ *   §2.10, so its write counts only once a later operation of the same lock
+ *   was answered by the master, or the master granted a mode the given-up
+ *   mode excludes while the writer stayed in the views) (zero only if
  *   the resource may have gone idle since, so its LVB was dropped);
  *   VALNOTVALID appears only after some node left a view; after a node that
  *   held PW/EX was excluded, reads incompatible with that mode report
@@ -132,6 +141,16 @@ interface LockState {
   held: HMode | null;
   /** Start index of the current held interval. */
   since: number;
+  /**
+   * The completion that began the lock's current hold at its master (its
+   * grant): the hold stops counting at the first view after it that
+   * excludes the node. An interval the application opens itself (a
+   * down-conversion or a middle conversion when issued, the old mode back
+   * after a failed conversion) continues that hold and keeps its anchor.
+   */
+  anchor: number;
+  /** LVB writes of this lock's down-conversions that may not have reached the master yet (see `Write.downFrom`). */
+  uncertainDown: Write[];
   /** The mode a pending middle conversion asks for (the current interval is its window). */
   alt: HMode | null;
   /** The request or conversion in flight. */
@@ -162,13 +181,31 @@ interface Interval {
   readonly start: number;
   /** Belief end (exclusive); Infinity when the node died holding it. */
   readonly end: number;
+  /** The grant this hold continues (`LockState.anchor`): the exclusion point is counted from it. */
+  readonly anchor: number;
 }
 
 interface Write {
   readonly idx: number;
   readonly value: string;
   readonly lock: string;
+  readonly node: number;
+  /**
+   * Index from which the write certainly is at the master (reads issued
+   * after it must see it or a later value); Infinity until known.
+   */
   done: number;
+  /**
+   * Set for the write of a down-conversion: the mode the lock gave up. A
+   * down-conversion completes on the owner without a reply from the master
+   * (spec §2.10), so its completion says nothing about the master having
+   * the value. It certainly has it once a later operation of the same lock
+   * completed with the master's answer (the owner's messages to its master
+   * arrive in order), or once the master granted another lock a mode
+   * incompatible with `downFrom` while the writer's node stayed in the
+   * views (the master had to process the down-conversion first).
+   */
+  downFrom?: HMode;
 }
 
 interface ResLvb {
@@ -219,6 +256,18 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
     for (let i = from; i < n; i++) if (events[i]!.t >= t) return i;
     return n;
   };
+  /** The first committed view after index `s` that excludes `node`, or re-admits it after a restart (-1: none). */
+  const firstExclusion = (node: number, s: number): number => {
+    const rs = restarts.get(node) ?? [];
+    for (let k = 0; k < views.length; k++) {
+      const v = views[k]!;
+      if (v.idx <= s) continue;
+      if (!v.members.has(node)) return k;
+      const r = rs.find((x) => x > s && x < v.idx);
+      if (r !== undefined && v.view > viewBefore(r)) return k;
+    }
+    return -1;
+  };
   const exclusionCache = new Map<string, number>();
   /**
    * Where a hold of node `node` that started at index `s` stops counting
@@ -231,22 +280,20 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
     const cached = exclusionCache.get(key);
     if (cached !== undefined) return cached;
     let result = Number.POSITIVE_INFINITY;
-    const rs = restarts.get(node) ?? [];
-    for (const v of views) {
-      if (v.idx <= s) continue;
-      let excluded = !v.members.has(node);
-      if (!excluded) {
-        const r = rs.find((x) => x > s && x < v.idx);
-        if (r !== undefined && v.view > viewBefore(r)) excluded = true;
-      }
-      if (!excluded) continue;
+    const k = firstExclusion(node, s);
+    if (k >= 0) {
+      const v = views[k]!;
       let until = events[v.idx]!.t;
       for (const g of granting.get(node) ?? []) if (g.idx < v.idx) until = Math.max(until, g.until);
       result = firstAtOrAfter(v.idx, until);
-      break;
     }
     exclusionCache.set(key, result);
     return result;
+  };
+  /** A view excluding `node` (as in `firstExclusion`) was committed between indices `a` and `b` (exclusive): its master copies may have been purged. */
+  const excludedBetween = (node: number, a: number, b: number): boolean => {
+    const k = firstExclusion(node, a);
+    return k >= 0 && views[k]!.idx < b;
   };
   const excludedBefore = (node: number, i: number): boolean => views.some((v) => v.idx < i && !v.members.has(node));
   /**
@@ -294,8 +341,8 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
     for (const ls of locks.values()) {
       if (ls.ended || (incarnation.get(ls.node) ?? 0) !== ls.incarnation) continue;
       const snap = snapshot.get(ls.lock);
-      if (ls.held !== null && exclusionEnd(ls.node, ls.since) < at) {
-        report('bad-completion', `${ls.lock} (node ${ls.node}) still holds ${ls.held} after the heal although a view excluded its node (event ${exclusionEnd(ls.node, ls.since)})`, ls.since);
+      if (ls.held !== null && exclusionEnd(ls.node, ls.anchor) < at) {
+        report('bad-completion', `${ls.lock} (node ${ls.node}) still holds ${ls.held} after the heal although a view excluded its node (event ${exclusionEnd(ls.node, ls.anchor)})`, ls.since);
         continue;
       }
       const pendingFrom = ls.pending?.kind === 'convert' ? ls.pending.from : null;
@@ -319,21 +366,38 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
   };
   /** End the current interval at `at` (a middle conversion's window keeps both modes unless `plain`). */
   const closeHeld = (ls: LockState, at: number, plain = false): void => {
-    if (ls.held !== null) intervals.push({ lock: ls.lock, node: ls.node, res: ls.res, modes: ls.alt && !plain ? [ls.held, ls.alt] : [ls.held], start: ls.since, end: at });
+    if (ls.held !== null) intervals.push({ lock: ls.lock, node: ls.node, res: ls.res, modes: ls.alt && !plain ? [ls.held, ls.alt] : [ls.held], start: ls.since, end: at, anchor: ls.anchor });
     ls.held = null;
     ls.alt = null;
   };
-  const openHeld = (ls: LockState, mode: HMode, at: number, alt: HMode | null = null, plain = false): void => {
+  /**
+   * Open a held interval at `at`: `grant` when the master granted it (the
+   * hold's anchor moves there); otherwise the application opened it itself
+   * and it continues the current hold (same anchor).
+   */
+  const openHeld = (ls: LockState, mode: HMode, at: number, alt: HMode | null = null, plain = false, grant = false): void => {
     closeHeld(ls, at, plain);
     ls.held = mode;
     ls.alt = alt;
     ls.since = at;
+    if (grant) ls.anchor = at;
   };
-  const issueWrite = (ls: LockState, value: string | undefined, idx: number, op: Op): void => {
+  const issueWrite = (ls: LockState, value: string | undefined, idx: number, op: Op, downFrom?: HMode): void => {
     const r = lvbOf(ls.res);
-    r.writes.push({ idx, value: value ?? '', lock: ls.lock, done: Number.POSITIVE_INFINITY });
+    const w: Write = { idx, value: value ?? '', lock: ls.lock, node: ls.node, done: Number.POSITIVE_INFINITY, ...(downFrom ? { downFrom } : {}) };
+    r.writes.push(w);
     r.mustInvalid = null;
-    op.write = r.writes[r.writes.length - 1]!;
+    op.write = w;
+  };
+  /**
+   * A grant of `mode` on `ls` at index i: the master processed every
+   * down-conversion, still unconfirmed, of another lock whose given-up mode
+   * excludes `mode`, unless that writer's node was excluded meanwhile.
+   */
+  const confirmDownWrites = (ls: LockState, mode: HMode, i: number): void => {
+    for (const w of lvbOf(ls.res).writes) {
+      if (w.downFrom && w.done === Number.POSITIVE_INFINITY && w.lock !== ls.lock && !compatibleModes(w.downFrom, mode) && !excludedBetween(w.node, w.idx, i)) w.done = i;
+    }
   };
   const checkRead = (ls: LockState, op: Op, e: DoneEvent, i: number): void => {
     lvbReads++;
@@ -356,8 +420,9 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
         return;
       }
     }
+    // Certain: completed before the read was issued, or confirmed by this very grant (done === i).
     let certain: Write | undefined;
-    for (const w of r.writes) if (w.done < op.idx) certain = w;
+    for (const w of r.writes) if (w.done < op.idx || w.done === i) certain = w;
     if (!certain) return; // nothing certainly written yet: zero or any value written so far
     const idleAfter = r.idle.some((x) => x >= certain!.idx && x < i);
     if (zero) {
@@ -384,7 +449,7 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
         }
         const op: Op = { idx: i, kind: 'request', lock: e.lock, node: e.node, mode: e.mode, flags: e.flags, from: null, done: -1 };
         ops.set(e.op, op);
-        const ls: LockState = { lock: e.lock, node: e.node, res: e.res, incarnation: incarnation.get(e.node) ?? 0, held: null, since: i, pending: op, unlockOp: null, alt: null, cancelled: false, everCancelled: false, unlockIssued: false, ended: false, present: false, killed: false, killedMode: null };
+        const ls: LockState = { lock: e.lock, node: e.node, res: e.res, incarnation: incarnation.get(e.node) ?? 0, held: null, since: i, anchor: i, uncertainDown: [], pending: op, unlockOp: null, alt: null, cancelled: false, everCancelled: false, unlockIssued: false, ended: false, present: false, killed: false, killedMode: null };
         locks.set(e.lock, ls);
         break;
       }
@@ -406,7 +471,7 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
           }
           ls.pending = op;
           ls.cancelled = false;
-          if (lvbOp(from, e.mode) === 'W') issueWrite(ls, e.lvb, i, op);
+          if (lvbOp(from, e.mode) === 'W') issueWrite(ls, e.lvb, i, op, isDown(from, e.mode) ? from : undefined);
           if (isDown(from, e.mode)) openHeld(ls, e.mode, i);
           else if (isMiddle(from, e.mode)) openHeld(ls, from, i, e.mode);
         } else {
@@ -467,6 +532,13 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
         })();
         if (!okStatus) report('bad-completion', `${op.kind} ${e.op} on ${e.lock} completed with ${e.status}, which it cannot have here`, op.idx, i);
         if (ls.pending === op) ls.pending = null;
+        /** The master answered this operation (not a down-conversion, which completes on the owner, §2.10). */
+        const fromMaster = op.kind !== 'convert' || !isDown(op.from!, op.mode!);
+        if (fromMaster && (e.status === 'OK' || (op.kind === 'unlock' && e.status === 'EUNLOCK'))) {
+          // The owner's messages reach its master in order: its earlier down-conversions are there.
+          for (const w of ls.uncertainDown) if (w.done === Number.POSITIVE_INFINITY) w.done = i;
+          ls.uncertainDown = [];
+        }
         if (op.kind === 'unlock') {
           const w = op.write;
           if (w && (e.status === 'OK' || e.status === 'EUNLOCK')) w.done = i;
@@ -477,13 +549,15 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
         if (granted) {
           const mode = op.mode!;
           const w = op.write;
-          if (w) w.done = i;
+          if (w && w.downFrom) ls.uncertainDown.push(w);
+          else if (w) w.done = i;
+          if (fromMaster) confirmDownWrites(ls, mode, i);
           if (e.mode !== mode) report(e.mode === null || mi(e.mode) < mi(mode) ? 'lost-lock' : 'bad-completion', `${op.kind} ${e.op} on ${e.lock} granted ${mode} but the lock reports ${e.mode ?? 'no mode'}`, i);
           if (ls.unlockIssued) {
             // Granted although an unlock was already issued: the lock is going away; not held.
           } else {
             const before = op.kind === 'request' ? null : op.from;
-            openHeld(ls, mode, i);
+            openHeld(ls, mode, i, null, false, fromMaster);
             if (op.kind === 'request') {
               setPresent(ls, true, i);
               // When a view excludes the node, recovery purges the lock at its master.
@@ -552,7 +626,7 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
           if (ls.pending) ls.pending.done = i; // no completion expected from a dead node
           if (ls.held !== null) {
             // Held on, as far as the survivors know, until a view excludes the node (the interval is truncated there).
-            intervals.push({ lock: ls.lock, node: ls.node, res: ls.res, modes: ls.alt ? [ls.held, ls.alt] : [ls.held], start: ls.since, end: Number.POSITIVE_INFINITY });
+            intervals.push({ lock: ls.lock, node: ls.node, res: ls.res, modes: ls.alt ? [ls.held, ls.alt] : [ls.held], start: ls.since, end: Number.POSITIVE_INFINITY, anchor: ls.anchor });
             ls.killedMode = ls.held;
             ls.held = null;
           } else setPresent(ls, false, i);
@@ -581,11 +655,11 @@ export function checkHistory(events: readonly HistoryEvent[], options: CheckOpti
   }
   const byRes = new Map<string, Eff[]>();
   const addEff = (iv: Interval): void => {
-    const end = Math.min(iv.end, exclusionEnd(iv.node, iv.start));
+    const end = Math.min(iv.end, exclusionEnd(iv.node, iv.anchor));
     if (end > iv.start) (byRes.get(iv.res) ?? byRes.set(iv.res, []).get(iv.res)!).push({ iv, start: iv.start, end });
   };
   for (const iv of intervals) addEff(iv);
-  for (const ls of locks.values()) if (ls.held !== null) addEff({ lock: ls.lock, node: ls.node, res: ls.res, modes: ls.alt ? [ls.held, ls.alt] : [ls.held], start: ls.since, end: n });
+  for (const ls of locks.values()) if (ls.held !== null) addEff({ lock: ls.lock, node: ls.node, res: ls.res, modes: ls.alt ? [ls.held, ls.alt] : [ls.held], start: ls.since, end: n, anchor: ls.anchor });
   const conflict = (a: readonly HMode[], b: readonly HMode[]): boolean => a.every((x) => b.every((y) => !compatibleModes(x, y)));
   const show = (m: readonly HMode[]): string => m.join('->');
   for (const [res, list] of byRes) {

@@ -46,6 +46,10 @@ interface Handle {
   busy: 'request' | 'convert' | 'unlock' | null;
   abort: AbortController | null;
   writes: number;
+  /** An unlock was refused (EBUSY: a cancel in progress, §2.9) and the lock kept its mode: the application only unlocks it again. */
+  unlockRefused: boolean;
+  /** The LVB that refused unlock carried: sent again, the same value, so the history has no write it never issued. */
+  refusedLvb?: Uint8Array | undefined;
 }
 
 export interface LockClientOptions {
@@ -132,7 +136,7 @@ export class LockClient {
   /** A new request. */
   request(res: string, mode: HMode, flags: readonly ('NOQUEUE')[] = [], cancellable = false): void {
     const key = `n${this.#o.node}.${this.#o.incarnation}#${++this.#locks}`;
-    const h: Handle = { key, res, lk: null, held: null, busy: 'request', abort: cancellable ? new AbortController() : null, writes: 0 };
+    const h: Handle = { key, res, lk: null, held: null, busy: 'request', abort: cancellable ? new AbortController() : null, writes: 0, unlockRefused: false };
     this.#handles.set(key, h);
     const op = this.#op();
     this.issued++;
@@ -204,7 +208,7 @@ export class LockClient {
   unlock(h: Handle): void {
     const lk = h.lk!;
     const from = h.held;
-    const lvb = from === 'PW' || from === 'EX' ? this.#lvbValue(h) : undefined;
+    const lvb = h.unlockRefused ? h.refusedLvb : from === 'PW' || from === 'EX' ? this.#lvbValue(h) : undefined;
     const op = this.#op();
     h.busy = 'unlock';
     this.issued++;
@@ -218,7 +222,15 @@ export class LockClient {
       (err: unknown) => {
         this.#done(h, op, errCode(err));
         if (lk.ended) this.#handles.delete(h.key);
-        else h.busy = null;
+        else {
+          // Refused and the lock is still there (EBUSY while a cancel is in progress, §2.9): the
+          // application still holds its mode and must unlock it again (releaseAll/step do), or it
+          // would block its resource for good.
+          h.busy = null;
+          h.held = (lk.mode ?? null) as HMode | null;
+          h.unlockRefused = true;
+          h.refusedLvb = lvb;
+        }
       },
     );
   }
@@ -236,13 +248,14 @@ export class LockClient {
     const r = this.#o.rand;
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
     const idle = [...this.#handles.values()].filter((h) => h.busy === null && h.held !== null);
+    const convertible = idle.filter((h) => !h.unlockRefused);
     const cancellable = [...this.#handles.values()].filter((h) => h.abort !== null);
     const x = r();
     if (x < 0.4 && this.#handles.size < (this.#o.maxLocks ?? 4)) {
       const mode = pick(MODES);
       this.request(pick(this.#o.resources), mode, r() < 0.3 ? ['NOQUEUE'] : [], r() < 0.3);
-    } else if (x < 0.65 && idle.length > 0) {
-      const h = pick(idle);
+    } else if (x < 0.65 && convertible.length > 0) {
+      const h = pick(convertible);
       const to = pick(MODES.filter((m) => m !== h.held));
       const flags: ('NOQUEUE' | 'QUECVT')[] = [];
       if (r() < 0.25) flags.push('NOQUEUE');

@@ -314,14 +314,3 @@ export class HostilePeer {
 /** Math.imul's inverse of the id table's Fibonacci multiplier 0x9e3779b1 (mod 2^32). */
 export const FIB_INVERSE = 0x0e8b2f51;
 
-/** A seeded generator (mulberry32) for attack choices: same seed, same run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -549,6 +549,39 @@ export function since(t0: number): number {
   return Math.round(performance.now() - t0);
 }
 
+/**
+ * The effect an attack is waiting for: the relay exiting, or the attacker's
+ * link `connId` closing (`label` names it in the effect, e.g. 'attacker
+ * link closed: <reason>'). `effect` starts as `none` and `timeToEffectMs`
+ * as null; both are set once, when the first of the two happens, with the
+ * time since `t0` (the attack's start, performance.now()).
+ */
+export class EffectWatch {
+  readonly t0: number;
+  effect: string;
+  timeToEffectMs: number | null = null;
+  readonly #done: Promise<void>;
+
+  constructor(relay: RelayProcess, connId: string, label: string, none: string, t0 = performance.now()) {
+    this.t0 = t0;
+    this.effect = none;
+    this.#done = Promise.race([
+      relay.exited.then(() => 'relay exited'),
+      relay.waitLinkDown(connId, SAFETY_MS * 2).then((r) => (r === null ? null : `${label} closed: ${r}`)),
+    ]).then((what) => {
+      if (what !== null && this.timeToEffectMs === null) {
+        this.effect = what;
+        this.timeToEffectMs = since(this.t0);
+      }
+    });
+  }
+
+  /** Wait for the effect, at most 10 s: the relay may still be working through what it read (a safety net, not a sleep: the effect ends it). */
+  settle(): Promise<void> {
+    return Promise.race([this.#done, new Promise<void>((r) => setTimeout(r, 10_000))]);
+  }
+}
+
 export interface AttackEnd {
   attack: string;
   relay: RelayProcess;

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { DMSG, DMSGF } from '../../src/wire/constants.ts';
 import { HostilePeer } from '../helpers/hostile-peer.ts';
-import { KEYS, MAX_LATENCY_MS, SAFETY_MS, finishAttack, since, size, startBystander, startHostileRelay, useHostileCleanup } from '../helpers/hostile-relay.ts';
+import { EffectWatch, KEYS, MAX_LATENCY_MS, SAFETY_MS, finishAttack, size, startBystander, startHostileRelay, useHostileCleanup } from '../helpers/hostile-relay.ts';
 
 useHostileCleanup();
 
@@ -30,36 +30,25 @@ describe('hostile: 1 MiB echo transactions from a peer that never reads', () => 
     expect(circuit, 'the relay relays its echo span to the attacker').not.toBeNull();
     peer.pauseReading();
 
-    const t0 = performance.now();
-    let effect = `none after ${TRANSACTIONS} MiB`;
-    let timeToEffectMs: number | null = null;
-    const watch = Promise.race([
-      relay.exited.then(() => 'relay exited'),
-      relay.waitLinkDown(connId, SAFETY_MS * 2).then((r) => (r === null ? null : `attacker link closed: ${r}`)),
-    ]).then((what) => {
-      if (what !== null && timeToEffectMs === null) {
-        effect = what;
-        timeToEffectMs = since(t0);
-      }
-    });
+    const watch = new EffectWatch(relay, connId, 'attacker link', `none after ${TRANSACTIONS} MiB`);
     // CREATE|DELETE with 1 MiB on the relay's echo span: the echo answers with the same 1 MiB.
     const cmd = (DMSG.DBG_SHELL | DMSGF.CREATE | DMSGF.DELETE | DMSGF.REVCIRC) >>> 0;
     let sent = 0;
-    const deadline = t0 + SAFETY_MS;
+    const deadline = watch.t0 + SAFETY_MS;
     while (sent < TRANSACTIONS && !peer.isClosed && performance.now() < deadline) {
       let ok = true;
       for (const c of peer.frameChunks({ cmd, msgid: BigInt(sent + 100), circuit: circuit! }, undefined, AUX)) ok = peer.write(c) && ok;
       sent++;
       if (!ok) await peer.drained();
     }
-    await Promise.race([watch, new Promise((r) => setTimeout(r, 10_000))]);
+    await watch.settle();
 
     const broken = await finishAttack({
       attack: '1b 1 MiB echo transactions (never reads)',
       relay,
       bystander,
-      effect,
-      timeToEffectMs,
+      effect: watch.effect,
+      timeToEffectMs: watch.timeToEffectMs,
       baselineRssMb,
       maxLatencyMs: MAX_LATENCY_MS,
       rssLimitMb: baselineRssMb + size(250, 400),

@@ -15,7 +15,8 @@ import { Router } from '../../src/span/router.ts';
 import { connectTcp } from '../../src/transport/index.ts';
 import { DMSG, DMSGF, DMSG_PEER } from '../../src/wire/constants.ts';
 import { concatBytes } from '../../src/wire/frame-encoder.ts';
-import { ATTACK_PEER_TYPE, FIB_INVERSE, HostilePeer, seededRandom } from '../helpers/hostile-peer.ts';
+import { ATTACK_PEER_TYPE, FIB_INVERSE, HostilePeer } from '../helpers/hostile-peer.ts';
+import { mulberry32 } from '../helpers/prng.ts';
 import { MAX_LATENCY_MS, SAFETY_MS, finishAttack, since, size, startBystander, startHostileRelay, useHostileCleanup, type RelayProcess } from '../helpers/hostile-relay.ts';
 
 useHostileCleanup();
@@ -168,7 +169,7 @@ describe(`hostile: fuzz, valid and hostile peers mixed for ${DURATION_MS / 1000}
     const relay = await startHostileRelay({});
     const baselineRssMb = relay.sampleRss()!;
     const bystander = await startBystander(relay);
-    const s: FuzzState = { relay, rnd: seededRandom(SEED), live: [], counts: {}, validTrips: 0, validFailures: [] };
+    const s: FuzzState = { relay, rnd: mulberry32(SEED), live: [], counts: {}, validTrips: 0, validFailures: [] };
     const names = Object.keys(ACTIONS);
     const pending: Promise<void>[] = [];
 

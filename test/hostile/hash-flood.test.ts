@@ -12,7 +12,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DMSG, DMSGF } from '../../src/wire/constants.ts';
-import { FIB_INVERSE, HostilePeer, seededRandom } from '../helpers/hostile-peer.ts';
+import { FIB_INVERSE, HostilePeer } from '../helpers/hostile-peer.ts';
+import { mulberry32 } from '../helpers/prng.ts';
 import { MAX_LATENCY_MS, SAFETY_MS, finishAttack, since, size, startBystander, startHostileRelay, useHostileCleanup, type RelayProcess } from '../helpers/hostile-relay.ts';
 
 useHostileCleanup();
@@ -57,7 +58,7 @@ describe('hostile: hash flooding the transaction-id table', () => {
     const bystander = await startBystander(relay);
 
     // Baseline: seeded random ids (what a well-behaved peer's ids cost).
-    const rnd = seededRandom(SEED);
+    const rnd = mulberry32(SEED);
     const unique = new Set<number>();
     while (unique.size < CREATES + UNKNOWN) unique.add(1 + Math.floor(rnd() * 0xfffffffe));
     const randomIds = [...unique];

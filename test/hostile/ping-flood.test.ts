@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { HostilePeer } from '../helpers/hostile-peer.ts';
-import { KEYS, MAX_LATENCY_MS, SAFETY_MS, finishAttack, since, size, startBystander, startHostileRelay, useHostileCleanup } from '../helpers/hostile-relay.ts';
+import { EffectWatch, KEYS, MAX_LATENCY_MS, SAFETY_MS, finishAttack, size, startBystander, startHostileRelay, useHostileCleanup } from '../helpers/hostile-relay.ts';
 
 useHostileCleanup();
 
@@ -28,27 +28,16 @@ describe('hostile: PING flood from a peer that never reads', () => {
     const block = peer.pingBlock(16); // 4096 PINGs, 256 KiB, seq-continuous when repeated
     const t0 = performance.now();
     const blocks = Math.ceil(PINGS / 4096);
-    let effect = `none after ${blocks * 4096} PINGs`;
-    let timeToEffectMs: number | null = null;
-    const watch = Promise.race([
-      relay.exited.then(() => 'relay exited'),
-      relay.waitLinkDown(connId, SAFETY_MS * 2).then((r) => (r === null ? null : `attacker link closed: ${r}`)),
-    ]).then((what) => {
-      if (what !== null && timeToEffectMs === null) {
-        effect = what;
-        timeToEffectMs = since(t0);
-      }
-    });
+    const watch = new EffectWatch(relay, connId, 'attacker link', `none after ${blocks * 4096} PINGs`, t0);
     const written = await peer.flood(blocks, () => block, t0 + SAFETY_MS);
-    // The relay may still be working through what it read: a safety net, not a sleep (the watch ends it).
-    await Promise.race([watch, new Promise((r) => setTimeout(r, 10_000))]);
+    await watch.settle();
 
     const broken = await finishAttack({
       attack: '1a ping flood (never reads)',
       relay,
       bystander,
-      effect,
-      timeToEffectMs,
+      effect: watch.effect,
+      timeToEffectMs: watch.timeToEffectMs,
       baselineRssMb,
       maxLatencyMs: MAX_LATENCY_MS,
       rssLimitMb: baselineRssMb + size(200, 300),

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DMSG, DMSGF } from '../../src/wire/constants.ts';
 import { ATTACK_PEER_TYPE, HostilePeer } from '../helpers/hostile-peer.ts';
-import { KEYS, MAX_LATENCY_MS, SAFETY_MS, finishAttack, since, size, startBystander, startHostileRelay, useHostileCleanup } from '../helpers/hostile-relay.ts';
+import { EffectWatch, KEYS, MAX_LATENCY_MS, SAFETY_MS, finishAttack, size, startBystander, startHostileRelay, useHostileCleanup } from '../helpers/hostile-relay.ts';
 
 useHostileCleanup();
 
@@ -40,22 +40,11 @@ async function sinkAttack(attack: string, config: Record<string, unknown>, expec
       churner.sendConn({ peerMask: 0n });
       const ids = Array.from({ length: SPANS }, () => [randomUUID(), randomUUID()] as const);
 
-      const t0 = performance.now();
-      let effect = `none after ${ROUNDS} rounds of ${SPANS} spans`;
-      let timeToEffectMs: number | null = null;
-      const watch = Promise.race([
-        relay.exited.then(() => 'relay exited'),
-        relay.waitLinkDown(sinkId, SAFETY_MS * 2).then((r) => (r === null ? null : `sink link closed: ${r}`)),
-      ]).then((what) => {
-        if (what !== null && timeToEffectMs === null) {
-          effect = what;
-          timeToEffectMs = since(t0);
-        }
-      });
+      const watch = new EffectWatch(relay, sinkId, 'sink link', `none after ${ROUNDS} rounds of ${SPANS} spans`);
       let rounds = 0;
       let msgid = 100n;
-      const deadline = t0 + SAFETY_MS;
-      while (rounds < ROUNDS && timeToEffectMs === null && !churner.isClosed && performance.now() < deadline) {
+      const deadline = watch.t0 + SAFETY_MS;
+      while (rounds < ROUNDS && watch.timeToEffectMs === null && !churner.isClosed && performance.now() < deadline) {
         const first = msgid;
         await churner.writeFrames(SPANS, (i) => churner.spanFrame(first + BigInt(i), { service: 'churn', instance: `i${i}`, clusterId: ids[i]![0], instanceId: ids[i]![1] }));
         await churner.writeFrames(SPANS, (i) => churner.frame({ cmd: (DMSG.LNK_ERROR | DMSGF.DELETE) >>> 0, msgid: first + BigInt(i) }));
@@ -64,14 +53,14 @@ async function sinkAttack(attack: string, config: Record<string, unknown>, expec
         if ((await churner.pingRtt(SAFETY_MS)) === null) break;
         rounds++;
       }
-      await Promise.race([watch, new Promise((r) => setTimeout(r, 10_000))]);
+      await watch.settle();
 
       const broken = await finishAttack({
         attack,
         relay,
         bystander,
-        effect,
-        timeToEffectMs,
+        effect: watch.effect,
+        timeToEffectMs: watch.timeToEffectMs,
         baselineRssMb,
         maxLatencyMs: MAX_LATENCY_MS,
         rssLimitMb: baselineRssMb + size(250, 400),
@@ -79,7 +68,7 @@ async function sinkAttack(attack: string, config: Record<string, unknown>, expec
         extra: { rounds, spanMessagesPerRound: SPANS * 2 },
       });
       expect(broken, relay.log()).toEqual([]);
-      if (expectWhy !== undefined) expect(effect).toContain(expectWhy);
+      if (expectWhy !== undefined) expect(watch.effect).toContain(expectWhy);
     } finally {
       clearInterval(pad);
     }

@@ -2,22 +2,32 @@
  * The program a DLM test host runs in its namespace (`node --import tsx
  * test/hosts/dlm-host.ts RELAY-FLAGS`): the relay `dmsg relay RELAY-FLAGS`
  * runs (same flags, same settings checks, same daemon, same JSON event log
- * on stderr), with `--lockspace NAME` among the flags, plus random lock
- * traffic (dlm-workload.ts) on that lockspace of the relay's own DLM node.
- * So killing the process kills the host: relay, DLM node and its lock
- * holders at once.
+ * on stderr), with `--lockspace NAME` (and `--voters`, `--views-dir`,
+ * `--node-id`) among the flags, plus the shared history recorder's seeded
+ * random lock workload (test/helpers/dlm-history-recorder.ts, the one the
+ * in-process and multi-process fault tests use) on that lockspace. So
+ * killing the process kills the host: relay, DLM node and lock holders.
  *
- * The workload is configured by the environment variable DMSG_HOSTS_DLM
- * (JSON: DlmHostConfig). Stdout: one JSON record per line, `{t, host, ev,
- * ...}` — `members` whenever the lockspace's member list changes, `view`
- * and `state` for every output of the views driver where the lockspace has
- * one, then the workload's records once the file `go` exists (the harness
- * makes it when every host has all members) and this host's lockspace has
- * `members` members (so a restarted host waits to be back in), and `stats`
- * every second.
+ * Configured by the environment variable DMSG_HOSTS_DLM (JSON:
+ * DlmHostConfig). Stdout, one JSON object per line (stdout is a pipe,
+ * written synchronously on Linux, so a SIGKILL loses at most the line being
+ * written; the reader drops a torn line):
+ * - history events (`type`: request, done, view, granting, held ...;
+ *   dlm-history-types.ts), times from `performance.timeOrigin +
+ *   performance.now()` (the same clock in every namespace of one machine);
+ * - control answers (`ev`): `started {nodeid}`, `members {n}` on every
+ *   change, `granting` once, `state {text}` (the views driver's status), `stats` every second (member
+ *   list, generation, recovery counters), `status {pending, members}`, `paused`,
+ *   `snapshot`, `drained {pending}`.
+ *
+ * Commands on stdin, one per line: `go` (one workload step every `stepMs`
+ * until `pause`), `pause`, `status`, `snapshot` (record the `held`
+ * events), `drain` (unlock everything held until nothing is pending,
+ * bounded), `dump` (the lockspace's resources and queues, for failure
+ * reports), `exit`.
  */
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { relayCommand, flagSettings } from '../../src/cli/commands/relay.ts';
 import { mergeSettings, toRelayConfig, validateSettings } from '../../src/cli/relay-config.ts';
@@ -25,16 +35,24 @@ import { startRelay } from '../../src/cli/relay-daemon.ts';
 import { parseEndpoint } from '../../src/cli/address.ts';
 import { clearStaleSocket } from '../../src/cli/stale-socket.ts';
 import { EventLog, type LogFormat, type LogLevel } from '../../src/cli/ops/event-log.ts';
-import { runWorkload, type WorkloadOptions, type WorkloadRecord } from './dlm-workload.ts';
+import { LockClient } from '../helpers/dlm-history-recorder.ts';
+import type { HistoryEvent } from '../helpers/dlm-history-types.ts';
+import { lcg } from '../helpers/mesh.ts';
 
 /** DMSG_HOSTS_DLM. */
-export interface DlmHostConfig extends WorkloadOptions {
+export interface DlmHostConfig {
   /** The lockspace the workload uses (one of the --lockspace flags). */
   lockspace: string;
-  /** Start the workload once this file exists... */
-  go: string;
-  /** ...and the lockspace has at least this many members (a restarted host waits to be back in). @default 0 */
-  members?: number;
+  /** Seed of this incarnation's workload. */
+  seed: number;
+  /** Incarnation number (1 for the first run of a host, +1 per restart). */
+  incarnation: number;
+  /** Resource names the workload uses. */
+  resources: string[];
+  /** Pause between workload steps, ms. */
+  stepMs: number;
+  /** LVB length of the lockspace (the relay's default). @default 32 */
+  lvblen?: number;
 }
 
 function parseFlags(args: readonly string[]): Record<string, string | boolean | string[] | undefined> {
@@ -57,37 +75,94 @@ async function main(): Promise<void> {
     if (e.kind === 'unix' && (await clearStaleSocket(e.path)) === 'removed') config.log(`removed stale socket ${e.path} (left by a relay that did not stop cleanly)`);
   }
   const relay = await startRelay(config);
-  const out = (r: Record<string, unknown>): void => { process.stdout.write(JSON.stringify({ t: Date.now(), host: name, ...r }) + '\n'); };
+  const now = (): number => performance.timeOrigin + performance.now();
+  const line = (o: object): void => { process.stdout.write(JSON.stringify(o) + '\n'); };
+  const say = (ev: string, fields: Record<string, unknown> = {}): void => line({ ev, t: now(), host: name, ...fields });
+  const sink = (e: HistoryEvent): void => line(e);
   const ls = relay.dlm?.lockspace(cfg.lockspace);
   if (!ls) throw new Error(`no lockspace ${cfg.lockspace}: give --lockspace ${cfg.lockspace}`);
-  out({ ev: 'started', nodeid: relay.dlm!.dlm.nodeid });
-  // The views driver's outputs and status (issue 14, vdrive), once the membership has them.
-  const membership = relay.dlm!.memberships.get(cfg.lockspace) as unknown as Record<string, unknown> | undefined;
-  for (const [key, ev] of [['views$', 'view'], ['state$', 'state']] as const) {
-    const o = membership?.[key] as { subscribe?: (f: (v: unknown) => void) => unknown } | undefined;
-    if (typeof o?.subscribe === 'function') o.subscribe((v) => out({ ev, value: v }));
-  }
+  const nodeid = relay.dlm!.dlm.nodeid;
+  const client = new LockClient({ node: nodeid, incarnation: cfg.incarnation, ls, resources: cfg.resources, rand: lcg(cfg.seed), now, sink, lvblen: cfg.lvblen ?? 32 });
 
-  const stop = new AbortController();
-  let members = '';
+  // The views driver's outputs (docs/views.md), recorded as the fault tests' fault-node.ts does.
+  const membership = relay.dlm!.memberships.get(cfg.lockspace) as unknown as { views$?: { subscribe(o: (v: unknown) => void): unknown }; state$?: { subscribe(o: (v: unknown) => void): unknown } } | undefined;
+  // The driver's status text (why it does not grant), for failure reports.
+  membership?.state$?.subscribe((text) => say('state', { text }));
+  let saidGranting = false;
+  membership?.views$?.subscribe((v) => {
+    const o = v as { type: string; view: number; members?: number[]; until?: number; reason?: string };
+    const base = { t: now(), node: nodeid };
+    if (o.type === 'committed') sink({ type: 'view', ...base, view: o.view, members: [...(o.members ?? [])] });
+    else if (o.type === 'granting') {
+      sink({ type: 'granting', ...base, view: o.view, until: o.until ?? 0 });
+      if (!saidGranting) say('granting');
+      saidGranting = true;
+    } else if (o.type === 'stopped') sink({ type: 'stopped', ...base, view: o.view, reason: o.reason ?? '' });
+  });
+  say('started', { nodeid });
+
+  let lastMembers = -1;
   const watch = setInterval(() => {
-    const m = [...ls.raw.members].join(',');
-    if (m !== members) { members = m; out({ ev: 'members', members: [...ls.raw.members] }); }
-  }, 50);
-  const stats = setInterval(() => out({ ev: 'stats', stats: ls.raw.stats }), 1000);
-  const shutdown = (): void => { stop.abort(); };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+    const m = ls.raw.members.length;
+    if (m !== lastMembers) say('members', { n: (lastMembers = m) });
+  }, 20);
 
-  while (!(existsSync(cfg.go) && ls.raw.members.length >= (cfg.members ?? 0)) && !stop.signal.aborted) await new Promise((r) => setTimeout(r, 50));
-  if (!stop.signal.aborted) {
-    out({ ev: 'go' });
-    await runWorkload(ls, (r: WorkloadRecord) => out(r as unknown as Record<string, unknown>), stop.signal, cfg);
-  }
-  clearInterval(watch);
-  clearInterval(stats);
-  await relay.stop();
-  process.exit(0);
+  // The lockspace's counters every second (recovery runs/completions ...), for failure reports.
+  const stats = setInterval(() => {
+    const raw = ls.raw as unknown as { stats: { recovery?: unknown; grants: number; waits: number }; generation?: unknown };
+    say('stats', { members: [...ls.raw.members], generation: raw.generation ?? null, grants: raw.stats.grants, waits: raw.stats.waits, recovery: raw.stats.recovery ?? null, pending: client.pending });
+  }, 1000);
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  let running = false;
+  let loop = 0;
+  const go = async (): Promise<void> => {
+    if (running) return;
+    running = true;
+    const mine = ++loop;
+    while (running && loop === mine) {
+      client.step();
+      await sleep(cfg.stepMs);
+    }
+    if (loop === mine) say('paused');
+  };
+  const drain = async (): Promise<void> => {
+    // Bounded: unlock whatever is held and idle until nothing is pending (or give up after 2000 rounds).
+    for (let i = 0; i < 2000; i++) {
+      client.releaseAll();
+      await sleep(5);
+      if (client.pending === 0 && client.heldLocks().length === 0) break;
+    }
+    say('drained', { pending: client.pending });
+  };
+  let exiting = false;
+  const exit = async (): Promise<void> => {
+    if (exiting) return;
+    exiting = true;
+    running = false;
+    clearInterval(watch);
+    clearInterval(stats);
+    client.kill();
+    await relay.stop().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void exit());
+  process.on('SIGINT', () => void exit());
+  const rl = createInterface({ input: process.stdin });
+  rl.on('line', (l) => {
+    const cmd = l.trim();
+    if (cmd === 'go') void go();
+    else if (cmd === 'pause') running = false;
+    else if (cmd === 'status') say('status', { pending: client.pending, members: ls.raw.members.length });
+    else if (cmd === 'snapshot') {
+      client.snapshot();
+      say('snapshot');
+    } else if (cmd === 'dump') {
+      const raw = ls.raw as unknown as { dump(): unknown; stats: unknown; members: readonly number[] };
+      say('dump', { members: [...raw.members], stats: raw.stats, resources: raw.dump() });
+    } else if (cmd === 'drain') void drain();
+    else if (cmd === 'exit') void exit();
+  });
+  rl.on('close', () => void exit());
 }
 
 main().catch((err: unknown) => {

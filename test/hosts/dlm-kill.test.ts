@@ -1,39 +1,38 @@
 /**
- * Issue 12's DLM across hosts, a host killed and restarted
- * (test/hosts/dlm-scenario.ts, faults 'kill-restart') on the 5-host
- * topology dlm5. Needs DLM recovery (the survivors must drop the dead
- * member's locks and go on); skipped, saying so, until it is on main. No
- * partition, so no live holder is ever cut off and the plain overlap check
- * (a killed holder's locks end at its kill time) is sound without the views
- * driver. Skipped, with the reason as the test name, unless namespaces can
- * be used under `npm run test:hosts`.
+ * Issue 12's DLM across hosts, hosts killed and restarted
+ * (test/hosts/dlm-scenario.ts with kills only) on the 5-host topology dlm5:
+ * relays with `--voters`, the shared lock workload, random hosts SIGKILLed
+ * (restarted at once or after the survivors granted again), and the
+ * independent history checker over every host's records. A SIGKILL resets
+ * the dead relay's sockets, so no keepalive wait (about 45 s). Not in the CI
+ * gate while it exposes an open rejoin stall (docs/hosts.md, Findings). Seeded (DLM_HOSTS_SEED=n runs
+ * that seed). Skipped, with the reason as the test name, unless namespaces
+ * can be used under `npm run test:hosts`.
  */
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runDlmAcrossHosts } from './dlm-scenario.ts';
+import { expectClean, whereOf } from './dlm-expect.ts';
 import { hostsSkipReason } from './skip.ts';
 import { loadTopology } from './topology.ts';
 
 const why = hostsSkipReason();
 const topo = loadTopology(fileURLToPath(new URL('./topologies/dlm5.json', import.meta.url)));
-const recovery = existsSync(fileURLToPath(new URL('../../src/services/dlm/recovery', import.meta.url)));
+const seed = Number(process.env['DLM_HOSTS_SEED'] ?? 3);
 
 if (why !== null) {
-  describe('hosts: DLM across hosts, a host killed', () => {
+  describe('hosts: DLM across hosts, hosts killed', () => {
     it.skip(`skipped: ${why}`, () => undefined);
   });
-} else if (!recovery) {
-  describe('hosts: DLM across hosts, a host killed', () => {
-    it.skip('skipped: DLM recovery (src/services/dlm/recovery, recov) is not on main yet: without it the survivors refuse the member change while resources are in use', () => undefined);
-  });
 } else {
-  describe('hosts: DLM across hosts, a host killed', () => {
-    it('SIGKILL d1 under lock traffic and restart it: the others go on, d1 rejoins, never two incompatible at once, fencing tokens rise', async () => {
-      const run = await runDlmAcrossHosts(topo, { faults: 'kill-restart', seed: 3, log: (l) => console.log(l) });
-      expect(run.verdict.violations).toEqual([]);
-      expect(run.fence.violations, 'fencing tokens rise per resource').toEqual([]);
-      for (const [h, c] of run.verdict.perHost) expect(c.grants, `${h} grants`).toBeGreaterThanOrEqual(h === 'd1' ? 80 : 120);
-    }, 600_000);
+  describe('hosts: DLM across hosts, hosts killed', () => {
+    it(`SIGKILL of random hosts under lock traffic and restarts: the others go on, the dead rejoin, the history checker finds nothing (seed ${seed})`, async () => {
+      const run = await runDlmAcrossHosts(topo, { faults: ['kill'], seed, events: 2, log: (l) => console.log(l) });
+      expectClean(run, 5);
+      const where = whereOf(run);
+      expect(run.report.stats.kills, where).toBe(2);
+      // Each kill and rejoin went through the views driver: more views than the first one were committed.
+      expect(run.views.length, `${where}: views committed ${run.views.join(' ')}`).toBeGreaterThan(1);
+    }, 300_000);
   });
 }

@@ -42,8 +42,8 @@ export interface HostMeshOptions {
   quietPolls?: number;
   /** Write one line per step here. @default none */
   progress?: (line: string) => void;
-  /** What every host runs instead of `dmsg relay` (same flags). @default dmsg relay */
-  program?: HostProgram;
+  /** What every host runs instead of `dmsg relay` (same flags); a function gets the host and its run number (0 first, +1 per restart). @default dmsg relay */
+  program?: HostProgram | ((host: string, run: number) => HostProgram);
   /** More flags for a host's relay (e.g. `--lockspace NAME`). @default none */
   extraArgs?: (host: string) => readonly string[];
 }
@@ -116,7 +116,7 @@ export class HostMesh {
   readonly records: EventRecord[] = [];
   readonly service: string;
   readonly #o: Required<Omit<HostMeshOptions, 'topology' | 'progress' | 'service' | 'program' | 'extraArgs'>> & { progress: (l: string) => void };
-  readonly #program: HostProgram | undefined;
+  readonly #program: HostProgram | ((host: string, run: number) => HostProgram) | undefined;
   readonly #extraArgs: (host: string) => readonly string[];
   readonly #hosts = new Map<string, Host>();
   readonly #cut = new Set<number>();
@@ -195,7 +195,8 @@ export class HostMesh {
   }
 
   #spawn(h: Host): RelayProcess {
-    const p = new RelayProcess(h.ns, h.args, this.#program);
+    const program = typeof this.#program === 'function' ? this.#program(h.name, h.runs.length) : this.#program;
+    const p = new RelayProcess(h.ns, h.args, program);
     h.runs.push(p);
     h.spans = new Map();
     h.others = new Map();

@@ -32,6 +32,8 @@ export interface HostProgram {
   readonly script: string;
   /** Environment variables added to the program's. @default none */
   readonly env?: Readonly<Record<string, string>>;
+  /** Give the program a stdin pipe (RelayProcess.send writes lines to it). @default false: no stdin */
+  readonly stdin?: boolean;
 }
 
 /** Records (JSON lines of stdout) kept per process (older ones are dropped). */
@@ -72,8 +74,9 @@ export class RelayProcess {
 
   constructor(ns: string, args: readonly string[], program?: HostProgram) {
     const argv = program ? ['--import', 'tsx', program.script, ...args] : [BIN, 'relay', ...args];
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...program?.env }, cwd: REPO });
+    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...argv], { stdio: [program?.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: { ...process.env, ...program?.env }, cwd: REPO });
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    this.child.stdin?.on('error', () => undefined);
     onLines(this.child.stdout!, (line) => {
       if (!line.startsWith('{')) return;
       try {
@@ -124,6 +127,11 @@ export class RelayProcess {
         reject(new Error(`${what}: relay exited (${x.code ?? x.signal}) first; stderr: ${this.otherStderr.slice(-5).join(' | ')}`));
       });
     });
+  }
+
+  /** Write one line to the program's stdin (HostProgram.stdin); ignored once it has exited. */
+  send(line: string): void {
+    if (this.running && this.child.stdin) this.child.stdin.write(`${line}\n`);
   }
 
   signal(sig: NodeJS.Signals): void {

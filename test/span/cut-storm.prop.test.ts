@@ -23,7 +23,8 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { topologies, prng } from './sim-mesh.ts';
+import { topologies } from './sim-mesh.ts';
+import { mulberry32 } from '../helpers/prng.ts';
 import { bfs, createMesh, quiesce, type Mesh, type MeshLink } from '../helpers/mesh.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 
@@ -125,7 +126,7 @@ function endState(mesh: Mesh, n: number, s: Scenario, up: [number, number][]): s
 async function run(s: Scenario): Promise<void> {
   const n = routerCount(s);
   const edges = edgesOf(s);
-  const rnss = prng(s.seed ^ 0x2545f491);
+  const rnss = mulberry32(s.seed ^ 0x2545f491);
   // Reach caps well above the longest path (a cut ring of 100 is a line of 100 hops).
   const mesh = createMesh(n, edges, { maxDist: 4096, maxPathLength: 4096, perRouter: () => ({ localRnss: 1 + Math.floor(rnss() * 0x7ffffffe) }) });
   const slots = [...mesh.links];

@@ -14,7 +14,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createMesh, quiesce, lcg, randomGraph } from '../helpers/mesh.ts';
-import { prng } from './sim-mesh.ts';
+import { mulberry32 } from '../helpers/prng.ts';
 
 const observed = { runs: 0, worst: 0, worstCase: '' };
 
@@ -25,7 +25,7 @@ async function deathAfterCut(n: number, extra: number, seed: number): Promise<vo
   let origin = 0;
   for (let r = 1; r < n; r++) if (degree(r) > degree(origin)) origin = r;
   if (degree(origin) < 3) return;
-  const rnss = prng(seed ^ 0x2545f491);
+  const rnss = mulberry32(seed ^ 0x2545f491);
   const mesh = createMesh(n, edges, { perRouter: () => ({ localRnss: 1 + Math.floor(rnss() * 0x7ffffffe) }) });
   try {
     mesh.routers[origin]!.advertise({ service: 'svc' });

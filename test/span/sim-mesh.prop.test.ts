@@ -26,7 +26,8 @@
  * gets close to the bound (seen: 1.93 · K·D·N on a 43-router graph).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { SimMesh, prng, topologies } from './sim-mesh.ts';
+import { SimMesh, topologies } from './sim-mesh.ts';
+import { mulberry32 } from '../helpers/prng.ts';
 import { check, expectClean, observed, quiescentRun, scenario } from './sim-scenarios.ts';
 
 describe('span relaying over a simulated mesh', () => {
@@ -51,7 +52,7 @@ describe('span relaying over a simulated mesh', () => {
       const m = new SimMesh({ nodes: 30, edges: topologies.random(30, 20, 9), seed });
       m.advertise(3, 'svc', 0, 0);
       m.runToQuiescence();
-      const rnd = prng(seed);
+      const rnd = mulberry32(seed);
       for (let i = 0; i < 10; i++) {
         const e = Math.floor(rnd() * m.edges.length);
         if (m.edges[e]!.up) m.cut(e);

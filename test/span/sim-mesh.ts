@@ -22,22 +22,11 @@ import { serviceClusterId } from '../../src/span/service-id.ts';
 import { SpanTable } from '../../src/span/span-table.ts';
 import type { NodeKey, SpanFields } from '../../src/span/span-table.ts';
 import type { SpanOptions } from '../../src/span/options.ts';
+import { mulberry32 } from '../helpers/prng.ts';
 
 export type SimMessage =
   | { readonly kind: 'SPAN_CREATE'; readonly relayKey: string; readonly fields: SpanFields; readonly path: readonly NodeId[] }
   | { readonly kind: 'SPAN_DELETE'; readonly relayKey: string };
-
-/** mulberry32: tiny, seedable, good enough to pick queues. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function routerId(index: number): NodeId {
   return `00000000-0000-4000-8000-${index.toString(16).padStart(12, '0')}`;
@@ -148,7 +137,7 @@ export class SimMesh {
   #random: () => number;
 
   constructor(init: SimInit) {
-    this.#random = prng(init.seed);
+    this.#random = mulberry32(init.seed);
     for (let i = 0; i < init.nodes; i++) {
       this.routers.push(new SimRouter(this, i, Math.floor(this.#random() * 0x100000000), init.options ?? {}, init.consistencyCheck ?? true, init.preferCurrent ?? true));
     }
@@ -392,7 +381,7 @@ export const topologies = {
   },
   /** A random spanning tree plus `extra` random chords (deduplicated). */
   random: (n: number, extra: number, seed: number): [number, number][] => {
-    const rnd = prng(seed);
+    const rnd = mulberry32(seed);
     const out: [number, number][] = [];
     const seen = new Set<string>();
     const add = (a: number, b: number): void => {

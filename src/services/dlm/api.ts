@@ -10,7 +10,7 @@ import { Observable, Subject } from 'rxjs';
 import { DLM_ERRNO, LKF, MODE_NAMES, parseMode, type LkfName, type ModeName } from './constants.ts';
 import { DlmError } from './errors.ts';
 import { newLksb, type Lksb } from './lock.ts';
-import type { Lockspace } from './lockspace.ts';
+import type { DlmSlot, Lockspace, RecoveryOps } from './lockspace.ts';
 import { validOwner } from './orphans.ts';
 
 export interface LockOptions {
@@ -66,6 +66,26 @@ export class DlmLockspace {
 
   get name(): string {
     return this.raw.name;
+  }
+
+  /** This node's slot (1-based, 0 = none yet; docs/dlm.md "Slots"). */
+  get slot(): number {
+    return this.raw.slot;
+  }
+
+  /** The slot table of the last assignment. */
+  get slots(): readonly DlmSlot[] {
+    return this.raw.slots;
+  }
+
+  /** The lockspace's generation (rises at every recovery). */
+  get generation(): number {
+    return this.raw.generation;
+  }
+
+  /** Register `recoverPrep` / `recoverSlot` / `recoverDone` callbacks (also `join(name, { ops })`); returns the unregister function. */
+  addRecoveryOps(ops: RecoveryOps): () => void {
+    return this.raw.addRecoveryOps(ops);
   }
 
   /** Request a lock; resolves when granted. */
@@ -219,7 +239,9 @@ export class DlmLock {
         if (status === 0) op.resolve();
         else op.reject(DlmError.fromStatus(status, `${op.kind} ${this.name}`));
       }
-      if (!alive) for (const rest of this.#ops.splice(0)) rest.kind === 'unlock' ? rest.resolve() : rest.reject(DlmError.fromStatus(status, `${rest.kind} ${this.name}`));
+      // The lock ended: a pending unlock is done when the lock never got a mode (its request failed
+      // or was cancelled); any other end (a fence) did not reach the master, nor did the unlock's LVB.
+      if (!alive) for (const rest of this.#ops.splice(0)) rest.kind === 'unlock' && (status === 0 || status === DLM_ERRNO.EAGAIN || status === DLM_ERRNO.ECANCEL) ? rest.resolve() : rest.reject(DlmError.fromStatus(status, `${rest.kind} ${this.name}`));
     }
     if (!alive) this.#end();
   };

@@ -63,6 +63,8 @@ export class Dlm {
     const existing = this.#byName.get(name);
     if (existing) {
       if (existing.lvblen !== lvblen) throw new DlmError('EPROTO', `lockspace "${name}" exists with lvblen ${existing.lvblen}, asked ${lvblen}`);
+      if (options.nodir !== undefined && existing.nodir !== options.nodir) throw new DlmError('EPROTO', `lockspace "${name}" exists with nodir ${existing.nodir}, asked ${options.nodir}`);
+      if (options.ops) existing.addRecoveryOps(options.ops);
       return existing;
     }
     const members = resolveMembers(options.members, this.nodeid);
@@ -74,7 +76,9 @@ export class Dlm {
       ...this.#host,
       send: (to, bytes) => endpoint?.send(to, bytes),
     };
-    const ls = new Lockspace(host, name, id, lvblen, members);
+    if (options.nodir !== undefined && typeof options.nodir !== 'boolean') throw new DlmError('EINVAL', `nodir must be a boolean, got ${String(options.nodir)}`);
+    const ls = new Lockspace(host, name, id, lvblen, members, options.nodir ?? false);
+    if (options.ops) ls.addRecoveryOps(options.ops);
     this.#byId.set(id, ls);
     this.#byName.set(name, ls);
     return ls;

@@ -12,6 +12,7 @@
  * `validate.ts` (argument checks) and `recovery/` (stop/start, §4; the
  * phase driver, RCOM, waiters, fence).
  */
+import { CallbackHold } from './callback-hold.ts';
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, type Mode } from './constants.ts';
 import { DlmError } from './errors.ts';
 import { skipBast } from './grant-rules.ts';
@@ -34,6 +35,8 @@ import { fenceLocks } from './recovery/fence.ts';
 import { receiveRcom } from './recovery/rcom-receive.ts';
 import { LockingGate } from './recovery/locking-gate.ts';
 import { RecoveryDriver, type StartOptions } from './recovery/recovery-driver.ts';
+import type { RecoveryOps } from './recovery/recovery-ops.ts';
+import type { DlmSlot } from './recovery/slots.ts';
 import { newRecoveryStats } from './recovery/recovery-status.ts';
 import { isDownConversion, lvbOperation } from './modes.ts';
 import { Resource, type ResourceSink } from './resource.ts';
@@ -52,6 +55,8 @@ export type { LockspaceHost } from './lockspace-host.ts';
 export type { LockspaceStats } from './lockspace-stats.ts';
 export type { DumpLock, DumpResource } from './lockspace-dump.ts';
 export type { StartOptions } from './recovery/recovery-driver.ts';
+export type { RecoveryOps } from './recovery/recovery-ops.ts';
+export type { DlmSlot } from './recovery/slots.ts';
 export type { RecoveryStats } from './recovery/recovery-status.ts';
 
 const enc = new TextEncoder();
@@ -70,11 +75,23 @@ export class Lockspace implements ResourceSink {
   readonly #retirement: RetirementQueue<Resource>;
   readonly #recovery: RecoveryDriver;
   readonly #locking: LockingGate;
+  /** ASTs/BASTs held while recovering (§2.7, callback-hold.ts). */
+  readonly #callbacks: CallbackHold;
+  /** New requests made while locking is stopped (recovery, rejoin), not yet issued: a cancel ends them here. */
+  readonly #waiting = new Set<Lock>();
   /** The highest fencing token of any resource this node forgot or was told of (fence-rules.ts). */
   fenceFloor = 0;
   readonly stats: LockspaceStats = { sent: 0, received: 0, refused: {}, ignored: 0, callbacks: 0, callbackErrors: 0, grants: 0, waits: 0, basts: 0, recovery: newRecoveryStats() };
 
-  constructor(host: LockspaceHost, name: string, globalId: number, lvblen: number, members: number[]) {
+  /**
+   * NODIR (§3.1, §3.2, §4.2 5b): the master of a resource is its hash
+   * (directory) node; no LOOKUP/REMOVE; recovery purges and rebuilds every
+   * master copy (recovery/nodir.ts).
+   */
+  readonly nodir: boolean;
+
+  constructor(host: LockspaceHost, name: string, globalId: number, lvblen: number, members: number[], nodir = false) {
+    this.nodir = nodir;
     this.host = host;
     this.name = name;
     this.globalId = globalId;
@@ -88,11 +105,16 @@ export class Lockspace implements ResourceSink {
       () => this.#retirement.resume(),
       (err) => host.callbackError(err),
     );
+    this.#callbacks = new CallbackHold(host.scheduler, host.clock, (err) => host.callbackError(err));
     this.#recovery = new RecoveryDriver(this, {
       setMembers: (m) => void (this.#members = [...m]),
       locks: () => [...this.#locks.values()],
       saved: () => this.#locking.saved,
-      resume: (after) => this.#locking.resume(after),
+      // §4.2 step 7: callbacks resume (held ones first), then locking.
+      resume: (after) => {
+        this.#callbacks.resume();
+        this.#locking.resume(after);
+      },
     });
   }
 
@@ -206,7 +228,14 @@ export class Lockspace implements ResourceSink {
     const r = this.#rsbFor(ascii ? (name as string) : latin1(nameBytes!), nameBytes);
     lkb.resource = r;
     r.locks.add(lkb);
-    this.#run(() => this.requestLock(r, lkb));
+    const g = this.#locking;
+    if (g.stopped || (g.gate !== null && g.blocked())) {
+      // Waits for locking (recovery, a rejoin: docs/dlm.md "Requests while recovering or rejoining").
+      this.#waiting.add(lkb);
+      g.deferred.push(() => {
+        if (this.#waiting.delete(lkb)) this.requestLock(r, lkb);
+      });
+    } else this.requestLock(r, lkb);
     return 0;
   }
 
@@ -221,6 +250,12 @@ export class Lockspace implements ResourceSink {
     if (frv !== 0) return frv;
     const lkb = this.#locks.get(lkid);
     if (!lkb || lkb.endOfLife) return DLM_ERRNO.ENOENT;
+    if (this.#waiting.size > 0 && flags & (LKF.CANCEL | LKF.FORCEUNLOCK) && this.#waiting.delete(lkb)) {
+      // A request still waiting for locking never leaves this node: it ends now (ECANCEL / EUNLOCK).
+      lkb.astarg = astarg;
+      this.queueCast(lkb, flags & LKF.CANCEL ? DLM_ERRNO.ECANCEL : DLM_ERRNO.EUNLOCK, true);
+      return 0;
+    }
     const inFlight = lkb.waitType !== 'none' ? lkb.waitType : lkb.secondary;
     const onLookupList = lkb.resource!.lookupList.includes(lkb);
     const verdict = validateUnlock(flags, lockStateOf(lkb, this.ourNodeid), onLookupList ? 'none' : inFlight);
@@ -360,7 +395,7 @@ export class Lockspace implements ResourceSink {
     r.toss = null;
     if (!r.unused || this.rsbs.get(r.key) !== r) return;
     const dir = this.dirNodeOf(r);
-    if (r.master === this.ourNodeid && dir !== this.ourNodeid) {
+    if (r.master === this.ourNodeid && dir !== this.ourNodeid && !this.nodir) {
       sendRemove(this, r, dir);
     }
     this.raiseFenceFloor(r.fenceHigh);
@@ -385,6 +420,15 @@ export class Lockspace implements ResourceSink {
 
   /** set_master(): true to go on (master known), false when a lookup is in flight or the lock is parked. */
   #setMaster(r: Resource, lkb: Lock): boolean {
+    if (this.nodir) {
+      // Static mastering: the hash node, never looked up (recovery remasters when it changes).
+      const master = this.dirNodeOf(r);
+      r.master = master;
+      r.uncertain = false;
+      r.firstLkid = 0;
+      lkb.nodeid = master === this.ourNodeid ? 0 : master;
+      return true;
+    }
     if (r.uncertain) {
       r.uncertain = false;
       // A cached remote master, maybe stale: this lock goes first and its reply confirms it.
@@ -696,7 +740,10 @@ export class Lockspace implements ResourceSink {
     const sbflags = lkb.sbflags;
     const fence = lkb.grmode >= LKM.PW ? lkb.fence : 0;
     if (terminal) this.destroyLock(lkb);
-    this.host.scheduler.post(() => {
+    const held = this.#callbacks;
+    const urgent = held.urgent;
+    const task = (): void => {
+      if (urgent ? held.pending : held.holding) return held.hold(task, urgent);
       if (lksb) {
         lksb.status = status;
         lksb.flags = sbflags;
@@ -704,7 +751,8 @@ export class Lockspace implements ResourceSink {
       }
       this.stats.callbacks++;
       this.#call(() => ast?.(astarg));
-    });
+    };
+    this.host.scheduler.post(task);
   }
 
   /** @internal (owner-side.ts) */
@@ -714,10 +762,13 @@ export class Lockspace implements ResourceSink {
     lkb.lastCbMode = mode;
     lkb.lastCbWasBast = true;
     const astarg = lkb.astarg;
-    this.host.scheduler.post(() => {
+    const held = this.#callbacks;
+    const task = (): void => {
+      if (held.holding) return held.hold(task);
       this.stats.callbacks++;
       this.#call(() => bast(astarg, mode));
-    });
+    };
+    this.host.scheduler.post(task);
   }
 
   #call(fn: () => void): void {
@@ -740,7 +791,9 @@ export class Lockspace implements ResourceSink {
    */
   stop(): void {
     this.#locking.stopped = true;
+    this.#callbacks.suspend();
     this.#recovery.stop();
+    this.#recovery.prep();
   }
 
   /**
@@ -755,6 +808,7 @@ export class Lockspace implements ResourceSink {
     if (this.#released) return;
     const sorted = normalizeMembers(members, this.ourNodeid);
     this.#locking.stopped = true;
+    this.#callbacks.suspend();
     this.#recovery.start(sorted, opts);
   }
 
@@ -766,6 +820,30 @@ export class Lockspace implements ResourceSink {
   /** The recovery status bits of §4.3 (0 while stopped; 0xff while running normally). */
   get recoveryStatus(): number {
     return this.#recovery.status;
+  }
+
+  /**
+   * Register `recover_prep` / `recover_slot` / `recover_done` callbacks
+   * (recovery/recovery-ops.ts, docs/dlm.md "Slots"); returns the
+   * unregister function.
+   */
+  addRecoveryOps(ops: RecoveryOps): () => void {
+    return this.#recovery.addOps(ops);
+  }
+
+  /** This node's slot (1-based; 0 = none yet): stable while it stays a member. */
+  get slot(): number {
+    return this.#recovery.slot;
+  }
+
+  /** The slot table of the last assignment, by node id. */
+  get slots(): readonly DlmSlot[] {
+    return this.#recovery.slots;
+  }
+
+  /** ASTs/BASTs held because the lockspace is recovering (or not yet released after it). */
+  get heldCallbacks(): number {
+    return this.#callbacks.count;
   }
 
   /** A recovery is running (locking is stopped until it finishes). */
@@ -823,13 +901,23 @@ export class Lockspace implements ResourceSink {
     if (this.#released) return;
     this.#recovery.reset();
     this.#locking.stopped = true;
-    fenceLocks(this, [...this.#locks.values()], status);
+    // Its completions are urgent: delivered even if the lockspace is stopped again at once (after what is held).
+    this.#callbacks.releaseAll();
+    this.#callbacks.urgent = true;
+    try {
+      fenceLocks(this, [...this.#locks.values()], status);
+    } finally {
+      this.#callbacks.urgent = false;
+    }
     for (const lkb of this.#locks.values()) lkb.endOfLife = true;
     this.#locks.clear();
     this.#retirement.clear();
     this.rsbs.clear();
     this.#locking.clear();
+    this.#waiting.clear();
     this.#members = [this.ourNodeid];
+    // No recovery will finish for what was held: it is delivered, before the fence completions.
+    this.#callbacks.resume();
   }
 
   /**
@@ -850,7 +938,9 @@ export class Lockspace implements ResourceSink {
     }
     this.#released = true;
     this.#recovery.reset(); // a recovery in progress ends here (its timers with it)
-    if (force < 3) announceUnusedMastered(this);
+    this.#callbacks.clear();
+    this.#waiting.clear();
+    if (force < 3 && !this.nodir) announceUnusedMastered(this);
     this.#retirement.clear();
     this.rsbs.clear();
     for (const lkb of this.#locks.values()) lkb.endOfLife = true;

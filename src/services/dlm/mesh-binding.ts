@@ -179,7 +179,12 @@ export async function joinOverSpans(router: Router, dlm: Dlm, name: string, opti
   const ids = (): number[] => [...new Set([dlm.nodeid, ...router.members(service).map((m) => memberNodeid(m, dlm.nodeid))])].sort((a, b) => a - b);
   if (voters !== undefined) {
     resolveViewsDriverOptions(dlm.nodeid, { ...viewsOptions, voters }); // validate before joining
-    const lockspace = await dlm.join(name, { ...lsOptions, members: [...voters] });
+    // Joined alone (stopped and gated by the driver at once): the first view this node grants under
+    // then always differs, so its first start runs recovery with the others (directory rebuild,
+    // barriers). Joined with the voters, a node starting under a view with exactly those members
+    // (a restart named with its new run, a late first start) resumed without recovery and acted
+    // as directory and master with empty tables while the others recovered (fault seed 1093).
+    const lockspace = await dlm.join(name, { ...lsOptions, members: [dlm.nodeid] });
     let m: MeshViews;
     try {
       m = startMeshViews(router, name, service, dlm.nodeid, { ...viewsOptions, voters }, lockspaceTarget(lockspace.raw), dlm.options.clock, 'midcomms');

@@ -6,6 +6,7 @@ import { systemClock, type Clock } from '../../util/clock.ts';
 import { DLM_LOCKSPACE_LEN } from './constants.ts';
 import { DlmError } from './errors.ts';
 import { defaultResourceHash, type ResourceHash } from './hash.ts';
+import type { RecoveryOps } from './recovery/recovery-ops.ts';
 import type { Scheduler } from './scheduler.ts';
 import type { DlmMessageEvent } from './transport.ts';
 
@@ -64,8 +65,17 @@ export function resolveDlmOptions(o: DlmOptions = {}): ResolvedDlmOptions {
 export interface LockspaceOptions {
   /** LVB length in bytes, a multiple of 8 (0 allowed: VALBLK transfers nothing). @default 32 */
   lvblen?: number;
-  /** Initial members (node ids). @default [this node] */
+  /** Initial members (node ids); they start with slots 1..n in node-id order. @default [this node] */
   members?: readonly number[];
+  /** Recovery callbacks (`recover_prep`, `recover_slot`, `recover_done`), added to an existing lockspace too. @default none */
+  ops?: RecoveryOps;
+  /**
+   * DLM_LSFL_NODIR: each resource is mastered by its hash node (no
+   * directory, no LOOKUP/REMOVE); every recovery purges and rebuilds all
+   * master copies. Every member must agree (a member with another setting
+   * is refused in recovery). @default false
+   */
+  nodir?: boolean;
 }
 
 export const LOCKSPACE_DEFAULTS = Object.freeze({ lvblen: 32 });

@@ -20,13 +20,13 @@ export const pinHash: ResourceHash = (name) => {
   return (i << 16) >>> 0;
 };
 
-export function cluster(n = 3, opts: { lvblen?: number; tossMs?: number | Record<number, number>; hash?: ResourceHash } = {}) {
+export function cluster(n = 3, opts: { lvblen?: number; tossMs?: number | Record<number, number>; hash?: ResourceHash; nodir?: boolean } = {}) {
   const ids = Array.from({ length: n }, (_, i) => i + 1);
   const msgs: DlmMessageEvent[] = [];
   const sim = new DlmSim({ nodes: ids, hash: opts.hash ?? pinHash, tossMs: opts.tossMs, observer: (e) => msgs.push(e) });
   const lvblen = opts.lvblen ?? 32;
   const ls = new Map<number, Lockspace>();
-  for (const id of ids) ls.set(id, sim.node(id).newLockspace('ls', { lvblen, members: ids }));
+  for (const id of ids) ls.set(id, sim.node(id).newLockspace('ls', { lvblen, members: ids, nodir: opts.nodir }));
   const log: string[] = [];
   const holder = (node: number, tag: string): RemoteHolder => {
     const lksb = newLksb(lvblen);

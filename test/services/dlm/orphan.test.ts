@@ -6,9 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Dlm, DLM_ERRNO, DlmSim, isDlmError, LKF, LKM, SBF } from '../../../src/services/dlm/index.ts';
-import { DLM_VERSION, emptyMessage, encodeMessage, MSG } from '../../../src/services/dlm/message.ts';
+import { emptyMessage, MSG } from '../../../src/services/dlm/message.ts';
 import { cluster } from './cluster.ts';
 import { singleNode, type Holder } from './harness.ts';
+import { injectMessage, lockOwned, masterOn } from '../../helpers/dlm-owner-steps.ts';
 
 function owned(t: ReturnType<typeof singleNode>, h: Holder, mode: number, owner: number, flags = 0, name = 'res'): number {
   return t.ls.lock(mode, h.lksb, flags, name, h.ast, undefined, h.bast, owner);
@@ -96,12 +97,12 @@ describe('adoption (LKF.ORPHAN)', () => {
     const m = c.holder(1, 'm');
     expect(c.lock(m, LKM.NL, 'd0o')).toBe(0);
     c.run();
-    expect(c.ls.get(2)!.lock(LKM.EX, a.lksb, LKF.PERSISTENT, 'd0o', a.ast, undefined, a.bast, 7)).toBe(0);
+    expect(lockOwned(c, a, LKM.EX, 'd0o', 7, LKF.PERSISTENT)).toBe(0);
     expect(c.run()).toEqual(['a ast 0']);
     c.ls.get(2)!.closeOwner(7);
     expect(c.ls.get(2)!.orphans).toHaveLength(1);
     const n = c.holder(2, 'n');
-    expect(c.ls.get(2)!.lock(LKM.EX, n.lksb, LKF.ORPHAN, 'd0o', n.ast, undefined, n.bast, 8)).toBe(0);
+    expect(lockOwned(c, n, LKM.EX, 'd0o', 8, LKF.ORPHAN)).toBe(0);
     expect(c.run()).toEqual(['n ast 0']);
     expect(c.unlock(n)).toBe(0);
     expect(c.run()).toEqual(['n ast EUNLOCK']);
@@ -138,7 +139,7 @@ describe('purge', () => {
     const c = cluster(3);
     const a = c.holder(2, 'a');
     const w = c.holder(3, 'w');
-    expect(c.ls.get(2)!.lock(LKM.EX, a.lksb, LKF.PERSISTENT, 'd0p', a.ast, undefined, a.bast, 7)).toBe(0);
+    expect(lockOwned(c, a, LKM.EX, 'd0p', 7, LKF.PERSISTENT)).toBe(0);
     c.run();
     c.ls.get(2)!.closeOwner(7);
     expect(c.lock(w, LKM.EX, 'd0p')).toBe(0);
@@ -157,13 +158,13 @@ describe('purge', () => {
   it('a PURGE naming another node is counted and ignored', () => {
     const c = cluster(2);
     const a = c.holder(2, 'a');
-    c.ls.get(2)!.lock(LKM.EX, a.lksb, LKF.PERSISTENT, 'd0x', a.ast, undefined, a.bast, 7);
+    lockOwned(c, a, LKM.EX, 'd0x', 7, LKF.PERSISTENT);
     c.run();
     c.ls.get(2)!.closeOwner(7);
     const m = emptyMessage(MSG.PURGE);
     m.nodeid = 1;
     m.pid = 7;
-    c.sim.inject(1, 2, encodeMessage({ version: DLM_VERSION, lockspace: c.ls.get(2)!.globalId, nodeid: 1 }, m).slice());
+    injectMessage(c, 1, 2, m);
     c.run();
     expect(c.ls.get(2)!.stats.refused['PURGE_NOT_US']).toBe(1);
     expect(c.ls.get(2)!.orphans).toHaveLength(1);
@@ -310,15 +311,13 @@ describe('user and kernel locks (the USER bit in m_flags)', () => {
     const c = cluster(2);
     const u = c.holder(2, 'u');
     const k = c.holder(2, 'k');
-    expect(c.ls.get(2)!.lock(LKM.PR, u.lksb, 0, 'd0u', u.ast, undefined, u.bast, 7)).toBe(0);
+    expect(lockOwned(c, u, LKM.PR, 'd0u', 7)).toBe(0);
     expect(c.lock(k, LKM.PR, 'd1k')).toBe(0);
     c.run();
     // 'd0u' is mastered by node 2 (it asked first); make node 1 master one instead.
-    const own = c.holder(1, 'own');
-    c.lock(own, LKM.NL, 'd0v');
-    c.run();
+    masterOn(c, 1, 'd0v');
     const v = c.holder(2, 'v');
-    expect(c.ls.get(2)!.lock(LKM.PR, v.lksb, 0, 'd0v', v.ast, undefined, v.bast, 9)).toBe(0);
+    expect(lockOwned(c, v, LKM.PR, 'd0v', 9)).toBe(0);
     expect(c.run()).toEqual(['v ast 0']);
     const copies = [...c.ls.get(1)!.allLocks()].filter((l) => l.masterCopy);
     expect(copies.map((l) => [l.ownpid, l.user])).toEqual([[9, true]]);
@@ -327,9 +326,7 @@ describe('user and kernel locks (the USER bit in m_flags)', () => {
 
   it('a message with the USER bit naming a kernel lock is dropped and counted, on the master and on the owner', () => {
     const c = cluster(2);
-    const own = c.holder(1, 'own');
-    c.lock(own, LKM.NL, 'd0w');
-    c.run();
+    masterOn(c, 1, 'd0w');
     const k = c.holder(2, 'k');
     expect(c.lock(k, LKM.PR, 'd0w')).toBe(0);
     c.run();
@@ -337,22 +334,21 @@ describe('user and kernel locks (the USER bit in m_flags)', () => {
     const ls2 = c.ls.get(2)!;
     const copy = [...ls1.allLocks()].find((l) => l.masterCopy)!;
     expect(copy.user).toBe(false);
-    const header = (from: number) => ({ version: DLM_VERSION, lockspace: ls1.globalId, nodeid: from });
     // To the master: a CONVERT with USER for the kernel lock.
     const conv = emptyMessage(MSG.CONVERT);
     Object.assign(conv, { nodeid: 2, lkid: k.lksb.lkid, remid: copy.lkid, grmode: LKM.PR, rqmode: LKM.EX, flags: 0x1 });
-    c.sim.inject(2, 1, encodeMessage(header(2), conv).slice());
+    injectMessage(c, 2, 1, conv);
     // To the owner: a BAST with USER for its kernel process copy.
     const bast = emptyMessage(MSG.BAST);
     Object.assign(bast, { nodeid: 1, lkid: copy.lkid, remid: k.lksb.lkid, bastmode: LKM.EX, flags: 0x1 });
-    c.sim.inject(1, 2, encodeMessage(header(1), bast).slice());
+    injectMessage(c, 1, 2, bast);
     expect(c.run()).toEqual([]);
     expect(ls1.stats.refused['USER_MISMATCH']).toBe(1);
     expect(ls2.stats.refused['USER_MISMATCH']).toBe(1);
     expect(copy.rqmode).toBe(LKM.IV);
     // Without the bit the same BAST is delivered.
     bast.flags = 0;
-    c.sim.inject(1, 2, encodeMessage(header(1), bast).slice());
+    injectMessage(c, 1, 2, bast);
     expect(c.run()).toEqual(['k bast EX']);
   });
 });
@@ -406,11 +402,9 @@ describe('cancel by a deadlock detector (completion EDEADLK)', () => {
 
 it('a master copy that does not know its USER flag (rebuilt by recovery without rl_flags) is not checked', () => {
   const c = cluster(2);
-  const own = c.holder(1, 'own');
-  c.lock(own, LKM.NL, 'd0r');
-  c.run();
+  masterOn(c, 1, 'd0r');
   const u = c.holder(2, 'u');
-  expect(c.ls.get(2)!.lock(LKM.PR, u.lksb, 0, 'd0r', u.ast, undefined, u.bast, 5)).toBe(0);
+  expect(lockOwned(c, u, LKM.PR, 'd0r', 5)).toBe(0);
   c.run();
   const copy = [...c.ls.get(1)!.allLocks()].find((l) => l.masterCopy)!;
   expect([copy.user, copy.userKnown]).toEqual([true, true]);

@@ -14,9 +14,10 @@ import { RCOM } from '../message.ts';
 import { decodeStatusReply, encodeStatusRequest, type StatusConfig } from './rcom-payloads.ts';
 import { POLL_MAX_MS, POLL_START_MS, POLL_STEP_MS } from './recovery-status.ts';
 import type { RecoveryRun } from './recovery-run.ts';
+import { lsflagsOf } from './nodir.ts';
 
-/** Poll `node` until its status has every bit of `want`; `ok` gets its config. */
-export function pollStatus(run: RecoveryRun, node: number, want: number, ok: (c: StatusConfig) => void): void {
+/** Poll `node` until its status has every bit of `want`; `ok` gets its config (with `nodeid`). `flags`: the STATUS `rs_flags`. */
+export function pollStatus(run: RecoveryRun, node: number, want: number, ok: (c: StatusConfig) => void, flags = 0): void {
   let delay = POLL_START_MS;
   let id = 0;
   let done = false;
@@ -27,7 +28,7 @@ export function pollStatus(run: RecoveryRun, node: number, want: number, ok: (c:
     // Re-sent at once (once) if the node turns out to be alive before answering.
     if (id === 0) run.unansweredPolls.set(node, ask);
     if (id !== 0) run.cancel(id);
-    id = run.request(node, RCOM.STATUS, encodeStatusRequest(run.key), (rc) => {
+    id = run.request(node, RCOM.STATUS, encodeStatusRequest(run.key, flags), (rc) => {
       // -ESRCH: no such lockspace there yet; re-polled at once when the node shows up.
       if (rc.result >= 0) run.unansweredPolls.delete(node);
       if (done) return true;
@@ -43,8 +44,14 @@ export function pollStatus(run: RecoveryRun, node: number, want: number, ok: (c:
         run.ls.refuse('RCOM_CONFIG_LVBLEN');
         c = null;
       }
+      if (c && rc.result >= 0 && (c.lsflags ?? 0) !== lsflagsOf(run.ls)) {
+        // check_rcom_config too: NODIR on one member and not on another would split mastering.
+        run.ls.refuse('RCOM_CONFIG_LSFLAGS');
+        c = null;
+      }
       if (c && c.key === run.key && rc.result >= 0 && (rc.result & want) === want) {
         done = true;
+        c.nodeid = node;
         ok(c);
         return true;
       }
@@ -63,12 +70,14 @@ export function pollStatus(run: RecoveryRun, node: number, want: number, ok: (c:
  * Wait until every member has set `bit`; the low node then sets `bit << 1`
  * (the _ALL bit). `setAll` records the _ALL bit on the low node (with the
  * members' configs); `passed` runs once, with the low node's config
- * (non-low nodes) or the members' configs (low).
+ * (non-low nodes) or the members' configs (low). `lowFlags`: the
+ * `rs_flags` of the other nodes' polls of the low node (RS_NEED_SLOTS in
+ * the NODES barrier: its reply carries the slot table).
  */
-export function barrier(run: RecoveryRun, bit: number, setAll: (bits: number, configs: StatusConfig[]) => void, passed: (configs: StatusConfig[]) => void): void {
+export function barrier(run: RecoveryRun, bit: number, setAll: (bits: number, configs: StatusConfig[]) => void, passed: (configs: StatusConfig[]) => void, lowFlags = 0): void {
   const all = bit << 1;
   if (!run.isLow) {
-    pollStatus(run, run.low, all, (c) => passed([c]));
+    pollStatus(run, run.low, all, (c) => passed([c]), lowFlags);
     return;
   }
   const others = run.others;

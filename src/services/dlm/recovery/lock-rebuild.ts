@@ -15,6 +15,7 @@ import { RF } from './resource-flags.ts';
 import { decodeRcomLock, encodeRcomLock, type RcomLock } from './rcom-payloads.ts';
 import { LOCK_RETRY_MS, POLL_MAX_MS } from './recovery-status.ts';
 import type { RecoveryRun } from './recovery-run.ts';
+import { staticMasterRsb } from './nodir.ts';
 
 /** This node's own locks on `r` that sit on a queue. */
 function ownQueued(r: Resource): Lock[] {
@@ -118,7 +119,7 @@ export function answerLock(ls: Lockspace, from: number, buf: Uint8Array): { resu
     ls.stats.recovery.rcomIgnored++;
     return { result: DLM_ERRNO.EINVAL, echo: null };
   }
-  const r = ls.findRsbByName(l.name);
+  const r = ls.nodir ? staticMasterRsb(ls, l.name) : ls.findRsbByName(l.name);
   if (!r || r.master !== ls.ourNodeid) return { result: DLM_ERRNO.EBADR, echo: l };
   for (const lkb of r.locks) {
     if (lkb.masterCopy && lkb.nodeid === from && lkb.remid === l.lkid) return { result: DLM_ERRNO.EEXIST, echo: { ...l, remid: lkb.lkid } };

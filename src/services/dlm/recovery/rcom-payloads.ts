@@ -2,9 +2,13 @@
  * The payloads (`rc_buf`) of the recovery messages (spec §3.8), encoded and
  * decoded with every length checked (a malformed payload throws a
  * DlmError('EBADMSG'), which the receiver counts and drops):
- * - STATUS: `rs_flags` u32, then this implementation's member-list key u32;
- * - STATUS_REPLY: the config (lvblen u32, lsflags u32, flags u32, our_slot
- *   u16, num_slots u16, generation u32) then the member-list key u32;
+ * - STATUS: `rs_flags` u32 (0x1 = "please send slots"), then this
+ *   implementation's member-list key u32;
+ * - STATUS_REPLY: the config (lvblen u32 @0, lsflags u32 @4, flags u32 @8,
+ *   our_slot u16 @12, num_slots u16 @14, generation u32 @20) then the
+ *   member-list key u32 @24; when slots were asked for and the sender has a
+ *   table for this recovery, num_slots entries follow at 28, 8 bytes each
+ *   (`rcom_slot`: nodeid u32, slot u16, 2 unused bytes);
  * - NAMES_REPLY: records `[u16 big-endian length][name]`, 0 ends a chunk,
  *   0xFFFF ends the dump;
  * - LOCK / LOCK_REPLY: `rcom_lock` (ids, flags, modes, status, asts,
@@ -12,12 +16,18 @@
  */
 import { DlmError } from '../errors.ts';
 import { FENCE_GENERATION_UNIT } from '../fence-rules.ts';
+import { MAX_SLOTS, type DlmSlot } from './slots.ts';
 
 export const RCOM_NAME_MAX = 64;
 /** The highest generation (2**21 - 1): its fencing tokens (generation * 2**32 + counter) stay JS safe integers. A peer announcing more is refused. */
 export const MAX_GENERATION = Math.floor(Number.MAX_SAFE_INTEGER / FENCE_GENERATION_UNIT);
 const STATUS_LEN = 8;
 const CONFIG_LEN = 28;
+const SLOT_LEN = 8;
+/** `lsflags` bit of a NODIR lockspace (DLM_LSFL_NODIR). */
+export const DLM_LSFL_NODIR = 0x1;
+/** `rs_flags` of a STATUS: the reply should carry the slot table (DLM_RSF_NEED_SLOTS). */
+export const RS_NEED_SLOTS = 0x1;
 /** rcom_lock without its LVB. */
 export const RCOM_LOCK_LEN = 44 + RCOM_NAME_MAX;
 
@@ -37,26 +47,49 @@ export function membersKey(members: readonly number[]): number {
   return h >>> 0;
 }
 
-export function encodeStatusRequest(key: number): Uint8Array {
+export function encodeStatusRequest(key: number, flags = 0): Uint8Array {
   const out = new Uint8Array(STATUS_LEN);
   const dv = new DataView(out.buffer);
-  dv.setUint32(0, 0, true);
+  dv.setUint32(0, flags >>> 0, true);
   dv.setUint32(4, key >>> 0, true);
   return out;
+}
+
+/** The `rs_flags` of a STATUS request (0 when the payload is too short to carry them). */
+export function statusRequestFlags(buf: Uint8Array): number {
+  if (buf.length < 4) return 0;
+  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(0, true);
 }
 
 export interface StatusConfig {
   lvblen: number;
   generation: number;
   key: number;
+  /** DLM_LSFL_* of the sender's lockspace (NODIR). @default 0 */
+  lsflags?: number;
+  /** The sender's slot (0: none). @default 0 */
+  ourSlot?: number;
+  /** The sender's slot table for this recovery (only when asked for and assigned). @default none */
+  slots?: readonly DlmSlot[];
+  /** Who sent it (set by the receiver, not on the wire). */
+  nodeid?: number;
 }
 
 export function encodeStatusReply(c: StatusConfig): Uint8Array {
-  const out = new Uint8Array(CONFIG_LEN);
+  const slots = c.slots ?? [];
+  if (slots.length > MAX_SLOTS) throw new DlmError('EINVAL', `STATUS_REPLY: ${slots.length} slots exceed ${MAX_SLOTS}`);
+  const out = new Uint8Array(CONFIG_LEN + SLOT_LEN * slots.length);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, c.lvblen >>> 0, true);
+  dv.setUint32(4, (c.lsflags ?? 0) >>> 0, true);
+  dv.setUint16(12, (c.ourSlot ?? 0) & 0xffff, true);
+  dv.setUint16(14, slots.length, true);
   dv.setUint32(20, c.generation >>> 0, true);
   dv.setUint32(24, c.key >>> 0, true);
+  for (let i = 0; i < slots.length; i++) {
+    dv.setUint32(CONFIG_LEN + SLOT_LEN * i, slots[i]!.nodeid >>> 0, true);
+    dv.setUint16(CONFIG_LEN + SLOT_LEN * i + 4, slots[i]!.slot & 0xffff, true);
+  }
   return out;
 }
 
@@ -66,7 +99,22 @@ export function decodeStatusReply(buf: Uint8Array): StatusConfig {
   const generation = dv.getUint32(20, true);
   // A generation's fencing tokens (generation * 2**32 + counter) must stay JS safe integers.
   if (generation > MAX_GENERATION) bad(`STATUS_REPLY generation ${generation} > ${MAX_GENERATION}`, buf.length);
-  return { lvblen: dv.getUint32(0, true), generation, key: dv.getUint32(24, true) };
+  const ourSlot = dv.getUint16(12, true);
+  const numSlots = dv.getUint16(14, true);
+  if (ourSlot > MAX_SLOTS) bad(`STATUS_REPLY our_slot ${ourSlot} > ${MAX_SLOTS}`, buf.length);
+  if (numSlots > MAX_SLOTS || buf.length < CONFIG_LEN + SLOT_LEN * numSlots) bad(`STATUS_REPLY with ${numSlots} slots needs ${CONFIG_LEN + SLOT_LEN * numSlots} bytes`, buf.length);
+  const slots: DlmSlot[] = [];
+  const nodes = new Set<number>();
+  const used = new Set<number>();
+  for (let i = 0; i < numSlots; i++) {
+    const nodeid = dv.getUint32(CONFIG_LEN + SLOT_LEN * i, true);
+    const slot = dv.getUint16(CONFIG_LEN + SLOT_LEN * i + 4, true);
+    if (nodeid === 0 || slot === 0 || slot > MAX_SLOTS || nodes.has(nodeid) || used.has(slot)) bad(`STATUS_REPLY slot entry ${i} (node ${nodeid}, slot ${slot}) is zero, out of range or repeated`, buf.length);
+    nodes.add(nodeid);
+    used.add(slot);
+    slots.push({ nodeid, slot });
+  }
+  return { lvblen: dv.getUint32(0, true), lsflags: dv.getUint32(4, true), generation, key: dv.getUint32(24, true), ourSlot, slots };
 }
 
 export const NAMES_END_CHUNK = 0;

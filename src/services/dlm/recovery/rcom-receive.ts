@@ -11,10 +11,11 @@ import { DLM_ERRNO } from '../constants.ts';
 import { decodeRcom, DLM_CMD, DLM_RCOM_FIXED_LEN, DLM_VERSION, encodeRcom, RCOM, type DlmRcom } from '../message.ts';
 import { answerNames, mastersFor, recoverDirLookup } from './directory-rebuild.ts';
 import { answerLock } from './lock-rebuild.ts';
-import { encodeRcomLock, encodeStatusReply, membersKey } from './rcom-payloads.ts';
+import { encodeRcomLock, encodeStatusReply, membersKey, RS_NEED_SLOTS, statusRequestFlags } from './rcom-payloads.ts';
 import type { RecoveryDriver } from './recovery-driver.ts';
 import { sendRcom } from './recovery-run.ts';
-import { RS } from './recovery-status.ts';
+import { RS, RS_ALL } from './recovery-status.ts';
+import { lsflagsOf } from './nodir.ts';
 
 /** Handle RCOM bytes from `from` on lockspace `ls` driven by `d`. */
 export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, bytes: Uint8Array): void {
@@ -37,9 +38,10 @@ export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, byte
   switch (rc.type) {
     case RCOM.STATUS:
       // Answered in any state: status 0 while stopped means "not ready".
-      d.pushStatus ??= (to, id, seqReply) => sendStatus(ls, d, to, id, seqReply);
-      sendStatus(ls, d, from, rc.id, rc.seq);
-      d.polled(from, rc.id, rc.seq);
+      d.pushStatus ??= (to, id, seqReply, flags) => sendStatus(ls, d, to, id, seqReply, flags);
+      const flags = statusRequestFlags(rc.buf);
+      sendStatus(ls, d, from, rc.id, rc.seq, flags);
+      d.polled(from, rc.id, rc.seq, flags);
       return;
     case RCOM.NAMES: {
       if (!member || !(d.status & RS.NODES)) return ignore();
@@ -65,6 +67,11 @@ export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, byte
       // Only during a run: a LOCK while running would add a master copy the member never recovered (unbounded).
       if (!member || !(d.status & RS.DIR) || !d.run) return ignore();
       const { result, echo } = answerLock(ls, from, rc.buf);
+      // NODIR: a master copy rebuilt in this run survives this node's own purge of master copies (nodir.ts).
+      if (ls.nodir && echo && (result === 0 || result === DLM_ERRNO.EEXIST)) {
+        const copy = ls.lockById(echo.remid);
+        if (copy) d.rebuiltCopies.add(copy);
+      }
       reply(RCOM.LOCK_REPLY, result, echo ? encodeRcomLock(echo) : new Uint8Array(0));
       return;
     }
@@ -74,8 +81,15 @@ export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, byte
   }
 }
 
-function sendStatus(ls: Lockspace, d: RecoveryDriver, to: number, id: bigint, seqReply: bigint): void {
-  sendRcom(ls, to, { type: RCOM.STATUS_REPLY, result: d.status, id, seq: BigInt(d.seq), seqReply, buf: encodeStatusReply({ lvblen: ls.lvblen, generation: d.generation, key: membersKey(ls.members) }) });
+/**
+ * Our status and config; when asked for (§3.8), the slot table too: the one
+ * assigned in this run (the low node), or, while running (not recovering:
+ * a node that saw no change, e.g. created with the new list), the current one.
+ */
+function sendStatus(ls: Lockspace, d: RecoveryDriver, to: number, id: bigint, seqReply: bigint, flags: number): void {
+  const table = d.runSlots ?? (d.status === RS_ALL ? d.slots : null);
+  const slots = flags & RS_NEED_SLOTS && table !== null ? table : undefined;
+  sendRcom(ls, to, { type: RCOM.STATUS_REPLY, result: d.status, id, seq: BigInt(d.seq), seqReply, buf: encodeStatusReply({ lvblen: ls.lvblen, lsflags: lsflagsOf(ls), generation: d.generation, key: membersKey(ls.members), ourSlot: d.slot, slots }) });
 }
 
 /**

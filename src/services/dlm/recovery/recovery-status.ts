@@ -45,8 +45,10 @@ export interface RecoveryStats {
   resent: number;
   /** RCOM messages ignored by the acceptance filter (stale, early, or malformed). */
   rcomIgnored: number;
+  /** This node's slot changed in an assignment (it lost a conflicting claim; slots.ts). */
+  slotChanged: number;
 }
 
 export function newRecoveryStats(): RecoveryStats {
-  return { runs: 0, aborted: 0, completed: 0, lastMs: 0, remastered: 0, rebuilt: 0, purged: 0, droppedSaved: 0, resent: 0, rcomIgnored: 0 };
+  return { runs: 0, aborted: 0, completed: 0, lastMs: 0, remastered: 0, rebuilt: 0, purged: 0, droppedSaved: 0, resent: 0, rcomIgnored: 0, slotChanged: 0 };
 }

@@ -16,7 +16,8 @@ export function fixWaiters(run: RecoveryRun, locks: readonly Lock[]): void {
   const ls = run.ls;
   for (const lkb of locks) {
     if (lkb.masterCopy || lkb.endOfLife) continue;
-    const targetGone = lkb.nodeid !== 0 && run.isGone(lkb.nodeid);
+    // NODIR: every master copy is purged and rebuilt, so a reply from any node will not come (§4.4).
+    const targetGone = lkb.nodeid !== 0 && (ls.nodir || run.isGone(lkb.nodeid));
     const fix = waiterFix({ waitType: lkb.waitType, grmode: lkb.grmode, rqmode: lkb.rqmode, targetGone, retryPending: lkb.retryPending });
     switch (fix) {
       case 'none':

@@ -10,7 +10,8 @@
  *   by then (stop on all before start on any, spec §4.1);
  * - start passes `generation: view` and `departed`: nodes removed by some
  *   committed view after the one the lockspace runs and present again in the
- *   new one (a restarted node re-added with a new incarnation);
+ *   new one, or named by some committed view since with an incarnation other
+ *   than the (known) one before (a restarted node: its old run's locks go);
  * - `stopped` (lease expired, new term, view change, excluded): stop;
  *   granting again under the same view: start with the same members (resume,
  *   no recovery);
@@ -19,7 +20,7 @@
  *   first later view that includes it.
  */
 import type { NodeId, ViewsOutput } from './types.ts';
-import type { View } from './view-log.ts';
+import { incarnationIn, type View } from './view-log.ts';
 
 /** What the driver does to the lockspace. */
 export type ApplyAction =
@@ -35,14 +36,24 @@ export interface ApplyState {
   readonly running: boolean;
   /** The latest committed view this node knows. */
   readonly committed: View;
-  /** Nodes some committed view after `applied` left out (candidates for `departed`). */
+  /** Nodes some committed view after `applied` left out or named with a new incarnation (candidates for `departed`). */
   readonly removed: readonly NodeId[];
+  /**
+   * The lockspace holds no state from an earlier membership: never started
+   * since it was joined (or fenced). It then starts with no `departed`: it
+   * has nothing of theirs to purge, and naming live members departed would
+   * make its recovery refuse their locks while the others keep them (fault
+   * seed 1093: a restarted node learnt views 1-9 at once, started with every
+   * node departed, and as new master of a resource dropped a survivor's
+   * lock: two masters, an overlap).
+   */
+  readonly fresh: boolean;
 }
 
-/** The lockspace was joined with view 0's members (the voters) and is stopped until this node grants. */
+/** The lockspace starts stopped (on the mesh joined alone, so its first start always recovers with the others) until this node grants. */
 export function initApplyState(self: NodeId, voters: readonly NodeId[]): ApplyState {
   const v0: View = { view: 0, members: [...voters].sort((a, b) => a - b) };
-  return { self, applied: v0, running: false, committed: v0, removed: [] };
+  return { self, applied: v0, running: false, committed: v0, removed: [], fresh: true };
 }
 
 function union(a: readonly NodeId[], b: readonly NodeId[]): NodeId[] {
@@ -55,12 +66,18 @@ export function applyOutput(s: ApplyState, o: ViewsOutput): { state: ApplyState;
   switch (o.type) {
     case 'committed': {
       if (o.view <= s.committed.view) return { state: s, actions };
-      const gone = s.committed.members.filter((m) => !o.members.includes(m));
-      let t: ApplyState = { ...s, committed: { view: o.view, members: [...o.members] }, removed: s.applied === null ? [] : union(s.removed, gone) };
+      const next: View = o.incarnations ? { view: o.view, members: [...o.members], incarnations: [...o.incarnations] } : { view: o.view, members: [...o.members] };
+      // Gone: left out, or restarted (a known incarnation replaced by another, or by an unknown one).
+      const gone = s.committed.members.filter((m) => {
+        if (!o.members.includes(m)) return true;
+        const before = incarnationIn(s.committed, m);
+        return before !== 0 && before !== incarnationIn(next, m);
+      });
+      let t: ApplyState = { ...s, committed: next, removed: s.applied === null || s.fresh ? [] : union(s.removed, gone) };
       if (!o.members.includes(s.self)) {
         if (t.running) actions.push({ type: 'stop' });
         if (t.applied !== null) actions.push({ type: 'fence', view: o.view });
-        t = { ...t, running: false, applied: null, removed: [] };
+        t = { ...t, running: false, applied: null, removed: [], fresh: true };
       } else if (t.running && t.applied !== null && t.applied.view !== o.view) {
         actions.push({ type: 'stop' });
         t = { ...t, running: false };
@@ -80,7 +97,7 @@ export function applyOutput(s: ApplyState, o: ViewsOutput): { state: ApplyState;
       } else {
         return { state: s, actions }; // a lease extension
       }
-      return { state: { ...s, applied: c, running: true, removed: [] }, actions };
+      return { state: { ...s, applied: c, running: true, removed: [], fresh: false }, actions };
     }
     case 'stopped':
       if (!s.running) return { state: s, actions };

@@ -78,7 +78,7 @@ function bool(o: Obj, k: string): boolean {
   return v;
 }
 
-/** One log entry, checked: a term, and for a view its number (>= 1) and a sorted, duplicate-free, non-empty list of voters. */
+/** One log entry, checked: a term, and for a view its number (>= 1), a sorted, duplicate-free, non-empty list of voters and optionally their incarnations (u32 each, as many as members). */
 function entry(v: unknown, voters: readonly NodeId[]): Entry {
   const o = obj(v, 'entry');
   const term = termOf(o, 'term');
@@ -87,13 +87,21 @@ function entry(v: unknown, voters: readonly NodeId[]): Entry {
     return { term, kind: 'noop' };
   }
   if (o.kind !== 'view') throw new Bad('bad-field', `entry kind ${String(o.kind)}`);
-  exactKeys(o, ['term', 'kind', 'view', 'members'], 'view entry');
+  const withIncarnations = 'incarnations' in o;
+  exactKeys(o, withIncarnations ? ['term', 'kind', 'view', 'members', 'incarnations'] : ['term', 'kind', 'view', 'members'], 'view entry');
   const view = count(o, 'view');
   if (view < 1) throw new Bad('bad-field', 'a view entry numbers a view >= 1');
   if (!Array.isArray(o.members) || o.members.length === 0 || o.members.length > voters.length) throw new Bad('bad-field', 'view members must be a non-empty list of voters');
   const members = o.members.map((m, i) => voter(m, voters, `members[${i}]`));
   for (let i = 1; i < members.length; i++) if (members[i]! <= members[i - 1]!) throw new Bad('bad-field', 'view members must be sorted and distinct');
-  return { term, kind: 'view', view, members };
+  if (!withIncarnations) return { term, kind: 'view', view, members };
+  // One incarnation per member: a u32 (a router's run incarnation), 0 = unknown.
+  if (!Array.isArray(o.incarnations) || o.incarnations.length !== members.length) throw new Bad('bad-field', 'view incarnations must be a list as long as members');
+  const incarnations = o.incarnations.map((x, i) => {
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > 0xffffffff) throw new Bad('bad-field', `incarnations[${i}] must be a u32, got ${String(x)}`);
+    return x;
+  });
+  return { term, kind: 'view', view, members, incarnations };
 }
 
 function message(v: unknown, voters: readonly NodeId[], self: NodeId): Message {

@@ -3,13 +3,18 @@
  * the lockspace (spans) with their incarnations. Pure data, no I/O.
  *
  * A node seen again with a new incarnation restarted: it lost its locks and
- * its lockspace state, so the survivors must treat it as departed. The
- * proposal leaves it out until a committed view does, then takes it back:
- * two views, "departed" then "added", and the lockspace's recovery purges
- * its old locks in between (the applier also passes it in `departed` when
- * both views are applied at once).
+ * its lockspace state, so the survivors must treat it as departed.
+ *
+ * - By incarnation (`byIncarnation`, the mesh: views name each member's
+ *   incarnation): the proposal names it with its new incarnation, a new view
+ *   by itself, and the applier passes it in `departed` (one view, one
+ *   recovery). Members whose incarnation is unknown are not proposed.
+ * - Otherwise: the proposal leaves it out until a committed view does, then
+ *   takes it back: two views, "departed" then "added", and the lockspace's
+ *   recovery purges its old locks in between (the applier also passes it in
+ *   `departed` when both views are applied at once).
  */
-import type { NodeId } from './types.ts';
+import type { Entry, NodeId } from './types.ts';
 
 /** One node serving the lockspace, as the mesh reports it. */
 export interface SeenMember {
@@ -33,31 +38,86 @@ export class MembershipTracker {
   /** Restarts seen (a node back with a new incarnation). */
   restartsSeen = 0;
 
-  constructor(self: NodeId, voters: readonly NodeId[]) {
+  /** Restarts are told apart by incarnation in the views (see the header). */
+  readonly byIncarnation: boolean;
+  /**
+   * Per node, incarnations a later view entry replaced by another (old runs):
+   * never proposed again, even while the mesh still lists an old run's span.
+   */
+  readonly #retired = new Map<NodeId, Set<number>>();
+  /** Per node, the incarnation the latest view entry names (0: none known). */
+  readonly #named = new Map<NodeId, number>();
+  #logSeen = 0;
+  /** Order in which (node, incarnation) pairs were first seen (a later run is seen later). */
+  readonly #firstSeen = new Map<string, number>();
+  #seq = 0;
+
+  constructor(self: NodeId, voters: readonly NodeId[], options: { byIncarnation?: boolean } = {}) {
     this.self = self;
+    this.byIncarnation = options.byIncarnation ?? false;
     this.#voters = [...voters];
     this.#committed = [...voters];
+  }
+
+  /**
+   * Learn from the views log (any entries, committed or not) which runs were
+   * replaced: an incarnation named for a node by one view entry and replaced
+   * by another in a later one is an old run. Cheap to call often (only new
+   * entries are read; a log truncated by Raft is read again from the start).
+   */
+  learnLog(log: readonly Entry[]): void {
+    if (log.length < this.#logSeen) this.#logSeen = 0;
+    for (let i = this.#logSeen; i < log.length; i++) {
+      const e = log[i]!;
+      if (e.kind !== 'view' || !e.incarnations) continue;
+      e.members.forEach((n, k) => {
+        const inc = e.incarnations![k] ?? 0;
+        if (inc === 0) return;
+        const before = this.#named.get(n);
+        if (before !== undefined && before !== 0 && before !== inc) (this.#retired.get(n) ?? this.#retired.set(n, new Set()).get(n)!).add(before);
+        this.#named.set(n, inc);
+      });
+    }
+    this.#logSeen = log.length;
   }
 
   /** The members the mesh shows now (this node included or not). */
   observe(members: readonly SeenMember[]): void {
     const alive = new Set<NodeId>([this.self]);
     let nonVoters = 0;
+    /** Per node, its runs the mesh lists now (a restarted router's old span may linger a while). */
+    const runs = new Map<NodeId, number[]>();
     for (const m of members) {
       if (!this.#voters.includes(m.nodeid)) {
         nonVoters++;
         continue;
       }
-      alive.add(m.nodeid);
-      if (m.nodeid === this.self || m.incarnation === null) continue;
-      const before = this.#incarnations.get(m.nodeid);
-      if (before !== undefined && before !== m.incarnation) {
+      if (m.nodeid === this.self) continue;
+      if (m.incarnation === null) {
+        if (!this.byIncarnation) alive.add(m.nodeid); // by incarnation, a member must be named with its run
+        continue;
+      }
+      const key = `${m.nodeid}:${m.incarnation}`;
+      if (!this.#firstSeen.has(key)) this.#firstSeen.set(key, ++this.#seq);
+      if (this.#retired.get(m.nodeid)?.has(m.incarnation)) continue; // an old run's span: not the node
+      (runs.get(m.nodeid) ?? runs.set(m.nodeid, []).get(m.nodeid)!).push(m.incarnation);
+    }
+    for (const [nodeid, incs] of runs) {
+      // Several runs listed: the newest is the one not yet named by the views, else the one seen last.
+      const named = this.#named.get(nodeid);
+      const order = (x: number): number => (x === named ? -1 : this.#firstSeen.get(`${nodeid}:${x}`)!);
+      const incarnation = incs.reduce((a, b) => (order(b) > order(a) ? b : a));
+      alive.add(nodeid);
+      const before = this.#incarnations.get(nodeid);
+      if (before !== undefined && before !== incarnation) {
         this.restartsSeen++;
         // Already out of the latest committed view: its old state is gone from the others; it just comes back.
-        if (this.#committed.includes(m.nodeid)) this.#pending.add(m.nodeid);
+        // By incarnation the new incarnation itself makes the next view a new one.
+        if (this.#committed.includes(nodeid) && !this.byIncarnation) this.#pending.add(nodeid);
       }
-      this.#incarnations.set(m.nodeid, m.incarnation);
+      this.#incarnations.set(nodeid, incarnation);
     }
+    if (this.#firstSeen.size > 64 * this.#voters.length) this.#firstSeen.clear(); // bounded: a long-lived node sees many runs
     this.nonVoters = nonVoters;
     this.#alive = [...alive].sort((a, b) => a - b);
   }
@@ -66,6 +126,11 @@ export class MembershipTracker {
   committed(members: readonly NodeId[]): void {
     this.#committed = [...members];
     for (const n of [...this.#pending]) if (!members.includes(n)) this.#pending.delete(n);
+  }
+
+  /** The latest incarnation seen of each node (for the proposal; unknown nodes absent). */
+  get incarnations(): Record<number, number> {
+    return Object.fromEntries(this.#incarnations);
   }
 
   /** Restarted nodes still waiting to be left out by a committed view. */

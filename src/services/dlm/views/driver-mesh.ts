@@ -82,8 +82,9 @@ export function startMeshViews(router: Router, name: string, membership: string,
     const tx = router.open(service, VIEWS_CMD, { aux: bytes, delete: true, node: routerOf(to) });
     tx.rx$.subscribe({ error: () => {} });
   };
-  const driver = new ViewsDriver(self, driverOptions, { clock: clock ?? defaultClock ?? systemClock, store: store ?? new MemoryViewsStore(), send, target });
-  const tracker = new MembershipTracker(self, driver.config.views.voters);
+  // Views name each member's run (the router's incarnation): a restarted node is named again with a new one.
+  const driver = new ViewsDriver(self, driverOptions, { clock: clock ?? defaultClock ?? systemClock, store: store ?? new MemoryViewsStore(), send, target, incarnation: router.incarnation });
+  const tracker = new MembershipTracker(self, driver.config.views.voters, { byIncarnation: driver.incarnation !== 0 });
   const viewsClock = clock ?? defaultClock ?? systemClock;
   let last = '';
   /** Since when each voter has not been seen serving the lockspace (this node's clock; absent key: serving). */
@@ -108,6 +109,7 @@ export function startMeshViews(router: Router, name: string, membership: string,
     // With a transport service (midcomms), a member must also serve it: its DLM messages are dropped until then.
     const reach = transportService === undefined ? null : new Set(router.members(transportService).map((m) => m.node));
     const seen = router.members(membership).filter((m) => m.local || reach === null || reach.has(m.node));
+    tracker.learnLog(driver.protocolState.log);
     tracker.observe(seen.map((m) => ({ nodeid: memberNodeid(m, self), incarnation: m.incarnation })));
     const now = viewsClock.now();
     const serving = new Set(seen.map((m) => memberNodeid(m, self)));
@@ -116,10 +118,11 @@ export function startMeshViews(router: Router, name: string, membership: string,
       else if (!absentSince.has(v)) absentSince.set(v, now);
     }
     const p = tracker.proposal(answering());
-    const key = p.join(',');
+    const incs = tracker.incarnations;
+    const key = p.map((n) => `${n}:${incs[n] ?? 0}`).join(',');
     if (key === last) return;
     last = key;
-    driver.propose(p);
+    driver.propose(p, incs);
   };
   // members() drops a node as soon as its last live path is gone, while
   // members$ reports the leave only after the router's down grace: look
@@ -138,7 +141,8 @@ export function startMeshViews(router: Router, name: string, membership: string,
   // The membership service: nothing is opened on it, it only marks this node as a member.
   let marker: Service | null = null;
   const mark = (): void => {
-    if (marker !== null || closed || driver.rejoining) return;
+    // Rejoining through a view without it, it withdraws; rejoining by incarnation, it stays (and is named with its new run).
+    if (marker !== null || closed || (driver.rejoining && !driver.rejoinsByIncarnation)) return;
     marker = router.serve(membership, (tx) => {
       tx.rx$.subscribe({ error: () => {} });
       tx.close();

@@ -23,7 +23,8 @@ import { resolveViewsDriverOptions, type ViewsDriverConfig, type ViewsDriverOpti
 import type { ViewsStore } from './driver-store.ts';
 import { initViewsState, persistedOf, step } from './step.ts';
 import type { Message, NodeId, Persisted, Role, TimerKind, ViewsEvent, ViewsOutput, ViewsState } from './types.ts';
-import { viewAt } from './view-log.ts';
+import { incarnationIn, viewAt } from './view-log.ts';
+import { ViewsOptionsError } from './options.ts';
 
 /**
  * What the driver needs of a lockspace (the recovery contract): the raw
@@ -51,6 +52,14 @@ export interface ViewsDriverDeps {
   readonly target?: ViewsTarget;
   /** Status passed to `target.fence()` when this node is excluded. @default -107 (ENOTCONN) */
   readonly fenceStatus?: number;
+  /**
+   * This run's incarnation (a u32 that changes on every restart: on the mesh
+   * the router's). Non-zero: the node grants only under a committed view
+   * naming it with this incarnation, and a restart rejoins through such a
+   * view (see `rejoining`). @default 0 (unknown: a restart rejoins through a
+   * view that leaves this node out)
+   */
+  readonly incarnation?: number;
 }
 
 /** Counters and the protocol's state, for `dmsg locks` and tests. */
@@ -93,6 +102,8 @@ const ENOTCONN = -107;
 
 /** `state` of a node restarted from persisted state until a view leaves it out. */
 export const REJOIN_STATE = 'restarted: waiting for a view without this node, then rejoining';
+/** `state` of a node restarted from persisted state (rejoining by incarnation) until a view names its new run. */
+export const REJOIN_BY_INCARNATION_STATE = 'restarted: waiting for a view naming this run, then rejoining';
 
 function samePersisted(a: Persisted, b: Persisted): boolean {
   return a.currentTerm === b.currentTerm && a.votedFor === b.votedFor && a.log === b.log;
@@ -120,6 +131,10 @@ export class ViewsDriver {
    * until a committed view leaves it out. See `rejoining`.
    */
   #rejoining: boolean;
+  /** This run's incarnation (0: unknown). */
+  readonly #incarnation: number;
+  /** Whether a committed view naming this node with `#incarnation` ends the rejoining (else only a view without it does). */
+  readonly #rejoinByIncarnation: boolean;
   /** The lockspace's gate: open while this node grants. */
   readonly #gate = (): boolean => this.granting;
   readonly #views = new Subject<ViewsOutput>();
@@ -161,11 +176,17 @@ export class ViewsDriver {
     this.#send = deps.send;
     this.#target = deps.target ?? null;
     this.#fenceStatus = deps.fenceStatus ?? ENOTCONN;
+    const incarnation = deps.incarnation ?? 0;
+    if (!Number.isInteger(incarnation) || incarnation < 0 || incarnation > 0xffffffff) throw new ViewsOptionsError(`views: incarnation must be a u32, got ${String(incarnation)}`);
+    this.#incarnation = incarnation;
     const persisted = this.#store.load();
-    this.#s = initViewsState(this.config.views, this.#clock.now(), persisted ?? undefined);
+    this.#s = initViewsState(this.config.views, this.#clock.now(), persisted ?? undefined, undefined, incarnation);
     this.#apply = initApplyState(self, this.config.views.voters);
     this.#rejoining = persisted !== null && persisted.currentTerm > 0;
-    this.#state = new BehaviorSubject<string>(this.#rejoining ? REJOIN_STATE : 'starting: waiting for a leader');
+    // A view this very run was already named in (the lockspace left and joined again on the same router)
+    // cannot tell the others that its state is new: then only a view without this node ends the rejoining.
+    this.#rejoinByIncarnation = incarnation !== 0 && !(persisted?.log ?? []).some((e) => e.kind === 'view' && incarnationIn(e, self) === incarnation);
+    this.#state = new BehaviorSubject<string>(!this.#rejoining ? 'starting: waiting for a leader' : this.#rejoinByIncarnation ? REJOIN_BY_INCARNATION_STATE : REJOIN_STATE);
     this.views$ = this.#views.asObservable();
     this.state$ = this.#state.asObservable();
     if (this.#target) {
@@ -187,14 +208,33 @@ export class ViewsDriver {
 
   /**
    * True after a restart from persisted state until a committed view leaves
-   * this node out: meanwhile it votes and follows but never campaigns, never
-   * grants, and its mesh binding withdraws its membership so the others
-   * propose a view without it (their recovery then purges its old locks);
+   * this node out or (`rejoinsByIncarnation`) names it with this run's
+   * incarnation: meanwhile it never grants. Rejoining by incarnation it
+   * follows, votes, may lead and keeps serving the lockspace, so the others
+   * see its new incarnation and propose it (their recovery purges its old
+   * locks, naming it departed). Otherwise it never campaigns and its mesh
+   * binding withdraws its membership so the others propose a view without it;
    * after that view it rejoins as a fresh member. A first start (empty
    * store) is not a restart.
    */
   get rejoining(): boolean {
     return this.#rejoining;
+  }
+
+  /**
+   * How a restart rejoins: true (a non-zero incarnation not named by any view
+   * it persisted) through a committed view naming this node with its new
+   * incarnation — it keeps serving the lockspace, may lead, and the others
+   * recover with it as departed; false through a view that leaves it out
+   * (it withdraws from the lockspace and never campaigns meanwhile).
+   */
+  get rejoinsByIncarnation(): boolean {
+    return this.#rejoinByIncarnation;
+  }
+
+  /** This run's incarnation (0: unknown). */
+  get incarnation(): number {
+    return this.#incarnation;
   }
 
   get stats(): ViewsStats {
@@ -237,10 +277,14 @@ export class ViewsDriver {
     this.#run({ type: 'message', now: this.#clock.now(), message: r.message });
   }
 
-  /** The members this node sees now (this node is always added). */
-  propose(members: readonly NodeId[]): void {
+  /**
+   * The members this node sees now (this node is always added, with its own
+   * incarnation), and the incarnation of each where known.
+   */
+  propose(members: readonly NodeId[], incarnations: Readonly<Record<number, number>> = {}): void {
     if (this.#closed) return;
-    this.#run({ type: 'propose', now: this.#clock.now(), members: [...new Set([this.self, ...members])] });
+    const incs = { ...incarnations, [this.self]: this.#incarnation };
+    this.#run({ type: 'propose', now: this.#clock.now(), members: [...new Set([this.self, ...members])], incarnations: incs });
   }
 
   /** Stop timers and outputs; the lockspace's gate stays closed. Idempotent. */
@@ -309,8 +353,11 @@ export class ViewsDriver {
 
   #output(raw: ViewsOutput): void {
     if (this.#rejoining) {
-      if (raw.type === 'committed' && !raw.members.includes(this.self)) {
-        this.#rejoining = false; // left out: the others recovered without our old locks; from now on a fresh member
+      const leftOut = raw.type === 'committed' && !raw.members.includes(this.self);
+      const named = raw.type === 'committed' && this.#rejoinByIncarnation && incarnationIn(raw, this.self) === this.#incarnation;
+      if (leftOut || named) {
+        // Left out, or named with this run: the others recover without our old locks; from now on a fresh member.
+        this.#rejoining = false;
         if (this.#s.lastStatus !== '') this.#state.next(this.#s.lastStatus);
       } else if (raw.type === 'granting' || raw.type === 'stopped' || raw.type === 'status') {
         return; // no lease while rejoining: the lockspace stays stopped, state$ keeps saying why
@@ -366,8 +413,8 @@ export class ViewsDriver {
     }
     const handle = this.#clock.setTimeout(() => {
       this.#timers.delete(kind);
-      if (kind === 'election' && this.#rejoining) {
-        // A restarted node must not lead: a leader cannot propose a view without itself.
+      if (kind === 'election' && this.#rejoining && !this.#rejoinByIncarnation) {
+        // A restarted node that can only rejoin through a view without it must not lead: a leader cannot propose a view without itself.
         this.#armTimer('election', this.#clock.now() + this.config.views.electionMax);
         return;
       }

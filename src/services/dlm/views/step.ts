@@ -16,7 +16,7 @@
  * every event and election timeouts from a seeded generator kept in the state.
  */
 import type { Entry, Message, NodeId, Persisted, StepResult, TimerRequest, ViewsConfig, ViewsEvent, ViewsOutput, ViewsState } from './types.ts';
-import { quorum, sameMembers, termAt, validMembers, viewAt, viewEntryBetween } from './view-log.ts';
+import { incarnationIn, quorum, sameView, termAt, validMembers, viewAt, viewEntryBetween } from './view-log.ts';
 
 function nextRng(x: number): number {
   x ^= x << 13; x >>>= 0;
@@ -32,8 +32,8 @@ function electionDeadline(s: ViewsState, now: number): ViewsState {
   return { ...s, rng, electionAt: now + lo + (span > 0 ? rng % (span + 1) : 0) };
 }
 
-/** A fresh node (first start, or restart from `persisted`). */
-export function initViewsState(config: ViewsConfig, now: number, persisted?: Persisted, rng?: number): ViewsState {
+/** A fresh node (first start, or restart from `persisted`), running as `incarnation` (0: unknown). */
+export function initViewsState(config: ViewsConfig, now: number, persisted?: Persisted, rng?: number, incarnation = 0): ViewsState {
   const s: ViewsState = {
     config,
     currentTerm: persisted?.currentTerm ?? 0,
@@ -52,6 +52,8 @@ export function initViewsState(config: ViewsConfig, now: number, persisted?: Per
     leaseIssued: 0,
     leaseUntil: 0,
     desired: null,
+    desiredIncarnations: [],
+    incarnation,
     grantingView: null,
     grantingUntil: 0,
     lastCommittedView: 0,
@@ -102,19 +104,24 @@ function sendAppends(c: Ctx): void {
   c.s = { ...c.s, heartbeatAt: c.now + c.s.config.heartbeatInterval };
 }
 
-/** The entry a leader appends for `desired`, or null when the latest view already has these members. */
-function viewEntryFor(s: ViewsState, desired: readonly NodeId[] | null): Entry | null {
+/**
+ * The entry a leader appends for `desired` (with `incarnations`, parallel), or null when the latest view
+ * already has these members with these incarnations. A member named again with a new incarnation
+ * restarted: that makes a new view (the lockspace recovers, purging its old run's locks).
+ */
+function viewEntryFor(s: ViewsState, desired: readonly NodeId[] | null, incarnations: readonly number[]): Entry | null {
   if (!desired || !validMembers(desired, s.config.voters, s.config.self)) return null;
   const last = viewAt(s.log, s.log.length, s.config.voters);
-  if (sameMembers(last.members, desired)) return null;
-  return { term: s.currentTerm, kind: 'view', view: last.view + 1, members: desired };
+  if (sameView(last, desired, incarnations)) return null;
+  const entry = { term: s.currentTerm, kind: 'view' as const, view: last.view + 1, members: desired };
+  return incarnations.some((x) => x !== 0) ? { ...entry, incarnations: desired.map((_, i) => incarnations[i] ?? 0) } : entry;
 }
 
 function becomeLeader(c: Ctx): void {
   const s = c.s;
   const next: Record<number, number> = {};
   for (const v of others(s)) next[v] = s.log.length + 1;
-  const entry = viewEntryFor(s, s.desired) ?? { term: s.currentTerm, kind: 'noop' as const };
+  const entry = viewEntryFor(s, s.desired, s.desiredIncarnations) ?? { term: s.currentTerm, kind: 'noop' as const };
   c.s = { ...s, role: 'leader', votes: [], nextIndex: next, matchIndex: {}, ackAt: {}, readyAt: c.now + s.config.lease, leaseIssued: 0, log: [...s.log, entry] };
   if (c.s.config.voters.length === 1) advanceCommit(c);
   sendAppends(c);
@@ -208,6 +215,7 @@ function describe(s: ViewsState, now: number, granting: boolean): string {
   const cv = viewAt(s.log, s.commitIndex, s.config.voters);
   if (granting) return `${s.role === 'leader' ? 'leader' : 'member'} of view ${cv.view} (granting)`;
   if (!cv.members.includes(s.config.self)) return `excluded from view ${cv.view}: waiting`;
+  if (incarnationIn(cv, s.config.self) !== s.incarnation) return `joining: waiting for a view naming this run (view ${cv.view} does not)`;
   if (s.role === 'leader' && now < s.readyAt) return `leader, waiting out old leases (view ${cv.view})`;
   if (s.role === 'leader' && viewEntryBetween(s.log, s.commitIndex, s.log.length)) return `view change after ${cv.view}: stopped`;
   return `minority: waiting (view ${cv.view}, no quorum lease)`;
@@ -221,12 +229,12 @@ function finish(c: Ctx): StepResult {
   if (cv.view > s.lastCommittedView) {
     for (let i = 1; i <= s.commitIndex; i++) {
       const e = s.log[i - 1]!;
-      if (e.kind === 'view' && e.view > s.lastCommittedView) c.outputs.push({ type: 'committed', view: e.view, members: e.members });
+      if (e.kind === 'view' && e.view > s.lastCommittedView) c.outputs.push(e.incarnations ? { type: 'committed', view: e.view, members: e.members, incarnations: e.incarnations } : { type: 'committed', view: e.view, members: e.members });
     }
     s = { ...s, lastCommittedView: cv.view };
   }
-  // Granting.
-  const granting = cv.members.includes(s.config.self) && now < s.leaseUntil;
+  // Granting: only under a view naming this node with this run's incarnation.
+  const granting = cv.members.includes(s.config.self) && incarnationIn(cv, s.config.self) === s.incarnation && now < s.leaseUntil;
   if (s.grantingView !== null && (!granting || s.grantingView !== cv.view)) {
     const reason = !cv.members.includes(s.config.self) ? 'excluded' : s.grantingView !== cv.view ? 'view-change' : s.leaseUntil === 0 ? 'new-term' : 'lease-expired';
     c.outputs.push({ type: 'stopped', view: s.grantingView, reason });
@@ -255,16 +263,18 @@ export function step(state: ViewsState, event: ViewsEvent): StepResult {
   const c: Ctx = { s: state, out: [], outputs: [], now: event.now };
   switch (event.type) {
     case 'restart':
-      c.s = initViewsState(state.config, event.now, event.persisted, state.rng);
+      c.s = initViewsState(state.config, event.now, event.persisted, state.rng, event.incarnation ?? 0);
       break;
     case 'message':
       onMessage(c, event.message);
       break;
     case 'propose': {
       const desired = [...new Set(event.members)].sort((a, b) => a - b);
-      c.s = { ...c.s, desired };
+      const incs = event.incarnations;
+      const desiredIncarnations = desired.map((n) => (incs && Number.isSafeInteger(incs[n]) && incs[n]! > 0 ? incs[n]! : 0));
+      c.s = { ...c.s, desired, desiredIncarnations };
       if (c.s.role === 'leader') {
-        const e = viewEntryFor(c.s, desired);
+        const e = viewEntryFor(c.s, desired, desiredIncarnations);
         if (e) {
           c.s = { ...c.s, log: [...c.s.log, e] };
           sendAppends(c);

@@ -7,9 +7,14 @@
 
 export type NodeId = number;
 
-/** One log entry (Raft §5.3). `view` entries change the membership; `noop` is §8's entry a new leader commits first. */
+/**
+ * One log entry (Raft §5.3). `view` entries change the membership; `noop` is §8's entry a new leader commits first.
+ * A view's `incarnations` (parallel to `members`; absent: all 0) name each member's run: a node restarted
+ * since has a new incarnation, so a view naming it again is a different view and the lockspace recovers
+ * (its old locks are purged). 0 means unknown.
+ */
 export type Entry =
-  | { readonly term: number; readonly kind: 'view'; readonly view: number; readonly members: readonly NodeId[] }
+  | { readonly term: number; readonly kind: 'view'; readonly view: number; readonly members: readonly NodeId[]; readonly incarnations?: readonly number[] }
   | { readonly term: number; readonly kind: 'noop' };
 
 /** What survives a crash (Raft Figure 2, "persistent state on all servers"). */
@@ -45,14 +50,17 @@ export type TimerKind = 'election' | 'heartbeat' | 'lease';
 export type ViewsEvent =
   | { readonly type: 'message'; readonly now: number; readonly message: Message }
   | { readonly type: 'timer'; readonly now: number; readonly kind: TimerKind }
-  /** The members this node can see (spans serving the lockspace, live midcomms incarnations). */
-  | { readonly type: 'propose'; readonly now: number; readonly members: readonly NodeId[] }
-  /** The node restarts after a crash with what it persisted (volatile state is lost). */
-  | { readonly type: 'restart'; readonly now: number; readonly persisted: Persisted };
+  /**
+   * The members this node can see (spans serving the lockspace, live midcomms incarnations), with the
+   * incarnation of each where known (absent or 0: unknown).
+   */
+  | { readonly type: 'propose'; readonly now: number; readonly members: readonly NodeId[]; readonly incarnations?: Readonly<Record<number, number>> }
+  /** The node restarts after a crash with what it persisted (volatile state is lost), as run `incarnation` (@default 0: unknown). */
+  | { readonly type: 'restart'; readonly now: number; readonly persisted: Persisted; readonly incarnation?: number };
 
 /** Signals for the lockspace and its `state$`. */
 export type ViewsOutput =
-  | { readonly type: 'committed'; readonly view: number; readonly members: readonly NodeId[] }
+  | { readonly type: 'committed'; readonly view: number; readonly members: readonly NodeId[]; readonly incarnations?: readonly number[] }
   /** This node may grant under `view` until `until` (exclusive); repeated when the lease is extended. */
   | { readonly type: 'granting'; readonly view: number; readonly until: number }
   /** This node stops granting (it stopped at the latest at the `until` of its last `granting`). */
@@ -110,6 +118,14 @@ export interface ViewsState extends Persisted {
   readonly leaseUntil: number;
   /** The members this node last proposed (used when it leads). */
   readonly desired: readonly NodeId[] | null;
+  /** Their incarnations, parallel to `desired` (0: unknown). */
+  readonly desiredIncarnations: readonly number[];
+  /**
+   * This run's incarnation (volatile; 0: unknown). A node grants only under a committed view naming it
+   * with exactly this incarnation: with a non-zero one, never under view 0 (the voters, incarnations
+   * unknown) nor under a view made before it restarted.
+   */
+  readonly incarnation: number;
   /** What this node last announced: the view it grants under, or null. */
   readonly grantingView: number | null;
   readonly grantingUntil: number;

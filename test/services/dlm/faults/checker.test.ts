@@ -391,6 +391,63 @@ describe('history checker: each violation is caught', () => {
     expect(kinds(build([1, 2, 3]))).toEqual(['lvb']);
   });
 
+  it('lvb (§2.10): a down-conversion completes on the owner, so its write is certain only once the master must have it (fault seeds 1092, 1170)', () => {
+    // Node 1 holds PW and converts to CR writing w1; the CONVERT is still on its way (a partition)
+    // when the master grants node 2 an NL lock, compatible with PW: the master may read the old value.
+    const base = (view = false) => {
+      const h = hist();
+      if (view) h.view(1, 1, [1, 2, 3, 4]);
+      h.grant(3, 'keep', 'r', 'NL', { lvb: ZERO });
+      h.grant(1, 'a', 'r', 'PW', { fence: 1, lvb: ZERO });
+      const c = h.conv(1, 'a', 'CR', lv('w1'));
+      h.done(1, c, 'a', 'OK', 'CR', { lvb: lv('w1') });
+      h.grant(2, 'b', 'r', 'NL', { lvb: ZERO });
+      return h;
+    };
+    expect(kinds(base().ev)).toEqual([]);
+    // A grant of a mode PW excludes (PR) comes after the master processed the down-conversion: it must see w1 ...
+    const incompatible = base();
+    incompatible.grant(4, 'd', 'r', 'PR', { lvb: ZERO });
+    expect(kinds(incompatible.ev)).toEqual(['lvb']);
+    const seen = base();
+    seen.grant(4, 'd', 'r', 'PR', { lvb: lv('w1') });
+    expect(kinds(seen.ev)).toEqual([]);
+    // ... and so must a read issued after that grant, whatever its mode.
+    seen.grant(2, 'b2', 'r', 'CR', { lvb: ZERO });
+    expect(kinds(seen.ev)).toEqual(['lvb']);
+    // A later operation of the same lock answered by the master (CR -> PR) confirms it too: the owner's messages arrive in order.
+    const same = base();
+    const u = same.conv(1, 'a', 'PR');
+    same.done(1, u, 'a', 'OK', 'PR', { lvb: lv('w1') });
+    same.grant(2, 'b2', 'r', 'CR', { lvb: ZERO });
+    expect(kinds(same.ev)).toEqual(['lvb']);
+    // A writer excluded before the incompatible grant may have been purged with its CONVERT unprocessed (§4.5).
+    const purged = base(true);
+    purged.kill(1);
+    purged.view(2, 2, [2, 3, 4]);
+    purged.grant(4, 'd', 'r', 'PR', { lvb: ZERO, valnotvalid: true });
+    expect(kinds(purged.ev)).toEqual([]);
+  });
+
+  it('overlap: a hold is counted from its grant; a down-conversion an excluded node issues after its exclusion and lease is no new hold (fault seed 1049)', () => {
+    const build = (up: boolean) => {
+      const h = hist();
+      h.at(0).view(1, 1, [1, 2, 3]);
+      h.granting(1, 1, 100);
+      h.grant(1, 'a', 'r', up ? 'NL' : 'PR');
+      h.at(50).view(2, 2, [2, 3]);
+      // Node 1, cut off and unaware, acts on its lock after the view excluded it and its lease ended.
+      const c = h.at(110).conv(1, 'a', up ? 'EX' : 'CR');
+      if (up) h.done(1, c, 'a', 'OK', 'EX', { fence: 1, lvb: ZERO });
+      h.at(120).grant(2, 'b', 'r', up ? 'PR' : 'EX', { fence: 2, lvb: ZERO });
+      return h.ev;
+    };
+    // The CR it keeps is part of the PR hold the survivors purged at the exclusion.
+    expect(kinds(build(false))).toEqual([]);
+    // A grant the excluded node gets after that is a new hold and still counts.
+    expect(kinds(build(true))).toEqual(['overlap']);
+  });
+
   it('lvb (§4.7): after a PW/EX holder is excluded, an incompatible read must report VALNOTVALID', () => {
     const build = (valnotvalid: boolean) => {
       const h = hist();

@@ -40,7 +40,14 @@ const VOTERS: FaultRunOptions['joinOptions'] = (ids, _id, disk) => ({ voters: id
  * has the totals of both.
  */
 const SUITE_FLAP_SEEDS = 16;
-const SUITE_ALL_SEEDS = 4;
+/**
+ * Kill/restart/partition seeds in the suite: 1001-1004, plus two that failed
+ * on main at f938ee7 and pass since the views name each member's run (1018:
+ * every holder of the latest view restarted, no view was committed again;
+ * 1093: a restarted node's fresh lockspace resumed without recovery, an
+ * overlap). docs/faults.md has the causes.
+ */
+const SUITE_ALL_SEEDS = [1001, 1002, 1003, 1004, 1018, 1093];
 
 /**
  * With recovery on the branch (integ at 12:05 UTC: main + recov + the views
@@ -87,8 +94,8 @@ async function runSeeds(seeds: readonly number[], options: Omit<FaultRunOptions,
   return totals;
 }
 
-function seedList(count: number, base: number): number[] {
-  return ONE ?? Array.from({ length: count }, (_, i) => base + i);
+function seedList(count: number, base: number, suite?: readonly number[]): number[] {
+  return ONE ?? (suite && !FULL ? [...suite] : Array.from({ length: count }, (_, i) => base + i));
 }
 
 describe('DLM safety under faults, in-process (5 nodes, 2 relays, ManualClock)', () => {
@@ -121,7 +128,7 @@ describe('DLM safety under faults, in-process (5 nodes, 2 relays, ManualClock)',
   needsRecovery(
     `kills, restarts, minority and no-majority partitions and link flaps (needs recovery, the views driver and leases): every history passes${KNOWN_FAILING ? ` [${MISSING_ALL}]` : ''}`,
     async () => {
-      const totals = await runSeeds(seedList(FULL ? 200 : SUITE_ALL_SEEDS, 1001), { steps: 120, faults: ['flap', 'kill', 'partition'], faultRate: 0.3, joinOptions: VOTERS });
+      const totals = await runSeeds(seedList(200, 1001, SUITE_ALL_SEEDS), { steps: 120, faults: ['flap', 'kill', 'partition'], faultRate: 0.3, joinOptions: VOTERS });
       console.log(`faults/all: ${JSON.stringify(totals)}`);
       expect(totals.failures, totals.failures.join('\n')).toEqual([]);
       expect(totals.faultEvents).toBeGreaterThan(0);

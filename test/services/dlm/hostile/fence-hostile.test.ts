@@ -5,16 +5,13 @@
  * throw, and count the bad value; a bystander lockspace on the same node is
  * not affected.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LKM, LKF, newLksb, statusName } from '../../../../src/services/dlm/index.ts';
-import { DLM_VERSION, MSG, decodeMessage, emptyMessage, encodeMessage } from '../../../../src/services/dlm/message.ts';
-import { hostileNet, prng, type HostileNet } from './hostile-net.ts';
+import { MSG, decodeMessage, emptyMessage } from '../../../../src/services/dlm/message.ts';
+import { useHostileNet, type HostileNet } from '../../../helpers/dlm-hostile-net.ts';
+import { mulberry32 } from '../../../helpers/prng.ts';
 
-let net: HostileNet | null = null;
-afterEach(() => {
-  net?.dispose();
-  net = null;
-});
+const hostileNet = useHostileNet();
 
 /** Node 2 is a master that grants everything at once with the token `token()` gives (low, high words). */
 function installMaster(n: HostileNet, token: () => [number, number]): void {
@@ -39,15 +36,15 @@ function installMaster(n: HostileNet, token: () => [number, number]): void {
     } else if (m.type === MSG.UNLOCK) {
       out.result = -65538; // EUNLOCK
     } else return;
-    n.inject(2, from, encodeMessage({ version: DLM_VERSION, lockspace: n.globalId, nodeid: 2 }, out));
+    n.inject(2, from, n.forgeMessage(2, out));
   };
 }
 
 describe('hostile fencing tokens', () => {
   it('tokens past 2^53 (high word >= 2^21) read as no token and are counted; fuzzed words never give an unsafe token', async () => {
     const seed = 41;
-    const rnd = prng(seed);
-    const n = (net = hostileNet([1], { members: [1, 2] }));
+    const rnd = mulberry32(seed);
+    const n = hostileNet([1], { members: [1, 2] });
     const words: [number, number][] = [[0xffffffff, 0xffffffff], [0, 2 ** 21], [5, 2 ** 21 - 1], [1, 0]];
     let i = 0;
     installMaster(n, () => (i < words.length ? words[i++]! : [Math.floor(rnd() * 2 ** 32), Math.floor(rnd() * 2 ** 32)]));
@@ -68,7 +65,7 @@ describe('hostile fencing tokens', () => {
   });
 
   it('a master whose tokens go backwards: each grant exposes exactly what the master sent (the storage check refuses the older one); nothing throws', async () => {
-    const n = (net = hostileNet([1], { members: [1, 2] }));
+    const n = hostileNet([1], { members: [1, 2] });
     const tokens = [10, 7, 3];
     let i = 0;
     installMaster(n, () => [tokens[i++] ?? 1, 1]);
@@ -91,7 +88,7 @@ describe('hostile fencing tokens', () => {
   });
 
   it('a bystander lockspace on the same node keeps granting with honest tokens while another lockspace gets garbage', async () => {
-    const n = (net = hostileNet([1], { members: [1, 2] }));
+    const n = hostileNet([1], { members: [1, 2] });
     installMaster(n, () => [0xffffffff, 0xffffffff]);
     const other = n.nodes.get(1)!.newLockspace('bystander', { lvblen: 32, members: [1] });
     const a = newLksb(32);

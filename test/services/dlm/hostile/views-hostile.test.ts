@@ -11,7 +11,8 @@ import { encodeViewsMessage, VIEWS_MAX_ENTRIES_IN } from '../../../../src/servic
 import { VIEWS_MAX_TERM } from '../../../../src/services/dlm/views/driver-codec.ts';
 import type { Message } from '../../../../src/services/dlm/views/types.ts';
 import { FakeCluster } from '../views/driver-harness.ts';
-import { prng } from './hostile-net.ts';
+import { electedCluster, isHealthy, proposeUntilHealthy } from '../../../helpers/views-cluster-health.ts';
+import { mulberry32 } from '../../../helpers/prng.ts';
 
 const enc = new TextEncoder();
 
@@ -41,20 +42,12 @@ function hostileMessage(rnd: () => number, to: number, termOf: (r: () => number)
   }
 }
 
-/** The cluster is healthy again: one leader, every node granting under the same view. */
-function healthy(c: FakeCluster): boolean {
-  const views = new Set([...c.nodes.values()].map((n) => (n.target.grants ? n.driver.stats.view : -1)));
-  return c.leader() !== undefined && views.size === 1 && !views.has(-1);
-}
-
 describe('hostile views (Raft) messages', () => {
   it.each([21, 22, 23])('seed %i: absurd terms/indexes/commit points with forged from: no throw, one granting view at any instant, terms stay safe', (seed) => {
-    const rnd = prng(seed);
+    const rnd = mulberry32(seed);
     const ctx = `seed=${seed}`;
-    const c = new FakeCluster([1, 2, 3]);
-    c.proposeReachable();
-    c.advance(2000);
-    expect(healthy(c), ctx).toBe(true);
+    const c = electedCluster();
+    expect(isHealthy(c), ctx).toBe(true);
     const dropped0 = [...c.nodes.values()].reduce((a, n) => a + n.driver.stats.dropped, 0);
     for (let round = 0; round < 100; round++) {
       for (const n of c.nodes.values()) n.driver.receive(encodeViewsMessage(hostileMessage(rnd, n.id, absurd)));
@@ -72,11 +65,9 @@ describe('hostile views (Raft) messages', () => {
   });
 
   it.each([31, 32, 33])('seed %i: absurd indexes, commit points and lease times at plausible terms, forged from: the cluster is healthy again after the attack', (seed) => {
-    const rnd = prng(seed);
+    const rnd = mulberry32(seed);
     const ctx = `seed=${seed}`;
-    const c = new FakeCluster([1, 2, 3]);
-    c.proposeReachable();
-    c.advance(2000);
+    const c = electedCluster();
     const base = Math.max(...[...c.nodes.values()].map((n) => n.driver.stats.term));
     const plausibleTerm = (r: () => number): number => base + Math.floor(r() * 3);
     for (let round = 0; round < 100; round++) {
@@ -84,11 +75,8 @@ describe('hostile views (Raft) messages', () => {
       c.advance(20);
     }
     expect(c.violations, ctx).toEqual([]);
-    for (let t = 0; t < 10_000 && !healthy(c); t += 100) {
-      c.proposeReachable();
-      c.advance(100);
-    }
-    expect(healthy(c), ctx).toBe(true);
+    proposeUntilHealthy(c);
+    expect(isHealthy(c), ctx).toBe(true);
     expect(c.violations, ctx).toEqual([]);
   });
 
@@ -97,32 +85,22 @@ describe('hostile views (Raft) messages', () => {
   // receiver adopt it; its next election term (2^48 + 1) is dropped by every peer, so no leader is elected again:
   // liveness is lost for good (safety holds: the other tests check one granting view at every instant).
   it.fails('BUG: a term at VIEWS_MAX_TERM from a forged voter wedges elections (term exhaustion)', () => {
-    const c = new FakeCluster([1, 2, 3]);
-    c.proposeReachable();
-    c.advance(2000);
+    const c = electedCluster();
     c.nodes.get(1)!.driver.receive(encodeViewsMessage({ type: 'vote-req', from: 2, to: 1, term: VIEWS_MAX_TERM, lastLogIndex: 0, lastLogTerm: 0 }));
-    for (let t = 0; t < 10_000 && !healthy(c); t += 100) {
-      c.proposeReachable();
-      c.advance(100);
-    }
+    proposeUntilHealthy(c);
     expect(c.violations).toEqual([]);
-    expect(healthy(c)).toBe(true);
+    expect(isHealthy(c)).toBe(true);
   });
 
   it('a term of 2^53-1 from a forged voter does not wedge the cluster (its next election term would not be a safe integer)', () => {
-    const c = new FakeCluster([1, 2, 3]);
-    c.proposeReachable();
-    c.advance(2000);
-    expect(healthy(c)).toBe(true);
+    const c = electedCluster();
+    expect(isHealthy(c)).toBe(true);
     const n1 = c.nodes.get(1)!;
     const before = n1.driver.stats.dropped;
     n1.driver.receive(encodeViewsMessage({ type: 'vote-req', from: 2, to: 1, term: Number.MAX_SAFE_INTEGER, lastLogIndex: 0, lastLogTerm: 0 }));
     expect(n1.driver.stats.dropped).toBe(before + 1);
-    for (let t = 0; t < 10_000 && !healthy(c); t += 100) {
-      c.proposeReachable();
-      c.advance(100);
-    }
-    expect(healthy(c)).toBe(true);
+    proposeUntilHealthy(c);
+    expect(isHealthy(c)).toBe(true);
     expect(c.violations).toEqual([]);
   });
 
@@ -148,9 +126,7 @@ describe('hostile views (Raft) messages', () => {
   });
 
   it('a stream of vote requests from one voter (term +1 each) is bounded: no state growth, the others keep a leader once it stops', () => {
-    const c = new FakeCluster([1, 2, 3]);
-    c.proposeReachable();
-    c.advance(2000);
+    const c = electedCluster();
     const n1 = c.nodes.get(1)!;
     const logLen = n1.driver.protocolState.log.length;
     let term = n1.driver.stats.term;
@@ -161,10 +137,7 @@ describe('hostile views (Raft) messages', () => {
     expect(c.violations).toEqual([]);
     // The log did not grow with the attack; memory per node stays the protocol state.
     expect(n1.driver.protocolState.log.length).toBeLessThanOrEqual(logLen + 1);
-    for (let t = 0; t < 10_000 && !healthy(c); t += 100) {
-      c.proposeReachable();
-      c.advance(100);
-    }
-    expect(healthy(c)).toBe(true);
+    proposeUntilHealthy(c);
+    expect(isHealthy(c)).toBe(true);
   });
 });

@@ -14,6 +14,7 @@
 import { describe, expect, it } from 'vitest';
 import { DLM_ERRNO, LKF, newLksb, type Lksb } from '../../../../src/services/dlm/index.ts';
 import { recoveryCluster } from './recovery-cluster.ts';
+import { mulberry32 } from '../../../helpers/prng.ts';
 
 // The compatibility matrix of §1.4, NL CR CW PR PW EX, written out independently.
 const COMPAT = [
@@ -25,17 +26,6 @@ const COMPAT = [
   [1, 0, 0, 0, 0, 0],
 ];
 const ok = (a: number, b: number): boolean => COMPAT[a]![b] === 1;
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Holder {
   id: string;
@@ -57,10 +47,10 @@ interface RunTotals {
   recoveries: number;
 }
 
-async function run(seed: number): Promise<RunTotals> {
-  const rand = rng(seed);
+async function run(seed: number, nodir = false): Promise<RunTotals> {
+  const rand = mulberry32(seed);
   const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-  const c = recoveryCluster(5);
+  const c = recoveryCluster(5, { nodir });
   const errors: string[] = [];
   const fail = (msg: string): void => void errors.push(msg);
   const holders: Holder[] = [];
@@ -223,6 +213,8 @@ async function run(seed: number): Promise<RunTotals> {
       if (h.mode >= 0) fail(`${h.id}: still holds ${h.mode} after unlocking`);
       if (h.completions !== h.started) fail(`${h.id}: ${h.started} operations, ${h.completions} completions`);
     }
+    const directory = c.msgs.filter((m) => m.type === 'LOOKUP' || m.type === 'LOOKUP_REPLY' || m.type === 'REMOVE').length;
+    if (nodir && directory > 0) fail(`${directory} directory messages in a NODIR lockspace`);
     if (errors.length > 0) throw new Error(`seed ${seed}: ${errors.slice(0, 5).join('; ')}`);
     return { ops, deaths, recoveries };
   }
@@ -245,5 +237,20 @@ describe('randomized recovery with an independent checker', () => {
     expect(totalDeaths).toBeGreaterThanOrEqual(seeds.length * 3);
     expect(totalRecoveries).toBeGreaterThanOrEqual(seeds.length * 2);
     expect(totalOps).toBeGreaterThan(seeds.length * 50);
+  });
+
+  const nodirSeeds = Array.from({ length: 16 }, (_, i) => 5000 + i * 7919);
+  it(`NODIR lockspaces (every master copy purged and rebuilt at the hash masters), ${nodirSeeds.length} seeds, same checker, and no directory message`, async () => {
+    let totalDeaths = 0;
+    let totalOps = 0;
+    for (const seed of nodirSeeds) {
+      const r = await run(seed, true).catch((err: unknown) => {
+        throw new Error(`randomized NODIR recovery failed for seed ${seed}: ${(err as Error).message}`);
+      });
+      totalDeaths += r.deaths;
+      totalOps += r.ops;
+    }
+    expect(totalDeaths).toBeGreaterThanOrEqual(nodirSeeds.length * 3);
+    expect(totalOps).toBeGreaterThan(nodirSeeds.length * 50);
   });
 });

@@ -10,7 +10,7 @@
 import { modeName, type ResourceHash, type StartOptions } from '../../../../src/services/dlm/index.ts';
 import { cluster } from '../cluster.ts';
 
-export function recoveryCluster(n = 3, opts: { lvblen?: number; hash?: ResourceHash } = {}) {
+export function recoveryCluster(n = 3, opts: { lvblen?: number; hash?: ResourceHash; nodir?: boolean } = {}) {
   const c = cluster(n, opts);
   const dead = new Set<number>();
   const live = (): number[] => c.ids.filter((id) => !dead.has(id));

@@ -64,6 +64,8 @@ export interface Node {
   driver: ViewsDriver;
   target: FakeTarget;
   store: MemoryViewsStore;
+  /** This run's incarnation (0 unless the cluster runs by incarnation). */
+  incarnation: number;
 }
 
 export class FakeCluster {
@@ -81,10 +83,15 @@ export class FakeCluster {
   readonly options: Omit<ViewsDriverOptions, 'voters'>;
   readonly delay: number;
 
-  constructor(voters: number[], options: Omit<ViewsDriverOptions, 'voters'> = {}, delay = 5) {
+  /** Every boot gets a new incarnation (as a router run does on the mesh) and proposals carry them. */
+  readonly byIncarnation: boolean;
+  #runs = 0;
+
+  constructor(voters: number[], options: Omit<ViewsDriverOptions, 'voters'> = {}, delay = 5, byIncarnation = false) {
     this.voters = voters;
     this.options = options;
     this.delay = delay;
+    this.byIncarnation = byIncarnation;
     for (const id of voters) this.boot(id, new MemoryViewsStore());
   }
 
@@ -93,8 +100,9 @@ export class FakeCluster {
     this.nodes.get(id)?.driver.close();
     const target = new FakeTarget(id, this.clock, this.calls, [...this.voters]);
     target.violations = this.violations;
-    const driver = new ViewsDriver(id, { voters: this.voters, seed: id * 7919, ...this.options }, { clock: this.clock, store, target, send: (to, bytes) => this.send(id, to, bytes) });
-    const node = { id, driver, target, store };
+    const incarnation = this.byIncarnation ? 1000 * id + ++this.#runs : 0;
+    const driver = new ViewsDriver(id, { voters: this.voters, seed: id * 7919, ...this.options }, { clock: this.clock, store, target, send: (to, bytes) => this.send(id, to, bytes), incarnation });
+    const node = { id, driver, target, store, incarnation };
     this.nodes.set(id, node);
     return node;
   }
@@ -135,9 +143,16 @@ export class FakeCluster {
     }, this.delay);
   }
 
-  /** Each node proposes the nodes it can reach (what spans would show: a rejoining node does not serve the membership service). */
+  /**
+   * Each node proposes the nodes it can reach (what spans would show: a node
+   * rejoining through a view without it does not serve the membership
+   * service; by incarnation it does, and is proposed with its new run).
+   */
   proposeReachable(): void {
-    for (const n of this.nodes.values()) n.driver.propose([...this.nodes.values()].filter((m) => this.connected(n.id, m.id) && !m.driver.rejoining).map((m) => m.id));
+    for (const n of this.nodes.values()) {
+      const seen = [...this.nodes.values()].filter((m) => this.connected(n.id, m.id) && (!m.driver.rejoining || m.driver.rejoinsByIncarnation));
+      n.driver.propose(seen.map((m) => m.id), Object.fromEntries(seen.map((m) => [m.id, m.incarnation])));
+    }
   }
 
   /** Advance virtual time in `step` ms steps (default 1), checking after each that every granting lockspace runs the same view. */

@@ -7,7 +7,7 @@
  */
 import { virtualTime } from '../../../helpers/virtual-time.ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Dlm, joinOverSpans, MemoryViewsStore, MidcommsEndpoint, NO_VOTERS_STATE, REJOIN_STATE, VIEWS_CMD, viewsService, type SpanMembership } from '../../../../src/services/dlm/index.ts';
+import { Dlm, joinOverSpans, MemoryViewsStore, MidcommsEndpoint, NO_VOTERS_STATE, REJOIN_BY_INCARNATION_STATE, VIEWS_CMD, viewsService, type SpanMembership } from '../../../../src/services/dlm/index.ts';
 import { midcomms, nodeidOf, type Midcomms } from '../../../../src/services/midcomms/index.ts';
 import { Router } from '../../../../src/span/index.ts';
 import { memoryPair } from '../../../../src/transport/memory.ts';
@@ -75,7 +75,7 @@ function cutNode(m: Mesh, i: number): void {
 }
 
 describe('views driver on the mesh', () => {
-  it('3 routers: elect and grant under view 0; a node cut off goes minority and stops, the others commit view 1 and restart their lockspace with it; after the heal view 2 takes it back', async () => {
+  it('3 routers: elect and grant under view 1 (the first view, naming every member with its run); a node cut off goes minority and stops, the others commit view 2 and restart their lockspace with it; after the heal view 3 takes it back', async () => {
     mesh = createMesh(3, [
       [0, 1],
       [1, 2],
@@ -86,9 +86,16 @@ describe('views driver on the mesh', () => {
     const ms: Member[] = [];
     for (const b of bs) ms.push(await member(b, voters));
     await until(() => mesh!.routers.every((r) => r.members('dlm:app').length === 3), 'lockspace service everywhere');
-    await runUntil(() => ms.every((m) => /of view 0 \(granting\)/.test(m.ms.state)), 'all granting under view 0');
+    await runUntil(() => ms.every((m) => /of view 1 \(granting\)/.test(m.ms.state)), 'all granting under view 1');
     expect(ms.every((m) => m.ms.views!.stats.messagesIn > 0 && m.ms.views!.stats.dropped === 0)).toBe(true);
-    // A lock works across nodes under view 0.
+    // View 0 (the voters, runs unknown) never grants on the mesh: view 1 names each router's incarnation.
+    const v1 = ms[0]!.ms.views!.protocolState.log.find((e) => e.kind === 'view');
+    expect(v1).toMatchObject({ view: 1, members: voters, incarnations: voters.map((v) => mesh!.routers.find((r) => nodeidOf(r.nodeId) === v)!.incarnation) });
+    expect(ms.every((m) => m.states.every((s) => !/of view 0 \(granting\)/.test(s)))).toBe(true);
+    // Each lockspace was joined alone, so its first start (view 1) ran recovery with the others, whatever
+    // the members: a fresh lockspace never resumes with empty tables (fault seed 1093).
+    for (const m of ms) expect(m.ms.lockspace.raw.stats.recovery.completed).toBe(1);
+    // A lock works across nodes under view 1.
     const lk = await ms[0]!.ms.lockspace.lock('r', 'EX');
     await lk.unlock();
 
@@ -96,23 +103,23 @@ describe('views driver on the mesh', () => {
     const cutId = nodeidOf(mesh.routers[cut]!.nodeId);
     cutNode(mesh, cut);
     const rest = voters.filter((v) => v !== cutId);
-    await runUntil(() => ms.filter((_, i) => i !== cut).every((m) => m.ms.viewsStats!.view === 1 && m.ms.viewsStats!.granting), 'majority commits view 1');
+    await runUntil(() => ms.filter((_, i) => i !== cut).every((m) => m.ms.viewsStats!.view === 2 && m.ms.viewsStats!.granting), 'majority commits view 2');
     await runUntil(() => /^minority: waiting/.test(ms[cut]!.ms.state), 'the cut node says minority');
     expect(ms[cut]!.ms.viewsStats!.granting).toBe(false);
     for (const [i, m] of ms.entries()) {
       if (i === cut) continue;
       expect(m.ms.viewsStats!.members).toEqual(rest);
-      expect(m.ms.state).toMatch(/of view 1 \(granting\)/);
+      expect(m.ms.state).toMatch(/of view 2 \(granting\)/);
       expect([...m.ms.lockspace.raw.members]).toEqual(rest); // the lockspace was restarted with the view's members
-      expect(m.ms.viewsStats!.recoveries).toBe(1);
+      expect(m.ms.viewsStats!.recoveries).toBe(2); // started under view 1, recovered under view 2
     }
     const lk2 = await ms[1]!.ms.lockspace.lock('r', 'EX');
     await lk2.unlock();
 
-    // Heal: the cut node hears it was excluded (fence), then view 2 takes it back.
+    // Heal: the cut node hears it was excluded (fence), then view 3 takes it back.
     mesh.connect(cut, 0);
     mesh.connect(cut, 1);
-    await runUntil(() => ms.every((m) => m.ms.viewsStats!.view === 2 && m.ms.viewsStats!.granting), 'everyone granting under view 2');
+    await runUntil(() => ms.every((m) => m.ms.viewsStats!.view === 3 && m.ms.viewsStats!.granting), 'everyone granting under view 3');
     for (const m of ms) {
       expect(m.ms.viewsStats!.members).toEqual(voters);
       expect([...m.ms.lockspace.raw.members]).toEqual(voters);
@@ -123,7 +130,7 @@ describe('views driver on the mesh', () => {
     await lk3.unlock();
   });
 
-  it('5 routers split 2|3: the minority stops granting and says so, the majority commits a view of 3 and recovers with it; after the heal the 2 are fenced and view 2 has all 5', async () => {
+  it('5 routers split 2|3: the minority stops granting and says so, the majority commits a view of 3 and recovers with it; after the heal the 2 are fenced and view 3 has all 5', async () => {
     const edges: Array<[number, number]> = [];
     for (let a = 0; a < 5; a++) for (let b = a + 1; b < 5; b++) edges.push([a, b]);
     mesh = createMesh(5, edges);
@@ -131,31 +138,31 @@ describe('views driver on the mesh', () => {
     const bs = await bases(mesh.routers);
     const ms: Member[] = [];
     for (const b of bs) ms.push(await member(b, voters));
-    await runUntil(() => ms.every((m) => m.ms.viewsStats?.granting === true), 'all 5 granting under view 0');
+    await runUntil(() => ms.every((m) => m.ms.viewsStats?.granting === true), 'all 5 granting under view 1');
     const minority = [0, 1];
     const majorityIds = mesh.routers.filter((_, i) => !minority.includes(i)).map((r) => nodeidOf(r.nodeId)).sort((a, b) => a - b);
     for (const l of mesh.links) if (minority.includes(l.a) !== minority.includes(l.b)) l.cut();
-    await runUntil(() => ms.every((m, i) => (minority.includes(i) ? /^minority: waiting/.test(m.ms.state) : m.ms.viewsStats!.view === 1 && m.ms.viewsStats!.granting)), 'split settled');
+    await runUntil(() => ms.every((m, i) => (minority.includes(i) ? /^minority: waiting/.test(m.ms.state) : m.ms.viewsStats!.view === 2 && m.ms.viewsStats!.granting)), 'split settled');
     for (const [i, m] of ms.entries()) {
       if (minority.includes(i)) {
         expect(m.ms.viewsStats!.granting).toBe(false);
-        expect(m.ms.viewsStats!.view).toBe(0);
+        expect(m.ms.viewsStats!.view).toBe(1);
       } else {
         expect(m.ms.viewsStats!.members).toEqual(majorityIds);
         expect([...m.ms.lockspace.raw.members]).toEqual(majorityIds);
-        expect(m.ms.viewsStats!.recoveries).toBe(1);
+        expect(m.ms.viewsStats!.recoveries).toBe(2);
       }
     }
     mesh.connect(0, 2);
     mesh.connect(1, 3);
-    await runUntil(() => ms.every((m) => m.ms.viewsStats!.view === 2 && m.ms.viewsStats!.granting), 'all 5 granting under view 2');
+    await runUntil(() => ms.every((m) => m.ms.viewsStats!.view === 3 && m.ms.viewsStats!.granting), 'all 5 granting under view 3');
     for (const [i, m] of ms.entries()) {
       expect([...m.ms.lockspace.raw.members]).toEqual(voters);
       expect(m.ms.viewsStats!.fences).toBe(minority.includes(i) ? 1 : 0);
     }
   });
 
-  it('a restarted router (new incarnation) resumes from its store and is re-proposed: view 1 without it, view 2 with it', async () => {
+  it('a restarted router (new incarnation) resumes from its store and is named again with its new run: one view, the survivors recover with it as departed, no fence', async () => {
     mesh = createMesh(3, [
       [0, 1],
       [1, 2],
@@ -186,27 +193,34 @@ describe('views driver on the mesh', () => {
     const again = await member(fb!, voters, old.store);
     expect(again.ms.views!.protocolState.currentTerm).toBeGreaterThanOrEqual(term);
     ms[2] = again;
-    // Restarted from its store: it rejoins — no lease, no campaign, no membership — until a view leaves it out.
-    expect(again.ms.state).toBe(REJOIN_STATE);
+    // Restarted from its store: it rejoins — no lease — until a view names its new run; it keeps serving the lockspace.
+    expect(again.ms.state).toBe(REJOIN_BY_INCARNATION_STATE);
     expect(again.ms.viewsStats!.rejoining).toBe(true);
-    const seen: string[] = [];
-    again.ms.views$.subscribe((o) => seen.push(o.type === 'committed' ? `committed ${o.view} [${o.members.length}]` : o.type));
-    await runUntil(() => ms.every((m) => m.ms.viewsStats!.view >= 2 && m.ms.viewsStats!.granting), 'view 2 with every node');
+    const seen: { type: string; incarnations?: readonly number[] }[] = [];
+    again.ms.views$.subscribe((o) => seen.push(o.type === 'committed' ? { type: 'committed', ...(o.incarnations ? { incarnations: o.incarnations } : {}) } : { type: o.type }));
+    const freshId = nodeidOf(fresh.nodeId);
+    const namesFresh = (m: Member): boolean => {
+      const st = m.ms.views!.protocolState;
+      const e = [...st.log.slice(0, st.commitIndex)].reverse().find((x) => x.kind === 'view');
+      return e !== undefined && e.kind === 'view' && e.incarnations?.[e.members.indexOf(freshId)] === fresh.incarnation;
+    };
+    await runUntil(() => ms.every((m) => namesFresh(m) && m.ms.viewsStats!.granting), 'a view naming the new run, every node granting');
     expect(again.ms.viewsStats!.rejoining).toBe(false);
-    expect(again.ms.viewsStats!.fences).toBe(1);
-    // Nothing granted before the view without it; then view 2 with it.
-    const firstGrant = seen.indexOf('granting');
-    expect(seen.slice(0, firstGrant)).toContain('committed 1 [2]');
-    expect(again.states[0]).toBe(REJOIN_STATE);
+    expect(again.ms.viewsStats!.fences).toBe(0);
+    // Nothing granted before a committed view naming the new incarnation.
+    const firstGrant = seen.findIndex((o) => o.type === 'granting');
+    expect(firstGrant).toBeGreaterThan(0);
+    expect(seen.slice(0, firstGrant).some((o) => o.type === 'committed' && o.incarnations?.includes(fresh.incarnation))).toBe(true);
+    expect(again.states[0]).toBe(REJOIN_BY_INCARNATION_STATE);
     const survivors = ms.slice(0, 2);
     for (const m of survivors) {
       expect(m.ms.viewsStats!.members).toEqual(voters);
-      expect(m.ms.views!.stats.recoveries).toBeGreaterThanOrEqual(1);
+      expect([...m.ms.lockspace.raw.members]).toEqual(voters);
+      expect(m.ms.views!.stats.recoveries).toBeGreaterThanOrEqual(2); // view 1, then the view with the new run
     }
-    // The survivors saw it as a restart (a new incarnation) or as a leave and a join: either way a view without it came first.
+    // No view left it out: the new incarnation alone made the view new.
     const views = survivors[0]!.ms.views!.protocolState.log.filter((e) => e.kind === 'view').map((e) => (e.kind === 'view' ? e.members : []));
-    expect(views.some((mem) => !mem.includes(nodeidOf(fresh.nodeId)) && mem.length === 2)).toBe(true);
-    expect(views.at(-1)).toEqual(voters);
+    expect(views.every((mem) => mem.length === 3)).toBe(true);
   });
 
   it('garbage on dlm-views:<name> is counted and dropped (wrong command, bad bytes) and the views carry on', async () => {

@@ -54,7 +54,8 @@ describe('views driver with lockspace recovery', () => {
     const lost = await ms[2]!.lockspace.lock('lost', 'EX');
     expect(lost.mode).toBe('EX');
     for (const l of mesh.links) if ((l.a === 2 || l.b === 2) && l.up) l.cut();
-    await runUntil(() => [0, 1].every((i) => ms[i]!.viewsStats!.view === 1 && ms[i]!.viewsStats!.granting && !recovering(ms[i]!)), 'majority recovered under view 1');
+    // View 1 (every member with its run) is the first; the cut makes view 2.
+    await runUntil(() => [0, 1].every((i) => ms[i]!.viewsStats!.view === 2 && ms[i]!.viewsStats!.granting && !recovering(ms[i]!)), 'majority recovered under view 2');
     expect(ms[2]!.viewsStats!.granting).toBe(false);
     expect(ms[2]!.state).toMatch(/^minority/);
     // A request on the minority side is not granted (its lockspace is gated/stopped).
@@ -65,7 +66,7 @@ describe('views driver with lockspace recovery', () => {
     );
     await run(500);
     expect(minorityOutcome).toBeNull();
-    expect(ms[0]!.lockspace.raw.generation).toBe(1);
+    expect(ms[0]!.lockspace.raw.generation).toBe(2);
     // The cut-off node's EX lock is gone on the majority: node 1 gets "lost" at once; node 0's lock survived recovery.
     let got = false;
     const p = ms[1]!.lockspace.lock('lost', 'EX').then((lk) => {
@@ -82,14 +83,14 @@ describe('views driver with lockspace recovery', () => {
     await q;
     expect(blocked, 'node 0 still holds kept in EX after recovery').toBe(true);
 
-    // Heal: node 2 learns it was excluded (fence), then rejoins with view 2.
+    // Heal: node 2 learns it was excluded (fence), then rejoins with view 3.
     mesh.connect(2, 0);
     mesh.connect(2, 1);
-    await runUntil(() => ms.every((m) => m.viewsStats!.view === 2 && m.viewsStats!.granting && !recovering(m)), 'all granting under view 2');
+    await runUntil(() => ms.every((m) => m.viewsStats!.view === 3 && m.viewsStats!.granting && !recovering(m)), 'all granting under view 3');
     expect(ms[2]!.viewsStats!.fences).toBe(1);
     expect(minorityOutcome, 'the request made on the minority side fails with the fence status').toBe('failed ENOTCONN');
     expect(ms[2]!.lockspace.raw.dump().flatMap((r) => r.grant)).toEqual([]);
-    expect(ms.map((m) => m.lockspace.raw.generation)).toEqual([2, 2, 2]);
+    expect(ms.map((m) => m.lockspace.raw.generation)).toEqual([3, 3, 3]);
     await taken.unlock();
     await kept.unlock();
     const again = await ms[2]!.lockspace.lock('lost', 'EX');

@@ -8,24 +8,13 @@
  * and every unhandled rejection or uncaught exception is collected in
  * `errors`; tests assert it stays empty.
  */
-import { ManualClock } from '../../../../src/util/clock.ts';
-import { Dlm, newLksb, statusName, type Lksb, type ResourceHash } from '../../../../src/services/dlm/index.ts';
-import type { Lockspace } from '../../../../src/services/dlm/lockspace.ts';
-import { ManualScheduler } from '../../../../src/services/dlm/scheduler.ts';
-import { DLM_VERSION, decodeRcom, encodeRcom, type DlmRcom } from '../../../../src/services/dlm/message.ts';
-import { pinHash } from '../cluster.ts';
-
-/** mulberry32: a small seeded PRNG (the seed is printed by the tests on failure). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { afterEach, expect } from 'vitest';
+import { ManualClock } from '../../src/util/clock.ts';
+import { Dlm, newLksb, statusName, type Lksb, type ResourceHash } from '../../src/services/dlm/index.ts';
+import type { Lockspace, StartOptions } from '../../src/services/dlm/lockspace.ts';
+import { ManualScheduler } from '../../src/services/dlm/scheduler.ts';
+import { DLM_VERSION, decodeRcom, encodeMessage, encodeRcom, type DlmMessage, type DlmRcom } from '../../src/services/dlm/message.ts';
+import { pinHash } from '../services/dlm/cluster.ts';
 
 export interface AdversaryInbox {
   from: number;
@@ -86,6 +75,8 @@ export function hostileNet(honest: readonly number[], opts: { lvblen?: number; h
   /** An RCOM from `from` with a valid header for lockspace 'ls'. */
   const forge = (from: number, rc: Partial<DlmRcom> & { type: number }): Uint8Array =>
     encodeRcom({ version: DLM_VERSION, lockspace: globalId, nodeid: from }, { result: 0, id: 1n, seq: 1n, seqReply: 0n, buf: new Uint8Array(0), ...rc });
+  /** A lock message (MSG) from `from` with a valid header for lockspace 'ls'. */
+  const forgeMessage = (from: number, m: DlmMessage): Uint8Array => encodeMessage({ version: DLM_VERSION, lockspace: globalId, nodeid: from }, m);
   const inject = (from: number, to: number, bytes: Uint8Array): void => scheduler.post(() => deliver(from, to, bytes));
 
   const onUnhandled = (err: unknown): void => void errors.push(err);
@@ -130,6 +121,7 @@ export function hostileNet(honest: readonly number[], opts: { lvblen?: number; h
     globalId,
     cut,
     forge,
+    forgeMessage,
     inject,
     runFor,
     lock,
@@ -141,10 +133,10 @@ export function hostileNet(honest: readonly number[], opts: { lvblen?: number; h
     set onSend(fn: ((from: number, to: number, bytes: Uint8Array) => void) | null) {
       onSend = fn;
     },
-    /** Stop all, then start all, with `members` (the manager's order). */
-    restart(nodesToRestart: readonly number[], members: readonly number[]): void {
+    /** Stop all, then start all, with `members` (the manager's order); `opts` (e.g. `departed`) goes to every start. */
+    restart(nodesToRestart: readonly number[], members: readonly number[], opts?: StartOptions): void {
       for (const id of nodesToRestart) ls.get(id)!.stop();
-      for (const id of nodesToRestart) ls.get(id)!.start(members);
+      for (const id of nodesToRestart) ls.get(id)!.start(members, opts);
     },
     /** Total of refused + ignored RCOM counters on one node. */
     dropped(node: number): number {
@@ -155,3 +147,28 @@ export function hostileNet(honest: readonly number[], opts: { lvblen?: number; h
 }
 
 export type HostileNet = ReturnType<typeof hostileNet>;
+
+/**
+ * The per-file prologue of the hostile DLM tests: call at the top level of a
+ * test file; it returns `make(honest, opts)`, which builds a `hostileNet`
+ * that is disposed after the test that made it.
+ */
+export function useHostileNet(): (...args: Parameters<typeof hostileNet>) => HostileNet {
+  let net: HostileNet | null = null;
+  afterEach(() => {
+    net?.dispose();
+    net = null;
+  });
+  return (...args) => (net = hostileNet(...args));
+}
+
+/**
+ * Run 100 ms of virtual time and check that exactly the locks tagged `tags`
+ * were granted (the log, sorted, is `'<tag> 0'` each); then clear the log.
+ * The usual "locks before the attack" step.
+ */
+export async function expectGranted(n: HostileNet, tags: readonly string[], ctx?: string): Promise<void> {
+  await n.runFor(100);
+  expect(n.log.sort(), ctx).toEqual(tags.map((t) => `${t} 0`));
+  n.log.length = 0;
+}
