@@ -183,8 +183,13 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
       if (f.kind === 'kill') {
         const others = topology.hosts.filter((h) => h !== f.host);
         await ev('kill', `SIGKILL ${f.host}`, async () => {
-          parent.push({ type: 'kill', t: now(), node: nodeids.get(f.host)! });
+          const victim = cur(f.host);
+          const signalled = now();
           await mesh.kill(f.host);
+          // The victim may still record events between the signal and its death (same clock): it died
+          // after the last of them, so the kill goes there (else a completion it recorded looks posthumous).
+          const last = victim.records.reduce((m, r) => (typeof r['type'] === 'string' ? Math.max(m, Number(r['t'])) : m), 0);
+          parent.push({ type: 'kill', t: Math.max(signalled, last + 0.001), node: nodeids.get(f.host)! });
         });
         if (f.restart === 'after-progress') await progress(`killing ${f.host}`, others);
         await restart(f.host);

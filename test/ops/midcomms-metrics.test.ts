@@ -7,12 +7,12 @@ import { ManualClock } from '../../src/util/clock.ts';
 import { createMesh, until, type Mesh } from '../helpers/mesh.ts';
 import { msg, msgNumber } from '../services/midcomms/fake-net.ts';
 import { parseExposition, sum } from './helpers.ts';
+import { closeMidcomms, midcommsReachable } from '../helpers/midcomms-mesh.ts';
 
 let mesh: Mesh | null = null;
 const services: Midcomms[] = [];
 afterEach(async () => {
-  for (const s of services.splice(0)) s.destroy();
-  await mesh?.close();
+  await closeMidcomms(services, mesh);
   mesh = null;
 });
 
@@ -24,7 +24,7 @@ describe('midcomms metrics', () => {
     services.push(m0, m1);
     const id0 = mesh.routers[0]!.nodeId;
     const id1 = mesh.routers[1]!.nodeId;
-    await until(() => mesh!.routers[0]!.spans('midcomms').some((s) => s.node === id1), 'midcomms span');
+    await until(() => midcommsReachable(mesh!, 0, 1), 'midcomms span');
     const registry = new MetricsRegistry();
     registry.register('midcomms', midcommsCollector(m0));
     const registry1 = new MetricsRegistry();

@@ -11,7 +11,7 @@ export { LKM, LKF, SBF, DLM_ERRNO, MODE_NAMES, modeName, parseMode, describeFlag
 export type { Mode, ModeName, LkfName } from './constants.ts';
 export { DlmError, isDlmError, statusName } from './errors.ts';
 export type { DlmErrorCode } from './errors.ts';
-export { DLM_DEFAULTS, LOCKSPACE_DEFAULTS } from './options.ts';
+export { DLM_DEFAULTS, LOCKSPACE_DEFAULTS, MAX_LVBLEN } from './options.ts';
 export type { DlmOptions, LockspaceOptions } from './options.ts';
 export { jhash, defaultResourceHash, directoryNode } from './hash.ts';
 export type { ResourceHash } from './hash.ts';

@@ -80,6 +80,16 @@ export interface LockspaceOptions {
 
 export const LOCKSPACE_DEFAULTS = Object.freeze({ lvblen: 32 });
 
+/**
+ * The largest `lvblen`: every message carrying an LVB must fit one midcomms
+ * frame (`DLM_MAX_APP_BUFSIZE`, 4072 bytes). The longest is recovery's RCOM
+ * LOCK: the 48-byte rcom header + the 108-byte `rcom_lock` + the LVB, so
+ * 4072 - 156 = 3916, rounded down to a multiple of 8. (A lock message, 88
+ * bytes + the LVB, fits with room to spare.) A larger LVB would make those
+ * messages unsendable and recovery wait for ever.
+ */
+export const MAX_LVBLEN = 3912;
+
 export function validateLockspaceName(name: string): Uint8Array {
   const bytes = new TextEncoder().encode(name);
   if (bytes.length === 0 || bytes.length > DLM_LOCKSPACE_LEN) throw new DlmError('EINVAL', `lockspace name must be 1..${DLM_LOCKSPACE_LEN} bytes, got ${bytes.length}`);
@@ -88,7 +98,7 @@ export function validateLockspaceName(name: string): Uint8Array {
 
 export function resolveLvblen(lvblen: unknown): number {
   const v = lvblen ?? LOCKSPACE_DEFAULTS.lvblen;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v % 8 !== 0 || v > 4096 - 88) throw new DlmError('EINVAL', `lvblen must be a multiple of 8 in [0, 4000], got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v % 8 !== 0 || v > MAX_LVBLEN) throw new DlmError('EINVAL', `lvblen must be a multiple of 8 in [0, ${MAX_LVBLEN}], got ${String(v)}`);
   return v;
 }
 

@@ -12,17 +12,16 @@ import { ManualClock } from '../../../src/util/clock.ts';
 import { createMesh, turn, until } from '../../helpers/mesh.ts';
 import type { Mesh } from '../../helpers/mesh.ts';
 import { msg, msgNumber } from './fake-net.ts';
+import { closeMidcomms, midcommsReachable } from '../../helpers/midcomms-mesh.ts';
 
 let mesh: Mesh | null = null;
 const services: Midcomms[] = [];
 
 afterEach(async () => {
-  for (const s of services.splice(0)) s.destroy();
-  await mesh?.close();
+  await closeMidcomms(services, mesh);
   mesh = null;
 });
 
-const reachable = (m: Mesh, from: number, to: number): boolean => m.routers[from]!.spans('midcomms').some((s) => s.node === m.routers[to]!.nodeId);
 
 describe('midcomms over routers, hostile and mixed peers', () => {
   it('garbage from a hostile node costs only its own channels; a bystander session is unaffected', async () => {
@@ -35,7 +34,7 @@ describe('midcomms over routers, hostile and mixed peers', () => {
     const m0 = midcomms(mesh.routers[0]!, { clock });
     const m1 = midcomms(mesh.routers[1]!, { clock });
     services.push(m0, m1);
-    await until(() => reachable(mesh!, 0, 1) && reachable(mesh!, 1, 0) && reachable(mesh!, 2, 0), 'spans');
+    await until(() => midcommsReachable(mesh!, 0, 1) && midcommsReachable(mesh!, 1, 0) && midcommsReachable(mesh!, 2, 0), 'spans');
     const good = m1.session(mesh.routers[0]!.nodeId);
     const got: number[] = [];
     m0.session(mesh.routers[1]!.nodeId).messages$.subscribe((m) => got.push(msgNumber(m)));
@@ -87,7 +86,7 @@ describe('midcomms over routers, hostile and mixed peers', () => {
     const m0 = midcomms(mesh.routers[0]!, { clock });
     const m1 = midcomms(mesh.routers[1]!, { clock, version: DLM_VERSION.V3_1 });
     services.push(m0, m1);
-    await until(() => reachable(mesh!, 0, 1) && reachable(mesh!, 1, 0), 'spans');
+    await until(() => midcommsReachable(mesh!, 0, 1) && midcommsReachable(mesh!, 1, 0), 'spans');
     const s0 = m0.session(mesh.routers[1]!.nodeId);
     const s1 = m1.session(mesh.routers[0]!.nodeId);
     const got0: number[] = [];

@@ -14,20 +14,16 @@ import { memoryPair } from '../../../src/transport/memory.ts';
 import { createMesh, nodeIdOf, turn, until } from '../../helpers/mesh.ts';
 import type { Mesh } from '../../helpers/mesh.ts';
 import { lcg, msg, msgNumber } from './fake-net.ts';
+import { closeMidcomms, midcommsReachable } from '../../helpers/midcomms-mesh.ts';
 
 const SOAK = process.env.MIDCOMMS_SOAK === '1';
 let mesh: Mesh | null = null;
 const services: Midcomms[] = [];
 
 afterEach(async () => {
-  for (const s of services.splice(0)) s.destroy();
-  await mesh?.close();
+  await closeMidcomms(services, mesh);
   mesh = null;
 });
-
-function reachable(m: Mesh, from: number, to: number): boolean {
-  return m.routers[from]!.spans('midcomms').some((s) => s.node === m.routers[to]!.nodeId);
-}
 
 describe('midcomms over routers', () => {
   it('two nodes, direct: in order both ways, queues empty', async () => {
@@ -35,7 +31,7 @@ describe('midcomms over routers', () => {
     const clock = new ManualClock();
     const [m0, m1] = mesh.routers.map((r) => midcomms(r, { clock })) as [Midcomms, Midcomms];
     services.push(m0, m1);
-    await until(() => reachable(mesh!, 0, 1) && reachable(mesh!, 1, 0), 'spans of midcomms');
+    await until(() => midcommsReachable(mesh!, 0, 1) && midcommsReachable(mesh!, 1, 0), 'spans of midcomms');
     const s01 = m0.session(mesh.routers[1]!.nodeId);
     const s10 = m1.session(mesh.routers[0]!.nodeId);
     const got0: number[] = [];
@@ -61,7 +57,7 @@ describe('midcomms over routers', () => {
     const clock = new ManualClock();
     const [m0, m1] = mesh.routers.map((r) => midcomms(r, { clock })) as [Midcomms, Midcomms];
     services.push(m0, m1);
-    await until(() => reachable(mesh!, 0, 1) && reachable(mesh!, 1, 0), 'spans of midcomms');
+    await until(() => midcommsReachable(mesh!, 0, 1) && midcommsReachable(mesh!, 1, 0), 'spans of midcomms');
     const byName = m0.session('n1');
     expect(byName).toBe(m0.session(mesh.routers[1]!.nodeId));
     const got: number[] = [];
@@ -78,7 +74,7 @@ describe('midcomms over routers', () => {
     const m0 = midcomms(mesh.routers[0]!, { clock });
     let m1 = midcomms(mesh.routers[1]!, { clock });
     services.push(m0, m1);
-    await until(() => reachable(mesh!, 0, 1) && reachable(mesh!, 1, 0), 'spans of midcomms');
+    await until(() => midcommsReachable(mesh!, 0, 1) && midcommsReachable(mesh!, 1, 0), 'spans of midcomms');
     const s = m0.session(mesh.routers[1]!.nodeId);
     const got1: number[] = [];
     m1.session(mesh.routers[0]!.nodeId).messages$.subscribe((m) => got1.push(msgNumber(m)));
@@ -104,7 +100,7 @@ describe('midcomms over routers', () => {
     services.push(m1);
     const got2: number[] = [];
     m1.session(mesh.routers[0]!.nodeId).messages$.subscribe((m) => got2.push(msgNumber(m)));
-    await until(() => reachable(mesh!, 0, 1), 'the restarted router serves midcomms');
+    await until(() => midcommsReachable(mesh!, 0, 1), 'the restarted router serves midcomms');
     for (let i = 100; i < 150; i++) track(i);
     for (let i = 0; i < 2000 && outcome.size < 150; i++) {
       clock.advance(20);
@@ -126,7 +122,7 @@ describe('midcomms over routers', () => {
     const clock = new ManualClock();
     const [m0, m1] = mesh.routers.map((r) => midcomms(r, { clock })) as [Midcomms, Midcomms];
     services.push(m0, m1);
-    await until(() => reachable(mesh!, 0, 1) && reachable(mesh!, 1, 0), 'spans of midcomms');
+    await until(() => midcommsReachable(mesh!, 0, 1) && midcommsReachable(mesh!, 1, 0), 'spans of midcomms');
     const id1 = mesh.routers[1]!.nodeId;
     const peer = m1.session(mesh.routers[0]!.nodeId);
     const got: number[] = [];
@@ -159,7 +155,7 @@ describe('midcomms over routers', () => {
       const m0 = midcomms(mesh.routers[0]!, { clock, windowMessages: 128 });
       const m1 = midcomms(mesh.routers[1]!, { clock, windowMessages: 128 });
       services.push(m0, m1);
-      await until(() => reachable(mesh!, 0, 1) && reachable(mesh!, 1, 0), 'spans of midcomms');
+      await until(() => midcommsReachable(mesh!, 0, 1) && midcommsReachable(mesh!, 1, 0), 'spans of midcomms');
       const a = m0.session(mesh.routers[1]!.nodeId);
       const b = m1.session(mesh.routers[0]!.nodeId);
       const gotA: number[] = [];
