@@ -14,14 +14,15 @@ import { recoveryCluster } from './recovery-cluster.ts';
 const { CW, PR, EX } = LKM;
 
 /** Replace node `id`'s lockspace by a fresh one (a restarted process, same DLM node id, alone until it starts with the others as the views driver does), then recover with it in `departed`. */
-async function restartNode(c: ReturnType<typeof recoveryCluster>, id: number): Promise<string[]> {
+async function restartNode(c: ReturnType<typeof recoveryCluster>, id: number, toldBy: readonly number[] = c.ids): Promise<string[]> {
   const old = c.ls.get(id)!;
   old.stop();
   expect(c.sim.node(id).releaseLockspace('ls', 3)).toBe(0);
   const fresh: Lockspace = c.sim.node(id).newLockspace('ls', { lvblen: 32, members: [id] });
   c.ls.set(id, fresh);
+  fresh.stop(); // as the views driver: stopped until this node grants under a view
   for (const n of c.ids) c.ls.get(n)!.stop();
-  for (const n of c.ids) c.ls.get(n)!.start(c.ids, n === id ? {} : { departed: [id] });
+  for (const n of c.ids) c.ls.get(n)!.start(c.ids, n !== id && toldBy.includes(n) ? { departed: [id] } : {});
   return c.settle();
 }
 
@@ -54,6 +55,35 @@ describe('a master restarted with the same node id', () => {
       expect(c.ls.get(1)!.lockById(a1.lksb.lkid)!.grmode).toBe(PR);
       expect(c.unlock(a1)).toBe(0);
       expect(await c.settle()).toEqual(['A1 ast EUNLOCK', 'B ast 0']);
+    });
+  }
+
+  // Issue 14, fault seed 43's symptom: the owner's locks still name the restarted master and another
+  // node is granted EX over them. Reproduced when the owner is NOT told the master restarted (no
+  // `departed`, same member list: it resumes without recovery) while the restarted node recovers
+  // against it (a running member answers STATUS as ready). The views planner gives exactly that when
+  // the view the owner ran named the master with an unknown incarnation (0): a later view naming it
+  // with its new run does not count as a restart (driver-apply.ts, `before !== 0`). Not fixed here.
+  for (const toldBy of [[], [2]]) {
+    it.fails(`KNOWN BUG: an owner not given the restarted master in departed (told: [${toldBy}]) keeps its locks on the dead run and EX is granted over them`, async () => {
+      const c = recoveryCluster(3);
+      const m = c.holder(3, 'M');
+      const a1 = c.holder(1, 'A1');
+      const a2 = c.holder(1, 'A2');
+      const b = c.holder(2, 'B');
+      c.lock(m, CW, 'd1r');
+      await c.settle();
+      c.lock(a1, CW, 'd1r');
+      c.lock(a2, CW, 'd1r');
+      await c.settle();
+      c.convert(a1, PR);
+      await c.settle();
+      await restartNode(c, 3, toldBy);
+      c.lock(b, EX, 'd1r');
+      const log = await c.settle();
+      expect(log).not.toContain('B ast 0'); // fails today: B is granted EX while A1/A2 hold CW
+      const master = c.ls.get(1)!.dump().find((d) => d.name === 'd1r')!.master;
+      expect(c.queues(master, 'd1r')).toMatch(/^m\d G\[(own|n1):CW\] C\[(own|n1):CW>PR\] W\[(own|n2):>EX\]$/);
     });
   }
 });
