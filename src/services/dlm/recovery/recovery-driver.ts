@@ -74,6 +74,8 @@ export class RecoveryDriver {
   run: RecoveryRun | null = null;
   /** Departed nodes not yet cleaned up (kept across aborted runs). */
   readonly #gone = new Set<number>();
+  /** Members added since the last finished recovery (joined, or rejoined after a fence): their older lock messages are stale (§4.8). */
+  readonly #joined = new Set<number>();
   /** A run started and has not finished: the next start() recovers even with the same list. */
   #incomplete = false;
   /**
@@ -177,6 +179,7 @@ export class RecoveryDriver {
       return false;
     }
     for (const d of departed) this.#gone.add(d);
+    for (const m of sorted) if (!old.includes(m) && m !== ls.ourNodeid) this.#joined.add(m);
     const requested = opts.generation ?? (this.#incomplete ? this.#requested : undefined);
     this.#requested = requested;
     // Phase 2: recover_slot for each member judged failed (once: a later run no longer sees it depart).
@@ -188,6 +191,7 @@ export class RecoveryDriver {
     this.#incomplete = true;
     ls.stats.recovery.runs++;
     const run = new RecoveryRun(ls, this.seq, sorted, new Set(this.#gone), requested, this.#pending, () => this.#nextId++);
+    run.joined = new Set(this.#joined);
     this.run = run;
     // Phases 1-2: drop the inactive cache, take the new members (and directory mapping).
     dropInactive(ls);
@@ -248,8 +252,9 @@ export class RecoveryDriver {
         barrier(run, RS.LOCKS, (b) => this.#setBits(run, b), () => {
           // 5d: finalise; 6: purge the request queue; DONE barrier.
           finaliseResources(ls);
-          // NODIR: the whole request queue goes (§4.8).
-          ls.stats.recovery.droppedSaved += purgeRequestQueue(this.#access.saved(), ls.nodir ? () => true : (n) => run.isGone(n));
+          // NODIR: the whole request queue goes (§4.8). So does what a joining node sent before this run's
+          // end (its locking is stopped until then): a fenced node's lock messages delivered after the heal.
+          ls.stats.recovery.droppedSaved += purgeRequestQueue(this.#access.saved(), ls.nodir ? () => true : (n) => run.isGone(n) || run.joined.has(n));
           this.status |= RS.DONE;
           barrier(run, RS.DONE, (b) => this.#setBits(run, b), () => this.#finish(run));
         });
@@ -264,6 +269,7 @@ export class RecoveryDriver {
     this.#incomplete = false;
     this.#requested = undefined;
     this.#gone.clear();
+    this.#joined.clear();
     this.namesCache.clear();
     this.status = RS_ALL;
     ls.stats.recovery.completed++;
@@ -292,6 +298,7 @@ export class RecoveryDriver {
   reset(): void {
     this.stop();
     this.#gone.clear();
+    this.#joined.clear();
     this.#incomplete = false;
     this.#requested = undefined;
     this.slot = 0;

@@ -29,6 +29,8 @@ export class RecoveryRun {
   readonly members: readonly number[];
   /** Departed nodes (left, failed, or re-added with a new incarnation), including those of aborted runs. */
   readonly gone: ReadonlySet<number>;
+  /** Members added since the last finished recovery, including by aborted runs (their saved lock messages are stale, §4.8). */
+  joined: ReadonlySet<number> = new Set();
   readonly low: number;
   readonly key: number;
   /** The generation asked for by the caller, if any. */
