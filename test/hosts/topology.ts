@@ -5,6 +5,7 @@
  * links crossing a cut set). No I/O besides reading a topology file.
  */
 import { readFileSync } from 'node:fs';
+import { mulberry32 } from '../helpers/prng.ts';
 
 /** A topology file (test/hosts/topologies/*.json). */
 export interface Topology {
@@ -181,18 +182,6 @@ export function gridTopology(w: number, h: number): Topology {
     }
   }
   return { name: `grid${w}x${h}`, hosts, links };
-}
-
-/** Deterministic PRNG (mulberry32) for generated topologies. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A random connected mesh: a random spanning tree plus `extra` random links, from `seed`. */

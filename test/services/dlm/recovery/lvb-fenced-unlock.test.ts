@@ -11,24 +11,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DlmError, DlmSim, SBF, type DlmLockspace } from '../../../../src/services/dlm/index.ts';
-import { pinHash } from '../cluster.ts';
-
-const u32 = (b: Uint8Array | null): number => new DataView(b!.buffer, b!.byteOffset).getUint32(0, true);
-const withU32 = (n: number): Uint8Array => {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setUint32(0, n, true);
-  return b;
-};
+import { lvbTrio, u32, withU32 } from './lvb-trio.ts';
 
 /** Nodes 1-3; node 1 masters `d0r` (first to lock it), node 3 keeps an NL lock on it, node 2 holds PW. */
 async function setup() {
-  const sim = new DlmSim({ nodes: [1, 2, 3], hash: pinHash });
-  const spaces = await Promise.all([1, 2, 3].map((id) => sim.node(id).join('lvbf', { lvblen: 8, members: [1, 2, 3] })));
-  const [l1, l2, l3] = spaces as [DlmLockspace, DlmLockspace, DlmLockspace];
-  const settle = (): Promise<void> => sim.settle({ timers: false });
-  const first = l1.lock('d0r', 'NL');
-  await settle();
-  const m = await first;
+  const { sim, l1, l2, l3, settle, m } = await lvbTrio('lvbf');
   const keeper = l3.lock('d0r', 'NL');
   const writer = l2.lock('d0r', 'PW');
   await settle();
