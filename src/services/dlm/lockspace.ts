@@ -9,8 +9,11 @@
  * `lockspace-lifecycle.ts` (member checks, REMOVE on release/retirement),
  * `retirement-queue.ts` (the retirement delay of unused resources),
  * `message-observe.ts` (the observe hook), `byte-key.ts` (name keys),
- * `validate.ts` (argument checks) and `recovery/` (stop/start, §4; the
- * phase driver, RCOM, waiters, fence).
+ * `validate.ts` (argument checks), `callback-hold.ts` (callbacks held while
+ * stopped or recovering, §2.7) and `recovery/` (stop/start, §4: the phase
+ * driver `recovery-driver.ts`, RCOM, waiters, fence, `slots.ts` and
+ * `recovery-ops.ts` (slots, recover_prep/slot/done), `nodir.ts` (NODIR
+ * mastering)). What stays here of those: the hooks that call them.
  */
 import { CallbackHold } from './callback-hold.ts';
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, type Mode } from './constants.ts';
