@@ -907,6 +907,18 @@ export class Lockspace implements ResourceSink {
    */
   setGate(fn: (() => boolean) | null): void {
     this.#locking.setGate(fn);
+    this.#recovery.gateChanged();
+  }
+
+  /**
+   * No gate, or the gate is open now. With it closed the lockspace acts as
+   * stopped, and recovery answers other members as a stopped node does
+   * (status 0, no NAMES/LOOKUP/LOCK answers): a node whose lease ended but
+   * whose stop() has not run yet (a late timer) must not tell a recovering
+   * member that it recovered (issue 14, fault seed 43).
+   */
+  get gateOpen(): boolean {
+    return this.#locking.gateOpen;
   }
 
   /**
