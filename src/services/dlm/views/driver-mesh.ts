@@ -146,7 +146,7 @@ export function startMeshViews(router: Router, name: string, membership: string,
       else if (!absentSince.has(v)) absentSince.set(v, now);
     }
     const p = tracker.proposal(answering());
-    const incs = tracker.incarnations;
+    const incs = tracker.runsOf(p);
     const key = p.map((n) => `${n}:${incs[n] ?? 0}`).join(',');
     if (key === last) return;
     last = key;

@@ -110,11 +110,22 @@ function sendAppends(c: Ctx): void {
  * restarted: that makes a new view (the lockspace recovers, purging its old run's locks).
  */
 function viewEntryFor(s: ViewsState, desired: readonly NodeId[] | null, incarnations: readonly number[]): Entry | null {
-  if (!desired || !validMembers(desired, s.config.voters, s.config.self)) return null;
+  if (!desired) return null;
+  // A view naming runs names every member's run: a member of unknown run (0) is left out, never named 0.
+  // Named 0, its restart could not be told from its old run by the next view (issue 14: every member
+  // must see a restarted node as departed), and it could not grant under that view anyway.
+  let members = desired;
+  let runs = desired.map((_, i) => incarnations[i] ?? 0);
+  if (runs.some((x) => x !== 0) && runs.some((x) => x === 0)) {
+    const keep = desired.map((_, i) => runs[i] !== 0);
+    members = desired.filter((_, i) => keep[i]);
+    runs = runs.filter((_, i) => keep[i]);
+  }
+  if (!validMembers(members, s.config.voters, s.config.self)) return null;
   const last = viewAt(s.log, s.log.length, s.config.voters);
-  if (sameView(last, desired, incarnations)) return null;
-  const entry = { term: s.currentTerm, kind: 'view' as const, view: last.view + 1, members: desired };
-  return incarnations.some((x) => x !== 0) ? { ...entry, incarnations: desired.map((_, i) => incarnations[i] ?? 0) } : entry;
+  if (sameView(last, members, runs)) return null;
+  const entry = { term: s.currentTerm, kind: 'view' as const, view: last.view + 1, members };
+  return runs.some((x) => x !== 0) ? { ...entry, incarnations: runs } : entry;
 }
 
 function becomeLeader(c: Ctx): void {
