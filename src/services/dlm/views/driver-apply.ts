@@ -26,7 +26,7 @@ import { incarnationIn, type View } from './view-log.ts';
 /** What the driver does to the lockspace. */
 export type ApplyAction =
   | { readonly type: 'stop' }
-  | { readonly type: 'start'; readonly members: readonly NodeId[]; readonly generation?: number; readonly departed: readonly NodeId[] }
+  | { readonly type: 'start'; readonly members: readonly NodeId[]; readonly generation?: number; readonly departed: readonly NodeId[]; readonly left?: readonly NodeId[] }
   | { readonly type: 'fence'; readonly view: number };
 
 export interface ApplyState {
@@ -51,12 +51,14 @@ export interface ApplyState {
   readonly fresh: boolean;
   /** Per node, the last run (incarnation) a committed view named for it (unknown: absent). */
   readonly runs: Readonly<Record<number, number>>;
+  /** Nodes whose latest departure since `applied` was a clean leave (a view's `left`): passed as `left`, no slot recovery. */
+  readonly left: readonly NodeId[];
 }
 
 /** The lockspace starts stopped (on the mesh joined alone, so its first start always recovers with the others) until this node grants. */
 export function initApplyState(self: NodeId, voters: readonly NodeId[]): ApplyState {
   const v0: View = { view: 0, members: [...voters].sort((a, b) => a - b) };
-  return { self, applied: v0, running: false, committed: v0, removed: [], fresh: true, runs: {} };
+  return { self, applied: v0, running: false, committed: v0, removed: [], fresh: true, runs: {}, left: [] };
 }
 
 function union(a: readonly NodeId[], b: readonly NodeId[]): NodeId[] {
@@ -83,11 +85,17 @@ export function applyOutput(s: ApplyState, o: ViewsOutput): { state: ApplyState;
         const r = incarnationIn(next, m);
         if (r !== 0) runs[m] = r;
       }
-      let t: ApplyState = { ...s, committed: next, runs, removed: s.applied === null || s.fresh ? [] : union(s.removed, gone) };
+      // A departure is a clean leave when the view names it in `left`; any other (a failure, a restart) replaces it.
+      const left = new Set(s.left);
+      for (const m of gone) {
+        if (o.left?.includes(m)) left.add(m);
+        else left.delete(m);
+      }
+      let t: ApplyState = { ...s, committed: next, runs, left: [...left].sort((a, b) => a - b), removed: s.applied === null || s.fresh ? [] : union(s.removed, gone) };
       if (!o.members.includes(s.self)) {
         if (t.running) actions.push({ type: 'stop' });
         if (t.applied !== null) actions.push({ type: 'fence', view: o.view });
-        t = { ...t, running: false, applied: null, removed: [], fresh: true };
+        t = { ...t, running: false, applied: null, removed: [], fresh: true, left: [] };
       } else if (t.running && t.applied !== null && t.applied.view !== o.view) {
         actions.push({ type: 'stop' });
         t = { ...t, running: false };
@@ -101,13 +109,16 @@ export function applyOutput(s: ApplyState, o: ViewsOutput): { state: ApplyState;
         actions.push({ type: 'start', members: c.members, generation: c.view, departed: [] });
       } else if (s.applied.view !== c.view) {
         if (s.running) actions.push({ type: 'stop' });
-        actions.push({ type: 'start', members: c.members, generation: c.view, departed: s.removed.filter((m) => c.members.includes(m)) });
+        const departed = s.removed.filter((m) => c.members.includes(m));
+        // Clean leavers among those this start recovers as departed (left out, or back again): no slot recovery.
+        const left = s.fresh ? [] : s.left.filter((m) => !c.members.includes(m) || departed.includes(m));
+        actions.push({ type: 'start', members: c.members, generation: c.view, departed, ...(left.length > 0 ? { left } : {}) });
       } else if (!s.running) {
         actions.push({ type: 'start', members: c.members, departed: [] });
       } else {
         return { state: s, actions }; // a lease extension
       }
-      return { state: { ...s, applied: c, running: true, removed: [], fresh: false }, actions };
+      return { state: { ...s, applied: c, running: true, removed: [], fresh: false, left: [] }, actions };
     }
     case 'stopped':
       if (!s.running) return { state: s, actions };
