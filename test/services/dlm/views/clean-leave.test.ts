@@ -14,6 +14,7 @@ import { ManualClock } from '../../../../src/util/clock.ts';
 import { createMesh, until, type Mesh } from '../../../helpers/mesh.ts';
 import { virtualTime } from '../../../helpers/virtual-time.ts';
 import { leftService } from '../../../../src/services/dlm/views/clean-leave.ts';
+import { applyOutput, initApplyState } from '../../../../src/services/dlm/views/driver-apply.ts';
 
 let mesh: Mesh | null = null;
 const cleanup: (() => void)[] = [];
@@ -101,5 +102,23 @@ describe('a clean leave on the mesh passes left (no recoverSlot); a death does n
     expect(c.ms[0]!.lockspace.raw.stats.recovery.runs).toBeGreaterThan(before);
     expect(c.slotRecoveries[0]).toEqual([]);
     expect(c.slotRecoveries[1]).toEqual([]);
+  });
+});
+
+describe('applyOutput: left comes from the log', () => {
+  const v = (view: number, members: number[], left?: number[]) => ({ type: 'committed' as const, view, members, incarnations: members.map((m) => m * 10), ...(left ? { left } : {}) });
+  const run = (outputs: ReturnType<typeof v>[]) => {
+    let s = applyOutput(initApplyState(1, [1, 2, 3]), v(1, [1, 2, 3])).state;
+    s = applyOutput(s, { type: 'granting', view: 1, until: 1e9 }).state;
+    for (const o of outputs) s = applyOutput(s, o).state;
+    return applyOutput(s, { type: 'granting', view: outputs.at(-1)!.view, until: 1e9 }).actions.at(-1);
+  };
+  it('a view naming node 3 in left: start with left [3]; left out without it (a failure): no left', () => {
+    expect(run([v(2, [1, 2], [3])])).toEqual({ type: 'start', members: [1, 2], generation: 2, departed: [], left: [3] });
+    expect(run([v(2, [1, 2])])).toEqual({ type: 'start', members: [1, 2], generation: 2, departed: [] });
+  });
+  it('left cleanly, back, then failed before this node applied: the failure wins; left and back: departed and left', () => {
+    expect(run([v(2, [1, 2], [3]), v(3, [1, 2, 3]), v(4, [1, 2])])).toEqual({ type: 'start', members: [1, 2], generation: 4, departed: [] });
+    expect(run([v(2, [1, 2], [3]), v(3, [1, 2, 3])])).toEqual({ type: 'start', members: [1, 2, 3], generation: 3, departed: [3], left: [3] });
   });
 });
