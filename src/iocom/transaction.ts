@@ -64,6 +64,8 @@ const S_ABORT_SENT = 16;
 const S_DYING = 32;
 const S_FREED = 64;
 const S_RX_ENDED = 128;
+/** Counted in the host's awaiting-peer-DELETE tally (our DELETE sent, the peer's not yet received). */
+const S_AWAITING = 256;
 
 /** The options of reply(0) and close(0) without ext or aux: one shared object, not one per reply. */
 const REPLY_OK: SendOptions = Object.freeze({ error: 0, delete: true });
@@ -254,6 +256,11 @@ export class Transaction {
 
   /** The flag bits the state adds to an outgoing cmd (and records what it sends). @internal */
   _txFlags(opts: SendOptions | undefined): number {
+    return opts === undefined ? this._txFlagBits(false, false) : this._txFlagBits(opts.delete === true, opts.abort === true);
+  }
+
+  /** _txFlags with the DELETE and ABORT choices given directly (no options object). @internal */
+  _txFlagBits(del: boolean, abort: boolean): number {
     let flags = 0;
     if ((this.#state & S_TX_CREATED) === 0) {
       flags |= DMSGF.CREATE;
@@ -261,12 +268,31 @@ export class Transaction {
     }
     if (this.openedByPeer) flags |= DMSGF.REPLY | DMSGF.REVTRANS;
     if (this.parent?.openedByPeer) flags |= DMSGF.REVCIRC;
-    if (opts?.abort) flags |= DMSGF.ABORT;
-    if (opts?.delete) {
+    if (abort) flags |= DMSGF.ABORT;
+    if (del) {
       flags |= DMSGF.DELETE;
       this.#state |= S_TX_DELETED;
     }
     return flags;
+  }
+
+  /**
+   * After a send: true the first time our DELETE is out, the transaction
+   * not freed and the peer's DELETE not received (the host then counts it
+   * as awaiting the peer). @internal
+   */
+  _awaitPeerDelete(): boolean {
+    const s = this.#state;
+    if ((s & (S_TX_DELETED | S_RX_DELETED | S_FREED | S_AWAITING)) !== S_TX_DELETED) return false;
+    this.#state = s | S_AWAITING;
+    return true;
+  }
+
+  /** When the host forgets it: true if it was counted as awaiting the peer's DELETE (the mark is cleared). @internal */
+  _peerDeleteCame(): boolean {
+    if ((this.#state & S_AWAITING) === 0) return false;
+    this.#state &= ~S_AWAITING;
+    return true;
   }
 
   /** Our DELETE is queued: free the transaction if the peer's came already. @internal */
