@@ -365,7 +365,7 @@ export class Iocom implements TransactionHost {
   release(tx: Transaction): void {
     this.#forget(tx);
     // A parent that ends takes its open children with it (spec §9.10 fixed).
-    if (tx._children !== null && tx._children.size > 0) this.#failTree([...tx._children], new TransactionError('LOST_LINK', `parent transaction 0x${tx.msgid.toString(16)} ended`, DMSG_ERR.LOSTLINK));
+    if (tx._childCount > 0) this.#failTree(tx._childList(), new TransactionError('LOST_LINK', `parent transaction 0x${tx.msgid.toString(16)} ended`, DMSG_ERR.LOSTLINK));
   }
 
   // ---- internals ----------------------------------------------------------
@@ -690,7 +690,7 @@ export class Iocom implements TransactionHost {
     if (tx._peerDeleteCame()) this.#awaitingPeerDelete--;
     tx._markFreed();
     (tx.openedByPeer ? this.#peerOpened : this.#weOpened).delete(tx._id);
-    if (tx.parent) tx.parent._children?.delete(tx);
+    if (tx.parent) tx.parent._removeChild(tx);
     this.#account?.setTransactions(this.#weOpened.size + this.#peerOpened.size);
   }
 

@@ -23,6 +23,12 @@
 import type { HasId } from './id-table.ts';
 
 const MIN_BITS = 4;
+/**
+ * A table that grew is not shrunk below 2^KEEP_BITS slots (2 KiB): a link
+ * whose open transactions swing between a few and ~100 every batch would
+ * otherwise halve and double its table on every swing.
+ */
+const KEEP_BITS = 8;
 
 export interface OwnIdTableOptions {
   /** The first id the counter hands out. @default 1 (tests start near Number.MAX_SAFE_INTEGER to see the wrap) */
@@ -98,7 +104,7 @@ export class OwnIdTable<T extends HasId> {
     slots[i] = undefined;
     this.#count--;
     // Give memory back after a burst, when the entries still fit one per slot.
-    if (this.#count * 8 < slots.length && this.#bits > MIN_BITS + 2) this.#resize(this.#bits - 1);
+    if (this.#count * 8 < slots.length && this.#bits > KEEP_BITS) this.#resize(this.#bits - 1);
     return true;
   }
 
