@@ -10,6 +10,13 @@ export interface Scheduler {
   post(task: () => void): void;
 }
 
+/**
+ * The drain goes on a resolved promise, not `queueMicrotask`: Node's
+ * queueMicrotask makes an AsyncResource and a bound function per call. The
+ * drain never throws (each task's error goes to `onError`).
+ */
+const TICK: Promise<void> = Promise.resolve();
+
 /** FIFO on the microtask queue, batched: one microtask drains what is queued. */
 export class MicrotaskScheduler implements Scheduler {
   readonly #tasks: (() => void)[] = [];
@@ -25,7 +32,7 @@ export class MicrotaskScheduler implements Scheduler {
     this.#tasks.push(task);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(this.#drain);
+      void TICK.then(this.#drain);
     }
   }
 
@@ -50,7 +57,9 @@ function noop(): void {}
 
 /** Tasks run only inside `runPending()` (and so inside a simulation's `settle()`). */
 export class ManualScheduler implements Scheduler {
+  /** `#tasks[#head..]` wait, in order (no array per batch). */
   readonly #tasks: (() => void)[] = [];
+  #head = 0;
   readonly #onError: (err: unknown) => void;
 
   constructor(onError: (err: unknown) => void = (err) => {
@@ -64,24 +73,35 @@ export class ManualScheduler implements Scheduler {
   }
 
   get pending(): number {
-    return this.#tasks.length;
+    return this.#tasks.length - this.#head;
   }
 
-  /** Run tasks (and those they post) until none is left, at most `limit`; returns how many ran. */
+  /**
+   * Run tasks (and those they post) until none is left, at most `limit`
+   * (checked between batches: what was queued, then what that posted, ...);
+   * returns how many ran.
+   */
   runPending(limit = 10_000_000): number {
+    const tasks = this.#tasks;
     let ran = 0;
-    while (this.#tasks.length > 0) {
+    while (this.#head < tasks.length) {
       if (ran >= limit) throw new RangeError(`runPending: more than ${limit} tasks; something keeps posting work`);
-      const batch = this.#tasks.splice(0, this.#tasks.length);
-      for (const task of batch) {
+      let end = tasks.length;
+      while (this.#head < end) {
+        const task = tasks[this.#head]!;
+        tasks[this.#head++] = noop;
         ran++;
         try {
           task();
         } catch (err) {
           this.#onError(err);
         }
+        // A task that ran runPending itself may have emptied the queue.
+        if (end > tasks.length) end = tasks.length;
       }
     }
+    tasks.length = 0;
+    this.#head = 0;
     return ran;
   }
 }
