@@ -9,6 +9,7 @@
  * tasks posted meanwhile. No closure per lock operation: one small record
  * instead of two closures and their contexts.
  */
+import { Fifo } from './fifo.ts';
 import type { AstFn, Lksb } from './lock.ts';
 
 /** One queued completion AST. */
@@ -23,33 +24,5 @@ export interface PendingCast {
   readonly urgent: boolean;
 }
 
-/** A FIFO of PendingCast records (an array with a moving head; no shift() per take). */
-export class CastQueue {
-  #items: PendingCast[] = [];
-  #head = 0;
-
-  get length(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(cast: PendingCast): void {
-    this.#items.push(cast);
-  }
-
-  /** The oldest record, or undefined when none waits. */
-  take(): PendingCast | undefined {
-    const items = this.#items;
-    if (this.#head >= items.length) return undefined;
-    const cast = items[this.#head]!;
-    if (++this.#head === items.length) {
-      // Drained: start again at 0 (the usual case, one or a few per tick).
-      items.length = 0;
-      this.#head = 0;
-    } else if (this.#head >= 1024 && this.#head * 2 >= items.length) {
-      // A long backlog: drop the taken prefix now and then.
-      items.splice(0, this.#head);
-      this.#head = 0;
-    }
-    return cast;
-  }
-}
+/** The queue of PendingCast records (push at queueCast, shift at delivery). */
+export class CastQueue extends Fifo<PendingCast> {}

@@ -775,7 +775,7 @@ export class Lockspace implements ResourceSink {
 
   /** The oldest queued completion AST: delivered now, or held (callback-hold.ts). */
   readonly #castTask = (): void => {
-    const cast = this.#casts.take();
+    const cast = this.#casts.shift();
     if (cast !== undefined) this.#castOrHold(cast);
   };
 

@@ -4,6 +4,7 @@
  * a microtask, in FIFO order; `ManualScheduler` runs them only when asked, so
  * a deterministic simulation decides when anything happens.
  */
+import { Fifo } from './fifo.ts';
 
 export interface Scheduler {
   /** Run `task` later, after the current call returns; tasks run in FIFO order. */
@@ -19,8 +20,7 @@ const TICK: Promise<void> = Promise.resolve();
 
 /** FIFO on the microtask queue, batched: one microtask drains what is queued. */
 export class MicrotaskScheduler implements Scheduler {
-  readonly #tasks: (() => void)[] = [];
-  #head = 0;
+  readonly #tasks = new Fifo<() => void>();
   #scheduled = false;
   readonly #onError: (err: unknown) => void;
 
@@ -39,27 +39,19 @@ export class MicrotaskScheduler implements Scheduler {
   readonly #drain = (): void => {
     this.#scheduled = false;
     // Tasks posted while draining run in the same drain, after the others.
-    while (this.#head < this.#tasks.length) {
-      const task = this.#tasks[this.#head]!;
-      this.#tasks[this.#head++] = noop;
+    for (let task = this.#tasks.shift(); task !== undefined; task = this.#tasks.shift()) {
       try {
         task();
       } catch (err) {
         this.#onError(err);
       }
     }
-    this.#tasks.length = 0;
-    this.#head = 0;
   };
 }
 
-function noop(): void {}
-
 /** Tasks run only inside `runPending()` (and so inside a simulation's `settle()`). */
 export class ManualScheduler implements Scheduler {
-  /** `#tasks[#head..]` wait, in order (no array per batch). */
-  readonly #tasks: (() => void)[] = [];
-  #head = 0;
+  readonly #tasks = new Fifo<() => void>();
   readonly #onError: (err: unknown) => void;
 
   constructor(onError: (err: unknown) => void = (err) => {
@@ -73,7 +65,7 @@ export class ManualScheduler implements Scheduler {
   }
 
   get pending(): number {
-    return this.#tasks.length - this.#head;
+    return this.#tasks.length;
   }
 
   /**
@@ -84,24 +76,20 @@ export class ManualScheduler implements Scheduler {
   runPending(limit = 10_000_000): number {
     const tasks = this.#tasks;
     let ran = 0;
-    while (this.#head < tasks.length) {
+    while (tasks.length > 0) {
       if (ran >= limit) throw new RangeError(`runPending: more than ${limit} tasks; something keeps posting work`);
-      let end = tasks.length;
-      while (this.#head < end) {
-        const task = tasks[this.#head]!;
-        tasks[this.#head++] = noop;
+      // This batch: what is queued now (a task that runs runPending itself may take some first).
+      for (let n = tasks.length; n > 0; n--) {
+        const task = tasks.shift();
+        if (task === undefined) break;
         ran++;
         try {
           task();
         } catch (err) {
           this.#onError(err);
         }
-        // A task that ran runPending itself may have emptied the queue.
-        if (end > tasks.length) end = tasks.length;
       }
     }
-    tasks.length = 0;
-    this.#head = 0;
     return ran;
   }
 }
