@@ -8,8 +8,9 @@
 // its whole output in the report directory ($DMSG_HOSTS_REPORT_DIR, default
 // $TMPDIR/dmsg-hosts-report) as seeds-<run>-seed<n>-<time>.out, and prints one table row:
 // pass/fail, wall time, the load average before and after, the plan, the history checker's
-// line, and on a failure the first error line and the directory with every host's records,
-// logs and lockspace dumps. Runs never overlap. Exits 1 if any run failed, 2 on bad arguments.
+// verdict, the run's longest wait (how close it came to the 60 s safety net), and on a
+// failure the first error line and the directory with every host's records, logs and
+// lockspace dumps. Runs never overlap. Exits 1 if any run failed, 2 on bad arguments.
 // Needs root like npm run test:hosts (the tests skip, saying why, otherwise: counted as skipped).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -80,18 +81,19 @@ for (const run of runs) {
     const short = plan ? JSON.parse(plan).map((f) => (f.kind === 'kill' ? `kill ${f.host}${f.restart === 'at-once' ? '!' : ''}` : `cut ${f.side.join('+')}`)).join(', ') : '';
     const checker = /History checker over (\d+) events \(.*?\): ([^.]*)\./.exec(out);
     const views = /views committed: (\d+)/.exec(out)?.[1] ?? '';
+    const longest = /Longest wait: (\d+) ms \(([^;]*);/.exec(out);
     const error = passed || skipped ? '' : (/(?:Error|AssertionError): (.*)/.exec(out)?.[1] ?? (r.error ? String(r.error.message) : `exit ${r.status}`)).slice(0, 300);
     const kept = /records and log in (\S+)\)/.exec(out)?.[1] ?? '';
     const verdict = passed ? 'pass' : skipped ? 'skipped' : 'FAIL';
     if (!passed && !skipped) failed++;
-    const row = { run, seed, verdict, wall, l0, l1: load(), short, events: checker?.[1] ?? '', checker: checker?.[2] ?? '', views, error, kept, file };
+    const row = { run, seed, verdict, wall, l0, l1: load(), short, events: checker?.[1] ?? '', checker: checker?.[2] ?? '', views, wait: longest ? `${longest[1]} (${longest[2]})` : '', error, kept, file };
     rows.push(row);
     console.log(`${run} seed ${seed}: ${verdict} in ${wall} s (load ${l0} -> ${row.l1}); ${short}; checker: ${row.checker || '-'}${error ? `; ${error}` : ''}${kept ? `; kept ${kept}` : ''}`);
   }
 }
-console.log('\n| run | seed | faults (! = restarted at once) | verdict | wall s | load before / after (1, 5, 15 min) | history events | views | checker | failure |');
-console.log('|---|---:|---|---|---:|---|---:|---:|---|---|');
-for (const r of rows) console.log(`| ${r.run} | ${r.seed} | ${cell(r.short)} | ${r.verdict} | ${r.wall} | ${r.l0} / ${r.l1} | ${r.events} | ${r.views} | ${cell(r.checker)} | ${cell(r.error)}${r.kept ? ` (${r.kept})` : ''} |`);
+console.log('\n| run | seed | faults (! = restarted at once) | verdict | wall s | load before / after (1, 5, 15 min) | history events | views | checker | longest wait ms | failure |');
+console.log('|---|---:|---|---|---:|---|---:|---:|---|---|---|');
+for (const r of rows) console.log(`| ${r.run} | ${r.seed} | ${cell(r.short)} | ${r.verdict} | ${r.wall} | ${r.l0} / ${r.l1} | ${r.events} | ${r.views} | ${cell(r.checker)} | ${cell(r.wait)} | ${cell(r.error)}${r.kept ? ` (${r.kept})` : ''} |`);
 const skippedN = rows.filter((r) => r.verdict === 'skipped').length;
 console.log(`\n${rows.length - failed - skippedN} passed, ${failed} failed, ${skippedN} skipped (of ${rows.length} runs)`);
 process.exit(failed > 0 ? 1 : 0);
