@@ -64,12 +64,13 @@ describe('midcomms: a HELLO names the session only once its sender proved it ope
       const hello = encodeHello(DLM_VERSION.V3_2, id1, { inc: 0x5eed, gen: 1 + k }, null, 0, r1.nodeId, token);
       const tx = attacker.open('midcomms', MIDCOMMS_SESSION_CMD, { aux: hello, node: r0.nodeId });
       tx.rx$.subscribe({ complete: () => (closed[k] = true), error: () => (closed[k] = true) });
-      if (tx.canSend) tx.send(MIDCOMMS_FRAME_CMD, { aux: encodeOpts(DLM_VERSION.V3_2, id1, 1, inner) });
+      // Sequence 0: what a session that took the new session id would expect next.
+      if (tx.canSend) tx.send(MIDCOMMS_FRAME_CMD, { aux: encodeOpts(DLM_VERSION.V3_2, id1, 0, inner) });
     }
-    await runUntil(() => closed[0] === true && closed[1] === true, "the attacker's channels closed");
-    await run(200);
+    await run(300);
 
     expect(from1(0xa7), 'a message the attacker wrote was delivered to the DLM as node 1').toBe(0);
+    expect(closed, "the attacker's channels closed").toEqual([true, true]);
     const v = mcs[0]!.verification();
     expect(v.refused.badHello).toBe(1); // no token: nothing to prove
     expect(v.refused.unverifiedFrame + v.refused.denied).toBe(1); // its forged message came before any proof (or router 1 denied the token first)
