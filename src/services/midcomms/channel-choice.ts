@@ -7,9 +7,11 @@ import type { ChannelState } from './channel-set.ts';
 /**
  * `adopt`: there was none, `cs` becomes current. `follow`: the peer opened a
  * new channel, `cs` replaces the current one. `duplicate`: both sides opened
- * one, the one opened by the lower node id replaces the other. `keep`: nothing changes.
+ * one, the one opened by the lower node id replaces the other. `redundant`:
+ * `cs` is ours, answered while we already transmit on the peer's (lower node
+ * id) channel: close `cs`. `keep`: nothing changes.
  */
-export type ChannelChoice = 'adopt' | 'follow' | 'duplicate' | 'keep';
+export type ChannelChoice = 'adopt' | 'follow' | 'duplicate' | 'redundant' | 'keep';
 
 export function chooseChannel(cs: ChannelState, current: ChannelState | null, peerNodeid: number, ourNodeid: number): ChannelChoice {
   if (current === null) return 'adopt';
@@ -22,5 +24,6 @@ export function chooseChannel(cs: ChannelState, current: ChannelState | null, pe
   // The same, seen from the lower node id when the peer's channel was taken
   // while ours waited for its answer (`ChannelOpener.awaitsReply`): ours replaces it.
   if (current !== cs && cs.opener && !current.opener && ourNodeid < peerNodeid) return 'duplicate';
+  if (current !== cs && cs.opener && !current.opener && peerNodeid < ourNodeid) return 'redundant';
   return 'keep';
 }

@@ -153,6 +153,12 @@ export class ChannelSet {
     if (this.#opening === cs) this.#opening = null;
   }
 
+  /** Close the channel we opened that still waits for the peer's answer, if any. */
+  closeOpening(reason: string): void {
+    const cs = this.#opening;
+    if (cs !== null && !cs.dead) this.close(cs, reason);
+  }
+
   /** Close `cs` (what was written goes first) and forget it. */
   close(cs: ChannelState, reason: string): void {
     if (cs.dead) return;

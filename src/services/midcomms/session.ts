@@ -409,6 +409,9 @@ export class Session {
     if (this.#peerVersion === DLM_VERSION.V3_2) this.#applyFin('versionDetected');
     const cur = this.#chans.current;
     const choice = chooseChannel(cs, cur, this.#peerNodeid, this.#o.nodeid);
+    // Both sides opened one: the lower node id's is kept; ours, still waiting for its answer, goes.
+    if (!cs.opener && this.#peerNodeid < this.#o.nodeid) this.#chans.closeOpening('duplicate channel');
+    if (choice === 'redundant') return this.#chans.close(cs, 'duplicate channel');
     if (choice === 'keep') return;
     this.#chans.makeCurrent(cs);
     if (cur !== null && choice !== 'adopt') this.#chans.close(cur, choice === 'follow' ? 'the peer opened a new channel' : 'duplicate channel');
