@@ -87,14 +87,19 @@ async function setup(first: number): Promise<Setup> {
  * the PROOF, so it is recorded after the PROOF: put it back first).
  */
 function peerChannelBatches(t: Setup): Uint8Array[] {
-  const isHello = (b: Uint8Array): boolean => {
-    const h = parseFrame(b, 0, b[12]! | (b[13]! << 8));
-    return h.kind === 'hello' && h.address === t.r1.nodeId && h.flags === 0;
-  };
-  for (const batches of t.received.values()) {
-    const hello = batches.find(isHello);
-    if (hello !== undefined) return [hello, ...batches.filter((b) => b !== hello)];
-  }
+  const batches = t.received.get(peerChannel(t))!;
+  const hello = batches.find((b) => isPeerHello(t, b))!;
+  return [hello, ...batches.filter((b) => b !== hello)];
+}
+
+function isPeerHello(t: Setup, b: Uint8Array): boolean {
+  const h = parseFrame(b, 0, b[12]! | (b[13]! << 8));
+  return h.kind === 'hello' && h.address === t.r1.nodeId && h.flags === 0;
+}
+
+/** Router 0's end of the first channel router 1 opened to it. */
+function peerChannel(t: Setup): TransactionChannel {
+  for (const [channel, batches] of t.received) if (batches.some((b) => isPeerHello(t, b))) return channel;
   throw new Error("no channel of router 1's seen at router 0");
 }
 
@@ -196,6 +201,29 @@ describe('midcomms: channels are read only once attributed to their opener', () 
     expect(sessionSnapshot(t)).toEqual(before);
     await stillDelivers(t, 20, 20);
     expect(sessionSnapshot(t)).toEqual(before);
+  });
+
+  it("a replayed HELLO carrying router 1's used resume ticket gets no shortcut: the ticket is good once", async () => {
+    const t = await setup(10);
+    expect(t.m0.verification()).toMatchObject({ verified: 1, byTicket: 0 });
+    // Router 0 drops router 1's channel: router 1 opens another, whose HELLO carries the ticket router 0 gave on the first.
+    const first = peerChannel(t);
+    first.close();
+    await stillDelivers(t, 10, 10);
+    expect(t.m0.verification()).toMatchObject({ verified: 2, byTicket: 1 });
+    const hellos = [...t.received.entries()]
+      .filter(([c]) => c !== first)
+      .flatMap(([, batches]) => batches.filter((b) => isPeerHello(t, b)));
+    const second = hellos.find((h) => h.subarray(48, 56).some((x) => x !== 0))!;
+    expect(second, "router 1's second HELLO, with a ticket").toBeDefined();
+    const before = sessionSnapshot(t);
+    // Its channel is live: the replay must go through a CHALLENGE, which router 1 answers on its own channel only.
+    const a = attack(t, [second]);
+    await t.run(200);
+    expect(t.m0.verification()).toMatchObject({ verified: 2, byTicket: 1, pending: 1 });
+    await t.runUntil(() => t.m0.verification().refused.timeout === 1 && a.closed(), 'the replayed channel timed out', 6000);
+    expect(sessionSnapshot(t)).toEqual(before);
+    await stillDelivers(t, 20, 10);
   });
 
   it('a flood of channels claiming many addresses is bounded: at most maxPendingChannels held, no session made; a flood claiming router 1 at most PENDING_PER_ADDRESS', async () => {
