@@ -52,11 +52,20 @@
  * Nothing a peer sends throws out of here; every refusal is counted.
  */
 import type { Clock } from '../../util/clock.ts';
-import type { ChannelSink } from './channel.ts';
+import type { Channel, ChannelSink } from './channel.ts';
 import { DLM_CMD } from './constants.ts';
 import { CHALLENGE_DENIED, TOKEN_BYTES, encodeChallengeFrame } from './frame-encoder.ts';
 import { NO_TOKEN, challengeKey, frameLengthOrFail, helloTokenKey, hexKey, parseFrame } from './frame-reader.ts';
-import type { TransactionChannel } from './transaction-channel.ts';
+
+/** A channel as the verifier holds it (`TransactionChannel` is one). */
+export interface VerifiableChannel extends Channel {
+  /** Starts reporting the channel's events to `sink` (again: replaces it). */
+  bind(sink: ChannelSink): void;
+  /** Feeds `bytes` to the bound sink as if they had arrived. */
+  receive(bytes: Uint8Array): void;
+  /** The channel ended or was closed. */
+  readonly isEnded: boolean;
+}
 
 /** Pending channels kept per claimed address (a re-opened one and a few older). */
 export const PENDING_PER_ADDRESS = 4;
@@ -122,13 +131,13 @@ export interface VerifierDeps {
   /** `address` serves our service now (a challenge can reach it). */
   isMember(address: string): boolean;
   /** The channel is proven to be `address`'s: hand it, and its HELLO, to that session. */
-  verified(address: string, channel: TransactionChannel, hello: Uint8Array): ChannelRefusal | null;
+  verified(address: string, channel: VerifiableChannel, hello: Uint8Array): ChannelRefusal | null;
   /** A channel was refused (for the owner's total). */
   refused(reason: ChannelRefusal): void;
 }
 
 interface Pending {
-  readonly channel: TransactionChannel;
+  readonly channel: VerifiableChannel;
   readonly address: string;
   /** A copy of its HELLO frame (handed to the session once proven). */
   readonly hello: Uint8Array;
@@ -162,7 +171,7 @@ export class ChannelVerifier {
   /** Pending channels, oldest first. */
   readonly #pending = new Set<Pending>();
   /** Channels this node opened and holds, by token: what a CHALLENGE may ask about. */
-  readonly #own = new Map<string, TransactionChannel>();
+  readonly #own = new Map<string, VerifiableChannel>();
   /** The one valid resume ticket we gave each proven address (used once). */
   readonly #tickets = new Map<string, string>();
   #closed = false;
@@ -184,12 +193,12 @@ export class ChannelVerifier {
   }
 
   /** A channel we opened, with its token: CHALLENGEs about that token are answered on it. */
-  registerOwn(key: string, channel: TransactionChannel): void {
+  registerOwn(key: string, channel: VerifiableChannel): void {
     this.#own.set(key, channel);
   }
 
   /** The channel we opened with that token ended. */
-  forgetOwn(key: string, channel: TransactionChannel): void {
+  forgetOwn(key: string, channel: VerifiableChannel): void {
     if (this.#own.get(key) === channel) this.#own.delete(key);
   }
 
@@ -224,7 +233,7 @@ export class ChannelVerifier {
    * frame (`length` bytes) is a HELLO claiming `address`. Holds the channel
    * until it is proven (or refuses it, closing it).
    */
-  admit(channel: TransactionChannel, first: Uint8Array, length: number, address: string, hasSid: boolean): void {
+  admit(channel: VerifiableChannel, first: Uint8Array, length: number, address: string, hasSid: boolean): void {
     const refuse = (reason: ChannelRefusal): void => this.#refuse(channel, reason);
     if (this.#closed) return refuse('closed');
     const tokenKey = helloTokenKey(first, 0);
@@ -365,7 +374,7 @@ export class ChannelVerifier {
   }
 
   /** A proven channel to its session, then a new resume ticket on it (the session's HELLO answer goes first). */
-  #hand(channel: TransactionChannel, address: string, hello: Uint8Array, rest: Uint8Array | null): void {
+  #hand(channel: VerifiableChannel, address: string, hello: Uint8Array, rest: Uint8Array | null): void {
     const reason = this.#d.verified(address, channel, hello);
     if (reason !== null) {
       this.#refuse(channel, reason);
@@ -402,7 +411,7 @@ export class ChannelVerifier {
     if (reason !== null && reason !== undefined) this.#refuse(p.channel, reason);
   }
 
-  #refuse(channel: TransactionChannel, reason: ChannelRefusal): void {
+  #refuse(channel: VerifiableChannel, reason: ChannelRefusal): void {
     this.#refused[reason]++;
     this.#d.refused(reason);
     try {

@@ -25,5 +25,5 @@ export { Midcomms, midcomms, nodeidOf, MIDCOMMS_SESSION_CMD, MIDCOMMS_FRAME_CMD 
 export type { MidcommsServiceOptions } from './midcomms.ts';
 export { TransactionChannel } from './transaction-channel.ts';
 export { ChannelVerifier, PENDING_PER_ADDRESS, CHALLENGE_RETRY_MS } from './channel-verifier.ts';
-export type { ChannelRefusal, VerifierStats } from './channel-verifier.ts';
+export type { ChannelRefusal, VerifiableChannel, VerifierDeps, VerifierStats } from './channel-verifier.ts';
 export type { TransactionChannelOptions } from './transaction-channel.ts';

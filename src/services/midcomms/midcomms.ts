@@ -18,7 +18,7 @@ import type { Router, Transaction } from '../../span/index.ts';
 import type { ChannelOpener } from './channel.ts';
 import { MidcommsError } from './errors.ts';
 import { ChannelVerifier, newToken } from './channel-verifier.ts';
-import type { ChannelRefusal, VerifierStats } from './channel-verifier.ts';
+import type { ChannelRefusal, VerifiableChannel, VerifierStats } from './channel-verifier.ts';
 import { frameLengthOrFail, parseFrame } from './frame-reader.ts';
 import { resolveMidcommsOptions } from './options.ts';
 import type { MidcommsOptions, ResolvedMidcommsOptions } from './options.ts';
@@ -304,7 +304,7 @@ export class Midcomms {
   }
 
   /** A channel proven to be `address`'s: to its session, HELLO first. */
-  #verified(address: string, channel: TransactionChannel, hello: Uint8Array): ChannelRefusal | null {
+  #verified(address: string, channel: VerifiableChannel, hello: Uint8Array): ChannelRefusal | null {
     if (this.#closed) return 'closed';
     const session = this.#sessions.get(address) ?? this.#make(address);
     if (session === null) return 'sessionsFull';
