@@ -53,7 +53,7 @@
  */
 import type { Clock } from '../../util/clock.ts';
 import type { Channel, ChannelSink } from './channel.ts';
-import { DLM_CMD } from './constants.ts';
+import { DLM_CMD, SIZE } from './constants.ts';
 import { CHALLENGE_DENIED, TOKEN_BYTES, encodeChallengeFrame } from './frame-encoder.ts';
 import { NO_TOKEN, challengeKey, frameLengthOrFail, helloTokenKey, hexKey, parseFrame } from './frame-reader.ts';
 
@@ -328,7 +328,7 @@ export class ChannelVerifier {
 
   /** What came back on our challenge transaction: only a denial means anything (the proof comes on the channel). */
   #onAnswer(p: Pending, aux: Uint8Array): void {
-    if (p.done || aux.length < 40 || frameLengthOrFail(aux, 0) < 0) return;
+    if (p.done || aux.length < SIZE.CHALLENGE || frameLengthOrFail(aux, 0) < 0) return;
     const f = parseFrame(aux, 0, frameLengthOrFail(aux, 0));
     if (f.kind !== 'challenge' || (f.flags & CHALLENGE_DENIED) === 0) return;
     if (challengeKey(aux, 0, 1) !== p.nonceKey) return;

@@ -5,6 +5,10 @@
  * or relay died, the path changed) the session opens another on the best
  * remaining path and resends every unacknowledged message (§5.7).
  *
+ * A channel a peer opens on us is read only once the node its HELLO names
+ * proved it opened it (`channel-verifier.ts`): sessions take a peer's frames
+ * only from channels they can attribute to that peer.
+ *
  * ```ts
  * const mc = midcomms(router);
  * const s = mc.session(peerNodeId);
