@@ -112,6 +112,8 @@ export interface VerifierStats {
   refused: Record<ChannelRefusal, number>;
   /** Pending channels now. */
   pending: number;
+  /** Channels we opened and hold now (what a CHALLENGE may name; forgotten when they end). */
+  ownChannels: number;
 }
 
 /** What the verifier asks of the router binding. */
@@ -175,7 +177,7 @@ export class ChannelVerifier {
   /** The one valid resume ticket we gave each proven address (used once). */
   readonly #tickets = new Map<string, string>();
   #closed = false;
-  readonly #stats: Omit<VerifierStats, 'pending' | 'refused'> = { verified: 0, byTicket: 0, challengesSent: 0, proofsWritten: 0, denialsSent: 0, proofsUnmatched: 0 };
+  readonly #stats: Omit<VerifierStats, 'pending' | 'refused' | 'ownChannels'> = { verified: 0, byTicket: 0, challengesSent: 0, proofsWritten: 0, denialsSent: 0, proofsUnmatched: 0 };
   readonly #refused = Object.fromEntries(REFUSALS.map((r) => [r, 0])) as Record<ChannelRefusal, number>;
 
   constructor(deps: VerifierDeps) {
@@ -183,7 +185,7 @@ export class ChannelVerifier {
   }
 
   stats(): VerifierStats {
-    return { ...this.#stats, refused: { ...this.#refused }, pending: this.#pending.size };
+    return { ...this.#stats, refused: { ...this.#refused }, pending: this.#pending.size, ownChannels: this.#own.size };
   }
 
   /** A channel refused before it reached the verifier (its first frame is not a HELLO, or we are closed). */

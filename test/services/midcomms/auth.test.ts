@@ -211,6 +211,8 @@ describe('midcomms: channels are read only once attributed to their opener', () 
     first.close();
     await stillDelivers(t, 10, 10);
     expect(t.m0.verification()).toMatchObject({ verified: 2, byTicket: 1 });
+    // Router 1 remembers only the channel it holds now (the first one's token is forgotten with it).
+    expect(t.m1.verification().ownChannels).toBe(1);
     const hellos = [...t.received.entries()]
       .filter(([c]) => c !== first)
       .flatMap(([, batches]) => batches.filter((b) => isPeerHello(t, b)));
