@@ -17,5 +17,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Builds the prebuilt `dmsg` CLI that tests start as a child process (test/helpers/cli-bundle.ts).
+    globalSetup: ['test/helpers/global-setup.ts'],
   },
 });
