@@ -52,6 +52,12 @@ export interface IdTableProbeStats {
 }
 
 const MIN_BITS = 4;
+/**
+ * A table that grew is not shrunk below 2^KEEP_BITS slots (2 KiB): a link
+ * whose open transactions swing between a few and ~100 every batch would
+ * otherwise halve and double its table on every swing.
+ */
+const KEEP_BITS = 8;
 /** No entry sits farther than this from its home slot. */
 export const MAX_PROBE = 128;
 
@@ -245,7 +251,7 @@ export class IdTable<T extends HasId> {
     slots[i] = undefined;
     this.#count--;
     // Give memory back after a burst (halving leaves the table at most a quarter full).
-    if (this.#count * 8 < slots.length && this.#bits > MIN_BITS + 2) this.#resize(this.#bits - 1, false);
+    if (this.#count * 8 < slots.length && this.#bits > KEEP_BITS) this.#resize(this.#bits - 1, false);
     return true;
   }
 

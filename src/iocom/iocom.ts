@@ -28,6 +28,7 @@ import { linkRoleOf } from '../util/link-role.ts';
 import { LinkError, TransactionError, type LinkCloseReason } from './errors.ts';
 import { resolveIocomOptions, type IocomOptions, type ResolvedIocomOptions } from './options.ts';
 import { IdTable } from './id-table.ts';
+import { OwnIdTable } from './own-id-table.ts';
 import { Multicast } from './multicast.ts';
 import { GuardedObservable } from './guarded-observer.ts';
 import type { Clock } from '../util/clock.ts';
@@ -73,14 +74,16 @@ export class Iocom implements TransactionHost {
   /** Round-trip times: performance.now under the system clock (sub-ms), else the injected clock. */
   readonly #rttNow: () => number;
   readonly #closed = new ReplaySubject<LinkCloseReason>(1);
-  /** Open transactions by Transaction._id. */
-  readonly #weOpened = new IdTable<Transaction>();
+  /** Transactions we opened, by Transaction._id (ids we choose: direct-indexed, own-id-table.ts). */
+  readonly #weOpened = new OwnIdTable<Transaction>();
   /**
-   * Transactions whose DELETE we sent and whose peer has not answered with
-   * its own: they stay in the tables only because the peer does not read
-   * (or does not answer). See open(): past half the table, the link is shed.
+   * How many transactions sent their DELETE and have not had the peer's
+   * (each carries the mark, Transaction._awaitPeerDelete): they stay in the
+   * tables only because the peer does not read (or does not answer). See
+   * open(): past half the table, the link is shed. A count and a bit, not a
+   * Set: every round trip we open passes through this state.
    */
-  readonly #awaitingPeerDelete = new Set<Transaction>();
+  #awaitingPeerDelete = 0;
   readonly #peerOpened = new IdTable<Transaction>();
   readonly #rxBatch: Message[] = [];
   readonly #inbound: Message[] = [];
@@ -89,9 +92,6 @@ export class Iocom implements TransactionHost {
   #resolveReady!: () => void;
   #rejectReady!: (e: Error) => void;
   #state: LinkState = 'open';
-  #nextMsgid = 1;
-  /** The msgid counter went past Number.MAX_SAFE_INTEGER back to 1: a new id may be one still open. */
-  #msgidWrapped = false;
   #rxSeq = 0;
   #dropped = 0;
   #messagesIn = 0;
@@ -223,28 +223,20 @@ export class Iocom implements TransactionHost {
       // DELETEs to a sink). That is the peer's debt, not the caller's: the
       // link is shed, as for maxQueuedBytes, instead of refusing every later
       // open while the unanswered transactions hold memory for ever.
-      const unanswered = this.#awaitingPeerDelete.size;
+      const unanswered = this.#awaitingPeerDelete;
       if (unanswered * 2 >= this.options.maxTransactions) {
         this.#shed(`the peer has not answered ${unanswered} of our DELETEs and the transaction table is full; maxTransactions is ${this.options.maxTransactions}`);
         throw new TransactionError('LOST_LINK', `${this.name} was shed: the peer does not answer our DELETEs`, DMSG_ERR.LOSTLINK);
       }
       throw new TransactionError('LIMIT', `${this.name} already has ${this.options.maxTransactions} open transactions (maxTransactions)`);
     }
-    let id = this.#nextMsgid;
-    // Ids count up from 1: one still open can be met again only after the counter wrapped.
-    if (this.#msgidWrapped) while (this.#weOpened.has(id)) id = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
-    if (id >= Number.MAX_SAFE_INTEGER) {
-      this.#nextMsgid = 1;
-      this.#msgidWrapped = true;
-    } else {
-      this.#nextMsgid = id + 1;
-    }
+    // Counts up from 1, skipping ids whose slot an open transaction holds (own-id-table.ts).
+    const id = this.#weOpened.nextId();
     const tx = new Transaction(this, id, undefined, false, parent, cmd);
-    // Our ids are sequential: the keyed table never refuses them in practice.
     if (!this.#weOpened.add(tx)) throw new TransactionError('LIMIT', `${this.name}: the transaction table refused msgid ${id}`);
     this.#account?.setTransactions(this.#weOpened.size + this.#peerOpened.size);
     if (parent) parent._addChild(tx);
-    this.sendInTransaction(tx, cmd, { ext: opts.ext, aux: opts.aux, error: opts.error, delete: opts.delete }, true);
+    this.#sendTx(tx, cmd, tx._txFlagBits(opts.delete === true, false), opts.error ?? 0, opts.ext ?? EMPTY, opts.aux ?? EMPTY);
     return tx;
   }
 
@@ -323,11 +315,15 @@ export class Iocom implements TransactionHost {
   // ---- TransactionHost --------------------------------------------------
 
   /** @internal */
-  sendInTransaction(tx: Transaction, cmd: number, opts: SendOptions | undefined, opening = false): boolean {
-    if (!opening) this.#assertOpen();
-    const flags = tx._txFlags(opts);
+  sendInTransaction(tx: Transaction, cmd: number, opts: SendOptions | undefined): boolean {
+    this.#assertOpen();
+    return this.#sendTx(tx, cmd, tx._txFlags(opts), opts?.error ?? 0, opts?.ext ?? EMPTY, opts?.aux ?? EMPTY);
+  }
+
+  /** Queue a message of `tx` with the flags its state gave (`_txFlags`), then settle the state. */
+  #sendTx(tx: Transaction, cmd: number, flags: number, error: number, ext: Uint8Array, aux: Uint8Array): boolean {
     const circuit = tx.parent === null ? 0 : tx.parent._id;
-    if (!this.#enqueue(((cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, opts?.error ?? 0, opts?.ext ?? EMPTY, opts?.aux ?? EMPTY, undefined, false)) return false;
+    if (!this.#enqueue(((cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, error, ext, aux, undefined, false)) return false;
     tx._afterSend();
     this.#noteDeleteSent(tx);
     return this.writable;
@@ -369,7 +365,7 @@ export class Iocom implements TransactionHost {
   release(tx: Transaction): void {
     this.#forget(tx);
     // A parent that ends takes its open children with it (spec §9.10 fixed).
-    if (tx._children !== null && tx._children.size > 0) this.#failTree([...tx._children], new TransactionError('LOST_LINK', `parent transaction 0x${tx.msgid.toString(16)} ended`, DMSG_ERR.LOSTLINK));
+    if (tx._childCount > 0) this.#failTree(tx._childList(), new TransactionError('LOST_LINK', `parent transaction 0x${tx.msgid.toString(16)} ended`, DMSG_ERR.LOSTLINK));
   }
 
   // ---- internals ----------------------------------------------------------
@@ -687,14 +683,14 @@ export class Iocom implements TransactionHost {
 
   /** After a send: a transaction whose DELETE went out and whose peer's has not come awaits the peer. */
   #noteDeleteSent(tx: Transaction): void {
-    if (tx.txDeleted && !tx.freed && !tx.rxDeleted) this.#awaitingPeerDelete.add(tx);
+    if (tx._awaitPeerDelete()) this.#awaitingPeerDelete++;
   }
 
   #forget(tx: Transaction): void {
-    this.#awaitingPeerDelete.delete(tx);
+    if (tx._peerDeleteCame()) this.#awaitingPeerDelete--;
     tx._markFreed();
     (tx.openedByPeer ? this.#peerOpened : this.#weOpened).delete(tx._id);
-    if (tx.parent) tx.parent._children?.delete(tx);
+    if (tx.parent) tx.parent._removeChild(tx);
     this.#account?.setTransactions(this.#weOpened.size + this.#peerOpened.size);
   }
 
@@ -720,7 +716,7 @@ export class Iocom implements TransactionHost {
     for (const tx of this.#weOpened.values()) if (tx.parent === null) roots.push(tx);
     for (const tx of this.#peerOpened.values()) if (tx.parent === null) roots.push(tx);
     this.#failTree(roots, cause);
-    this.#awaitingPeerDelete.clear();
+    this.#awaitingPeerDelete = 0;
     this.#rejectReady(cause);
     this.#pingWaiters.rejectAll(() => new TransactionError('LOST_LINK', `ping() on ${this.name}: the link ended before the reply`, DMSG_ERR.LOSTLINK, { cause }));
     this.#writableWaiters.wakeAll();

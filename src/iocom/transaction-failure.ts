@@ -15,17 +15,17 @@ export function failTree(list: Transaction[], cause: Error | undefined, forget: 
   deliverFailures(list, cause, forget);
 }
 
-function markDying(txs: Iterable<Transaction>): void {
+function markDying(txs: Transaction[]): void {
   for (const tx of txs) {
     tx._markDying();
-    if (tx._children !== null && tx._children.size > 0) markDying(tx._children);
+    if (tx._childCount > 0) markDying(tx._childList());
   }
 }
 
 function deliverFailures(list: Transaction[], cause: Error | undefined, forget: (tx: Transaction) => void): void {
   for (const tx of list) {
     if (tx.freed) continue;
-    if (tx._children !== null && tx._children.size > 0) deliverFailures([...tx._children], cause, forget);
+    if (tx._childCount > 0) deliverFailures(tx._childList(), cause, forget);
     const h = emptyHeader();
     h.msgid = tx.msgid;
     h.circuit = tx.parent?.msgid ?? 0n;

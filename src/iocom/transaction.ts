@@ -64,6 +64,10 @@ const S_ABORT_SENT = 16;
 const S_DYING = 32;
 const S_FREED = 64;
 const S_RX_ENDED = 128;
+/** Counted in the host's awaiting-peer-DELETE tally (our DELETE sent, the peer's not yet received). */
+const S_AWAITING = 256;
+/** In its parent's list of children (_addChild / _removeChild). */
+const S_LINKED = 512;
 
 /** The options of reply(0) and close(0) without ext or aux: one shared object, not one per reply. */
 const REPLY_OK: SendOptions = Object.freeze({ error: 0, delete: true });
@@ -83,8 +87,22 @@ export class Transaction {
   readonly icmd: number;
   /** Stacking depth: 1 for a top-level transaction. */
   readonly depth: number;
-  /** Open sub-transactions stacked on this one (made on first use: most transactions have none). @internal */
-  _children: Set<Transaction> | null = null;
+  /**
+   * Open sub-transactions stacked on this one, in the order they were
+   * stacked: an intrusive doubly-linked list through their `_sibPrev` /
+   * `_sibNext`, not a Set per parent (a span's transaction carries every
+   * transaction relayed on it, and a Set's add/delete churn was a large
+   * share of a relay's garbage). @internal
+   */
+  _childHead: Transaction | null = null;
+  /** @internal */
+  _childTail: Transaction | null = null;
+  /** How many open sub-transactions are stacked on this one. @internal */
+  _childCount = 0;
+  /** This transaction's neighbours in its parent's list of children. @internal */
+  _sibPrev: Transaction | null = null;
+  /** @internal */
+  _sibNext: Transaction | null = null;
   /** The message that opened it (for peer-opened transactions), else null. */
   first: Message | null = null;
   /** Anything the application wants to keep with the transaction. */
@@ -146,18 +164,42 @@ export class Transaction {
     return this.#rx;
   }
 
-  /** Open sub-transactions stacked on this one. */
+  /** Open sub-transactions stacked on this one (a snapshot, in the order they were stacked). */
   get children(): ReadonlySet<Transaction> {
-    return this.#children();
+    return new Set(this._childList());
   }
 
-  #children(): Set<Transaction> {
-    return (this._children ??= new Set<Transaction>());
+  /** The open children, in the order they were stacked (a new array). @internal */
+  _childList(): Transaction[] {
+    const out: Transaction[] = [];
+    for (let c = this._childHead; c !== null; c = c._sibNext) out.push(c);
+    return out;
   }
 
-  /** @internal */
+  /** Stack `tx` (whose parent is this one) at the end of the children; a second add is a no-op. @internal */
   _addChild(tx: Transaction): void {
-    this.#children().add(tx);
+    if ((tx.#state & S_LINKED) !== 0 || tx.parent !== this) return;
+    tx.#state |= S_LINKED;
+    tx._sibPrev = this._childTail;
+    tx._sibNext = null;
+    if (this._childTail === null) this._childHead = tx;
+    else this._childTail._sibNext = tx;
+    this._childTail = tx;
+    this._childCount++;
+  }
+
+  /** Unstack `tx` from the children; a no-op if it is not among them. @internal */
+  _removeChild(tx: Transaction): void {
+    if ((tx.#state & S_LINKED) === 0 || tx.parent !== this) return;
+    tx.#state &= ~S_LINKED;
+    const prev = tx._sibPrev;
+    const next = tx._sibNext;
+    if (prev === null) this._childHead = next;
+    else prev._sibNext = next;
+    if (next === null) this._childTail = prev;
+    else next._sibPrev = prev;
+    tx._sibPrev = tx._sibNext = null;
+    this._childCount--;
   }
 
   /** Our CREATE has been sent. */
@@ -254,6 +296,11 @@ export class Transaction {
 
   /** The flag bits the state adds to an outgoing cmd (and records what it sends). @internal */
   _txFlags(opts: SendOptions | undefined): number {
+    return opts === undefined ? this._txFlagBits(false, false) : this._txFlagBits(opts.delete === true, opts.abort === true);
+  }
+
+  /** _txFlags with the DELETE and ABORT choices given directly (no options object). @internal */
+  _txFlagBits(del: boolean, abort: boolean): number {
     let flags = 0;
     if ((this.#state & S_TX_CREATED) === 0) {
       flags |= DMSGF.CREATE;
@@ -261,12 +308,31 @@ export class Transaction {
     }
     if (this.openedByPeer) flags |= DMSGF.REPLY | DMSGF.REVTRANS;
     if (this.parent?.openedByPeer) flags |= DMSGF.REVCIRC;
-    if (opts?.abort) flags |= DMSGF.ABORT;
-    if (opts?.delete) {
+    if (abort) flags |= DMSGF.ABORT;
+    if (del) {
       flags |= DMSGF.DELETE;
       this.#state |= S_TX_DELETED;
     }
     return flags;
+  }
+
+  /**
+   * After a send: true the first time our DELETE is out, the transaction
+   * not freed and the peer's DELETE not received (the host then counts it
+   * as awaiting the peer). @internal
+   */
+  _awaitPeerDelete(): boolean {
+    const s = this.#state;
+    if ((s & (S_TX_DELETED | S_RX_DELETED | S_FREED | S_AWAITING)) !== S_TX_DELETED) return false;
+    this.#state = s | S_AWAITING;
+    return true;
+  }
+
+  /** When the host forgets it: true if it was counted as awaiting the peer's DELETE (the mark is cleared). @internal */
+  _peerDeleteCame(): boolean {
+    if ((this.#state & S_AWAITING) === 0) return false;
+    this.#state &= ~S_AWAITING;
+    return true;
   }
 
   /** Our DELETE is queued: free the transaction if the peer's came already. @internal */

@@ -104,7 +104,7 @@ export class LocalSide implements TransactionHost {
   /** @internal */
   release(tx: Transaction): void {
     this.#forget(tx);
-    if (tx._children !== null && tx._children.size > 0) failTree([...tx._children], new TransactionError('LOST_LINK', `parent transaction 0x${tx.msgid.toString(16)} ended`, DMSG_ERR.LOSTLINK), (t) => this.#forget(t));
+    if (tx._childCount > 0) failTree(tx._childList(), new TransactionError('LOST_LINK', `parent transaction 0x${tx.msgid.toString(16)} ended`, DMSG_ERR.LOSTLINK), (t) => this.#forget(t));
   }
 
   /** A message the other side sent in its transaction `from`. @internal */
@@ -153,7 +153,7 @@ export class LocalSide implements TransactionHost {
       this.#twin.delete(tx);
       if (this.other.#twin.get(twin) === tx) this.other.#twin.delete(twin);
     }
-    if (tx.parent) tx.parent._children?.delete(tx);
+    if (tx.parent) tx.parent._removeChild(tx);
   }
 }
 
@@ -187,17 +187,17 @@ function refuseLocal(tx: Transaction, error: number = DMSG_ERR.NOSUPP): void {
 
 /** The iocom's failure simulation: mark the trees dying, then deliver LOSTLINK DELETEs, children first. */
 function failTree(list: Transaction[], cause: Error, forget: (tx: Transaction) => void): void {
-  const markDying = (txs: Iterable<Transaction>): void => {
+  const markDying = (txs: Transaction[]): void => {
     for (const tx of txs) {
       tx._markDying();
-      if (tx._children !== null && tx._children.size > 0) markDying(tx._children);
+      if (tx._childCount > 0) markDying(tx._childList());
     }
   };
   markDying(list);
   const deliver = (txs: Transaction[]): void => {
     for (const tx of txs) {
       if (tx.freed) continue;
-      if (tx._children !== null && tx._children.size > 0) deliver([...tx._children]);
+      if (tx._childCount > 0) deliver(tx._childList());
       const h = emptyHeader();
       h.msgid = tx.msgid;
       h.circuit = tx.parent?.msgid ?? 0n;

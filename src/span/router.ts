@@ -41,7 +41,7 @@ import { ReplanQueue } from './replan-queue.ts';
 import { RouterCore } from './router-core.ts';
 import { validateLabel } from './service-id.ts';
 import { describeTable, onShellMessage } from './shell.ts';
-import { SpanTable, type NodeKey } from './span-table.ts';
+import { SpanTable, type NodeKey, type SpanNode } from './span-table.ts';
 import { Withdrawal } from './withdrawal.ts';
 import {
   bestLive,
@@ -296,27 +296,40 @@ export class Router {
   open(span: SpanInfo | string, cmd: number, opts: Omit<OpenOptions, 'parent'> & RouteOptions = {}): Transaction {
     const core = this.#core;
     if (core.closed) throw new SpanError('CLOSED', `router ${this.name} is closed`);
-    const { instance, node, ...openOpts } = opts;
-    const { candidates, what } = this.#discovery.candidates(span, { instance, node });
+    if (typeof span !== 'string') {
+      // A SpanInfo names one node: no candidate list, no SpanInfo copy, no text unless it fails.
+      const n = core.table.node(span.key as NodeKey);
+      const tx = n === undefined ? undefined : this.#openOn(n, cmd, opts);
+      if (tx !== undefined) return tx;
+      throw new SpanError('NO_SPAN', `no reachable span of ${span.service}/${span.instance} is known to ${this.name}`);
+    }
+    const { candidates, what } = this.#discovery.candidates(span, { instance: opts.instance, node: opts.node });
     for (const info of candidates) {
       const n = core.table.node(info.key as NodeKey);
       if (!n) continue;
-      const best = bestLive(n, core.conns);
-      if (best?.connId === null) {
-        const local = core.locals.get(best.linkId);
-        if (local) return openLocal(this.#core, this.#dispatch, local, cmd, openOpts);
-      }
-      const link = firstRemote(n, core.conns);
-      if (!link) continue;
-      const rx = core.received.get(link.linkId);
-      const conn = core.conns.get(link.connId!);
-      if (!rx || !conn || !conn.iocom.isOpen) continue;
-      const tx = conn.iocom.open(cmd, { ...openOpts, parent: rx });
-      this.#dispatch.opened.add(tx);
-      core.hosts.set(tx, conn.iocom);
-      return tx;
+      const tx = this.#openOn(n, cmd, opts);
+      if (tx !== undefined) return tx;
     }
     throw new SpanError('NO_SPAN', `no reachable span of ${what} is known to ${this.name}`);
+  }
+
+  /** Open on `n`'s best live path (in process, or its first live remote link); undefined if it has none. */
+  #openOn(n: SpanNode, cmd: number, opts: Omit<OpenOptions, 'parent'>): Transaction | undefined {
+    const core = this.#core;
+    const best = bestLive(n, core.conns);
+    if (best?.connId === null) {
+      const local = core.locals.get(best.linkId);
+      if (local) return openLocal(core, this.#dispatch, local, cmd, { ext: opts.ext, aux: opts.aux, error: opts.error, delete: opts.delete });
+    }
+    const link = firstRemote(n, core.conns);
+    if (!link) return undefined;
+    const rx = core.received.get(link.linkId);
+    const conn = core.conns.get(link.connId!);
+    if (!rx || !conn || !conn.iocom.isOpen) return undefined;
+    const tx = conn.iocom.open(cmd, { ext: opts.ext, aux: opts.aux, error: opts.error, delete: opts.delete, parent: rx });
+    this.#dispatch.opened.add(tx);
+    core.hosts.set(tx, conn.iocom);
+    return tx;
   }
 
   /** Join/leave events of the routers offering `service` (or every service). */

@@ -322,6 +322,44 @@ describe.each(KINDS)('transactions over %s', (kind) => {
     await p.close();
   });
 
+  it('children are listed in stacking order, unstacked as each one ends (head, middle, tail), and the survivors fail in that order', async () => {
+    const p = await iocomPair(kind);
+    const served: Transaction[] = [];
+    p.b.transactions$.subscribe((tx) => {
+      served.push(tx);
+      tx.rx$.subscribe({ complete: () => tx.reply(0), error: () => tx.canSend && tx.reply(0) });
+    });
+    const P = p.a.open(DMSG.DBG_SHELL);
+    const kids = Array.from({ length: 6 }, () => p.a.open(DMSG.DBG_SHELL, { parent: P }));
+    const failed: Transaction[] = [];
+    for (const k of kids) k.rx$.subscribe({ error: () => failed.push(k) });
+    expect([...P.children]).toEqual(kids);
+    await p.a.ping();
+    const peerP = served[0]!;
+    expect([...peerP.children]).toEqual(served.slice(1));
+    // One-shot round trips on the head, a middle one and the tail: each leaves both lists.
+    for (const i of [0, 3, 5]) kids[i]!.close();
+    await p.a.ping();
+    await p.b.ping();
+    const left = [kids[1], kids[2], kids[4]];
+    expect([...P.children]).toEqual(left);
+    expect([...peerP.children]).toEqual([served[2], served[3], served[5]]);
+    // A late child goes to the end; the same child stacked twice is listed once.
+    const late = p.a.open(DMSG.DBG_SHELL, { parent: P });
+    P._addChild(late);
+    expect([...P.children]).toEqual([...left, late]);
+    late.abort();
+    await p.a.ping();
+    expect(failed).toEqual([]);
+    P.abort(); // P ends once the peer answers: its remaining children fail with LOST_LINK, in stacking order
+    await p.a.ping();
+    expect(P.freed).toBe(true);
+    expect(failed).toEqual(left);
+    expect(P.children.size).toBe(0);
+    expect(p.a.stats()).toMatchObject({ weOpened: 0 });
+    await p.close();
+  });
+
   it('a link cut ends every transaction children-first with a LOSTLINK DELETE then LOST_LINK, and leaves nothing behind', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
     try {

@@ -16,6 +16,7 @@
  * mastering)). What stays here of those: the hooks that call them.
  */
 import { CallbackHold } from './callback-hold.ts';
+import { CastQueue, type PendingCast } from './cast-queue.ts';
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, type Mode } from './constants.ts';
 import { DlmError } from './errors.ts';
 import { skipBast } from './grant-rules.ts';
@@ -84,6 +85,8 @@ export class Lockspace implements ResourceSink {
   readonly #header: Omit<DlmHeader, 'cmd'>;
   /** ASTs/BASTs held while recovering (§2.7, callback-hold.ts). */
   readonly #callbacks: CallbackHold;
+  /** Completion ASTs queued, in order (delivered by #castTask). */
+  readonly #casts = new CastQueue();
   /** New requests made while locking is stopped (recovery, rejoin), not yet issued: a cancel ends them here. */
   readonly #waiting = new Set<Lock>();
   /** The highest fencing token of any resource this node forgot or was told of (fence-rules.ts). */
@@ -756,23 +759,47 @@ export class Lockspace implements ResourceSink {
     lkb.lastCastMode = lkb.grmode;
     lkb.lastCbMode = lkb.grmode;
     lkb.lastCbWasBast = false;
-    const { ast, astarg, lksb } = lkb;
-    const sbflags = lkb.sbflags;
-    const fence = lkb.grmode >= LKM.PW ? lkb.fence : 0;
+    // A record and the one bound task, not closures (cast-queue.ts).
+    this.#casts.push({
+      ast: lkb.ast,
+      astarg: lkb.astarg,
+      lksb: lkb.lksb,
+      status,
+      sbflags: lkb.sbflags,
+      fence: lkb.grmode >= LKM.PW ? lkb.fence : 0,
+      urgent: this.#callbacks.urgent,
+    });
     if (terminal) this.destroyLock(lkb);
+    this.host.scheduler.post(this.#castTask);
+  }
+
+  /** The oldest queued completion AST: delivered now, or held (callback-hold.ts). */
+  readonly #castTask = (): void => {
+    const cast = this.#casts.shift();
+    if (cast !== undefined) this.#castOrHold(cast);
+  };
+
+  #castOrHold(cast: PendingCast): void {
     const held = this.#callbacks;
-    const urgent = held.urgent;
-    const task = (): void => {
-      if (urgent ? held.pending : held.holding) return held.hold(task, urgent);
-      if (lksb) {
-        lksb.status = status;
-        lksb.flags = sbflags;
-        lksb.fence = fence;
-      }
-      this.stats.callbacks++;
-      this.#call(() => ast?.(astarg));
-    };
-    this.host.scheduler.post(task);
+    if (cast.urgent ? held.pending : held.holding) {
+      held.hold(() => this.#castOrHold(cast), cast.urgent);
+      return;
+    }
+    const lksb = cast.lksb;
+    if (lksb) {
+      lksb.status = cast.status;
+      lksb.flags = cast.sbflags;
+      lksb.fence = cast.fence;
+    }
+    this.stats.callbacks++;
+    const ast = cast.ast;
+    if (ast === null || ast === undefined) return;
+    try {
+      ast(cast.astarg);
+    } catch (err) {
+      this.stats.callbackErrors++;
+      this.host.callbackError(err);
+    }
   }
 
   /** @internal (owner-side.ts) */
@@ -907,6 +934,18 @@ export class Lockspace implements ResourceSink {
    */
   setGate(fn: (() => boolean) | null): void {
     this.#locking.setGate(fn);
+    this.#recovery.gateChanged();
+  }
+
+  /**
+   * No gate, or the gate is open now. With it closed the lockspace acts as
+   * stopped, and recovery answers other members as a stopped node does
+   * (status 0, no NAMES/LOOKUP/LOCK answers): a node whose lease ended but
+   * whose stop() has not run yet (a late timer) must not tell a recovering
+   * member that it recovered (issue 14, fault seed 43).
+   */
+  get gateOpen(): boolean {
+    return this.#locking.gateOpen;
   }
 
   /**

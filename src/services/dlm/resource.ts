@@ -81,15 +81,17 @@ export class Resource {
   add(lock: Lock, status: LockStatus): void {
     const q = this.queueOf(status)!;
     lock.status = status;
-    if (status === LKSTS.GRANTED || lock.exflags & LKF.HEADQUE) q.unshift(lock);
-    else q.push(lock);
+    if (q.length !== 0 && (status === LKSTS.GRANTED || lock.exflags & LKF.HEADQUE)) q.unshift(lock);
+    else q.push(lock); // (on an empty queue the head is the tail: push costs no builtin call)
   }
 
   del(lock: Lock): void {
     const q = this.queueOf(lock.status);
     if (q) {
       const i = q.indexOf(lock);
-      if (i >= 0) q.splice(i, 1);
+      // The last one (often the only one) by pop(): splice() allocates an array of what it removed.
+      if (i >= 0 && i === q.length - 1) q.pop();
+      else if (i >= 0) q.splice(i, 1);
     }
     lock.status = LKSTS.NONE;
   }

@@ -44,6 +44,11 @@ export class LockingGate {
     return false;
   }
 
+  /** No gate, or the gate says yes now (no side effect but reporting a throwing gate). */
+  get gateOpen(): boolean {
+    return this.gate === null || this.#gateOpen();
+  }
+
   setGate(fn: (() => boolean) | null): void {
     this.gate = fn;
     if (!this.stopped && !this.#replaying && this.#gatedWork && (fn === null || this.#gateOpen())) this.#flush();

@@ -41,7 +41,7 @@ export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, byte
       d.pushStatus ??= (to, id, seqReply, flags) => sendStatus(ls, d, to, id, seqReply, flags);
       const flags = statusRequestFlags(rc.buf);
       sendStatus(ls, d, from, rc.id, rc.seq, flags);
-      d.polled(from, rc.id, rc.seq, flags);
+      d.polled(from, rc.id, rc.seq, flags, d.answered);
       return;
     case RCOM.NAMES: {
       if (!member || !(d.status & RS.NODES)) return ignore();
@@ -87,9 +87,10 @@ export function receiveRcom(ls: Lockspace, d: RecoveryDriver, from: number, byte
  * a node that saw no change, e.g. created with the new list), the current one.
  */
 function sendStatus(ls: Lockspace, d: RecoveryDriver, to: number, id: bigint, seqReply: bigint, flags: number): void {
-  const table = d.runSlots ?? (d.status === RS_ALL ? d.slots : null);
+  const status = d.answered; // 0 with the gate closed: acts as stopped
+  const table = d.runSlots ?? (status === RS_ALL ? d.slots : null);
   const slots = flags & RS_NEED_SLOTS && table !== null ? table : undefined;
-  sendRcom(ls, to, { type: RCOM.STATUS_REPLY, result: d.status, id, seq: BigInt(d.seq), seqReply, buf: encodeStatusReply({ lvblen: ls.lvblen, lsflags: lsflagsOf(ls), generation: d.generation, key: membersKey(ls.members), ourSlot: d.slot, slots }) });
+  sendRcom(ls, to, { type: RCOM.STATUS_REPLY, result: status, id, seq: BigInt(d.seq), seqReply, buf: encodeStatusReply({ lvblen: ls.lvblen, lsflags: lsflagsOf(ls), generation: d.generation, key: membersKey(ls.members), ourSlot: d.slot, slots }) });
 }
 
 /**

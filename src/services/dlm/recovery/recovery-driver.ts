@@ -131,9 +131,24 @@ export class RecoveryDriver {
     if (bits === RS_ALL) this.#polls.clear();
   }
 
-  /** A member polled our status (answered now; pushed again whenever it grows). */
-  polled(from: number, id: bigint, seq: bigint, flags: number): void {
-    if (this.#status !== RS_ALL) this.#polls.set(from, { id, seq, flags });
+  /**
+   * The status other members are told: 0 while the lockspace's gate is
+   * closed (it acts as stopped; see `Lockspace.gateOpen`), else `status`.
+   */
+  get answered(): number {
+    return this.#ls.gateOpen ? this.#status : 0;
+  }
+
+  /** A member polled our status (answered now with `answered`; pushed again whenever it grows). */
+  polled(from: number, id: bigint, seq: bigint, flags: number, answered: number): void {
+    if (answered !== RS_ALL) this.#polls.set(from, { id, seq, flags });
+  }
+
+  /** The lockspace's gate was set anew (it may have opened): push our status to the open polls. */
+  gateChanged(): void {
+    if (this.pushStatus === null || this.#polls.size === 0 || !this.#ls.gateOpen) return;
+    for (const [to, p] of this.#polls) this.pushStatus(to, p.id, p.seq, p.flags);
+    if (this.#status === RS_ALL) this.#polls.clear();
   }
 
   get recovering(): boolean {
