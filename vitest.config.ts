@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+import { ISOLATED_TEST_FILES } from './test/helpers/isolated-test-files.ts';
 
 const src = (p: string): string => fileURLToPath(new URL(`./src/${p}`, import.meta.url));
 
@@ -13,9 +14,16 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Builds the prebuilt `dmsg` CLI that tests start as a child process (test/helpers/cli-bundle.ts).
+    globalSetup: ['test/helpers/global-setup.ts'],
+    // Most files share one worker that keeps modules loaded (isolate: false); the files listed in
+    // test/helpers/isolated-test-files.ts (fake timers, spies, process hooks, real time, processes) run isolated.
+    projects: [
+      { extends: true, test: { name: 'shared', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...ISOLATED_TEST_FILES], isolate: false } },
+      { extends: true, test: { name: 'isolated', include: [...ISOLATED_TEST_FILES] } },
+    ],
   },
 });

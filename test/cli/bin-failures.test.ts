@@ -1,7 +1,9 @@
 /**
- * Issue 15's CLI defects, each against the real bin (node bin/dmsg.js) as a
- * child process: every failure is one line on stderr naming what failed, with
- * exit status 1 (2 for a bad command line), and the process always exits.
+ * Issue 15's CLI defects, each against the CLI as a child process (this run's
+ * prebuilt bundle of the CLI sources, see ./bin.ts; the `--version` and
+ * `npm run dmsg` cases start the real bin/dmsg.js): every failure is one line
+ * on stderr naming what failed, with exit status 1 (2 for a bad command line),
+ * and the process always exits.
  * Relays and fake peers run in this process on 127.0.0.1 or Unix sockets.
  */
 import { execFileSync } from 'node:child_process';
@@ -263,9 +265,9 @@ describe('command-line and relay defects (real bin)', () => {
     expect(r.stdout).toMatch(/echo\('still there\?'\) -> 'still there\?' {2}via 5 relays/);
   });
 
-  it('--version prints the package version', async () => {
+  it('--version prints the package version (the real bin/dmsg.js)', async () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-    const r = await runBin(['--version']);
+    const r = await runBin(['--version'], undefined, 'bin');
     expect(r.stdout).toBe(`dmsg ${pkg.version}\n`);
     expect(r.code).toBe(0);
   });

@@ -1,9 +1,15 @@
-/** Run the real `dmsg` bin (bin/dmsg.js) as a child process, as a user would. */
+/**
+ * Run the `dmsg` CLI as a child process, as a user would: by default this
+ * run's prebuilt bundle of the CLI sources (test/helpers/dmsg-cli.ts: the
+ * same `runAsProgram()` bin/dmsg.js runs, without tsx's start-up cost per
+ * process); `{ via: 'bin' }` starts the real bin/dmsg.js.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { DMSG_BIN, dmsgCliScript } from '../helpers/dmsg-cli.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const BIN = fileURLToPath(new URL('../../bin/dmsg.js', import.meta.url));
+export const BIN = DMSG_BIN;
 
 export interface BinResult {
   code: number | null;
@@ -23,12 +29,13 @@ export interface RunningBin {
 }
 
 /**
- * Start `cmd args` (default: node bin/dmsg.js). `safetyMs` kills a process
- * that hangs so the test fails with its output instead of at the test timeout.
+ * Start `cmd args` (default: node and the prebuilt CLI; `via: 'bin'`: node
+ * bin/dmsg.js). `safetyMs` kills a process that hangs so the test fails with
+ * its output instead of at the test timeout.
  */
-export function startBin(args: readonly string[], options: { cmd?: string; cmdArgs?: readonly string[]; safetyMs?: number } = {}): RunningBin {
+export function startBin(args: readonly string[], options: { cmd?: string; cmdArgs?: readonly string[]; via?: 'bundle' | 'bin'; safetyMs?: number } = {}): RunningBin {
   const cmd = options.cmd ?? process.execPath;
-  const child = spawn(cmd, [...(options.cmdArgs ?? [BIN]), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, [...(options.cmdArgs ?? [options.via === 'bin' ? BIN : dmsgCliScript()]), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const waiters: Array<{ which: 'stdout' | 'stderr'; re: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
@@ -73,7 +80,7 @@ export function startBin(args: readonly string[], options: { cmd?: string; cmdAr
   };
 }
 
-/** Run the bin to its end. */
-export function runBin(args: readonly string[], safetyMs?: number): Promise<BinResult> {
-  return startBin(args, safetyMs === undefined ? {} : { safetyMs }).done;
+/** Run the CLI to its end (`via: 'bin'`: the real bin/dmsg.js). */
+export function runBin(args: readonly string[], safetyMs?: number, via: 'bundle' | 'bin' = 'bundle'): Promise<BinResult> {
+  return startBin(args, safetyMs === undefined ? { via } : { safetyMs, via }).done;
 }

@@ -19,16 +19,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, afterEach } from 'vitest';
 import { Router } from '../../src/span/router.ts';
 import { SERVICE_PEER_TYPE, type SpanInfo } from '../../src/span/router.ts';
 import { connectTcp } from '../../src/transport/index.ts';
 import { DMSG, DMSG_PEER } from '../../src/wire/constants.ts';
+import { dmsgCliScript } from './dmsg-cli.ts';
 
-/** The `dmsg` to run: this checkout's, or HOSTILE_DMSG_BIN (another build or checkout, to compare). */
-const BIN = process.env['HOSTILE_DMSG_BIN'] ?? fileURLToPath(new URL('../../bin/dmsg.js', import.meta.url));
+/**
+ * The `dmsg` to run: this checkout's CLI (this run's prebuilt bundle of its
+ * sources, test/helpers/dmsg-cli.ts), or HOSTILE_DMSG_BIN (another build or
+ * checkout's bin/dmsg.js, to compare).
+ */
+const relayScript = (): string => process.env['HOSTILE_DMSG_BIN'] ?? dmsgCliScript();
 
 /** Full-size attacks (`npm run test:hostile`) instead of the in-suite ones. */
 export const HOSTILE_FULL = process.env['HOSTILE_FULL'] === '1';
@@ -184,7 +188,7 @@ export class RelayProcess {
     this.#rssKillMb = opts.rssKillMb ?? (HOSTILE_FULL ? 2048 : 1024);
     this.#dir = mkdtempSync(join(tmpdir(), 'dmsg-hostile-'));
     const config: Record<string, unknown> = { ...opts.config };
-    const args = [...(opts.nodeFlags ?? RELAY_NODE_FLAGS), BIN, 'relay', '--name', this.name, '--listen', '127.0.0.1:0'];
+    const args = [...(opts.nodeFlags ?? RELAY_NODE_FLAGS), relayScript(), 'relay', '--name', this.name, '--listen', '127.0.0.1:0'];
     for (const a of opts.advertise ?? [`echo/${this.name}`]) args.push('--advertise', a);
     if (Object.keys(config).length > 0) {
       const file = join(this.#dir, 'relay.json');

@@ -4,10 +4,11 @@
  * relays with `--voters`, the shared lock workload, random hosts SIGKILLed
  * (restarted at once or after the survivors granted again), and the
  * independent history checker over every host's records. A SIGKILL resets
- * the dead relay's sockets, so no keepalive wait (about 45 s). Not in the CI
- * gate while it exposes an open rejoin stall (docs/hosts.md, Findings). Seeded (DLM_HOSTS_SEED=n runs
- * that seed). Skipped, with the reason as the test name, unless namespaces
- * can be used under `npm run test:hosts`.
+ * the dead relay's sockets, so no keepalive wait (32-44 s at load 1-12).
+ * In the CI gate (`npm run test:hosts:gate`). Seeded (DLM_HOSTS_SEED=n runs
+ * that seed; DLM_HOSTS_EVENTS=n kills; `npm run test:hosts:dlm-seeds` sweeps
+ * seeds). Skipped, with the reason as the test name, unless namespaces can
+ * be used under `npm run test:hosts`.
  */
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';

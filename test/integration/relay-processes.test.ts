@@ -5,15 +5,16 @@
  * Every wait is on an output line or a span event, with a safety timeout.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { filter, firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Router } from '../../src/span/router.ts';
 import { connectTcp } from '../../src/transport/index.ts';
 import { DMSG, DMSG_PEER } from '../../src/wire/constants.ts';
 import { lines, runCli } from '../cli/io.ts';
+import { dmsgCliScript } from '../helpers/dmsg-cli.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/dmsg.js', import.meta.url));
+/** The CLI each relay runs: this run's prebuilt bundle of its sources (test/helpers/dmsg-cli.ts). */
+const CLI = dmsgCliScript();
 /** Safety net only: every wait below ends on an event long before this. */
 const SAFETY_MS = 20_000;
 
@@ -29,7 +30,7 @@ interface RelayProcess {
 const started: RelayProcess[] = [];
 
 function spawnRelay(name: string, args: string[]): RelayProcess {
-  const child = spawn(process.execPath, [BIN, 'relay', '--name', name, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'relay', '--name', name, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const text = { stdout: '', stderr: '' };
   const waiters: Array<{ stream: 'stdout' | 'stderr'; re: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
   const scan = (): void => {

@@ -210,7 +210,8 @@ export function encodeMessage(h: Omit<DlmHeader, 'cmd'>, m: DlmMessage): Uint8Ar
   s[w + 19] = m.bastmode;
   s[w + 20] = m.asts;
   s[w + 21] = m.result;
-  const out = slab.subarray(at, at + length);
+  // A view by constructor (subarray() looks up the species constructor); the slab starts at byte 0 of its buffer.
+  const out = new Uint8Array(slab.buffer, at, length);
   if (m.extra.length > 0) out.set(m.extra, DLM_MSG_FIXED_LEN);
   return out;
 }
@@ -346,7 +347,7 @@ export function decodeLockMessage(bytes: Uint8Array, lvblen: number): DlmMessage
     bastmode: getI32(b, 76),
     asts: getU32(b, 80),
     result: getI32(b, 84),
-    extra: bytes.length === DLM_MSG_FIXED_LEN ? EMPTY : bytes.subarray(DLM_MSG_FIXED_LEN),
+    extra: bytes.length === DLM_MSG_FIXED_LEN ? EMPTY : new Uint8Array(bytes.buffer, bytes.byteOffset + DLM_MSG_FIXED_LEN, bytes.length - DLM_MSG_FIXED_LEN),
   };
   if ((msg.exflags & ~LKF_ALL) !== 0) bad('m_exflags', 'known DLM_LKF_* bits', `0x${msg.exflags.toString(16)}`);
   if ((msg.sbflags & ~SBF_ALL) !== 0) bad('m_sbflags', 'known DLM_SBF_* bits', `0x${msg.sbflags.toString(16)}`);

@@ -24,7 +24,8 @@ export class FrameSlab {
       this.#buf = new Uint8Array(Math.max(this.#size, bytes));
       this.#off = 0;
     }
-    const view = this.#buf.subarray(this.#off, this.#off + bytes);
+    // A view by constructor: subarray() looks up the species constructor (about twice the cost).
+    const view = new Uint8Array(this.#buf.buffer, this.#off, bytes);
     this.#off += bytes;
     return view;
   }

@@ -36,6 +36,7 @@ import { startRelay } from '../../../../src/cli/relay-daemon.ts';
 import { LockClient } from '../../../helpers/dlm-history-recorder.ts';
 import type { HistoryEvent } from '../../../helpers/dlm-history-types.ts';
 import { lcg } from '../../../helpers/mesh.ts';
+import { sharedClock } from './shared-clock.ts';
 
 interface NodeConfig {
   name: string;
@@ -45,6 +46,8 @@ interface NodeConfig {
   incarnation: number;
   resources: string[];
   stepMs: number;
+  /** Date.now() minus CLOCK_MONOTONIC, measured by the parent: every process stamps its events with one clock (shared-clock.ts). */
+  clockOffsetMs: number;
   /** Extra relay config (e.g. voters once the views driver lands). */
   extra?: Record<string, unknown>;
 }
@@ -52,7 +55,7 @@ interface NodeConfig {
 const LS = 'fx';
 const LVBLEN = 32;
 const cfg = JSON.parse(process.argv[2] ?? '{}') as NodeConfig;
-const now = (): number => performance.timeOrigin + performance.now();
+const now = sharedClock(cfg.clockOffsetMs);
 const fd = openSync(cfg.log, 'a');
 /** While set, the LockClient's events are a snapshot for the parent, not log lines. */
 let capture: HistoryEvent[] | null = null;

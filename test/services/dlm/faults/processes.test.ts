@@ -28,6 +28,7 @@ import { Lockspace } from '../../../../src/services/dlm/lockspace.ts';
 import { checkHistory, describeViolations } from '../../../helpers/dlm-history-checker.ts';
 import type { HistoryEvent } from '../../../helpers/dlm-history-types.ts';
 import { lcg } from '../../../helpers/mesh.ts';
+import { measureWallOffsetMs, sharedClock } from './shared-clock.ts';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const NODE_SCRIPT = fileURLToPath(new URL('./fault-node.ts', import.meta.url));
@@ -49,6 +50,8 @@ interface Child {
 }
 
 const children: Child[] = [];
+/** One clock for the parent and every child's history events (shared-clock.ts), measured once. */
+const CLOCK_OFFSET_MS = measureWallOffsetMs();
 const dirs: string[] = [];
 
 afterEach(async () => {
@@ -141,6 +144,7 @@ function startChild(index: number, incarnation: number, dir: string, seed: numbe
     incarnation,
     resources: ['r0', 'r1', 'r2', 'r3'],
     stepMs: STEP_MS,
+    clockOffsetMs: CLOCK_OFFSET_MS,
     ...(extra ? { extra } : {}),
   };
   const proc = spawn(process.execPath, ['--conditions=dmsg-mesh-source', '--import', 'tsx', NODE_SCRIPT, JSON.stringify(config)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -262,7 +266,7 @@ async function runProcesses(seed: number, kills: number, voters = false): Promis
   const rand = lcg(seed * 7919 + 101);
   rand();
   const parent: HistoryEvent[] = [];
-  const now = (): number => performance.timeOrigin + performance.now();
+  const now = sharedClock(CLOCK_OFFSET_MS);
   // The seeded fault schedule: per kill a pause, a victim, the gap before its restart.
   const schedule = Array.from({ length: kills }, () => ({ pause: 100 + Math.floor(rand() * 200), index: Math.floor(rand() * N), gap: 50 + Math.floor(rand() * 200) }));
   // All five and the restarts' next incarnations load at once (loading the modules is what takes
