@@ -36,7 +36,7 @@ import { startRelay } from '../../../../src/cli/relay-daemon.ts';
 import { LockClient } from '../../../helpers/dlm-history-recorder.ts';
 import type { HistoryEvent } from '../../../helpers/dlm-history-types.ts';
 import { lcg } from '../../../helpers/mesh.ts';
-import { sharedClock } from './shared-clock.ts';
+import { sharedClock } from '../../../hosts/shared-clock.ts';
 
 interface NodeConfig {
   name: string;
@@ -46,7 +46,7 @@ interface NodeConfig {
   incarnation: number;
   resources: string[];
   stepMs: number;
-  /** Date.now() minus CLOCK_MONOTONIC, measured by the parent: every process stamps its events with one clock (shared-clock.ts). */
+  /** Date.now() minus CLOCK_MONOTONIC, measured by the parent: every process stamps its events with one clock (test/hosts/shared-clock.ts). */
   clockOffsetMs: number;
   /** Extra relay config (e.g. voters once the views driver lands). */
   extra?: Record<string, unknown>;

@@ -28,7 +28,7 @@ import { Lockspace } from '../../../../src/services/dlm/lockspace.ts';
 import { checkHistory, describeViolations } from '../../../helpers/dlm-history-checker.ts';
 import type { HistoryEvent } from '../../../helpers/dlm-history-types.ts';
 import { lcg } from '../../../helpers/mesh.ts';
-import { measureWallOffsetMs, sharedClock } from './shared-clock.ts';
+import { measureWallOffsetMs, sharedClock } from '../../../hosts/shared-clock.ts';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const NODE_SCRIPT = fileURLToPath(new URL('./fault-node.ts', import.meta.url));
@@ -50,7 +50,7 @@ interface Child {
 }
 
 const children: Child[] = [];
-/** One clock for the parent and every child's history events (shared-clock.ts), measured once. */
+/** One clock for the parent and every child's history events (test/hosts/shared-clock.ts), measured once. */
 const CLOCK_OFFSET_MS = measureWallOffsetMs();
 const dirs: string[] = [];
 
