@@ -5,7 +5,8 @@
  * (restarted at once or after the survivors granted again), and the
  * independent history checker over every host's records. A SIGKILL resets
  * the dead relay's sockets, so no keepalive wait (32-44 s at load 1-12).
- * In the CI gate (`npm run test:hosts:gate`). Seeded (DLM_HOSTS_SEED=n runs
+ * Not in the CI gate while it can hit an open DLM stall (docs/hosts.md,
+ * Findings: a cancel in flight to a master that dies). Seeded (DLM_HOSTS_SEED=n runs
  * that seed; DLM_HOSTS_EVENTS=n kills; `npm run test:hosts:dlm-seeds` sweeps
  * seeds). Skipped, with the reason as the test name, unless namespaces can
  * be used under `npm run test:hosts`.

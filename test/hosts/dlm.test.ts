@@ -3,9 +3,8 @@
  * the 5-host topology dlm5: relays with `--lockspace hosts --voters ...
  * --views-dir ... --node-id ...` running the shared history recorder's lock
  * workload, checked by the independent history checker
- * (test/helpers/dlm-history-checker.ts). In the whole `npm run test:hosts`
- * (the CI gate runs the kill run instead, which checks the same and more).
- * Skipped, with the reason as the test name,
+ * (test/helpers/dlm-history-checker.ts). In the CI gate
+ * (`npm run test:hosts:gate`). Skipped, with the reason as the test name,
  * unless namespaces can be used under `npm run test:hosts`.
  */
 import { fileURLToPath } from 'node:url';
