@@ -6,9 +6,11 @@
  *
  * Read on scrape from `Session.stats()` (plain counters the sessions keep
  * anyway); one sample per peer session, labelled `peer` (the session's
- * address: the peer's node id).
+ * address: the peer's node id). The service-wide figures of the channel
+ * verifier (`Midcomms.verification()`: channels peers opened, proven or
+ * refused) have no `peer` label; refusals are labelled `reason`.
  */
-import type { Midcomms } from '../../services/midcomms/index.ts';
+import type { Midcomms, VerifierStats } from '../../services/midcomms/index.ts';
 import type { Collector } from './metrics-registry.ts';
 import type { MetricFamily, Sample } from './exposition.ts';
 
@@ -36,7 +38,34 @@ const GAUGES: ReadonlyArray<readonly [Gauge, string, string]> = [
   ['channels', 'dmsg_midcomms_channels', 'Channels open now.'],
 ];
 
-/** A collector of every session's figures of `mc`. */
+type VerifierCounter = 'verified' | 'byTicket' | 'challengesSent' | 'proofsWritten' | 'denialsSent' | 'proofsUnmatched';
+type VerifierGauge = 'pending' | 'ownChannels';
+
+const VERIFIER_COUNTERS: ReadonlyArray<readonly [VerifierCounter, string, string]> = [
+  ['verified', 'dmsg_midcomms_channels_verified_total', 'Channels peers opened, proven to be the claimed node\'s (by a PROOF or a resume ticket).'],
+  ['byTicket', 'dmsg_midcomms_channels_verified_by_ticket_total', 'Of the verified channels, those proven by a one-use resume ticket (no CHALLENGE).'],
+  ['challengesSent', 'dmsg_midcomms_challenges_sent_total', 'CHALLENGEs sent to the node a new channel claims to come from (first tries and retries).'],
+  ['proofsWritten', 'dmsg_midcomms_proofs_written_total', 'CHALLENGEs answered with a PROOF on a channel we opened.'],
+  ['denialsSent', 'dmsg_midcomms_challenge_denials_sent_total', 'CHALLENGEs answered with a denial (no channel of ours has that token).'],
+  ['proofsUnmatched', 'dmsg_midcomms_proofs_unmatched_total', "PROOFs on a pending channel with another channel's nonce."],
+];
+
+const VERIFIER_GAUGES: ReadonlyArray<readonly [VerifierGauge, string, string]> = [
+  ['pending', 'dmsg_midcomms_channels_pending', 'Channels peers opened, waiting for their proof now.'],
+  ['ownChannels', 'dmsg_midcomms_own_channels', 'Channels we opened and hold now (what a CHALLENGE may name).'],
+];
+
+/** The channel verifier's families (`Midcomms.verification()`). */
+function verifierFamilies(v: VerifierStats): MetricFamily[] {
+  const families: MetricFamily[] = [];
+  for (const [key, name, help] of VERIFIER_COUNTERS) families.push({ name, help, type: 'counter', samples: [{ value: v[key] }] });
+  const refused: Sample[] = Object.entries(v.refused).map(([reason, n]) => ({ labels: { reason }, value: n }));
+  families.push({ name: 'dmsg_midcomms_channels_refused_total', help: 'Channels peers opened that were refused, by reason.', type: 'counter', samples: refused });
+  for (const [key, name, help] of VERIFIER_GAUGES) families.push({ name, help, type: 'gauge', samples: [{ value: v[key] }] });
+  return families;
+}
+
+/** A collector of every session's figures of `mc`, and of its channel verifier. */
 export function midcommsCollector(mc: Midcomms): Collector {
   return () => {
     const snapshots = [...mc.sessions()].map(([peer, s]) => [peer, s.stats()] as const);
@@ -52,6 +81,7 @@ export function midcommsCollector(mc: Midcomms): Collector {
     const dropped: Sample[] = [];
     for (const [peer, st] of snapshots) for (const [reason, n] of Object.entries(st.drops)) if (n > 0) dropped.push({ labels: { peer, reason }, value: n });
     families.push({ name: 'dmsg_midcomms_frames_dropped_total', help: 'Received frames dropped, by reason (§5.4, §5.5).', type: 'counter', samples: dropped });
+    families.push(...verifierFamilies(mc.verification()));
     return families;
   };
 }

@@ -13,47 +13,54 @@
  * stopped or recovering, §2.7) and `recovery/` (stop/start, §4: the phase
  * driver `recovery-driver.ts`, RCOM, waiters, fence, `slots.ts` and
  * `recovery-ops.ts` (slots, recover_prep/slot/done), `nodir.ts` (NODIR
- * mastering)). What stays here of those: the hooks that call them.
+ * mastering)). The class's own groups, each in its file: `lock-calls.ts`
+ * (the lock()/unlock() argument checks and dispatch), `lock-table.ts` (locks
+ * by id, new ids), `owner-requests.ts` (set_master, lookups, the owner side
+ * of request/convert/unlock/cancel, grant_lock_pc), `lock-message.ts` (a
+ * lock message from a lock), `cast-delivery.ts` (AST/BAST delivery) and
+ * `lockspace-teardown.ts` (fence and release). What stays here: the state,
+ * the resource table and its retirement, receiving, the ResourceSink, and
+ * the hooks that call the rest.
  */
 import { CallbackHold } from './callback-hold.ts';
-import { CastQueue, type PendingCast } from './cast-queue.ts';
+import { CastDelivery } from './cast-delivery.ts';
+import { deferring, lockCall, unlockCall, type LockCallState } from './lock-calls.ts';
+import { LockTable } from './lock-table.ts';
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, type Mode } from './constants.ts';
 import { DlmError } from './errors.ts';
-import { skipBast } from './grant-rules.ts';
 import { directoryNode } from './hash.ts';
 import { dumpResources, type DumpResource } from './lockspace-dump.ts';
 import type { LockspaceHost } from './lockspace-host.ts';
 import { countMasterCopies, countPendingOperations, type LockspaceStats } from './lockspace-stats.ts';
 import { latin1 as latin1_ } from './byte-key.ts';
 import { observeMessage } from './message-observe.ts';
-import { announceUnusedMastered, sendRemove, normalizeMembers } from './lockspace-lifecycle.ts';
-import { fenceOnOwnerGrant, fenceOutOfRange, writeFence } from './fence-rules.ts';
-import { Lock, type AstFn, type BastFn, type Lksb, type WaitType } from './lock.ts';
+import { lockMessage } from './lock-message.ts';
+import * as ownerRequests from './owner-requests.ts';
+import { sendRemove, normalizeMembers } from './lockspace-lifecycle.ts';
+import { fenceLockspace, releaseLockspace, type TeardownState } from './lockspace-teardown.ts';
+import { writeFence } from './fence-rules.ts';
+import type { AstFn, BastFn, Lksb, Lock, WaitType } from './lock.ts';
 import { handleMasterMessage } from './master-side.ts';
-import { adoptOrphan, closeOwner, orphans, purge, validOwner } from './orphans.ts';
-import { userFlags } from './user-lock.ts';
-import { cancelForDeadlock, deadlockStatus } from './deadlock-cancel.ts';
+import { closeOwner, orphans, purge } from './orphans.ts';
+import { cancelForDeadlock } from './deadlock-cancel.ts';
 import { handleOwnerMessage } from './owner-side.ts';
-import { DLM_CMD, DLM_VERSION, decodeLockMessage, emptyMessage, encodeMessage, headerNodeid, MSG, type DlmHeader, type DlmMessage, type MsgType } from './message.ts';
-import { fenceLocks } from './recovery/fence.ts';
+import { DLM_CMD, DLM_VERSION, decodeLockMessage, encodeMessage, headerNodeid, MSG, type DlmHeader, type DlmMessage, type MsgType } from './message.ts';
 import { receiveRcom } from './recovery/rcom-receive.ts';
 import { LockingGate } from './recovery/locking-gate.ts';
 import { RecoveryDriver, type StartOptions } from './recovery/recovery-driver.ts';
 import type { RecoveryOps } from './recovery/recovery-ops.ts';
 import type { DlmSlot } from './recovery/slots.ts';
 import { newRecoveryStats } from './recovery/recovery-status.ts';
-import { isDownConversion, lvbOperation } from './modes.ts';
 import { Resource, type ResourceSink } from './resource.ts';
 import { RetirementQueue } from './retirement-queue.ts';
-import * as validate from './validate.ts';
 
 // Local copies: a transpiler may turn imported bindings into getters on hot paths.
 const DLM_ERRNO = DLM_ERRNO_;
-const { lockStateOf, validateConvert, validateLockArgs, validateUnlock, validateUnlockFlags } = validate;
 const LKF = LKF_;
 const LKM = LKM_;
 const LKSTS = LKSTS_;
 const latin1 = latin1_;
+const { requestLock, confirmMaster, requestNextParked, retryRedirected, masteredHere, processLookupList, convertLock, unlockLock, cancelLock, sendLockOp, grantProcessCopy } = ownerRequests;
 
 export type { LockspaceHost } from './lockspace-host.ts';
 export type { LockspaceStats } from './lockspace-stats.ts';
@@ -63,8 +70,6 @@ export type { RecoveryOps } from './recovery/recovery-ops.ts';
 export type { DlmSlot } from './recovery/slots.ts';
 export type { RecoveryStats } from './recovery/recovery-status.ts';
 
-const enc = new TextEncoder();
-const ASCII = /^[\x00-\x7f]*$/;
 export class Lockspace implements ResourceSink {
   readonly name: string;
   readonly globalId: number;
@@ -72,11 +77,10 @@ export class Lockspace implements ResourceSink {
   readonly host: LockspaceHost;
   readonly ourNodeid: number;
   #members: number[];
-  readonly #locks = new Map<number, Lock>();
+  /** Locks by id, and new ids (lock-table.ts). */
+  readonly #table = new LockTable();
+  readonly #locks = this.#table.byId;
   readonly rsbs = new Map<string, Resource>();
-  #nextLkid = 1;
-  /** Lock ids wrapped past 0xffffffff once: a new id may be in use, so it is checked. */
-  #lkidsWrapped = false;
   #released = false;
   readonly #retirement: RetirementQueue<Resource>;
   readonly #recovery: RecoveryDriver;
@@ -85,10 +89,12 @@ export class Lockspace implements ResourceSink {
   readonly #header: Omit<DlmHeader, 'cmd'>;
   /** ASTs/BASTs held while recovering (§2.7, callback-hold.ts). */
   readonly #callbacks: CallbackHold;
-  /** Completion ASTs queued, in order (delivered by #castTask). */
-  readonly #casts = new CastQueue();
+  /** Completion ASTs and BASTs on their way to the caller (cast-delivery.ts). */
+  readonly #delivery: CastDelivery;
   /** New requests made while locking is stopped (recovery, rejoin), not yet issued: a cancel ends them here. */
   readonly #waiting = new Set<Lock>();
+  /** What lock()/unlock() use of the above (lock-calls.ts): one object, made once. */
+  readonly #calls: LockCallState;
   /** The highest fencing token of any resource this node forgot or was told of (fence-rules.ts). */
   fenceFloor = 0;
   readonly stats: LockspaceStats = { sent: 0, received: 0, refused: {}, ignored: 0, callbacks: 0, callbackErrors: 0, grants: 0, waits: 0, basts: 0, recovery: newRecoveryStats() };
@@ -117,6 +123,8 @@ export class Lockspace implements ResourceSink {
       (err) => host.callbackError(err),
     );
     this.#callbacks = new CallbackHold(host.scheduler, host.clock, (err) => host.callbackError(err));
+    this.#delivery = new CastDelivery(this.#callbacks, this.stats, host);
+    this.#calls = { table: this.#table, waiting: this.#waiting, locking: this.#locking };
     this.#recovery = new RecoveryDriver(this, {
       setMembers: (m) => void (this.#members = [...m]),
       locks: () => [...this.#locks.values()],
@@ -188,147 +196,30 @@ export class Lockspace implements ResourceSink {
    * negative errno (no AST). A new request writes `lksb.lkid` before
    * returning; a conversion (LKF.CONVERT) names its lock by `lksb.lkid`.
    * `owner` (a process id or the like; 0 = none) is who holds a new lock,
-   * for `closeOwner()`, orphans and purge (orphans.ts).
+   * for `closeOwner()`, orphans and purge (orphans.ts). (lock-calls.ts)
    */
   lock(mode: number, lksb: Lksb, flags: number, name: Uint8Array | string | null, ast: AstFn, astarg?: unknown, bast?: BastFn | null, owner = 0): number {
-    if (this.#released || !validOwner(owner)) return DLM_ERRNO.EINVAL;
-    // ASCII names (the common case) are their own map key: no encoding per call.
-    const ascii = typeof name === 'string' && ASCII.test(name);
-    const nameBytes = ascii ? null : typeof name === 'string' ? enc.encode(name) : (name ?? new Uint8Array(0));
-    const rv = validateLockArgs({
-      mode,
-      flags,
-      nameLength: ascii ? (name as string).length : nameBytes!.length,
-      hasAst: typeof ast === 'function',
-      hasLksb: typeof lksb === 'object' && lksb !== null,
-      hasLvb: !!lksb?.lvb,
-      lkid: lksb?.lkid ?? 0,
-    });
-    if (rv !== 0) return rv;
-    if (flags & LKF.CONVERT) {
-      const lkb = this.#locks.get(lksb.lkid);
-      if (!lkb || lkb.endOfLife) return DLM_ERRNO.ENOENT;
-      const crv = validateConvert(mode, flags, lockStateOf(lkb, this.ourNodeid));
-      if (crv !== 0) return crv;
-      lkb.exflags = flags;
-      lkb.sbflags = 0;
-      lkb.ast = ast;
-      lkb.bast = bast ?? null;
-      lkb.hasBast = typeof bast === 'function';
-      lkb.astarg = astarg;
-      lkb.lksb = lksb;
-      lkb.lvb = lksb.lvb;
-      lkb.rqmode = mode as Mode;
-      // Mark it busy at once, so a second call sees EBUSY even while stopped.
-      this.#run(() => this.convertLock(lkb));
-      return 0;
-    }
-    if (flags & LKF.ORPHAN) return adoptOrphan(this, this.rsbs.get(ascii ? (name as string) : latin1(nameBytes!)), mode, lksb, ast, astarg, bast, owner);
-    const lkb = this.#newLock(false);
-    lkb.ownpid = owner;
-    lkb.user = owner !== 0;
-    lkb.exflags = flags;
-    lkb.rqmode = mode as Mode;
-    lkb.ast = ast;
-    lkb.bast = bast ?? null;
-    lkb.hasBast = typeof bast === 'function';
-    lkb.astarg = astarg;
-    lkb.lksb = lksb;
-    lkb.lvb = lksb.lvb;
-    lksb.lkid = lkb.lkid;
-    const r = this.#rsbFor(ascii ? (name as string) : latin1(nameBytes!), nameBytes);
-    lkb.resource = r;
-    r.locks.add(lkb);
-    // Not through #run(closure): a call site of its own keeps requestLock
-    // monomorphic (V8 inlines it) and costs no closure per call.
-    if (this.#deferring()) {
-      // Waits for locking (recovery, a rejoin: docs/dlm.md "Requests while recovering or rejoining").
-      this.#waiting.add(lkb);
-      this.#locking.deferred.push(() => {
-        if (this.#waiting.delete(lkb)) this.requestLock(r, lkb);
-      });
-    } else this.requestLock(r, lkb);
-    return 0;
+    return lockCall(this, this.#calls, mode, lksb, flags, name, ast, astarg, bast, owner);
   }
 
   /**
    * `dlm_unlock()`: flags ⊆ {CANCEL, VALBLK, IVVALBLK, FORCEUNLOCK}. 0 when
    * accepted (one completion, EUNLOCK or ECANCEL, except a cancel that found
-   * nothing to cancel), or a negative errno.
+   * nothing to cancel), or a negative errno. (lock-calls.ts)
    */
   unlock(lkid: number, flags: number, _lksb?: Lksb | null, astarg?: unknown): number {
-    if (this.#released) return DLM_ERRNO.EINVAL;
-    const frv = validateUnlockFlags(flags);
-    if (frv !== 0) return frv;
-    const lkb = this.#locks.get(lkid);
-    if (!lkb || lkb.endOfLife) return DLM_ERRNO.ENOENT;
-    if (this.#waiting.size > 0 && flags & (LKF.CANCEL | LKF.FORCEUNLOCK) && this.#waiting.delete(lkb)) {
-      // A request still waiting for locking never leaves this node: it ends now (ECANCEL / EUNLOCK).
-      lkb.astarg = astarg;
-      this.queueCast(lkb, flags & LKF.CANCEL ? DLM_ERRNO.ECANCEL : DLM_ERRNO.EUNLOCK, true);
-      return 0;
-    }
-    const inFlight = lkb.waitType !== 'none' ? lkb.waitType : lkb.secondary;
-    const onLookupList = lkb.resource!.lookupList.includes(lkb);
-    const verdict = validateUnlock(flags, lockStateOf(lkb, this.ourNodeid), onLookupList ? 'none' : inFlight);
-    if (typeof verdict === 'number') return verdict;
-    if (verdict === 'nothing') return 0;
-    const cancel = (flags & LKF.CANCEL) !== 0;
-    if (verdict === 'overlap') {
-      if (onLookupList) {
-        // Still parked behind another lock's lookup: it never left this node.
-        const r = lkb.resource!;
-        r.lookupList.splice(r.lookupList.indexOf(lkb), 1);
-        lkb.astarg = astarg;
-        this.queueCast(lkb, cancel ? DLM_ERRNO.ECANCEL : DLM_ERRNO.EUNLOCK, true);
-        return 0;
-      }
-      lkb.exflags |= flags;
-      lkb.astarg = astarg;
-      if (cancel) lkb.overlapCancel = true;
-      else lkb.overlapUnlock = true;
-      return 0;
-    }
-    lkb.exflags |= flags;
-    lkb.sbflags = 0;
-    lkb.astarg = astarg;
-    if (this.#deferring()) this.#locking.deferred.push(cancel ? () => this.cancelLock(lkb) : () => this.unlockLock(lkb));
-    else if (cancel) this.cancelLock(lkb);
-    else this.unlockLock(lkb);
-    return 0;
+    return unlockCall(this, this.#calls, lkid, flags, astarg);
   }
 
-  /** Run now, or after start() while locking is stopped (the kernel makes callers sleep) or the gate is closed. */
-  #run(fn: () => void): void {
-    if (this.#deferring()) this.#locking.deferred.push(fn);
+  /** Run now, or after start() while locking is stopped (the kernel makes callers sleep) or the gate is closed. @internal (owner-requests.ts) */
+  runOrDefer(fn: () => void): void {
+    if (deferring(this.#locking)) this.#locking.deferred.push(fn);
     else fn();
-  }
-
-  /** API calls wait: locking is stopped or the gate is closed. */
-  #deferring(): boolean {
-    const g = this.#locking;
-    return g.stopped || (g.gate !== null && g.blocked());
   }
 
   // ===================================================================
   // Locks and resources
   // ===================================================================
-
-  #newLock(masterCopy: boolean): Lock {
-    for (;;) {
-      const id = this.#nextLkid;
-      if (id >= 0xffffffff) {
-        this.#nextLkid = 1;
-        this.#lkidsWrapped = true;
-      } else this.#nextLkid = id + 1;
-      // Before the first wrap every id is new: no lookup per lock.
-      if (!this.#lkidsWrapped || !this.#locks.has(id)) {
-        const lkb = new Lock(id, masterCopy);
-        this.#locks.set(id, lkb);
-        return lkb;
-      }
-    }
-  }
 
   /** The lock's life ended: its lkid is unknown from now on. */
   destroyLock(lkb: Lock): void {
@@ -343,7 +234,7 @@ export class Lockspace implements ResourceSink {
   }
 
   newMasterCopy(): Lock {
-    return this.#newLock(true);
+    return this.#table.newLock(true);
   }
 
   /** Find a resource; revive it from the inactive cache; create it when `create`. */
@@ -356,18 +247,6 @@ export class Lockspace implements ResourceSink {
     }
     if (!create) return undefined;
     r = new Resource(name.slice(), key, this.host.hash(name) >>> 0);
-    this.rsbs.set(key, r);
-    return r;
-  }
-
-  #rsbFor(key: string, bytes: Uint8Array | null): Resource {
-    let r = this.rsbs.get(key);
-    if (r) {
-      this.revive(r);
-      return r;
-    }
-    const name = bytes ? bytes.slice() : enc.encode(key);
-    r = new Resource(name, key, this.host.hash(name) >>> 0);
     this.rsbs.set(key, r);
     return r;
   }
@@ -429,227 +308,62 @@ export class Lockspace implements ResourceSink {
   // Owner side: request / convert / unlock / cancel (§2.10, §3.3)
   // ===================================================================
 
-  /** @internal (owner-side.ts) */
+  // Each of these is a function of owner-requests.ts (owner-side.ts and recovery/ call them here).
+
+  /** set_master(), then request here or from the master. @internal (owner-side.ts) */
   requestLock(r: Resource, lkb: Lock): void {
-    if (!this.#setMaster(r, lkb)) return;
-    if (r.master === this.ourNodeid) {
-      const result = r.doRequest(lkb, this);
-      r.doRequestEffects(lkb, result, this);
-      this.checkUnused(r);
-    } else {
-      this.#sendRequest(r, lkb, MSG.REQUEST, r.master);
-    }
+    requestLock(this, r, lkb);
   }
 
-  /** set_master(): true to go on (master known), false when a lookup is in flight or the lock is parked. */
-  #setMaster(r: Resource, lkb: Lock): boolean {
-    if (this.nodir) {
-      // Static mastering: the hash node, never looked up (recovery remasters when it changes).
-      const master = this.dirNodeOf(r);
-      r.master = master;
-      r.uncertain = false;
-      r.firstLkid = 0;
-      lkb.nodeid = master === this.ourNodeid ? 0 : master;
-      return true;
-    }
-    if (r.uncertain) {
-      r.uncertain = false;
-      // A cached remote master, maybe stale: this lock goes first and its reply confirms it.
-      // Recovery may have made the master this node (or unknown) since: then nothing is uncertain
-      // (a local master is lkb.nodeid 0, never our own id: messages to ourselves are refused).
-      if (r.master !== 0 && r.master !== this.ourNodeid) {
-        r.firstLkid = lkb.lkid;
-        lkb.nodeid = r.master;
-        return true;
-      }
-    }
-    if (r.firstLkid !== 0 && r.firstLkid !== lkb.lkid) {
-      r.lookupList.push(lkb);
-      return false;
-    }
-    if (r.master === this.ourNodeid) {
-      lkb.nodeid = 0;
-      return true;
-    }
-    if (r.master !== 0) {
-      lkb.nodeid = r.master;
-      return true;
-    }
-    const dir = this.dirNodeOf(r);
-    if (dir === this.ourNodeid) {
-      r.master = this.ourNodeid;
-      r.firstLkid = 0;
-      lkb.nodeid = 0;
-      return true;
-    }
-    r.firstLkid = lkb.lkid;
-    this.#sendRequest(r, lkb, MSG.LOOKUP, dir);
-    return false;
-  }
-
-  /** confirm_master(): the first lock's request settled; release or re-drive the parked locks. @internal (owner-side.ts) */
+  /** confirm_master(): the first lock's request settled. @internal (owner-side.ts) */
   confirmMaster(r: Resource, result: number): void {
-    if (r.firstLkid === 0) return;
-    if (result === 0 || result === DLM_ERRNO.EINPROGRESS) {
-      r.firstLkid = 0;
-      this.processLookupList(r);
-    } else {
-      this.requestNextParked(r);
-    }
+    confirmMaster(this, r, result);
   }
 
-  /**
-   * The resource's first lock failed or ended without queueing at the master
-   * (EAGAIN, EBADR, ...): the next parked lock becomes the first lock and is
-   * requested; its own reply then releases the rest (Linux's confirm_master
-   * sets res_first_lkid to it; left at 0, an EINPROGRESS reply would release
-   * nothing and the other parked locks would never leave this node).
-   * @internal (recovery/waiters.ts)
-   */
+  /** The first lock failed: the next parked lock becomes the first. @internal (recovery/waiters.ts) */
   requestNextParked(r: Resource): void {
-    r.firstLkid = 0;
-    const next = r.lookupList.shift();
-    if (!next) return;
-    r.firstLkid = next.lkid;
-    this.requestLock(r, next);
-    // Mastered here now (no reply will come): release the others at once.
-    if (r.master === this.ourNodeid) this.masteredHere(r);
+    requestNextParked(this, r);
   }
 
-  /** A redirected request's delay ran out: look the master up again (or finish an overlap). @internal (owner-side.ts) */
+  /** A redirected request's delay ran out. @internal (owner-side.ts) */
   retryRedirected(lkb: Lock): void {
-    if (this.#released || lkb.endOfLife || lkb.waitType !== 'lookup') return;
-    this.#run(() => {
-      if (lkb.endOfLife || lkb.waitType !== 'lookup') return;
-      lkb.retryPending = false;
-      lkb.waitType = 'none';
-      const r = lkb.resource!;
-      if (lkb.overlapCancel || lkb.overlapUnlock) {
-        const status = lkb.overlapUnlock ? DLM_ERRNO.EUNLOCK : DLM_ERRNO.ECANCEL;
-        lkb.overlapCancel = lkb.overlapUnlock = false;
-        this.queueCast(lkb, status, true);
-        this.confirmMaster(r, DLM_ERRNO.EBADR);
-      } else {
-        this.requestLock(r, lkb);
-        if (r.master === this.ourNodeid) this.masteredHere(r);
-      }
-      this.checkUnused(r);
-    });
+    retryRedirected(this, lkb);
   }
 
-  /**
-   * A re-driven request found this node the master: release every lock parked
-   * behind a lookup. (confirmMaster(r, 0) does nothing when set_master's
-   * "the directory is us" branch already cleared firstLkid, which left them
-   * parked for ever.) @internal (owner-side.ts, recovery/waiters.ts)
-   */
+  /** Mastered here now: release the parked locks. @internal (owner-side.ts, recovery/waiters.ts) */
   masteredHere(r: Resource): void {
-    r.firstLkid = 0;
-    this.processLookupList(r);
+    masteredHere(this, r);
   }
 
   /** @internal (owner-side.ts) */
   processLookupList(r: Resource): void {
-    const parked = r.lookupList.splice(0, r.lookupList.length);
-    for (const lkb of parked) this.requestLock(r, lkb);
+    processLookupList(this, r);
   }
 
   /** @internal (recovery/waiters.ts) */
   convertLock(lkb: Lock): void {
-    const r = lkb.resource!;
-    if (r.master === this.ourNodeid) {
-      const result = r.doConvert(lkb, this);
-      r.doConvertEffects(lkb, result, this);
-      return;
-    }
-    const down = isDownConversion(lkb.grmode, lkb.rqmode) && !(lkb.exflags & LKF.QUECVT);
-    this.sendLockOp(lkb, MSG.CONVERT, down ? 'none' : 'convert');
-    if (down) {
-      // Down-conversions complete on the owner at once; the master sends no reply (§2.10).
-      this.grantProcessCopy(lkb, null);
-      this.queueCast(lkb, 0, false);
-    }
+    convertLock(this, lkb);
   }
 
   /** @internal (recovery/waiters.ts) */
   unlockLock(lkb: Lock): void {
-    const r = lkb.resource!;
-    if (r.master === this.ourNodeid && !lkb.masterCopy && lkb.nodeid === 0) {
-      r.doUnlock(lkb, this);
-      r.doUnlockEffects(this);
-      this.checkUnused(r);
-      return;
-    }
-    this.sendLockOp(lkb, MSG.UNLOCK, 'unlock');
+    unlockLock(this, lkb);
   }
 
   /** @internal (recovery/waiters.ts) */
   cancelLock(lkb: Lock): void {
-    const r = lkb.resource!;
-    if (r.master === this.ourNodeid && lkb.nodeid === 0) {
-      const result = r.doCancel(lkb, this);
-      r.doCancelEffects(result, this);
-      this.checkUnused(r);
-      return;
-    }
-    this.sendLockOp(lkb, MSG.CANCEL, 'cancel');
+    cancelLock(this, lkb);
   }
 
-  #sendRequest(r: Resource, lkb: Lock, type: typeof MSG.REQUEST | typeof MSG.LOOKUP, to: number): void {
-    lkb.waitType = type === MSG.LOOKUP ? 'lookup' : 'request';
-    if (type === MSG.REQUEST) lkb.nodeid = to;
-    const m = this.#lockMessage(type, lkb);
-    m.extra = r.name;
-    if (type === MSG.REQUEST) writeFence(m, Math.max(this.fenceFloor, r.fenceHigh));
-    this.sendMessage(to, m);
-  }
-
-  /** CONVERT / UNLOCK / CANCEL to the master; `wait` is what the lock then awaits. @internal (owner-side.ts) */
+  /** CONVERT / UNLOCK / CANCEL to the master. @internal (owner-side.ts) */
   sendLockOp(lkb: Lock, type: MsgType, wait: WaitType): void {
-    if (wait !== 'none') {
-      if (lkb.waitType === 'none') lkb.waitType = wait;
-      else lkb.secondary = wait as 'unlock' | 'cancel';
-    }
-    const m = this.#lockMessage(type, lkb);
-    if ((type === MSG.CONVERT || type === MSG.UNLOCK) && lkb.lvb && lkb.exflags & LKF.VALBLK) m.extra = lkb.lvb.subarray(0, this.lvblen);
-    this.sendMessage(lkb.nodeid, m);
+    sendLockOp(this, lkb, type, wait);
   }
 
-  #lockMessage(type: MsgType, lkb: Lock): DlmMessage {
-    const m = emptyMessage(type);
-    m.nodeid = this.ourNodeid;
-    m.pid = lkb.ownpid;
-    m.flags = userFlags(lkb.user);
-    m.lkid = lkb.lkid;
-    m.remid = lkb.remid;
-    m.exflags = lkb.exflags;
-    m.sbflags = lkb.sbflags;
-    m.lvbseq = lkb.lvbseq;
-    m.hash = lkb.resource!.hash;
-    m.status = lkb.status;
-    m.grmode = lkb.grmode;
-    m.rqmode = lkb.rqmode;
-    m.asts = (lkb.ast ? 1 : 0) | (lkb.hasBast ? 2 : 0);
-    return m;
-  }
-
-  /** grant_lock_pc(): the owner's copy follows a grant the master made; LVB per the table. @internal (owner-side.ts) */
+  /** grant_lock_pc(). @internal (owner-side.ts) */
   grantProcessCopy(lkb: Lock, m: DlmMessage | null): void {
-    if (m && lkb.lvb && lkb.exflags & LKF.VALBLK && lvbOperation(lkb.grmode, lkb.rqmode) === 'read') {
-      lkb.lvb.fill(0);
-      lkb.lvb.set(m.extra.subarray(0, lkb.lvb.length));
-      lkb.lvbseq = m.lvbseq;
-    }
-    if (m && fenceOutOfRange(m)) this.refuse('FENCE_RANGE');
-    lkb.fence = fenceOnOwnerGrant(m, lkb.grmode, lkb.rqmode, lkb.fence);
-    lkb.grmode = lkb.rqmode;
-    const r = lkb.resource!;
-    if (lkb.status === LKSTS.NONE) r.add(lkb, LKSTS.GRANTED);
-    else r.move(lkb, LKSTS.GRANTED);
-    lkb.rqmode = LKM.IV;
-    lkb.highbast = 0;
+    grantProcessCopy(this, lkb, m);
   }
-
 
   // ===================================================================
   // Messages
@@ -723,7 +437,7 @@ export class Lockspace implements ResourceSink {
   grantPending(lock: Lock): void {
     this.stats.grants++;
     if (lock.masterCopy) {
-      const m = this.#lockMessage(MSG.GRANT, lock);
+      const m = lockMessage(this.ourNodeid, MSG.GRANT, lock);
       m.lkid = lock.lkid;
       m.remid = lock.remid;
       if (lock.lvb && lock.exflags & LKF.VALBLK) m.extra = lock.lvb;
@@ -738,7 +452,7 @@ export class Lockspace implements ResourceSink {
     this.stats.basts++;
     if (lock.masterCopy) {
       if (!lock.hasBast) return;
-      const m = this.#lockMessage(MSG.BAST, lock);
+      const m = lockMessage(this.ourNodeid, MSG.BAST, lock);
       m.bastmode = mode;
       this.sendMessage(lock.nodeid, m);
       return;
@@ -750,81 +464,17 @@ export class Lockspace implements ResourceSink {
     this.stats.waits++;
   }
 
-  /** @internal (owner-side.ts) */
+  /** Queues `lkb`'s completion AST (cast-delivery.ts); `terminal`: the lock's life ends with it. @internal (owner-side.ts) */
   queueCast(lkb: Lock, status: number, terminal: boolean): void {
-    if (lkb.deadlockCancel) {
-      lkb.deadlockCancel = false;
-      status = deadlockStatus(status);
-    }
-    lkb.lastCastMode = lkb.grmode;
-    lkb.lastCbMode = lkb.grmode;
-    lkb.lastCbWasBast = false;
-    // A record and the one bound task, not closures (cast-queue.ts).
-    this.#casts.push({
-      ast: lkb.ast,
-      astarg: lkb.astarg,
-      lksb: lkb.lksb,
-      status,
-      sbflags: lkb.sbflags,
-      fence: lkb.grmode >= LKM.PW ? lkb.fence : 0,
-      urgent: this.#callbacks.urgent,
-    });
+    const delivery = this.#delivery;
+    delivery.push(lkb, status);
     if (terminal) this.destroyLock(lkb);
-    this.host.scheduler.post(this.#castTask);
+    delivery.post();
   }
 
-  /** The oldest queued completion AST: delivered now, or held (callback-hold.ts). */
-  readonly #castTask = (): void => {
-    const cast = this.#casts.shift();
-    if (cast !== undefined) this.#castOrHold(cast);
-  };
-
-  #castOrHold(cast: PendingCast): void {
-    const held = this.#callbacks;
-    if (cast.urgent ? held.pending : held.holding) {
-      held.hold(() => this.#castOrHold(cast), cast.urgent);
-      return;
-    }
-    const lksb = cast.lksb;
-    if (lksb) {
-      lksb.status = cast.status;
-      lksb.flags = cast.sbflags;
-      lksb.fence = cast.fence;
-    }
-    this.stats.callbacks++;
-    const ast = cast.ast;
-    if (ast === null || ast === undefined) return;
-    try {
-      ast(cast.astarg);
-    } catch (err) {
-      this.stats.callbackErrors++;
-      this.host.callbackError(err);
-    }
-  }
-
-  /** @internal (owner-side.ts) */
+  /** Queues a BAST for `lkb` (cast-delivery.ts). @internal (owner-side.ts) */
   queueBast(lkb: Lock, mode: Mode): void {
-    const bast = lkb.bast;
-    if (!bast || skipBast(lkb, mode)) return;
-    lkb.lastCbMode = mode;
-    lkb.lastCbWasBast = true;
-    const astarg = lkb.astarg;
-    const held = this.#callbacks;
-    const task = (): void => {
-      if (held.holding) return held.hold(task);
-      this.stats.callbacks++;
-      this.#call(() => bast(astarg, mode));
-    };
-    this.host.scheduler.post(task);
-  }
-
-  #call(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.stats.callbackErrors++;
-      this.host.callbackError(err);
-    }
+    this.#delivery.queueBast(lkb, mode);
   }
 
   // ===================================================================
@@ -958,25 +608,7 @@ export class Lockspace implements ResourceSink {
    */
   fence(status: number = DLM_ERRNO.ENOTCONN): void {
     if (this.#released) return;
-    this.#recovery.reset();
-    this.#locking.stopped = true;
-    // Its completions are urgent: delivered even if the lockspace is stopped again at once (after what is held).
-    this.#callbacks.releaseAll();
-    this.#callbacks.urgent = true;
-    try {
-      fenceLocks(this, [...this.#locks.values()], status);
-    } finally {
-      this.#callbacks.urgent = false;
-    }
-    for (const lkb of this.#locks.values()) lkb.endOfLife = true;
-    this.#locks.clear();
-    this.#retirement.clear();
-    this.rsbs.clear();
-    this.#locking.clear();
-    this.#waiting.clear();
-    this.#members = [this.ourNodeid];
-    // No recovery will finish for what was held: it is delivered, before the fence completions.
-    this.#callbacks.resume();
+    fenceLockspace(this, this.#teardownState(), status);
   }
 
   /**
@@ -989,22 +621,21 @@ export class Lockspace implements ResourceSink {
    * another force).
    */
   release(force: 0 | 1 | 2 | 3 = 0): number {
-    if (force !== 0 && force !== 1 && force !== 2 && force !== 3) return DLM_ERRNO.EINVAL;
-    if (this.#released) return 0;
-    if (force === 0 && this.#locks.size > 0) return DLM_ERRNO.EBUSY;
-    if (force === 1) {
-      for (const lkb of this.#locks.values()) if (!lkb.masterCopy && lkb.grmode !== LKM.IV) return DLM_ERRNO.EBUSY;
-    }
-    this.#released = true;
-    this.#recovery.reset(); // a recovery in progress ends here (its timers with it)
-    this.#callbacks.clear();
-    this.#waiting.clear();
-    if (force < 3 && !this.nodir) announceUnusedMastered(this);
-    this.#retirement.clear();
-    this.rsbs.clear();
-    for (const lkb of this.#locks.values()) lkb.endOfLife = true;
-    this.#locks.clear();
-    return 0;
+    return releaseLockspace(this, this.#teardownState(), force);
+  }
+
+  /** What fence() and release() reach (lockspace-teardown.ts); made per call (both are rare). */
+  #teardownState(): TeardownState {
+    return {
+      locks: this.#locks,
+      recovery: this.#recovery,
+      locking: this.#locking,
+      callbacks: this.#callbacks,
+      retirement: this.#retirement,
+      waiting: this.#waiting,
+      setMembers: (m) => void (this.#members = m),
+      markReleased: () => void (this.#released = true),
+    };
   }
 
   get released(): boolean {

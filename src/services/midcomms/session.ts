@@ -8,29 +8,33 @@
  *
  * Nothing a peer sends throws out of here: malformed frames are counted in
  * `stats().drops` and dropped, framing errors close that one channel.
+ *
+ * The Session composes the parts, each in its own file: the sender with its
+ * retransmit queue (`sender.ts`), the receiver with duplicate suppression and
+ * ACK counting (`receiver.ts`), the channels (`channel-set.ts`), who the
+ * session is with (`session-identity.ts`), HELLO handling (`session-hello.ts`)
+ * and the FIN close, members, reset and fence (`fin-driver.ts`). Here: the
+ * public API, where ACKs go, the pump, and the dispatch of received frames.
  */
-import { BehaviorSubject, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import type { Channel, ChannelOpener, ChannelSink } from './channel.ts';
-import { chooseChannel } from './channel-choice.ts';
 import { ChannelSet } from './channel-set.ts';
 import type { ChannelState } from './channel-set.ts';
 import { DLM_CMD, DLM_VERSION, MC_STATE, stateName } from './constants.ts';
 import type { McState } from './constants.ts';
-import { MidcommsError } from './errors.ts';
-import type { MidcommsErrorCode } from './errors.ts';
-import { finRule } from './fin-rules.ts';
-import type { FinEvent } from './fin-rules.ts';
-import { HELLO_REFUSED, HELLO_REPLY, encodeAck, encodeHello } from './frame-encoder.ts';
+import { FinDriver, midcommsErr } from './fin-driver.ts';
+import { encodeAck, encodeHello } from './frame-encoder.ts';
 import { frameLengthAt, frameLengthOrFail, nodeidAt, parseFrame } from './frame-reader.ts';
 import type { DropReason, ParsedFrame } from './frame-reader.ts';
-import { describeSessionId, judgeHello } from './hello.ts';
-import type { SessionId } from './hello.ts';
+import { describeSessionId } from './hello.ts';
 import type { ResolvedMidcommsOptions } from './options.ts';
 import { Receiver } from './receiver.ts';
 import { Sender } from './sender.ts';
 import type { SessionContext } from './session-context.ts';
+import { onHello } from './session-hello.ts';
+import type { HelloHost } from './session-hello.ts';
+import { SessionIdentity } from './session-identity.ts';
 import { SessionStats } from './session-stats.ts';
-import { ShutdownWaiters } from './shutdown-waiters.ts';
 import type { SessionStatsSnapshot } from './session-stats.ts';
 
 export interface SendOptions {
@@ -40,26 +44,17 @@ export interface SendOptions {
 
 export type { SessionContext } from './session-context.ts';
 
-function err(code: MidcommsErrorCode, message: string): MidcommsError {
-  return new MidcommsError(code, message);
-}
-
 export class Session {
   /** The peer's mesh address (the key its owner files it under). */
   readonly peer: string;
   readonly #o: ResolvedMidcommsOptions;
-  readonly #ctx: SessionContext;
 
-  #local: SessionId;
-  #remote: SessionId | null = null;
-  /** Effective version with the peer: 0 until its HELLO, then min(ours, its). */
-  #peerVersion = 0;
-  #peerNodeid = 0;
-
-  #state: McState = MC_STATE.CLOSED;
-  #users = 0;
-  #stopRx = false;
-  #closed = false;
+  /** Our id, the peer's, its node id and version (`session-identity.ts`). */
+  readonly #id: SessionIdentity;
+  /** FIN state, members, reset, fence, shutdown (`fin-driver.ts`). */
+  readonly #fin: FinDriver;
+  /** What HELLO handling (`session-hello.ts`) reaches of this session. */
+  readonly #helloHost: HelloHost;
 
   readonly #tx: Sender;
   readonly #rx: Receiver<ChannelState>;
@@ -78,13 +73,10 @@ export class Session {
   /** The resume ticket the peer gave us (TICKET on a channel we opened): our next channel's HELLO carries it. */
   #ticket: Uint8Array | null = null;
 
-  readonly #shutdowns: ShutdownWaiters;
-
   readonly #stats = new SessionStats();
-  readonly #state$ = new BehaviorSubject<McState>(MC_STATE.CLOSED);
 
   /** FIN state changes (§5.8), starting with the current one. */
-  readonly state$: Observable<McState> = this.#state$.asObservable();
+  readonly state$: Observable<McState>;
   /**
    * Messages from the peer: complete inner DLM messages (header included),
    * owned by the subscriber (a view into a private copy of the batch it came
@@ -98,9 +90,8 @@ export class Session {
   constructor(peer: string, opener: ChannelOpener | null, options: ResolvedMidcommsOptions, ctx: SessionContext) {
     this.peer = peer;
     this.#o = options;
-    this.#ctx = ctx;
-    this.#local = { inc: options.incarnation, gen: ctx.nextGen() };
-    this.#shutdowns = new ShutdownWaiters(options.clock);
+    const id = new SessionIdentity(options, ctx);
+    this.#id = id;
     this.#chans = new ChannelSet(
       {
         data: (cs, bytes) => this.#onData(cs, bytes),
@@ -116,7 +107,7 @@ export class Session {
         },
         writable: () => this.#pump(),
         needChannel: () => this.#needChannel(),
-        hello: (channel) => encodeHello(this.#o.version, this.#o.nodeid, this.#local, this.#remote, 0, this.#ctx.address, channel.token, this.#ticket ?? undefined),
+        hello: (channel) => encodeHello(this.#o.version, this.#o.nodeid, id.local, id.remote, 0, ctx.address, channel.token, this.#ticket ?? undefined),
         ended: (cs) => {
           if (this.#rxChannel === cs) this.#rxChannel = null;
           this.#rx.channelEnded(cs);
@@ -146,7 +137,7 @@ export class Session {
     this.#rx = new Receiver<ChannelState>(
       {
         sendAck: (threshold) => this.#sendAck(threshold),
-        finReceived: () => this.#applyFin('finReceived'),
+        finReceived: () => this.#fin.apply('finReceived'),
         resync: (cs) => this.#chans.close(cs, 'receive buffer overflowed; resend'),
         get closed() {
           return session.closed;
@@ -156,16 +147,46 @@ export class Session {
       this.#stats,
     );
     this.messages$ = this.#rx.messages$;
+    this.#fin = new FinDriver(
+      {
+        peer,
+        tx: this.#tx,
+        rx: this.#rx,
+        chans: this.#chans,
+        sendAck: () => this.#sendAck(false),
+        forgetAcks: () => {
+          this.#ackOwed = false;
+          this.#rxAny = false;
+          this.#rxChannel = null;
+        },
+      },
+      options,
+      ctx,
+      id,
+      this.#stats,
+    );
+    this.state$ = this.#fin.state$;
+    this.#helloHost = {
+      peer,
+      o: options,
+      ctx,
+      id,
+      chans: this.#chans,
+      fin: this.#fin,
+      stats: this.#stats,
+      drop: (reason) => this.#drop(reason),
+      becomeUnsequenced: () => this.#becomeUnsequenced(),
+    };
   }
 
   get state(): McState {
-    return this.#state;
+    return this.#fin.state;
   }
   get users(): number {
-    return this.#users;
+    return this.#fin.users;
   }
   get closed(): boolean {
-    return this.#closed;
+    return this.#fin.closed;
   }
   /** `send()` calls waiting for room in the window. */
   get waiting(): number {
@@ -179,12 +200,13 @@ export class Session {
   }
 
   stats(): SessionStatsSnapshot {
+    const id = this.#id;
     return this.#stats.snapshot({
-      state: stateName(this.#state),
-      version: this.#peerVersion,
-      peerNodeid: this.#peerNodeid,
-      local: describeSessionId(this.#local),
-      remote: describeSessionId(this.#remote),
+      state: stateName(this.#fin.state),
+      version: id.peerVersion,
+      peerNodeid: id.peerNodeid,
+      local: describeSessionId(id.local),
+      remote: describeSessionId(id.remote),
       seqSend: this.#tx.seqSend,
       firstUnacked: this.#tx.firstUnacked,
       seqNext: this.#rx.seqNext,
@@ -195,9 +217,9 @@ export class Session {
       waiting: this.#tx.waiting,
       windowMessages: this.#o.windowMessages,
       windowBytes: this.#o.windowBytes,
-      users: this.#users,
+      users: this.#fin.users,
       stopTx: this.#tx.stopTx,
-      stopRx: this.#stopRx,
+      stopRx: this.#fin.stopRx,
       channels: this.#chans.size,
     });
   }
@@ -231,8 +253,8 @@ export class Session {
 
   /** Like `send()`, but resolves when the peer acknowledged the message. */
   sendAcked(message: Uint8Array, options: SendOptions = {}): Promise<void> {
-    if (this.#peerVersion === DLM_VERSION.V3_1 || this.#o.version === DLM_VERSION.V3_1) {
-      return Promise.reject(err('UNSEQUENCED', 'a 3.1 peer acknowledges nothing'));
+    if (this.#id.peerVersion === DLM_VERSION.V3_1 || this.#o.version === DLM_VERSION.V3_1) {
+      return Promise.reject(midcommsErr('UNSEQUENCED', 'a 3.1 peer acknowledges nothing'));
     }
     return this.#tx.send(message, true, options.signal);
   }
@@ -246,12 +268,12 @@ export class Session {
   }
 
   #sequenced(): boolean {
-    return this.#o.version === DLM_VERSION.V3_2 && this.#peerVersion !== DLM_VERSION.V3_1;
+    return this.#o.version === DLM_VERSION.V3_2 && this.#id.peerVersion !== DLM_VERSION.V3_1;
   }
 
   /** ACK(seq_next). `threshold`: a threshold or timer ACK, which clears the delivered count. */
   #sendAck(threshold: boolean): void {
-    if (this.#peerVersion !== DLM_VERSION.V3_2 || this.#o.version !== DLM_VERSION.V3_2) return;
+    if (this.#id.peerVersion !== DLM_VERSION.V3_2 || this.#o.version !== DLM_VERSION.V3_2) return;
     if (threshold) this.#rx.acked();
     const rx = this.#rxChannel;
     const cs = rx !== null && !rx.dead && rx.helloSeen && !rx.refused ? rx : this.#chans.current;
@@ -267,7 +289,7 @@ export class Session {
 
   /** Writes what is due on the current channel, in order, until it pushes back. */
   #pump(): void {
-    if (this.#pumping || this.#closed) return;
+    if (this.#pumping || this.#fin.closed) return;
     const cs = this.#chans.current;
     if (cs === null) {
       if (this.#needChannel()) this.#chans.ensure();
@@ -299,7 +321,7 @@ export class Session {
   }
 
   #needChannel(): boolean {
-    return !this.#closed && (this.#tx.pending || this.#ackOwed || this.#rx.ackDue);
+    return !this.#fin.closed && (this.#tx.pending || this.#ackOwed || this.#rx.ackDue);
   }
 
   // ---------------------------------------------------------------- receiving
@@ -339,7 +361,7 @@ export class Session {
     const p = parseFrame(buf, at, length);
     if (p.kind === 'hello') {
       if (cs.helloSeen) this.#drop('helloAgain');
-      else this.#onHello(cs, p);
+      else onHello(this.#helloHost, cs, p);
       return;
     }
     // A PROOF for the channel verifier (a repeated challenge's answer, after the channel was verified): not session traffic.
@@ -358,9 +380,9 @@ export class Session {
     if (cs.refused) return this.#drop('staleChannel');
     // §5.4 order: the version (item 2), the recorded version (item 3), then the command (item 4).
     if (p.kind === 'drop' && p.reason === 'badVersion') return this.#drop('badVersion');
-    if (p.version !== this.#peerVersion) return this.#drop('versionMismatch');
+    if (p.version !== this.#id.peerVersion) return this.#drop('versionMismatch');
     if (p.kind === 'drop') return this.#drop(p.reason);
-    if (p.nodeid !== this.#peerNodeid) return this.#drop('nodeidMismatch');
+    if (p.nodeid !== this.#id.peerNodeid) return this.#drop('nodeidMismatch');
     cs.productive = true;
     if (p.kind === 'ack') this.#onAck(p.ack);
     else if (p.kind === 'opts') this.#onOpts(cs, buf, p);
@@ -368,82 +390,33 @@ export class Session {
     else this.#drop('badCmd'); // a CHALLENGE belongs on its own transaction
   }
 
-  #onHello(cs: ChannelState, h: Extract<ParsedFrame, { kind: 'hello' }>): void {
-    cs.helloSeen = true;
-    if (h.sid === null) {
-      this.#stats.channelErrors.HELLO_EXPECTED++;
-      this.#chans.close(cs, 'HELLO without a session id');
-      return;
-    }
-    const verdict = judgeHello(this.#local, this.#remote, h.sid, h.peer);
-    const version = Math.min(this.#o.version, h.version);
-    if (verdict.remote === 'reset') {
-      this.#stats.peerResets++;
-      this.#reset('peer', err('PEER_RESET', `${this.peer} began a new session (${describeSessionId(this.#remote)} -> ${describeSessionId(h.sid)}); unacknowledged messages are not delivered`), cs);
-    }
-    const refusedByPeer = (h.flags & HELLO_REFUSED) !== 0;
-    if (verdict.remote !== 'keep') {
-      this.#remote = h.sid;
-      this.#peerNodeid = h.nodeid;
-      this.#peerVersion = version;
-      if (version === DLM_VERSION.V3_1) this.#becomeUnsequenced();
-    } else if (this.#peerNodeid !== h.nodeid || this.#peerVersion !== version) {
-      this.#drop(this.#peerNodeid !== h.nodeid ? 'nodeidMismatch' : 'versionMismatch');
-      cs.refused = true;
-    }
-    if (verdict.channel === 'refuse') {
-      this.#stats.channelsRefused++;
-      cs.refused = true;
-    }
-    if (!cs.opener || cs.refused) {
-      const flags = (cs.opener ? 0 : HELLO_REPLY) | (cs.refused ? HELLO_REFUSED : 0);
-      this.#chans.write(cs, encodeHello(this.#o.version, this.#o.nodeid, this.#local, this.#remote, flags, this.#ctx.address));
-    }
-    if (cs.refused || refusedByPeer) {
-      this.#chans.close(cs, 'stale session');
-      return;
-    }
-    cs.productive = true;
-    if (cs.opener) this.#chans.answered(cs);
-    // A refused channel carries no session traffic: it names the ids, it does not establish.
-    if (this.#peerVersion === DLM_VERSION.V3_2) this.#applyFin('versionDetected');
-    const cur = this.#chans.current;
-    const choice = chooseChannel(cs, cur, this.#peerNodeid, this.#o.nodeid);
-    // Both sides opened one: the lower node id's is kept; ours, still waiting for its answer, goes.
-    if (!cs.opener && this.#peerNodeid < this.#o.nodeid) this.#chans.closeOpening('duplicate channel');
-    if (choice === 'redundant') return this.#chans.close(cs, 'duplicate channel');
-    if (choice === 'keep') return;
-    this.#chans.makeCurrent(cs);
-    if (cur !== null && choice !== 'adopt') this.#chans.close(cur, choice === 'follow' ? 'the peer opened a new channel' : 'duplicate channel');
-  }
-
   /** The peer speaks 3.1: what was queued as sequenced goes out bare, without FIN (§5.10). */
   #becomeUnsequenced(): void {
     // An active close toward a 3.1 peer has nothing to do (§5.8).
-    if (this.#tx.becomeUnsequenced()) this.#setState(MC_STATE.CLOSED);
+    if (this.#tx.becomeUnsequenced()) this.#fin.setState(MC_STATE.CLOSED);
     this.#pump();
   }
 
   #onAck(n: number): void {
-    if (this.#peerVersion !== DLM_VERSION.V3_2) return this.#drop('wrongGeneration');
+    if (this.#id.peerVersion !== DLM_VERSION.V3_2) return this.#drop('wrongGeneration');
     const done = this.#tx.ack(n);
     if (done === null) return this.#drop('badAck');
     this.#stats.acksReceived++;
-    for (const e of done) if (e.fin) this.#applyFin('finAcked');
+    for (const e of done) if (e.fin) this.#fin.apply('finAcked');
   }
 
   #onOpts(cs: ChannelState, buf: Uint8Array, p: Extract<ParsedFrame, { kind: 'opts' }>): void {
-    if (this.#peerVersion !== DLM_VERSION.V3_2 || this.#o.version !== DLM_VERSION.V3_2) return this.#drop('wrongGeneration');
+    if (this.#id.peerVersion !== DLM_VERSION.V3_2 || this.#o.version !== DLM_VERSION.V3_2) return this.#drop('wrongGeneration');
     let kind: 'fin' | 'skip' | 'msg' = 'msg';
     if (p.innerCmd === DLM_CMD.FIN) kind = 'fin';
     // The upper layer's check (§5.4 item 6): consumed in sequence, not delivered.
-    else if (nodeidAt(buf, p.start) !== this.#peerNodeid) kind = 'skip';
+    else if (nodeidAt(buf, p.start) !== this.#id.peerNodeid) kind = 'skip';
     this.#rxChannel = cs;
     this.#rxAny = true;
     const verdict = this.#rx.sequenced(p.seq, kind, buf, p.start, p.end, cs);
     if (verdict !== 'taken') return this.#drop(verdict);
     if (kind === 'skip') this.#drop('nodeidMismatch');
-    else if (kind === 'msg' && this.#stopRx) this.#stats.rxAfterStopRx++;
+    else if (kind === 'msg' && this.#fin.stopRx) this.#stats.rxAfterStopRx++;
   }
 
   #onRaw(message: Uint8Array): void {
@@ -459,101 +432,16 @@ export class Session {
     this.#rx.resume();
   }
 
-  // ---------------------------------------------------------------- FIN, members, reset
-
-  #setState(next: McState): void {
-    if (next === this.#state) return;
-    this.#state = next;
-    this.#state$.next(next);
-    if (next === MC_STATE.CLOSED) this.#shutdowns.wake(null);
-  }
-
-  #applyFin(event: FinEvent): void {
-    const verdict = finRule(this.#state, event, this.#users);
-    if (verdict.warning !== undefined) {
-      this.#stats.finWarnings++;
-      return;
-    }
-    for (const action of verdict.actions) {
-      switch (action) {
-        case 'sendAck':
-          this.#sendAck(false);
-          break;
-        case 'sendFinActive':
-        case 'sendFinPassive':
-          this.#tx.sendFin();
-          break;
-        case 'setStopRx':
-          this.#stopRx = true;
-          break;
-        case 'reset':
-          this.#reset('own', null, null);
-          break;
-        case 'wake':
-          this.#shutdowns.wake(null);
-          break;
-        case 'fence':
-          this.#fence();
-          return;
-      }
-    }
-    this.#setState(verdict.next);
-  }
-
-  /**
-   * reset(peer) (§5.2). `own`: we end the session (completed close, fence,
-   * shutdown timeout): a new local id, the peer's forgotten, every channel
-   * closed. `peer`: the peer began a new session; `keep` is the channel that
-   * told us, the others belong to the old session.
-   */
-  #reset(kind: 'own' | 'peer', error: MidcommsError | null, keep: ChannelState | null): void {
-    this.#stats.resets++;
-    this.#tx.reset(error ?? err('PEER_RESET', 'the session was reset'));
-    this.#rx.reset();
-    this.#ackOwed = false;
-    this.#rxAny = false;
-    this.#rxChannel = null;
-    this.#stopRx = false;
-    this.#peerVersion = 0;
-    if (kind === 'own') {
-      this.#local = { inc: this.#o.incarnation, gen: this.#ctx.nextGen() };
-      this.#remote = null;
-      this.#peerNodeid = 0;
-    }
-    this.#chans.closeAll(keep, kind === 'own' ? 'session reset' : 'the peer began a new session');
-    this.#setState(MC_STATE.CLOSED);
-    // Only now, with the old session's channels closed, may new messages be committed.
-    this.#tx.admit();
-  }
-
-  #fence(): void {
-    if (this.#closed) return;
-    const fenced = err('FENCED', `the session with ${this.peer} was fenced`);
-    // Closed first: the reset must not let senders waiting for room into a
-    // session that ends here (they fail with FENCED below, never "committed").
-    this.#closed = true;
-    this.#reset('own', fenced, null);
-    this.#users = 0;
-    this.#tx.rejectWaiting(fenced);
-    this.#chans.dispose();
-    this.#shutdowns.wake(null);
-    this.#state$.complete();
-    this.#rx.complete();
-    this.#ctx.onFenced?.();
-  }
+  // ---------------------------------------------------------------- FIN, members (fin-driver.ts)
 
   /** users += 1 (§5.9); on 0 → 1 the session is ESTABLISHED. */
   addMember(): void {
-    if (this.#closed) return;
-    this.#users++;
-    if (this.#users === 1) this.#applyFin('memberAdded');
+    this.#fin.addMember();
   }
 
   /** users -= 1 (§5.9); on reaching 0 a passive close may send our FIN. */
   removeMember(): void {
-    if (this.#closed || this.#users === 0) return;
-    this.#users--;
-    if (this.#users === 0) this.#applyFin('memberRemoved');
+    this.#fin.removeMember();
   }
 
   /**
@@ -562,26 +450,11 @@ export class Session {
    * with SHUTDOWN_TIMEOUT. Resolves at once with a 3.1 peer or when CLOSED.
    */
   shutdown(): Promise<void> {
-    if (this.#closed || this.#state === MC_STATE.CLOSED) return Promise.resolve();
-    if (this.#peerVersion === DLM_VERSION.V3_1 || this.#o.version === DLM_VERSION.V3_1) {
-      this.#reset('own', null, null);
-      return Promise.resolve();
-    }
-    this.#applyFin('shutdown');
-    if ((this.#state as McState) === MC_STATE.CLOSED) return Promise.resolve();
-    return this.#shutdowns.wait(this.#o.shutdownTimeoutMs, () => {
-      if (this.#state === MC_STATE.CLOSED) return;
-      this.#stats.shutdownTimeouts++;
-      const e = err('SHUTDOWN_TIMEOUT', `no CLOSED with ${this.peer} within ${this.#o.shutdownTimeoutMs} ms (state ${stateName(this.#state)})`);
-      const waiters = this.#shutdowns.take();
-      this.#reset('own', e, null);
-      for (const w of waiters) w.reject(e);
-    });
+    return this.#fin.shutdown();
   }
 
   /** Fence the peer (`midcomms_close`): CLOSED at once, everything pending fails with FENCED, the session is forgotten. */
   close(): void {
-    if (this.#closed) return;
-    this.#applyFin('fence');
+    this.#fin.close();
   }
 }
