@@ -29,13 +29,21 @@ export interface WaiterState {
   targetGone: boolean;
   /** A redirect delay is running (no message in flight): its timer re-drives the lock. */
   retryPending: boolean;
+  /**
+   * The CANCEL/UNLOCK sent while a conversion was in flight (§2.9): still
+   * awaited when the conversion's reply has come (waitType 'none').
+   */
+  secondary: 'none' | 'unlock' | 'cancel';
 }
 
 /** §4.4: what a waiting operation becomes when recovery starts. */
 export function waiterFix(w: WaiterState): WaiterFix {
   switch (w.waitType) {
     case 'none':
-      return 'none';
+      // The main reply came but the overlapping operation's did not: fake that one
+      // (Linux dlm_recover_waiters_pre, "wait_type 0 with an overlap").
+      if (!w.targetGone || w.secondary === 'none') return 'none';
+      return w.secondary === 'unlock' ? 'fake-unlock' : 'fake-cancel';
     case 'lookup':
       // The directory is rebuilt anyway: every lookup in flight is redone.
       return w.retryPending ? 'none' : 'resend';

@@ -18,7 +18,7 @@ export function fixWaiters(run: RecoveryRun, locks: readonly Lock[]): void {
     if (lkb.masterCopy || lkb.endOfLife) continue;
     // NODIR: every master copy is purged and rebuilt, so a reply from any node will not come (§4.4).
     const targetGone = lkb.nodeid !== 0 && (ls.nodir || run.isGone(lkb.nodeid));
-    const fix = waiterFix({ waitType: lkb.waitType, grmode: lkb.grmode, rqmode: lkb.rqmode, targetGone, retryPending: lkb.retryPending });
+    const fix = waiterFix({ waitType: lkb.waitType, grmode: lkb.grmode, rqmode: lkb.rqmode, targetGone, retryPending: lkb.retryPending, secondary: lkb.secondary });
     switch (fix) {
       case 'none':
         break;
@@ -40,6 +40,8 @@ export function fixWaiters(run: RecoveryRun, locks: readonly Lock[]): void {
         break;
       case 'fake-cancel': {
         lkb.waitType = 'none';
+        // The CANCEL may be the overlapping one (§2.9), its conversion already answered.
+        if (lkb.secondary === 'cancel') lkb.secondary = 'none';
         const r = lkb.resource!;
         lkb.rqmode = LKM.IV;
         const what = fakeCancel(lkb.status);

@@ -27,7 +27,7 @@ describe('waiterFix (phase 4)', () => {
   ];
   for (const [waitType, grmode, rqmode, targetGone, retryPending, want] of rows) {
     it(`${waitType} ${grmode}>${rqmode} gone=${targetGone} retry=${retryPending} -> ${want}`, () =>
-      expect(waiterFix({ waitType, grmode: grmode as never, rqmode: rqmode as never, targetGone, retryPending })).toBe(want));
+      expect(waiterFix({ waitType, grmode: grmode as never, rqmode: rqmode as never, targetGone, retryPending, secondary: 'none' })).toBe(want));
   }
 });
 
