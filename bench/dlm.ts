@@ -1,10 +1,11 @@
 /**
  * DLM benchmark (bench name `dlm`), one core, in process:
  * - lock+unlock cycles per second with the master local (low-level API,
- *   callbacks drained per cycle), beside a raw baseline measured in the same
- *   run: a Map-based lock table doing the same calls (set, callback, delete);
- *   measured alone first, then again interleaved with the Map baseline and
- *   the remote cases (`dlm_local_mixed_cycles_per_s`, see run());
+ *   callbacks drained per cycle; bench/dlm-local-cases.ts), beside a raw
+ *   baseline measured in the same run: a Map-based lock table doing the same
+ *   calls (set, callback, delete); measured in a fresh process
+ *   (bench/dlm-local-worker.ts), then again here interleaved with the Map
+ *   baseline and the remote cases (`dlm_local_mixed_cycles_per_s`, see run());
  * - the same through the TypeScript API (promises);
  * - with the master remote on a second in-process node over the simulated
  *   transport (every message encoded and decoded), one resource at a time
@@ -25,6 +26,8 @@
  * The in-process rows above carry `sim_` / `mesh_` in their names.
  */
 import { Dlm, DlmSim, LKM, ManualScheduler, MidcommsEndpoint, newLksb, type Lockspace } from '../src/services/dlm/index.ts';
+import { localBatch, localSink, mapBatch } from './dlm-local-cases.ts';
+import { measureLocalFresh } from './dlm-local-fresh.ts';
 import { midcomms, type Midcomms } from '../src/services/midcomms/index.ts';
 import { Router, SVC_CMD } from '../src/span/index.ts';
 import { memoryPair } from '../src/transport/memory.ts';
@@ -41,52 +44,10 @@ const BATCH = 256;
 let sink = 0;
 /** Keeps results observable so the optimiser cannot drop the work. */
 export function benchSink(): number {
-  return sink;
+  return sink + localSink();
 }
 
 const NAMES = Array.from({ length: 100 }, (_, i) => `res${i}`);
-
-function localBatch(): () => number {
-  const scheduler = new ManualScheduler();
-  const ls = new Dlm({ nodeid: 1, scheduler }).newLockspace('bench', { lvblen: 0 });
-  const lksb = newLksb(0);
-  const ast = (): void => {
-    sink += lksb.status;
-  };
-  let i = 0;
-  return () => {
-    for (let k = 0; k < BATCH; k++) {
-      ls.lock(LKM.EX, lksb, 0, NAMES[i++ % NAMES.length]!, ast);
-      scheduler.runPending();
-      ls.unlock(lksb.lkid, 0, lksb);
-      scheduler.runPending();
-    }
-    return BATCH;
-  };
-}
-
-/** The raw baseline: a lock table in a Map, the same callbacks, no DLM rules. */
-function mapBatch(): () => number {
-  const table = new Map<string, number>();
-  const tasks: (() => void)[] = [];
-  let next = 1;
-  const ast = (): void => {
-    sink++;
-  };
-  let i = 0;
-  return () => {
-    for (let k = 0; k < BATCH; k++) {
-      const name = NAMES[i++ % NAMES.length]!;
-      if (!table.has(name)) table.set(name, next++);
-      tasks.push(ast);
-      for (const t of tasks.splice(0)) t();
-      table.delete(name);
-      tasks.push(ast);
-      for (const t of tasks.splice(0)) t();
-    }
-    return BATCH;
-  };
-}
 
 /** Two nodes; node 2 locks resources mastered by node 1 (pinned directory, master by first request). */
 function remoteSetup(): { sim: DlmSim; ls2: ReturnType<Dlm['newLockspace']> } {
@@ -308,18 +269,27 @@ async function tsApiCyclesPerSec(seconds: number): Promise<number> {
 export async function run(ctx: BenchContext): Promise<void> {
   const { reporter } = ctx;
   reporter.note(`${BENCH}: ${ctx.seconds} s of ${currentClock()} time per metric, rounds interleaved; sim_ = a second in-process node over the simulated transport (messages encoded and decoded); mesh_ = two in-process routers; the rows without either are two processes over TCP`);
-  // Phase 1, the local master alone: the engine's code compiled for local
-  // locking only, as in a node whose resources are mastered where they are
-  // used. Phase 2 runs the same local loop again interleaved with everything
-  // else in process (`dlm_local_mixed_cycles_per_s`, the way this row was
-  // measured before): the Map baseline and the remote (simulated) cases run
-  // in the same process cost the local loop tens of percent (more shapes and
-  // call targets in the engine, GC of the others' garbage; measured, not
-  // fully explained).
+  // The local master in a fresh process (bench/dlm-local-worker.ts), beside
+  // the Map baseline measured there: the engine's code compiled for one
+  // lockspace, as in a node whose busy lockspace is mastered where it is
+  // used. The same loop again in this process, interleaved with the Map
+  // baseline and the remote (simulated) cases, is
+  // `dlm_local_mixed_cycles_per_s`: there the call sites every lockspace
+  // shares (the scheduler's task call, the AST call) have seen the other
+  // cases' lockspaces and closures, and V8 re-optimizes them for several
+  // targets ("wrong call target" deopts); measured: two local lockspaces
+  // alone in one process both run ~40% slower once both have run.
+  reporter.progress(`${BENCH}: the local master in a fresh process ...`);
+  let fresh: { local: number; map: number } | null = null;
+  try {
+    fresh = await measureLocalFresh(ctx.seconds, currentClock());
+  } catch (err) {
+    reporter.failed({ bench: BENCH, metric: 'dlm_local_cycles_per_s', reason: oneLine(err) });
+  }
+  reporter.note(
+    `${BENCH}: dlm_local_cycles_per_s and map_lock_fresh_baseline_cycles_per_s are measured in a fresh process (one lockspace, nothing else run there); dlm_local_mixed_cycles_per_s is the same loop in this process among the other cases (other lockspaces' closures at the shared call sites make V8 re-optimize them for several targets)`,
+  );
   const phases: Array<Record<string, () => () => number>> = [
-    {
-      dlm_local_cycles_per_s: localBatch,
-    },
     {
       map_lock_baseline_cycles_per_s: mapBatch,
       dlm_local_mixed_cycles_per_s: localBatch,
@@ -354,8 +324,11 @@ export async function run(ctx: BenchContext): Promise<void> {
     if (r) reporter.result({ bench: BENCH, metric, value: r.opsPerSec, unit: metric === 'sim_rpc1_raw_per_s' ? 'round trips/s' : unit, ...(baseline ? { baseline } : {}) });
     else if (batches[metric]) reporter.failed({ bench: BENCH, metric, reason: measureError || 'not measured' });
   };
+  if (fresh) {
+    reporter.result({ bench: BENCH, metric: 'map_lock_fresh_baseline_cycles_per_s', value: fresh.map, unit });
+    reporter.result({ bench: BENCH, metric: 'dlm_local_cycles_per_s', value: fresh.local, unit, baseline: 'map_lock_fresh_baseline_cycles_per_s' });
+  }
   row('map_lock_baseline_cycles_per_s');
-  row('dlm_local_cycles_per_s', 'map_lock_baseline_cycles_per_s');
   row('dlm_local_mixed_cycles_per_s', 'map_lock_baseline_cycles_per_s');
   row('sim_rpc1_raw_per_s');
   row('dlm_sim_remote_cycles_per_s', 'sim_rpc1_raw_per_s');

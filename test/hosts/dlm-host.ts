@@ -13,8 +13,9 @@
  * written synchronously on Linux, so a SIGKILL loses at most the line being
  * written; the reader drops a torn line):
  * - history events (`type`: request, done, view, granting, held ...;
- *   dlm-history-types.ts), times from `performance.timeOrigin +
- *   performance.now()` (the same clock in every namespace of one machine);
+ *   dlm-history-types.ts), times from the run's shared clock
+ *   (shared-clock.ts: CLOCK_MONOTONIC plus the harness's offset, the same
+ *   in every process and namespace of the machine);
  * - control answers (`ev`): `started {nodeid}`, `members {n}` on every
  *   change, `granting` once, `state {text}` (the views driver's status), `stats` every second (member
  *   list, generation, recovery counters), `status {pending, members}`, `paused`,
@@ -38,6 +39,7 @@ import { EventLog, type LogFormat, type LogLevel } from '../../src/cli/ops/event
 import { LockClient } from '../helpers/dlm-history-recorder.ts';
 import type { HistoryEvent } from '../helpers/dlm-history-types.ts';
 import { lcg } from '../helpers/mesh.ts';
+import { sharedClock } from './shared-clock.ts';
 
 /** DMSG_HOSTS_DLM. */
 export interface DlmHostConfig {
@@ -53,6 +55,8 @@ export interface DlmHostConfig {
   stepMs: number;
   /** LVB length of the lockspace (the relay's default). @default 32 */
   lvblen?: number;
+  /** The shared clock's offset, measured once by the harness (shared-clock.ts): every process's events on one clock. */
+  clockOffsetMs: number;
 }
 
 function parseFlags(args: readonly string[]): Record<string, string | boolean | string[] | undefined> {
@@ -75,7 +79,8 @@ async function main(): Promise<void> {
     if (e.kind === 'unix' && (await clearStaleSocket(e.path)) === 'removed') config.log(`removed stale socket ${e.path} (left by a relay that did not stop cleanly)`);
   }
   const relay = await startRelay(config);
-  const now = (): number => performance.timeOrigin + performance.now();
+  if (typeof cfg.clockOffsetMs !== 'number' || !Number.isFinite(cfg.clockOffsetMs)) throw new Error('DMSG_HOSTS_DLM: clockOffsetMs (a number) is required');
+  const now = sharedClock(cfg.clockOffsetMs);
   const line = (o: object): void => { process.stdout.write(JSON.stringify(o) + '\n'); };
   const say = (ev: string, fields: Record<string, unknown> = {}): void => line({ ev, t: now(), host: name, ...fields });
   const sink = (e: HistoryEvent): void => line(e);

@@ -30,6 +30,7 @@ import type { DlmHostConfig } from './dlm-host.ts';
 import type { RelayProcess } from './relay-host.ts';
 import { formatReport, type ReportRow } from './report.ts';
 import type { Topology } from './topology.ts';
+import { measureWallOffsetMs, sharedClock } from './shared-clock.ts';
 
 export const DLM_LOCKSPACE = 'hosts';
 const SCRIPT = fileURLToPath(new URL('./dlm-host.ts', import.meta.url));
@@ -80,6 +81,8 @@ export interface DlmRun {
   readonly views: readonly number[];
   /** Per partition, each host outside the majority: when its granting stopped and what it granted after. */
   readonly minority: readonly MinorityVerdict[];
+  /** The longest of the run's waits (each has the safety net): what it waited for and for how long, ms. */
+  readonly longestWait: { readonly what: string; readonly ms: number };
 }
 
 /** A host cut off from the majority during one partition. */
@@ -113,7 +116,9 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
   const nodeids = new Map(topology.hosts.map((h, i) => [h, nodeidOf(hostNodeId(i))]));
   const voters = [...nodeids.values()].join(',');
   const work = mkdtempSync(join(tmpdir(), 'dmsg-hosts-dlm-'));
-  const now = (): number => performance.timeOrigin + performance.now();
+  // One clock for the harness and every host program (shared-clock.ts): their events are merged by time.
+  const clockOffsetMs = measureWallOffsetMs();
+  const now = sharedClock(clockOffsetMs);
   const parent: HistoryEvent[] = [];
   const tag = `seed ${o.seed}`;
   o.log(`dlm across hosts, ${tag}: plan ${JSON.stringify(plan)}`);
@@ -123,7 +128,7 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
     program: (host, run) => ({
       script: SCRIPT,
       stdin: true,
-      env: { DMSG_HOSTS_DLM: JSON.stringify({ lockspace: DLM_LOCKSPACE, seed: o.seed * 1000 + idx.get(host)! * 10 + run + 1, incarnation: run + 1, resources, stepMs: o.stepMs ?? 8 } satisfies DlmHostConfig) },
+      env: { DMSG_HOSTS_DLM: JSON.stringify({ lockspace: DLM_LOCKSPACE, seed: o.seed * 1000 + idx.get(host)! * 10 + run + 1, incarnation: run + 1, resources, stepMs: o.stepMs ?? 8, clockOffsetMs } satisfies DlmHostConfig) },
     }),
     extraArgs: (host) => {
       const views = join(work, `views-${host}`);
@@ -142,12 +147,16 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
     const members = (h: string): number => Number(lastEv(h, 'members')?.['n'] ?? 0);
     const completed = (h: string): number => cur(h).records.filter((r) => r['type'] === 'done').length;
     const describe = (): string => topology.hosts.map((h) => `${h}: members ${members(h)}, done ${completed(h)}, granting ${granting(h) ? 'yes' : 'no'}, views "${String(lastEv(h, 'state')?.['text'] ?? '')}", recovery ${JSON.stringify(lastEv(h, 'stats')?.['recovery'] ?? null)}, running ${cur(h).running}${cur(h).otherStderr.length ? `, stderr ${cur(h).otherStderr.slice(-2).join(' | ')}` : ''}`).join('; ');
+    /** The longest wait of the run (what and ms): how close the run came to the safety net. */
+    let longest = { what: '', ms: 0 };
     const until = async (what: string, ok: () => boolean): Promise<void> => {
-      const deadline = Date.now() + safetyMs;
+      const start = Date.now();
+      const deadline = start + safetyMs;
       while (!ok()) {
         if (Date.now() > deadline) throw new Error(`dlm across hosts (${tag}): ${what} not within ${safetyMs} ms; ${describe()}`);
         await new Promise((r) => setTimeout(r, 50));
       }
+      if (Date.now() - start > longest.ms) longest = { what, ms: Date.now() - start };
     };
     /** The host's views driver holds a lease now (its last granting/stopped output is a granting one, not yet run out). */
     const granting = (h: string): boolean => {
@@ -321,6 +330,8 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
       formatReport({ scenario: `DLM on ${topology.name}, ${name}, seed ${o.seed}`, hosts: topology.hosts.length, links: topology.links.length, rows, total: null }),
       table,
       '',
+      `Longest wait: ${longest.ms} ms (${longest.what}; safety net ${safetyMs} ms).`,
+      '',
       `Request to grant: p50 ${grantMs.p50} ms, p99 ${grantMs.p99} ms, max ${grantMs.max} ms over ${latencies.length} granted requests. Fencing tokens on ${withToken} of ${pwex} PW/EX grants. History checker over ${s.events} events (${s.ops} operations, ${s.grants} grants, ${s.lvbReads} LVB reads, ${s.kills} kills; views committed: ${viewNumbers.length}, last ${viewNumbers.at(-1) ?? '-'}): ${report.violations.length === 0 ? 'no violations' : `${report.violations.length} violations`}.`,
       ...(minority.length === 0 ? [] : ['', `Cut-off side: ${minority.map((m) => `${m.host} (${m.partition}) stopped granting ${Math.round(m.leaseEnd - m.cutAt)} ms after the cut, ${Math.round(m.healAt - m.leaseEnd)} ms before the heal, ${m.grantsAfterLease.length} requests granted after its lease`).join('; ')}.`]),
       '',
@@ -329,7 +340,7 @@ export async function runDlmAcrossHosts(topology: Topology, o: DlmScenarioOption
     writeFileSync(join(dir, `${base}.md`), markdown);
     writeFileSync(join(dir, `${base}.history.jsonl`), history.map((e) => JSON.stringify(e)).join('\n') + '\n');
     o.log(`\n${markdown}${violationsText ? `\n${violationsText}\n` : ''}(records of the last run and ${base}.md / .history.jsonl in ${dir})`);
-    return { seed: o.seed, plan, history, report, violationsText, perHost, markdown, reportDir: dir, historyFile: `${base}.history.jsonl`, grantMs, fenced: { withToken, grants: pwex }, views: viewNumbers, minority };
+    return { seed: o.seed, plan, history, report, violationsText, perHost, markdown, reportDir: dir, historyFile: `${base}.history.jsonl`, grantMs, fenced: { withToken, grants: pwex }, views: viewNumbers, minority, longestWait: longest };
   } catch (err) {
     // Keep what every host recorded (records and event log of each run, a lockspace dump of the live ones) for the diagnosis.
     for (const h of topology.hosts) mesh.runs(h).at(-1)!.send('dump');

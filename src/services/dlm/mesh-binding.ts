@@ -25,6 +25,7 @@ import type { LockspaceOptions } from './options.ts';
 import type { DlmEndpoint } from './transport.ts';
 import { lockspaceTarget, memberNodeid, startMeshViews, type MeshViews, type MeshViewsOptions } from './views/driver-mesh.ts';
 import { resolveViewsDriverOptions } from './views/driver-options.ts';
+import { clearLeftMarker, cleanlyLeft, serveLeftMarker } from './views/clean-leave.ts';
 import type { ViewsDriver, ViewsStats } from './views/driver.ts';
 import type { ViewsOutput } from './views/types.ts';
 
@@ -276,6 +277,7 @@ export async function joinOverSpans(router: Router, dlm: Dlm, name: string, opti
       },
     };
   }
+  clearLeftMarker(router, name); // joining again: no longer gone
   const ad = router.serve(service, (tx) => {
     // Nothing is opened on this service: it only marks membership.
     tx.rx$.subscribe({ error: () => {} });
@@ -311,6 +313,9 @@ export async function joinOverSpans(router: Router, dlm: Dlm, name: string, opti
     if (raw.released) return;
     const next = ids();
     const departed = restarted().filter((n) => next.includes(n));
+    // Members gone after announcing a clean leave (clean-leave.ts): recovered without recoverSlot (spec §4.1).
+    const gone = cleanlyLeft(router, name);
+    const left = raw.members.filter((m) => !next.includes(m) && gone.has(m));
     const same = next.length === raw.members.length && next.every((m, i) => m === raw.members[i]);
     if (same && departed.length === 0) return;
     // Without voters a member that vanished may be cut off, not dead (no quorum tells them
@@ -322,7 +327,7 @@ export async function joinOverSpans(router: Router, dlm: Dlm, name: string, opti
     const before = [...raw.members];
     raw.stop();
     try {
-      raw.start(next, departed.length > 0 ? { departed } : {}); // recovery (docs/dlm.md "Recovery")
+      raw.start(next, { ...(departed.length > 0 ? { departed } : {}), ...(left.length > 0 ? { left } : {}) }); // recovery (docs/dlm.md "Recovery")
     } catch (err) {
       if (!(err instanceof DlmError)) throw err;
       refused++;
@@ -344,6 +349,7 @@ export async function joinOverSpans(router: Router, dlm: Dlm, name: string, opti
       sub.unsubscribe();
       reach.unsubscribe();
       state$.complete();
+      serveLeftMarker(router, name); // a clean leave: announced before the membership goes
       ad.close();
     },
   };

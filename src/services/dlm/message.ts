@@ -167,23 +167,57 @@ function getI32(b: Uint8Array, o: number): number {
  */
 const SLAB = 8192;
 let slab = new Uint8Array(SLAB);
+/** The same slab as 32-bit words: a message starts 8-aligned, so its fixed part is 22 whole words. */
+let slab32 = new Int32Array(slab.buffer);
 let slabUsed = 0;
-
-function allocMessage(length: number): Uint8Array {
-  if (length > SLAB / 4) return new Uint8Array(length);
-  if (slabUsed + length > SLAB) {
-    slab = new Uint8Array(SLAB);
-    slabUsed = 0;
-  }
-  const out = slab.subarray(slabUsed, slabUsed + length);
-  slabUsed += (length + 7) & ~7;
-  return out;
-}
+/** Word stores write the fields little-endian only on a little-endian host (else byte stores). */
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export function encodeMessage(h: Omit<DlmHeader, 'cmd'>, m: DlmMessage): Uint8Array {
   const length = DLM_MSG_FIXED_LEN + m.extra.length;
   if (length > DLM_MAX_MSG_LEN) throw new DlmError('EINVAL', `DLM message of ${length} bytes exceeds ${DLM_MAX_MSG_LEN}`);
-  const out = allocMessage(length);
+  if (length > SLAB / 4 || !LITTLE_ENDIAN_HOST) return encodeBytes(h, m, new Uint8Array(length));
+  if (slabUsed + length > SLAB) {
+    slab = new Uint8Array(SLAB);
+    slab32 = new Int32Array(slab.buffer);
+    slabUsed = 0;
+  }
+  const at = slabUsed;
+  slabUsed += (length + 7) & ~7;
+  // One store per field (Int32Array stores wrap u32 and negative values to their two's-complement bits).
+  const w = at >> 2;
+  const s = slab32;
+  s[w] = h.version;
+  s[w + 1] = h.lockspace;
+  s[w + 2] = h.nodeid;
+  s[w + 3] = length | (DLM_CMD.MSG << 16); // h_length (u16), h_cmd, pad 0
+  // The 18 fields in wire order; signed ones (modes, status, result) as two's complement.
+  s[w + 4] = m.type;
+  s[w + 5] = m.nodeid;
+  s[w + 6] = m.pid;
+  s[w + 7] = m.lkid;
+  s[w + 8] = m.remid;
+  s[w + 9] = m.parentLkid;
+  s[w + 10] = m.parentRemid;
+  s[w + 11] = m.exflags;
+  s[w + 12] = m.sbflags;
+  s[w + 13] = m.flags;
+  s[w + 14] = m.lvbseq;
+  s[w + 15] = m.hash;
+  s[w + 16] = m.status;
+  s[w + 17] = m.grmode;
+  s[w + 18] = m.rqmode;
+  s[w + 19] = m.bastmode;
+  s[w + 20] = m.asts;
+  s[w + 21] = m.result;
+  const out = slab.subarray(at, at + length);
+  if (m.extra.length > 0) out.set(m.extra, DLM_MSG_FIXED_LEN);
+  return out;
+}
+
+/** `encodeMessage` byte by byte into `out` (a big message, or a big-endian host). */
+function encodeBytes(h: Omit<DlmHeader, 'cmd'>, m: DlmMessage, out: Uint8Array): Uint8Array {
+  const length = out.length;
   put32(out, 0, h.version);
   put32(out, 4, h.lockspace);
   put32(out, 8, h.nodeid);
@@ -191,7 +225,6 @@ export function encodeMessage(h: Omit<DlmHeader, 'cmd'>, m: DlmMessage): Uint8Ar
   out[13] = length >>> 8;
   out[14] = DLM_CMD.MSG;
   out[15] = 0;
-  // The 18 fields in wire order; signed ones (modes, status, result) as two's complement.
   put32(out, 16, m.type);
   put32(out, 20, m.nodeid);
   put32(out, 24, m.pid);

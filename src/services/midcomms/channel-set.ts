@@ -32,8 +32,8 @@ export interface ChannelSetHost {
   writable(): void;
   /** Something waits for a channel (unacknowledged or unsent messages, an ACK owed). */
   needChannel(): boolean;
-  /** The HELLO we write first on a channel we open. */
-  hello(): Uint8Array;
+  /** The HELLO we write first on a channel we open (`channel`: its token). */
+  hello(channel: Channel): Uint8Array;
   /** `cs` ended. */
   ended(cs: ChannelState): void;
 }
@@ -54,6 +54,8 @@ export class ChannelSet {
   #opener: ChannelOpener | null;
   readonly #channels = new Set<ChannelState>();
   #current: ChannelState | null = null;
+  /** A channel we opened whose HELLO awaits the peer's answer (`ChannelOpener.awaitsReply`). */
+  #opening: ChannelState | null = null;
   #nextId = 1;
   #failures = 0;
   #retryTimer: unknown = null;
@@ -113,6 +115,7 @@ export class ChannelSet {
   /** Make sure a channel is up or being retried. */
   ensure(): void {
     if (this.#closed || this.#opener === null || this.#retryTimer !== null || this.current !== null) return;
+    if (this.#opening !== null && !this.#opening.dead) return;
     if (this.#failures === 0) {
       this.#openNow();
       return;
@@ -140,8 +143,20 @@ export class ChannelSet {
 
   /** Transmit on `cs` from now on (everything unacknowledged goes again, §5.7). */
   makeCurrent(cs: ChannelState): void {
+    if (this.#opening === cs) this.#opening = null;
     this.#current = cs;
     this.#host.becameCurrent(cs);
+  }
+
+  /** The peer answered the HELLO of `cs`, a channel we opened: it no longer counts as being opened. */
+  answered(cs: ChannelState): void {
+    if (this.#opening === cs) this.#opening = null;
+  }
+
+  /** Close the channel we opened that still waits for the peer's answer, if any. */
+  closeOpening(reason: string): void {
+    const cs = this.#opening;
+    if (cs !== null && !cs.dead) this.close(cs, reason);
   }
 
   /** Close `cs` (what was written goes first) and forget it. */
@@ -170,6 +185,11 @@ export class ChannelSet {
       else this.#failures++;
     }
     this.#stats.channelsLost++;
+    if (this.#opening === cs) {
+      this.#opening = null;
+      if (this.current === null && this.#host.needChannel()) this.ensure();
+      return;
+    }
     if (this.#current !== cs) return;
     this.#current = null;
     for (const other of this.#channels) {
@@ -233,7 +253,12 @@ export class ChannelSet {
     if (cs.dead) return;
     this.#channels.add(cs);
     this.#stats.channelsOpened++;
-    this.write(cs, this.#host.hello());
+    this.write(cs, this.#host.hello(channel));
+    if (opener.awaitsReply === true) {
+      // The peer verifies the channel first: it becomes current on the peer's HELLO (the session's `#onHello`).
+      if (!cs.dead) this.#opening = cs;
+      return;
+    }
     // Pipelined: frames follow the HELLO at once; a refused channel drops them and they go again.
     this.makeCurrent(cs);
   }

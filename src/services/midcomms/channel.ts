@@ -30,6 +30,11 @@ export interface Channel {
   write(bytes: Uint8Array): boolean;
   /** Ends the channel after what was written; the peer sees it lost. No `lost()` is reported back. */
   close(reason?: string): void;
+  /**
+   * A channel we opened: its random token, written in our HELLO, which the
+   * acceptor asks us to prove (`channel-verifier.ts`). Absent: no token.
+   */
+  readonly token?: Uint8Array;
 }
 
 /** Opens channels to one peer. */
@@ -39,4 +44,11 @@ export interface ChannelOpener {
    * when there is no path now (the session retries with back-off).
    */
   open(sink: ChannelSink): Channel | null;
+  /**
+   * The peer takes frames on a channel we open only once it verified that
+   * we opened it, and then answers our HELLO: write only the HELLO until
+   * that answer, then transmit on it. Absent or false: frames follow the
+   * HELLO at once (a refused channel drops them and they go again).
+   */
+  readonly awaitsReply?: boolean;
 }

@@ -30,6 +30,20 @@ export const DLM_CMD = Object.freeze({
    * node is fenced before it rejoins; a mesh node is not.
    */
   HELLO: 0x48,
+  /**
+   * Not in Linux: "prove that you opened the channel whose HELLO carried
+   * this token", sent on a one-shot transaction the asker opened on the
+   * claimed sender's instance (see `channel-verifier.ts`).
+   */
+  CHALLENGE: 0x43,
+  /** Not in Linux: the answer to a CHALLENGE, written on the channel it names. */
+  PROOF: 0x50,
+  /**
+   * Not in Linux: a one-use resume ticket, written by the acceptor on a
+   * channel it verified; the opener's next channel carries it in its HELLO
+   * and needs no CHALLENGE.
+   */
+  TICKET: 0x54,
 } as const);
 
 /** RCOM types that may travel raw (stateless) on a 3.2 path (§5.4). */
@@ -52,8 +66,10 @@ export const SIZE = Object.freeze({
   MIN_MSG: 88,
   MIN_RCOM: 48,
   MIN_FIN: 16,
-  /** The HELLO frame (header + 24 bytes of body). */
-  HELLO: 40,
+  /** The HELLO frame without its address (header + 40 bytes of body). */
+  HELLO: 56,
+  /** CHALLENGE, PROOF and TICKET frames (header + token + nonce + flags + pad). */
+  CHALLENGE: 40,
   /** Option TLVs start on this boundary. */
   OPTION_ALIGN: 8,
   /** An option TLV's own header: type u16, length u16, pad u32. */

@@ -8,7 +8,10 @@
  * ACK    header only, h_seq = n ("every sequence before n received")
  * FIN    an OPTS frame whose inner message is a bare 16-byte header with h_cmd FIN
  * HELLO  (ours) header | 16 u32 sid.inc | 20 u32 sid.gen | 24 u32 peer.inc | 28 u32 peer.gen | 32 u32 flags | 36 u32 0
- *        | 40.. the sender's mesh address (UTF-8, up to 4056 bytes), so an acceptor can open channels back
+ *        | 40 8 bytes channel token (random, the opener's; 0 in replies)
+ *        | 48 8 bytes resume ticket (the last TICKET the receiver gave us; 0: none)
+ *        | 56.. the sender's mesh address (UTF-8, up to 4040 bytes), so an acceptor can open channels back
+ * CHALLENGE / PROOF / TICKET (ours) header | 16 8 bytes token (ticket) | 24 8 bytes nonce (0) | 32 u32 flags | 36 u32 0 (40 bytes)
  * ```
  *
  * Nothing here keeps state; every function returns a new buffer it owns.
@@ -122,8 +125,15 @@ export const HELLO_REPLY = 0x1;
 /** HELLO flag: the channel is refused (stale session); the sender closes it. */
 export const HELLO_REFUSED = 0x2;
 
-/** Our channel handshake frame (see `hello.ts`). */
-export function encodeHello(version: number, nodeid: number, sid: SessionId, peer: SessionId | null, flags = 0, address = ''): Uint8Array {
+/** Bytes of a channel token and of a challenge nonce. */
+export const TOKEN_BYTES = 8;
+
+/**
+ * Our channel handshake frame (see `hello.ts`). `token`: the random token of
+ * a channel we opened (the acceptor asks us to prove it, `channel-verifier.ts`);
+ * absent (zero) in replies.
+ */
+export function encodeHello(version: number, nodeid: number, sid: SessionId, peer: SessionId | null, flags = 0, address = '', token?: Uint8Array, ticket?: Uint8Array): Uint8Array {
   const addr = new TextEncoder().encode(address);
   const length = SIZE.HELLO + addr.length;
   if (length > SIZE.MAX_MESSAGE) throw new RangeError(`HELLO address of ${addr.length} bytes is too long`);
@@ -137,6 +147,25 @@ export function encodeHello(version: number, nodeid: number, sid: SessionId, pee
   dv.setUint32(28, peer ? peer.gen >>> 0 : 0, true);
   dv.setUint32(32, flags >>> 0, true);
   dv.setUint32(36, 0, true);
+  if (token !== undefined) buf.set(token.subarray(0, TOKEN_BYTES), 40);
+  if (ticket !== undefined) buf.set(ticket.subarray(0, TOKEN_BYTES), 48);
+  return buf;
+}
+
+/** CHALLENGE flag (on the answer, in the challenge's own transaction): no channel of ours carries that token. */
+export const CHALLENGE_DENIED = 0x1;
+
+/**
+ * A CHALLENGE (`cmd` DLM_CMD.CHALLENGE) or a PROOF (`cmd` DLM_CMD.PROOF):
+ * the token of the channel in question and the asker's nonce; or a TICKET
+ * (`cmd` DLM_CMD.TICKET): the ticket as `token`, a zero nonce.
+ */
+export function encodeChallengeFrame(cmd: number, version: number, nodeid: number, token: Uint8Array, nonce: Uint8Array, flags = 0): Uint8Array {
+  const buf = new Uint8Array(SIZE.CHALLENGE);
+  writeHeader(buf, 0, version, 0, nodeid, SIZE.CHALLENGE, cmd);
+  buf.set(token.subarray(0, TOKEN_BYTES), 16);
+  buf.set(nonce.subarray(0, TOKEN_BYTES), 24);
+  put32(buf, 32, flags >>> 0);
   return buf;
 }
 

@@ -88,7 +88,9 @@ export type ParsedFrame =
   | { readonly kind: 'ack'; readonly version: number; readonly nodeid: number; readonly ack: number }
   /** `start`/`end`: the message (the whole frame). */
   | { readonly kind: 'raw'; readonly version: number; readonly nodeid: number; readonly cmd: number; readonly start: number; readonly end: number }
-  | { readonly kind: 'drop'; readonly version: number; readonly reason: DropReason };
+  | { readonly kind: 'drop'; readonly version: number; readonly reason: DropReason }
+  /** A CHALLENGE, PROOF or TICKET (`channel-verifier.ts`): token (ticket) at `at + 16`, nonce at `at + 24` (8 bytes each). */
+  | { readonly kind: 'challenge' | 'proof' | 'ticket'; readonly version: number; readonly nodeid: number; readonly flags: number; readonly at: number };
 
 const UTF8 = new TextDecoder('utf-8', { fatal: false });
 
@@ -144,6 +146,10 @@ export function parseFrame(buf: Uint8Array, at = 0, length = buf.length - at): P
       address: length > SIZE.HELLO ? UTF8.decode(buf.subarray(at + SIZE.HELLO, end)) : '',
     };
   }
+  if (cmd === DLM_CMD.CHALLENGE || cmd === DLM_CMD.PROOF || cmd === DLM_CMD.TICKET) {
+    if (length < SIZE.CHALLENGE) return dropped(version, 'tooShort');
+    return { kind: cmd === DLM_CMD.PROOF ? 'proof' : cmd === DLM_CMD.TICKET ? 'ticket' : 'challenge', version, nodeid, flags: u32(buf, at + 32), at };
+  }
 
   if (version === DLM_VERSION.V3_1) {
     // §5.4 item 5: the 3.1 path knows MSG and RCOM only.
@@ -180,6 +186,26 @@ export function parseFrame(buf: Uint8Array, at = 0, length = buf.length - at): P
       return dropped(version, 'badCmd');
   }
 }
+
+/** The channel token (`part` 0) or resume ticket (`part` 1) of a HELLO at `at` as a map key (hex; zero: none). */
+export function helloTokenKey(buf: Uint8Array, at: number, part: 0 | 1 = 0): string {
+  return hexKey(buf, at + 40 + 8 * part);
+}
+
+/** The token (`part` 0) or nonce (`part` 1) of a CHALLENGE/PROOF at `at`, as a map key (hex). */
+export function challengeKey(buf: Uint8Array, at: number, part: 0 | 1): string {
+  return hexKey(buf, at + 16 + 8 * part);
+}
+
+/** The 8 bytes at `buf[off]` as a map key (hex). */
+export function hexKey(buf: Uint8Array, off = 0): string {
+  let s = '';
+  for (let i = 0; i < 8; i++) s += (buf[off + i]! | 0x100).toString(16).slice(1);
+  return s;
+}
+
+/** The key of a token that was never set. */
+export const NO_TOKEN = '0000000000000000';
 
 /** `h_nodeid` of the message at `buf[at]`. */
 export function nodeidAt(buf: Uint8Array, at: number): number {

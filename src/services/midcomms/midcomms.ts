@@ -5,6 +5,10 @@
  * or relay died, the path changed) the session opens another on the best
  * remaining path and resends every unacknowledged message (§5.7).
  *
+ * A channel a peer opens on us is read only once the node its HELLO names
+ * proved it opened it (`channel-verifier.ts`): sessions take a peer's frames
+ * only from channels they can attribute to that peer.
+ *
  * ```ts
  * const mc = midcomms(router);
  * const s = mc.session(peerNodeId);
@@ -17,7 +21,9 @@ import { SVC_CMD } from '../../span/index.ts';
 import type { Router, Transaction } from '../../span/index.ts';
 import type { ChannelOpener } from './channel.ts';
 import { MidcommsError } from './errors.ts';
-import { frameLengthAt, parseFrame } from './frame-reader.ts';
+import { ChannelVerifier, newToken } from './channel-verifier.ts';
+import type { ChannelRefusal, VerifiableChannel, VerifierStats } from './channel-verifier.ts';
+import { frameLengthOrFail, parseFrame } from './frame-reader.ts';
 import { resolveMidcommsOptions } from './options.ts';
 import type { MidcommsOptions, ResolvedMidcommsOptions } from './options.ts';
 import { Session } from './session.ts';
@@ -38,6 +44,18 @@ export interface MidcommsServiceOptions extends MidcommsOptions {
    * @default 4096
    */
   maxSessions?: number;
+  /**
+   * A channel a peer opened waits this long for the proof that the node its
+   * HELLO names opened it (`channel-verifier.ts`), then is refused.
+   * @default 5000
+   */
+  verifyTimeoutMs?: number;
+  /**
+   * Channels waiting for that proof at once (each holds its HELLO, at most
+   * 4 KiB); a full table evicts the oldest one naming no current member,
+   * else refuses the newcomer. @default 64
+   */
+  maxPendingChannels?: number;
 }
 
 /** FNV-1a of the router's node id: a stable DLM node id (u32, not 0). */
@@ -59,27 +77,55 @@ export class Midcomms {
   readonly #sessions = new Map<string, Session>();
   readonly #service: { close(): void };
   readonly #membership: { unsubscribe(): void };
+  readonly #verifier: ChannelVerifier;
   #gen = 0;
   #closed = false;
-  /** Channels refused because the table of sessions was full, or did not start with a HELLO. */
+  /**
+   * Channels peers opened that we refused: not starting with a HELLO, a bad
+   * HELLO, never proven to be the claimed node's, or the table of sessions
+   * full (by reason: `verification().refused`).
+   */
   refusedChannels = 0;
 
   constructor(router: Router, options: MidcommsServiceOptions = {}) {
-    const { service, maxBatchBytes, maxSessions, ...engine } = options;
+    const { service, maxBatchBytes, maxSessions, verifyTimeoutMs, maxPendingChannels, ...engine } = options;
     this.#serviceName = service ?? 'midcomms';
     this.#maxBatchBytes = checkInt('maxBatchBytes', maxBatchBytes ?? 65536, 4096, 1 << 20);
     this.#maxSessions = checkInt('maxSessions', maxSessions ?? 4096, 1, 1 << 20);
+    const verifyTimeout = checkInt('verifyTimeoutMs', verifyTimeoutMs ?? 5000, 1, 3_600_000);
+    const maxPending = checkInt('maxPendingChannels', maxPendingChannels ?? 64, 1, 1 << 16);
     const inc = router.incarnation;
     this.#o = resolveMidcommsOptions(
       { ...(Number.isInteger(inc) && inc > 0 && inc <= 0xffffffff ? { incarnation: inc } : {}), ...engine },
       nodeidOf(router.nodeId),
     );
     this.#router = router;
+    this.#verifier = new ChannelVerifier({
+      clock: this.#o.clock,
+      version: this.#o.version,
+      nodeid: this.#o.nodeid,
+      maxPending,
+      verifyTimeoutMs: verifyTimeout,
+      self: router.nodeId,
+      challenge: (address, frame, answer) => this.#sendChallenge(address, frame, answer),
+      isMember: (address) => this.#router.members(this.#serviceName).some((m) => m.node === address),
+      verified: (address, channel, hello) => this.#verified(address, channel, hello),
+      refused: () => {
+        this.refusedChannels++;
+      },
+    });
     this.#service = router.serve(this.#serviceName, (tx) => this.#onTransaction(tx));
     // A node (re)joining the service: a session waiting for a path tries at once.
     this.#membership = router.members$(this.#serviceName).subscribe((e) => {
-      if (e.type === 'join') this.#sessions.get(e.member.node)?.pathAvailable();
+      if (e.type !== 'join') return;
+      this.#sessions.get(e.member.node)?.pathAvailable();
+      this.#verifier.memberJoined(e.member.node);
     });
+  }
+
+  /** How channels peers opened were verified or refused (see `channel-verifier.ts`). */
+  verification(): VerifierStats {
+    return this.#verifier.stats();
   }
 
   /** Our DLM node id (`h_nodeid` of what we send). */
@@ -136,6 +182,7 @@ export class Midcomms {
   destroy(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#verifier.close();
     for (const s of [...this.#sessions.values()]) s.close();
     this.#membership.unsubscribe();
     this.#service.close();
@@ -147,7 +194,9 @@ export class Midcomms {
       address: this.#router.nodeId,
       nextGen: () => ++this.#gen,
       onFenced: () => {
-        if (this.#sessions.get(node) === s) this.#sessions.delete(node);
+        if (this.#sessions.get(node) !== s) return;
+        this.#sessions.delete(node);
+        this.#verifier.forgetAddress(node);
       },
     });
     this.#sessions.set(node, s);
@@ -156,6 +205,8 @@ export class Midcomms {
 
   #opener(node: string): ChannelOpener {
     return {
+      // The peer verifies our channel (a CHALLENGE about its token) before it answers our HELLO.
+      awaitsReply: true,
       open: (sink) => {
         if (this.#closed) return null;
         let tx: Transaction;
@@ -164,7 +215,14 @@ export class Midcomms {
         } catch {
           return null; // no span of that node's instance now: the session retries
         }
-        const channel = new TransactionChannel(tx, { frameCmd: MIDCOMMS_FRAME_CMD, maxBatchBytes: this.#maxBatchBytes });
+        const { token, key } = newToken();
+        const channel: TransactionChannel = new TransactionChannel(tx, {
+          frameCmd: MIDCOMMS_FRAME_CMD,
+          maxBatchBytes: this.#maxBatchBytes,
+          token,
+          onEnd: () => this.#verifier.forgetOwn(key, channel),
+        });
+        this.#verifier.registerOwn(key, channel);
         channel.bind(sink);
         tx.rx$.subscribe({
           next: (m) => channel.receive(m.aux),
@@ -176,33 +234,87 @@ export class Midcomms {
     };
   }
 
-  /** A channel a peer opened: its first frame (a HELLO) names the peer. */
+  /**
+   * A transaction a peer opened: a channel (its first frame, a HELLO, claims
+   * an address; the verifier holds it until that node proves it opened it),
+   * or a CHALLENGE about one of our channels (answered, then closed).
+   */
   #onTransaction(tx: Transaction): void {
     let channel: TransactionChannel | null = null;
-    const refuse = (): void => {
-      this.refusedChannels++;
+    let first = true;
+    const closeTx = (): void => {
       try {
         tx.close();
       } catch {
         // gone already
       }
     };
+    const refuse = (reason: ChannelRefusal): void => {
+      this.#verifier.count(reason);
+      closeTx();
+    };
     tx.rx$.subscribe({
       next: (m) => {
         if (channel !== null) return channel.receive(m.aux);
-        if (m.aux.length === 0) return;
-        const check = frameLengthAt(m.aux, 0);
-        const hello = check.ok ? parseFrame(m.aux, 0, check.length) : null;
-        if (this.#closed || hello === null || hello.kind !== 'hello' || hello.address === '' || hello.address === this.#router.nodeId) return refuse();
-        const session = this.#sessions.get(hello.address) ?? this.#make(hello.address);
-        if (session === null) return refuse();
+        if (!first || m.aux.length === 0) return;
+        first = false;
+        const length = frameLengthOrFail(m.aux, 0);
+        const f = length < 0 ? null : parseFrame(m.aux, 0, length);
+        if (f?.kind === 'challenge') return this.#onChallenge(tx, m.aux, closeTx);
+        if (this.#closed) return refuse('closed');
+        if (f === null || f.kind !== 'hello') return refuse('notHello');
         channel = new TransactionChannel(tx, { frameCmd: MIDCOMMS_FRAME_CMD, maxBatchBytes: this.#maxBatchBytes });
-        channel.bind(session.accept(channel));
-        channel.receive(m.aux);
+        this.#verifier.admit(channel, m.aux, length, f.address, f.sid !== null);
       },
-      complete: () => (channel !== null ? channel.ended('closed by peer') : refuse()),
+      complete: () => {
+        if (channel !== null) channel.ended('closed by peer');
+        else if (first) refuse('notHello');
+      },
       error: (e: unknown) => channel?.ended(`lost: ${(e as Error)?.message ?? String(e)}`),
     });
+  }
+
+  /** A CHALLENGE: the PROOF goes on our channel with that token, else a denial on this transaction. */
+  #onChallenge(tx: Transaction, aux: Uint8Array, closeTx: () => void): void {
+    if (!this.#closed && !this.#verifier.answer(aux, 0)) {
+      try {
+        if (tx.canSend) tx.send(MIDCOMMS_FRAME_CMD, { aux: this.#verifier.denial(aux, 0) });
+      } catch {
+        // gone already
+      }
+    }
+    closeTx();
+  }
+
+  /** Sends a CHALLENGE to `address`'s instance on a transaction we open (what comes back on it is that node's). */
+  #sendChallenge(address: string, frame: Uint8Array, answer: (aux: Uint8Array) => void): { close(): void } | null {
+    if (this.#closed) return null;
+    let tx: Transaction;
+    try {
+      tx = this.#router.open(this.#serviceName, MIDCOMMS_SESSION_CMD, { node: address, aux: frame });
+    } catch {
+      return null;
+    }
+    tx.rx$.subscribe({ next: (m) => answer(m.aux), error: () => {} });
+    return {
+      close: () => {
+        try {
+          tx.close();
+        } catch {
+          // gone already
+        }
+      },
+    };
+  }
+
+  /** A channel proven to be `address`'s: to its session, HELLO first. */
+  #verified(address: string, channel: VerifiableChannel, hello: Uint8Array): ChannelRefusal | null {
+    if (this.#closed) return 'closed';
+    const session = this.#sessions.get(address) ?? this.#make(address);
+    if (session === null) return 'sessionsFull';
+    channel.bind(session.accept(channel));
+    channel.receive(hello);
+    return null;
   }
 }
 

@@ -75,6 +75,8 @@ export class Session {
   /** A sequenced frame arrived in this session (an ACK may have been lost with a channel). */
   #rxAny = false;
   #pumping = false;
+  /** The resume ticket the peer gave us (TICKET on a channel we opened): our next channel's HELLO carries it. */
+  #ticket: Uint8Array | null = null;
 
   readonly #shutdowns: ShutdownWaiters;
 
@@ -114,7 +116,7 @@ export class Session {
         },
         writable: () => this.#pump(),
         needChannel: () => this.#needChannel(),
-        hello: () => encodeHello(this.#o.version, this.#o.nodeid, this.#local, this.#remote, 0, this.#ctx.address),
+        hello: (channel) => encodeHello(this.#o.version, this.#o.nodeid, this.#local, this.#remote, 0, this.#ctx.address, channel.token, this.#ticket ?? undefined),
         ended: (cs) => {
           if (this.#rxChannel === cs) this.#rxChannel = null;
           this.#rx.channelEnded(cs);
@@ -340,6 +342,14 @@ export class Session {
       else this.#onHello(cs, p);
       return;
     }
+    // A PROOF for the channel verifier (a repeated challenge's answer, after the channel was verified): not session traffic.
+    if (p.kind === 'proof') return;
+    if (p.kind === 'ticket') {
+      // Only from the peer on a channel we opened (what comes back on it is the peer's).
+      if (cs.opener && cs.helloSeen) this.#ticket = buf.slice(p.at + 16, p.at + 24);
+      else this.#drop('badCmd');
+      return;
+    }
     if (!cs.helloSeen) {
       this.#stats.channelErrors.HELLO_EXPECTED++;
       this.#chans.close(cs, 'the first frame on a channel must be HELLO');
@@ -355,6 +365,7 @@ export class Session {
     if (p.kind === 'ack') this.#onAck(p.ack);
     else if (p.kind === 'opts') this.#onOpts(cs, buf, p);
     else if (p.kind === 'raw') this.#onRaw(buf.slice(p.start, p.end));
+    else this.#drop('badCmd'); // a CHALLENGE belongs on its own transaction
   }
 
   #onHello(cs: ChannelState, h: Extract<ParsedFrame, { kind: 'hello' }>): void {
@@ -393,10 +404,14 @@ export class Session {
       return;
     }
     cs.productive = true;
+    if (cs.opener) this.#chans.answered(cs);
     // A refused channel carries no session traffic: it names the ids, it does not establish.
     if (this.#peerVersion === DLM_VERSION.V3_2) this.#applyFin('versionDetected');
     const cur = this.#chans.current;
     const choice = chooseChannel(cs, cur, this.#peerNodeid, this.#o.nodeid);
+    // Both sides opened one: the lower node id's is kept; ours, still waiting for its answer, goes.
+    if (!cs.opener && this.#peerNodeid < this.#o.nodeid) this.#chans.closeOpening('duplicate channel');
+    if (choice === 'redundant') return this.#chans.close(cs, 'duplicate channel');
     if (choice === 'keep') return;
     this.#chans.makeCurrent(cs);
     if (cur !== null && choice !== 'adopt') this.#chans.close(cur, choice === 'follow' ? 'the peer opened a new channel' : 'duplicate channel');

@@ -26,6 +26,10 @@ export interface TransactionChannelOptions {
   readonly frameCmd: number;
   /** Largest aux of one batch message. */
   readonly maxBatchBytes: number;
+  /** The token of a channel we open (written in our HELLO, see `Channel.token`). */
+  readonly token?: Uint8Array;
+  /** Called once when the channel ends or is closed (the owner forgets its token). */
+  readonly onEnd?: () => void;
 }
 
 /**
@@ -52,6 +56,14 @@ export class TransactionChannel implements Channel {
   constructor(tx: Transaction, options: TransactionChannelOptions) {
     this.#tx = tx;
     this.#o = options;
+    if (options.token !== undefined) this.token = options.token;
+  }
+
+  readonly token?: Uint8Array;
+
+  /** The channel ended or was closed. */
+  get isEnded(): boolean {
+    return this.#ended;
   }
 
   /** Starts reporting to `sink`. The owner feeds the transaction's messages to `receive` / `ended`. */
@@ -99,6 +111,7 @@ export class TransactionChannel implements Channel {
     } catch {
       // already gone
     }
+    this.#o.onEnd?.();
   }
 
   #watchWritable(): void {
@@ -172,7 +185,10 @@ export class TransactionChannel implements Channel {
     } catch {
       // already gone
     }
-    if (!wasEnded) this.#sink?.lost(reason);
+    if (!wasEnded) {
+      this.#o.onEnd?.();
+      this.#sink?.lost(reason);
+    }
   }
 }
 

@@ -202,3 +202,48 @@ describe('encoded messages share a slab', () => {
     expect(a.length).toBe(DLM_MSG_FIXED_LEN + 5);
   });
 });
+
+describe('encodeMessage writes every field little-endian', () => {
+  it('matches a DataView encoding of the same fields, u32 above 2^31 and negative modes included (fast-check, fixed seed)', () => {
+    const u32 = fc.integer({ min: 0, max: 0xffffffff });
+    const mode = fc.integer({ min: -1, max: 5 });
+    const FIELDS = ['type', 'nodeid', 'pid', 'lkid', 'remid', 'parentLkid', 'parentRemid', 'exflags', 'sbflags', 'flags', 'lvbseq', 'hash', 'status', 'grmode', 'rqmode', 'bastmode', 'asts', 'result'] as const;
+    fc.assert(
+      fc.property(fc.array(u32, { minLength: 18, maxLength: 18 }), mode, fc.integer({ min: -200, max: 0 }), fc.uint8Array({ maxLength: 64 }), u32, (vals, rq, status, extra, lockspace) => {
+        const m = emptyMessage(MSG.REQUEST);
+        const r = m as unknown as Record<string, number>;
+        FIELDS.forEach((f, i) => (r[f] = vals[i]!));
+        m.rqmode = rq;
+        m.status = status;
+        m.extra = extra;
+        const h = { version: DLM_VERSION, lockspace, nodeid: vals[1]! };
+        const out = encodeMessage(h, m);
+        const want = new Uint8Array(DLM_MSG_FIXED_LEN + extra.length);
+        const dv = new DataView(want.buffer);
+        dv.setUint32(0, DLM_VERSION, true);
+        dv.setUint32(4, lockspace, true);
+        dv.setUint32(8, vals[1]!, true);
+        dv.setUint16(12, want.length, true);
+        dv.setUint8(14, 1); // h_cmd MSG
+        FIELDS.forEach((f, i) => dv.setInt32(16 + 4 * i, r[f]!, true));
+        want.set(extra, DLM_MSG_FIXED_LEN);
+        expect([...out]).toEqual([...want]);
+      }),
+      { seed: 10, numRuns: 300 },
+    );
+  });
+
+  it('encodes a message too big for the slab byte by byte, the same layout', () => {
+    const m = emptyMessage(MSG.CONVERT);
+    m.lkid = 0xfedcba98;
+    m.grmode = -1;
+    m.extra = new Uint8Array(3000).fill(7);
+    const out = encodeMessage(H, m);
+    const dv = new DataView(out.buffer, out.byteOffset, out.length);
+    expect(out.length).toBe(DLM_MSG_FIXED_LEN + 3000);
+    expect(dv.getUint16(12, true)).toBe(out.length);
+    expect(dv.getUint32(28, true)).toBe(0xfedcba98);
+    expect(dv.getInt32(68, true)).toBe(-1);
+    expect(out[DLM_MSG_FIXED_LEN + 2999]).toBe(7);
+  });
+});

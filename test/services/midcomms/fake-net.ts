@@ -74,7 +74,7 @@ export class FakeNode {
     let s = this.sessions.get(peer);
     if (s === undefined) {
       const resolved = resolveMidcommsOptions({ clock: this.net.clock, ...this.options });
-      s = new Session(peer, { open: (sink) => this.net.open(this, peer, sink) }, resolved, {
+      s = new Session(peer, { open: (sink) => this.net.open(this, peer, sink), awaitsReply: this.net.awaitsReply }, resolved, {
         address: this.name,
         nextGen: () => ++this.#gen,
         onFenced: () => this.sessions.delete(peer),
@@ -103,6 +103,8 @@ export class FakeNet {
   /** In-flight bytes per direction past which write() returns false. */
   highWaterMark = Number.POSITIVE_INFINITY;
   opened = 0;
+  /** Sessions made from now on write only the HELLO on a channel they open until the peer answers it (the router binding's mode, `ChannelOpener.awaitsReply`). */
+  awaitsReply = false;
 
   node(name: string, options: MidcommsOptions): FakeNode {
     const n = new FakeNode(this, name, options);
@@ -242,8 +244,9 @@ export function msgNumber(m: Uint8Array): number {
 }
 
 /** Two nodes `a` (nodeid 1) and `b` (nodeid 2), their sessions with each other, and what each received. */
-export function twoNodes(extra: { a?: MidcommsOptions; b?: MidcommsOptions } = {}) {
+export function twoNodes(extra: { a?: MidcommsOptions; b?: MidcommsOptions; awaitsReply?: boolean } = {}) {
   const net = new FakeNet();
+  net.awaitsReply = extra.awaitsReply ?? false;
   const A = net.node('a', { nodeid: 1, incarnation: 0xa1, ...extra.a });
   const B = net.node('b', { nodeid: 2, incarnation: 0xb1, ...extra.b });
   const a = A.session('b');

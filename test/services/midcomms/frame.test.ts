@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeAck, encodeDlmMessage, encodeFin, encodeHello, encodeOptions, encodeOpts } from '../../../src/services/midcomms/frame-encoder.ts';
-import { frameLengthAt, parseFrame } from '../../../src/services/midcomms/frame-reader.ts';
+import { CHALLENGE_DENIED, encodeAck, encodeChallengeFrame, encodeDlmMessage, encodeFin, encodeHello, encodeOptions, encodeOpts } from '../../../src/services/midcomms/frame-encoder.ts';
+import { NO_TOKEN, challengeKey, frameLengthAt, helloTokenKey, parseFrame } from '../../../src/services/midcomms/frame-reader.ts';
 
 /** Little-endian writer for hand-built frames. */
 function bytes(size: number, fields: Array<[offset: number, width: 1 | 2 | 4, value: number]>): Uint8Array {
@@ -89,11 +89,36 @@ describe('frame encoder: known answers', () => {
     expect(p).toMatchObject({ kind: 'opts', seq: 12, innerCmd: 5 });
   });
 
-  it('HELLO carries both session ids, flags and the address', () => {
+  it('HELLO carries both session ids, flags, the channel token, the resume ticket and the address', () => {
+    const token = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
+    const ticket = Uint8Array.from([9, 10, 11, 12, 13, 14, 15, 16]);
+    const t = encodeHello(0x00030002, 4, { inc: 0xabc, gen: 2 }, null, 0, 'n', token, ticket);
+    expect(t.length).toBe(57);
+    expect([...t.subarray(40, 48)]).toEqual([...token]);
+    expect([...t.subarray(48, 56)]).toEqual([...ticket]);
+    expect(String.fromCharCode(t[56]!)).toBe('n');
+    expect(helloTokenKey(t, 0, 0)).toBe('0102030405060708');
+    expect(helloTokenKey(t, 0, 1)).toBe('090a0b0c0d0e0f10');
     const h = encodeHello(0x00030002, 4, { inc: 0xabc, gen: 2 }, { inc: 0xdef, gen: 9 }, 1, 'node-x');
-    expect(h.length).toBe(46);
+    expect(h.length).toBe(62);
+    expect(helloTokenKey(h, 0, 0)).toBe(NO_TOKEN);
     expect(parseFrame(h)).toEqual({ kind: 'hello', version: 0x00030002, nodeid: 4, sid: { inc: 0xabc, gen: 2 }, peer: { inc: 0xdef, gen: 9 }, flags: 1, address: 'node-x' });
     expect(parseFrame(encodeHello(0x00030001, 4, { inc: 1, gen: 1 }, null))).toMatchObject({ peer: null, version: 0x00030001 });
+  });
+
+  it('CHALLENGE, PROOF and TICKET: 40 bytes, token at 16, nonce at 24, flags at 32', () => {
+    const token = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
+    const nonce = Uint8Array.from([0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8]);
+    for (const [cmd, kind] of [[0x43, 'challenge'], [0x50, 'proof'], [0x54, 'ticket']] as const) {
+      const f = encodeChallengeFrame(cmd, 0x00030002, 7, token, nonce, cmd === 0x43 ? CHALLENGE_DENIED : 0);
+      expect(f.length).toBe(40);
+      expect(f[14]).toBe(cmd);
+      expect(f[12]! | (f[13]! << 8)).toBe(40);
+      expect(parseFrame(f)).toEqual({ kind, version: 0x00030002, nodeid: 7, flags: cmd === 0x43 ? 1 : 0, at: 0 });
+      expect(challengeKey(f, 0, 0)).toBe('0102030405060708');
+      expect(challengeKey(f, 0, 1)).toBe('f1f2f3f4f5f6f7f8');
+      expect(parseFrame(f.subarray(0, 32), 0, 32)).toMatchObject({ kind: 'drop', reason: 'tooShort' });
+    }
   });
 
   it('encodeDlmMessage builds the 16-byte header in front of the body', () => {

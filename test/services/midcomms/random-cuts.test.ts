@@ -18,9 +18,10 @@ export interface RunResult {
   seqB: number;
 }
 
-export function randomCutsRun(seed: number, perSide: number, cutP: number, options: object = {}): RunResult {
+export function randomCutsRun(seed: number, perSide: number, cutP: number, options: object = {}, awaitsReply = false): RunResult {
   const rand = lcg(seed);
   const net = new FakeNet();
+  net.awaitsReply = awaitsReply;
   const A = net.node('a', { nodeid: 1, incarnation: 0xa1, windowMessages: 64, ...options });
   const B = net.node('b', { nodeid: 2, incarnation: 0xb1, windowMessages: 64, ...options });
   const a = A.session('b');
@@ -89,6 +90,15 @@ describe('exactly once, in order, under random cuts', () => {
       expect(r.retransmits, `seed ${seed}`).toBeGreaterThan(0);
     }, SOAK ? 600_000 : 30_000);
   }
+
+  it('openers that write only the HELLO until the peer answers it (the router binding, whose acceptor verifies channels first): same guarantee', () => {
+    const seed = 0x5eed3;
+    const r = randomCutsRun(seed, 3000, 0.02, {}, true);
+    expectExactlyOnce(r.gotB, 3000, `seed ${seed} a->b`);
+    expectExactlyOnce(r.gotA, 3000, `seed ${seed} b->a`);
+    expect(r.cuts, `seed ${seed}`).toBeGreaterThanOrEqual(100);
+    expect(r.retransmits, `seed ${seed}`).toBeGreaterThan(0);
+  });
 
   it('sessions starting near 2^32 wrap around with the same guarantee', () => {
     const r = randomCutsRun(0xbad5eed, 1500, 0.05, { windowMessages: 8, initialSeq: 2 ** 32 - 700 });

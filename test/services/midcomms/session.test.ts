@@ -50,4 +50,37 @@ describe('midcomms session over fake channels', () => {
     expect(a.stats().queueMessages).toBe(0);
     expect(b.stats().drops.duplicate + b.stats().drops.gap).toBeGreaterThanOrEqual(0);
   });
+
+  it('an opener that awaits the answer (the router binding) writes only its HELLO until the peer answers it, then transmits', async () => {
+    const { net, a, gotB } = twoNodes({ awaitsReply: true });
+    for (let i = 0; i < 5; i++) await a.send(msg(i));
+    const link = net.links[0]!;
+    expect(link.fwd.batches.map((f) => f[14])).toEqual([0x48]); // the HELLO alone
+    expect(a.stats().channels).toBe(1);
+    net.clock.advance(5000); // no second channel while the first waits for its answer
+    expect(net.links.length).toBe(1);
+    net.deliverOne(link, true);
+    const reply = link.rev.batches[0]!;
+    expect([reply[14], reply[32]! & 1]).toEqual([0x48, 1]); // the acceptor's answer (REPLY)
+    expect(link.fwd.batches.length).toBe(0);
+    net.deliverOne(link, false);
+    expect(link.fwd.batches.length).toBeGreaterThan(0); // now the messages
+    net.settle();
+    expect(gotB).toEqual([...Array(5).keys()]);
+    expect(a.stats().queueMessages).toBe(0);
+  });
+
+  it('both sides opening at once while awaiting answers end on one channel, the one the lower node id opened', async () => {
+    const { net, A, a, b, gotA, gotB } = twoNodes({ awaitsReply: true });
+    for (let i = 0; i < 20; i++) {
+      await a.send(msg(i));
+      await b.send(msg(100 + i));
+    }
+    expect(net.links.length).toBe(2);
+    net.settle();
+    expect(gotB).toEqual([...Array(20).keys()]);
+    expect(gotA).toEqual([...Array(20).keys()].map((i) => 100 + i));
+    expect(net.links.map((l) => l.from)).toEqual([A]); // a has node id 1
+    expect([a.stats().channels, b.stats().channels]).toEqual([1, 1]);
+  });
 });

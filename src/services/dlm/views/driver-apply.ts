@@ -11,7 +11,8 @@
  * - start passes `generation: view` and `departed`: nodes removed by some
  *   committed view after the one the lockspace runs and present again in the
  *   new one, or named by some committed view since with an incarnation other
- *   than the (known) one before (a restarted node: its old run's locks go);
+ *   than the last one a view named for it (a restarted node: its old run's
+ *   locks go; a view naming it with an unknown run, 0, is skipped over);
  * - `stopped` (lease expired, new term, view change, excluded): stop;
  *   granting again under the same view: start with the same members (resume,
  *   no recovery);
@@ -25,7 +26,7 @@ import { incarnationIn, type View } from './view-log.ts';
 /** What the driver does to the lockspace. */
 export type ApplyAction =
   | { readonly type: 'stop' }
-  | { readonly type: 'start'; readonly members: readonly NodeId[]; readonly generation?: number; readonly departed: readonly NodeId[] }
+  | { readonly type: 'start'; readonly members: readonly NodeId[]; readonly generation?: number; readonly departed: readonly NodeId[]; readonly left?: readonly NodeId[] }
   | { readonly type: 'fence'; readonly view: number };
 
 export interface ApplyState {
@@ -48,12 +49,16 @@ export interface ApplyState {
    * lock: two masters, an overlap).
    */
   readonly fresh: boolean;
+  /** Per node, the last run (incarnation) a committed view named for it (unknown: absent). */
+  readonly runs: Readonly<Record<number, number>>;
+  /** Nodes whose latest departure since `applied` was a clean leave (a view's `left`): passed as `left`, no slot recovery. */
+  readonly left: readonly NodeId[];
 }
 
 /** The lockspace starts stopped (on the mesh joined alone, so its first start always recovers with the others) until this node grants. */
 export function initApplyState(self: NodeId, voters: readonly NodeId[]): ApplyState {
   const v0: View = { view: 0, members: [...voters].sort((a, b) => a - b) };
-  return { self, applied: v0, running: false, committed: v0, removed: [], fresh: true };
+  return { self, applied: v0, running: false, committed: v0, removed: [], fresh: true, runs: {}, left: [] };
 }
 
 function union(a: readonly NodeId[], b: readonly NodeId[]): NodeId[] {
@@ -67,17 +72,30 @@ export function applyOutput(s: ApplyState, o: ViewsOutput): { state: ApplyState;
     case 'committed': {
       if (o.view <= s.committed.view) return { state: s, actions };
       const next: View = o.incarnations ? { view: o.view, members: [...o.members], incarnations: [...o.incarnations] } : { view: o.view, members: [...o.members] };
-      // Gone: left out, or restarted (a known incarnation replaced by another, or by an unknown one).
+      // Gone: left out, or restarted: named with a run other than the last one a view named for it (a view
+      // naming it with an unknown run, 0, says nothing: the run before and after it is compared, issue 14).
+      const runs = { ...s.runs };
       const gone = s.committed.members.filter((m) => {
         if (!o.members.includes(m)) return true;
-        const before = incarnationIn(s.committed, m);
-        return before !== 0 && before !== incarnationIn(next, m);
+        const now = incarnationIn(next, m);
+        const before = runs[m] ?? 0;
+        return now !== 0 && before !== 0 && now !== before;
       });
-      let t: ApplyState = { ...s, committed: next, removed: s.applied === null || s.fresh ? [] : union(s.removed, gone) };
+      for (const m of o.members) {
+        const r = incarnationIn(next, m);
+        if (r !== 0) runs[m] = r;
+      }
+      // A departure is a clean leave when the view names it in `left`; any other (a failure, a restart) replaces it.
+      const left = new Set(s.left);
+      for (const m of gone) {
+        if (o.left?.includes(m)) left.add(m);
+        else left.delete(m);
+      }
+      let t: ApplyState = { ...s, committed: next, runs, left: [...left].sort((a, b) => a - b), removed: s.applied === null || s.fresh ? [] : union(s.removed, gone) };
       if (!o.members.includes(s.self)) {
         if (t.running) actions.push({ type: 'stop' });
         if (t.applied !== null) actions.push({ type: 'fence', view: o.view });
-        t = { ...t, running: false, applied: null, removed: [], fresh: true };
+        t = { ...t, running: false, applied: null, removed: [], fresh: true, left: [] };
       } else if (t.running && t.applied !== null && t.applied.view !== o.view) {
         actions.push({ type: 'stop' });
         t = { ...t, running: false };
@@ -91,13 +109,16 @@ export function applyOutput(s: ApplyState, o: ViewsOutput): { state: ApplyState;
         actions.push({ type: 'start', members: c.members, generation: c.view, departed: [] });
       } else if (s.applied.view !== c.view) {
         if (s.running) actions.push({ type: 'stop' });
-        actions.push({ type: 'start', members: c.members, generation: c.view, departed: s.removed.filter((m) => c.members.includes(m)) });
+        const departed = s.removed.filter((m) => c.members.includes(m));
+        // Clean leavers among those this start recovers as departed (left out, or back again): no slot recovery.
+        const left = s.fresh ? [] : s.left.filter((m) => !c.members.includes(m) || departed.includes(m));
+        actions.push({ type: 'start', members: c.members, generation: c.view, departed, ...(left.length > 0 ? { left } : {}) });
       } else if (!s.running) {
         actions.push({ type: 'start', members: c.members, departed: [] });
       } else {
         return { state: s, actions }; // a lease extension
       }
-      return { state: { ...s, applied: c, running: true, removed: [], fresh: false }, actions };
+      return { state: { ...s, applied: c, running: true, removed: [], fresh: false, left: [] }, actions };
     }
     case 'stopped':
       if (!s.running) return { state: s, actions };

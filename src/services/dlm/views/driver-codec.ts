@@ -125,20 +125,30 @@ function entry(v: unknown, voters: readonly NodeId[]): Entry {
   }
   if (o.kind !== 'view') throw new Bad('bad-field', `entry kind ${String(o.kind)}`);
   const withIncarnations = 'incarnations' in o;
-  exactKeys(o, withIncarnations ? ['term', 'kind', 'view', 'members', 'incarnations'] : ['term', 'kind', 'view', 'members'], 'view entry');
+  const withLeft = 'left' in o;
+  exactKeys(o, ['term', 'kind', 'view', 'members', ...(withIncarnations ? ['incarnations'] : []), ...(withLeft ? ['left'] : [])], 'view entry');
   const view = count(o, 'view');
   if (view < 1) throw new Bad('bad-field', 'a view entry numbers a view >= 1');
   if (!Array.isArray(o.members) || o.members.length === 0 || o.members.length > voters.length) throw new Bad('bad-field', 'view members must be a non-empty list of voters');
   const members = o.members.map((m, i) => voter(m, voters, `members[${i}]`));
   for (let i = 1; i < members.length; i++) if (members[i]! <= members[i - 1]!) throw new Bad('bad-field', 'view members must be sorted and distinct');
-  if (!withIncarnations) return { term, kind: 'view', view, members };
+  // Clean leavers: a non-empty, sorted, distinct list of voters that are not members.
+  let left: NodeId[] | null = null;
+  if (withLeft) {
+    if (!Array.isArray(o.left) || o.left.length === 0 || o.left.length > voters.length) throw new Bad('bad-field', 'view left must be a non-empty list of voters');
+    left = o.left.map((m, i) => voter(m, voters, `left[${i}]`));
+    for (let i = 1; i < left.length; i++) if (left[i]! <= left[i - 1]!) throw new Bad('bad-field', 'view left must be sorted and distinct');
+    if (left.some((m) => members.includes(m))) throw new Bad('bad-field', 'view left must not name a member');
+  }
+  const base = { term, kind: 'view' as const, view, members, ...(left ? { left } : {}) };
+  if (!withIncarnations) return base;
   // One incarnation per member: a u32 (a router's run incarnation), 0 = unknown.
   if (!Array.isArray(o.incarnations) || o.incarnations.length !== members.length) throw new Bad('bad-field', 'view incarnations must be a list as long as members');
   const incarnations = o.incarnations.map((x, i) => {
     if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > 0xffffffff) throw new Bad('bad-field', `incarnations[${i}] must be a u32, got ${String(x)}`);
     return x;
   });
-  return { term, kind: 'view', view, members, incarnations };
+  return { ...base, incarnations };
 }
 
 function message(v: unknown, voters: readonly NodeId[], self: NodeId): Message {

@@ -133,6 +133,23 @@ export class MembershipTracker {
     return Object.fromEntries(this.#incarnations);
   }
 
+  /**
+   * The run to name each of `members` with (a proposal's incarnations): the
+   * run seen serving the lockspace, else (a member `proposal` kept from the
+   * committed view, not seen serving) the run the views last named for it;
+   * absent when unknown (the leader then leaves that member out of a view
+   * naming runs). Never the last run merely *seen* of a node not serving:
+   * that may be a dead run the views already replaced.
+   */
+  runsOf(members: readonly NodeId[]): Record<number, number> {
+    const out: Record<number, number> = {};
+    for (const n of members) {
+      const r = this.#alive.includes(n) ? this.#incarnations.get(n) : this.#named.get(n);
+      if (r !== undefined && r !== 0) out[n] = r;
+    }
+    return out;
+  }
+
   /** Restarted nodes still waiting to be left out by a committed view. */
   get pendingDeparture(): readonly NodeId[] {
     return [...this.#pending].sort((a, b) => a - b);

@@ -31,6 +31,7 @@ import type { ViewsDriverOptions } from './driver-options.ts';
 import { MemoryViewsStore, type ViewsStore } from './driver-store.ts';
 import { MembershipTracker } from './driver-membership.ts';
 import { ViewsDriver, type ViewsTarget } from './driver.ts';
+import { clearLeftMarker, cleanlyLeft, serveLeftMarker } from './clean-leave.ts';
 import type { NodeId } from './types.ts';
 
 export { VIEWS_CMD, VIEWS_CHANNEL_CMD } from './driver-channels.ts';
@@ -68,7 +69,11 @@ export interface MeshViews {
   readonly channels: ChannelStats;
   /** This node serves the membership service now (not while rejoining). */
   readonly serving: boolean;
-  /** Stop the driver, withdraw both services. */
+  /**
+   * Leave cleanly: announce it (clean-leave.ts: the `dlm-left:<name>`
+   * tombstone, so the others recover this node without `recoverSlot`), then
+   * stop the driver and withdraw both services.
+   */
   close(): void;
 }
 
@@ -101,6 +106,7 @@ export function memberNodeid(m: Member, self: NodeId): NodeId {
 export function startMeshViews(router: Router, name: string, membership: string, self: NodeId, options: MeshViewsOptions, target: ViewsTarget, defaultClock?: Clock, transportService?: string): MeshViews {
   const { store, clock, ...driverOptions } = options;
   const service = viewsService(name);
+  clearLeftMarker(router, name); // joining again: no longer gone
   const viewsClock = clock ?? defaultClock ?? systemClock;
   // The driver validates the voters (and throws on bad ones) before any channel opens.
   const channels = new ViewsChannels({
@@ -146,11 +152,13 @@ export function startMeshViews(router: Router, name: string, membership: string,
       else if (!absentSince.has(v)) absentSince.set(v, now);
     }
     const p = tracker.proposal(answering());
-    const incs = tracker.incarnations;
-    const key = p.map((n) => `${n}:${incs[n] ?? 0}`).join(',');
+    const incs = tracker.runsOf(p);
+    // Voters that announced a clean leave and no longer serve the lockspace (a rejoin withdraws the tombstone).
+    const left = [...cleanlyLeft(router, name)].filter((n) => !serving.has(n) && driver.config.views.voters.includes(n)).sort((a, b) => a - b);
+    const key = `${p.map((n) => `${n}:${incs[n] ?? 0}`).join(',')}/${left.join(',')}`;
     if (key === last) return;
     last = key;
-    driver.propose(p, incs);
+    driver.propose(p, incs, left);
   };
   // members() drops a node as soon as its last live path is gone, while
   // members$ reports the leave only after the router's down grace: look
@@ -208,6 +216,9 @@ export function startMeshViews(router: Router, name: string, membership: string,
       return marker !== null;
     },
     close() {
+      if (closed) return;
+      // Announced before the membership is withdrawn: a peer sees the tombstone first (spans keep their order per path).
+      serveLeftMarker(router, name);
       closed = true;
       viewsClock.clearTimeout(poll);
       subs.unsubscribe();

@@ -34,7 +34,7 @@ export interface ViewsTarget {
   /** Stop locking (idempotent). */
   stop(): void;
   /** Start with these members; run recovery when they changed or `departed` names re-added nodes. */
-  start(members: readonly NodeId[], opts: { generation?: number; departed?: readonly NodeId[] }): void;
+  start(members: readonly NodeId[], opts: { generation?: number; departed?: readonly NodeId[]; left?: readonly NodeId[] }): void;
   /** While set and returning false, the lockspace acts as stopped. */
   setGate(fn: (() => boolean) | null): void;
   /** This node was excluded: fail every lock it owns with `status` and forget all state (it rejoins fresh). */
@@ -291,12 +291,14 @@ export class ViewsDriver {
 
   /**
    * The members this node sees now (this node is always added, with its own
-   * incarnation), and the incarnation of each where known.
+   * incarnation), the incarnation of each where known, and the voters it saw
+   * leave the lockspace cleanly (`left`: a view leaving them out names them,
+   * and the lockspace recovers them without `recoverSlot`, spec §4.1).
    */
-  propose(members: readonly NodeId[], incarnations: Readonly<Record<number, number>> = {}): void {
+  propose(members: readonly NodeId[], incarnations: Readonly<Record<number, number>> = {}, left: readonly NodeId[] = []): void {
     if (this.#closed) return;
     const incs = { ...incarnations, [this.self]: this.#incarnation };
-    this.#run({ type: 'propose', now: this.#clock.now(), members: [...new Set([this.self, ...members])], incarnations: incs });
+    this.#run({ type: 'propose', now: this.#clock.now(), members: [...new Set([this.self, ...members])], incarnations: incs, ...(left.length > 0 ? { left: left.filter((n) => n !== this.self) } : {}) });
   }
 
   /** Stop timers and outputs; the lockspace's gate stays closed. Idempotent. */
@@ -400,7 +402,7 @@ export class ViewsDriver {
       case 'start':
         this.#stats.starts++;
         if (a.generation !== undefined) this.#stats.recoveries++;
-        if (t) this.#act(() => t.start(a.members, { ...(a.generation !== undefined ? { generation: a.generation } : {}), ...(a.departed.length > 0 ? { departed: a.departed } : {}) }));
+        if (t) this.#act(() => t.start(a.members, { ...(a.generation !== undefined ? { generation: a.generation } : {}), ...(a.departed.length > 0 ? { departed: a.departed } : {}), ...(a.left && a.left.length > 0 ? { left: a.left } : {}) }));
         return;
       case 'fence':
         this.#stats.fences++;

@@ -53,6 +53,7 @@ export function initViewsState(config: ViewsConfig, now: number, persisted?: Per
     leaseUntil: 0,
     desired: null,
     desiredIncarnations: [],
+    desiredLeft: [],
     incarnation,
     grantingView: null,
     grantingUntil: 0,
@@ -72,6 +73,10 @@ interface Ctx {
   out: Message[];
   outputs: ViewsOutput[];
   now: number;
+}
+
+function isVoter(s: ViewsState, n: NodeId): boolean {
+  return s.config.voters.includes(n);
 }
 
 function others(s: ViewsState): NodeId[] {
@@ -109,19 +114,32 @@ function sendAppends(c: Ctx): void {
  * already has these members with these incarnations. A member named again with a new incarnation
  * restarted: that makes a new view (the lockspace recovers, purging its old run's locks).
  */
-function viewEntryFor(s: ViewsState, desired: readonly NodeId[] | null, incarnations: readonly number[]): Entry | null {
-  if (!desired || !validMembers(desired, s.config.voters, s.config.self)) return null;
+function viewEntryFor(s: ViewsState, desired: readonly NodeId[] | null, incarnations: readonly number[], cleanlyLeft: readonly NodeId[] = []): Entry | null {
+  if (!desired) return null;
+  // A view naming runs names every member's run: a member of unknown run (0) is left out, never named 0.
+  // Named 0, its restart could not be told from its old run by the next view (issue 14: every member
+  // must see a restarted node as departed), and it could not grant under that view anyway.
+  let members = desired;
+  let runs = desired.map((_, i) => incarnations[i] ?? 0);
+  if (runs.some((x) => x !== 0) && runs.some((x) => x === 0)) {
+    const keep = desired.map((_, i) => runs[i] !== 0);
+    members = desired.filter((_, i) => keep[i]);
+    runs = runs.filter((_, i) => keep[i]);
+  }
+  if (!validMembers(members, s.config.voters, s.config.self)) return null;
   const last = viewAt(s.log, s.log.length, s.config.voters);
-  if (sameView(last, desired, incarnations)) return null;
-  const entry = { term: s.currentTerm, kind: 'view' as const, view: last.view + 1, members: desired };
-  return incarnations.some((x) => x !== 0) ? { ...entry, incarnations: desired.map((_, i) => incarnations[i] ?? 0) } : entry;
+  if (sameView(last, members, runs)) return null;
+  // Members of the latest view this one leaves out after a clean leave (no slot recovery for them, §4.1).
+  const left = last.members.filter((m) => !members.includes(m) && cleanlyLeft.includes(m));
+  const entry = { term: s.currentTerm, kind: 'view' as const, view: last.view + 1, members, ...(runs.some((x) => x !== 0) ? { incarnations: runs } : {}) };
+  return left.length > 0 ? { ...entry, left } : entry;
 }
 
 function becomeLeader(c: Ctx): void {
   const s = c.s;
   const next: Record<number, number> = {};
   for (const v of others(s)) next[v] = s.log.length + 1;
-  const entry = viewEntryFor(s, s.desired, s.desiredIncarnations) ?? { term: s.currentTerm, kind: 'noop' as const };
+  const entry = viewEntryFor(s, s.desired, s.desiredIncarnations, s.desiredLeft) ?? { term: s.currentTerm, kind: 'noop' as const };
   c.s = { ...s, role: 'leader', votes: [], nextIndex: next, matchIndex: {}, ackAt: {}, readyAt: c.now + s.config.lease, leaseIssued: 0, log: [...s.log, entry] };
   if (c.s.config.voters.length === 1) advanceCommit(c);
   sendAppends(c);
@@ -229,7 +247,7 @@ function finish(c: Ctx): StepResult {
   if (cv.view > s.lastCommittedView) {
     for (let i = 1; i <= s.commitIndex; i++) {
       const e = s.log[i - 1]!;
-      if (e.kind === 'view' && e.view > s.lastCommittedView) c.outputs.push(e.incarnations ? { type: 'committed', view: e.view, members: e.members, incarnations: e.incarnations } : { type: 'committed', view: e.view, members: e.members });
+      if (e.kind === 'view' && e.view > s.lastCommittedView) c.outputs.push({ type: 'committed', view: e.view, members: e.members, ...(e.incarnations ? { incarnations: e.incarnations } : {}), ...(e.left ? { left: e.left } : {}) });
     }
     s = { ...s, lastCommittedView: cv.view };
   }
@@ -272,9 +290,10 @@ export function step(state: ViewsState, event: ViewsEvent): StepResult {
       const desired = [...new Set(event.members)].sort((a, b) => a - b);
       const incs = event.incarnations;
       const desiredIncarnations = desired.map((n) => (incs && Number.isSafeInteger(incs[n]) && incs[n]! > 0 ? incs[n]! : 0));
-      c.s = { ...c.s, desired, desiredIncarnations };
+      const desiredLeft = [...new Set(event.left ?? [])].filter((n) => isVoter(c.s, n)).sort((a, b) => a - b);
+      c.s = { ...c.s, desired, desiredIncarnations, desiredLeft };
       if (c.s.role === 'leader') {
-        const e = viewEntryFor(c.s, desired, desiredIncarnations);
+        const e = viewEntryFor(c.s, desired, desiredIncarnations, desiredLeft);
         if (e) {
           c.s = { ...c.s, log: [...c.s.log, e] };
           sendAppends(c);

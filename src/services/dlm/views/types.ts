@@ -14,7 +14,15 @@ export type NodeId = number;
  * (its old locks are purged). 0 means unknown.
  */
 export type Entry =
-  | { readonly term: number; readonly kind: 'view'; readonly view: number; readonly members: readonly NodeId[]; readonly incarnations?: readonly number[] }
+  | {
+      readonly term: number;
+      readonly kind: 'view';
+      readonly view: number;
+      readonly members: readonly NodeId[];
+      readonly incarnations?: readonly number[];
+      /** Members of the previous view this one leaves out that left cleanly (released the lockspace; spec §4.1: not a failure). Absent: none. */
+      readonly left?: readonly NodeId[];
+    }
   | { readonly term: number; readonly kind: 'noop' };
 
 /** What survives a crash (Raft Figure 2, "persistent state on all servers"). */
@@ -54,13 +62,20 @@ export type ViewsEvent =
    * The members this node can see (spans serving the lockspace, live midcomms incarnations), with the
    * incarnation of each where known (absent or 0: unknown).
    */
-  | { readonly type: 'propose'; readonly now: number; readonly members: readonly NodeId[]; readonly incarnations?: Readonly<Record<number, number>> }
+  | {
+      readonly type: 'propose';
+      readonly now: number;
+      readonly members: readonly NodeId[];
+      readonly incarnations?: Readonly<Record<number, number>>;
+      /** Voters this node saw leave the lockspace cleanly (a leader names those its next view leaves out in the entry's `left`). */
+      readonly left?: readonly NodeId[];
+    }
   /** The node restarts after a crash with what it persisted (volatile state is lost), as run `incarnation` (@default 0: unknown). */
   | { readonly type: 'restart'; readonly now: number; readonly persisted: Persisted; readonly incarnation?: number };
 
 /** Signals for the lockspace and its `state$`. */
 export type ViewsOutput =
-  | { readonly type: 'committed'; readonly view: number; readonly members: readonly NodeId[]; readonly incarnations?: readonly number[] }
+  | { readonly type: 'committed'; readonly view: number; readonly members: readonly NodeId[]; readonly incarnations?: readonly number[]; readonly left?: readonly NodeId[] }
   /** This node may grant under `view` until `until` (exclusive); repeated when the lease is extended. */
   | { readonly type: 'granting'; readonly view: number; readonly until: number }
   /** This node stops granting (it stopped at the latest at the `until` of its last `granting`). */
@@ -120,6 +135,8 @@ export interface ViewsState extends Persisted {
   readonly desired: readonly NodeId[] | null;
   /** Their incarnations, parallel to `desired` (0: unknown). */
   readonly desiredIncarnations: readonly number[];
+  /** Voters this node last saw leave cleanly (from its last proposal). */
+  readonly desiredLeft: readonly NodeId[];
   /**
    * This run's incarnation (volatile; 0: unknown). A node grants only under a committed view naming it
    * with exactly this incarnation: with a non-zero one, never under view 0 (the voters, incarnations

@@ -66,3 +66,16 @@ describe('views codec', () => {
     d.close();
   });
 });
+
+describe('views codec: a view entry naming clean leavers (left)', () => {
+  const append = (entries: unknown[]): Uint8Array =>
+    new TextEncoder().encode(JSON.stringify({ type: 'append', from: 1, to: 2, term: 1, prevIndex: 0, prevTerm: 0, entries, leaderCommit: 0, sentAt: 0, leaseUntil: 0 }));
+  it('round-trips a view with left and refuses a left that is empty, unsorted, not voters or names a member', () => {
+    const ok = decodeViewsMessage(append([{ term: 1, kind: 'view', view: 2, members: [1, 2], incarnations: [11, 22], left: [3] }]), VOTERS, 2);
+    expect(ok.ok && ok.message.type === 'append' && ok.message.entries[0]).toEqual({ term: 1, kind: 'view', view: 2, members: [1, 2], incarnations: [11, 22], left: [3] });
+    for (const left of [[], [3, 3], [4], [2], 'x']) {
+      const r = decodeViewsMessage(append([{ term: 1, kind: 'view', view: 2, members: [1, 2], left }]), VOTERS, 2);
+      expect(r.ok, JSON.stringify(left)).toBe(false);
+    }
+  });
+});

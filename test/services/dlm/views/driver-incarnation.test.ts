@@ -19,6 +19,7 @@ import { applyOutput, initApplyState } from '../../../../src/services/dlm/views/
 import { MembershipTracker } from '../../../../src/services/dlm/views/driver-membership.ts';
 import { REJOIN_BY_INCARNATION_STATE } from '../../../../src/services/dlm/views/index.ts';
 import { incarnationIn, viewAt } from '../../../../src/services/dlm/views/view-log.ts';
+import { initViewsState, resolveViewsOptions, step } from '../../../../src/services/dlm/views/index.ts';
 import { FakeCluster, type Node } from './driver-harness.ts';
 
 /** The latest committed view at `n`. */
@@ -184,5 +185,51 @@ describe('applyOutput: a fresh lockspace names nobody departed', () => {
     ran = applyOutput(ran, { type: 'granting', view: 1, until: 1e9 }).state;
     for (const o of [...common.slice(1), v(4, [11, 20, 30])]) ran = applyOutput(ran, o).state;
     expect(applyOutput(ran, { type: 'granting', view: 4, until: 1e9 }).actions.at(-1)).toEqual({ type: 'start', members: [1, 2, 3], generation: 4, departed: [1, 2] });
+  });
+});
+
+describe('a view naming runs names every member with its run (issue 14)', () => {
+  it('a leader told of a member with an unknown run (0) next to known ones leaves it out: never a view naming it 0', () => {
+    const s0 = { ...initViewsState(resolveViewsOptions({ self: 1, voters: [1, 2, 3], seed: 1 }), 0, undefined, undefined, 11), role: 'leader' as const, currentTerm: 1 };
+    const r = step(s0, { type: 'propose', now: 1, members: [1, 2, 3], incarnations: { 1: 11, 2: 22 } });
+    expect(r.state.log.at(-1)).toEqual({ term: 1, kind: 'view', view: 1, members: [1, 2], incarnations: [11, 22] });
+    // Only unknown runs (the pure module's own tests, no incarnations at all): named as before, without runs.
+    const u = { ...initViewsState(resolveViewsOptions({ self: 1, voters: [1, 2, 3], seed: 1 }), 0), role: 'leader' as const, currentTerm: 1 };
+    expect(step(u, { type: 'propose', now: 1, members: [1, 2] }).state.log.at(-1)).toEqual({ term: 1, kind: 'view', view: 1, members: [1, 2] });
+    // Left with less than a majority once the unknown ones are out: no view.
+    const few = step(s0, { type: 'propose', now: 1, members: [1, 2, 3], incarnations: { 1: 11 } });
+    expect(few.state.log).toEqual([]);
+  });
+
+  it('applyOutput compares a member run with the last run a view named for it, skipping a view that named it 0 (a restart across it is departed, no restart is not)', () => {
+    const v = (view: number, incarnations: number[]) => ({ type: 'committed' as const, view, members: [1, 2, 3], incarnations });
+    const startAfter = (views: ReturnType<typeof v>[]) => {
+      let s = applyOutput(initApplyState(1, [1, 2, 3]), v(1, [10, 20, 30])).state;
+      s = applyOutput(s, { type: 'granting', view: 1, until: 1e9 }).state;
+      for (const o of views) s = applyOutput(s, o).state;
+      const last = views.at(-1)!.view;
+      return applyOutput(s, { type: 'granting', view: last, until: 1e9 }).actions.at(-1);
+    };
+    // Node 3 restarted (run 31) across a view naming it 0: departed (before: compared 0 with 31, not departed).
+    expect(startAfter([v(2, [10, 20, 0]), v(3, [10, 20, 31])])).toEqual({ type: 'start', members: [1, 2, 3], generation: 3, departed: [3] });
+    // Node 3 did not restart (run 30 again): not departed (before: 30 -> 0 counted as a restart).
+    expect(startAfter([v(2, [10, 20, 0]), v(3, [10, 20, 30])])).toEqual({ type: 'start', members: [1, 2, 3], generation: 3, departed: [] });
+  });
+
+  it('the tracker names a member kept by the majority fill with the run the views named, not a run merely seen; unknown: not named', () => {
+    const t = new MembershipTracker(1, [1, 2, 3, 4, 5], { byIncarnation: true });
+    t.observe([{ nodeid: 2, incarnation: 20 }, { nodeid: 4, incarnation: 41 }]);
+    t.learnLog([{ term: 1, kind: 'view', view: 1, members: [1, 2, 3, 4], incarnations: [10, 20, 30, 40] }]);
+    t.committed([1, 2, 3, 4]);
+    // Only 1 serves now; 3 and 4 answer the leader (restarted or cut from the lockspace's spans).
+    t.observe([]);
+    const p = t.proposal(new Set([3, 4]));
+    expect(p).toEqual([1, 3, 4]);
+    // 4 was last seen as run 41, but the views named 40: the fill keeps the committed member as named.
+    expect(t.runsOf(p)).toEqual({ 3: 30, 4: 40 });
+    // A member the views never named with a run (view 0) has no run to name.
+    const fresh = new MembershipTracker(1, [1, 2, 3], { byIncarnation: true });
+    fresh.observe([]);
+    expect(fresh.runsOf(fresh.proposal(new Set([2, 3])))).toEqual({});
   });
 });

@@ -85,7 +85,8 @@ export class MeshLikeCluster extends FakeCluster {
           if (since !== undefined && at > since) answering.add(Number(id));
         }
       }
-      n.driver.propose(t.proposal(answering), t.incarnations);
+      const p = t.proposal(answering);
+      n.driver.propose(p, t.runsOf(p));
     }
   }
 }
