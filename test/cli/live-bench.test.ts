@@ -81,8 +81,11 @@ describe('dmsg bench ADDR SERVICE', () => {
   it('--rate: sends on a schedule (never ahead of it) and prints a progress line each second', async () => {
     const { r, stderr } = await bench(['--rate', '500', '--duration', '1.2']);
     expect(r.rate).toBe(500);
-    // At most what the schedule allowed by the end (500/s x 1.2 s, plus the one due at t0), and most of it on a loaded machine.
-    expect(r.sent).toBeLessThanOrEqual(601);
+    // Never ahead of the schedule: at most what it allowed by the run's measured end (500/s x the
+    // elapsed time, plus the one due at t0). The nominal 1.2 s is not the bound: on a loaded
+    // machine the end-of-run timer fires late and sending rightly goes on until it does.
+    // (A timer may also read a hair early on performance.now(), hence the nominal 1.2 s as the floor.)
+    expect(r.sent).toBeLessThanOrEqual(Math.floor(Math.max(1.2, r.durationS) * 500) + 1);
     expect(r.sent).toBeGreaterThan(0);
     expect(r.latency!.samples).toBe(r.sent);
     expect(stderr).toMatch(/^bench: 1\.\d s {2}sent [\d,]+ {2}echoed [\d,]+ {2}~[\d,.]+ msgs\/s$/m);
