@@ -16,19 +16,23 @@ afterEach(async () => {
   mesh = null;
 });
 
+/** Two linked routers with midcomms on one ManualClock, each scraped by its own registry. */
+async function twoRouters() {
+  mesh = createMesh(2, [[0, 1]]);
+  const clock = new ManualClock();
+  const [m0, m1] = mesh.routers.map((r) => midcomms(r, { clock })) as [Midcomms, Midcomms];
+  services.push(m0, m1);
+  await until(() => midcommsReachable(mesh!, 0, 1), 'midcomms span');
+  const registry0 = new MetricsRegistry();
+  registry0.register('midcomms', midcommsCollector(m0));
+  const registry1 = new MetricsRegistry();
+  registry1.register('midcomms', midcommsCollector(m1));
+  return { clock, m0, m1, id0: mesh.routers[0]!.nodeId, id1: mesh.routers[1]!.nodeId, registry0, registry1 };
+}
+
 describe('midcomms metrics', () => {
   it('counts sent, delivered and acknowledged messages per peer session', async () => {
-    mesh = createMesh(2, [[0, 1]]);
-    const clock = new ManualClock();
-    const [m0, m1] = mesh.routers.map((r) => midcomms(r, { clock })) as [Midcomms, Midcomms];
-    services.push(m0, m1);
-    const id0 = mesh.routers[0]!.nodeId;
-    const id1 = mesh.routers[1]!.nodeId;
-    await until(() => midcommsReachable(mesh!, 0, 1), 'midcomms span');
-    const registry = new MetricsRegistry();
-    registry.register('midcomms', midcommsCollector(m0));
-    const registry1 = new MetricsRegistry();
-    registry1.register('midcomms', midcommsCollector(m1));
+    const { clock, m0, m1, id0, id1, registry0: registry, registry1 } = await twoRouters();
     expect(sum(parseExposition(registry.render()), 'dmsg_midcomms_sessions')).toBe(0);
 
     const got: number[] = [];
@@ -51,17 +55,7 @@ describe('midcomms metrics', () => {
   });
 
   it("shows the channel verifier's figures: channels proven, CHALLENGEs and PROOFs, refusals by reason", async () => {
-    mesh = createMesh(2, [[0, 1]]);
-    const clock = new ManualClock();
-    const [m0, m1] = mesh.routers.map((r) => midcomms(r, { clock })) as [Midcomms, Midcomms];
-    services.push(m0, m1);
-    const id0 = mesh.routers[0]!.nodeId;
-    const id1 = mesh.routers[1]!.nodeId;
-    await until(() => midcommsReachable(mesh!, 0, 1), 'midcomms span');
-    const registry0 = new MetricsRegistry();
-    registry0.register('midcomms', midcommsCollector(m0));
-    const registry1 = new MetricsRegistry();
-    registry1.register('midcomms', midcommsCollector(m1));
+    const { m0, m1, id0, id1, registry0, registry1 } = await twoRouters();
 
     // Router 0 opens the session's channel: router 1 challenges it, router 0 proves it.
     const got: number[] = [];
@@ -69,7 +63,7 @@ describe('midcomms metrics', () => {
     await m0.session(id1).send(msg(1));
     await until(() => got.length === 1, 'delivered over a verified channel');
     // A channel on router 0 whose first frame is not a HELLO: refused as notHello.
-    const tx = mesh.routers[1]!.open('midcomms', MIDCOMMS_SESSION_CMD, { node: id0 });
+    const tx = mesh!.routers[1]!.open('midcomms', MIDCOMMS_SESSION_CMD, { node: id0 });
     tx.send(MIDCOMMS_FRAME_CMD, { aux: encodeAck(2, nodeidOf(id1), 0) });
     await until(() => m0.verification().refused.notHello === 1, 'the channel without a HELLO refused');
 

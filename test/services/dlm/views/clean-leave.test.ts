@@ -8,10 +8,10 @@
  * ManualClock.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Dlm, joinOverSpans, MemoryViewsStore, MidcommsEndpoint, type SpanMembership } from '../../../../src/services/dlm/index.ts';
-import { midcomms, nodeidOf } from '../../../../src/services/midcomms/index.ts';
+import { nodeidOf } from '../../../../src/services/midcomms/index.ts';
 import { ManualClock } from '../../../../src/util/clock.ts';
-import { createMesh, until, type Mesh } from '../../../helpers/mesh.ts';
+import { type Mesh } from '../../../helpers/mesh.ts';
+import { threeRouterLockspace } from './three-router-lockspace.ts';
 import { virtualTime } from '../../../helpers/virtual-time.ts';
 import { leftService } from '../../../../src/services/dlm/views/clean-leave.ts';
 import { applyOutput, initApplyState } from '../../../../src/services/dlm/views/driver-apply.ts';
@@ -24,27 +24,10 @@ afterEach(async () => {
   mesh = null;
 });
 
-const TIMING = { electionMin: 150, electionMax: 300, heartbeatInterval: 50, lease: 400, driftMargin: 20 };
-
 async function three(clock: ManualClock, withVoters: boolean) {
-  mesh = createMesh(3, [
-    [0, 1],
-    [1, 2],
-    [0, 2],
-  ]);
-  const mcs = mesh.routers.map((r) => midcomms(r, { clock }));
-  const eps = mesh.routers.map((r, i) => new MidcommsEndpoint(r, mcs[i]!));
-  const dlms = eps.map((endpoint) => new Dlm({ endpoint, clock }));
-  cleanup.push(() => {
-    dlms.forEach((d) => d.close());
-    eps.forEach((e) => e.close());
-    mcs.forEach((m) => m.destroy());
-  });
-  await until(() => mesh!.routers.every((r) => r.members('midcomms').length === 3), 'midcomms everywhere');
-  const voters = mesh.routers.map((r) => nodeidOf(r.nodeId)).sort((a, b) => a - b);
-  const ms: SpanMembership[] = [];
-  for (const [i, r] of mesh.routers.entries()) ms.push(await joinOverSpans(r, dlms[i]!, 'app', { lvblen: 8, ...(withVoters ? { voters, views: { ...TIMING, clock, store: new MemoryViewsStore() } } : {}) }));
-  cleanup.push(() => ms.forEach((m) => m.close()));
+  const c = await threeRouterLockspace(clock, cleanup, { voters: withVoters });
+  mesh = c.mesh;
+  const { dlms, ms } = c;
   /** recoverSlot calls seen by each node, as "nodeid/slot". */
   const slotRecoveries = ms.map(() => [] as string[]);
   ms.forEach((m, i) => m.lockspace.raw.addRecoveryOps({ recoverSlot: (s) => slotRecoveries[i]!.push(`${s.nodeid}/${s.slot}`) }));

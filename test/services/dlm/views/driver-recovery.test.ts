@@ -5,10 +5,10 @@
  */
 import { virtualTime } from '../../../helpers/virtual-time.ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Dlm, joinOverSpans, MemoryViewsStore, MidcommsEndpoint, type SpanMembership } from '../../../../src/services/dlm/index.ts';
-import { midcomms, nodeidOf } from '../../../../src/services/midcomms/index.ts';
+import type { SpanMembership } from '../../../../src/services/dlm/index.ts';
 import { ManualClock } from '../../../../src/util/clock.ts';
-import { createMesh, turn, until, type Mesh } from '../../../helpers/mesh.ts';
+import type { Mesh } from '../../../helpers/mesh.ts';
+import { threeRouterLockspace } from './three-router-lockspace.ts';
 
 function recovering(m: SpanMembership): boolean {
   return m.lockspace.raw.recovering;
@@ -23,30 +23,14 @@ afterEach(async () => {
 });
 
 const clock = new ManualClock();
-const TIMING = { electionMin: 150, electionMax: 300, heartbeatInterval: 50, lease: 400, driftMargin: 20 };
 
 const { run, runUntil } = virtualTime(clock, 15_000);
 
 describe('views driver with lockspace recovery', () => {
   it('3 routers: the cut-off node stops granting; the majority recovers without it (its lock purged, theirs kept); after the heal it is fenced and rejoins fresh', async () => {
-    mesh = createMesh(3, [
-      [0, 1],
-      [1, 2],
-      [0, 2],
-    ]);
-    const mcs = mesh.routers.map((r) => midcomms(r, { clock }));
-    const eps = mesh.routers.map((r, i) => new MidcommsEndpoint(r, mcs[i]!));
-    const dlms = eps.map((endpoint) => new Dlm({ endpoint, clock }));
-    cleanup.push(() => {
-      dlms.forEach((d) => d.close());
-      eps.forEach((e) => e.close());
-      mcs.forEach((m) => m.destroy());
-    });
-    await until(() => mesh!.routers.every((r) => r.members('midcomms').length === 3), 'midcomms everywhere');
-    const voters = mesh.routers.map((r) => nodeidOf(r.nodeId)).sort((a, b) => a - b);
-    const ms: SpanMembership[] = [];
-    for (const [i, r] of mesh.routers.entries()) ms.push(await joinOverSpans(r, dlms[i]!, 'app', { lvblen: 8, voters, views: { ...TIMING, clock, store: new MemoryViewsStore() } }));
-    cleanup.push(() => ms.forEach((m) => m.close()));
+    const c = await threeRouterLockspace(clock, cleanup, { voters: true });
+    mesh = c.mesh;
+    const { ms } = c;
     await runUntil(() => ms.every((m) => m.viewsStats!.granting), 'all granting');
 
     // Node 0 holds "kept" in EX; node 2 (to be cut off) holds "lost" in EX.
