@@ -44,6 +44,21 @@ function bfs(n: number, edges: Array<[number, number]>, from: number): number[] 
   return d;
 }
 
+/** The 17-router wheel with origin-loss holds on, on one ManualClock. */
+function wheelMesh() {
+  const edges = wheel();
+  const n = 17;
+  const clock = new ManualClock();
+  return { edges, n, clock, mesh: createMesh(n, edges, { clock, originLossHoldMs: ORIGIN_LOSS_HOLD_MS }) };
+}
+
+/** Router 0 (the hub) advertises `svc`, everywhere once the mesh is quiet. */
+async function advertiseOnHub(mesh: ReturnType<typeof createMesh>): Promise<void> {
+  await quiesce(mesh, 'mesh up');
+  mesh.routers[0]!.advertise({ service: 'svc' });
+  await quiesce(mesh, 'advertised');
+}
+
 describe('origin-loss holds in a mesh', () => {
   it('are off by default: the span option originLossHoldMs defaults to 0 and takes 0 to 2^31 - 1 ms', () => {
     expect(resolveSpanOptions().originLossHoldMs).toBe(0);
@@ -52,14 +67,9 @@ describe('origin-loss holds in a mesh', () => {
   });
 
   it('the hub of a wheel dies: every router drops the span with at most 3 span messages per directed link (not one switch per lost spoke)', async () => {
-    const edges = wheel();
-    const n = 17;
-    const clock = new ManualClock();
-    const mesh = createMesh(n, edges, { clock, originLossHoldMs: ORIGIN_LOSS_HOLD_MS });
+    const { edges, mesh } = wheelMesh();
     try {
-      await quiesce(mesh, 'mesh up');
-      mesh.routers[0]!.advertise({ service: 'svc' });
-      await quiesce(mesh, 'advertised');
+      await advertiseOnHub(mesh);
       const others = mesh.routers.slice(1);
       const msgs = (): number => others.reduce((a, r) => a + r.stats().spanMessagesSent, 0);
       const before = msgs();
@@ -76,14 +86,9 @@ describe('origin-loss holds in a mesh', () => {
   });
 
   it('a live hub loses two spokes at once: after the hold every router sees the span at its new distance', async () => {
-    const edges = wheel();
-    const n = 17;
-    const clock = new ManualClock();
-    const mesh = createMesh(n, edges, { clock, originLossHoldMs: ORIGIN_LOSS_HOLD_MS });
+    const { edges, n, clock, mesh } = wheelMesh();
     try {
-      await quiesce(mesh, 'mesh up');
-      mesh.routers[0]!.advertise({ service: 'svc' });
-      await quiesce(mesh, 'advertised');
+      await advertiseOnHub(mesh);
       const cut = mesh.links.filter((l) => l.a === 0 && (l.b === 1 || l.b === 2));
       expect(cut).toHaveLength(2);
       for (const l of cut) l.cut();
