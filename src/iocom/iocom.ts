@@ -120,9 +120,7 @@ export class Iocom implements TransactionHost {
     const budget = this.options.budget;
     this.#account = budget === undefined ? null : budget.join({ name: this.options.name, authRequired: this.#auth.required, shed: (why) => this.#shed(why) });
     this.#tables.account = this.#account;
-    this.#dispatch = new ReceiveDispatch(this.options, this.#auth, this.#tables, this.#transactions, this.#messages, {
-      host: this,
-      closed: () => this.#state === 'closed',
+    this.#dispatch = new ReceiveDispatch(this, this.options, this.#auth, this.#tables, this.#account, this.#transactions, this.#messages, {
       fail: (err) => this.destroy(err),
       auth: (msg) => this.#onAuth(msg),
       plainMessage: () => this.#plainMessageDuringAuth(),
@@ -223,7 +221,7 @@ export class Iocom implements TransactionHost {
       if (parent.depth >= this.options.maxDepth) throw new TransactionError('LIMIT', `stacking depth ${parent.depth + 1} exceeds maxDepth ${this.options.maxDepth}`);
     }
     const tables = this.#tables;
-    if (tables.count() >= this.options.maxTransactions) {
+    if (tables.weOpened.size + tables.peerOpened.size >= this.options.maxTransactions) {
       // The table is full of transactions we closed and the peer never
       // answered: the peer does not read what it is sent (a relay's span
       // DELETEs to a sink). That is the peer's debt, not the caller's: the
@@ -240,7 +238,7 @@ export class Iocom implements TransactionHost {
     const id = tables.weOpened.nextId();
     const tx = new Transaction(this, id, undefined, false, parent, cmd);
     if (!tables.weOpened.add(tx)) throw new TransactionError('LIMIT', `${this.name}: the transaction table refused msgid ${id}`);
-    tables.accountTransactions();
+    this.#account?.setTransactions(tables.weOpened.size + tables.peerOpened.size);
     if (parent) parent._addChild(tx);
     this.#sendTx(tx, cmd, tx._txFlagBits(opts.delete === true, false), opts.error ?? 0, opts.ext ?? EMPTY, opts.aux ?? EMPTY);
     return tx;
@@ -369,7 +367,9 @@ export class Iocom implements TransactionHost {
 
   /** @internal */
   release(tx: Transaction): void {
-    this.#tables.release(tx);
+    const tables = this.#tables;
+    tables.forget(tx);
+    if (tx._childCount > 0) tables.failChildren(tx);
   }
 
   // ---- internals ----------------------------------------------------------
@@ -594,6 +594,7 @@ export class Iocom implements TransactionHost {
   #teardown(reason: LinkCloseReason): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
+    this.#dispatch.linkClosed = true;
     if (this.#keepalive) this.#clock.clearTimeout(this.#keepalive);
     if (this.#authTimer) this.#clock.clearTimeout(this.#authTimer);
     if (this.#closeTimer) this.#clock.clearTimeout(this.#closeTimer);

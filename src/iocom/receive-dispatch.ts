@@ -17,18 +17,15 @@ import { ProtocolError, hex } from '../wire/errors.ts';
 import { describeHeader, type Header } from '../wire/header.ts';
 import type { Message } from '../wire/message.ts';
 import type { AuthHandshake } from './auth.ts';
+import type { BudgetAccount } from './budget.ts';
 import { idOf } from './iocom-helpers.ts';
 import type { Multicast } from './multicast.ts';
 import { classifyRx } from './state-rules.ts';
 import { Transaction, type TransactionHost } from './transaction.ts';
 import type { TransactionTables } from './transaction-tables.ts';
 
-/** What the dispatch needs of its link that only the Iocom can do. @internal */
+/** What the dispatch needs of its link that only the Iocom can do (rare paths: none runs per message). @internal */
 export interface ReceiveHooks {
-  /** The Iocom, as its transactions' host. */
-  readonly host: TransactionHost;
-  /** True once the link has closed (teardown ran). */
-  closed(): boolean;
   /** Close the link for a protocol error. */
   fail(err: Error): void;
   /** A LNK_AUTH message from the peer. */
@@ -54,21 +51,26 @@ export class ReceiveDispatch {
   dropped = 0;
   /** Something arrived since the keepalive last looked (it clears this). */
   rxSeen = false;
+  /** The link has closed (set by the Iocom's teardown, the one place it closes). */
+  linkClosed = false;
   /** The sequence number the peer's next message must carry (low byte of the salt). */
   #rxSeq = 0;
   readonly #opts: ReceiveLimits;
   readonly #auth: AuthHandshake;
-  readonly #tables: TransactionTables;
+  readonly #host: TransactionHost;
+  readonly #account: BudgetAccount | null;
   readonly #weOpened: TransactionTables['weOpened'];
   readonly #peerOpened: TransactionTables['peerOpened'];
   readonly #transactions: Multicast<Transaction>;
   readonly #messages: Multicast<Message>;
   readonly #hooks: ReceiveHooks;
 
-  constructor(opts: ReceiveLimits, auth: AuthHandshake, tables: TransactionTables, transactions: Multicast<Transaction>, messages: Multicast<Message>, hooks: ReceiveHooks) {
+  /** `host`: the Iocom, as its transactions' host; `account`: the link's budget account, told how many transactions it holds. */
+  constructor(host: TransactionHost, opts: ReceiveLimits, auth: AuthHandshake, tables: TransactionTables, account: BudgetAccount | null, transactions: Multicast<Transaction>, messages: Multicast<Message>, hooks: ReceiveHooks) {
+    this.#host = host;
     this.#opts = opts;
     this.#auth = auth;
-    this.#tables = tables;
+    this.#account = account;
     this.#weOpened = tables.weOpened;
     this.#peerOpened = tables.peerOpened;
     this.#transactions = transactions;
@@ -147,23 +149,23 @@ export class ReceiveDispatch {
       this.#hooks.fail(new ProtocolError('LIMIT', `${opts.name}: peer stacked transactions ${parent.depth + 1} deep; maxDepth is ${opts.maxDepth}`, DMSG_IOQ_ERROR.TRANS));
       return;
     }
-    const tx = new Transaction(this.#hooks.host, id, h.msgid, true, parent, h.cmd);
+    const tx = new Transaction(this.#host, id, h.msgid, true, parent, h.cmd);
     tx.first = msg;
     if (!this.#peerOpened.add(tx)) {
       // Only msgids chosen to collide in the table get here (see id-table.ts).
       this.#hooks.fail(new ProtocolError('LIMIT', `${opts.name}: the peer's msgids keep colliding in the transaction table (hash flooding?): ${describeHeader(h)}`, DMSG_IOQ_ERROR.TRANS));
       return;
     }
-    this.#tables.accountTransactions();
+    this.#account?.setTransactions(this.#weOpened.size + this.#peerOpened.size);
     if (parent) parent._addChild(tx);
     if (!this.#transactions.observed) {
       // Nobody serves transactions on this link: refuse, as hammer2's service does.
       tx._receive(msg);
-      if (!tx.freed && !tx.txDeleted && this.#hooks.host.isOpen) tx.reply(DMSG_ERR.NOSUPP);
+      if (!tx.freed && !tx.txDeleted && this.#host.isOpen) tx.reply(DMSG_ERR.NOSUPP);
       return;
     }
     this.#transactions.next(tx);
-    if (this.#hooks.closed() || tx.freed) return;
+    if (this.linkClosed || tx.freed) return;
     tx._receive(msg);
   }
 

@@ -34,16 +34,6 @@ export class TransactionTables {
   /** The link's account in the daemon-wide budget, told how many transactions the link holds. */
   account: BudgetAccount | null = null;
 
-  /** Open transactions in both tables. */
-  count(): number {
-    return this.weOpened.size + this.peerOpened.size;
-  }
-
-  /** Tell the budget account how many transactions the link holds. */
-  accountTransactions(): void {
-    this.account?.setTransactions(this.weOpened.size + this.peerOpened.size);
-  }
-
   /** True if `tx` is in this link's tables (and so belongs to the link). */
   owns(tx: Transaction): boolean {
     return (tx.openedByPeer ? this.peerOpened : this.weOpened).get(tx._id) === tx;
@@ -63,10 +53,9 @@ export class TransactionTables {
     this.account?.setTransactions(this.weOpened.size + this.peerOpened.size);
   }
 
-  /** Both directions of `tx` are closed: forget it; a parent that ends takes its open children with it (spec §9.10 fixed). */
-  release(tx: Transaction): void {
-    this.forget(tx);
-    if (tx._childCount > 0) this.failTree(tx._childList(), new TransactionError('LOST_LINK', `parent transaction 0x${tx.msgid.toString(16)} ended`, DMSG_ERR.LOSTLINK));
+  /** `tx` ended (Iocom.release: both directions closed, forgotten): a parent that ends takes its open children with it (spec §9.10 fixed). */
+  failChildren(tx: Transaction): void {
+    this.failTree(tx._childList(), new TransactionError('LOST_LINK', `parent transaction 0x${tx.msgid.toString(16)} ended`, DMSG_ERR.LOSTLINK));
   }
 
   /** End `list` and everything stacked on it with LOSTLINK (transaction-failure.ts). */
