@@ -410,7 +410,7 @@ export class Lockspace implements ResourceSink {
   }
 
   // ===================================================================
-  // Membership and life cycle
+  // Membership and life cycle (§4.1): stop and start; what recovery does is recovery/
   // ===================================================================
 
   /**
@@ -440,6 +440,10 @@ export class Lockspace implements ResourceSink {
     this.#callbacks.suspend();
     this.#recovery.start(sorted, opts);
   }
+
+  // ===================================================================
+  // Recovery state (recovery/recovery-driver.ts, recovery/slots.ts, recovery/recovery-ops.ts)
+  // ===================================================================
 
   /** Strictly increases at every recovery (the low node's value, or the one `start()` was given). */
   get generation(): number {
@@ -480,12 +484,6 @@ export class Lockspace implements ResourceSink {
     return this.#recovery.recovering;
   }
 
-  /** Some resource is in use here (a lock, a master copy, a lookup in progress). */
-  get inUse(): boolean {
-    for (const r of this.rsbs.values()) if (!r.unused) return true;
-    return false;
-  }
-
   /** The transport can reach `nodeid` now: a recovery poll to it that was never answered is re-sent at once. */
   peerReachable(nodeid: number): void {
     this.#recovery.run?.peerAlive(nodeid);
@@ -506,6 +504,10 @@ export class Lockspace implements ResourceSink {
       });
     });
   }
+
+  // ===================================================================
+  // The locking gate (recovery/locking-gate.ts)
+  // ===================================================================
 
   /**
    * While `fn` returns false the lockspace acts as stopped: incoming lock
@@ -529,6 +531,10 @@ export class Lockspace implements ResourceSink {
   get gateOpen(): boolean {
     return this.#locking.gateOpen;
   }
+
+  // ===================================================================
+  // Fence and release (lockspace-teardown.ts)
+  // ===================================================================
 
   /**
    * This node was excluded (or must rejoin fresh): every lock it owns
@@ -572,6 +578,16 @@ export class Lockspace implements ResourceSink {
 
   get released(): boolean {
     return this.#released;
+  }
+
+  // ===================================================================
+  // Inspection (lockspace-stats.ts, lockspace-dump.ts)
+  // ===================================================================
+
+  /** Some resource is in use here (a lock, a master copy, a lookup in progress). */
+  get inUse(): boolean {
+    for (const r of this.rsbs.values()) if (!r.unused) return true;
+    return false;
   }
 
   /** Master copies here of other nodes' locks (what a leave without recovery would lose). */
