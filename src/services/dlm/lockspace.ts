@@ -17,7 +17,7 @@
  * (the lock()/unlock() argument checks and dispatch), `lock-table.ts` (locks
  * by id, new ids), `owner-requests.ts` (set_master, lookups, the owner side
  * of request/convert/unlock/cancel, grant_lock_pc), `lock-message.ts` (a
- * lock message from a lock), `cast-delivery.ts` (AST/BAST delivery) and
+ * lock message from a lock), `cast-delivery.ts` (AST/BAST delivery),
  * `lockspace-teardown.ts` (fence and release), `resource-table.ts` (the
  * resources by name and their retirement: find/create, revive, checkUnused,
  * forget, retire with REMOVE), `lockspace-receive.ts` (what receive()
