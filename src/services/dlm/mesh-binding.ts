@@ -98,12 +98,12 @@ export class MidcommsEndpoint implements DlmEndpoint {
       return; // midcomms closed, or its session table is full
     }
     const from = nodeidOf(node);
-    const sub = session.messages$.subscribe({
-      // The message is a view into the frame: the DLM copies what it keeps.
-      next: (bytes) => this.#receiver?.(from, bytes),
-      complete: () => this.#subs.delete(node),
-      error: () => this.#subs.delete(node),
-    });
+    // The message is a view into the frame: the DLM copies what it keeps.
+    // read(): messages$ without rxjs per message.
+    const sub = session.read(
+      (bytes) => this.#receiver?.(from, bytes),
+      () => this.#subs.delete(node),
+    );
     this.#subs.set(node, sub);
   }
 
