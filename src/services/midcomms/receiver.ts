@@ -111,16 +111,17 @@ export class Receiver<C> {
 
   /**
    * `messages$.subscribe({ next, complete })` without rxjs on the
-   * per-message path (the DLM's endpoint). What `next` throws is reported
-   * asynchronously, as rxjs does, never into the receive path.
+   * per-message path (the DLM's endpoint). What `next` throws goes to
+   * `onError`, or without one is thrown later on a timer as rxjs does;
+   * never into the receive path.
    */
-  read(next: (bytes: Uint8Array) => void, complete: () => void): { unsubscribe(): void } {
+  read(next: (bytes: Uint8Array) => void, complete: () => void, onError: (err: unknown) => void = reportReaderError): { unsubscribe(): void } {
     const reader: Reader = {
       next(bytes) {
         try {
           next(bytes);
         } catch (err) {
-          reportReaderError(err);
+          onError(err);
         }
       },
       complete,

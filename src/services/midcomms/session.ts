@@ -90,11 +90,11 @@ export class Session {
   /**
    * `messages$.subscribe({ next, complete })` for a reader on the hot path
    * (the DLM's endpoint): the same messages, order and ownership, without
-   * rxjs per message. What `next` throws is reported asynchronously, never
-   * into the receive path.
+   * rxjs per message. What `next` throws goes to `onError`, or without one
+   * is thrown later on a timer as rxjs does; never into the receive path.
    */
-  read(next: (bytes: Uint8Array) => void, complete: () => void): { unsubscribe(): void } {
-    return this.#rx.read(next, complete);
+  read(next: (bytes: Uint8Array) => void, complete: () => void, onError?: (err: unknown) => void): { unsubscribe(): void } {
+    return this.#rx.read(next, complete, onError);
   }
 
   constructor(peer: string, opener: ChannelOpener | null, options: ResolvedMidcommsOptions, ctx: SessionContext) {
