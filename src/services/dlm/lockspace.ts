@@ -20,15 +20,16 @@
  * lock message from a lock), `cast-delivery.ts` (AST/BAST delivery) and
  * `lockspace-teardown.ts` (fence and release), `resource-table.ts` (the
  * resources by name and their retirement: find/create, revive, checkUnused,
- * forget, retire with REMOVE). What stays here: the state, receiving, the
- * ResourceSink, and the hooks that call the rest.
+ * forget, retire with REMOVE) and `lockspace-receive.ts` (what receive()
+ * does with a peer's bytes: RCOM to recovery, saved while stopped, checked,
+ * master or owner side). What stays here: the state, the ResourceSink, and
+ * the hooks that call the rest.
  */
 import { CallbackHold } from './callback-hold.ts';
 import { CastDelivery } from './cast-delivery.ts';
 import { deferring, lockCall, unlockCall, type LockCallState } from './lock-calls.ts';
 import { LockTable } from './lock-table.ts';
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, type Mode } from './constants.ts';
-import { DlmError } from './errors.ts';
 import { directoryNode } from './hash.ts';
 import { dumpResources, type DumpResource } from './lockspace-dump.ts';
 import type { LockspaceHost } from './lockspace-host.ts';
@@ -40,12 +41,10 @@ import { normalizeMembers } from './lockspace-lifecycle.ts';
 import { fenceLockspace, releaseLockspace, type TeardownState } from './lockspace-teardown.ts';
 import { writeFence } from './fence-rules.ts';
 import type { AstFn, BastFn, Lksb, Lock, WaitType } from './lock.ts';
-import { handleMasterMessage } from './master-side.ts';
 import { closeOwner, orphans, purge } from './orphans.ts';
 import { cancelForDeadlock } from './deadlock-cancel.ts';
-import { handleOwnerMessage } from './owner-side.ts';
-import { DLM_CMD, DLM_VERSION, decodeLockMessage, encodeMessage, headerNodeid, MSG, type DlmHeader, type DlmMessage, type MsgType } from './message.ts';
-import { receiveRcom } from './recovery/rcom-receive.ts';
+import { DLM_VERSION, encodeMessage, MSG, type DlmHeader, type DlmMessage, type MsgType } from './message.ts';
+import { receiveLockspaceMessage, type ReceiveState } from './lockspace-receive.ts';
 import { LockingGate } from './recovery/locking-gate.ts';
 import { RecoveryDriver, type StartOptions } from './recovery/recovery-driver.ts';
 import type { RecoveryOps } from './recovery/recovery-ops.ts';
@@ -98,6 +97,8 @@ export class Lockspace implements ResourceSink {
   readonly #waiting = new Set<Lock>();
   /** What lock()/unlock() use of the above (lock-calls.ts): one object, made once. */
   readonly #calls: LockCallState;
+  /** What receive() uses of the above (lockspace-receive.ts): one object, made once. */
+  readonly #receiving: ReceiveState;
   /** The highest fencing token of any resource this node forgot or was told of (fence-rules.ts). */
   fenceFloor = 0;
   readonly stats: LockspaceStats = { sent: 0, received: 0, refused: {}, ignored: 0, callbacks: 0, callbackErrors: 0, grants: 0, waits: 0, basts: 0, recovery: newRecoveryStats() };
@@ -140,6 +141,7 @@ export class Lockspace implements ResourceSink {
         this.#locking.resume(after);
       },
     });
+    this.#receiving = { recovery: this.#recovery, locking: this.#locking };
   }
 
   get members(): readonly number[] {
@@ -348,47 +350,9 @@ export class Lockspace implements ResourceSink {
     this.stats.refused[code] = (this.stats.refused[code] ?? 0) + 1;
   }
 
-  /** Bytes from node `from` (already matched to this lockspace). Never throws. */
+  /** Bytes from node `from` (already matched to this lockspace). Never throws. (lockspace-receive.ts) */
   receive(from: number, bytes: Uint8Array): void {
-    if (this.#released) return;
-    if (bytes.length > 14 && bytes[14] === DLM_CMD.RCOM) {
-      try {
-        receiveRcom(this, this.#recovery, from, bytes);
-      } catch (err) {
-        this.refuse('INTERNAL');
-        this.host.callbackError(err);
-      }
-      return;
-    }
-    const g = this.#locking;
-    if (g.stopped || (g.gate !== null && g.blocked())) {
-      // Bounded: past the limit a message is dropped and counted, never buffered.
-      if (g.saved.length >= this.host.maxSavedMessages) this.refuse('SAVED_OVERFLOW');
-      else g.saved.push({ from, bytes: bytes.slice() });
-      return;
-    }
-    let m: DlmMessage;
-    try {
-      m = decodeLockMessage(bytes, this.lvblen);
-      const sender = headerNodeid(bytes);
-      if (sender !== from) throw new DlmError('EBADMSG', `h_nodeid ${sender} is not the sender ${from}`);
-    } catch (err) {
-      this.refuse(err instanceof DlmError ? err.code : 'EBADMSG');
-      return;
-    }
-    if (!this.#members.includes(from) || from === this.ourNodeid) {
-      this.refuse('NOT_MEMBER');
-      return;
-    }
-    this.stats.received++;
-    if (this.host.observe) observeMessage(this.host, this.name, 'recv', from, this.ourNodeid, m);
-    try {
-      if (!handleMasterMessage(this, from, m)) handleOwnerMessage(this, from, m);
-    } catch (err) {
-      // A bug, not a peer's fault; never let it escape the receive path.
-      this.refuse('INTERNAL');
-      this.host.callbackError(err);
-    }
+    receiveLockspaceMessage(this, this.#receiving, from, bytes);
   }
 
   // ===================================================================
