@@ -53,7 +53,7 @@ describe('bench/hop-timer', () => {
     expect(empty.meanUs).toBeNaN();
     for (let i = 0; i < 3; i++) {
       sock.emit('data', i);
-      sock.write(i);
+      sock.write(String(i));
     }
     expect(t.summary().hops).toBe(3);
   });
