@@ -71,6 +71,11 @@ export class MidcommsEndpoint implements DlmEndpoint {
   sendErrors = 0;
   /** Messages dropped because a peer's backlog was full (`maxBacklog`). */
   backlogDrops = 0;
+  /** Received messages whose receiver threw (a bug: the DLM's receive never throws); counted, never thrown on. */
+  receiverErrors = 0;
+  readonly #onReceiverError = (): void => {
+    this.receiverErrors++;
+  };
   /** Most messages held per peer while its session has no room (default DEFAULT_MAX_BACKLOG). */
   readonly maxBacklog: number;
   // Per peer (`Peer.backlog`): messages held here, in order, while midcomms
@@ -118,6 +123,7 @@ export class MidcommsEndpoint implements DlmEndpoint {
     const sub = session.read(
       (bytes) => this.#receiver?.(from, bytes),
       () => this.#subs.delete(node),
+      this.#onReceiverError,
     );
     this.#subs.set(node, sub);
   }

@@ -73,4 +73,35 @@ describe('MidcommsEndpoint backlog', () => {
     await until(() => done === 13, 'the 13 sent locks granted', 200_000);
     expect(() => new MidcommsEndpoint(mesh!.routers[0]!, midcomms(mesh!.routers[0]!), { maxBacklog: -1 })).toThrow(/maxBacklog/);
   });
+
+  it('a receiver that throws is counted (receiverErrors), never thrown on; later messages still arrive', async () => {
+    mesh = createMesh(2, [[0, 1]]);
+    const mcs: Midcomms[] = mesh.routers.map((r) => midcomms(r));
+    const endpoints = mesh.routers.map((r, i) => new MidcommsEndpoint(r, mcs[i]!));
+    cleanup.push(() => {
+      for (const e of endpoints) e.close();
+      for (const m of mcs) m.destroy();
+    });
+    await until(() => mesh!.routers.every((r) => r.members('midcomms').length === 2), 'midcomms on both');
+    const got: number[] = [];
+    endpoints[1]!.setReceiver((from, bytes) => {
+      got.push(bytes[16]!);
+      if (bytes[16] === 1) throw new Error('receiver bug');
+      expect(from).toBe(endpoints[0]!.nodeid);
+    });
+    // Minimal MSG-shaped messages (88 bytes, h_length set, h_cmd MSG): midcomms checks only the header.
+    const message = (tag: number): Uint8Array => {
+      const m = new Uint8Array(88);
+      m[12] = 88;
+      m[14] = 1;
+      m[16] = tag;
+      return m;
+    };
+    for (let i = 0; i < 3; i++) endpoints[0]!.send(endpoints[1]!.nodeid, message(i));
+    await until(() => got.length === 3, 'three messages');
+    expect(got).toEqual([0, 1, 2]);
+    expect(endpoints[1]!.receiverErrors).toBe(1);
+    expect(endpoints[0]!.sendErrors).toBe(0);
+  });
 });
+
