@@ -47,13 +47,15 @@ function forward(msg: Message, to: Transaction, toIocom: Iocom, fromIocom: Iocom
     // Our side is already closed (or dying): an abort-after-DELETE can still pass.
     if (!(msg.header.cmd & DMSGF.ABORT) || to.dying || to.freed) return;
   }
+  let writable: boolean;
   try {
-    toIocom.forward(to, msg);
+    writable = toIocom.forward(to, msg);
   } catch {
     // The target ended between the check and the send: its own end is relayed the other way.
     return;
   }
-  if (!toIocom.writable && toIocom.isOpen) {
+  // forward() said whether the link is still below its high-water mark (false too when it closed).
+  if (!writable && toIocom.isOpen && !toIocom.writable) {
     fromIocom.pauseReading();
     void toIocom.whenWritable().then(() => fromIocom.resumeReading());
   }
