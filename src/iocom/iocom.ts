@@ -11,35 +11,42 @@
  * read what it is sent loses its link at maxQueuedBytes (LinkError LIMIT)
  * instead of making a send throw. With a Budget it also accounts what it
  * holds to the daemon (budget.ts). docs/limits.md lists every limit.
+ *
+ * Where each piece lives: what a received message does (sequence check,
+ * auth gate, state rules, new transactions, one-way) in receive-dispatch.ts;
+ * the transaction tables and how transactions end when a parent or the link
+ * ends in transaction-tables.ts (the walk: transaction-failure.ts); the
+ * state rules in state-rules.ts; one transaction in transaction.ts; the
+ * write batching in write-queue.ts; LNK_AUTH in auth.ts; ping() and
+ * whenWritable() waiters in link-waiters.ts. This file keeps the link's
+ * lifecycle: the stream hookup and read pausing, open/send, keepalive and
+ * auth timers, close/destroy and the teardown.
  */
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Observable, ReplaySubject } from 'rxjs';
 import { DMSG, DMSGF, DMSG_ERR, DMSG_IOQ_ERROR } from '../wire/constants.ts';
-import { describeCmd } from '../wire/cmd.ts';
-import { ProtocolError, InvalidArgumentError, hex } from '../wire/errors.ts';
+import { ProtocolError, InvalidArgumentError } from '../wire/errors.ts';
 import { FrameDecoder } from '../wire/frame-decoder.ts';
 import { headerBytesForSend } from '../wire/frame-encoder.ts';
-import { describeHeader } from '../wire/header.ts';
+import type { Header } from '../wire/header.ts';
 import { EMPTY, type Message } from '../wire/message.ts';
 import { AuthHandshake } from './auth.ts';
 import { channelBindingOf, isTlsStream } from './channel-binding.ts';
 import { linkRoleOf } from '../util/link-role.ts';
 import { LinkError, TransactionError, type LinkCloseReason } from './errors.ts';
 import { resolveIocomOptions, type IocomOptions, type ResolvedIocomOptions } from './options.ts';
-import { IdTable } from './id-table.ts';
-import { OwnIdTable } from './own-id-table.ts';
 import { Multicast } from './multicast.ts';
 import { GuardedObservable } from './guarded-observer.ts';
 import type { Clock } from '../util/clock.ts';
 import { systemClock } from '../util/clock.ts';
-import { classifyRx } from './state-rules.ts';
 import { Transaction, type SendOptions, type TransactionHost } from './transaction.ts';
 import { WriteQueue, type PassFields } from './write-queue.ts';
 import type { BudgetAccount } from './budget.ts';
 import type { OpenOptions, OneWayOptions, IocomStats } from './iocom-types.ts';
-import { heldBytes, idOf, messageOf, unref } from './iocom-helpers.ts';
-import { failTree } from './transaction-failure.ts';
+import { heldBytes, messageOf, unref } from './iocom-helpers.ts';
+import { ReceiveDispatch } from './receive-dispatch.ts';
+import { TransactionTables } from './transaction-tables.ts';
 import { PingWaiters, WritableWaiters } from './link-waiters.ts';
 
 export type { OpenOptions, OneWayOptions, IocomStats } from './iocom-types.ts';
@@ -69,22 +76,15 @@ export class Iocom implements TransactionHost {
   readonly #clock: Clock;
   /** This link's account in the daemon-wide budget, if any. */
   readonly #account: BudgetAccount | null;
+  /** The open transactions, both tables (transaction-tables.ts). */
+  readonly #tables = new TransactionTables();
+  /** Where each received message goes (receive-dispatch.ts). */
+  readonly #dispatch: ReceiveDispatch;
   /** Bytes of the messages held in #inbound while reading is paused. */
   #inboundBytes = 0;
   /** Round-trip times: performance.now under the system clock (sub-ms), else the injected clock. */
   readonly #rttNow: () => number;
   readonly #closed = new ReplaySubject<LinkCloseReason>(1);
-  /** Transactions we opened, by Transaction._id (ids we choose: direct-indexed, own-id-table.ts). */
-  readonly #weOpened = new OwnIdTable<Transaction>();
-  /**
-   * How many transactions sent their DELETE and have not had the peer's
-   * (each carries the mark, Transaction._awaitPeerDelete): they stay in the
-   * tables only because the peer does not read (or does not answer). See
-   * open(): past half the table, the link is shed. A count and a bit, not a
-   * Set: every round trip we open passes through this state.
-   */
-  #awaitingPeerDelete = 0;
-  readonly #peerOpened = new IdTable<Transaction>();
   readonly #rxBatch: Message[] = [];
   readonly #inbound: Message[] = [];
   readonly #pingWaiters = new PingWaiters();
@@ -92,12 +92,8 @@ export class Iocom implements TransactionHost {
   #resolveReady!: () => void;
   #rejectReady!: (e: Error) => void;
   #state: LinkState = 'open';
-  #rxSeq = 0;
-  #dropped = 0;
-  #messagesIn = 0;
   #readingPaused = false;
   #streamPaused = false;
-  #rxSeen = false;
   #lastRx: number;
   #keepalive: unknown;
   #authTimer: unknown;
@@ -123,6 +119,13 @@ export class Iocom implements TransactionHost {
     this.#writer = new WriteQueue(stream, () => this.#checkWritable(), (err) => this.#internalFailure(err, 'writing'), stream instanceof Socket);
     const budget = this.options.budget;
     this.#account = budget === undefined ? null : budget.join({ name: this.options.name, authRequired: this.#auth.required, shed: (why) => this.#shed(why) });
+    this.#tables.account = this.#account;
+    this.#dispatch = new ReceiveDispatch(this, this.options, this.#auth, this.#tables, this.#account, this.#transactions, this.#messages, {
+      fail: (err) => this.destroy(err),
+      auth: (msg) => this.#onAuth(msg),
+      plainMessage: () => this.#plainMessageDuringAuth(),
+      ping: (h) => this.#onPing(h),
+    });
     this.transactions$ = this.#transactions;
     this.messages$ = this.#messages;
     this.closed$ = new GuardedObservable(this.#closed.asObservable(), (err) => this.#log(`${this.name}: a closed$ subscriber threw: ${messageOf(err)}`));
@@ -186,13 +189,13 @@ export class Iocom implements TransactionHost {
     const w = this.#writer.stats;
     const d = this.#decoder.stats;
     return {
-      messagesIn: this.#messagesIn,
+      messagesIn: this.#dispatch.messagesIn,
       messagesOut: w.messagesOut,
       bytesIn: d.bytesIn,
       bytesOut: w.bytesOut,
-      dropped: this.#dropped,
-      weOpened: this.#weOpened.size,
-      peerOpened: this.#peerOpened.size,
+      dropped: this.#dispatch.dropped,
+      weOpened: this.#tables.weOpened.size,
+      peerOpened: this.#tables.peerOpened.size,
       queuedBytes: this.#writer.queuedBytes,
       bufferedBytes: this.#decoder.bufferedBytes,
       timers: (this.#keepalive ? 1 : 0) + (this.#authTimer ? 1 : 0) + (this.#closeTimer ? 1 : 0),
@@ -213,17 +216,18 @@ export class Iocom implements TransactionHost {
     this.#assertOpen();
     const parent = opts.parent ?? null;
     if (parent !== null) {
-      if (!this.#owns(parent)) throw new TransactionError('BAD_PARENT', `parent ${parent} does not belong to ${this.name}`);
+      if (!this.#tables.owns(parent)) throw new TransactionError('BAD_PARENT', `parent ${parent} does not belong to ${this.name}`);
       if (parent.freed || parent.dying) throw new TransactionError('BAD_PARENT', `parent ${parent} has ended`, DMSG_ERR.LOSTLINK);
       if (parent.depth >= this.options.maxDepth) throw new TransactionError('LIMIT', `stacking depth ${parent.depth + 1} exceeds maxDepth ${this.options.maxDepth}`);
     }
-    if (this.#weOpened.size + this.#peerOpened.size >= this.options.maxTransactions) {
+    const tables = this.#tables;
+    if (tables.weOpened.size + tables.peerOpened.size >= this.options.maxTransactions) {
       // The table is full of transactions we closed and the peer never
       // answered: the peer does not read what it is sent (a relay's span
       // DELETEs to a sink). That is the peer's debt, not the caller's: the
       // link is shed, as for maxQueuedBytes, instead of refusing every later
       // open while the unanswered transactions hold memory for ever.
-      const unanswered = this.#awaitingPeerDelete;
+      const unanswered = tables.awaitingPeerDelete;
       if (unanswered * 2 >= this.options.maxTransactions) {
         this.#shed(`the peer has not answered ${unanswered} of our DELETEs and the transaction table is full; maxTransactions is ${this.options.maxTransactions}`);
         throw new TransactionError('LOST_LINK', `${this.name} was shed: the peer does not answer our DELETEs`, DMSG_ERR.LOSTLINK);
@@ -231,10 +235,10 @@ export class Iocom implements TransactionHost {
       throw new TransactionError('LIMIT', `${this.name} already has ${this.options.maxTransactions} open transactions (maxTransactions)`);
     }
     // Counts up from 1, skipping ids whose slot an open transaction holds (own-id-table.ts).
-    const id = this.#weOpened.nextId();
+    const id = tables.weOpened.nextId();
     const tx = new Transaction(this, id, undefined, false, parent, cmd);
-    if (!this.#weOpened.add(tx)) throw new TransactionError('LIMIT', `${this.name}: the transaction table refused msgid ${id}`);
-    this.#account?.setTransactions(this.#weOpened.size + this.#peerOpened.size);
+    if (!tables.weOpened.add(tx)) throw new TransactionError('LIMIT', `${this.name}: the transaction table refused msgid ${id}`);
+    this.#account?.setTransactions(tables.weOpened.size + tables.peerOpened.size);
     if (parent) parent._addChild(tx);
     this.#sendTx(tx, cmd, tx._txFlagBits(opts.delete === true, false), opts.error ?? 0, opts.ext ?? EMPTY, opts.aux ?? EMPTY);
     return tx;
@@ -266,7 +270,7 @@ export class Iocom implements TransactionHost {
       while (this.#inbound.length > 0 && !this.#readingPaused && this.#state !== 'closed') {
         const msg = this.#inbound.shift()!;
         this.#inboundBytes -= heldBytes(msg);
-        this.#receive(msg);
+        this.#dispatch.receive(msg);
       }
       this.#account?.setBufferedBytes(this.#decoder.bufferedBytes + this.#inboundBytes);
     } catch (err) {
@@ -325,7 +329,7 @@ export class Iocom implements TransactionHost {
     const circuit = tx.parent === null ? 0 : tx.parent._id;
     if (!this.#enqueue(((cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, error, ext, aux, undefined, false)) return false;
     tx._afterSend();
-    this.#noteDeleteSent(tx);
+    this.#tables.noteDeleteSent(tx);
     return this.writable;
   }
 
@@ -343,7 +347,7 @@ export class Iocom implements TransactionHost {
     // The decoded header has the pass-through fields under the same names.
     if (!this.#enqueue(((h.cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, h.error, msg.ext, msg.aux, h, false)) return false;
     tx._afterSend();
-    this.#noteDeleteSent(tx);
+    this.#tables.noteDeleteSent(tx);
     return this.writable;
   }
 
@@ -363,16 +367,12 @@ export class Iocom implements TransactionHost {
 
   /** @internal */
   release(tx: Transaction): void {
-    this.#forget(tx);
-    // A parent that ends takes its open children with it (spec §9.10 fixed).
-    if (tx._childCount > 0) this.#failTree(tx._childList(), new TransactionError('LOST_LINK', `parent transaction 0x${tx.msgid.toString(16)} ended`, DMSG_ERR.LOSTLINK));
+    const tables = this.#tables;
+    tables.forget(tx);
+    if (tx._childCount > 0) tables.failChildren(tx);
   }
 
   // ---- internals ----------------------------------------------------------
-
-  #owns(tx: Transaction): boolean {
-    return (tx.openedByPeer ? this.#peerOpened : this.#weOpened).get(tx._id) === tx;
-  }
 
   #assertOpen(): void {
     if (this.#state !== 'open') throw new TransactionError('LOST_LINK', `${this.name} is ${this.#state}`, DMSG_ERR.LOSTLINK);
@@ -524,116 +524,26 @@ export class Iocom implements TransactionHost {
           this.#stream.pause();
         }
       } else {
-        this.#receive(msg);
+        this.#dispatch.receive(msg);
       }
     }
     batch.length = 0;
   }
 
-  #receive(msg: Message): void {
-    const h = msg.header;
-    this.#messagesIn++;
-    this.#rxSeen = true;
-    if ((h.salt & 0xff) !== this.#rxSeq) {
-      this.destroy(new ProtocolError('BAD_SEQ', `${this.name}: message sequence number ${h.salt & 0xff} (salt ${hex(h.salt)}), expected ${this.#rxSeq}: ${describeHeader(h)}`, DMSG_IOQ_ERROR.MSGSEQ));
-      return;
-    }
-    this.#rxSeq = (this.#rxSeq + 1) & 0xff;
-    const cmd = h.cmd;
-    const base = cmd & DMSGF.BASECMDMASK;
-    if (base === DMSG.LNK_AUTH) return this.#onAuth(msg);
-    if (!this.#auth.acceptsMessages) {
-      // PAD, and the keepalive PING a peer sends while its handshake is slow, are harmless: drop them unanswered.
-      if (base === DMSG.LNK_PAD || (base === DMSG.LNK_PING && (cmd & (DMSGF.CREATE | DMSGF.DELETE)) === 0)) return;
-      this.destroy(new ProtocolError('AUTH_REQUIRED', `${this.name}: peer sent ${describeCmd(cmd)} before authenticating`, DMSG_IOQ_ERROR.NOPEER));
-      return;
-    }
-    if (this.#auth.active && this.#authTimer) {
-      this.#auth.peerSentPlainMessage();
-      this.#checkAuth();
-    }
-
-    // Fast path: a one-way message on state0.
-    if ((cmd & (DMSGF.CREATE | DMSGF.DELETE | DMSGF.ABORT)) === 0 && h.msgid === 0n && h.circuit === 0n) return this.#oneWay(msg);
-
-    let parentMissing = false;
-    let parent: Transaction | undefined;
-    if (h.circuit !== 0n) {
-      parent = (cmd & DMSGF.REVCIRC ? this.#weOpened : this.#peerOpened).get(idOf(h.circuit));
-      parentMissing = parent === undefined;
-    }
-    const id = h.msgid === 0n ? 0 : idOf(h.msgid);
-    const state = id === 0 ? undefined : (cmd & DMSGF.REVTRANS ? this.#weOpened : this.#peerOpened).get(id);
-    const verdict = classifyRx(cmd, state, parentMissing);
-    switch (verdict.action) {
-      case 'deliver':
-        state!._receive(msg);
-        return;
-      case 'new':
-        return this.#peerOpens(msg, id, parent ?? null);
-      case 'oneway':
-        return this.#oneWay(msg);
-      case 'drop':
-        this.#dropped++;
-        return;
-      case 'error':
-        this.destroy(new ProtocolError(verdict.code, `${this.name}: ${verdict.reason}: ${describeHeader(h)}`, DMSG_IOQ_ERROR.TRANS));
-        return;
-    }
+  /** A plain message while our handshake runs: if its deadline still runs, the peer takes no part in it. */
+  #plainMessageDuringAuth(): void {
+    if (!this.#authTimer) return;
+    this.#auth.peerSentPlainMessage();
+    this.#checkAuth();
   }
 
-  #peerOpens(msg: Message, id: number | bigint, parent: Transaction | null): void {
-    const h = msg.header;
-    if (h.msgid === 0n) {
-      this.destroy(new ProtocolError('BAD_STATE', `${this.name}: CREATE with msgid 0: ${describeHeader(h)}`, DMSG_IOQ_ERROR.TRANS));
-      return;
+  /** A LNK_PING outside any transaction: answer it, or end a ping() round trip on its REPLY. */
+  #onPing(h: Header): void {
+    if (h.cmd & DMSGF.REPLY) {
+      this.#pingWaiters.answer(this.#rttNow);
+    } else if (this.#state === 'open') {
+      this.#enqueue(DMSG.LNK_PING | DMSGF.REPLY, h.msgid, h.circuit, 0, EMPTY, EMPTY, undefined, false);
     }
-    if (parent && (parent.dying || parent.rxDeleted)) {
-      // The parent is ending: the new child cannot live. Refuse it like a lost circuit.
-      this.#dropped++;
-      return;
-    }
-    if (this.#weOpened.size + this.#peerOpened.size >= this.options.maxTransactions) {
-      this.destroy(new ProtocolError('LIMIT', `${this.name}: peer opened more than maxTransactions (${this.options.maxTransactions}) transactions`, DMSG_IOQ_ERROR.TRANS));
-      return;
-    }
-    if (parent && parent.depth >= this.options.maxDepth) {
-      this.destroy(new ProtocolError('LIMIT', `${this.name}: peer stacked transactions ${parent.depth + 1} deep; maxDepth is ${this.options.maxDepth}`, DMSG_IOQ_ERROR.TRANS));
-      return;
-    }
-    const tx = new Transaction(this, id, h.msgid, true, parent, h.cmd);
-    tx.first = msg;
-    if (!this.#peerOpened.add(tx)) {
-      // Only msgids chosen to collide in the table get here (see id-table.ts).
-      this.destroy(new ProtocolError('LIMIT', `${this.name}: the peer's msgids keep colliding in the transaction table (hash flooding?): ${describeHeader(h)}`, DMSG_IOQ_ERROR.TRANS));
-      return;
-    }
-    this.#account?.setTransactions(this.#weOpened.size + this.#peerOpened.size);
-    if (parent) parent._addChild(tx);
-    if (!this.#transactions.observed) {
-      // Nobody serves transactions on this link: refuse, as hammer2's service does.
-      tx._receive(msg);
-      if (!tx.freed && !tx.txDeleted && this.#state === 'open') tx.reply(DMSG_ERR.NOSUPP);
-      return;
-    }
-    this.#transactions.next(tx);
-    if (this.#state === 'closed' || tx.freed) return;
-    tx._receive(msg);
-  }
-
-  #oneWay(msg: Message): void {
-    const h = msg.header;
-    const base = h.cmd & DMSGF.BASECMDMASK;
-    if (base === DMSG.LNK_PING) {
-      if (h.cmd & DMSGF.REPLY) {
-        this.#pingWaiters.answer(this.#rttNow);
-      } else if (this.#state === 'open') {
-        this.#enqueue(DMSG.LNK_PING | DMSGF.REPLY, h.msgid, h.circuit, 0, EMPTY, EMPTY, undefined, false);
-      }
-      return;
-    }
-    if (base === DMSG.LNK_PAD) return;
-    this.#messages.next(msg);
   }
 
   #onAuth(msg: Message): void {
@@ -648,8 +558,8 @@ export class Iocom implements TransactionHost {
 
   #keepaliveTick(): void {
     const now = this.#clock.now();
-    if (this.#rxSeen) {
-      this.#rxSeen = false;
+    if (this.#dispatch.rxSeen) {
+      this.#dispatch.rxSeen = false;
       this.#lastRx = now;
     }
     const idle = now - this.#lastRx;
@@ -681,27 +591,10 @@ export class Iocom implements TransactionHost {
     this.#teardown(this.#state === 'closing' ? { kind: 'closed' } : { kind: 'peer-closed' });
   }
 
-  /** After a send: a transaction whose DELETE went out and whose peer's has not come awaits the peer. */
-  #noteDeleteSent(tx: Transaction): void {
-    if (tx._awaitPeerDelete()) this.#awaitingPeerDelete++;
-  }
-
-  #forget(tx: Transaction): void {
-    if (tx._peerDeleteCame()) this.#awaitingPeerDelete--;
-    tx._markFreed();
-    (tx.openedByPeer ? this.#peerOpened : this.#weOpened).delete(tx._id);
-    if (tx.parent) tx.parent._removeChild(tx);
-    this.#account?.setTransactions(this.#weOpened.size + this.#peerOpened.size);
-  }
-
-  /** End `list` and everything stacked on it with LOSTLINK (transaction-failure.ts). */
-  #failTree(list: Transaction[], cause: Error | undefined): void {
-    failTree(list, cause, (tx) => this.#forget(tx));
-  }
-
   #teardown(reason: LinkCloseReason): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
+    this.#dispatch.linkClosed = true;
     if (this.#keepalive) this.#clock.clearTimeout(this.#keepalive);
     if (this.#authTimer) this.#clock.clearTimeout(this.#authTimer);
     if (this.#closeTimer) this.#clock.clearTimeout(this.#closeTimer);
@@ -711,12 +604,7 @@ export class Iocom implements TransactionHost {
     this.#inboundBytes = 0;
     this.#account?.leave();
     const cause = reason.kind === 'error' ? reason.error : new LinkError('LINK_CLOSED', `${this.name}: link closed${reason.kind === 'peer-closed' ? ' by the peer' : ''}`);
-    // The top-level transactions (children of state0); the rest hang below them.
-    const roots: Transaction[] = [];
-    for (const tx of this.#weOpened.values()) if (tx.parent === null) roots.push(tx);
-    for (const tx of this.#peerOpened.values()) if (tx.parent === null) roots.push(tx);
-    this.#failTree(roots, cause);
-    this.#awaitingPeerDelete = 0;
+    this.#tables.failAll(cause);
     this.#rejectReady(cause);
     this.#pingWaiters.rejectAll(() => new TransactionError('LOST_LINK', `ping() on ${this.name}: the link ended before the reply`, DMSG_ERR.LOSTLINK, { cause }));
     this.#writableWaiters.wakeAll();

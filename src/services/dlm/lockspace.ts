@@ -18,8 +18,11 @@
  * by id, new ids), `owner-requests.ts` (set_master, lookups, the owner side
  * of request/convert/unlock/cancel, grant_lock_pc), `lock-message.ts` (a
  * lock message from a lock), `cast-delivery.ts` (AST/BAST delivery) and
- * `lockspace-teardown.ts` (fence and release). What stays here: the state,
- * the resource table and its retirement, receiving, the ResourceSink, and
+ * `lockspace-teardown.ts` (fence and release), `resource-table.ts` (the
+ * resources by name and their retirement: find/create, revive, checkUnused,
+ * forget, retire with REMOVE) and `lockspace-receive.ts` (what receive()
+ * does with a peer's bytes: RCOM to recovery, saved while stopped, checked,
+ * master or owner side). What stays here: the state, the ResourceSink, and
  * the hooks that call the rest.
  */
 import { CallbackHold } from './callback-hold.ts';
@@ -27,39 +30,35 @@ import { CastDelivery } from './cast-delivery.ts';
 import { deferring, lockCall, unlockCall, type LockCallState } from './lock-calls.ts';
 import { LockTable } from './lock-table.ts';
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, type Mode } from './constants.ts';
-import { DlmError } from './errors.ts';
 import { directoryNode } from './hash.ts';
 import { dumpResources, type DumpResource } from './lockspace-dump.ts';
 import type { LockspaceHost } from './lockspace-host.ts';
 import { countMasterCopies, countPendingOperations, type LockspaceStats } from './lockspace-stats.ts';
-import { latin1 as latin1_ } from './byte-key.ts';
 import { observeMessage } from './message-observe.ts';
 import { lockMessage } from './lock-message.ts';
 import * as ownerRequests from './owner-requests.ts';
-import { sendRemove, normalizeMembers } from './lockspace-lifecycle.ts';
+import { normalizeMembers } from './lockspace-lifecycle.ts';
 import { fenceLockspace, releaseLockspace, type TeardownState } from './lockspace-teardown.ts';
 import { writeFence } from './fence-rules.ts';
 import type { AstFn, BastFn, Lksb, Lock, WaitType } from './lock.ts';
-import { handleMasterMessage } from './master-side.ts';
 import { closeOwner, orphans, purge } from './orphans.ts';
 import { cancelForDeadlock } from './deadlock-cancel.ts';
-import { handleOwnerMessage } from './owner-side.ts';
-import { DLM_CMD, DLM_VERSION, decodeLockMessage, encodeMessage, headerNodeid, MSG, type DlmHeader, type DlmMessage, type MsgType } from './message.ts';
-import { receiveRcom } from './recovery/rcom-receive.ts';
+import { DLM_VERSION, encodeMessage, MSG, type DlmHeader, type DlmMessage, type MsgType } from './message.ts';
+import { receiveLockspaceMessage, type ReceiveState } from './lockspace-receive.ts';
 import { LockingGate } from './recovery/locking-gate.ts';
 import { RecoveryDriver, type StartOptions } from './recovery/recovery-driver.ts';
 import type { RecoveryOps } from './recovery/recovery-ops.ts';
 import type { DlmSlot } from './recovery/slots.ts';
 import { newRecoveryStats } from './recovery/recovery-status.ts';
-import { Resource, type ResourceSink } from './resource.ts';
-import { RetirementQueue } from './retirement-queue.ts';
+import type { Resource, ResourceSink } from './resource.ts';
+import { ResourceTable } from './resource-table.ts';
+import type { RetirementQueue } from './retirement-queue.ts';
 
 // Local copies: a transpiler may turn imported bindings into getters on hot paths.
 const DLM_ERRNO = DLM_ERRNO_;
 const LKF = LKF_;
 const LKM = LKM_;
 const LKSTS = LKSTS_;
-const latin1 = latin1_;
 const { requestLock, confirmMaster, requestNextParked, retryRedirected, masteredHere, processLookupList, convertLock, unlockLock, cancelLock, sendLockOp, grantProcessCopy } = ownerRequests;
 
 export type { LockspaceHost } from './lockspace-host.ts';
@@ -80,7 +79,10 @@ export class Lockspace implements ResourceSink {
   /** Locks by id, and new ids (lock-table.ts). */
   readonly #table = new LockTable();
   readonly #locks = this.#table.byId;
-  readonly rsbs = new Map<string, Resource>();
+  /** Resources by name and their retirement (resource-table.ts). */
+  readonly #resources: ResourceTable;
+  /** Resources by name key (byte-key.ts): the resource table's map. */
+  readonly rsbs: Map<string, Resource>;
   #released = false;
   readonly #retirement: RetirementQueue<Resource>;
   readonly #recovery: RecoveryDriver;
@@ -95,6 +97,8 @@ export class Lockspace implements ResourceSink {
   readonly #waiting = new Set<Lock>();
   /** What lock()/unlock() use of the above (lock-calls.ts): one object, made once. */
   readonly #calls: LockCallState;
+  /** What receive() uses of the above (lockspace-receive.ts): one object, made once. */
+  readonly #receiving: ReceiveState;
   /** The highest fencing token of any resource this node forgot or was told of (fence-rules.ts). */
   fenceFloor = 0;
   readonly stats: LockspaceStats = { sent: 0, received: 0, refused: {}, ignored: 0, callbacks: 0, callbackErrors: 0, grants: 0, waits: 0, basts: 0, recovery: newRecoveryStats() };
@@ -116,7 +120,9 @@ export class Lockspace implements ResourceSink {
     this.#header = Object.freeze({ version: DLM_VERSION, lockspace: globalId, nodeid: host.nodeid });
     this.#members = members;
     // No REMOVE while locking is stopped: retirement resumes with locking (the gate's resume).
-    this.#retirement = new RetirementQueue(host.clock, host.tossMs, () => this.#locking.stopped, (r) => this.#retire(r));
+    this.#resources = new ResourceTable(this, host, () => this.#locking.stopped);
+    this.rsbs = this.#resources.byKey;
+    this.#retirement = this.#resources.retirement;
     this.#locking = new LockingGate(
       (m) => this.receive(m.from, m.bytes),
       () => this.#retirement.resume(),
@@ -135,6 +141,7 @@ export class Lockspace implements ResourceSink {
         this.#locking.resume(after);
       },
     });
+    this.#receiving = { recovery: this.#recovery, locking: this.#locking };
   }
 
   get members(): readonly number[] {
@@ -237,71 +244,34 @@ export class Lockspace implements ResourceSink {
     return this.#table.newLock(true);
   }
 
-  /** Find a resource; revive it from the inactive cache; create it when `create`. */
-  #findRsb(name: Uint8Array, create: boolean): Resource | undefined {
-    const key = latin1(name);
-    let r = this.rsbs.get(key);
-    if (r) {
-      this.revive(r);
-      return r;
-    }
-    if (!create) return undefined;
-    r = new Resource(name.slice(), key, this.host.hash(name) >>> 0);
-    this.rsbs.set(key, r);
-    return r;
-  }
+  // The resource table and its retirement: resource-table.ts.
 
   findRsbByName(name: Uint8Array): Resource | undefined {
-    return this.rsbs.get(latin1(name));
+    return this.#resources.byName(name);
   }
 
   createRsb(name: Uint8Array): Resource {
-    return this.#findRsb(name, true)!;
+    return this.#resources.find(name, true)!;
   }
 
   /** Back in use: stop its retirement; a cached remote master may be stale (§3.5). */
   revive(r: Resource): void {
-    if (r.toss !== null) {
-      this.#retirement.revive(r);
-      if (r.master !== 0 && r.master !== this.ourNodeid && this.dirNodeOf(r) !== this.ourNodeid) r.uncertain = true;
-    }
-    r.dirRecord = false;
+    this.#resources.revive(r);
   }
 
   /** The last lock went: discard the LVB on the master and start the retirement delay (§3.5). */
   checkUnused(r: Resource): void {
-    if (!r.unused || r.toss !== null || r.dirRecord) return;
-    if (r.master === this.ourNodeid) r.discardLvb();
-    if (r.master !== this.ourNodeid && r.master !== 0 && this.dirNodeOf(r) === this.ourNodeid) {
-      // A directory record for a remote master stays until that master sends REMOVE.
-      r.dirRecord = true;
-      r.uncertain = false;
-      return;
-    }
-    this.#retirement.add(r);
+    this.#resources.checkUnused(r);
   }
 
   /** Drop a resource from the table (and from the retirement queue). */
   forgetRsb(r: Resource): void {
-    this.raiseFenceFloor(r.fenceHigh);
-    this.#retirement.remove(r);
-    if (this.rsbs.get(r.key) === r) this.rsbs.delete(r.key);
+    this.#resources.forget(r);
   }
 
   /** Keep a forgotten resource's (or a peer's) fencing high mark: later tokens start above it. */
   raiseFenceFloor(token: number): void {
     if (token > this.fenceFloor) this.fenceFloor = token;
-  }
-
-  #retire(r: Resource): void {
-    r.toss = null;
-    if (!r.unused || this.rsbs.get(r.key) !== r) return;
-    const dir = this.dirNodeOf(r);
-    if (r.master === this.ourNodeid && dir !== this.ourNodeid && !this.nodir) {
-      sendRemove(this, r, dir);
-    }
-    this.raiseFenceFloor(r.fenceHigh);
-    this.rsbs.delete(r.key);
   }
 
   // ===================================================================
@@ -380,47 +350,9 @@ export class Lockspace implements ResourceSink {
     this.stats.refused[code] = (this.stats.refused[code] ?? 0) + 1;
   }
 
-  /** Bytes from node `from` (already matched to this lockspace). Never throws. */
+  /** Bytes from node `from` (already matched to this lockspace). Never throws. (lockspace-receive.ts) */
   receive(from: number, bytes: Uint8Array): void {
-    if (this.#released) return;
-    if (bytes.length > 14 && bytes[14] === DLM_CMD.RCOM) {
-      try {
-        receiveRcom(this, this.#recovery, from, bytes);
-      } catch (err) {
-        this.refuse('INTERNAL');
-        this.host.callbackError(err);
-      }
-      return;
-    }
-    const g = this.#locking;
-    if (g.stopped || (g.gate !== null && g.blocked())) {
-      // Bounded: past the limit a message is dropped and counted, never buffered.
-      if (g.saved.length >= this.host.maxSavedMessages) this.refuse('SAVED_OVERFLOW');
-      else g.saved.push({ from, bytes: bytes.slice() });
-      return;
-    }
-    let m: DlmMessage;
-    try {
-      m = decodeLockMessage(bytes, this.lvblen);
-      const sender = headerNodeid(bytes);
-      if (sender !== from) throw new DlmError('EBADMSG', `h_nodeid ${sender} is not the sender ${from}`);
-    } catch (err) {
-      this.refuse(err instanceof DlmError ? err.code : 'EBADMSG');
-      return;
-    }
-    if (!this.#members.includes(from) || from === this.ourNodeid) {
-      this.refuse('NOT_MEMBER');
-      return;
-    }
-    this.stats.received++;
-    if (this.host.observe) observeMessage(this.host, this.name, 'recv', from, this.ourNodeid, m);
-    try {
-      if (!handleMasterMessage(this, from, m)) handleOwnerMessage(this, from, m);
-    } catch (err) {
-      // A bug, not a peer's fault; never let it escape the receive path.
-      this.refuse('INTERNAL');
-      this.host.callbackError(err);
-    }
+    receiveLockspaceMessage(this, this.#receiving, from, bytes);
   }
 
   // ===================================================================

@@ -1,0 +1,70 @@
+/**
+ * What a lockspace does with bytes a peer sent it (`dlm_receive_buffer`):
+ * RCOM goes to recovery (recovery/rcom-receive.ts); a lock message is saved
+ * while locking is stopped or the gate is closed (bounded: past
+ * maxSavedMessages it is dropped and counted), else decoded, checked
+ * (its h_nodeid is the sender, the sender a member and not this node) and
+ * handled by the master side (master-side.ts) or the owner side
+ * (owner-side.ts). Never throws: a bad message is refused and counted, a
+ * bug in a handler is reported to the host's callbackError.
+ *
+ * `Lockspace.receive()` (lockspace.ts) is the entry point.
+ */
+import { DlmError } from './errors.ts';
+import type { Lockspace } from './lockspace.ts';
+import { handleMasterMessage } from './master-side.ts';
+import { observeMessage } from './message-observe.ts';
+import { DLM_CMD, decodeLockMessage, headerNodeid, type DlmMessage } from './message.ts';
+import { handleOwnerMessage } from './owner-side.ts';
+import type { LockingGate } from './recovery/locking-gate.ts';
+import { receiveRcom } from './recovery/rcom-receive.ts';
+import type { RecoveryDriver } from './recovery/recovery-driver.ts';
+
+/** What receiving reaches of the Lockspace's own parts: one object, made once. */
+export interface ReceiveState {
+  readonly recovery: RecoveryDriver;
+  readonly locking: LockingGate;
+}
+
+/** Bytes from node `from` (already matched to this lockspace). Never throws. */
+export function receiveLockspaceMessage(ls: Lockspace, st: ReceiveState, from: number, bytes: Uint8Array): void {
+  if (ls.released) return;
+  if (bytes.length > 14 && bytes[14] === DLM_CMD.RCOM) {
+    try {
+      receiveRcom(ls, st.recovery, from, bytes);
+    } catch (err) {
+      ls.refuse('INTERNAL');
+      ls.host.callbackError(err);
+    }
+    return;
+  }
+  const g = st.locking;
+  if (g.stopped || (g.gate !== null && g.blocked())) {
+    // Bounded: past the limit a message is dropped and counted, never buffered.
+    if (g.saved.length >= ls.host.maxSavedMessages) ls.refuse('SAVED_OVERFLOW');
+    else g.saved.push({ from, bytes: bytes.slice() });
+    return;
+  }
+  let m: DlmMessage;
+  try {
+    m = decodeLockMessage(bytes, ls.lvblen);
+    const sender = headerNodeid(bytes);
+    if (sender !== from) throw new DlmError('EBADMSG', `h_nodeid ${sender} is not the sender ${from}`);
+  } catch (err) {
+    ls.refuse(err instanceof DlmError ? err.code : 'EBADMSG');
+    return;
+  }
+  if (!ls.members.includes(from) || from === ls.ourNodeid) {
+    ls.refuse('NOT_MEMBER');
+    return;
+  }
+  ls.stats.received++;
+  if (ls.host.observe) observeMessage(ls.host, ls.name, 'recv', from, ls.ourNodeid, m);
+  try {
+    if (!handleMasterMessage(ls, from, m)) handleOwnerMessage(ls, from, m);
+  } catch (err) {
+    // A bug, not a peer's fault; never let it escape the receive path.
+    ls.refuse('INTERNAL');
+    ls.host.callbackError(err);
+  }
+}
