@@ -42,6 +42,7 @@ import type { Clock } from '../util/clock.ts';
 import { systemClock } from '../util/clock.ts';
 import { Transaction, type SendOptions, type TransactionHost } from './transaction.ts';
 import { WriteQueue, type PassFields } from './write-queue.ts';
+import { readSocketInto } from './socket-reader.ts';
 import type { BudgetAccount } from './budget.ts';
 import type { OpenOptions, OneWayOptions, IocomStats } from './iocom-types.ts';
 import { heldBytes, messageOf, unref } from './iocom-helpers.ts';
@@ -116,7 +117,7 @@ export class Iocom implements TransactionHost {
     this.#stream = stream;
     this.#decoder = new FrameDecoder({ maxHeaderBytes: this.options.maxHeaderBytes, maxAuxBytes: this.options.maxAuxBytes });
     // A socket is done with a written buffer once the write's callback ran: its slabs may be reused.
-    this.#writer = new WriteQueue(stream, () => this.#checkWritable(), (err) => this.#internalFailure(err, 'writing'), stream instanceof Socket);
+    this.#writer = new WriteQueue(stream, () => this.#checkWritable(), (err) => this.#internalFailure(err, 'writing'), stream instanceof Socket, this.options.earlyFlushBytes);
     const budget = this.options.budget;
     this.#account = budget === undefined ? null : budget.join({ name: this.options.name, authRequired: this.#auth.required, shed: (why) => this.#shed(why) });
     this.#tables.account = this.#account;
@@ -137,13 +138,8 @@ export class Iocom implements TransactionHost {
 
     // Every entry point (stream events, timers) runs guarded: whatever throws
     // below costs this link only, never the process.
-    stream.on('data', (chunk: Uint8Array) => {
-      try {
-        this.#onData(chunk);
-      } catch (err) {
-        this.#internalFailure(err, 'receiving');
-      }
-    });
+    // A plain socket reads into a buffer reused while no message points into it (socket-reader.ts); other streams emit 'data'.
+    if (!readSocketInto(stream, this.#onChunk)) stream.on('data', this.#onChunk);
     stream.on('end', () => {
       try {
         this.#onEnd();
@@ -490,8 +486,18 @@ export class Iocom implements TransactionHost {
     this.#writableWaiters.wakeAll();
   }
 
-  #onData(chunk: Uint8Array): void {
-    if (this.#state === 'closed') return;
+  /** The stream's bytes (guarded); true when views of `chunk` outlive the call (see #deliverBatch). */
+  readonly #onChunk = (chunk: Uint8Array): boolean => {
+    try {
+      return this.#onData(chunk);
+    } catch (err) {
+      this.#internalFailure(err, 'receiving');
+      return true;
+    }
+  };
+
+  #onData(chunk: Uint8Array): boolean {
+    if (this.#state === 'closed') return false;
     const batch = this.#rxBatch;
     try {
       this.#decoder.pushInto(chunk, batch);
@@ -499,23 +505,32 @@ export class Iocom implements TransactionHost {
       // Deliver what was complete before the bad bytes, then fail the link.
       this.#deliverBatch(batch);
       this.destroy(err as Error);
-      return;
+      return true;
     }
-    this.#deliverBatch(batch);
-    if ((this.#state as LinkState) === 'closed') return;
+    const lent = this.#deliverBatch(batch);
+    if ((this.#state as LinkState) === 'closed') return lent;
     const partial = this.#decoder.bufferedBytes;
     // An unauthenticated peer gets a small receive buffer, whatever maxAuxBytes allows.
     if (partial > this.options.preAuthBufferBytes && !this.#auth.acceptsMessages) {
       this.#shed(`the peer has not authenticated and sent ${partial} bytes of one message; preAuthBufferBytes is ${this.options.preAuthBufferBytes}`);
-      return;
+      return lent;
     }
     this.#account?.setBufferedBytes(partial + this.#inboundBytes);
+    return lent;
   }
 
-  #deliverBatch(batch: Message[]): void {
+  /**
+   * Receive (or hold, while reading is paused) each decoded message. Returns
+   * true when one carries aux data or an extended header: those are views of
+   * the chunk read (or of the decoder's own buffer), so a reused read buffer
+   * must not be read into again (socket-reader.ts).
+   */
+  #deliverBatch(batch: Message[]): boolean {
+    let lent = false;
     for (let i = 0; i < batch.length; i++) {
       if (this.#state === 'closed') break;
       const msg = batch[i]!;
+      if (msg.aux.length !== 0 || msg.ext.length !== 0) lent = true;
       if (this.#readingPaused) {
         this.#inbound.push(msg);
         this.#inboundBytes += heldBytes(msg);
@@ -528,6 +543,7 @@ export class Iocom implements TransactionHost {
       }
     }
     batch.length = 0;
+    return lent;
   }
 
   /** A plain message while our handshake runs: if its deadline still runs, the peer takes no part in it. */

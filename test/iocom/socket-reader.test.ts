@@ -3,6 +3,9 @@ import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { once } from 'node:events';
 import { readSocketInto } from '../../src/iocom/socket-reader.ts';
+import { Iocom } from '../../src/iocom/iocom.ts';
+import { DMSG } from '../../src/wire/constants.ts';
+import type { Message } from '../../src/wire/message.ts';
 
 /** A connected pair over 127.0.0.1: [dialled, accepted]. */
 async function tcpPair(): Promise<{ dialled: net.Socket; accepted: net.Socket; close: () => void }> {
@@ -129,6 +132,63 @@ describe('readSocketInto (reads into a reused buffer)', () => {
       expect(readSocketInto(p.accepted, () => false)).toBe(false);
       expect(p.accepted.read()?.toString()).toBe('xyz');
     } finally {
+      p.close();
+    }
+  });
+});
+
+describe('Iocom over TCP reads through readSocketInto', () => {
+  const opts = { pingIntervalMs: 0, linkTimeoutMs: 0 };
+
+  it('messages kept by a subscriber (aux views, not copies) stay intact while later reads reuse or replace the buffer (seed 31)', async () => {
+    const p = await tcpPair();
+    const tx = new Iocom(p.dialled, { ...opts, name: 'tx' });
+    const rx = new Iocom(p.accepted, { ...opts, name: 'rx' });
+    try {
+      // Taken: the sockets have no 'data' listener (the reused buffer is read into directly).
+      expect(p.accepted.listenerCount('data')).toBe(0);
+      expect(p.dialled.listenerCount('data')).toBe(0);
+      const kept: Message[] = [];
+      rx.messages$.subscribe((m) => kept.push(m));
+      // Header-only messages (nothing lent: the buffer is reused) mixed with aux of 1 B to 9 KiB (lent), over several turns.
+      const sizes = pattern(3000, 31);
+      const sent: Uint8Array[] = [];
+      for (let turn = 0; turn < 30; turn++) {
+        for (let i = 0; i < 100; i++) {
+          const k = turn * 100 + i;
+          const aux = k % 3 === 0 ? new Uint8Array(0) : pattern(1 + (sizes[k]! * 37) % 9000, k + 1);
+          sent.push(aux);
+          expect(tx.sendOneWay(DMSG.DBG_SHELL, { aux })).toBeTypeOf('boolean');
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+      await until(() => kept.length === sent.length, 'every message received');
+      const wrong = sent.flatMap((aux, k) => (Buffer.from(kept[k]!.aux).equals(aux) ? [] : [k]));
+      expect(wrong).toEqual([]);
+    } finally {
+      tx.destroy();
+      rx.destroy();
+      p.close();
+    }
+  });
+
+  it('earlyFlushBytes: a turn of 100 messages leaves as two writes, the first of earlyFlushBytes', async () => {
+    const p = await tcpPair();
+    const tx = new Iocom(p.dialled, { ...opts, name: 'tx', earlyFlushBytes: 1024 });
+    const rx = new Iocom(p.accepted, { ...opts, name: 'rx' });
+    try {
+      const writes: number[] = [];
+      const write = p.dialled.write.bind(p.dialled) as (c: Uint8Array, cb?: () => void) => boolean;
+      p.dialled.write = ((c: Uint8Array, cb?: () => void) => (writes.push(c.length), write(c, cb))) as typeof p.dialled.write;
+      let got = 0;
+      rx.messages$.subscribe(() => got++);
+      for (let i = 0; i < 100; i++) tx.sendOneWay(DMSG.DBG_SHELL);
+      await until(() => got === 100, 'the 100 messages');
+      expect(writes).toEqual([1024, 6400 - 1024]);
+      expect(() => new Iocom(new PassThrough(), { earlyFlushBytes: -1 })).toThrow(/earlyFlushBytes/);
+    } finally {
+      tx.destroy();
+      rx.destroy();
       p.close();
     }
   });
