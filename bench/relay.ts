@@ -32,7 +32,13 @@
  *   `bash <shared>/reference/libdmsg/build.sh .scratch/libdmsg`); without
  *   it the rows say "skipped: not built".
  *
+ * In the `_libdmsg` family a second relay process of ours runs with
+ * IocomOptions.earlyFlushBytes (`early` rows; RELAY_BENCH_EARLY_FLUSH=bytes,
+ * default 1024, 0 leaves it out), and each relay's read + write system calls
+ * per message are given (/proc/PID/io).
+ *
  * Environment: RELAY_BENCH_MODES=proc,inproc,libdmsg; RELAY_BENCH_CASES=oneway,rpc1,rpc100;
+ * RELAY_NODE_EARLY_FLUSH=bytes sets earlyFlushBytes on every relay (also in process);
  * RELAY_BENCH_INPROC=tcp|memory; RELAY_BENCH_WORKER_ARGS="--cpu-prof --cpu-prof-dir=DIR"
  * adds node flags to the node processes.
  */
