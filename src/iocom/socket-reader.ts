@@ -12,12 +12,13 @@
  * 7.5 → 5.5 / 5.6 µs per round trip, two reads), which is most of what a
  * relay spends per message at one request in flight.
  *
- * The buffer is reused only when nothing points into it after the
- * callback: the consumer returns true when views of the chunk outlive the
- * call (messages whose aux or extended header are views of it), and the
- * next read then goes into a fresh buffer, as Node's own path would.
- * Sizes: 16 KiB, 64 KiB once a read fills the buffer (a streaming peer),
- * back to 16 KiB after a small read, so an idle link holds 16 KiB.
+ * Bytes are read over again only where nothing points into them: the
+ * consumer returns true when views of the chunk outlive the call (messages
+ * whose aux or extended header are views of it), and the next read then
+ * goes past them, in the same buffer while 4 KiB of it are left, else in a
+ * fresh one (see SocketReader). Sizes: 16 KiB, 64 KiB once a read fills
+ * its window (a streaming peer), back to 16 KiB after a small read, so an
+ * idle link holds 16 KiB.
  *
  * It relies on Node internals (the socket's `kBuffer`, `kBufferCb` and
  * `kBufferGen` symbols and the handle's `useUserBuffer`), looked up at
@@ -39,6 +40,10 @@ const SMALL = 16 * 1024;
 const LARGE = 64 * 1024;
 /** A read below this, into a LARGE buffer, takes the link back to SMALL. */
 const SHRINK_BELOW = 4 * 1024;
+/** Lent reads share a buffer until less than this is left of it. */
+const MIN_WINDOW = 4 * 1024;
+/** A read that fills its window and is at least this large makes the next buffer LARGE. */
+const GROW_FROM = 8 * 1024;
 
 interface Internals {
   kBuffer: symbol;
@@ -59,9 +64,20 @@ function internalsOf(socket: Socket): Internals | undefined {
   return kBuffer && kBufferCb && kBufferGen ? { kBuffer, kBufferCb, kBufferGen } : undefined;
 }
 
-/** One socket's reads: the buffer in use and what the last read did with it. */
+/**
+ * One socket's reads. Each read goes into a window of the current buffer,
+ * starting at `#start`. A read nothing points into leaves the window for
+ * the next read; a lent read (views of it outlive the callback) moves the
+ * window past its bytes (8-aligned: the decoder reads words), so small
+ * lent reads share a buffer the way Node's own path gives each read a
+ * right-sized copy: the memory pinned by kept messages stays about what
+ * was read, never a whole buffer per small read. A fresh buffer comes only
+ * when less than MIN_WINDOW is left, or to change size.
+ */
 class SocketReader {
   #buf: Buffer = Buffer.allocUnsafeSlow(SMALL);
+  #start = 0;
+  #window: Buffer = this.#buf;
   #lent = false;
   #last = 0;
   readonly #sink: ChunkSink;
@@ -71,10 +87,10 @@ class SocketReader {
   }
 
   get buffer(): Buffer {
-    return this.#buf;
+    return this.#window;
   }
 
-  /** Node's read callback: `n` bytes at the start of `buf` (our buffer). */
+  /** Node's read callback: `n` bytes at the start of `buf` (our window). */
   readonly onRead = (n: number, buf: Uint8Array): void => {
     this.#last = n;
     this.#lent = this.#sink(new Uint8Array(buf.buffer, buf.byteOffset, n));
@@ -82,13 +98,23 @@ class SocketReader {
 
   /** Node asks for the next read's buffer after each read. */
   readonly next = (): Buffer => {
+    const n = this.#last;
     const size = this.#buf.length;
-    const want = this.#last === size ? LARGE : size === LARGE && this.#last < SHRINK_BELOW ? SMALL : size;
-    if (this.#lent || want !== size) {
+    // A read that filled a large enough window means a streaming peer: 64 KiB; a small read in a 64 KiB buffer: back to 16 KiB.
+    const want = n === this.#window.length && n >= GROW_FROM ? LARGE : size === LARGE && n < SHRINK_BELOW ? SMALL : size;
+    let moved = false;
+    if (this.#lent) {
       this.#lent = false;
-      this.#buf = Buffer.allocUnsafeSlow(want);
+      this.#start += (n + 7) & ~7;
+      moved = true;
     }
-    return this.#buf;
+    if (want !== size || size - this.#start < MIN_WINDOW) {
+      this.#buf = Buffer.allocUnsafeSlow(want);
+      this.#start = 0;
+      moved = true;
+    }
+    if (moved) this.#window = this.#start === 0 ? this.#buf : this.#buf.subarray(this.#start);
+    return this.#window;
   };
 }
 

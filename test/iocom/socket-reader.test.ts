@@ -90,6 +90,30 @@ describe('readSocketInto (reads into a reused buffer)', () => {
     });
   }
 
+  it('small lent reads share a buffer (memory kept ~ bytes read, not a buffer per read), each at an 8-aligned offset', async () => {
+    const p = await tcpPair();
+    try {
+      const kept: Uint8Array[] = [];
+      expect(readSocketInto(p.accepted, (chunk) => (kept.push(chunk), true))).toBe(true);
+      // 400 writes of 100 bytes, each waited for: 400 separate small reads, every one lent.
+      const data = pattern(400 * 100, 5);
+      let got = 0;
+      for (let i = 0; i < 400; i++) {
+        p.dialled.write(data.subarray(i * 100, (i + 1) * 100));
+        await until(() => kept.reduce((n, c) => n + c.length, 0) >= (i + 1) * 100, `write ${i}`);
+        got = kept.length;
+      }
+      expect(got).toBeGreaterThan(0);
+      const buffers = new Set(kept.map((c) => c.buffer));
+      // 40,000 bytes in 104-byte steps: at most 16 KiB - 4 KiB used per buffer, so a handful, not one per read.
+      expect(buffers.size).toBeLessThanOrEqual(Math.ceil((400 * 104) / (12 * 1024)) + 1);
+      for (const c of kept) expect(c.byteOffset % 8).toBe(0);
+      expect(Buffer.concat(kept).equals(data)).toBe(true);
+    } finally {
+      p.close();
+    }
+  });
+
   it('pause() stops delivery until resume(); end and close still come', async () => {
     const p = await tcpPair();
     try {
