@@ -7,6 +7,7 @@
 import { DLM_ERRNO, Dlm, LKM, MidcommsEndpoint, newLksb, type Lockspace } from '../src/services/dlm/index.ts';
 import { midcomms, nodeidOf, type Midcomms } from '../src/services/midcomms/index.ts';
 import { Router, SVC_CMD } from '../src/span/index.ts';
+import type { HopSummary } from './hop-timer.ts';
 
 /** Resources the remote rows lock (mastered by the worker); `HOT` is the contended one. */
 export const NAMES: readonly string[] = Array.from({ length: 100 }, (_, i) => `res${i}`);
@@ -21,12 +22,15 @@ export type ParentMessage =
   | { type: 'lockspace'; members: number[]; dirIndex: number }
   /** Run EX lock+unlock cycles on HOT for `ms` wall milliseconds. */
   | { type: 'contend'; ms: number }
+  /** DLM_BENCH_HOPS=1: the worker's hop times since the last `hops` (then a new window). */
+  | { type: 'hops' }
   | { type: 'exit' };
 
 export type WorkerMessage =
   | { type: 'listening'; port: number; node: string }
   | { type: 'ready' }
   | { type: 'contended'; cycles: number; error?: string }
+  | { type: 'hops'; summary: HopSummary }
   | { type: 'error'; message: string };
 
 export const wallNow = (): number => performance.now() / 1000;

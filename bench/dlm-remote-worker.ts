@@ -9,6 +9,7 @@
  * disconnect), or after MAX_LIFETIME_MS whatever happens.
  */
 import { listenTcp } from '../src/transport/tcp.ts';
+import { HOPS_ON, HopTimer } from './hop-timer.ts';
 import { BenchDlmNode, HOT, cyclesUntil, wallNow, type ParentMessage, type WorkerMessage } from './dlm-remote-shared.ts';
 
 const MAX_LIFETIME_MS = 5 * 60_000;
@@ -29,7 +30,11 @@ setTimeout(() => process.exit(3), MAX_LIFETIME_MS).unref();
 process.on('disconnect', () => process.exit(0));
 
 const node = new BenchDlmNode('dlm-master');
-const server = await listenTcp({ host: '127.0.0.1', port: 0 }, (sock) => void node.router.attach(sock));
+const hops = HOPS_ON ? new HopTimer() : null;
+const server = await listenTcp({ host: '127.0.0.1', port: 0 }, (sock) => {
+  hops?.wrap(sock);
+  void node.router.attach(sock);
+});
 
 process.on('message', (m: ParentMessage) => {
   switch (m.type) {
@@ -47,6 +52,12 @@ process.on('message', (m: ParentMessage) => {
         fail(err);
       }
       break;
+    case 'hops': {
+      const summary = hops?.summary() ?? { hops: 0, medianUs: NaN, meanUs: NaN };
+      hops?.reset();
+      send({ type: 'hops', summary });
+      break;
+    }
     case 'contend': {
       const ls = node.ls;
       if (ls === null) {

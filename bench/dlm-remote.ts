@@ -24,6 +24,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SVC_CMD, type Transaction } from '../src/span/index.ts';
 import { connectTcp } from '../src/transport/tcp.ts';
+import { HOPS_ON, HopTimer, type HopSummary } from './hop-timer.ts';
 import { BenchDlmNode, ECHO_SERVICE, HOT, NAMES, cyclesUntil, nodeidOf, wallNow, within, type ParentMessage, type WorkerMessage } from './dlm-remote-shared.ts';
 import { median, oneLine, type BenchContext } from './harness.ts';
 
@@ -92,6 +93,13 @@ class Worker {
     return within(p, ANSWER_MS, `worker ${type}`);
   }
 
+  /** DLM_BENCH_HOPS=1: the worker's hop times since the last call (a new window starts). */
+  hops(): Promise<HopSummary> {
+    const p = this.next('hops');
+    this.send({ type: 'hops' });
+    return p.then((m) => m.summary);
+  }
+
   send(m: ParentMessage): void {
     this.#child.send(m);
   }
@@ -119,6 +127,8 @@ async function turnUntil(check: () => boolean, what: string): Promise<void> {
 }
 
 interface Setup {
+  /** DLM_BENCH_HOPS=1: this process's hop times (null: off). */
+  hops: HopTimer | null;
   worker: Worker;
   node: BenchDlmNode;
   raw: Transaction;
@@ -129,9 +139,12 @@ interface Setup {
 async function setup(): Promise<Setup> {
   const worker = Worker.start();
   const node = new BenchDlmNode('dlm-client');
+  const hops = HOPS_ON ? new HopTimer() : null;
   try {
     const { port, node: workerNode } = await worker.next('listening');
-    node.router.attach(await connectTcp({ host: '127.0.0.1', port }));
+    const sock = await connectTcp({ host: '127.0.0.1', port });
+    hops?.wrap(sock);
+    node.router.attach(sock);
     const has = (service: string): boolean => node.router.members(service).some((m) => m.node === workerNode);
     await turnUntil(() => has('midcomms') && has(ECHO_SERVICE), 'the worker\'s midcomms and echo services');
     const members = [node.nodeid, nodeidOf(workerNode)].sort((a, b) => a - b);
@@ -150,7 +163,7 @@ async function setup(): Promise<Setup> {
       },
       error: () => {},
     });
-    return { worker, node, raw, echoed };
+    return { hops, worker, node, raw, echoed };
   } catch (err) {
     await node.close().catch(() => {});
     await worker.stop().catch(() => {});
@@ -220,6 +233,8 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
   };
   const split: Split = { mine: 0, theirs: 0 };
   const values: Record<string, number[]> = {};
+  /** DLM_BENCH_HOPS=1: per metric, per round: [this process's hops, the worker's, the window's wall µs]. */
+  const hopRounds: Record<string, Array<[HopSummary, HopSummary, number]>> = {};
   const failures: Record<string, string> = {};
   try {
     // Warm up every path (JIT, the midcomms channel) before the first measured round.
@@ -235,7 +250,13 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
       for (const [metric, run] of Object.entries(cases)) {
         if (failures[metric] !== undefined) continue;
         try {
+          if (s.hops) {
+            await s.worker.hops(); // a new window in the worker
+            s.hops.reset();
+          }
+          const t0 = wallNow();
           (values[metric] ??= []).push(await within(run(windowMs), windowMs + ANSWER_MS, metric));
+          if (s.hops) (hopRounds[metric] ??= []).push([s.hops.summary(), await s.worker.hops(), (wallNow() - t0) * 1e6]);
         } catch (err) {
           failures[metric] = oneLine(err);
         }
@@ -263,6 +284,17 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
     perRound.push(`${r.metric} ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`);
   }
   if (perRound.length > 0) reporter.note(`${BENCH}: per-round ratio to rpc1_raw_per_s, median (range): ${perRound.join('; ')}`);
+  for (const metric of ['rpc1_raw_per_s', 'dlm_remote_cycles_per_s']) {
+    const rounds = hopRounds[metric];
+    if (rounds === undefined || rounds.length === 0) continue;
+    // Per round trip (a client hop and a worker hop): the critical path in each process, and the rest.
+    const mine = median(rounds.map((r) => r[0].meanUs));
+    const theirs = median(rounds.map((r) => r[1].meanUs));
+    const perTrip = median(rounds.map((r) => r[2] / Math.max(1, r[0].hops)));
+    reporter.note(
+      `${BENCH}: ${metric} per round trip (median of ${rounds.length} rounds): ${perTrip.toFixed(1)} µs; data->write in this process ${mine.toFixed(2)} µs mean (median ${median(rounds.map((r) => r[0].medianUs)).toFixed(2)}), in the worker ${theirs.toFixed(2)} µs mean (median ${median(rounds.map((r) => r[1].medianUs)).toFixed(2)}); the rest (kernel, wake-ups, scheduling, work after the writes) ${(perTrip - mine - theirs).toFixed(1)} µs`,
+    );
+  }
   for (const r of TWO_PROCESS_ROWS) {
     const v = values[r.metric];
     if (failures[r.metric] !== undefined || v === undefined || v.length === 0) {

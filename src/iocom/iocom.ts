@@ -14,8 +14,8 @@
  *
  * Where each piece lives: what a received message does (sequence check,
  * auth gate, state rules, new transactions, one-way) in receive-dispatch.ts;
- * the transaction tables and how transactions end when a parent or the link
- * ends in transaction-tables.ts (the walk: transaction-failure.ts); the
+ * the transaction tables in transaction-tables.ts; how transactions end
+ * when a parent or the link ends in transaction-failure.ts; the
  * state rules in state-rules.ts; one transaction in transaction.ts; the
  * write batching in write-queue.ts; LNK_AUTH in auth.ts; ping() and
  * whenWritable() waiters in link-waiters.ts. This file keeps the link's
@@ -48,6 +48,7 @@ import type { OpenOptions, OneWayOptions, IocomStats } from './iocom-types.ts';
 import { heldBytes, messageOf, unref } from './iocom-helpers.ts';
 import { ReceiveDispatch } from './receive-dispatch.ts';
 import { TransactionTables } from './transaction-tables.ts';
+import { failChildren, failLink } from './transaction-failure.ts';
 import { PingWaiters, WritableWaiters } from './link-waiters.ts';
 
 export type { OpenOptions, OneWayOptions, IocomStats } from './iocom-types.ts';
@@ -365,7 +366,7 @@ export class Iocom implements TransactionHost {
   release(tx: Transaction): void {
     const tables = this.#tables;
     tables.forget(tx);
-    if (tx._childCount > 0) tables.failChildren(tx);
+    if (tx._childCount > 0) failChildren(tables, tx);
   }
 
   // ---- internals ----------------------------------------------------------
@@ -620,7 +621,7 @@ export class Iocom implements TransactionHost {
     this.#inboundBytes = 0;
     this.#account?.leave();
     const cause = reason.kind === 'error' ? reason.error : new LinkError('LINK_CLOSED', `${this.name}: link closed${reason.kind === 'peer-closed' ? ' by the peer' : ''}`);
-    this.#tables.failAll(cause);
+    failLink(this.#tables, cause);
     this.#rejectReady(cause);
     this.#pingWaiters.rejectAll(() => new TransactionError('LOST_LINK', `ping() on ${this.name}: the link ended before the reply`, DMSG_ERR.LOSTLINK, { cause }));
     this.#writableWaiters.wakeAll();

@@ -1,20 +1,17 @@
 /**
- * The open transactions of one link (iocom.ts) and how they end: libdmsg's
- * `statewr_tree` (we opened) and `staterd_tree` (the peer opened), the count
- * of transactions that wait only for the peer's DELETE, and the failure of
- * a subtree when its parent ends or of everything when the link ends
- * (`dmsg_simulate_failure`; the walk itself is transaction-failure.ts).
+ * The open transactions of one link (iocom.ts): libdmsg's `statewr_tree`
+ * (we opened) and `staterd_tree` (the peer opened), the count of
+ * transactions that wait only for the peer's DELETE, and forgetting a
+ * transaction that ended. How they end when a parent or the link ends is
+ * transaction-failure.ts.
  *
  * Internal to the iocom: the Iocom, its receive dispatch
- * (receive-dispatch.ts) and its teardown share one instance. The tables
- * are plain fields so the receive path reaches them with one load.
+ * (receive-dispatch.ts) and the failure walk share one instance. The
+ * tables are plain fields so the receive path reaches them with one load.
  */
-import { DMSG_ERR } from '../wire/constants.ts';
 import type { BudgetAccount } from './budget.ts';
-import { TransactionError } from './errors.ts';
 import { IdTable } from './id-table.ts';
 import { OwnIdTable } from './own-id-table.ts';
-import { failTree } from './transaction-failure.ts';
 import type { Transaction } from './transaction.ts';
 
 /** @internal */
@@ -51,25 +48,5 @@ export class TransactionTables {
     (tx.openedByPeer ? this.peerOpened : this.weOpened).delete(tx._id);
     if (tx.parent) tx.parent._removeChild(tx);
     this.account?.setTransactions(this.weOpened.size + this.peerOpened.size);
-  }
-
-  /** `tx` ended (Iocom.release: both directions closed, forgotten): a parent that ends takes its open children with it (spec §9.10 fixed). */
-  failChildren(tx: Transaction): void {
-    this.failTree(tx._childList(), new TransactionError('LOST_LINK', `parent transaction 0x${tx.msgid.toString(16)} ended`, DMSG_ERR.LOSTLINK));
-  }
-
-  /** End `list` and everything stacked on it with LOSTLINK (transaction-failure.ts). */
-  failTree(list: Transaction[], cause: Error | undefined): void {
-    failTree(list, cause, (tx) => this.forget(tx));
-  }
-
-  /** The link ended: every open transaction ends with LOSTLINK, children first. */
-  failAll(cause: Error): void {
-    // The top-level transactions (children of state0); the rest hang below them.
-    const roots: Transaction[] = [];
-    for (const tx of this.weOpened.values()) if (tx.parent === null) roots.push(tx);
-    for (const tx of this.peerOpened.values()) if (tx.parent === null) roots.push(tx);
-    this.failTree(roots, cause);
-    this.awaitingPeerDelete = 0;
   }
 }

@@ -17,33 +17,32 @@
  * (the lock()/unlock() argument checks and dispatch), `lock-table.ts` (locks
  * by id, new ids), `owner-requests.ts` (set_master, lookups, the owner side
  * of request/convert/unlock/cancel, grant_lock_pc), `lock-message.ts` (a
- * lock message from a lock), `cast-delivery.ts` (AST/BAST delivery) and
+ * lock message from a lock), `cast-delivery.ts` (AST/BAST delivery),
  * `lockspace-teardown.ts` (fence and release), `resource-table.ts` (the
  * resources by name and their retirement: find/create, revive, checkUnused,
- * forget, retire with REMOVE) and `lockspace-receive.ts` (what receive()
+ * forget, retire with REMOVE), `lockspace-receive.ts` (what receive()
  * does with a peer's bytes: RCOM to recovery, saved while stopped, checked,
- * master or owner side). What stays here: the state, the ResourceSink, and
- * the hooks that call the rest.
+ * master or owner side) and `resource-sink.ts` (what the queue rules'
+ * decisions become: a queued AST/BAST, or a GRANT/BAST message for a master
+ * copy). What stays here: the state and the entry points that call the rest.
  */
 import { CallbackHold } from './callback-hold.ts';
 import { CastDelivery } from './cast-delivery.ts';
 import { deferring, lockCall, unlockCall, type LockCallState } from './lock-calls.ts';
 import { LockTable } from './lock-table.ts';
-import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, type Mode } from './constants.ts';
+import { DLM_ERRNO as DLM_ERRNO_, LKSTS as LKSTS_, type Mode } from './constants.ts';
 import { directoryNode } from './hash.ts';
 import { dumpResources, type DumpResource } from './lockspace-dump.ts';
 import type { LockspaceHost } from './lockspace-host.ts';
 import { countMasterCopies, countPendingOperations, type LockspaceStats } from './lockspace-stats.ts';
 import { observeMessage } from './message-observe.ts';
-import { lockMessage } from './lock-message.ts';
 import * as ownerRequests from './owner-requests.ts';
 import { normalizeMembers } from './lockspace-lifecycle.ts';
 import { fenceLockspace, releaseLockspace, type TeardownState } from './lockspace-teardown.ts';
-import { writeFence } from './fence-rules.ts';
 import type { AstFn, BastFn, Lksb, Lock, WaitType } from './lock.ts';
 import { closeOwner, orphans, purge } from './orphans.ts';
 import { cancelForDeadlock } from './deadlock-cancel.ts';
-import { DLM_VERSION, encodeMessage, MSG, type DlmHeader, type DlmMessage, type MsgType } from './message.ts';
+import { DLM_VERSION, encodeMessage, type DlmHeader, type DlmMessage, type MsgType } from './message.ts';
 import { receiveLockspaceMessage, type ReceiveState } from './lockspace-receive.ts';
 import { LockingGate } from './recovery/locking-gate.ts';
 import { RecoveryDriver, type StartOptions } from './recovery/recovery-driver.ts';
@@ -52,13 +51,13 @@ import type { DlmSlot } from './recovery/slots.ts';
 import { newRecoveryStats } from './recovery/recovery-status.ts';
 import type { Resource, ResourceSink } from './resource.ts';
 import { ResourceTable } from './resource-table.ts';
+import * as resourceSink from './resource-sink.ts';
 import type { RetirementQueue } from './retirement-queue.ts';
 
 // Local copies: a transpiler may turn imported bindings into getters on hot paths.
 const DLM_ERRNO = DLM_ERRNO_;
-const LKF = LKF_;
-const LKM = LKM_;
 const LKSTS = LKSTS_;
+const { sinkCast, sinkGrantPending, sinkBast } = resourceSink;
 const { requestLock, confirmMaster, requestNextParked, retryRedirected, masteredHere, processLookupList, convertLock, unlockLock, cancelLock, sendLockOp, grantProcessCopy } = ownerRequests;
 
 export type { LockspaceHost } from './lockspace-host.ts';
@@ -359,37 +358,18 @@ export class Lockspace implements ResourceSink {
   // Callbacks (§2.7): ResourceSink + the per-lock FIFO on the scheduler
   // ===================================================================
 
+  // What each decision of the queue rules becomes here: resource-sink.ts.
+
   cast(lock: Lock, status: number): void {
-    if (status === 0) this.stats.grants++;
-    if (lock.masterCopy) return; // its reply carries the result
-    const terminal = status === DLM_ERRNO.EUNLOCK || (lock.grmode === LKM.IV && status !== 0);
-    this.queueCast(lock, status, terminal);
+    sinkCast(this, lock, status);
   }
 
   grantPending(lock: Lock): void {
-    this.stats.grants++;
-    if (lock.masterCopy) {
-      const m = lockMessage(this.ourNodeid, MSG.GRANT, lock);
-      m.lkid = lock.lkid;
-      m.remid = lock.remid;
-      if (lock.lvb && lock.exflags & LKF.VALBLK) m.extra = lock.lvb;
-      writeFence(m, lock.fence);
-      this.sendMessage(lock.nodeid, m);
-      return;
-    }
-    this.queueCast(lock, 0, false);
+    sinkGrantPending(this, lock);
   }
 
   bast(lock: Lock, mode: Mode): void {
-    this.stats.basts++;
-    if (lock.masterCopy) {
-      if (!lock.hasBast) return;
-      const m = lockMessage(this.ourNodeid, MSG.BAST, lock);
-      m.bastmode = mode;
-      this.sendMessage(lock.nodeid, m);
-      return;
-    }
-    this.queueBast(lock, mode);
+    sinkBast(this, lock, mode);
   }
 
   queued(_lock: Lock): void {
@@ -410,7 +390,7 @@ export class Lockspace implements ResourceSink {
   }
 
   // ===================================================================
-  // Membership and life cycle
+  // Membership and life cycle (§4.1): stop and start; what recovery does is recovery/
   // ===================================================================
 
   /**
@@ -440,6 +420,10 @@ export class Lockspace implements ResourceSink {
     this.#callbacks.suspend();
     this.#recovery.start(sorted, opts);
   }
+
+  // ===================================================================
+  // Recovery state (recovery/recovery-driver.ts, recovery/slots.ts, recovery/recovery-ops.ts)
+  // ===================================================================
 
   /** Strictly increases at every recovery (the low node's value, or the one `start()` was given). */
   get generation(): number {
@@ -480,12 +464,6 @@ export class Lockspace implements ResourceSink {
     return this.#recovery.recovering;
   }
 
-  /** Some resource is in use here (a lock, a master copy, a lookup in progress). */
-  get inUse(): boolean {
-    for (const r of this.rsbs.values()) if (!r.unused) return true;
-    return false;
-  }
-
   /** The transport can reach `nodeid` now: a recovery poll to it that was never answered is re-sent at once. */
   peerReachable(nodeid: number): void {
     this.#recovery.run?.peerAlive(nodeid);
@@ -506,6 +484,10 @@ export class Lockspace implements ResourceSink {
       });
     });
   }
+
+  // ===================================================================
+  // The locking gate (recovery/locking-gate.ts)
+  // ===================================================================
 
   /**
    * While `fn` returns false the lockspace acts as stopped: incoming lock
@@ -529,6 +511,10 @@ export class Lockspace implements ResourceSink {
   get gateOpen(): boolean {
     return this.#locking.gateOpen;
   }
+
+  // ===================================================================
+  // Fence and release (lockspace-teardown.ts)
+  // ===================================================================
 
   /**
    * This node was excluded (or must rejoin fresh): every lock it owns
@@ -572,6 +558,16 @@ export class Lockspace implements ResourceSink {
 
   get released(): boolean {
     return this.#released;
+  }
+
+  // ===================================================================
+  // Inspection (lockspace-stats.ts, lockspace-dump.ts)
+  // ===================================================================
+
+  /** Some resource is in use here (a lock, a master copy, a lookup in progress). */
+  get inUse(): boolean {
+    for (const r of this.rsbs.values()) if (!r.unused) return true;
+    return false;
   }
 
   /** Master copies here of other nodes' locks (what a leave without recovery would lose). */

@@ -43,13 +43,25 @@ interface Backlog {
   head: number;
 }
 
+type McSession = ReturnType<Midcomms['session']>;
+
+/** A peer by DLM node id: one map lookup per message sent. */
+interface Peer {
+  /** Its router node id. */
+  node: string;
+  /** Its midcomms session, once asked for (asked again once closed: midcomms then makes a new one). */
+  session: McSession | null;
+  /** Messages held while midcomms has no room (see `#drain`); null when none. */
+  backlog: Backlog | null;
+}
+
 /** A `DlmEndpoint` over midcomms: peers are the routers that serve midcomms. */
 export class MidcommsEndpoint implements DlmEndpoint {
   readonly nodeid: number;
   readonly #router: Router;
   readonly #mc: Midcomms;
-  /** DLM node id -> router node id. */
-  readonly #nodes = new Map<number, string>();
+  /** DLM node id -> the peer (router node id, session, backlog). */
+  readonly #peers = new Map<number, Peer>();
   readonly #subs = new Map<string, Unsubscribable>();
   readonly #membership: Unsubscribable;
   #receiver: ((from: number, bytes: Uint8Array) => void) | null = null;
@@ -61,13 +73,10 @@ export class MidcommsEndpoint implements DlmEndpoint {
   backlogDrops = 0;
   /** Most messages held per peer while its session has no room (default DEFAULT_MAX_BACKLOG). */
   readonly maxBacklog: number;
-  /**
-   * Per peer (router node id): messages held here, in order, while midcomms
-   * has no room for them; drained one commit at a time. Without it a burst
-   * past midcomms' window and waiter limit (1024 + 1024 messages by default)
-   * would lose DLM messages, and their locks would wait for ever.
-   */
-  readonly #backlog = new Map<string, Backlog>();
+  // Per peer (`Peer.backlog`): messages held here, in order, while midcomms
+  // has no room for them; drained one commit at a time. Without it a burst
+  // past midcomms' window and waiter limit (1024 + 1024 messages by default)
+  // would lose DLM messages, and their locks would wait for ever.
   readonly #onSendError = (): void => {
     this.sendErrors++;
   };
@@ -89,7 +98,13 @@ export class MidcommsEndpoint implements DlmEndpoint {
   /** A router serving midcomms: file its DLM node id and read its session. */
   #learn(node: string, local: boolean): void {
     if (local || node === this.#router.nodeId) return;
-    this.#nodes.set(nodeidOf(node), node);
+    const id = nodeidOf(node);
+    const known = this.#peers.get(id);
+    if (known === undefined) this.#peers.set(id, { node, session: null, backlog: null });
+    else if (known.node !== node) {
+      known.node = node;
+      known.session = null;
+    }
     if (this.#subs.has(node)) return;
     let session;
     try {
@@ -98,23 +113,23 @@ export class MidcommsEndpoint implements DlmEndpoint {
       return; // midcomms closed, or its session table is full
     }
     const from = nodeidOf(node);
-    const sub = session.messages$.subscribe({
-      // The message is a view into the frame: the DLM copies what it keeps.
-      next: (bytes) => this.#receiver?.(from, bytes),
-      complete: () => this.#subs.delete(node),
-      error: () => this.#subs.delete(node),
-    });
+    // The message is a view into the frame: the DLM copies what it keeps.
+    // read(): messages$ without rxjs per message.
+    const sub = session.read(
+      (bytes) => this.#receiver?.(from, bytes),
+      () => this.#subs.delete(node),
+    );
     this.#subs.set(node, sub);
   }
 
   send(to: number, bytes: Uint8Array): void {
-    const node = this.#nodes.get(to);
-    if (node === undefined) {
+    const peer = this.#peers.get(to);
+    if (peer === undefined) {
       this.unknownPeer++;
       return;
     }
-    const held = this.#backlog.get(node);
-    if (held !== undefined) {
+    const held = peer.backlog;
+    if (held !== null) {
       // Behind earlier messages to this peer: keep the order.
       if (held.q.length - held.head >= this.maxBacklog) {
         this.backlogDrops++;
@@ -123,8 +138,9 @@ export class MidcommsEndpoint implements DlmEndpoint {
       return;
     }
     try {
+      let session = peer.session;
+      if (session === null || session.closed) peer.session = session = this.#mc.session(peer.node);
       // tryPost(): no promise (and no microtask) per message when there is room.
-      const session = this.#mc.session(node);
       if (!session.tryPost(bytes, this.#onSendError)) {
         if (this.maxBacklog === 0) {
           this.backlogDrops++;
@@ -132,8 +148,8 @@ export class MidcommsEndpoint implements DlmEndpoint {
           return;
         }
         const backlog: Backlog = { q: [bytes.slice()], head: 0 };
-        this.#backlog.set(node, backlog);
-        void this.#drain(node, session, backlog);
+        peer.backlog = backlog;
+        void this.#drain(peer, session, backlog);
       }
     } catch {
       this.sendErrors++;
@@ -141,7 +157,7 @@ export class MidcommsEndpoint implements DlmEndpoint {
   }
 
   /** Sends the held messages one commit at a time (more may be added meanwhile); then direct sends resume. */
-  async #drain(node: string, session: ReturnType<Midcomms['session']>, held: Backlog): Promise<void> {
+  async #drain(peer: Peer, session: McSession, held: Backlog): Promise<void> {
     try {
       while (held.head < held.q.length) {
         await session.send(held.q[held.head]!);
@@ -155,7 +171,7 @@ export class MidcommsEndpoint implements DlmEndpoint {
     } catch {
       this.sendErrors += held.q.length - held.head;
     } finally {
-      if (this.#backlog.get(node) === held) this.#backlog.delete(node);
+      if (peer.backlog === held) peer.backlog = null;
     }
   }
 
@@ -169,11 +185,13 @@ export class MidcommsEndpoint implements DlmEndpoint {
     for (const s of this.#subs.values()) s.unsubscribe();
     this.#subs.clear();
     this.#receiver = null;
-    for (const held of this.#backlog.values()) {
+    for (const peer of this.#peers.values()) {
+      const held = peer.backlog;
+      if (held === null) continue;
       held.q.length = 0; // their drains end
       held.head = 0;
+      peer.backlog = null;
     }
-    this.#backlog.clear();
   }
 }
 

@@ -4,7 +4,7 @@
  * when to acknowledge (receive threshold, ACK timer). What an ACK is and
  * where it goes is the session's business (`ReceiverHost`).
  */
-import { Observable, type Subscriber } from 'rxjs';
+import { Observable } from 'rxjs';
 import type { Clock } from '../../util/clock.ts';
 import { SIZE } from './constants.ts';
 import { FrameSlab } from './frame-slab.ts';
@@ -37,6 +37,22 @@ const RX_SLAB = 16 * 1024;
 /** Batches up to this size are copied into the slab; larger ones get a buffer of their own. */
 const SLAB_BATCH = 4096;
 
+/**
+ * A reader of a session's messages: an rxjs Subscriber (`messages$`) or a
+ * plain pair of functions (`read()`, no rxjs on the per-message path).
+ */
+interface Reader {
+  next(bytes: Uint8Array): void;
+  complete(): void;
+}
+
+/** A plain reader's throw, reported as rxjs reports a subscriber's (thrown later, on a timer): never into the wire path. */
+function reportReaderError(err: unknown): void {
+  setTimeout(() => {
+    throw err;
+  });
+}
+
 /** What became of a sequenced frame. */
 export type SeqVerdict = 'taken' | 'duplicate' | 'gap' | 'overflow';
 
@@ -47,10 +63,11 @@ export class Receiver<C> {
   readonly #inbound = new InboundBuffer();
   /**
    * The readers (copy on write: a reader may unsubscribe while a message is
-   * handed out). Messages go to each Subscriber directly, not through a
-   * Subject: rxjs' Subscriber still catches what a reader throws.
+   * handed out). Messages go to each reader directly, not through a
+   * Subject: rxjs' Subscriber catches what its reader throws, `#emit` what
+   * a plain reader throws.
    */
-  #subscribers: Subscriber<Uint8Array>[] = [];
+  #subscribers: Reader[] = [];
   #completed = false;
   /** `seq_next`: the next sequence number expected. */
   #seqNext: number;
@@ -59,7 +76,16 @@ export class Receiver<C> {
   #readers = 0;
   #paused = false;
   #draining = false;
+  /**
+   * The ACK timer. A threshold ACK does not clear it (a setTimeout and a
+   * clearTimeout per threshold period cost more than the rest of a
+   * message's receive path): when it fires it acknowledges only if the
+   * deliveries not yet acknowledged are `ackDelayMs` old, else it is armed
+   * again for the rest of their delay.
+   */
   #ackTimer: unknown = null;
+  /** When the first delivery not yet acknowledged was handed over (clock ms); -1 when none waits. */
+  #ackPeriodStart = -1;
   #resyncChannel: C | null = null;
   /**
    * Messages handed over at once are views into one private copy of the
@@ -80,21 +106,45 @@ export class Receiver<C> {
     this.#o = options;
     this.#stats = stats;
     this.#seqNext = options.initialSeq;
-    this.messages$ = new Observable<Uint8Array>((subscriber) => {
-      if (this.#completed) {
-        subscriber.complete();
-        return;
-      }
-      this.#subscribers = [...this.#subscribers, subscriber];
-      this.#readers++;
-      this.#drain();
-      return () => {
-        const i = this.#subscribers.indexOf(subscriber);
-        if (i < 0) return;
-        this.#subscribers = this.#subscribers.filter((s) => s !== subscriber);
-        this.#readers--;
-      };
-    });
+    this.messages$ = new Observable<Uint8Array>((subscriber) => this.#addReader(subscriber));
+  }
+
+  /**
+   * `messages$.subscribe({ next, complete })` without rxjs on the
+   * per-message path (the DLM's endpoint). What `next` throws goes to
+   * `onError`, or without one is thrown later on a timer as rxjs does;
+   * never into the receive path.
+   */
+  read(next: (bytes: Uint8Array) => void, complete: () => void, onError: (err: unknown) => void = reportReaderError): { unsubscribe(): void } {
+    const reader: Reader = {
+      next(bytes) {
+        try {
+          next(bytes);
+        } catch (err) {
+          onError(err);
+        }
+      },
+      complete,
+    };
+    const remove = this.#addReader(reader);
+    return { unsubscribe: remove ?? (() => {}) };
+  }
+
+  /** Adds `reader` (completed at once after the session ended); the function that removes it. */
+  #addReader(reader: Reader): (() => void) | undefined {
+    if (this.#completed) {
+      reader.complete();
+      return undefined;
+    }
+    this.#subscribers = [...this.#subscribers, reader];
+    this.#readers++;
+    this.#drain();
+    return () => {
+      const i = this.#subscribers.indexOf(reader);
+      if (i < 0) return;
+      this.#subscribers = this.#subscribers.filter((s) => s !== reader);
+      this.#readers--;
+    };
   }
 
   get seqNext(): number {
@@ -122,7 +172,7 @@ export class Receiver<C> {
   /** A threshold or timer ACK is going out: the count starts again. */
   acked(): void {
     this.#ulpDelivered = 0;
-    this.#clearAckTimer();
+    this.#ackPeriodStart = -1;
   }
 
   /**
@@ -196,6 +246,7 @@ export class Receiver<C> {
   reset(): void {
     this.#seqNext = this.#o.initialSeq;
     this.#ulpDelivered = 0;
+    this.#ackPeriodStart = -1;
     this.#inbound.forgetSequence();
     this.#clearAckTimer();
     this.#resyncChannel = null;
@@ -221,7 +272,9 @@ export class Receiver<C> {
         this.#rxCopy = copy;
       } else this.#rxCopy = buf.slice();
     }
-    return this.#rxCopy.subarray(start, end);
+    const copy = this.#rxCopy;
+    // A view by constructor: subarray() looks up the species constructor (about twice the cost).
+    return new Uint8Array(copy.buffer, copy.byteOffset + start, end - start);
   }
 
   #emit(bytes: Uint8Array): void {
@@ -291,15 +344,25 @@ export class Receiver<C> {
     }
   }
 
+  /** After deliveries: the timer ACK is due `ackDelayMs` after the first one not yet acknowledged. */
   #armAckTimer(): void {
-    if (this.#ackTimer !== null || this.#o.ackDelayMs === 0 || this.#ulpDelivered === 0 || this.#host.closed) return;
-    this.#ackTimer = this.#o.clock.setTimeout(() => {
-      this.#ackTimer = null;
-      if (this.#ulpDelivered > 0) {
-        this.#stats.timerAcks++;
-        this.acked();
-        this.#host.sendAck(true);
-      }
-    }, this.#o.ackDelayMs);
+    if (this.#o.ackDelayMs === 0 || this.#ulpDelivered === 0 || this.#host.closed) return;
+    if (this.#ackPeriodStart < 0) this.#ackPeriodStart = this.#o.clock.now();
+    if (this.#ackTimer === null) this.#ackTimer = this.#o.clock.setTimeout(this.#onAckTimer, this.#o.ackDelayMs);
   }
+
+  /** The timer: ACK what was delivered `ackDelayMs` ago and is not yet acknowledged; wait on for younger deliveries. */
+  readonly #onAckTimer = (): void => {
+    this.#ackTimer = null;
+    if (this.#ulpDelivered === 0 || this.#ackPeriodStart < 0 || this.#host.closed) return;
+    const due = this.#ackPeriodStart + this.#o.ackDelayMs;
+    const now = this.#o.clock.now();
+    if (due > now) {
+      this.#ackTimer = this.#o.clock.setTimeout(this.#onAckTimer, due - now);
+      return;
+    }
+    this.#stats.timerAcks++;
+    this.acked();
+    this.#host.sendAck(true);
+  };
 }

@@ -87,6 +87,16 @@ export class Session {
    */
   readonly messages$: Observable<Uint8Array>;
 
+  /**
+   * `messages$.subscribe({ next, complete })` for a reader on the hot path
+   * (the DLM's endpoint): the same messages, order and ownership, without
+   * rxjs per message. What `next` throws goes to `onError`, or without one
+   * is thrown later on a timer as rxjs does; never into the receive path.
+   */
+  read(next: (bytes: Uint8Array) => void, complete: () => void, onError?: (err: unknown) => void): { unsubscribe(): void } {
+    return this.#rx.read(next, complete, onError);
+  }
+
   constructor(peer: string, opener: ChannelOpener | null, options: ResolvedMidcommsOptions, ctx: SessionContext) {
     this.peer = peer;
     this.#o = options;

@@ -2,9 +2,12 @@
  * A midcomms channel over one DMSG transaction on the peer's `midcomms`
  * service instance: the only place that touches transactions.
  *
- * How frames share a DMSG message: frames written in one tick are
- * concatenated (each keeps its own 16-byte header with its `h_length`) into
- * the aux of one `MIDCOMMS_FRAME` message, up to `maxBatchBytes`; the receiver
+ * How frames share a DMSG message: the first frame written in a tick goes
+ * to the transaction at once as the aux of its own `MIDCOMMS_FRAME` message
+ * (a request or reply pays no batch bookkeeping); frames written after it in
+ * the same tick are concatenated (each keeps its own 16-byte header with its
+ * `h_length`) into the aux of one message, up to `maxBatchBytes`, sent at
+ * the end of the tick (the link writes both in one socket write); the receiver
  * walks the aux frame by frame, exactly as lowcomms walks a TCP stream, and a
  * frame never spans two messages. The DMSG aux CRC covers the batch, so a
  * relay cannot alter a frame unnoticed; the midcomms checks of §5.4 still run
@@ -84,6 +87,21 @@ export class TransactionChannel implements Channel {
   write(bytes: Uint8Array): boolean {
     if (this.#ended || this.#closing) return true;
     const pending = this.#pending;
+    if (!this.#scheduled) {
+      // The first frame of this tick goes to the transaction now, as its own
+      // message: a request/reply path pays no batch bookkeeping, and the link
+      // has it queued at once. Frames written after it in the same tick are
+      // batched as below, behind it, and sent by the end-of-tick flush (queued
+      // first, so the link still writes the tick's messages in one write).
+      this.#scheduled = true;
+      void TICK.then(this.#flushTask);
+      if (this.#tx.canSend) {
+        if (!this.#sendBatch(bytes)) return true;
+        const writable = this.#tx.writable;
+        if (!writable) this.#watchWritable();
+        return writable;
+      }
+    }
     if (pending.length > 0 && this.#pendingContiguous) {
       this.#pendingContiguous = bytes.byteOffset === this.#pendingEnd && bytes.buffer === pending[0]!.buffer;
     }

@@ -1,6 +1,6 @@
 /** ACK thresholds and timer, duplicates, the send window and a reader that stops (virtual time only). */
 import { describe, expect, it } from 'vitest';
-import { msg, msgNumber, twoNodes } from './fake-net.ts';
+import { FakeNet, msg, msgNumber, twoNodes } from './fake-net.ts';
 
 describe('acknowledgement', () => {
   it('receive threshold: one ACK after more than 256 deliveries (timer off)', async () => {
@@ -42,6 +42,67 @@ describe('acknowledgement', () => {
     net.deliverAll();
     expect(a.stats().queueMessages).toBe(0);
     expect(b.stats().timerAcks).toBe(1);
+  });
+
+  it('ACK timer after a threshold ACK: due ackDelayMs after the first delivery not yet acknowledged, not earlier', async () => {
+    const { net, a, b } = twoNodes({ b: { ackDelayMs: 20 } });
+    for (let i = 0; i < 33; i++) await a.send(msg(i));
+    net.deliverAll(); // t=0: 33 deliveries, the timer runs (due at 20)
+    net.clock.advance(10);
+    await b.send(msg(900)); // transmit threshold: an ACK before it, at t=10
+    net.deliverAll();
+    expect(b.stats().acksSent).toBe(1);
+    expect(a.stats().queueMessages).toBe(0);
+    await a.send(msg(33)); // t=10: a new delivery, its timer ACK due at 30
+    net.deliverAll();
+    net.clock.advance(10); // t=20: the first period's deadline: nothing is 20 ms old yet
+    net.deliverAll();
+    expect(b.stats().timerAcks).toBe(0);
+    expect(a.stats().queueMessages).toBe(1);
+    net.clock.advance(9); // t=29
+    net.deliverAll();
+    expect(b.stats().timerAcks).toBe(0);
+    net.clock.advance(1); // t=30
+    net.deliverAll();
+    expect(b.stats().timerAcks).toBe(1);
+    expect(a.stats().queueMessages).toBe(0);
+    net.clock.advance(1000); // nothing left to acknowledge: no more ACKs
+    net.deliverAll();
+    expect(b.stats().acksSent).toBe(2);
+  });
+
+  it('read(): a plain reader gets the messages in order; what it throws goes to onError, never into the receive path; unsubscribe stops it', async () => {
+    const net = new FakeNet();
+    const A = net.node('a', { nodeid: 1, incarnation: 0xa1 });
+    const C = net.node('c', { nodeid: 3, incarnation: 0xc1 });
+    const toC = A.session('c');
+    const fromA = C.session('a');
+    const got: number[] = [];
+    const errors: unknown[] = [];
+    let ended = 0;
+    const sub = fromA.read(
+      (m) => {
+        got.push(msgNumber(m));
+        if (msgNumber(m) === 1) throw new Error('reader bug');
+      },
+      () => ended++,
+      (err) => errors.push(err),
+    );
+    for (let i = 0; i < 3; i++) await toC.send(msg(i));
+    net.deliverAll();
+    expect(got).toEqual([0, 1, 2]);
+    expect(errors.map((e) => (e as Error).message)).toEqual(['reader bug']);
+    expect(fromA.stats().delivered).toBe(3);
+    sub.unsubscribe();
+    await toC.send(msg(3));
+    net.deliverAll();
+    expect(got).toEqual([0, 1, 2]);
+    expect(fromA.stats().inboundMessages).toBe(1); // no reader: it waits
+    expect(ended).toBe(0);
+    fromA.read((m) => got.push(msgNumber(m)), () => ended++);
+    expect(got).toEqual([0, 1, 2, 3]);
+    fromA.close();
+    expect(ended).toBe(1);
   });
 
   it('a duplicate is dropped and re-ACKed at once', async () => {
