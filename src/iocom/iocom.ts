@@ -95,6 +95,8 @@ export class Iocom implements TransactionHost {
   #rejectReady!: (e: Error) => void;
   #state: LinkState = 'open';
   #readingPaused = false;
+  /** A message taken by the pass-through during the current chunk had aux data (a view of the chunk). */
+  #passLent = false;
   #streamPaused = false;
   #lastRx: number;
   #keepalive: unknown;
@@ -337,16 +339,43 @@ export class Iocom implements TransactionHost {
    * and header CRC are this link's. Allocates nothing per message. @internal
    */
   forward(tx: Transaction, msg: Message): boolean {
-    this.#assertOpen();
-    const h = msg.header;
-    const flags = tx._txFlags(FORWARD_FLAGS[((h.cmd & DMSGF.DELETE) !== 0 ? 1 : 0) | ((h.cmd & DMSGF.ABORT) !== 0 ? 2 : 0)]);
-    const circuit = tx.parent === null ? 0 : tx.parent._id;
     // The decoded header has the pass-through fields under the same names.
-    if (!this.#enqueue(((h.cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, h.error, msg.ext, msg.aux, h, false)) return false;
+    return this.forwardFields(tx, msg.header.cmd, msg.header.error, msg.ext, msg.aux, msg.header);
+  }
+
+  /**
+   * forward() from a received message's fields (cmd word, error, extended
+   * header, aux data and the pass-through header fields), for the relay
+   * pass-through (pass-through.ts), which builds no Message. @internal
+   */
+  forwardFields(tx: Transaction, cmd: number, error: number, ext: Uint8Array, aux: Uint8Array, pass: PassFields): boolean {
+    this.#assertOpen();
+    const flags = tx._txFlags(FORWARD_FLAGS[((cmd & DMSGF.DELETE) !== 0 ? 1 : 0) | ((cmd & DMSGF.ABORT) !== 0 ? 2 : 0)]);
+    const circuit = tx.parent === null ? 0 : tx.parent._id;
+    if (!this.#enqueue(((cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, error, ext, aux, pass, false)) return false;
     tx._afterSend();
     this.#tables.noteDeleteSent(tx);
     return this.writable;
   }
+
+  /**
+   * Let relayed messages received on this link pass through without being
+   * decoded into Messages (pass-through.ts): a relay calls it for both links
+   * of a transaction it pairs. Stays on for the link's life; messages of
+   * other transactions take the general path as before. @internal
+   */
+  enablePassThrough(): void {
+    this.#decoder.passThrough ??= this.#passThrough;
+  }
+
+  /** The decoder's pass-through tap: only while messages are dispatched at once (open, not paused). */
+  readonly #passThrough = (W: Int32Array, w: number, aux: Uint8Array): boolean => {
+    if (this.#state !== 'open' || this.#readingPaused) return false;
+    if (!this.#dispatch.passThrough(W, w, aux)) return false;
+    // The aux view went to the write queue, as a decoded message's would (see #deliverBatch).
+    if (aux.length !== 0) this.#passLent = true;
+    return true;
+  };
 
   /**
    * A subscriber of `tx`'s rx$ (or of transactions$, delivering `tx`)
@@ -500,6 +529,7 @@ export class Iocom implements TransactionHost {
   #onData(chunk: Uint8Array): boolean {
     if (this.#state === 'closed') return false;
     const batch = this.#rxBatch;
+    this.#passLent = false;
     try {
       this.#decoder.pushInto(chunk, batch);
     } catch (err) {
@@ -508,7 +538,7 @@ export class Iocom implements TransactionHost {
       this.destroy(err as Error);
       return true;
     }
-    const lent = this.#deliverBatch(batch);
+    const lent = this.#deliverBatch(batch) || this.#passLent;
     if ((this.#state as LinkState) === 'closed') return lent;
     const partial = this.#decoder.bufferedBytes;
     // An unauthenticated peer gets a small receive buffer, whatever maxAuxBytes allows.

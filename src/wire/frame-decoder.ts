@@ -25,6 +25,17 @@ export interface FrameDecoderOptions {
   maxAuxBytes?: number;
 }
 
+/**
+ * A pass-through tap (see FrameDecoder.passThrough): offered each whole
+ * little-endian message with a 64-byte header whose magic, sizes, header CRC
+ * and aux CRC were checked: the header as words `W[w]` to `W[w + 15]` of a
+ * word view of the chunk read, and the aux data as a view of that chunk
+ * (EMPTY when none). Returns true when it took the message (the decoder
+ * then builds no Message for it), false to have it decoded as usual. It
+ * must not throw.
+ */
+export type PassThroughTap = (W: Int32Array, w: number, aux: Uint8Array) => boolean;
+
 export const FRAME_DECODER_DEFAULTS: Readonly<Required<FrameDecoderOptions>> = Object.freeze({
   maxHeaderBytes: DMSG_HDR_MAX,
   maxAuxBytes: DMSG_AUX_MAX,
@@ -61,6 +72,12 @@ export class FrameDecoder {
   #error: ProtocolError | null = null;
   #bytesIn = 0;
   #messagesOut = 0;
+  /**
+   * Offered the messages of the word-aligned fast path while no message of
+   * the current push waits in `out` (so messages stay in order); null: none.
+   * A relay's link sets it to pass relayed messages on without decoding them.
+   */
+  passThrough: PassThroughTap | null = null;
 
   constructor(options?: FrameDecoderOptions) {
     const o = resolveFrameDecoderOptions(options);
@@ -224,6 +241,12 @@ export class FrameDecoder {
         if (auxCrc !== W[w + 9]! >>> 0) break;
         // A plain Uint8Array view: Buffer#subarray builds a FastBuffer, several times dearer per message.
         aux = new Uint8Array(buffer, base + off + hb, auxBytes);
+      }
+      // Checked like every other message; a tap may now take it whole.
+      if (hb === 64 && out.length === 0 && this.passThrough !== null && this.passThrough(W, w, aux)) {
+        this.#messagesOut++;
+        off = end;
+        continue;
       }
       out.push({ header: decodeHeaderWords(W, B, w), ext: hb === 64 ? EMPTY : new Uint8Array(buffer, base + off + 64, hb - 64), aux, swapped: false });
       this.#messagesOut++;
