@@ -224,6 +224,29 @@ describe('relay pass-through', () => {
     expect(fast.toServer.length).toBeGreaterThan(240 * 256);
   });
 
+  it('reads whose messages start misaligned (after a message split across reads) are passed through too, with the same bytes', async () => {
+    const sends: Send[] = [];
+    for (let i = 0; i < 160; i++) {
+      sends.push({
+        dir: 'c2s',
+        flags: 0,
+        auxLen: i % 4 === 0 ? 0 : 64,
+        fill: i & 0xff,
+        reserved02: i % 3 === 0 ? 0x100 + i : 0,
+        error: i % 5 === 0 ? i : 0,
+        corrupt: { kind: 'none' },
+        // Batches of 8 written in two reads split 100 bytes in: the rest of the second read starts at byte 28 of it.
+        write: i % 8 === 7 ? { kind: 'split', at: 100 } : { kind: 'batch', n: 8 },
+      });
+    }
+    const fast = await run(sends, 77n, false);
+    const slow = await run(sends, 77n, true);
+    expect(slow.taken).toBe(0);
+    expect(fast.taken).toBeGreaterThan(100);
+    expect(fast.relayIn).toBe('open');
+    expect({ ...fast, taken: 0 }).toEqual({ ...slow, taken: 0 });
+  });
+
   it('random traffic and random corruption: the same bytes, failures and counters with and without the pass-through', async () => {
     let takenTotal = 0;
     let failedRuns = 0;
