@@ -23,7 +23,9 @@ import { relayTransaction } from '../../src/span/relay.ts';
 import { DMSG, DMSGF } from '../../src/wire/constants.ts';
 import { concatBytes, encodeMessage } from '../../src/wire/frame-encoder.ts';
 import type { Header } from '../../src/wire/header.ts';
-import { rawLink, reasonCode, type RawLink } from '../helpers/raw-peer.ts';
+import { Iocom } from '../../src/iocom/iocom.ts';
+import { createMemoryLink } from '../../src/transport/memory.ts';
+import { RawPeer, rawLink, reasonCode, type RawLink } from '../helpers/raw-peer.ts';
 
 const SEED = 0x5eed13;
 const CMD = DMSG.DBG_SHELL;
@@ -195,6 +197,58 @@ async function run(sends: readonly Send[], clientMsgid: bigint, general: boolean
   }
 }
 
+/**
+ * Backpressure across the relay: the link toward the server stops moving
+ * bytes, the relay's write queue toward it passes its high-water mark, the
+ * relay pauses reading the client's link (the tap then declines and the
+ * decoded messages wait in the inbound queue), and all flows again once the
+ * server's side moves. Returns the bytes the server got and how many
+ * messages the pass-through took.
+ */
+async function runBackpressured(n: number, general: boolean): Promise<{ toServer: string; taken: number; received: number; relayIn: string; relayOut: string }> {
+  const a = await rawLink('memory', { name: 'relay-in' });
+  const link = createMemoryLink();
+  const server = new RawPeer(link.b);
+  const out = new Iocom(link.a, { name: 'relay-out', pingIntervalMs: 0, linkTimeoutMs: 0, writeHighWaterMark: 4096 });
+  const taken = spyTaken();
+  try {
+    const parent = out.open(CMD);
+    a.io.transactions$.subscribe((tx) => {
+      const o = relayTransaction(tx, a.io, parent, out);
+      if (general && o !== null) {
+        tx.rx$.subscribe({ error: () => {} });
+        o.rx$.subscribe({ error: () => {} });
+      }
+    });
+    a.peer.send({ cmd: CMD | DMSGF.CREATE, msgid: 9n });
+    await a.peer.roundTrip();
+    link.pause('aToB');
+    for (let i = 0; i < n; i += 20) {
+      const batch: Uint8Array[] = [];
+      for (let j = i; j < i + 20 && j < n; j++) {
+        batch.push(concatBytes(encodeMessage({ header: { cmd: CMD, msgid: 9n, salt: a.peer.seq }, aux: new Uint8Array(64).fill(j & 0xff) })));
+        a.peer.skipSeq();
+      }
+      a.peer.writeRaw(concatBytes(batch));
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    link.resume('aToB');
+    await server.until(() => server.received.length >= n + 2, `${n + 2} messages at the server`);
+    return {
+      toServer: hexOf(server.bytes),
+      taken: taken.count(),
+      received: server.received.length,
+      relayIn: a.io.isOpen ? 'open' : reasonCode(await a.closed),
+      relayOut: out.isOpen ? 'open' : 'closed',
+    };
+  } finally {
+    taken.restore();
+    out.destroy();
+    link.b.destroy();
+    await a.close();
+  }
+}
+
 describe('relay pass-through', () => {
   afterEach(() => vi.restoreAllMocks());
 
@@ -245,6 +299,20 @@ describe('relay pass-through', () => {
     expect(fast.taken).toBeGreaterThan(100);
     expect(fast.relayIn).toBe('open');
     expect({ ...fast, taken: 0 }).toEqual({ ...slow, taken: 0 });
+  });
+
+  it('backpressure: the relay pauses the client link while the server side is stuck; same bytes, in order, after it moves again', async () => {
+    const n = 400;
+    const fast = await runBackpressured(n, false);
+    const slow = await runBackpressured(n, true);
+    expect(slow.taken).toBe(0);
+    // Some messages went through the tap before the queue filled; the ones read while paused did not.
+    expect(fast.taken).toBeGreaterThan(0);
+    expect(fast.taken).toBeLessThan(n);
+    expect(fast.received).toBe(n + 2);
+    expect(fast.relayIn).toBe('open');
+    expect(fast.relayOut).toBe('open');
+    expect(fast.toServer).toBe(slow.toServer);
   });
 
   it('random traffic and random corruption: the same bytes, failures and counters with and without the pass-through', async () => {
