@@ -7,6 +7,8 @@ import { DMSG, DMSGF, DMSG_HDR_MAGIC } from '../src/wire/constants.ts';
 import { crc32c } from '../src/wire/crc32c.ts';
 import { concatBytes, encodeMessage, type MessageInput } from '../src/wire/frame-encoder.ts';
 import type { IocomOptions } from '../src/iocom/options.ts';
+import type { Socket } from 'node:net';
+import { readSocketInto } from '../src/iocom/socket-reader.ts';
 
 /** The benchmarked command: a 64-byte header, no ext (DBG_SHELL, never PING, which the iocom answers itself). */
 export const CMD = DMSG.DBG_SHELL;
@@ -100,3 +102,21 @@ export type WorkerMessage =
   /** The worker's CPU time so far (user + system), µs. */
   | { type: 'cpu'; us: number }
   | { type: 'error'; message: string };
+
+/**
+ * How the raw baselines read their socket: IOCOM_BENCH_RAW_READ=data (the
+ * default: 'data' events, Node's default path) or `reused` (the same read
+ * primitive as the iocom's: socket-reader.ts, one buffer reused between
+ * reads), so the ratios can be given against both floors.
+ */
+export const RAW_READ: 'data' | 'reused' = (() => {
+  const v = process.env.IOCOM_BENCH_RAW_READ ?? 'data';
+  if (v !== 'data' && v !== 'reused') throw new Error(`IOCOM_BENCH_RAW_READ must be data or reused; got '${v}'`);
+  return v;
+})();
+
+/** Hand each chunk a raw baseline reads to `fn` (which keeps no view of it), by RAW_READ. */
+export function onRawChunks(sock: Socket, fn: (chunk: Uint8Array) => void): void {
+  if (RAW_READ === 'reused' && readSocketInto(sock, (c) => (fn(c), false))) return;
+  sock.on('data', fn);
+}

@@ -17,6 +17,7 @@ import {
   HIGH_WATER,
   IOCOM_OPTIONS,
   oneWayFrames,
+  onRawChunks,
   payload,
   perTick,
   RAW_REPLY_CMD,
@@ -111,7 +112,7 @@ function rawServe(sock: net.Socket): void {
   const dec = new FrameDecoder();
   const out: Message[] = [];
   sock.on('error', () => {});
-  sock.on('data', (chunk: Buffer) => {
+  onRawChunks(sock, (chunk: Uint8Array) => {
     try {
       dec.pushInto(chunk, out);
     } catch (err) {
@@ -143,7 +144,7 @@ function rawServeL4L(sock: net.Socket): void {
   let rxSeq = 0;
   let txSeq = 0;
   sock.on('error', () => {});
-  sock.on('data', (chunk: Buffer) => {
+  onRawChunks(sock, (chunk: Uint8Array) => {
     try {
       dec.pushInto(chunk, out);
     } catch (err) {

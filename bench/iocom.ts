@@ -27,6 +27,11 @@
  * `*_cpu_ratio` = raw CPU / iocom CPU per operation, the ratio to trust on
  * a shared machine; the wall-clock rates and `*_ratio` are also given.
  *
+ * The iocom reads plain sockets into a reused buffer (src/iocom/socket-reader.ts);
+ * the raw sides read 'data' events by default, or the same way with
+ * IOCOM_BENCH_RAW_READ=reused (both ratios are honest: against what Node
+ * gives by default, and like for like).
+ *
  * Environment (for profiling): IOCOM_BENCH_CASES=oneway,oneway64,oneway4k,rpc1,rpc100
  * picks cases; IOCOM_BENCH_SIDES=iocom (or raw) measures one side only;
  * IOCOM_BENCH_WORKER_ARGS="--cpu-prof --cpu-prof-dir=DIR" adds node flags
@@ -39,7 +44,7 @@ import { Iocom } from '../src/iocom/iocom.ts';
 import { FrameDecoder } from '../src/wire/frame-decoder.ts';
 import type { Message } from '../src/wire/message.ts';
 import { median, oneLine, type BenchContext } from './harness.ts';
-import { CMD, IOCOM_OPTIONS, RAW_REPLY_CMD, RAW_REQUEST_CMD, requestFrames, writeRawHeader, type ParentMessage, type WorkerMessage, type WorkerRole } from './iocom-shared.ts';
+import { CMD, IOCOM_OPTIONS, RAW_READ, onRawChunks, RAW_REPLY_CMD, RAW_REQUEST_CMD, requestFrames, writeRawHeader, type ParentMessage, type WorkerMessage, type WorkerRole } from './iocom-shared.ts';
 
 export const BENCH = 'iocom';
 const ROUNDS = 5;
@@ -283,7 +288,7 @@ function rawReceive(auxBytes: number): (sock: net.Socket) => Running {
     let n = 0;
     let err: Error | undefined;
     sock.on('error', (e) => (err ??= e));
-    sock.on('data', (chunk: Buffer) => {
+    onRawChunks(sock, (chunk: Uint8Array) => {
       try {
         dec.pushInto(chunk, out);
       } catch (e) {
@@ -342,7 +347,7 @@ function rawClient(inflight: number): (sock: net.Socket) => Running {
     let n = 0;
     let err: Error | undefined;
     sock.on('error', (e) => (err ??= e));
-    sock.on('data', (chunk: Buffer) => {
+    onRawChunks(sock, (chunk: Uint8Array) => {
       try {
         dec.pushInto(chunk, out);
       } catch (e) {
@@ -386,7 +391,7 @@ function rawClientL4L(inflight: number): (sock: net.Socket) => Running {
       sock.write(b);
     };
     sock.on('error', (e) => (err ??= e));
-    sock.on('data', (chunk: Buffer) => {
+    onRawChunks(sock, (chunk: Uint8Array) => {
       try {
         dec.pushInto(chunk, out);
       } catch (e) {
@@ -436,6 +441,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   const doIocom = sides !== 'raw';
   reporter.note(`TCP 127.0.0.1, two processes (worker: bench/iocom-worker.ts), TCP_NODELAY, keepalive off; ${seconds} s per side and case, ${ROUNDS} interleaved rounds (raw, raw_l4l, iocom, ...), medians`);
   reporter.note('raw = net.Socket + pre-encoded frames (CRCs done once, msgid 1, no state; one-way: one block per turn); raw_l4l = hand-written client/server encoding + CRCing every message, Map of pending msgids, sequence checks; receivers parse + check CRCs with FrameDecoder');
+  reporter.note(`raw sides read with ${RAW_READ === 'data' ? "'data' events (Node's default path; the iocom reads plain sockets into a reused buffer, socket-reader.ts: IOCOM_BENCH_RAW_READ=reused gives the raw sides that primitive too)" : 'the iocom\'s primitive (IOCOM_BENCH_RAW_READ=reused: socket-reader.ts, a reused buffer)'}`);
   reporter.note('*_cpu_us = CPU µs per operation of BOTH processes (process.cpuUsage), the figure to trust on a busy machine; *_cpu_ratio = raw CPU / iocom CPU; wall-clock msgs/s and *_ratio are noisy under load. MB/s counts aux bytes, 1 MB = 1e6 bytes');
   const worker = await Worker.start();
   const report = (metric: string, value: number | undefined, unit: string, extra: { baseline?: string; ratioMetric?: string } = {}): void => {

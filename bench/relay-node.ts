@@ -15,6 +15,7 @@ import type { Message } from '../src/wire/message.ts';
 import { connectTcp, listenTcp, type TcpServer } from '../src/transport/tcp.ts';
 import { IOCOM_OPTIONS, SERVICE, type NodeRole } from './relay-shared.ts';
 import { RelayOps } from '../src/cli/ops/relay-ops.ts';
+import type { IocomOptions } from '../src/iocom/options.ts';
 
 /**
  * RELAY_BENCH_METRICS=MS: every node also runs the ops layer (the observer
@@ -84,9 +85,17 @@ export interface BenchNode {
 
 let nextNode = 0;
 
+/**
+ * RELAY_NODE_EARLY_FLUSH=bytes: a relay node's links write the first that
+ * many bytes of each turn at once (IocomOptions.earlyFlushBytes; the relay
+ * bench's `early` relay process, or every relay of an in-process chain).
+ */
+const EARLY_FLUSH = Number(process.env.RELAY_NODE_EARLY_FLUSH ?? 0);
+const RELAY_IOCOM: IocomOptions = EARLY_FLUSH > 0 ? Object.freeze({ ...IOCOM_OPTIONS, earlyFlushBytes: EARLY_FLUSH }) : IOCOM_OPTIONS;
+
 export async function startNode(role: NodeRole, name: string, listen: boolean): Promise<BenchNode> {
   const id = nextNode++;
-  const router = new Router({ name, localRnss: 1 + id, iocom: IOCOM_OPTIONS });
+  const router = new Router({ name, localRnss: 1 + id, iocom: role === 'relay' ? RELAY_IOCOM : IOCOM_OPTIONS });
   let counter: StreamCounter | null = null;
   if (role === 'server') {
     const c = (counter = new StreamCounter());

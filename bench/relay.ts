@@ -32,7 +32,13 @@
  *   `bash <shared>/reference/libdmsg/build.sh .scratch/libdmsg`); without
  *   it the rows say "skipped: not built".
  *
+ * In the `_libdmsg` family a second relay process of ours runs with
+ * IocomOptions.earlyFlushBytes (`early` rows; RELAY_BENCH_EARLY_FLUSH=bytes,
+ * default 1024, 0 leaves it out), and each relay's read + write system calls
+ * per message are given (/proc/PID/io).
+ *
  * Environment: RELAY_BENCH_MODES=proc,inproc,libdmsg; RELAY_BENCH_CASES=oneway,rpc1,rpc100;
+ * RELAY_NODE_EARLY_FLUSH=bytes sets earlyFlushBytes on every relay (also in process);
  * RELAY_BENCH_INPROC=tcp|memory; RELAY_BENCH_WORKER_ARGS="--cpu-prof --cpu-prof-dir=DIR"
  * adds node flags to the node processes.
  */
@@ -102,13 +108,15 @@ class NodeProcess {
   #error: Error | undefined;
   port = 0;
 
-  constructor(role: NodeRole, name: string) {
+  /** `env`: extra environment of the node process (RELAY_NODE_EARLY_FLUSH). */
+  constructor(role: NodeRole, name: string, env?: Record<string, string>) {
     const extra = (process.env.RELAY_BENCH_WORKER_ARGS ?? '').split(/\s+/).filter((a) => a.length > 0);
     // Keep tsx's loader (inherited flags) but not a --cpu-prof meant for this process.
     const inherited = process.execArgv.filter((a) => !a.startsWith('--cpu-prof'));
     this.#child = fork(fileURLToPath(new URL('./relay-worker.ts', import.meta.url)), [role, name], {
       execArgv: [...inherited, ...extra],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      ...(env === undefined ? {} : { env: { ...process.env, ...env } }),
     });
     this.#child.on('message', (m: ChildMessage) => {
       if (m.type === 'error') {
@@ -548,6 +556,19 @@ function procCpu(pid: number | undefined): number | undefined {
   }
 }
 
+/** Read and write system calls of process `pid` so far (/proc/PID/io syscr + syscw, every thread); undefined where there is no /proc. */
+function procSyscalls(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const r = /syscr: (\d+)/.exec(io);
+    const w = /syscw: (\d+)/.exec(io);
+    return r && w ? Number(r[1]) + Number(w[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A free TCP port on 127.0.0.1 (the node takes a port number, not 0). */
 async function freePort(): Promise<number> {
   const srv = netServer();
@@ -576,8 +597,10 @@ async function dialNode(port: number, child: ChildProcess): Promise<Socket> {
   throw new Error(`no dmsgnode listening on 127.0.0.1:${port}`);
 }
 
-const LIBDMSG_SIDES = ['direct', 'ours', 'libdmsg'] as const;
-type LibdmsgSide = (typeof LIBDMSG_SIDES)[number];
+const ALL_LIBDMSG_SIDES = ['direct', 'ours', 'early', 'libdmsg'] as const;
+type LibdmsgSide = (typeof ALL_LIBDMSG_SIDES)[number];
+/** Our relay with IocomOptions.earlyFlushBytes (the `early` side; 0 leaves the side out). */
+const EARLY_FLUSH_BYTES = Number(process.env.RELAY_BENCH_EARLY_FLUSH ?? 1024);
 
 function libdmsgMetric(name: CaseName, side: LibdmsgSide): string {
   const hops = side === 'direct' ? 0 : 1;
@@ -586,13 +609,18 @@ function libdmsgMetric(name: CaseName, side: LibdmsgSide): string {
 }
 
 /**
- * The server process, our relay process (dialling the server) and the
- * libdmsg node (the server dials it: the node only listens); three clients:
- * direct to the server, through our relay, through libdmsg. Rounds
- * interleaved, order rotated; medians.
+ * The server process, our relay process (dialling the server), a second
+ * one with early flush (`early`: IocomOptions.earlyFlushBytes =
+ * RELAY_BENCH_EARLY_FLUSH, default 1024; 0 leaves it out) and the libdmsg
+ * node (the server dials it: the node only listens); a client for each:
+ * direct to the server, through our relays, through libdmsg. Rounds
+ * interleaved, order rotated; medians. Per relay: CPU and read + write
+ * system calls per message (/proc).
  */
 async function libdmsgFamily(ctx: BenchContext, cases: CaseName[]): Promise<void> {
   const { reporter, seconds } = ctx;
+  if (!Number.isInteger(EARLY_FLUSH_BYTES) || EARLY_FLUSH_BYTES < 0) throw new Error(`RELAY_BENCH_EARLY_FLUSH must be a byte count >= 0; got '${process.env.RELAY_BENCH_EARLY_FLUSH}'`);
+  const LIBDMSG_SIDES = ALL_LIBDMSG_SIDES.filter((s) => s !== 'early' || EARLY_FLUSH_BYTES > 0);
   const bin = dmsgnodePath();
   if (bin === undefined) {
     const reason = 'skipped: not built (bash <shared>/reference/libdmsg/build.sh .scratch/libdmsg, or set DMSGNODE)';
@@ -603,6 +631,7 @@ async function libdmsgFamily(ctx: BenchContext, cases: CaseName[]): Promise<void
   const warmup = Math.min(0.2, Math.max(0.05, window / 2));
   const server = new NodeProcess('server', 'server');
   const relay = new NodeProcess('relay', 'r1');
+  const early = EARLY_FLUSH_BYTES > 0 ? new NodeProcess('relay', 'r1-early', { RELAY_NODE_EARLY_FLUSH: String(EARLY_FLUSH_BYTES) }) : null;
   const port = await freePort();
   const hub = spawn(bin, ['server', '-l', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let hubLog = '';
@@ -616,32 +645,36 @@ async function libdmsgFamily(ctx: BenchContext, cases: CaseName[]): Promise<void
       const m = await server.request({ type: 'count' }, 'count');
       return { count: m.count, t: m.t };
     },
-    failure: (): Error | undefined => server.error ?? relay.error ?? hubFailure(),
+    failure: (): Error | undefined => server.error ?? relay.error ?? early?.error ?? hubFailure(),
   };
   const clients = new Map<LibdmsgSide, Client>();
   /** Cases not reported yet (a failure of the whole family reports these). */
   const pending = new Set(cases);
   try {
     await reporter.phase(`${BENCH}: server, our relay and the libdmsg node (${bin})`, async () => {
-      const [s, r] = await Promise.all([server.request(null, 'listening'), relay.request(null, 'listening')]);
+      const [s, r, e] = await Promise.all([server.request(null, 'listening'), relay.request(null, 'listening'), early?.request(null, 'listening')]);
       server.port = s.port;
-      relay.port = r.port;
-      const { relays } = await relay.request({ type: 'connect', port: server.port }, 'connected');
-      if (relays !== 0) throw new Error(`our relay sees the span ${relays} relays away, expected 0`);
+      for (const [node, listening] of [[relay, r], ...(early && e ? [[early, e] as const] : [])] as const) {
+        node.port = listening.port;
+        const { relays } = await node.request({ type: 'connect', port: server.port }, 'connected');
+        if (relays !== 0) throw new Error(`our relay sees the span ${relays} relays away, expected 0`);
+      }
       await dialNode(port, hub); // the node is up
       await server.request({ type: 'connect', port, noWait: true }, 'connected');
       clients.set('direct', await Client.onStream(await connectTcp({ host: '127.0.0.1', port: server.port }), 0, 'client-direct', 200, true));
       clients.set('ours', await Client.onStream(await connectTcp({ host: '127.0.0.1', port: relay.port }), 1, 'client-ours', 201, true));
+      if (early) clients.set('early', await Client.onStream(await connectTcp({ host: '127.0.0.1', port: early.port }), 1, 'client-early', 203, true));
       const viaHub = await Client.onStream(await dialNode(port, hub), 1, 'client-libdmsg', 202, false);
       if (viaHub.span.dist !== 1) throw new Error(`the client on libdmsg sees the span at dist ${viaHub.span.dist}, expected 1`);
       clients.set('libdmsg', viaHub);
     });
-    const relayPid: Record<LibdmsgSide, number | undefined> = { direct: undefined, ours: relay.pid, libdmsg: hub.pid };
+    const relayPid: Record<LibdmsgSide, number | undefined> = { direct: undefined, ours: relay.pid, early: early?.pid, libdmsg: hub.pid };
     const all = [...clients.values()];
     for (const name of cases) {
       pending.delete(name);
       const rates = new Map<LibdmsgSide, number[]>(LIBDMSG_SIDES.map((k) => [k, []]));
       const cpus = new Map<LibdmsgSide, number[]>(LIBDMSG_SIDES.map((k) => [k, []]));
+      const calls = new Map<LibdmsgSide, number[]>(LIBDMSG_SIDES.map((k) => [k, []]));
       try {
         await reporter.phase(`${BENCH}: ${name} direct, through our relay, through libdmsg`, async () => {
           for (let round = 0; round < ROUNDS; round++) {
@@ -650,17 +683,21 @@ async function libdmsgFamily(ctx: BenchContext, cases: CaseName[]): Promise<void
               const c = clients.get(side)!;
               const pid = relayPid[side];
               let cpu0: number | undefined;
+              let sys0: number | undefined;
               let n0 = 0;
               const rate = await measureRound(ctx, `${name} ${side}, round ${round + 1}`, async () => {
                 // CPU of the relay per message: taken over the same round (warm-up included), messages counted at the end.
                 cpu0 = procCpu(pid);
+                sys0 = procSyscalls(pid);
                 n0 = name === 'oneway' ? (await chain.count()).count : c.rpc.done;
                 return name === 'oneway' ? onewayRound(chain, all, c, warmup, window) : rpcRound(chain, c, name === 'rpc1' ? 1 : 100, warmup, window);
               });
               rates.get(side)!.push(rate);
               const cpu1 = procCpu(pid);
+              const sys1 = procSyscalls(pid);
               const n1 = name === 'oneway' ? (await chain.count()).count : c.rpc.done;
               if (cpu0 !== undefined && cpu1 !== undefined && n1 > n0) cpus.get(side)!.push(((cpu1 - cpu0) * 1e6) / (n1 - n0));
+              if (sys0 !== undefined && sys1 !== undefined && n1 > n0) calls.get(side)!.push((sys1 - sys0) / (n1 - n0));
             }
           }
         });
@@ -679,9 +716,14 @@ async function libdmsgFamily(ctx: BenchContext, cases: CaseName[]): Promise<void
         });
       }
       reporter.ratio(BENCH, `relay1_${name}_ours_vs_libdmsg`, libdmsgMetric(name, 'ours'), libdmsgMetric(name, 'libdmsg'));
-      for (const side of ['ours', 'libdmsg'] as const) {
+      if (early) reporter.ratio(BENCH, `relay1_${name}_early_vs_libdmsg`, libdmsgMetric(name, 'early'), libdmsgMetric(name, 'libdmsg'));
+      const per = name === 'oneway' ? 'msg' : 'round trip';
+      for (const side of LIBDMSG_SIDES) {
+        if (side === 'direct') continue;
         const v = cpus.get(side)!;
-        if (v.length > 0) reporter.result({ bench: BENCH, metric: `relay1_${name}_relay_cpu_us_${side}_libdmsg`, value: median(v), unit: `relay CPU µs/${name === 'oneway' ? 'msg' : 'round trip'}` });
+        if (v.length > 0) reporter.result({ bench: BENCH, metric: `relay1_${name}_relay_cpu_us_${side}_libdmsg`, value: median(v), unit: `relay CPU µs/${per}` });
+        const k = calls.get(side)!;
+        if (k.length > 0) reporter.result({ bench: BENCH, metric: `relay1_${name}_relay_syscalls_${side}_libdmsg`, value: median(k), unit: `relay reads+writes/${per}` });
       }
       reporter.ratio(BENCH, `relay1_${name}_relay_cpu_libdmsg_vs_ours`, `relay1_${name}_relay_cpu_us_libdmsg_libdmsg`, `relay1_${name}_relay_cpu_us_ours_libdmsg`);
     }
@@ -689,7 +731,7 @@ async function libdmsgFamily(ctx: BenchContext, cases: CaseName[]): Promise<void
     for (const name of pending) for (const side of LIBDMSG_SIDES) reporter.failed({ bench: BENCH, metric: libdmsgMetric(name, side), reason: `${oneLine(err)}${hubLog ? ` (dmsgnode: ${oneLine(hubLog)})` : ''}` });
   } finally {
     for (const c of clients.values()) await c.close().catch(() => {});
-    await Promise.all([server.stop(), relay.stop()]);
+    await Promise.all([server.stop(), relay.stop(), early?.stop()]);
     hub.kill();
   }
 }

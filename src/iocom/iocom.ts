@@ -42,6 +42,7 @@ import type { Clock } from '../util/clock.ts';
 import { systemClock } from '../util/clock.ts';
 import { Transaction, type SendOptions, type TransactionHost } from './transaction.ts';
 import { WriteQueue, type PassFields } from './write-queue.ts';
+import { readSocketInto } from './socket-reader.ts';
 import type { BudgetAccount } from './budget.ts';
 import type { OpenOptions, OneWayOptions, IocomStats } from './iocom-types.ts';
 import { heldBytes, messageOf, unref } from './iocom-helpers.ts';
@@ -94,6 +95,8 @@ export class Iocom implements TransactionHost {
   #rejectReady!: (e: Error) => void;
   #state: LinkState = 'open';
   #readingPaused = false;
+  /** A message taken by the pass-through during the current chunk had aux data (a view of the chunk). */
+  #passLent = false;
   #streamPaused = false;
   #lastRx: number;
   #keepalive: unknown;
@@ -117,7 +120,7 @@ export class Iocom implements TransactionHost {
     this.#stream = stream;
     this.#decoder = new FrameDecoder({ maxHeaderBytes: this.options.maxHeaderBytes, maxAuxBytes: this.options.maxAuxBytes });
     // A socket is done with a written buffer once the write's callback ran: its slabs may be reused.
-    this.#writer = new WriteQueue(stream, () => this.#checkWritable(), (err) => this.#internalFailure(err, 'writing'), stream instanceof Socket);
+    this.#writer = new WriteQueue(stream, () => this.#checkWritable(), (err) => this.#internalFailure(err, 'writing'), stream instanceof Socket, this.options.earlyFlushBytes);
     const budget = this.options.budget;
     this.#account = budget === undefined ? null : budget.join({ name: this.options.name, authRequired: this.#auth.required, shed: (why) => this.#shed(why) });
     this.#tables.account = this.#account;
@@ -138,13 +141,8 @@ export class Iocom implements TransactionHost {
 
     // Every entry point (stream events, timers) runs guarded: whatever throws
     // below costs this link only, never the process.
-    stream.on('data', (chunk: Uint8Array) => {
-      try {
-        this.#onData(chunk);
-      } catch (err) {
-        this.#internalFailure(err, 'receiving');
-      }
-    });
+    // A plain socket reads into a buffer reused while no message points into it (socket-reader.ts); other streams emit 'data'.
+    if (!readSocketInto(stream, this.#onChunk)) stream.on('data', this.#onChunk);
     stream.on('end', () => {
       try {
         this.#onEnd();
@@ -341,16 +339,43 @@ export class Iocom implements TransactionHost {
    * and header CRC are this link's. Allocates nothing per message. @internal
    */
   forward(tx: Transaction, msg: Message): boolean {
-    this.#assertOpen();
-    const h = msg.header;
-    const flags = tx._txFlags(FORWARD_FLAGS[((h.cmd & DMSGF.DELETE) !== 0 ? 1 : 0) | ((h.cmd & DMSGF.ABORT) !== 0 ? 2 : 0)]);
-    const circuit = tx.parent === null ? 0 : tx.parent._id;
     // The decoded header has the pass-through fields under the same names.
-    if (!this.#enqueue(((h.cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, h.error, msg.ext, msg.aux, h, false)) return false;
+    return this.forwardFields(tx, msg.header.cmd, msg.header.error, msg.ext, msg.aux, msg.header);
+  }
+
+  /**
+   * forward() from a received message's fields (cmd word, error, extended
+   * header, aux data and the pass-through header fields), for the relay
+   * pass-through (pass-through.ts), which builds no Message. @internal
+   */
+  forwardFields(tx: Transaction, cmd: number, error: number, ext: Uint8Array, aux: Uint8Array, pass: PassFields): boolean {
+    this.#assertOpen();
+    const flags = tx._txFlags(FORWARD_FLAGS[((cmd & DMSGF.DELETE) !== 0 ? 1 : 0) | ((cmd & DMSGF.ABORT) !== 0 ? 2 : 0)]);
+    const circuit = tx.parent === null ? 0 : tx.parent._id;
+    if (!this.#enqueue(((cmd & DMSGF.BASECMDMASK) | flags) >>> 0, tx._id, circuit, error, ext, aux, pass, false)) return false;
     tx._afterSend();
     this.#tables.noteDeleteSent(tx);
     return this.writable;
   }
+
+  /**
+   * Let relayed messages received on this link pass through without being
+   * decoded into Messages (pass-through.ts): a relay calls it for both links
+   * of a transaction it pairs. Stays on for the link's life; messages of
+   * other transactions take the general path as before. @internal
+   */
+  enablePassThrough(): void {
+    this.#decoder.passThrough ??= this.#passThrough;
+  }
+
+  /** The decoder's pass-through tap: only while messages are dispatched at once (open, not paused). */
+  readonly #passThrough = (W: Int32Array, w: number, aux: Uint8Array): boolean => {
+    if (this.#state !== 'open' || this.#readingPaused) return false;
+    if (!this.#dispatch.passThrough(W, w, aux)) return false;
+    // The aux view went to the write queue, as a decoded message's would (see #deliverBatch).
+    if (aux.length !== 0) this.#passLent = true;
+    return true;
+  };
 
   /**
    * A subscriber of `tx`'s rx$ (or of transactions$, delivering `tx`)
@@ -491,32 +516,52 @@ export class Iocom implements TransactionHost {
     this.#writableWaiters.wakeAll();
   }
 
-  #onData(chunk: Uint8Array): void {
-    if (this.#state === 'closed') return;
+  /** The stream's bytes (guarded); true when views of `chunk` outlive the call (see #deliverBatch). */
+  readonly #onChunk = (chunk: Uint8Array): boolean => {
+    try {
+      return this.#onData(chunk);
+    } catch (err) {
+      this.#internalFailure(err, 'receiving');
+      return true;
+    }
+  };
+
+  #onData(chunk: Uint8Array): boolean {
+    if (this.#state === 'closed') return false;
     const batch = this.#rxBatch;
+    this.#passLent = false;
     try {
       this.#decoder.pushInto(chunk, batch);
     } catch (err) {
       // Deliver what was complete before the bad bytes, then fail the link.
       this.#deliverBatch(batch);
       this.destroy(err as Error);
-      return;
+      return true;
     }
-    this.#deliverBatch(batch);
-    if ((this.#state as LinkState) === 'closed') return;
+    const lent = this.#deliverBatch(batch) || this.#passLent;
+    if ((this.#state as LinkState) === 'closed') return lent;
     const partial = this.#decoder.bufferedBytes;
     // An unauthenticated peer gets a small receive buffer, whatever maxAuxBytes allows.
     if (partial > this.options.preAuthBufferBytes && !this.#auth.acceptsMessages) {
       this.#shed(`the peer has not authenticated and sent ${partial} bytes of one message; preAuthBufferBytes is ${this.options.preAuthBufferBytes}`);
-      return;
+      return lent;
     }
     this.#account?.setBufferedBytes(partial + this.#inboundBytes);
+    return lent;
   }
 
-  #deliverBatch(batch: Message[]): void {
+  /**
+   * Receive (or hold, while reading is paused) each decoded message. Returns
+   * true when one carries aux data or an extended header: those are views of
+   * the chunk read (or of the decoder's own buffer), so a reused read buffer
+   * must not be read into again (socket-reader.ts).
+   */
+  #deliverBatch(batch: Message[]): boolean {
+    let lent = false;
     for (let i = 0; i < batch.length; i++) {
       if (this.#state === 'closed') break;
       const msg = batch[i]!;
+      if (msg.aux.length !== 0 || msg.ext.length !== 0) lent = true;
       if (this.#readingPaused) {
         this.#inbound.push(msg);
         this.#inboundBytes += heldBytes(msg);
@@ -529,6 +574,7 @@ export class Iocom implements TransactionHost {
       }
     }
     batch.length = 0;
+    return lent;
   }
 
   /** A plain message while our handshake runs: if its deadline still runs, the peer takes no part in it. */

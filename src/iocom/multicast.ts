@@ -65,6 +65,11 @@ class PlainSubscription<T> extends Subscription implements Sink<T> {
     this.#owner = owner;
   }
 
+  /** The observer object this subscription delivers to while it is open (undefined for a bare next function, or once stopped). */
+  get observer(): Partial<Observer<T>> | undefined {
+    return this.#stopped ? undefined : this.#o;
+  }
+
   next(value: T): void {
     if (this.#stopped) return;
     const o = this.#o;
@@ -180,6 +185,16 @@ export class Multicast<T> extends Observable<T> {
     const subs = this.#many;
     for (let i = 0; i < subs.length; i++) if (!subs[i]!.closed) return true;
     return false;
+  }
+
+  /**
+   * The observer object of the only subscriber, when there is exactly one,
+   * it is open and it was subscribed as a plain observer object; undefined
+   * otherwise. next() would deliver to it alone. @internal
+   */
+  soleObserver(): Partial<Observer<T>> | undefined {
+    const one = this.#one;
+    return one instanceof PlainSubscription && !one.closed ? one.observer : undefined;
   }
 
   next(value: T): void {

@@ -30,6 +30,13 @@ export interface IocomOptions {
    * `whenWritable()`. @default 64 MiB
    */
   maxQueuedBytes?: number;
+  /**
+   * Bytes of one event-loop turn's messages written at once, before the
+   * turn ends (the rest go at its end, as always): 0 writes a turn's
+   * messages as one block. For relays: forwarding a batch in two writes
+   * lets the next hop start on its first part (see write-queue.ts). @default 0
+   */
+  earlyFlushBytes?: number;
   /** Decoded messages held while reading is paused, before the stream is paused. @default 1024 */
   readHighWaterMark?: number;
   /** Send LNK_PING after this many ms without receiving anything; 0 disables keepalive. @default 1000 */
@@ -89,6 +96,7 @@ export const IOCOM_DEFAULTS = Object.freeze({
   maxDepth: 32,
   writeHighWaterMark: 1 << 20,
   maxQueuedBytes: 64 << 20,
+  earlyFlushBytes: 0,
   readHighWaterMark: 1024,
   pingIntervalMs: 1000,
   linkTimeoutMs: 10000,
@@ -114,6 +122,7 @@ export function resolveIocomOptions(o: IocomOptions = {}): ResolvedIocomOptions 
   int('maxDepth', r.maxDepth, 1, 1024);
   int('writeHighWaterMark', r.writeHighWaterMark, 1, 2 ** 31);
   int('maxQueuedBytes', r.maxQueuedBytes, r.writeHighWaterMark, 2 ** 40);
+  int('earlyFlushBytes', r.earlyFlushBytes, 0, 2 ** 31);
   int('readHighWaterMark', r.readHighWaterMark, 1, 1 << 24);
   int('pingIntervalMs', r.pingIntervalMs, 0, 2 ** 31 - 1);
   int('linkTimeoutMs', r.linkTimeoutMs, 0, 2 ** 31 - 1);

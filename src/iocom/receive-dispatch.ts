@@ -20,6 +20,7 @@ import type { AuthHandshake } from './auth.ts';
 import type { BudgetAccount } from './budget.ts';
 import { idOf } from './iocom-helpers.ts';
 import type { Multicast } from './multicast.ts';
+import { isRawRelay } from './pass-through.ts';
 import { classifyRx } from './state-rules.ts';
 import { Transaction, type TransactionHost } from './transaction.ts';
 import type { TransactionTables } from './transaction-tables.ts';
@@ -126,6 +127,38 @@ export class ReceiveDispatch {
         this.#hooks.fail(new ProtocolError(verdict.code, `${this.#opts.name}: ${verdict.reason}: ${describeHeader(h)}`, DMSG_IOQ_ERROR.TRANS));
         return;
     }
+  }
+
+  /**
+   * The relay pass-through (pass-through.ts): the message whose 64-byte
+   * header is `W[w]`..`W[w + 15]` (checked by the decoder) with aux data
+   * `aux`. Returns true when it was taken and passed on to its relay half,
+   * exactly as receive() of its decoded form would; false (having changed
+   * nothing) when the general path must have it.
+   */
+  passThrough(W: Int32Array, w: number, aux: Uint8Array): boolean {
+    const cmd = W[w + 8]!;
+    if ((cmd & (DMSGF.CREATE | DMSGF.DELETE | DMSGF.ABORT)) !== 0) return false;
+    if ((W[w + 1]! & 0xff) !== this.#rxSeq) return false;
+    if (!this.#auth.acceptsMessages || this.#auth.active) return false;
+    if ((cmd & DMSGF.BASECMDMASK) === DMSG.LNK_AUTH) return false;
+    // msgid and circuit below 2^32 (the table keys are then these numbers), reserved18 zero.
+    if (W[w + 3] !== 0 || W[w + 5] !== 0 || W[w + 6] !== 0 || W[w + 7] !== 0) return false;
+    const id = W[w + 2]! >>> 0;
+    if (id === 0) return false;
+    const circuit = W[w + 4]! >>> 0;
+    if (circuit !== 0 && (cmd & DMSGF.REVCIRC ? this.#weOpened : this.#peerOpened).get(circuit) === undefined) return false;
+    const state = (cmd & DMSGF.REVTRANS ? this.#weOpened : this.#peerOpened).get(id);
+    // The state rules' DELIVER for a mid-stream message (classifyRx: open, receive side not ended).
+    if (state === undefined || state.rxDeleted) return false;
+    const half = state._relay;
+    if (!isRawRelay(half) || state._rxSoleObserver() !== half) return false;
+    this.messagesIn++;
+    this.rxSeen = true;
+    this.#rxSeq = (this.#rxSeq + 1) & 0xff;
+    const w0 = W[w]!;
+    half.passRaw(cmd >>> 0, W[w + 11]! >>> 0, aux, { auxCrc: W[w + 9]! >>> 0, reserved02: w0 >>> 16 });
+    return true;
   }
 
   /** A CREATE the state rules accepted: a transaction the peer opens, offered on transactions$. */

@@ -341,6 +341,15 @@ export class Transaction {
   }
 
   /** Deliver a message the peer sent in this transaction. @internal */
+  /**
+   * The observer a message _receive()d now (without CREATE or DELETE) would
+   * reach, when rx$ has exactly one subscriber and it is an observer object
+   * (the relay's pass-through checks it is the relay's own half). @internal
+   */
+  _rxSoleObserver(): unknown {
+    return this.#rx === null ? undefined : this.#rx.soleObserver();
+  }
+
   _receive(msg: Message): void {
     const cmd = msg.header.cmd;
     if (cmd & DMSGF.CREATE) this.#state |= S_RX_CREATED;

@@ -15,7 +15,10 @@
 import { DMSGF } from '../wire/constants.ts';
 import type { Message } from '../wire/message.ts';
 import type { Iocom } from '../iocom/iocom.ts';
+import type { RawRelay } from '../iocom/pass-through.ts';
 import type { Transaction } from '../iocom/transaction.ts';
+import type { PassFields } from '../iocom/write-queue.ts';
+import { EMPTY } from '../wire/message.ts';
 
 /** The other half of a relayed transaction. */
 export interface RelayedPeer {
@@ -43,17 +46,24 @@ export function relayedPeer(tx: Transaction): RelayedPeer | undefined {
 
 /** Forward one message onto `to` (on iocom `toIocom`), pausing `fromIocom` if `toIocom` backs up. */
 function forward(msg: Message, to: Transaction, toIocom: Iocom, fromIocom: Iocom): void {
+  forwardFields(msg.header.cmd, msg.header.error, msg.ext, msg.aux, msg.header, to, toIocom, fromIocom);
+}
+
+/** forward() from a message's fields: the decoded path passes its Message's, the pass-through (iocom/pass-through.ts) the raw header's. */
+function forwardFields(cmd: number, error: number, ext: Uint8Array, aux: Uint8Array, pass: PassFields, to: Transaction, toIocom: Iocom, fromIocom: Iocom): void {
   if (!to.canSend) {
     // Our side is already closed (or dying): an abort-after-DELETE can still pass.
-    if (!(msg.header.cmd & DMSGF.ABORT) || to.dying || to.freed) return;
+    if (!(cmd & DMSGF.ABORT) || to.dying || to.freed) return;
   }
+  let writable: boolean;
   try {
-    toIocom.forward(to, msg);
+    writable = toIocom.forwardFields(to, cmd, error, ext, aux, pass);
   } catch {
     // The target ended between the check and the send: its own end is relayed the other way.
     return;
   }
-  if (!toIocom.writable && toIocom.isOpen) {
+  // forward() said whether the link is still below its high-water mark (false too when it closed).
+  if (!writable && toIocom.isOpen && !toIocom.writable) {
     fromIocom.pauseReading();
     void toIocom.whenWritable().then(() => fromIocom.resumeReading());
   }
@@ -68,7 +78,7 @@ function forward(msg: Message, to: Transaction, toIocom: Iocom, fromIocom: Iocom
  */
 
 /** The incoming side: passes what the peer that opened the transaction sends, its CREATE excepted. */
-class IncomingHalf implements RelayedPeer {
+class IncomingHalf implements RelayedPeer, RawRelay {
   readonly peer: Transaction;
   readonly peerIocom: Iocom;
   readonly #iocom: Iocom;
@@ -87,11 +97,16 @@ class IncomingHalf implements RelayedPeer {
     }
     forward(msg, this.peer, this.peerIocom, this.#iocom);
   }
+  /** A mid-stream message from the pass-through: never the CREATE, so it goes on as next() would send any later one. */
+  passRaw(cmd: number, error: number, aux: Uint8Array, pass: PassFields): void {
+    this.#first = null;
+    forwardFields(cmd, error, EMPTY, aux, pass, this.peer, this.peerIocom, this.#iocom);
+  }
   error(): void {}
 }
 
 /** The outgoing side (opened by the relay): passes the answers back and counts the open relayed transaction down at its end. */
-class OutgoingHalf implements RelayedPeer {
+class OutgoingHalf implements RelayedPeer, RawRelay {
   readonly peer: Transaction;
   readonly peerIocom: Iocom;
   readonly #iocom: Iocom;
@@ -104,6 +119,10 @@ class OutgoingHalf implements RelayedPeer {
   }
   next(msg: Message): void {
     forward(msg, this.peer, this.peerIocom, this.#iocom);
+  }
+  /** A mid-stream message from the pass-through, passed on as next() would. */
+  passRaw(cmd: number, error: number, aux: Uint8Array, pass: PassFields): void {
+    forwardFields(cmd, error, EMPTY, aux, pass, this.peer, this.peerIocom, this.#iocom);
   }
   error(): void {
     this.#open.n--;
@@ -136,5 +155,8 @@ export function relayTransaction(incoming: Transaction, fromIocom: Iocom, toPare
   outgoing._relay = outHalf;
   incoming.rx$.subscribe(inHalf);
   outgoing.rx$.subscribe(outHalf);
+  // Later messages of the pair may skip decoding on both links (iocom/pass-through.ts).
+  fromIocom.enablePassThrough();
+  toIocom.enablePassThrough();
   return outgoing;
 }

@@ -25,6 +25,17 @@ export interface FrameDecoderOptions {
   maxAuxBytes?: number;
 }
 
+/**
+ * A pass-through tap (see FrameDecoder.passThrough): offered each whole
+ * little-endian message with a 64-byte header whose magic, sizes, header CRC
+ * and aux CRC were checked: the header as words `W[w]` to `W[w + 15]` of a
+ * word view of the chunk read, and the aux data as a view of that chunk
+ * (EMPTY when none). Returns true when it took the message (the decoder
+ * then builds no Message for it), false to have it decoded as usual. It
+ * must not throw.
+ */
+export type PassThroughTap = (W: Int32Array, w: number, aux: Uint8Array) => boolean;
+
 export const FRAME_DECODER_DEFAULTS: Readonly<Required<FrameDecoderOptions>> = Object.freeze({
   maxHeaderBytes: DMSG_HDR_MAX,
   maxAuxBytes: DMSG_AUX_MAX,
@@ -61,6 +72,15 @@ export class FrameDecoder {
   #error: ProtocolError | null = null;
   #bytesIn = 0;
   #messagesOut = 0;
+  /**
+   * Offered the messages of the fast paths (#wholeLE, #wholeView) and those
+   * assembled across reads (64-byte header, little-endian) while no message of
+   * the current push waits in `out` (so messages stay in order); null: none.
+   * A relay's link sets it to pass relayed messages on without decoding them.
+   */
+  passThrough: PassThroughTap | null = null;
+  /** A misaligned header's words, for the tap (#wholeView). */
+  readonly #scratch = new Int32Array(16);
 
   constructor(options?: FrameDecoderOptions) {
     const o = resolveFrameDecoderOptions(options);
@@ -180,7 +200,8 @@ export class FrameDecoder {
       }
       if (this.#fill === buf.length) {
         this.#buf = null;
-        out.push(this.#finish(buf, this.#bufView!, 0, true));
+        if (!(this.#hb === 64 && !this.#swapped && out.length === 0 && this.passThrough !== null && this.#tapAssembled(buf, this.#bufView!)))
+          out.push(this.#finish(buf, this.#bufView!, 0, true));
         this.#messagesOut++;
         fast = LITTLE_ENDIAN_HOST;
       }
@@ -225,6 +246,12 @@ export class FrameDecoder {
         // A plain Uint8Array view: Buffer#subarray builds a FastBuffer, several times dearer per message.
         aux = new Uint8Array(buffer, base + off + hb, auxBytes);
       }
+      // Checked like every other message; a tap may now take it whole.
+      if (hb === 64 && out.length === 0 && this.passThrough !== null && this.passThrough(W, w, aux)) {
+        this.#messagesOut++;
+        off = end;
+        continue;
+      }
       out.push({ header: decodeHeaderWords(W, B, w), ext: hb === 64 ? EMPTY : new Uint8Array(buffer, base + off + 64, hb - 64), aux, swapped: false });
       this.#messagesOut++;
       off = end;
@@ -262,11 +289,38 @@ export class FrameDecoder {
         if (auxCrc !== view.getUint32(off + 0x24, true)) break;
         aux = new Uint8Array(buffer, base + off + hb, auxBytes);
       }
+      if (hb === 64 && out.length === 0 && this.passThrough !== null) {
+        // The tap reads words: the header's 16 go through an aligned scratch copy.
+        const S = this.#scratch;
+        for (let i = 0; i < 16; i++) S[i] = view.getInt32(off + (i << 2), true);
+        if (this.passThrough(S, 0, aux)) {
+          this.#messagesOut++;
+          off = end;
+          continue;
+        }
+      }
       out.push({ header: decodeHeaderView(view, off), ext: hb === 64 ? EMPTY : new Uint8Array(buffer, base + off + 64, hb - 64), aux, swapped: false });
       this.#messagesOut++;
       off = end;
     }
     return off;
+  }
+
+  /**
+   * Offer the tap a message assembled across reads (64-byte header, checked;
+   * little-endian). Its aux CRC is checked first: on a mismatch the general
+   * path (#finish) reports it.
+   */
+  #tapAssembled(buf: Uint8Array, v: DataView): boolean {
+    const S = this.#scratch;
+    for (let i = 0; i < 16; i++) S[i] = v.getInt32(i << 2, true);
+    const auxBytes = S[10]! >>> 0;
+    let aux: Uint8Array = EMPTY;
+    if (auxBytes !== 0) {
+      if (crc32c(buf, 64, 64 + this.#ab) !== S[9]! >>> 0) return false;
+      aux = buf.subarray(64, 64 + auxBytes);
+    }
+    return this.passThrough!(S, 0, aux);
   }
 
   /** Begin assembling a message that does not fit in the current chunk. */

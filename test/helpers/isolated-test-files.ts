@@ -21,6 +21,7 @@ export const ISOLATED_TEST_FILES: readonly string[] = [
   'test/iocom/transactions.test.ts',
   'test/transport/faulty-pair.test.ts',
   'test/span/router-drop.test.ts',
+  'test/span/relay-pass-through.test.ts',
   'test/services/midcomms/auth.test.ts',
   // process.on('uncaughtException' | 'unhandledRejection') hooks.
   'test/cli/relay-budget.test.ts',

@@ -177,6 +177,53 @@ describe('WriteQueue', () => {
     expect(q.queuedBytes).toBe(0);
   });
 
+  describe('early flush (earlyFlushBytes, for relays)', () => {
+    const none = new Uint8Array(0);
+    it('writes a turn\'s first earlyFlushBytes at once and the rest at the turn\'s end, every turn', async () => {
+      const sink = new Sink(1 << 30);
+      const q = new WriteQueue(sink, () => {}, (e) => { throw e; }, false, 1024);
+      let id = 1;
+      for (let turn = 0; turn < 3; turn++) {
+        for (let i = 0; i < 100; i++) q.enqueue(DMSG.DBG_SHELL, id++, 0, 0, none, none, undefined, false);
+        // The first 16 messages (1024 bytes) went out while the turn queued the others.
+        expect(sink.chunks.map((c) => c.length)).toEqual([...Array(2 * turn).keys()].map((k) => (k % 2 === 0 ? 1024 : 84 * 64)).concat([1024]));
+        await nextTurn();
+      }
+      expect(sink.chunks.map((c) => c.length)).toEqual([1024, 84 * 64, 1024, 84 * 64, 1024, 84 * 64]);
+      const got = sink.decode();
+      expect(got.map((m) => Number(m.header.msgid))).toEqual([...Array(300).keys()].map((k) => k + 1));
+      expect(got.map((m) => m.header.salt & 0xff)).toEqual([...Array(300).keys()].map((k) => k & 0xff));
+      expect(q.stats.messagesOut).toBe(300);
+    });
+
+    it('a turn below earlyFlushBytes is one write; 0 (the default) never writes early', async () => {
+      for (const early of [0, 1 << 16]) {
+        const sink = new Sink(1 << 30);
+        const q = new WriteQueue(sink, () => {}, (e) => { throw e; }, false, early);
+        for (let i = 0; i < 100; i++) q.enqueue(DMSG.DBG_SHELL, i + 1, 0, 0, none, none, undefined, false);
+        expect(sink.chunks).toHaveLength(0);
+        await nextTurn();
+        expect(sink.chunks.map((c) => c.length)).toEqual([6400]);
+      }
+    });
+
+    it('keeps order and sequence numbers when the turn\'s end write meets a full stream (drain)', async () => {
+      const sink = new Sink(512);
+      const q = new WriteQueue(sink, () => {}, (e) => { throw e; }, false, 256);
+      // 256 bytes early, then 1024 at the turn's end: past the stream's 512-byte mark, so the next turn waits for 'drain'.
+      for (let i = 0; i < 20; i++) q.enqueue(DMSG.DBG_SHELL, i + 1, 0, 0, none, none, undefined, false);
+      expect(sink.chunks.map((c) => c.length)).toEqual([256]);
+      await nextTurn();
+      expect(sink.chunks.map((c) => c.length)).toEqual([256, 1024]);
+      for (let i = 20; i < 40; i++) q.enqueue(DMSG.DBG_SHELL, i + 1, 0, 0, none, none, undefined, false);
+      q.end();
+      await new Promise<void>((r) => sink.once('finish', () => r()));
+      const got = sink.decode();
+      expect(got.map((m) => Number(m.header.msgid))).toEqual([...Array(40).keys()].map((k) => k + 1));
+      expect(got.map((m) => m.header.salt & 0xff)).toEqual([...Array(40).keys()]);
+    });
+  });
+
   describe('slab recycling (recycleSlabs, as for a net.Socket)', () => {
     /**
      * A stream that, as a socket, uses a written buffer until it calls the
