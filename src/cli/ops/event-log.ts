@@ -98,7 +98,7 @@ export interface EventLogOptions {
   now?: () => number;
   /**
    * Bytes written and not yet taken by the log's reader (for a pipe:
-   * `process.stderr.writableLength`). Without it nothing is ever dropped.
+   * `process.stderr.writableLength`). @default none: nothing is ever dropped
    */
   backlog?: () => number;
   /**
