@@ -1,6 +1,6 @@
 /** Structured logs: the line rule table, text and JSON records, levels, and `dmsg relay --log json`. */
 import { describe, expect, it } from 'vitest';
-import { classifyLine, EventLog } from '../../src/cli/ops/event-log.ts';
+import { classifyLine, DEFAULT_MAX_LOG_BACKLOG_BYTES, EventLog, isRoutine } from '../../src/cli/ops/event-log.ts';
 import { lines, runCli, startCli } from '../cli/io.ts';
 
 describe('classifyLine', () => {
@@ -78,5 +78,81 @@ describe('dmsg relay --log json --log-level', () => {
     expect((await runCli(['relay', '--listen', '127.0.0.1:0', '--log', 'xml'])).code).toBe(2);
     expect((await runCli(['relay', '--listen', '127.0.0.1:0', '--log-level', 'loud'])).stderr).toContain('--log-level must be one of');
     expect((await runCli(['relay', '--listen', '127.0.0.1:0', '--metrics', 'unix:/x'])).code).toBe(2);
+  });
+});
+
+/**
+ * The relay's stderr is an asynchronous pipe: a log reader slower than a
+ * peer's span churn (8192 lines a round in attack 1d) queued megabytes in
+ * the relay and delayed its `link shed` line by 20 s. The backlog is bounded.
+ */
+describe('EventLog: a slow log reader', () => {
+  const at = Date.UTC(2026, 0, 2, 3, 4, 5, 6);
+  const MAX = 1000;
+  function setup(): { out: Array<{ level: string; event: string; msg: string; dropped?: number }>; log: EventLog; set: (n: number) => void } {
+    const out: Array<{ level: string; event: string; msg: string; dropped?: number }> = [];
+    let backlog = 0;
+    const log = new EventLog({ node: 'R', format: 'json', write: (t) => out.push(JSON.parse(t)), now: () => at, backlog: () => backlog, maxBacklogBytes: MAX });
+    return { out, log, set: (n) => (backlog = n) };
+  }
+
+  it('routine lines (span events, unclassified lines) are dropped past the budget, the rest kept, and the count reported once the backlog is back under it', () => {
+    const { out, log, set } = setup();
+    log.line('[R] span up churn/i1 dist=0 via=c3');
+    set(MAX + 1);
+    for (let i = 0; i < 5; i++) log.line(`[R] span up churn/i${i} dist=0 via=c3`);
+    log.line('[R] span lost churn/i1: down unless a path returns within 4000 ms');
+    log.line('[R] span changed churn/i1 dist=0 via=c3 (a path returned)');
+    log.line('[R] R/c2: link shed: the peer has not answered 61440 of our DELETEs and the transaction table is full; maxTransactions is 65536');
+    log.line('[R] link c2 down (sink): R/c2: link shed: the peer has not answered 61440 of our DELETEs');
+    log.line('[R] accepted from 127.0.0.1:5555: link c9');
+    expect(out.map((r) => r.event)).toEqual(['span.up', 'link.error', 'link.down', 'link.attach']);
+    expect(log.droppedTotal).toBe(7);
+    set(MAX);
+    log.line('[R] span down churn/i1');
+    expect(out.slice(4)).toEqual([
+      { time: '2026-01-02T03:04:05.006Z', level: 'warn', node: 'R', event: 'log.dropped', msg: '7 log lines dropped: the log is written faster than it is read', dropped: 7 },
+      { time: '2026-01-02T03:04:05.006Z', level: 'info', node: 'R', event: 'span.down', msg: 'span down churn/i1', service: 'churn', instance: 'i1' },
+    ]);
+    log.line('[R] span down churn/i2');
+    expect(out.length).toBe(7); // the summary once, not again
+  });
+
+  it(`past ${8} times the budget every line is dropped and counted`, () => {
+    const { out, log, set } = setup();
+    set(8 * MAX + 1);
+    log.line('[R] link c2 down (sink): R/c2: link shed');
+    log.event('error', 'custom', 'boom');
+    log.line('[R] span up churn/i1 dist=0 via=c3');
+    expect(out).toEqual([]);
+    expect(log.droppedTotal).toBe(3);
+    set(8 * MAX);
+    log.line('[R] link c2 down (sink): R/c2: link shed');
+    expect(out.map((r) => r.event)).toEqual(['link.down']); // still over the budget: no summary yet
+    set(0);
+    log.line('[R] link c3 up');
+    expect(out.map((r) => [r.event, r.dropped])).toEqual([['link.down', undefined], ['log.dropped', 3], ['link.up', undefined]]);
+  });
+
+  it('without a backlog function nothing is dropped; the budget is validated', () => {
+    const out: string[] = [];
+    const log = new EventLog({ node: 'R', write: (t) => out.push(t) });
+    for (let i = 0; i < 100; i++) log.line(`span up churn/i${i} dist=0 via=c3`);
+    expect(out.length).toBe(100);
+    expect(log.droppedTotal).toBe(0);
+    expect(DEFAULT_MAX_LOG_BACKLOG_BYTES).toBe(256 * 1024);
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => new EventLog({ node: 'R', write: () => {}, maxBacklogBytes: bad })).toThrow(RangeError);
+  });
+
+  it.each([
+    ['info', 'span.up', true],
+    ['info', 'log', true],
+    ['debug', 'span.withdraw', true],
+    ['warn', 'log', false],
+    ['info', 'link.down', false],
+    ['info', 'link.attach', false],
+    ['error', 'span.up', false],
+  ] as const)('isRoutine(%s, %s) = %s', (level, event, routine) => {
+    expect(isRoutine(level, event)).toBe(routine);
   });
 });

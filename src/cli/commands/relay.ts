@@ -129,7 +129,7 @@ export const relayCommand: Command = {
         throw new UsageError(`backoff: ${(err as Error).message}`, 'relay');
       }
     }
-    const eventLog = new EventLog({ node: settings.name ?? hostname(), format: (settings.log ?? 'text') as LogFormat, level: (settings['log-level'] ?? 'info') as LogLevel, write: (t) => io.stderr.write(t) });
+    const eventLog = new EventLog({ node: settings.name ?? hostname(), format: (settings.log ?? 'text') as LogFormat, level: (settings['log-level'] ?? 'info') as LogLevel, write: (t) => io.stderr.write(t), backlog: () => (io.stderr as { writableLength?: number }).writableLength ?? 0 });
     config.log = (line) => eventLog.line(line);
 
     // Listen for signals before binding, so a signal right after "listening" is not lost.

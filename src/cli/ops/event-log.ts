@@ -96,6 +96,28 @@ export interface EventLogOptions {
   write: (text: string) => void;
   /** Wall clock for the time stamp. @default Date.now */
   now?: () => number;
+  /**
+   * Bytes written and not yet taken by the log's reader (for a pipe:
+   * `process.stderr.writableLength`). @default none: nothing is ever dropped
+   */
+  backlog?: () => number;
+  /**
+   * Past this backlog, routine lines (info and debug records of span events
+   * and unclassified library lines, which a peer can cause thousands of)
+   * are dropped; past 8 times it, every line is. A summary line says how
+   * many once the backlog is under this again. @default 262144
+   */
+  maxBacklogBytes?: number;
+}
+
+/** Default EventLogOptions.maxBacklogBytes. */
+export const DEFAULT_MAX_LOG_BACKLOG_BYTES = 256 * 1024;
+/** Past maxBacklogBytes times this, every line is dropped, not only routine ones. */
+const HARD_BACKLOG_FACTOR = 8;
+
+/** A line a peer's churn can repeat without bound (span events, unclassified lines), below warn. Pure. */
+export function isRoutine(level: LogLevel, event: string): boolean {
+  return RANK[level] < RANK.warn && (event === 'log' || event === 'span' || event.startsWith('span.'));
 }
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
@@ -106,6 +128,11 @@ export class EventLog {
   readonly #min: number;
   readonly #write: (text: string) => void;
   readonly #now: () => number;
+  readonly #backlog: (() => number) | undefined;
+  readonly #maxBacklog: number;
+  #dropped = 0;
+  /** Lines dropped so far because the log's reader fell behind. */
+  droppedTotal = 0;
 
   constructor(options: EventLogOptions) {
     const format = options.format ?? 'text';
@@ -117,6 +144,10 @@ export class EventLog {
     this.#min = RANK[level];
     this.#write = options.write;
     this.#now = options.now ?? Date.now;
+    const max = options.maxBacklogBytes ?? DEFAULT_MAX_LOG_BACKLOG_BYTES;
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxBacklogBytes must be a positive integer, got ${JSON.stringify(max)}`);
+    this.#backlog = options.backlog;
+    this.#maxBacklog = max;
   }
 
   /** True if records of `level` are written (check before building an expensive message). */
@@ -147,14 +178,38 @@ export class EventLog {
 
   #emit(level: LogLevel, event: string, msg: string, fields: Record<string, string | number>, node: string): void {
     if (RANK[level] < this.#min) return;
+    if (this.#backlog !== undefined && !this.#roomFor(level, event)) return;
+    this.#write(this.#render(level, event, msg, fields, node));
+  }
+
+  /**
+   * Bound what waits in memory for a slow log reader (a relay's stderr
+   * piped to a busy process): a peer churning spans makes thousands of
+   * lines a second, and an asynchronous pipe would queue them all.
+   */
+  #roomFor(level: LogLevel, event: string): boolean {
+    const backlog = this.#backlog!();
+    if (backlog > this.#maxBacklog * HARD_BACKLOG_FACTOR || (backlog > this.#maxBacklog && isRoutine(level, event))) {
+      this.#dropped++;
+      this.droppedTotal++;
+      return false;
+    }
+    if (this.#dropped > 0 && backlog <= this.#maxBacklog) {
+      const n = this.#dropped;
+      this.#dropped = 0;
+      this.#write(this.#render('warn', 'log.dropped', `${n} log lines dropped: the log is written faster than it is read`, { dropped: n }, this.#node));
+    }
+    return true;
+  }
+
+  #render(level: LogLevel, event: string, msg: string, fields: Record<string, string | number>, node: string): string {
     const time = new Date(this.#now()).toISOString();
     if (this.#format === 'json') {
       // Fixed keys first; a field never overwrites them.
       const rec: LogRecord = { time, level, node, event, msg };
       for (const [k, v] of Object.entries(fields)) if (!(k in rec)) rec[k] = v;
-      this.#write(JSON.stringify(rec) + '\n');
-    } else {
-      this.#write(`${time} ${level.padEnd(5)} [${node}] ${msg}\n`);
+      return JSON.stringify(rec) + '\n';
     }
+    return `${time} ${level.padEnd(5)} [${node}] ${msg}\n`;
   }
 }
