@@ -81,6 +81,13 @@ export function firstCommand(bytes: Uint8Array | undefined): number | undefined 
   return undefined;
 }
 
+/** True when the peer's first bytes cannot begin a DMSG header (neither byte order's magic). */
+export function sentForeignBytes(bytes: Uint8Array | undefined): boolean {
+  if (!bytes || bytes.length < 2) return false;
+  const magic = bytes[0]! | (bytes[1]! << 8);
+  return magic !== DMSG_HDR_MAGIC && magic !== ((DMSG_HDR_MAGIC >> 8) | ((DMSG_HDR_MAGIC & 0xff) << 8));
+}
+
 /** The peer's first bytes as a short quote when they are text (e.g. an HTTP status line). */
 function quoteText(bytes: Uint8Array | undefined): string {
   if (!bytes || bytes.length === 0) return '';
@@ -140,6 +147,10 @@ export function linkEndFailure(error: Error | undefined, ctx: LinkContext): Link
   }
   const hint = ctx.tls ? '' : ' (a TLS port? try tls:HOST:PORT)';
   const why = error ? stripName(error.message) : 'the peer closed the connection without a DMSG answer';
+  // It sent bytes that cannot start a DMSG header, then reset or closed the
+  // connection before a whole header (an HTTP server's 400 and close, which
+  // arrives as ECONNRESET when our unread bytes are still in its buffer).
+  if (sentForeignBytes(ctx.firstBytes)) return new LinkFailure('NOT_DMSG', `${where}: the peer is not speaking DMSG (${why})${quoteText(ctx.firstBytes)}${hint}`, { cause: error });
   return new LinkFailure('NOT_DMSG', `${where}: ${why}${quoteText(ctx.firstBytes)}${hint}`, { cause: error });
 }
 

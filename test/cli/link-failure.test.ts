@@ -42,6 +42,12 @@ describe('linkEndFailure', () => {
     const f = linkEndFailure(new ProtocolError('BAD_MAGIC', 'bad magic 0x5454', 0), ctx({ firstBytes: new TextEncoder().encode('HTTP/1.1 400 Bad Request\r\n\r\n') }));
     expect(f.code).toBe('NOT_DMSG');
     expect(f.message).toBe('h:1: the peer is not speaking DMSG (BAD_MAGIC: bad magic 0x5454); it sent "HTTP/1.1 400 Bad Request"');
+    // An HTTP server that answers 400 and closes while our bytes are unread in its buffer: we see ECONNRESET after its text.
+    const reset = linkEndFailure(new LinkError('STREAM_ERROR', 'dmsg call h:1: stream error: read ECONNRESET', { cause: os('ECONNRESET', 'read ECONNRESET') }), ctx({ firstBytes: new TextEncoder().encode('HTTP/1.1 400 Bad Request\r\n\r\n') }));
+    expect(reset.code).toBe('NOT_DMSG');
+    expect(reset.message).toBe('h:1: the peer is not speaking DMSG (read ECONNRESET); it sent "HTTP/1.1 400 Bad Request" (a TLS port? try tls:HOST:PORT)');
+    // A reset after the start of a DMSG header is not called foreign.
+    expect(linkEndFailure(new LinkError('STREAM_ERROR', 'dmsg call h:1: stream error: read ECONNRESET'), ctx({ firstBytes: authHeader.subarray(0, 8) })).message).toBe('h:1: read ECONNRESET (a TLS port? try tls:HOST:PORT)');
     const closed = linkEndFailure(undefined, ctx());
     expect(closed.code).toBe('NOT_DMSG');
     expect(closed.message).toMatch(/closed the connection without a DMSG answer \(a TLS port\? try tls:HOST:PORT\)/);
