@@ -50,6 +50,25 @@ describe('relay budgets', () => {
     expect(relay.budget.stats().connections).toBe(0);
   });
 
+  it("a relay's links flush a turn's first KiB early (earlyFlushBytes 1024 unless configured)", async () => {
+    for (const [iocom, want] of [[undefined, 1024], [{ earlyFlushBytes: 0 }, 0]] as const) {
+      const relay = await startRelay({ listen: ['127.0.0.1:0'], ...(iocom ? { iocom } : {}) });
+      const sock = await connectTcp({ host: '127.0.0.1', port: Number(/:(\d+)$/.exec(relay.addresses[0]!)![1]) });
+      sock.on('error', () => {});
+      const client = new Iocom(sock, { name: 'c', pingIntervalMs: 0, linkTimeoutMs: 0 });
+      try {
+        await client.ping(); // answered: the relay's link exists
+        const links = relay.router.links;
+        expect(links).toHaveLength(1);
+        expect(links[0]!.iocom.options.earlyFlushBytes).toBe(want);
+      } finally {
+        client.destroy();
+        await turn();
+        await relay.stop();
+      }
+    }
+  });
+
   it('a shared Budget passed in is used as is; bad per-link options fail before anything binds', async () => {
     const budget = new Budget({ maxTransactions: 7 });
     const relay = await startRelay({ listen: ['127.0.0.1:0'], budget });
