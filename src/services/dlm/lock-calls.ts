@@ -66,15 +66,8 @@ export function lockCall(ls: Lockspace, st: LockCallState, mode: number, lksb: L
     if (!lkb || lkb.endOfLife) return DLM_ERRNO.ENOENT;
     const crv = validateConvert(mode, flags, lockStateOf(lkb, ls.ourNodeid));
     if (crv !== 0) return crv;
-    lkb.exflags = flags;
     lkb.sbflags = 0;
-    lkb.ast = ast;
-    lkb.bast = bast ?? null;
-    lkb.hasBast = typeof bast === 'function';
-    lkb.astarg = astarg;
-    lkb.lksb = lksb;
-    lkb.lvb = lksb.lvb;
-    lkb.rqmode = mode as Mode;
+    takeRequest(lkb, mode as Mode, flags, lksb, ast, astarg, bast);
     // Mark it busy at once, so a second call sees EBUSY even while stopped.
     ls.runOrDefer(() => ls.convertLock(lkb));
     return 0;
@@ -83,14 +76,7 @@ export function lockCall(ls: Lockspace, st: LockCallState, mode: number, lksb: L
   const lkb = st.table.newLock(false);
   lkb.ownpid = owner;
   lkb.user = owner !== 0;
-  lkb.exflags = flags;
-  lkb.rqmode = mode as Mode;
-  lkb.ast = ast;
-  lkb.bast = bast ?? null;
-  lkb.hasBast = typeof bast === 'function';
-  lkb.astarg = astarg;
-  lkb.lksb = lksb;
-  lkb.lvb = lksb.lvb;
+  takeRequest(lkb, mode as Mode, flags, lksb, ast, astarg, bast);
   lksb.lkid = lkb.lkid;
   const r = rsbFor(ls, ascii ? (name as string) : latin1(nameBytes!), nameBytes);
   lkb.resource = r;
@@ -152,6 +138,18 @@ export function unlockCall(ls: Lockspace, st: LockCallState, lkid: number, flags
   else if (cancel) ls.cancelLock(lkb);
   else ls.unlockLock(lkb);
   return 0;
+}
+
+/** What a request or a conversion asks of its lock: mode, flags, status block and callbacks (lvb: the caller's buffer). */
+function takeRequest(lkb: Lock, mode: Mode, flags: number, lksb: Lksb, ast: AstFn, astarg: unknown, bast: BastFn | null | undefined): void {
+  lkb.exflags = flags;
+  lkb.rqmode = mode;
+  lkb.ast = ast;
+  lkb.bast = bast ?? null;
+  lkb.hasBast = typeof bast === 'function';
+  lkb.astarg = astarg;
+  lkb.lksb = lksb;
+  lkb.lvb = lksb.lvb;
 }
 
 function rsbFor(ls: Lockspace, key: string, bytes: Uint8Array | null): Resource {
