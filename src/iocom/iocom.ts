@@ -17,21 +17,26 @@
  * the transaction tables in transaction-tables.ts; how transactions end
  * when a parent or the link ends in transaction-failure.ts; the
  * state rules in state-rules.ts; one transaction in transaction.ts; the
- * write batching in write-queue.ts; LNK_AUTH in auth.ts; ping() and
+ * write batching in write-queue.ts; LNK_AUTH's messages in auth.ts and the
+ * handshake's gate, deadline and readiness in auth-phase.ts; plain sockets'
+ * reads in socket-reader.ts; relayed messages that skip decoding in
+ * pass-through.ts; the idle timeout and PINGs in keepalive.ts; ping() and
  * whenWritable() waiters in link-waiters.ts. This file keeps the link's
- * lifecycle: the stream hookup and read pausing, open/send, keepalive and
- * auth timers, close/destroy and the teardown.
+ * lifecycle: the stream hookup and read pausing, open/send, close/destroy
+ * and the teardown.
  */
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Observable, ReplaySubject } from 'rxjs';
-import { DMSG, DMSGF, DMSG_ERR, DMSG_IOQ_ERROR } from '../wire/constants.ts';
-import { ProtocolError, InvalidArgumentError } from '../wire/errors.ts';
+import { DMSG, DMSGF, DMSG_ERR } from '../wire/constants.ts';
+import { InvalidArgumentError } from '../wire/errors.ts';
 import { FrameDecoder } from '../wire/frame-decoder.ts';
 import { headerBytesForSend } from '../wire/frame-encoder.ts';
 import type { Header } from '../wire/header.ts';
 import { EMPTY, type Message } from '../wire/message.ts';
 import { AuthHandshake } from './auth.ts';
+import { AuthPhase } from './auth-phase.ts';
+import { Keepalive } from './keepalive.ts';
 import { channelBindingOf, isTlsStream } from './channel-binding.ts';
 import { linkRoleOf } from '../util/link-role.ts';
 import { LinkError, TransactionError, type LinkCloseReason } from './errors.ts';
@@ -73,6 +78,8 @@ export class Iocom implements TransactionHost {
   readonly #decoder: FrameDecoder;
   readonly #writer: WriteQueue;
   readonly #auth: AuthHandshake;
+  /** The LNK_AUTH phase: gate, deadline, ready (auth-phase.ts). */
+  readonly #authPhase: AuthPhase;
   readonly #transactions = new Multicast<Transaction>((err, tx) => this.handlerFailed(tx, err, 'transactions$'));
   readonly #messages = new Multicast<Message>((err) => this.#messageHandlerFailed(err));
   readonly #clock: Clock;
@@ -98,9 +105,8 @@ export class Iocom implements TransactionHost {
   /** A message taken by the pass-through during the current chunk had aux data (a view of the chunk). */
   #passLent = false;
   #streamPaused = false;
-  #lastRx: number;
-  #keepalive: unknown;
-  #authTimer: unknown;
+  /** The keepalive: idle timeout and PINGs (keepalive.ts). */
+  readonly #keepalive: Keepalive;
   #closeTimer: unknown;
   #closePromise: Promise<void> | undefined;
 
@@ -108,7 +114,6 @@ export class Iocom implements TransactionHost {
     this.options = resolveIocomOptions(options);
     this.#clock = this.options.clock;
     this.#rttNow = this.#clock === systemClock ? () => performance.now() : () => this.#clock.now();
-    this.#lastRx = this.#clock.now();
     const cb = this.options.channelBinding;
     this.#auth = new AuthHandshake({
       keyPair: this.options.keyPair,
@@ -124,10 +129,35 @@ export class Iocom implements TransactionHost {
     const budget = this.options.budget;
     this.#account = budget === undefined ? null : budget.join({ name: this.options.name, authRequired: this.#auth.required, shed: (why) => this.#shed(why) });
     this.#tables.account = this.#account;
+    this.#authPhase = new AuthPhase(this.#auth, this.options.name, this.options.authTimeoutMs, {
+      sendAuth: (ext, aux) => {
+        if (this.#state !== 'closed') this.#enqueue(DMSG.LNK_AUTH, 0, 0, 0, ext, aux, undefined, true);
+      },
+      setGate: (open) => this.#writer.setGate(open),
+      authenticated: () => this.#account?.setAuthenticated(),
+      ready: () => this.#resolveReady(),
+      fail: (err) => this.destroy(err),
+      setTimer: (fn, ms, what) => this.#setTimer(fn, ms, what),
+      clearTimer: (handle) => this.#clock.clearTimeout(handle),
+    });
+    this.#keepalive = new Keepalive(this.options.name, this.options.pingIntervalMs, this.options.linkTimeoutMs, {
+      now: () => this.#clock.now(),
+      takeRxSeen: () => {
+        const seen = this.#dispatch.rxSeen;
+        this.#dispatch.rxSeen = false;
+        return seen;
+      },
+      open: () => this.#state === 'open',
+      closed: () => this.#state === 'closed',
+      ping: () => this.#enqueue(DMSG.LNK_PING, 0, 0, 0, EMPTY, EMPTY, undefined, true),
+      fail: (err) => this.destroy(err),
+      setTimer: (fn, ms, what) => this.#setTimer(fn, ms, what),
+      clearTimer: (handle) => this.#clock.clearTimeout(handle),
+    });
     this.#dispatch = new ReceiveDispatch(this, this.options, this.#auth, this.#tables, this.#account, this.#transactions, this.#messages, {
       fail: (err) => this.destroy(err),
-      auth: (msg) => this.#onAuth(msg),
-      plainMessage: () => this.#plainMessageDuringAuth(),
+      auth: (msg) => this.#authPhase.receive(msg),
+      plainMessage: () => this.#authPhase.plainMessage(),
       ping: (h) => this.#onPing(h),
     });
     this.transactions$ = this.#transactions;
@@ -153,15 +183,8 @@ export class Iocom implements TransactionHost {
     stream.on('error', (err: Error) => this.#guarded('a stream error', () => this.destroy(new LinkError('STREAM_ERROR', `${this.options.name}: stream error: ${err.message}`, { cause: err }))));
     stream.on('close', () => this.#guarded('closing', () => this.#onStreamClose()));
 
-    if (this.#auth.active) {
-      this.#writer.setGate(false);
-      for (const m of this.#auth.start()) this.#sendAuth(m.ext, m.aux);
-      this.#authTimer = this.#setTimer(() => this.#authTimeout(), this.options.authTimeoutMs, 'the auth deadline');
-      this.#checkAuth();
-    } else {
-      this.#resolveReady();
-    }
-    if (this.options.pingIntervalMs > 0) this.#armKeepalive();
+    this.#authPhase.start();
+    this.#keepalive.start();
     if (this.#account?.refused !== undefined) this.#shed(this.#account.refused);
   }
 
@@ -197,7 +220,7 @@ export class Iocom implements TransactionHost {
       peerOpened: this.#tables.peerOpened.size,
       queuedBytes: this.#writer.queuedBytes,
       bufferedBytes: this.#decoder.bufferedBytes,
-      timers: (this.#keepalive ? 1 : 0) + (this.#authTimer ? 1 : 0) + (this.#closeTimer ? 1 : 0),
+      timers: (this.#keepalive.armed ? 1 : 0) + (this.#authPhase.running ? 1 : 0) + (this.#closeTimer ? 1 : 0),
     };
   }
 
@@ -475,41 +498,6 @@ export class Iocom implements TransactionHost {
     return handle;
   }
 
-  #armKeepalive(): void {
-    this.#keepalive = this.#setTimer(() => {
-      this.#keepalive = undefined;
-      this.#keepaliveTick();
-      if (this.#state !== 'closed' && this.#keepalive === undefined) this.#armKeepalive();
-    }, this.options.pingIntervalMs, 'the keepalive tick');
-  }
-
-  #sendAuth(ext: Uint8Array, aux: Uint8Array): void {
-    if (this.#state !== 'closed') this.#enqueue(DMSG.LNK_AUTH, 0, 0, 0, ext, aux, undefined, true);
-  }
-
-  #checkAuth(): void {
-    if (this.#auth.acceptsMessages) this.#account?.setAuthenticated();
-    if (this.#auth.gateOpen) {
-      this.#writer.setGate(true);
-      if (this.#auth.acceptsMessages && this.#authTimer) {
-        this.#clock.clearTimeout(this.#authTimer);
-        this.#authTimer = undefined;
-        this.#resolveReady();
-      }
-    }
-  }
-
-  #authTimeout(): void {
-    this.#authTimer = undefined;
-    if (this.#auth.required) this.destroy(new ProtocolError('AUTH_FAILED', `${this.name}: the peer did not authenticate within ${this.options.authTimeoutMs} ms`, DMSG_IOQ_ERROR.KEYXCHGFAIL));
-    else {
-      // The peer does not take part; our messages need no proof.
-      this.#auth.peerSentPlainMessage();
-      this.#checkAuth();
-      this.#resolveReady();
-    }
-  }
-
   #checkWritable(): void {
     this.#account?.setQueuedBytes(this.#writer.queuedBytes);
     if (this.#writableWaiters.size === 0 || !this.writable) return;
@@ -577,13 +565,6 @@ export class Iocom implements TransactionHost {
     return lent;
   }
 
-  /** A plain message while our handshake runs: if its deadline still runs, the peer takes no part in it. */
-  #plainMessageDuringAuth(): void {
-    if (!this.#authTimer) return;
-    this.#auth.peerSentPlainMessage();
-    this.#checkAuth();
-  }
-
   /** A LNK_PING outside any transaction: answer it, or end a ping() round trip on its REPLY. */
   #onPing(h: Header): void {
     if (h.cmd & DMSGF.REPLY) {
@@ -591,30 +572,6 @@ export class Iocom implements TransactionHost {
     } else if (this.#state === 'open') {
       this.#enqueue(DMSG.LNK_PING | DMSGF.REPLY, h.msgid, h.circuit, 0, EMPTY, EMPTY, undefined, false);
     }
-  }
-
-  #onAuth(msg: Message): void {
-    const step = this.#auth.receive(msg.ext, msg.aux);
-    for (const m of step.send) this.#sendAuth(m.ext, m.aux);
-    if (step.error) {
-      this.destroy(new ProtocolError(step.error.code, `${this.name}: ${step.error.message}`, step.error.dmsgError));
-      return;
-    }
-    this.#checkAuth();
-  }
-
-  #keepaliveTick(): void {
-    const now = this.#clock.now();
-    if (this.#dispatch.rxSeen) {
-      this.#dispatch.rxSeen = false;
-      this.#lastRx = now;
-    }
-    const idle = now - this.#lastRx;
-    if (this.options.linkTimeoutMs > 0 && idle >= this.options.linkTimeoutMs) {
-      this.destroy(new LinkError('KEEPALIVE_TIMEOUT', `${this.name}: nothing received for ${idle} ms (linkTimeoutMs ${this.options.linkTimeoutMs})`));
-      return;
-    }
-    if (idle >= this.options.pingIntervalMs && this.#state === 'open') this.#enqueue(DMSG.LNK_PING, 0, 0, 0, EMPTY, EMPTY, undefined, true);
   }
 
   #onEnd(): void {
@@ -642,10 +599,10 @@ export class Iocom implements TransactionHost {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#dispatch.linkClosed = true;
-    if (this.#keepalive) this.#clock.clearTimeout(this.#keepalive);
-    if (this.#authTimer) this.#clock.clearTimeout(this.#authTimer);
+    this.#keepalive.stop();
+    this.#authPhase.stop();
     if (this.#closeTimer) this.#clock.clearTimeout(this.#closeTimer);
-    this.#keepalive = this.#authTimer = this.#closeTimer = undefined;
+    this.#closeTimer = undefined;
     this.#writer.close();
     this.#inbound.length = 0;
     this.#inboundBytes = 0;
