@@ -288,11 +288,17 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
     const rounds = hopRounds[metric];
     if (rounds === undefined || rounds.length === 0) continue;
     // Per round trip (a client hop and a worker hop): the critical path in each process, and the rest.
+    // A summary crosses the IPC channel as JSON: a window without hops has null, not NaN.
+    const us = (v: number | null): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(2) : 'n/a');
+    if (rounds.some((r) => !(r[0].hops > 0) || !(r[1].hops > 0))) {
+      reporter.note(`${BENCH}: ${metric}: the hop timer saw no hops in a process (DLM_BENCH_HOPS=1 could not time this socket)`);
+      continue;
+    }
     const mine = median(rounds.map((r) => r[0].meanUs));
     const theirs = median(rounds.map((r) => r[1].meanUs));
     const perTrip = median(rounds.map((r) => r[2] / Math.max(1, r[0].hops)));
     reporter.note(
-      `${BENCH}: ${metric} per round trip (median of ${rounds.length} rounds): ${perTrip.toFixed(1)} µs; data->write in this process ${mine.toFixed(2)} µs mean (median ${median(rounds.map((r) => r[0].medianUs)).toFixed(2)}), in the worker ${theirs.toFixed(2)} µs mean (median ${median(rounds.map((r) => r[1].medianUs)).toFixed(2)}); the rest (kernel, wake-ups, scheduling, work after the writes) ${(perTrip - mine - theirs).toFixed(1)} µs`,
+      `${BENCH}: ${metric} per round trip (median of ${rounds.length} rounds): ${perTrip.toFixed(1)} µs; data->write in this process ${us(mine)} µs mean (median ${us(median(rounds.map((r) => r[0].medianUs)))}), in the worker ${us(theirs)} µs mean (median ${us(median(rounds.map((r) => r[1].medianUs)))}); the rest (kernel, wake-ups, scheduling, work after the writes) ${(perTrip - mine - theirs).toFixed(1)} µs`,
     );
   }
   for (const r of TWO_PROCESS_ROWS) {

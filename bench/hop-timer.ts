@@ -7,8 +7,10 @@
  * in both processes and what is left of a round trip (the kernel, wake-ups,
  * scheduling and anything a process does after its write).
  *
- * It wraps the socket's `emit` and `write` (two clock reads per hop, about
- * the same cost on every case); off, nothing is wrapped.
+ * It wraps the socket's `emit` and `write`, and the read callback a socket
+ * that reads into a reused buffer calls instead of emitting 'data'
+ * (src/iocom/socket-reader.ts): two clock reads per hop, about the same cost
+ * on every case. Off, nothing is wrapped.
  */
 import type { Socket } from 'node:net';
 
@@ -33,8 +35,33 @@ export class HopTimer {
     let tin = -1;
     const emit = sock.emit as (this: Socket, event: string | symbol, ...args: unknown[]) => boolean;
     const write = sock.write as (this: Socket, ...args: unknown[]) => boolean;
+    const start = (): void => {
+      tin = performance.now();
+    };
+    // A socket read through Node's onread path (our socket reader) calls the
+    // function stored under the 'kBufferCb' symbol, not emit('data'): wrap
+    // whatever is stored there, now or later.
+    const kBufferCb = Object.getOwnPropertySymbols(sock).find((k) => k.description === 'kBufferCb');
+    if (kBufferCb !== undefined) {
+      const slots = sock as unknown as Record<symbol, unknown>;
+      let cb = slots[kBufferCb];
+      Object.defineProperty(sock, kBufferCb, {
+        configurable: true,
+        enumerable: false,
+        get: () => cb,
+        set: (f: unknown) => {
+          cb =
+            typeof f === 'function'
+              ? function (this: unknown, ...args: unknown[]): unknown {
+                  start();
+                  return (f as (...a: unknown[]) => unknown).apply(this, args);
+                }
+              : f;
+        },
+      });
+    }
     sock.emit = function (this: Socket, event: string | symbol, ...args: unknown[]): boolean {
-      if (event === 'data') tin = performance.now();
+      if (event === 'data') start();
       return emit.call(this, event, ...args);
     } as Socket['emit'];
     sock.write = ((...args: unknown[]): boolean => {
