@@ -187,6 +187,33 @@ export function parseFrame(buf: Uint8Array, at = 0, length = buf.length - at): P
   }
 }
 
+/**
+ * The receive path's form of `parseFrame` for the frame it sees most, an
+ * OPTS frame: where its inner message starts when `parseFrame` would
+ * return `kind: 'opts'` for it (a 3.2 `h_version` and every check of the
+ * OPTS case), else -1 (then `parseFrame` says what it is). No object is
+ * made. The frame's `h_seq` is `u32At(buf, at + 4)`, its inner `h_cmd`
+ * `buf[start + 14]`, and the inner message ends at `at + length`.
+ */
+export function optsInnerStart(buf: Uint8Array, at: number, length: number): number {
+  if (buf[at + OFF.CMD] !== DLM_CMD.OPTS || length < SIZE.OPTS || u32(buf, at + OFF.VERSION) !== DLM_VERSION.V3_2) return -1;
+  const nextcmd = buf[at + OFF.NEXTCMD]!;
+  const optlen = u16(buf, at + OFF.OPTLEN);
+  const min = minInnerLength(nextcmd);
+  if (min === 0 || optlen % SIZE.OPTION_ALIGN !== 0 || length < SIZE.OPTS + optlen + min) return -1;
+  const inner = at + SIZE.OPTS + optlen;
+  if (buf[inner + OFF.CMD] !== nextcmd) return -1;
+  if (((u32(buf, inner + OFF.VERSION) & DLM_MAJOR_MASK) >>> 0) !== DLM_MAJOR) return -1;
+  const innerLength = u16(buf, inner + OFF.LENGTH);
+  if (innerLength < min || innerLength !== at + length - inner) return -1;
+  return inner;
+}
+
+/** The little-endian u32 at `buf[off]`. */
+export function u32At(buf: Uint8Array, off: number): number {
+  return u32(buf, off);
+}
+
 /** The channel token (`part` 0) or resume ticket (`part` 1) of a HELLO at `at` as a map key (hex; zero: none). */
 export function helloTokenKey(buf: Uint8Array, at: number, part: 0 | 1 = 0): string {
   return hexKey(buf, at + 40 + 8 * part);

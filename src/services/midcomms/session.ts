@@ -24,7 +24,7 @@ import { DLM_CMD, DLM_VERSION, MC_STATE, stateName } from './constants.ts';
 import type { McState } from './constants.ts';
 import { FinDriver, midcommsErr } from './fin-driver.ts';
 import { encodeAck, encodeHello } from './frame-encoder.ts';
-import { frameLengthAt, frameLengthOrFail, nodeidAt, parseFrame } from './frame-reader.ts';
+import { frameLengthAt, frameLengthOrFail, nodeidAt, optsInnerStart, parseFrame, u32At } from './frame-reader.ts';
 import type { DropReason, ParsedFrame } from './frame-reader.ts';
 import { describeSessionId } from './hello.ts';
 import type { ResolvedMidcommsOptions } from './options.ts';
@@ -362,6 +362,18 @@ export class Session {
       }
       const at = off;
       off += length;
+      // The frame of the data path, an OPTS frame on a channel that said HELLO
+      // from the session's peer, goes straight to #onOpts: the checks of
+      // #onFrame it would pass, without a parsed-frame object.
+      if (cs.helloSeen && !cs.refused) {
+        const start = optsInnerStart(bytes, at, length);
+        if (start >= 0 && this.#id.peerVersion === DLM_VERSION.V3_2 && u32At(bytes, at + 8) === this.#id.peerNodeid) {
+          this.#stats.framesReceived++;
+          cs.productive = true;
+          this.#onOpts(cs, bytes, u32At(bytes, at + 4), bytes[start + 14]!, start, at + length);
+          continue;
+        }
+      }
       this.#onFrame(cs, bytes, at, length);
     }
   }
@@ -399,7 +411,7 @@ export class Session {
     if (p.nodeid !== this.#id.peerNodeid) return this.#drop('nodeidMismatch');
     cs.productive = true;
     if (p.kind === 'ack') this.#onAck(p.ack);
-    else if (p.kind === 'opts') this.#onOpts(cs, buf, p);
+    else if (p.kind === 'opts') this.#onOpts(cs, buf, p.seq, p.innerCmd, p.start, p.end);
     else if (p.kind === 'raw') this.#onRaw(buf.slice(p.start, p.end));
     else this.#drop('badCmd'); // a CHALLENGE belongs on its own transaction
   }
@@ -419,15 +431,16 @@ export class Session {
     for (const e of done) if (e.fin) this.#fin.apply('finAcked');
   }
 
-  #onOpts(cs: ChannelState, buf: Uint8Array, p: Extract<ParsedFrame, { kind: 'opts' }>): void {
+  /** An OPTS frame: sequence `seq`, inner message `buf[start, end)` with `h_cmd` `innerCmd`. */
+  #onOpts(cs: ChannelState, buf: Uint8Array, seq: number, innerCmd: number, start: number, end: number): void {
     if (this.#id.peerVersion !== DLM_VERSION.V3_2 || this.#o.version !== DLM_VERSION.V3_2) return this.#drop('wrongGeneration');
     let kind: 'fin' | 'skip' | 'msg' = 'msg';
-    if (p.innerCmd === DLM_CMD.FIN) kind = 'fin';
+    if (innerCmd === DLM_CMD.FIN) kind = 'fin';
     // The upper layer's check (§5.4 item 6): consumed in sequence, not delivered.
-    else if (nodeidAt(buf, p.start) !== this.#id.peerNodeid) kind = 'skip';
+    else if (nodeidAt(buf, start) !== this.#id.peerNodeid) kind = 'skip';
     this.#rxChannel = cs;
     this.#rxAny = true;
-    const verdict = this.#rx.sequenced(p.seq, kind, buf, p.start, p.end, cs);
+    const verdict = this.#rx.sequenced(seq, kind, buf, start, end, cs);
     if (verdict !== 'taken') return this.#drop(verdict);
     if (kind === 'skip') this.#drop('nodeidMismatch');
     else if (kind === 'msg' && this.#fin.stopRx) this.#stats.rxAfterStopRx++;
