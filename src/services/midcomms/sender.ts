@@ -80,6 +80,10 @@ export class Sender {
   get pending(): boolean {
     return this.#queue.length > 0 || this.#bare.length > 0 || this.#stateless.length > 0;
   }
+  /** Every committed frame went out on the current channel (nothing waits for the pump). */
+  get allTransmitted(): boolean {
+    return this.#queue.untransmitted === 0 && this.#stateless.length === 0;
+  }
   get seqSend(): number {
     return this.#queue.seqSend;
   }

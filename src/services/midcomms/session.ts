@@ -20,10 +20,10 @@ import type { Observable } from 'rxjs';
 import type { Channel, ChannelOpener, ChannelSink } from './channel.ts';
 import { ChannelSet } from './channel-set.ts';
 import type { ChannelState } from './channel-set.ts';
-import { DLM_CMD, DLM_VERSION, MC_STATE, stateName } from './constants.ts';
+import { DLM_CMD, DLM_VERSION, MC_STATE, SIZE, stateName } from './constants.ts';
 import type { McState } from './constants.ts';
 import { FinDriver, midcommsErr } from './fin-driver.ts';
-import { encodeAck, encodeHello } from './frame-encoder.ts';
+import { encodeAck, encodeHello, writeHeader } from './frame-encoder.ts';
 import { frameLengthAt, frameLengthOrFail, nodeidAt, optsInnerStart, parseFrame, u32At } from './frame-reader.ts';
 import type { DropReason, ParsedFrame } from './frame-reader.ts';
 import { describeSessionId } from './hello.ts';
@@ -62,6 +62,14 @@ export class Session {
 
   readonly #chans: ChannelSet;
   #ackOwed = false;
+  /**
+   * A transmit-threshold ACK (§5.6 step 1) waiting to go out in the same
+   * channel write as the message that triggered it, right before it (one
+   * DMSG message for both, not two): the ACK value, or -1 for none. Set
+   * only when that message is the next frame the pump writes on the
+   * current channel; the pump writes it alone if the message does not follow.
+   */
+  #ackAhead = -1;
   /**
    * The channel the peer's latest sequenced frame came on: the peer transmits
    * on its current channel, so that one is alive at its end, and our ACKs go
@@ -136,8 +144,8 @@ export class Session {
       {
         sequenced: () => this.#sequenced(),
         beforeSequenced: () => {
-          // Transmit threshold (§5.6 step 1): piggy-back an ACK before the message.
-          if (this.#rx.txThresholdReached) this.#sendAck(true);
+          // Transmit threshold (§5.6 step 1): an ACK before the message.
+          if (this.#rx.txThresholdReached) this.#ackBeforeNext();
         },
         pump: () => this.#pump(),
         get closed() {
@@ -301,11 +309,46 @@ export class Session {
     this.#chans.write(cs, encodeAck(DLM_VERSION.V3_2, this.#o.nodeid, this.#rx.ackValue));
   }
 
+  /**
+   * The transmit-threshold ACK before the message being committed: in the
+   * same channel write as that message when it is the next frame the pump
+   * will write on the channel the ACK goes to (`#ackAhead`), else now, alone.
+   */
+  #ackBeforeNext(): void {
+    const cs = this.#chans.current;
+    if (cs === null || this.#pumping || cs.blocked || this.#ackChannel() !== cs || !this.#tx.allTransmitted || !this.#acking()) {
+      this.#sendAck(true);
+      return;
+    }
+    this.#rx.acked();
+    this.#ackOwed = false;
+    this.#stats.acksSent++;
+    this.#ackAhead = this.#rx.ackValue;
+  }
+
+  /** Both ends speak 3.2: ACKs are sent. */
+  #acking(): boolean {
+    return this.#id.peerVersion === DLM_VERSION.V3_2 && this.#o.version === DLM_VERSION.V3_2;
+  }
+
+  /** Where an ACK goes now: the channel the peer's latest sequenced frame came on while it is usable, else the current one. */
+  #ackChannel(): ChannelState | null {
+    const rx = this.#rxChannel;
+    return rx !== null && !rx.dead && rx.helloSeen && !rx.refused ? rx : this.#chans.current;
+  }
+
   /** Writes what is due on the current channel, in order, until it pushes back. */
   #pump(): void {
-    if (this.#pumping || this.#fin.closed) return;
+    if (this.#pumping || this.#fin.closed) {
+      this.#ackAhead = -1;
+      return;
+    }
     const cs = this.#chans.current;
     if (cs === null) {
+      if (this.#ackAhead >= 0) {
+        this.#ackAhead = -1;
+        this.#ackOwed = true;
+      }
       if (this.#needChannel()) this.#chans.ensure();
       return;
     }
@@ -315,11 +358,33 @@ export class Session {
       while (!cs.blocked && !cs.dead && this.#chans.current === cs) {
         const frame = this.#tx.next();
         if (frame === undefined) break;
-        this.#chans.write(cs, frame);
+        if (this.#ackAhead >= 0) this.#writeAckAhead(cs, frame);
+        else this.#chans.write(cs, frame);
       }
     } finally {
       this.#pumping = false;
+      // The message did not follow (nothing to write after all): the ACK goes alone.
+      if (this.#ackAhead >= 0) this.#writeAckAhead(cs, null);
     }
+  }
+
+  /** The waiting ACK, and `frame` after it in the same write (null: the ACK alone). */
+  #writeAckAhead(cs: ChannelState, frame: Uint8Array | null): void {
+    const ack = this.#ackAhead;
+    this.#ackAhead = -1;
+    if (cs.dead) {
+      this.#ackOwed = true;
+      return;
+    }
+    if (frame === null) {
+      this.#chans.write(cs, encodeAck(DLM_VERSION.V3_2, this.#o.nodeid, ack));
+      return;
+    }
+    const both = new Uint8Array(SIZE.HEADER + frame.length);
+    writeHeader(both, 0, DLM_VERSION.V3_2, ack, this.#o.nodeid, SIZE.HEADER, DLM_CMD.ACK);
+    both.set(frame, SIZE.HEADER);
+    this.#stats.framesSent++; // the ACK; the write counts the message
+    this.#chans.write(cs, both);
   }
 
   // ---------------------------------------------------------------- channels

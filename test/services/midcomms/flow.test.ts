@@ -282,3 +282,58 @@ describe('send window', () => {
     expect(gotB).toEqual([...Array(40).keys()]);
   });
 });
+
+describe('transmit-threshold ACK in the same write as its message', () => {
+  /** The frames (h_cmd, h_length) of a batch. */
+  function frames(batch: Uint8Array): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    for (let off = 0; off < batch.length; ) {
+      const length = batch[off + 12]! | (batch[off + 13]! << 8);
+      out.push([batch[off + 14]!, length]);
+      off += length;
+    }
+    return out;
+  }
+
+  it('the ACK and the message that triggered it are one channel write, ACK first; the peer takes both', async () => {
+    const { net, a, b, gotB } = twoNodes({ b: { ackDelayMs: 0 } });
+    for (let i = 0; i < 33; i++) await a.send(msg(i));
+    net.deliverAll();
+    expect(gotB.length).toBe(33);
+    const link = net.links[0]!; // a opened it: rev is b → a
+    const before = b.stats().framesSent;
+    await b.send(msg(900));
+    expect(b.stats().acksSent).toBe(1);
+    expect(link.rev.batches.length).toBe(1);
+    expect(frames(link.rev.batches[0]!)).toEqual([
+      [4, 16], // ACK
+      [3, 24 + 88], // OPTS around the message
+    ]);
+    // The ACK says every one of a's 33 messages arrived.
+    const batch = link.rev.batches[0]!;
+    expect(new DataView(batch.buffer, batch.byteOffset).getUint32(4, true)).toBe(a.stats().seqSend);
+    expect(b.stats().framesSent).toBe(before + 2);
+    net.deliverAll();
+    expect(a.stats().queueMessages).toBe(0);
+    expect(a.stats().acksReceived).toBe(1);
+  });
+
+  it('on a channel that pushes back, the ACK goes at once, alone, and the message waits for room', async () => {
+    const { net, a, b, gotA } = twoNodes({ b: { ackDelayMs: 0 } });
+    await a.send(msg(0));
+    net.deliverAll();
+    const link = net.links[0]!; // a opened it: rev is b → a
+    net.highWaterMark = 0;
+    await b.send(msg(899)); // written; b's channel pushes back from now on
+    for (let i = 1; i < 34; i++) await a.send(msg(i));
+    while (net.deliverOne(link, true)); // a → b only: b's channel stays blocked
+    expect(b.stats().acksSent).toBe(0);
+    await b.send(msg(900)); // the threshold ACK: alone, at once; the message waits
+    expect(b.stats().acksSent).toBe(1);
+    expect(link.rev.batches.map(frames)).toEqual([[[3, 24 + 88]], [[4, 16]]]);
+    net.highWaterMark = Number.POSITIVE_INFINITY;
+    net.deliverAll();
+    expect(gotA).toEqual([899, 900]);
+    expect(a.stats().queueMessages).toBe(0);
+  });
+});
