@@ -24,6 +24,7 @@ import { DLM_CMD, DLM_VERSION, MC_STATE, SIZE, stateName } from './constants.ts'
 import type { McState } from './constants.ts';
 import { FinDriver, midcommsErr } from './fin-driver.ts';
 import { encodeAck, encodeHello, writeHeader } from './frame-encoder.ts';
+import { FrameSlab } from './frame-slab.ts';
 import { frameLengthAt, frameLengthOrFail, nodeidAt, optsInnerStart, parseFrame, u32At } from './frame-reader.ts';
 import type { DropReason, ParsedFrame } from './frame-reader.ts';
 import { describeSessionId } from './hello.ts';
@@ -70,6 +71,8 @@ export class Session {
    * current channel; the pump writes it alone if the message does not follow.
    */
   #ackAhead = -1;
+  /** Where an ACK and its message are joined (a typed array with a buffer of its own costs about a µs; once per `txAckThreshold` messages). */
+  readonly #joinSlab = new FrameSlab(16 * 1024);
   /**
    * The channel the peer's latest sequenced frame came on: the peer transmits
    * on its current channel, so that one is alive at its end, and our ACKs go
@@ -380,7 +383,7 @@ export class Session {
       this.#chans.write(cs, encodeAck(DLM_VERSION.V3_2, this.#o.nodeid, ack));
       return;
     }
-    const both = new Uint8Array(SIZE.HEADER + frame.length);
+    const both = this.#joinSlab.alloc(SIZE.HEADER + frame.length);
     writeHeader(both, 0, DLM_VERSION.V3_2, ack, this.#o.nodeid, SIZE.HEADER, DLM_CMD.ACK);
     both.set(frame, SIZE.HEADER);
     this.#stats.framesSent++; // the ACK; the write counts the message
