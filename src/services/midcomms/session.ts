@@ -342,7 +342,9 @@ export class Session {
 
   /** Writes what is due on the current channel, in order, until it pushes back. */
   #pump(): void {
-    if (this.#pumping || this.#fin.closed) {
+    // (A pump already running writes a waiting ACK in its own loop or finally.)
+    if (this.#pumping) return;
+    if (this.#fin.closed) {
       this.#ackAhead = -1;
       return;
     }
