@@ -23,6 +23,7 @@ import { contiguous } from './frame-slab.ts';
  * call (about 130 ns more per message on this path); the flush never throws.
  */
 const TICK: Promise<void> = Promise.resolve();
+const EMPTY = new Uint8Array(0);
 
 export interface TransactionChannelOptions {
   /** cmd word of a frame batch message. */
@@ -55,6 +56,8 @@ export class TransactionChannel implements Channel {
   readonly #abort = new AbortController();
   /** The end-of-tick flush, bound once (no closure per scheduled flush). */
   readonly #flushTask = (): void => this.#flush();
+  /** The options of every send, reused (the transaction reads them during the call and keeps nothing). */
+  readonly #sendOptions: { aux: Uint8Array } = { aux: EMPTY };
 
   constructor(tx: Transaction, options: TransactionChannelOptions) {
     this.#tx = tx;
@@ -96,7 +99,7 @@ export class TransactionChannel implements Channel {
       this.#scheduled = true;
       void TICK.then(this.#flushTask);
       if (this.#tx.canSend) {
-        if (!this.#sendBatch(bytes)) return true;
+        if (!this.#sendChecked(bytes)) return true;
         const writable = this.#tx.writable;
         if (!writable) this.#watchWritable();
         return writable;
@@ -148,7 +151,8 @@ export class TransactionChannel implements Channel {
 
   #flush(): void {
     this.#scheduled = false;
-    if (this.#pending.length === 0 || this.#ended) {
+    if (this.#pending.length === 0) return;
+    if (this.#ended) {
       this.#pending = [];
       this.#pendingBytes = 0;
       this.#pendingContiguous = true;
@@ -180,13 +184,25 @@ export class TransactionChannel implements Channel {
 
   /** Sends one batch message; false (and the channel ended) when the transaction refused it. */
   #sendBatch(aux: Uint8Array): boolean {
+    if (!this.#tx.canSend) {
+      this.#end('send failed: the transaction cannot send');
+      return false;
+    }
+    return this.#sendChecked(aux);
+  }
+
+  /** `#sendBatch` once `canSend` was checked. */
+  #sendChecked(aux: Uint8Array): boolean {
+    const options = this.#sendOptions;
+    options.aux = aux;
     try {
-      if (!this.#tx.canSend) throw new Error('the transaction cannot send');
-      this.#tx.send(this.#o.frameCmd, { aux });
+      this.#tx.send(this.#o.frameCmd, options);
       return true;
     } catch (e) {
       this.#end(`send failed: ${(e as Error).message}`);
       return false;
+    } finally {
+      options.aux = EMPTY;
     }
   }
 
