@@ -22,7 +22,7 @@ export function lockspaceGlobalId(name: string): number {
 export class Dlm {
   readonly nodeid: number;
   readonly options: ResolvedDlmOptions;
-  readonly #host: Omit<LockspaceHost, 'send'>;
+  readonly #host: Omit<LockspaceHost, 'send' | 'copiesOnSend'>;
   readonly #endpoint: DlmEndpoint | null;
   readonly #byId = new Map<number, Lockspace>();
   readonly #byName = new Map<string, Lockspace>();
@@ -75,6 +75,7 @@ export class Dlm {
     const host: LockspaceHost = {
       ...this.#host,
       send: (to, bytes) => endpoint?.send(to, bytes),
+      copiesOnSend: endpoint?.copiesOnSend === true,
     };
     if (options.nodir !== undefined && typeof options.nodir !== 'boolean') throw new DlmError('EINVAL', `nodir must be a boolean, got ${String(options.nodir)}`);
     const ls = new Lockspace(host, name, id, lvblen, members, options.nodir ?? false);

@@ -184,9 +184,16 @@ export function encodeMessage(h: Omit<DlmHeader, 'cmd'>, m: DlmMessage): Uint8Ar
   }
   const at = slabUsed;
   slabUsed += (length + 7) & ~7;
+  writeWords(slab32, at >> 2, h, m, length);
+  // A view by constructor (subarray() looks up the species constructor); the slab starts at byte 0 of its buffer.
+  const out = new Uint8Array(slab.buffer, at, length);
+  if (m.extra.length > 0) out.set(m.extra, DLM_MSG_FIXED_LEN);
+  return out;
+}
+
+/** The header and the 18 fields as 22 little-endian words from word `w` of `s` (a little-endian host). */
+function writeWords(s: Int32Array, w: number, h: Omit<DlmHeader, 'cmd'>, m: DlmMessage, length: number): void {
   // One store per field (Int32Array stores wrap u32 and negative values to their two's-complement bits).
-  const w = at >> 2;
-  const s = slab32;
   s[w] = h.version;
   s[w + 1] = h.lockspace;
   s[w + 2] = h.nodeid;
@@ -210,10 +217,34 @@ export function encodeMessage(h: Omit<DlmHeader, 'cmd'>, m: DlmMessage): Uint8Ar
   s[w + 19] = m.bastmode;
   s[w + 20] = m.asts;
   s[w + 21] = m.result;
-  // A view by constructor (subarray() looks up the species constructor); the slab starts at byte 0 of its buffer.
-  const out = new Uint8Array(slab.buffer, at, length);
-  if (m.extra.length > 0) out.set(m.extra, DLM_MSG_FIXED_LEN);
-  return out;
+}
+
+/**
+ * An encoder that writes every message into the same buffer: for an
+ * endpoint that copies (or consumes) a message before its `send()` returns
+ * (`DlmEndpoint.copiesOnSend`), so a message costs no slab, no ArrayBuffer
+ * and, for each length seen before, no new view (the views are cached by
+ * length: 88 bytes for most messages, plus one per name or LVB length).
+ * What `encode()` returns is valid until its next call; same bytes and
+ * checks as `encodeMessage`.
+ */
+export class MessageScratch {
+  readonly #buf = new Uint8Array(DLM_MAX_MSG_LEN);
+  readonly #words = new Int32Array(this.#buf.buffer);
+  /** The view of the first n bytes, by n (made once per length). */
+  readonly #views: (Uint8Array | undefined)[] = [];
+
+  encode(h: Omit<DlmHeader, 'cmd'>, m: DlmMessage): Uint8Array {
+    const n = m.extra.length;
+    const length = DLM_MSG_FIXED_LEN + n;
+    if (length > DLM_MAX_MSG_LEN) throw new DlmError('EINVAL', `DLM message of ${length} bytes exceeds ${DLM_MAX_MSG_LEN}`);
+    if (!LITTLE_ENDIAN_HOST) return encodeBytes(h, m, new Uint8Array(length));
+    writeWords(this.#words, 0, h, m, length);
+    let out = this.#views[length];
+    if (out === undefined) this.#views[length] = out = new Uint8Array(this.#buf.buffer, 0, length);
+    if (n > 0) out.set(m.extra, DLM_MSG_FIXED_LEN);
+    return out;
+  }
 }
 
 /** `encodeMessage` byte by byte into `out` (a big message, or a big-endian host). */

@@ -9,6 +9,14 @@ export interface DlmEndpoint {
   readonly nodeid: number;
   /** Queue `bytes` for node `to`; order per destination is preserved. Never throws for a peer's state. */
   send(to: number, bytes: Uint8Array): void;
+  /**
+   * `send()` copies (or is done with) `bytes` before it returns, so the
+   * sender may write its next message into the same buffer: a lockspace
+   * then encodes every lock message into one reused buffer (no slab, no
+   * ArrayBuffer per message). Leave unset for an endpoint that keeps the
+   * bytes it was given (a queue, a simulator's held messages). @default false
+   */
+  readonly copiesOnSend?: boolean;
   /** Where received messages go (`from` is the authenticated sender). */
   setReceiver(receiver: ((from: number, bytes: Uint8Array) => void) | null): void;
 }
