@@ -50,7 +50,19 @@ export class Dlm {
       observe: observer ? (e: DlmMessageEvent) => observer(e) : null,
       callbackError: onError,
     };
-    endpoint?.setReceiver((from, bytes) => this.receive(from, bytes));
+    const scheduler = this.#host.scheduler;
+    if (endpoint?.asyncReceive === true && scheduler instanceof MicrotaskScheduler) {
+      // Callbacks a message completes run as its delivery ends (scheduler.ts): never inside a DLM call,
+      // since this endpoint delivers from the event loop only.
+      endpoint.setReceiver((from, bytes) => {
+        scheduler.beginReceive();
+        try {
+          this.receive(from, bytes);
+        } finally {
+          scheduler.endReceive();
+        }
+      });
+    } else endpoint?.setReceiver((from, bytes) => this.receive(from, bytes));
   }
 
   /**

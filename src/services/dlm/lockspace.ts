@@ -43,7 +43,7 @@ import type { AstFn, BastFn, Lksb, Lock, WaitType } from './lock.ts';
 import { closeOwner, orphans, purge } from './orphans.ts';
 import { cancelForDeadlock } from './deadlock-cancel.ts';
 import { DLM_VERSION, encodeMessage, MessageScratch, type DlmHeader, type DlmMessage, type MsgType } from './message.ts';
-import { receiveLockspaceMessage, type ReceiveState } from './lockspace-receive.ts';
+import { newReceiveState, receiveLockspaceMessage, type ReceiveState } from './lockspace-receive.ts';
 import { LockingGate } from './recovery/locking-gate.ts';
 import { RecoveryDriver, type StartOptions } from './recovery/recovery-driver.ts';
 import type { RecoveryOps } from './recovery/recovery-ops.ts';
@@ -143,7 +143,7 @@ export class Lockspace implements ResourceSink {
         this.#locking.resume(after);
       },
     });
-    this.#receiving = { recovery: this.#recovery, locking: this.#locking };
+    this.#receiving = newReceiveState(this.#recovery, this.#locking);
   }
 
   get members(): readonly number[] {

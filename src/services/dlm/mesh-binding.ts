@@ -65,6 +65,12 @@ export class MidcommsEndpoint implements DlmEndpoint {
    * checks this seam).
    */
   readonly copiesOnSend = true;
+  /**
+   * Messages arrive from midcomms' session reads, i.e. from the event loop
+   * (a link's data), never inside `send()`: the node runs the ASTs a
+   * message completes at the end of its delivery (scheduler.ts).
+   */
+  readonly asyncReceive = true;
   readonly #router: Router;
   readonly #mc: Midcomms;
   /** DLM node id -> the peer (router node id, session, backlog). */

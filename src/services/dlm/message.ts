@@ -352,34 +352,43 @@ export function decodeMessage(bytes: Uint8Array, lvblen: number): { header: DlmH
  * sender with `headerNodeid`): the same checks, the same errors.
  */
 export function decodeLockMessage(bytes: Uint8Array, lvblen: number): DlmMessage {
+  return decodeLockMessageInto(bytes, lvblen, emptyMessage(MSG.REQUEST));
+}
+
+/**
+ * `decodeLockMessage` into `msg` (every field written; a receive path that
+ * keeps nothing past its handler reuses one record instead of making an
+ * object per message): the same checks, the same errors. On an error `msg`
+ * holds part of the message and must not be used. `msg.extra` is a view
+ * into `bytes` (borrowed, as with decodeLockMessage). Returns `msg`.
+ */
+export function decodeLockMessageInto(bytes: Uint8Array, lvblen: number, msg: DlmMessage): DlmMessage {
   const cmd = checkHeader(bytes);
   if (cmd !== DLM_CMD.MSG) bad('h_cmd', `MSG (${DLM_CMD.MSG})`, cmd);
   if (bytes.length < DLM_MSG_FIXED_LEN) bad('length', `>= ${DLM_MSG_FIXED_LEN} bytes for MSG`, bytes.length);
   const b = bytes;
   const type = getU32(b, 16);
   if (type < MSG.REQUEST || type > MSG.PURGE) bad('m_type', '1..14', type);
-  const msg: DlmMessage = {
-    type: type as MsgType,
-    nodeid: getU32(b, 20),
-    pid: getU32(b, 24),
-    lkid: getU32(b, 28),
-    remid: getU32(b, 32),
-    parentLkid: getU32(b, 36),
-    parentRemid: getU32(b, 40),
-    exflags: getU32(b, 44),
-    sbflags: getU32(b, 48),
-    // The receiver keeps only the low 16 bits of the shared flags (USER, ORPHAN).
-    flags: getU32(b, 52) & 0xffff,
-    lvbseq: getU32(b, 56),
-    hash: getU32(b, 60),
-    status: getI32(b, 64),
-    grmode: getI32(b, 68),
-    rqmode: getI32(b, 72),
-    bastmode: getI32(b, 76),
-    asts: getU32(b, 80),
-    result: getI32(b, 84),
-    extra: bytes.length === DLM_MSG_FIXED_LEN ? EMPTY : new Uint8Array(bytes.buffer, bytes.byteOffset + DLM_MSG_FIXED_LEN, bytes.length - DLM_MSG_FIXED_LEN),
-  };
+  msg.type = type as MsgType;
+  msg.nodeid = getU32(b, 20);
+  msg.pid = getU32(b, 24);
+  msg.lkid = getU32(b, 28);
+  msg.remid = getU32(b, 32);
+  msg.parentLkid = getU32(b, 36);
+  msg.parentRemid = getU32(b, 40);
+  msg.exflags = getU32(b, 44);
+  msg.sbflags = getU32(b, 48);
+  // The receiver keeps only the low 16 bits of the shared flags (USER, ORPHAN).
+  msg.flags = getU32(b, 52) & 0xffff;
+  msg.lvbseq = getU32(b, 56);
+  msg.hash = getU32(b, 60);
+  msg.status = getI32(b, 64);
+  msg.grmode = getI32(b, 68);
+  msg.rqmode = getI32(b, 72);
+  msg.bastmode = getI32(b, 76);
+  msg.asts = getU32(b, 80);
+  msg.result = getI32(b, 84);
+  msg.extra = bytes.length === DLM_MSG_FIXED_LEN ? EMPTY : new Uint8Array(bytes.buffer, bytes.byteOffset + DLM_MSG_FIXED_LEN, bytes.length - DLM_MSG_FIXED_LEN);
   if ((msg.exflags & ~LKF_ALL) !== 0) bad('m_exflags', 'known DLM_LKF_* bits', `0x${msg.exflags.toString(16)}`);
   if ((msg.sbflags & ~SBF_ALL) !== 0) bad('m_sbflags', 'known DLM_SBF_* bits', `0x${msg.sbflags.toString(16)}`);
   if ((msg.asts & ~3) !== 0) bad('m_asts', '0..3', msg.asts);
