@@ -13,6 +13,8 @@ import type { HopSummary } from './hop-timer.ts';
 export const NAMES: readonly string[] = Array.from({ length: 100 }, (_, i) => `res${i}`);
 export const HOT = 'hot';
 export const ECHO_SERVICE = 'dlm-bench-echo';
+/** The same echo, every message sent with `flush: true` (written during send, not at the turn's end), as midcomms sends a request or reply. */
+export const ECHO_FLUSH_SERVICE = 'dlm-bench-echo-flush';
 export const LOCKSPACE = 'bench';
 /** keepalive off: nothing but the benchmark's traffic on the link. */
 export const IOCOM = Object.freeze({ pingIntervalMs: 0, linkTimeoutMs: 0 });
@@ -44,6 +46,7 @@ export class BenchDlmNode {
   dlm: Dlm | null = null;
   ls: Lockspace | null = null;
   readonly #echo: { close(): void };
+  readonly #echoFlush: { close(): void };
 
   constructor(name: string) {
     this.router = new Router({ name, iocom: IOCOM });
@@ -53,6 +56,9 @@ export class BenchDlmNode {
     // The raw baseline: every message of a transaction on it is echoed.
     this.#echo = this.router.serve(ECHO_SERVICE, (tx) => {
       tx.rx$.subscribe({ next: (m) => tx.send(SVC_CMD.EXAMPLE_ECHO, { aux: m.aux }), complete: () => tx.close(), error: () => {} });
+    });
+    this.#echoFlush = this.router.serve(ECHO_FLUSH_SERVICE, (tx) => {
+      tx.rx$.subscribe({ next: (m) => tx.send(SVC_CMD.EXAMPLE_ECHO, { aux: m.aux, flush: true }), complete: () => tx.close(), error: () => {} });
     });
   }
 
@@ -86,6 +92,7 @@ export class BenchDlmNode {
     this.endpoint.close();
     this.mc.destroy();
     this.#echo.close();
+    this.#echoFlush.close();
     for (const l of this.router.links) l.iocom.destroy();
     await this.router.close();
   }

@@ -7,6 +7,9 @@
  *
  * - `rpc1_raw_per_s`: the raw baseline, a sequential round trip (one in
  *   flight) on one transaction to the worker's echo service, 88-byte aux;
+ * - `rpc1_raw_flush_per_s`: the same with both messages sent with
+ *   `flush: true` (written during send), as midcomms sends the first frame
+ *   of a turn: the raw round trip at its fastest, a second baseline;
  * - `dlm_remote_cycles_per_s`: EX lock + unlock cycles, one at a time (two
  *   round trips each, so 0.5 of the raw rate is the limit);
  * - `dlm_remote_parallel_cycles_per_s`: 100 resources in flight;
@@ -25,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { SVC_CMD, type Transaction } from '../src/span/index.ts';
 import { connectTcp } from '../src/transport/tcp.ts';
 import { HOPS_ON, HopTimer, type HopSummary } from './hop-timer.ts';
-import { BenchDlmNode, ECHO_SERVICE, HOT, NAMES, cyclesUntil, nodeidOf, wallNow, within, type ParentMessage, type WorkerMessage } from './dlm-remote-shared.ts';
+import { BenchDlmNode, ECHO_FLUSH_SERVICE, ECHO_SERVICE, HOT, NAMES, cyclesUntil, nodeidOf, wallNow, within, type ParentMessage, type WorkerMessage } from './dlm-remote-shared.ts';
 import { median, oneLine, type BenchContext } from './harness.ts';
 
 const BENCH = 'dlm';
@@ -37,6 +40,7 @@ const TURNS = 200_000;
 /** The rows, in report order, with what each is compared to. */
 export const TWO_PROCESS_ROWS: ReadonlyArray<{ metric: string; unit: string; baseline?: string }> = [
   { metric: 'rpc1_raw_per_s', unit: 'round trips/s' },
+  { metric: 'rpc1_raw_flush_per_s', unit: 'round trips/s', baseline: 'rpc1_raw_per_s' },
   { metric: 'dlm_remote_cycles_per_s', unit: 'cycles/s', baseline: 'rpc1_raw_per_s' },
   { metric: 'dlm_remote_parallel_cycles_per_s', unit: 'cycles/s', baseline: 'rpc1_raw_per_s' },
   { metric: 'dlm_contended_cycles_per_s', unit: 'cycles/s', baseline: 'rpc1_raw_per_s' },
@@ -132,6 +136,8 @@ interface Setup {
   worker: Worker;
   node: BenchDlmNode;
   raw: Transaction;
+  /** The raw baseline sent with `flush: true` (ECHO_FLUSH_SERVICE). */
+  rawFlush: Transaction;
   /** Resolves the pending raw round trip. */
   echoed: { resolve: (() => void) | null };
 }
@@ -146,7 +152,7 @@ async function setup(): Promise<Setup> {
     hops?.wrap(sock);
     node.router.attach(sock);
     const has = (service: string): boolean => node.router.members(service).some((m) => m.node === workerNode);
-    await turnUntil(() => has('midcomms') && has(ECHO_SERVICE), 'the worker\'s midcomms and echo services');
+    await turnUntil(() => has('midcomms') && has(ECHO_SERVICE) && has(ECHO_FLUSH_SERVICE), 'the worker\'s midcomms and echo services');
     const members = [node.nodeid, nodeidOf(workerNode)].sort((a, b) => a - b);
     const dirIndex = members.indexOf(nodeidOf(workerNode));
     const ready = worker.next('ready');
@@ -155,15 +161,18 @@ async function setup(): Promise<Setup> {
     node.join(members, dirIndex);
     const raw = node.router.open(ECHO_SERVICE, SVC_CMD.EXAMPLE_ECHO, { node: workerNode });
     const echoed: Setup['echoed'] = { resolve: null };
-    raw.rx$.subscribe({
+    const rawFlush = node.router.open(ECHO_FLUSH_SERVICE, SVC_CMD.EXAMPLE_ECHO, { node: workerNode });
+    const answered = {
       next: () => {
         const r = echoed.resolve;
         echoed.resolve = null;
         r?.();
       },
       error: () => {},
-    });
-    return { hops, worker, node, raw, echoed };
+    };
+    raw.rx$.subscribe(answered);
+    rawFlush.rx$.subscribe(answered);
+    return { hops, worker, node, raw, rawFlush, echoed };
   } catch (err) {
     await node.close().catch(() => {});
     await worker.stop().catch(() => {});
@@ -171,16 +180,18 @@ async function setup(): Promise<Setup> {
   }
 }
 
-/** Sequential raw round trips per second for `ms`. */
-async function rawRate(s: Setup, ms: number): Promise<number> {
+/** Sequential raw round trips per second for `ms` (`flush`: on the flushed echo, sent with `flush: true`). */
+async function rawRate(s: Setup, ms: number, flush = false): Promise<number> {
   const aux = new Uint8Array(88);
+  const tx = flush ? s.rawFlush : s.raw;
+  const opts = flush ? { aux, flush } : { aux };
   const t0 = wallNow();
   const until = t0 + ms / 1000;
   let n = 0;
   while (wallNow() < until) {
     await new Promise<void>((resolve) => {
       s.echoed.resolve = resolve;
-      s.raw.send(SVC_CMD.EXAMPLE_ECHO, { aux });
+      tx.send(SVC_CMD.EXAMPLE_ECHO, opts);
     });
     n++;
   }
@@ -227,6 +238,7 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
   const windowMs = (ctx.seconds * 1000) / ROUNDS;
   const cases: Record<string, (ms: number) => Promise<number>> = {
     rpc1_raw_per_s: (ms) => rawRate(s, ms),
+    rpc1_raw_flush_per_s: (ms) => rawRate(s, ms, true),
     dlm_remote_cycles_per_s: (ms) => cycleRate(s, [NAMES[0]!], ms),
     dlm_remote_parallel_cycles_per_s: (ms) => cycleRate(s, NAMES, ms),
     dlm_contended_cycles_per_s: (ms) => contendedRate(s, ms, split),
@@ -264,6 +276,7 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
     }
   } finally {
     s.raw.close();
+    s.rawFlush.close();
     await s.node.close().catch(() => {});
     await s.worker.stop().catch(() => {});
   }
@@ -284,7 +297,14 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
     perRound.push(`${r.metric} ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`);
   }
   if (perRound.length > 0) reporter.note(`${BENCH}: per-round ratio to rpc1_raw_per_s, median (range): ${perRound.join('; ')}`);
-  for (const metric of ['rpc1_raw_per_s', 'dlm_remote_cycles_per_s']) {
+  // Against the flushed raw round trip too (the DLM's midcomms sends a request or reply flushed, so this is the stricter baseline).
+  const rawFlush = values.rpc1_raw_flush_per_s ?? [];
+  const dlm1 = values.dlm_remote_cycles_per_s;
+  if (dlm1 !== undefined && rawFlush.length === dlm1.length && rawFlush.length > 0) {
+    const ratios = dlm1.map((x, i) => x / rawFlush[i]!);
+    reporter.note(`${BENCH}: per-round ratio of dlm_remote_cycles_per_s to rpc1_raw_flush_per_s, median (range): ${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`);
+  }
+  for (const metric of ['rpc1_raw_per_s', 'rpc1_raw_flush_per_s', 'dlm_remote_cycles_per_s']) {
     const rounds = hopRounds[metric];
     if (rounds === undefined || rounds.length === 0) continue;
     // Per round trip (a client hop and a worker hop): the critical path in each process, and the rest.

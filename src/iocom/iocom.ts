@@ -343,7 +343,9 @@ export class Iocom implements TransactionHost {
   /** @internal */
   sendInTransaction(tx: Transaction, cmd: number, opts: SendOptions | undefined): boolean {
     this.#assertOpen();
-    return this.#sendTx(tx, cmd, tx._txFlags(opts), opts?.error ?? 0, opts?.ext ?? EMPTY, opts?.aux ?? EMPTY);
+    const queued = this.#sendTx(tx, cmd, tx._txFlags(opts), opts?.error ?? 0, opts?.ext ?? EMPTY, opts?.aux ?? EMPTY);
+    if (opts?.flush === true) this.#writer.flush();
+    return queued;
   }
 
   /** Queue a message of `tx` with the flags its state gave (`_txFlags`), then settle the state. */

@@ -22,6 +22,15 @@ export interface SendOptions {
   delete?: boolean;
   /** Set the ABORT modifier. */
   abort?: boolean;
+  /**
+   * Write this message, with whatever the link queued before it, to the
+   * stream now instead of at the end of the turn: for the first message of
+   * a request or reply, so the peer can start on it while this side is
+   * still unwinding. Messages queued after it in the same turn still go in
+   * one write at the turn's end. No effect while the stream wants 'drain'.
+   * @default false
+   */
+  flush?: boolean;
 }
 
 /** What a Transaction needs from the iocom that owns it. */

@@ -59,6 +59,13 @@ const SLAB_MAX = 256 * 1024;
  * no slab in flight (the link is no longer streaming).
  */
 const SPARES_MAX = 4;
+/**
+ * The end-of-turn flush goes on a resolved promise, not `queueMicrotask`:
+ * Node's queueMicrotask makes an AsyncResource and a bound function per
+ * call (one per turn that sends). `#flushTask` never throws.
+ */
+const TICK: Promise<void> = Promise.resolve();
+
 /** A flush of fewer bytes than this, with no retired slab in flight, trims the spares to one. */
 const TRIM_FLUSH_BYTES = SLAB_MAX / 8;
 const ZEROS = new Uint8Array(64);
@@ -247,7 +254,7 @@ export class WriteQueue {
       }
       if (!this.#scheduled && !this.#waitingDrain) {
         this.#scheduled = true;
-        queueMicrotask(this.#flushTask);
+        void TICK.then(this.#flushTask);
       }
     }
   }

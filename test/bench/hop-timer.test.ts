@@ -3,6 +3,8 @@ import type { Socket } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { HopTimer } from '../../bench/hop-timer.ts';
+import { readSocketInto } from '../../src/iocom/socket-reader.ts';
+import { connectTcp, listenTcp } from '../../src/transport/tcp.ts';
 
 /** The two members HopTimer wraps: emit (from EventEmitter) and write. */
 function fakeSocket(): { sock: Socket; written: unknown[]; data: unknown[] } {
@@ -56,5 +58,36 @@ describe('bench/hop-timer', () => {
       sock.write(String(i));
     }
     expect(t.summary().hops).toBe(3);
+  });
+
+  it('times a socket read through the reused-buffer reader (no data event): each read and the next write is a hop', async () => {
+    let accepted!: (s: Socket) => void;
+    const got = new Promise<Socket>((r) => (accepted = r));
+    const server = await listenTcp({ host: '127.0.0.1', port: 0 }, (s) => accepted(s as Socket));
+    const client = await connectTcp({ host: '127.0.0.1', port: server.address().port });
+    try {
+      const sock = await got;
+      const t = new HopTimer();
+      t.wrap(sock); // before the reader is installed, as the benchmark does
+      let reads = 0;
+      expect(readSocketInto(sock, (chunk) => {
+        reads++;
+        sock.write(chunk); // echo: the reply write ends the hop
+        return false;
+      })).toBe(true);
+      const N = 20;
+      for (let i = 0; i < N; i++) {
+        const echoed = new Promise<void>((r) => client.once('data', () => r()));
+        client.write(new Uint8Array([i]));
+        await echoed;
+      }
+      expect(reads).toBe(N);
+      const s = t.summary();
+      expect(s.hops).toBe(N);
+      expect(Number.isFinite(s.meanUs)).toBe(true);
+    } finally {
+      client.destroy();
+      await server.close();
+    }
   });
 });

@@ -435,3 +435,40 @@ describe.each(KINDS)('transactions over %s', (kind) => {
     }
   });
 });
+
+describe('send({ flush: true }): the first message of a request or reply goes out at once', () => {
+  it('writes the flushed message (with what was queued before it) during send, and the turn\'s later messages together at its end, in order', async () => {
+    const p = await iocomPair('memory');
+    try {
+      const rec = recorder(p.b);
+      const stream = p.streams[0];
+      const writes: number[] = [];
+      const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+      stream.write = ((...args: unknown[]) => {
+        writes.push((args[0] as Uint8Array).length);
+        return write(...args);
+      }) as typeof stream.write;
+      const tx = p.a.open(DMSG.DBG_SHELL, { aux: enc('open') });
+      await new Promise<void>((r) => setImmediate(r));
+      expect(writes).toHaveLength(1); // the CREATE, at the end of its turn
+      const one = writes[0]!; // every message here has the same size (header, aux padded)
+      tx.send(DMSG.DBG_SHELL, { aux: enc('q0') }); // queued, no flush asked
+      expect(writes).toHaveLength(1);
+      tx.send(DMSG.DBG_SHELL, { aux: enc('f1'), flush: true });
+      // Written during send: the queued message and the flushed one, one write.
+      expect(writes).toHaveLength(2);
+      expect(writes[1]).toBe(2 * one);
+      tx.send(DMSG.DBG_SHELL, { aux: enc('a2') });
+      tx.send(DMSG.DBG_SHELL, { aux: enc('a3') });
+      expect(writes).toHaveLength(2);
+      await new Promise<void>((r) => setImmediate(r));
+      expect(writes).toHaveLength(3); // the rest of the turn: one write at its end
+      expect(writes[2]).toBe(2 * one);
+      for (let i = 0; i < 50 && (rec.peerTx[0]?.msgs.length ?? 0) < 5; i++) await new Promise<void>((r) => setImmediate(r));
+      expect(rec.peerTx[0]!.msgs.map((m) => dec(m.aux))).toEqual(['open', 'q0', 'f1', 'a2', 'a3']);
+      expect(p.a.stats().messagesOut).toBe(5);
+    } finally {
+      await p.close();
+    }
+  });
+});
