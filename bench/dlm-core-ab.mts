@@ -35,19 +35,20 @@ const TICK = Promise.resolve();
 async function pair(root: string): Promise<(ms: number) => Promise<number>> {
   const dlmMod = await import(pathToFileURL(`${root}/src/services/dlm/index.ts`).href);
   const receivers = new Map<number, (from: number, bytes: Uint8Array) => void>();
-  // The network copies what it is given (as midcomms does, into its frame):
-  // into a ring of preallocated buffers, so the copy allocates no ArrayBuffer.
-  const ring = Array.from({ length: 1024 }, () => new Uint8Array(4096));
+  // The network copies what it is given (as midcomms does, into its receive
+  // slab): into a ring of 4096-byte slots of one preallocated buffer, so the
+  // copy allocates no ArrayBuffer.
+  const ringBytes = new Uint8Array(1024 * 4096);
   let next = 0;
   const endpoint = (id: number) => ({
     nodeid: id,
     copiesOnSend: true,
     asyncReceive: true, // delivered on a microtask: never inside send()
     send(to: number, bytes: Uint8Array): void {
-      const buf = ring[next]!;
+      const at = next * 4096;
       next = (next + 1) & 1023;
-      buf.set(bytes);
-      const copy = new Uint8Array(buf.buffer, 0, bytes.length);
+      ringBytes.set(bytes, at);
+      const copy = new Uint8Array(ringBytes.buffer, at, bytes.length);
       void TICK.then(() => receivers.get(to)?.(id, copy));
     },
     setReceiver(fn: ((from: number, bytes: Uint8Array) => void) | null): void {

@@ -41,6 +41,12 @@ export function newReceiveState(recovery: RecoveryDriver, locking: LockingGate):
   return { recovery, locking, record: emptyMessage(MSG.REQUEST), depth: 0 };
 }
 
+/** `members.includes(from)` as a loop the compiler inlines (a member list is short). */
+function isMember(members: readonly number[], from: number): boolean {
+  for (let i = 0; i < members.length; i++) if (members[i] === from) return true;
+  return false;
+}
+
 /** Bytes from node `from` (already matched to this lockspace). Never throws. */
 export function receiveLockspaceMessage(ls: Lockspace, st: ReceiveState, from: number, bytes: Uint8Array): void {
   if (ls.released) return;
@@ -69,7 +75,7 @@ export function receiveLockspaceMessage(ls: Lockspace, st: ReceiveState, from: n
     ls.refuse(err instanceof DlmError ? err.code : 'EBADMSG');
     return;
   }
-  if (!ls.members.includes(from) || from === ls.ourNodeid) {
+  if (!isMember(ls.members, from) || from === ls.ourNodeid) {
     ls.refuse('NOT_MEMBER');
     return;
   }

@@ -323,7 +323,7 @@ export function headerNodeid(bytes: Uint8Array): number {
   return getU32(bytes, 8);
 }
 
-/** The result values each message type may carry (wire-normalised, §3.7). */
+/** The result values each message type may carry (wire-normalised, §3.7); a type not listed carries 0. */
 const RESULTS: Readonly<Record<number, readonly number[]>> = {
   [MSG.REQUEST_REPLY]: [0, DLM_ERRNO.EINPROGRESS, DLM_ERRNO.EAGAIN, DLM_ERRNO.EBADR, DLM_ERRNO.ENOTBLK, DLM_ERRNO.ENOENT, DLM_ERRNO.EINVAL],
   [MSG.CONVERT_REPLY]: [0, DLM_ERRNO.EINPROGRESS, DLM_ERRNO.EAGAIN, DLM_ERRNO.EDEADLK, DLM_ERRNO.ENOENT, DLM_ERRNO.EINVAL],
@@ -332,6 +332,8 @@ const RESULTS: Readonly<Record<number, readonly number[]>> = {
   [MSG.GRANT]: [0],
   [MSG.LOOKUP_REPLY]: [0, DLM_ERRNO.ENOENT, DLM_ERRNO.EINVAL],
 };
+/** RESULTS as a dense array by type (0..PURGE), [0] for the others: no dictionary lookup per message. */
+const RESULTS_BY_TYPE: readonly (readonly number[])[] = Array.from({ length: MSG.PURGE + 1 }, (_, t) => RESULTS[t] ?? [0]);
 
 function mode(field: string, v: number, allowIV: boolean): void {
   if (v < (allowIV ? -1 : 0) || v > 5) bad(field, allowIV ? 'a mode -1..5' : 'a mode 0..5', v);
@@ -370,6 +372,14 @@ export function decodeLockMessageInto(bytes: Uint8Array, lvblen: number, msg: Dl
   const type = getU32(b, 16);
   if (type < MSG.REQUEST || type > MSG.PURGE) bad('m_type', '1..14', type);
   msg.type = type as MsgType;
+  readBytes(b, msg);
+  msg.extra = bytes.length === DLM_MSG_FIXED_LEN ? EMPTY : new Uint8Array(bytes.buffer, bytes.byteOffset + DLM_MSG_FIXED_LEN, bytes.length - DLM_MSG_FIXED_LEN);
+  validateFields(msg, type, lvblen);
+  return msg;
+}
+
+/** The 17 fields after m_type, little-endian, byte by byte (any alignment, any host). */
+function readBytes(b: Uint8Array, msg: DlmMessage): void {
   msg.nodeid = getU32(b, 20);
   msg.pid = getU32(b, 24);
   msg.lkid = getU32(b, 28);
@@ -388,7 +398,10 @@ export function decodeLockMessageInto(bytes: Uint8Array, lvblen: number, msg: Dl
   msg.bastmode = getI32(b, 76);
   msg.asts = getU32(b, 80);
   msg.result = getI32(b, 84);
-  msg.extra = bytes.length === DLM_MSG_FIXED_LEN ? EMPTY : new Uint8Array(bytes.buffer, bytes.byteOffset + DLM_MSG_FIXED_LEN, bytes.length - DLM_MSG_FIXED_LEN);
+}
+
+/** The checks of every decoded field (`decodeLockMessageInto`). */
+function validateFields(msg: DlmMessage, type: number, lvblen: number): void {
   if ((msg.exflags & ~LKF_ALL) !== 0) bad('m_exflags', 'known DLM_LKF_* bits', `0x${msg.exflags.toString(16)}`);
   if ((msg.sbflags & ~SBF_ALL) !== 0) bad('m_sbflags', 'known DLM_SBF_* bits', `0x${msg.sbflags.toString(16)}`);
   if ((msg.asts & ~3) !== 0) bad('m_asts', '0..3', msg.asts);
@@ -396,8 +409,8 @@ export function decodeLockMessageInto(bytes: Uint8Array, lvblen: number, msg: Dl
   mode('m_grmode', msg.grmode, true);
   mode('m_rqmode', msg.rqmode, true);
   mode('m_bastmode', msg.bastmode, true);
-  const allowed = RESULTS[type];
-  if (allowed ? allowed.indexOf(msg.result) < 0 : msg.result !== 0) bad('m_result', `one of ${(allowed ?? [0]).join(', ')} for ${MSG_NAMES[type]}`, msg.result);
+  const allowed = RESULTS_BY_TYPE[type]!;
+  if (allowed.indexOf(msg.result) < 0) bad('m_result', `one of ${allowed.join(', ')} for ${MSG_NAMES[type]}`, msg.result);
   const n = msg.extra.length;
   switch (type) {
     case MSG.REQUEST:
@@ -426,7 +439,6 @@ export function decodeLockMessageInto(bytes: Uint8Array, lvblen: number, msg: Dl
     default:
       if (n !== 0) bad('extra length', `0 for ${MSG_NAMES[type]}`, n);
   }
-  return msg;
 }
 
 /** Decode a recovery message (fixed part checked; the payload is the caller's). */
