@@ -58,6 +58,8 @@ export class TransactionChannel implements Channel {
   readonly #flushTask = (): void => this.#flush();
   /** The options of every send, reused (the transaction reads them during the call and keeps nothing). */
   readonly #sendOptions: { aux: Uint8Array } = { aux: EMPTY };
+  /** The first frame's: written to the socket during send (`flush`), see `write`. */
+  readonly #flushOptions: { aux: Uint8Array; flush: true } = { aux: EMPTY, flush: true };
 
   constructor(tx: Transaction, options: TransactionChannelOptions) {
     this.#tx = tx;
@@ -96,10 +98,13 @@ export class TransactionChannel implements Channel {
       // has it queued at once. Frames written after it in the same tick are
       // batched as below, behind it, and sent by the end-of-tick flush (queued
       // first, so the link still writes the tick's messages in one write).
+      // It is sent with `flush`: the link writes it to the socket during the
+      // send, so the peer starts on a request or reply while this side is
+      // still unwinding its receive (the rest of the tick goes at its end).
       this.#scheduled = true;
       void TICK.then(this.#flushTask);
       if (this.#tx.canSend) {
-        if (!this.#sendChecked(bytes)) return true;
+        if (!this.#sendChecked(bytes, this.#flushOptions)) return true;
         const writable = this.#tx.writable;
         if (!writable) this.#watchWritable();
         return writable;
@@ -192,8 +197,7 @@ export class TransactionChannel implements Channel {
   }
 
   /** `#sendBatch` once `canSend` was checked. */
-  #sendChecked(aux: Uint8Array): boolean {
-    const options = this.#sendOptions;
+  #sendChecked(aux: Uint8Array, options: { aux: Uint8Array } = this.#sendOptions): boolean {
     options.aux = aux;
     try {
       this.#tx.send(this.#o.frameCmd, options);
