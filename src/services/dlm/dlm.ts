@@ -22,7 +22,7 @@ export function lockspaceGlobalId(name: string): number {
 export class Dlm {
   readonly nodeid: number;
   readonly options: ResolvedDlmOptions;
-  readonly #host: Omit<LockspaceHost, 'send'>;
+  readonly #host: Omit<LockspaceHost, 'send' | 'copiesOnSend'>;
   readonly #endpoint: DlmEndpoint | null;
   readonly #byId = new Map<number, Lockspace>();
   readonly #byName = new Map<string, Lockspace>();
@@ -50,7 +50,19 @@ export class Dlm {
       observe: observer ? (e: DlmMessageEvent) => observer(e) : null,
       callbackError: onError,
     };
-    endpoint?.setReceiver((from, bytes) => this.receive(from, bytes));
+    const scheduler = this.#host.scheduler;
+    if (endpoint?.asyncReceive === true && scheduler instanceof MicrotaskScheduler) {
+      // Callbacks a message completes run as its delivery ends (scheduler.ts): never inside a DLM call,
+      // since this endpoint delivers from the event loop only.
+      endpoint.setReceiver((from, bytes) => {
+        scheduler.beginReceive();
+        try {
+          this.receive(from, bytes);
+        } finally {
+          scheduler.endReceive();
+        }
+      });
+    } else endpoint?.setReceiver((from, bytes) => this.receive(from, bytes));
   }
 
   /**
@@ -75,6 +87,7 @@ export class Dlm {
     const host: LockspaceHost = {
       ...this.#host,
       send: (to, bytes) => endpoint?.send(to, bytes),
+      copiesOnSend: endpoint?.copiesOnSend === true,
     };
     if (options.nodir !== undefined && typeof options.nodir !== 'boolean') throw new DlmError('EINVAL', `nodir must be a boolean, got ${String(options.nodir)}`);
     const ls = new Lockspace(host, name, id, lvblen, members, options.nodir ?? false);

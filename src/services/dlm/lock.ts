@@ -8,6 +8,7 @@
 import { LKM as LKM_, LKSTS as LKSTS_, type LockStatus, type ModeOrIV } from './constants.ts';
 import type { RuleLock } from './grant-rules.ts';
 import type { Resource } from './resource.ts';
+import type { ResourceLocks } from './resource-locks.ts';
 
 // Local copies: a transpiler may turn imported bindings into getters on hot paths.
 const LKM = LKM_;
@@ -91,6 +92,10 @@ export class Lock implements RuleLock {
   lastCastMode: ModeOrIV = LKM.IV;
   lastCbMode: ModeOrIV = LKM.IV;
   lastCbWasBast = false;
+  // Its place in its resource's list of locks (resource-locks.ts).
+  rsOwner: ResourceLocks | null = null;
+  rsPrev: Lock | null = null;
+  rsNext: Lock | null = null;
 
   constructor(lkid: number, masterCopy: boolean) {
     this.lkid = lkid;

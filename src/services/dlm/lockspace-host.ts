@@ -13,6 +13,8 @@ export interface LockspaceHost {
   readonly tossMs: number;
   readonly maxSavedMessages: number;
   send(to: number, bytes: Uint8Array): void;
+  /** `send()` copies or consumes the bytes before it returns (`DlmEndpoint.copiesOnSend`): the lockspace encodes into one reused buffer. */
+  readonly copiesOnSend: boolean;
   observe: ((event: DlmMessageEvent) => void) | null;
   callbackError(err: unknown): void;
 }

@@ -14,7 +14,7 @@ import { DlmError } from './errors.ts';
 import type { Lockspace } from './lockspace.ts';
 import { handleMasterMessage } from './master-side.ts';
 import { observeMessage } from './message-observe.ts';
-import { DLM_CMD, decodeLockMessage, headerNodeid, type DlmMessage } from './message.ts';
+import { DLM_CMD, decodeLockMessageInto, emptyMessage, headerNodeid, MSG, type DlmMessage } from './message.ts';
 import { handleOwnerMessage } from './owner-side.ts';
 import type { LockingGate } from './recovery/locking-gate.ts';
 import { receiveRcom } from './recovery/rcom-receive.ts';
@@ -24,6 +24,27 @@ import type { RecoveryDriver } from './recovery/recovery-driver.ts';
 export interface ReceiveState {
   readonly recovery: RecoveryDriver;
   readonly locking: LockingGate;
+  /**
+   * The record a received lock message is decoded into (message.ts
+   * `decodeLockMessageInto`): the handlers keep nothing of it past their
+   * return, so one serves every message that is not received inside the
+   * handling of another (`depth` > 0: a transport that delivers
+   * synchronously); those get an object of their own.
+   */
+  readonly record: DlmMessage;
+  /** Lock messages being handled now (nested receives). */
+  depth: number;
+}
+
+/** A ReceiveState for a lockspace's recovery driver and locking gate. */
+export function newReceiveState(recovery: RecoveryDriver, locking: LockingGate): ReceiveState {
+  return { recovery, locking, record: emptyMessage(MSG.REQUEST), depth: 0 };
+}
+
+/** `members.includes(from)` as a loop the compiler inlines (a member list is short). */
+function isMember(members: readonly number[], from: number): boolean {
+  for (let i = 0; i < members.length; i++) if (members[i] === from) return true;
+  return false;
 }
 
 /** Bytes from node `from` (already matched to this lockspace). Never throws. */
@@ -47,24 +68,27 @@ export function receiveLockspaceMessage(ls: Lockspace, st: ReceiveState, from: n
   }
   let m: DlmMessage;
   try {
-    m = decodeLockMessage(bytes, ls.lvblen);
+    m = decodeLockMessageInto(bytes, ls.lvblen, st.depth === 0 ? st.record : emptyMessage(MSG.REQUEST));
     const sender = headerNodeid(bytes);
     if (sender !== from) throw new DlmError('EBADMSG', `h_nodeid ${sender} is not the sender ${from}`);
   } catch (err) {
     ls.refuse(err instanceof DlmError ? err.code : 'EBADMSG');
     return;
   }
-  if (!ls.members.includes(from) || from === ls.ourNodeid) {
+  if (!isMember(ls.members, from) || from === ls.ourNodeid) {
     ls.refuse('NOT_MEMBER');
     return;
   }
   ls.stats.received++;
   if (ls.host.observe) observeMessage(ls.host, ls.name, 'recv', from, ls.ourNodeid, m);
+  st.depth++;
   try {
     if (!handleMasterMessage(ls, from, m)) handleOwnerMessage(ls, from, m);
   } catch (err) {
     // A bug, not a peer's fault; never let it escape the receive path.
     ls.refuse('INTERNAL');
     ls.host.callbackError(err);
+  } finally {
+    st.depth--;
   }
 }

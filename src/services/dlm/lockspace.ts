@@ -42,8 +42,8 @@ import { fenceLockspace, releaseLockspace, type TeardownState } from './lockspac
 import type { AstFn, BastFn, Lksb, Lock, WaitType } from './lock.ts';
 import { closeOwner, orphans, purge } from './orphans.ts';
 import { cancelForDeadlock } from './deadlock-cancel.ts';
-import { DLM_VERSION, encodeMessage, type DlmHeader, type DlmMessage, type MsgType } from './message.ts';
-import { receiveLockspaceMessage, type ReceiveState } from './lockspace-receive.ts';
+import { DLM_VERSION, encodeMessage, MessageScratch, type DlmHeader, type DlmMessage, type MsgType } from './message.ts';
+import { newReceiveState, receiveLockspaceMessage, type ReceiveState } from './lockspace-receive.ts';
 import { LockingGate } from './recovery/locking-gate.ts';
 import { RecoveryDriver, type StartOptions } from './recovery/recovery-driver.ts';
 import type { RecoveryOps } from './recovery/recovery-ops.ts';
@@ -88,6 +88,8 @@ export class Lockspace implements ResourceSink {
   readonly #locking: LockingGate;
   /** The header of every lock message sent (one object, not one per message). */
   readonly #header: Omit<DlmHeader, 'cmd'>;
+  /** Where lock messages are encoded when the endpoint copies on send (message.ts); else null (a slab per message). */
+  readonly #scratch: MessageScratch | null;
   /** ASTs/BASTs held while recovering (§2.7, callback-hold.ts). */
   readonly #callbacks: CallbackHold;
   /** Completion ASTs and BASTs on their way to the caller (cast-delivery.ts). */
@@ -117,6 +119,7 @@ export class Lockspace implements ResourceSink {
     this.lvblen = lvblen;
     this.ourNodeid = host.nodeid;
     this.#header = Object.freeze({ version: DLM_VERSION, lockspace: globalId, nodeid: host.nodeid });
+    this.#scratch = host.copiesOnSend ? new MessageScratch() : null;
     this.#members = members;
     // No REMOVE while locking is stopped: retirement resumes with locking (the gate's resume).
     this.#resources = new ResourceTable(this, host, () => this.#locking.stopped);
@@ -140,7 +143,7 @@ export class Lockspace implements ResourceSink {
         this.#locking.resume(after);
       },
     });
-    this.#receiving = { recovery: this.#recovery, locking: this.#locking };
+    this.#receiving = newReceiveState(this.#recovery, this.#locking);
   }
 
   get members(): readonly number[] {
@@ -339,8 +342,15 @@ export class Lockspace implements ResourceSink {
   // ===================================================================
 
   sendMessage(to: number, m: DlmMessage): void {
-    const bytes = encodeMessage(this.#header, m);
+    const scratch = this.#scratch;
     this.stats.sent++;
+    if (scratch !== null) {
+      // Into the reused buffer: sent before the observer runs (it may send, and so reuse the buffer).
+      this.host.send(to, scratch.encode(this.#header, m));
+      if (this.host.observe) observeMessage(this.host, this.name, 'send', this.ourNodeid, to, m);
+      return;
+    }
+    const bytes = encodeMessage(this.#header, m);
     if (this.host.observe) observeMessage(this.host, this.name, 'send', this.ourNodeid, to, m);
     this.host.send(to, bytes);
   }

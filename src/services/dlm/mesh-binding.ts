@@ -58,6 +58,19 @@ interface Peer {
 /** A `DlmEndpoint` over midcomms: peers are the routers that serve midcomms. */
 export class MidcommsEndpoint implements DlmEndpoint {
   readonly nodeid: number;
+  /**
+   * `send()` is done with the bytes when it returns: midcomms copies a
+   * message into its frame as it commits it (`Session.tryPost`), and a
+   * message held here is a copy (test/services/dlm/mesh-scratch.test.ts
+   * checks this seam).
+   */
+  readonly copiesOnSend = true;
+  /**
+   * Messages arrive from midcomms' session reads, i.e. from the event loop
+   * (a link's data), never inside `send()`: the node runs the ASTs a
+   * message completes at the end of its delivery (scheduler.ts).
+   */
+  readonly asyncReceive = true;
   readonly #router: Router;
   readonly #mc: Midcomms;
   /** DLM node id -> the peer (router node id, session, backlog). */

@@ -184,9 +184,16 @@ export function encodeMessage(h: Omit<DlmHeader, 'cmd'>, m: DlmMessage): Uint8Ar
   }
   const at = slabUsed;
   slabUsed += (length + 7) & ~7;
+  writeWords(slab32, at >> 2, h, m, length);
+  // A view by constructor (subarray() looks up the species constructor); the slab starts at byte 0 of its buffer.
+  const out = new Uint8Array(slab.buffer, at, length);
+  if (m.extra.length > 0) out.set(m.extra, DLM_MSG_FIXED_LEN);
+  return out;
+}
+
+/** The header and the 18 fields as 22 little-endian words from word `w` of `s` (a little-endian host). */
+function writeWords(s: Int32Array, w: number, h: Omit<DlmHeader, 'cmd'>, m: DlmMessage, length: number): void {
   // One store per field (Int32Array stores wrap u32 and negative values to their two's-complement bits).
-  const w = at >> 2;
-  const s = slab32;
   s[w] = h.version;
   s[w + 1] = h.lockspace;
   s[w + 2] = h.nodeid;
@@ -210,10 +217,34 @@ export function encodeMessage(h: Omit<DlmHeader, 'cmd'>, m: DlmMessage): Uint8Ar
   s[w + 19] = m.bastmode;
   s[w + 20] = m.asts;
   s[w + 21] = m.result;
-  // A view by constructor (subarray() looks up the species constructor); the slab starts at byte 0 of its buffer.
-  const out = new Uint8Array(slab.buffer, at, length);
-  if (m.extra.length > 0) out.set(m.extra, DLM_MSG_FIXED_LEN);
-  return out;
+}
+
+/**
+ * An encoder that writes every message into the same buffer: for an
+ * endpoint that copies (or consumes) a message before its `send()` returns
+ * (`DlmEndpoint.copiesOnSend`), so a message costs no slab, no ArrayBuffer
+ * and, for each length seen before, no new view (the views are cached by
+ * length: 88 bytes for most messages, plus one per name or LVB length).
+ * What `encode()` returns is valid until its next call; same bytes and
+ * checks as `encodeMessage`.
+ */
+export class MessageScratch {
+  readonly #buf = new Uint8Array(DLM_MAX_MSG_LEN);
+  readonly #words = new Int32Array(this.#buf.buffer);
+  /** The view of the first n bytes, by n (made once per length). */
+  readonly #views: (Uint8Array | undefined)[] = [];
+
+  encode(h: Omit<DlmHeader, 'cmd'>, m: DlmMessage): Uint8Array {
+    const n = m.extra.length;
+    const length = DLM_MSG_FIXED_LEN + n;
+    if (length > DLM_MAX_MSG_LEN) throw new DlmError('EINVAL', `DLM message of ${length} bytes exceeds ${DLM_MAX_MSG_LEN}`);
+    if (!LITTLE_ENDIAN_HOST) return encodeBytes(h, m, new Uint8Array(length));
+    writeWords(this.#words, 0, h, m, length);
+    let out = this.#views[length];
+    if (out === undefined) this.#views[length] = out = new Uint8Array(this.#buf.buffer, 0, length);
+    if (n > 0) out.set(m.extra, DLM_MSG_FIXED_LEN);
+    return out;
+  }
 }
 
 /** `encodeMessage` byte by byte into `out` (a big message, or a big-endian host). */
@@ -292,7 +323,7 @@ export function headerNodeid(bytes: Uint8Array): number {
   return getU32(bytes, 8);
 }
 
-/** The result values each message type may carry (wire-normalised, §3.7). */
+/** The result values each message type may carry (wire-normalised, §3.7); a type not listed carries 0. */
 const RESULTS: Readonly<Record<number, readonly number[]>> = {
   [MSG.REQUEST_REPLY]: [0, DLM_ERRNO.EINPROGRESS, DLM_ERRNO.EAGAIN, DLM_ERRNO.EBADR, DLM_ERRNO.ENOTBLK, DLM_ERRNO.ENOENT, DLM_ERRNO.EINVAL],
   [MSG.CONVERT_REPLY]: [0, DLM_ERRNO.EINPROGRESS, DLM_ERRNO.EAGAIN, DLM_ERRNO.EDEADLK, DLM_ERRNO.ENOENT, DLM_ERRNO.EINVAL],
@@ -301,6 +332,8 @@ const RESULTS: Readonly<Record<number, readonly number[]>> = {
   [MSG.GRANT]: [0],
   [MSG.LOOKUP_REPLY]: [0, DLM_ERRNO.ENOENT, DLM_ERRNO.EINVAL],
 };
+/** RESULTS as a dense array by type (0..PURGE), [0] for the others: no dictionary lookup per message. */
+const RESULTS_BY_TYPE: readonly (readonly number[])[] = Array.from({ length: MSG.PURGE + 1 }, (_, t) => RESULTS[t] ?? [0]);
 
 function mode(field: string, v: number, allowIV: boolean): void {
   if (v < (allowIV ? -1 : 0) || v > 5) bad(field, allowIV ? 'a mode -1..5' : 'a mode 0..5', v);
@@ -321,34 +354,54 @@ export function decodeMessage(bytes: Uint8Array, lvblen: number): { header: DlmH
  * sender with `headerNodeid`): the same checks, the same errors.
  */
 export function decodeLockMessage(bytes: Uint8Array, lvblen: number): DlmMessage {
+  return decodeLockMessageInto(bytes, lvblen, emptyMessage(MSG.REQUEST));
+}
+
+/**
+ * `decodeLockMessage` into `msg` (every field written; a receive path that
+ * keeps nothing past its handler reuses one record instead of making an
+ * object per message): the same checks, the same errors. On an error `msg`
+ * holds part of the message and must not be used. `msg.extra` is a view
+ * into `bytes` (borrowed, as with decodeLockMessage). Returns `msg`.
+ */
+export function decodeLockMessageInto(bytes: Uint8Array, lvblen: number, msg: DlmMessage): DlmMessage {
   const cmd = checkHeader(bytes);
   if (cmd !== DLM_CMD.MSG) bad('h_cmd', `MSG (${DLM_CMD.MSG})`, cmd);
   if (bytes.length < DLM_MSG_FIXED_LEN) bad('length', `>= ${DLM_MSG_FIXED_LEN} bytes for MSG`, bytes.length);
   const b = bytes;
   const type = getU32(b, 16);
   if (type < MSG.REQUEST || type > MSG.PURGE) bad('m_type', '1..14', type);
-  const msg: DlmMessage = {
-    type: type as MsgType,
-    nodeid: getU32(b, 20),
-    pid: getU32(b, 24),
-    lkid: getU32(b, 28),
-    remid: getU32(b, 32),
-    parentLkid: getU32(b, 36),
-    parentRemid: getU32(b, 40),
-    exflags: getU32(b, 44),
-    sbflags: getU32(b, 48),
-    // The receiver keeps only the low 16 bits of the shared flags (USER, ORPHAN).
-    flags: getU32(b, 52) & 0xffff,
-    lvbseq: getU32(b, 56),
-    hash: getU32(b, 60),
-    status: getI32(b, 64),
-    grmode: getI32(b, 68),
-    rqmode: getI32(b, 72),
-    bastmode: getI32(b, 76),
-    asts: getU32(b, 80),
-    result: getI32(b, 84),
-    extra: bytes.length === DLM_MSG_FIXED_LEN ? EMPTY : new Uint8Array(bytes.buffer, bytes.byteOffset + DLM_MSG_FIXED_LEN, bytes.length - DLM_MSG_FIXED_LEN),
-  };
+  msg.type = type as MsgType;
+  readBytes(b, msg);
+  msg.extra = bytes.length === DLM_MSG_FIXED_LEN ? EMPTY : new Uint8Array(bytes.buffer, bytes.byteOffset + DLM_MSG_FIXED_LEN, bytes.length - DLM_MSG_FIXED_LEN);
+  validateFields(msg, type, lvblen);
+  return msg;
+}
+
+/** The 17 fields after m_type, little-endian, byte by byte (any alignment, any host). */
+function readBytes(b: Uint8Array, msg: DlmMessage): void {
+  msg.nodeid = getU32(b, 20);
+  msg.pid = getU32(b, 24);
+  msg.lkid = getU32(b, 28);
+  msg.remid = getU32(b, 32);
+  msg.parentLkid = getU32(b, 36);
+  msg.parentRemid = getU32(b, 40);
+  msg.exflags = getU32(b, 44);
+  msg.sbflags = getU32(b, 48);
+  // The receiver keeps only the low 16 bits of the shared flags (USER, ORPHAN).
+  msg.flags = getU32(b, 52) & 0xffff;
+  msg.lvbseq = getU32(b, 56);
+  msg.hash = getU32(b, 60);
+  msg.status = getI32(b, 64);
+  msg.grmode = getI32(b, 68);
+  msg.rqmode = getI32(b, 72);
+  msg.bastmode = getI32(b, 76);
+  msg.asts = getU32(b, 80);
+  msg.result = getI32(b, 84);
+}
+
+/** The checks of every decoded field (`decodeLockMessageInto`). */
+function validateFields(msg: DlmMessage, type: number, lvblen: number): void {
   if ((msg.exflags & ~LKF_ALL) !== 0) bad('m_exflags', 'known DLM_LKF_* bits', `0x${msg.exflags.toString(16)}`);
   if ((msg.sbflags & ~SBF_ALL) !== 0) bad('m_sbflags', 'known DLM_SBF_* bits', `0x${msg.sbflags.toString(16)}`);
   if ((msg.asts & ~3) !== 0) bad('m_asts', '0..3', msg.asts);
@@ -356,8 +409,8 @@ export function decodeLockMessage(bytes: Uint8Array, lvblen: number): DlmMessage
   mode('m_grmode', msg.grmode, true);
   mode('m_rqmode', msg.rqmode, true);
   mode('m_bastmode', msg.bastmode, true);
-  const allowed = RESULTS[type];
-  if (allowed ? allowed.indexOf(msg.result) < 0 : msg.result !== 0) bad('m_result', `one of ${(allowed ?? [0]).join(', ')} for ${MSG_NAMES[type]}`, msg.result);
+  const allowed = RESULTS_BY_TYPE[type]!;
+  if (allowed.indexOf(msg.result) < 0) bad('m_result', `one of ${allowed.join(', ')} for ${MSG_NAMES[type]}`, msg.result);
   const n = msg.extra.length;
   switch (type) {
     case MSG.REQUEST:
@@ -386,7 +439,6 @@ export function decodeLockMessage(bytes: Uint8Array, lvblen: number): DlmMessage
     default:
       if (n !== 0) bad('extra length', `0 for ${MSG_NAMES[type]}`, n);
   }
-  return msg;
 }
 
 /** Decode a recovery message (fixed part checked; the payload is the caller's). */

@@ -10,6 +10,7 @@ import { fenceOnGrant, type FenceContext } from './fence-rules.ts';
 import { canBeGranted, grantable, ruleARequiresBast, ruleBBastMode } from './grant-rules.ts';
 import type { Lock } from './lock.ts';
 import { lvbOperation } from './modes.ts';
+import { ResourceLocks } from './resource-locks.ts';
 
 // Local copies: a transpiler may turn imported bindings into getters on hot paths.
 const DLM_ERRNO = DLM_ERRNO_;
@@ -50,7 +51,7 @@ export class Resource {
   /** Locks parked until the first lock's lookup settles the master. */
   readonly lookupList: Lock[] = [];
   /** Every lock on this resource known here, in any role (its use count). */
-  readonly locks = new Set<Lock>();
+  readonly locks = new ResourceLocks();
   /** When an unused resource retires (clock ms), or null while in use. */
   toss: number | null = null;
   /** Kept only as a directory record (this node is the dir node, master elsewhere). */

@@ -18,10 +18,25 @@ export interface Scheduler {
  */
 const TICK: Promise<void> = Promise.resolve();
 
-/** FIFO on the microtask queue, batched: one microtask drains what is queued. */
+/**
+ * FIFO on the microtask queue, batched: one microtask drains what is queued.
+ *
+ * Received messages (`beginReceive()` / `endReceive()`, called by the node
+ * around each message an endpoint delivers from the event loop): tasks
+ * posted while a message is handled run at the end of its handling, in the
+ * same FIFO, instead of on a later microtask. The handling of a received
+ * message is never inside `lock()`/`unlock()` (§2.6), so a completion AST
+ * may run there; the unlock it issues goes out before the receive stack
+ * unwinds, and no microtask is spent on it.
+ */
 export class MicrotaskScheduler implements Scheduler {
   readonly #tasks = new Fifo<() => void>();
+  /** A microtask drain is queued. */
   #scheduled = false;
+  /** Tasks are running now (a drain in progress runs what is posted meanwhile). */
+  #draining = false;
+  /** Received messages being handled (nested: a transport that delivers synchronously). */
+  #receiving = 0;
   readonly #onError: (err: unknown) => void;
 
   constructor(onError: (err: unknown) => void) {
@@ -30,23 +45,54 @@ export class MicrotaskScheduler implements Scheduler {
 
   post(task: () => void): void {
     this.#tasks.push(task);
-    if (!this.#scheduled) {
+    // While a drain runs or a received message is handled, the task runs at their end.
+    if (!this.#scheduled && !this.#draining && this.#receiving === 0) {
       this.#scheduled = true;
-      void TICK.then(this.#drain);
+      void TICK.then(this.#onTick);
     }
   }
 
-  readonly #drain = (): void => {
+  /** A received message is being handled: what is posted now runs at `endReceive()`. */
+  beginReceive(): void {
+    this.#receiving++;
+  }
+
+  /**
+   * The received message was handled: run what is queued now (and what
+   * that posts), unless this is a nested receive or a drain is already
+   * running (it runs them). Never throws. Call only where no DLM call
+   * (`lock()`, `unlock()`, ...) is on the stack.
+   */
+  endReceive(): void {
+    if (--this.#receiving > 0 || this.#draining || this.#tasks.length === 0) return;
+    this.#run();
+  }
+
+  readonly #onTick = (): void => {
     this.#scheduled = false;
-    // Tasks posted while draining run in the same drain, after the others.
-    for (let task = this.#tasks.shift(); task !== undefined; task = this.#tasks.shift()) {
-      try {
-        task();
-      } catch (err) {
-        this.#onError(err);
+    if (!this.#draining) this.#run();
+  };
+
+  #run(): void {
+    this.#draining = true;
+    try {
+      // Tasks posted while draining run in the same drain, after the others.
+      for (let task = this.#tasks.shift(); task !== undefined; task = this.#tasks.shift()) {
+        try {
+          task();
+        } catch (err) {
+          this.#onError(err);
+        }
+      }
+    } finally {
+      this.#draining = false;
+      // Left over only when onError threw: the rest runs on a microtask.
+      if (this.#tasks.length > 0 && !this.#scheduled) {
+        this.#scheduled = true;
+        void TICK.then(this.#onTick);
       }
     }
-  };
+  }
 }
 
 /** Tasks run only inside `runPending()` (and so inside a simulation's `settle()`). */

@@ -9,6 +9,22 @@ export interface DlmEndpoint {
   readonly nodeid: number;
   /** Queue `bytes` for node `to`; order per destination is preserved. Never throws for a peer's state. */
   send(to: number, bytes: Uint8Array): void;
+  /**
+   * `send()` copies (or is done with) `bytes` before it returns, so the
+   * sender may write its next message into the same buffer: a lockspace
+   * then encodes every lock message into one reused buffer (no slab, no
+   * ArrayBuffer per message). Leave unset for an endpoint that keeps the
+   * bytes it was given (a queue, a simulator's held messages). @default false
+   */
+  readonly copiesOnSend?: boolean;
+  /**
+   * The receiver is called only from the event loop (a socket's data, a
+   * timer), never inside `send()` or another call the DLM makes. The node
+   * then runs the callbacks a received message completes (ASTs, BASTs) at
+   * the end of that message's delivery rather than on a later microtask
+   * (scheduler.ts; still never inside `lock()`/`unlock()`, §2.6). @default false
+   */
+  readonly asyncReceive?: boolean;
   /** Where received messages go (`from` is the authenticated sender). */
   setReceiver(receiver: ((from: number, bytes: Uint8Array) => void) | null): void;
 }

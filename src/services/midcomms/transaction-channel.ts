@@ -3,10 +3,8 @@
  * service instance: the only place that touches transactions.
  *
  * How frames share a DMSG message: the first frame written in a tick goes
- * to the transaction at once as the aux of its own `MIDCOMMS_FRAME` message,
- * sent with `flush` (the link writes it to its stream during the send, so
- * the peer can start on a request or reply while this side unwinds; a
- * request or reply pays no batch bookkeeping); frames written after it in
+ * to the transaction at once as the aux of its own `MIDCOMMS_FRAME` message
+ * (a request or reply pays no batch bookkeeping); frames written after it in
  * the same tick are concatenated (each keeps its own 16-byte header with its
  * `h_length`) into the aux of one message, up to `maxBatchBytes`, sent at
  * the end of the tick (the link writes both in one socket write); the receiver
@@ -58,10 +56,10 @@ export class TransactionChannel implements Channel {
   readonly #abort = new AbortController();
   /** The end-of-tick flush, bound once (no closure per scheduled flush). */
   readonly #flushTask = (): void => this.#flush();
-  /** The options of a batch sent at the tick's end, reused (the transaction reads them during the call and keeps nothing). */
-  readonly #sendOptions: { aux: Uint8Array; flush?: boolean } = { aux: EMPTY };
-  /** The options of the tick's first frame: written to the link's stream at once (`flush`), not at the turn's end. */
-  readonly #sendFirstOptions: { aux: Uint8Array; flush?: boolean } = { aux: EMPTY, flush: true };
+  /** The options of every send, reused (the transaction reads them during the call and keeps nothing). */
+  readonly #sendOptions: { aux: Uint8Array } = { aux: EMPTY };
+  /** The first frame's: written to the socket during send (`flush`), see `write`. */
+  readonly #flushOptions: { aux: Uint8Array; flush: true } = { aux: EMPTY, flush: true };
 
   constructor(tx: Transaction, options: TransactionChannelOptions) {
     this.#tx = tx;
@@ -100,10 +98,13 @@ export class TransactionChannel implements Channel {
       // has it queued at once. Frames written after it in the same tick are
       // batched as below, behind it, and sent by the end-of-tick flush (queued
       // first, so the link still writes the tick's messages in one write).
+      // It is sent with `flush`: the link writes it to the socket during the
+      // send, so the peer starts on a request or reply while this side is
+      // still unwinding its receive (the rest of the tick goes at its end).
       this.#scheduled = true;
       void TICK.then(this.#flushTask);
       if (this.#tx.canSend) {
-        if (!this.#sendChecked(bytes, this.#sendFirstOptions)) return true;
+        if (!this.#sendChecked(bytes, this.#flushOptions)) return true;
         const writable = this.#tx.writable;
         if (!writable) this.#watchWritable();
         return writable;
@@ -192,11 +193,11 @@ export class TransactionChannel implements Channel {
       this.#end('send failed: the transaction cannot send');
       return false;
     }
-    return this.#sendChecked(aux, this.#sendOptions);
+    return this.#sendChecked(aux);
   }
 
-  /** `#sendBatch` once `canSend` was checked, with `options` (its `aux` set for the call). */
-  #sendChecked(aux: Uint8Array, options: { aux: Uint8Array; flush?: boolean }): boolean {
+  /** `#sendBatch` once `canSend` was checked. */
+  #sendChecked(aux: Uint8Array, options: { aux: Uint8Array } = this.#sendOptions): boolean {
     options.aux = aux;
     try {
       this.#tx.send(this.#o.frameCmd, options);

@@ -7,7 +7,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DLM_ERRNO, DlmError, jhash } from '../../../src/services/dlm/index.ts';
-import { decodeHeader, decodeMessage, decodeRcom, DLM_MSG_FIXED_LEN, DLM_RCOM_FIXED_LEN, DLM_VERSION, emptyMessage, encodeMessage, encodeRcom, MSG } from '../../../src/services/dlm/message.ts';
+import { decodeHeader, decodeMessage, decodeRcom, DLM_MAX_MSG_LEN, DLM_MSG_FIXED_LEN, DLM_RCOM_FIXED_LEN, DLM_VERSION, emptyMessage, encodeMessage, encodeRcom, MessageScratch, MSG } from '../../../src/services/dlm/message.ts';
+import { Dlm, LKM, newLksb, type DlmMessageEvent } from '../../../src/services/dlm/index.ts';
 import { cluster } from './cluster.ts';
 
 const H = { version: DLM_VERSION, lockspace: 0x11223344, nodeid: 7 };
@@ -245,5 +246,64 @@ describe('encodeMessage writes every field little-endian', () => {
     expect(dv.getUint32(28, true)).toBe(0xfedcba98);
     expect(dv.getInt32(68, true)).toBe(-1);
     expect(out[DLM_MSG_FIXED_LEN + 2999]).toBe(7);
+  });
+});
+
+describe('MessageScratch (one reused buffer, for endpoints that copy on send)', () => {
+  it('encodes the same bytes as encodeMessage, message after message into the same memory (fast-check, fixed seed)', () => {
+    const scratch = new MessageScratch();
+    const u32 = fc.integer({ min: 0, max: 0xffffffff });
+    const FIELDS = ['nodeid', 'pid', 'lkid', 'remid', 'parentLkid', 'parentRemid', 'exflags', 'sbflags', 'flags', 'lvbseq', 'hash', 'asts'] as const;
+    const seen = new Map<number, Uint8Array>();
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 14 }), fc.array(u32, { minLength: 12, maxLength: 12 }), fc.integer({ min: -1, max: 5 }), fc.integer({ min: -200, max: 0 }), fc.uint8Array({ maxLength: 80 }), (type, vals, mode, result, extra) => {
+        const m = emptyMessage(type as (typeof MSG)[keyof typeof MSG]);
+        const r = m as unknown as Record<string, number>;
+        FIELDS.forEach((f, i) => (r[f] = vals[i]!));
+        m.grmode = mode;
+        m.result = result;
+        m.extra = extra;
+        const out = scratch.encode(H, m);
+        expect([...out]).toEqual([...encodeMessage(H, m)]);
+        // One view per length, over the same buffer.
+        const before = seen.get(out.length);
+        if (before) expect(out).toBe(before);
+        seen.set(out.length, out);
+        expect(out.byteOffset).toBe(0);
+      }),
+      { seed: 11, numRuns: 300 },
+    );
+  });
+
+  it('refuses a message over DLM_MAX_MSG_LEN with EINVAL, as encodeMessage does', () => {
+    const m = emptyMessage(MSG.CONVERT);
+    m.extra = new Uint8Array(DLM_MAX_MSG_LEN);
+    expect(() => new MessageScratch().encode(H, m)).toThrow(DlmError);
+    expect(() => encodeMessage(H, m)).toThrow(DlmError);
+  });
+
+  it('a lockspace over a copiesOnSend endpoint sends each message before its observer runs: an observer that sends cannot change it', () => {
+    // Node 1 alone in this process; node 2 is the directory of every name (hash -> slot 1), so each lock() sends a LOOKUP.
+    const sent: Uint8Array[] = [];
+    let reentered = false;
+    const events: DlmMessageEvent[] = [];
+    let ls: ReturnType<Dlm['newLockspace']> | null = null;
+    const dlm = new Dlm({
+      endpoint: { nodeid: 1, copiesOnSend: true, send: (_to, bytes) => void sent.push(bytes.slice()), setReceiver: () => {} },
+      hash: () => 1 << 16,
+      observer: (e) => {
+        events.push(e);
+        if (!reentered) {
+          reentered = true;
+          expect(ls!.lock(LKM.PR, newLksb(0), 0, 'second', () => {})).toBe(0); // sends from inside the observer
+        }
+      },
+    });
+    ls = dlm.newLockspace('obs', { members: [1, 2] });
+    expect(ls.lock(LKM.EX, newLksb(0), 0, 'first', () => {})).toBe(0);
+    expect(sent.map((b) => new TextDecoder().decode(decodeMessage(b, 32).msg.extra))).toEqual(['first', 'second']);
+    expect(sent.map((b) => decodeMessage(b, 32).msg.type)).toEqual([MSG.LOOKUP, MSG.LOOKUP]);
+    expect(events.map((e) => e.name).sort()).toEqual(['first', 'second']);
+    dlm.close();
   });
 });

@@ -46,19 +46,6 @@ function frames(n: number, size: number): Uint8Array[] {
 const tick = (): Promise<void> => Promise.resolve().then(() => {});
 
 describe('TransactionChannel batching', () => {
-  it('the first frame of a tick is sent with flush (written to the link at once); the batch at the tick\'s end without', async () => {
-    const { tx, sent, flushed } = fakeTx();
-    const ch = new TransactionChannel(tx, { frameCmd: 1, maxBatchBytes: 65536 });
-    const fs = frames(3, 104);
-    for (const f of fs) ch.write(f);
-    expect(flushed).toEqual([true]);
-    await tick();
-    expect(sent.length).toBe(2);
-    expect(flushed).toEqual([true, false]);
-    ch.write(frames(1, 104)[0]!);
-    expect(flushed).toEqual([true, false, true]);
-  });
-
   it('a frame alone in its tick goes to the transaction at once, as its own message', async () => {
     const { tx, sent } = fakeTx();
     const ch = new TransactionChannel(tx, { frameCmd: 1, maxBatchBytes: 65536 });
@@ -72,6 +59,18 @@ describe('TransactionChannel batching', () => {
     const [g] = frames(1, 104);
     ch.write(g!);
     expect(sent.length).toBe(2);
+  });
+
+  it('the first frame of a tick is sent with flush (written during send), the end-of-tick batch without', async () => {
+    const { tx, sent, flushed } = fakeTx();
+    const ch = new TransactionChannel(tx, { frameCmd: 1, maxBatchBytes: 65536 });
+    for (const f of frames(3, 104)) ch.write(f);
+    expect(flushed).toEqual([true]);
+    await tick();
+    expect(flushed).toEqual([true, false]);
+    expect(sent.map((s) => s.length)).toEqual([104, 2 * 104]);
+    ch.write(frames(1, 104)[0]!); // the next tick's first
+    expect(flushed).toEqual([true, false, true]);
   });
 
   it('the frames after the first in a tick go as one batch at the end of the tick, in order', async () => {
