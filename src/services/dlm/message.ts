@@ -133,6 +133,30 @@ export function emptyMessage(type: MsgType): DlmMessage {
 
 const EMPTY = new Uint8Array(0);
 
+/** Reset a reused record to `emptyMessage(type)`'s values; returns it. */
+export function resetMessage(m: DlmMessage, type: MsgType): DlmMessage {
+  m.type = type;
+  m.nodeid = 0;
+  m.pid = 0;
+  m.lkid = 0;
+  m.remid = 0;
+  m.parentLkid = 0;
+  m.parentRemid = 0;
+  m.exflags = 0;
+  m.sbflags = 0;
+  m.flags = 0;
+  m.lvbseq = 0;
+  m.hash = 0;
+  m.status = 0;
+  m.grmode = -1;
+  m.rqmode = -1;
+  m.bastmode = -1;
+  m.asts = 0;
+  m.result = 0;
+  m.extra = EMPTY;
+  return m;
+}
+
 function writeHeader(dv: DataView, h: DlmHeader, length: number): void {
   dv.setUint32(0, h.version >>> 0, true);
   dv.setUint32(4, h.lockspace >>> 0, true);
