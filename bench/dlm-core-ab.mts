@@ -11,11 +11,18 @@
  *
  *   npx tsx --conditions=dmsg-mesh-source bench/dlm-core-ab.mts TREE_A TREE_B [ROUNDS] [MS]
  *   DLM_CORE_ONLY=1 npx tsx ... bench/dlm-core-ab.mts TREE [ROUNDS] [MS]   (one tree, e.g. for --cpu-prof)
+ *   DLM_CORE_NULL=1 npx tsx ... bench/dlm-core-ab.mts                       (the harness alone, no DLM)
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+const cpu = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 const only = process.env.DLM_CORE_ONLY === '1';
+const MS_NULL = 100;
+if (process.env.DLM_CORE_NULL === '1') await harnessAlone(); // exits
 const nTrees = only ? 1 : 2;
 const roots = process.argv.slice(2, 2 + nTrees).map((r) => resolve(r));
 if (roots.length !== nTrees) {
@@ -25,10 +32,6 @@ if (roots.length !== nTrees) {
 const ROUNDS = Number(process.argv[2 + nTrees] ?? 30);
 const MS = Number(process.argv[3 + nTrees] ?? 100);
 const PAR = Number(process.env.PAR ?? 1);
-const cpu = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
 const TICK = Promise.resolve();
 
 /** One tree's pair, ready: the function running its cycles for `ms` wall ms, returning CPU µs per cycle. */
@@ -108,3 +111,63 @@ const desc = per.map((x, k) => `${k === 0 ? 'A' : 'B'} ${roots[k]} median ${med(
 const ratio = per.length === 2 ? `; B/A per round median ${med(per[0]!.map((x, i) => per[1]![i]! / x)).toFixed(3)}` : '';
 console.log(`core CPU us per cycle (PAR=${PAR}, ${ROUNDS} rounds of ${MS} ms): ${desc}${ratio}`);
 process.exit(0);
+
+/**
+ * The harness's own work per cycle, without a DLM (DLM_CORE_NULL=1): the
+ * same endpoint (a copy into the ring, a view, a closure and a promise
+ * reaction per message), four messages per cycle, the completion hop on a
+ * microtask as a scheduler would, and the cycle's promise. What the core
+ * figures include besides the DLM.
+ */
+async function harnessAlone(): Promise<never> {
+  const tick = Promise.resolve();
+  const ringBytes = new Uint8Array(1024 * 4096);
+  let next = 0;
+  const receivers = new Map<number, (from: number, bytes: Uint8Array) => void>();
+  const send = (id: number, to: number, bytes: Uint8Array): void => {
+    const at = next * 4096;
+    next = (next + 1) & 1023;
+    ringBytes.set(bytes, at);
+    const copy = new Uint8Array(ringBytes.buffer, at, bytes.length);
+    void tick.then(() => receivers.get(to)?.(id, copy));
+  };
+  const reply = new Uint8Array(88);
+  const request = new Uint8Array(92);
+  let pending: (() => void) | null = null;
+  let stage = 0;
+  receivers.set(1, (from) => send(1, from, reply)); // the "master" answers each message
+  receivers.set(2, () => {
+    void tick.then(() => {
+      if (stage === 0) {
+        stage = 1;
+        send(2, 1, reply); // the "unlock"
+      } else {
+        const done = pending!;
+        pending = null;
+        done();
+      }
+    });
+  });
+  const cycle = (): Promise<void> =>
+    new Promise((res) => {
+      stage = 0;
+      pending = res;
+      send(2, 1, request);
+    });
+  const run = async (ms: number): Promise<number> => {
+    const t0 = cpu();
+    const end = performance.now() + ms;
+    let n = 0;
+    while (performance.now() < end) {
+      for (let k = 0; k < 64; k++) await cycle();
+      n += 64;
+    }
+    return ((cpu() - t0) * 1e6) / n;
+  };
+  await run(300);
+  const xs: number[] = [];
+  for (let i = 0; i < 20; i++) xs.push(await run(MS_NULL));
+  xs.sort((a, b) => a - b);
+  console.log(`harness alone (no DLM): CPU us per cycle median ${xs[10]!.toFixed(3)} min ${xs[0]!.toFixed(3)} (20 rounds of ${MS_NULL} ms)`);
+  process.exit(0);
+}

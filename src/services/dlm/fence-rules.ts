@@ -98,8 +98,10 @@ export function peerFloor(m: DlmMessage, generation: number): number {
 
 /** Put a token (or floor) in the message's unused parent-lock fields. */
 export function writeFence(m: DlmMessage, token: number): void {
-  m.parentLkid = token % FENCE_GENERATION_UNIT >>> 0;
-  m.parentRemid = Math.floor(token / FENCE_GENERATION_UNIT) >>> 0;
+  // The low part by a multiply and subtract: `%` on a number past 2**31 is a slow floating-point remainder.
+  const high = Math.floor(token / FENCE_GENERATION_UNIT);
+  m.parentLkid = (token - high * FENCE_GENERATION_UNIT) >>> 0;
+  m.parentRemid = high >>> 0;
 }
 
 /** Tokens stay JS safe integers: a high part from 2**21 on is not a token. */

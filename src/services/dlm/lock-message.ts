@@ -4,12 +4,14 @@
  * caller sets what its message type adds (name, LVB, fence, bast mode).
  */
 import type { Lock } from './lock.ts';
-import { emptyMessage, type DlmMessage, type MsgType } from './message.ts';
+import type { Lockspace } from './lockspace.ts';
+import type { DlmMessage, MsgType } from './message.ts';
 import { userFlags } from './user-lock.ts';
 
-export function lockMessage(ourNodeid: number, type: MsgType, lkb: Lock): DlmMessage {
-  const m = emptyMessage(type);
-  m.nodeid = ourNodeid;
+/** The lockspace's outgoing record (`Lockspace.outMessage`) filled from `lkb`: pass it to `sendMessage()` at once. */
+export function lockMessage(ls: Lockspace, type: MsgType, lkb: Lock): DlmMessage {
+  const m = ls.outMessage(type);
+  m.nodeid = ls.ourNodeid;
   m.pid = lkb.ownpid;
   m.flags = userFlags(lkb.user);
   m.lkid = lkb.lkid;

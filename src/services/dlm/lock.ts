@@ -96,6 +96,8 @@ export class Lock implements RuleLock {
   rsOwner: ResourceLocks | null = null;
   rsPrev: Lock | null = null;
   rsNext: Lock | null = null;
+  /** When it was filed in the lockspace's lock table (lock-table.ts: iteration order). */
+  tableSeq = 0;
 
   constructor(lkid: number, masterCopy: boolean) {
     this.lkid = lkid;

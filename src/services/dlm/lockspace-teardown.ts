@@ -16,10 +16,11 @@ import type { LockingGate } from './recovery/locking-gate.ts';
 import type { RecoveryDriver } from './recovery/recovery-driver.ts';
 import type { Resource } from './resource.ts';
 import type { RetirementQueue } from './retirement-queue.ts';
+import type { LockIndex } from './lock-table.ts';
 
 /** What fence and release reach of a lockspace's private state. */
 export interface TeardownState {
-  readonly locks: Map<number, Lock>;
+  readonly locks: LockIndex;
   readonly recovery: RecoveryDriver;
   readonly locking: LockingGate;
   readonly callbacks: CallbackHold;

@@ -42,7 +42,7 @@ import { fenceLockspace, releaseLockspace, type TeardownState } from './lockspac
 import type { AstFn, BastFn, Lksb, Lock, WaitType } from './lock.ts';
 import { closeOwner, orphans, purge } from './orphans.ts';
 import { cancelForDeadlock } from './deadlock-cancel.ts';
-import { DLM_VERSION, encodeMessage, MessageScratch, type DlmHeader, type DlmMessage, type MsgType } from './message.ts';
+import { DLM_VERSION, emptyMessage, encodeMessage, MessageScratch, MSG, resetMessage, type DlmHeader, type DlmMessage, type MsgType } from './message.ts';
 import { newReceiveState, receiveLockspaceMessage, type ReceiveState } from './lockspace-receive.ts';
 import { LockingGate } from './recovery/locking-gate.ts';
 import { RecoveryDriver, type StartOptions } from './recovery/recovery-driver.ts';
@@ -90,6 +90,8 @@ export class Lockspace implements ResourceSink {
   readonly #header: Omit<DlmHeader, 'cmd'>;
   /** Where lock messages are encoded when the endpoint copies on send (message.ts); else null (a slab per message). */
   readonly #scratch: MessageScratch | null;
+  /** The record outMessage() hands out. */
+  readonly #out: DlmMessage = emptyMessage(MSG.REQUEST);
   /** ASTs/BASTs held while recovering (§2.7, callback-hold.ts). */
   readonly #callbacks: CallbackHold;
   /** Completion ASTs and BASTs on their way to the caller (cast-delivery.ts). */
@@ -340,6 +342,16 @@ export class Lockspace implements ResourceSink {
   // ===================================================================
   // Messages
   // ===================================================================
+
+  /**
+   * The lockspace's one record for an outgoing lock message, reset to
+   * `emptyMessage(type)`: fill it and pass it to `sendMessage()` at once;
+   * nothing may keep it (the next outMessage() reuses it). Saves an object
+   * per message sent.
+   */
+  outMessage(type: MsgType): DlmMessage {
+    return resetMessage(this.#out, type);
+  }
 
   sendMessage(to: number, m: DlmMessage): void {
     const scratch = this.#scratch;

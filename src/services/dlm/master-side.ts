@@ -50,7 +50,7 @@ export function handleMasterMessage(ls: Lockspace, from: number, m: DlmMessage):
 }
 
 function reply(ls: Lockspace, to: number, type: MsgType, lkb: Lock | null, remid: number, result: number, r: Resource | null): void {
-  const m = emptyMessage(type);
+  const m = ls.outMessage(type);
   m.nodeid = ls.ourNodeid;
   m.result = result;
   m.remid = remid;

@@ -192,7 +192,7 @@ export function cancelLock(ls: Lockspace, lkb: Lock): void {
 function sendRequest(ls: Lockspace, r: Resource, lkb: Lock, type: typeof MSG.REQUEST | typeof MSG.LOOKUP, to: number): void {
   lkb.waitType = type === MSG.LOOKUP ? 'lookup' : 'request';
   if (type === MSG.REQUEST) lkb.nodeid = to;
-  const m = lockMessage(ls.ourNodeid, type, lkb);
+  const m = lockMessage(ls, type, lkb);
   m.extra = r.name;
   if (type === MSG.REQUEST) writeFence(m, Math.max(ls.fenceFloor, r.fenceHigh));
   ls.sendMessage(to, m);
@@ -204,7 +204,7 @@ export function sendLockOp(ls: Lockspace, lkb: Lock, type: MsgType, wait: WaitTy
     if (lkb.waitType === 'none') lkb.waitType = wait;
     else lkb.secondary = wait as 'unlock' | 'cancel';
   }
-  const m = lockMessage(ls.ourNodeid, type, lkb);
+  const m = lockMessage(ls, type, lkb);
   if ((type === MSG.CONVERT || type === MSG.UNLOCK) && lkb.lvb && lkb.exflags & LKF.VALBLK) m.extra = lkb.lvb.subarray(0, ls.lvblen);
   ls.sendMessage(lkb.nodeid, m);
 }

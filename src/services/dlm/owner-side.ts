@@ -20,38 +20,37 @@ const LKSTS = LKSTS_;
 const SBF = SBF_;
 
 export function handleOwnerMessage(ls: Lockspace, from: number, m: DlmMessage): void {
-  // The resource may become unused only once a lookup or first request
-  // settles (not when its last lock went): check after every reply.
-  const r = ls.lockById(m.type === MSG.LOOKUP_REPLY ? m.lkid : m.remid)?.resource;
-  ownerDispatch(ls, from, m);
+  // The lock the message names (looked up once, for the handler too). The
+  // resource may become unused only once a lookup or first request settles
+  // (not when its last lock went): check after every reply.
+  const named = ls.lockById(m.type === MSG.LOOKUP_REPLY ? m.lkid : m.remid);
+  const r = named?.resource;
+  ownerDispatch(ls, from, m, named);
   if (r) ls.checkUnused(r);
 }
 
-function ownerDispatch(ls: Lockspace, from: number, m: DlmMessage): void {
+function ownerDispatch(ls: Lockspace, from: number, m: DlmMessage, named: Lock | undefined): void {
   switch (m.type) {
     case MSG.REQUEST_REPLY:
-      return onRequestReply(ls, from, m);
+      return onRequestReply(ls, from, m, named);
     case MSG.CONVERT_REPLY:
-      return onConvertReply(ls, from, m);
+      return onConvertReply(ls, from, m, named);
     case MSG.UNLOCK_REPLY:
     case MSG.CANCEL_REPLY:
-      return onUnlockCancelReply(ls, from, m);
+      return onUnlockCancelReply(ls, from, m, named);
     case MSG.GRANT:
-      return onGrant(ls, from, m);
+      return onGrant(ls, from, m, named);
     case MSG.BAST:
-      return onBast(ls, from, m);
+      return onBast(ls, from, m, named);
     case MSG.LOOKUP_REPLY:
-      return onLookupReply(ls, from, m);
+      return onLookupReply(ls, from, m, named);
     default:
       ls.refuse('UNEXPECTED_TYPE');
   }
 }
 
-
-
-/** The process copy a reply/GRANT/BAST from `from` names, or undefined (counted). */
-function processCopy(ls: Lockspace, from: number, m: DlmMessage, allowLookup: boolean): Lock | undefined {
-  const lkb = ls.lockById(m.remid);
+/** The process copy a reply/GRANT/BAST from `from` names (`lkb`: the lock of id m_remid), or undefined (counted). */
+function processCopy(ls: Lockspace, from: number, m: DlmMessage, lkb: Lock | undefined, allowLookup: boolean): Lock | undefined {
   if (!lkb || lkb.endOfLife) {
     ls.stats.ignored++;
     return undefined;
@@ -67,8 +66,8 @@ function processCopy(ls: Lockspace, from: number, m: DlmMessage, allowLookup: bo
   return lkb;
 }
 
-function onRequestReply(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m, true);
+function onRequestReply(ls: Lockspace, from: number, m: DlmMessage, named: Lock | undefined): void {
+  const lkb = processCopy(ls, from, m, named, true);
   if (!lkb) return;
   if (lkb.waitType !== 'request' && lkb.waitType !== 'lookup') return ls.refuse('UNEXPECTED_REPLY');
   const r = lkb.resource!;
@@ -127,8 +126,7 @@ function onRequestReply(ls: Lockspace, from: number, m: DlmMessage): void {
   }
 }
 
-function onLookupReply(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = ls.lockById(m.lkid);
+function onLookupReply(ls: Lockspace, from: number, m: DlmMessage, lkb: Lock | undefined): void {
   if (!lkb || lkb.endOfLife || lkb.masterCopy) {
     ls.stats.ignored++;
     return;
@@ -162,8 +160,8 @@ function onLookupReply(ls: Lockspace, from: number, m: DlmMessage): void {
   if (master === ls.ourNodeid) ls.processLookupList(r);
 }
 
-function onConvertReply(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m, false);
+function onConvertReply(ls: Lockspace, from: number, m: DlmMessage, named: Lock | undefined): void {
+  const lkb = processCopy(ls, from, m, named, false);
   if (!lkb) return;
   if (lkb.waitType !== 'convert') return ls.refuse('UNEXPECTED_REPLY');
   lkb.waitType = 'none';
@@ -195,8 +193,8 @@ function onConvertReply(ls: Lockspace, from: number, m: DlmMessage): void {
   }
 }
 
-function onUnlockCancelReply(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m, false);
+function onUnlockCancelReply(ls: Lockspace, from: number, m: DlmMessage, named: Lock | undefined): void {
+  const lkb = processCopy(ls, from, m, named, false);
   if (!lkb) return;
   const want: WaitType = m.type === MSG.UNLOCK_REPLY ? 'unlock' : 'cancel';
   if (lkb.waitType === want) lkb.waitType = 'none';
@@ -224,8 +222,8 @@ function onUnlockCancelReply(ls: Lockspace, from: number, m: DlmMessage): void {
   ls.queueCast(lkb, DLM_ERRNO.ECANCEL, terminal);
 }
 
-function onGrant(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m, false);
+function onGrant(ls: Lockspace, from: number, m: DlmMessage, named: Lock | undefined): void {
+  const lkb = processCopy(ls, from, m, named, false);
   if (!lkb) return;
   if (lkb.status !== LKSTS.WAITING && lkb.status !== LKSTS.CONVERT) return ls.refuse('UNEXPECTED_GRANT');
   munge(lkb, m);
@@ -233,8 +231,8 @@ function onGrant(ls: Lockspace, from: number, m: DlmMessage): void {
   ls.queueCast(lkb, 0, false);
 }
 
-function onBast(ls: Lockspace, from: number, m: DlmMessage): void {
-  const lkb = processCopy(ls, from, m, false);
+function onBast(ls: Lockspace, from: number, m: DlmMessage, named: Lock | undefined): void {
+  const lkb = processCopy(ls, from, m, named, false);
   if (!lkb) return;
   ls.queueBast(lkb, m.bastmode as Mode);
   lkb.highbast = m.bastmode;

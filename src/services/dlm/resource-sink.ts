@@ -34,7 +34,7 @@ export function sinkCast(ls: Lockspace, lock: Lock, status: number): void {
 export function sinkGrantPending(ls: Lockspace, lock: Lock): void {
   ls.stats.grants++;
   if (lock.masterCopy) {
-    const m = lockMessage(ls.ourNodeid, MSG.GRANT, lock);
+    const m = lockMessage(ls, MSG.GRANT, lock);
     m.lkid = lock.lkid;
     m.remid = lock.remid;
     if (lock.lvb && lock.exflags & LKF.VALBLK) m.extra = lock.lvb;
@@ -50,7 +50,7 @@ export function sinkBast(ls: Lockspace, lock: Lock, mode: Mode): void {
   ls.stats.basts++;
   if (lock.masterCopy) {
     if (!lock.hasBast) return;
-    const m = lockMessage(ls.ourNodeid, MSG.BAST, lock);
+    const m = lockMessage(ls, MSG.BAST, lock);
     m.bastmode = mode;
     ls.sendMessage(lock.nodeid, m);
     return;

@@ -30,6 +30,13 @@ export class ResourceTable {
   readonly #ls: Lockspace;
   readonly #host: LockspaceHost;
   readonly #ourNodeid: number;
+  /**
+   * The resource found last by name bytes (a REQUEST's name on the master):
+   * the next lookup of the same bytes compares them with its name instead of
+   * making a key string and hashing it. Used only while it is still the
+   * table's entry for its key.
+   */
+  #last: Resource | null = null;
 
   /** `paused()`: no retirement while true (locking stopped; the gate's resume restarts it). */
   constructor(ls: Lockspace, host: LockspaceHost, paused: () => boolean) {
@@ -41,9 +48,15 @@ export class ResourceTable {
 
   /** Find a resource; revive it from the inactive cache; create it when `create`. */
   find(name: Uint8Array, create: boolean): Resource | undefined {
+    let r = this.#cached(name);
+    if (r !== undefined) {
+      this.revive(r);
+      return r;
+    }
     const key = latin1(name);
-    let r = this.byKey.get(key);
+    r = this.byKey.get(key);
     if (r) {
+      this.#last = r;
       this.revive(r);
       return r;
     }
@@ -55,7 +68,26 @@ export class ResourceTable {
 
   /** The resource of that name, if known (no revival). */
   byName(name: Uint8Array): Resource | undefined {
-    return this.byKey.get(latin1(name));
+    const hit = this.#cached(name);
+    if (hit !== undefined) return hit;
+    const r = this.byKey.get(latin1(name));
+    if (r !== undefined) this.#last = r;
+    return r;
+  }
+
+  /** The last resource found, if `name` is its name and it is still in the table. */
+  #cached(name: Uint8Array): Resource | undefined {
+    const last = this.#last;
+    if (last === null) return undefined;
+    const n = last.name;
+    if (n.length !== name.length) return undefined;
+    for (let i = 0; i < n.length; i++) if (n[i] !== name[i]) return undefined;
+    // Dropped or replaced since (forget, retire, a teardown's clear): not a hit.
+    if (this.byKey.get(last.key) !== last) {
+      this.#last = null;
+      return undefined;
+    }
+    return last;
   }
 
   /** Back in use: stop its retirement; a cached remote master may be stale (§3.5). */

@@ -60,8 +60,10 @@ export class MicrotaskScheduler implements Scheduler {
   /**
    * The received message was handled: run what is queued now (and what
    * that posts), unless this is a nested receive or a drain is already
-   * running (it runs them). Never throws. Call only where no DLM call
-   * (`lock()`, `unlock()`, ...) is on the stack.
+   * running (it runs them). A task's error goes to `onError`; only what
+   * `onError` itself throws leaves here (the tasks left then run on a
+   * microtask). Call only where no DLM call (`lock()`, `unlock()`, ...) is
+   * on the stack.
    */
   endReceive(): void {
     if (--this.#receiving > 0 || this.#draining || this.#tasks.length === 0) return;

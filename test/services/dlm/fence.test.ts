@@ -329,3 +329,17 @@ describe('hostile carriage', () => {
     );
   });
 });
+
+describe('writeFence splits a token without a floating-point remainder', () => {
+  it('low and high words equal token % 2**32 and floor(token / 2**32), for tokens across the safe range and the edges (fast-check, seed 12)', () => {
+    const check = (token: number): void => {
+      const m = emptyMessage(MSG.GRANT);
+      writeFence(m, token);
+      expect([m.parentLkid, m.parentRemid]).toEqual([token % FENCE_GENERATION_UNIT >>> 0, Math.floor(token / FENCE_GENERATION_UNIT) >>> 0]);
+      // A token in the range readFence accepts (high word below 2**21) reads back as itself.
+      if (token >= 0 && Math.floor(token / FENCE_GENERATION_UNIT) < 2 ** 21) expect(readFence(m)).toBe(token);
+    };
+    for (const t of [0, 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 7 * 2 ** 32 + 123, 2 ** 53 - 1, -1, -(2 ** 32) - 3]) check(t);
+    fc.assert(fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), check), { seed: 12, numRuns: 500 });
+  });
+});
