@@ -6,13 +6,13 @@
  * sequential EX lock+unlock cycles (PAR=n: n resources in flight) alternate
  * A B, B A, ..., in process CPU time, so load on a shared machine hits both
  * alike. Prints the CPU µs per cycle of each and the median per-round B/A.
+ * Each tree runs its own instance of the harness (dlm-remote-ab-tree.mts).
  * Make the other tree with e.g. `git archive <commit> | tar -x -C DIR` and
  * a node_modules symlink.
  *
  *   npx tsx --conditions=dmsg-mesh-source bench/dlm-remote-ab.mts TREE_A TREE_B [ROUNDS] [MS] [--tcp]
  */
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 
 const roots = process.argv.slice(2, 4).map((r) => resolve(r));
 if (roots.length !== 2) {
@@ -22,71 +22,11 @@ if (roots.length !== 2) {
 const ROUNDS = Number(process.argv[4] ?? 30);
 const MS = Number(process.argv[5] ?? 100);
 const tcp = process.argv.includes('--tcp');
-const cpu = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
-async function turnUntil(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 100_000; i++) {
-    if (check()) return;
-    await new Promise<void>((r) => setImmediate(r));
-  }
-  throw new Error('not reached');
-}
-
-/** One tree's pair, ready: the function running its cycles for `ms` wall ms, returning CPU µs per cycle. */
-async function pair(root: string) {
-  const dlmMod = await import(pathToFileURL(`${root}/src/services/dlm/index.ts`).href);
-  const mcMod = await import(pathToFileURL(`${root}/src/services/midcomms/index.ts`).href);
-  const span = await import(pathToFileURL(`${root}/src/span/index.ts`).href);
-  const mem = await import(pathToFileURL(`${root}/src/transport/memory.ts`).href);
-  const tcpMod = await import(pathToFileURL(`${root}/src/transport/tcp.ts`).href);
-  const routers = [0, 1].map((i) => new span.Router({ name: `m${i}`, iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 } }));
-  if (tcp) {
-    const s = await tcpMod.listenTcp({ host: '127.0.0.1', port: 0 }, (sock: any) => void routers[0]!.attach(sock));
-    routers[1]!.attach(await tcpMod.connectTcp({ host: '127.0.0.1', port: s.address().port }));
-  } else {
-    const [a, b] = mem.memoryPair();
-    routers[0]!.attach(a);
-    routers[1]!.attach(b);
-  }
-  const mcs = routers.map((r: any) => mcMod.midcomms(r));
-  await turnUntil(() => routers.every((r: any) => r.members('midcomms').length === 2));
-  const eps = routers.map((r: any, i: number) => new dlmMod.MidcommsEndpoint(r, mcs[i]));
-  const ids = eps.map((e: any) => e.nodeid);
-  const first = ids[0] < ids[1] ? 0 : 1;
-  const dlms = eps.map((endpoint: any) => new dlmMod.Dlm({ endpoint, hash: () => 0 }));
-  const ls = dlms.map((d: any) => d.newLockspace('bench', { lvblen: 0, members: ids }));
-  const PAR = Number(process.env.PAR ?? 1);
-  const names = Array.from({ length: PAR }, (_, i) => `r${i}`);
-  let pinned = 0;
-  for (const n of names) ls[first].lock(dlmMod.LKM.NL, dlmMod.newLksb(0), 0, n, () => pinned++);
-  await turnUntil(() => pinned === PAR);
-  const other = ls[1 - first];
-  const cycle1 = (name: string): Promise<void> => new Promise((resolve, reject) => {
-    const lksb = dlmMod.newLksb(0);
-    let stage = 0;
-    const rv = other.lock(dlmMod.LKM.EX, lksb, 0, name, () => {
-      if (stage === 0) {
-        stage = 1;
-        if (lksb.status !== 0) return reject(new Error(`lock ${name}: status ${lksb.status}`));
-        const u = other.unlock(lksb.lkid, 0, lksb);
-        if (u !== 0) reject(new Error(`unlock ${name}: returned ${u}`));
-      } else resolve();
-    });
-    if (rv !== 0) reject(new Error(`lock ${name}: returned ${rv}`));
-  });
-  const cycle = PAR === 1 ? () => cycle1('r0') : () => Promise.all(names.map(cycle1));
-  return async (ms: number): Promise<number> => {
-    const t0 = cpu();
-    const end = performance.now() + ms;
-    let n = 0;
-    while (performance.now() < end) {
-      await cycle();
-      n += PAR;
-    }
-    return ((cpu() - t0) * 1e6) / n;
-  };
+// Each tree's harness is its own module instance (the query string): see dlm-remote-ab-tree.mts.
+const treeModule = new URL('./dlm-remote-ab-tree.mts', import.meta.url).href;
+async function pair(root: string): Promise<(ms: number) => Promise<number>> {
+  const mod = (await import(`${treeModule}?tree=${encodeURIComponent(root)}`)) as { pair(root: string, tcp: boolean): Promise<(ms: number) => Promise<number>> };
+  return mod.pair(root, tcp);
 }
 const A = await pair(roots[0]!);
 const B = await pair(roots[1]!);
