@@ -16,7 +16,7 @@
  */
 import { BehaviorSubject, NEVER, type Observable } from 'rxjs';
 import type { Router } from '../../span/index.ts';
-import { nodeidOf } from '../midcomms/index.ts';
+import { DLM_CMD, nodeidOf } from '../midcomms/index.ts';
 import type { Midcomms } from '../midcomms/index.ts';
 import type { DlmLockspace } from './api.ts';
 import type { Dlm } from './dlm.ts';
@@ -131,12 +131,15 @@ export class MidcommsEndpoint implements DlmEndpoint {
       return; // midcomms closed, or its session table is full
     }
     const from = nodeidOf(node);
-    // The message is a view into the frame: the DLM copies what it keeps.
-    // read(): messages$ without rxjs per message.
+    // read(): messages$ without rxjs per message. borrow: a lock message is
+    // decoded at once and the DLM copies what it keeps (names, LVBs), so it
+    // is a view of the received batch, valid during the call (no copy in
+    // midcomms); recovery messages are copied here, as they may be kept.
     const sub = session.read(
-      (bytes) => this.#receiver?.(from, bytes),
+      (bytes) => this.#receiver?.(from, bytes[14] === DLM_CMD.RCOM ? bytes.slice() : bytes),
       () => this.#subs.delete(node),
       this.#onReceiverError,
+      { borrow: true },
     );
     this.#subs.set(node, sub);
   }

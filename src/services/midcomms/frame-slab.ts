@@ -29,6 +29,28 @@ export class FrameSlab {
     this.#off += bytes;
     return view;
   }
+
+  /**
+   * Copies `src` into the slab without making a view of the copy (the caller
+   * makes views of the parts it hands out): the copy starts at `placedAt` of
+   * `placedIn` until the next call.
+   */
+  place(src: Uint8Array): void {
+    const bytes = src.length;
+    if (this.#off + bytes > this.#buf.length) {
+      this.#buf = new Uint8Array(Math.max(this.#size, bytes));
+      this.#off = 0;
+    }
+    this.#buf.set(src, this.#off);
+    this.placedIn = this.#buf.buffer;
+    this.placedAt = this.#off;
+    this.#off += bytes;
+  }
+
+  /** Where the last `place()` put its copy: the buffer ... */
+  placedIn: ArrayBufferLike = new ArrayBuffer(0);
+  /** ... and the offset in it. */
+  placedAt = 0;
 }
 
 /**

@@ -20,6 +20,7 @@ export type { MidcommsOptions, ResolvedMidcommsOptions } from './options.ts';
 export type { Channel, ChannelSink, ChannelOpener } from './channel.ts';
 export { Session } from './session.ts';
 export type { SendOptions, SessionContext } from './session.ts';
+export type { ReadOptions } from './receiver.ts';
 export type { SessionStatsSnapshot } from './session-stats.ts';
 export { Midcomms, midcomms, nodeidOf, MIDCOMMS_SESSION_CMD, MIDCOMMS_FRAME_CMD } from './midcomms.ts';
 export type { MidcommsServiceOptions } from './midcomms.ts';

@@ -44,6 +44,21 @@ const SLAB_BATCH = 4096;
 interface Reader {
   next(bytes: Uint8Array): void;
   complete(): void;
+  /** Consumes each message during the call (see `ReadOptions.borrow`). */
+  readonly borrows?: boolean;
+}
+
+/** How a plain reader (`Session.read()`) takes its messages. */
+export interface ReadOptions {
+  /**
+   * The reader consumes each message before `next` returns and copies
+   * whatever it keeps (the DLM's endpoint decodes at once). Messages handed
+   * over as they arrive are then views into the received batch itself, valid
+   * only during the call: no copy per batch. Messages that waited (a paused
+   * or busy reader, another reader that does not borrow) are still private
+   * copies. @default false
+   */
+  readonly borrow?: boolean;
 }
 
 /** A plain reader's throw, reported as rxjs reports a subscriber's (thrown later, on a timer): never into the wire path. */
@@ -74,6 +89,8 @@ export class Receiver<C> {
   /** Deliveries since our last threshold or timer ACK (`ulp_delivered`). */
   #ulpDelivered = 0;
   #readers = 0;
+  /** Readers that borrow (`ReadOptions.borrow`): when all do, the fast path hands over views without a copy. */
+  #borrowers = 0;
   #paused = false;
   #draining = false;
   /**
@@ -95,9 +112,10 @@ export class Receiver<C> {
    * buffer costs an off-heap allocation, the main cost of a batch of one.
    */
   readonly #rxSlab = new FrameSlab(RX_SLAB);
-  /** The received batch `#rxCopy` was copied from. */
+  /** The received batch the current copy (`#rxCopyIn` at `#rxCopyAt`) was made from; null: none. */
   #rxSource: Uint8Array | null = null;
-  #rxCopy: Uint8Array | null = null;
+  #rxCopyIn: ArrayBufferLike | null = null;
+  #rxCopyAt = 0;
 
   readonly messages$: Observable<Uint8Array>;
 
@@ -115,7 +133,7 @@ export class Receiver<C> {
    * `onError`, or without one is thrown later on a timer as rxjs does;
    * never into the receive path.
    */
-  read(next: (bytes: Uint8Array) => void, complete: () => void, onError: (err: unknown) => void = reportReaderError): { unsubscribe(): void } {
+  read(next: (bytes: Uint8Array) => void, complete: () => void, onError: (err: unknown) => void = reportReaderError, options?: ReadOptions): { unsubscribe(): void } {
     const reader: Reader = {
       next(bytes) {
         try {
@@ -125,6 +143,7 @@ export class Receiver<C> {
         }
       },
       complete,
+      borrows: options?.borrow === true,
     };
     const remove = this.#addReader(reader);
     return { unsubscribe: remove ?? (() => {}) };
@@ -138,12 +157,14 @@ export class Receiver<C> {
     }
     this.#subscribers = [...this.#subscribers, reader];
     this.#readers++;
+    if (reader.borrows === true) this.#borrowers++;
     this.#drain();
     return () => {
       const i = this.#subscribers.indexOf(reader);
       if (i < 0) return;
       this.#subscribers = this.#subscribers.filter((s) => s !== reader);
       this.#readers--;
+      if (reader.borrows === true) this.#borrowers--;
     };
   }
 
@@ -195,8 +216,9 @@ export class Receiver<C> {
       }
       this.#seqNext = seqAdd(this.#seqNext, 1);
       if (this.#inbound.length === 0 && this.#readers > 0 && !this.#paused && !this.#draining) {
-        // Fast path: nothing waits before it and someone reads: hand it over now.
-        this.#deliverNow(this.#retain(buf, start, end));
+        // Fast path: nothing waits before it and someone reads: hand it over now
+        // (readers that all borrow get a view of the batch itself, see ReadOptions).
+        this.#deliverNow(this.#borrowers === this.#readers ? new Uint8Array(buf.buffer, buf.byteOffset + start, end - start) : this.#retain(buf, start, end));
       } else {
         // Buffered messages are exact copies, so what the buffer counts is what it holds.
         this.#inbound.push({ kind: 'msg', bytes: buf.slice(start, end), sequenced: true });
@@ -225,7 +247,7 @@ export class Receiver<C> {
   /** The batch being parsed is done: never match a later one against it. */
   endBatch(): void {
     this.#rxSource = null;
-    this.#rxCopy = null;
+    this.#rxCopyIn = null;
   }
 
   channelEnded(channel: C): void {
@@ -259,22 +281,28 @@ export class Receiver<C> {
     const subs = this.#subscribers;
     this.#subscribers = [];
     this.#readers = 0;
+    this.#borrowers = 0;
     for (const sub of subs) sub.complete();
   }
 
-  /** An owned copy of `buf[start, end)`: a view into one copy of the whole batch. */
+  /**
+   * An owned copy of `buf[start, end)`: a view into one copy of the whole
+   * batch (copied on its first message; no view of the copy itself).
+   */
   #retain(buf: Uint8Array, start: number, end: number): Uint8Array {
-    if (this.#rxSource !== buf || this.#rxCopy === null) {
+    if (this.#rxSource !== buf || this.#rxCopyIn === null) {
       this.#rxSource = buf;
       if (buf.length <= SLAB_BATCH) {
-        const copy = this.#rxSlab.alloc(buf.length);
-        copy.set(buf);
-        this.#rxCopy = copy;
-      } else this.#rxCopy = buf.slice();
+        this.#rxSlab.place(buf);
+        this.#rxCopyIn = this.#rxSlab.placedIn;
+        this.#rxCopyAt = this.#rxSlab.placedAt;
+      } else {
+        this.#rxCopyIn = buf.slice().buffer;
+        this.#rxCopyAt = 0;
+      }
     }
-    const copy = this.#rxCopy;
     // A view by constructor: subarray() looks up the species constructor (about twice the cost).
-    return new Uint8Array(copy.buffer, copy.byteOffset + start, end - start);
+    return new Uint8Array(this.#rxCopyIn, this.#rxCopyAt + start, end - start);
   }
 
   #emit(bytes: Uint8Array): void {
@@ -346,6 +374,8 @@ export class Receiver<C> {
 
   /** After deliveries: the timer ACK is due `ackDelayMs` after the first one not yet acknowledged. */
   #armAckTimer(): void {
+    // The steady state: the period started and the timer runs (no getter of the host's per delivery).
+    if (this.#ackTimer !== null && this.#ackPeriodStart >= 0) return;
     if (this.#o.ackDelayMs === 0 || this.#ulpDelivered === 0 || this.#host.closed) return;
     if (this.#ackPeriodStart < 0) this.#ackPeriodStart = this.#o.clock.now();
     if (this.#ackTimer === null) this.#ackTimer = this.#o.clock.setTimeout(this.#onAckTimer, this.#o.ackDelayMs);

@@ -189,7 +189,10 @@ export class Sender {
   ack(n: number): SendEntry[] | null {
     if (!this.#queue.isPlausibleAck(n)) return null;
     const done = this.#queue.ack(n);
-    for (const e of done) for (const w of e.waiters ?? []) w.resolve();
+    for (let i = 0; i < done.length; i++) {
+      const waiters = done[i]!.waiters;
+      if (waiters !== null) for (const w of waiters) w.resolve();
+    }
     if (done.length > 0) this.admit();
     return done;
   }

@@ -29,6 +29,7 @@ import type { DropReason, ParsedFrame } from './frame-reader.ts';
 import { describeSessionId } from './hello.ts';
 import type { ResolvedMidcommsOptions } from './options.ts';
 import { Receiver } from './receiver.ts';
+import type { ReadOptions } from './receiver.ts';
 import { Sender } from './sender.ts';
 import type { SessionContext } from './session-context.ts';
 import { onHello } from './session-hello.ts';
@@ -92,9 +93,12 @@ export class Session {
    * (the DLM's endpoint): the same messages, order and ownership, without
    * rxjs per message. What `next` throws goes to `onError`, or without one
    * is thrown later on a timer as rxjs does; never into the receive path.
+   * `options.borrow`: the reader consumes each message during the call and
+   * copies what it keeps, so messages need not be copied for it (see
+   * `ReadOptions`).
    */
-  read(next: (bytes: Uint8Array) => void, complete: () => void, onError?: (err: unknown) => void): { unsubscribe(): void } {
-    return this.#rx.read(next, complete, onError);
+  read(next: (bytes: Uint8Array) => void, complete: () => void, onError?: (err: unknown) => void, options?: ReadOptions): { unsubscribe(): void } {
+    return this.#rx.read(next, complete, onError, options);
   }
 
   constructor(peer: string, opener: ChannelOpener | null, options: ResolvedMidcommsOptions, ctx: SessionContext) {

@@ -23,6 +23,7 @@ import { contiguous } from './frame-slab.ts';
  * call (about 130 ns more per message on this path); the flush never throws.
  */
 const TICK: Promise<void> = Promise.resolve();
+const EMPTY = new Uint8Array(0);
 
 export interface TransactionChannelOptions {
   /** cmd word of a frame batch message. */
@@ -55,6 +56,10 @@ export class TransactionChannel implements Channel {
   readonly #abort = new AbortController();
   /** The end-of-tick flush, bound once (no closure per scheduled flush). */
   readonly #flushTask = (): void => this.#flush();
+  /** The options of every send, reused (the transaction reads them during the call and keeps nothing). */
+  readonly #sendOptions: { aux: Uint8Array } = { aux: EMPTY };
+  /** The first frame's: written to the socket during send (`flush`), see `write`. */
+  readonly #flushOptions: { aux: Uint8Array; flush: true } = { aux: EMPTY, flush: true };
 
   constructor(tx: Transaction, options: TransactionChannelOptions) {
     this.#tx = tx;
@@ -93,10 +98,13 @@ export class TransactionChannel implements Channel {
       // has it queued at once. Frames written after it in the same tick are
       // batched as below, behind it, and sent by the end-of-tick flush (queued
       // first, so the link still writes the tick's messages in one write).
+      // It is sent with `flush`: the link writes it to the socket during the
+      // send, so the peer starts on a request or reply while this side is
+      // still unwinding its receive (the rest of the tick goes at its end).
       this.#scheduled = true;
       void TICK.then(this.#flushTask);
       if (this.#tx.canSend) {
-        if (!this.#sendBatch(bytes)) return true;
+        if (!this.#sendChecked(bytes, this.#flushOptions)) return true;
         const writable = this.#tx.writable;
         if (!writable) this.#watchWritable();
         return writable;
@@ -148,7 +156,8 @@ export class TransactionChannel implements Channel {
 
   #flush(): void {
     this.#scheduled = false;
-    if (this.#pending.length === 0 || this.#ended) {
+    if (this.#pending.length === 0) return;
+    if (this.#ended) {
       this.#pending = [];
       this.#pendingBytes = 0;
       this.#pendingContiguous = true;
@@ -180,13 +189,24 @@ export class TransactionChannel implements Channel {
 
   /** Sends one batch message; false (and the channel ended) when the transaction refused it. */
   #sendBatch(aux: Uint8Array): boolean {
+    if (!this.#tx.canSend) {
+      this.#end('send failed: the transaction cannot send');
+      return false;
+    }
+    return this.#sendChecked(aux);
+  }
+
+  /** `#sendBatch` once `canSend` was checked. */
+  #sendChecked(aux: Uint8Array, options: { aux: Uint8Array } = this.#sendOptions): boolean {
+    options.aux = aux;
     try {
-      if (!this.#tx.canSend) throw new Error('the transaction cannot send');
-      this.#tx.send(this.#o.frameCmd, { aux });
+      this.#tx.send(this.#o.frameCmd, options);
       return true;
     } catch (e) {
       this.#end(`send failed: ${(e as Error).message}`);
       return false;
+    } finally {
+      options.aux = EMPTY;
     }
   }
 

@@ -103,6 +103,13 @@ export class FakeNet {
   /** In-flight bytes per direction past which write() returns false. */
   highWaterMark = Number.POSITIVE_INFINITY;
   opened = 0;
+  /**
+   * Hand every batch to the receiving session in one buffer used again for
+   * each delivery and overwritten (0xee) as soon as `data()` returns: what
+   * a session keeps of a batch must be its own copy.
+   */
+  reuseReceiveBuffer = false;
+  readonly #shared = new Uint8Array(64 * 1024);
   /** Sessions made from now on write only the HELLO on a channel they open until the peer answers it (the router binding's mode, `ChannelOpener.awaitsReply`). */
   awaitsReply = false;
 
@@ -166,7 +173,12 @@ export class FakeNet {
     dir.bytes -= batch.length;
     if (forward && dir.sink === null && !link.dead) dir.sink = link.to.session(link.from.name).accept(link.acceptorEnd);
     if (forward && dir.sink !== null && link.rev.writerSink === null) link.rev.writerSink = dir.sink;
-    dir.sink?.data(batch);
+    if (this.reuseReceiveBuffer && batch.length <= this.#shared.length) {
+      // Like a socket reader that reads into one buffer again: the bytes are valid during data() only.
+      this.#shared.set(batch);
+      dir.sink?.data(this.#shared.subarray(0, batch.length));
+      this.#shared.fill(0xee);
+    } else dir.sink?.data(batch);
     if (dir.blocked && dir.bytes <= this.highWaterMark) {
       dir.blocked = false;
       dir.writerSink?.writable();

@@ -9,8 +9,9 @@ import type { Transaction } from '../../../src/span/index.ts';
 import { TransactionChannel } from '../../../src/services/midcomms/transaction-channel.ts';
 
 /** The members of a Transaction the channel uses; `sent` records each message's aux. */
-function fakeTx(): { tx: Transaction; sent: Uint8Array[]; closed: () => boolean } {
+function fakeTx(): { tx: Transaction; sent: Uint8Array[]; flushed: boolean[]; closed: () => boolean } {
   const sent: Uint8Array[] = [];
+  const flushed: boolean[] = [];
   let closed = false;
   const tx = {
     get canSend() {
@@ -19,8 +20,9 @@ function fakeTx(): { tx: Transaction; sent: Uint8Array[]; closed: () => boolean 
     get writable() {
       return !closed;
     },
-    send(_cmd: number, opts: { aux: Uint8Array }) {
+    send(_cmd: number, opts: { aux: Uint8Array; flush?: boolean }) {
       sent.push(opts.aux.slice());
+      flushed.push(opts.flush === true);
       return true;
     },
     whenWritable: () => new Promise<void>(() => {}),
@@ -28,7 +30,7 @@ function fakeTx(): { tx: Transaction; sent: Uint8Array[]; closed: () => boolean 
       closed = true;
     },
   };
-  return { tx: tx as unknown as Transaction, sent, closed: () => closed };
+  return { tx: tx as unknown as Transaction, sent, flushed, closed: () => closed };
 }
 
 /** `n` frames of `size` bytes cut back to back from one buffer (as the sender's slab does), byte k of frame i = i. */
@@ -57,6 +59,18 @@ describe('TransactionChannel batching', () => {
     const [g] = frames(1, 104);
     ch.write(g!);
     expect(sent.length).toBe(2);
+  });
+
+  it('the first frame of a tick is sent with flush (written during send), the end-of-tick batch without', async () => {
+    const { tx, sent, flushed } = fakeTx();
+    const ch = new TransactionChannel(tx, { frameCmd: 1, maxBatchBytes: 65536 });
+    for (const f of frames(3, 104)) ch.write(f);
+    expect(flushed).toEqual([true]);
+    await tick();
+    expect(flushed).toEqual([true, false]);
+    expect(sent.map((s) => s.length)).toEqual([104, 2 * 104]);
+    ch.write(frames(1, 104)[0]!); // the next tick's first
+    expect(flushed).toEqual([true, false, true]);
   });
 
   it('the frames after the first in a tick go as one batch at the end of the tick, in order', async () => {
