@@ -37,6 +37,8 @@ export class MicrotaskScheduler implements Scheduler {
   #draining = false;
   /** Received messages being handled (nested: a transport that delivers synchronously). */
   #receiving = 0;
+  /** `lock()`/`unlock()` calls in progress (`beginCall()`/`endCall()`): no drain at a receive's end inside one (§2.6). */
+  #calls = 0;
   readonly #onError: (err: unknown) => void;
 
   constructor(onError: (err: unknown) => void) {
@@ -67,7 +69,25 @@ export class MicrotaskScheduler implements Scheduler {
    */
   endReceive(): void {
     if (--this.#receiving > 0 || this.#draining || this.#tasks.length === 0) return;
+    if (this.#calls > 0) {
+      // Received inside lock()/unlock() (a transport that delivered synchronously): never run callbacks there.
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        void TICK.then(this.#onTick);
+      }
+      return;
+    }
     this.#run();
+  }
+
+  /** A `lock()`/`unlock()` call starts (the lockspace calls this): callbacks never run until it ends. */
+  beginCall(): void {
+    this.#calls++;
+  }
+
+  /** The call ended. */
+  endCall(): void {
+    this.#calls--;
   }
 
   readonly #onTick = (): void => {

@@ -130,6 +130,31 @@ describe('callbacks of a received message run as its delivery ends (asyncReceive
     expect(log).toEqual(['ast', 'ast']);
   });
 
+  it('an endpoint that breaks its asyncReceive promise (delivers inside send()): callbacks still never run inside lock()/unlock()', async () => {
+    const n = net({ asyncReceive: true, sync: true });
+    const { ls } = n;
+    let inCall = false;
+    const seen: string[] = [];
+    const l = newLksb(0);
+    const ast = (): void => {
+      seen.push(`ast ${l.status}${inCall ? ' INSIDE A CALL' : ''}`);
+    };
+    inCall = true;
+    // The REQUEST goes to node 1 and its reply comes back to node 2 inside this call.
+    expect(ls[1].lock(LKM.EX, l, 0, 'b', ast)).toBe(0);
+    inCall = false;
+    expect(seen).toEqual([]);
+    await turn();
+    expect(seen).toEqual(['ast 0']);
+    inCall = true;
+    expect(ls[1].unlock(l.lkid, 0, l)).toBe(0);
+    inCall = false;
+    expect(seen).toEqual(['ast 0']);
+    await turn();
+    expect(seen).toEqual(['ast 0', `ast ${DLM_ERRNO.EUNLOCK}`]);
+    expect(n.maxDepth.get(2)).toBe(1); // the replies did arrive inside the calls
+  });
+
   it('an AST that throws inside a drained delivery is counted and reported; the delivery returns, later messages and callbacks go on', async () => {
     const reported: unknown[] = [];
     const n = net({ asyncReceive: true, onCallbackError: (err) => void reported.push(err) });
