@@ -9,7 +9,7 @@
  */
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, type Mode } from './constants.ts';
 import { latin1 as latin1_ } from './byte-key.ts';
-import type { Lock, AstFn, BastFn, Lksb } from './lock.ts';
+import { takeCallbacks, type Lock, type AstFn, type BastFn, type Lksb } from './lock.ts';
 import type { LockTable } from './lock-table.ts';
 import type { Lockspace } from './lockspace.ts';
 import { adoptOrphan, validOwner } from './orphans.ts';
@@ -149,11 +149,7 @@ export function unlockCall(ls: Lockspace, st: LockCallState, lkid: number, flags
 function takeRequest(lkb: Lock, mode: Mode, flags: number, lksb: Lksb, ast: AstFn, astarg: unknown, bast: BastFn | null | undefined): void {
   lkb.exflags = flags;
   lkb.rqmode = mode;
-  lkb.ast = ast;
-  lkb.bast = bast ?? null;
-  lkb.hasBast = typeof bast === 'function';
-  lkb.astarg = astarg;
-  lkb.lksb = lksb;
+  takeCallbacks(lkb, lksb, ast, astarg, bast);
   lkb.lvb = lksb.lvb;
 }
 

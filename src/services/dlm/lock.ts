@@ -104,3 +104,12 @@ export class Lock implements RuleLock {
     this.masterCopy = masterCopy;
   }
 }
+
+/** A caller's status block and callbacks, taken by a lock (a request, a conversion, an adopted orphan). */
+export function takeCallbacks(lkb: Lock, lksb: Lksb, ast: AstFn, astarg: unknown, bast: BastFn | null | undefined): void {
+  lkb.ast = ast;
+  lkb.bast = bast ?? null;
+  lkb.hasBast = typeof bast === 'function';
+  lkb.astarg = astarg;
+  lkb.lksb = lksb;
+}

@@ -53,7 +53,7 @@ import type { Resource, ResourceSink } from './resource.ts';
 import { ResourceTable } from './resource-table.ts';
 import * as resourceSink from './resource-sink.ts';
 import type { RetirementQueue } from './retirement-queue.ts';
-import { MicrotaskScheduler } from './scheduler.ts';
+import { MicrotaskScheduler, NO_CALL_GUARD, type CallGuard } from './scheduler.ts';
 
 // Local copies: a transpiler may turn imported bindings into getters on hot paths.
 const DLM_ERRNO = DLM_ERRNO_;
@@ -95,9 +95,9 @@ export class Lockspace implements ResourceSink {
    * The node's scheduler when it drains callbacks at the end of a received
    * message (scheduler.ts): told when lock()/unlock() run, so that a message
    * received inside one of them (an endpoint that breaks its asyncReceive
-   * promise) never runs a callback there (§2.6). Null for other schedulers.
+   * promise) never runs a callback there (§2.6). A no-op for other schedulers.
    */
-  readonly #inCall: MicrotaskScheduler | null;
+  readonly #inCall: CallGuard;
   /** The record outMessage() hands out. */
   readonly #out: DlmMessage = emptyMessage(MSG.REQUEST);
   /** ASTs/BASTs held while recovering (§2.7, callback-hold.ts). */
@@ -130,7 +130,7 @@ export class Lockspace implements ResourceSink {
     this.ourNodeid = host.nodeid;
     this.#header = Object.freeze({ version: DLM_VERSION, lockspace: globalId, nodeid: host.nodeid });
     this.#scratch = host.copiesOnSend ? new MessageScratch() : null;
-    this.#inCall = host.scheduler instanceof MicrotaskScheduler ? host.scheduler : null;
+    this.#inCall = host.scheduler instanceof MicrotaskScheduler ? host.scheduler : NO_CALL_GUARD;
     this.#members = members;
     // No REMOVE while locking is stopped: retirement resumes with locking (the gate's resume).
     this.#resources = new ResourceTable(this, host, () => this.#locking.stopped);
@@ -220,7 +220,6 @@ export class Lockspace implements ResourceSink {
    */
   lock(mode: number, lksb: Lksb, flags: number, name: Uint8Array | string | null, ast: AstFn, astarg?: unknown, bast?: BastFn | null, owner = 0): number {
     const guard = this.#inCall;
-    if (guard === null) return lockCall(this, this.#calls, mode, lksb, flags, name, ast, astarg, bast, owner);
     guard.beginCall();
     try {
       return lockCall(this, this.#calls, mode, lksb, flags, name, ast, astarg, bast, owner);
@@ -236,7 +235,6 @@ export class Lockspace implements ResourceSink {
    */
   unlock(lkid: number, flags: number, _lksb?: Lksb | null, astarg?: unknown): number {
     const guard = this.#inCall;
-    if (guard === null) return unlockCall(this, this.#calls, lkid, flags, astarg);
     guard.beginCall();
     try {
       return unlockCall(this, this.#calls, lkid, flags, astarg);

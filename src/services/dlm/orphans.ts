@@ -23,7 +23,7 @@
  * copies); a master elsewhere sees an ordinary granted lock.
  */
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_ } from './constants.ts';
-import type { AstFn, BastFn, Lksb, Lock } from './lock.ts';
+import { takeCallbacks, type AstFn, type BastFn, type Lksb, type Lock } from './lock.ts';
 import type { Lockspace } from './lockspace.ts';
 import { emptyMessage, MSG, type DlmMessage } from './message.ts';
 import type { Resource } from './resource.ts';
@@ -92,11 +92,7 @@ export function adoptOrphan(ls: Lockspace, r: Resource | undefined, mode: number
     }
     lkb.orphan = false;
     lkb.ownpid = owner;
-    lkb.ast = ast;
-    lkb.bast = bast ?? null;
-    lkb.hasBast = typeof bast === 'function';
-    lkb.astarg = astarg;
-    lkb.lksb = lksb;
+    takeCallbacks(lkb, lksb, ast, astarg, bast);
     if (lksb.lvb) {
       if (lkb.lvb && lkb.lvb !== lksb.lvb) lksb.lvb.set(lkb.lvb.subarray(0, lksb.lvb.length));
       lkb.lvb = lksb.lvb;

@@ -18,6 +18,15 @@ export interface Scheduler {
  */
 const TICK: Promise<void> = Promise.resolve();
 
+/** What `lock()`/`unlock()` tell a scheduler (see `MicrotaskScheduler.beginCall`). */
+export interface CallGuard {
+  beginCall(): void;
+  endCall(): void;
+}
+
+/** For schedulers that never run a callback at a receive's end (nothing to guard). */
+export const NO_CALL_GUARD: CallGuard = Object.freeze({ beginCall() {}, endCall() {} });
+
 /**
  * FIFO on the microtask queue, batched: one microtask drains what is queued.
  *
@@ -29,7 +38,7 @@ const TICK: Promise<void> = Promise.resolve();
  * may run there; the unlock it issues goes out before the receive stack
  * unwinds, and no microtask is spent on it.
  */
-export class MicrotaskScheduler implements Scheduler {
+export class MicrotaskScheduler implements Scheduler, CallGuard {
   readonly #tasks = new Fifo<() => void>();
   /** A microtask drain is queued. */
   #scheduled = false;
