@@ -104,6 +104,16 @@ export interface GrantVerdict {
  */
 export function canBeGranted<L extends RuleLock>(q: RuleQueues<L>, lock: L, now: boolean, recovering: boolean): GrantVerdict {
   if (grantable(q, lock, now, recovering)) return { grant: true, mode: lock.rqmode, altmode: false, deadlock: false, demote: false };
+  return canBeGrantedOtherwise(q, lock, now);
+}
+
+/**
+ * `canBeGranted`'s verdict for a lock the predicate refused as asked
+ * (`grantable(q, lock, now, recovering)` is false): the deadlock check,
+ * then the ALT modes. A caller that tests `grantable` first makes no
+ * verdict object for the usual grant.
+ */
+export function canBeGrantedOtherwise<L extends RuleLock>(q: RuleQueues<L>, lock: L, now: boolean): GrantVerdict {
   const conv = lock.grmode !== LKM.IV;
   if (conv && !(lock.exflags & LKF.NOQUEUE) && conversionDeadlock(q, lock)) {
     const demote = (lock.exflags & LKF.CONVDEADLK) !== 0;

@@ -7,7 +7,7 @@
  * lockspace's own state (`LockCallState`); nothing here allocates per call
  * beyond the lock itself (closures only for deferred calls).
  */
-import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, type Mode } from './constants.ts';
+import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKSTS as LKSTS_, type Mode } from './constants.ts';
 import { latin1 as latin1_ } from './byte-key.ts';
 import { takeCallbacks, type Lock, type AstFn, type BastFn, type Lksb } from './lock.ts';
 import type { LockTable } from './lock-table.ts';
@@ -21,6 +21,7 @@ import * as validate from './validate.ts';
 const DLM_ERRNO = DLM_ERRNO_;
 const { lockStateOf, validateConvert, validateLockArgs, validateUnlock, validateUnlockFlags } = validate;
 const LKF = LKF_;
+const LKSTS = LKSTS_;
 const latin1 = latin1_;
 
 const enc = new TextEncoder();
@@ -105,6 +106,19 @@ export function lockCall(ls: Lockspace, st: LockCallState, mode: number, lksb: L
  */
 export function unlockCall(ls: Lockspace, st: LockCallState, lkid: number, flags: number, astarg: unknown): number {
   if (ls.released) return DLM_ERRNO.EINVAL;
+  if (flags === 0) {
+    // A plain unlock of a granted lock with nothing in flight (the usual one): the checks below
+    // would say 'proceed' (validateUnlock with no flags: not a master copy, not busy, no overlap,
+    // not parked), without building the lock's state record.
+    const lkb = st.table.byId.get(lkid);
+    if (lkb !== undefined && idleGranted(lkb)) {
+      lkb.sbflags = 0;
+      lkb.astarg = astarg;
+      if (deferring(st.locking)) st.locking.deferred.push(() => ls.unlockLock(lkb));
+      else ls.unlockLock(lkb);
+      return 0;
+    }
+  }
   const frv = validateUnlockFlags(flags);
   if (frv !== 0) return frv;
   const lkb = st.table.byId.get(lkid);
@@ -143,6 +157,25 @@ export function unlockCall(ls: Lockspace, st: LockCallState, lkid: number, flags
   else if (cancel) ls.cancelLock(lkb);
   else ls.unlockLock(lkb);
   return 0;
+}
+
+/**
+ * Granted, owned here, with no operation in flight, no overlap recorded and
+ * nothing parked on its resource: a plain unlock of it proceeds
+ * (`validateUnlock` returns 'proceed' for such a lock and flags 0).
+ */
+export function idleGranted(lkb: Lock): boolean {
+  return (
+    !lkb.endOfLife &&
+    !lkb.masterCopy &&
+    lkb.status === LKSTS.GRANTED &&
+    lkb.waitType === 'none' &&
+    lkb.secondary === 'none' &&
+    !lkb.overlapUnlock &&
+    !lkb.overlapCancel &&
+    lkb.resource !== null &&
+    lkb.resource.lookupList.length === 0
+  );
 }
 
 /** What a request or a conversion asks of its lock: mode, flags, status block and callbacks (lvb: the caller's buffer). */

@@ -359,6 +359,12 @@ const RESULTS: Readonly<Record<number, readonly number[]>> = {
 /** RESULTS as a dense array by type (0..PURGE), [0] for the others: no dictionary lookup per message. */
 const RESULTS_BY_TYPE: readonly (readonly number[])[] = Array.from({ length: MSG.PURGE + 1 }, (_, t) => RESULTS[t] ?? [0]);
 
+/** `list.indexOf(v) >= 0` as a loop the compiler inlines (a list of at most 7). */
+function listed(list: readonly number[], v: number): boolean {
+  for (let i = 0; i < list.length; i++) if (list[i] === v) return true;
+  return false;
+}
+
 function mode(field: string, v: number, allowIV: boolean): void {
   if (v < (allowIV ? -1 : 0) || v > 5) bad(field, allowIV ? 'a mode -1..5' : 'a mode 0..5', v);
 }
@@ -439,7 +445,7 @@ function validateFields(msg: DlmMessage, type: number, lvblen: number): void {
   mode('m_rqmode', msg.rqmode, true);
   mode('m_bastmode', msg.bastmode, true);
   const allowed = RESULTS_BY_TYPE[type]!;
-  if (allowed.indexOf(msg.result) < 0) bad('m_result', `one of ${allowed.join(', ')} for ${MSG_NAMES[type]}`, msg.result);
+  if (!listed(allowed, msg.result)) bad('m_result', `one of ${allowed.join(', ')} for ${MSG_NAMES[type]}`, msg.result);
   const n = msg.extra.length;
   switch (type) {
     case MSG.REQUEST:

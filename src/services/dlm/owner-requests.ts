@@ -144,6 +144,8 @@ export function masteredHere(ls: Lockspace, r: Resource): void {
 
 /** @internal (owner-side.ts) */
 export function processLookupList(ls: Lockspace, r: Resource): void {
+  // Nothing parked (a confirmed first lock's usual case): no splice (it allocates an array).
+  if (r.lookupList.length === 0) return;
   const parked = r.lookupList.splice(0, r.lookupList.length);
   for (const lkb of parked) requestLock(ls, r, lkb);
 }

@@ -7,7 +7,7 @@
  */
 import { DLM_ERRNO as DLM_ERRNO_, LKF as LKF_, LKM as LKM_, LKSTS as LKSTS_, SBF as SBF_, type LockStatus, type Mode, type ModeOrIV } from './constants.ts';
 import { fenceOnGrant, type FenceContext } from './fence-rules.ts';
-import { canBeGranted, grantable, ruleARequiresBast, ruleBBastMode } from './grant-rules.ts';
+import { canBeGrantedOtherwise, grantable, ruleARequiresBast, ruleBBastMode } from './grant-rules.ts';
 import type { Lock } from './lock.ts';
 import { lvbOperation } from './modes.ts';
 import { ResourceLocks } from './resource-locks.ts';
@@ -18,6 +18,9 @@ const LKF = LKF_;
 const LKM = LKM_;
 const LKSTS = LKSTS_;
 const SBF = SBF_;
+
+/** `#canBeGranted`'s verdict for a lock grantable as asked (shared: nobody writes it). */
+const GRANTED: { readonly grant: boolean; readonly deadlock: boolean } = Object.freeze({ grant: true, deadlock: false });
 
 export interface ResourceSink extends FenceContext {
   /** A completion decided inside an operation (master copies ignore it: their reply carries it). */
@@ -90,9 +93,13 @@ export class Resource {
     const q = this.queueOf(lock.status);
     if (q) {
       const i = q.indexOf(lock);
-      // The last one (often the only one) by pop(): splice() allocates an array of what it removed.
-      if (i >= 0 && i === q.length - 1) q.pop();
-      else if (i >= 0) q.splice(i, 1);
+      if (i >= 0) {
+        // Close the gap by hand and pop(): splice() allocates an array of what it removed
+        // (a master's grant queue has the newest lock at its head, the kernel's order).
+        const last = q.length - 1;
+        for (let k = i; k < last; k++) q[k] = q[k + 1]!;
+        q.pop();
+      }
     }
     lock.status = LKSTS.NONE;
   }
@@ -163,7 +170,9 @@ export class Resource {
    * demotion. Returns whether to grant and whether a deadlock was reported.
    */
   #canBeGranted(lock: Lock, now: boolean, recovering: boolean): { grant: boolean; deadlock: boolean } {
-    const v = canBeGranted(this, lock, now, recovering);
+    // Grantable as asked (the usual case): canBeGranted's first verdict, without making it.
+    if (grantable(this, lock, now, recovering)) return GRANTED;
+    const v = canBeGrantedOtherwise(this, lock, now);
     if (v.grant && v.altmode) {
       lock.rqmode = v.mode;
       lock.sbflags |= SBF.ALTMODE;
@@ -283,6 +292,8 @@ export class Resource {
 
   /** Re-evaluate the convert then the wait queue; BAST the holders blocking what is left. */
   grantPendingLocks(sink: ResourceSink, recovering = false): void {
+    // Nothing queued (an uncontended unlock): nothing to grant, no BAST (high stays IV).
+    if (this.convert.length === 0 && this.wait.length === 0) return;
     const c = this.#grantPendingConvert(sink, recovering);
     let high = c.high;
     let cw = c.cw;
