@@ -98,6 +98,14 @@ export class Lockspace implements ResourceSink {
    * promise) never runs a callback there (§2.6). A no-op for other schedulers.
    */
   readonly #inCall: CallGuard;
+  /**
+   * The node's scheduler when it can run work after the pending callbacks
+   * (`MicrotaskScheduler.postAfter`); null for others (the simulator's
+   * ManualScheduler), where the checks below run at once.
+   */
+  readonly #after: MicrotaskScheduler | null;
+  /** Resources whose last lock went, checked for retirement after the pending callbacks (`#checkUnusedSoon`). */
+  readonly #unusedSoon: Resource[] = [];
   /** The record outMessage() hands out. */
   readonly #out: DlmMessage = emptyMessage(MSG.REQUEST);
   /** ASTs/BASTs held while recovering (§2.7, callback-hold.ts). */
@@ -131,6 +139,7 @@ export class Lockspace implements ResourceSink {
     this.#header = Object.freeze({ version: DLM_VERSION, lockspace: globalId, nodeid: host.nodeid });
     this.#scratch = host.copiesOnSend ? new MessageScratch() : null;
     this.#inCall = host.scheduler instanceof MicrotaskScheduler ? host.scheduler : NO_CALL_GUARD;
+    this.#after = host.scheduler instanceof MicrotaskScheduler ? host.scheduler : null;
     this.#members = members;
     // No REMOVE while locking is stopped: retirement resumes with locking (the gate's resume).
     this.#resources = new ResourceTable(this, host, () => this.#locking.stopped);
@@ -261,9 +270,43 @@ export class Lockspace implements ResourceSink {
     if (r) {
       if (lkb.status !== LKSTS.NONE) r.del(lkb);
       r.locks.delete(lkb);
-      this.checkUnused(r);
+      this.#checkUnusedSoon(r);
     }
   }
+
+  /**
+   * `checkUnused(r)` once the pending callbacks have run (`postAfter`), or
+   * at once without such a scheduler. The last lock of a resource usually
+   * goes with a completion (an unlock's reply), and the application often
+   * locks the resource again from that AST or just after it: checked then,
+   * the resource is in use again, so the lock costs no clock read and no
+   * retirement entry, and it is not revived as a resource whose cached
+   * master may be stale (§3.5: no "first lock" round trip parking the
+   * others). Nothing can arrive in between (a microtask, no I/O); the check
+   * looks at the resource as it is then. @internal (owner-side.ts)
+   */
+  checkUnusedSoon(r: Resource): void {
+    this.#checkUnusedSoon(r);
+  }
+
+  #checkUnusedSoon(r: Resource): void {
+    const after = this.#after;
+    if (after === null) return this.checkUnused(r);
+    if (!r.unused) return; // what checkUnused would find now
+    const soon = this.#unusedSoon;
+    soon.push(r);
+    if (soon.length === 1) after.postAfter(this.#checkUnusedNow);
+  }
+
+  /** The deferred checks (`#checkUnusedSoon`): resources still in this live lockspace's table. */
+  readonly #checkUnusedNow = (): void => {
+    const soon = this.#unusedSoon;
+    for (let i = 0; i < soon.length; i++) {
+      const r = soon[i]!;
+      if (!this.#released && this.rsbs.get(r.key) === r) this.checkUnused(r);
+    }
+    soon.length = 0;
+  };
 
   newMasterCopy(): Lock {
     return this.#table.newLock(true);

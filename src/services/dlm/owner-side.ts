@@ -26,7 +26,7 @@ export function handleOwnerMessage(ls: Lockspace, from: number, m: DlmMessage): 
   const named = ls.lockById(m.type === MSG.LOOKUP_REPLY ? m.lkid : m.remid);
   const r = named?.resource;
   ownerDispatch(ls, from, m, named);
-  if (r) ls.checkUnused(r);
+  if (r) ls.checkUnusedSoon(r);
 }
 
 function ownerDispatch(ls: Lockspace, from: number, m: DlmMessage, named: Lock | undefined): void {

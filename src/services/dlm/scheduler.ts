@@ -49,10 +49,48 @@ export class MicrotaskScheduler implements Scheduler, CallGuard {
   /** `lock()`/`unlock()` calls in progress (`beginCall()`/`endCall()`): no drain at a receive's end inside one (§2.6). */
   #calls = 0;
   readonly #onError: (err: unknown) => void;
+  /** Tasks for after the pending ones (`postAfter`). */
+  readonly #after = new Fifo<() => void>();
+  /** A microtask running the `postAfter` tasks is queued. */
+  #afterScheduled = false;
 
   constructor(onError: (err: unknown) => void) {
     this.#onError = onError;
   }
+
+  /**
+   * Run `task` on a microtask queued once the tasks pending now have run:
+   * at the end of the received message's delivery or of the drain in
+   * progress (so after the microtasks its callbacks queued, e.g. the
+   * continuation of a promise an AST resolved), at once when nothing is
+   * pending. For bookkeeping that must not delay what a callback sends (a
+   * resource's retirement check, lockspace.ts); never inside a DLM call's
+   * stack. A task's error goes to `onError`.
+   */
+  postAfter(task: () => void): void {
+    this.#after.push(task);
+    if (!this.#draining && !this.#scheduled && this.#receiving === 0) this.#flushAfter();
+  }
+
+  #flushAfter(): void {
+    if (this.#afterScheduled || this.#after.length === 0) return;
+    this.#afterScheduled = true;
+    void TICK.then(this.#onAfter);
+  }
+
+  readonly #onAfter = (): void => {
+    this.#afterScheduled = false;
+    // What these tasks post for after runs on the next such microtask.
+    for (let n = this.#after.length; n > 0; n--) {
+      const task = this.#after.shift()!;
+      try {
+        task();
+      } catch (err) {
+        this.#onError(err);
+      }
+    }
+    this.#flushAfter();
+  };
 
   post(task: () => void): void {
     this.#tasks.push(task);
@@ -77,7 +115,11 @@ export class MicrotaskScheduler implements Scheduler, CallGuard {
    * on the stack.
    */
   endReceive(): void {
-    if (--this.#receiving > 0 || this.#draining || this.#tasks.length === 0) return;
+    if (--this.#receiving > 0 || this.#draining) return;
+    if (this.#tasks.length === 0) {
+      this.#flushAfter();
+      return;
+    }
     if (this.#calls > 0) {
       // Received inside lock()/unlock() (a transport that delivered synchronously): never run callbacks there.
       if (!this.#scheduled) {
@@ -122,6 +164,7 @@ export class MicrotaskScheduler implements Scheduler, CallGuard {
         this.#scheduled = true;
         void TICK.then(this.#onTick);
       }
+      if (!this.#scheduled) this.#flushAfter();
     }
   }
 }
