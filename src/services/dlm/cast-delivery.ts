@@ -18,6 +18,9 @@ import type { LockspaceStats } from './lockspace-stats.ts';
 // A local copy: a transpiler may turn imported bindings into getters on hot paths.
 const LKM = LKM_;
 
+/** Delivered completion records kept for reuse, at most (a burst beyond allocates). */
+const MAX_FREE = 64;
+
 export class CastDelivery {
   /** Completion ASTs queued, in order (delivered by #castTask). */
   readonly #casts = new CastQueue();
@@ -25,6 +28,8 @@ export class CastDelivery {
   readonly #held: CallbackHold;
   readonly #stats: LockspaceStats;
   readonly #host: LockspaceHost;
+  /** Delivered records for push() to reuse (at most MAX_FREE). */
+  readonly #free: PendingCast[] = [];
 
   constructor(held: CallbackHold, stats: LockspaceStats, host: LockspaceHost) {
     this.#held = held;
@@ -41,16 +46,28 @@ export class CastDelivery {
     lkb.lastCastMode = lkb.grmode;
     lkb.lastCbMode = lkb.grmode;
     lkb.lastCbWasBast = false;
-    // A record and the one bound task, not closures (cast-queue.ts).
-    this.#casts.push({
-      ast: lkb.ast,
-      astarg: lkb.astarg,
-      lksb: lkb.lksb,
-      status,
-      sbflags: lkb.sbflags,
-      fence: lkb.grmode >= LKM.PW ? lkb.fence : 0,
-      urgent: this.#held.urgent,
-    });
+    // A record and the one bound task, not closures (cast-queue.ts); a record delivered before is reused.
+    const rec = this.#free.pop();
+    if (rec === undefined) {
+      this.#casts.push({
+        ast: lkb.ast,
+        astarg: lkb.astarg,
+        lksb: lkb.lksb,
+        status,
+        sbflags: lkb.sbflags,
+        fence: lkb.grmode >= LKM.PW ? lkb.fence : 0,
+        urgent: this.#held.urgent,
+      });
+      return;
+    }
+    rec.ast = lkb.ast;
+    rec.astarg = lkb.astarg;
+    rec.lksb = lkb.lksb;
+    rec.status = status;
+    rec.sbflags = lkb.sbflags;
+    rec.fence = lkb.grmode >= LKM.PW ? lkb.fence : 0;
+    rec.urgent = this.#held.urgent;
+    this.#casts.push(rec);
   }
 
   /** Posts the delivery task for the record `push()` queued. */
@@ -78,9 +95,16 @@ export class CastDelivery {
     }
     this.#stats.callbacks++;
     const ast = cast.ast;
+    const astarg = cast.astarg;
+    // Delivered: nothing refers to the record any more (a held one is referred to by its hold
+    // closure until it comes back here). Emptied, so it keeps nothing alive, and reused by push().
+    cast.ast = null;
+    cast.astarg = undefined;
+    cast.lksb = null;
+    if (this.#free.length < MAX_FREE) this.#free.push(cast);
     if (ast === null || ast === undefined) return;
     try {
-      ast(cast.astarg);
+      ast(astarg);
     } catch (err) {
       this.#stats.callbackErrors++;
       this.#host.callbackError(err);

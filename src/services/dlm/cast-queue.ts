@@ -12,16 +12,16 @@
 import { Fifo } from './fifo.ts';
 import type { AstFn, Lksb } from './lock.ts';
 
-/** One queued completion AST. */
+/** One queued completion AST (a record CastDelivery reuses once delivered). */
 export interface PendingCast {
-  readonly ast: AstFn | null;
-  readonly astarg: unknown;
-  readonly lksb: Lksb | null;
-  readonly status: number;
-  readonly sbflags: number;
-  readonly fence: number;
+  ast: AstFn | null;
+  astarg: unknown;
+  lksb: Lksb | null;
+  status: number;
+  sbflags: number;
+  fence: number;
   /** Queued while recovery released held callbacks urgently (callback-hold.ts). */
-  readonly urgent: boolean;
+  urgent: boolean;
 }
 
 /** The queue of PendingCast records (push at queueCast, shift at delivery). */

@@ -305,7 +305,7 @@ export class Lockspace implements ResourceSink {
       const r = soon[i]!;
       if (!this.#released && this.rsbs.get(r.key) === r) this.checkUnused(r);
     }
-    soon.length = 0;
+    while (soon.length > 0) soon.pop(); // (not `length = 0`: a runtime call)
   };
 
   newMasterCopy(): Lock {

@@ -7,7 +7,9 @@
  *   `canBeGrantedOtherwise` is `canBeGranted` for a lock not grantable as
  *   asked, and a grantable one gets `canBeGranted`'s plain grant;
  * - `Resource.del` (no splice) keeps the other locks in order;
- * - `grantPendingLocks` with empty convert and wait queues does nothing.
+ * - `grantPendingLocks` with empty convert and wait queues does nothing;
+ * - CastDelivery reuses a delivered completion record: each AST still sees
+ *   the values of its own queueing.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +19,15 @@ import { idleGranted } from '../../../src/services/dlm/lock-calls.ts';
 import { Lock, type WaitType } from '../../../src/services/dlm/lock.ts';
 import { Resource, type ResourceSink } from '../../../src/services/dlm/resource.ts';
 import { lockStateOf, validateUnlock } from '../../../src/services/dlm/validate.ts';
+import { CallbackHold } from '../../../src/services/dlm/callback-hold.ts';
+import { CastDelivery } from '../../../src/services/dlm/cast-delivery.ts';
+import { DLM_ERRNO } from '../../../src/services/dlm/constants.ts';
+import type { LockspaceHost } from '../../../src/services/dlm/lockspace-host.ts';
+import type { LockspaceStats } from '../../../src/services/dlm/lockspace-stats.ts';
+import { newLksb, type AstFn, type Lksb } from '../../../src/services/dlm/lock.ts';
+import { newRecoveryStats } from '../../../src/services/dlm/recovery/recovery-status.ts';
+import { ManualScheduler } from '../../../src/services/dlm/scheduler.ts';
+import { ManualClock } from '../../../src/util/clock.ts';
 
 const US = 1;
 const statuses: LockStatus[] = [LKSTS.NONE, LKSTS.WAITING, LKSTS.GRANTED, LKSTS.CONVERT];
@@ -174,5 +185,59 @@ describe('Resource queues', () => {
     r.add(waiter, LKSTS.WAITING);
     r.grantPendingLocks(sink);
     expect(calls).toEqual([`bast 1 ${LKM.PR}`]);
+  });
+});
+
+describe('CastDelivery reuses delivered completion records', () => {
+  function delivery() {
+    const scheduler = new ManualScheduler();
+    const clock = new ManualClock();
+    const errors: unknown[] = [];
+    const held = new CallbackHold(scheduler, clock, (err) => void errors.push(err));
+    const stats: LockspaceStats = { sent: 0, received: 0, refused: {}, ignored: 0, callbacks: 0, callbackErrors: 0, grants: 0, waits: 0, basts: 0, recovery: newRecoveryStats() };
+    const host: LockspaceHost = { nodeid: 1, clock, scheduler, hash: () => 0, tossMs: 1000, maxSavedMessages: 10, send: () => {}, copiesOnSend: false, observe: null, callbackError: (err) => void errors.push(err) };
+    return { d: new CastDelivery(held, stats, host), scheduler, held, errors, stats };
+  }
+  const lockWith = (id: number, lksb: Lksb, ast: AstFn, astarg: unknown, grmode: ModeOrIV, fence: number): Lock => {
+    const l = new Lock(id, false);
+    l.lksb = lksb;
+    l.ast = ast;
+    l.astarg = astarg;
+    l.grmode = grmode;
+    l.fence = fence;
+    return l;
+  };
+
+  it('each AST sees the values of its own queueing, also when an AST queues another (the reused record) and when one was held meanwhile', () => {
+    const { d, scheduler, held } = delivery();
+    const seen: string[] = [];
+    const a = newLksb(0);
+    const b = newLksb(0);
+    const c = newLksb(0);
+    const log = (name: string, lksb: Lksb) => (arg: unknown) => void seen.push(`${name} arg=${String(arg)} status=${lksb.status} fence=${lksb.fence}`);
+    // A's AST queues C's completion: C takes the record A's delivery just freed.
+    const lc = lockWith(3, c, log('C', c), 'c', LKM.PR, 99);
+    const la = lockWith(1, a, (arg) => {
+      log('A', a)(arg);
+      d.push(lc, -7);
+      d.post();
+    }, 'a', LKM.EX, 41);
+    d.push(la, 0);
+    d.post();
+    scheduler.runPending();
+    expect(seen).toEqual(['A arg=a status=0 fence=41', 'C arg=c status=-7 fence=0']);
+    // B is held (suspended) while A's and C's records are reused twice more; B keeps its own values.
+    held.suspend();
+    d.push(lockWith(2, b, log('B', b), 'b', LKM.PW, 42), DLM_ERRNO.EUNLOCK);
+    d.post();
+    scheduler.runPending();
+    expect(held.count).toBe(1);
+    held.resume();
+    for (let i = 0; i < 2; i++) {
+      d.push(lockWith(10 + i, a, log(`A${i}`, a), `a${i}`, LKM.NL, 0), i);
+      d.post();
+    }
+    scheduler.runPending();
+    expect(seen.slice(2)).toEqual([`B arg=b status=${DLM_ERRNO.EUNLOCK} fence=42`, 'A0 arg=a0 status=0 fence=0', 'A1 arg=a1 status=1 fence=0']);
   });
 });
