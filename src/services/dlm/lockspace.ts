@@ -294,6 +294,7 @@ export class Lockspace implements ResourceSink {
     if (after === null) return this.checkUnused(r);
     if (!r.unused) return; // what checkUnused would find now
     const soon = this.#unusedSoon;
+    if (soon.length > 0 && soon[soon.length - 1] === r) return; // (an unlock reply checks its resource twice)
     soon.push(r);
     if (soon.length === 1) after.postAfter(this.#checkUnusedNow);
   }

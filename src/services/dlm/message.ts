@@ -243,6 +243,9 @@ function writeWords(s: Int32Array, w: number, h: Omit<DlmHeader, 'cmd'>, m: DlmM
   s[w + 21] = m.result;
 }
 
+/** Extras (names, LVBs) up to this many bytes are copied by a loop rather than `set()`. */
+const SHORT_EXTRA = 32;
+
 /**
  * An encoder that writes every message into the same buffer: for an
  * endpoint that copies (or consumes) a message before its `send()` returns
@@ -266,7 +269,12 @@ export class MessageScratch {
     writeWords(this.#words, 0, h, m, length);
     let out = this.#views[length];
     if (out === undefined) this.#views[length] = out = new Uint8Array(this.#buf.buffer, 0, length);
-    if (n > 0) out.set(m.extra, DLM_MSG_FIXED_LEN);
+    if (n > SHORT_EXTRA) out.set(m.extra, DLM_MSG_FIXED_LEN);
+    else if (n > 0) {
+      // A short name or LVB by a loop: set() is a builtin call that costs more than a few stores.
+      const extra = m.extra;
+      for (let i = 0; i < n; i++) out[DLM_MSG_FIXED_LEN + i] = extra[i]!;
+    }
     return out;
   }
 }
