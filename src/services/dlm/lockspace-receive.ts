@@ -14,7 +14,7 @@ import { DlmError } from './errors.ts';
 import type { Lockspace } from './lockspace.ts';
 import { handleMasterMessage } from './master-side.ts';
 import { observeMessage } from './message-observe.ts';
-import { DLM_CMD, decodeLockMessageInto, emptyMessage, headerNodeid, MSG, type DlmMessage } from './message.ts';
+import { DLM_CMD, decodeLockMessageInto, emptyMessage, headerNodeid, MSG, newExtraCopies, type DlmMessage, type ExtraCopies } from './message.ts';
 import { handleOwnerMessage } from './owner-side.ts';
 import type { LockingGate } from './recovery/locking-gate.ts';
 import { receiveRcom } from './recovery/rcom-receive.ts';
@@ -32,13 +32,15 @@ export interface ReceiveState {
    * synchronously); those get an object of their own.
    */
   readonly record: DlmMessage;
+  /** Where the record's short name or LVB is copied (message.ts `ExtraCopies`; depth 0 only, as the record). */
+  readonly copies: ExtraCopies;
   /** Lock messages being handled now (nested receives). */
   depth: number;
 }
 
 /** A ReceiveState for a lockspace's recovery driver and locking gate. */
 export function newReceiveState(recovery: RecoveryDriver, locking: LockingGate): ReceiveState {
-  return { recovery, locking, record: emptyMessage(MSG.REQUEST), depth: 0 };
+  return { recovery, locking, record: emptyMessage(MSG.REQUEST), copies: newExtraCopies(), depth: 0 };
 }
 
 /** `members.includes(from)` as a loop the compiler inlines (a member list is short). */
@@ -68,7 +70,7 @@ export function receiveLockspaceMessage(ls: Lockspace, st: ReceiveState, from: n
   }
   let m: DlmMessage;
   try {
-    m = decodeLockMessageInto(bytes, ls.lvblen, st.depth === 0 ? st.record : emptyMessage(MSG.REQUEST));
+    m = st.depth === 0 ? decodeLockMessageInto(bytes, ls.lvblen, st.record, st.copies) : decodeLockMessageInto(bytes, ls.lvblen, emptyMessage(MSG.REQUEST));
     const sender = headerNodeid(bytes);
     if (sender !== from) throw new DlmError('EBADMSG', `h_nodeid ${sender} is not the sender ${from}`);
   } catch (err) {

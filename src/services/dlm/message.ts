@@ -400,9 +400,11 @@ export function decodeLockMessage(bytes: Uint8Array, lvblen: number): DlmMessage
  * keeps nothing past its handler reuses one record instead of making an
  * object per message): the same checks, the same errors. On an error `msg`
  * holds part of the message and must not be used. `msg.extra` is a view
- * into `bytes` (borrowed, as with decodeLockMessage). Returns `msg`.
+ * into `bytes` (borrowed, as with decodeLockMessage), or, with `copies`
+ * and at most SHORT_EXTRA_COPY bytes, a copy in a buffer of `copies`
+ * (valid until the next decode with them). Returns `msg`.
  */
-export function decodeLockMessageInto(bytes: Uint8Array, lvblen: number, msg: DlmMessage): DlmMessage {
+export function decodeLockMessageInto(bytes: Uint8Array, lvblen: number, msg: DlmMessage, copies?: ExtraCopies): DlmMessage {
   const cmd = checkHeader(bytes);
   if (cmd !== DLM_CMD.MSG) bad('h_cmd', `MSG (${DLM_CMD.MSG})`, cmd);
   if (bytes.length < DLM_MSG_FIXED_LEN) bad('length', `>= ${DLM_MSG_FIXED_LEN} bytes for MSG`, bytes.length);
@@ -411,9 +413,40 @@ export function decodeLockMessageInto(bytes: Uint8Array, lvblen: number, msg: Dl
   if (type < MSG.REQUEST || type > MSG.PURGE) bad('m_type', '1..14', type);
   msg.type = type as MsgType;
   readBytes(b, msg);
-  msg.extra = bytes.length === DLM_MSG_FIXED_LEN ? EMPTY : new Uint8Array(bytes.buffer, bytes.byteOffset + DLM_MSG_FIXED_LEN, bytes.length - DLM_MSG_FIXED_LEN);
+  msg.extra = bytes.length === DLM_MSG_FIXED_LEN ? EMPTY : extraOf(bytes, copies);
   validateFields(msg, type, lvblen);
   return msg;
+}
+
+/**
+ * Where a receive path that keeps nothing past its handler
+ * (`decodeLockMessageInto`'s `copies`, lockspace-receive.ts) gets a short
+ * `extra` (a name, an LVB: at most SHORT_EXTRA_COPY bytes): copied by a
+ * loop into a buffer of its length, made once and reused by every later
+ * message of that length, instead of a new view into the message (a view
+ * costs about as much as decoding the fixed part; a copy of a few bytes
+ * almost nothing). Valid until the next decode with the same copies.
+ */
+export interface ExtraCopies {
+  readonly byLength: (Uint8Array | undefined)[];
+}
+
+/** Longest extra copied into an ExtraCopies buffer (a longer one is a view). */
+export const SHORT_EXTRA_COPY = 64;
+
+/** A fresh ExtraCopies. */
+export function newExtraCopies(): ExtraCopies {
+  return { byLength: [] };
+}
+
+/** The bytes after the fixed part: a copy in `copies` when short, else a view (borrowed either way). */
+function extraOf(bytes: Uint8Array, copies: ExtraCopies | undefined): Uint8Array {
+  const n = bytes.length - DLM_MSG_FIXED_LEN;
+  if (copies === undefined || n > SHORT_EXTRA_COPY) return new Uint8Array(bytes.buffer, bytes.byteOffset + DLM_MSG_FIXED_LEN, n);
+  let out = copies.byLength[n];
+  if (out === undefined) copies.byLength[n] = out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = bytes[DLM_MSG_FIXED_LEN + i]!;
+  return out;
 }
 
 /**

@@ -9,7 +9,9 @@
  * - `Resource.del` (no splice) keeps the other locks in order;
  * - `grantPendingLocks` with empty convert and wait queues does nothing;
  * - CastDelivery reuses a delivered completion record: each AST still sees
- *   the values of its own queueing.
+ *   the values of its own queueing;
+ * - a received message's short name or LVB is copied into a reused buffer
+ *   (ExtraCopies) rather than viewed: the same bytes.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -28,6 +30,7 @@ import { newLksb, type AstFn, type Lksb } from '../../../src/services/dlm/lock.t
 import { newRecoveryStats } from '../../../src/services/dlm/recovery/recovery-status.ts';
 import { ManualScheduler } from '../../../src/services/dlm/scheduler.ts';
 import { ManualClock } from '../../../src/util/clock.ts';
+import { decodeLockMessage, decodeLockMessageInto, DLM_VERSION, emptyMessage, encodeMessage, MSG, newExtraCopies, SHORT_EXTRA_COPY } from '../../../src/services/dlm/message.ts';
 
 const US = 1;
 const statuses: LockStatus[] = [LKSTS.NONE, LKSTS.WAITING, LKSTS.GRANTED, LKSTS.CONVERT];
@@ -239,5 +242,46 @@ describe('CastDelivery reuses delivered completion records', () => {
     }
     scheduler.runPending();
     expect(seen.slice(2)).toEqual([`B arg=b status=${DLM_ERRNO.EUNLOCK} fence=42`, 'A0 arg=a0 status=0 fence=0', 'A1 arg=a1 status=1 fence=0']);
+  });
+});
+
+describe('decodeLockMessageInto with ExtraCopies (the receive path: no view per name)', () => {
+  it('gives the same fields and extra bytes as a plain decode for every extra length 0..100, reusing one buffer per short length (fast-check, seed 83)', () => {
+    const copies = newExtraCopies();
+    const record = emptyMessage(MSG.REQUEST);
+    const types = [MSG.REQUEST, MSG.LOOKUP, MSG.REMOVE, MSG.CONVERT, MSG.UNLOCK, MSG.REQUEST_REPLY, MSG.GRANT] as const;
+    const seen = new Map<number, Uint8Array>();
+    fc.assert(
+      fc.property(fc.constantFrom(...types), fc.integer({ min: 1, max: 100 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 7 }), (type, len, seed, pad) => {
+        // Names are at most 64 bytes; LVB-carrying types go up to lvblen (100 here).
+        const named = type === MSG.REQUEST || type === MSG.LOOKUP || type === MSG.REMOVE;
+        const extra = Uint8Array.from({ length: named ? Math.min(len, 64) : len }, (_, i) => (seed + i * 37) & 0xff);
+        const m = emptyMessage(type);
+        m.lkid = 9;
+        m.rqmode = LKM.EX;
+        m.result = 0;
+        m.extra = extra;
+        // At an odd place of a bigger buffer, as a reader's batch gives it.
+        const enc = encodeMessage({ version: DLM_VERSION, lockspace: 1, nodeid: 2 }, m);
+        const buf = new Uint8Array(enc.length + pad + 3);
+        buf.set(enc, pad);
+        const bytes = buf.subarray(pad, pad + enc.length);
+        const lvblen = 100;
+        const plain = decodeLockMessage(bytes, lvblen);
+        const got = decodeLockMessageInto(bytes, lvblen, record, copies);
+        expect(got).toBe(record);
+        expect({ ...got, extra: [...got.extra] }).toEqual({ ...plain, extra: [...plain.extra] });
+        expect([...got.extra]).toEqual([...extra]);
+        if (extra.length <= SHORT_EXTRA_COPY) {
+          // A copy, not a view of the message: one buffer per length, reused.
+          expect(got.extra.buffer).not.toBe(bytes.buffer);
+          const before = seen.get(extra.length);
+          if (before) expect(got.extra).toBe(before);
+          seen.set(extra.length, got.extra);
+        } else expect(got.extra.buffer).toBe(bytes.buffer);
+      }),
+      { seed: 83, numRuns: 500 },
+    );
+    expect(seen.size).toBeGreaterThan(20);
   });
 });
