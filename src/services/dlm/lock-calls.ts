@@ -19,7 +19,7 @@ import * as validate from './validate.ts';
 
 // Local copies: a transpiler may turn imported bindings into getters on hot paths.
 const DLM_ERRNO = DLM_ERRNO_;
-const { lockStateOf, validateConvert, validateLockArgs, validateUnlock, validateUnlockFlags } = validate;
+const { checkLockArgs, lockStateOf, validateConvert, validateUnlock, validateUnlockFlags } = validate;
 const LKF = LKF_;
 const LKSTS = LKSTS_;
 const latin1 = latin1_;
@@ -57,15 +57,15 @@ export function lockCall(ls: Lockspace, st: LockCallState, mode: number, lksb: L
   // ASCII names (the common case) are their own map key: no encoding per call.
   const ascii = typeof name === 'string' && isAscii(name);
   const nameBytes = ascii ? null : typeof name === 'string' ? enc.encode(name) : (name ?? new Uint8Array(0));
-  const rv = validateLockArgs({
+  const rv = checkLockArgs(
     mode,
     flags,
-    nameLength: ascii ? (name as string).length : nameBytes!.length,
-    hasAst: typeof ast === 'function',
-    hasLksb: typeof lksb === 'object' && lksb !== null,
-    hasLvb: !!lksb?.lvb,
-    lkid: lksb?.lkid ?? 0,
-  });
+    ascii ? (name as string).length : nameBytes!.length,
+    typeof ast === 'function',
+    typeof lksb === 'object' && lksb !== null,
+    !!lksb?.lvb,
+    lksb?.lkid ?? 0,
+  );
   if (rv !== 0) return rv;
   if (flags & LKF.CONVERT) {
     const lkb = st.table.byId.get(lksb.lkid);

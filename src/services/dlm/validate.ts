@@ -30,20 +30,24 @@ export interface LockArgs {
 
 /** Checks that need no lock (the kernel's set_lock_args). */
 export function validateLockArgs(a: LockArgs): number {
-  const f = a.flags;
-  const { EINVAL } = DLM_ERRNO;
+  return checkLockArgs(a.mode, a.flags, a.nameLength, a.hasAst, a.hasLksb, a.hasLvb, a.lkid);
+}
+
+/** `validateLockArgs` with the fields as arguments (lock(): no record per call). */
+export function checkLockArgs(mode: number, f: number, nameLength: number, hasAst: boolean, hasLksb: boolean, hasLvb: boolean, lkid: number): number {
+  const EINVAL = DLM_ERRNO.EINVAL;
   if (!Number.isInteger(f) || f < 0 || (f & ~LKF_ALL) !== 0) return EINVAL;
-  if (!Number.isInteger(a.mode) || a.mode < 0 || a.mode > 5) return EINVAL;
-  if (!(f & LKF.CONVERT) && a.nameLength > DLM_RESNAME_MAXLEN) return EINVAL;
+  if (!Number.isInteger(mode) || mode < 0 || mode > 5) return EINVAL;
+  if (!(f & LKF.CONVERT) && nameLength > DLM_RESNAME_MAXLEN) return EINVAL;
   if (f & LKF.CANCEL) return EINVAL;
   if (f & LKF.QUECVT && !(f & LKF.CONVERT)) return EINVAL;
   if (f & LKF.CONVDEADLK && !(f & LKF.CONVERT)) return EINVAL;
   if (f & LKF.CONVDEADLK && f & LKF.NOQUEUE) return EINVAL;
   if (f & LKF.EXPEDITE && f & (LKF.CONVERT | LKF.QUECVT | LKF.NOQUEUE)) return EINVAL;
-  if (f & LKF.EXPEDITE && a.mode !== 0) return EINVAL;
-  if (!a.hasAst || !a.hasLksb) return EINVAL;
-  if (f & LKF.VALBLK && !a.hasLvb) return EINVAL;
-  if (f & LKF.CONVERT && a.lkid === 0) return EINVAL;
+  if (f & LKF.EXPEDITE && mode !== 0) return EINVAL;
+  if (!hasAst || !hasLksb) return EINVAL;
+  if (f & LKF.VALBLK && !hasLvb) return EINVAL;
+  if (f & LKF.CONVERT && lkid === 0) return EINVAL;
   return 0;
 }
 
