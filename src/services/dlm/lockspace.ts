@@ -283,7 +283,8 @@ export class Lockspace implements ResourceSink {
    * retirement entry, and it is not revived as a resource whose cached
    * master may be stale (§3.5: no "first lock" round trip parking the
    * others). Nothing can arrive in between (a microtask, no I/O); the check
-   * looks at the resource as it is then. @internal (owner-side.ts)
+   * looks at the resource as it is then. While locking is stopped it runs at
+   * once. @internal (owner-side.ts)
    */
   checkUnusedSoon(r: Resource): void {
     this.#checkUnusedSoon(r);
@@ -291,7 +292,8 @@ export class Lockspace implements ResourceSink {
 
   #checkUnusedSoon(r: Resource): void {
     const after = this.#after;
-    if (after === null) return this.checkUnused(r);
+    // While stopped (recovery, a rejoin) it runs at once, as it always did: recovery's steps see it done.
+    if (after === null || this.#locking.stopped) return this.checkUnused(r);
     if (!r.unused) return; // what checkUnused would find now
     const soon = this.#unusedSoon;
     if (soon.length > 0 && soon[soon.length - 1] === r) return; // (an unlock reply checks its resource twice)

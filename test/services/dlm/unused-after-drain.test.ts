@@ -6,13 +6,14 @@
  * it resolved, finds the resource in use: no retirement entry, and no
  * "cached master may be stale" first-lock round trip (§3.5). Left unused, it
  * retires after the delay as before; a lockspace released meanwhile arms no
- * timer. The simulator's ManualScheduler checks at once, as before.
+ * timer. The simulator's ManualScheduler, and any lockspace while locking
+ * is stopped, check at once, as before.
  * Two nodes joined by a hand-driven network (node 1 the directory and
  * master, node 2 locks remotely), a ManualClock: no timing.
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/util/clock.ts';
-import { Dlm, DLM_ERRNO, LKM, newLksb, type Lockspace } from '../../../src/services/dlm/index.ts';
+import { Dlm, DLM_ERRNO, LKF, LKM, newLksb, type Lockspace } from '../../../src/services/dlm/index.ts';
 import { decodeLockMessage, MSG } from '../../../src/services/dlm/message.ts';
 import { ManualScheduler, MicrotaskScheduler } from '../../../src/services/dlm/scheduler.ts';
 
@@ -134,6 +135,19 @@ describe('retirement check after the pending callbacks', () => {
     await ticks();
     expect(n.ls[1].released).toBe(true);
     expect(n.clock.pending).toBe(0);
+  });
+
+  it('while locking is stopped the check runs at once, as before (recovery sees it done)', () => {
+    const n = net();
+    n.ls[1].stop();
+    const lksb = newLksb(0);
+    expect(n.ls[1].lock(LKM.EX, lksb, 0, 'e', () => {})).toBe(0); // waits for locking to resume
+    const r = n.ls[1].rsbs.get('e')!;
+    expect(r.toss).toBeNull();
+    // Cancelling the waiting request ends the resource's last lock inside the call: checked there.
+    expect(n.ls[1].unlock(lksb.lkid, LKF.CANCEL, lksb)).toBe(0);
+    expect(r.unused).toBe(true);
+    expect(r.toss).toBe(n.clock.now() + TOSS_MS);
   });
 
   it('with the ManualScheduler (the simulator) the check runs at once, as before', () => {
