@@ -85,8 +85,12 @@ export class Resource {
   add(lock: Lock, status: LockStatus): void {
     const q = this.queueOf(status)!;
     lock.status = status;
-    if (q.length !== 0 && (status === LKSTS.GRANTED || lock.exflags & LKF.HEADQUE)) q.unshift(lock);
-    else q.push(lock); // (on an empty queue the head is the tail: push costs no builtin call)
+    q.push(lock); // (on an empty queue the head is the tail)
+    if (q.length > 1 && (status === LKSTS.GRANTED || lock.exflags & LKF.HEADQUE)) {
+      // To the head by hand: unshift() is a builtin call costing several times these moves.
+      for (let k = q.length - 1; k > 0; k--) q[k] = q[k - 1]!;
+      q[0] = lock;
+    }
   }
 
   del(lock: Lock): void {

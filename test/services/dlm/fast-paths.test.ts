@@ -6,7 +6,8 @@
  * - `#canBeGranted` tests `grantable` first (no verdict object):
  *   `canBeGrantedOtherwise` is `canBeGranted` for a lock not grantable as
  *   asked, and a grantable one gets `canBeGranted`'s plain grant;
- * - `Resource.del` (no splice) keeps the other locks in order;
+ * - `Resource.del` (no splice) keeps the other locks in order, and
+ *   `Resource.add` (no unshift) puts a lock where the kernel does;
  * - `grantPendingLocks` with empty convert and wait queues does nothing;
  * - CastDelivery reuses a delivered completion record: each AST still sees
  *   the values of its own queueing;
@@ -162,6 +163,32 @@ describe('Resource queues', () => {
     expect(r.grant).toEqual([older]);
     r.del(new Lock(3, false)); // not queued: nothing changes
     expect(r.grant).toEqual([older]);
+  });
+
+  it('add puts a granted lock or a HEADQUE lock at the head, any other at the tail, keeping the rest in order (against an array model, fast-check, seed 84)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ status: fc.constantFrom(LKSTS.GRANTED, LKSTS.CONVERT, LKSTS.WAITING), headque: fc.boolean() }), { maxLength: 12 }), (adds) => {
+        const r = newResource();
+        const model = new Map<LockStatus, number[]>([
+          [LKSTS.GRANTED, []],
+          [LKSTS.CONVERT, []],
+          [LKSTS.WAITING, []],
+        ]);
+        adds.forEach((a, i) => {
+          const l = new Lock(i + 1, false);
+          if (a.headque) l.exflags = LKF.HEADQUE;
+          r.add(l, a.status);
+          expect(l.status).toBe(a.status);
+          const q = model.get(a.status)!;
+          if (a.status === LKSTS.GRANTED || a.headque) q.unshift(l.lkid);
+          else q.push(l.lkid);
+        });
+        expect(r.grant.map((l) => l.lkid)).toEqual(model.get(LKSTS.GRANTED));
+        expect(r.convert.map((l) => l.lkid)).toEqual(model.get(LKSTS.CONVERT));
+        expect(r.wait.map((l) => l.lkid)).toEqual(model.get(LKSTS.WAITING));
+      }),
+      { seed: 84, numRuns: 300 },
+    );
   });
 
   it('grantPendingLocks with nothing converting or waiting grants nothing and sends no BAST; with a waiter it BASTs the holder', () => {
