@@ -20,7 +20,7 @@ import type { AuthHandshake } from './auth.ts';
 import type { BudgetAccount } from './budget.ts';
 import { idOf } from './iocom-helpers.ts';
 import type { Multicast } from './multicast.ts';
-import { isRawRelay } from './pass-through.ts';
+import { isRawObserver } from './raw-observer.ts';
 import { classifyRx } from './state-rules.ts';
 import { Transaction, type TransactionHost } from './transaction.ts';
 import type { TransactionTables } from './transaction-tables.ts';
@@ -130,11 +130,11 @@ export class ReceiveDispatch {
   }
 
   /**
-   * The relay pass-through (pass-through.ts): the message whose 64-byte
-   * header is `W[w]`..`W[w + 15]` (checked by the decoder) with aux data
-   * `aux`. Returns true when it was taken and passed on to its relay half,
-   * exactly as receive() of its decoded form would; false (having changed
-   * nothing) when the general path must have it.
+   * The receive tap (raw-observer.ts): the message whose 64-byte header is
+   * `W[w]`..`W[w + 15]` (checked by the decoder) with aux data `aux`.
+   * Returns true when it was taken and handed to its transaction's raw
+   * observer, exactly as receive() of its decoded form would deliver it;
+   * false (having changed nothing) when the general path must have it.
    */
   passThrough(W: Int32Array, w: number, aux: Uint8Array): boolean {
     const cmd = W[w + 8]!;
@@ -151,13 +151,17 @@ export class ReceiveDispatch {
     const state = (cmd & DMSGF.REVTRANS ? this.#weOpened : this.#peerOpened).get(id);
     // The state rules' DELIVER for a mid-stream message (classifyRx: open, receive side not ended).
     if (state === undefined || state.rxDeleted) return false;
-    const half = state._relay;
-    if (!isRawRelay(half) || state._rxSoleObserver() !== half) return false;
+    const observer = state._rxSoleObserver();
+    if (!isRawObserver(observer)) return false;
     this.messagesIn++;
     this.rxSeen = true;
     this.#rxSeq = (this.#rxSeq + 1) & 0xff;
-    const w0 = W[w]!;
-    half.passRaw(cmd >>> 0, W[w + 11]! >>> 0, aux, { auxCrc: W[w + 9]! >>> 0, reserved02: w0 >>> 16 });
+    try {
+      observer.rawNext(cmd >>> 0, W[w + 11]! >>> 0, aux, W[w + 9]! >>> 0, W[w]! >>> 16);
+    } catch (err) {
+      // As rx$ reports a throwing subscriber (RxMulticast.observerFailed): the transaction pays, not the link.
+      state._rawObserverFailed(err);
+    }
     return true;
   }
 

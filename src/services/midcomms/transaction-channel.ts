@@ -13,7 +13,7 @@
  * relay cannot alter a frame unnoticed; the midcomms checks of §5.4 still run
  * on every frame (a peer may send anything).
  */
-import type { Transaction } from '../../span/index.ts';
+import type { Message, Transaction } from '../../span/index.ts';
 import type { Channel, ChannelSink } from './channel.ts';
 import { contiguous } from './frame-slab.ts';
 
@@ -82,6 +82,37 @@ export class TransactionChannel implements Channel {
   /** A message's aux from the peer (one or more whole frames). */
   receive(aux: Uint8Array): void {
     if (!this.#ended && aux.length > 0) this.#sink?.data(aux);
+  }
+
+  /**
+   * Receive what the transaction brings: the channel subscribes itself to
+   * its rx$ as a raw observer (the iocom's receive tap: a mid-stream
+   * message's aux comes to `rawNext` without a Header, a Message or the
+   * rx$ dispatch being made for it), and ends when the transaction does.
+   * For a channel we opened; an accepted one is fed by its acceptor.
+   */
+  observe(): void {
+    this.#tx.subscribeRaw(this);
+  }
+
+  /** rx$ observer (`observe`): a decoded message, its aux received. @internal */
+  next(m: Message): void {
+    this.receive(m.aux);
+  }
+
+  /** rx$ raw observer (`observe`): a mid-stream message's aux, as `next` would receive it. @internal */
+  rawNext(_cmd: number, _error: number, aux: Uint8Array): void {
+    if (!this.#ended && aux.length > 0) this.#sink?.data(aux);
+  }
+
+  /** rx$ observer (`observe`): the peer's DELETE. @internal */
+  complete(): void {
+    this.#end('closed by peer');
+  }
+
+  /** rx$ observer (`observe`): an abort or a lost link. @internal */
+  error(e: unknown): void {
+    this.#end(`lost: ${(e as Error)?.message ?? String(e)}`);
   }
 
   /** The transaction ended (the peer's DELETE, an abort, LOSTLINK). */
