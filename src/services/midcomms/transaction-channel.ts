@@ -132,14 +132,19 @@ export class TransactionChannel implements Channel {
       // It is sent with `flush`: the link writes it to the socket during the
       // send, so the peer starts on a request or reply while this side is
       // still unwinding its receive (the rest of the tick goes at its end).
+      // The end-of-tick flush is scheduled after the send: the frame is on
+      // the wire first (`#scheduled` set before, so a frame written meanwhile
+      // is batched behind it).
       this.#scheduled = true;
-      void TICK.then(this.#flushTask);
       if (this.#tx.canSend) {
-        if (!this.#sendChecked(bytes, this.#flushOptions)) return true;
+        const sent = this.#sendChecked(bytes, this.#flushOptions);
+        void TICK.then(this.#flushTask);
+        if (!sent) return true;
         const writable = this.#tx.writable;
         if (!writable) this.#watchWritable();
         return writable;
       }
+      void TICK.then(this.#flushTask);
     }
     if (pending.length > 0 && this.#pendingContiguous) {
       this.#pendingContiguous = bytes.byteOffset === this.#pendingEnd && bytes.buffer === pending[0]!.buffer;
