@@ -362,36 +362,49 @@ describe('midcomms channel receive tap', () => {
     expect(throwRuns).toBeGreaterThan(5);
   }, 60_000);
 
-  it('midcomms over two routers on TCP: session messages reach the reader through the tap, in order', async () => {
+  it('midcomms over two routers on TCP: session messages both ways reach the readers through the tap (a channel we opened and one the peer opened), in order', async () => {
     const routers = [0, 1].map((i) => new Router({ name: `tap${i}`, iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 } }));
     const server = await listenTcp({ host: '127.0.0.1', port: 0 }, (sock) => void routers[0]!.attach(sock));
     try {
       routers[1]!.attach(await connectTcp({ host: '127.0.0.1', port: server.address().port }));
       const mcs = routers.map((r) => midcomms(r));
       for (let i = 0; i < 10_000 && !routers.every((r) => r.members('midcomms').length === 2); i++) await turn();
-      // Count the messages the tap took on both links (the dispatch's, as shipped).
+      // Count the messages the tap took (the dispatch's, as shipped), and which of them a channel we opened took.
       let raw = 0;
+      let opened = 0;
       const orig = ReceiveDispatch.prototype.passThrough;
       ReceiveDispatch.prototype.passThrough = function (this: ReceiveDispatch, W: Int32Array, w: number, aux: Uint8Array): boolean {
         const taken = orig.call(this, W, w, aux);
         if (taken) raw++;
         return taken;
       };
+      const origRaw = TransactionChannel.prototype.rawNext;
+      TransactionChannel.prototype.rawNext = function (this: TransactionChannel, cmd: number, error: number, aux: Uint8Array): void {
+        opened++;
+        origRaw.call(this, cmd, error, aux);
+      };
       try {
-        const got: number[] = [];
-        const s1 = mcs[1]!.session(routers[0]!.nodeId);
+        const got: number[][] = [[], []];
         const s0 = mcs[0]!.session(routers[1]!.nodeId);
-        s0.messages$.subscribe((m) => got.push(msgNumber(m)));
+        const s1 = mcs[1]!.session(routers[0]!.nodeId);
+        s0.messages$.subscribe((m) => got[0]!.push(msgNumber(m)));
+        s1.messages$.subscribe((m) => got[1]!.push(msgNumber(m)));
         const n = 200;
         for (let i = 0; i < n; i++) {
           await s1.send(msg(i));
+          await s0.send(msg(10_000 + i));
           if (i % 10 === 0) await turn();
         }
-        for (let i = 0; i < 10_000 && got.length < n; i++) await turn();
-        expect(got).toEqual(Array.from({ length: n }, (_, i) => i));
-        expect(raw).toBeGreaterThan(n / 4);
+        for (let i = 0; i < 10_000 && (got[0]!.length < n || got[1]!.length < n); i++) await turn();
+        expect(got[0]).toEqual(Array.from({ length: n }, (_, i) => i));
+        expect(got[1]).toEqual(Array.from({ length: n }, (_, i) => 10_000 + i));
+        expect(raw).toBeGreaterThan(n / 2);
+        // Both kinds of raw observer took messages: TransactionChannel.observe's and the service's for a peer's channel.
+        expect(opened).toBeGreaterThan(0);
+        expect(raw - opened).toBeGreaterThan(0);
       } finally {
         ReceiveDispatch.prototype.passThrough = orig;
+        TransactionChannel.prototype.rawNext = origRaw;
         for (const m of mcs) m.destroy();
       }
     } finally {
