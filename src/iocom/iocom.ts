@@ -394,9 +394,13 @@ export class Iocom implements TransactionHost {
     this.#decoder.passThrough ??= this.#passThrough;
   }
 
-  /** The decoder's receive tap: only while messages are dispatched at once (open, not paused). */
+  /**
+   * The decoder's receive tap: only while messages are dispatched at once
+   * (open, not paused) and no auth handshake runs (its deadline: a plain
+   * message then has a part in the handshake, see AuthPhase.plainMessage).
+   */
   readonly #passThrough = (W: Int32Array, w: number, aux: Uint8Array): boolean => {
-    if (this.#state !== 'open' || this.#readingPaused) return false;
+    if (this.#state !== 'open' || this.#readingPaused || this.#authPhase.running) return false;
     if (!this.#dispatch.passThrough(W, w, aux)) return false;
     // The aux view went to the observer (a relay's write queue, a channel's reader), as a decoded message's would: the chunk is lent (see #deliverBatch).
     if (aux.length !== 0) this.#passLent = true;

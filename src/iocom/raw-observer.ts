@@ -24,7 +24,8 @@
  * throwing rx$ subscriber does. Anything else (CREATE, DELETE, ABORT, a
  * message the general path would drop or fail the link for, an extended
  * header, a nonzero reserved18, a msgid or circuit of 2^32 or more, a link
- * that is paused, closing or authenticating) is decoded and handled by the
+ * that is paused or closing, or whose auth handshake still runs: once it
+ * has ended, an authenticated link is tapped too) is decoded and handled by the
  * general path as before. So every byte sent and every failure are those
  * of the general path.
  *

@@ -135,12 +135,15 @@ export class ReceiveDispatch {
    * Returns true when it was taken and handed to its transaction's raw
    * observer, exactly as receive() of its decoded form would deliver it;
    * false (having changed nothing) when the general path must have it.
+   * The caller offers nothing while the link's auth handshake runs.
    */
   passThrough(W: Int32Array, w: number, aux: Uint8Array): boolean {
     const cmd = W[w + 8]!;
     if ((cmd & (DMSGF.CREATE | DMSGF.DELETE | DMSGF.ABORT)) !== 0) return false;
     if ((W[w + 1]! & 0xff) !== this.#rxSeq) return false;
-    if (!this.#auth.acceptsMessages || this.#auth.active) return false;
+    // The auth gate. The link offers nothing while its handshake runs (Iocom's
+    // tap), so receive()'s plainMessage() hook would be a no-op here.
+    if (!this.#auth.acceptsMessages) return false;
     if ((cmd & DMSGF.BASECMDMASK) === DMSG.LNK_AUTH) return false;
     // msgid and circuit below 2^32 (the table keys are then these numbers), reserved18 zero.
     if (W[w + 3] !== 0 || W[w + 5] !== 0 || W[w + 6] !== 0 || W[w + 7] !== 0) return false;

@@ -28,6 +28,7 @@
  * Seeded: RXTAP_SEED=n runs another seed (the seed is in the test's name
  * and fast-check prints it with the counterexample on failure).
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ReceiveDispatch } from '../../../src/iocom/receive-dispatch.ts';
@@ -40,6 +41,7 @@ import { connectTcp, listenTcp } from '../../../src/transport/tcp.ts';
 import { DMSG, DMSGF } from '../../../src/wire/constants.ts';
 import { concatBytes, encodeMessage } from '../../../src/wire/frame-encoder.ts';
 import type { Header } from '../../../src/wire/header.ts';
+import { iocomPair } from '../../helpers/iocom-pair.ts';
 import { rawLink, reasonCode, type RawLink } from '../../helpers/raw-peer.ts';
 import { msg, msgNumber } from './fake-net.ts';
 
@@ -361,6 +363,45 @@ describe('midcomms channel receive tap', () => {
     expect(failedRuns).toBeGreaterThan(5);
     expect(throwRuns).toBeGreaterThan(5);
   }, 60_000);
+
+  it('an authenticated link (ed25519 handshake) is tapped once its handshake ended: the same bytes as the general path', async () => {
+    const kA = generateKeyPairSync('ed25519');
+    const kB = generateKeyPairSync('ed25519');
+    const once = async (general: boolean): Promise<{ data: string[]; raw: number; stats: string }> => {
+      const p = await iocomPair('tcp', { keyPair: kA, allowedPeerKeys: [kB.publicKey] }, { keyPair: kB, allowedPeerKeys: [kA.publicKey] });
+      try {
+        const sink = new RecordingSink(() => false);
+        let ch: CountingChannel | undefined;
+        p.b.transactions$.subscribe((tx) => {
+          ch = new CountingChannel(tx, { frameCmd: CMD, maxBatchBytes: 65536 });
+          ch.bind(sink);
+          ch.observe();
+          if (general) tx.rx$.subscribe({ error: () => {} });
+        });
+        // Opened before the handshake ends: the first messages wait behind a's write gate, and b may read them while its own handshake runs.
+        const tx = p.a.open(CMD, { aux: new Uint8Array(64).fill(1) });
+        const n = 150;
+        for (let i = 0; i < n; i++) {
+          const aux = new Uint8Array(88 + (i % 5) * 17);
+          for (let k = 0; k < aux.length; k++) aux[k] = (i * 31 + k) & 0xff;
+          tx.send(CMD, { aux });
+          if (i % 8 === 0) await turn();
+        }
+        for (let i = 0; i < 10_000 && sink.data_.length < n + 1; i++) await turn();
+        expect(sink.overwritten()).toBe(0);
+        const st = p.b.stats();
+        return { data: sink.data_, raw: ch!.raw, stats: `${st.messagesIn}/${st.dropped}` };
+      } finally {
+        await p.close();
+      }
+    };
+    const fast = await once(false);
+    const slow = await once(true);
+    expect(fast.data.length).toBe(151);
+    expect(slow.raw).toBe(0);
+    expect(fast.raw).toBeGreaterThan(50);
+    expect({ ...fast, raw: 0 }).toEqual({ ...slow, raw: 0 });
+  });
 
   it('midcomms over two routers on TCP: session messages both ways reach the readers through the tap (a channel we opened and one the peer opened), in order', async () => {
     const routers = [0, 1].map((i) => new Router({ name: `tap${i}`, iocom: { pingIntervalMs: 0, linkTimeoutMs: 0 } }));
