@@ -207,8 +207,16 @@ async function run(steps: readonly Step[], general: boolean): Promise<Outcome> {
 
     const pending: Uint8Array[] = [];
     let batchLeft = 0;
+    // Before a pause or a close: everything written so far is handled (a PING round trip), so what
+    // each step meets does not depend on how fast loopback TCP moved the bytes.
+    const barrier = async (): Promise<void> => {
+      if (pending.length > 0) peer.writeRaw(concatBytes(pending.splice(0)));
+      batchLeft = 0;
+      if (!paused) await settle(l);
+    };
     for (const s of steps) {
       if (s.kind === 'pause') {
+        await barrier();
         io.pauseReading();
         paused = true;
         continue;
@@ -220,6 +228,7 @@ async function run(steps: readonly Step[], general: boolean): Promise<Outcome> {
       }
       if (s.kind === 'close') {
         // Our side ends the channel (its DELETE goes out); what the peer still sends must not reach its sink.
+        await barrier();
         if (io.isOpen) byTarget.get(s.target === 'T' ? sinkT : sinkU)!.close();
         continue;
       }
@@ -383,7 +392,7 @@ describe('midcomms channel receive tap', () => {
         const n = 150;
         for (let i = 0; i < n; i++) {
           const aux = new Uint8Array(88 + (i % 5) * 17);
-          for (let k = 0; k < aux.length; k++) aux[k] = (i * 31 + k) & 0xff;
+          for (let k = 0; k < aux.length; k++) aux[k] = (i * 31 + k) & 0x7f; // never THROW_BYTE
           tx.send(CMD, { aux });
           if (i % 8 === 0) await turn();
         }
