@@ -86,7 +86,12 @@ export class MicrotaskScheduler implements Scheduler, CallGuard {
       try {
         task();
       } catch (err) {
-        this.#onError(err);
+        try {
+          this.#onError(err);
+        } catch {
+          // The error handler's own failure: nowhere left to report it, and a rejected
+          // microtask must not take the process down; the other tasks still run.
+        }
       }
     }
     this.#flushAfter();

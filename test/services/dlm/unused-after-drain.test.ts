@@ -185,4 +185,26 @@ describe('MicrotaskScheduler.postAfter', () => {
     expect(order).toEqual(['ast', 'continuation', 'after', 'after 2']);
     expect(errors.map((e) => (e as Error).message)).toEqual(['after bug']);
   });
+
+  it('an error handler that throws on a postAfter task: the other tasks still run and nothing escapes the microtask', async () => {
+    const s = new MicrotaskScheduler(() => {
+      throw new Error('handler bug');
+    });
+    const order: string[] = [];
+    const rejections: unknown[] = [];
+    const onRejection = (err: unknown): void => void rejections.push(err);
+    process.on('unhandledRejection', onRejection);
+    try {
+      s.postAfter(() => {
+        throw new Error('task bug');
+      });
+      s.postAfter(() => order.push('second'));
+      await ticks();
+      await new Promise<void>((r) => setImmediate(r)); // unhandled rejections are reported by then
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+    expect(order).toEqual(['second']);
+    expect(rejections).toEqual([]);
+  });
 });
