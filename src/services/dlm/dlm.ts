@@ -26,6 +26,8 @@ export class Dlm {
   readonly #endpoint: DlmEndpoint | null;
   readonly #byId = new Map<number, Lockspace>();
   readonly #byName = new Map<string, Lockspace>();
+  /** The lockspace the last message went to, by its id (a node usually has one): no map probe per message. Cleared when it is forgotten. */
+  #lastLs: Lockspace | null = null;
   /** Messages for no lockspace here, or unreadable headers. */
   unroutable = 0;
   callbackErrors = 0;
@@ -125,6 +127,7 @@ export class Dlm {
       this.#byName.delete(ls.name);
       this.#byId.delete(ls.globalId);
     }
+    if (this.#lastLs === ls) this.#lastLs = null;
   }
 
   /** Bytes from node `from`; routed by lockspace id. Never throws. */
@@ -135,7 +138,9 @@ export class Dlm {
       return;
     }
     const id = (bytes[4]! | (bytes[5]! << 8) | (bytes[6]! << 16) | (bytes[7]! << 24)) >>> 0;
-    const ls = this.#byId.get(id);
+    const last = this.#lastLs;
+    const ls = last !== null && last.globalId === id ? last : this.#byId.get(id);
+    if (ls !== undefined) this.#lastLs = ls;
     if (!ls) {
       this.unroutable++;
       // §3.8: a STATUS for a lockspace not here is answered "not ready" (-ESRCH).
@@ -151,6 +156,7 @@ export class Dlm {
     for (const ls of this.#byName.values()) ls.release(2);
     this.#byName.clear();
     this.#byId.clear();
+    this.#lastLs = null;
     this.#endpoint?.setReceiver(null);
   }
 }
