@@ -75,6 +75,9 @@ export class MidcommsEndpoint implements DlmEndpoint {
   readonly #mc: Midcomms;
   /** DLM node id -> the peer (router node id, session, backlog). */
   readonly #peers = new Map<number, Peer>();
+  /** The peer `send()` found last, and its node id (see send()). */
+  #lastTo = -1;
+  #lastPeer: Peer | null = null;
   readonly #subs = new Map<string, Unsubscribable>();
   readonly #membership: Unsubscribable;
   #receiver: ((from: number, bytes: Uint8Array) => void) | null = null;
@@ -145,10 +148,17 @@ export class MidcommsEndpoint implements DlmEndpoint {
   }
 
   send(to: number, bytes: Uint8Array): void {
-    const peer = this.#peers.get(to);
-    if (peer === undefined) {
-      this.unknownPeer++;
-      return;
+    // The peer of the last send (a lock's messages go to one master): no map probe. Peers are never
+    // removed from #peers and keep their object, so the remembered one is the map's.
+    let peer = this.#lastPeer;
+    if (peer === null || this.#lastTo !== to) {
+      peer = this.#peers.get(to) ?? null;
+      if (peer === null) {
+        this.unknownPeer++;
+        return;
+      }
+      this.#lastTo = to;
+      this.#lastPeer = peer;
     }
     const held = peer.backlog;
     if (held !== null) {
