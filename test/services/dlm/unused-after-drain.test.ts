@@ -191,20 +191,14 @@ describe('MicrotaskScheduler.postAfter', () => {
       throw new Error('handler bug');
     });
     const order: string[] = [];
-    const rejections: unknown[] = [];
-    const onRejection = (err: unknown): void => void rejections.push(err);
-    process.on('unhandledRejection', onRejection);
-    try {
-      s.postAfter(() => {
-        throw new Error('task bug');
-      });
-      s.postAfter(() => order.push('second'));
-      await ticks();
-      await new Promise<void>((r) => setImmediate(r)); // unhandled rejections are reported by then
-    } finally {
-      process.off('unhandledRejection', onRejection);
-    }
+    s.postAfter(() => {
+      throw new Error('task bug');
+    });
+    s.postAfter(() => order.push('second'));
+    // An error escaping the microtask would end its loop before 'second' (and vitest reports an
+    // unhandled rejection as a failure of the run).
+    await ticks();
+    await new Promise<void>((r) => setImmediate(r));
     expect(order).toEqual(['second']);
-    expect(rejections).toEqual([]);
   });
 });
