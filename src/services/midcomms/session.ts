@@ -416,6 +416,8 @@ export class Session {
     } finally {
       // The caller may reuse `bytes`: never match it against a later batch.
       this.#rx.endBatch();
+      // An ACK that came in front of a message is applied once that message was read (and its reply written).
+      this.#tx.settle();
     }
   }
 
@@ -432,18 +434,32 @@ export class Session {
       }
       const at = off;
       off += length;
-      // The frame of the data path, an OPTS frame on a channel that said HELLO
-      // from the session's peer, goes straight to #onOpts: the checks of
-      // #onFrame it would pass, without a parsed-frame object.
-      if (cs.helloSeen && !cs.refused) {
+      // The frames of the data path, an OPTS or an ACK frame on a channel
+      // that said HELLO from the session's 3.2 peer, go straight to #onOpts
+      // or the ACK: the checks of #onFrame they would pass, without a
+      // parsed-frame object.
+      if (cs.helloSeen && !cs.refused && this.#id.peerVersion === DLM_VERSION.V3_2 && u32At(bytes, at + 8) === this.#id.peerNodeid) {
         const start = optsInnerStart(bytes, at, length);
-        if (start >= 0 && this.#id.peerVersion === DLM_VERSION.V3_2 && u32At(bytes, at + 8) === this.#id.peerNodeid) {
-          this.#stats.framesReceived++;
+        if (start >= 0) {
           cs.productive = true;
           this.#onOpts(cs, bytes, u32At(bytes, at + 4), bytes[start + 14]!, start, at + length);
+          // (Counted after the message went to the reader: off the path to its reply.)
+          this.#stats.framesReceived++;
+          continue;
+        }
+        if (bytes[at + 14] === DLM_CMD.ACK && u32At(bytes, at) === DLM_VERSION.V3_2) {
+          this.#stats.framesReceived++;
+          cs.productive = true;
+          const n = u32At(bytes, at + 4);
+          // An ACK in front of more frames (a transmit-threshold ACK joined to
+          // its message) is applied after them, once the batch is done
+          // (`Sender.deferAck` says why that is safe); else now.
+          if (off >= bytes.length || !this.#tx.deferAck(n)) this.#onAck(n);
           continue;
         }
       }
+      // Anything else may depend on the send queue's state (a HELLO may reset the session).
+      this.#tx.settle();
       this.#onFrame(cs, bytes, at, length);
     }
   }
