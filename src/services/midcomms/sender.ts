@@ -23,6 +23,11 @@ export interface SenderHost {
   beforeSequenced(): void;
   /** Something new can be written. */
   pump(): void;
+  /**
+   * A sequenced frame was just committed (the last of the queue): write it
+   * now when nothing else is due (`nextAlone()`), else pump.
+   */
+  transmit(): void;
   readonly closed: boolean;
   /** For error messages. */
   readonly peer: string;
@@ -154,8 +159,17 @@ export class Sender {
       this.send(message, false, undefined).then(undefined, onError);
       return true;
     }
-    if (this.#waiters.length > 0 || !this.#hasRoom(message.length)) return false;
-    this.#commit(message, null, noop);
+    if (this.#waiters.length > 0) return false;
+    if (!this.#host.sequenced()) {
+      if (!this.#hasRoom(message.length)) return false;
+      this.#commit(message, null, noop);
+      return true;
+    }
+    // The DLM's path: #hasRoom and #commit for a sequenced peer, without asking again which it is.
+    if (!this.#queue.fits(message.length + SIZE.OPTS, this.#o.windowMessages, this.#o.windowBytes) && !this.#roomAfterAck(message.length)) return false;
+    this.#commitSequenced(message, null);
+    // (Counted after the write: off the path to the peer.)
+    this.#stats.sent++;
     return true;
   }
 
@@ -195,6 +209,18 @@ export class Sender {
     this.#bareBytes -= m.length;
     this.admit();
     return m;
+  }
+
+  /**
+   * The frame `next()` would return when it is the only thing due (the
+   * sequenced frame just committed, nothing stateless before it), the
+   * cursor moved past it; else undefined and nothing moved.
+   */
+  nextAlone(): Uint8Array | undefined {
+    if (this.#stateless.length > 0 || this.#queue.untransmitted !== 1) return undefined;
+    const entry = this.#queue.nextToTransmit()!;
+    if (entry.transmissions > 1) this.#stats.retransmits++;
+    return entry.frame;
   }
 
   /** A new channel: every committed, unacknowledged frame goes again, in order (§5.7). */
@@ -311,29 +337,38 @@ export class Sender {
   }
 
   #hasRoom(bytes: number): boolean {
-    if (this.#host.sequenced()) {
-      if (this.#queue.fits(bytes + SIZE.OPTS, this.#o.windowMessages, this.#o.windowBytes)) return true;
-      // A deferred ACK may make room: a full window never refuses what it would let in.
-      if (this.#deferredAck < 0) return false;
-      this.settle();
-      return this.#queue.fits(bytes + SIZE.OPTS, this.#o.windowMessages, this.#o.windowBytes);
-    }
+    if (this.#host.sequenced()) return this.#queue.fits(bytes + SIZE.OPTS, this.#o.windowMessages, this.#o.windowBytes) || this.#roomAfterAck(bytes);
     return this.#bare.length < this.#o.windowMessages && this.#bareBytes + bytes <= this.#o.windowBytes;
+  }
+
+  /** The window is full for `bytes` more: room once a deferred ACK is applied? (A full window never refuses what it would let in.) */
+  #roomAfterAck(bytes: number): boolean {
+    if (this.#deferredAck < 0) return false;
+    this.settle();
+    return this.#queue.fits(bytes + SIZE.OPTS, this.#o.windowMessages, this.#o.windowBytes);
+  }
+
+  /** Commits `message` for a sequenced peer and has it written; the caller counts it (`stats.sent`). */
+  #commitSequenced(message: Uint8Array, ackWaiter: AckWaiter | null): void {
+    this.#host.beforeSequenced();
+    // The one copy of the send path: the message goes into its OPTS frame, stamped.
+    const frame = encodeOptsStamped(DLM_VERSION.V3_2, this.#o.nodeid, this.#queue.seqSend, message, this.#alloc);
+    const entry = this.#queue.append(frame, false);
+    if (ackWaiter !== null) entry.waiters = [ackWaiter];
+    this.#host.transmit();
   }
 
   #commit(message: Uint8Array, ackWaiter: AckWaiter | null, committed: () => void): void {
     if (this.#host.sequenced()) {
-      this.#host.beforeSequenced();
-      // The one copy of the send path: the message goes into its OPTS frame, stamped.
-      const frame = encodeOptsStamped(DLM_VERSION.V3_2, this.#o.nodeid, this.#queue.seqSend, message, this.#alloc);
-      const entry = this.#queue.append(frame, false);
-      if (ackWaiter !== null) entry.waiters = [ackWaiter];
-    } else {
-      if (ackWaiter !== null) ackWaiter.reject(err('UNSEQUENCED', 'a 3.1 peer acknowledges nothing'));
-      const bare = stampInner(message, DLM_VERSION.V3_1, this.#o.nodeid);
-      this.#bare.push(bare);
-      this.#bareBytes += bare.length;
+      this.#commitSequenced(message, ackWaiter);
+      this.#stats.sent++;
+      if (ackWaiter === null) committed();
+      return;
     }
+    if (ackWaiter !== null) ackWaiter.reject(err('UNSEQUENCED', 'a 3.1 peer acknowledges nothing'));
+    const bare = stampInner(message, DLM_VERSION.V3_1, this.#o.nodeid);
+    this.#bare.push(bare);
+    this.#bareBytes += bare.length;
     this.#stats.sent++;
     if (ackWaiter === null) committed();
     this.#host.pump();

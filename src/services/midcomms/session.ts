@@ -151,6 +151,7 @@ export class Session {
           if (this.#rx.txThresholdReached) this.#ackBeforeNext();
         },
         pump: () => this.#pump(),
+        transmit: () => this.#transmit(),
         get closed() {
           return session.closed;
         },
@@ -340,6 +341,31 @@ export class Session {
     return rx !== null && !rx.dead && rx.helloSeen && !rx.refused ? rx : this.#chans.current;
   }
 
+  /**
+   * A sequenced frame was just committed. The common case, the pump idle,
+   * the current channel open and nothing else due on it (no ACK owed or
+   * joined, nothing before the frame), writes it at once: what the pump
+   * would do, without its loop. Anything else pumps.
+   */
+  #transmit(): void {
+    const cs = this.#chans.current;
+    if (cs !== null && !cs.blocked && !this.#pumping && !this.#ackOwed && this.#ackAhead < 0 && !this.#fin.closed) {
+      const frame = this.#tx.nextAlone();
+      if (frame !== undefined) {
+        this.#pumping = true;
+        try {
+          this.#chans.write(cs, frame);
+        } finally {
+          this.#pumping = false;
+        }
+        // The write lost the channel and another one became current meanwhile: it takes what is due now.
+        if (this.#chans.current !== cs && this.#chans.current !== null) this.#pump();
+        return;
+      }
+    }
+    this.#pump();
+  }
+
   /** Writes what is due on the current channel, in order, until it pushes back. */
   #pump(): void {
     // (A pump already running writes a waiting ACK in its own loop or finally.)
@@ -371,6 +397,10 @@ export class Session {
       // The message did not follow (nothing to write after all): the ACK goes alone.
       if (this.#ackAhead >= 0) this.#writeAckAhead(cs, null);
     }
+    // A write lost the channel and another one became current meanwhile (its
+    // own pump found this one running): it takes what is due now.
+    const now = this.#chans.current;
+    if (now !== cs && now !== null) this.#pump();
   }
 
   /** The waiting ACK, and `frame` after it in the same write (null: the ACK alone). */
