@@ -8,7 +8,7 @@
  */
 import { DLM_CMD, DLM_VERSION, OFF, SIZE } from './constants.ts';
 import { MidcommsError } from './errors.ts';
-import { encodeFin, encodeOptsStamped } from './frame-encoder.ts';
+import { encodeFin, encodeOptsStampedIn } from './frame-encoder.ts';
 import { FrameSlab } from './frame-slab.ts';
 import { checkInnerMessage, stampInner } from './inner-message.ts';
 import { SendQueue } from './send-queue.ts';
@@ -58,7 +58,6 @@ export class Sender {
   readonly #stats: SessionStats;
   readonly #queue: SendQueue;
   readonly #slab = new FrameSlab();
-  readonly #alloc = (n: number): Uint8Array => this.#slab.alloc(n);
   readonly #waiters = new WindowWaiters();
   /** Bare (3.1) messages not yet written. */
   #bare: Uint8Array[] = [];
@@ -352,7 +351,7 @@ export class Sender {
   #commitSequenced(message: Uint8Array, ackWaiter: AckWaiter | null): void {
     this.#host.beforeSequenced();
     // The one copy of the send path: the message goes into its OPTS frame, stamped.
-    const frame = encodeOptsStamped(DLM_VERSION.V3_2, this.#o.nodeid, this.#queue.seqSend, message, this.#alloc);
+    const frame = encodeOptsStampedIn(this.#slab, DLM_VERSION.V3_2, this.#o.nodeid, this.#queue.seqSend, message);
     const entry = this.#queue.append(frame, false);
     if (ackWaiter !== null) entry.waiters = [ackWaiter];
     this.#host.transmit();

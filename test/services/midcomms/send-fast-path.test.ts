@@ -7,8 +7,11 @@
  * before it take the pump; a write that loses the channel hands what is due to the
  * channel that became current during it.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Channel, ChannelSink } from '../../../src/services/midcomms/channel.ts';
+import { encodeDlmMessage, encodeOptsStamped, encodeOptsStampedIn } from '../../../src/services/midcomms/frame-encoder.ts';
+import { FrameSlab } from '../../../src/services/midcomms/frame-slab.ts';
 import type { FakeNode } from './fake-net.ts';
 import { msg, twoNodes } from './fake-net.ts';
 
@@ -115,5 +118,33 @@ describe('the direct write of a committed frame', () => {
     expect(optsCarrying(second.fwd.batches, 1).length).toBe(1);
     net.settle();
     expect(gotB).toEqual([0, 1]);
+  });
+});
+
+describe('encodeOptsStampedIn (the send path\'s encoder, whole-word stores into a slab)', () => {
+  it('is byte for byte encodeOptsStamped, across slab boundaries (fast-check, seed 11)', () => {
+    const slab = new FrameSlab(1024); // small: frames roll over to new slabs often
+    fc.assert(
+      fc.property(
+        fc.constantFrom(1, 2),
+        fc.integer({ min: 0, max: 600 }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 0, max: 255 }),
+        (cmd, extra, seq, nodeid, ls, fill) => {
+          const inner = encodeDlmMessage(cmd, ls, new Uint8Array((cmd === 1 ? 72 : 32) + extra).fill(fill), 0xdeadbeef, 0x00030001);
+          const want = encodeOptsStamped(0x00030002, nodeid, seq, inner);
+          const got = encodeOptsStampedIn(slab, 0x00030002, nodeid, seq, inner);
+          expect(Buffer.from(got).equals(Buffer.from(want))).toBe(true);
+        },
+      ),
+      { seed: 11, numRuns: 2000 },
+    );
+  });
+
+  it('refuses a frame past 4096 bytes, as encodeOptsStamped does', () => {
+    const inner = encodeDlmMessage(1, 1, new Uint8Array(4096 - 16 - 24 + 1));
+    expect(() => encodeOptsStampedIn(new FrameSlab(), 0x00030002, 1, 0, inner)).toThrow(RangeError);
   });
 });
