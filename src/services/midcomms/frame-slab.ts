@@ -36,6 +36,19 @@ export class FrameSlab {
   }
 
   /**
+   * Makes sure the next `bytes` fit in the current slab, starting a new one
+   * now if they do not: the send path calls it after its write, so a new
+   * slab's allocation (and the zero-fill) is not on the way to the next frame's write.
+   */
+  reserve(bytes: number): void {
+    if (this.#off + bytes > this.#buf.length) {
+      this.#buf = new Uint8Array(Math.max(this.#size, bytes));
+      this.dv = new DataView(this.#buf.buffer);
+      this.#off = 0;
+    }
+  }
+
+  /**
    * Copies `src` into the slab without making a view of the copy (the caller
    * makes views of the parts it hands out): the copy starts at `placedAt` of
    * `placedIn` until the next call.

@@ -355,6 +355,8 @@ export class Sender {
     const entry = this.#queue.append(frame, false);
     if (ackWaiter !== null) entry.waiters = [ackWaiter];
     this.#host.transmit();
+    // After the write: the next frame's slab, if this one is nearly full (a frame is at most MAX_MESSAGE).
+    this.#slab.reserve(SIZE.MAX_MESSAGE);
   }
 
   #commit(message: Uint8Array, ackWaiter: AckWaiter | null, committed: () => void): void {
