@@ -322,8 +322,10 @@ export class Receiver<C> {
   #deliverNow(bytes: Uint8Array): void {
     this.#draining = true;
     try {
-      this.#stats.delivered++;
       this.#emit(bytes);
+      // Counted once the reader has it (the stats are not on the way to its reply: a reader
+      // reading them during the call sees the message not yet counted, like framesReceived).
+      this.#stats.delivered++;
       this.#delivered();
     } finally {
       this.#draining = false;

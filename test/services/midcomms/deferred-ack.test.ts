@@ -178,4 +178,22 @@ describe('an ACK in front of a message in one batch', () => {
     expect(a.stats().retransmits).toBe(1);
     expect(a.stats().queueMessages).toBe(0);
   });
+
+  it('framesReceived and delivered count a message once the reader returned (off the path to its reply)', async () => {
+    const { a, toA } = await withUnacked(1);
+    const seen: Array<[number, number]> = [];
+    a.read(() => {
+      const s = a.stats();
+      seen.push([s.framesReceived, s.delivered]);
+    }, () => {});
+    const before = a.stats();
+    toA(encodeOpts(V32, 2, 0, msgFrom(1, 2)));
+    toA(encodeOpts(V32, 2, 1, msgFrom(2, 2)));
+    expect(seen).toEqual([
+      [before.framesReceived, before.delivered],
+      [before.framesReceived + 1, before.delivered + 1],
+    ]);
+    expect(a.stats().framesReceived).toBe(before.framesReceived + 2);
+    expect(a.stats().delivered).toBe(before.delivered + 2);
+  });
 });
