@@ -19,8 +19,8 @@
  * state rules in state-rules.ts; one transaction in transaction.ts; the
  * write batching in write-queue.ts; LNK_AUTH's messages in auth.ts and the
  * handshake's gate, deadline and readiness in auth-phase.ts; plain sockets'
- * reads in socket-reader.ts; relayed messages that skip decoding in
- * pass-through.ts; the idle timeout and PINGs in keepalive.ts; ping() and
+ * reads in socket-reader.ts; mid-stream messages handed to a raw observer
+ * without decoding (the receive tap) in raw-observer.ts; the idle timeout and PINGs in keepalive.ts; ping() and
  * whenWritable() waiters in link-waiters.ts. This file keeps the link's
  * lifecycle: the stream hookup and read pausing, open/send, close/destroy
  * and the teardown.
@@ -371,7 +371,7 @@ export class Iocom implements TransactionHost {
   /**
    * forward() from a received message's fields (cmd word, error, extended
    * header, aux data and the pass-through header fields), for the relay
-   * pass-through (pass-through.ts), which builds no Message. @internal
+   * receive tap (raw-observer.ts), which builds no Message. @internal
    */
   forwardFields(tx: Transaction, cmd: number, error: number, ext: Uint8Array, aux: Uint8Array, pass: PassFields): boolean {
     this.#assertOpen();
@@ -384,20 +384,25 @@ export class Iocom implements TransactionHost {
   }
 
   /**
-   * Let relayed messages received on this link pass through without being
-   * decoded into Messages (pass-through.ts): a relay calls it for both links
-   * of a transaction it pairs. Stays on for the link's life; messages of
-   * other transactions take the general path as before. @internal
+   * Set the receive tap (raw-observer.ts): mid-stream messages of a
+   * transaction whose only rx$ observer is a raw observer are handed to it
+   * without being decoded into Messages. Transaction.subscribeRaw calls it.
+   * Stays on for the link's life; messages of other transactions take the
+   * general path as before. @internal
    */
-  enablePassThrough(): void {
+  enableRawTap(): void {
     this.#decoder.passThrough ??= this.#passThrough;
   }
 
-  /** The decoder's pass-through tap: only while messages are dispatched at once (open, not paused). */
+  /**
+   * The decoder's receive tap: only while messages are dispatched at once
+   * (open, not paused) and no auth handshake runs (its deadline: a plain
+   * message then has a part in the handshake, see AuthPhase.plainMessage).
+   */
   readonly #passThrough = (W: Int32Array, w: number, aux: Uint8Array): boolean => {
-    if (this.#state !== 'open' || this.#readingPaused) return false;
+    if (this.#state !== 'open' || this.#readingPaused || this.#authPhase.running) return false;
     if (!this.#dispatch.passThrough(W, w, aux)) return false;
-    // The aux view went to the write queue, as a decoded message's would (see #deliverBatch).
+    // The aux view went to the observer (a relay's write queue, a channel's reader), as a decoded message's would: the chunk is lent (see #deliverBatch).
     if (aux.length !== 0) this.#passLent = true;
     return true;
   };

@@ -20,7 +20,7 @@ import type { AuthHandshake } from './auth.ts';
 import type { BudgetAccount } from './budget.ts';
 import { idOf } from './iocom-helpers.ts';
 import type { Multicast } from './multicast.ts';
-import { isRawRelay } from './pass-through.ts';
+import { isRawObserver } from './raw-observer.ts';
 import { classifyRx } from './state-rules.ts';
 import { Transaction, type TransactionHost } from './transaction.ts';
 import type { TransactionTables } from './transaction-tables.ts';
@@ -130,17 +130,20 @@ export class ReceiveDispatch {
   }
 
   /**
-   * The relay pass-through (pass-through.ts): the message whose 64-byte
-   * header is `W[w]`..`W[w + 15]` (checked by the decoder) with aux data
-   * `aux`. Returns true when it was taken and passed on to its relay half,
-   * exactly as receive() of its decoded form would; false (having changed
-   * nothing) when the general path must have it.
+   * The receive tap (raw-observer.ts): the message whose 64-byte header is
+   * `W[w]`..`W[w + 15]` (checked by the decoder) with aux data `aux`.
+   * Returns true when it was taken and handed to its transaction's raw
+   * observer, exactly as receive() of its decoded form would deliver it;
+   * false (having changed nothing) when the general path must have it.
+   * The caller offers nothing while the link's auth handshake runs.
    */
   passThrough(W: Int32Array, w: number, aux: Uint8Array): boolean {
     const cmd = W[w + 8]!;
     if ((cmd & (DMSGF.CREATE | DMSGF.DELETE | DMSGF.ABORT)) !== 0) return false;
     if ((W[w + 1]! & 0xff) !== this.#rxSeq) return false;
-    if (!this.#auth.acceptsMessages || this.#auth.active) return false;
+    // The auth gate. The link offers nothing while its handshake runs (Iocom's
+    // tap), so receive()'s plainMessage() hook would be a no-op here.
+    if (!this.#auth.acceptsMessages) return false;
     if ((cmd & DMSGF.BASECMDMASK) === DMSG.LNK_AUTH) return false;
     // msgid and circuit below 2^32 (the table keys are then these numbers), reserved18 zero.
     if (W[w + 3] !== 0 || W[w + 5] !== 0 || W[w + 6] !== 0 || W[w + 7] !== 0) return false;
@@ -151,13 +154,17 @@ export class ReceiveDispatch {
     const state = (cmd & DMSGF.REVTRANS ? this.#weOpened : this.#peerOpened).get(id);
     // The state rules' DELIVER for a mid-stream message (classifyRx: open, receive side not ended).
     if (state === undefined || state.rxDeleted) return false;
-    const half = state._relay;
-    if (!isRawRelay(half) || state._rxSoleObserver() !== half) return false;
+    const observer = state._rxSoleObserver();
+    if (!isRawObserver(observer)) return false;
     this.messagesIn++;
     this.rxSeen = true;
     this.#rxSeq = (this.#rxSeq + 1) & 0xff;
-    const w0 = W[w]!;
-    half.passRaw(cmd >>> 0, W[w + 11]! >>> 0, aux, { auxCrc: W[w + 9]! >>> 0, reserved02: w0 >>> 16 });
+    try {
+      observer.rawNext(cmd >>> 0, W[w + 11]! >>> 0, aux, W[w + 9]! >>> 0, W[w]! >>> 16);
+    } catch (err) {
+      // As rx$ reports a throwing subscriber (RxMulticast.observerFailed): the transaction pays, not the link.
+      state._rawObserverFailed(err);
+    }
     return true;
   }
 

@@ -3,12 +3,13 @@
  * stacked on (the circuit), its children, and the half-close state of each
  * direction. Freed only when DELETE has gone both ways.
  */
-import type { Observable } from 'rxjs';
+import type { Observable, Observer, Subscription } from 'rxjs';
 import { DMSG, DMSGF, DMSG_ERR } from '../wire/constants.ts';
 import { describeCmd } from '../wire/cmd.ts';
 import type { Message } from '../wire/message.ts';
 import { TransactionError } from './errors.ts';
 import { Multicast } from './multicast.ts';
+import type { RawObserver } from './raw-observer.ts';
 
 /** Options of a message sent within a transaction. */
 export interface SendOptions {
@@ -48,6 +49,11 @@ export interface TransactionHost {
   readonly writable: boolean;
   /** Resolves when the link is writable again or closed; rejects with CANCELLED on `signal`. */
   whenWritable(signal?: AbortSignal): Promise<void>;
+  /**
+   * Set the receive tap on the link (raw-observer.ts): a raw observer
+   * subscribed. Absent where no message is received from bytes (a local link).
+   */
+  enableRawTap?(): void;
 }
 
 /** A transaction's rx$: a throwing subscriber costs the transaction (no closure per transaction). */
@@ -171,6 +177,22 @@ export class Transaction {
       }
     }
     return this.#rx;
+  }
+
+  /**
+   * Subscribe `observer` to rx$ as a raw observer (raw-observer.ts): while
+   * it is rx$'s only subscriber, the link may hand it mid-stream messages
+   * through `rawNext` instead of decoding them for `next`. Sets the receive
+   * tap on the link. @internal
+   */
+  subscribeRaw(observer: RawObserver & Partial<Observer<Message>>): Subscription {
+    this.#host.enableRawTap?.();
+    return this.rx$.subscribe(observer);
+  }
+
+  /** The raw observer's rawNext threw: what a throwing rx$ subscriber costs (the transaction). @internal */
+  _rawObserverFailed(err: unknown): void {
+    this.#host.handlerFailed(this, err);
   }
 
   /** Open sub-transactions stacked on this one (a snapshot, in the order they were stacked). */
@@ -349,16 +371,16 @@ export class Transaction {
     if ((this.#state & S_TX_DELETED) !== 0 && (this.#state & S_RX_DELETED) !== 0 && (this.#state & S_FREED) === 0) this.#host.release(this);
   }
 
-  /** Deliver a message the peer sent in this transaction. @internal */
   /**
    * The observer a message _receive()d now (without CREATE or DELETE) would
    * reach, when rx$ has exactly one subscriber and it is an observer object
-   * (the relay's pass-through checks it is the relay's own half). @internal
+   * (the receive tap hands it raw messages if it is a raw observer). @internal
    */
   _rxSoleObserver(): unknown {
     return this.#rx === null ? undefined : this.#rx.soleObserver();
   }
 
+  /** Deliver a message the peer sent in this transaction. @internal */
   _receive(msg: Message): void {
     const cmd = msg.header.cmd;
     if (cmd & DMSGF.CREATE) this.#state |= S_RX_CREATED;

@@ -15,7 +15,7 @@
 import { DMSGF } from '../wire/constants.ts';
 import type { Message } from '../wire/message.ts';
 import type { Iocom } from '../iocom/iocom.ts';
-import type { RawRelay } from '../iocom/pass-through.ts';
+import type { RawObserver } from '../iocom/raw-observer.ts';
 import type { Transaction } from '../iocom/transaction.ts';
 import type { PassFields } from '../iocom/write-queue.ts';
 import { EMPTY } from '../wire/message.ts';
@@ -49,7 +49,7 @@ function forward(msg: Message, to: Transaction, toIocom: Iocom, fromIocom: Iocom
   forwardFields(msg.header.cmd, msg.header.error, msg.ext, msg.aux, msg.header, to, toIocom, fromIocom);
 }
 
-/** forward() from a message's fields: the decoded path passes its Message's, the pass-through (iocom/pass-through.ts) the raw header's. */
+/** forward() from a message's fields: the decoded path passes its Message's, the receive tap (iocom/raw-observer.ts) the raw header's. */
 function forwardFields(cmd: number, error: number, ext: Uint8Array, aux: Uint8Array, pass: PassFields, to: Transaction, toIocom: Iocom, fromIocom: Iocom): void {
   if (!to.canSend) {
     // Our side is already closed (or dying): an abort-after-DELETE can still pass.
@@ -78,7 +78,7 @@ function forwardFields(cmd: number, error: number, ext: Uint8Array, aux: Uint8Ar
  */
 
 /** The incoming side: passes what the peer that opened the transaction sends, its CREATE excepted. */
-class IncomingHalf implements RelayedPeer, RawRelay {
+class IncomingHalf implements RelayedPeer, RawObserver {
   readonly peer: Transaction;
   readonly peerIocom: Iocom;
   readonly #iocom: Iocom;
@@ -97,16 +97,16 @@ class IncomingHalf implements RelayedPeer, RawRelay {
     }
     forward(msg, this.peer, this.peerIocom, this.#iocom);
   }
-  /** A mid-stream message from the pass-through: never the CREATE, so it goes on as next() would send any later one. */
-  passRaw(cmd: number, error: number, aux: Uint8Array, pass: PassFields): void {
+  /** A mid-stream message from the receive tap: never the CREATE, so it goes on as next() would send any later one. */
+  rawNext(cmd: number, error: number, aux: Uint8Array, auxCrc: number, reserved02: number): void {
     this.#first = null;
-    forwardFields(cmd, error, EMPTY, aux, pass, this.peer, this.peerIocom, this.#iocom);
+    forwardFields(cmd, error, EMPTY, aux, { auxCrc, reserved02 }, this.peer, this.peerIocom, this.#iocom);
   }
   error(): void {}
 }
 
 /** The outgoing side (opened by the relay): passes the answers back and counts the open relayed transaction down at its end. */
-class OutgoingHalf implements RelayedPeer, RawRelay {
+class OutgoingHalf implements RelayedPeer, RawObserver {
   readonly peer: Transaction;
   readonly peerIocom: Iocom;
   readonly #iocom: Iocom;
@@ -120,9 +120,9 @@ class OutgoingHalf implements RelayedPeer, RawRelay {
   next(msg: Message): void {
     forward(msg, this.peer, this.peerIocom, this.#iocom);
   }
-  /** A mid-stream message from the pass-through, passed on as next() would. */
-  passRaw(cmd: number, error: number, aux: Uint8Array, pass: PassFields): void {
-    forwardFields(cmd, error, EMPTY, aux, pass, this.peer, this.peerIocom, this.#iocom);
+  /** A mid-stream message from the receive tap, passed on as next() would. */
+  rawNext(cmd: number, error: number, aux: Uint8Array, auxCrc: number, reserved02: number): void {
+    forwardFields(cmd, error, EMPTY, aux, { auxCrc, reserved02 }, this.peer, this.peerIocom, this.#iocom);
   }
   error(): void {
     this.#open.n--;
@@ -153,10 +153,8 @@ export function relayTransaction(incoming: Transaction, fromIocom: Iocom, toPare
   const outHalf = new OutgoingHalf(incoming, fromIocom, toIocom, open);
   incoming._relay = inHalf;
   outgoing._relay = outHalf;
-  incoming.rx$.subscribe(inHalf);
-  outgoing.rx$.subscribe(outHalf);
-  // Later messages of the pair may skip decoding on both links (iocom/pass-through.ts).
-  fromIocom.enablePassThrough();
-  toIocom.enablePassThrough();
+  // Raw observers: later messages of the pair may skip decoding on both links (iocom/raw-observer.ts).
+  incoming.subscribeRaw(inHalf);
+  outgoing.subscribeRaw(outHalf);
   return outgoing;
 }

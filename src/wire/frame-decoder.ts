@@ -223,7 +223,8 @@ export class FrameDecoder {
     const buffer = chunk.buffer;
     const base = chunk.byteOffset;
     const W = new Int32Array(buffer, base + start, (len - start) >>> 2);
-    const B = new BigUint64Array(buffer, base + start, (len - start) >>> 3);
+    // Made for the first message decoded here: a chunk whose messages a tap takes needs none.
+    let B: BigUint64Array | undefined;
     const maxHeader = this.#maxHeader;
     const maxAux = this.#maxAux;
     let off = start;
@@ -252,6 +253,7 @@ export class FrameDecoder {
         off = end;
         continue;
       }
+      B ??= new BigUint64Array(buffer, base + start, (len - start) >>> 3);
       out.push({ header: decodeHeaderWords(W, B, w), ext: hb === 64 ? EMPTY : new Uint8Array(buffer, base + off + 64, hb - 64), aux, swapped: false });
       this.#messagesOut++;
       off = end;

@@ -1,5 +1,5 @@
 /**
- * The relay pass-through (src/iocom/pass-through.ts): a relayed mid-stream
+ * The relay pass-through (src/iocom/raw-observer.ts): a relayed mid-stream
  * message is passed on from its raw header words instead of a decoded
  * Message. It must change nothing observable: the same bytes on both links,
  * the same link failures, the same counters as the general path.

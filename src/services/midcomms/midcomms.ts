@@ -18,7 +18,7 @@
  * ```
  */
 import { SVC_CMD } from '../../span/index.ts';
-import type { Router, Transaction } from '../../span/index.ts';
+import type { Message, Router, Transaction } from '../../span/index.ts';
 import type { ChannelOpener } from './channel.ts';
 import { MidcommsError } from './errors.ts';
 import { ChannelVerifier, newToken } from './channel-verifier.ts';
@@ -224,11 +224,7 @@ export class Midcomms {
         });
         this.#verifier.registerOwn(key, channel);
         channel.bind(sink);
-        tx.rx$.subscribe({
-          next: (m) => channel.receive(m.aux),
-          complete: () => channel.ended('closed by peer'),
-          error: (e: unknown) => channel.ended(`lost: ${(e as Error)?.message ?? String(e)}`),
-        });
+        channel.observe();
         return channel;
       },
     };
@@ -240,42 +236,43 @@ export class Midcomms {
    * or a CHALLENGE about one of our channels (answered, then closed).
    */
   #onTransaction(tx: Transaction): void {
-    let channel: TransactionChannel | null = null;
-    let first = true;
-    const closeTx = (): void => {
-      try {
-        tx.close();
-      } catch {
-        // gone already
-      }
-    };
-    const refuse = (reason: ChannelRefusal): void => {
-      this.#verifier.count(reason);
-      closeTx();
-    };
-    tx.rx$.subscribe({
-      next: (m) => {
-        if (channel !== null) return channel.receive(m.aux);
-        if (!first || m.aux.length === 0) return;
-        first = false;
-        const length = frameLengthOrFail(m.aux, 0);
-        const f = length < 0 ? null : parseFrame(m.aux, 0, length);
-        if (f?.kind === 'challenge') return this.#onChallenge(tx, m.aux, closeTx);
-        if (this.#closed) return refuse('closed');
-        if (f === null || f.kind !== 'hello') return refuse('notHello');
-        channel = new TransactionChannel(tx, { frameCmd: MIDCOMMS_FRAME_CMD, maxBatchBytes: this.#maxBatchBytes });
-        this.#verifier.admit(channel, m.aux, length, f.address, f.sid !== null);
-      },
-      complete: () => {
-        if (channel !== null) channel.ended('closed by peer');
-        else if (first) refuse('notHello');
-      },
-      error: (e: unknown) => channel?.ended(`lost: ${(e as Error)?.message ?? String(e)}`),
-    });
+    tx.subscribeRaw(new AcceptedRx(tx, this.#acceptor));
+  }
+
+  /** What AcceptedRx asks of the service (one object per service, not closures per transaction). */
+  readonly #acceptor: Acceptor = {
+    firstAux: (tx, aux) => this.#firstAux(tx, aux),
+    refuse: (tx, reason) => this.#refuse(tx, reason),
+  };
+
+  /**
+   * The first aux of a transaction a peer opened (AcceptedRx): a CHALLENGE
+   * is answered; a HELLO makes the channel (returned), which waits for the
+   * verifier; anything else is refused. Null: no channel.
+   */
+  #firstAux(tx: Transaction, aux: Uint8Array): TransactionChannel | null {
+    const length = frameLengthOrFail(aux, 0);
+    const f = length < 0 ? null : parseFrame(aux, 0, length);
+    if (f?.kind === 'challenge') {
+      this.#onChallenge(tx, aux);
+      return null;
+    }
+    if (this.#closed) return this.#refuse(tx, 'closed');
+    if (f === null || f.kind !== 'hello') return this.#refuse(tx, 'notHello');
+    const channel = new TransactionChannel(tx, { frameCmd: MIDCOMMS_FRAME_CMD, maxBatchBytes: this.#maxBatchBytes });
+    this.#verifier.admit(channel, aux, length, f.address, f.sid !== null);
+    return channel;
+  }
+
+  /** Refuse a transaction a peer opened: counted, and closed. */
+  #refuse(tx: Transaction, reason: ChannelRefusal): null {
+    this.#verifier.count(reason);
+    closeTx(tx);
+    return null;
   }
 
   /** A CHALLENGE: the PROOF goes on our channel with that token, else a denial on this transaction. */
-  #onChallenge(tx: Transaction, aux: Uint8Array, closeTx: () => void): void {
+  #onChallenge(tx: Transaction, aux: Uint8Array): void {
     if (!this.#closed && !this.#verifier.answer(aux, 0)) {
       try {
         if (tx.canSend) tx.send(MIDCOMMS_FRAME_CMD, { aux: this.#verifier.denial(aux, 0) });
@@ -283,7 +280,7 @@ export class Midcomms {
         // gone already
       }
     }
-    closeTx();
+    closeTx(tx);
   }
 
   /** Sends a CHALLENGE to `address`'s instance on a transaction we open (what comes back on it is that node's). */
@@ -315,6 +312,66 @@ export class Midcomms {
     channel.bind(session.accept(channel));
     channel.receive(hello);
     return null;
+  }
+}
+
+/** Close our side of `tx`, if it is not gone already. */
+function closeTx(tx: Transaction): void {
+  try {
+    tx.close();
+  } catch {
+    // gone already
+  }
+}
+
+/**
+ * The rx$ observer of a transaction a peer opened: its first aux (in the
+ * CREATE, or the first message with aux) goes to the service
+ * (`Acceptor.firstAux`: a channel, a CHALLENGE answered, or a refusal); once a
+ * channel is made, every aux goes to it. A raw observer (the iocom's receive
+ * tap): a mid-stream message's aux comes to `rawNext` exactly as `next`
+ * would take it from the decoded message.
+ */
+interface Acceptor {
+  /** The first aux of a transaction a peer opened: the channel it makes, or null (answered or refused). */
+  firstAux(tx: Transaction, aux: Uint8Array): TransactionChannel | null;
+  /** Refuse it (counted, closed). */
+  refuse(tx: Transaction, reason: ChannelRefusal): null;
+}
+
+class AcceptedRx {
+  readonly #tx: Transaction;
+  readonly #service: Acceptor;
+  #channel: TransactionChannel | null = null;
+  #first = true;
+  constructor(tx: Transaction, service: Acceptor) {
+    this.#tx = tx;
+    this.#service = service;
+  }
+
+  next(m: Message): void {
+    this.#aux(m.aux);
+  }
+
+  rawNext(_cmd: number, _error: number, aux: Uint8Array): void {
+    this.#aux(aux);
+  }
+
+  #aux(aux: Uint8Array): void {
+    const channel = this.#channel;
+    if (channel !== null) return channel.receive(aux);
+    if (!this.#first || aux.length === 0) return;
+    this.#first = false;
+    this.#channel = this.#service.firstAux(this.#tx, aux);
+  }
+
+  complete(): void {
+    if (this.#channel !== null) this.#channel.ended('closed by peer');
+    else if (this.#first) this.#service.refuse(this.#tx, 'notHello');
+  }
+
+  error(e: unknown): void {
+    this.#channel?.ended(`lost: ${(e as Error)?.message ?? String(e)}`);
   }
 }
 

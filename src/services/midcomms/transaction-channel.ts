@@ -13,7 +13,7 @@
  * relay cannot alter a frame unnoticed; the midcomms checks of §5.4 still run
  * on every frame (a peer may send anything).
  */
-import type { Transaction } from '../../span/index.ts';
+import type { Message, Transaction } from '../../span/index.ts';
 import type { Channel, ChannelSink } from './channel.ts';
 import { contiguous } from './frame-slab.ts';
 
@@ -84,6 +84,37 @@ export class TransactionChannel implements Channel {
     if (!this.#ended && aux.length > 0) this.#sink?.data(aux);
   }
 
+  /**
+   * Receive what the transaction brings: the channel subscribes itself to
+   * its rx$ as a raw observer (the iocom's receive tap: a mid-stream
+   * message's aux comes to `rawNext` without a Header, a Message or the
+   * rx$ dispatch being made for it), and ends when the transaction does.
+   * For a channel we opened; an accepted one is fed by its acceptor.
+   */
+  observe(): void {
+    this.#tx.subscribeRaw(this);
+  }
+
+  /** rx$ observer (`observe`): a decoded message, its aux received. @internal */
+  next(m: Message): void {
+    this.receive(m.aux);
+  }
+
+  /** rx$ raw observer (`observe`): a mid-stream message's aux, as `next` would receive it. @internal */
+  rawNext(_cmd: number, _error: number, aux: Uint8Array): void {
+    if (!this.#ended && aux.length > 0) this.#sink?.data(aux);
+  }
+
+  /** rx$ observer (`observe`): the peer's DELETE. @internal */
+  complete(): void {
+    this.#end('closed by peer');
+  }
+
+  /** rx$ observer (`observe`): an abort or a lost link. @internal */
+  error(e: unknown): void {
+    this.#end(`lost: ${(e as Error)?.message ?? String(e)}`);
+  }
+
   /** The transaction ended (the peer's DELETE, an abort, LOSTLINK). */
   ended(reason: string): void {
     this.#end(reason);
@@ -101,14 +132,19 @@ export class TransactionChannel implements Channel {
       // It is sent with `flush`: the link writes it to the socket during the
       // send, so the peer starts on a request or reply while this side is
       // still unwinding its receive (the rest of the tick goes at its end).
+      // The end-of-tick flush is scheduled after the send: the frame is on
+      // the wire first (`#scheduled` set before, so a frame written meanwhile
+      // is batched behind it).
       this.#scheduled = true;
-      void TICK.then(this.#flushTask);
       if (this.#tx.canSend) {
-        if (!this.#sendChecked(bytes, this.#flushOptions)) return true;
+        const sent = this.#sendChecked(bytes, this.#flushOptions);
+        void TICK.then(this.#flushTask);
+        if (!sent) return true;
         const writable = this.#tx.writable;
         if (!writable) this.#watchWritable();
         return writable;
       }
+      void TICK.then(this.#flushTask);
     }
     if (pending.length > 0 && this.#pendingContiguous) {
       this.#pendingContiguous = bytes.byteOffset === this.#pendingEnd && bytes.buffer === pending[0]!.buffer;
