@@ -18,6 +18,7 @@
  */
 import { DLM_CMD, OFF, SIZE } from './constants.ts';
 import type { SessionId } from './hello.ts';
+import type { FrameSlab } from './frame-slab.ts';
 
 /** One option TLV (defined by Linux, never emitted by it). */
 export interface OptionTlv {
@@ -60,6 +61,29 @@ export function encodeOptsStamped(version: number, nodeid: number, seq: number, 
   buf.set(inner, SIZE.OPTS);
   put32(buf, SIZE.OPTS + OFF.VERSION, version);
   put32(buf, SIZE.OPTS + OFF.NODEID, nodeid);
+  return buf;
+}
+
+/**
+ * `encodeOptsStamped` into `slab` (the send path's form): whole-word
+ * stores through the slab's DataView instead of byte stores, no allocator
+ * closure. The slab's bytes are zero, so the pad and `o_optlen` are.
+ */
+export function encodeOptsStampedIn(slab: FrameSlab, version: number, nodeid: number, seq: number, inner: Uint8Array): Uint8Array {
+  const length = SIZE.OPTS + inner.length;
+  if (length > SIZE.MAX_MESSAGE) throw new RangeError(`OPTS frame of ${length} bytes exceeds ${SIZE.MAX_MESSAGE}`);
+  const buf = slab.alloc(length);
+  const dv = slab.dv;
+  const at = slab.lastAt;
+  dv.setUint32(at + OFF.VERSION, version, true);
+  dv.setUint32(at + OFF.SEQ, seq, true);
+  dv.setUint32(at + OFF.NODEID, nodeid, true);
+  // h_length, h_cmd, pad
+  dv.setUint32(at + OFF.LENGTH, length | (DLM_CMD.OPTS << 16), true);
+  buf[OFF.NEXTCMD] = inner[OFF.CMD] ?? 0;
+  buf.set(inner, SIZE.OPTS);
+  dv.setUint32(at + SIZE.OPTS + OFF.VERSION, version, true);
+  dv.setUint32(at + SIZE.OPTS + OFF.NODEID, nodeid, true);
   return buf;
 }
 

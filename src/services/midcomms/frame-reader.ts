@@ -199,7 +199,8 @@ export function optsInnerStart(buf: Uint8Array, at: number, length: number): num
   if (buf[at + OFF.CMD] !== DLM_CMD.OPTS || length < SIZE.OPTS || u32(buf, at + OFF.VERSION) !== DLM_VERSION.V3_2) return -1;
   const nextcmd = buf[at + OFF.NEXTCMD]!;
   const optlen = u16(buf, at + OFF.OPTLEN);
-  const min = minInnerLength(nextcmd);
+  // minInnerLength(nextcmd), without the call (the receive path's most frequent frame).
+  const min = nextcmd === DLM_CMD.MSG ? SIZE.MIN_MSG : nextcmd === DLM_CMD.RCOM ? SIZE.MIN_RCOM : nextcmd === DLM_CMD.FIN ? SIZE.MIN_FIN : 0;
   if (min === 0 || optlen % SIZE.OPTION_ALIGN !== 0 || length < SIZE.OPTS + optlen + min) return -1;
   const inner = at + SIZE.OPTS + optlen;
   if (buf[inner + OFF.CMD] !== nextcmd) return -1;

@@ -12,6 +12,9 @@ export class FrameSlab {
   readonly #size: number;
   #buf = new Uint8Array(0);
   #off = 0;
+  /** A DataView of the current slab (made once per slab) and where the last `alloc()` put its bytes: for writers of whole words. */
+  dv = new DataView(this.#buf.buffer);
+  lastAt = 0;
 
   /** `size`: bytes per slab (a slab is never written again once its views are handed out). */
   constructor(size = SLAB) {
@@ -22,12 +25,27 @@ export class FrameSlab {
   alloc(bytes: number): Uint8Array {
     if (this.#off + bytes > this.#buf.length) {
       this.#buf = new Uint8Array(Math.max(this.#size, bytes));
+      this.dv = new DataView(this.#buf.buffer);
       this.#off = 0;
     }
     // A view by constructor: subarray() looks up the species constructor (about twice the cost).
     const view = new Uint8Array(this.#buf.buffer, this.#off, bytes);
+    this.lastAt = this.#off;
     this.#off += bytes;
     return view;
+  }
+
+  /**
+   * Makes sure the next `bytes` fit in the current slab, starting a new one
+   * now if they do not: the send path calls it after its write, so a new
+   * slab's allocation (and the zero-fill) is not on the way to the next frame's write.
+   */
+  reserve(bytes: number): void {
+    if (this.#off + bytes > this.#buf.length) {
+      this.#buf = new Uint8Array(Math.max(this.#size, bytes));
+      this.dv = new DataView(this.#buf.buffer);
+      this.#off = 0;
+    }
   }
 
   /**

@@ -16,13 +16,15 @@ export type InboundEntry =
 export class InboundBuffer {
   #entries: InboundEntry[] = [];
   #head = 0;
+  /** Entries held (`#entries.length - #head`, kept here: the receive path reads it per message without the array). */
+  #count = 0;
   #bytes = 0;
   #messages = 0;
   /** Sequenced entries held (they hold the ACK back). */
   #sequenced = 0;
 
   get length(): number {
-    return this.#entries.length - this.#head;
+    return this.#count;
   }
   get bytes(): number {
     return this.#bytes;
@@ -41,6 +43,7 @@ export class InboundBuffer {
 
   push(entry: InboundEntry): void {
     this.#entries.push(entry);
+    this.#count++;
     if (entry.kind === 'msg') {
       this.#bytes += entry.bytes.length;
       this.#messages++;
@@ -57,6 +60,7 @@ export class InboundBuffer {
   shift(): InboundEntry | undefined {
     if (this.#head >= this.#entries.length) return undefined;
     const entry = this.#entries[this.#head++]!;
+    this.#count--;
     if (entry.kind === 'msg') {
       this.#bytes -= entry.bytes.length;
       this.#messages--;
@@ -86,6 +90,7 @@ export class InboundBuffer {
     }
     this.#entries = kept;
     this.#head = 0;
+    this.#count = kept.length;
     this.#sequenced = 0;
   }
 }

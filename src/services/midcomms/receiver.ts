@@ -210,12 +210,13 @@ export class Receiver<C> {
       return 'gap';
     }
     if (kind === 'msg') {
-      if (!this.#inbound.hasRoom(end - start, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) {
+      const inbound = this.#inbound;
+      if (!inbound.hasRoom(end - start, this.#o.maxInboundMessages, this.#o.maxInboundBytes)) {
         this.#resyncChannel = channel;
         return 'overflow';
       }
       this.#seqNext = seqAdd(this.#seqNext, 1);
-      if (this.#inbound.length === 0 && this.#readers > 0 && !this.#paused && !this.#draining) {
+      if (inbound.length === 0 && this.#readers > 0 && !this.#paused && !this.#draining) {
         // Fast path: nothing waits before it and someone reads: hand it over now
         // (readers that all borrow get a view of the batch itself, see ReadOptions).
         this.#deliverNow(this.#borrowers === this.#readers ? new Uint8Array(buf.buffer, buf.byteOffset + start, end - start) : this.#retain(buf, start, end));
@@ -322,8 +323,10 @@ export class Receiver<C> {
   #deliverNow(bytes: Uint8Array): void {
     this.#draining = true;
     try {
-      this.#stats.delivered++;
       this.#emit(bytes);
+      // Counted once the reader has it (the stats are not on the way to its reply: a reader
+      // reading them during the call sees the message not yet counted, like framesReceived).
+      this.#stats.delivered++;
       this.#delivered();
     } finally {
       this.#draining = false;

@@ -8,7 +8,7 @@
  */
 import { DLM_CMD, DLM_VERSION, OFF, SIZE } from './constants.ts';
 import { MidcommsError } from './errors.ts';
-import { encodeFin, encodeOptsStamped } from './frame-encoder.ts';
+import { encodeFin, encodeOptsStampedIn } from './frame-encoder.ts';
 import { FrameSlab } from './frame-slab.ts';
 import { checkInnerMessage, stampInner } from './inner-message.ts';
 import { SendQueue } from './send-queue.ts';
@@ -23,6 +23,11 @@ export interface SenderHost {
   beforeSequenced(): void;
   /** Something new can be written. */
   pump(): void;
+  /**
+   * A sequenced frame was just committed (the last of the queue): write it
+   * now when nothing else is due (`nextAlone()`), else pump.
+   */
+  transmit(): void;
   readonly closed: boolean;
   /** For error messages. */
   readonly peer: string;
@@ -53,7 +58,6 @@ export class Sender {
   readonly #stats: SessionStats;
   readonly #queue: SendQueue;
   readonly #slab = new FrameSlab();
-  readonly #alloc = (n: number): Uint8Array => this.#slab.alloc(n);
   readonly #waiters = new WindowWaiters();
   /** Bare (3.1) messages not yet written. */
   #bare: Uint8Array[] = [];
@@ -61,6 +65,13 @@ export class Sender {
   #stateless: Uint8Array[] = [];
   /** Our FIN is queued: nothing may follow it (STOP_TX). */
   #stopTx = false;
+  /**
+   * A cumulative ACK that arrived in front of a message in the same batch
+   * and is applied after that message went to the reader (`deferAck`), so
+   * its bookkeeping runs after the reply's write; -1: none. Whatever
+   * depends on the queue's state applies it first (`settle`).
+   */
+  #deferredAck = -1;
 
   constructor(host: SenderHost, options: SenderOptions, stats: SessionStats) {
     this.#host = host;
@@ -78,6 +89,7 @@ export class Sender {
   }
   /** Anything not yet acknowledged (3.2) or not yet written (3.1, stateless). */
   get pending(): boolean {
+    this.settle();
     return this.#queue.length > 0 || this.#bare.length > 0 || this.#stateless.length > 0;
   }
   /** Every committed frame went out on the current channel (nothing waits for the pump). */
@@ -88,12 +100,15 @@ export class Sender {
     return this.#queue.seqSend;
   }
   get firstUnacked(): number {
+    this.settle();
     return this.#queue.firstUnacked;
   }
   get queueMessages(): number {
+    this.settle();
     return this.#queue.messages + this.#bare.length;
   }
   get queueBytes(): number {
+    this.settle();
     return this.#queue.bytes + this.#bareBytes;
   }
 
@@ -143,8 +158,17 @@ export class Sender {
       this.send(message, false, undefined).then(undefined, onError);
       return true;
     }
-    if (this.#waiters.length > 0 || !this.#hasRoom(message.length)) return false;
-    this.#commit(message, null, noop);
+    if (this.#waiters.length > 0) return false;
+    if (!this.#host.sequenced()) {
+      if (!this.#hasRoom(message.length)) return false;
+      this.#commit(message, null, noop);
+      return true;
+    }
+    // The DLM's path: #hasRoom and #commit for a sequenced peer, without asking again which it is.
+    if (!this.#queue.fits(message.length + SIZE.OPTS, this.#o.windowMessages, this.#o.windowBytes) && !this.#roomAfterAck(message.length)) return false;
+    this.#commitSequenced(message, null);
+    // (Counted after the write: off the path to the peer.)
+    this.#stats.sent++;
     return true;
   }
 
@@ -160,6 +184,8 @@ export class Sender {
 
   /** Queue our FIN (sequenced, acknowledged like data) and set STOP_TX. */
   sendFin(): void {
+    // (A deferred ACK never covers a FIN: none is deferred once STOP_TX is set.)
+    this.settle();
     const nodeid = this.#o.nodeid;
     this.#queue.push((seq) => encodeFin(DLM_VERSION.V3_2, nodeid, seq), true);
     this.#stopTx = true;
@@ -184,14 +210,33 @@ export class Sender {
     return m;
   }
 
+  /**
+   * The frame `next()` would return when it is the only thing due (the
+   * sequenced frame just committed, nothing stateless before it), the
+   * cursor moved past it; else undefined and nothing moved.
+   */
+  nextAlone(): Uint8Array | undefined {
+    if (this.#stateless.length > 0 || this.#queue.untransmitted !== 1) return undefined;
+    const entry = this.#queue.nextToTransmit()!;
+    if (entry.transmissions > 1) this.#stats.retransmits++;
+    return entry.frame;
+  }
+
   /** A new channel: every committed, unacknowledged frame goes again, in order (§5.7). */
   rewind(): void {
+    // Acknowledged frames are not sent again.
+    this.settle();
     this.#queue.rewind();
   }
 
   /** Cumulative ACK `n`: null when it acknowledges what we never sent, else the entries it covers (their waiters resolved). */
   ack(n: number): SendEntry[] | null {
+    this.settle();
     if (!this.#queue.isPlausibleAck(n)) return null;
+    return this.#applyAck(n);
+  }
+
+  #applyAck(n: number): SendEntry[] {
     const done = this.#queue.ack(n);
     for (let i = 0; i < done.length; i++) {
       const waiters = done[i]!.waiters;
@@ -202,12 +247,44 @@ export class Sender {
   }
 
   /**
+   * Defers cumulative ACK `n`, which arrived in front of more frames of one
+   * received batch, to after those frames went to the reader: true when
+   * deferred (the session calls `settle()` when the batch is done, and every
+   * method here that depends on the queue's state calls it first); false
+   * when it must be applied now (`ack`): it is not plausible (a `badAck`,
+   * judged against what was sent when it arrived), our FIN is queued (its
+   * ACK is a FIN event), or senders wait for room. Safe because nothing
+   * between its arrival and `settle()` can tell the difference: the entries
+   * it covers were all sent before it arrived, a later send that finds the
+   * window full applies it first (`#hasRoom`), as do a rewind, a reset, our
+   * FIN and the snapshot getters; only its `sendAcked()` resolutions (a
+   * microtask later anyway) and the window's byte count wait.
+   */
+  deferAck(n: number): boolean {
+    if (this.#stopTx || this.#waiters.length > 0 || !this.#queue.isPlausibleAck(n)) return false;
+    if (this.#deferredAck >= 0) this.settle();
+    this.#deferredAck = n;
+    return true;
+  }
+
+  /** Applies a deferred ACK (`deferAck`), if any. */
+  settle(): void {
+    const n = this.#deferredAck;
+    if (n < 0) return;
+    this.#deferredAck = -1;
+    this.#stats.acksReceived++;
+    this.#applyAck(n);
+  }
+
+  /**
    * Session reset (§5.2): everything unacknowledged fails with `error`;
    * sequences restart. The session lets waiting senders in (`admit`) only
    * once the old session's channels are closed, so no new frame goes out on
    * one.
    */
   reset(error: MidcommsError): void {
+    // An ACK that arrived before the reset counts (its `sendAcked()` waiters resolve, not fail).
+    this.settle();
     for (const e of this.#queue.clear(this.#o.initialSeq)) for (const w of e.waiters ?? []) w.reject(error);
     this.#stats.droppedOnReset += this.#bare.length;
     this.#bare = [];
@@ -221,6 +298,7 @@ export class Sender {
    * nothing to do with a 3.1 peer).
    */
   becomeUnsequenced(): boolean {
+    this.settle();
     for (const e of this.#queue.clear(this.#o.initialSeq)) {
       for (const w of e.waiters ?? []) w.reject(err('UNSEQUENCED', 'the peer speaks 3.1 and acknowledges nothing'));
       if (e.fin) continue;
@@ -258,23 +336,40 @@ export class Sender {
   }
 
   #hasRoom(bytes: number): boolean {
-    if (this.#host.sequenced()) return this.#queue.fits(bytes + SIZE.OPTS, this.#o.windowMessages, this.#o.windowBytes);
+    if (this.#host.sequenced()) return this.#queue.fits(bytes + SIZE.OPTS, this.#o.windowMessages, this.#o.windowBytes) || this.#roomAfterAck(bytes);
     return this.#bare.length < this.#o.windowMessages && this.#bareBytes + bytes <= this.#o.windowBytes;
+  }
+
+  /** The window is full for `bytes` more: room once a deferred ACK is applied? (A full window never refuses what it would let in.) */
+  #roomAfterAck(bytes: number): boolean {
+    if (this.#deferredAck < 0) return false;
+    this.settle();
+    return this.#queue.fits(bytes + SIZE.OPTS, this.#o.windowMessages, this.#o.windowBytes);
+  }
+
+  /** Commits `message` for a sequenced peer and has it written; the caller counts it (`stats.sent`). */
+  #commitSequenced(message: Uint8Array, ackWaiter: AckWaiter | null): void {
+    this.#host.beforeSequenced();
+    // The one copy of the send path: the message goes into its OPTS frame, stamped.
+    const frame = encodeOptsStampedIn(this.#slab, DLM_VERSION.V3_2, this.#o.nodeid, this.#queue.seqSend, message);
+    const entry = this.#queue.append(frame, false);
+    if (ackWaiter !== null) entry.waiters = [ackWaiter];
+    this.#host.transmit();
+    // After the write: the next frame's slab, if this one is nearly full (a frame is at most MAX_MESSAGE).
+    this.#slab.reserve(SIZE.MAX_MESSAGE);
   }
 
   #commit(message: Uint8Array, ackWaiter: AckWaiter | null, committed: () => void): void {
     if (this.#host.sequenced()) {
-      this.#host.beforeSequenced();
-      // The one copy of the send path: the message goes into its OPTS frame, stamped.
-      const frame = encodeOptsStamped(DLM_VERSION.V3_2, this.#o.nodeid, this.#queue.seqSend, message, this.#alloc);
-      const entry = this.#queue.append(frame, false);
-      if (ackWaiter !== null) entry.waiters = [ackWaiter];
-    } else {
-      if (ackWaiter !== null) ackWaiter.reject(err('UNSEQUENCED', 'a 3.1 peer acknowledges nothing'));
-      const bare = stampInner(message, DLM_VERSION.V3_1, this.#o.nodeid);
-      this.#bare.push(bare);
-      this.#bareBytes += bare.length;
+      this.#commitSequenced(message, ackWaiter);
+      this.#stats.sent++;
+      if (ackWaiter === null) committed();
+      return;
     }
+    if (ackWaiter !== null) ackWaiter.reject(err('UNSEQUENCED', 'a 3.1 peer acknowledges nothing'));
+    const bare = stampInner(message, DLM_VERSION.V3_1, this.#o.nodeid);
+    this.#bare.push(bare);
+    this.#bareBytes += bare.length;
     this.#stats.sent++;
     if (ackWaiter === null) committed();
     this.#host.pump();

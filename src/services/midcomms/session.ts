@@ -151,6 +151,7 @@ export class Session {
           if (this.#rx.txThresholdReached) this.#ackBeforeNext();
         },
         pump: () => this.#pump(),
+        transmit: () => this.#transmit(),
         get closed() {
           return session.closed;
         },
@@ -340,6 +341,31 @@ export class Session {
     return rx !== null && !rx.dead && rx.helloSeen && !rx.refused ? rx : this.#chans.current;
   }
 
+  /**
+   * A sequenced frame was just committed. The common case, the pump idle,
+   * the current channel open and nothing else due on it (no ACK owed or
+   * joined, nothing before the frame), writes it at once: what the pump
+   * would do, without its loop. Anything else pumps.
+   */
+  #transmit(): void {
+    const cs = this.#chans.current;
+    if (cs !== null && !cs.blocked && !this.#pumping && !this.#ackOwed && this.#ackAhead < 0 && !this.#fin.closed) {
+      const frame = this.#tx.nextAlone();
+      if (frame !== undefined) {
+        this.#pumping = true;
+        try {
+          this.#chans.write(cs, frame);
+        } finally {
+          this.#pumping = false;
+        }
+        // The write lost the channel and another one became current meanwhile: it takes what is due now.
+        if (this.#chans.current !== cs && this.#chans.current !== null) this.#pump();
+        return;
+      }
+    }
+    this.#pump();
+  }
+
   /** Writes what is due on the current channel, in order, until it pushes back. */
   #pump(): void {
     // (A pump already running writes a waiting ACK in its own loop or finally.)
@@ -371,6 +397,10 @@ export class Session {
       // The message did not follow (nothing to write after all): the ACK goes alone.
       if (this.#ackAhead >= 0) this.#writeAckAhead(cs, null);
     }
+    // A write lost the channel and another one became current meanwhile (its
+    // own pump found this one running): it takes what is due now.
+    const now = this.#chans.current;
+    if (now !== cs && now !== null) this.#pump();
   }
 
   /** The waiting ACK, and `frame` after it in the same write (null: the ACK alone). */
@@ -416,6 +446,8 @@ export class Session {
     } finally {
       // The caller may reuse `bytes`: never match it against a later batch.
       this.#rx.endBatch();
+      // An ACK that came in front of a message is applied once that message was read (and its reply written).
+      this.#tx.settle();
     }
   }
 
@@ -432,18 +464,32 @@ export class Session {
       }
       const at = off;
       off += length;
-      // The frame of the data path, an OPTS frame on a channel that said HELLO
-      // from the session's peer, goes straight to #onOpts: the checks of
-      // #onFrame it would pass, without a parsed-frame object.
-      if (cs.helloSeen && !cs.refused) {
+      // The frames of the data path, an OPTS or an ACK frame on a channel
+      // that said HELLO from the session's 3.2 peer, go straight to #onOpts
+      // or the ACK: the checks of #onFrame they would pass, without a
+      // parsed-frame object.
+      if (cs.helloSeen && !cs.refused && this.#id.peerVersion === DLM_VERSION.V3_2 && u32At(bytes, at + 8) === this.#id.peerNodeid) {
         const start = optsInnerStart(bytes, at, length);
-        if (start >= 0 && this.#id.peerVersion === DLM_VERSION.V3_2 && u32At(bytes, at + 8) === this.#id.peerNodeid) {
-          this.#stats.framesReceived++;
+        if (start >= 0) {
           cs.productive = true;
           this.#onOpts(cs, bytes, u32At(bytes, at + 4), bytes[start + 14]!, start, at + length);
+          // (Counted after the message went to the reader: off the path to its reply.)
+          this.#stats.framesReceived++;
+          continue;
+        }
+        if (bytes[at + 14] === DLM_CMD.ACK && u32At(bytes, at) === DLM_VERSION.V3_2) {
+          this.#stats.framesReceived++;
+          cs.productive = true;
+          const n = u32At(bytes, at + 4);
+          // An ACK in front of more frames (a transmit-threshold ACK joined to
+          // its message) is applied after them, once the batch is done
+          // (`Sender.deferAck` says why that is safe); else now.
+          if (off >= bytes.length || !this.#tx.deferAck(n)) this.#onAck(n);
           continue;
         }
       }
+      // Anything else may depend on the send queue's state (a HELLO may reset the session).
+      this.#tx.settle();
       this.#onFrame(cs, bytes, at, length);
     }
   }
