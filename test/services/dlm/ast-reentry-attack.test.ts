@@ -55,9 +55,10 @@ interface Outcome {
   badKept: number;
   leftover: string[];
   reentries: number;
+  recovered: number;
 }
 
-async function attackRun(seed: number): Promise<Outcome> {
+async function attackRun(seed: number, recoveries = 0): Promise<Outcome> {
   const rand = lcg(seed);
   const clock = new ManualClock();
   // Per ordered pair, a FIFO (midcomms' order); pairs interleaved at random.
@@ -102,6 +103,7 @@ async function attackRun(seed: number): Promise<Outcome> {
   let planned = 0;
   let reentries = 0;
   let calls = 0;
+  let recoveriesLeft = recoveries;
   let badKept = 0;
   const later: Array<() => void> = [];
   const kept: Array<{ lksb: Lksb; lkid: number; status: number; lvb: string }> = [];
@@ -157,6 +159,13 @@ async function attackRun(seed: number): Promise<Outcome> {
           return;
         }
         // The unlock's AST: the resource may have no lock now (but node 1's NL).
+        if (recoveriesLeft > 0 && rand() < 0.03) {
+          // Recovery of this lockspace on every node (same members) while deferred checks are pending.
+          recoveriesLeft--;
+          const all = spaces[lvblens.indexOf(lvblen)]!;
+          for (const x of all) x.stop();
+          for (const x of all) x.start(NODES);
+        }
         cycles++;
         left--;
         if (left === 0) return;
@@ -233,7 +242,7 @@ async function attackRun(seed: number): Promise<Outcome> {
       for (const [key, r] of spaces[s]![n]!.rsbs) if (r.master !== NODES[n] && !r.dirRecord) leftover.push(`node ${NODES[n]} ls${lvblens[s]} ${key} toss ${r.toss}`);
     }
   }
-  return { counters, expected, cycles, planned, thrown, errors, badKept, leftover, reentries };
+  return { counters, expected, cycles, planned, thrown, errors, badKept, leftover, reentries, recovered: recoveries - recoveriesLeft };
 }
 
 describe('DLM callbacks that re-enter, throw and keep their lksb, with the node scheduler (review of the session-8 fast paths)', () => {
@@ -250,6 +259,18 @@ describe('DLM callbacks that re-enter, throw and keep their lksb, with the node 
       // Not vacuous: many cycles, many started from inside an unlock's AST.
       expect(o.planned, `seed ${seed}`).toBeGreaterThan(150);
       expect(o.reentries, `seed ${seed}`).toBeGreaterThan(30);
+    }, 60_000);
+  }
+  for (const seed of [0xbec01, 0xbec02, 0xbec03, ...extra.map((s) => s + 500)]) {
+    it(`seed ${seed}: the same with recoveries of a lockspace (every node stops and starts) begun from inside unlock ASTs`, async () => {
+      const o = await attackRun(seed, 3);
+      expect(o.errors, `seed ${seed}`).toEqual([]);
+      expect(o.cycles, `seed ${seed}`).toBe(o.planned);
+      expect(o.thrown, `seed ${seed}`).toBe(0);
+      for (const [key, want] of Object.entries(o.expected)) expect(o.counters[key], `seed ${seed} ${key}`).toEqual([want, want, want]);
+      expect(o.badKept, `seed ${seed}`).toBe(0);
+      expect(o.leftover, `seed ${seed}`).toEqual([]);
+      expect(o.recovered, `seed ${seed}`).toBeGreaterThan(0);
     }, 60_000);
   }
 });
