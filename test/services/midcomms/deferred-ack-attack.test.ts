@@ -32,6 +32,7 @@ interface AttackResult {
   ackedTotal: number;
   joined: number;
   cutsInside: number;
+  pausesInside: number;
   queueA: number;
   queueB: number;
   shutdown: string[];
@@ -42,11 +43,11 @@ async function microtasks(): Promise<void> {
   for (let i = 0; i < 8; i++) await null;
 }
 
-async function attackRun(seed: number, n: number): Promise<AttackResult> {
+async function attackRun(seed: number, n: number, pauses = false): Promise<AttackResult> {
   const rand = lcg(seed);
   const net = new FakeNet();
   const win = 1 + Math.floor(rand() * 4);
-  const opts = { windowMessages: win, txAckThreshold: Math.floor(rand() * 2), ackDelayMs: 20 + Math.floor(rand() * 40), rxAckThreshold: 256 };
+  const opts = { windowMessages: win, txAckThreshold: Math.floor(rand() * 2), ackDelayMs: 20 + Math.floor(rand() * 40), rxAckThreshold: 256 , ...(pauses ? { maxInboundMessages: 1 + Math.floor(rand() * 4) } : {}) };
   const A = net.node('a', { nodeid: 1, incarnation: 0xa1, ...opts });
   const B = net.node('b', { nodeid: 2, incarnation: 0xb1, ...opts });
   const a = A.session('b');
@@ -72,6 +73,16 @@ async function attackRun(seed: number, n: number): Promise<AttackResult> {
     else {
       ackedTotal++;
       s.sendAcked(m).then(() => void ackedResolved++, fail);
+    }
+  };
+  let pausesInside = 0;
+  const paused = new Set<Session>();
+  /** With `pauses`: the reader pauses its session from inside the delivery (the driver resumes it later). */
+  const maybePauseInside = (s: Session): void => {
+    if (pauses && rand() < 0.08 && !paused.has(s)) {
+      pausesInside++;
+      paused.add(s);
+      s.pauseReading();
     }
   };
   const maybeCutInside = (): void => {
@@ -102,6 +113,7 @@ async function attackRun(seed: number, n: number): Promise<AttackResult> {
       gotB.push(i);
       sendFrom(b, msg(i), `b reply ${i}`);
       maybeCutInside();
+      maybePauseInside(b);
       if (i === n - 1) finB = true;
       finIfDone();
     },
@@ -119,6 +131,7 @@ async function attackRun(seed: number, n: number): Promise<AttackResult> {
         nextReq++;
       }
       maybeCutInside();
+      maybePauseInside(a);
       if (i === n - 1) finA = true;
       finIfDone();
     },
@@ -142,6 +155,11 @@ async function attackRun(seed: number, n: number): Promise<AttackResult> {
       if (net.partitioned.size === 0) net.partitioned.add('a|b');
       else net.partitioned.clear();
     } else if (r < 0.1) net.clock.advance(Math.floor(rand() * 8));
+    else if (r < 0.14 && paused.size > 0) {
+      const s = [...paused][Math.floor(rand() * paused.size)]!;
+      paused.delete(s);
+      s.resumeReading();
+    }
     else {
       if (!net.deliverRandom(rand)) net.clock.advance(1 + Math.floor(rand() * 20));
     }
@@ -149,6 +167,8 @@ async function attackRun(seed: number, n: number): Promise<AttackResult> {
     finIfDone();
   }
   net.partitioned.clear();
+  for (const s of paused) s.resumeReading();
+  paused.clear();
   for (let i = 0; i < 300 && shutdown.length < 2; i++) {
     net.deliverAll();
     await microtasks();
@@ -156,7 +176,7 @@ async function attackRun(seed: number, n: number): Promise<AttackResult> {
     net.clock.advance(100);
     await microtasks();
   }
-  return { gotA, gotB, failures, ackedResolved, ackedTotal, joined, cutsInside, queueA: a.stats().queueMessages, queueB: b.stats().queueMessages, shutdown: shutdown.sort() };
+  return { gotA, gotB, failures, ackedResolved, ackedTotal, joined, cutsInside, pausesInside, queueA: a.stats().queueMessages, queueB: b.stats().queueMessages, shutdown: shutdown.sort() };
 }
 
 function expectExactlyOnce(got: number[], n: number, what: string): void {
@@ -183,6 +203,20 @@ describe('deferred joined ACK under attack: replies, cuts and FIN from inside th
       // Not vacuous: ACKs came joined in front of messages, and channels were cut from inside readers.
       expect(r.joined, `seed ${seed}`).toBeGreaterThan(5);
       expect(r.cutsInside, `seed ${seed}`).toBeGreaterThan(3);
+    }, 30_000);
+  }
+  for (const seed of [0xdefb1, 0xdefb2, 0xdefb3, ...extra.map((s) => s + 500)]) {
+    it(`seed ${seed}: the same with readers that pause their session from inside the delivery and tiny inbound buffers (held messages, overflow resyncs)`, async () => {
+      const n = 300;
+      const r = await attackRun(seed, n, true);
+      expect(r.failures, `seed ${seed}`).toEqual([]);
+      expectExactlyOnce(r.gotB, n, `seed ${seed} a->b`);
+      expectExactlyOnce(r.gotA, n, `seed ${seed} b->a`);
+      expect(r.ackedResolved, `seed ${seed}`).toBe(r.ackedTotal);
+      expect(r.queueA, `seed ${seed}`).toBe(0);
+      expect(r.queueB, `seed ${seed}`).toBe(0);
+      expect(r.shutdown, `seed ${seed}`).toEqual(['a', 'b']);
+      expect(r.pausesInside, `seed ${seed}`).toBeGreaterThan(5);
     }, 30_000);
   }
 });
