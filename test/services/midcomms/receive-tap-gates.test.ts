@@ -281,4 +281,52 @@ describe('receive tap gates (adversarial review)', () => {
       await l.close();
     }
   });
+  it('odd mid-stream messages on a tapped transaction (extended header, msgid or circuit of 2^32 and more, nonzero reserved18, another transaction\'s REPLY flag): the same outcome with the tap on and off', async () => {
+    type Odd = 'ext' | 'bigMsgid' | 'bigCircuit' | 'reserved18' | 'noReplyFlag';
+    const once = async (odd: Odd, general: boolean) => {
+      const l = await rawLink('tcp', { name: 'rx' });
+      try {
+        const io = l.io;
+        const peer = l.peer;
+        const u = io.open(CMD);
+        const sink = new Sink();
+        const ch = new CountingChannel(u, { frameCmd: CMD, maxBatchBytes: 65536 });
+        ch.bind(sink);
+        ch.observe();
+        if (general) u.rx$.subscribe({ error: () => {} });
+        const uid = BigInt(u._id);
+        peer.send({ cmd: CMD | DMSGF.REPLY | DMSGF.CREATE | DMSGF.REVTRANS, msgid: uid }, undefined, aux(64, 2));
+        await peer.roundTrip();
+        const base = CMD | DMSGF.REPLY | DMSGF.REVTRANS;
+        const frames: Uint8Array[] = [];
+        const add = (h: Parameters<typeof encodeMessage>[0]['header'], a: Uint8Array, ext?: Uint8Array): void => {
+          frames.push(concatBytes(encodeMessage({ header: { ...h, salt: peer.seq }, aux: a, ext })));
+          peer.skipSeq();
+        };
+        add({ cmd: base, msgid: uid }, aux(40, 1));
+        if (odd === 'ext') add({ cmd: ((base & ~DMSGF.SIZE) | 2) >>> 0, msgid: uid }, aux(40, 2), new Uint8Array(16).fill(7));
+        if (odd === 'bigMsgid') add({ cmd: base, msgid: (1n << 32n) + uid }, aux(40, 2));
+        if (odd === 'bigCircuit') add({ cmd: base, msgid: uid, circuit: 1n << 32n }, aux(40, 2));
+        if (odd === 'reserved18') add({ cmd: base, msgid: uid, reserved18: 1n }, aux(40, 2));
+        if (odd === 'noReplyFlag') add({ cmd: CMD | DMSGF.REVTRANS, msgid: uid }, aux(40, 2));
+        add({ cmd: base, msgid: uid }, aux(40, 3));
+        peer.writeRaw(concatBytes(frames));
+        await Promise.race([peer.roundTrip().catch(() => {}), l.closed]);
+        const st = io.stats();
+        return { data: sink.data_, link: io.isOpen ? 'open' : reasonCode(await l.closed), stats: `${st.messagesIn}/${st.dropped}`, raw: ch.raw };
+      } finally {
+        await l.close();
+      }
+    };
+    let tapped = 0;
+    for (const odd of ['ext', 'bigMsgid', 'bigCircuit', 'reserved18', 'noReplyFlag'] as const) {
+      const fast = await once(odd, false);
+      const slow = await once(odd, true);
+      expect(slow.raw, odd).toBe(0);
+      tapped += fast.raw;
+      expect({ ...fast, raw: 0 }, odd).toEqual({ ...slow, raw: 0 });
+    }
+    // Not vacuous: the plain messages around the odd one went through the tap.
+    expect(tapped).toBeGreaterThan(3);
+  });
 });
