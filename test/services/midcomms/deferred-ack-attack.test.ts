@@ -33,6 +33,7 @@ interface AttackResult {
   joined: number;
   cutsInside: number;
   pausesInside: number;
+  blockedSeen: number;
   queueA: number;
   queueB: number;
   shutdown: string[];
@@ -43,9 +44,11 @@ async function microtasks(): Promise<void> {
   for (let i = 0; i < 8; i++) await null;
 }
 
-async function attackRun(seed: number, n: number, pauses = false): Promise<AttackResult> {
+async function attackRun(seed: number, n: number, pauses = false, highWaterMark = Number.POSITIVE_INFINITY): Promise<AttackResult> {
   const rand = lcg(seed);
   const net = new FakeNet();
+  // Finite: a channel pushes back once this many bytes are in flight (the session waits for writable()).
+  net.highWaterMark = highWaterMark;
   const win = 1 + Math.floor(rand() * 4);
   const opts = { windowMessages: win, txAckThreshold: Math.floor(rand() * 2), ackDelayMs: 20 + Math.floor(rand() * 40), rxAckThreshold: 256 , ...(pauses ? { maxInboundMessages: 1 + Math.floor(rand() * 4) } : {}) };
   const A = net.node('a', { nodeid: 1, incarnation: 0xa1, ...opts });
@@ -60,6 +63,7 @@ async function attackRun(seed: number, n: number, pauses = false): Promise<Attac
   let ackedResolved = 0;
   let cutsInside = 0;
   let joined = 0;
+  let blockedSeen = 0;
   let nextReq = 0;
 
   /** Send `m` from inside a delivery, in one of the ways a reader may. */
@@ -142,7 +146,9 @@ async function attackRun(seed: number, n: number, pauses = false): Promise<Attac
   // Counts delivered batches that carry an ACK joined in front of more frames (what the receiver may defer).
   const deliverOne = net.deliverOne.bind(net);
   net.deliverOne = (link, forward) => {
-    const first = (forward ? link.fwd : link.rev).batches[0];
+    const dir = forward ? link.fwd : link.rev;
+    if (dir.blocked) blockedSeen++;
+    const first = dir.batches[0];
     if (first !== undefined && first.length > 16 && first[14] === DLM_CMD.ACK) joined++;
     return deliverOne(link, forward);
   };
@@ -176,7 +182,7 @@ async function attackRun(seed: number, n: number, pauses = false): Promise<Attac
     net.clock.advance(100);
     await microtasks();
   }
-  return { gotA, gotB, failures, ackedResolved, ackedTotal, joined, cutsInside, pausesInside, queueA: a.stats().queueMessages, queueB: b.stats().queueMessages, shutdown: shutdown.sort() };
+  return { gotA, gotB, failures, ackedResolved, ackedTotal, joined, cutsInside, pausesInside, blockedSeen, queueA: a.stats().queueMessages, queueB: b.stats().queueMessages, shutdown: shutdown.sort() };
 }
 
 function expectExactlyOnce(got: number[], n: number, what: string): void {
@@ -217,6 +223,20 @@ describe('deferred joined ACK under attack: replies, cuts and FIN from inside th
       expect(r.queueB, `seed ${seed}`).toBe(0);
       expect(r.shutdown, `seed ${seed}`).toEqual(['a', 'b']);
       expect(r.pausesInside, `seed ${seed}`).toBeGreaterThan(5);
+    }, 30_000);
+  }
+  for (const seed of [0xdefc1, 0xdefc2, 0xdefc3, ...extra.map((s) => s + 1000)]) {
+    it(`seed ${seed}: the same with channels that push back after 200 bytes in flight (blocked channels, direct writes refused) and pausing readers`, async () => {
+      const n = 300;
+      const r = await attackRun(seed, n, true, 200);
+      expect(r.failures, `seed ${seed}`).toEqual([]);
+      expect(r.blockedSeen, `seed ${seed}: channels pushed back`).toBeGreaterThan(10);
+      expectExactlyOnce(r.gotB, n, `seed ${seed} a->b`);
+      expectExactlyOnce(r.gotA, n, `seed ${seed} b->a`);
+      expect(r.ackedResolved, `seed ${seed}`).toBe(r.ackedTotal);
+      expect(r.queueA, `seed ${seed}`).toBe(0);
+      expect(r.queueB, `seed ${seed}`).toBe(0);
+      expect(r.shutdown, `seed ${seed}`).toEqual(['a', 'b']);
     }, 30_000);
   }
 });
