@@ -27,6 +27,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SVC_CMD, type Transaction } from '../src/span/index.ts';
 import { connectTcp } from '../src/transport/tcp.ts';
+import { PIN_ON, pinPair, type PinResult } from './cpu-pin.ts';
 import { HOPS_ON, HopTimer, type HopSummary } from './hop-timer.ts';
 import { BenchDlmNode, ECHO_FLUSH_SERVICE, ECHO_SERVICE, HOT, NAMES, cyclesUntil, nodeidOf, wallNow, within, type ParentMessage, type WorkerMessage } from './dlm-remote-shared.ts';
 import { median, oneLine, type BenchContext } from './harness.ts';
@@ -72,6 +73,11 @@ class Worker {
     child.on('error', (err) => {
       this.#error ??= err;
     });
+  }
+
+  /** The worker's process id (for DLM_BENCH_PIN). */
+  get pid(): number | undefined {
+    return this.#child.pid;
   }
 
   static start(): Worker {
@@ -140,12 +146,15 @@ interface Setup {
   rawFlush: Transaction;
   /** Resolves the pending raw round trip. */
   echoed: { resolve: (() => void) | null };
+  /** DLM_BENCH_PIN=1: what pinning did (null when off). */
+  pin: PinResult | null;
 }
 
 async function setup(): Promise<Setup> {
   const worker = Worker.start();
   const node = new BenchDlmNode('dlm-client');
   const hops = HOPS_ON ? new HopTimer() : null;
+  const pin = PIN_ON ? (worker.pid === undefined ? { ok: false as const, reason: 'the worker has no pid' } : pinPair(process.pid, worker.pid)) : null;
   try {
     const { port, node: workerNode } = await worker.next('listening');
     const sock = await connectTcp({ host: '127.0.0.1', port });
@@ -172,8 +181,9 @@ async function setup(): Promise<Setup> {
     };
     raw.rx$.subscribe(answered);
     rawFlush.rx$.subscribe(answered);
-    return { hops, worker, node, raw, rawFlush, echoed };
+    return { hops, worker, node, raw, rawFlush, echoed, pin };
   } catch (err) {
+    if (pin?.ok) pin.restore();
     await node.close().catch(() => {});
     await worker.stop().catch(() => {});
     throw err;
@@ -279,8 +289,10 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
     s.rawFlush.close();
     await s.node.close().catch(() => {});
     await s.worker.stop().catch(() => {});
+    if (s.pin?.ok) s.pin.restore();
   }
   reporter.note(`${BENCH}: two processes (this one and a forked worker, the master), TCP on 127.0.0.1, midcomms; wall clock, ${ROUNDS} rounds interleaved (raw round trip, then the DLM cases), median`);
+  if (s.pin !== null) reporter.note(`${BENCH}: two-process rows ${s.pin.ok ? `pinned: ${s.pin.what}` : `NOT pinned (DLM_BENCH_PIN=1 asked): ${s.pin.reason}`}`);
   if (split.mine + split.theirs > 0) {
     const share = (100 * split.mine) / (split.mine + split.theirs);
     reporter.note(`${BENCH}: dlm_contended_cycles_per_s counts both processes; the non-master (remote locks) did ${share.toFixed(1)}% of the cycles, the master's local locks the rest`);
