@@ -14,7 +14,8 @@ import { DlmError } from './errors.ts';
 import type { Lockspace } from './lockspace.ts';
 import { handleMasterMessage } from './master-side.ts';
 import { observeMessage } from './message-observe.ts';
-import { DLM_CMD, decodeLockMessageInto, emptyMessage, headerNodeid, MSG, newExtraCopies, type DlmMessage, type ExtraCopies } from './message.ts';
+import { newExtraCopies, type ExtraCopies } from './extra-copies.ts';
+import { DLM_CMD, decodeLockMessageInto, emptyMessage, headerNodeid, MSG, type DlmMessage } from './message.ts';
 import { handleOwnerMessage } from './owner-side.ts';
 import type { LockingGate } from './recovery/locking-gate.ts';
 import { receiveRcom } from './recovery/rcom-receive.ts';
@@ -32,7 +33,7 @@ export interface ReceiveState {
    * synchronously); those get an object of their own.
    */
   readonly record: DlmMessage;
-  /** Where the record's short name or LVB is copied (message.ts `ExtraCopies`; depth 0 only, as the record). */
+  /** Where the record's short name or LVB is copied (extra-copies.ts `ExtraCopies`; depth 0 only, as the record). */
   readonly copies: ExtraCopies;
   /** Lock messages being handled now (nested receives). */
   depth: number;

@@ -20,7 +20,8 @@
  * lock message from a lock), `cast-delivery.ts` (AST/BAST delivery),
  * `lockspace-teardown.ts` (fence and release), `resource-table.ts` (the
  * resources by name and their retirement: find/create, revive, checkUnused,
- * forget, retire with REMOVE), `lockspace-receive.ts` (what receive()
+ * forget, retire with REMOVE), `unused-soon.ts` (the retirement check
+ * deferred past the pending callbacks), `lockspace-receive.ts` (what receive()
  * does with a peer's bytes: RCOM to recovery, saved while stopped, checked,
  * master or owner side) and `resource-sink.ts` (what the queue rules'
  * decisions become: a queued AST/BAST, or a GRANT/BAST message for a master
@@ -54,6 +55,7 @@ import { ResourceTable } from './resource-table.ts';
 import * as resourceSink from './resource-sink.ts';
 import type { RetirementQueue } from './retirement-queue.ts';
 import { MicrotaskScheduler, NO_CALL_GUARD, type CallGuard } from './scheduler.ts';
+import { UnusedSoon } from './unused-soon.ts';
 
 // Local copies: a transpiler may turn imported bindings into getters on hot paths.
 const DLM_ERRNO = DLM_ERRNO_;
@@ -98,14 +100,8 @@ export class Lockspace implements ResourceSink {
    * promise) never runs a callback there (§2.6). A no-op for other schedulers.
    */
   readonly #inCall: CallGuard;
-  /**
-   * The node's scheduler when it can run work after the pending callbacks
-   * (`MicrotaskScheduler.postAfter`); null for others (the simulator's
-   * ManualScheduler), where the checks below run at once.
-   */
-  readonly #after: MicrotaskScheduler | null;
-  /** Resources whose last lock went, checked for retirement after the pending callbacks (`#checkUnusedSoon`). */
-  readonly #unusedSoon: Resource[] = [];
+  /** Retirement checks deferred past the pending callbacks (unused-soon.ts); null without a MicrotaskScheduler (the simulator's: checks run at once). */
+  readonly #unusedSoon: UnusedSoon | null;
   /** The record outMessage() hands out. */
   readonly #out: DlmMessage = emptyMessage(MSG.REQUEST);
   /** ASTs/BASTs held while recovering (§2.7, callback-hold.ts). */
@@ -139,7 +135,9 @@ export class Lockspace implements ResourceSink {
     this.#header = Object.freeze({ version: DLM_VERSION, lockspace: globalId, nodeid: host.nodeid });
     this.#scratch = host.copiesOnSend ? new MessageScratch() : null;
     this.#inCall = host.scheduler instanceof MicrotaskScheduler ? host.scheduler : NO_CALL_GUARD;
-    this.#after = host.scheduler instanceof MicrotaskScheduler ? host.scheduler : null;
+    this.#unusedSoon = host.scheduler instanceof MicrotaskScheduler ? new UnusedSoon(host.scheduler, (r) => {
+      if (!this.#released && this.rsbs.get(r.key) === r) this.checkUnused(r);
+    }) : null;
     this.#members = members;
     // No REMOVE while locking is stopped: retirement resumes with locking (the gate's resume).
     this.#resources = new ResourceTable(this, host, () => this.#locking.stopped);
@@ -275,41 +273,19 @@ export class Lockspace implements ResourceSink {
   }
 
   /**
-   * `checkUnused(r)` once the pending callbacks have run (`postAfter`), or
-   * at once without such a scheduler. The last lock of a resource usually
-   * goes with a completion (an unlock's reply), and the application often
-   * locks the resource again from that AST or just after it: checked then,
-   * the resource is in use again, so the lock costs no clock read and no
-   * retirement entry, and it is not revived as a resource whose cached
-   * master may be stale (§3.5: no "first lock" round trip parking the
-   * others). Nothing can arrive in between (a microtask, no I/O); the check
-   * looks at the resource as it is then. While locking is stopped it runs at
-   * once. @internal (owner-side.ts)
+   * `checkUnused(r)` once the pending callbacks have run (unused-soon.ts),
+   * or at once without a MicrotaskScheduler or while locking is stopped
+   * (recovery's steps see it done). @internal (owner-side.ts)
    */
   checkUnusedSoon(r: Resource): void {
     this.#checkUnusedSoon(r);
   }
 
   #checkUnusedSoon(r: Resource): void {
-    const after = this.#after;
-    // While stopped (recovery, a rejoin) it runs at once, as it always did: recovery's steps see it done.
-    if (after === null || this.#locking.stopped) return this.checkUnused(r);
-    if (!r.unused) return; // what checkUnused would find now
     const soon = this.#unusedSoon;
-    if (soon.length > 0 && soon[soon.length - 1] === r) return; // (an unlock reply checks its resource twice)
-    soon.push(r);
-    if (soon.length === 1) after.postAfter(this.#checkUnusedNow);
+    if (soon === null || this.#locking.stopped) return this.checkUnused(r);
+    if (r.unused) soon.add(r); // else: what checkUnused would find now
   }
-
-  /** The deferred checks (`#checkUnusedSoon`): resources still in this live lockspace's table. */
-  readonly #checkUnusedNow = (): void => {
-    const soon = this.#unusedSoon;
-    for (let i = 0; i < soon.length; i++) {
-      const r = soon[i]!;
-      if (!this.#released && this.rsbs.get(r.key) === r) this.checkUnused(r);
-    }
-    while (soon.length > 0) soon.pop(); // (not `length = 0`: a runtime call)
-  };
 
   newMasterCopy(): Lock {
     return this.#table.newLock(true);

@@ -7,6 +7,7 @@
  */
 import { DLM_ERRNO as DLM_ERRNO_, DLM_RESNAME_MAXLEN as DLM_RESNAME_MAXLEN_, LKF_ALL as LKF_ALL_, SBF_ALL as SBF_ALL_ } from './constants.ts';
 import { DlmError } from './errors.ts';
+import { copyShort, extraOf, type ExtraCopies } from './extra-copies.ts';
 
 // Local copies: a transpiler may turn imported bindings into getters on hot paths.
 const DLM_ERRNO = DLM_ERRNO_;
@@ -243,7 +244,7 @@ function writeWords(s: Int32Array, w: number, h: Omit<DlmHeader, 'cmd'>, m: DlmM
   s[w + 21] = m.result;
 }
 
-/** Extras (names, LVBs) up to this many bytes are copied by a loop rather than `set()`. */
+/** Extras (names, LVBs) up to this many bytes are encoded by a loop rather than `set()` (extra-copies.ts). */
 const SHORT_EXTRA = 32;
 
 /**
@@ -270,11 +271,7 @@ export class MessageScratch {
     let out = this.#views[length];
     if (out === undefined) this.#views[length] = out = new Uint8Array(this.#buf.buffer, 0, length);
     if (n > SHORT_EXTRA) out.set(m.extra, DLM_MSG_FIXED_LEN);
-    else if (n > 0) {
-      // A short name or LVB by a loop: set() is a builtin call that costs more than a few stores.
-      const extra = m.extra;
-      for (let i = 0; i < n; i++) out[DLM_MSG_FIXED_LEN + i] = extra[i]!;
-    }
+    else if (n > 0) copyShort(out, DLM_MSG_FIXED_LEN, m.extra, 0, n);
     return out;
   }
 }
@@ -401,7 +398,7 @@ export function decodeLockMessage(bytes: Uint8Array, lvblen: number): DlmMessage
  * object per message): the same checks, the same errors. On an error `msg`
  * holds part of the message and must not be used. `msg.extra` is a view
  * into `bytes` (borrowed, as with decodeLockMessage), or, with `copies`
- * and at most SHORT_EXTRA_COPY bytes, a copy in a buffer of `copies`
+ * and at most SHORT_EXTRA_COPY bytes, a copy in a buffer of `copies` (extra-copies.ts)
  * (valid until the next decode with them). Returns `msg`.
  */
 export function decodeLockMessageInto(bytes: Uint8Array, lvblen: number, msg: DlmMessage, copies?: ExtraCopies): DlmMessage {
@@ -413,40 +410,9 @@ export function decodeLockMessageInto(bytes: Uint8Array, lvblen: number, msg: Dl
   if (type < MSG.REQUEST || type > MSG.PURGE) bad('m_type', '1..14', type);
   msg.type = type as MsgType;
   readBytes(b, msg);
-  msg.extra = bytes.length === DLM_MSG_FIXED_LEN ? EMPTY : extraOf(bytes, copies);
+  msg.extra = bytes.length === DLM_MSG_FIXED_LEN ? EMPTY : extraOf(bytes, DLM_MSG_FIXED_LEN, copies);
   validateFields(msg, type, lvblen);
   return msg;
-}
-
-/**
- * Where a receive path that keeps nothing past its handler
- * (`decodeLockMessageInto`'s `copies`, lockspace-receive.ts) gets a short
- * `extra` (a name, an LVB: at most SHORT_EXTRA_COPY bytes): copied by a
- * loop into a buffer of its length, made once and reused by every later
- * message of that length, instead of a new view into the message (a view
- * costs about as much as decoding the fixed part; a copy of a few bytes
- * almost nothing). Valid until the next decode with the same copies.
- */
-export interface ExtraCopies {
-  readonly byLength: (Uint8Array | undefined)[];
-}
-
-/** Longest extra copied into an ExtraCopies buffer (a longer one is a view). */
-export const SHORT_EXTRA_COPY = 64;
-
-/** A fresh ExtraCopies. */
-export function newExtraCopies(): ExtraCopies {
-  return { byLength: [] };
-}
-
-/** The bytes after the fixed part: a copy in `copies` when short, else a view (borrowed either way). */
-function extraOf(bytes: Uint8Array, copies: ExtraCopies | undefined): Uint8Array {
-  const n = bytes.length - DLM_MSG_FIXED_LEN;
-  if (copies === undefined || n > SHORT_EXTRA_COPY) return new Uint8Array(bytes.buffer, bytes.byteOffset + DLM_MSG_FIXED_LEN, n);
-  let out = copies.byLength[n];
-  if (out === undefined) copies.byLength[n] = out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = bytes[DLM_MSG_FIXED_LEN + i]!;
-  return out;
 }
 
 /**

@@ -50,12 +50,13 @@ export function writeHeader(buf: Uint8Array, off: number, version: number, locks
 
 /**
  * An OPTS frame (no options) around a copy of `inner` whose `h_version` and
- * `h_nodeid` are set to ours: the one copy the send path makes.
+ * `h_nodeid` are set to ours, in a buffer of its own, byte by byte: the
+ * definition the send path's `encodeOptsStampedIn` is tested against.
  */
-export function encodeOptsStamped(version: number, nodeid: number, seq: number, inner: Uint8Array, alloc: (bytes: number) => Uint8Array = (n) => new Uint8Array(n)): Uint8Array {
+export function encodeOptsStamped(version: number, nodeid: number, seq: number, inner: Uint8Array): Uint8Array {
   const length = SIZE.OPTS + inner.length;
   if (length > SIZE.MAX_MESSAGE) throw new RangeError(`OPTS frame of ${length} bytes exceeds ${SIZE.MAX_MESSAGE}`);
-  const buf = alloc(length);
+  const buf = new Uint8Array(length);
   writeHeader(buf, 0, version, seq, nodeid, length, DLM_CMD.OPTS);
   buf[OFF.NEXTCMD] = inner[OFF.CMD] ?? 0;
   buf.set(inner, SIZE.OPTS);

@@ -324,6 +324,14 @@ function closeTx(tx: Transaction): void {
   }
 }
 
+/** What AcceptedRx asks of the midcomms service. */
+interface Acceptor {
+  /** The first aux of a transaction a peer opened: the channel it makes, or null (answered or refused). */
+  firstAux(tx: Transaction, aux: Uint8Array): TransactionChannel | null;
+  /** Refuse it (counted, closed). */
+  refuse(tx: Transaction, reason: ChannelRefusal): null;
+}
+
 /**
  * The rx$ observer of a transaction a peer opened: its first aux (in the
  * CREATE, or the first message with aux) goes to the service
@@ -332,13 +340,6 @@ function closeTx(tx: Transaction): void {
  * tap): a mid-stream message's aux comes to `rawNext` exactly as `next`
  * would take it from the decoded message.
  */
-interface Acceptor {
-  /** The first aux of a transaction a peer opened: the channel it makes, or null (answered or refused). */
-  firstAux(tx: Transaction, aux: Uint8Array): TransactionChannel | null;
-  /** Refuse it (counted, closed). */
-  refuse(tx: Transaction, reason: ChannelRefusal): null;
-}
-
 class AcceptedRx {
   readonly #tx: Transaction;
   readonly #service: Acceptor;

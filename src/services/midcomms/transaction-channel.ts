@@ -102,7 +102,7 @@ export class TransactionChannel implements Channel {
 
   /** rx$ raw observer (`observe`): a mid-stream message's aux, as `next` would receive it. @internal */
   rawNext(_cmd: number, _error: number, aux: Uint8Array): void {
-    if (!this.#ended && aux.length > 0) this.#sink?.data(aux);
+    this.receive(aux);
   }
 
   /** rx$ observer (`observe`): the peer's DELETE. @internal */

@@ -31,7 +31,8 @@ import { newLksb, type AstFn, type Lksb } from '../../../src/services/dlm/lock.t
 import { newRecoveryStats } from '../../../src/services/dlm/recovery/recovery-status.ts';
 import { ManualScheduler } from '../../../src/services/dlm/scheduler.ts';
 import { ManualClock } from '../../../src/util/clock.ts';
-import { decodeLockMessage, decodeLockMessageInto, DLM_VERSION, emptyMessage, encodeMessage, MSG, newExtraCopies, SHORT_EXTRA_COPY } from '../../../src/services/dlm/message.ts';
+import { newExtraCopies, SHORT_EXTRA_COPY } from '../../../src/services/dlm/extra-copies.ts';
+import { decodeLockMessage, decodeLockMessageInto, DLM_VERSION, emptyMessage, encodeMessage, MSG } from '../../../src/services/dlm/message.ts';
 
 const US = 1;
 const statuses: LockStatus[] = [LKSTS.NONE, LKSTS.WAITING, LKSTS.GRANTED, LKSTS.CONVERT];
