@@ -131,9 +131,6 @@ export class Session {
         },
         pump: () => this.#pump(),
         transmit: () => this.#transmit(),
-        get closed() {
-          return session.closed;
-        },
         peer,
       },
       options,
