@@ -5,7 +5,8 @@
  * a figure is only the DLM's work on that side (decode, checks, handling,
  * the callbacks, the encode of what it sends) plus a fixed harness cost.
  *
- * - master: node 1 masters `r0`; each cycle feeds it a REQUEST (EX) and then
+ * - master: node 1 masters `r0` and holds an NL lock on it (as the remote
+ *   rows of `npm run bench -- dlm` do); each cycle feeds it a REQUEST (EX) and then
  *   the UNLOCK of that lock from node 2, and reads the lkid of the master
  *   copy back from the REQUEST_REPLY it sends.
  * - owner: node 2 locks `r0` (mastered on node 1) in EX; the script answers
@@ -71,6 +72,11 @@ async function masterSide(root: string): Promise<Run> {
     },
   });
   const ls = dlm.newLockspace('bench', { lvblen: 0, members: [1, 2] });
+  // As `npm run bench -- dlm` does: the master holds an NL lock on the resource (so it is never unused there).
+  let pinned = false;
+  if (ls.lock(D.LKM.NL, D.newLksb(0), 0, 'r0', () => (pinned = true)) !== 0) throw new Error('master: NL lock refused');
+  await null;
+  if (!pinned) throw new Error('master: NL lock not granted');
   const header = { version: M.DLM_VERSION, lockspace: ls.globalId, nodeid: 2 };
   // The two messages node 2 sends, in buffers of their own (rewritten per cycle: lkid, remid).
   const req = M.emptyMessage(M.MSG.REQUEST);
