@@ -192,12 +192,18 @@ async function ownerSide(root: string): Promise<Run> {
     } else if (lksb.status === D.DLM_ERRNO.EUNLOCK) finish?.();
     else throw new Error(`owner: status ${lksb.status}`);
   };
+  const answerBoth = (): void => {
+    answer(); // REQUEST -> REQUEST_REPLY; the AST unlocks
+    answer(); // UNLOCK -> UNLOCK_REPLY; the AST resolves the cycle's promise
+  };
+  const TICK = Promise.resolve();
   const cycle = (): Promise<void> => {
     const p = new Promise<void>((res) => (finish = res));
     const rv = ls.lock(D.LKM.EX, lksb, 0, 'r0', ast);
     if (rv !== 0) throw new Error(`owner: lock returned ${rv}`);
-    answer(); // REQUEST -> REQUEST_REPLY; the AST unlocks
-    answer(); // UNLOCK -> UNLOCK_REPLY; the AST resolves p
+    // The answers come after the caller awaits p (as from the network: the await's continuation is
+    // queued when the AST resolves p, before the node's deferred work).
+    void TICK.then(answerBoth);
     return p;
   };
   return async (ms: number): Promise<number> => {
