@@ -319,11 +319,11 @@ function spec(target: Target, over: Partial<Spec> = {}): Spec {
 function directed(specs: Spec[], hostileFirstInRead: boolean): Plan {
   const lead = [spec(0, { fill: 1 }), spec(1, { fill: 2 }), spec(3, { fill: 3 })];
   const tail = [spec(0, { fill: 4 }), spec(1, { fill: 5 }), spec(2, { fill: 6 }), spec(3, { fill: 7 })];
-  // First in its read: the lead in a write of its own. Else one write: the tap takes the lead, then meets the case.
+  // Each in its own read (the lead in a write of its own, then each message of the case). Else one write: the tap takes the lead, then meets the case.
   const mid = hostileFirstInRead ? specs : [...lead, ...specs];
   return {
     chunks: hostileFirstInRead ? [lead, mid, tail] : [mid, tail],
-    alone: (hostileFirstInRead ? [lead, mid, tail] : [mid, tail]).map((c) => c.map(() => false)),
+    alone: hostileFirstInRead ? [lead.map(() => false), mid.map(() => true), tail.map(() => false)] : [mid.map(() => false), tail.map(() => false)],
     splits: hostileFirstInRead ? [[], [], []] : [[], []],
     pauseBefore: hostileFirstInRead ? [false, false, false] : [false, false],
     extraSubAt: -1,
@@ -349,17 +349,22 @@ const DIRECTED: Array<[string, Spec[]]> = [
   ['reserved18 nonzero', [spec(0, { reserved18: true }), spec(0)]],
   ['DELETE mid-stream, then more data', [spec(1, { flip: DMSGF.DELETE }), spec(1), spec(0)]],
   ['CREATE flipped on an open transaction', [spec(0, { flip: DMSGF.CREATE }), spec(0)]],
+  // A tap that remembers its last circuit (mc9): the same circuit id with and without REVCIRC, and a circuit freed meanwhile.
+  ['one circuit id with REVCIRC, then without', [spec(1, { circuit: 'ours' }), spec(1, { circuit: 'oursNoRev' }), spec(1)]],
+  ['one circuit id without REVCIRC, then with', [spec(1, { circuit: 'peers' }), spec(1, { circuit: 'peersRev' }), spec(1)]],
+  ['a circuit whose transaction is freed between two messages naming it', [spec(1, { circuit: 'peers' }), spec(2, { flip: DMSGF.DELETE }), spec(1, { circuit: 'peers' }), spec(1)]],
+  ['a remembered transaction freed, then named again', [spec(2), spec(2, { flip: DMSGF.DELETE }), spec(2), spec(1)]],
 ];
 
 describe('receive tap, directed hostile cases, tap on and off give the same result (review9)', () => {
-  it(`${DIRECTED.length} cases, each first in its read and behind tapped messages in one read`, async () => {
+  it(`${DIRECTED.length} cases, each message in its own read, and all behind tapped messages in one read`, async () => {
     for (const [what, specs] of DIRECTED) {
       for (const first of [true, false]) {
         const plan = directed(specs, first);
         const fast = await runPlan(plan, 'memory', false);
         const slow = await runPlan(plan, 'memory', true);
         expect(fast.raw, what).toBeGreaterThan(2);
-        expect(fast.outcome, `${what} (${first ? 'first in its read' : 'behind tapped messages'})`).toEqual(slow.outcome);
+        expect(fast.outcome, `${what} (${first ? 'one read each' : 'behind tapped messages'})`).toEqual(slow.outcome);
       }
     }
   });
