@@ -53,6 +53,9 @@ class FuzzChannel extends TransactionChannel {
   raw = 0;
   throwAt = -1;
   closeAt = -1;
+  /** From inside this delivery: close the whole link (graceful: 'closing'). */
+  linkCloseAt = -1;
+  onLinkClose: (() => void) | null = null;
   seen = 0;
   override rawNext(cmd: number, error: number, aux: Uint8Array): void {
     this.raw++;
@@ -64,6 +67,10 @@ class FuzzChannel extends TransactionChannel {
     if (k === this.closeAt) {
       this.sink?.events.push('closed');
       this.close();
+    }
+    if (k === this.linkCloseAt) {
+      this.sink?.events.push('link-close');
+      this.onLinkClose?.();
     }
     if (k === this.throwAt) throw new Error('planted reader throw');
   }
@@ -111,6 +118,8 @@ interface Plan {
   extraSubAt: number;
   closeAt: number[];
   throwAt: number[];
+  /** Which channel closes the link from inside its delivery, at which of its messages (-1: none). */
+  linkClose: [number, number];
   staleSaltLast: boolean;
 }
 
@@ -168,6 +177,7 @@ function makePlan(seed: number): Plan {
     closeAt: [at(0.3), at(0.3), at(0.3), at(0.3)],
     throwAt: [at(0.2), at(0.2), at(0.2), at(0.2)],
     staleSaltLast: rand() < 0.5,
+    linkClose: rand() < 0.15 ? [Math.floor(rand() * 4), Math.floor(rand() * 8)] : [-1, -1],
   };
 }
 
@@ -198,6 +208,10 @@ async function runPlan(plan: Plan, kind: PairKind, general: boolean) {
       const ch = new FuzzChannel(t, { frameCmd: CMD, maxBatchBytes: 65536 });
       ch.closeAt = plan.closeAt[i]!;
       ch.throwAt = plan.throwAt[i]!;
+      if (plan.linkClose[0] === i) {
+        ch.linkCloseAt = plan.linkClose[1];
+        ch.onLinkClose = () => void io.close().catch(() => {});
+      }
       ch.bind(sinks[i]!);
       ch.sink = sinks[i]!;
       ch.observe();
@@ -330,6 +344,7 @@ function directed(specs: Spec[], hostileFirstInRead: boolean): Plan {
     closeAt: [-1, -1, -1, -1],
     throwAt: [-1, -1, -1, -1],
     staleSaltLast: false,
+    linkClose: [-1, -1],
   };
 }
 
