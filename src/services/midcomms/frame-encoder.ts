@@ -68,7 +68,8 @@ export function encodeOptsStamped(version: number, nodeid: number, seq: number, 
 /**
  * `encodeOptsStamped` into `slab` (the send path's form): whole-word
  * stores through the slab's DataView instead of byte stores, no allocator
- * closure. The slab's bytes are zero, so the pad and `o_optlen` are.
+ * closure. The slab's memory is not zeroed (frame-slab.ts): every byte of
+ * the frame is written here, the pads and `o_optlen` included.
  */
 export function encodeOptsStampedIn(slab: FrameSlab, version: number, nodeid: number, seq: number, inner: Uint8Array): Uint8Array {
   const length = SIZE.OPTS + inner.length;
@@ -81,7 +82,9 @@ export function encodeOptsStampedIn(slab: FrameSlab, version: number, nodeid: nu
   dv.setUint32(at + OFF.NODEID, nodeid, true);
   // h_length, h_cmd, pad
   dv.setUint32(at + OFF.LENGTH, length | (DLM_CMD.OPTS << 16), true);
-  buf[OFF.NEXTCMD] = inner[OFF.CMD] ?? 0;
+  // o_nextcmd, pad, o_optlen 0; then the u32 pad: the slab is not zeroed, every byte is written.
+  dv.setUint32(at + OFF.NEXTCMD, inner[OFF.CMD] ?? 0, true);
+  dv.setUint32(at + OFF.NEXTCMD + 4, 0, true);
   buf.set(inner, SIZE.OPTS);
   dv.setUint32(at + SIZE.OPTS + OFF.VERSION, version, true);
   dv.setUint32(at + SIZE.OPTS + OFF.NODEID, nodeid, true);

@@ -8,23 +8,43 @@
  */
 const SLAB = 64 * 1024;
 
+/**
+ * Makes a slab's memory. The default does not zero it (`Buffer.allocUnsafeSlow`:
+ * a buffer of its own, never the shared pool): every user of a slab writes
+ * every byte it is handed (`alloc`: the send path's encoder, the ACK joiner;
+ * `place`: a copy), which test/services/midcomms/send-fast-path.test.ts
+ * proves with an allocator that fills its slabs with garbage.
+ */
+export type SlabAllocator = (bytes: number) => Uint8Array;
+
+/** Non-zeroed memory of its own (see SlabAllocator). */
+export const unzeroedSlab: SlabAllocator = (bytes) => {
+  const b = Buffer.allocUnsafeSlow(bytes);
+  return new Uint8Array(b.buffer, b.byteOffset, bytes);
+};
+
 export class FrameSlab {
   readonly #size: number;
-  #buf = new Uint8Array(0);
+  readonly #make: SlabAllocator;
+  #buf: Uint8Array = new Uint8Array(0);
   #off = 0;
-  /** A DataView of the current slab (made once per slab) and where the last `alloc()` put its bytes: for writers of whole words. */
+  /** A DataView of the current slab's whole buffer (made once per slab; offsets are the buffer's, see `lastAt`) and where the last `alloc()` put its bytes: for writers of whole words. */
   dv = new DataView(this.#buf.buffer);
   lastAt = 0;
 
-  /** `size`: bytes per slab (a slab is never written again once its views are handed out). */
-  constructor(size = SLAB) {
+  /**
+   * `size`: bytes per slab (a slab is never written again once its views are
+   * handed out); `make`: its memory (default not zeroed: see SlabAllocator).
+   */
+  constructor(size = SLAB, make: SlabAllocator = unzeroedSlab) {
     this.#size = size;
+    this.#make = make;
   }
 
-  /** `bytes` zeroed bytes (a frame is at most 4096). */
+  /** `bytes` bytes, NOT zeroed: the caller writes every one of them. (A frame is at most 4096.) */
   alloc(bytes: number): Uint8Array {
     if (this.#off + bytes > this.#buf.length) {
-      this.#buf = new Uint8Array(Math.max(this.#size, bytes));
+      this.#buf = this.#make(Math.max(this.#size, bytes));
       this.dv = new DataView(this.#buf.buffer);
       this.#off = 0;
     }
@@ -42,7 +62,7 @@ export class FrameSlab {
    */
   reserve(bytes: number): void {
     if (this.#off + bytes > this.#buf.length) {
-      this.#buf = new Uint8Array(Math.max(this.#size, bytes));
+      this.#buf = this.#make(Math.max(this.#size, bytes));
       this.dv = new DataView(this.#buf.buffer);
       this.#off = 0;
     }
@@ -56,7 +76,7 @@ export class FrameSlab {
   place(src: Uint8Array): void {
     const bytes = src.length;
     if (this.#off + bytes > this.#buf.length) {
-      this.#buf = new Uint8Array(Math.max(this.#size, bytes));
+      this.#buf = this.#make(Math.max(this.#size, bytes));
       this.#off = 0;
     }
     this.#buf.set(src, this.#off);
