@@ -3,33 +3,63 @@
  * committed, unacknowledged frames in sequence order, a transmit cursor (how
  * many of them went out on the current channel) and the window accounting.
  * Pure data: no timers, no I/O.
+ *
+ * Kept as parallel data, not an object per message: the frames in one array
+ * (an entry's sequence number is its index's offset from the first one's,
+ * sequence numbers being consecutive), the FINs as their indexes (one at
+ * most in practice), the `sendAcked()` waiters in a map by sequence (made
+ * only when somebody waits), and "sent before" as a high-water index (an
+ * entry below it went out on some channel: writing it again is a
+ * retransmission).
  */
 import { seqAdd, seqBefore } from './seq.ts';
 
-export interface SendEntry {
-  readonly seq: number;
-  /** The complete OPTS frame, as it goes on the wire (kept for retransmission). */
-  readonly frame: Uint8Array;
-  /** A FIN: its ACK is an event of the FIN table. */
-  readonly fin: boolean;
-  /** Resolvers of `sendAcked()`; null when nobody waits. */
-  waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> | null;
-  /** Times this entry was written to a channel. */
-  transmissions: number;
+/** A `sendAcked()` caller waiting for its message's ACK. */
+export interface AckWaiter {
+  resolve(): void;
+  reject(err: Error): void;
 }
 
+/** An entry dropped by `clear()` (reset, the peer speaks 3.1): the rare path, one object each. */
+export interface DroppedEntry {
+  readonly seq: number;
+  /** The complete OPTS frame, as it went (or would go) on the wire. */
+  readonly frame: Uint8Array;
+  readonly fin: boolean;
+  /** Resolvers of `sendAcked()`; null when nobody waits. */
+  readonly waiters: AckWaiter[] | null;
+}
+
+const GONE = new Uint8Array(0);
+
 export class SendQueue {
-  #entries: SendEntry[] = [];
+  /** Frames by absolute index; those before #head are acknowledged (GONE, until compacted away). */
+  #frames: Uint8Array[] = [];
+  /** Sequence number of #frames[0]: #frames[i] has seqAdd(#baseSeq, i); seqSend is seqAdd(#baseSeq, #frames.length). */
+  #baseSeq: number;
   #head = 0;
-  /** Index (absolute, into #entries) of the next entry to transmit. */
+  /** Index (absolute, into #frames) of the next entry to transmit. */
   #cursor = 0;
+  /** Index one past the furthest entry ever transmitted (since the last clear): an entry below it goes again as a retransmission. */
+  #sent = 0;
+  /** Absolute indexes of FIN entries, in order. */
+  #fins: number[] = [];
+  /** `sendAcked()` waiters by sequence number; null until somebody waits. */
+  #waiters: Map<number, AckWaiter[]> | null = null;
+  /** Waiters of entries the last `ack()` removed (`takeAckedWaiters`). */
+  #ackedWaiters: AckWaiter[][] | null = null;
   #bytes = 0;
   #messages = 0;
   /** Next sequence number to assign (`seq_send`). */
   seqSend: number;
+  /** Whether the entry the last `nextToTransmit()` returned had gone out before. */
+  retransmit = false;
+  /** Whether the last `ack()` acknowledged a FIN. */
+  ackedFin = false;
 
   constructor(initialSeq = 0) {
     this.seqSend = initialSeq >>> 0;
+    this.#baseSeq = this.seqSend;
   }
 
   /** Unacknowledged data messages (FINs not counted). */
@@ -42,47 +72,61 @@ export class SendQueue {
   }
   /** Entries, FINs included. */
   get length(): number {
-    return this.#entries.length - this.#head;
+    return this.#frames.length - this.#head;
   }
   /** Sequence of the oldest unacknowledged entry, or `seqSend` when empty. */
   get firstUnacked(): number {
-    return this.length > 0 ? this.#entries[this.#head]!.seq : this.seqSend;
+    return seqAdd(this.#baseSeq, this.#head);
   }
   /** Entries not yet written on the current channel. */
   get untransmitted(): number {
-    return this.#entries.length - this.#cursor;
+    return this.#frames.length - this.#cursor;
   }
 
   fits(frameBytes: number, windowMessages: number, windowBytes: number): boolean {
     return this.#messages < windowMessages && this.#bytes + frameBytes <= windowBytes;
   }
 
-  /** Appends a frame built by `build(seq)` under the next sequence number. */
-  push(build: (seq: number) => Uint8Array, fin: boolean): SendEntry {
+  /** Appends a frame built by `build(seq)` under the next sequence number; returns the sequence number. */
+  push(build: (seq: number) => Uint8Array, fin: boolean): number {
     return this.append(build(this.seqSend), fin);
   }
 
   /**
    * Appends `frame`, already built for sequence `seqSend` (the send path's
-   * form of `push`: no closure per message). The sequence number is taken
-   * only once the frame exists, so a frame that fails to build leaves no gap.
+   * form of `push`: no closure per message); returns its sequence number.
+   * The sequence number is taken only once the frame exists, so a frame that
+   * fails to build leaves no gap.
    */
-  append(frame: Uint8Array, fin: boolean): SendEntry {
+  append(frame: Uint8Array, fin: boolean): number {
     const seq = this.seqSend;
     this.seqSend = seqAdd(seq, 1);
-    const entry: SendEntry = { seq, frame, fin, waiters: null, transmissions: 0 };
-    this.#entries.push(entry);
-    this.#bytes += entry.frame.length;
-    if (!fin) this.#messages++;
-    return entry;
+    if (fin) this.#fins.push(this.#frames.length);
+    else this.#messages++;
+    this.#frames.push(frame);
+    this.#bytes += frame.length;
+    return seq;
   }
 
-  /** The next entry to write on the current channel, advancing the cursor; undefined when all went out. */
-  nextToTransmit(): SendEntry | undefined {
-    if (this.#cursor >= this.#entries.length) return undefined;
-    const entry = this.#entries[this.#cursor++]!;
-    entry.transmissions++;
-    return entry;
+  /** `waiter` hears of the ACK of entry `seq` (one still queued). */
+  addWaiter(seq: number, waiter: AckWaiter): void {
+    const map = (this.#waiters ??= new Map());
+    const list = map.get(seq);
+    if (list === undefined) map.set(seq, [waiter]);
+    else list.push(waiter);
+  }
+
+  /** The next frame to write on the current channel, advancing the cursor (`retransmit` tells whether it went out before); undefined when all went out. */
+  nextToTransmit(): Uint8Array | undefined {
+    const i = this.#cursor;
+    if (i >= this.#frames.length) return undefined;
+    this.#cursor = i + 1;
+    if (i < this.#sent) this.retransmit = true;
+    else {
+      this.retransmit = false;
+      this.#sent = i + 1;
+    }
+    return this.#frames[i]!;
   }
 
   /** A new channel: every committed entry goes out again, in order (§5.7). */
@@ -95,36 +139,78 @@ export class SendQueue {
     return !seqBefore(this.seqSend, n);
   }
 
-  /** Removes and returns every entry before `n` (cumulative ACK, wrap-safe). */
-  ack(n: number): SendEntry[] {
-    const done: SendEntry[] = [];
-    while (this.#head < this.#entries.length && seqBefore(this.#entries[this.#head]!.seq, n)) {
-      const e = this.#entries[this.#head++]!;
-      this.#bytes -= e.frame.length;
-      if (!e.fin) this.#messages--;
-      done.push(e);
+  /**
+   * Removes every entry before `n` (cumulative ACK, wrap-safe); returns how
+   * many. `ackedFin` tells whether a FIN was among them; their waiters are
+   * `takeAckedWaiters()`'s.
+   */
+  ack(n: number): number {
+    const frames = this.#frames;
+    const start = this.#head;
+    let head = start;
+    let seq = seqAdd(this.#baseSeq, head);
+    this.ackedFin = false;
+    while (head < frames.length && seqBefore(seq, n)) {
+      this.#bytes -= frames[head]!.length;
+      // Released at once: a slab lives no longer than its frames are needed.
+      frames[head] = GONE;
+      if (this.#fins.length > 0 && this.#fins[0] === head) {
+        this.#fins.shift();
+        this.ackedFin = true;
+      } else this.#messages--;
+      const waiters = this.#waiters;
+      if (waiters !== null && waiters.size > 0) {
+        const list = waiters.get(seq);
+        if (list !== undefined) {
+          waiters.delete(seq);
+          (this.#ackedWaiters ??= []).push(list);
+        }
+      }
+      head++;
+      seq = seqAdd(seq, 1);
     }
-    if (this.#cursor < this.#head) this.#cursor = this.#head;
+    this.#head = head;
+    if (this.#cursor < head) this.#cursor = head;
     this.#compact();
-    return done;
+    return head - start;
+  }
+
+  /** The waiters of the entries acknowledged since the last call (null: none). */
+  takeAckedWaiters(): AckWaiter[][] | null {
+    const w = this.#ackedWaiters;
+    this.#ackedWaiters = null;
+    return w;
   }
 
   /** Drops everything (reset); returns what was dropped. Sequence numbers restart at `seq`. */
-  clear(seq = 0): SendEntry[] {
-    const dropped = this.#entries.slice(this.#head);
-    this.#entries = [];
+  clear(seq = 0): DroppedEntry[] {
+    const dropped: DroppedEntry[] = [];
+    for (let i = this.#head; i < this.#frames.length; i++) {
+      const s = seqAdd(this.#baseSeq, i);
+      dropped.push({ seq: s, frame: this.#frames[i]!, fin: this.#fins.includes(i), waiters: this.#waiters?.get(s) ?? null });
+    }
+    this.#frames = [];
     this.#head = 0;
     this.#cursor = 0;
+    this.#sent = 0;
+    this.#fins = [];
+    this.#waiters = null;
+    this.#ackedWaiters = null;
     this.#bytes = 0;
     this.#messages = 0;
     this.seqSend = seq >>> 0;
+    this.#baseSeq = this.seqSend;
     return dropped;
   }
 
   #compact(): void {
-    if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
-      this.#entries = this.#entries.slice(this.#head);
-      this.#cursor -= this.#head;
+    const head = this.#head;
+    if (head > 1024 && head * 2 > this.#frames.length) {
+      this.#frames = this.#frames.slice(head);
+      this.#baseSeq = seqAdd(this.#baseSeq, head);
+      this.#cursor -= head;
+      this.#sent = Math.max(0, this.#sent - head);
+      for (let k = 0; k < this.#fins.length; k++) this.#fins[k] = this.#fins[k]! - head;
       this.#head = 0;
     }
   }

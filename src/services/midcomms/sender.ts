@@ -12,7 +12,7 @@ import { encodeFin, encodeOptsStampedIn } from './frame-encoder.ts';
 import { FrameSlab } from './frame-slab.ts';
 import { checkInnerMessage, stampInner } from './inner-message.ts';
 import { SendQueue } from './send-queue.ts';
-import type { SendEntry } from './send-queue.ts';
+import type { AckWaiter } from './send-queue.ts';
 import type { SessionStats } from './session-stats.ts';
 import { WindowWaiters } from './window-waiters.ts';
 
@@ -40,7 +40,8 @@ export interface SenderOptions {
   readonly initialSeq: number;
 }
 
-type AckWaiter = { resolve: () => void; reject: (e: Error) => void };
+/** What a cumulative ACK did (`Sender.ack`): acknowledged what we never sent, acknowledged data only, or our FIN too. */
+export type AckOutcome = 'bad' | 'ok' | 'finAcked';
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const noop = (): void => {};
@@ -199,10 +200,10 @@ export class Sender {
     // (Length first: shift() on an empty array is a call per frame on the hot path.)
     if (this.#stateless.length > 0) return this.#stateless.shift();
     if (this.#host.sequenced()) {
-      const entry = this.#queue.nextToTransmit();
-      if (entry === undefined) return undefined;
-      if (entry.transmissions > 1) this.#stats.retransmits++;
-      return entry.frame;
+      const frame = this.#queue.nextToTransmit();
+      if (frame === undefined) return undefined;
+      if (this.#queue.retransmit) this.#stats.retransmits++;
+      return frame;
     }
     if (this.#bare.length === 0) return undefined;
     const m = this.#bare.shift()!;
@@ -218,9 +219,9 @@ export class Sender {
    */
   nextAlone(): Uint8Array | undefined {
     if (this.#stateless.length > 0 || this.#queue.untransmitted !== 1) return undefined;
-    const entry = this.#queue.nextToTransmit()!;
-    if (entry.transmissions > 1) this.#stats.retransmits++;
-    return entry.frame;
+    const frame = this.#queue.nextToTransmit()!;
+    if (this.#queue.retransmit) this.#stats.retransmits++;
+    return frame;
   }
 
   /** A new channel: every committed, unacknowledged frame goes again, in order (§5.7). */
@@ -230,21 +231,19 @@ export class Sender {
     this.#queue.rewind();
   }
 
-  /** Cumulative ACK `n`: null when it acknowledges what we never sent, else the entries it covers (their waiters resolved). */
-  ack(n: number): SendEntry[] | null {
+  /** Cumulative ACK `n`: 'bad' when it acknowledges what we never sent, else the entries it covers go (their waiters resolved). */
+  ack(n: number): AckOutcome {
     this.settle();
-    if (!this.#queue.isPlausibleAck(n)) return null;
-    return this.#applyAck(n);
+    if (!this.#queue.isPlausibleAck(n)) return 'bad';
+    this.#applyAck(n);
+    return this.#queue.ackedFin ? 'finAcked' : 'ok';
   }
 
-  #applyAck(n: number): SendEntry[] {
+  #applyAck(n: number): void {
     const done = this.#queue.ack(n);
-    for (let i = 0; i < done.length; i++) {
-      const waiters = done[i]!.waiters;
-      if (waiters !== null) for (const w of waiters) w.resolve();
-    }
-    if (done.length > 0) this.admit();
-    return done;
+    const waiting = this.#queue.takeAckedWaiters();
+    if (waiting !== null) for (const list of waiting) for (const w of list) w.resolve();
+    if (done > 0) this.admit();
   }
 
   /**
@@ -358,8 +357,8 @@ export class Sender {
     this.#host.beforeSequenced();
     // The one copy of the send path: the message goes into its OPTS frame, stamped.
     const frame = encodeOptsStampedIn(this.#slab, DLM_VERSION.V3_2, this.#o.nodeid, this.#queue.seqSend, message);
-    const entry = this.#queue.append(frame, false);
-    if (ackWaiter !== null) entry.waiters = [ackWaiter];
+    const seq = this.#queue.append(frame, false);
+    if (ackWaiter !== null) this.#queue.addWaiter(seq, ackWaiter);
     this.#host.transmit();
     // After the write: the next frame's slab, if this one is nearly full (a frame is at most MAX_MESSAGE).
     this.#slab.reserve(SIZE.MAX_MESSAGE);

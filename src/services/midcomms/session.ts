@@ -458,9 +458,9 @@ export class Session {
   #onAck(n: number): void {
     if (this.#id.peerVersion !== DLM_VERSION.V3_2) return this.#drop('wrongGeneration');
     const done = this.#tx.ack(n);
-    if (done === null) return this.#drop('badAck');
+    if (done === 'bad') return this.#drop('badAck');
     this.#stats.acksReceived++;
-    for (const e of done) if (e.fin) this.#fin.apply('finAcked');
+    if (done === 'finAcked') this.#fin.apply('finAcked');
   }
 
   /** An OPTS frame: sequence `seq`, inner message `buf[start, end)` with `h_cmd` `innerCmd`. */
