@@ -4,9 +4,10 @@
  * many of them went out on the current channel) and the window accounting.
  * Pure data: no timers, no I/O.
  *
- * Kept as parallel data, not an object per message: the frames in one array
+ * Kept as parallel data, not an object per message: the frames in a ring
  * (an entry's sequence number is its index's offset from the first one's,
- * sequence numbers being consecutive), the FINs as their indexes (one at
+ * sequence numbers being consecutive; no allocation per message once the
+ * ring is as large as the window), the FINs as their indexes (one at
  * most in practice), the `sendAcked()` waiters in a map by sequence (made
  * only when somebody waits), and "sent before" as a high-water index (an
  * entry below it went out on some channel: writing it again is a
@@ -31,16 +32,27 @@ export interface DroppedEntry {
 }
 
 const GONE = new Uint8Array(0);
+/** Ring slots to start with (grown by doubling when full; a full window of frames never shrinks it). */
+const RING = 64;
 
 export class SendQueue {
-  /** Frames by absolute index; those before #head are acknowledged (GONE, until compacted away). */
-  #frames: Uint8Array[] = [];
-  /** Sequence number of #frames[0]: #frames[i] has seqAdd(#baseSeq, i); seqSend is seqAdd(#baseSeq, #frames.length). */
+  /**
+   * The frames in a ring of power-of-two size: entry `i` (an absolute index,
+   * counted from the last clear, never wrapping in practice: 2^53) is at
+   * `i & #mask`. Acknowledged slots hold GONE. No allocation per message
+   * once the ring is as large as the window.
+   */
+  #ring: Uint8Array[] = new Array<Uint8Array>(RING).fill(GONE);
+  #mask = RING - 1;
+  /** Sequence number of entry 0: entry i has seqAdd(#baseSeq, i); seqSend is seqAdd(#baseSeq, #tail). */
   #baseSeq: number;
+  /** Absolute index of the oldest unacknowledged entry. */
   #head = 0;
-  /** Index (absolute, into #frames) of the next entry to transmit. */
+  /** Absolute index one past the newest entry. */
+  #tail = 0;
+  /** Absolute index of the next entry to transmit. */
   #cursor = 0;
-  /** Index one past the furthest entry ever transmitted (since the last clear): an entry below it goes again as a retransmission. */
+  /** Absolute index one past the furthest entry ever transmitted (since the last clear): an entry below it goes again as a retransmission. */
   #sent = 0;
   /** Absolute indexes of FIN entries, in order. */
   #fins: number[] = [];
@@ -72,7 +84,7 @@ export class SendQueue {
   }
   /** Entries, FINs included. */
   get length(): number {
-    return this.#frames.length - this.#head;
+    return this.#tail - this.#head;
   }
   /** Sequence of the oldest unacknowledged entry, or `seqSend` when empty. */
   get firstUnacked(): number {
@@ -80,7 +92,7 @@ export class SendQueue {
   }
   /** Entries not yet written on the current channel. */
   get untransmitted(): number {
-    return this.#frames.length - this.#cursor;
+    return this.#tail - this.#cursor;
   }
 
   fits(frameBytes: number, windowMessages: number, windowBytes: number): boolean {
@@ -101,11 +113,25 @@ export class SendQueue {
   append(frame: Uint8Array, fin: boolean): number {
     const seq = this.seqSend;
     this.seqSend = seqAdd(seq, 1);
-    if (fin) this.#fins.push(this.#frames.length);
+    const i = this.#tail;
+    if (i - this.#head > this.#mask) this.#grow();
+    if (fin) this.#fins.push(i);
     else this.#messages++;
-    this.#frames.push(frame);
+    this.#ring[i & this.#mask] = frame;
+    this.#tail = i + 1;
     this.#bytes += frame.length;
     return seq;
+  }
+
+  /** The ring is full: twice the slots, every entry at its index's new place. */
+  #grow(): void {
+    const old = this.#ring;
+    const oldMask = this.#mask;
+    const ring = new Array<Uint8Array>(old.length * 2).fill(GONE);
+    const mask = ring.length - 1;
+    for (let i = this.#head; i < this.#tail; i++) ring[i & mask] = old[i & oldMask]!;
+    this.#ring = ring;
+    this.#mask = mask;
   }
 
   /** `waiter` hears of the ACK of entry `seq` (one still queued). */
@@ -119,14 +145,14 @@ export class SendQueue {
   /** The next frame to write on the current channel, advancing the cursor (`retransmit` tells whether it went out before); undefined when all went out. */
   nextToTransmit(): Uint8Array | undefined {
     const i = this.#cursor;
-    if (i >= this.#frames.length) return undefined;
+    if (i >= this.#tail) return undefined;
     this.#cursor = i + 1;
     if (i < this.#sent) this.retransmit = true;
     else {
       this.retransmit = false;
       this.#sent = i + 1;
     }
-    return this.#frames[i]!;
+    return this.#ring[i & this.#mask]!;
   }
 
   /** A new channel: every committed entry goes out again, in order (§5.7). */
@@ -145,15 +171,17 @@ export class SendQueue {
    * `takeAckedWaiters()`'s.
    */
   ack(n: number): number {
-    const frames = this.#frames;
+    const ring = this.#ring;
+    const mask = this.#mask;
+    const tail = this.#tail;
     const start = this.#head;
     let head = start;
     let seq = seqAdd(this.#baseSeq, head);
     this.ackedFin = false;
-    while (head < frames.length && seqBefore(seq, n)) {
-      this.#bytes -= frames[head]!.length;
+    while (head < tail && seqBefore(seq, n)) {
+      this.#bytes -= ring[head & mask]!.length;
       // Released at once: a slab lives no longer than its frames are needed.
-      frames[head] = GONE;
+      ring[head & mask] = GONE;
       if (this.#fins.length > 0 && this.#fins[0] === head) {
         this.#fins.shift();
         this.ackedFin = true;
@@ -171,7 +199,6 @@ export class SendQueue {
     }
     this.#head = head;
     if (this.#cursor < head) this.#cursor = head;
-    this.#compact();
     return head - start;
   }
 
@@ -185,12 +212,13 @@ export class SendQueue {
   /** Drops everything (reset); returns what was dropped. Sequence numbers restart at `seq`. */
   clear(seq = 0): DroppedEntry[] {
     const dropped: DroppedEntry[] = [];
-    for (let i = this.#head; i < this.#frames.length; i++) {
+    for (let i = this.#head; i < this.#tail; i++) {
       const s = seqAdd(this.#baseSeq, i);
-      dropped.push({ seq: s, frame: this.#frames[i]!, fin: this.#fins.includes(i), waiters: this.#waiters?.get(s) ?? null });
+      dropped.push({ seq: s, frame: this.#ring[i & this.#mask]!, fin: this.#fins.includes(i), waiters: this.#waiters?.get(s) ?? null });
     }
-    this.#frames = [];
+    this.#ring.fill(GONE);
     this.#head = 0;
+    this.#tail = 0;
     this.#cursor = 0;
     this.#sent = 0;
     this.#fins = [];
@@ -201,17 +229,5 @@ export class SendQueue {
     this.seqSend = seq >>> 0;
     this.#baseSeq = this.seqSend;
     return dropped;
-  }
-
-  #compact(): void {
-    const head = this.#head;
-    if (head > 1024 && head * 2 > this.#frames.length) {
-      this.#frames = this.#frames.slice(head);
-      this.#baseSeq = seqAdd(this.#baseSeq, head);
-      this.#cursor -= head;
-      this.#sent = Math.max(0, this.#sent - head);
-      for (let k = 0; k < this.#fins.length; k++) this.#fins[k] = this.#fins[k]! - head;
-      this.#head = 0;
-    }
   }
 }

@@ -2,8 +2,9 @@
  * SendQueue keeps parallel data (frames, FIN indexes, waiters by sequence, a
  * "sent before" high-water index), not an object per message: checked
  * against a model with one object per entry (the former layout), over
- * random operation sequences long enough to compact (more than 1024 entries
- * acknowledged) and across the 2^32 sequence wrap (fast-check, fixed seeds).
+ * random operation sequences long enough to go round the ring many times
+ * and grow it (hundreds unacknowledged, a FIN and waiters held across the
+ * growth), and across the 2^32 sequence wrap (fast-check, fixed seeds).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -140,7 +141,7 @@ describe('SendQueue (parallel data) against an object-per-entry model', () => {
     );
   });
 
-  it('long runs that compact (over 1024 acknowledged), a FIN and waiters across compactions (fast-check, seed 22)', () => {
+  it('long runs round the ring, which grows with a FIN and waiters in it (fast-check, seed 22)', () => {
     const long: fc.Arbitrary<Op[]> = fc.array(
       fc.oneof(
         { weight: 5, arbitrary: fc.record({ op: fc.constant('append' as const), size: fc.integer({ min: 24, max: 64 }), fin: fc.constant(false), wait: fc.boolean() }) },
@@ -153,7 +154,10 @@ describe('SendQueue (parallel data) against an object-per-entry model', () => {
     fc.assert(
       fc.property(fc.constantFrom(0, 0xfffff000), long, (seq, ops) => {
         // A FIN near the end, as a session queues it last.
-        run(seq, [...ops, { op: 'append', size: 40, fin: true, wait: true }, { op: 'next' }, { op: 'rewind' }, { op: 'next' }, { op: 'ack', k: 2000 }, ...ops.slice(0, 50)]);
+        // Half sent, a FIN and a waiter among them, then hundreds more unacknowledged: the ring grows twice or more.
+        const fill = (k: number): Op[] => Array.from({ length: k }, (_, i) => ({ op: 'append' as const, size: 24 + (i % 50), fin: false, wait: i % 7 === 0 }));
+        const grow: Op[] = [...fill(40), { op: 'append', size: 40, fin: true, wait: true }, ...Array.from({ length: 20 }, () => ({ op: 'next' as const })), ...fill(300), { op: 'next' }, { op: 'rewind' }, { op: 'next' }];
+        run(seq, [...ops, ...grow, { op: 'ack', k: 30 }, ...ops.slice(0, 500), { op: 'ack', k: 40 }, ...ops.slice(500, 1000)]);
       }),
       { seed: 22, numRuns: 4 },
     );
