@@ -31,6 +31,15 @@ interface Sink<T> {
 const NONE: readonly Sink<never>[] = Object.freeze([]);
 
 /**
+ * Moves on whenever any Multicast's subscribers may have changed (a
+ * subscribe, a plain subscription stopped or unsubscribed, a complete or
+ * error): what `soleObserver()` returned stays true while `n` is unchanged
+ * (the receive tap caches it so). One counter for all: a change anywhere
+ * only costs a cache its next check. @internal
+ */
+export const subscriberEpoch = { n: 0 };
+
+/**
  * The subscription of a plain observer (or next function): it is the
  * Subscription returned to the caller and the guarded observer in one
  * object. Callbacks run with the observer as `this`; what they throw goes to
@@ -70,6 +79,11 @@ class PlainSubscription<T> extends Subscription implements Sink<T> {
     return this.#stopped ? undefined : this.#o;
   }
 
+  override unsubscribe(): void {
+    subscriberEpoch.n++;
+    super.unsubscribe();
+  }
+
   next(value: T): void {
     if (this.#stopped) return;
     const o = this.#o;
@@ -84,6 +98,7 @@ class PlainSubscription<T> extends Subscription implements Sink<T> {
   error(e: unknown): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    subscriberEpoch.n++;
     const o = this.#o;
     try {
       if (o === undefined) this.#errorFn?.(e);
@@ -98,6 +113,7 @@ class PlainSubscription<T> extends Subscription implements Sink<T> {
   complete(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    subscriberEpoch.n++;
     const o = this.#o;
     try {
       if (o === undefined) this.#completeFn?.();
@@ -153,6 +169,7 @@ export class Multicast<T> extends Observable<T> {
 
   /** Called by Observable.subscribe (rxjs's subscribe-function protocol) and by subscribe. @internal */
   _subscribe(subscriber: Sink<T>): void {
+    subscriberEpoch.n++;
     if (this.#state === COMPLETED) {
       subscriber.complete();
       return;
@@ -190,7 +207,8 @@ export class Multicast<T> extends Observable<T> {
   /**
    * The observer object of the only subscriber, when there is exactly one,
    * it is open and it was subscribed as a plain observer object; undefined
-   * otherwise. next() would deliver to it alone. @internal
+   * otherwise. next() would deliver to it alone. Unchanged while
+   * `subscriberEpoch.n` is. @internal
    */
   soleObserver(): Partial<Observer<T>> | undefined {
     const one = this.#one;
@@ -213,6 +231,7 @@ export class Multicast<T> extends Observable<T> {
   complete(): void {
     if (this.#state !== OPEN) return;
     this.#state = COMPLETED;
+    subscriberEpoch.n++;
     const one = this.#one;
     const subs = this.#many;
     this.#one = null;
@@ -227,6 +246,7 @@ export class Multicast<T> extends Observable<T> {
   error(err: unknown): void {
     if (this.#state !== OPEN) return;
     this.#state = ERRORED;
+    subscriberEpoch.n++;
     this.#error = err;
     const one = this.#one;
     const subs = this.#many;

@@ -19,8 +19,8 @@ import type { Message } from '../wire/message.ts';
 import type { AuthHandshake } from './auth.ts';
 import type { BudgetAccount } from './budget.ts';
 import { idOf } from './iocom-helpers.ts';
-import type { Multicast } from './multicast.ts';
-import { isRawObserver } from './raw-observer.ts';
+import { subscriberEpoch, type Multicast } from './multicast.ts';
+import { isRawObserver, type RawObserver } from './raw-observer.ts';
 import { classifyRx } from './state-rules.ts';
 import { Transaction, type TransactionHost } from './transaction.ts';
 import type { TransactionTables } from './transaction-tables.ts';
@@ -65,6 +65,10 @@ export class ReceiveDispatch {
    * once, so an entry not freed is still what the table holds for its id.
    */
   #tapTx: Transaction | null = null;
+  /** The raw observer found for transaction `#tapObserved` when `subscriberEpoch` was `#tapEpoch` (multicast.ts): still its sole rx$ observer while the epoch is unchanged. */
+  #tapObserver: RawObserver | null = null;
+  #tapObserved: Transaction | null = null;
+  #tapEpoch = -1;
   #tapId = 0;
   #tapRev = 0;
   #tapCircTx: Transaction | null = null;
@@ -186,8 +190,16 @@ export class ReceiveDispatch {
       this.#tapRev = rev;
     }
     if (state.rxDeleted) return false;
-    const observer = state._rxSoleObserver();
-    if (!isRawObserver(observer)) return false;
+    // The sole raw observer, as last found for this transaction while no subscriber anywhere changed.
+    let observer = this.#tapObserver!; // (set with #tapObserved)
+    if (state !== this.#tapObserved || subscriberEpoch.n !== this.#tapEpoch) {
+      const o = state._rxSoleObserver();
+      if (!isRawObserver(o)) return false;
+      observer = o;
+      this.#tapObserver = o;
+      this.#tapObserved = state;
+      this.#tapEpoch = subscriberEpoch.n;
+    }
     this.messagesIn++;
     this.rxSeen = true;
     this.#rxSeq = (this.#rxSeq + 1) & 0xff;
