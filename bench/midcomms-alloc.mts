@@ -117,8 +117,12 @@ async function sampled(run: () => Promise<void>): Promise<{ total: number; byFn:
 
 await raw(2000);
 await dlm(2000);
+const epoch = ((await import(src('iocom/multicast.ts'))) as { subscriberEpoch?: { n: number } }).subscriberEpoch;
 const r = await sampled(() => raw(CYCLES));
+const e0 = epoch?.n ?? NaN;
 const d = await sampled(() => dlm(CYCLES));
+// How often an rx$ subscriber changed during the DLM rounds (each change costs the receive tap's cached observer one full check).
+if (epoch !== undefined) console.log(`subscriber changes per DLM cycle: ${((epoch.n - e0) / CYCLES).toFixed(2)}`);
 console.log(`${root}: bytes per raw round trip ${(r.total / CYCLES).toFixed(0)}; per DLM cycle ${(d.total / CYCLES).toFixed(0)} (both nodes, sampling heap profile, ${CYCLES} each)`);
 for (const [k, v] of [...d.byFn].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP ?? 12))) console.log(`  ${(v / CYCLES).toFixed(0).padStart(6)}  ${k}`);
 session.disconnect();
