@@ -197,6 +197,11 @@ export class Iocom implements TransactionHost {
     return this.#state === 'open';
   }
 
+  /** The write queue's turn with an end-of-turn flush scheduled, or -1 (WriteQueue.turn; TransactionHost.sendTurn). @internal */
+  get sendTurn(): number {
+    return this.#writer.turn;
+  }
+
   /** False while queued bytes are above the write high-water mark. */
   get writable(): boolean {
     return this.#writer.queuedBytes < this.options.writeHighWaterMark;

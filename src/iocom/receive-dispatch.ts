@@ -56,6 +56,20 @@ export class ReceiveDispatch {
   linkClosed = false;
   /** The sequence number the peer's next message must carry (low byte of the salt). */
   #rxSeq = 0;
+  /**
+   * The tap's last transaction and its circuit's (a tapped stream is mostly
+   * one transaction on one circuit): the table entry found for `#tapId`
+   * (REVTRANS bit `#tapRev`) and `#tapCirc` (REVCIRC bit `#tapCircRev`),
+   * used again without a table probe while not freed. A transaction leaves
+   * its table only freed (TransactionTables.forget), and an id is in a table
+   * once, so an entry not freed is still what the table holds for its id.
+   */
+  #tapTx: Transaction | null = null;
+  #tapId = 0;
+  #tapRev = 0;
+  #tapCircTx: Transaction | null = null;
+  #tapCirc = 0;
+  #tapCircRev = 0;
   readonly #opts: ReceiveLimits;
   readonly #auth: AuthHandshake;
   readonly #host: TransactionHost;
@@ -150,10 +164,28 @@ export class ReceiveDispatch {
     const id = W[w + 2]! >>> 0;
     if (id === 0) return false;
     const circuit = W[w + 4]! >>> 0;
-    if (circuit !== 0 && (cmd & DMSGF.REVCIRC ? this.#weOpened : this.#peerOpened).get(circuit) === undefined) return false;
-    const state = (cmd & DMSGF.REVTRANS ? this.#weOpened : this.#peerOpened).get(id);
-    // The state rules' DELIVER for a mid-stream message (classifyRx: open, receive side not ended).
-    if (state === undefined || state.rxDeleted) return false;
+    if (circuit !== 0) {
+      const rev = cmd & DMSGF.REVCIRC;
+      const known = this.#tapCircTx;
+      if (known === null || circuit !== this.#tapCirc || rev !== this.#tapCircRev || known.freed) {
+        const parent = (rev ? this.#weOpened : this.#peerOpened).get(circuit);
+        if (parent === undefined) return false;
+        this.#tapCircTx = parent;
+        this.#tapCirc = circuit;
+        this.#tapCircRev = rev;
+      }
+    }
+    const rev = cmd & DMSGF.REVTRANS;
+    let state = this.#tapTx;
+    if (state === null || id !== this.#tapId || rev !== this.#tapRev || state.freed) {
+      state = (rev ? this.#weOpened : this.#peerOpened).get(id) ?? null;
+      // The state rules' DELIVER for a mid-stream message (classifyRx: open, receive side not ended).
+      if (state === null) return false;
+      this.#tapTx = state;
+      this.#tapId = id;
+      this.#tapRev = rev;
+    }
+    if (state.rxDeleted) return false;
     const observer = state._rxSoleObserver();
     if (!isRawObserver(observer)) return false;
     this.messagesIn++;

@@ -54,6 +54,11 @@ export interface TransactionHost {
    * subscribed. Absent where no message is received from bytes (a local link).
    */
   enableRawTap?(): void;
+  /**
+   * The link's write-queue turn whose end-of-turn flush is scheduled, or -1
+   * (see `Transaction.linkTurn`). Absent where there is no write queue (a local link).
+   */
+  readonly sendTurn?: number;
 }
 
 /** A transaction's rx$: a throwing subscriber costs the transaction (no closure per transaction). */
@@ -257,6 +262,16 @@ export class Transaction {
    */
   get writable(): boolean {
     return this.canSend && this.#host.writable;
+  }
+
+  /**
+   * The number of the link's current turn while its end-of-turn flush is
+   * scheduled, else -1 (also where the link has no write queue: a local
+   * link). A sender that reads a number after sending and the same number
+   * later is still in the turn of that send (WriteQueue.turn). @internal
+   */
+  get linkTurn(): number {
+    return this.#host.sendTurn ?? -1;
   }
 
   /**

@@ -149,9 +149,24 @@ export class WriteQueue {
   readonly #headerCrc = new HeaderCrcMaker();
   #messagesOut = 0;
   #bytesOut = 0;
+  /** End-of-turn flushes run (`turn`). */
+  #turns = 0;
+
+  /**
+   * The number of the turn whose end-of-turn flush is scheduled (how many
+   * such flushes ran before it), or -1 when none is scheduled (nothing
+   * queued this turn, or the queue waits for 'drain' or its gate). A sender
+   * that reads a number after queuing and the same number later is still in
+   * that turn: it can batch per turn (a midcomms channel) without a
+   * microtask of its own.
+   */
+  get turn(): number {
+    return this.#scheduled ? this.#turns : -1;
+  }
   // Both run outside any caller's stack (a microtask, a 'drain' event): what
   // they throw goes to onError, never to the process.
   readonly #flushTask = (): void => {
+    this.#turns++;
     this.#scheduled = false;
     this.#earlyDone = false;
     try {

@@ -402,6 +402,22 @@ export function decodeLockMessage(bytes: Uint8Array, lvblen: number): DlmMessage
  * (valid until the next decode with them). Returns `msg`.
  */
 export function decodeLockMessageInto(bytes: Uint8Array, lvblen: number, msg: DlmMessage, copies?: ExtraCopies): DlmMessage {
+  // One pass over a well-formed message; anything it does not accept is decoded again by the
+  // checking path, which throws the error the first bad field calls for (or accepts it).
+  if (!readFixedChecked(bytes, msg)) return decodeChecking(bytes, lvblen, msg, copies);
+  msg.extra = bytes.length === DLM_MSG_FIXED_LEN ? EMPTY : extraOf(bytes, DLM_MSG_FIXED_LEN, copies);
+  validateExtra(msg, msg.type, lvblen);
+  return msg;
+}
+
+/**
+ * `decodeLockMessageInto` field by field, each check where it throws (the
+ * header, h_cmd, the length, m_type, then `validateFields`): the path that
+ * says what is wrong with a message `readFixedChecked` refused. Exported for
+ * the test that holds the two paths to the same results and errors.
+ * @internal
+ */
+export function decodeChecking(bytes: Uint8Array, lvblen: number, msg: DlmMessage, copies?: ExtraCopies): DlmMessage {
   const cmd = checkHeader(bytes);
   if (cmd !== DLM_CMD.MSG) bad('h_cmd', `MSG (${DLM_CMD.MSG})`, cmd);
   if (bytes.length < DLM_MSG_FIXED_LEN) bad('length', `>= ${DLM_MSG_FIXED_LEN} bytes for MSG`, bytes.length);
@@ -413,6 +429,57 @@ export function decodeLockMessageInto(bytes: Uint8Array, lvblen: number, msg: Dl
   msg.extra = bytes.length === DLM_MSG_FIXED_LEN ? EMPTY : extraOf(bytes, DLM_MSG_FIXED_LEN, copies);
   validateFields(msg, type, lvblen);
   return msg;
+}
+
+/**
+ * The header and the fixed part in one pass: every check `decodeChecking`
+ * makes before the type's own (the header, h_cmd MSG, the length, m_type,
+ * the flags, modes, status, asts, the result for the type), without naming
+ * the field; the 18 fields into `msg` (type first). False when any check
+ * fails (`msg` then holds part of the message).
+ */
+function readFixedChecked(b: Uint8Array, msg: DlmMessage): boolean {
+  const n = b.length;
+  if (n < DLM_MSG_FIXED_LEN || n > DLM_MAX_MSG_LEN) return false;
+  // h_version: major 3, minor >= 1 (DLM_VERSION's major); h_length the size; h_cmd MSG.
+  if ((b[2]! | (b[3]! << 8)) !== DLM_VERSION >>> 16 || (b[0]! | b[1]!) === 0) return false;
+  if ((b[12]! | (b[13]! << 8)) !== n || b[14] !== DLM_CMD.MSG) return false;
+  // Signed: a u32 past 2**31 reads negative, below 1.
+  const type = b[16]! | (b[17]! << 8) | (b[18]! << 16) | (b[19]! << 24);
+  if (type < MSG.REQUEST || type > MSG.PURGE) return false;
+  const exflags = b[44]! | (b[45]! << 8) | (b[46]! << 16) | (b[47]! << 24);
+  const sbflags = b[48]! | (b[49]! << 8) | (b[50]! << 16) | (b[51]! << 24);
+  const status = b[64]! | (b[65]! << 8) | (b[66]! << 16) | (b[67]! << 24);
+  const grmode = b[68]! | (b[69]! << 8) | (b[70]! << 16) | (b[71]! << 24);
+  const rqmode = b[72]! | (b[73]! << 8) | (b[74]! << 16) | (b[75]! << 24);
+  const bastmode = b[76]! | (b[77]! << 8) | (b[78]! << 16) | (b[79]! << 24);
+  const asts = b[80]! | (b[81]! << 8) | (b[82]! << 16) | (b[83]! << 24);
+  const result = b[84]! | (b[85]! << 8) | (b[86]! << 16) | (b[87]! << 24);
+  // Unknown flag bits; status and asts outside 0..3 (a negative one has high bits set).
+  if ((exflags & ~LKF_ALL) !== 0 || (sbflags & ~SBF_ALL) !== 0 || (status & ~3) !== 0 || (asts & ~3) !== 0) return false;
+  // Modes -1..5.
+  if (grmode < -1 || grmode > 5 || rqmode < -1 || rqmode > 5 || bastmode < -1 || bastmode > 5) return false;
+  if (!listed(RESULTS_BY_TYPE[type]!, result)) return false;
+  msg.type = type as MsgType;
+  msg.nodeid = (b[20]! | (b[21]! << 8) | (b[22]! << 16) | (b[23]! << 24)) >>> 0;
+  msg.pid = (b[24]! | (b[25]! << 8) | (b[26]! << 16) | (b[27]! << 24)) >>> 0;
+  msg.lkid = (b[28]! | (b[29]! << 8) | (b[30]! << 16) | (b[31]! << 24)) >>> 0;
+  msg.remid = (b[32]! | (b[33]! << 8) | (b[34]! << 16) | (b[35]! << 24)) >>> 0;
+  msg.parentLkid = (b[36]! | (b[37]! << 8) | (b[38]! << 16) | (b[39]! << 24)) >>> 0;
+  msg.parentRemid = (b[40]! | (b[41]! << 8) | (b[42]! << 16) | (b[43]! << 24)) >>> 0;
+  msg.exflags = exflags >>> 0;
+  msg.sbflags = sbflags >>> 0;
+  // The receiver keeps only the low 16 bits of the shared flags (USER, ORPHAN).
+  msg.flags = b[52]! | (b[53]! << 8);
+  msg.lvbseq = (b[56]! | (b[57]! << 8) | (b[58]! << 16) | (b[59]! << 24)) >>> 0;
+  msg.hash = (b[60]! | (b[61]! << 8) | (b[62]! << 16) | (b[63]! << 24)) >>> 0;
+  msg.status = status;
+  msg.grmode = grmode;
+  msg.rqmode = rqmode;
+  msg.bastmode = bastmode;
+  msg.asts = asts;
+  msg.result = result;
+  return true;
 }
 
 /**
@@ -442,7 +509,7 @@ function readBytes(b: Uint8Array, msg: DlmMessage): void {
   msg.result = b[84]! | (b[85]! << 8) | (b[86]! << 16) | (b[87]! << 24);
 }
 
-/** The checks of every decoded field (`decodeLockMessageInto`). */
+/** The checks of every decoded field (`decodeChecking`). */
 function validateFields(msg: DlmMessage, type: number, lvblen: number): void {
   if ((msg.exflags & ~LKF_ALL) !== 0) bad('m_exflags', 'known DLM_LKF_* bits', `0x${msg.exflags.toString(16)}`);
   if ((msg.sbflags & ~SBF_ALL) !== 0) bad('m_sbflags', 'known DLM_SBF_* bits', `0x${msg.sbflags.toString(16)}`);
@@ -453,6 +520,11 @@ function validateFields(msg: DlmMessage, type: number, lvblen: number): void {
   mode('m_bastmode', msg.bastmode, true);
   const allowed = RESULTS_BY_TYPE[type]!;
   if (!listed(allowed, msg.result)) bad('m_result', `one of ${allowed.join(', ')} for ${MSG_NAMES[type]}`, msg.result);
+  validateExtra(msg, type, lvblen);
+}
+
+/** The checks of the type's own (the extra's length, the requested or blocking mode, m_lkid of a request). */
+function validateExtra(msg: DlmMessage, type: number, lvblen: number): void {
   const n = msg.extra.length;
   switch (type) {
     case MSG.REQUEST:

@@ -117,6 +117,11 @@ export class Resource {
 
   /** The grant-time LVB step (§1.7), before the granted mode changes. */
   #lvbOnGrant(lock: Lock): void {
+    if ((lock.exflags & (LKF.VALBLK | LKF.IVVALBLK)) === 0) {
+      // Neither flag (the usual grant): a read or a write below has nothing to do; only the flag.
+      if (this.valnotvalid) lock.sbflags |= SBF.VALNOTVALID;
+      return;
+    }
     const op = lvbOperation(lock.grmode, lock.rqmode);
     const valblk = (lock.exflags & LKF.VALBLK) !== 0;
     if (op === 'read') {

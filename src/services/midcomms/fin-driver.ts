@@ -129,6 +129,7 @@ export class FinDriver {
     // Closed first: the reset must not let senders waiting for room into a
     // session that ends here (they fail with FENCED below, never "committed").
     this.closed = true;
+    h.tx.fence();
     this.reset('own', fenced, null);
     this.users = 0;
     h.tx.rejectWaiting(fenced);

@@ -28,7 +28,6 @@ export interface SenderHost {
    * now when nothing else is due (`nextAlone()`), else pump.
    */
   transmit(): void;
-  readonly closed: boolean;
   /** For error messages. */
   readonly peer: string;
 }
@@ -72,6 +71,8 @@ export class Sender {
    * depends on the queue's state applies it first (`settle`).
    */
   #deferredAck = -1;
+  /** The session was fenced (`fence`): nothing more is committed. A field, not a host getter: it is read per message. */
+  #fenced = false;
 
   constructor(host: SenderHost, options: SenderOptions, stats: SessionStats) {
     this.#host = host;
@@ -311,6 +312,11 @@ export class Sender {
     return hadFin;
   }
 
+  /** The session is fenced (closed for good): every later send is refused with CLOSED, nobody waiting is let in. */
+  fence(): void {
+    this.#fenced = true;
+  }
+
   /** Everybody waiting for room fails with `error` (fence). */
   rejectWaiting(error: Error): void {
     this.#waiters.rejectAll(error);
@@ -318,7 +324,7 @@ export class Sender {
 
   /** Let waiting senders in, first come first served, while there is room. */
   admit(): void {
-    for (let w = this.#waiters.peek(); w !== undefined && !this.#host.closed; w = this.#waiters.peek()) {
+    for (let w = this.#waiters.peek(); w !== undefined && !this.#fenced; w = this.#waiters.peek()) {
       if (this.#stopTx) {
         this.#waiters.shift();
         w.reject(err('STOP_TX', `our FIN to ${this.#host.peer} is sent; nothing may follow it`));
@@ -331,7 +337,7 @@ export class Sender {
   }
 
   #check(message: Uint8Array): MidcommsError | null {
-    if (this.#host.closed) return err('CLOSED', `the session with ${this.#host.peer} is fenced`);
+    if (this.#fenced) return err('CLOSED', `the session with ${this.#host.peer} is fenced`);
     return checkInnerMessage(message);
   }
 

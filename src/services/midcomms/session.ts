@@ -12,19 +12,20 @@
  * The Session composes the parts, each in its own file: the sender with its
  * retransmit queue (`sender.ts`), the receiver with duplicate suppression and
  * ACK counting (`receiver.ts`), the channels (`channel-set.ts`), who the
- * session is with (`session-identity.ts`), HELLO handling (`session-hello.ts`)
- * and the FIN close, members, reset and fence (`fin-driver.ts`). Here: the
- * public API, where ACKs go, the pump, and the dispatch of received frames.
+ * session is with (`session-identity.ts`), HELLO handling (`session-hello.ts`),
+ * where ACKs go (`ack-placement.ts`) and the FIN close, members, reset and
+ * fence (`fin-driver.ts`). Here: the public API, the pump, and the dispatch
+ * of received frames.
  */
 import type { Observable } from 'rxjs';
 import type { Channel, ChannelOpener, ChannelSink } from './channel.ts';
+import { AckPlacement } from './ack-placement.ts';
 import { ChannelSet } from './channel-set.ts';
 import type { ChannelState } from './channel-set.ts';
-import { DLM_CMD, DLM_VERSION, MC_STATE, SIZE, stateName } from './constants.ts';
+import { DLM_CMD, DLM_VERSION, MC_STATE, stateName } from './constants.ts';
 import type { McState } from './constants.ts';
 import { FinDriver, midcommsErr } from './fin-driver.ts';
-import { encodeAck, encodeHello, writeHeader } from './frame-encoder.ts';
-import { FrameSlab } from './frame-slab.ts';
+import { encodeHello } from './frame-encoder.ts';
 import { frameLengthAt, frameLengthOrFail, nodeidAt, optsInnerStart, parseFrame, u32At } from './frame-reader.ts';
 import type { DropReason, ParsedFrame } from './frame-reader.ts';
 import { describeSessionId } from './hello.ts';
@@ -62,25 +63,8 @@ export class Session {
   readonly #rx: Receiver<ChannelState>;
 
   readonly #chans: ChannelSet;
-  #ackOwed = false;
-  /**
-   * A transmit-threshold ACK (§5.6 step 1) waiting to go out in the same
-   * channel write as the message that triggered it, right before it (one
-   * DMSG message for both, not two): the ACK value, or -1 for none. Set
-   * only when that message is the next frame the pump writes on the
-   * current channel; the pump writes it alone if the message does not follow.
-   */
-  #ackAhead = -1;
-  /** Where an ACK and its message are joined (a typed array with a buffer of its own costs about a µs; once per `txAckThreshold` messages). */
-  readonly #joinSlab = new FrameSlab(16 * 1024);
-  /**
-   * The channel the peer's latest sequenced frame came on: the peer transmits
-   * on its current channel, so that one is alive at its end, and our ACKs go
-   * there (ours may be a channel the peer already lost without our knowing).
-   */
-  #rxChannel: ChannelState | null = null;
-  /** A sequenced frame arrived in this session (an ACK may have been lost with a channel). */
-  #rxAny = false;
+  /** Where ACKs go: owed, joined ahead of a frame, or alone (`ack-placement.ts`). */
+  readonly #acks: AckPlacement;
   #pumping = false;
   /** The resume ticket the peer gave us (TICKET on a channel we opened): our next channel's HELLO carries it. */
   #ticket: Uint8Array | null = null;
@@ -122,19 +106,14 @@ export class Session {
         data: (cs, bytes) => this.#onData(cs, bytes),
         becameCurrent: () => {
           this.#tx.rewind();
-          // ACKs written on the old channel may have died with it: say again where we are.
-          // (On it, until the peer's next frame shows which channel it transmits on.)
-          if (this.#rxAny) {
-            this.#rxChannel = null;
-            this.#ackOwed = true;
-          }
+          this.#acks.channelBecameCurrent();
           this.#pump();
         },
         writable: () => this.#pump(),
         needChannel: () => this.#needChannel(),
         hello: (channel) => encodeHello(this.#o.version, this.#o.nodeid, id.local, id.remote, 0, ctx.address, channel.token, this.#ticket ?? undefined),
         ended: (cs) => {
-          if (this.#rxChannel === cs) this.#rxChannel = null;
+          this.#acks.channelEnded(cs);
           this.#rx.channelEnded(cs);
         },
       },
@@ -148,13 +127,10 @@ export class Session {
         sequenced: () => this.#sequenced(),
         beforeSequenced: () => {
           // Transmit threshold (§5.6 step 1): an ACK before the message.
-          if (this.#rx.txThresholdReached) this.#ackBeforeNext();
+          if (this.#rx.txThresholdReached) this.#acks.beforeNext();
         },
         pump: () => this.#pump(),
         transmit: () => this.#transmit(),
-        get closed() {
-          return session.closed;
-        },
         peer,
       },
       options,
@@ -162,7 +138,7 @@ export class Session {
     );
     this.#rx = new Receiver<ChannelState>(
       {
-        sendAck: (threshold) => this.#sendAck(threshold),
+        sendAck: (threshold) => this.#acks.send(threshold),
         finReceived: () => this.#fin.apply('finReceived'),
         resync: (cs) => this.#chans.close(cs, 'receive buffer overflowed; resend'),
         get closed() {
@@ -173,18 +149,23 @@ export class Session {
       this.#stats,
     );
     this.messages$ = this.#rx.messages$;
+    this.#acks = new AckPlacement({
+      o: options,
+      id,
+      tx: this.#tx,
+      rx: this.#rx,
+      chans: this.#chans,
+      stats: this.#stats,
+      pumping: () => this.#pumping,
+    });
     this.#fin = new FinDriver(
       {
         peer,
         tx: this.#tx,
         rx: this.#rx,
         chans: this.#chans,
-        sendAck: () => this.#sendAck(false),
-        forgetAcks: () => {
-          this.#ackOwed = false;
-          this.#rxAny = false;
-          this.#rxChannel = null;
-        },
+        sendAck: () => this.#acks.send(false),
+        forgetAcks: () => this.#acks.forget(),
       },
       options,
       ctx,
@@ -297,50 +278,6 @@ export class Session {
     return this.#o.version === DLM_VERSION.V3_2 && this.#id.peerVersion !== DLM_VERSION.V3_1;
   }
 
-  /** ACK(seq_next). `threshold`: a threshold or timer ACK, which clears the delivered count. */
-  #sendAck(threshold: boolean): void {
-    if (this.#id.peerVersion !== DLM_VERSION.V3_2 || this.#o.version !== DLM_VERSION.V3_2) return;
-    if (threshold) this.#rx.acked();
-    const rx = this.#rxChannel;
-    const cs = rx !== null && !rx.dead && rx.helloSeen && !rx.refused ? rx : this.#chans.current;
-    if (cs === null) {
-      this.#ackOwed = true;
-      this.#chans.ensure();
-      return;
-    }
-    this.#ackOwed = false;
-    this.#stats.acksSent++;
-    this.#chans.write(cs, encodeAck(DLM_VERSION.V3_2, this.#o.nodeid, this.#rx.ackValue));
-  }
-
-  /**
-   * The transmit-threshold ACK before the message being committed: in the
-   * same channel write as that message when it is the next frame the pump
-   * will write on the channel the ACK goes to (`#ackAhead`), else now, alone.
-   */
-  #ackBeforeNext(): void {
-    const cs = this.#chans.current;
-    if (cs === null || this.#pumping || cs.blocked || this.#ackChannel() !== cs || !this.#tx.allTransmitted || !this.#acking()) {
-      this.#sendAck(true);
-      return;
-    }
-    this.#rx.acked();
-    this.#ackOwed = false;
-    this.#stats.acksSent++;
-    this.#ackAhead = this.#rx.ackValue;
-  }
-
-  /** Both ends speak 3.2: ACKs are sent. */
-  #acking(): boolean {
-    return this.#id.peerVersion === DLM_VERSION.V3_2 && this.#o.version === DLM_VERSION.V3_2;
-  }
-
-  /** Where an ACK goes now: the channel the peer's latest sequenced frame came on while it is usable, else the current one. */
-  #ackChannel(): ChannelState | null {
-    const rx = this.#rxChannel;
-    return rx !== null && !rx.dead && rx.helloSeen && !rx.refused ? rx : this.#chans.current;
-  }
-
   /**
    * A sequenced frame was just committed. The common case, the pump idle,
    * the current channel open and nothing else due on it (no ACK owed or
@@ -349,7 +286,7 @@ export class Session {
    */
   #transmit(): void {
     const cs = this.#chans.current;
-    if (cs !== null && !cs.blocked && !this.#pumping && !this.#ackOwed && this.#ackAhead < 0 && !this.#fin.closed) {
+    if (cs !== null && !cs.blocked && !this.#pumping && !this.#acks.owed && this.#acks.ahead < 0 && !this.#fin.closed) {
       const frame = this.#tx.nextAlone();
       if (frame !== undefined) {
         this.#pumping = true;
@@ -370,56 +307,35 @@ export class Session {
   #pump(): void {
     // (A pump already running writes a waiting ACK in its own loop or finally.)
     if (this.#pumping) return;
+    const acks = this.#acks;
     if (this.#fin.closed) {
-      this.#ackAhead = -1;
+      acks.ahead = -1;
       return;
     }
     const cs = this.#chans.current;
     if (cs === null) {
-      if (this.#ackAhead >= 0) {
-        this.#ackAhead = -1;
-        this.#ackOwed = true;
-      }
+      acks.noChannel();
       if (this.#needChannel()) this.#chans.ensure();
       return;
     }
     this.#pumping = true;
     try {
-      if (this.#ackOwed) this.#sendAck(false);
+      if (acks.owed) acks.send(false);
       while (!cs.blocked && !cs.dead && this.#chans.current === cs) {
         const frame = this.#tx.next();
         if (frame === undefined) break;
-        if (this.#ackAhead >= 0) this.#writeAckAhead(cs, frame);
+        if (acks.ahead >= 0) acks.writeAhead(cs, frame);
         else this.#chans.write(cs, frame);
       }
     } finally {
       this.#pumping = false;
       // The message did not follow (nothing to write after all): the ACK goes alone.
-      if (this.#ackAhead >= 0) this.#writeAckAhead(cs, null);
+      if (acks.ahead >= 0) acks.writeAhead(cs, null);
     }
     // A write lost the channel and another one became current meanwhile (its
     // own pump found this one running): it takes what is due now.
     const now = this.#chans.current;
     if (now !== cs && now !== null) this.#pump();
-  }
-
-  /** The waiting ACK, and `frame` after it in the same write (null: the ACK alone). */
-  #writeAckAhead(cs: ChannelState, frame: Uint8Array | null): void {
-    const ack = this.#ackAhead;
-    this.#ackAhead = -1;
-    if (cs.dead) {
-      this.#ackOwed = true;
-      return;
-    }
-    if (frame === null) {
-      this.#chans.write(cs, encodeAck(DLM_VERSION.V3_2, this.#o.nodeid, ack));
-      return;
-    }
-    const both = this.#joinSlab.alloc(SIZE.HEADER + frame.length);
-    writeHeader(both, 0, DLM_VERSION.V3_2, ack, this.#o.nodeid, SIZE.HEADER, DLM_CMD.ACK);
-    both.set(frame, SIZE.HEADER);
-    this.#stats.framesSent++; // the ACK; the write counts the message
-    this.#chans.write(cs, both);
   }
 
   // ---------------------------------------------------------------- channels
@@ -435,7 +351,7 @@ export class Session {
   }
 
   #needChannel(): boolean {
-    return !this.#fin.closed && (this.#tx.pending || this.#ackOwed || this.#rx.ackDue);
+    return !this.#fin.closed && (this.#tx.pending || this.#acks.owed || this.#rx.ackDue);
   }
 
   // ---------------------------------------------------------------- receiving
@@ -554,8 +470,7 @@ export class Session {
     if (innerCmd === DLM_CMD.FIN) kind = 'fin';
     // The upper layer's check (§5.4 item 6): consumed in sequence, not delivered.
     else if (nodeidAt(buf, start) !== this.#id.peerNodeid) kind = 'skip';
-    this.#rxChannel = cs;
-    this.#rxAny = true;
+    this.#acks.received(cs);
     const verdict = this.#rx.sequenced(seq, kind, buf, start, end, cs);
     if (verdict !== 'taken') return this.#drop(verdict);
     if (kind === 'skip') this.#drop('nodeidMismatch');

@@ -49,7 +49,17 @@ export class TransactionChannel implements Channel {
   /** Every pending frame lies right after the one before in one buffer (so the batch is one view, see `contiguous`). */
   #pendingContiguous = true;
   #pendingEnd = 0;
+  /** A flush at the end of this tick is scheduled, or (a link without a turn count) this tick's first frame went out. */
   #scheduled = false;
+  /**
+   * The link's turn (`Transaction.linkTurn`) in which this tick's first
+   * frame went out on its own, its end-of-turn flush scheduled: while the
+   * link reads the same turn the tick has not ended, so a frame written now
+   * is batched behind it. The link's flush ends the tick for us, without a
+   * microtask of our own per first frame. -2: none (the next frame is a
+   * tick's first, as after our own flush).
+   */
+  #directTurn = -2;
   #closing = false;
   #ended = false;
   #waitingWritable = false;
@@ -123,7 +133,7 @@ export class TransactionChannel implements Channel {
   write(bytes: Uint8Array): boolean {
     if (this.#ended || this.#closing) return true;
     const pending = this.#pending;
-    if (!this.#scheduled) {
+    if (!this.#scheduled && this.#tx.linkTurn !== this.#directTurn) {
       // The first frame of this tick goes to the transaction now, as its own
       // message: a request/reply path pays no batch bookkeeping, and the link
       // has it queued at once. Frames written after it in the same tick are
@@ -132,13 +142,19 @@ export class TransactionChannel implements Channel {
       // It is sent with `flush`: the link writes it to the socket during the
       // send, so the peer starts on a request or reply while this side is
       // still unwinding its receive (the rest of the tick goes at its end).
-      // The end-of-tick flush is scheduled after the send: the frame is on
-      // the wire first (`#scheduled` set before, so a frame written meanwhile
-      // is batched behind it).
+      // `#scheduled` is set before the send, so a frame written meanwhile is
+      // batched behind it. The tick ends with the link's end-of-turn flush
+      // when one is scheduled (`#directTurn`: no microtask of ours), else
+      // with our own flush (a link without a write queue, one waiting for
+      // 'drain', or frames batched during the send).
       this.#scheduled = true;
       if (this.#tx.canSend) {
         const sent = this.#sendChecked(bytes, this.#flushOptions);
-        void TICK.then(this.#flushTask);
+        const turn = this.#tx.linkTurn;
+        if (turn >= 0 && pending.length === 0 && !this.#ended) {
+          this.#scheduled = false;
+          this.#directTurn = turn;
+        } else void TICK.then(this.#flushTask);
         if (!sent) return true;
         const writable = this.#tx.writable;
         if (!writable) this.#watchWritable();
@@ -192,6 +208,7 @@ export class TransactionChannel implements Channel {
 
   #flush(): void {
     this.#scheduled = false;
+    this.#directTurn = -2;
     if (this.#pending.length === 0) return;
     if (this.#ended) {
       this.#pending = [];
