@@ -136,7 +136,8 @@ export class Lockspace implements ResourceSink {
     this.#scratch = host.copiesOnSend ? new MessageScratch() : null;
     this.#inCall = host.scheduler instanceof MicrotaskScheduler ? host.scheduler : NO_CALL_GUARD;
     this.#unusedSoon = host.scheduler instanceof MicrotaskScheduler ? new UnusedSoon(host.scheduler, (r) => {
-      if (!this.#released && this.rsbs.get(r.key) === r) this.checkUnused(r);
+      // In use again (the usual case: the AST or its continuation locked it): what checkUnused would find, without the map probe.
+      if (!this.#released && r.unused && this.rsbs.get(r.key) === r) this.checkUnused(r);
     }) : null;
     this.#members = members;
     // No REMOVE while locking is stopped: retirement resumes with locking (the gate's resume).

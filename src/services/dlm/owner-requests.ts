@@ -173,7 +173,7 @@ export function unlockLock(ls: Lockspace, lkb: Lock): void {
   if (r.master === ls.ourNodeid && !lkb.masterCopy && lkb.nodeid === 0) {
     r.doUnlock(lkb, ls);
     r.doUnlockEffects(ls);
-    ls.checkUnused(r);
+    lastLockGoneHere(ls, r);
     return;
   }
   sendLockOp(ls, lkb, MSG.UNLOCK, 'unlock');
@@ -185,10 +185,23 @@ export function cancelLock(ls: Lockspace, lkb: Lock): void {
   if (r.master === ls.ourNodeid && lkb.nodeid === 0) {
     const result = r.doCancel(lkb, ls);
     r.doCancelEffects(result, ls);
-    ls.checkUnused(r);
+    lastLockGoneHere(ls, r);
     return;
   }
   sendLockOp(ls, lkb, MSG.CANCEL, 'cancel');
+}
+
+/**
+ * After a local unlock or cancel on a resource mastered here: if that was
+ * its last lock, the LVB goes at once (§1.7 "LVB lifetime": a lock taken in
+ * the unlock's AST reads zeros), and the retirement check runs after the
+ * pending callbacks (unused-soon.ts: a lock taken again from the AST or its
+ * continuation finds the resource in use, no retirement entry). The check
+ * itself discards the LVB too (`checkUnused`); here it only goes earlier.
+ */
+function lastLockGoneHere(ls: Lockspace, r: Resource): void {
+  if (r.unused && r.master === ls.ourNodeid && r.toss === null) r.discardLvb();
+  ls.checkUnusedSoon(r);
 }
 
 function sendRequest(ls: Lockspace, r: Resource, lkb: Lock, type: typeof MSG.REQUEST | typeof MSG.LOOKUP, to: number): void {

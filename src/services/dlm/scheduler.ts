@@ -63,7 +63,8 @@ export class MicrotaskScheduler implements Scheduler, CallGuard {
    * at the end of the received message's delivery or of the drain in
    * progress (so after the microtasks its callbacks queued, e.g. the
    * continuation of a promise an AST resolved), at once when nothing is
-   * pending. For bookkeeping that must not delay what a callback sends (a
+   * pending. It never runs before a post() task posted before it (nor
+   * before one posted while it waits: those run first, in their drain). For bookkeeping that must not delay what a callback sends (a
    * resource's retirement check, lockspace.ts); never inside a DLM call's
    * stack. A task's error goes to `onError`.
    */
@@ -80,6 +81,15 @@ export class MicrotaskScheduler implements Scheduler, CallGuard {
 
   readonly #onAfter = (): void => {
     this.#afterScheduled = false;
+    // post() tasks are pending (queued after this microtask, or left by a receive): the postAfter
+    // tasks wait for them, as postAfter() promises; the drain's end queues this again.
+    if (this.#tasks.length > 0 || this.#scheduled) {
+      if (!this.#scheduled && !this.#draining && this.#receiving === 0) {
+        this.#scheduled = true;
+        void TICK.then(this.#onTick);
+      }
+      return;
+    }
     // What these tasks post for after runs on the next such microtask.
     for (let n = this.#after.length; n > 0; n--) {
       const task = this.#after.shift()!;

@@ -38,7 +38,10 @@ export function checkLockArgs(mode: number, f: number, nameLength: number, hasAs
   const EINVAL = DLM_ERRNO.EINVAL;
   if (!Number.isInteger(f) || f < 0 || (f & ~LKF_ALL) !== 0) return EINVAL;
   if (!Number.isInteger(mode) || mode < 0 || mode > 5) return EINVAL;
-  if (!(f & LKF.CONVERT) && nameLength > DLM_RESNAME_MAXLEN) return EINVAL;
+  // A new request's name: 1..64 bytes. Linux checks only the upper bound, but an empty name cannot
+  // travel: its LOOKUP/REQUEST is refused on receipt (message.ts) and recovery's NAMES records end
+  // a chunk at length 0 (§3.8), so it is refused here, on every node alike (docs/dlm.md, differences).
+  if (!(f & LKF.CONVERT) && (nameLength === 0 || nameLength > DLM_RESNAME_MAXLEN)) return EINVAL;
   if (f & LKF.CANCEL) return EINVAL;
   if (f & LKF.QUECVT && !(f & LKF.CONVERT)) return EINVAL;
   if (f & LKF.CONVDEADLK && !(f & LKF.CONVERT)) return EINVAL;

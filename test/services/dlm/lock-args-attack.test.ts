@@ -9,11 +9,14 @@
  * conversions of unknown, waiting and granted locks. Each accepted call must
  * be followed by exactly one completion AST, each refused one by none.
  *
- * Also a bug found here (it.fails, see its name): a new request with an empty
- * resource name is accepted by lock() (spec §1.3 refuses only names over 64
- * bytes, as Linux's set_lock_args), but its LOOKUP/REQUEST is refused by the
+ * Also a bug found here (was an it.fails): a new request with an empty
+ * resource name was accepted by lock() (spec §1.3 refuses only names over 64
+ * bytes, as Linux's set_lock_args), but its LOOKUP/REQUEST was refused by the
  * receiving node's decoder (message.ts: "resource name length must be
- * 1..64", counted EBADMSG), so the lock never completes: no AST, ever.
+ * 1..64", counted EBADMSG), so the lock never completed: no AST, ever.
+ * Fixed by dlm9: lock() refuses an empty name (EINVAL) on every node; an
+ * empty name cannot travel (recovery's NAMES records end a chunk at length
+ * 0), docs/dlm.md "Differences from Linux".
  *
  * Seeds fixed, in the test names.
  */
@@ -183,16 +186,30 @@ describe('lock()/unlock() arguments against spec §1.3 (review9)', () => {
     expect(accepted).toBeGreaterThan(60);
   });
 
-  it.fails('BUG (review9): a new request with an empty resource name on a node whose directory is remote completes (one AST); today lock() returns 0, the directory refuses the LOOKUP (EBADMSG) and no AST ever comes', () => {
+  it('a new request with an empty resource name is refused at once (EINVAL, no AST, nothing sent), on a node whose directory is remote and on the directory itself (found by review9: it was accepted and never completed)', () => {
     const c = cluster(3);
+    for (const node of [2, 1]) {
+      const ls = c.ls.get(node)!;
+      const lksb = newLksb(0);
+      let asts = 0;
+      const sentBefore = ls.stats.sent;
+      // The empty name hashes to node 1 (cluster.ts pinHash): node 2 would ask node 1; node 1 is the directory.
+      expect(ls.lock(5, lksb, 0, '', () => void asts++, undefined, undefined), `node ${node}: string name`).toBe(DLM_ERRNO.EINVAL);
+      expect(ls.lock(5, lksb, 0, new Uint8Array(0), () => void asts++, undefined, undefined), `node ${node}: byte name`).toBe(DLM_ERRNO.EINVAL);
+      expect(ls.lock(5, lksb, 0, null, () => void asts++, undefined, undefined), `node ${node}: no name`).toBe(DLM_ERRNO.EINVAL);
+      c.run();
+      c.sim.runPending();
+      expect(asts, `node ${node}: no AST`).toBe(0);
+      expect(ls.stats.sent, `node ${node}: nothing sent`).toBe(sentBefore);
+      expect(ls.lockCount, `node ${node}: no lock left behind`).toBe(0);
+    }
+    expect(c.ls.get(1)!.stats.refused.EBADMSG ?? 0, 'the directory refused nothing').toBe(0);
+    // A one-byte name still works end to end from the remote node.
     const lksb = newLksb(0);
     let asts = 0;
-    // The empty name hashes to node 1 (cluster.ts pinHash): node 2 asks node 1.
-    const rv = c.ls.get(2)!.lock(5, lksb, 0, '', () => void asts++, undefined, undefined);
-    expect(rv).toBe(0);
+    expect(c.ls.get(2)!.lock(5, lksb, 0, 'x', () => void asts++, undefined, undefined)).toBe(0);
     c.run();
-    c.sim.runPending();
-    expect(c.ls.get(1)!.stats.refused.EBADMSG ?? 0, 'the directory refused nothing').toBe(0);
-    expect(asts, 'exactly one completion AST').toBe(1);
+    expect(asts).toBe(1);
+    expect(lksb.status).toBe(0);
   });
 });
