@@ -391,6 +391,7 @@ const DIRECTED: Array<[string, Spec[]]> = [
   ['CREATE flipped on an open transaction', [spec(0, { flip: DMSGF.CREATE }), spec(0)]],
   // A tap that remembers its observer: handed over to a new raw observer from inside a delivery, mid-read.
   ['the raw observer hands over to a new one from inside its delivery', [spec(1), spec(1), spec(1), spec(0), spec(1)]],
+  ['a second rx$ observer subscribes between two reads of the transaction the tap took last', [spec(0), spec(0), spec(1)]],
   ['the raw observer unsubscribes from inside its delivery, nobody after it', [spec(1), spec(1), spec(1), spec(1), spec(0), spec(1)]],
   // A tap that remembers its last circuit (mc9): the same circuit id with and without REVCIRC, and a circuit freed meanwhile.
   ['one circuit id with REVCIRC, then without', [spec(1, { circuit: 'ours' }), spec(1, { circuit: 'oursNoRev' }), spec(1)]],
@@ -407,6 +408,14 @@ describe('receive tap, directed hostile cases, tap on and off give the same resu
         // Channel 1's third message (the lead's, then the case's first two) hands over; its fourth unsubscribes with nobody after it.
         if (what.includes('hands over')) plan.swap = [1, 2];
         if (what.includes('unsubscribes')) plan.swap = [1, 3];
+        if (what.includes('second rx$ observer')) {
+          // The tap last took transaction 0's message; a second observer subscribes before the next read.
+          plan.chunks = [[spec(0, { fill: 1 }), spec(0, { fill: 2 })], specs];
+          plan.alone = [[false, false], specs.map(() => first)];
+          plan.splits = [[], []];
+          plan.pauseBefore = [false, false];
+          plan.extraSubAt = 1;
+        }
         const fast = await runPlan(plan, 'memory', false);
         const slow = await runPlan(plan, 'memory', true);
         expect(fast.raw, what).toBeGreaterThan(2);
