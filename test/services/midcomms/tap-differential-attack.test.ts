@@ -56,6 +56,9 @@ class FuzzChannel extends TransactionChannel {
   /** From inside this delivery: close the whole link (graceful: 'closing'). */
   linkCloseAt = -1;
   onLinkClose: (() => void) | null = null;
+  /** From inside this delivery: unsubscribe from rx$ and hand over to a new raw observer (a tap that caches its observer must follow). */
+  swapAt = -1;
+  onSwap: (() => void) | null = null;
   seen = 0;
   override rawNext(cmd: number, error: number, aux: Uint8Array): void {
     this.raw++;
@@ -67,6 +70,10 @@ class FuzzChannel extends TransactionChannel {
     if (k === this.closeAt) {
       this.sink?.events.push('closed');
       this.close();
+    }
+    if (k === this.swapAt && !this.isEnded) {
+      this.sink?.events.push('swap');
+      this.onSwap?.();
     }
     if (k === this.linkCloseAt) {
       this.sink?.events.push('link-close');
@@ -120,6 +127,8 @@ interface Plan {
   throwAt: number[];
   /** Which channel closes the link from inside its delivery, at which of its messages (-1: none). */
   linkClose: [number, number];
+  /** Which channel hands over to a new raw observer from inside its delivery, at which of its messages. */
+  swap: [number, number];
   staleSaltLast: boolean;
 }
 
@@ -178,6 +187,7 @@ function makePlan(seed: number): Plan {
     throwAt: [at(0.2), at(0.2), at(0.2), at(0.2)],
     staleSaltLast: rand() < 0.5,
     linkClose: rand() < 0.15 ? [Math.floor(rand() * 4), Math.floor(rand() * 8)] : [-1, -1],
+    swap: rand() < 0.4 ? [Math.floor(rand() * 4), Math.floor(rand() * 6)] : [-1, -1],
   };
 }
 
@@ -204,6 +214,7 @@ async function runPlan(plan: Plan, kind: PairKind, general: boolean) {
     expect(peerTx.length).toBe(1);
     const txs = [ours[0]!, ours[1]!, peerTx[0]!, io.open(CMD)];
     const sinks = txs.map(() => new KeepingSink());
+    const handedOver: FuzzChannel[] = [];
     const chans = txs.map((t, i) => {
       const ch = new FuzzChannel(t, { frameCmd: CMD, maxBatchBytes: 65536 });
       ch.closeAt = plan.closeAt[i]!;
@@ -214,7 +225,19 @@ async function runPlan(plan: Plan, kind: PairKind, general: boolean) {
       }
       ch.bind(sinks[i]!);
       ch.sink = sinks[i]!;
-      ch.observe();
+      let sub = t.subscribeRaw(ch);
+      if (plan.swap[0] === i) {
+        ch.swapAt = plan.swap[1];
+        ch.onSwap = () => {
+          sub.unsubscribe();
+          const next = new FuzzChannel(t, { frameCmd: CMD, maxBatchBytes: 65536 });
+          next.bind(sinks[i]!);
+          next.sink = sinks[i]!;
+          handedOver.push(next);
+          // (Half the time nobody takes over: later messages reach nobody.)
+          if (plan.swap[1] % 2 === 0) sub = t.subscribeRaw(next);
+        };
+      }
       return ch;
     });
     const silent: Subscription[] = [];
@@ -256,7 +279,8 @@ async function runPlan(plan: Plan, kind: PairKind, general: boolean) {
       await Promise.race([peer.roundTrip().catch(() => {}), l.closed]);
     };
     for (let c = 0; c < plan.chunks.length && io.isOpen; c++) {
-      if (c === plan.extraSubAt) extra = txs[0]!.rx$.subscribe({ error: () => {} });
+      // A second rx$ observer for a while: it records what it gets (the tap must stand aside for it).
+      if (c === plan.extraSubAt) extra = txs[0]!.rx$.subscribe({ next: (m) => void sinks[0]!.events.push(`x${Buffer.from(m.aux).toString('hex')}`), error: () => {} });
       else if (extra !== null && c === plan.extraSubAt + 1) {
         extra.unsubscribe();
         extra = null;
@@ -314,7 +338,7 @@ async function runPlan(plan: Plan, kind: PairKind, general: boolean) {
         heldWhilePaused,
         wrote: peer.received.map((m) => `${m.header.cmd.toString(16)}:${m.header.msgid}:${m.header.circuit}:${m.header.error}:${Buffer.from(m.aux).toString('hex')}`),
       },
-      raw: chans.reduce((n, ch) => n + ch.raw, 0),
+      raw: [...chans, ...handedOver].reduce((n, ch) => n + ch.raw, 0),
     };
   } finally {
     await l.close();
@@ -345,6 +369,7 @@ function directed(specs: Spec[], hostileFirstInRead: boolean): Plan {
     throwAt: [-1, -1, -1, -1],
     staleSaltLast: false,
     linkClose: [-1, -1],
+    swap: [-1, -1],
   };
 }
 
@@ -364,6 +389,10 @@ const DIRECTED: Array<[string, Spec[]]> = [
   ['reserved18 nonzero', [spec(0, { reserved18: true }), spec(0)]],
   ['DELETE mid-stream, then more data', [spec(1, { flip: DMSGF.DELETE }), spec(1), spec(0)]],
   ['CREATE flipped on an open transaction', [spec(0, { flip: DMSGF.CREATE }), spec(0)]],
+  // A tap that remembers its observer: handed over to a new raw observer from inside a delivery, mid-read.
+  ['the raw observer hands over to a new one from inside its delivery', [spec(1), spec(1), spec(1), spec(0), spec(1)]],
+  ['a second rx$ observer subscribes between two reads of the transaction the tap took last', [spec(0), spec(0), spec(1)]],
+  ['the raw observer unsubscribes from inside its delivery, nobody after it', [spec(1), spec(1), spec(1), spec(1), spec(0), spec(1)]],
   // A tap that remembers its last circuit (mc9): the same circuit id with and without REVCIRC, and a circuit freed meanwhile.
   ['one circuit id with REVCIRC, then without', [spec(1, { circuit: 'ours' }), spec(1, { circuit: 'oursNoRev' }), spec(1)]],
   ['one circuit id without REVCIRC, then with', [spec(1, { circuit: 'peers' }), spec(1, { circuit: 'peersRev' }), spec(1)]],
@@ -376,6 +405,17 @@ describe('receive tap, directed hostile cases, tap on and off give the same resu
     for (const [what, specs] of DIRECTED) {
       for (const first of [true, false]) {
         const plan = directed(specs, first);
+        // Channel 1's third message (the lead's, then the case's first two) hands over; its fourth unsubscribes with nobody after it.
+        if (what.includes('hands over')) plan.swap = [1, 2];
+        if (what.includes('unsubscribes')) plan.swap = [1, 3];
+        if (what.includes('second rx$ observer')) {
+          // The tap last took transaction 0's message; a second observer subscribes before the next read.
+          plan.chunks = [[spec(0, { fill: 1 }), spec(0, { fill: 2 })], specs];
+          plan.alone = [[false, false], specs.map(() => first)];
+          plan.splits = [[], []];
+          plan.pauseBefore = [false, false];
+          plan.extraSubAt = 1;
+        }
         const fast = await runPlan(plan, 'memory', false);
         const slow = await runPlan(plan, 'memory', true);
         expect(fast.raw, what).toBeGreaterThan(2);
