@@ -418,7 +418,8 @@ describe('receive tap, directed hostile cases, tap on and off give the same resu
         }
         const fast = await runPlan(plan, 'memory', false);
         const slow = await runPlan(plan, 'memory', true);
-        expect(fast.raw, what).toBeGreaterThan(2);
+        // Not vacuous: the tap took messages (here the two before the second observer came).
+        expect(fast.raw, what).toBeGreaterThan(what.includes('second rx$') ? 1 : 2);
         expect(fast.outcome, `${what} (${first ? 'one read each' : 'behind tapped messages'})`).toEqual(slow.outcome);
       }
     }
