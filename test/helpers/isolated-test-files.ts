@@ -24,6 +24,7 @@ export const ISOLATED_TEST_FILES: readonly string[] = [
   'test/span/relay-pass-through.test.ts',
   'test/services/midcomms/auth.test.ts',
   'test/services/midcomms/deferred-ack.test.ts',
+  'test/services/midcomms/unzeroed-slab.test.ts',
   // process.on('uncaughtException' | 'unhandledRejection') hooks.
   'test/cli/relay-budget.test.ts',
   'test/iocom/no-throw-escapes.test.ts',
