@@ -4,9 +4,10 @@
  *
  *   npx tsx --conditions=dmsg-mesh-source bench/dlm-remote-only.ts [SECONDS]
  *
- * SECONDS (default 5) is split into the five interleaved rounds, as
- * `--seconds` is. DLM_BENCH_HOPS=1 adds where a round trip's time goes
- * (bench/hop-timer.ts). Wall clock, as the full benchmark's rows.
+ * SECONDS (default 5) sets the window as `--seconds` does: SECONDS/5 per
+ * window, 15 interleaved rounds (DLM_BENCH_ROUNDS=N for another count), so
+ * a row measures 3 x SECONDS. DLM_BENCH_HOPS=1 adds where a round trip's
+ * time goes (bench/hop-timer.ts). Wall clock, as the full benchmark's rows.
  */
 import { Reporter, setClock, type BenchContext } from './harness.ts';
 import { runTwoProcessRows } from './dlm-remote.ts';

@@ -21,7 +21,8 @@
  * Wall-clock time (two processes work for every round trip; one process's
  * CPU time would not say what a round trip costs), rounds interleaved
  * A B A B (raw, then the DLM cases, in each round) so load changes hit all
- * alike; median of ROUNDS. A case that fails is a failed row.
+ * alike; the median of the rounds (DEFAULT_ROUNDS windows of `--seconds`/5 each). A case that fails
+ * is a failed row.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -31,9 +32,28 @@ import { PIN_ON, pinPair, type PinResult } from './cpu-pin.ts';
 import { HOPS_ON, HopTimer, type HopSummary } from './hop-timer.ts';
 import { BenchDlmNode, ECHO_FLUSH_SERVICE, ECHO_SERVICE, HOT, NAMES, cyclesUntil, nodeidOf, wallNow, within, type ParentMessage, type WorkerMessage } from './dlm-remote-shared.ts';
 import { median, oneLine, type BenchContext } from './harness.ts';
+import { roundsFromEnv } from './rounds-env.ts';
+import { SCHED_ON, readSwitches, switchesBetween, type SwitchCounts } from './sched-switches.ts';
 
 const BENCH = 'dlm';
-const ROUNDS = 5;
+/**
+ * Measuring windows per second of `--seconds`: a window is 200 ms by default.
+ */
+const WINDOWS_PER_SECOND = 5;
+/**
+ * Rounds, each running every case for one window: 15, so a row measures
+ * three times `--seconds` (3 s by default). On a virtual machine the two
+ * processes switch, in episodes of tens of milliseconds, between running on
+ * two CPUs (each hop wakes a halted CPU, ~35 µs) and sharing one (the
+ * woken process preempts the writer, ~8 µs a hop, all CPU): a window with
+ * such an episode reads far off the others. The median of five windows
+ * still moved the DLM-to-raw ratio by about ±0.03 from run to run; the
+ * median of 15 is steadier (docs/dlm.md, "Ninth session: the measurement").
+ * DLM_BENCH_ROUNDS=N sets another count (5 is the method before).
+ */
+const DEFAULT_ROUNDS = 15;
+/** DLM_BENCH_SCHED=1 (bench/sched-switches.ts): round trips per unit of the rows it reports (a lock + unlock cycle is two). */
+const TRIPS_PER_UNIT: Readonly<Record<string, number>> = { rpc1_raw_per_s: 1, rpc1_raw_flush_per_s: 1, dlm_remote_cycles_per_s: 2 };
 /** Safety net for one answer from the worker or one measuring window's overrun (never a measurement). */
 const ANSWER_MS = 30_000;
 const TURNS = 200_000;
@@ -238,6 +258,12 @@ async function contendedRate(s: Setup, ms: number, split: Split): Promise<number
 export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
   const { reporter } = ctx;
   reporter.progress(`${BENCH}: two processes over TCP 127.0.0.1 ...`);
+  const rounds = roundsFromEnv('DLM_BENCH_ROUNDS', process.env.DLM_BENCH_ROUNDS, DEFAULT_ROUNDS);
+  if (!rounds.ok) {
+    for (const r of TWO_PROCESS_ROWS) reporter.failed({ bench: BENCH, metric: r.metric, reason: rounds.reason });
+    return;
+  }
+  const roundCount = rounds.rounds;
   let s: Setup;
   try {
     s = await within(setup(), ANSWER_MS * 2, 'two-process setup');
@@ -245,7 +271,7 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
     for (const r of TWO_PROCESS_ROWS) reporter.failed({ bench: BENCH, metric: r.metric, reason: `setup: ${oneLine(err)}` });
     return;
   }
-  const windowMs = (ctx.seconds * 1000) / ROUNDS;
+  const windowMs = (ctx.seconds * 1000) / WINDOWS_PER_SECOND;
   const cases: Record<string, (ms: number) => Promise<number>> = {
     rpc1_raw_per_s: (ms) => rawRate(s, ms),
     rpc1_raw_flush_per_s: (ms) => rawRate(s, ms, true),
@@ -257,6 +283,9 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
   const values: Record<string, number[]> = {};
   /** DLM_BENCH_HOPS=1: per metric, per round: [this process's hops, the worker's, the window's wall µs]. */
   const hopRounds: Record<string, Array<[HopSummary, HopSummary, number]>> = {};
+  /** DLM_BENCH_SCHED=1: per metric, per round: both processes' switches in the window and its round trips. */
+  const schedRounds: Record<string, Array<{ mine: SwitchCounts; theirs: SwitchCounts; trips: number }>> = {};
+  const workerPid = s.worker.pid;
   const failures: Record<string, string> = {};
   try {
     // Warm up every path (JIT, the midcomms channel) before the first measured round.
@@ -267,8 +296,8 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
         failures[metric] = oneLine(err);
       }
     }
-    for (let round = 0; round < ROUNDS; round++) {
-      reporter.progress(`${BENCH}: two processes, round ${round + 1}/${ROUNDS}`);
+    for (let round = 0; round < roundCount; round++) {
+      reporter.progress(`${BENCH}: two processes, round ${round + 1}/${roundCount}`);
       for (const [metric, run] of Object.entries(cases)) {
         if (failures[metric] !== undefined) continue;
         try {
@@ -276,9 +305,17 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
             await s.worker.hops(); // a new window in the worker
             s.hops.reset();
           }
+          const sched0 = SCHED_ON && workerPid !== undefined ? [readSwitches(process.pid), readSwitches(workerPid)] : null;
           const t0 = wallNow();
-          (values[metric] ??= []).push(await within(run(windowMs), windowMs + ANSWER_MS, metric));
-          if (s.hops) (hopRounds[metric] ??= []).push([s.hops.summary(), await s.worker.hops(), (wallNow() - t0) * 1e6]);
+          const rate = await within(run(windowMs), windowMs + ANSWER_MS, metric);
+          const wallS = wallNow() - t0;
+          (values[metric] ??= []).push(rate);
+          if (sched0 !== null && TRIPS_PER_UNIT[metric] !== undefined) {
+            const mine = switchesBetween(sched0[0]!, readSwitches(process.pid));
+            const theirs = switchesBetween(sched0[1]!, readSwitches(workerPid!));
+            if (mine !== null && theirs !== null) (schedRounds[metric] ??= []).push({ mine, theirs, trips: rate * wallS * TRIPS_PER_UNIT[metric]! });
+          }
+          if (s.hops) (hopRounds[metric] ??= []).push([s.hops.summary(), await s.worker.hops(), wallS * 1e6]);
         } catch (err) {
           failures[metric] = oneLine(err);
         }
@@ -291,7 +328,7 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
     await s.worker.stop().catch(() => {});
     if (s.pin?.ok) s.pin.restore();
   }
-  reporter.note(`${BENCH}: two processes (this one and a forked worker, the master), TCP on 127.0.0.1, midcomms; wall clock, ${ROUNDS} rounds interleaved (raw round trip, then the DLM cases), median`);
+  reporter.note(`${BENCH}: two processes (this one and a forked worker, the master), TCP on 127.0.0.1, midcomms; wall clock, ${roundCount} rounds interleaved (raw round trip, then the DLM cases), median`);
   if (s.pin !== null) reporter.note(`${BENCH}: two-process rows ${s.pin.ok ? `pinned: ${s.pin.what}` : `NOT pinned (DLM_BENCH_PIN=1 asked): ${s.pin.reason}`}`);
   if (split.mine + split.theirs > 0) {
     const share = (100 * split.mine) / (split.mine + split.theirs);
@@ -331,6 +368,23 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
     const perTrip = median(rounds.map((r) => r[2] / Math.max(1, r[0].hops)));
     reporter.note(
       `${BENCH}: ${metric} per round trip (median of ${rounds.length} rounds): ${perTrip.toFixed(1)} µs; data->write in this process ${us(mine)} µs mean (median ${us(median(rounds.map((r) => r[0].medianUs)))}), in the worker ${us(theirs)} µs mean (median ${us(median(rounds.map((r) => r[1].medianUs)))}); the rest (kernel, wake-ups, scheduling, work after the writes) ${(perTrip - mine - theirs).toFixed(1)} µs`,
+    );
+  }
+  if (SCHED_ON) {
+    const parts: string[] = [];
+    for (const metric of Object.keys(TRIPS_PER_UNIT)) {
+      const rounds = schedRounds[metric];
+      if (rounds === undefined || rounds.length === 0) continue;
+      const per = (f: (r: (typeof rounds)[number]) => number): string => median(rounds.map((r) => f(r) / Math.max(1, r.trips))).toFixed(2);
+      const preempted = rounds.map((r) => (r.mine.involuntary + r.theirs.involuntary) / Math.max(1, r.trips));
+      parts.push(
+        `${metric} preempted ${per((r) => r.mine.involuntary)} + ${per((r) => r.theirs.involuntary)} (both, rounds' range ${Math.min(...preempted).toFixed(2)}-${Math.max(...preempted).toFixed(2)}), blocked ${per((r) => r.mine.voluntary)} + ${per((r) => r.theirs.voluntary)}`,
+      );
+    }
+    reporter.note(
+      parts.length > 0
+        ? `${BENCH}: context switches per round trip, this process + the worker (median of rounds; a preempted switch is a hop where the woken peer shared the writer's CPU): ${parts.join('; ')}`
+        : `${BENCH}: DLM_BENCH_SCHED=1 could not read the context-switch counters (no /proc/PID/status here)`,
     );
   }
   for (const r of TWO_PROCESS_ROWS) {

@@ -21,7 +21,8 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<BenchModule>>> = 
 
 const USAGE = `usage: npm run bench -- [--json] [--seconds N] [--clock cpu|wall] [NAME...]
   --json        one JSON object per line: {"bench","metric","value","unit"}
-  --seconds N   measured seconds per metric (default 1)
+  --seconds N   measured seconds per metric (default 1; the DLM's two-process
+                rows measure 3 x N: 15 interleaved rounds of N/5)
   --clock C     cpu: this process's CPU time, steady on a busy machine (default);
                 wall: elapsed time
 benchmarks: ${Object.keys(BENCHMARKS).join(', ')}
