@@ -52,6 +52,16 @@ const WINDOWS_PER_SECOND = 5;
  * DLM_BENCH_ROUNDS=N sets another count (5 is the method before).
  */
 const DEFAULT_ROUNDS = 15;
+/**
+ * Each case runs this long, unmeasured, before the first round. It was 100
+ * ms (less with shorter windows): then the first round's raw window, in
+ * every run, had the two processes sharing one CPU (0.67-0.81 preempted
+ * switches per round trip with DLM_BENCH_SCHED=1, against 0.00-0.02 in the
+ * later rounds) and read 1.4-1.7x the raw rate, and that round's DLM-to-raw
+ * ratio 0.21-0.24 (V8 still compiling on the other CPU, as far as can be
+ * told). After 400 ms per case the first round reads as the others.
+ */
+const WARM_UP_MS = 400;
 /** DLM_BENCH_SCHED=1 (bench/sched-switches.ts): round trips per unit of the rows it reports (a lock + unlock cycle is two). */
 const TRIPS_PER_UNIT: Readonly<Record<string, number>> = { rpc1_raw_per_s: 1, rpc1_raw_flush_per_s: 1, dlm_remote_cycles_per_s: 2 };
 /** Safety net for one answer from the worker or one measuring window's overrun (never a measurement). */
@@ -291,7 +301,7 @@ export async function runTwoProcessRows(ctx: BenchContext): Promise<void> {
     // Warm up every path (JIT, the midcomms channel) before the first measured round.
     for (const [metric, run] of Object.entries(cases)) {
       try {
-        await within(run(Math.min(100, windowMs)), ANSWER_MS, metric);
+        await within(run(WARM_UP_MS), WARM_UP_MS + ANSWER_MS, metric);
       } catch (err) {
         failures[metric] = oneLine(err);
       }
