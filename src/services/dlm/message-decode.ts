@@ -157,18 +157,9 @@ function readFixedChecked(b: Uint8Array, msg: DlmMessage): boolean {
   if (grmode < -1 || grmode > 5 || rqmode < -1 || rqmode > 5 || bastmode < -1 || bastmode > 5) return false;
   if (!listed(RESULTS_BY_TYPE[type]!, result)) return false;
   msg.type = type as MsgType;
-  msg.nodeid = (b[20]! | (b[21]! << 8) | (b[22]! << 16) | (b[23]! << 24)) >>> 0;
-  msg.pid = (b[24]! | (b[25]! << 8) | (b[26]! << 16) | (b[27]! << 24)) >>> 0;
-  msg.lkid = (b[28]! | (b[29]! << 8) | (b[30]! << 16) | (b[31]! << 24)) >>> 0;
-  msg.remid = (b[32]! | (b[33]! << 8) | (b[34]! << 16) | (b[35]! << 24)) >>> 0;
-  msg.parentLkid = (b[36]! | (b[37]! << 8) | (b[38]! << 16) | (b[39]! << 24)) >>> 0;
-  msg.parentRemid = (b[40]! | (b[41]! << 8) | (b[42]! << 16) | (b[43]! << 24)) >>> 0;
+  readUnchecked(b, msg);
   msg.exflags = exflags >>> 0;
   msg.sbflags = sbflags >>> 0;
-  // The receiver keeps only the low 16 bits of the shared flags (USER, ORPHAN).
-  msg.flags = b[52]! | (b[53]! << 8);
-  msg.lvbseq = (b[56]! | (b[57]! << 8) | (b[58]! << 16) | (b[59]! << 24)) >>> 0;
-  msg.hash = (b[60]! | (b[61]! << 8) | (b[62]! << 16) | (b[63]! << 24)) >>> 0;
   msg.status = status;
   msg.grmode = grmode;
   msg.rqmode = rqmode;
@@ -180,29 +171,37 @@ function readFixedChecked(b: Uint8Array, msg: DlmMessage): boolean {
 
 /**
  * The 17 fields after m_type, little-endian, byte by byte (any alignment,
- * any host). Written out, without a helper call per field: in a function this
- * size the compiler may stop inlining the helper, and 17 calls per message cost
- * more than the loads.
+ * any host): the field-by-field path's read (`validateFields` checks them after).
  */
 function readBytes(b: Uint8Array, msg: DlmMessage): void {
-  msg.nodeid = (b[20]! | (b[21]! << 8) | (b[22]! << 16) | (b[23]! << 24)) >>> 0;
-  msg.pid = (b[24]! | (b[25]! << 8) | (b[26]! << 16) | (b[27]! << 24)) >>> 0;
-  msg.lkid = (b[28]! | (b[29]! << 8) | (b[30]! << 16) | (b[31]! << 24)) >>> 0;
-  msg.remid = (b[32]! | (b[33]! << 8) | (b[34]! << 16) | (b[35]! << 24)) >>> 0;
-  msg.parentLkid = (b[36]! | (b[37]! << 8) | (b[38]! << 16) | (b[39]! << 24)) >>> 0;
-  msg.parentRemid = (b[40]! | (b[41]! << 8) | (b[42]! << 16) | (b[43]! << 24)) >>> 0;
+  readUnchecked(b, msg);
   msg.exflags = (b[44]! | (b[45]! << 8) | (b[46]! << 16) | (b[47]! << 24)) >>> 0;
   msg.sbflags = (b[48]! | (b[49]! << 8) | (b[50]! << 16) | (b[51]! << 24)) >>> 0;
-  // The receiver keeps only the low 16 bits of the shared flags (USER, ORPHAN).
-  msg.flags = b[52]! | (b[53]! << 8);
-  msg.lvbseq = (b[56]! | (b[57]! << 8) | (b[58]! << 16) | (b[59]! << 24)) >>> 0;
-  msg.hash = (b[60]! | (b[61]! << 8) | (b[62]! << 16) | (b[63]! << 24)) >>> 0;
   msg.status = b[64]! | (b[65]! << 8) | (b[66]! << 16) | (b[67]! << 24);
   msg.grmode = b[68]! | (b[69]! << 8) | (b[70]! << 16) | (b[71]! << 24);
   msg.rqmode = b[72]! | (b[73]! << 8) | (b[74]! << 16) | (b[75]! << 24);
   msg.bastmode = b[76]! | (b[77]! << 8) | (b[78]! << 16) | (b[79]! << 24);
   msg.asts = (b[80]! | (b[81]! << 8) | (b[82]! << 16) | (b[83]! << 24)) >>> 0;
   msg.result = b[84]! | (b[85]! << 8) | (b[86]! << 16) | (b[87]! << 24);
+}
+
+/**
+ * The nine fields no check looks at (ids, the shared flags, lvbseq, hash),
+ * shared by both paths. Written out, without a helper call per field: in a
+ * function this size the compiler may stop inlining the helper, and a call
+ * per field costs more than the loads.
+ */
+function readUnchecked(b: Uint8Array, msg: DlmMessage): void {
+  msg.nodeid = (b[20]! | (b[21]! << 8) | (b[22]! << 16) | (b[23]! << 24)) >>> 0;
+  msg.pid = (b[24]! | (b[25]! << 8) | (b[26]! << 16) | (b[27]! << 24)) >>> 0;
+  msg.lkid = (b[28]! | (b[29]! << 8) | (b[30]! << 16) | (b[31]! << 24)) >>> 0;
+  msg.remid = (b[32]! | (b[33]! << 8) | (b[34]! << 16) | (b[35]! << 24)) >>> 0;
+  msg.parentLkid = (b[36]! | (b[37]! << 8) | (b[38]! << 16) | (b[39]! << 24)) >>> 0;
+  msg.parentRemid = (b[40]! | (b[41]! << 8) | (b[42]! << 16) | (b[43]! << 24)) >>> 0;
+  // The receiver keeps only the low 16 bits of the shared flags (USER, ORPHAN).
+  msg.flags = b[52]! | (b[53]! << 8);
+  msg.lvbseq = (b[56]! | (b[57]! << 8) | (b[58]! << 16) | (b[59]! << 24)) >>> 0;
+  msg.hash = (b[60]! | (b[61]! << 8) | (b[62]! << 16) | (b[63]! << 24)) >>> 0;
 }
 
 /** The checks of every decoded field (`decodeChecking`). */
